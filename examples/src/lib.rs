@@ -1,0 +1,1 @@
+//! Examples live beside this file as `cargo run -p examples --example NAME`.

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what huetwin needs on a fresh Debian 12 machine with Rust stable.
+#   scripts/setup.sh         build + serve needs (PROJ)
+#   scripts/setup.sh --test  also the test tools (GDAL's ogrinfo/gdalinfo, Mesa software Vulkan)
+# Idempotent: skips packages already installed.
+set -euo pipefail
+
+# libclang-dev: proj-sys 0.23 generates its bindings with bindgen at build time.
+need=(pkg-config libproj-dev proj-data libsqlite3-dev sqlite3 libclang-dev)
+if [[ "${1:-}" == "--test" ]]; then
+  need+=(gdal-bin mesa-vulkan-drivers)
+fi
+
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,2 @@
+//! The `twin` command line.
+fn main() {}

@@ -1,0 +1,415 @@
+//! Coordinate reference systems and transformations through PROJ.
+//!
+//! The safe `proj` crate is 2-D only; the twin needs 3-D transformations (ellipsoidal heights,
+//! ECEF for 3D Tiles, vertical units of LAS files) and CRS introspection, so this module is a
+//! small wrapper over `proj-sys`, the same bindings `proj` uses. Each [`Transform`] owns its own
+//! PROJ context, so it is `Send` (move one to each thread) but not `Sync`.
+
+use crate::error::{Result, TwinError};
+use std::ffi::{CStr, CString};
+use std::fmt;
+use std::ptr;
+
+use proj_sys as sys;
+
+/// WGS84 longitude/latitude (the API's CRS).
+pub const WGS84: &str = "EPSG:4326";
+/// WGS84 longitude/latitude/ellipsoidal height.
+pub const WGS84_3D: &str = "EPSG:4979";
+/// Earth-centred, earth-fixed (3D Tiles).
+pub const ECEF: &str = "EPSG:4978";
+
+/// A coordinate reference system named by an authority code, a WKT string or a PROJ string,
+/// checked against PROJ's database when it is made.
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Crs {
+    definition: String,
+    name: String,
+    geographic: bool,
+}
+
+impl fmt::Debug for Crs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Crs({})", self.short())
+    }
+}
+
+impl fmt::Display for Crs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.short(), self.name)
+    }
+}
+
+impl TryFrom<String> for Crs {
+    type Error = TwinError;
+    fn try_from(s: String) -> Result<Self> {
+        Crs::parse(&s)
+    }
+}
+
+impl From<Crs> for String {
+    fn from(c: Crs) -> String {
+        c.definition
+    }
+}
+
+struct Ctx(*mut sys::PJ_CONTEXT);
+impl Ctx {
+    fn new() -> Self {
+        // SAFETY: proj_context_create has no preconditions; errors are read back through
+        // proj_context_errno instead of being printed by PROJ's logger.
+        unsafe {
+            let ctx = sys::proj_context_create();
+            sys::proj_log_level(ctx, sys::PJ_LOG_LEVEL_PJ_LOG_NONE);
+            Ctx(ctx)
+        }
+    }
+    fn last_error(&self) -> String {
+        // SAFETY: the context is alive; PROJ returns a static or context-owned string.
+        unsafe {
+            let errno = sys::proj_context_errno(self.0);
+            cstr(sys::proj_context_errno_string(self.0, errno)).unwrap_or_else(|| "unknown PROJ error".into())
+        }
+    }
+}
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: created by proj_context_create and dropped once.
+        unsafe { sys::proj_context_destroy(self.0) };
+    }
+}
+
+fn cstr(p: *const std::os::raw::c_char) -> Option<String> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: PROJ returns NUL-terminated strings.
+        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+}
+
+impl Crs {
+    /// An EPSG code, e.g. `Crs::epsg(32648)` for WGS84 / UTM 48N.
+    pub fn epsg(code: u32) -> Result<Crs> {
+        Crs::parse(&format!("EPSG:{code}"))
+    }
+
+    /// Parse and check a CRS: `EPSG:32648`, `urn:ogc:def:crs:EPSG::7415`,
+    /// `https://www.opengis.net/def/crs/EPSG/0/7415`, a WKT string or a PROJ string.
+    pub fn parse(s: &str) -> Result<Crs> {
+        let definition = normalise_definition(s.trim());
+        if definition.is_empty() {
+            return Err(TwinError::Crs {
+                crs: s.into(),
+                message: "empty CRS".into(),
+            });
+        }
+        let ctx = Ctx::new();
+        let c = CString::new(definition.clone()).map_err(|_| TwinError::Crs {
+            crs: s.into(),
+            message: "CRS contains a NUL byte".into(),
+        })?;
+        // SAFETY: ctx and c are valid for the call; the PJ is destroyed below.
+        unsafe {
+            let pj = sys::proj_create(ctx.0, c.as_ptr());
+            if pj.is_null() {
+                return Err(TwinError::Crs {
+                    crs: s.into(),
+                    message: format!("unknown CRS: {}", ctx.last_error()),
+                });
+            }
+            let is_crs = sys::proj_is_crs(pj) != 0;
+            let name = cstr(sys::proj_get_name(pj)).unwrap_or_default();
+            let ty = sys::proj_get_type(pj);
+            sys::proj_destroy(pj);
+            if !is_crs {
+                return Err(TwinError::Crs {
+                    crs: s.into(),
+                    message: "not a coordinate reference system".into(),
+                });
+            }
+            let geographic = ty == sys::PJ_TYPE_PJ_TYPE_GEOGRAPHIC_2D_CRS
+                || ty == sys::PJ_TYPE_PJ_TYPE_GEOGRAPHIC_3D_CRS;
+            Ok(Crs {
+                definition,
+                name,
+                geographic,
+            })
+        }
+    }
+
+    /// WGS84 longitude/latitude.
+    pub fn wgs84() -> Crs {
+        Crs::parse(WGS84).expect("PROJ database knows EPSG:4326")
+    }
+
+    /// The definition string as given to PROJ (e.g. `EPSG:32648`).
+    pub fn definition(&self) -> &str {
+        &self.definition
+    }
+
+    /// The CRS name from PROJ's database (e.g. `WGS 84 / UTM zone 48N`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// True for a geographic (degrees) CRS.
+    pub fn is_geographic(&self) -> bool {
+        self.geographic
+    }
+
+    /// The EPSG code when the definition is `EPSG:<n>`.
+    pub fn epsg_code(&self) -> Option<u32> {
+        self.definition.strip_prefix("EPSG:").and_then(|c| c.parse().ok())
+    }
+
+    /// A short label: the EPSG code, or the name for WKT/PROJ definitions.
+    pub fn short(&self) -> String {
+        if self.definition.starts_with("EPSG:") {
+            self.definition.clone()
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// The CRS as WKT2, for file formats that embed it (GeoPackage, .prj).
+    pub fn to_wkt(&self) -> Result<String> {
+        let ctx = Ctx::new();
+        let c = CString::new(self.definition.clone()).expect("checked in parse");
+        // SAFETY: as in parse; the returned string is owned by the PJ and copied before destroy.
+        unsafe {
+            let pj = sys::proj_create(ctx.0, c.as_ptr());
+            if pj.is_null() {
+                return Err(TwinError::Crs {
+                    crs: self.short(),
+                    message: ctx.last_error(),
+                });
+            }
+            let wkt = cstr(sys::proj_as_wkt(ctx.0, pj, sys::PJ_WKT_TYPE_PJ_WKT1_GDAL, ptr::null()))
+                .or_else(|| cstr(sys::proj_as_wkt(ctx.0, pj, sys::PJ_WKT_TYPE_PJ_WKT2_2019, ptr::null())));
+            sys::proj_destroy(pj);
+            wkt.ok_or_else(|| TwinError::Crs {
+                crs: self.short(),
+                message: "PROJ cannot write this CRS as WKT".into(),
+            })
+        }
+    }
+}
+
+/// Accept the common spellings of EPSG codes (OGC URNs and URLs, `epsg:` in lower case).
+fn normalise_definition(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    for prefix in [
+        "urn:ogc:def:crs:epsg::",
+        "urn:ogc:def:crs:epsg:0:",
+        "http://www.opengis.net/def/crs/epsg/0/",
+        "https://www.opengis.net/def/crs/epsg/0/",
+        "epsg:",
+    ] {
+        if let Some(code) = lower.strip_prefix(prefix) {
+            if !code.is_empty() && code.chars().all(|c| c.is_ascii_digit()) {
+                return format!("EPSG:{code}");
+            }
+        }
+    }
+    s.to_string()
+}
+
+/// A transformation between two CRSs, with axis order normalised to x=east/longitude,
+/// y=north/latitude. Heights pass through unchanged between 2-D CRSs.
+pub struct Transform {
+    ctx: Ctx,
+    pj: *mut sys::PJ,
+    label: String,
+}
+
+// SAFETY: the PJ and its context are owned by this value and only used through &self/&mut self
+// from one thread at a time (Transform is not Sync).
+unsafe impl Send for Transform {}
+
+impl fmt::Debug for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Transform({})", self.label)
+    }
+}
+
+impl Drop for Transform {
+    fn drop(&mut self) {
+        // SAFETY: created in new, destroyed once, before the context (field order).
+        unsafe { sys::proj_destroy(self.pj) };
+    }
+}
+
+impl Transform {
+    /// The best available transformation from `from` to `to` for the whole area of use.
+    pub fn new(from: &Crs, to: &Crs) -> Result<Transform> {
+        let label = format!("{} -> {}", from.short(), to.short());
+        let ctx = Ctx::new();
+        let f = CString::new(from.definition.as_str()).expect("checked in parse");
+        let t = CString::new(to.definition.as_str()).expect("checked in parse");
+        // SAFETY: valid context and strings; every PJ made here is destroyed or kept in Self.
+        unsafe {
+            let raw = sys::proj_create_crs_to_crs(ctx.0, f.as_ptr(), t.as_ptr(), ptr::null_mut());
+            if raw.is_null() {
+                return Err(TwinError::Crs {
+                    crs: label,
+                    message: ctx.last_error(),
+                });
+            }
+            let pj = sys::proj_normalize_for_visualization(ctx.0, raw);
+            sys::proj_destroy(raw);
+            if pj.is_null() {
+                return Err(TwinError::Crs {
+                    crs: label,
+                    message: ctx.last_error(),
+                });
+            }
+            Ok(Transform { ctx, pj, label })
+        }
+    }
+
+    /// Shorthand for `Transform::new(&Crs::parse(from)?, &Crs::parse(to)?)`.
+    pub fn between(from: &str, to: &str) -> Result<Transform> {
+        Transform::new(&Crs::parse(from)?, &Crs::parse(to)?)
+    }
+
+    /// "FROM -> TO", for messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Transform one 3-D coordinate. Fails on non-finite input or output.
+    pub fn apply3(&self, x: f64, y: f64, z: f64) -> Result<(f64, f64, f64)> {
+        if !(x.is_finite() && y.is_finite() && z.is_finite()) {
+            return Err(TwinError::Crs {
+                crs: self.label.clone(),
+                message: format!("non-finite coordinate ({x}, {y}, {z})"),
+            });
+        }
+        // SAFETY: pj is alive; PJ_COORD is a plain union of four doubles.
+        let out = unsafe {
+            sys::proj_errno_reset(self.pj);
+            let c = sys::PJ_COORD {
+                xyzt: sys::PJ_XYZT { x, y, z, t: f64::INFINITY },
+            };
+            let r = sys::proj_trans(self.pj, sys::PJ_DIRECTION_PJ_FWD, c);
+            let err = sys::proj_errno(self.pj);
+            if err != 0 {
+                let msg = cstr(sys::proj_context_errno_string(self.ctx.0, err)).unwrap_or_default();
+                return Err(TwinError::Crs {
+                    crs: self.label.clone(),
+                    message: format!("cannot transform ({x}, {y}, {z}): {msg}"),
+                });
+            }
+            r.xyzt
+        };
+        if !(out.x.is_finite() && out.y.is_finite() && out.z.is_finite()) {
+            return Err(TwinError::Crs {
+                crs: self.label.clone(),
+                message: format!("({x}, {y}, {z}) is outside the area this transformation covers"),
+            });
+        }
+        Ok((out.x, out.y, out.z))
+    }
+
+    /// Transform one 2-D coordinate.
+    pub fn apply(&self, x: f64, y: f64) -> Result<(f64, f64)> {
+        self.apply3(x, y, 0.0).map(|(x, y, _)| (x, y))
+    }
+
+    /// Transform a `geo` coordinate.
+    pub fn coord(&self, c: geo_types::Coord<f64>) -> Result<geo_types::Coord<f64>> {
+        let (x, y) = self.apply(c.x, c.y)?;
+        Ok(geo_types::Coord { x, y })
+    }
+
+    /// Transform every coordinate of a geometry in place.
+    pub fn geometry<G: geo::MapCoordsInPlace<f64>>(&self, g: &mut G) -> Result<()> {
+        g.try_map_coords_in_place(|c| self.coord(c))
+    }
+}
+
+/// A transformation that is the identity when both CRSs are the same, so importers can call it
+/// unconditionally.
+#[derive(Debug)]
+pub enum Reprojector {
+    /// Source and target CRS are the same.
+    Identity,
+    /// A real PROJ transformation.
+    Proj(Transform),
+}
+
+impl Reprojector {
+    /// Identity when `from == to`, else a PROJ transformation.
+    pub fn new(from: &Crs, to: &Crs) -> Result<Reprojector> {
+        if from.definition == to.definition {
+            Ok(Reprojector::Identity)
+        } else {
+            Ok(Reprojector::Proj(Transform::new(from, to)?))
+        }
+    }
+
+    /// Transform one 3-D coordinate.
+    pub fn apply3(&self, x: f64, y: f64, z: f64) -> Result<(f64, f64, f64)> {
+        match self {
+            Reprojector::Identity => {
+                if x.is_finite() && y.is_finite() && z.is_finite() {
+                    Ok((x, y, z))
+                } else {
+                    Err(TwinError::invalid("coordinate", format!("non-finite ({x}, {y}, {z})")))
+                }
+            }
+            Reprojector::Proj(t) => t.apply3(x, y, z),
+        }
+    }
+
+    /// Transform one 2-D coordinate.
+    pub fn apply(&self, x: f64, y: f64) -> Result<(f64, f64)> {
+        self.apply3(x, y, 0.0).map(|(x, y, _)| (x, y))
+    }
+
+    /// Transform every coordinate of a geometry in place.
+    pub fn geometry<G: geo::MapCoordsInPlace<f64>>(&self, g: &mut G) -> Result<()> {
+        g.try_map_coords_in_place(|c| {
+            let (x, y) = self.apply(c.x, c.y)?;
+            Ok(geo_types::Coord { x, y })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_spellings() {
+        for s in ["EPSG:32648", "epsg:32648", "urn:ogc:def:crs:EPSG::32648", "https://www.opengis.net/def/crs/EPSG/0/32648"] {
+            let c = Crs::parse(s).unwrap();
+            assert_eq!(c.epsg_code(), Some(32648));
+            assert!(!c.is_geographic());
+            assert!(c.name().contains("48N"), "{}", c.name());
+        }
+        assert!(Crs::wgs84().is_geographic());
+    }
+
+    #[test]
+    fn unknown_code_is_a_clear_error() {
+        let e = Crs::parse("EPSG:999999").unwrap_err().to_string();
+        assert!(e.contains("EPSG:999999"), "{e}");
+        assert!(Crs::parse("").is_err());
+        assert!(Crs::parse("EPSG:9122").is_err(), "an angle unit is not a CRS");
+    }
+
+    #[test]
+    fn wgs84_to_utm48_and_back() {
+        // Ngo Mon gate, Hue.
+        let t = Transform::between(WGS84, "EPSG:32648").unwrap();
+        let (x, y) = t.apply(107.5788, 16.4673).unwrap();
+        assert!((x - 774_690.0).abs() < 1000.0 && (y - 1_822_780.0).abs() < 1000.0, "{x} {y}");
+        let back = Transform::between("EPSG:32648", WGS84).unwrap();
+        let (lon, lat) = back.apply(x, y).unwrap();
+        assert!((lon - 107.5788).abs() < 1e-9 && (lat - 16.4673).abs() < 1e-9);
+        assert!(t.apply(f64::NAN, 1.0).is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! `twin-core`: the huetwin spatial model.
+//!
+//! A [`Twin`] holds a metric project CRS and typed layers (buildings, heritage sites, sensors,
+//! roads, water, terrain, point clouds), each vector layer with an R-tree ([`index::Layer`]).
+//! Sources are read by the [`import`] modules and reprojected with PROJ ([`crs`]); the
+//! [`store`] keeps a twin in a GeoPackage that GDAL and QGIS open.
+
+#![warn(missing_docs)]
+
+pub mod crs;
+pub mod error;
+pub mod import;
+pub mod index;
+pub mod model;
+pub mod store;
+pub mod twin;
+
+pub use crs::{Crs, Transform};
+pub use error::{Result, TwinError};
+pub use index::{Feature, Layer};
+pub use twin::{Twin, TwinConfig};

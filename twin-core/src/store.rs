@@ -1,0 +1,1 @@
+//! GeoPackage store (being written).

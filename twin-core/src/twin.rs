@@ -1,0 +1,268 @@
+//! The [`Twin`]: a project CRS and its typed, indexed layers; and its `twin.toml` config.
+
+use crate::crs::{Crs, Reprojector};
+use crate::error::{Result, TwinError};
+use crate::import::{heights::HeightRules, Imported, LayerKind};
+use crate::index::{Feature, Layer};
+use crate::model::{Building, Dem, HeritageSite, PointCloud, Road, Sensor, Water};
+use geo_types::Geometry;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+impl Feature for Building {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn geometry(&self) -> Geometry<f64> {
+        Geometry::MultiPolygon(self.footprint.clone())
+    }
+}
+impl Feature for HeritageSite {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn geometry(&self) -> Geometry<f64> {
+        Geometry::MultiPolygon(self.polygon.clone())
+    }
+}
+impl Feature for Sensor {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn geometry(&self) -> Geometry<f64> {
+        Geometry::Point(self.location)
+    }
+}
+impl Feature for Road {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn geometry(&self) -> Geometry<f64> {
+        Geometry::LineString(self.line.clone())
+    }
+}
+impl Feature for Water {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn geometry(&self) -> Geometry<f64> {
+        self.geometry.clone()
+    }
+}
+
+/// One source listed in `twin.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceConfig {
+    /// Path, relative to the twin folder or absolute.
+    pub path: PathBuf,
+    /// The layer a GeoJSON source feeds (guessed from tags when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<LayerKind>,
+    /// The source CRS when the file does not carry one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crs: Option<String>,
+    /// CityJSON LoD to take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lod: Option<String>,
+}
+
+/// `twin.toml`: the twin's name, project CRS, height rules and sources.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwinConfig {
+    /// Display name.
+    pub name: String,
+    /// Project CRS (metric), e.g. `EPSG:32648`.
+    pub crs: String,
+    /// Geoid undulation N (ellipsoidal − orthometric height, metres) used for 3D Tiles when no
+    /// geoid grid is available.
+    #[serde(default)]
+    pub geoid_offset_m: f64,
+    /// Height rules for buildings without a measured height.
+    #[serde(default)]
+    pub heights: HeightRules,
+    /// Sources, imported in order by `twin build`.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+}
+
+impl TwinConfig {
+    /// A config with no sources.
+    pub fn new(name: &str, crs: &Crs) -> TwinConfig {
+        TwinConfig {
+            name: name.into(),
+            crs: crs.definition().into(),
+            geoid_offset_m: 0.0,
+            heights: HeightRules::default(),
+            sources: Vec::new(),
+        }
+    }
+
+    /// Read and check `dir/twin.toml`.
+    pub fn load(dir: &Path) -> Result<TwinConfig> {
+        let path = dir.join("twin.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| TwinError::io(&path, e))?;
+        let cfg: TwinConfig = toml::from_str(&text).map_err(|e| {
+            let place = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "file".into());
+            TwinError::parse(&path, place, e.message())
+        })?;
+        let crs = Crs::parse(&cfg.crs)?;
+        if crs.is_geographic() {
+            return Err(TwinError::parse(&path, "field `crs`", format!("{crs} is geographic; the project CRS must be metric (e.g. a UTM zone)")));
+        }
+        if !cfg.geoid_offset_m.is_finite() || cfg.geoid_offset_m.abs() > 150.0 {
+            return Err(TwinError::parse(&path, "field `geoid_offset_m`", "must be a finite number of metres within ±150"));
+        }
+        Ok(cfg)
+    }
+
+    /// Write `dir/twin.toml` (atomically: temp file then rename).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("twin.toml");
+        let text = toml::to_string_pretty(self).map_err(|e| TwinError::invalid("twin.toml", e))?;
+        let tmp = dir.join(".twin.toml.tmp");
+        std::fs::write(&tmp, text).map_err(|e| TwinError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| TwinError::io(&path, e))
+    }
+}
+
+/// A digital twin in memory: project CRS, typed layers with R-tree indexes, terrain and point
+/// clouds.
+#[derive(Clone, Debug)]
+pub struct Twin {
+    /// Display name.
+    pub name: String,
+    /// The metric project CRS.
+    pub crs: Crs,
+    /// Buildings.
+    pub buildings: Layer<Building>,
+    /// Heritage sites.
+    pub heritage: Layer<HeritageSite>,
+    /// Sensors.
+    pub sensors: Layer<Sensor>,
+    /// Roads.
+    pub roads: Layer<Road>,
+    /// Water.
+    pub water: Layer<Water>,
+    /// Terrain grids.
+    pub terrain: Vec<Dem>,
+    /// Point clouds.
+    pub pointclouds: Vec<PointCloud>,
+}
+
+/// Per-layer counts and extents, for `twin info` and the API.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerInfo {
+    /// Layer name.
+    pub layer: &'static str,
+    /// Features (grids and clouds count as one each; `points` gives their size).
+    pub count: usize,
+    /// Points (point clouds) or cells (terrain).
+    pub points: Option<usize>,
+    /// (xmin, ymin, xmax, ymax) in the project CRS.
+    pub extent: Option<[f64; 4]>,
+}
+
+fn union(a: Option<[f64; 4]>, b: [f64; 4]) -> Option<[f64; 4]> {
+    Some(match a {
+        None => b,
+        Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+    })
+}
+
+impl Twin {
+    /// An empty twin in a metric project CRS.
+    pub fn new(name: &str, crs: Crs) -> Result<Twin> {
+        if crs.is_geographic() {
+            return Err(TwinError::Crs {
+                crs: crs.short(),
+                message: "the project CRS must be metric, not geographic".into(),
+            });
+        }
+        Ok(Twin {
+            name: name.into(),
+            crs,
+            buildings: Layer::default(),
+            heritage: Layer::default(),
+            sensors: Layer::default(),
+            roads: Layer::default(),
+            water: Layer::default(),
+            terrain: Vec::new(),
+            pointclouds: Vec::new(),
+        })
+    }
+
+    /// Add what an importer produced; ids must not clash with features already there, in which
+    /// case nothing is added.
+    pub fn add(&mut self, imp: Imported) -> Result<()> {
+        let mut next = self.clone();
+        next.buildings.extend(imp.buildings)?;
+        next.heritage.extend(imp.heritage)?;
+        next.sensors.extend(imp.sensors)?;
+        next.roads.extend(imp.roads)?;
+        next.water.extend(imp.water)?;
+        next.terrain.extend(imp.dems);
+        next.pointclouds.extend(imp.pointclouds);
+        *self = next;
+        Ok(())
+    }
+
+    /// Counts and extents of every layer.
+    pub fn info(&self) -> Vec<LayerInfo> {
+        let mut terrain_ext = None;
+        for d in &self.terrain {
+            terrain_ext = union(terrain_ext, d.extent());
+        }
+        let mut pc_ext = None;
+        for p in &self.pointclouds {
+            if let Some((lo, hi)) = p.bounds() {
+                pc_ext = union(pc_ext, [lo[0], lo[1], hi[0], hi[1]]);
+            }
+        }
+        vec![
+            LayerInfo { layer: "buildings", count: self.buildings.len(), points: None, extent: self.buildings.extent() },
+            LayerInfo { layer: "heritage", count: self.heritage.len(), points: None, extent: self.heritage.extent() },
+            LayerInfo { layer: "sensors", count: self.sensors.len(), points: None, extent: self.sensors.extent() },
+            LayerInfo { layer: "roads", count: self.roads.len(), points: None, extent: self.roads.extent() },
+            LayerInfo { layer: "water", count: self.water.len(), points: None, extent: self.water.extent() },
+            LayerInfo {
+                layer: "terrain",
+                count: self.terrain.len(),
+                points: Some(self.terrain.iter().map(|d| d.ncols * d.nrows).sum()),
+                extent: terrain_ext,
+            },
+            LayerInfo {
+                layer: "pointclouds",
+                count: self.pointclouds.len(),
+                points: Some(self.pointclouds.iter().map(|p| p.points.len()).sum()),
+                extent: pc_ext,
+            },
+        ]
+    }
+
+    /// The extent of all layers in the project CRS.
+    pub fn extent(&self) -> Option<[f64; 4]> {
+        self.info().into_iter().filter_map(|l| l.extent).fold(None, union)
+    }
+
+    /// An extent in the project CRS as WGS84 (lon_min, lat_min, lon_max, lat_max), taking the
+    /// corners and edge midpoints.
+    pub fn extent_wgs84(&self, e: [f64; 4]) -> Result<[f64; 4]> {
+        let t = Reprojector::new(&self.crs, &Crs::wgs84())?;
+        let mut out: Option<[f64; 4]> = None;
+        let xs = [e[0], (e[0] + e[2]) / 2.0, e[2]];
+        let ys = [e[1], (e[1] + e[3]) / 2.0, e[3]];
+        for x in xs {
+            for y in ys {
+                let (lon, lat) = t.apply(x, y)?;
+                out = union(out, [lon, lat, lon, lat]);
+            }
+        }
+        Ok(out.expect("nine points"))
+    }
+}
