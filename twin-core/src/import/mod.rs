@@ -13,6 +13,7 @@ pub mod heights;
 pub mod las;
 pub mod osm;
 pub mod sensors;
+pub mod tags;
 
 /// Progress of a long import, reported by importers; the CLI draws it with indicatif.
 pub trait Progress: Sync {
