@@ -55,7 +55,11 @@ pub enum TwinError {
 
 impl TwinError {
     /// Shorthand for a [`TwinError::Parse`].
-    pub fn parse(path: impl Into<PathBuf>, place: impl Into<String>, message: impl ToString) -> Self {
+    pub fn parse(
+        path: impl Into<PathBuf>,
+        place: impl Into<String>,
+        message: impl ToString,
+    ) -> Self {
         TwinError::Parse {
             path: path.into(),
             place: place.into(),

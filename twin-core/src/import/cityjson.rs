@@ -6,5 +6,9 @@ use std::path::Path;
 
 /// Import one file (not yet implemented).
 pub fn import(path: &Path, _opts: &ImportOptions, _progress: &dyn Progress) -> Result<Imported> {
-    Err(TwinError::parse(path, "file", "cityjson importer not implemented yet"))
+    Err(TwinError::parse(
+        path,
+        "file",
+        "cityjson importer not implemented yet",
+    ))
 }

@@ -78,7 +78,10 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
         let place = |e: &dyn std::fmt::Display| {
             TwinError::parse(
                 path,
-                format!("blob {blob_no} (near byte {})", read.load(Ordering::Relaxed)),
+                format!(
+                    "blob {blob_no} (near byte {})",
+                    read.load(Ordering::Relaxed)
+                ),
                 format!("not a valid OSM PBF block: {e}"),
             )
         };
@@ -108,7 +111,8 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                     nodes.insert(n.id(), Coord { x, y });
                 }
                 Element::Way(w) => {
-                    let coords: Option<WayCoords> = w.refs().map(|r| nodes.get(&r).copied()).collect();
+                    let coords: Option<WayCoords> =
+                        w.refs().map(|r| nodes.get(&r).copied()).collect();
                     let Some(coords) = coords else {
                         missing_node_ways += 1;
                         continue;
@@ -116,16 +120,25 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                     let t = tag_map(w.tags());
                     if interesting(&t) && coords.len() >= 2 {
                         let closed = coords.len() >= 4 && coords.first() == coords.last();
-                        let area_tags = tags::is_building(&t) || t.get("area").is_some_and(|v| v == "yes") || t.get("natural").is_some_and(|v| v == "water");
+                        let area_tags = tags::is_building(&t)
+                            || t.get("area").is_some_and(|v| v == "yes")
+                            || t.get("natural").is_some_and(|v| v == "water");
                         let line = LineString(coords.clone());
-                        let geometry = if closed && (area_tags || (tags::is_heritage(&t) && !tags::is_road(&t))) {
+                        let geometry = if closed
+                            && (area_tags || (tags::is_heritage(&t) && !tags::is_road(&t)))
+                        {
                             Geometry::Polygon(Polygon::new(line, vec![]))
                         } else {
                             Geometry::LineString(line)
                         };
                         let sid = format!("way/{}", w.id());
                         tags::classify(
-                            Tagged { id: format!("{prefix}:{sid}"), source_id: sid, tags: &t, geometry },
+                            Tagged {
+                                id: format!("{prefix}:{sid}"),
+                                source_id: sid,
+                                tags: &t,
+                                geometry,
+                            },
                             opts.layer,
                             &opts.heights,
                             &mut out,
@@ -135,14 +148,21 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                 }
                 Element::Relation(r) => {
                     let t = tag_map(r.tags());
-                    let mp = t.get("type").is_some_and(|v| v == "multipolygon" || v == "building");
-                    if mp && (tags::is_building(&t) || tags::is_heritage(&t) || tags::is_water(&t)) {
+                    let mp = t
+                        .get("type")
+                        .is_some_and(|v| v == "multipolygon" || v == "building");
+                    if mp && (tags::is_building(&t) || tags::is_heritage(&t) || tags::is_water(&t))
+                    {
                         let members = r
                             .members()
                             .filter(|m| m.member_type == osmpbf::RelMemberType::Way)
                             .map(|m| (m.member_id, m.role().map(|r| r == "inner").unwrap_or(false)))
                             .collect();
-                        relations.push(Pending { id: r.id(), tags: t, members });
+                        relations.push(Pending {
+                            id: r.id(),
+                            tags: t,
+                            members,
+                        });
                     }
                 }
             }
@@ -152,12 +172,19 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
         reported = now;
     }
     if !seen_header {
-        return Err(TwinError::parse(path, "start of file", "no OSMHeader block: not an OSM PBF file"));
+        return Err(TwinError::parse(
+            path,
+            "start of file",
+            "no OSMHeader block: not an OSM PBF file",
+        ));
     }
     progress.finish();
 
     // Keep only member ways in the map from here on (memory).
-    let wanted: HashSet<i64> = relations.iter().flat_map(|r| r.members.iter().map(|m| m.0)).collect();
+    let wanted: HashSet<i64> = relations
+        .iter()
+        .flat_map(|r| r.members.iter().map(|m| m.0))
+        .collect();
     ways_for_relations.retain(|id, _| wanted.contains(id));
     drop(nodes);
 
@@ -178,7 +205,9 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                 None => complete = false,
             }
         }
-        let (Some(outer_rings), Some(inner_rings)) = (assemble_rings(outers), assemble_rings(inners)) else {
+        let (Some(outer_rings), Some(inner_rings)) =
+            (assemble_rings(outers), assemble_rings(inners))
+        else {
             incomplete += 1;
             continue;
         };
@@ -189,7 +218,12 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
         let polys = outer_rings
             .into_iter()
             .map(|outer| {
-                let holes = inner_rings.iter().filter(|h| ring_inside(h, &outer)).cloned().map(LineString).collect();
+                let holes = inner_rings
+                    .iter()
+                    .filter(|h| ring_inside(h, &outer))
+                    .cloned()
+                    .map(LineString)
+                    .collect();
                 Polygon::new(LineString(outer), holes)
             })
             .collect();
@@ -210,7 +244,9 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
         out.notes.push(format!("{incomplete} multipolygon relations skipped: members missing from the extract or rings that do not close"));
     }
     if missing_node_ways > 0 {
-        out.notes.push(format!("{missing_node_ways} ways reference nodes missing from the extract (not imported)"));
+        out.notes.push(format!(
+            "{missing_node_ways} ways reference nodes missing from the extract (not imported)"
+        ));
     }
     Ok(out)
 }
@@ -222,7 +258,9 @@ fn assemble_rings(mut parts: Vec<WayCoords>) -> Option<Vec<WayCoords>> {
     while let Some(mut ring) = parts.pop() {
         while ring.first() != ring.last() {
             let end = *ring.last()?;
-            let pos = parts.iter().position(|p| p.first() == Some(&end) || p.last() == Some(&end))?;
+            let pos = parts
+                .iter()
+                .position(|p| p.first() == Some(&end) || p.last() == Some(&end))?;
             let mut next = parts.swap_remove(pos);
             if next.first() != Some(&end) {
                 next.reverse();

@@ -33,7 +33,9 @@ pub(crate) struct Tagged<'a> {
 }
 
 fn tag<'a>(tags: &'a Attributes, k: &str) -> Option<&'a str> {
-    tags.get(k).map(|s| s.as_str()).filter(|s| !s.trim().is_empty())
+    tags.get(k)
+        .map(|s| s.as_str())
+        .filter(|s| !s.trim().is_empty())
 }
 
 fn yes(tags: &Attributes, k: &str) -> bool {
@@ -57,7 +59,9 @@ pub fn is_road(tags: &Attributes) -> bool {
 
 /// True when the tags make a water feature.
 pub fn is_water(tags: &Attributes) -> bool {
-    tag(tags, "waterway").is_some() || tag(tags, "natural") == Some("water") || tag(tags, "water").is_some()
+    tag(tags, "waterway").is_some()
+        || tag(tags, "natural") == Some("water")
+        || tag(tags, "water").is_some()
 }
 
 fn areal(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
@@ -84,7 +88,10 @@ pub fn parse_maxspeed_kmh(v: &str) -> Option<f64> {
     let (num, f) = if let Some(n) = s.strip_suffix("mph") {
         (n.trim(), 1.609_344)
     } else {
-        (s.trim_end_matches("km/h").trim_end_matches("kmh").trim(), 1.0)
+        (
+            s.trim_end_matches("km/h").trim_end_matches("kmh").trim(),
+            1.0,
+        )
     };
     let x: f64 = num.parse().ok()?;
     (x.is_finite() && x > 0.0 && x < 300.0).then_some(x * f)
@@ -92,7 +99,12 @@ pub fn parse_maxspeed_kmh(v: &str) -> Option<f64> {
 
 /// Classify one tagged feature into the layers it feeds, appending to `out`. Returns how many
 /// layers took it (0: ignored).
-pub(crate) fn classify(t: Tagged<'_>, hint: Option<LayerKind>, rules: &HeightRules, out: &mut Imported) -> usize {
+pub(crate) fn classify(
+    t: Tagged<'_>,
+    hint: Option<LayerKind>,
+    rules: &HeightRules,
+    out: &mut Imported,
+) -> usize {
     let want = |k: LayerKind, by_tags: bool| match hint {
         Some(h) => h == k,
         None => by_tags,
@@ -108,7 +120,9 @@ pub(crate) fn classify(t: Tagged<'_>, hint: Option<LayerKind>, rules: &HeightRul
                 tag(tags, "building:levels").or(tag(tags, "levels")),
                 tag(tags, "building"),
             );
-            let base_height = tag(tags, "min_height").and_then(parse_length_m).unwrap_or(0.0);
+            let base_height = tag(tags, "min_height")
+                .and_then(parse_length_m)
+                .unwrap_or(0.0);
             out.buildings.push(Building {
                 id: t.id.clone(),
                 footprint,
@@ -137,7 +151,9 @@ pub(crate) fn classify(t: Tagged<'_>, hint: Option<LayerKind>, rules: &HeightRul
                 id: t.id.clone(),
                 name: name.clone(),
                 polygon,
-                zone: tag(tags, "zone").or(tag(tags, "heritage:zone")).map(str::to_string),
+                zone: tag(tags, "zone")
+                    .or(tag(tags, "heritage:zone"))
+                    .map(str::to_string),
                 attributes: tags.clone(),
             });
             taken += 1;
@@ -150,7 +166,9 @@ pub(crate) fn classify(t: Tagged<'_>, hint: Option<LayerKind>, rules: &HeightRul
                 line,
                 class: tag(tags, "highway").unwrap_or("road").to_string(),
                 name: name.clone(),
-                lanes: tag(tags, "lanes").and_then(|l| l.trim().parse::<u32>().ok()).filter(|&l| l > 0 && l < 20),
+                lanes: tag(tags, "lanes")
+                    .and_then(|l| l.trim().parse::<u32>().ok())
+                    .filter(|&l| l > 0 && l < 20),
                 maxspeed_kmh: tag(tags, "maxspeed").and_then(parse_maxspeed_kmh),
                 oneway: Oneway::from_osm(tag(tags, "oneway")),
                 bridge: yes(tags, "bridge"),
@@ -162,7 +180,10 @@ pub(crate) fn classify(t: Tagged<'_>, hint: Option<LayerKind>, rules: &HeightRul
     if want(LayerKind::Water, is_water(tags)) && !matches!(t.geometry, Geometry::Point(_)) {
         out.water.push(Water {
             id: t.id.clone(),
-            kind: tag(tags, "waterway").or(tag(tags, "water")).unwrap_or("water").to_string(),
+            kind: tag(tags, "waterway")
+                .or(tag(tags, "water"))
+                .unwrap_or("water")
+                .to_string(),
             name,
             geometry: t.geometry,
         });
@@ -177,15 +198,34 @@ mod tests {
     use geo_types::{coord, polygon};
 
     fn tags(kv: &[(&str, &str)]) -> Attributes {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn historic_building_feeds_two_layers() {
-        let t = tags(&[("building", "temple"), ("historic", "monument"), ("name", "Thai Hoa"), ("building:levels", "2")]);
+        let t = tags(&[
+            ("building", "temple"),
+            ("historic", "monument"),
+            ("name", "Thai Hoa"),
+            ("building:levels", "2"),
+        ]);
         let mut out = Imported::default();
-        let g = Geometry::Polygon(polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 0.0)]);
-        let n = classify(Tagged { id: "osm:way/1".into(), source_id: "way/1".into(), tags: &t, geometry: g }, None, &HeightRules::default(), &mut out);
+        let g = Geometry::Polygon(
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 0.0)],
+        );
+        let n = classify(
+            Tagged {
+                id: "osm:way/1".into(),
+                source_id: "way/1".into(),
+                tags: &t,
+                geometry: g,
+            },
+            None,
+            &HeightRules::default(),
+            &mut out,
+        );
         assert_eq!(n, 2);
         assert_eq!(out.buildings[0].levels, Some(2));
         assert!((out.buildings[0].height - 6.4).abs() < 1e-9);
@@ -194,12 +234,34 @@ mod tests {
 
     #[test]
     fn road_tags() {
-        let t = tags(&[("highway", "primary"), ("lanes", "4"), ("maxspeed", "30 mph"), ("oneway", "-1"), ("bridge", "yes")]);
+        let t = tags(&[
+            ("highway", "primary"),
+            ("lanes", "4"),
+            ("maxspeed", "30 mph"),
+            ("oneway", "-1"),
+            ("bridge", "yes"),
+        ]);
         let mut out = Imported::default();
-        let g = Geometry::LineString(LineString(vec![coord! {x: 0.0, y: 0.0}, coord! {x: 5.0, y: 0.0}]));
-        classify(Tagged { id: "r".into(), source_id: "r".into(), tags: &t, geometry: g }, None, &HeightRules::default(), &mut out);
+        let g = Geometry::LineString(LineString(vec![
+            coord! {x: 0.0, y: 0.0},
+            coord! {x: 5.0, y: 0.0},
+        ]));
+        classify(
+            Tagged {
+                id: "r".into(),
+                source_id: "r".into(),
+                tags: &t,
+                geometry: g,
+            },
+            None,
+            &HeightRules::default(),
+            &mut out,
+        );
         let r = &out.roads[0];
-        assert_eq!((r.lanes, r.oneway, r.bridge), (Some(4), Oneway::Backward, true));
+        assert_eq!(
+            (r.lanes, r.oneway, r.bridge),
+            (Some(4), Oneway::Backward, true)
+        );
         assert!((r.maxspeed_kmh.unwrap() - 48.28032).abs() < 1e-9);
     }
 }

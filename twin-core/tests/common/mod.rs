@@ -7,7 +7,9 @@ use twin_core::Crs;
 
 /// `../shared/data/<rel>` from the project root.
 pub fn shared(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel);
     assert!(p.exists(), "test data missing: {}", p.display());
     p
 }
