@@ -178,8 +178,8 @@ fn info(dir: &TwinDir, twin: &Twin, json: bool) -> Result<()> {
     println!("project CRS: {}", twin.crs);
     println!("store: {}", dir.store_path().display());
     println!(
-        "{:<12} {:>9} {:>10}  {:<47} {}",
-        "layer", "count", "points", "extent (project CRS, m)", "extent (WGS84 lon/lat)"
+        "{:<12} {:>9} {:>10}  {:<47} extent (WGS84 lon/lat)",
+        "layer", "count", "points", "extent (project CRS, m)"
     );
     for l in &layers {
         println!(
@@ -352,7 +352,15 @@ fn query(
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        // The whole chain, plainly, without a backtrace.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

@@ -58,7 +58,8 @@ impl TwinDir {
         })
     }
 
-    /// Create a new twin folder with an empty `twin.toml` (refuses to overwrite one).
+    /// A new twin folder (refuses one that already has a `twin.toml`). Nothing is written until
+    /// the first import succeeds, so a failed first import leaves no half-made twin.
     pub fn create(dir: &Path, name: &str, crs: Crs) -> Result<TwinDir> {
         if dir.join("twin.toml").exists() {
             return Err(TwinError::invalid(
@@ -72,9 +73,7 @@ impl TwinDir {
                 message: "the project CRS must be metric, not geographic".into(),
             });
         }
-        std::fs::create_dir_all(dir).map_err(|e| TwinError::io(dir, e))?;
         let config = TwinConfig::new(name, &crs);
-        config.save(dir)?;
         Ok(TwinDir {
             dir: dir.to_path_buf(),
             config,
@@ -114,13 +113,14 @@ impl TwinDir {
     ) -> Result<ImportReport> {
         let path = self.source_path(&source);
         let imp = import_file(&path, &self.options(&source)?, progress)?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| TwinError::io(&self.dir, e))?;
         let mut store = Store::open_or_create(&self.store_path(), &self.crs)?;
         store.write(&imp)?;
         let report = ImportReport::new(&path, &imp);
         if !self.config.sources.iter().any(|s| s.path == source.path) {
             self.config.sources.push(source);
-            self.config.save(&self.dir)?;
         }
+        self.config.save(&self.dir)?;
         Ok(report)
     }
 

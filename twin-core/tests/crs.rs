@@ -15,7 +15,11 @@ fn to_ecef(lon: f64, lat: f64, h: f64) -> [f64; 3] {
     let e2 = F * (2.0 - F);
     let (l, p) = (lon.to_radians(), lat.to_radians());
     let n = A / (1.0 - e2 * p.sin().powi(2)).sqrt();
-    [(n + h) * p.cos() * l.cos(), (n + h) * p.cos() * l.sin(), (n * (1.0 - e2) + h) * p.sin()]
+    [
+        (n + h) * p.cos() * l.cos(),
+        (n + h) * p.cos() * l.sin(),
+        (n * (1.0 - e2) + h) * p.sin(),
+    ]
 }
 
 fn from_ecef(x: [f64; 3]) -> (f64, f64) {
@@ -47,7 +51,11 @@ fn wgs84_to_vn2000(w: [f64; 3]) -> [f64; 3] {
             r[1][0] * v[0] + r[1][1] * v[1] + r[1][2] * v[2],
             r[2][0] * v[0] + r[2][1] * v[1] + r[2][2] * v[2],
         ];
-        v = [v[0] + d[0] - rv[0], v[1] + d[1] - rv[1], v[2] + d[2] - rv[2]];
+        v = [
+            v[0] + d[0] - rv[0],
+            v[1] + d[1] - rv[1],
+            v[2] + d[2] - rv[2],
+        ];
     }
     v
 }
@@ -80,33 +88,59 @@ fn tm(lon: f64, lat: f64, lon0: f64, k0: f64, fe: f64) -> (f64, f64) {
 fn a_point_in_wgs84_utm48_and_vn2000_lands_in_the_same_place() {
     // Ngo Mon gate, Hue.
     let (lon, lat) = (107.579_1, 16.466_9);
-    let utm = Transform::between("EPSG:4326", "EPSG:32648").unwrap().apply(lon, lat).unwrap();
+    let utm = Transform::between("EPSG:4326", "EPSG:32648")
+        .unwrap()
+        .apply(lon, lat)
+        .unwrap();
 
     // The formulas here reproduce PROJ's UTM to the millimetre (checks the second route itself).
     let mine = tm(lon, lat, 105.0, 0.9996, 500_000.0);
-    assert!((mine.0 - utm.0).abs() < 1e-3 && (mine.1 - utm.1).abs() < 1e-3, "{mine:?} vs {utm:?}");
+    assert!(
+        (mine.0 - utm.0).abs() < 1e-3 && (mine.1 - utm.1).abs() < 1e-3,
+        "{mine:?} vs {utm:?}"
+    );
 
     let (vlon, vlat) = from_ecef(wgs84_to_vn2000(to_ecef(lon, lat, 0.0)));
-    let shift = ((vlon - lon).to_radians() * A * lat.to_radians().cos()).hypot((vlat - lat).to_radians() * A);
-    assert!(shift > 50.0, "VN-2000 and WGS84 differ by a few hundred metres here, got {shift} m");
+    let shift = ((vlon - lon).to_radians() * A * lat.to_radians().cos())
+        .hypot((vlat - lat).to_radians() * A);
+    assert!(
+        shift > 50.0,
+        "VN-2000 and WGS84 differ by a few hundred metres here, got {shift} m"
+    );
 
     for (code, lon0, k0) in [("EPSG:3405", 105.0, 0.9996), ("EPSG:9214", 107.0, 0.9999)] {
         let vn = tm(vlon, vlat, lon0, k0, 500_000.0);
-        let back = Transform::between(code, "EPSG:32648").unwrap().apply(vn.0, vn.1).unwrap();
+        let back = Transform::between(code, "EPSG:32648")
+            .unwrap()
+            .apply(vn.0, vn.1)
+            .unwrap();
         let err = (back.0 - utm.0).hypot(back.1 - utm.1);
-        assert!(err < 0.05, "{code}: {err:.3} m from the WGS84 route ({back:?} vs {utm:?})");
+        assert!(
+            err < 0.05,
+            "{code}: {err:.3} m from the WGS84 route ({back:?} vs {utm:?})"
+        );
     }
 
     // The same through an importer: a sensor file in VN-2000 / TM-3 107-00.
     let vn = tm(vlon, vlat, 107.0, 0.9999, 500_000.0);
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("gauges.csv");
-    std::fs::write(&csv, format!("id,kind,unit,x,y\nngo-mon,marker,m,{:.4},{:.4}\n", vn.0, vn.1)).unwrap();
+    std::fs::write(
+        &csv,
+        format!(
+            "id,kind,unit,x,y\nngo-mon,marker,m,{:.4},{:.4}\n",
+            vn.0, vn.1
+        ),
+    )
+    .unwrap();
     let mut o = opts("EPSG:32648");
     o.source_crs = Some(twin_core::Crs::epsg(9214).unwrap());
     let imp = import_file(&csv, &o, &NO).unwrap();
     let p = imp.sensors[0].location;
-    assert!((p.x() - utm.0).hypot(p.y() - utm.1) < 0.05, "{p:?} vs {utm:?}");
+    assert!(
+        (p.x() - utm.0).hypot(p.y() - utm.1) < 0.05,
+        "{p:?} vs {utm:?}"
+    );
 }
 
 #[test]
@@ -114,16 +148,27 @@ fn unknown_or_unusable_crs_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("s.csv");
     std::fs::write(&csv, "id,kind,unit,lon,lat\na,rain_gauge,mm,107.5,16.4\n").unwrap();
-    let e = twin_core::Crs::parse("EPSG:123456789").unwrap_err().to_string();
-    assert!(e.contains("EPSG:123456789") && e.contains("unknown CRS"), "{e}");
+    let e = twin_core::Crs::parse("EPSG:123456789")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("EPSG:123456789") && e.contains("unknown CRS"),
+        "{e}"
+    );
     // A geographic project CRS is refused.
-    let e = twin_core::Twin::new("x", twin_core::Crs::wgs84()).unwrap_err().to_string();
+    let e = twin_core::Twin::new("x", twin_core::Crs::wgs84())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("metric"), "{e}");
     // Out-of-range lon/lat is refused with the file and line.
     std::fs::write(&csv, "id,kind,unit,lon,lat\na,rain_gauge,mm,1075,16.4\n").unwrap();
-    let e = import_file(&csv, &opts("EPSG:32648"), &NO).unwrap_err().to_string();
+    let e = import_file(&csv, &opts("EPSG:32648"), &NO)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("s.csv") && e.contains("line 2"), "{e}");
     std::fs::write(&csv, "id,kind,unit,lon,lat\na,rain_gauge,mm,NaN,16.4\n").unwrap();
-    let e = import_file(&csv, &opts("EPSG:32648"), &NO).unwrap_err().to_string();
+    let e = import_file(&csv, &opts("EPSG:32648"), &NO)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("s.csv") && e.contains("not finite"), "{e}");
 }

@@ -21,16 +21,31 @@ impl Feature for F {
 
 /// Random boxes (buildings), segments (roads) and points (sensors) on a 1 km square.
 fn features() -> impl Strategy<Value = Vec<F>> {
-    prop::collection::vec((0u8..3, 0.0..1000.0f64, 0.0..1000.0f64, 1.0..40.0f64, 1.0..40.0f64), 1..300).prop_map(|v| {
+    prop::collection::vec(
+        (
+            0u8..3,
+            0.0..1000.0f64,
+            0.0..1000.0f64,
+            1.0..40.0f64,
+            1.0..40.0f64,
+        ),
+        1..300,
+    )
+    .prop_map(|v| {
         v.into_iter()
             .enumerate()
             .map(|(i, (kind, x, y, w, h))| {
                 let g = match kind {
-                    0 => Geometry::Polygon(Rect::new(coord! {x: x, y: y}, coord! {x: x + w, y: y + h}).to_polygon()),
+                    0 => Geometry::Polygon(
+                        Rect::new(coord! {x: x, y: y}, coord! {x: x + w, y: y + h}).to_polygon(),
+                    ),
                     1 => Geometry::LineString(LineString::from(vec![(x, y), (x + w, y + h)])),
                     _ => Geometry::Point(Point::new(x, y)),
                 };
-                F { id: format!("f{i}"), g }
+                F {
+                    id: format!("f{i}"),
+                    g,
+                }
             })
             .collect()
     })
@@ -94,15 +109,35 @@ proptest! {
 
 #[test]
 fn bad_queries_are_errors_not_panics() {
-    let layer = Layer::new(vec![F { id: "a".into(), g: Geometry::Point(Point::new(1.0, 1.0)) }]).unwrap();
+    let layer = Layer::new(vec![F {
+        id: "a".into(),
+        g: Geometry::Point(Point::new(1.0, 1.0)),
+    }])
+    .unwrap();
     assert!(layer.query_nearest(Point::new(f64::NAN, 0.0), 3).is_err());
     assert!(layer.query_radius(Point::new(0.0, 0.0), -1.0).is_err());
-    assert!(layer.query_radius(Point::new(0.0, 0.0), f64::INFINITY).is_err());
-    assert!(layer.query_bbox(Rect::new(coord! {x: 0.0, y: 0.0}, coord! {x: f64::NAN, y: 1.0})).is_err());
+    assert!(layer
+        .query_radius(Point::new(0.0, 0.0), f64::INFINITY)
+        .is_err());
+    assert!(layer
+        .query_bbox(Rect::new(
+            coord! {x: 0.0, y: 0.0},
+            coord! {x: f64::NAN, y: 1.0}
+        ))
+        .is_err());
     let dup = Layer::new(vec![
-        F { id: "a".into(), g: Geometry::Point(Point::new(1.0, 1.0)) },
-        F { id: "a".into(), g: Geometry::Point(Point::new(2.0, 1.0)) },
+        F {
+            id: "a".into(),
+            g: Geometry::Point(Point::new(1.0, 1.0)),
+        },
+        F {
+            id: "a".into(),
+            g: Geometry::Point(Point::new(2.0, 1.0)),
+        },
     ]);
     assert!(dup.unwrap_err().to_string().contains("duplicate"));
-    assert_eq!(layer.query_nearest(Point::new(0.0, 0.0), 5).unwrap().len(), 1);
+    assert_eq!(
+        layer.query_nearest(Point::new(0.0, 0.0), 5).unwrap().len(),
+        1
+    );
 }
