@@ -484,13 +484,13 @@ fn crs_is_read_from_the_file() {
         let imp = import(name, &opts());
         assert_eq!(imp.source_crs, Some(Crs::epsg(7415).unwrap()), "{name}");
     }
-    // The file's CRS wins over a given one, with a note.
+    // A CRS given by the user overrides the file's, with a note.
     let mut o = opts();
     o.source_crs = Some(Crs::epsg(28992).unwrap());
     let imp = import(SMALL, &o);
-    assert_eq!(imp.source_crs, Some(Crs::epsg(7415).unwrap()));
+    assert_eq!(imp.source_crs, Some(Crs::epsg(28992).unwrap()));
     assert!(
-        imp.notes.iter().any(|n| n.contains("not used")),
+        imp.notes.iter().any(|n| n.contains("overrides")),
         "{:?}",
         imp.notes
     );

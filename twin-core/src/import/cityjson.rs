@@ -8,8 +8,8 @@
 //! What is read:
 //! - `transform` (required): integer vertices are scaled and translated; a scale that is not
 //!   finite and positive is an error.
-//! - the CRS from `metadata.referenceSystem` (e.g. `https://www.opengis.net/def/crs/EPSG/0/7415`),
-//!   else [`ImportOptions::source_crs`], else an error. x/y are reprojected to the project CRS;
+//! - the CRS: [`ImportOptions::source_crs`] when given (it overrides the file, with a note), else
+//!   `metadata.referenceSystem` (e.g. `https://www.opengis.net/def/crs/EPSG/0/7415`), else an error. x/y are reprojected to the project CRS;
 //!   z is kept as it is in the file (orthometric heights, e.g. NAP for EPSG:7415).
 //! - every vertex index of every geometry is checked against the vertex list.
 //! - one [`Building`] per `Building` CityObject, with the geometry of its `BuildingPart`s (found
@@ -529,15 +529,20 @@ impl<'p> Reader<'p> {
             Some(rs) => {
                 let crs = Crs::parse(&rs.to_url())
                     .map_err(|e| TwinError::parse(path, at("metadata.referenceSystem"), e))?;
-                if let Some(given) = opts.source_crs.as_ref().filter(|g| **g != crs) {
-                    notes.push(format!(
-                        "the file declares {}; the given source CRS {} was not used",
-                        crs.short(),
-                        given.short()
-                    ));
+                match opts.source_crs.as_ref().filter(|g| **g != crs) {
+                    Some(given) => {
+                        notes.push(format!(
+                            "the file declares {}; the given source CRS {} overrides it",
+                            crs.short(),
+                            given.short()
+                        ));
+                        given.clone()
+                    }
+                    None => {
+                        notes.push(format!("source CRS {} from metadata.referenceSystem", crs.short()));
+                        crs
+                    }
                 }
-                notes.push(format!("source CRS {} from metadata.referenceSystem", crs.short()));
-                crs
             }
             None => match &opts.source_crs {
                 Some(c) => {
