@@ -1,7 +1,9 @@
 //! `scenarios`: what-if engines on the CPU (flood reference solver, traffic assignment,
-//! impacts) over a [`twin_core::Twin`]. The engines arrive with their issues; this crate holds
-//! their shared scenario types.
+//! impacts) over a [`twin_core::Twin`].
 
 #![warn(missing_docs)]
 
+pub mod error;
+
+pub use error::{Result, ScenarioError};
 pub use twin_core;
