@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod flood;
 
 pub use error::{Result, ScenarioError};
 pub use twin_core;
