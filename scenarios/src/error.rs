@@ -35,6 +35,17 @@ pub enum ScenarioError {
         /// Why.
         message: String,
     },
+    /// The twin could not be opened or loaded.
+    #[error(transparent)]
+    Twin(#[from] twin_core::TwinError),
+    /// A solver failed while running (e.g. the GPU device was lost).
+    #[error("{solver}: {message}")]
+    Solver {
+        /// Which solver.
+        solver: String,
+        /// What happened.
+        message: String,
+    },
 }
 
 impl ScenarioError {

@@ -190,6 +190,8 @@ impl CpuSolver {
         let half = 0.5 * (1.0 - theta);
         let gdt = g * dt;
         let gdt_dx = g * dt / dx;
+        // Rows per rayon task: enough cells that scheduling does not dominate.
+        let min_rows = (16_384 / nx).max(1);
 
         // Pass 1: face discharges from the old (limited) ones.
         {
@@ -210,6 +212,7 @@ impl CpuSolver {
                 .par_chunks_mut(nx)
                 .zip(self.qyn.par_chunks_mut(nx))
                 .enumerate()
+                .with_min_len(min_rows)
                 .for_each(|(j, (qxr, qyr))| {
                     let row = j * nx;
                     for i in 0..nx {
@@ -249,24 +252,28 @@ impl CpuSolver {
         {
             let (h, qxn, qyn) = (&self.h, &self.qxn, &self.qyn);
             let dt_dx = dt / dx;
-            self.fac.par_chunks_mut(nx).enumerate().for_each(|(j, fr)| {
-                let row = j * nx;
-                for i in 0..nx {
-                    let k = row + i;
-                    let qe = qxn[k];
-                    let qw = if i > 0 { qxn[k - 1] } else { 0.0 };
-                    let qs = qyn[k];
-                    let qn = if j > 0 { qyn[k - nx] } else { 0.0 };
-                    // Grouped x then y so that the sum is the same under a transpose.
-                    let out = (qe.max(0.0) - qw.min(0.0)) + (qs.max(0.0) - qn.min(0.0));
-                    let out_depth = out * dt_dx;
-                    fr[i] = if out_depth > h[k] {
-                        h[k] / out_depth
-                    } else {
-                        1.0
-                    };
-                }
-            });
+            self.fac
+                .par_chunks_mut(nx)
+                .enumerate()
+                .with_min_len(min_rows)
+                .for_each(|(j, fr)| {
+                    let row = j * nx;
+                    for (i, f) in fr.iter_mut().enumerate() {
+                        let k = row + i;
+                        let qe = qxn[k];
+                        let qw = if i > 0 { qxn[k - 1] } else { 0.0 };
+                        let qs = qyn[k];
+                        let qn = if j > 0 { qyn[k - nx] } else { 0.0 };
+                        // Grouped x then y so that the sum is the same under a transpose.
+                        let out = (qe.max(0.0) - qw.min(0.0)) + (qs.max(0.0) - qn.min(0.0));
+                        let out_depth = out * dt_dx;
+                        *f = if out_depth > h[k] {
+                            h[k] / out_depth
+                        } else {
+                            1.0
+                        };
+                    }
+                });
         }
 
         // Pass 3: continuity, forcing, summaries.
@@ -285,6 +292,7 @@ impl CpuSolver {
                 .zip(self.qy.par_chunks_mut(nx))
                 .zip(self.acc.par_chunks_mut(nx))
                 .enumerate()
+                .with_min_len(min_rows)
                 .map(|(j, (((hr, qxr), qyr), ar))| {
                     let mut st = RowStats::default();
                     let row = j * nx;

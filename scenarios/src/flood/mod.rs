@@ -4,16 +4,27 @@
 //! * [`model`]: the prepared grid and forcing ([`FloodModel`]) that every solver takes;
 //! * [`solver`]: the [`FloodSolver`] trait and what solvers report;
 //! * [`cpu`]: the CPU reference solver (f64, rayon); the GPU one lives in `renderer::flood`;
-//! * [`series`]: hyetographs, hydrographs and stage records.
+//! * [`series`]: hyetographs, hydrographs and stage records;
+//! * [`scenario`]: the scenario file (TOML); [`prepare`]: twin + scenario → model;
+//! * [`run`]: [`run_scenario`] writes GeoTIFF rasters ([`geotiff`]), per-feature tables
+//!   ([`impacts`]) and a JSON summary.
 
 pub mod cpu;
 pub mod geotiff;
+pub mod impacts;
 pub mod model;
+pub mod prepare;
 pub mod raster;
+pub mod run;
+pub mod scenario;
 pub mod series;
 pub mod solver;
 
 pub use cpu::CpuSolver;
 pub use model::{FloodModel, GridSpec, Inflow, SolverParams, Stage};
+pub use run::{
+    cpu_solver, run_loaded, run_model, run_scenario, FloodReport, RunSpec, SolverFactory,
+};
+pub use scenario::LoadedScenario;
 pub use series::{Interp, TimeSeries};
 pub use solver::{FloodSolver, FloodState, FloodSummary, MassBalance};

@@ -82,7 +82,7 @@ pub fn cells_near(g: &GridSpec, geom: &Geometry<f64>, dist: f64) -> Vec<usize> {
 /// levee drawn along it.
 pub fn cells_on_line(g: &GridSpec, line: &LineString<f64>) -> Vec<usize> {
     let mut out: Vec<usize> = Vec::new();
-    let mut push = |i: i64, j: i64, out: &mut Vec<usize>| {
+    let push = |i: i64, j: i64, out: &mut Vec<usize>| {
         if i >= 0 && j >= 0 && (i as usize) < g.nx && (j as usize) < g.ny {
             let k = j as usize * g.nx + i as usize;
             if out.last() != Some(&k) {

@@ -1,0 +1,313 @@
+//! Running a flood scenario: prepare the model, advance a solver to each output time, write the
+//! rasters, the per-feature tables and a JSON summary with the water budget.
+
+use super::cpu::CpuSolver;
+use super::geotiff::write_geotiff;
+use super::impacts::{impacts, write_csv, Impacts, FEATURE_HEADER, ROAD_HEADER};
+use super::model::{FloodModel, GridSpec};
+use super::prepare::prepare;
+use super::scenario::LoadedScenario;
+use super::solver::{FloodSolver, MassBalance};
+use crate::error::{Result, ScenarioError};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use twin_core::import::Progress;
+use twin_core::{Twin, TwinDir};
+
+/// Makes the solver for a prepared model (the CPU one: [`cpu_solver`]; the GPU one lives in
+/// `renderer::flood`).
+pub type SolverFactory<'a> = dyn Fn(&FloodModel) -> Result<Box<dyn FloodSolver>> + 'a;
+
+/// The CPU reference solver as a [`SolverFactory`].
+pub fn cpu_solver(model: &FloodModel) -> Result<Box<dyn FloodSolver>> {
+    Ok(Box::new(CpuSolver::new(model)?))
+}
+
+/// What the run looked like at one output time.
+#[derive(Clone, Debug, Serialize)]
+pub struct Frame {
+    /// Model time (s).
+    pub time_s: f64,
+    /// Water volume (m³).
+    pub volume_m3: f64,
+    /// Area deeper than the wet depth (m²).
+    pub flooded_area_m2: f64,
+    /// Area deeper than the hazard depth (m²).
+    pub hazard_area_m2: f64,
+    /// Largest depth (m).
+    pub max_depth_m: f64,
+}
+
+/// Everything a run reports (also written as `summary.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct FloodReport {
+    /// Scenario name.
+    pub name: String,
+    /// Which solver ran, on which device.
+    pub solver: String,
+    /// The flood grid.
+    pub grid: GridSpec,
+    /// Simulated time (s).
+    pub duration_s: f64,
+    /// Time steps.
+    pub steps: u64,
+    /// Wall-clock time of the solver (s), outputs excluded.
+    pub solver_wall_s: f64,
+    /// Cell updates per second (cells × steps / solver wall time).
+    pub cell_updates_per_s: f64,
+    /// Water budget.
+    pub mass_balance: MassBalance,
+    /// One entry per output time (t = 0 included).
+    pub frames: Vec<Frame>,
+    /// Area that was ever wetter than the wet depth (m²).
+    pub max_flooded_area_m2: f64,
+    /// Buildings whose surroundings got wetter than the wet depth.
+    pub buildings_wet: usize,
+    /// Buildings whose surroundings got deeper than the hazard depth.
+    pub buildings_above_hazard_depth: usize,
+    /// Heritage sites wetter than the wet depth.
+    pub heritage_wet: usize,
+    /// Road links with some length deeper than the hazard depth.
+    pub roads_impassable: usize,
+    /// Where the files went.
+    pub output_dir: Option<PathBuf>,
+    /// Files written, relative to the output folder.
+    pub files: Vec<String>,
+    /// Notes from preparing the model.
+    pub notes: Vec<String>,
+}
+
+/// How to run a prepared model.
+pub struct RunSpec<'a> {
+    /// Name for reports.
+    pub name: String,
+    /// Simulated time (s).
+    pub duration_s: f64,
+    /// Time between outputs (s).
+    pub interval_s: f64,
+    /// Write depth/velocity rasters at every output time.
+    pub snapshots: bool,
+    /// Where to write files (nothing is written when None).
+    pub output_dir: Option<&'a Path>,
+    /// The twin, for the per-feature tables.
+    pub twin: Option<&'a Twin>,
+    /// Notes to carry into the report.
+    pub notes: Vec<String>,
+}
+
+fn f32s(v: &[f64], blocked: &[bool]) -> Vec<f32> {
+    v.iter()
+        .zip(blocked)
+        .map(|(&x, &b)| if b { f32::NAN } else { x as f32 })
+        .collect()
+}
+
+/// Advance `solver` over `model` to the end, writing outputs as it goes.
+pub fn run_model(
+    model: &FloodModel,
+    solver: &mut dyn FloodSolver,
+    spec: &RunSpec,
+    progress: &dyn Progress,
+) -> Result<FloodReport> {
+    let g = &model.grid;
+    let p = &model.params;
+    let mut files = Vec::new();
+    let write = |name: &str, bands: &[&[f32]], files: &mut Vec<String>| -> Result<()> {
+        if let Some(dir) = spec.output_dir {
+            write_geotiff(&dir.join(name), g, bands)?;
+            files.push(name.to_string());
+        }
+        Ok(())
+    };
+    let mut frames = Vec::new();
+    let mut wall = 0.0;
+    let mut frame = |solver: &mut dyn FloodSolver, files: &mut Vec<String>| -> Result<()> {
+        let st = solver.state()?;
+        frames.push(Frame {
+            time_s: st.time,
+            volume_m3: st.volume(g),
+            flooded_area_m2: st.area_above(g, p.wet_depth),
+            hazard_area_m2: st.area_above(g, p.hazard_depth),
+            max_depth_m: st.h.iter().copied().fold(0.0, f64::max),
+        });
+        if spec.snapshots && spec.output_dir.is_some() {
+            let tag = format!("{:07}s", st.time.round() as u64);
+            write(
+                &format!("depth_{tag}.tif"),
+                &[&f32s(&st.h, &model.blocked)],
+                files,
+            )?;
+            let (vx, vy) = st.velocity(g, p.wet_depth);
+            write(
+                &format!("velocity_{tag}.tif"),
+                &[&f32s(&vx, &model.blocked), &f32s(&vy, &model.blocked)],
+                files,
+            )?;
+        }
+        Ok(())
+    };
+    frame(solver, &mut files)?;
+    let total = spec.duration_s.ceil() as u64;
+    progress.start("flood", total);
+    let mut reported = 0u64;
+    let chunk = (spec.duration_s / 100.0).max(spec.interval_s / 20.0);
+    let mut k = 1u64;
+    let mut t = 0.0;
+    while t < spec.duration_s {
+        let target = (k as f64 * spec.interval_s).min(spec.duration_s);
+        let subs = ((target - t) / chunk).ceil().max(1.0) as u64;
+        let t0 = t;
+        for s in 1..=subs {
+            let to = if s == subs {
+                target
+            } else {
+                t0 + (target - t0) * s as f64 / subs as f64
+            };
+            let start = Instant::now();
+            solver.advance_to(to)?;
+            wall += start.elapsed().as_secs_f64();
+            let now = (to.floor() as u64).min(total);
+            progress.inc(now.saturating_sub(reported));
+            reported = reported.max(now);
+        }
+        t = target;
+        k += 1;
+        frame(solver, &mut files)?;
+    }
+    progress.finish();
+    let mass = solver.mass_balance()?;
+    let sum = solver.summary()?;
+    let b = &model.blocked;
+    write("max_depth.tif", &[&f32s(&sum.max_depth, b)], &mut files)?;
+    write("first_wet_s.tif", &[&f32s(&sum.first_wet, b)], &mut files)?;
+    write(
+        "wet_duration_s.tif",
+        &[&f32s(&sum.wet_duration, b)],
+        &mut files,
+    )?;
+    write(
+        &format!("duration_above_{}m_s.tif", p.hazard_depth),
+        &[&f32s(&sum.hazard_duration, b)],
+        &mut files,
+    )?;
+    write("max_speed.tif", &[&f32s(&sum.max_speed, b)], &mut files)?;
+    write("max_hazard.tif", &[&f32s(&sum.max_hazard, b)], &mut files)?;
+    write("ground.tif", &[&f32s(&model.z, b)], &mut files)?;
+    let imp = match spec.twin {
+        Some(tw) => impacts(tw, model, &sum),
+        None => Impacts::default(),
+    };
+    if let (Some(dir), Some(_)) = (spec.output_dir, spec.twin) {
+        write_csv(&dir.join("buildings.csv"), FEATURE_HEADER, &imp.buildings)?;
+        write_csv(&dir.join("heritage.csv"), FEATURE_HEADER, &imp.heritage)?;
+        write_csv(&dir.join("roads.csv"), ROAD_HEADER, &imp.roads)?;
+        files.extend([
+            "buildings.csv".into(),
+            "heritage.csv".into(),
+            "roads.csv".into(),
+        ]);
+    }
+    let area = g.cell_area();
+    let report = FloodReport {
+        name: spec.name.clone(),
+        solver: solver.describe(),
+        grid: g.clone(),
+        duration_s: spec.duration_s,
+        steps: solver.steps(),
+        solver_wall_s: wall,
+        cell_updates_per_s: if wall > 0.0 {
+            g.cells() as f64 * solver.steps() as f64 / wall
+        } else {
+            0.0
+        },
+        mass_balance: mass,
+        frames,
+        max_flooded_area_m2: sum.max_depth.iter().filter(|&&d| d > p.wet_depth).count() as f64
+            * area,
+        buildings_wet: imp
+            .buildings
+            .iter()
+            .filter(|f| f.max_depth_m > p.wet_depth)
+            .count(),
+        buildings_above_hazard_depth: imp
+            .buildings
+            .iter()
+            .filter(|f| f.max_depth_m > p.hazard_depth)
+            .count(),
+        heritage_wet: imp
+            .heritage
+            .iter()
+            .filter(|f| f.max_depth_m > p.wet_depth)
+            .count(),
+        roads_impassable: imp
+            .roads
+            .iter()
+            .filter(|r| r.flooded_length_m > 0.0)
+            .count(),
+        output_dir: spec.output_dir.map(Path::to_path_buf),
+        files: {
+            let mut f = files;
+            f.push("summary.json".into());
+            f
+        },
+        notes: spec.notes.clone(),
+    };
+    if let Some(dir) = spec.output_dir {
+        let path = dir.join("summary.json");
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| ScenarioError::invalid("summary.json", e))?;
+        std::fs::write(&path, text).map_err(|e| ScenarioError::io(&path, e))?;
+    }
+    Ok(report)
+}
+
+/// Run a scenario file: load its twin, prepare the model, run the solver `make` builds and
+/// write the results to `output_dir` (or the scenario's own, or `<twin>/results/<name>`).
+pub fn run_scenario(
+    path: &Path,
+    output_dir: Option<&Path>,
+    make: &SolverFactory,
+    progress: &dyn Progress,
+) -> Result<FloodReport> {
+    let sc = LoadedScenario::load(path)?;
+    let twin = TwinDir::open(&sc.twin_dir())?.load()?;
+    run_loaded(&sc, &twin, output_dir, make, progress)
+}
+
+/// [`run_scenario`] on a scenario and a twin already in memory.
+pub fn run_loaded(
+    sc: &LoadedScenario,
+    twin: &Twin,
+    output_dir: Option<&Path>,
+    make: &SolverFactory,
+    progress: &dyn Progress,
+) -> Result<FloodReport> {
+    let prep = prepare(sc, twin)?;
+    let stem = sc
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "flood".into());
+    let dir = match (output_dir, &sc.scenario.output_dir) {
+        (Some(d), _) => d.to_path_buf(),
+        (None, Some(d)) => sc.base_dir().join(d),
+        (None, None) => sc.twin_dir().join("results").join(stem),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| ScenarioError::io(&dir, e))?;
+    // The inputs travel with the results so that the run can be repeated.
+    let copy = dir.join("scenario.toml");
+    std::fs::copy(&sc.path, &copy).map_err(|e| ScenarioError::io(&copy, e))?;
+    let mut solver = make(&prep.model)?;
+    tracing::info!(solver = %solver.describe(), cells = prep.model.grid.cells(), "flood run starts");
+    let spec = RunSpec {
+        name: sc.name(),
+        duration_s: *sc.scenario.duration_s.get_ref(),
+        interval_s: *sc.scenario.output_interval_s.get_ref(),
+        snapshots: sc.scenario.snapshots,
+        output_dir: Some(&dir),
+        twin: Some(twin),
+        notes: prep.notes.clone(),
+    };
+    run_model(&prep.model, solver.as_mut(), &spec, progress)
+}

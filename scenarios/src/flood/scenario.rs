@@ -1,0 +1,594 @@
+//! The flood scenario file (TOML). Errors name the file, the line and the field.
+//!
+//! ```toml
+//! name = "Perfume River at 4 m with 100 mm of rain"
+//! twin = "../data/hue"            # the twin folder, relative to this file
+//! resolution_m = 5.0               # grid cell (m); the DEM's own cell by default
+//! duration_s = 21600
+//! output_interval_s = 3600
+//! # bbox = [xmin, ymin, xmax, ymax]   # clip the DEM (project CRS unless coordinates_crs)
+//! # coordinates_crs = "EPSG:4326"    # CRS of every coordinate in this file
+//!
+//! [rain]                           # intensity (mm/h) from each time (s): a step hyetograph
+//! series = [[0, 20], [3600, 50], [7200, 0]]
+//! [[rain.zone]]                    # a polygon with its own hyetograph (later zones win)
+//! polygon = [[x, y], ...]
+//! series = [[0, 80], [3600, 0]]
+//!
+//! [[inflow]]                       # a point inflow: discharge (m³/s), linear in time
+//! name = "An Cuu canal"
+//! at = [x, y]
+//! series = [[0, 0], [3600, 25], [10800, 0]]
+//!
+//! [[stage]]                        # a water level held on cells (a river gauge), linear
+//! name = "Kim Long gauge"
+//! edge = "west"                    # or line = [[x, y], ...], or water = "song-huong" (a twin feature)
+//! csv = "kimlong.csv"              # or series = [[0, 1.2], [7200, 3.5]]; time_unit = "h"
+//! fill = true                      # start with connected low ground filled to the first level
+//!
+//! [[levee]]                        # raise the ground along a line
+//! line = [[x, y], ...]
+//! crest_m = 4.5                    # or raise_m = 1.0 (above the ground)
+//!
+//! [manning]                        # Manning's n by land cover
+//! default = 0.035
+//! water = 0.030
+//! road = 0.016
+//!
+//! [buildings]
+//! burn = true                      # buildings are blocked cells
+//!
+//! [solver]                         # theta, alpha, depth_threshold_m, max_dt_s, wet_depth_m, hazard_depth_m
+//! ```
+
+use crate::error::{Result, ScenarioError};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Coordinate pairs as written in the file.
+pub type Coords = Vec<[f64; 2]>;
+
+/// The top level of a flood scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloodScenario {
+    /// Display name.
+    pub name: Option<String>,
+    /// The twin folder (relative to the scenario file).
+    pub twin: Spanned<PathBuf>,
+    /// Which terrain grid of the twin (by name); the first by default.
+    pub dem: Option<Spanned<String>>,
+    /// Flood grid cell size (m); the DEM's cell by default.
+    pub resolution_m: Option<Spanned<f64>>,
+    /// Clip the domain to [xmin, ymin, xmax, ymax].
+    pub bbox: Option<Spanned<[f64; 4]>>,
+    /// CRS of the coordinates in this file (the twin's project CRS by default).
+    pub coordinates_crs: Option<Spanned<String>>,
+    /// Simulated time (s).
+    pub duration_s: Spanned<f64>,
+    /// Time between depth/velocity snapshots (s).
+    pub output_interval_s: Spanned<f64>,
+    /// Where results go (relative to the scenario file); `<twin>/results/<scenario stem>` by
+    /// default.
+    pub output_dir: Option<PathBuf>,
+    /// Write depth and velocity snapshots at every output time (true by default).
+    #[serde(default = "yes")]
+    pub snapshots: bool,
+    /// Scheme parameters.
+    #[serde(default)]
+    pub solver: SolverSection,
+    /// Roughness.
+    #[serde(default)]
+    pub manning: ManningSection,
+    /// Buildings.
+    #[serde(default)]
+    pub buildings: BuildingsSection,
+    /// Rain.
+    pub rain: Option<RainSection>,
+    /// Point inflows.
+    #[serde(default, rename = "inflow")]
+    pub inflows: Vec<InflowSection>,
+    /// Stage boundaries.
+    #[serde(default, rename = "stage")]
+    pub stages: Vec<StageSection>,
+    /// Levee edits.
+    #[serde(default, rename = "levee")]
+    pub levees: Vec<LeveeSection>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[solver]`: every field optional (defaults in [`super::SolverParams`]).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolverSection {
+    /// θ weighting.
+    pub theta: Option<Spanned<f64>>,
+    /// Courant number α.
+    pub alpha: Option<Spanned<f64>>,
+    /// Flow depth threshold (m).
+    pub depth_threshold_m: Option<Spanned<f64>>,
+    /// Largest step (s).
+    pub max_dt_s: Option<Spanned<f64>>,
+    /// Wet depth (m).
+    pub wet_depth_m: Option<Spanned<f64>>,
+    /// Hazard depth (m).
+    pub hazard_depth_m: Option<Spanned<f64>>,
+}
+
+/// `[manning]`: Manning's n by land cover.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManningSection {
+    /// Open ground (grass, bare soil, gardens): 0.035.
+    #[serde(default = "n_default")]
+    pub default: Spanned<f64>,
+    /// Cells inside the twin's water polygons (rivers, lakes, canals): 0.030.
+    #[serde(default = "n_water")]
+    pub water: Spanned<f64>,
+    /// Cells under the twin's road centrelines (asphalt): 0.016.
+    #[serde(default = "n_road")]
+    pub road: Spanned<f64>,
+    /// Polygons with their own n (later ones win).
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ManningZone>,
+}
+
+fn n_default() -> Spanned<f64> {
+    Spanned::new(0..0, 0.035)
+}
+fn n_water() -> Spanned<f64> {
+    Spanned::new(0..0, 0.030)
+}
+fn n_road() -> Spanned<f64> {
+    Spanned::new(0..0, 0.016)
+}
+
+impl Default for ManningSection {
+    fn default() -> Self {
+        ManningSection {
+            default: n_default(),
+            water: n_water(),
+            road: n_road(),
+            zones: Vec::new(),
+        }
+    }
+}
+
+/// `[[manning.zone]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManningZone {
+    /// The polygon's ring.
+    pub polygon: Spanned<Coords>,
+    /// Manning's n inside.
+    pub n: Spanned<f64>,
+}
+
+/// `[buildings]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildingsSection {
+    /// Burn buildings in as blocked cells (true by default).
+    #[serde(default = "yes")]
+    pub burn: bool,
+}
+
+impl Default for BuildingsSection {
+    fn default() -> Self {
+        BuildingsSection { burn: true }
+    }
+}
+
+/// A time series given inline or as a CSV file (`time,value` with a header line).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesFields {
+    /// Inline points [time, value].
+    pub series: Option<Spanned<Coords>>,
+    /// A CSV file (relative to the scenario file).
+    pub csv: Option<Spanned<PathBuf>>,
+    /// Unit of the times: "s" (default), "min" or "h".
+    pub time_unit: Option<Spanned<String>>,
+}
+
+/// `[rain]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RainSection {
+    /// Inline hyetograph [time, mm/h].
+    pub series: Option<Spanned<Coords>>,
+    /// CSV hyetograph.
+    pub csv: Option<Spanned<PathBuf>>,
+    /// Time unit.
+    pub time_unit: Option<Spanned<String>>,
+    /// Zones with their own hyetograph.
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<RainZone>,
+}
+
+/// `[[rain.zone]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RainZone {
+    /// Name.
+    pub name: Option<String>,
+    /// The polygon's ring.
+    pub polygon: Spanned<Coords>,
+    /// Inline hyetograph [time, mm/h].
+    pub series: Option<Spanned<Coords>>,
+    /// CSV hyetograph.
+    pub csv: Option<Spanned<PathBuf>>,
+    /// Time unit.
+    pub time_unit: Option<Spanned<String>>,
+}
+
+/// `[[inflow]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InflowSection {
+    /// Name.
+    pub name: Option<String>,
+    /// Where.
+    pub at: Spanned<[f64; 2]>,
+    /// Inline hydrograph [time, m³/s].
+    pub series: Option<Spanned<Coords>>,
+    /// CSV hydrograph.
+    pub csv: Option<Spanned<PathBuf>>,
+    /// Time unit.
+    pub time_unit: Option<Spanned<String>>,
+}
+
+/// `[[stage]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSection {
+    /// Name (e.g. the gauge).
+    pub name: Option<String>,
+    /// Cells along a polyline...
+    pub line: Option<Spanned<Coords>>,
+    /// ...or along a grid edge: "north", "south", "east", "west"...
+    pub edge: Option<Spanned<String>>,
+    /// ...or on a water feature of the twin, by id or name (a river polygon: the cells inside;
+    /// a waterway line: the cells it crosses).
+    pub water: Option<Spanned<String>>,
+    /// Inline stage record [time, m].
+    pub series: Option<Spanned<Coords>>,
+    /// CSV stage record.
+    pub csv: Option<Spanned<PathBuf>>,
+    /// Time unit.
+    pub time_unit: Option<Spanned<String>>,
+    /// Start with the low ground connected to the boundary filled to the first level.
+    #[serde(default)]
+    pub fill: bool,
+}
+
+/// `[[levee]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeveeSection {
+    /// Name.
+    pub name: Option<String>,
+    /// The crest line.
+    pub line: Spanned<Coords>,
+    /// Crest elevation (m): the ground along the line is raised to it.
+    pub crest_m: Option<Spanned<f64>>,
+    /// Or: height added to the ground along the line (m).
+    pub raise_m: Option<Spanned<f64>>,
+}
+
+/// A scenario read from a file, with what is needed to point at its lines.
+#[derive(Clone, Debug)]
+pub struct LoadedScenario {
+    /// The parsed scenario.
+    pub scenario: FloodScenario,
+    /// The file.
+    pub path: PathBuf,
+    text: String,
+}
+
+impl LoadedScenario {
+    /// Read and parse a scenario file.
+    pub fn load(path: &Path) -> Result<LoadedScenario> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(path, e))?;
+        LoadedScenario::parse(path, text)
+    }
+
+    /// Parse scenario text; `path` is used for errors and relative paths.
+    pub fn parse(path: &Path, text: String) -> Result<LoadedScenario> {
+        let scenario: FloodScenario = toml::from_str(&text).map_err(|e| {
+            let place = e
+                .span()
+                .map(|s| format!("line {}", line_of(&text, s.start)))
+                .unwrap_or_else(|| "file".into());
+            ScenarioError::parse(path, place, e.message().trim())
+        })?;
+        let l = LoadedScenario {
+            scenario,
+            path: path.to_path_buf(),
+            text,
+        };
+        l.check()?;
+        Ok(l)
+    }
+
+    /// The folder relative paths are read against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// The twin folder.
+    pub fn twin_dir(&self) -> PathBuf {
+        self.base_dir().join(self.scenario.twin.get_ref())
+    }
+
+    /// The display name (the `name` field, else the file stem).
+    pub fn name(&self) -> String {
+        self.scenario.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_else(|| "flood".into())
+        })
+    }
+
+    /// An error at a field: "file: line N, field `f`: message".
+    pub fn error_at<T>(&self, v: &Spanned<T>, field: &str, msg: impl ToString) -> ScenarioError {
+        let place = if v.span().end > 0 {
+            format!(
+                "line {}, field `{field}`",
+                line_of(&self.text, v.span().start)
+            )
+        } else {
+            format!("field `{field}`")
+        };
+        ScenarioError::parse(&self.path, place, msg)
+    }
+
+    /// An error about a field that is absent or has no position.
+    pub fn error_field(&self, field: &str, msg: impl ToString) -> ScenarioError {
+        ScenarioError::parse(&self.path, format!("field `{field}`"), msg)
+    }
+
+    /// A positive finite number.
+    pub fn positive(&self, v: &Spanned<f64>, field: &str) -> Result<f64> {
+        let x = *v.get_ref();
+        if x > 0.0 && x.is_finite() {
+            Ok(x)
+        } else {
+            Err(self.error_at(v, field, format!("must be a positive number, not {x}")))
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        let s = &self.scenario;
+        let dur = self.positive(&s.duration_s, "duration_s")?;
+        let every = self.positive(&s.output_interval_s, "output_interval_s")?;
+        if every > dur {
+            return Err(self.error_at(
+                &s.output_interval_s,
+                "output_interval_s",
+                format!("{every} s is longer than duration_s ({dur} s)"),
+            ));
+        }
+        if dur / every > 10_000.0 {
+            return Err(self.error_at(
+                &s.output_interval_s,
+                "output_interval_s",
+                "more than 10000 outputs",
+            ));
+        }
+        if let Some(r) = &s.resolution_m {
+            self.positive(r, "resolution_m")?;
+        }
+        if let Some(b) = &s.bbox {
+            let v = b.get_ref();
+            if !(v.iter().all(|x| x.is_finite()) && v[0] < v[2] && v[1] < v[3]) {
+                return Err(self.error_at(
+                    b,
+                    "bbox",
+                    "must be [xmin, ymin, xmax, ymax] with min < max",
+                ));
+            }
+        }
+        for st in &s.stages {
+            let given = [st.line.is_some(), st.edge.is_some(), st.water.is_some()];
+            if given.iter().filter(|&&b| b).count() != 1 {
+                return Err(self.error_field(
+                    "stage",
+                    format!(
+                        "stage {:?}: give one of `line`, `edge` or `water`",
+                        st.name.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
+            if let Some(e) = &st.edge {
+                if !["north", "south", "east", "west"].contains(&e.get_ref().as_str()) {
+                    return Err(self.error_at(e, "edge", "must be north, south, east or west"));
+                }
+            }
+        }
+        for l in &s.levees {
+            if l.crest_m.is_some() == l.raise_m.is_some() {
+                return Err(self.error_at(&l.line, "levee", "give either `crest_m` or `raise_m`"));
+            }
+            if let Some(r) = &l.raise_m {
+                self.positive(r, "raise_m")?;
+            }
+            if l.line.get_ref().len() < 2 {
+                return Err(self.error_at(
+                    &l.line,
+                    "line",
+                    "a levee line needs two points or more",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Read a series given inline or as CSV: (time in seconds, value) points.
+    pub fn series(
+        &self,
+        series: &Option<Spanned<Coords>>,
+        csv: &Option<Spanned<PathBuf>>,
+        time_unit: &Option<Spanned<String>>,
+        what: &str,
+    ) -> Result<Vec<(f64, f64)>> {
+        let k = match time_unit {
+            None => 1.0,
+            Some(u) => match u.get_ref().as_str() {
+                "s" => 1.0,
+                "min" => 60.0,
+                "h" => 3600.0,
+                other => {
+                    return Err(self.error_at(
+                        u,
+                        "time_unit",
+                        format!("unknown unit {other:?} (s, min or h)"),
+                    ))
+                }
+            },
+        };
+        let pts: Vec<(f64, f64)> = match (series, csv) {
+            (Some(s), None) => {
+                let pts: Vec<(f64, f64)> = s.get_ref().iter().map(|p| (p[0] * k, p[1])).collect();
+                check_points(&pts).map_err(|m| self.error_at(s, "series", m))?;
+                pts
+            }
+            (None, Some(c)) => {
+                let p = self.base_dir().join(c.get_ref());
+                let pts = read_csv_series(&p, k)?;
+                check_points(&pts).map_err(|m| ScenarioError::parse(&p, "file", m))?;
+                pts
+            }
+            (Some(s), Some(_)) => {
+                return Err(self.error_at(
+                    s,
+                    "series",
+                    format!("{what}: give `series` or `csv`, not both"),
+                ))
+            }
+            (None, None) => {
+                return Err(self.error_field(what, "needs a `series` or a `csv`"));
+            }
+        };
+        Ok(pts)
+    }
+}
+
+fn check_points(pts: &[(f64, f64)]) -> std::result::Result<(), String> {
+    if pts.is_empty() {
+        return Err("a series needs at least one [time, value] point".into());
+    }
+    for (i, p) in pts.iter().enumerate() {
+        if !(p.0.is_finite() && p.1.is_finite()) {
+            return Err(format!("point {} is not finite", i + 1));
+        }
+        if i > 0 && p.0 <= pts[i - 1].0 {
+            return Err(format!(
+                "point {}: times must increase ({} after {})",
+                i + 1,
+                p.0,
+                pts[i - 1].0
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Read `time,value` rows (a header line first) from a CSV file; times are multiplied by `k`.
+pub fn read_csv_series(path: &Path, k: f64) -> Result<Vec<(f64, f64)>> {
+    let mut rd = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_path(path)
+        .map_err(|e| ScenarioError::parse(path, "file", e))?;
+    let mut out = Vec::new();
+    for (i, rec) in rd.records().enumerate() {
+        let place = || format!("record {}", i + 1);
+        let rec = rec.map_err(|e| ScenarioError::parse(path, place(), e))?;
+        if rec.len() < 2 {
+            return Err(ScenarioError::parse(
+                path,
+                place(),
+                "expected two columns: time,value",
+            ));
+        }
+        let num = |s: &str, what: &str| {
+            s.parse::<f64>().map_err(|_| {
+                ScenarioError::parse(path, place(), format!("{what} {s:?} is not a number"))
+            })
+        };
+        out.push((num(&rec[0], "time")? * k, num(&rec[1], "value")?));
+    }
+    Ok(out)
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<LoadedScenario> {
+        LoadedScenario::parse(Path::new("s.toml"), s.to_string())
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let e = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = -5\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "s.toml: line 3, field `output_interval_s`: must be a positive number, not -5"
+        );
+        let e = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = 10\n[rain]\nseries = [[0, 1], [0, 2]]\n")
+            .unwrap();
+        let r = e.scenario.rain.as_ref().unwrap();
+        let err = e
+            .series(&r.series, &r.csv, &r.time_unit, "rain")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.toml: line 5, field `series`: point 2: times must increase (0 after 0)"
+        );
+        let e = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = 10\nbogus = 1\n")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("s.toml: line 4: unknown field `bogus`"),
+            "{e}"
+        );
+        let e = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = 10\n[[stage]]\nseries = [[0, 1]]\n")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("give one of `line`, `edge` or `water`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn units_and_defaults() {
+        let s = parse(
+            "twin = \"t\"\nduration_s = 7200\noutput_interval_s = 600\n[[inflow]]\nat = [1, 2]\nseries = [[0, 0], [1, 5]]\ntime_unit = \"h\"\n",
+        )
+        .unwrap();
+        let f = &s.scenario.inflows[0];
+        assert_eq!(
+            s.series(&f.series, &f.csv, &f.time_unit, "inflow").unwrap(),
+            vec![(0.0, 0.0), (3600.0, 5.0)]
+        );
+        assert_eq!(*s.scenario.manning.default.get_ref(), 0.035);
+        assert!(s.scenario.buildings.burn && s.scenario.snapshots);
+    }
+}

@@ -1,0 +1,428 @@
+//! Flood scenarios end to end: a scenario file over a twin, run with the CPU solver, outputs
+//! checked through a second route (GDAL's `gdalinfo -json`, the `tiff` decoder, geometry
+//! computed here).
+//!
+//! * `valley_flood_grows_with_stage`: a synthetic river valley (built here) with a stage
+//!   boundary and rain; the flooded area grows with the stage and matches the low ground
+//!   connected to the river.
+//! * `hue_sample_flood_grows_with_stage`: the same on the Hue sample twin in `data/hue`. It
+//!   SKIPS (loudly) while `data/hue/twin.toml` is absent; once the sample twin and the DEM
+//!   importer are merged it runs for real.
+
+use geo::{Distance, Euclidean};
+use geo_types::{polygon, LineString, MultiPolygon, Point};
+use scenarios::flood::{cpu_solver, run_loaded, FloodReport, LoadedScenario};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use twin_core::import::NoProgress;
+use twin_core::model::{Building, Dem, HeightSource, HeritageSite, Oneway, Road};
+use twin_core::{Crs, Layer, Twin};
+
+const X0: f64 = 745_000.0;
+const Y1: f64 = 1_820_000.0;
+const DX: f64 = 10.0;
+const NX: usize = 60;
+const NY: usize = 40;
+
+/// Ground of the valley at a point: a 30 m wide river bed at −1 m along y = Y1 − 200, banks
+/// rising 2 % to either side from 0.5 m, and a gentle 0.1 % rise eastwards.
+fn ground(x: f64, y: f64) -> f64 {
+    let d = (y - (Y1 - 200.0)).abs();
+    let east = 0.001 * (x - X0);
+    if d < 15.0 {
+        -1.0 + east
+    } else {
+        0.5 + 0.02 * (d - 15.0) + east
+    }
+}
+
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
+    MultiPolygon(vec![
+        polygon![(x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1)],
+    ])
+}
+
+/// Buildings on the floodplain north of the river (one just above the 2.5 m contour).
+fn buildings() -> Vec<(String, MultiPolygon<f64>)> {
+    vec![
+        (
+            "b-low".into(),
+            rect(X0 + 100.0, Y1 - 170.0, X0 + 120.0, Y1 - 155.0),
+        ),
+        (
+            "b-mid".into(),
+            rect(X0 + 300.0, Y1 - 140.0, X0 + 318.0, Y1 - 126.0),
+        ),
+        (
+            "b-high".into(),
+            rect(X0 + 200.0, Y1 - 60.0, X0 + 216.0, Y1 - 45.0),
+        ),
+    ]
+}
+
+fn valley_twin() -> Twin {
+    let mut twin = Twin::new("valley", Crs::epsg(32648).unwrap()).unwrap();
+    let mut values = Vec::with_capacity(NX * NY);
+    for r in 0..NY {
+        for c in 0..NX {
+            let (x, y) = (X0 + (c as f64 + 0.5) * DX, Y1 - (r as f64 + 0.5) * DX);
+            values.push(Some(ground(x, y) as f32));
+        }
+    }
+    twin.terrain.push(Dem {
+        name: "valley".into(),
+        ncols: NX,
+        nrows: NY,
+        xmin: X0,
+        ymax: Y1,
+        cell_x: DX,
+        cell_y: DX,
+        values,
+    });
+    twin.buildings = Layer::new(
+        buildings()
+            .into_iter()
+            .map(|(id, footprint)| Building {
+                id: id.clone(),
+                footprint,
+                height: 6.0,
+                base_height: 0.0,
+                levels: Some(2),
+                usage: Some("house".into()),
+                name: None,
+                source_id: id,
+                height_source: HeightSource::Synthetic,
+                solid: None,
+                attributes: Default::default(),
+            })
+            .collect(),
+    )
+    .unwrap();
+    twin.heritage = Layer::new(vec![HeritageSite {
+        id: "h-temple".into(),
+        name: Some("Riverside temple".into()),
+        polygon: rect(X0 + 400.0, Y1 - 180.0, X0 + 440.0, Y1 - 150.0),
+        zone: Some("I".into()),
+        attributes: Default::default(),
+    }])
+    .unwrap();
+    twin.roads = Layer::new(vec![Road {
+        id: "r-bank".into(),
+        line: LineString::from(vec![(X0 + 10.0, Y1 - 160.0), (X0 + 590.0, Y1 - 160.0)]),
+        class: "residential".into(),
+        name: Some("Bank road".into()),
+        lanes: None,
+        maxspeed_kmh: None,
+        oneway: Oneway::No,
+        bridge: false,
+        attributes: Default::default(),
+    }])
+    .unwrap();
+    twin
+}
+
+fn scenario(dir: &Path, level: f64) -> LoadedScenario {
+    // The stage rises from the river bed level to `level` in 20 min, then holds.
+    let text = format!(
+        r#"name = "valley at {level} m"
+twin = "."
+duration_s = 3600
+output_interval_s = 1200
+
+[rain]
+series = [[0, 5.0], [1800, 0]]   # mm/h
+
+[[stage]]
+name = "west gauge"
+edge = "west"
+series = [[0, -1.0], [1200, {level}], [3600, {level}]]
+
+[solver]
+max_dt_s = 5
+"#
+    );
+    let path = dir.join(format!("valley_{level}.toml"));
+    std::fs::write(&path, &text).unwrap();
+    LoadedScenario::load(&path).unwrap()
+}
+
+/// The second route for the flooded area: cells 4-connected to the west edge whose ground is
+/// more than `depth` below `level`, with buildings blocked (a flood fill on the DEM).
+fn connected_below(level: f64, depth: f64) -> usize {
+    let blocks: Vec<MultiPolygon<f64>> = buildings().into_iter().map(|b| b.1).collect();
+    let open = |c: usize, r: usize| {
+        let (x, y) = (X0 + (c as f64 + 0.5) * DX, Y1 - (r as f64 + 0.5) * DX);
+        let p = Point::new(x, y);
+        !blocks.iter().any(|b| geo::Contains::contains(b, &p)) && ground(x, y) < level - depth
+    };
+    let mut seen = vec![false; NX * NY];
+    let mut q = VecDeque::new();
+    for r in 0..NY {
+        if open(0, r) {
+            seen[r * NX] = true;
+            q.push_back((0usize, r));
+        }
+    }
+    let mut n = 0;
+    while let Some((c, r)) = q.pop_front() {
+        n += 1;
+        let mut nb = vec![];
+        if c > 0 {
+            nb.push((c - 1, r));
+        }
+        if c + 1 < NX {
+            nb.push((c + 1, r));
+        }
+        if r > 0 {
+            nb.push((c, r - 1));
+        }
+        if r + 1 < NY {
+            nb.push((c, r + 1));
+        }
+        for (c2, r2) in nb {
+            if !seen[r2 * NX + c2] && open(c2, r2) {
+                seen[r2 * NX + c2] = true;
+                q.push_back((c2, r2));
+            }
+        }
+    }
+    n
+}
+
+fn gdalinfo(path: &Path, stats: bool) -> serde_json::Value {
+    let mut cmd = Command::new("gdalinfo");
+    cmd.arg("-json");
+    if stats {
+        cmd.arg("-stats");
+    }
+    let out = cmd
+        .arg(path)
+        .output()
+        .expect("gdalinfo (gdal-bin) must be installed");
+    assert!(
+        out.status.success(),
+        "gdalinfo {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // -stats writes a .aux.xml beside the file; harmless in a temp dir.
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Read a single-band float32 GeoTIFF with the `tiff` decoder.
+fn read_tiff(path: &Path) -> (usize, usize, Vec<f32>) {
+    let mut d = tiff::decoder::Decoder::new(std::fs::File::open(path).unwrap()).unwrap();
+    let (w, h) = d.dimensions().unwrap();
+    match d.read_image().unwrap() {
+        tiff::decoder::DecodingResult::F32(v) => (w as usize, h as usize, v),
+        _ => panic!("not float32"),
+    }
+}
+
+fn run(twin: &Twin, dir: &Path, level: f64) -> (FloodReport, PathBuf) {
+    let sc = scenario(dir, level);
+    let out = dir.join(format!("out_{level}"));
+    let rep = run_loaded(&sc, twin, Some(&out), &cpu_solver, &NoProgress).unwrap();
+    (rep, out)
+}
+
+#[test]
+fn valley_flood_grows_with_stage() {
+    let twin = valley_twin();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut areas = Vec::new();
+    let mut last = None;
+    for level in [1.0, 2.0, 3.0] {
+        let (rep, out) = run(&twin, tmp.path(), level);
+        let cell = DX * DX;
+        let hazard_area = rep.frames.last().unwrap().hazard_area_m2;
+        let expected = connected_below(level, 0.3) as f64 * cell;
+        eprintln!(
+            "stage {level} m: area > 0.3 m {hazard_area} m² (flood fill {expected} m²), wet {} m², {} steps, mass error {:e}",
+            rep.frames.last().unwrap().flooded_area_m2,
+            rep.steps,
+            rep.mass_balance.relative_error
+        );
+        // Near equilibrium after 40 min at the final level: within 5 % of the flood fill.
+        assert!(
+            (hazard_area - expected).abs() <= 0.05 * expected,
+            "{hazard_area} vs {expected}"
+        );
+        assert!(
+            rep.mass_balance.relative_error < 1e-9,
+            "{:?}",
+            rep.mass_balance
+        );
+        areas.push((rep.max_flooded_area_m2, hazard_area));
+        last = Some((rep, out, level));
+    }
+    assert!(
+        areas.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1),
+        "{areas:?}"
+    );
+
+    // Outputs of the highest stage, read back through GDAL and the tiff decoder.
+    let (rep, out, level) = last.unwrap();
+    let md = out.join("max_depth.tif");
+    let info = gdalinfo(&md, true);
+    assert_eq!(info["size"], serde_json::json!([NX, NY]));
+    let gt: Vec<f64> = serde_json::from_value(info["geoTransform"].clone()).unwrap();
+    assert_eq!(gt, vec![X0, DX, 0.0, Y1, 0.0, -DX]);
+    let wkt = info["coordinateSystem"]["wkt"].as_str().unwrap();
+    assert!(wkt.contains("32648"), "{wkt}");
+    let band = &info["bands"][0];
+    assert_eq!(band["type"], "Float32");
+    let (w, h, maxd) = read_tiff(&md);
+    assert_eq!((w, h), (NX, NY));
+    let our_max = maxd
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f32, f32::max);
+    let gdal_max: f64 = band["metadata"][""]["STATISTICS_MAXIMUM"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (gdal_max - our_max as f64).abs() < 1e-6,
+        "{gdal_max} vs {our_max}"
+    );
+    // The deepest water is in the river bed: level − (−1 m + 0.1 % eastwards) at the west end.
+    assert!(
+        (our_max as f64 - (level + 1.0)).abs() < 0.15,
+        "max depth {our_max}"
+    );
+    let vel = gdalinfo(&out.join("velocity_0003600s.tif"), false);
+    assert_eq!(vel["bands"].as_array().unwrap().len(), 2);
+    assert_eq!(vel["size"], serde_json::json!([NX, NY]));
+    assert!(rep.files.iter().any(|f| f == "duration_above_0.3m_s.tif"));
+
+    // Buildings table: max depth equals the largest max depth on the open cells within one cell
+    // of the footprint, read from the raster here.
+    let mut rd = csv::Reader::from_path(out.join("buildings.csv")).unwrap();
+    let hdr = rd.headers().unwrap().clone();
+    let col = |n: &str| hdr.iter().position(|h| h == n).unwrap();
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    for (id, fp) in buildings() {
+        let r = rows.iter().find(|r| &r[col("id")] == id.as_str()).unwrap();
+        let mut expect = 0.0f32;
+        for row in 0..NY {
+            for c in 0..NX {
+                let (x, y) = (X0 + (c as f64 + 0.5) * DX, Y1 - (row as f64 + 0.5) * DX);
+                let d = Euclidean.distance(
+                    &Point::new(x, y),
+                    &geo_types::Geometry::MultiPolygon(fp.clone()),
+                );
+                let v = maxd[row * NX + c];
+                if d <= DX && v.is_finite() {
+                    expect = expect.max(v);
+                }
+            }
+        }
+        let got: f64 = r[col("max_depth_m")].parse().unwrap();
+        assert!(
+            (got - expect as f64).abs() < 1e-5,
+            "{id}: {got} vs {expect}"
+        );
+    }
+    let depth_of = |id: &str| -> f64 {
+        rows.iter().find(|r| &r[col("id")] == id).unwrap()[col("max_depth_m")]
+            .parse()
+            .unwrap()
+    };
+    assert!(depth_of("b-low") > 0.3, "b-low stays dry");
+    // b-high stands on ground at about 3.2 m, above the 3 m stage: only rain ponds against its
+    // uphill wall (2.5 mm of rain gathered from the slope above it).
+    assert!(depth_of("b-high") < 0.1, "b-high reached by the river");
+    // The bank road at y = Y1 − 160 (25 m from the river axis, ground ≈ 0.7 m) is under water
+    // at a 3 m stage.
+    let roads = std::fs::read_to_string(out.join("roads.csv")).unwrap();
+    assert!(
+        roads.lines().count() == 2 && roads.contains("r-bank"),
+        "{roads}"
+    );
+    let heritage = std::fs::read_to_string(out.join("heritage.csv")).unwrap();
+    assert!(heritage.contains("h-temple"), "{heritage}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["steps"], rep.steps);
+    assert!(out.join("scenario.toml").exists());
+}
+
+/// The Hue sample twin (`data/hue`, made by another helper) with the Perfume River held at a
+/// stage and 30 mm/h of rain: the flooded area must grow with the stage.
+/// LEAD: this test skips while data/hue/twin.toml is absent; it needs the sample twin and the
+/// DEM importer. Once both are merged it runs; nothing to enable by hand.
+#[test]
+fn hue_sample_flood_grows_with_stage() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/hue");
+    if !dir.join("twin.toml").exists() {
+        eprintln!("\n!!!!!!!! SKIPPED hue_sample_flood_grows_with_stage: {} has no twin.toml yet !!!!!!!!\n", dir.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // Build a copy of the twin in a temp folder so that the repository's data stays untouched.
+    let copy = tmp.path().join("hue");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() && p.extension().is_none_or(|x| x != "gpkg") {
+            std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let td = twin_core::TwinDir::open(&copy).unwrap();
+    td.build(&NoProgress).unwrap();
+    let twin = td.load().unwrap();
+    assert!(!twin.terrain.is_empty(), "the Hue sample twin has no DEM");
+    let river = twin
+        .water
+        .features()
+        .iter()
+        .find(|w| w.id.contains("song-huong") || w.name.as_deref() == Some("Sông Hương"))
+        .expect("the Perfume River (song-huong) in the water layer")
+        .id
+        .clone();
+    let mut areas = Vec::new();
+    for level in [2.0, 3.0, 4.0] {
+        let text = format!(
+            r#"name = "Perfume River at {level} m, 30 mm/h"
+twin = "hue"
+resolution_m = 60
+duration_s = 7200
+output_interval_s = 3600
+snapshots = false
+
+[rain]
+series = [[0, 30], [3600, 0]]
+
+[[stage]]
+name = "Perfume River"
+water = "{river}"
+series = [[0, {level}], [7200, {level}]]
+fill = true
+"#
+        );
+        let path = tmp.path().join(format!("hue_{level}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let sc = LoadedScenario::load(&path).unwrap();
+        let out = tmp.path().join(format!("hue_out_{level}"));
+        let rep = run_loaded(&sc, &twin, Some(&out), &cpu_solver, &NoProgress).unwrap();
+        eprintln!(
+            "Hue, stage {level} m: flooded {:.0} m², above 0.3 m {:.0} m², {} buildings wet, mass error {:e}",
+            rep.max_flooded_area_m2,
+            rep.frames.last().unwrap().hazard_area_m2,
+            rep.buildings_wet,
+            rep.mass_balance.relative_error
+        );
+        assert!(rep.mass_balance.relative_error < 1e-9);
+        areas.push((rep.max_flooded_area_m2, rep.buildings_wet));
+    }
+    assert!(
+        areas
+            .windows(2)
+            .all(|w| w[1].0 > w[0].0 && w[1].1 >= w[0].1),
+        "{areas:?}"
+    );
+}
