@@ -1,6 +1,15 @@
-//! `renderer`: everything that touches wgpu (GPU flood kernels, headless rendering). It is the
-//! only crate allowed to depend on wgpu; the kernels arrive with the flood issue.
+//! `renderer`: everything that touches wgpu. It is the only crate allowed to depend on wgpu.
+//!
+//! * [`gpu`]: picking an adapter (a real GPU first, else Mesa's software rasterisers) and
+//!   opening a device;
+//! * [`flood`]: the flood solver as WGSL compute kernels, behind
+//!   [`scenarios::flood::FloodSolver`] like the CPU reference.
 
 #![warn(missing_docs)]
 
+pub mod error;
+pub mod flood;
+pub mod gpu;
+
+pub use error::{RenderError, Result};
 pub use scenarios;

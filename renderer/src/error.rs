@@ -1,0 +1,57 @@
+//! The one error type of `renderer`.
+
+use scenarios::ScenarioError;
+
+/// Result alias used across `renderer`.
+pub type Result<T, E = RenderError> = std::result::Result<T, E>;
+
+/// What can go wrong on the GPU side.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// No usable adapter (GPU or software rasteriser) was found.
+    #[error("no usable GPU adapter: {0}")]
+    NoAdapter(String),
+    /// The adapter refused to open a device.
+    #[error("GPU adapter {adapter}: cannot open a device: {message}")]
+    Device {
+        /// The adapter.
+        adapter: String,
+        /// Why.
+        message: String,
+    },
+    /// A GPU operation failed (shader validation, buffer mapping, device lost...).
+    #[error("GPU {what}: {message}")]
+    Gpu {
+        /// What was being done.
+        what: String,
+        /// What happened.
+        message: String,
+    },
+    /// The input cannot be run on the GPU (too large for the adapter's limits...).
+    #[error("invalid {what}: {message}")]
+    Invalid {
+        /// What.
+        what: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl RenderError {
+    /// Shorthand for [`RenderError::Gpu`].
+    pub fn gpu(what: impl Into<String>, message: impl ToString) -> Self {
+        RenderError::Gpu {
+            what: what.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<RenderError> for ScenarioError {
+    fn from(e: RenderError) -> Self {
+        ScenarioError::Solver {
+            solver: "gpu flood solver".into(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,596 @@
+//! The GPU flood solver: the local inertial scheme of `scenarios::flood` as WGSL compute
+//! kernels (`flood.wgsl`), behind the same [`FloodSolver`] trait as the CPU reference.
+//!
+//! * f32 state; the ground is shifted by a datum (the middle of the open cells' range) so that
+//!   water levels are small numbers and keep their precision;
+//! * separate buffers for the old (limited) and the new face discharges;
+//! * h_max by a parallel reduction: each workgroup of the continuity kernel writes the maximum
+//!   of its new depths, and a one-workgroup kernel reduces them and sets the next Δt;
+//! * steps run in batches without the CPU: the clock kernel computes Δt and the time on the
+//!   GPU (Kahan-summed f32 within a batch, f64 across batches on the CPU) and evaluates the
+//!   rain, inflow and stage series; the CPU reads back 32 bytes per batch.
+//!
+//! Tolerance against the CPU solver: 1e-4 m of depth on the verification grids
+//! (`renderer/tests/flood_gpu.rs`).
+
+use crate::error::{RenderError, Result};
+use crate::gpu::Gpu;
+use bytemuck::{Pod, Zeroable};
+use scenarios::flood::model::{ForcingTable, SlotKind, NO_SLOT};
+use scenarios::flood::{FloodModel, FloodSolver, FloodState, FloodSummary, MassBalance};
+use wgpu::util::DeviceExt;
+
+const WG: u32 = 256;
+const MISC_HEAD: usize = 8;
+const MAX_BATCH: u64 = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    nx: u32,
+    ny: u32,
+    n_cells: u32,
+    n_slots: u32,
+    n_wg: u32,
+    wg_x: u32,
+    slot_base: u32,
+    part_base: u32,
+    dx: f32,
+    g: f32,
+    theta: f32,
+    alpha: f32,
+    depth_thr: f32,
+    max_dt: f32,
+    wet: f32,
+    hazard: f32,
+    target: f32,
+    t0: f32,
+    _pad0: f32,
+    _pad1: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Cell {
+    z: f32,
+    n: f32,
+    rain: u32,
+    code: u32,
+}
+
+struct Pipes {
+    init_max: (wgpu::ComputePipeline, wgpu::BindGroup),
+    clock: (wgpu::ComputePipeline, wgpu::BindGroup),
+    flux: (wgpu::ComputePipeline, wgpu::BindGroup),
+    limit: (wgpu::ComputePipeline, wgpu::BindGroup),
+    update: (wgpu::ComputePipeline, wgpu::BindGroup),
+}
+
+/// The wgpu flood solver.
+pub struct GpuSolver {
+    gpu: Gpu,
+    model: FloodModel,
+    forcing: ForcingTable,
+    datum: f64,
+    params: Params,
+    wg_x: u32,
+    wg_y: u32,
+    params_buf: wgpu::Buffer,
+    h: wgpu::Buffer,
+    q: wgpu::Buffer,
+    acc: wgpu::Buffer,
+    acc2: wgpu::Buffer,
+    misc: wgpu::Buffer,
+    series: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    pipes: Pipes,
+    initial_m3: f64,
+    t: f64,
+    steps: u64,
+    last_dt: f64,
+}
+
+fn storage(
+    device: &wgpu::Device,
+    label: &str,
+    bytes: &[u8],
+    extra: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytes,
+        usage: wgpu::BufferUsages::STORAGE | extra,
+    })
+}
+
+impl GpuSolver {
+    /// Open the best adapter (see [`Gpu::new`]) and set the model up on it.
+    pub fn new(model: &FloodModel) -> Result<GpuSolver> {
+        GpuSolver::with_gpu(Gpu::new()?, model)
+    }
+
+    /// Set the model up on an open device.
+    pub fn with_gpu(gpu: Gpu, model: &FloodModel) -> Result<GpuSolver> {
+        model.validate().map_err(|e| RenderError::Invalid {
+            what: "flood model".into(),
+            message: e.to_string(),
+        })?;
+        let g = &model.grid;
+        let n = g.cells();
+        let nx = g.nx;
+        let n_wg = n.div_ceil(WG as usize);
+        let wg_x = n_wg.min(65_535);
+        let wg_y = n_wg.div_ceil(wg_x);
+        let max_wg = gpu.limits.max_compute_workgroups_per_dimension as usize;
+        if wg_x > max_wg || wg_y > max_wg {
+            return Err(RenderError::Invalid {
+                what: "flood grid".into(),
+                message: format!("{n} cells need more workgroups than the adapter allows"),
+            });
+        }
+        let biggest = (n * std::mem::size_of::<Cell>()) as u64;
+        if biggest > gpu.limits.max_storage_buffer_binding_size {
+            return Err(RenderError::Invalid {
+                what: "flood grid".into(),
+                message: format!(
+                    "{n} cells need {biggest} bytes per buffer; the adapter binds at most {}",
+                    gpu.limits.max_storage_buffer_binding_size
+                ),
+            });
+        }
+        // Datum: the middle of the open cells' ground range.
+        let (lo, hi) = (0..n)
+            .filter(|&k| !model.blocked[k])
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), k| {
+                (a.min(model.z[k]), b.max(model.z[k]))
+            });
+        let datum = if lo.is_finite() { 0.5 * (lo + hi) } else { 0.0 };
+        let forcing = model.forcing_table();
+        let cells: Vec<Cell> = (0..n)
+            .map(|k| {
+                let (i, j) = (k % nx, k / nx);
+                if model.blocked[k] {
+                    return Cell {
+                        z: 0.0,
+                        n: 0.0,
+                        rain: 0,
+                        code: 1 | (0xFF_FFFF << 8),
+                    };
+                }
+                let mut code = 0u32;
+                if i + 1 < nx && !model.blocked[k + 1] {
+                    code |= 2;
+                }
+                if j + 1 < g.ny && !model.blocked[k + nx] {
+                    code |= 4;
+                }
+                let sp = forcing.special[k];
+                if sp == NO_SLOT {
+                    code |= 0xFF_FFFF << 8;
+                } else {
+                    if forcing.slots[sp as usize].kind == SlotKind::Stage {
+                        code |= 8;
+                    }
+                    code |= sp << 8;
+                }
+                Cell {
+                    z: (model.z[k] - datum) as f32,
+                    n: model.manning[k] as f32,
+                    rain: forcing.rain[k],
+                    code,
+                }
+            })
+            .collect();
+        if forcing.slots.len() >= 0xFF_FFFF {
+            return Err(RenderError::Invalid {
+                what: "flood forcing".into(),
+                message: "too many inflow and stage series".into(),
+            });
+        }
+        let h0: Vec<f32> = model.initial_depth().iter().map(|&v| v as f32).collect();
+        let initial_m3 = h0.iter().map(|&v| v as f64).sum::<f64>() * g.cell_area();
+        let p = &model.params;
+        let acc0: Vec<[f32; 4]> = h0
+            .iter()
+            .map(|&d| [d, if d as f64 > p.wet_depth { 0.0 } else { -1.0 }, 0.0, 0.0])
+            .collect();
+        let n_slots = forcing.slots.len();
+        let params = Params {
+            nx: nx as u32,
+            ny: g.ny as u32,
+            n_cells: n as u32,
+            n_slots: n_slots as u32,
+            n_wg: n_wg as u32,
+            wg_x: wg_x as u32,
+            slot_base: MISC_HEAD as u32,
+            part_base: (MISC_HEAD + n_slots) as u32,
+            dx: g.dx as f32,
+            g: p.g as f32,
+            theta: p.theta as f32,
+            alpha: p.alpha as f32,
+            depth_thr: p.depth_threshold as f32,
+            max_dt: p.max_dt as f32,
+            wet: p.wet_depth as f32,
+            hazard: p.hazard_depth as f32,
+            target: 0.0,
+            t0: 0.0,
+            _pad0: 0.0,
+            _pad1: 0.0,
+        };
+        let d = &gpu.device;
+        let scope = d.push_error_scope(wgpu::ErrorFilter::Validation);
+        use wgpu::BufferUsages as U;
+        let params_buf = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("flood params"),
+            contents: bytemuck::bytes_of(&params),
+            usage: U::UNIFORM | U::COPY_DST,
+        });
+        let cell = storage(d, "flood cells", bytemuck::cast_slice(&cells), U::empty());
+        let h = storage(
+            d,
+            "flood h",
+            bytemuck::cast_slice(&h0),
+            U::COPY_SRC | U::COPY_DST,
+        );
+        let zeros2 = vec![[0f32; 2]; n];
+        let q = storage(
+            d,
+            "flood q",
+            bytemuck::cast_slice(&zeros2),
+            U::COPY_SRC | U::COPY_DST,
+        );
+        let qn = storage(d, "flood q new", bytemuck::cast_slice(&zeros2), U::empty());
+        let fac = storage(
+            d,
+            "flood limiter",
+            bytemuck::cast_slice(&vec![1f32; n]),
+            U::empty(),
+        );
+        let acc = storage(
+            d,
+            "flood summaries",
+            bytemuck::cast_slice(&acc0),
+            U::COPY_SRC,
+        );
+        let acc2 = storage(
+            d,
+            "flood summaries 2",
+            bytemuck::cast_slice(&vec![[0f32; 4]; n]),
+            U::COPY_SRC,
+        );
+        let misc = storage(
+            d,
+            "flood misc",
+            bytemuck::cast_slice(&vec![0f32; MISC_HEAD + n_slots + n_wg]),
+            U::COPY_SRC | U::COPY_DST,
+        );
+        let n_points: usize = forcing.slots.iter().map(|s| s.series.t.len()).sum();
+        let series = storage(
+            d,
+            "flood series",
+            bytemuck::cast_slice(&vec![[0f32; 2]; n_points.max(1)]),
+            U::COPY_DST,
+        );
+        let mut off = 0u32;
+        let slot_desc: Vec<[u32; 4]> = forcing
+            .slots
+            .iter()
+            .map(|s| {
+                let kind = match s.kind {
+                    SlotKind::Rain => 0,
+                    SlotKind::Inflow => 1,
+                    SlotKind::Stage => 2,
+                };
+                let r = [off, s.series.t.len() as u32, kind, 0];
+                off += s.series.t.len() as u32;
+                r
+            })
+            .collect();
+        let slots = storage(
+            d,
+            "flood slots",
+            bytemuck::cast_slice(if slot_desc.is_empty() {
+                &[[0u32; 4]][..]
+            } else {
+                &slot_desc
+            }),
+            U::empty(),
+        );
+        let readback = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("flood clock readback"),
+            size: (MISC_HEAD * 4) as u64,
+            usage: U::MAP_READ | U::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let module = d.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("flood.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("flood.wgsl").into()),
+        });
+        let bufs: [(u32, &wgpu::Buffer); 11] = [
+            (0, &params_buf),
+            (1, &cell),
+            (2, &h),
+            (3, &q),
+            (4, &qn),
+            (5, &fac),
+            (6, &acc),
+            (7, &acc2),
+            (8, &misc),
+            (9, &series),
+            (10, &slots),
+        ];
+        let make = |entry: &str, bindings: &[u32]| {
+            let pipe = d.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            let entries: Vec<wgpu::BindGroupEntry> = bindings
+                .iter()
+                .map(|&b| wgpu::BindGroupEntry {
+                    binding: b,
+                    resource: bufs[b as usize].1.as_entire_binding(),
+                })
+                .collect();
+            let bg = d.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(entry),
+                layout: &pipe.get_bind_group_layout(0),
+                entries: &entries,
+            });
+            (pipe, bg)
+        };
+        let pipes = Pipes {
+            init_max: make("init_max", &[0, 2, 8]),
+            clock: make("clock", &[0, 8, 9, 10]),
+            flux: make("flux", &[0, 1, 2, 3, 4, 8]),
+            limit: make("limit", &[0, 2, 4, 5, 8]),
+            update: make("update", &[0, 1, 2, 3, 4, 5, 6, 7, 8]),
+        };
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(RenderError::gpu("setting up the flood kernels", e));
+        }
+        let s = GpuSolver {
+            gpu,
+            model: model.clone(),
+            forcing,
+            datum,
+            params,
+            wg_x: wg_x as u32,
+            wg_y: wg_y as u32,
+            params_buf,
+            h,
+            q,
+            acc,
+            acc2,
+            misc,
+            series,
+            readback,
+            pipes,
+            initial_m3,
+            t: 0.0,
+            steps: 0,
+            last_dt: 0.0,
+        };
+        // Partial maxima of the initial depth.
+        let mut enc = s.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&s.pipes.init_max.0);
+            pass.set_bind_group(0, &s.pipes.init_max.1, &[]);
+            pass.dispatch_workgroups(s.wg_x, s.wg_y, 1);
+        }
+        s.gpu.queue.submit([enc.finish()]);
+        s.wait()?;
+        tracing::info!(adapter = %s.gpu.describe(), cells = n, datum, "GPU flood solver ready");
+        Ok(s)
+    }
+
+    /// The adapter the solver runs on.
+    pub fn adapter(&self) -> String {
+        self.gpu.describe()
+    }
+
+    /// Bytes the kernels move to and from GPU memory per cell update, assuming neighbours'
+    /// values come from cache: flux 36 (cell 16, h 4, q 8 read; qn 8 written), limit 16 (h 4,
+    /// qn 8 read; fac 4 written), update 44 (cell 16, h 4, qn 8, fac 4 read; q 8, h 4 written),
+    /// plus 64 for a wet cell (summaries acc and acc2 read and written). The clock kernel is
+    /// negligible.
+    pub fn bytes_per_cell_update(wet_fraction: f64) -> f64 {
+        96.0 + 64.0 * wet_fraction.clamp(0.0, 1.0)
+    }
+
+    fn wait(&self) -> Result<()> {
+        self.gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| RenderError::gpu("waiting for the device", e))
+    }
+
+    /// Copy `size` bytes of `src` from `offset` to the CPU.
+    fn read(&self, src: &wgpu::Buffer, offset: u64, size: u64) -> Result<Vec<u8>> {
+        let staging = if size <= self.readback.size() {
+            None
+        } else {
+            Some(self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("flood staging"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        };
+        let dst = staging.as_ref().unwrap_or(&self.readback);
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(src, offset, dst, 0, size);
+        self.gpu.queue.submit([enc.finish()]);
+        self.map_read(dst, size)
+    }
+
+    fn map_read(&self, buf: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        buf.map_async(wgpu::MapMode::Read, 0..size, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|e| RenderError::gpu("mapping a buffer", e))?
+            .map_err(|e| RenderError::gpu("mapping a buffer", e))?;
+        let out = buf
+            .get_mapped_range(0..size)
+            .map_err(|e| RenderError::gpu("mapping a buffer", e))?
+            .to_vec();
+        buf.unmap();
+        Ok(out)
+    }
+
+    fn floats(&self, src: &wgpu::Buffer) -> Result<Vec<f32>> {
+        let bytes = self.read(src, 0, src.size())?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Upload the series with times relative to `start` (and stages relative to the datum).
+    fn upload_series(&self, start: f64) {
+        let mut pts: Vec<[f32; 2]> = Vec::new();
+        for s in &self.forcing.slots {
+            let shift = if s.kind == SlotKind::Stage {
+                self.datum
+            } else {
+                0.0
+            };
+            for (t, v) in s.series.t.iter().zip(&s.series.v) {
+                pts.push([(t - start) as f32, (v - shift) as f32]);
+            }
+        }
+        if !pts.is_empty() {
+            self.gpu
+                .queue
+                .write_buffer(&self.series, 0, bytemuck::cast_slice(&pts));
+        }
+    }
+
+    /// One batch of at most `k` steps towards `t_end`.
+    fn batch(&mut self, t_end: f64, k: u64) -> Result<()> {
+        let start = self.t;
+        self.params.target = (t_end - start) as f32;
+        self.params.t0 = start as f32;
+        let q = &self.gpu.queue;
+        q.write_buffer(&self.params_buf, 0, bytemuck::bytes_of(&self.params));
+        q.write_buffer(&self.misc, 0, bytemuck::cast_slice(&[0f32; 5]));
+        self.upload_series(start);
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..k {
+                let p = &self.pipes;
+                pass.set_pipeline(&p.clock.0);
+                pass.set_bind_group(0, &p.clock.1, &[]);
+                pass.dispatch_workgroups(1, 1, 1);
+                for (pipe, bg) in [&p.flux, &p.limit, &p.update] {
+                    pass.set_pipeline(pipe);
+                    pass.set_bind_group(0, bg, &[]);
+                    pass.dispatch_workgroups(self.wg_x, self.wg_y, 1);
+                }
+            }
+        }
+        enc.copy_buffer_to_buffer(&self.misc, 0, &self.readback, 0, (MISC_HEAD * 4) as u64);
+        self.gpu.queue.submit([enc.finish()]);
+        let head: Vec<f32> =
+            bytemuck::pod_collect_to_vec(&self.map_read(&self.readback, (MISC_HEAD * 4) as u64)?);
+        let elapsed = head[0];
+        self.steps += head[4] as u64;
+        if head[2] > 0.0 {
+            self.last_dt = head[2] as f64;
+        }
+        self.t = if elapsed >= self.params.target {
+            t_end
+        } else {
+            start + elapsed as f64
+        };
+        if !self.t.is_finite() || !elapsed.is_finite() {
+            return Err(RenderError::gpu("flood step", "the time became non-finite"));
+        }
+        Ok(())
+    }
+}
+
+impl FloodSolver for GpuSolver {
+    fn describe(&self) -> String {
+        format!("gpu solver (wgpu, f32): {}", self.gpu.describe())
+    }
+
+    fn time(&self) -> f64 {
+        self.t
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn advance_to(&mut self, t_end: f64) -> scenarios::Result<()> {
+        while self.t < t_end {
+            let k = if self.last_dt > 0.0 {
+                (((t_end - self.t) / self.last_dt).ceil() as u64 + 2).clamp(1, MAX_BATCH)
+            } else {
+                8
+            };
+            self.batch(t_end, k)?;
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> scenarios::Result<FloodState> {
+        let h = self.floats(&self.h)?;
+        let q = self.floats(&self.q)?;
+        Ok(FloodState {
+            time: self.t,
+            h: h.iter().map(|&v| v as f64).collect(),
+            qx: q.iter().step_by(2).map(|&v| v as f64).collect(),
+            qy: q.iter().skip(1).step_by(2).map(|&v| v as f64).collect(),
+        })
+    }
+
+    fn summary(&mut self) -> scenarios::Result<FloodSummary> {
+        let a = self.floats(&self.acc)?;
+        let b = self.floats(&self.acc2)?;
+        let col = |v: &[f32], c: usize| -> Vec<f64> {
+            v.iter().skip(c).step_by(4).map(|&x| x as f64).collect()
+        };
+        let first_wet = col(&a, 1)
+            .into_iter()
+            .map(|t| if t < 0.0 { f64::NAN } else { t })
+            .collect();
+        Ok(FloodSummary {
+            max_depth: col(&a, 0),
+            first_wet,
+            wet_duration: col(&a, 2),
+            hazard_duration: col(&a, 3),
+            max_speed: col(&b, 0),
+            max_hazard: col(&b, 1),
+        })
+    }
+
+    fn mass_balance(&mut self) -> scenarios::Result<MassBalance> {
+        let area = self.model.grid.cell_area();
+        let h = self.floats(&self.h)?;
+        let b = self.floats(&self.acc2)?;
+        let exch: f64 = b.iter().skip(2).step_by(4).map(|&x| x as f64).sum();
+        Ok(MassBalance {
+            initial_m3: self.initial_m3,
+            final_m3: h.iter().map(|&v| v as f64).sum::<f64>() * area,
+            rain_m3: self.model.rain_volume(0.0, self.t),
+            inflow_m3: self.model.inflow_volume(0.0, self.t),
+            boundary_net_m3: exch * area,
+            clamped_m3: 0.0,
+            ..MassBalance::default()
+        }
+        .close())
+    }
+}
+
+/// The GPU solver as a [`scenarios::flood::SolverFactory`].
+pub fn gpu_solver(model: &FloodModel) -> scenarios::Result<Box<dyn FloodSolver>> {
+    Ok(Box::new(GpuSolver::new(model)?))
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Flood solver benchmark: cell updates per second on a 1000x1000 grid (5 m cells: a bowl with a
+# lake, 50 mm/h of rain, 60 s simulated) for
+#   - the CPU reference solver (scenarios::flood::CpuSolver, rayon over rows),
+#   - the GPU solver (renderer::flood::GpuSolver) on whatever adapter is present,
+#   - landlab's OverlandFlow (the same de Almeida scheme in numpy), installed from PyPI into a
+#     venv under target/,
+# all on the same DEM, initial water, rain and duration. Prints one table.
+#   scripts/bench_flood.sh [N] [DURATION_S]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-1000}"
+DURATION="${2:-60}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+WORK="$TARGET/flood-bench"
+VENV="$TARGET/flood-bench-venv"
+mkdir -p "$WORK"
+
+echo "== building the benchmark (release)" >&2
+cargo build --release -q -p renderer --example flood_bench
+BIN="$TARGET/release/examples/flood_bench"
+
+echo "== landlab venv ($VENV)" >&2
+if [[ ! -x "$VENV/bin/python" ]]; then
+  python3 -m venv "$VENV"
+fi
+# requireit >= 0.9 (a landlab dependency) uses Python 3.12 syntax; Debian 12 has Python 3.11.
+"$VENV/bin/python" -c "import landlab" 2>/dev/null || "$VENV/bin/pip" install -q landlab \
+  $("$VENV/bin/python" -c 'import sys; print("requireit<0.9" if sys.version_info < (3, 12) else "")')
+
+echo "== Rust solvers on ${N}x${N}, ${DURATION} s" >&2
+"$BIN" --n "$N" --duration "$DURATION" --solvers cpu,gpu --write-inputs "$WORK" | tee "$WORK/rust.txt" >&2
+
+echo "== landlab OverlandFlow on the same inputs" >&2
+"$VENV/bin/python" - "$WORK" <<'PY' | tee "$WORK/landlab.txt" >&2
+import json, sys, time
+import numpy as np
+from landlab import RasterModelGrid
+from landlab.components.overland_flow import OverlandFlow
+
+work = sys.argv[1]
+p = json.load(open(f"{work}/params.json"))
+n, dx = p["n"], p["dx"]
+# Our rows run from the north; landlab's nodes from the south.
+z = np.fromfile(f"{work}/z.f64", dtype="<f8").reshape(n, n)[::-1].ravel()
+h0 = np.fromfile(f"{work}/h0.f64", dtype="<f8").reshape(n, n)[::-1].ravel()
+grid = RasterModelGrid((n, n), xy_spacing=dx)
+grid.add_field("topographic__elevation", z.copy(), at="node")
+grid.add_field("surface_water__depth", h0.copy(), at="node")
+grid.set_closed_boundaries_at_grid_edges(True, True, True, True)
+of = OverlandFlow(grid, alpha=p["alpha"], theta=p["theta"], mannings_n=p["manning"],
+                  g=p["g"], rainfall_intensity=p["rain_m_per_s"])
+steps = 0
+calc = of.calc_time_step
+def counted():
+    global steps
+    steps += 1
+    return calc()
+of.calc_time_step = counted
+t0 = time.perf_counter()
+of.overland_flow(dt=p["duration"])
+wall = time.perf_counter() - t0
+import landlab
+print(f"solver=landlab cells={n*n} steps={steps} wall_s={wall:.3f} updates_per_s={n*n*steps/wall:.4e} device=\"landlab {landlab.__version__}, numpy {np.__version__}\"")
+PY
+
+python3 - "$WORK" <<'PY'
+import re, sys
+work = sys.argv[1]
+rows = {}
+for f in ("rust.txt", "landlab.txt"):
+    for line in open(f"{work}/{f}"):
+        if not line.startswith("solver="):
+            continue
+        kv = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', line))
+        rows[kv["solver"]] = {k: v.strip('"') for k, v in kv.items()}
+ll = float(rows["landlab"]["updates_per_s"]) if "landlab" in rows and "updates_per_s" in rows["landlab"] else None
+print(f"{'solver':<8} {'cells':>9} {'steps':>6} {'wall s':>8} {'cell updates/s':>15} {'x landlab':>9}  device")
+for name in ("cpu", "gpu", "landlab"):
+    r = rows.get(name)
+    if r is None:
+        continue
+    if "error" in r:
+        print(f"{name:<8} error: {r['error']}")
+        continue
+    ups = float(r["updates_per_s"])
+    ratio = f"{ups / ll:9.1f}" if ll else f"{'-':>9}"
+    print(f"{name:<8} {r['cells']:>9} {r['steps']:>6} {float(r['wall_s']):>8.2f} {ups:>15.3e} {ratio}  {r.get('device', '')}")
+PY
