@@ -223,7 +223,7 @@ fn read_tiff(path: &Path) -> (usize, usize, Vec<f32>) {
 fn run(twin: &Twin, dir: &Path, level: f64) -> (FloodReport, PathBuf) {
     let sc = scenario(dir, level);
     let out = dir.join(format!("out_{level}"));
-    let rep = run_loaded(&sc, twin, Some(&out), &cpu_solver, &NoProgress).unwrap();
+    let rep = run_loaded(&sc, twin, &out, &cpu_solver, &NoProgress).unwrap();
     (rep, out)
 }
 
@@ -408,7 +408,7 @@ fill = true
         std::fs::write(&path, text).unwrap();
         let sc = LoadedScenario::load(&path).unwrap();
         let out = tmp.path().join(format!("hue_out_{level}"));
-        let rep = run_loaded(&sc, &twin, Some(&out), &cpu_solver, &NoProgress).unwrap();
+        let rep = run_loaded(&sc, &twin, &out, &cpu_solver, &NoProgress).unwrap();
         eprintln!(
             "Hue, stage {level} m: flooded {:.0} m², above 0.3 m {:.0} m², {} buildings wet, mass error {:e}",
             rep.max_flooded_area_m2,

@@ -210,7 +210,7 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
             })?,
         None => twin.terrain.first().ok_or_else(|| {
             ScenarioError::invalid(
-                format!("twin {}", sc.twin_dir().display()),
+                format!("twin {:?}", twin.name),
                 "it has no terrain grid (DEM): import one first",
             )
         })?,

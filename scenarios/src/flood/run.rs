@@ -262,41 +262,45 @@ pub fn run_model(
     Ok(report)
 }
 
-/// Run a scenario file: load its twin, prepare the model, run the solver `make` builds and
-/// write the results to `output_dir` (or the scenario's own, or `<twin>/results/<name>`).
+/// Run a scenario file: load its twin (`twin_dir`, else the file's `twin`), prepare the model,
+/// run the solver `make` builds and write the results to `output_dir` (else the file's
+/// `output_dir`, else `<twin>/results/<file stem>`). This is what `twin flood` and the server's
+/// jobs call.
 pub fn run_scenario(
-    path: &Path,
+    scenario: &Path,
+    twin_dir: Option<&Path>,
     output_dir: Option<&Path>,
     make: &SolverFactory,
     progress: &dyn Progress,
 ) -> Result<FloodReport> {
-    let sc = LoadedScenario::load(path)?;
-    let twin = TwinDir::open(&sc.twin_dir())?.load()?;
-    run_loaded(&sc, &twin, output_dir, make, progress)
+    let sc = LoadedScenario::load(scenario)?;
+    let dir = match (twin_dir, sc.twin_dir()) {
+        (Some(d), _) => d.to_path_buf(),
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(sc.error_field(
+                "twin",
+                "no twin given, neither in the file nor by the caller",
+            ))
+        }
+    };
+    let twin = TwinDir::open(&dir)?.load()?;
+    let out = output_dir.map_or_else(|| sc.output_dir(&dir), Path::to_path_buf);
+    run_loaded(&sc, &twin, &out, make, progress)
 }
 
-/// [`run_scenario`] on a scenario and a twin already in memory.
+/// [`run_scenario`] on a scenario and a twin already in memory, writing to `output_dir`.
 pub fn run_loaded(
     sc: &LoadedScenario,
     twin: &Twin,
-    output_dir: Option<&Path>,
+    output_dir: &Path,
     make: &SolverFactory,
     progress: &dyn Progress,
 ) -> Result<FloodReport> {
     let prep = prepare(sc, twin)?;
-    let stem = sc
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "flood".into());
-    let dir = match (output_dir, &sc.scenario.output_dir) {
-        (Some(d), _) => d.to_path_buf(),
-        (None, Some(d)) => sc.base_dir().join(d),
-        (None, None) => sc.twin_dir().join("results").join(stem),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| ScenarioError::io(&dir, e))?;
+    std::fs::create_dir_all(output_dir).map_err(|e| ScenarioError::io(output_dir, e))?;
     // The inputs travel with the results so that the run can be repeated.
-    let copy = dir.join("scenario.toml");
+    let copy = output_dir.join("scenario.toml");
     std::fs::copy(&sc.path, &copy).map_err(|e| ScenarioError::io(&copy, e))?;
     let mut solver = make(&prep.model)?;
     tracing::info!(solver = %solver.describe(), cells = prep.model.grid.cells(), "flood run starts");
@@ -305,7 +309,7 @@ pub fn run_loaded(
         duration_s: *sc.scenario.duration_s.get_ref(),
         interval_s: *sc.scenario.output_interval_s.get_ref(),
         snapshots: sc.scenario.snapshots,
-        output_dir: Some(&dir),
+        output_dir: Some(output_dir),
         twin: Some(twin),
         notes: prep.notes.clone(),
     };

@@ -55,8 +55,9 @@ pub type Coords = Vec<[f64; 2]>;
 pub struct FloodScenario {
     /// Display name.
     pub name: Option<String>,
-    /// The twin folder (relative to the scenario file).
-    pub twin: Spanned<PathBuf>,
+    /// The twin folder (relative to the scenario file); may be given on the command line
+    /// instead.
+    pub twin: Option<Spanned<PathBuf>>,
     /// Which terrain grid of the twin (by name); the first by default.
     pub dem: Option<Spanned<String>>,
     /// Flood grid cell size (m); the DEM's cell by default.
@@ -323,9 +324,26 @@ impl LoadedScenario {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 
-    /// The twin folder.
-    pub fn twin_dir(&self) -> PathBuf {
-        self.base_dir().join(self.scenario.twin.get_ref())
+    /// The twin folder named in the file (None when the file names none).
+    pub fn twin_dir(&self) -> Option<PathBuf> {
+        self.scenario
+            .twin
+            .as_ref()
+            .map(|t| self.base_dir().join(t.get_ref()))
+    }
+
+    /// Where results go: the file's `output_dir` (relative to the file), else
+    /// `<twin>/results/<file stem>`.
+    pub fn output_dir(&self, twin_dir: &Path) -> PathBuf {
+        match &self.scenario.output_dir {
+            Some(d) => self.base_dir().join(d),
+            None => twin_dir.join("results").join(
+                self.path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "flood".into()),
+            ),
+        }
     }
 
     /// The display name (the `name` field, else the file stem).
