@@ -19,9 +19,9 @@ use super::solver::{FloodSolver, FloodState, FloodSummary, MassBalance};
 use crate::error::Result;
 use rayon::prelude::*;
 
+/// Summaries of a cell, touched only while it is wet (the largest depth is kept apart).
 #[derive(Clone, Copy)]
 struct Acc {
-    max_depth: f64,
     first_wet: f64,
     wet: f64,
     hazard_dur: f64,
@@ -93,6 +93,7 @@ pub struct CpuSolver {
     q: Vec<[f64; 2]>,
     /// Face discharges of the current step before limiting.
     qn: Vec<[f64; 2]>,
+    max_depth: Vec<f64>,
     acc: Vec<Acc>,
     t: f64,
     steps: u64,
@@ -162,7 +163,6 @@ impl CpuSolver {
         let acc = h
             .iter()
             .map(|&d| Acc {
-                max_depth: d,
                 first_wet: if d > model.params.wet_depth {
                     0.0
                 } else {
@@ -183,6 +183,7 @@ impl CpuSolver {
             forcing,
             slot_kind,
             h_next: h.clone(),
+            max_depth: h.clone(),
             h,
             q: vec![[0.0; 2]; n],
             qn: vec![[0.0; 2]; n],
@@ -228,64 +229,73 @@ impl CpuSolver {
         // Rows per rayon task: enough cells that scheduling does not dominate.
         let min_rows = (16_384 / nx).max(1);
 
-        // Pass 1: face discharges from the old (limited) ones.
+        // Pass 1: face discharges from the old (limited) ones. Per row, first the numerator
+        // and the friction coefficient of every face, then (in a loop without branches, whose
+        // iterations the processor overlaps) h_f^(-7/3) and the quotient.
         {
             let (h, q, cell) = (&self.h, &self.q, &self.cell);
+            // (h_f or 1 when the face carries no flow, numerator, g·Δt·n²·|q| or 0).
             let face = |ha: f64, za: f64, hb: f64, zb: f64, q: f64, ql: f64, qr: f64, n2: f64| {
                 let ea = za + ha;
                 let eb = zb + hb;
                 let hf = ea.max(eb) - za.max(zb);
                 if hf <= thr {
-                    return 0.0;
+                    return (1.0, 0.0, 0.0);
                 }
                 let num = theta * q + half * (ql + qr) - gdt_dx * hf * (eb - ea);
-                if q == 0.0 {
-                    return num;
-                }
-                // 1 / h_f^(7/3) = (h_f^(-1/3))^7.
-                let r = inv_cbrt(hf);
-                let r2 = r * r;
-                let r7 = r2 * r2 * r2 * r;
-                num / (1.0 + gdt * n2 * q.abs() * r7)
+                (hf, num, gdt * n2 * q.abs())
             };
             self.qn
                 .par_chunks_mut(nx)
                 .enumerate()
                 .with_min_len(min_rows)
-                .for_each(|(j, row)| {
-                    let base = j * nx;
-                    for (i, out) in row.iter_mut().enumerate() {
-                        let k = base + i;
-                        let c = cell[k];
-                        let q0 = q[k];
-                        // A closed neighbour face (edge, obstacle) lends the face its own q.
-                        let qe = if c.n2e >= 0.0 {
-                            let e = cell[k + 1];
-                            let ql = if i > 0 && cell[k - 1].n2e >= 0.0 {
-                                q[k - 1][0]
+                .for_each_init(
+                    || vec![(1.0, 0.0, 0.0); 2 * nx],
+                    |parts, (j, row)| {
+                        let base = j * nx;
+                        for i in 0..nx {
+                            let k = base + i;
+                            let c = cell[k];
+                            let q0 = q[k];
+                            // A closed neighbour face (edge, obstacle) lends the face its own q.
+                            parts[2 * i] = if c.n2e >= 0.0 {
+                                let e = cell[k + 1];
+                                let ql = if i > 0 && cell[k - 1].n2e >= 0.0 {
+                                    q[k - 1][0]
+                                } else {
+                                    q0[0]
+                                };
+                                let qr = if e.n2e >= 0.0 { q[k + 1][0] } else { q0[0] };
+                                face(h[k], c.z, h[k + 1], e.z, q0[0], ql, qr, c.n2e as f64)
                             } else {
-                                q0[0]
+                                (1.0, 0.0, 0.0)
                             };
-                            let qr = if e.n2e >= 0.0 { q[k + 1][0] } else { q0[0] };
-                            face(h[k], c.z, h[k + 1], e.z, q0[0], ql, qr, c.n2e as f64)
-                        } else {
-                            0.0
-                        };
-                        let qs = if c.n2s >= 0.0 {
-                            let s = cell[k + nx];
-                            let ql = if j > 0 && cell[k - nx].n2s >= 0.0 {
-                                q[k - nx][1]
+                            parts[2 * i + 1] = if c.n2s >= 0.0 {
+                                let s = cell[k + nx];
+                                let ql = if j > 0 && cell[k - nx].n2s >= 0.0 {
+                                    q[k - nx][1]
+                                } else {
+                                    q0[1]
+                                };
+                                let qr = if s.n2s >= 0.0 { q[k + nx][1] } else { q0[1] };
+                                face(h[k], c.z, h[k + nx], s.z, q0[1], ql, qr, c.n2s as f64)
                             } else {
-                                q0[1]
+                                (1.0, 0.0, 0.0)
                             };
-                            let qr = if s.n2s >= 0.0 { q[k + nx][1] } else { q0[1] };
-                            face(h[k], c.z, h[k + nx], s.z, q0[1], ql, qr, c.n2s as f64)
-                        } else {
-                            0.0
-                        };
-                        *out = [qe, qs];
-                    }
-                });
+                        }
+                        for (out, pair) in row.iter_mut().zip(parts.chunks_exact(2)) {
+                            let mut v = [0.0; 2];
+                            for (o, &(hf, num, fr)) in v.iter_mut().zip(pair) {
+                                // 1 / h_f^(7/3) = (h_f^(-1/3))^7.
+                                let r = inv_cbrt(hf);
+                                let r2 = r * r;
+                                let r7 = r2 * r2 * r2 * r;
+                                *o = num / (1.0 + fr * r7);
+                            }
+                            *out = v;
+                        }
+                    },
+                );
         }
 
         // Pass 2: outflow limiter (factors computed where needed from the new discharges),
@@ -314,10 +324,11 @@ impl CpuSolver {
             self.h_next
                 .par_chunks_mut(nx)
                 .zip(self.q.par_chunks_mut(nx))
+                .zip(self.max_depth.par_chunks_mut(nx))
                 .zip(self.acc.par_chunks_mut(nx))
                 .enumerate()
                 .with_min_len(min_rows)
-                .map(|(j, ((hr, qr), ar))| {
+                .map(|(j, (((hr, qr), mr), ar))| {
                     let mut st = RowStats::default();
                     let base = j * nx;
                     for i in 0..nx {
@@ -381,11 +392,11 @@ impl CpuSolver {
                         hr[i] = hn;
                         if hn > 0.0 {
                             st.h_max = st.h_max.max(hn);
-                            let a = &mut ar[i];
-                            if hn > a.max_depth {
-                                a.max_depth = hn;
+                            if hn > mr[i] {
+                                mr[i] = hn;
                             }
                             if hn > wet {
+                                let a = &mut ar[i];
                                 if a.first_wet.is_nan() {
                                     a.first_wet = t_now;
                                 }
@@ -452,7 +463,7 @@ impl FloodSolver for CpuSolver {
     fn summary(&mut self) -> Result<FloodSummary> {
         let a = &self.acc;
         Ok(FloodSummary {
-            max_depth: a.iter().map(|a| a.max_depth).collect(),
+            max_depth: self.max_depth.clone(),
             first_wet: a.iter().map(|a| a.first_wet).collect(),
             wet_duration: a.iter().map(|a| a.wet).collect(),
             hazard_duration: a.iter().map(|a| a.hazard_dur).collect(),
