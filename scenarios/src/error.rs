@@ -39,7 +39,11 @@ pub enum ScenarioError {
 
 impl ScenarioError {
     /// Shorthand for a [`ScenarioError::Parse`].
-    pub fn parse(path: impl Into<PathBuf>, place: impl Into<String>, message: impl ToString) -> Self {
+    pub fn parse(
+        path: impl Into<PathBuf>,
+        place: impl Into<String>,
+        message: impl ToString,
+    ) -> Self {
         ScenarioError::Parse {
             path: path.into(),
             place: place.into(),
