@@ -69,7 +69,8 @@ impl Ctx {
         // SAFETY: the context is alive; PROJ returns a static or context-owned string.
         unsafe {
             let errno = sys::proj_context_errno(self.0);
-            cstr(sys::proj_context_errno_string(self.0, errno)).unwrap_or_else(|| "unknown PROJ error".into())
+            cstr(sys::proj_context_errno_string(self.0, errno))
+                .unwrap_or_else(|| "unknown PROJ error".into())
         }
     }
 }
@@ -161,7 +162,9 @@ impl Crs {
 
     /// The EPSG code when the definition is `EPSG:<n>`.
     pub fn epsg_code(&self) -> Option<u32> {
-        self.definition.strip_prefix("EPSG:").and_then(|c| c.parse().ok())
+        self.definition
+            .strip_prefix("EPSG:")
+            .and_then(|c| c.parse().ok())
     }
 
     /// A short label: the EPSG code, or the name for WKT/PROJ definitions.
@@ -186,8 +189,20 @@ impl Crs {
                     message: ctx.last_error(),
                 });
             }
-            let wkt = cstr(sys::proj_as_wkt(ctx.0, pj, sys::PJ_WKT_TYPE_PJ_WKT1_GDAL, ptr::null()))
-                .or_else(|| cstr(sys::proj_as_wkt(ctx.0, pj, sys::PJ_WKT_TYPE_PJ_WKT2_2019, ptr::null())));
+            let wkt = cstr(sys::proj_as_wkt(
+                ctx.0,
+                pj,
+                sys::PJ_WKT_TYPE_PJ_WKT1_GDAL,
+                ptr::null(),
+            ))
+            .or_else(|| {
+                cstr(sys::proj_as_wkt(
+                    ctx.0,
+                    pj,
+                    sys::PJ_WKT_TYPE_PJ_WKT2_2019,
+                    ptr::null(),
+                ))
+            });
             sys::proj_destroy(pj);
             wkt.ok_or_else(|| TwinError::Crs {
                 crs: self.short(),
@@ -291,7 +306,12 @@ impl Transform {
         let out = unsafe {
             sys::proj_errno_reset(self.pj);
             let c = sys::PJ_COORD {
-                xyzt: sys::PJ_XYZT { x, y, z, t: f64::INFINITY },
+                xyzt: sys::PJ_XYZT {
+                    x,
+                    y,
+                    z,
+                    t: f64::INFINITY,
+                },
             };
             let r = sys::proj_trans(self.pj, sys::PJ_DIRECTION_PJ_FWD, c);
             let err = sys::proj_errno(self.pj);
@@ -324,9 +344,10 @@ impl Transform {
         Ok(geo_types::Coord { x, y })
     }
 
-    /// Transform every coordinate of a geometry in place.
+    /// Transform every coordinate of a geometry in place (the first error wins; the geometry
+    /// is then partly transformed and should be dropped).
     pub fn geometry<G: geo::MapCoordsInPlace<f64>>(&self, g: &mut G) -> Result<()> {
-        g.try_map_coords_in_place(|c| self.coord(c))
+        map_geometry(g, |x, y| self.apply(x, y))
     }
 }
 
@@ -357,7 +378,10 @@ impl Reprojector {
                 if x.is_finite() && y.is_finite() && z.is_finite() {
                     Ok((x, y, z))
                 } else {
-                    Err(TwinError::invalid("coordinate", format!("non-finite ({x}, {y}, {z})")))
+                    Err(TwinError::invalid(
+                        "coordinate",
+                        format!("non-finite ({x}, {y}, {z})"),
+                    ))
                 }
             }
             Reprojector::Proj(t) => t.apply3(x, y, z),
@@ -369,12 +393,31 @@ impl Reprojector {
         self.apply3(x, y, 0.0).map(|(x, y, _)| (x, y))
     }
 
-    /// Transform every coordinate of a geometry in place.
+    /// Transform every coordinate of a geometry in place (see [`Transform::geometry`]).
     pub fn geometry<G: geo::MapCoordsInPlace<f64>>(&self, g: &mut G) -> Result<()> {
-        g.try_map_coords_in_place(|c| {
-            let (x, y) = self.apply(c.x, c.y)?;
-            Ok(geo_types::Coord { x, y })
-        })
+        map_geometry(g, |x, y| self.apply(x, y))
+    }
+}
+
+/// Map coordinates through a fallible function. (`try_map_coords_in_place` on a `Geometry`
+/// recurses without bound at compile time, so errors are carried out through a cell.)
+fn map_geometry<G, F>(g: &mut G, f: F) -> Result<()>
+where
+    G: geo::MapCoordsInPlace<f64>,
+    F: Fn(f64, f64) -> Result<(f64, f64)>,
+{
+    let err = std::cell::RefCell::new(None);
+    let (f, e) = (&f, &err);
+    g.map_coords_in_place(move |c| match f(c.x, c.y) {
+        Ok((x, y)) => geo_types::Coord { x, y },
+        Err(x) => {
+            e.borrow_mut().get_or_insert(x);
+            c
+        }
+    });
+    match err.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -384,7 +427,12 @@ mod tests {
 
     #[test]
     fn parses_spellings() {
-        for s in ["EPSG:32648", "epsg:32648", "urn:ogc:def:crs:EPSG::32648", "https://www.opengis.net/def/crs/EPSG/0/32648"] {
+        for s in [
+            "EPSG:32648",
+            "epsg:32648",
+            "urn:ogc:def:crs:EPSG::32648",
+            "https://www.opengis.net/def/crs/EPSG/0/32648",
+        ] {
             let c = Crs::parse(s).unwrap();
             assert_eq!(c.epsg_code(), Some(32648));
             assert!(!c.is_geographic());
@@ -398,7 +446,10 @@ mod tests {
         let e = Crs::parse("EPSG:999999").unwrap_err().to_string();
         assert!(e.contains("EPSG:999999"), "{e}");
         assert!(Crs::parse("").is_err());
-        assert!(Crs::parse("EPSG:9122").is_err(), "an angle unit is not a CRS");
+        assert!(
+            Crs::parse("EPSG:9122").is_err(),
+            "an angle unit is not a CRS"
+        );
     }
 
     #[test]
@@ -406,7 +457,10 @@ mod tests {
         // Ngo Mon gate, Hue.
         let t = Transform::between(WGS84, "EPSG:32648").unwrap();
         let (x, y) = t.apply(107.5788, 16.4673).unwrap();
-        assert!((x - 774_690.0).abs() < 1000.0 && (y - 1_822_780.0).abs() < 1000.0, "{x} {y}");
+        assert!(
+            (x - 774_690.0).abs() < 1000.0 && (y - 1_822_780.0).abs() < 1000.0,
+            "{x} {y}"
+        );
         let back = Transform::between("EPSG:32648", WGS84).unwrap();
         let (lon, lat) = back.apply(x, y).unwrap();
         assert!((lon - 107.5788).abs() < 1e-9 && (lat - 16.4673).abs() < 1e-9);

@@ -9,13 +9,12 @@ pub type Result<T, E = TwinError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum TwinError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying I/O error (shown in the message, so not chained as a source).
+        error: std::io::Error,
     },
     /// A source file is malformed; `place` says where (line, feature, record, byte offset...).
     #[error("{path}: {place}: {message}")]
@@ -55,7 +54,11 @@ pub enum TwinError {
 
 impl TwinError {
     /// Shorthand for a [`TwinError::Parse`].
-    pub fn parse(path: impl Into<PathBuf>, place: impl Into<String>, message: impl ToString) -> Self {
+    pub fn parse(
+        path: impl Into<PathBuf>,
+        place: impl Into<String>,
+        message: impl ToString,
+    ) -> Self {
         TwinError::Parse {
             path: path.into(),
             place: place.into(),
@@ -64,10 +67,10 @@ impl TwinError {
     }
 
     /// Shorthand for a [`TwinError::Io`].
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         TwinError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 

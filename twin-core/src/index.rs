@@ -76,7 +76,10 @@ fn check_point(p: Point<f64>) -> Result<()> {
     if p.x().is_finite() && p.y().is_finite() {
         Ok(())
     } else {
-        Err(TwinError::invalid("query point", format!("non-finite ({}, {})", p.x(), p.y())))
+        Err(TwinError::invalid(
+            "query point",
+            format!("non-finite ({}, {})", p.x(), p.y()),
+        ))
     }
 }
 
@@ -87,7 +90,10 @@ impl<T: Feature> Layer<T> {
         let mut ids = HashMap::with_capacity(features.len());
         for (i, f) in features.iter().enumerate() {
             if ids.insert(f.id().to_string(), i).is_some() {
-                return Err(TwinError::invalid("layer", format!("duplicate feature id {:?}", f.id())));
+                return Err(TwinError::invalid(
+                    "layer",
+                    format!("duplicate feature id {:?}", f.id()),
+                ));
             }
         }
         let entries: Vec<Entry> = features
@@ -171,7 +177,10 @@ impl<T: Feature> Layer<T> {
     pub fn query_radius(&self, p: Point<f64>, radius: f64) -> Result<Vec<(usize, f64)>> {
         check_point(p)?;
         if !(radius.is_finite() && radius >= 0.0) {
-            return Err(TwinError::invalid("radius", format!("{radius} is not a finite distance >= 0")));
+            return Err(TwinError::invalid(
+                "radius",
+                format!("{radius} is not a finite distance >= 0"),
+            ));
         }
         let mut out: Vec<(usize, f64)> = self
             .tree

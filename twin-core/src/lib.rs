@@ -9,6 +9,7 @@
 
 pub mod crs;
 pub mod error;
+pub mod folder;
 pub mod import;
 pub mod index;
 pub mod model;
@@ -17,5 +18,6 @@ pub mod twin;
 
 pub use crs::{Crs, Transform};
 pub use error::{Result, TwinError};
+pub use folder::TwinDir;
 pub use index::{Feature, Layer};
 pub use twin::{Twin, TwinConfig};

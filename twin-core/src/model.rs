@@ -267,10 +267,13 @@ impl Dem {
 
     /// (min, max) over valid cells, None when all are nodata.
     pub fn min_max(&self) -> Option<(f32, f32)> {
-        self.values.iter().flatten().fold(None, |acc, &v| match acc {
-            None => Some((v, v)),
-            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-        })
+        self.values
+            .iter()
+            .flatten()
+            .fold(None, |acc, &v| match acc {
+                None => Some((v, v)),
+                Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+            })
     }
 
     /// Number of cells with a value.

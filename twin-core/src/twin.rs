@@ -113,10 +113,18 @@ impl TwinConfig {
         })?;
         let crs = Crs::parse(&cfg.crs)?;
         if crs.is_geographic() {
-            return Err(TwinError::parse(&path, "field `crs`", format!("{crs} is geographic; the project CRS must be metric (e.g. a UTM zone)")));
+            return Err(TwinError::parse(
+                &path,
+                "field `crs`",
+                format!("{crs} is geographic; the project CRS must be metric (e.g. a UTM zone)"),
+            ));
         }
         if !cfg.geoid_offset_m.is_finite() || cfg.geoid_offset_m.abs() > 150.0 {
-            return Err(TwinError::parse(&path, "field `geoid_offset_m`", "must be a finite number of metres within ±150"));
+            return Err(TwinError::parse(
+                &path,
+                "field `geoid_offset_m`",
+                "must be a finite number of metres within ±150",
+            ));
         }
         Ok(cfg)
     }
@@ -171,7 +179,12 @@ pub struct LayerInfo {
 fn union(a: Option<[f64; 4]>, b: [f64; 4]) -> Option<[f64; 4]> {
     Some(match a {
         None => b,
-        Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+        Some(a) => [
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ],
     })
 }
 
@@ -225,11 +238,36 @@ impl Twin {
             }
         }
         vec![
-            LayerInfo { layer: "buildings", count: self.buildings.len(), points: None, extent: self.buildings.extent() },
-            LayerInfo { layer: "heritage", count: self.heritage.len(), points: None, extent: self.heritage.extent() },
-            LayerInfo { layer: "sensors", count: self.sensors.len(), points: None, extent: self.sensors.extent() },
-            LayerInfo { layer: "roads", count: self.roads.len(), points: None, extent: self.roads.extent() },
-            LayerInfo { layer: "water", count: self.water.len(), points: None, extent: self.water.extent() },
+            LayerInfo {
+                layer: "buildings",
+                count: self.buildings.len(),
+                points: None,
+                extent: self.buildings.extent(),
+            },
+            LayerInfo {
+                layer: "heritage",
+                count: self.heritage.len(),
+                points: None,
+                extent: self.heritage.extent(),
+            },
+            LayerInfo {
+                layer: "sensors",
+                count: self.sensors.len(),
+                points: None,
+                extent: self.sensors.extent(),
+            },
+            LayerInfo {
+                layer: "roads",
+                count: self.roads.len(),
+                points: None,
+                extent: self.roads.extent(),
+            },
+            LayerInfo {
+                layer: "water",
+                count: self.water.len(),
+                points: None,
+                extent: self.water.extent(),
+            },
             LayerInfo {
                 layer: "terrain",
                 count: self.terrain.len(),
@@ -247,7 +285,10 @@ impl Twin {
 
     /// The extent of all layers in the project CRS.
     pub fn extent(&self) -> Option<[f64; 4]> {
-        self.info().into_iter().filter_map(|l| l.extent).fold(None, union)
+        self.info()
+            .into_iter()
+            .filter_map(|l| l.extent)
+            .fold(None, union)
     }
 
     /// An extent in the project CRS as WGS84 (lon_min, lat_min, lon_max, lat_max), taking the

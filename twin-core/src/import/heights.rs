@@ -76,13 +76,25 @@ pub fn parse_length_m(v: &str) -> Option<f64> {
 
 impl HeightRules {
     /// Height and its source from OSM-style tags: `height`, `building:levels`, `building`.
-    pub fn resolve(&self, height: Option<&str>, levels: Option<&str>, building_type: Option<&str>) -> (f64, HeightSource, Option<u32>) {
-        let levels_n = levels.and_then(|l| l.trim().parse::<f64>().ok()).filter(|l| l.is_finite() && *l >= 1.0 && *l < 200.0).map(|l| l.round() as u32);
+    pub fn resolve(
+        &self,
+        height: Option<&str>,
+        levels: Option<&str>,
+        building_type: Option<&str>,
+    ) -> (f64, HeightSource, Option<u32>) {
+        let levels_n = levels
+            .and_then(|l| l.trim().parse::<f64>().ok())
+            .filter(|l| l.is_finite() && *l >= 1.0 && *l < 200.0)
+            .map(|l| l.round() as u32);
         if let Some(h) = height.and_then(parse_length_m) {
             return (h, HeightSource::Height, levels_n);
         }
         if let Some(n) = levels_n {
-            return (n as f64 * self.storey_height_m, HeightSource::Levels, Some(n));
+            return (
+                n as f64 * self.storey_height_m,
+                HeightSource::Levels,
+                Some(n),
+            );
         }
         let t = building_type.unwrap_or("yes").trim().to_ascii_lowercase();
         let h = self.defaults_m.get(&t).copied().unwrap_or(self.fallback_m);
@@ -97,12 +109,21 @@ mod tests {
     #[test]
     fn height_then_levels_then_default() {
         let r = HeightRules::default();
-        assert_eq!(r.resolve(Some("12.5"), Some("3"), Some("house")), (12.5, HeightSource::Height, Some(3)));
+        assert_eq!(
+            r.resolve(Some("12.5"), Some("3"), Some("house")),
+            (12.5, HeightSource::Height, Some(3))
+        );
         let (h, s, l) = r.resolve(None, Some("3"), Some("house"));
         assert!((h - 9.6).abs() < 1e-9);
         assert_eq!((s, l), (HeightSource::Levels, Some(3)));
-        assert_eq!(r.resolve(Some("bogus"), None, Some("house")), (7.0, HeightSource::Default("house".into()), None));
-        assert_eq!(r.resolve(None, None, None).1, HeightSource::Default("yes".into()));
+        assert_eq!(
+            r.resolve(Some("bogus"), None, Some("house")),
+            (7.0, HeightSource::Default("house".into()), None)
+        );
+        assert_eq!(
+            r.resolve(None, None, None).1,
+            HeightSource::Default("yes".into())
+        );
         assert_eq!(parse_length_m("40'"), Some(40.0 * 0.3048));
         assert_eq!(parse_length_m("NaN"), None);
         assert_eq!(parse_length_m("-3"), None);

@@ -13,6 +13,7 @@ pub mod heights;
 pub mod las;
 pub mod osm;
 pub mod sensors;
+pub mod tags;
 
 /// Progress of a long import, reported by importers; the CLI draws it with indicatif.
 pub trait Progress: Sync {
@@ -58,7 +59,10 @@ impl Format {
             .unwrap_or_default();
         let f = if name.ends_with(".pbf") {
             Format::Osm
-        } else if name.ends_with(".city.json") || name.ends_with(".city.jsonl") || name.ends_with(".jsonl") {
+        } else if name.ends_with(".city.json")
+            || name.ends_with(".city.jsonl")
+            || name.ends_with(".jsonl")
+        {
             Format::CityJson
         } else if name.ends_with(".geojson") {
             Format::GeoJson
@@ -202,7 +206,10 @@ impl Imported {
 /// Import one file, choosing the importer from its name.
 pub fn import_file(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Imported> {
     if !path.exists() {
-        return Err(TwinError::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+        return Err(TwinError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
     }
     match Format::detect(path)? {
         Format::Osm => osm::import(path, opts, progress),

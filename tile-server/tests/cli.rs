@@ -1,0 +1,146 @@
+//! The `twin` binary end to end: import, info, query, and clear errors on bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn twin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn shared(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel);
+    assert!(p.exists(), "missing {}", p.display());
+    p.to_string_lossy().into_owned()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn import_info_query_on_the_real_hue_extract() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("hue");
+    let ts = t.to_str().unwrap();
+    let o = twin(&["import", &shared("hue/hue.osm.pbf"), "--into", ts]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("6877 buildings"), "{}", text(&o));
+
+    let o = twin(&["info", ts, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["crs"], "EPSG:32648");
+    let layers = v["layers"].as_array().unwrap();
+    let b = layers.iter().find(|l| l["layer"] == "buildings").unwrap();
+    assert_eq!(b["count"], 6877);
+    // The WGS84 extent of the buildings is Hue's (the extract's core: lon 107.46-107.72, lat 16.37-16.60).
+    let e: Vec<f64> = b["extent_wgs84"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(
+        e[0] > 107.4 && e[2] < 107.8 && e[1] > 16.3 && e[3] < 16.7,
+        "{e:?}"
+    );
+
+    // The monument nearest to Ngo Mon's coordinates is Ngo Mon.
+    let o = twin(&[
+        "query",
+        ts,
+        "--layer",
+        "heritage",
+        "--near",
+        "107.5791,16.4669",
+        "--k",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["name"], "Ngọ Môn");
+    assert!(v[0]["distance_m"].as_f64().unwrap() < 100.0);
+
+    // A bbox query around the Flag Tower finds buildings, each inside or touching the box.
+    let o = twin(&[
+        "query",
+        ts,
+        "--bbox",
+        "107.575,16.462,107.585,16.47",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!v.as_array().unwrap().is_empty());
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_a_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t");
+    let ts = t.to_str().unwrap();
+    let junk = dir.path().join("junk.osm.pbf");
+    std::fs::write(&junk, b"not a pbf").unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, b"hello").unwrap();
+    for (args, expect) in [
+        (
+            vec!["import", junk.to_str().unwrap(), "--into", ts],
+            "junk.osm.pbf",
+        ),
+        (
+            vec!["import", "/nonexistent/x.geojson", "--into", ts],
+            "no such file",
+        ),
+        (
+            vec![
+                "import",
+                junk.to_str().unwrap(),
+                "--into",
+                ts,
+                "--crs",
+                "EPSG:999999",
+            ],
+            "unknown CRS",
+        ),
+        (vec!["info", "/nonexistent-twin"], "twin.toml"),
+        (
+            vec!["import", notes.to_str().unwrap(), "--into", ts],
+            "unknown source format",
+        ),
+    ] {
+        let o = twin(&args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        let msg = text(&o);
+        assert!(msg.contains(expect), "{args:?}: {msg}");
+        assert!(!msg.contains("panicked"), "{msg}");
+        assert!(
+            !t.exists(),
+            "a failed first import must not leave a twin folder behind"
+        );
+    }
+    let o = twin(&["import", &shared("hue/hue.osm.pbf"), "--into", ts]);
+    assert!(o.status.success());
+    for q in [
+        ["--bbox", "1,2,3"],
+        ["--bbox", "NaN,1,2,3"],
+        ["--near", "107.5,north"],
+    ] {
+        let o = twin(&["query", ts, q[0], q[1]]);
+        assert!(
+            !o.status.success() && text(&o).contains(q[0]),
+            "{q:?}: {}",
+            text(&o)
+        );
+    }
+}
