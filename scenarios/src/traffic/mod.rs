@@ -3,7 +3,7 @@
 //! * [`tntp`] reads TNTP networks and trip tables and CSV OD matrices;
 //! * [`network`] holds the network (links with BPR parameters, zones, TNTP generalized cost) and
 //!   builds one from the twin's roads ([`network::from_roads`]);
-//! * [`assign`] finds the user equilibrium by path-based gradient projection, to a stated
+//! * [`mod@assign`] finds the user equilibrium by path-based gradient projection, to a stated
 //!   relative gap `(TSTT - SPTT) / TSTT`;
 //! * [`edit`] applies what-if edits (close/add links, capacity, speed, demand scale);
 //! * [`result`] holds the outcome: link flows, v/c, times, totals, Beckmann objective,
