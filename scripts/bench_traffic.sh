@@ -7,7 +7,7 @@
 #
 # DATA_DIR defaults to ../shared/data/traffic/siouxfalls (beside the repo). AequilibraE is
 # installed with pip into a venv under the cargo target dir ($CARGO_TARGET_DIR or ./target).
-# Both engines use every core. Times are medians of REPEATS (ours, default 20) and
+# Both engines use every core (AEQ_CORES=n limits AequilibraE's threads). Times are medians of REPEATS (ours, default 20) and
 # REPEATS_AEQ (AequilibraE, default 3) whole assignments, reading the files excluded; for
 # AequilibraE only `TrafficAssignment.execute()` is timed (graph and matrix set up before).
 # Both report the relative gap (TSTT - SPTT) / TSTT (AequilibraE's `rgap` is the same ratio).
@@ -95,6 +95,8 @@ def run(gap):
     ta.set_capacity_field("capacity")
     ta.set_time_field("free_flow_time")
     ta.set_algorithm("bfw")
+    if os.environ.get("AEQ_CORES"):
+        ta.set_cores(int(os.environ["AEQ_CORES"]))
     ta.max_iter = 100000
     ta.rgap_target = gap
     t = time.perf_counter()
