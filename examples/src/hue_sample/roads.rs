@@ -598,6 +598,13 @@ pub fn draw(ctx: &Ctx) -> Vec<Road> {
             vec![s, e],
         ));
     }
+    // A few one-way streets (in their drawing direction).
+    for x in r
+        .iter_mut()
+        .filter(|x| matches!(x.name, Some("Hàn Thuyên") | Some("Võ Thị Sáu")))
+    {
+        x.oneway = true;
+    }
     r
 }
 
