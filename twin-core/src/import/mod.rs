@@ -139,7 +139,7 @@ impl LayerKind {
 pub struct ImportOptions {
     /// The twin's project CRS; everything is reprojected to it.
     pub project_crs: Crs,
-    /// The source CRS when the file does not carry one (or to override it).
+    /// The source CRS: used when the file carries none, and overriding the file's when given.
     pub source_crs: Option<Crs>,
     /// For GeoJSON: the layer the features go to (otherwise guessed per feature from tags).
     pub layer: Option<LayerKind>,

@@ -1,0 +1,69 @@
+//! The one error type of `scenarios`: every variant names the input and the place.
+
+use std::path::PathBuf;
+
+/// Result alias used across `scenarios`.
+pub type Result<T, E = ScenarioError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while reading scenario inputs or running a what-if engine.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file is malformed; `place` says where (e.g. "line 12", "record 3").
+    #[error("{path}: {place}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where in the file.
+        place: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent (unknown node, negative capacity, bad edit...).
+    #[error("invalid {what}: {message}")]
+    Invalid {
+        /// What was invalid, e.g. "edit 2 (close link 3 -> 9)" or "demand origin 99".
+        what: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    /// Shorthand for a [`ScenarioError::Parse`].
+    pub fn parse(
+        path: impl Into<PathBuf>,
+        place: impl Into<String>,
+        message: impl ToString,
+    ) -> Self {
+        ScenarioError::Parse {
+            path: path.into(),
+            place: place.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Shorthand for a [`ScenarioError::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ScenarioError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for a [`ScenarioError::Invalid`].
+    pub fn invalid(what: impl Into<String>, message: impl ToString) -> Self {
+        ScenarioError::Invalid {
+            what: what.into(),
+            message: message.to_string(),
+        }
+    }
+}
