@@ -8,7 +8,6 @@ use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use tile_server::tiles::{self, results, TileLayer, Tileset, TilesetOptions};
 use twin_core::crs::Crs;
@@ -111,32 +110,6 @@ fn hue_tiles_pass_the_gltf_validator_and_the_structure_checks() {
     assert_eq!(ts["schema"]["id"], "huetwin");
 }
 
-fn gdal_value(lon: f64, lat: f64) -> f64 {
-    let o = Command::new("gdallocationinfo")
-        .args([
-            "-valonly",
-            "-wgs84",
-            "/usr/share/proj/egm96_15.gtx",
-            &lon.to_string(),
-            &lat.to_string(),
-        ])
-        .output()
-        .expect("gdallocationinfo (gdal-bin)");
-    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
-}
-
-/// EGM96 N by bilinear interpolation of the four grid nodes around (lon, lat), each node read by
-/// GDAL (the 15' grid has its pixel centres on the nodes).
-fn egm96_by_gdal(lon: f64, lat: f64) -> f64 {
-    let (x0, y0) = ((lon / 0.25).floor() * 0.25, (lat / 0.25).floor() * 0.25);
-    let (tx, ty) = ((lon - x0) / 0.25, (lat - y0) / 0.25);
-    let v00 = gdal_value(x0, y0);
-    let v10 = gdal_value(x0 + 0.25, y0);
-    let v01 = gdal_value(x0, y0 + 0.25);
-    let v11 = gdal_value(x0 + 0.25, y0 + 0.25);
-    (v00 * (1.0 - tx) + v10 * tx) * (1.0 - ty) + (v01 * (1.0 - tx) + v11 * tx) * ty
-}
-
 #[test]
 fn citadel_buildings_land_within_a_metre_of_their_wgs84_positions() {
     let h = hue();
@@ -155,7 +128,7 @@ fn citadel_buildings_land_within_a_metre_of_their_wgs84_positions() {
     assert!(citadel
         .iter()
         .any(|(_, f)| f["properties"]["name"] == "Ngọ Môn"));
-    let grid = Path::new("/usr/share/proj/egm96_15.gtx").exists();
+    let grid = have_egm96();
     let mut worst: f64 = 0.0;
     for (id, f) in &citadel {
         let verts: Vec<&Vertex> = w

@@ -249,9 +249,23 @@ pub struct Vertex {
     pub feature: Option<String>,
 }
 
+/// One glb of a walk.
+#[derive(Clone, Debug)]
+pub struct GlbInfo {
+    pub path: PathBuf,
+    pub geometric_error: f64,
+    pub leaf: bool,
+    pub triangles: usize,
+    pub points: usize,
+    /// Index of its first vertex in [`Walk::vertices`].
+    pub first_vertex: usize,
+    pub vertices: usize,
+}
+
 /// What a tileset holds, read back.
 #[derive(Default, Debug)]
 pub struct Walk {
+    pub infos: Vec<GlbInfo>,
     pub tiles: usize,
     pub glbs: Vec<PathBuf>,
     pub vertices: Vec<Vertex>,
@@ -347,7 +361,17 @@ fn visit(
                 w,
             );
         } else {
+            let (v0, t0, p0) = (w.vertices.len(), w.triangles, w.points);
             check_glb(&p, &world, &chain, proj, w);
+            w.infos.push(GlbInfo {
+                path: p.clone(),
+                geometric_error: ge,
+                leaf: t.get("children").is_none(),
+                triangles: w.triangles - t0,
+                points: w.points - p0,
+                first_vertex: v0,
+                vertices: w.vertices.len() - v0,
+            });
         }
     }
     if let Some(children) = t["children"].as_array() {
@@ -488,4 +512,35 @@ pub fn check_export(dir: &Path) -> Walk {
 /// An importer that other work has not landed yet answers "not implemented yet".
 pub fn not_landed(e: &twin_core::TwinError) -> bool {
     e.to_string().contains("not implemented yet")
+}
+
+/// True when PROJ's EGM96 grid is installed (Debian proj-data).
+pub fn have_egm96() -> bool {
+    Path::new("/usr/share/proj/egm96_15.gtx").exists()
+}
+
+fn gdal_value(lon: f64, lat: f64) -> f64 {
+    let o = Command::new("gdallocationinfo")
+        .args([
+            "-valonly",
+            "-wgs84",
+            "/usr/share/proj/egm96_15.gtx",
+            &lon.to_string(),
+            &lat.to_string(),
+        ])
+        .output()
+        .expect("gdallocationinfo (gdal-bin)");
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+/// EGM96 N by bilinear interpolation of the four grid nodes around (lon, lat), each node read by
+/// GDAL (the 15' grid has its pixel centres on the nodes).
+pub fn egm96_by_gdal(lon: f64, lat: f64) -> f64 {
+    let (x0, y0) = ((lon / 0.25).floor() * 0.25, (lat / 0.25).floor() * 0.25);
+    let (tx, ty) = ((lon - x0) / 0.25, (lat - y0) / 0.25);
+    let v00 = gdal_value(x0, y0);
+    let v10 = gdal_value(x0 + 0.25, y0);
+    let v01 = gdal_value(x0, y0 + 0.25);
+    let v11 = gdal_value(x0 + 0.25, y0 + 0.25);
+    (v00 * (1.0 - tx) + v10 * tx) * (1.0 - ty) + (v01 * (1.0 - tx) + v11 * tx) * ty
 }
