@@ -411,12 +411,17 @@ fn tiles_export(
         "layer", "tiles", "glb", "features", "bytes"
     );
     for l in &report.layers {
+        // Terrain tiles hold grid blocks, not features.
+        let features = match l.layer {
+            TileLayer::Terrain => "-".to_string(),
+            _ => l.features.to_string(),
+        };
         println!(
             "{:<12} {:>7} {:>7} {:>10} {:>12}",
             l.layer.name(),
             l.tiles,
             l.contents,
-            l.features,
+            features,
             l.bytes
         );
     }

@@ -20,6 +20,15 @@ struct Hue {
     twin: Twin,
     opts: TilesetOptions,
     out: PathBuf,
+    buildings: OnceLock<Walk>,
+}
+
+impl Hue {
+    /// The buildings tileset, walked once.
+    fn buildings(&self) -> &Walk {
+        self.buildings
+            .get_or_init(|| walk_tileset(&self.out.join("buildings/tileset.json")))
+    }
 }
 
 fn hue() -> &'static Hue {
@@ -47,6 +56,7 @@ fn hue() -> &'static Hue {
             twin,
             opts,
             out,
+            buildings: OnceLock::new(),
         }
     })
 }
@@ -78,7 +88,7 @@ fn hue_tiles_pass_the_gltf_validator_and_the_structure_checks() {
     let all = check_export(&h.out);
     assert!(all.glbs.len() >= 10, "{} glbs", all.glbs.len());
     // Buildings: every building of the GeoJSON exactly once, nothing else.
-    let b = walk_tileset(&h.out.join("buildings/tileset.json"));
+    let b = h.buildings();
     let expected: BTreeSet<String> = geojson_buildings().into_keys().collect();
     assert_eq!(expected.len(), 6877);
     let got: BTreeSet<String> = b.features.keys().cloned().collect();
@@ -113,7 +123,7 @@ fn hue_tiles_pass_the_gltf_validator_and_the_structure_checks() {
 #[test]
 fn citadel_buildings_land_within_a_metre_of_their_wgs84_positions() {
     let h = hue();
-    let w = walk_tileset(&h.out.join("buildings/tileset.json"));
+    let w = h.buildings();
     let gj = geojson_buildings();
     let citadel: Vec<(&String, &Value)> = gj
         .iter()
@@ -206,7 +216,7 @@ fn any_tile_alone_matches_the_export() {
 #[test]
 fn results_are_rewritten_in_place_without_touching_geometry() {
     let h = hue();
-    let w = walk_tileset(&h.out.join("buildings/tileset.json"));
+    let w = h.buildings();
     // The tile holding Ngo Mon.
     let ngo_mon = "osm:way/172657562";
     let path = w

@@ -43,6 +43,12 @@ impl Placer<'_> {
         Ok(self.frame.to_local(geodetic_to_ecef(lon, lat, h)))
     }
 
+    /// Longitude, latitude (degrees) and geoid undulation of a project-CRS point.
+    pub(crate) fn lonlat_n(&self, x: f64, y: f64) -> Result<(f64, f64, f64)> {
+        let (lon, lat) = self.proj.lonlat(x, y)?;
+        Ok((lon, lat, self.geoid.at(x, y)))
+    }
+
     /// The ellipsoid normal at a project-CRS point, in the frame.
     pub(crate) fn up_at(&self, x: f64, y: f64) -> Result<[f64; 3]> {
         let (lon, lat) = self.proj.lonlat(x, y)?;
@@ -143,8 +149,9 @@ pub(crate) fn extrude(
         let mut b = Vec::with_capacity(ring.len());
         let mut t = Vec::with_capacity(ring.len());
         for &(x, y) in ring.iter() {
-            b.push(placer.local(x, y, base)?);
-            t.push(placer.local(x, y, top)?);
+            let (lon, lat, n) = placer.lonlat_n(x, y)?;
+            b.push(placer.frame.to_local(geodetic_to_ecef(lon, lat, base + n)));
+            t.push(placer.frame.to_local(geodetic_to_ecef(lon, lat, top + n)));
         }
         let area = signed_area_en(&b);
         if area == 0.0 {

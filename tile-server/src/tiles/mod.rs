@@ -512,10 +512,9 @@ fn features_plan(
         TileLayer::Buildings => twin.buildings.len(),
         _ => twin.heritage.len(),
     };
-    let mut items = Vec::with_capacity(n);
-    let mut boxes: Vec<Option<features::FeatureBox>> = vec![None; n];
-    for i in 0..n {
-        let r = match layer {
+    let found: Vec<Option<(tree::Item, features::FeatureBox)>> = (0..n)
+        .into_par_iter()
+        .map(|i| match layer {
             TileLayer::Buildings => twin
                 .buildings
                 .get(i)
@@ -524,12 +523,10 @@ fn features_plan(
                 .heritage
                 .get(i)
                 .and_then(|h| features::heritage_item(twin, i, h)),
-        };
-        if let Some((item, fb)) = r {
-            items.push(item);
-            boxes[i] = Some(fb);
-        }
-    }
+        })
+        .collect();
+    let boxes: Vec<Option<features::FeatureBox>> = found.iter().map(|f| f.map(|x| x.1)).collect();
+    let items: Vec<tree::Item> = found.into_iter().flatten().map(|x| x.0).collect();
     if items.is_empty() {
         return Err(Error::invalid(
             "layer",

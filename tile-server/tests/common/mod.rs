@@ -520,6 +520,13 @@ pub fn have_egm96() -> bool {
 }
 
 fn gdal_value(lon: f64, lat: f64) -> f64 {
+    // Grid nodes are few: ask GDAL once per node.
+    static CACHE: std::sync::Mutex<BTreeMap<(i64, i64), f64>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let key = ((lon * 4.0).round() as i64, (lat * 4.0).round() as i64);
+    if let Some(v) = CACHE.lock().unwrap().get(&key) {
+        return *v;
+    }
     let o = Command::new("gdallocationinfo")
         .args([
             "-valonly",
@@ -530,7 +537,9 @@ fn gdal_value(lon: f64, lat: f64) -> f64 {
         ])
         .output()
         .expect("gdallocationinfo (gdal-bin)");
-    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+    let v: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    CACHE.lock().unwrap().insert(key, v);
+    v
 }
 
 /// EGM96 N by bilinear interpolation of the four grid nodes around (lon, lat), each node read by
