@@ -14,7 +14,10 @@
 //!   load the network) and for pairs without a path.
 //! * **Balancing**: doubly constrained (Furness: `T_ij = a_i P_i b_j A_j f(t_ij)`, iterated until
 //!   row and column sums match to [`GravityParams::balance_tolerance`]) or production
-//!   constrained (`T_ij = P_i A_j f_ij / sum_k A_k f_ik`).
+//!   constrained (`T_ij = P_i A_j f_ij / sum_k A_k f_ik`). With intrazonal trips excluded the
+//!   doubly-constrained problem has a solution only when no zone holds half the floor area or
+//!   more; otherwise the balancing stops at [`GravityParams::balance_iterations`] and
+//!   [`GravityDemand::balance_error`] says how far the margins are off.
 //! * **Total**: the matrix is scaled to [`GravityParams::total_trips`] (vehicle trips in the
 //!   modelled period; the default is a stated peak-hour figure, not a calibrated one).
 
@@ -324,4 +327,129 @@ pub fn gravity_demand(
         balance_rounds: rounds,
         balance_error: err,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traffic::network::Link;
+    use geo_types::{polygon, MultiPolygon};
+    use twin_core::model::HeightSource;
+
+    fn building(x: f64, y: f64, side: f64, levels: Option<u32>, height: f64) -> Building {
+        Building {
+            id: format!("b{x}"),
+            footprint: MultiPolygon(vec![polygon![
+                (x: x, y: y),
+                (x: x + side, y: y),
+                (x: x + side, y: y + side),
+                (x: x, y: y + side),
+            ]]),
+            height,
+            base_height: 0.0,
+            levels,
+            usage: None,
+            name: None,
+            source_id: String::new(),
+            height_source: HeightSource::Synthetic,
+            solid: None,
+            attributes: Default::default(),
+        }
+    }
+
+    /// Three nodes on a line, 0 -- 1 -- 2, 2 minutes per link, both ways.
+    fn line() -> Network {
+        let mut net = Network::new(0.0, 0.0);
+        for (i, x) in [50.0, 1050.0, 2050.0].into_iter().enumerate() {
+            net.add_node(i as u64 + 1, Some([x, 50.0]), true);
+        }
+        for (f, t) in [(0, 1), (1, 0), (1, 2), (2, 1)] {
+            net.add_link(Link {
+                key: format!("{f}-{t}"),
+                from: f,
+                to: t,
+                capacity: 1000.0,
+                length: 1000.0,
+                free_flow_time: 2.0,
+                b: 0.15,
+                power: 4.0,
+                speed: 30.0,
+                toll: 0.0,
+                link_type: 0,
+                closed: false,
+            })
+            .unwrap();
+        }
+        net
+    }
+
+    #[test]
+    fn floor_area_from_levels_or_height() {
+        assert_eq!(
+            floor_area(&building(0.0, 0.0, 10.0, Some(3), 0.0), 3.2),
+            300.0
+        );
+        // 8 m / 3.2 m = 2.5 storeys, rounded to 3 (round half away from zero).
+        assert_eq!(floor_area(&building(0.0, 0.0, 10.0, None, 8.0), 3.2), 300.0);
+        assert_eq!(floor_area(&building(0.0, 0.0, 10.0, None, 1.0), 3.2), 100.0);
+    }
+
+    #[test]
+    fn production_constrained_matches_the_formula() {
+        let net = line();
+        // Floor areas 100, 200, 300 m² in the cells of nodes 1, 2, 3.
+        let bs = vec![
+            building(0.0, 0.0, 10.0, Some(1), 0.0),
+            building(1000.0, 0.0, 10.0, Some(2), 0.0),
+            building(2000.0, 0.0, 10.0, Some(3), 0.0),
+        ];
+        let p = GravityParams {
+            constraint: Constraint::Production,
+            total_trips: 600.0,
+            beta: 0.1,
+            ..GravityParams::default()
+        };
+        let g = gravity_demand(&net, &bs, &p).unwrap();
+        assert_eq!(g.zones.len(), 3);
+        let w = [100.0, 200.0, 300.0];
+        let t: [[f64; 3]; 3] = [[0.0, 2.0, 4.0], [2.0, 0.0, 2.0], [4.0, 2.0, 0.0]];
+        let f = |i: usize, j: usize| if i == j { 0.0 } else { (-0.1 * t[i][j]).exp() };
+        // T_ij = P_i A_j f_ij / sum_k A_k f_ik; P = A = w; then scaled to 600 in total (here
+        // the row sums are the w, which total 600 already).
+        for i in 0..3 {
+            let s: f64 = (0..3).map(|k| w[k] * f(i, k)).sum();
+            for j in 0..3 {
+                let want = w[i] * w[j] * f(i, j) / s;
+                let got: f64 = g
+                    .demand
+                    .trips
+                    .iter()
+                    .filter(|o| o.origin == i as u64 + 1 && o.destination == j as u64 + 1)
+                    .map(|o| o.trips)
+                    .sum();
+                assert!((got - want).abs() < 1e-9, "{i}->{j}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn doubly_constrained_meets_both_margins() {
+        let net = line();
+        let bs = vec![
+            building(0.0, 0.0, 10.0, Some(1), 0.0),
+            building(1000.0, 0.0, 10.0, Some(2), 0.0),
+            building(2000.0, 0.0, 10.0, Some(2), 0.0),
+        ];
+        let g = gravity_demand(&net, &bs, &GravityParams::default()).unwrap();
+        let total = GravityParams::default().total_trips;
+        assert!((g.demand.total() - total).abs() < 1e-6);
+        assert!(g.balance_error <= 1e-6);
+        for z in &g.zones {
+            let share = total * z.floor_area / 500.0;
+            assert!((z.productions - share).abs() < 1e-3, "{z:?}");
+            assert!((z.attractions - share).abs() < 1e-3, "{z:?}");
+        }
+        // A zone of one building only has no partner: an error, not an empty matrix.
+        assert!(gravity_demand(&net, &bs[..1], &GravityParams::default()).is_err());
+    }
 }
