@@ -84,9 +84,10 @@ pub struct ScenarioSpec {
     /// Assignment settings.
     #[serde(default)]
     pub assign: AssignSpec,
-    /// Edits, applied in order.
+    /// Edits as written (each a table, read into [`EditSpec`] by [`Scenario::parse`] so that
+    /// errors name the edit's own line).
     #[serde(default, rename = "edit")]
-    pub edits: Vec<Spanned<EditSpec>>,
+    pub edits: Vec<Spanned<toml::Value>>,
     /// Destinations for access times.
     #[serde(default, rename = "destination")]
     pub destinations: Vec<DestinationSpec>,
@@ -259,6 +260,8 @@ pub struct Scenario {
     pub path: PathBuf,
     /// The parsed content.
     pub spec: ScenarioSpec,
+    /// The edits, in order, with the byte offset of each in the file.
+    pub edits: Vec<(usize, EditSpec)>,
     text: String,
 }
 
@@ -283,11 +286,22 @@ impl Scenario {
             };
             ScenarioError::parse(path, place, e.message())
         })?;
-        let sc = Scenario {
+        let mut sc = Scenario {
             path: path.to_path_buf(),
             spec,
+            edits: Vec::new(),
             text: text.to_string(),
         };
+        for (k, e) in sc.spec.edits.iter().enumerate() {
+            let spec: EditSpec =
+                e.get_ref()
+                    .clone()
+                    .try_into()
+                    .map_err(|err: toml::de::Error| {
+                        sc.err_at(e.span().start, format!("edit {}: {}", k + 1, err.message()))
+                    })?;
+            sc.edits.push((e.span().start, spec));
+        }
         if let Some(b) = &sc.spec.baseline {
             if b.get_ref() != "none" {
                 return Err(sc.err_at(
@@ -512,8 +526,8 @@ pub fn run_loaded(
     };
     // Edits.
     let mut edits: Vec<Edit> = Vec::new();
-    for e in &sc.spec.edits {
-        let at = e.span().start;
+    for (at, e) in &sc.edits {
+        let at = *at;
         let links_of = |ids: &[String], names: &[String]| -> Result<Vec<usize>> {
             if ids.is_empty() && names.is_empty() {
                 return Err(sc.err_at(at, "edit names no road (give ids or names)"));
@@ -536,7 +550,7 @@ pub fn run_loaded(
             }
             Ok(links)
         };
-        match e.get_ref() {
+        match e {
             EditSpec::Close { ids, names } => edits.extend(
                 links_of(ids, names)?
                     .into_iter()
@@ -765,8 +779,16 @@ mod tests {
         let text = "name = \"x\"\ntwin = \"t\"\n[demand]\nkind = \"gravity\"\nbeta = 0.2\n\n[[edit]]\ntype = \"close\"\nnames = [\"Cầu Trường Tiền\"]\n[[destination]]\nname = \"h\"\nlon = 107.5\nlat = 16.4\n";
         let sc = Scenario::parse(text, Path::new("s.toml")).unwrap();
         assert_eq!(sc.spec.demand.gravity_params().unwrap().beta, 0.2);
-        assert_eq!(sc.spec.edits.len(), 1);
-        assert_eq!(line_of(text, sc.spec.edits[0].span().start), 8);
+        assert_eq!(sc.edits.len(), 1);
+        // An edit's span starts at its `[[edit]]` header.
+        assert_eq!(line_of(text, sc.edits[0].0), 7);
+        assert_eq!(
+            sc.edits[0].1,
+            EditSpec::Close {
+                ids: vec![],
+                names: vec!["Cầu Trường Tiền".into()]
+            }
+        );
         assert_eq!(sc.spec.destinations[0].lat, 16.4);
         // A wrong field in the 2nd edit: the error names its line.
         let bad = "twin = \"t\"\n[[edit]]\ntype = \"close\"\nids = [\"a\"]\n[[edit]]\ntype = \"speed\"\nids = [\"a\"]\nfactr = 2.0\n";
@@ -781,6 +803,7 @@ mod tests {
             .parse()
             .unwrap();
         assert!((5..=8).contains(&line), "{e}");
+        assert!(e.contains("edit 2") && e.contains("factr"), "{e}");
         let e = Scenario::parse("twin = 3\n", Path::new("s.toml"))
             .unwrap_err()
             .to_string();
