@@ -72,6 +72,8 @@ fn print(r: &TrafficReport) {
         "", "baseline", "scenario", "change"
     );
     let row = |what: &str, x: f64, y: f64| {
+        // An empty f64 sum is -0.0; print it as 0.
+        let (x, y) = (x + 0.0, y + 0.0);
         let pct = if x != 0.0 {
             format!("{:+.2}%", 100.0 * (y - x) / x)
         } else {
