@@ -234,4 +234,39 @@ fn hue_sample_twin_truong_tien_closed() {
     assert_eq!(gaps["baseline"], r.baseline.history.len());
     assert_eq!(gaps["scenario"], r.scenario.history.len());
     check(&r, &["Cầu Phú Xuân", "Cầu Dã Viên", "Cầu Nguyễn Hoàng"]);
+
+    // The same closure as a flood: the bridge's road ids at 0.8 m in a depth CSV, threshold
+    // 0.3 m, closes the same links and gives the same flows.
+    let ids: Vec<&str> = r
+        .closed_links
+        .iter()
+        .map(|&a| r.link_roads[a].id.as_str())
+        .collect();
+    let mut csv = String::from("road_id,max_depth_m\n");
+    for id in &ids {
+        csv += &format!("{id},0.8\n");
+    }
+    csv += "some-other-road,2.0\n";
+    std::fs::write(dir.path().join("depths.csv"), csv).unwrap();
+    let flooded = std::fs::read_to_string(&path).unwrap().replace(
+        "type = \"close\"\nnames = [\"Cầu Trường Tiền\"]",
+        "type = \"flooded\"\nfile = \"depths.csv\"\nthreshold_m = 0.3",
+    );
+    let fpath = dir.path().join("flooded.toml");
+    std::fs::write(&fpath, &flooded).unwrap();
+    let f = run_scenario(&fpath, &mut |_| {}).unwrap();
+    assert_eq!(f.closed_links, r.closed_links);
+    for (a, b) in f.scenario.flows.iter().zip(&r.scenario.flows) {
+        assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()));
+    }
+
+    // An edit naming no road: the error names the file and the edit's line.
+    let bad = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("Cầu Trường Tiền", "Cầu Không Có");
+    let line = bad.lines().position(|l| l == "[[edit]]").unwrap() + 1;
+    std::fs::write(&path, bad).unwrap();
+    let e = run_scenario(&path, &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains(&format!("closed.toml: line {line}: ")), "{e}");
+    assert!(e.contains("Cầu Không Có"), "{e}");
 }
