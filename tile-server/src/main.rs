@@ -89,6 +89,32 @@ enum Cmd {
         /// The scenario file.
         scenario: PathBuf,
     },
+    /// OGC 3D Tiles 1.1 from the twin.
+    Tiles {
+        #[command(subcommand)]
+        cmd: TilesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TilesCmd {
+    /// Write the twin's tilesets (buildings, heritage, terrain, point clouds) to a folder:
+    /// DIR/tileset.json and DIR/<layer>/tileset.json with its .glb tiles.
+    Export {
+        /// The twin folder.
+        twin: PathBuf,
+        /// The output folder.
+        dir: PathBuf,
+        /// Layers to export (comma-separated: buildings, heritage, terrain, pointclouds); all the twin has by default.
+        #[arg(long, value_delimiter = ',')]
+        layers: Vec<String>,
+        /// Most features in a leaf tile.
+        #[arg(long)]
+        max_features: Option<usize>,
+        /// Use twin.toml's geoid_offset_m even when PROJ has the EGM96 grid.
+        #[arg(long)]
+        constant_geoid: bool,
+    },
 }
 
 /// An indicatif bar behind twin-core's progress trait.
@@ -361,6 +387,59 @@ fn query(
     Ok(())
 }
 
+fn tiles_export(
+    twin: &std::path::Path,
+    dir: &std::path::Path,
+    layers: &[String],
+    max_features: Option<usize>,
+    constant_geoid: bool,
+) -> Result<()> {
+    use tile_server::tiles::{self, geodesy::GeoidChoice, TileLayer, TilesetOptions};
+    let td = TwinDir::open(twin)?;
+    let t = td.load()?;
+    let layers = layers
+        .iter()
+        .map(|l| {
+            TileLayer::parse(l).with_context(|| {
+                format!("unknown layer {l:?} (buildings, heritage, terrain, pointclouds)")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut opts = TilesetOptions::for_config(&td.config);
+    if let Some(m) = max_features {
+        opts.max_features = m.max(1);
+        opts.parent_features = opts.parent_features.min(opts.max_features);
+    }
+    if constant_geoid {
+        opts.geoid = GeoidChoice::Constant;
+    }
+    let start = std::time::Instant::now();
+    let report = tiles::export(&t, dir, &layers, &opts, &bar())?;
+    println!(
+        "{:<12} {:>7} {:>7} {:>10} {:>12}",
+        "layer", "tiles", "glb", "features", "bytes"
+    );
+    for l in &report.layers {
+        println!(
+            "{:<12} {:>7} {:>7} {:>10} {:>12}",
+            l.layer.name(),
+            l.tiles,
+            l.contents,
+            l.features,
+            l.bytes
+        );
+    }
+    if let Some(l) = report.layers.first() {
+        println!("heights: ellipsoidal, {}", l.geoid.describe());
+    }
+    println!(
+        "wrote {} in {:.1} s",
+        report.tileset.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() {
     if let Err(e) = run() {
         // The whole chain, plainly, without a backtrace.
@@ -440,6 +519,16 @@ fn run() -> Result<()> {
             let t = TwinDir::open(&twin)?.load()?;
             query(&t, &layer, bbox, near, k, radius, json)?;
         }
+        Cmd::Tiles {
+            cmd:
+                TilesCmd::Export {
+                    twin,
+                    dir,
+                    layers,
+                    max_features,
+                    constant_geoid,
+                },
+        } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid)?,
         Cmd::Traffic { twin, scenario } => traffic_cmd::traffic(&twin, &scenario)?,
     }
     Ok(())

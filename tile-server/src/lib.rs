@@ -1,0 +1,10 @@
+//! `tile-server`: the huetwin HTTP server's library side. For now it owns 3D Tiles generation
+//! ([`tiles`]): a tile tree planned over a twin layer, any tile's glTF content produced on its
+//! own, and a streaming export of whole tilesets to a folder (`twin tiles export`).
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod tiles;
+
+pub use error::{Error, Result};
