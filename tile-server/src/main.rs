@@ -11,6 +11,8 @@ use twin_core::import::{LayerKind, Progress};
 use twin_core::twin::SourceConfig;
 use twin_core::{Twin, TwinDir};
 
+mod traffic_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "twin",
@@ -79,6 +81,13 @@ enum Cmd {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Run a traffic scenario (TOML) on a twin against its baseline and print the changes.
+    Traffic {
+        /// The twin folder (overrides the scenario's `twin`).
+        twin: PathBuf,
+        /// The scenario file.
+        scenario: PathBuf,
     },
     /// OGC 3D Tiles 1.1 from the twin.
     Tiles {
@@ -525,6 +534,7 @@ fn run() -> Result<()> {
                     constant_geoid,
                 },
         } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid)?,
+        Cmd::Traffic { twin, scenario } => traffic_cmd::traffic(&twin, &scenario)?,
     }
     Ok(())
 }

@@ -118,6 +118,16 @@ struct Marks {
 /// Assigns `demand` on `net` to user equilibrium. Errors when the demand names a node the
 /// network does not have or a trip count is negative or not finite.
 pub fn assign(net: &Network, demand: &Demand, opts: &AssignOptions) -> Result<Assignment> {
+    assign_with_progress(net, demand, opts, &mut |_| {})
+}
+
+/// [`assign`], calling `on_gap` with the gap record after every iteration (for progress bars).
+pub fn assign_with_progress(
+    net: &Network,
+    demand: &Demand,
+    opts: &AssignOptions,
+    on_gap: &mut dyn FnMut(&GapRecord),
+) -> Result<Assignment> {
     let start = Instant::now();
     let graph = net.graph();
     let (mut origins, intrazonal) = group_demand(net, demand)?;
@@ -162,6 +172,7 @@ pub fn assign(net: &Network, demand: &Demand, opts: &AssignOptions) -> Result<As
             relative_gap: gap,
             seconds: start.elapsed().as_secs_f64(),
         });
+        on_gap(history.last().expect("just pushed"));
         if gap <= opts.target_gap || iteration >= opts.max_iterations {
             break (sptt, gap);
         }

@@ -5,8 +5,13 @@
 //! [`Link::closed`] set (no flow, skipped by path searches) and an added link is appended, so a
 //! scenario's results line up with its baseline's by index for the old links and by key for all.
 
+use std::collections::HashMap;
+
+use twin_core::model::Road;
+
 use super::demand::Demand;
 use super::network::{Link, Network};
+use super::roads::RoadNetwork;
 use crate::error::{Result, ScenarioError};
 
 /// Which link(s) an edit applies to.
@@ -202,4 +207,51 @@ pub fn apply_edits(net: &Network, demand: &Demand, edits: &[Edit]) -> Result<(Ne
         }
     }
     Ok((net, demand))
+}
+
+/// Indices of the links built from roads `pred` accepts (`roads` is the slice the
+/// [`RoadNetwork`] was built from).
+pub fn road_links(
+    rn: &RoadNetwork,
+    roads: &[Road],
+    mut pred: impl FnMut(&Road) -> bool,
+) -> Vec<usize> {
+    let mut hit: HashMap<usize, bool> = HashMap::new();
+    rn.link_road
+        .iter()
+        .enumerate()
+        .filter(|&(_, &r)| *hit.entry(r).or_insert_with(|| pred(&roads[r])))
+        .map(|(a, _)| a)
+        .collect()
+}
+
+/// The edits that close every link made from a road flooded deeper than `threshold_m`:
+/// `depths` holds (road id, maximum water depth in metres along the road), as the flood engine
+/// produces them. Roads not in the network (footways, unknown ids) close nothing; the second
+/// value lists the ids of the flooded roads that closed at least one link.
+pub fn close_flooded_roads(
+    rn: &RoadNetwork,
+    roads: &[Road],
+    depths: &[(String, f64)],
+    threshold_m: f64,
+) -> (Vec<Edit>, Vec<String>) {
+    let flooded: HashMap<&str, f64> = depths
+        .iter()
+        .filter(|(_, d)| d.is_finite() && *d > threshold_m)
+        .map(|(id, d)| (id.as_str(), *d))
+        .collect();
+    let links = road_links(rn, roads, |r| flooded.contains_key(r.id.as_str()));
+    let mut closed: Vec<String> = links
+        .iter()
+        .map(|&a| roads[rn.link_road[a]].id.clone())
+        .collect();
+    closed.sort();
+    closed.dedup();
+    (
+        links
+            .into_iter()
+            .map(|a| Edit::CloseLink(LinkRef::Index(a)))
+            .collect(),
+        closed,
+    )
 }

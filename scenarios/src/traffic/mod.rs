@@ -5,7 +5,10 @@
 //!   builds one from the twin's roads ([`network::from_roads`]);
 //! * [`mod@assign`] finds the user equilibrium by path-based gradient projection, to a stated
 //!   relative gap `(TSTT - SPTT) / TSTT`;
-//! * [`edit`] applies what-if edits (close/add links, capacity, speed, demand scale);
+//! * [`edit`] applies what-if edits (close/add links, capacity, speed, demand scale, flooded
+//!   roads);
+//! * [`gravity`] derives demand from building floor area with a gravity model;
+//! * [`scenario`] reads a scenario TOML and runs it against its baseline ([`scenario::run_scenario`]);
 //! * [`result`] holds the outcome: link flows, v/c, times, totals, Beckmann objective,
 //!   unreachable OD pairs, differences from a baseline, skims.
 //!
@@ -28,13 +31,16 @@
 pub mod assign;
 pub mod demand;
 pub mod edit;
+pub mod gravity;
 pub mod network;
 pub mod result;
 pub mod roads;
+pub mod scenario;
 pub mod tntp;
 
-pub use assign::{assign, AssignOptions};
+pub use assign::{assign, assign_with_progress, AssignOptions};
 pub use demand::{Demand, OdTrip};
-pub use edit::{apply_edits, Edit, LinkRef, NewLink};
+pub use edit::{apply_edits, close_flooded_roads, road_links, Edit, LinkRef, NewLink};
+pub use gravity::{gravity_demand, GravityDemand, GravityParams};
 pub use network::{Link, Network, Node};
-pub use result::{skim, Assignment, Diff, LinkDiff, Skim};
+pub use result::{skim, Assignment, Diff, GapRecord, LinkDiff, Skim};
