@@ -23,3 +23,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The Khronos glTF validator the tile tests run (npm gltf-validator, pinned in tools/package-lock.json).
+if [[ "${1:-}" == "--test" ]]; then
+  npm ci --prefix "$(dirname "$0")/../tools" --no-audit --no-fund --loglevel=error
+fi

@@ -1,9 +1,13 @@
 //! `scenarios`: what-if engines on the CPU (flood reference solver, traffic assignment,
-//! impacts) over a [`twin_core::Twin`].
+//! impacts) over a [`twin_core::Twin`]. The engines arrive with their issues; this crate holds
+//! their shared scenario types.
+//!
+//! * [`traffic`]: static user-equilibrium traffic assignment and what-if edits.
 
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod traffic;
 
 pub use error::{Result, ScenarioError};
 pub use twin_core;

@@ -88,6 +88,32 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
     },
+    /// OGC 3D Tiles 1.1 from the twin.
+    Tiles {
+        #[command(subcommand)]
+        cmd: TilesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TilesCmd {
+    /// Write the twin's tilesets (buildings, heritage, terrain, point clouds) to a folder:
+    /// DIR/tileset.json and DIR/<layer>/tileset.json with its .glb tiles.
+    Export {
+        /// The twin folder.
+        twin: PathBuf,
+        /// The output folder.
+        dir: PathBuf,
+        /// Layers to export (comma-separated: buildings, heritage, terrain, pointclouds); all the twin has by default.
+        #[arg(long, value_delimiter = ',')]
+        layers: Vec<String>,
+        /// Most features in a leaf tile.
+        #[arg(long)]
+        max_features: Option<usize>,
+        /// Use twin.toml's geoid_offset_m even when PROJ has the EGM96 grid.
+        #[arg(long)]
+        constant_geoid: bool,
+    },
 }
 
 /// An indicatif bar behind twin-core's progress trait.
@@ -370,7 +396,11 @@ fn serve(twin: &std::path::Path, addr: std::net::SocketAddr) -> Result<()> {
         disk_cache: Some(dir.dir.join("cache").join("tiles")),
         ..server::ServerConfig::default()
     };
-    let source: Arc<dyn server::tiles::TileSource> = Arc::new(server::tiles::NoTiles);
+    let opts = tile_server::tiles::TilesetOptions::for_config(&dir.config);
+    let source: Arc<dyn server::tiles::TileSource> = Arc::new(
+        server::tiles::GeneratedTiles::plan(t.clone(), &opts, &server::twin_fingerprint(&dir))
+            .context("planning the tilesets")?,
+    );
     let app = server::app(t.clone(), source, &cfg)?;
     if !server::viewer::cesium_dir(&cfg.web_dir).join("Cesium.js").exists() {
         eprintln!(
@@ -388,6 +418,59 @@ fn serve(twin: &std::path::Path, addr: std::net::SocketAddr) -> Result<()> {
         println!("API:    http://{a}/api/layers  (OpenAPI: http://{a}/api/openapi.json)");
     }))
     .with_context(|| format!("serving on {addr}"))?;
+    Ok(())
+}
+
+fn tiles_export(
+    twin: &std::path::Path,
+    dir: &std::path::Path,
+    layers: &[String],
+    max_features: Option<usize>,
+    constant_geoid: bool,
+) -> Result<()> {
+    use tile_server::tiles::{self, geodesy::GeoidChoice, TileLayer, TilesetOptions};
+    let td = TwinDir::open(twin)?;
+    let t = td.load()?;
+    let layers = layers
+        .iter()
+        .map(|l| {
+            TileLayer::parse(l).with_context(|| {
+                format!("unknown layer {l:?} (buildings, heritage, terrain, pointclouds)")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut opts = TilesetOptions::for_config(&td.config);
+    if let Some(m) = max_features {
+        opts.max_features = m.max(1);
+        opts.parent_features = opts.parent_features.min(opts.max_features);
+    }
+    if constant_geoid {
+        opts.geoid = GeoidChoice::Constant;
+    }
+    let start = std::time::Instant::now();
+    let report = tiles::export(&t, dir, &layers, &opts, &bar())?;
+    println!(
+        "{:<12} {:>7} {:>7} {:>10} {:>12}",
+        "layer", "tiles", "glb", "features", "bytes"
+    );
+    for l in &report.layers {
+        println!(
+            "{:<12} {:>7} {:>7} {:>10} {:>12}",
+            l.layer.name(),
+            l.tiles,
+            l.contents,
+            l.features,
+            l.bytes
+        );
+    }
+    if let Some(l) = report.layers.first() {
+        println!("heights: ellipsoidal, {}", l.geoid.describe());
+    }
+    println!(
+        "wrote {} in {:.1} s",
+        report.tileset.display(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -471,6 +554,16 @@ fn run() -> Result<()> {
             query(&t, &layer, bbox, near, k, radius, json)?;
         }
         Cmd::Serve { twin, addr } => serve(&twin, addr)?,
+        Cmd::Tiles {
+            cmd:
+                TilesCmd::Export {
+                    twin,
+                    dir,
+                    layers,
+                    max_features,
+                    constant_geoid,
+                },
+        } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid)?,
     }
     Ok(())
 }

@@ -342,6 +342,26 @@ pub fn app(
     ))
 }
 
+/// A short fingerprint of a twin folder's data (`twin.toml` and the store's size and
+/// modification time): it changes when the twin is rebuilt, so the disk tile cache of an older
+/// build is not served.
+pub fn twin_fingerprint(dir: &twin_core::TwinDir) -> String {
+    let mut h = blake3::Hasher::new();
+    if let Ok(t) = std::fs::read(dir.dir.join("twin.toml")) {
+        h.update(&t);
+    }
+    if let Ok(m) = std::fs::metadata(dir.store_path()) {
+        h.update(&m.len().to_le_bytes());
+        if let Ok(t) = m.modified().and_then(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_err(std::io::Error::other)
+        }) {
+            h.update(&t.as_nanos().to_le_bytes());
+        }
+    }
+    h.finalize().to_hex()[..16].to_string()
+}
+
 /// Bind `addr` and return the bound address (a port of 0 picks a free one) and the future
 /// that serves until it fails.
 pub async fn bind(

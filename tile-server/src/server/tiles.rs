@@ -13,7 +13,10 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use crate::tiles::{self, geodesy::Projector, TileLayer, Tileset, TilesetOptions};
+use std::cell::RefCell;
 use std::sync::Arc;
+use twin_core::Twin;
 
 /// What the tile endpoints need from a 3D Tiles generator: the bytes of one file of the
 /// tileset tree, produced on its own.
@@ -43,6 +46,114 @@ impl TileSource for NoTiles {
     }
     fn produce(&self, _path: &TilePath) -> Result<Option<Vec<u8>>, ApiError> {
         Ok(None)
+    }
+}
+
+/// The 3D Tiles generator of [`crate::tiles`] behind the server: every layer the twin has is
+/// planned once ([`Tileset::plan`]); tileset JSON and tile content are produced on request with
+/// the same functions as `twin tiles export`, so the bytes are the same.
+pub struct GeneratedTiles {
+    twin: Arc<Twin>,
+    sets: Vec<Tileset>,
+    top: Option<Vec<u8>>,
+    version: String,
+}
+
+thread_local! {
+    static PROJECTOR: RefCell<Option<(String, Arc<Projector>)>> = const { RefCell::new(None) };
+}
+
+fn projector(crs: &twin_core::Crs) -> Result<Arc<Projector>, ApiError> {
+    let def = crs.definition();
+    if let Some(p) = PROJECTOR.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(d, _)| d == def)
+            .map(|(_, p)| p.clone())
+    }) {
+        return Ok(p);
+    }
+    let p = Arc::new(Projector::new(crs).map_err(|e| ApiError::internal(e.to_string()))?);
+    PROJECTOR.with(|c| *c.borrow_mut() = Some((def.to_string(), p.clone())));
+    Ok(p)
+}
+
+impl GeneratedTiles {
+    /// Plan every layer the twin has. `fingerprint` identifies the twin's data (see
+    /// [`super::twin_fingerprint`]); with the generator and the options it keys the disk cache.
+    pub fn plan(
+        twin: Arc<Twin>,
+        opts: &TilesetOptions,
+        fingerprint: &str,
+    ) -> crate::Result<GeneratedTiles> {
+        let sets = TileLayer::ALL
+            .into_iter()
+            .filter(|l| l.present_in(&twin))
+            .map(|l| Tileset::plan(&twin, l, opts))
+            .collect::<crate::Result<Vec<_>>>()?;
+        let top = match sets.first() {
+            None => None,
+            Some(first) => {
+                let roots: Vec<_> = sets
+                    .iter()
+                    .map(|t| (t.layer(), t.root().region, t.geometric_error()))
+                    .collect();
+                let v = tiles::top_tileset_json(&twin, &roots, &first.geoid().describe());
+                Some(tiles::tileset_bytes(&v)?)
+            }
+        };
+        let key = format!("{}\n{opts:?}\n{fingerprint}", tiles::GENERATOR);
+        let version = blake3::hash(key.as_bytes()).to_hex()[..16].to_string();
+        Ok(GeneratedTiles {
+            twin,
+            sets,
+            top,
+            version,
+        })
+    }
+
+    /// The planned tilesets.
+    pub fn tilesets(&self) -> &[Tileset] {
+        &self.sets
+    }
+
+    fn set(&self, layer: &str) -> Option<&Tileset> {
+        self.sets.iter().find(|t| t.layer().name() == layer)
+    }
+}
+
+impl TileSource for GeneratedTiles {
+    fn layers(&self) -> Vec<String> {
+        self.sets.iter().map(|t| t.layer().name().to_string()).collect()
+    }
+
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    fn produce(&self, path: &TilePath) -> Result<Option<Vec<u8>>, ApiError> {
+        match path {
+            TilePath::Root => Ok(self.top.clone()),
+            TilePath::LayerTileset(l) => match self.set(l) {
+                None => Ok(None),
+                Some(ts) => tiles::tileset_bytes(&ts.tileset_json())
+                    .map(Some)
+                    .map_err(|e| ApiError::internal(e.to_string())),
+            },
+            TilePath::Content { layer, id } => {
+                let Some(ts) = self.set(layer) else {
+                    return Ok(None);
+                };
+                match ts.tile(id) {
+                    Some(t) if t.content_uri().is_some() => {}
+                    _ => return Ok(None),
+                }
+                let proj = projector(&self.twin.crs)?;
+                ts.tile_content_with(&self.twin, id, &proj)
+                    .map(Some)
+                    .map_err(|e| ApiError::internal(format!("tile {layer}/{id}: {e}")))
+            }
+        }
     }
 }
 
