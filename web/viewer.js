@@ -187,7 +187,7 @@ async function main() {
   $("layers").innerHTML = "";
   const labels = { buildings: "Buildings", heritage: "Heritage sites", terrain: "Terrain", pointclouds: "Point clouds" };
   for (const layer of info.layers.filter((l) => l.tileset)) {
-    const ts = await Cesium.Cesium3DTileset.fromUrl(layer.tileset, { maximumScreenSpaceError: 8 });
+    const ts = await Cesium.Cesium3DTileset.fromUrl(layer.tileset, { maximumScreenSpaceError: 16 });
     ts.tileFailed.addEventListener((e) => {
       huetwin.failedTiles.push({ url: e.url, message: String(e.message) });
       status(`tile failed: ${e.url}`);

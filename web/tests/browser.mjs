@@ -23,8 +23,8 @@ for (let i = 0; i < rest.length; i++) {
 }
 mkdirSync(outDir, { recursive: true });
 
-const W = 1024;
-const H = 768;
+const W = 800;
+const H = 600;
 const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0 };
 
 const browser = await chromium.launch({
