@@ -193,6 +193,7 @@ async function main() {
       status(`tile failed: ${e.url}`);
     });
     if (layer.name === "heritage") ts.style = new Cesium.Cesium3DTileStyle({ color: "color('#ffb000', 0.45)" });
+    if (layer.name === "terrain") ts.style = new Cesium.Cesium3DTileStyle({ color: "color('#9fb58a')" });
     viewer.scene.primitives.add(ts);
     huetwin.tilesets[layer.name] = ts;
     addToggle(layer.name, `${labels[layer.name] || layer.name} (${layer.count})`, ts);

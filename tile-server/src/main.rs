@@ -402,7 +402,10 @@ fn serve(twin: &std::path::Path, addr: std::net::SocketAddr) -> Result<()> {
             .context("planning the tilesets")?,
     );
     let app = server::app(t.clone(), source, &cfg)?;
-    if !server::viewer::cesium_dir(&cfg.web_dir).join("Cesium.js").exists() {
+    if !server::viewer::cesium_dir(&cfg.web_dir)
+        .join("Cesium.js")
+        .exists()
+    {
         eprintln!(
             "note: CesiumJS is not in {} (run scripts/setup.sh); the viewer page will say so",
             server::viewer::cesium_dir(&cfg.web_dir).display()
@@ -413,7 +416,11 @@ fn serve(twin: &std::path::Path, addr: std::net::SocketAddr) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(server::run(app, cfg.addr, |a| {
-        println!("serving twin {:?} ({} buildings)", t.name, t.buildings.len());
+        println!(
+            "serving twin {:?} ({} buildings)",
+            t.name,
+            t.buildings.len()
+        );
         println!("viewer: http://{a}/");
         println!("API:    http://{a}/api/layers  (OpenAPI: http://{a}/api/openapi.json)");
     }))

@@ -95,8 +95,7 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let (lon, lat) = to_wgs.apply(inside.x(), inside.y()).unwrap();
 
     let opts = TilesetOptions::for_config(&td.config);
-    let source =
-        GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
+    let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
     let app = server::app(twin.clone(), Arc::new(source), &ServerConfig::default()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -146,17 +145,39 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     eprintln!("browser result: {r:#}");
 
     assert!(output.status.success(), "node failed: {stdout}");
-    assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{:#}", r["errors"]);
-    assert_eq!(r["failedTiles"].as_array().unwrap().len(), 0, "{:#}", r["failedTiles"]);
-    assert_eq!(r["failedRequests"].as_array().unwrap().len(), 0, "{:#}", r["failedRequests"]);
-    assert!(r["tileResponses"].as_u64().unwrap() >= 3, "{}", r["tileResponses"]);
+    assert_eq!(
+        r["errors"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        r["errors"]
+    );
+    assert_eq!(
+        r["failedTiles"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        r["failedTiles"]
+    );
+    assert_eq!(
+        r["failedRequests"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        r["failedRequests"]
+    );
+    assert!(
+        r["tileResponses"].as_u64().unwrap() >= 3,
+        "{}",
+        r["tileResponses"]
+    );
     let sets: Vec<&str> = r["tilesets"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(sets.contains(&"buildings") && sets.contains(&"heritage"), "{sets:?}");
+    assert!(
+        sets.contains(&"buildings") && sets.contains(&"heritage"),
+        "{sets:?}"
+    );
 
     // The Citadel view: the globe and the twin cover the centre, not a blank canvas.
     let c = &r["citadel"];
@@ -171,7 +192,12 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     assert!(out.join("citadel.png").is_file());
 
     // The click shows the building's id and height (rounded to 0.1 m by the panel).
-    assert_eq!(r["clicked"]["id"], building.id.as_str(), "{:#}", r["clicked"]);
+    assert_eq!(
+        r["clicked"]["id"],
+        building.id.as_str(),
+        "{:#}",
+        r["clicked"]
+    );
     let h = r["clicked"]["height"].as_str().unwrap_or_default();
     assert_eq!(h, format!("{:.1} m", building.height), "{:#}", r["clicked"]);
     assert_eq!(r["heritageShown"], false);
@@ -179,7 +205,11 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     // The toggle hides the buildings: nothing to click, and the picture changed where the
     // building was.
     assert_eq!(r["buildingsShown"], false);
-    assert!(r["clickedHidden"]["props"].is_null(), "{:#}", r["clickedHidden"]);
+    assert!(
+        r["clickedHidden"]["props"].is_null(),
+        "{:#}",
+        r["clickedHidden"]
+    );
     let t = &r["toggle"];
     assert!(t["centreChanged"].as_f64().unwrap() > 0.2, "{t}");
     assert!(out.join("building.png").is_file() && out.join("buildings-hidden.png").is_file());

@@ -4,7 +4,7 @@
 //! a second route: the files of `tiles::export`, GDAL's `ogrinfo` on the store, the shared
 //! GeoJSON extract parsed with serde_json, brute force over the loaded twin, BLAKE3 of the body.
 
-use geo::{BoundingRect, Distance, Euclidean, Intersects, InteriorPoint};
+use geo::{BoundingRect, Distance, Euclidean, InteriorPoint, Intersects};
 use geo_types::{Coord, Geometry, MultiPolygon, Point, Rect};
 use reqwest::header;
 use serde_json::Value;
@@ -176,12 +176,18 @@ async fn every_tile_and_tileset_is_the_exported_bytes() {
     assert!(glbs >= 2, "the export has {glbs} glb files");
     assert!(files.contains_key("tileset.json"));
     for layer in ["buildings", "heritage"] {
-        assert!(files.contains_key(&format!("{layer}/tileset.json")), "{layer}");
+        assert!(
+            files.contains_key(&format!("{layer}/tileset.json")),
+            "{layer}"
+        );
     }
     for (rel, bytes) in &files {
         let r = get(&format!("/tiles/{rel}")).await;
         assert_eq!(r.status(), 200, "{rel}");
-        let ct = r.headers()[header::CONTENT_TYPE].to_str().unwrap().to_string();
+        let ct = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
         if rel.ends_with(".glb") {
             assert_eq!(ct, "model/gltf-binary", "{rel}");
         } else {
@@ -193,7 +199,10 @@ async fn every_tile_and_tileset_is_the_exported_bytes() {
             .contains("max-age"));
         let body = r.bytes().await.unwrap();
         assert_eq!(body.len(), bytes.len(), "{rel}: length");
-        assert!(body.as_ref() == bytes.as_slice(), "{rel}: bytes differ from the export");
+        assert!(
+            body.as_ref() == bytes.as_slice(),
+            "{rel}: bytes differ from the export"
+        );
         if rel.ends_with(".glb") {
             // GLB header: magic, version 2, total length = file length.
             assert_eq!(&body[0..4], b"glTF", "{rel}");
@@ -206,7 +215,11 @@ async fn every_tile_and_tileset_is_the_exported_bytes() {
     }
     // Every content URI in the layer tilesets is served, and nothing more is in the export.
     fn uris(v: &Value, out: &mut Vec<String>) {
-        if let Some(u) = v.get("content").and_then(|c| c.get("uri")).and_then(|u| u.as_str()) {
+        if let Some(u) = v
+            .get("content")
+            .and_then(|c| c.get("uri"))
+            .and_then(|u| u.as_str())
+        {
             out.push(u.to_string());
         }
         if let Some(ch) = v.get("children").and_then(|c| c.as_array()) {
@@ -227,7 +240,10 @@ async fn every_tile_and_tileset_is_the_exported_bytes() {
         listed += u.len();
         let prefix = l.trim_end_matches("tileset.json");
         for uri in u {
-            assert!(files.contains_key(&format!("{prefix}{uri}")), "{prefix}{uri}");
+            assert!(
+                files.contains_key(&format!("{prefix}{uri}")),
+                "{prefix}{uri}"
+            );
         }
     }
     assert_eq!(listed, glbs);
@@ -356,7 +372,12 @@ async fn json_is_compressed_and_glb_is_not() {
         .read_to_end(&mut plain)
         .unwrap();
     assert_eq!(plain, files["buildings/tileset.json"]);
-    assert!(gz.len() < plain.len() / 2, "{} vs {}", gz.len(), plain.len());
+    assert!(
+        gz.len() < plain.len() / 2,
+        "{} vs {}",
+        gz.len(),
+        plain.len()
+    );
     // The compressed variant's ETag revalidates too.
     let r = client()
         .get(&url)
@@ -438,7 +459,11 @@ fn ogrinfo(store: &Path) -> BTreeMap<String, (usize, [f64; 4])> {
         .arg(store)
         .output()
         .expect("ogrinfo (gdal-bin, installed by scripts/setup.sh --test)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let mut res = BTreeMap::new();
     let mut layer = String::new();
@@ -488,7 +513,10 @@ async fn layer_counts_and_extents_match_gdal() {
                 .map(|x| x.as_f64().unwrap())
                 .collect();
             for i in 0..4 {
-                assert!((e[i] - ext[i]).abs() < 0.01, "{name} extent {e:?} vs {ext:?}");
+                assert!(
+                    (e[i] - ext[i]).abs() < 0.01,
+                    "{name} extent {e:?} vs {ext:?}"
+                );
             }
             let b: Vec<f64> = l["bbox"]
                 .as_array()
@@ -496,7 +524,10 @@ async fn layer_counts_and_extents_match_gdal() {
                 .iter()
                 .map(|x| x.as_f64().unwrap())
                 .collect();
-            assert!(b[0] > 107.0 && b[2] < 108.5 && b[1] > 15.8 && b[3] < 17.0, "{b:?}");
+            assert!(
+                b[0] > 107.0 && b[2] < 108.5 && b[1] > 15.8 && b[3] < 17.0,
+                "{b:?}"
+            );
             checked += 1;
         }
     }
@@ -530,10 +561,9 @@ fn mpoly(g: &Value) -> MultiPolygon<f64> {
 
 /// The shared GeoJSON extract of the buildings: id → WGS84 footprint.
 fn geojson_buildings() -> Vec<(String, MultiPolygon<f64>)> {
-    let v: Value = serde_json::from_slice(
-        &std::fs::read(shared("hue/geojson/hue_building.geojson")).unwrap(),
-    )
-    .unwrap();
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(shared("hue/geojson/hue_building.geojson")).unwrap())
+            .unwrap();
     v["features"]
         .as_array()
         .unwrap()
@@ -568,8 +598,14 @@ async fn bbox_query_pages_match_the_geojson_extract() {
             // Every returned footprint touches the box (in WGS84, from the response).
             let fp = mpoly(&f["geometry"]);
             let grown = Rect::new(
-                Coord { x: b[0] - 1e-6, y: b[1] - 1e-6 },
-                Coord { x: b[2] + 1e-6, y: b[3] + 1e-6 },
+                Coord {
+                    x: b[0] - 1e-6,
+                    y: b[1] - 1e-6,
+                },
+                Coord {
+                    x: b[2] + 1e-6,
+                    y: b[3] + 1e-6,
+                },
             );
             assert!(fp.intersects(&grown), "{} outside the box", f["id"]);
         }
@@ -591,8 +627,14 @@ async fn bbox_query_pages_match_the_geojson_extract() {
     let all = geojson_buildings();
     let within = |d: f64| -> BTreeSet<String> {
         let r = Rect::new(
-            Coord { x: b[0] - d, y: b[1] - d },
-            Coord { x: b[2] + d, y: b[3] + d },
+            Coord {
+                x: b[0] - d,
+                y: b[1] - d,
+            },
+            Coord {
+                x: b[2] + d,
+                y: b[3] + d,
+            },
         );
         all.iter()
             .filter(|(_, g)| g.intersects(&r))
@@ -602,11 +644,22 @@ async fn bbox_query_pages_match_the_geojson_extract() {
     let inner = within(-1e-6);
     let outer = within(1e-6);
     assert!(inner.len() > 300, "{} buildings in the box", inner.len());
-    assert!(inner.is_subset(&got), "missing: {:?}", inner.difference(&got).collect::<Vec<_>>());
-    assert!(got.is_subset(&outer), "extra: {:?}", got.difference(&outer).collect::<Vec<_>>());
+    assert!(
+        inner.is_subset(&got),
+        "missing: {:?}",
+        inner.difference(&got).collect::<Vec<_>>()
+    );
+    assert!(
+        got.is_subset(&outer),
+        "extra: {:?}",
+        got.difference(&outer).collect::<Vec<_>>()
+    );
     // Without a bbox: the whole layer, counted.
     let (_, v) = get_json("/api/layers/heritage/features?limit=0").await;
-    assert_eq!(v["numberMatched"].as_u64().unwrap() as usize, fx().twin.heritage.len());
+    assert_eq!(
+        v["numberMatched"].as_u64().unwrap() as usize,
+        fx().twin.heritage.len()
+    );
     assert_eq!(v["numberReturned"], 0);
 }
 
@@ -695,10 +748,9 @@ async fn one_feature_by_id_with_slashes() {
 #[tokio::test]
 async fn heritage_zone_of_a_point() {
     // Ngọ Môn from the shared GeoJSON extract, a point inside it computed with geo.
-    let v: Value = serde_json::from_slice(
-        &std::fs::read(shared("hue/geojson/hue_heritage.geojson")).unwrap(),
-    )
-    .unwrap();
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(shared("hue/geojson/hue_heritage.geojson")).unwrap())
+            .unwrap();
     let ngo_mon = v["features"]
         .as_array()
         .unwrap()
@@ -707,20 +759,16 @@ async fn heritage_zone_of_a_point() {
         .expect("Ngo Mon in the extract");
     let poly = mpoly(&ngo_mon["geometry"]);
     let p = poly.interior_point().unwrap();
-    let (s, v) = get_json(&format!(
-        "/api/heritage/zones?lon={}&lat={}",
-        p.x(),
-        p.y()
-    ))
-    .await;
+    let (s, v) = get_json(&format!("/api/heritage/zones?lon={}&lat={}", p.x(), p.y())).await;
     assert_eq!(s, 200, "{v}");
     let feats = v["features"].as_array().unwrap();
-    assert!(
-        feats.iter().any(|f| f["id"] == "osm:way/172657562"),
-        "{v}"
-    );
+    assert!(feats.iter().any(|f| f["id"] == "osm:way/172657562"), "{v}");
     for f in feats {
-        assert!(mpoly(&f["geometry"]).intersects(&p), "{} does not hold the point", f["id"]);
+        assert!(
+            mpoly(&f["geometry"]).intersects(&p),
+            "{} does not hold the point",
+            f["id"]
+        );
         assert!(f["properties"].get("zone").is_some());
     }
     // Far from every site.
@@ -761,10 +809,26 @@ async fn bad_requests_are_json_errors() {
     let v = expect_error("/api/layers/temples/features", 404).await;
     assert!(v["error"]["message"].as_str().unwrap().contains("temples"));
     expect_error("/api/layers/buildings/features?bbox=1,2,3", 400).await;
-    expect_error("/api/layers/buildings/features?bbox=107.6,16.4,107.5,16.5", 400).await;
-    expect_error("/api/layers/buildings/features?bbox=NaN,16.4,107.6,16.5", 400).await;
-    expect_error("/api/layers/buildings/features?bbox=107.5,16.4,inf,16.5", 400).await;
-    expect_error("/api/layers/buildings/features?bbox=107.5,16.4,190,16.5", 400).await;
+    expect_error(
+        "/api/layers/buildings/features?bbox=107.6,16.4,107.5,16.5",
+        400,
+    )
+    .await;
+    expect_error(
+        "/api/layers/buildings/features?bbox=NaN,16.4,107.6,16.5",
+        400,
+    )
+    .await;
+    expect_error(
+        "/api/layers/buildings/features?bbox=107.5,16.4,inf,16.5",
+        400,
+    )
+    .await;
+    expect_error(
+        "/api/layers/buildings/features?bbox=107.5,16.4,190,16.5",
+        400,
+    )
+    .await;
     expect_error("/api/layers/buildings/features?limit=1000000", 400).await;
     expect_error("/api/layers/buildings/features?limit=-1", 400).await;
     expect_error(
@@ -774,11 +838,27 @@ async fn bad_requests_are_json_errors() {
     .await;
     expect_error("/api/layers/buildings/nearest?lon=NaN&lat=16.4", 400).await;
     expect_error("/api/layers/buildings/nearest?lon=107.5&lat=inf", 400).await;
-    expect_error("/api/layers/buildings/nearest?lon=107.5&lat=16.4&k=5000", 400).await;
+    expect_error(
+        "/api/layers/buildings/nearest?lon=107.5&lat=16.4&k=5000",
+        400,
+    )
+    .await;
     expect_error("/api/layers/buildings/nearest?lon=107.5", 400).await;
-    expect_error("/api/layers/buildings/within?lon=107.5&lat=16.4&radius=-1", 400).await;
-    expect_error("/api/layers/buildings/within?lon=107.5&lat=16.4&radius=1e12", 400).await;
-    expect_error("/api/layers/buildings/within?lon=107.5&lat=16.4&radius=NaN", 400).await;
+    expect_error(
+        "/api/layers/buildings/within?lon=107.5&lat=16.4&radius=-1",
+        400,
+    )
+    .await;
+    expect_error(
+        "/api/layers/buildings/within?lon=107.5&lat=16.4&radius=1e12",
+        400,
+    )
+    .await;
+    expect_error(
+        "/api/layers/buildings/within?lon=107.5&lat=16.4&radius=NaN",
+        400,
+    )
+    .await;
     expect_error("/api/heritage/zones?lon=abc&lat=1", 400).await;
     expect_error("/api/nothing", 404).await;
     expect_error("/tiles/roads/tileset.json", 404).await;
@@ -818,7 +898,11 @@ async fn bodies_are_bounded_and_checked() {
     // Not JSON, not a polygon, no content type, NaN in coordinates.
     for (ct, body, status) in [
         ("application/json", "{not json", 400),
-        ("application/json", r#"{"type":"Point","coordinates":[107.5,16.4]}"#, 400),
+        (
+            "application/json",
+            r#"{"type":"Point","coordinates":[107.5,16.4]}"#,
+            400,
+        ),
         ("text/plain", r#"{"type":"Polygon","coordinates":[]}"#, 415),
         (
             "application/json",
@@ -864,7 +948,10 @@ async fn hostile_paths_are_refused_and_the_server_keeps_serving() {
         let (status, text) = raw_get(addr, path);
         assert_eq!(status, Some(400), "{path}: {text}");
         assert!(text.contains("\"error\""), "{path}: {text}");
-        assert!(!text.contains(secret.lines().next().unwrap()), "{path} leaked twin.toml");
+        assert!(
+            !text.contains(secret.lines().next().unwrap()),
+            "{path} leaked twin.toml"
+        );
     }
     // A tile path with odd characters, very long paths, garbage request lines.
     let (s, _) = raw_get(addr, &format!("/tiles/{}.glb", "a/".repeat(400)));
@@ -872,7 +959,10 @@ async fn hostile_paths_are_refused_and_the_server_keeps_serving() {
     let (s, _) = raw_get(addr, "/tiles/build ings/tileset.json");
     assert!(s.is_none() || s == Some(400), "{s:?}");
     let _ = raw(addr, b"\x00\x01\x02 garbage\r\n\r\n");
-    let _ = raw(addr, b"GET /tiles/tileset.json HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\nabc");
+    let _ = raw(
+        addr,
+        b"GET /tiles/tileset.json HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\nabc",
+    );
     // Still serving.
     let (s, v) = get_json("/healthz").await;
     assert_eq!(s, 200);
@@ -923,7 +1013,11 @@ async fn metrics_openapi_and_viewer() {
     assert!(html.contains("/cesium/Cesium.js") && html.contains("/viewer.js"));
     let r = get("/viewer.js").await;
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("TileMapServiceImageryProvider"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("TileMapServiceImageryProvider"));
 }
 
 #[tokio::test]

@@ -246,13 +246,11 @@ fn to_project(twin: &Twin, pts: &[(f64, f64)], what: &str) -> Result<Vec<Coord<f
     let t = reprojector(&Crs::wgs84(), &twin.crs)?;
     pts.iter()
         .map(|&(lon, lat)| {
-            t.apply(lon, lat)
-                .map(|(x, y)| Coord { x, y })
-                .map_err(|e| {
-                    ApiError::bad_request(format!(
-                        "{what}: ({lon}, {lat}) cannot be projected into the twin's CRS: {e}"
-                    ))
-                })
+            t.apply(lon, lat).map(|(x, y)| Coord { x, y }).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{what}: ({lon}, {lat}) cannot be projected into the twin's CRS: {e}"
+                ))
+            })
         })
         .collect()
 }
@@ -534,10 +532,8 @@ pub async fn feature_by_id(
 ) -> Result<Response, ApiError> {
     let layer = ApiLayer::parse(&layer)?;
     let twin = state.twin.clone();
-    let f = blocking(move || {
-        on_layer!(twin, layer, |l| one_feature(&twin, l, layer.name(), &id))
-    })
-    .await?;
+    let f = blocking(move || on_layer!(twin, layer, |l| one_feature(&twin, l, layer.name(), &id)))
+        .await?;
     Ok(Geo(f).into_response())
 }
 
@@ -680,7 +676,12 @@ pub async fn intersects(
             "polygon: the exterior ring needs at least 4 positions",
         ));
     }
-    for c in poly.exterior().0.iter().chain(poly.interiors().iter().flat_map(|r| r.0.iter())) {
+    for c in poly
+        .exterior()
+        .0
+        .iter()
+        .chain(poly.interiors().iter().flat_map(|r| r.0.iter()))
+    {
         check_lon_lat(c.x, c.y, "polygon")?;
     }
     let twin = state.twin.clone();
@@ -691,7 +692,10 @@ pub async fn intersects(
         };
         let projected = Polygon::new(
             ring(poly.exterior())?,
-            poly.interiors().iter().map(ring).collect::<Result<_, _>>()?,
+            poly.interiors()
+                .iter()
+                .map(ring)
+                .collect::<Result<_, _>>()?,
         );
         let matched = on_layer!(twin, layer, |l| l.query_polygon(&projected))?;
         let matched = matched.into_iter().map(|i| (i, None)).collect();

@@ -76,6 +76,9 @@ pub struct TileCache {
     memory: Cache<String, Arc<CachedFile>, ByBytes>,
     disk: Option<PathBuf>,
     source: Arc<dyn TileSource>,
+    /// Bounds the tiles produced at once (one per core), so a burst of cold requests cannot
+    /// start hundreds of generators.
+    producers: tokio::sync::Semaphore,
 }
 
 impl TileCache {
@@ -101,6 +104,9 @@ impl TileCache {
             memory: Cache::with_weighter(4096, memory_bytes.max(1), ByBytes),
             disk: disk_root.map(|d| d.join(version)),
             source,
+            producers: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
     }
 
@@ -133,6 +139,11 @@ impl TileCache {
                 return Ok((Some(f), CacheTier::Disk));
             }
         }
+        let _permit = self
+            .producers
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(format!("tile producers: {e}")))?;
         let source = self.source.clone();
         let p = path.clone();
         let produced = tokio::task::spawn_blocking(move || source.produce(&p))

@@ -142,9 +142,12 @@ pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next)
         _ => "other".to_string(),
     };
     let resp = next.run(req).await;
-    state
-        .metrics
-        .request(&route, &method, resp.status(), start.elapsed().as_secs_f64());
+    state.metrics.request(
+        &route,
+        &method,
+        resp.status(),
+        start.elapsed().as_secs_f64(),
+    );
     resp
 }
 

@@ -154,7 +154,10 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 async fn openapi_doc(State(state): State<Arc<AppState>>) -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         state.openapi.clone(),
     )
         .into_response()
@@ -232,7 +235,11 @@ async fn tag_encoded_etag(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if let Some(enc) = enc {
-        if let Some(tag) = resp.headers().get(header::ETAG).and_then(|v| v.to_str().ok()) {
+        if let Some(tag) = resp
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+        {
             if let Some(bare) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
                 if let Ok(v) = HeaderValue::from_str(&format!("\"{bare}-{enc}\"")) {
                     resp.headers_mut().insert(header::ETAG, v);
@@ -243,7 +250,12 @@ async fn tag_encoded_etag(req: Request, next: Next) -> Response {
     resp
 }
 
-fn compressible(status: StatusCode, _v: Version, h: &HeaderMap, _e: &axum::http::Extensions) -> bool {
+fn compressible(
+    status: StatusCode,
+    _v: Version,
+    h: &HeaderMap,
+    _e: &axum::http::Extensions,
+) -> bool {
     if status == StatusCode::PARTIAL_CONTENT || h.contains_key(header::CONTENT_RANGE) {
         return false;
     }
@@ -318,7 +330,10 @@ pub fn app(
         .route("/api/openapi.json", get(openapi_doc))
         .route("/api/layers", get(api::list_layers))
         .route("/api/layers/{layer}/features", get(api::features_bbox))
-        .route("/api/layers/{layer}/features/{*id}", get(api::feature_by_id))
+        .route(
+            "/api/layers/{layer}/features/{*id}",
+            get(api::feature_by_id),
+        )
         .route("/api/layers/{layer}/nearest", get(api::nearest))
         .route("/api/layers/{layer}/within", get(api::within))
         .route("/api/layers/{layer}/intersects", post(api::intersects))

@@ -9,11 +9,11 @@
 use super::cache::{CacheTier, CachedFile};
 use super::error::ApiError;
 use super::AppState;
+use crate::tiles::{self, geodesy::Projector, TileLayer, Tileset, TilesetOptions};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use crate::tiles::{self, geodesy::Projector, TileLayer, Tileset, TilesetOptions};
 use std::cell::RefCell;
 use std::sync::Arc;
 use twin_core::Twin;
@@ -124,7 +124,10 @@ impl GeneratedTiles {
 
 impl TileSource for GeneratedTiles {
     fn layers(&self) -> Vec<String> {
-        self.sets.iter().map(|t| t.layer().name().to_string()).collect()
+        self.sets
+            .iter()
+            .map(|t| t.layer().name().to_string())
+            .collect()
     }
 
     fn version(&self) -> String {
@@ -264,7 +267,10 @@ pub async fn get_tile(
     let (file, tier) = state.cache.get_or_produce(&tp).await?;
     state.metrics.cache(tier);
     let Some(file) = file else {
-        return Err(ApiError::not_found(format!("no tile file {:?}", tp.relative())));
+        return Err(ApiError::not_found(format!(
+            "no tile file {:?}",
+            tp.relative()
+        )));
     };
     Ok(respond(&file, &headers, tier))
 }
