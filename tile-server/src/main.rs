@@ -89,6 +89,14 @@ enum Cmd {
         /// The scenario file.
         scenario: PathBuf,
     },
+    /// Serve a twin over HTTP: the web viewer, 3D Tiles generated on demand, the JSON API.
+    Serve {
+        /// The twin folder.
+        twin: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+    },
     /// OGC 3D Tiles 1.1 from the twin.
     Tiles {
         #[command(subcommand)]
@@ -387,6 +395,48 @@ fn query(
     Ok(())
 }
 
+fn serve(twin: &std::path::Path, addr: std::net::SocketAddr) -> Result<()> {
+    use std::sync::Arc;
+    use tile_server::server;
+    let dir = TwinDir::open(twin)?;
+    let t = Arc::new(dir.load()?);
+    let cfg = server::ServerConfig {
+        addr,
+        disk_cache: Some(dir.dir.join("cache").join("tiles")),
+        ..server::ServerConfig::default()
+    };
+    let opts = tile_server::tiles::TilesetOptions::for_config(&dir.config);
+    let source: Arc<dyn server::tiles::TileSource> = Arc::new(
+        server::tiles::GeneratedTiles::plan(t.clone(), &opts, &server::twin_fingerprint(&dir))
+            .context("planning the tilesets")?,
+    );
+    let app = server::app(t.clone(), source, &cfg)?;
+    if !server::viewer::cesium_dir(&cfg.web_dir)
+        .join("Cesium.js")
+        .exists()
+    {
+        eprintln!(
+            "note: CesiumJS is not in {} (run scripts/setup.sh); the viewer page will say so",
+            server::viewer::cesium_dir(&cfg.web_dir).display()
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(server::run(app, cfg.addr, |a| {
+        println!(
+            "serving twin {:?} ({} buildings)",
+            t.name,
+            t.buildings.len()
+        );
+        println!("viewer: http://{a}/");
+        println!("API:    http://{a}/api/layers  (OpenAPI: http://{a}/api/openapi.json)");
+    }))
+    .with_context(|| format!("serving on {addr}"))?;
+    Ok(())
+}
+
 fn tiles_export(
     twin: &std::path::Path,
     dir: &std::path::Path,
@@ -524,6 +574,7 @@ fn run() -> Result<()> {
             let t = TwinDir::open(&twin)?.load()?;
             query(&t, &layer, bbox, near, k, radius, json)?;
         }
+        Cmd::Serve { twin, addr } => serve(&twin, addr)?,
         Cmd::Tiles {
             cmd:
                 TilesCmd::Export {

@@ -686,9 +686,7 @@ pub fn export_tileset(
         },
     )?;
     let path = dir.join("tileset.json");
-    let text = serde_json::to_vec_pretty(&ts.tileset_json())
-        .map_err(|e| Error::invalid("tileset.json", e))?;
-    write_file(&path, &text)?;
+    write_file(&path, &tileset_bytes(&ts.tileset_json())?)?;
     progress.finish();
     Ok(LayerExport {
         layer: ts.layer,
@@ -698,6 +696,44 @@ pub fn export_tileset(
         bytes: bytes.into_inner(),
         tileset: path,
         geoid: ts.geoid().clone(),
+    })
+}
+
+/// The bytes of a tileset JSON as written to a file or served (pretty-printed).
+pub fn tileset_bytes(v: &Value) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(v).map_err(|e| Error::invalid("tileset.json", e))
+}
+
+/// The top `tileset.json` joining layer tilesets as external tilesets
+/// (`<layer>/tileset.json`), from each layer's root region and geometric error; `geoid`
+/// describes how heights were made ellipsoidal. `roots` must not be empty.
+pub fn top_tileset_json(twin: &Twin, roots: &[(TileLayer, Region, f64)], geoid: &str) -> Value {
+    let mut children = Vec::new();
+    let mut region: Option<Region> = None;
+    let mut error: f64 = 0.0;
+    for (layer, r, e) in roots {
+        region = Some(region.map_or(*r, |x| x.union(r)));
+        error = error.max(*e);
+        children.push(json!({
+            "boundingVolume": {"region": r.to_array()},
+            "geometricError": e,
+            "content": {"uri": format!("{}/tileset.json", layer.name())},
+        }));
+    }
+    let region = region.map(|r| r.to_array().to_vec()).unwrap_or_default();
+    json!({
+        "asset": {
+            "version": "1.1",
+            "generator": GENERATOR,
+            "extras": {"huetwin": {"twin": twin.name, "project_crs": twin.crs.definition(), "geoid": geoid}},
+        },
+        "geometricError": error,
+        "root": {
+            "boundingVolume": {"region": region},
+            "geometricError": error,
+            "refine": "ADD",
+            "children": children,
+        }
     })
 }
 
@@ -725,42 +761,17 @@ pub fn export(
         ));
     }
     let mut reports = Vec::new();
-    let mut children = Vec::new();
-    let mut region: Option<Region> = None;
-    let mut error: f64 = 0.0;
+    let mut roots = Vec::new();
     for layer in wanted {
         progress.start(&format!("planning {}", layer.name()), 0);
         let ts = Tileset::plan(twin, layer, opts)?;
         let rep = export_tileset(twin, &ts, &dir.join(layer.name()), progress)?;
-        let r = ts.root().region;
-        region = Some(region.map_or(r, |x| x.union(&r)));
-        error = error.max(ts.geometric_error());
-        children.push(json!({
-            "boundingVolume": {"region": r.to_array()},
-            "geometricError": ts.geometric_error(),
-            "content": {"uri": format!("{}/tileset.json", layer.name())},
-        }));
+        roots.push((layer, ts.root().region, ts.geometric_error()));
         reports.push(rep);
     }
-    let region = region.expect("at least one layer");
-    let geoid = reports[0].geoid.describe();
-    let top = json!({
-        "asset": {
-            "version": "1.1",
-            "generator": GENERATOR,
-            "extras": {"huetwin": {"twin": twin.name, "project_crs": twin.crs.definition(), "geoid": geoid}},
-        },
-        "geometricError": error,
-        "root": {
-            "boundingVolume": {"region": region.to_array()},
-            "geometricError": error,
-            "refine": "ADD",
-            "children": children,
-        }
-    });
+    let top = top_tileset_json(twin, &roots, &reports[0].geoid.describe());
     let path = dir.join("tileset.json");
-    let text = serde_json::to_vec_pretty(&top).map_err(|e| Error::invalid("tileset.json", e))?;
-    write_file(&path, &text)?;
+    write_file(&path, &tileset_bytes(&top)?)?;
     Ok(ExportReport {
         tileset: path,
         layers: reports,
