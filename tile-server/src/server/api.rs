@@ -146,16 +146,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 // Per-thread PROJ transforms.
 
 thread_local! {
-    static REPROJECTORS: RefCell<HashMap<(String, String), Arc<Reprojector>>> =
+    static REPROJECTORS: RefCell<HashMap<(String, String), std::rc::Rc<Reprojector>>> =
         RefCell::new(HashMap::new());
 }
 
-fn reprojector(from: &Crs, to: &Crs) -> Result<Arc<Reprojector>, ApiError> {
+fn reprojector(from: &Crs, to: &Crs) -> Result<std::rc::Rc<Reprojector>, ApiError> {
     let key = (from.definition().to_string(), to.definition().to_string());
     if let Some(r) = REPROJECTORS.with(|m| m.borrow().get(&key).cloned()) {
         return Ok(r);
     }
-    let r = Arc::new(Reprojector::new(from, to).map_err(|e| ApiError::internal(e.to_string()))?);
+    let r = std::rc::Rc::new(
+        Reprojector::new(from, to).map_err(|e| ApiError::internal(e.to_string()))?,
+    );
     REPROJECTORS.with(|m| m.borrow_mut().insert(key, r.clone()));
     Ok(r)
 }

@@ -60,10 +60,10 @@ pub struct GeneratedTiles {
 }
 
 thread_local! {
-    static PROJECTOR: RefCell<Option<(String, Arc<Projector>)>> = const { RefCell::new(None) };
+    static PROJECTOR: RefCell<Option<(String, std::rc::Rc<Projector>)>> = const { RefCell::new(None) };
 }
 
-fn projector(crs: &twin_core::Crs) -> Result<Arc<Projector>, ApiError> {
+fn projector(crs: &twin_core::Crs) -> Result<std::rc::Rc<Projector>, ApiError> {
     let def = crs.definition();
     if let Some(p) = PROJECTOR.with(|c| {
         c.borrow()
@@ -73,7 +73,7 @@ fn projector(crs: &twin_core::Crs) -> Result<Arc<Projector>, ApiError> {
     }) {
         return Ok(p);
     }
-    let p = Arc::new(Projector::new(crs).map_err(|e| ApiError::internal(e.to_string()))?);
+    let p = std::rc::Rc::new(Projector::new(crs).map_err(|e| ApiError::internal(e.to_string()))?);
     PROJECTOR.with(|c| *c.borrow_mut() = Some((def.to_string(), p.clone())));
     Ok(p)
 }
