@@ -8,7 +8,7 @@
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use twin_core::crs::Transform;
 
 pub fn shared(rel: &str) -> PathBuf {
@@ -552,4 +552,21 @@ pub fn egm96_by_gdal(lon: f64, lat: f64) -> f64 {
     let v01 = gdal_value(x0, y0 + 0.25);
     let v11 = gdal_value(x0 + 0.25, y0 + 0.25);
     (v00 * (1.0 - tx) + v10 * tx) * (1.0 - ty) + (v01 * (1.0 - tx) + v11 * tx) * ty
+}
+
+/// Run the `twin` binary built for these tests.
+pub fn twin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A command's stdout and stderr together, for messages and checks.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
