@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds huetwin, imports the Hue sample twin (data/hue) into its GeoPackage store and
-# describes it. (It will serve it once the server lands.)
+# describes it, then serves it: the web viewer's address is printed (Ctrl-C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,3 +8,4 @@ bash scripts/setup.sh
 cargo build --release -p tile-server
 ./target/release/twin build data/hue
 ./target/release/twin info data/hue
+./target/release/twin serve data/hue

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what huetwin needs on a fresh Debian 12 machine with Rust stable.
 #   scripts/setup.sh         build + serve needs (PROJ)
-#   scripts/setup.sh --test  also the test tools (GDAL's ogrinfo/gdalinfo, Mesa software Vulkan)
+#   scripts/setup.sh --test  also the test tools (GDAL's ogrinfo/gdalinfo, Mesa software Vulkan,
+#                            Chromium for the viewer's browser test)
 # Idempotent: skips packages already installed.
 set -euo pipefail
 
 # libclang-dev: proj-sys 0.23 generates its bindings with bindgen at build time.
 need=(pkg-config libproj-dev proj-data libsqlite3-dev sqlite3 libclang-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  need+=(gdal-bin mesa-vulkan-drivers)
+  need+=(gdal-bin mesa-vulkan-drivers chromium)
 fi
 
 missing=()
@@ -23,3 +24,13 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The Khronos glTF validator the tile tests run (npm gltf-validator, pinned in tools/package-lock.json).
+if [[ "${1:-}" == "--test" ]]; then
+  npm ci --prefix "$(dirname "$0")/../tools" --no-audit --no-fund --loglevel=error
+fi
+
+# The web viewer's CesiumJS (npm cesium, and playwright-core for its browser test, pinned in
+# web/package-lock.json), copied to web/vendor/cesium where `twin serve` serves it.
+npm ci --prefix "$(dirname "$0")/../web" --no-audit --no-fund --loglevel=error
+node "$(dirname "$0")/../web/copy-cesium.mjs"

@@ -1,10 +1,16 @@
 //! `scenarios`: what-if engines on the CPU (flood reference solver, traffic assignment,
-//! impacts) over a [`twin_core::Twin`].
+//! impacts) over a [`twin_core::Twin`]. The engines arrive with their issues; this crate holds
+//! their shared scenario types.
+//!
+//! * [`flood`]: the local inertial flood engine (CPU reference solver, scenario files,
+//!   GeoTIFF and per-feature outputs); the GPU solver is in `renderer::flood`;
+//! * [`traffic`]: static user-equilibrium traffic assignment and what-if edits.
 
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod flood;
+pub mod traffic;
 
 pub use error::{Result, ScenarioError};
 pub use twin_core;

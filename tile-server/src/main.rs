@@ -11,6 +11,8 @@ use twin_core::import::{LayerKind, Progress};
 use twin_core::twin::SourceConfig;
 use twin_core::{Twin, TwinDir};
 
+mod traffic_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "twin",
@@ -93,6 +95,47 @@ enum Cmd {
         /// Output folder (default: the scenario's output_dir, else <twin>/results/<scenario>).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Run a traffic scenario (TOML) on a twin against its baseline and print the changes.
+    Traffic {
+        /// The twin folder (overrides the scenario's `twin`).
+        twin: PathBuf,
+        /// The scenario file.
+        scenario: PathBuf,
+    },
+    /// Serve a twin over HTTP: the web viewer, 3D Tiles generated on demand, the JSON API.
+    Serve {
+        /// The twin folder.
+        twin: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+    },
+    /// OGC 3D Tiles 1.1 from the twin.
+    Tiles {
+        #[command(subcommand)]
+        cmd: TilesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TilesCmd {
+    /// Write the twin's tilesets (buildings, heritage, terrain, point clouds) to a folder:
+    /// DIR/tileset.json and DIR/<layer>/tileset.json with its .glb tiles.
+    Export {
+        /// The twin folder.
+        twin: PathBuf,
+        /// The output folder.
+        dir: PathBuf,
+        /// Layers to export (comma-separated: buildings, heritage, terrain, pointclouds); all the twin has by default.
+        #[arg(long, value_delimiter = ',')]
+        layers: Vec<String>,
+        /// Most features in a leaf tile.
+        #[arg(long)]
+        max_features: Option<usize>,
+        /// Use twin.toml's geoid_offset_m even when PROJ has the EGM96 grid.
+        #[arg(long)]
+        constant_geoid: bool,
     },
 }
 
@@ -366,7 +409,7 @@ fn query(
     Ok(())
 }
 
-fn print_flood(r: &renderer::scenarios::flood::FloodReport) {
+fn print_flood(r: &scenarios::flood::FloodReport) {
     let g = &r.grid;
     println!("flood scenario: {}", r.name);
     println!("solver: {}", r.solver);
@@ -389,6 +432,106 @@ fn print_flood(r: &renderer::scenarios::flood::FloodReport) {
     if let Some(d) = &r.output_dir {
         println!("results: {} ({} files)", d.display(), r.files.len());
     }
+}
+
+fn serve(twin: &std::path::Path, addr: std::net::SocketAddr) -> Result<()> {
+    use std::sync::Arc;
+    use tile_server::server;
+    let dir = TwinDir::open(twin)?;
+    let t = Arc::new(dir.load()?);
+    let cfg = server::ServerConfig {
+        addr,
+        disk_cache: Some(dir.dir.join("cache").join("tiles")),
+        ..server::ServerConfig::default()
+    };
+    let opts = tile_server::tiles::TilesetOptions::for_config(&dir.config);
+    let source: Arc<dyn server::tiles::TileSource> = Arc::new(
+        server::tiles::GeneratedTiles::plan(t.clone(), &opts, &server::twin_fingerprint(&dir))
+            .context("planning the tilesets")?,
+    );
+    let app = server::app(t.clone(), source, &cfg)?;
+    if !server::viewer::cesium_dir(&cfg.web_dir)
+        .join("Cesium.js")
+        .exists()
+    {
+        eprintln!(
+            "note: CesiumJS is not in {} (run scripts/setup.sh); the viewer page will say so",
+            server::viewer::cesium_dir(&cfg.web_dir).display()
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(server::run(app, cfg.addr, |a| {
+        println!(
+            "serving twin {:?} ({} buildings)",
+            t.name,
+            t.buildings.len()
+        );
+        println!("viewer: http://{a}/");
+        println!("API:    http://{a}/api/layers  (OpenAPI: http://{a}/api/openapi.json)");
+    }))
+    .with_context(|| format!("serving on {addr}"))?;
+    Ok(())
+}
+
+fn tiles_export(
+    twin: &std::path::Path,
+    dir: &std::path::Path,
+    layers: &[String],
+    max_features: Option<usize>,
+    constant_geoid: bool,
+) -> Result<()> {
+    use tile_server::tiles::{self, geodesy::GeoidChoice, TileLayer, TilesetOptions};
+    let td = TwinDir::open(twin)?;
+    let t = td.load()?;
+    let layers = layers
+        .iter()
+        .map(|l| {
+            TileLayer::parse(l).with_context(|| {
+                format!("unknown layer {l:?} (buildings, heritage, terrain, pointclouds)")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut opts = TilesetOptions::for_config(&td.config);
+    if let Some(m) = max_features {
+        opts.max_features = m.max(1);
+        opts.parent_features = opts.parent_features.min(opts.max_features);
+    }
+    if constant_geoid {
+        opts.geoid = GeoidChoice::Constant;
+    }
+    let start = std::time::Instant::now();
+    let report = tiles::export(&t, dir, &layers, &opts, &bar())?;
+    println!(
+        "{:<12} {:>7} {:>7} {:>10} {:>12}",
+        "layer", "tiles", "glb", "features", "bytes"
+    );
+    for l in &report.layers {
+        // Terrain tiles hold grid blocks, not features.
+        let features = match l.layer {
+            TileLayer::Terrain => "-".to_string(),
+            _ => l.features.to_string(),
+        };
+        println!(
+            "{:<12} {:>7} {:>7} {:>10} {:>12}",
+            l.layer.name(),
+            l.tiles,
+            l.contents,
+            features,
+            l.bytes
+        );
+    }
+    if let Some(l) = report.layers.first() {
+        println!("heights: ellipsoidal, {}", l.geoid.describe());
+    }
+    println!(
+        "wrote {} in {:.1} s",
+        report.tileset.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn main() {
@@ -476,12 +619,12 @@ fn run() -> Result<()> {
             gpu,
             out,
         } => {
-            let make: &renderer::scenarios::flood::SolverFactory = if gpu {
+            let make: &scenarios::flood::SolverFactory = if gpu {
                 &renderer::flood::gpu_solver
             } else {
-                &renderer::scenarios::flood::cpu_solver
+                &scenarios::flood::cpu_solver
             };
-            let r = renderer::scenarios::flood::run_scenario(
+            let r = scenarios::flood::run_scenario(
                 &scenario,
                 Some(&twin),
                 out.as_deref(),
@@ -490,6 +633,18 @@ fn run() -> Result<()> {
             )?;
             print_flood(&r);
         }
+        Cmd::Serve { twin, addr } => serve(&twin, addr)?,
+        Cmd::Tiles {
+            cmd:
+                TilesCmd::Export {
+                    twin,
+                    dir,
+                    layers,
+                    max_features,
+                    constant_geoid,
+                },
+        } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid)?,
+        Cmd::Traffic { twin, scenario } => traffic_cmd::traffic(&twin, &scenario)?,
     }
     Ok(())
 }

@@ -1,37 +1,19 @@
 //! The `twin` binary end to end: import, info, query, and clear errors on bad input.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn twin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_twin"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn shared(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel);
-    assert!(p.exists(), "missing {}", p.display());
-    p.to_string_lossy().into_owned()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{shared, text, twin};
 
 #[test]
 fn import_info_query_on_the_real_hue_extract() {
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("hue");
     let ts = t.to_str().unwrap();
-    let o = twin(&["import", &shared("hue/hue.osm.pbf"), "--into", ts]);
+    let o = twin(&[
+        "import",
+        shared("hue/hue.osm.pbf").to_str().unwrap(),
+        "--into",
+        ts,
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("6877 buildings"), "{}", text(&o));
 
@@ -129,7 +111,12 @@ fn bad_input_gets_a_clear_error_and_a_nonzero_exit() {
             "a failed first import must not leave a twin folder behind"
         );
     }
-    let o = twin(&["import", &shared("hue/hue.osm.pbf"), "--into", ts]);
+    let o = twin(&[
+        "import",
+        shared("hue/hue.osm.pbf").to_str().unwrap(),
+        "--into",
+        ts,
+    ]);
     assert!(o.status.success());
     for q in [
         ["--bbox", "1,2,3"],

@@ -108,17 +108,36 @@ impl<T: Feature> Layer<T> {
         })
     }
 
-    /// Add features (ids must be new) and index them.
-    pub fn extend(&mut self, more: Vec<T>) -> Result<()> {
-        let mut all = std::mem::take(&mut self.features);
-        all.extend(more);
-        match Layer::new(all) {
-            Ok(l) => {
-                *self = l;
-                Ok(())
+    /// Check that none of `more` clashes with an id in the layer or with another of `more`.
+    pub fn check_new_ids(&self, more: &[T]) -> Result<()> {
+        let mut seen = std::collections::HashSet::with_capacity(more.len());
+        for f in more {
+            if self.ids.contains_key(f.id()) || !seen.insert(f.id()) {
+                return Err(TwinError::invalid(
+                    "layer",
+                    format!("duplicate feature id {:?}", f.id()),
+                ));
             }
-            Err(e) => Err(e),
         }
+        Ok(())
+    }
+
+    /// Add features (ids must be new) and index them. On error the layer is unchanged.
+    pub fn extend(&mut self, more: Vec<T>) -> Result<()> {
+        self.check_new_ids(&more)?;
+        if self.features.is_empty() {
+            *self = Layer::new(more)?;
+            return Ok(());
+        }
+        for f in more {
+            let idx = self.features.len();
+            if let Some(e) = Entry::new(idx, f.geometry()) {
+                self.tree.insert(e);
+            }
+            self.ids.insert(f.id().to_string(), idx);
+            self.features.push(f);
+        }
+        Ok(())
     }
 
     /// All features, in load order.

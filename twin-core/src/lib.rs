@@ -9,6 +9,7 @@
 
 pub mod crs;
 pub mod error;
+pub mod export;
 pub mod folder;
 pub mod import;
 pub mod index;

@@ -213,15 +213,19 @@ impl Twin {
     /// Add what an importer produced; ids must not clash with features already there, in which
     /// case nothing is added.
     pub fn add(&mut self, imp: Imported) -> Result<()> {
-        let mut next = self.clone();
-        next.buildings.extend(imp.buildings)?;
-        next.heritage.extend(imp.heritage)?;
-        next.sensors.extend(imp.sensors)?;
-        next.roads.extend(imp.roads)?;
-        next.water.extend(imp.water)?;
-        next.terrain.extend(imp.dems);
-        next.pointclouds.extend(imp.pointclouds);
-        *self = next;
+        // Check every layer first so that a clash leaves the twin unchanged.
+        self.buildings.check_new_ids(&imp.buildings)?;
+        self.heritage.check_new_ids(&imp.heritage)?;
+        self.sensors.check_new_ids(&imp.sensors)?;
+        self.roads.check_new_ids(&imp.roads)?;
+        self.water.check_new_ids(&imp.water)?;
+        self.buildings.extend(imp.buildings)?;
+        self.heritage.extend(imp.heritage)?;
+        self.sensors.extend(imp.sensors)?;
+        self.roads.extend(imp.roads)?;
+        self.water.extend(imp.water)?;
+        self.terrain.extend(imp.dems);
+        self.pointclouds.extend(imp.pointclouds);
         Ok(())
     }
 

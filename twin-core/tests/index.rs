@@ -141,3 +141,27 @@ fn bad_queries_are_errors_not_panics() {
         1
     );
 }
+
+#[test]
+fn extend_adds_and_indexes_or_changes_nothing() {
+    let p = |id: &str, x: f64| F {
+        id: id.into(),
+        g: Geometry::Point(Point::new(x, 0.0)),
+    };
+    let mut layer = Layer::new(vec![p("a", 0.0), p("b", 10.0)]).unwrap();
+    layer.extend(vec![p("c", 20.0)]).unwrap();
+    assert_eq!(
+        layer.query_nearest(Point::new(19.0, 0.0), 1).unwrap()[0].0,
+        2
+    );
+    assert_eq!(layer.by_id("c").unwrap().id, "c");
+    // A clash (with the layer or inside the batch) leaves it as it was.
+    assert!(layer.extend(vec![p("d", 30.0), p("a", 40.0)]).is_err());
+    assert!(layer.extend(vec![p("e", 30.0), p("e", 40.0)]).is_err());
+    assert_eq!(layer.len(), 3);
+    assert!(layer.by_id("d").is_none());
+    assert_eq!(
+        layer.query_nearest(Point::new(35.0, 0.0), 1).unwrap()[0].0,
+        2
+    );
+}

@@ -199,3 +199,53 @@ fn a_failed_import_leaves_nothing_behind() {
         .to_string();
     assert!(e.contains("EPSG:32648") && e.contains("EPSG:32649"), "{e}");
 }
+
+#[test]
+fn terrain_and_point_clouds_round_trip_through_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // Autzen (Oregon) in UTM 10N: a LAZ point cloud; the 3 m gully DEM given in UTM 13N would be
+    // far away, so the DEM goes to its own twin below.
+    let mut t = TwinDir::create(
+        &dir.path().join("autzen"),
+        "autzen",
+        Crs::epsg(32610).unwrap(),
+    )
+    .unwrap();
+    let src = SourceConfig {
+        path: shared("lidar/autzen_trim.laz"),
+        layer: None,
+        crs: None,
+        lod: None,
+    };
+    let imported =
+        twin_core::import::import_file(&src.path, &t.options(&src).unwrap(), &NO).unwrap();
+    t.import(src, &NO).unwrap();
+    let twin = t.load().unwrap();
+    assert_eq!(twin.pointclouds.len(), 1);
+    assert_eq!(twin.pointclouds[0], imported.pointclouds[0]);
+    assert_eq!(twin.pointclouds[0].points.len(), 110_000);
+
+    let mut d = TwinDir::create(
+        &dir.path().join("gully"),
+        "gully",
+        Crs::epsg(26913).unwrap(),
+    )
+    .unwrap();
+    let src = SourceConfig {
+        path: shared("dem/west_bijou_gully.asc"),
+        layer: None,
+        crs: Some("EPSG:26913".into()),
+        lod: None,
+    };
+    let imported =
+        twin_core::import::import_file(&src.path, &d.options(&src).unwrap(), &NO).unwrap();
+    d.import(src, &NO).unwrap();
+    let twin = d.load().unwrap();
+    assert_eq!(twin.terrain, imported.dems);
+    assert_eq!((twin.terrain[0].ncols, twin.terrain[0].nrows), (43, 89));
+    let list = ogrinfo(&["-ro", d.store_path().to_str().unwrap()]);
+    assert!(
+        list.contains("terrain (None)") && list.contains("pointclouds (None)"),
+        "{list}"
+    );
+}

@@ -211,7 +211,7 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
         None => twin.terrain.first().ok_or_else(|| {
             ScenarioError::invalid(
                 format!("twin {:?}", twin.name),
-                "it has no terrain grid (DEM): import one first",
+                "it has no terrain grid (DEM): import one (or `twin build` the twin folder) first",
             )
         })?,
     };
@@ -451,18 +451,24 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
             },
             (None, None, Some(w)) => {
                 let key = w.get_ref();
+                // An id ("water:song-huong"), the id without its layer prefix ("song-huong"),
+                // or a name ("Sông Hương").
                 let f = twin
                     .water
                     .features()
                     .iter()
-                    .find(|f| &f.id == key || f.name.as_ref() == Some(key))
+                    .find(|f| {
+                        &f.id == key
+                            || f.id.rsplit_once(':').is_some_and(|(_, tail)| tail == key)
+                            || f.name.as_ref() == Some(key)
+                    })
                     .ok_or_else(|| {
+                        let some: Vec<&str> =
+                            twin.water.features().iter().take(8).map(|f| f.id.as_str()).collect();
                         sc.error_at(
                             w,
                             "water",
-                            format!(
-                                "{name}: the twin has no water feature with id or name {key:?}"
-                            ),
+                            format!("{name}: the twin has no water feature with id or name {key:?} (ids: {some:?})"),
                         )
                     })?;
                 geometry_cells(&grid, &f.geometry)

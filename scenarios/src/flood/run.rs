@@ -202,10 +202,22 @@ pub fn run_model(
         write_csv(&dir.join("buildings.csv"), FEATURE_HEADER, &imp.buildings)?;
         write_csv(&dir.join("heritage.csv"), FEATURE_HEADER, &imp.heritage)?;
         write_csv(&dir.join("roads.csv"), ROAD_HEADER, &imp.roads)?;
+        // The two columns the traffic engine's `flooded` edit reads.
+        let depths: Vec<(&str, f64)> = imp
+            .roads
+            .iter()
+            .map(|r| (r.id.as_str(), r.max_depth_m))
+            .collect();
+        write_csv(
+            &dir.join("road_depths.csv"),
+            &["road_id", "max_depth_m"],
+            &depths,
+        )?;
         files.extend([
             "buildings.csv".into(),
             "heritage.csv".into(),
             "roads.csv".into(),
+            "road_depths.csv".into(),
         ]);
     }
     let area = g.cell_area();

@@ -253,8 +253,8 @@ pub struct StageSection {
     pub line: Option<Spanned<Coords>>,
     /// ...or along a grid edge: "north", "south", "east", "west"...
     pub edge: Option<Spanned<String>>,
-    /// ...or on a water feature of the twin, by id or name (a river polygon: the cells inside;
-    /// a waterway line: the cells it crosses).
+    /// ...or on a water feature of the twin, by id (with or without its `water:` prefix) or
+    /// name (a river polygon: the cells inside; a waterway line: the cells it crosses).
     pub water: Option<Spanned<String>>,
     /// Inline stage record [time, m].
     pub series: Option<Spanned<Coords>>,

@@ -1,0 +1,271 @@
+//! Heritage sites: the citadel walls and gates, the Imperial City and its palaces, the royal
+//! tombs, Thiên Mụ, Ngự Bình, Nam Giao and the market, with UNESCO-style protection zones.
+
+use super::facts::{self, Place};
+use super::geom::{bearing_vec, ccw, cw, offset_ring, rect_at, P};
+use super::Ctx;
+
+/// A heritage site as written to `heritage.geojson`.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// Feature id.
+    pub id: &'static str,
+    /// English name.
+    pub name: &'static str,
+    /// Vietnamese name.
+    pub name_vi: &'static str,
+    /// OSM-style `historic` value.
+    pub historic: &'static str,
+    /// Protection zone: "I" (core) or "II" (buffer).
+    pub zone: &'static str,
+    /// Height limit for new buildings in the zone, metres (zone II only).
+    pub height_limit_m: Option<f64>,
+    /// Outer ring (counter-clockwise) then holes (clockwise), local metres.
+    pub rings: Vec<Vec<P>>,
+}
+
+fn site(
+    id: &'static str,
+    name: &'static str,
+    name_vi: &'static str,
+    historic: &'static str,
+    zone: &'static str,
+    ring: Vec<P>,
+) -> Site {
+    Site {
+        id,
+        name,
+        name_vi,
+        historic,
+        zone,
+        height_limit_m: None,
+        rings: vec![ccw(ring)],
+    }
+}
+
+/// An axis-aligned (north-up) rectangle `w` (east-west) by `h` (north-south) metres.
+fn box_at(c: P, w: f64, h: f64) -> Vec<P> {
+    rect_at(c, P { x: 1.0, y: 0.0 }, w, h)
+}
+
+/// A regular polygon (an outline for a hill).
+fn round(c: P, r: f64, n: usize) -> Vec<P> {
+    (0..n)
+        .map(|i| {
+            let a = i as f64 / n as f64 * std::f64::consts::TAU;
+            P {
+                x: c.x + r * a.cos(),
+                y: c.y + r * a.sin(),
+            }
+        })
+        .collect()
+}
+
+/// All heritage sites.
+pub fn build(ctx: &Ctx) -> Vec<Site> {
+    let f = &ctx.frame;
+    let a = &ctx.axes;
+    let ll = |x: (f64, f64)| f.to_local(x.0, x.1);
+    let mut out = Vec::new();
+
+    // The walls: a band 24 m wide along the wall line, as a polygon with a hole.
+    let outer = offset_ring(&ctx.wall, 12.0);
+    let inner = offset_ring(&ctx.wall, -12.0);
+    out.push(Site {
+        rings: vec![ccw(outer), cw(inner)],
+        ..site(
+            "kinh-thanh-walls",
+            "Hue Citadel walls",
+            "Kinh Thành Huế",
+            "citywalls",
+            "I",
+            Vec::new(),
+        )
+    });
+    // The citadel and its moat as a zone II area with a height limit.
+    out.push(Site {
+        height_limit_m: Some(11.0),
+        ..site(
+            "kinh-thanh-area",
+            "Hue Citadel protected area",
+            "Khu vực bảo vệ Kinh Thành",
+            "protected_area",
+            "II",
+            offset_ring(&ctx.wall, 70.0),
+        )
+    });
+    out.push(site(
+        "hoang-thanh",
+        "Imperial City",
+        "Hoàng Thành",
+        "castle",
+        "I",
+        ctx.imperial_city.clone(),
+    ));
+    out.push(site(
+        "tu-cam-thanh",
+        "Forbidden Purple City",
+        "Tử Cấm Thành",
+        "castle",
+        "I",
+        a.rect(-540.0, -215.0, -145.0, 145.0),
+    ));
+    // Ngọ Môn: a U-shaped gate opening to the front, 58 m wide, in the Imperial City's front wall.
+    let ngo_mon: Vec<(f64, f64)> = vec![
+        (-13.0, -29.0),
+        (35.0, -29.0),
+        (35.0, -17.0),
+        (13.0, -17.0),
+        (13.0, 17.0),
+        (35.0, 17.0),
+        (35.0, 29.0),
+        (-13.0, 29.0),
+    ];
+    out.push(site(
+        "ngo-mon",
+        "Meridian Gate",
+        "Ngọ Môn",
+        "city_gate",
+        "I",
+        ngo_mon.iter().map(|&(u, v)| a.at(u, v)).collect(),
+    ));
+    // Thái Hòa: 44 m across the axis by 30.5 m along it.
+    let (tu, tv) = a.uv(ll(facts::THAI_HOA));
+    out.push(site(
+        "thai-hoa",
+        "Hall of Supreme Harmony",
+        "Điện Thái Hòa",
+        "building",
+        "I",
+        a.rect(tu - 15.25, tu + 15.25, tv - 22.0, tv + 22.0),
+    ));
+    let (ku, kv) = a.uv(ll(facts::KY_DAI));
+    out.push(site(
+        "ky-dai",
+        "Flag Tower",
+        "Kỳ Đài",
+        "monument",
+        "I",
+        a.rect(ku - 30.0, ku + 30.0, kv - 32.0, kv + 32.0),
+    ));
+    let (pu, pv) = a.uv(ll(facts::PHU_VAN_LAU));
+    out.push(site(
+        "phu-van-lau",
+        "Phu Van Lau pavilion",
+        "Phu Văn Lâu",
+        "building",
+        "I",
+        a.rect(pu - 8.0, pu + 8.0, pv - 9.0, pv + 9.0),
+    ));
+
+    // Gates: 24 m along the wall, 30 m through it, turned with the wall side they stand on.
+    for g in gate_sites(ctx, &facts::GATES) {
+        out.push(g);
+    }
+
+    out.push(Site {
+        height_limit_m: Some(12.0),
+        ..site(
+            "cho-dong-ba",
+            "Dong Ba market",
+            "Chợ Đông Ba",
+            "building",
+            "II",
+            rect_at(ll(facts::DONG_BA_MARKET), bearing_vec(45.0), 170.0, 120.0),
+        )
+    });
+    out.push(site(
+        "thien-mu",
+        "Thien Mu pagoda",
+        "Chùa Thiên Mụ",
+        "temple",
+        "I",
+        box_at(ll(facts::THIEN_MU), 130.0, 260.0),
+    ));
+    let tu_duc = ll(facts::TU_DUC) + P { x: 64.0, y: -11.0 };
+    out.push(site(
+        "lang-tu-duc",
+        "Tomb of Tu Duc",
+        "Lăng Tự Đức",
+        "tomb",
+        "I",
+        box_at(tu_duc, 420.0, 380.0),
+    ));
+    out.push(site(
+        "lang-minh-mang",
+        "Tomb of Minh Mang",
+        "Lăng Minh Mạng",
+        "tomb",
+        "I",
+        box_at(ll(facts::MINH_MANG), 500.0, 250.0),
+    ));
+    out.push(site(
+        "lang-khai-dinh",
+        "Tomb of Khai Dinh",
+        "Lăng Khải Định",
+        "tomb",
+        "I",
+        box_at(ll(facts::KHAI_DINH), 100.0, 180.0),
+    ));
+    out.push(site(
+        "lang-gia-long",
+        "Tomb of Gia Long",
+        "Lăng Gia Long",
+        "tomb",
+        "I",
+        box_at(ll(facts::GIA_LONG), 250.0, 300.0),
+    ));
+    out.push(site(
+        "nam-giao",
+        "Nam Giao Esplanade",
+        "Đàn Nam Giao",
+        "monument",
+        "I",
+        box_at(ll(facts::NAM_GIAO), 265.0, 390.0),
+    ));
+    out.push(site(
+        "ngu-binh",
+        "Ngu Binh hill (royal screen)",
+        "Núi Ngự Bình",
+        "landscape",
+        "I",
+        round(ll(facts::NGU_BINH), 300.0, 24),
+    ));
+    // The royal axis from Phu Văn Lâu to Ngự Bình: a 300 m wide sightline corridor across the
+    // river and the south bank, with a height limit.
+    let from = ll(facts::PHU_VAN_LAU);
+    let to = ll(facts::NGU_BINH);
+    let mid = from.lerp(to, 0.5);
+    out.push(Site {
+        height_limit_m: Some(14.0),
+        ..site(
+            "royal-axis",
+            "Royal axis sightline corridor",
+            "Trục thần đạo Ngự Bình – Phu Văn Lâu",
+            "protected_area",
+            "II",
+            rect_at(mid, (to - from).unit(), from.dist(to), 300.0),
+        )
+    });
+    out
+}
+
+fn gate_sites(ctx: &Ctx, gates: &[Place]) -> Vec<Site> {
+    let a = &ctx.axes;
+    gates
+        .iter()
+        .map(|&(id, name, name_vi, ll)| {
+            let c = ctx.frame.to_local(ll.0, ll.1);
+            let (u, v) = a.uv(c);
+            // Which side: the front and back walls run across the axis (constant u); the side
+            // walls along it (constant v).
+            let on_side = v.abs() > 1000.0;
+            let ring = if on_side {
+                a.rect(u - 12.0, u + 12.0, v - 15.0, v + 15.0)
+            } else {
+                a.rect(u - 15.0, u + 15.0, v - 12.0, v + 12.0)
+            };
+            site(id, name, name_vi, "city_gate", "I", ring)
+        })
+        .collect()
+}

@@ -1,0 +1,161 @@
+//! Sensors: two river gauges on the Perfume River, rain gauges, and traffic cameras at major
+//! junctions of the road network.
+
+use super::geom::{Frame, P};
+use super::roads::Link;
+use super::water::Water;
+use twin_core::error::{Result, TwinError};
+
+/// A sensor row of `sensors.csv`.
+#[derive(Clone, Debug)]
+pub struct Sensor {
+    /// Id.
+    pub id: String,
+    /// Kind.
+    pub kind: &'static str,
+    /// Unit of its readings.
+    pub unit: &'static str,
+    /// Position, local metres.
+    pub at: P,
+    /// Name.
+    pub name: String,
+}
+
+/// A point `inset` metres inside the river from its bank, on the side given by `left`
+/// (looking downstream), at the centreline sample nearest to `near`.
+fn gauge(water: &Water, near: P, left: bool, inset: f64) -> P {
+    let s = &water.river.samples;
+    let i = (0..s.len())
+        .min_by(|&a, &b| s[a].0.dist(near).total_cmp(&s[b].0.dist(near)))
+        .unwrap_or(0);
+    let dir = (s[(i + 1).min(s.len() - 1)].0 - s[i.saturating_sub(1)].0).unit();
+    let nrm = if left { dir.left() } else { dir.left() * -1.0 };
+    s[i].0 + nrm * (s[i].1 - inset)
+}
+
+/// Junctions where a traffic camera watches: the two roads that meet there.
+const CAMERAS: [(&str, &str); 16] = [
+    ("Lê Lợi", "Hùng Vương"),
+    ("Lê Lợi", "Cầu Phú Xuân"),
+    ("Hùng Vương", "Bà Triệu"),
+    ("Hùng Vương", "Hà Nội"),
+    ("Lê Lợi", "Nguyễn Huệ"),
+    ("Lê Duẩn", "Trần Hưng Đạo"),
+    ("Trần Hưng Đạo", "Cầu Trường Tiền"),
+    ("Đinh Tiên Hoàng", "Trần Hưng Đạo"),
+    ("Lê Duẩn", "Kim Long"),
+    ("Lê Duẩn", "Nguyễn Trãi"),
+    ("Đinh Tiên Hoàng", "Mai Thúc Loan"),
+    ("Điện Biên Phủ", "Lê Ngô Cát"),
+    ("Bà Triệu", "Phạm Văn Đồng"),
+    ("Nguyễn Sinh Cung", "Đập Đá"),
+    ("Lê Duẩn", "Tăng Bạt Hổ"),
+    ("Huỳnh Thúc Kháng", "Trần Hưng Đạo"),
+];
+
+/// The sensors of the sample.
+pub fn build(frame: &Frame, water: &Water, links: &[Link]) -> Result<Vec<Sensor>> {
+    let ll = |lon: f64, lat: f64| frame.to_local(lon, lat);
+    let mut out = vec![
+        Sensor {
+            id: "gauge-kim-long".into(),
+            kind: "river_gauge",
+            unit: "m",
+            at: gauge(water, ll(107.5585, 16.4550), true, 8.0),
+            name: "Kim Long river gauge (Perfume River)".into(),
+        },
+        Sensor {
+            id: "gauge-phu-xuan".into(),
+            kind: "river_gauge",
+            unit: "m",
+            at: gauge(water, ll(107.5890, 16.4683), false, 8.0),
+            name: "Huế (Phú Xuân) river gauge near Trường Tiền bridge".into(),
+        },
+    ];
+    for (id, name, lon, lat) in [
+        (
+            "rain-citadel",
+            "Rain gauge, Citadel (Tây Lộc)",
+            107.5712,
+            16.4762,
+        ),
+        ("rain-kim-long", "Rain gauge, Kim Long", 107.5590, 16.4622),
+        (
+            "rain-vinh-ninh",
+            "Rain gauge, Vĩnh Ninh (south bank)",
+            107.5905,
+            16.4625,
+        ),
+        ("rain-nam-giao", "Rain gauge, Nam Giao", 107.5855, 16.4420),
+        (
+            "rain-thuy-xuan",
+            "Rain gauge, Thủy Xuân (tombs)",
+            107.5735,
+            16.4230,
+        ),
+    ] {
+        out.push(Sensor {
+            id: id.into(),
+            kind: "rain_gauge",
+            unit: "mm",
+            at: ll(lon, lat),
+            name: name.into(),
+        });
+    }
+    for (i, (a, b)) in CAMERAS.iter().enumerate() {
+        let at = junction(frame, links, a, b)
+            .ok_or_else(|| TwinError::invalid("sensors", format!("no junction of {a} and {b}")))?;
+        out.push(Sensor {
+            id: format!("cam-{:02}", i + 1),
+            kind: "traffic_camera",
+            unit: "veh/h",
+            at,
+            name: format!("Camera {a} × {b}"),
+        });
+    }
+    Ok(out)
+}
+
+/// A vertex shared by a link named `a` and a link named `b` (the first in coordinate order).
+fn junction(frame: &Frame, links: &[Link], a: &str, b: &str) -> Option<P> {
+    let key = |q: P| {
+        let (lon, lat) = frame.to_lonlat(q);
+        ((lon * 1e7).round() as i64, (lat * 1e7).round() as i64)
+    };
+    let ends = |name: &str| -> std::collections::BTreeMap<(i64, i64), P> {
+        links
+            .iter()
+            .filter(|l| l.road.name == Some(name))
+            .flat_map(|l| [l.road.pts[0], l.road.pts[l.road.pts.len() - 1]])
+            .map(|q| (key(q), q))
+            .collect()
+    };
+    let eb = ends(b);
+    ends(a)
+        .into_iter()
+        .find(|(k, _)| eb.contains_key(k))
+        .map(|(_, q)| q)
+}
+
+/// `sensors.csv`.
+pub fn csv(frame: &Frame, sensors: &[Sensor]) -> String {
+    let mut s = String::from("id,kind,unit,lon,lat,name\n");
+    for x in sensors {
+        let (lon, lat) = frame.to_lonlat(x.at);
+        let name = if x.name.contains([',', '"']) {
+            format!("\"{}\"", x.name.replace('"', "\"\""))
+        } else {
+            x.name.clone()
+        };
+        s.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            x.id,
+            x.kind,
+            x.unit,
+            super::output::deg(lon),
+            super::output::deg(lat),
+            name
+        ));
+    }
+    s
+}

@@ -1,0 +1,464 @@
+//! Static user-equilibrium assignment by path-based gradient projection (Jayakrishnan, Tsai,
+//! Prashker and Rajadhyaksha 1994, "A faster path-based algorithm for traffic assignment",
+//! TRR 1443), with the Newton step of Chen, Lee and Jayakrishnan (2002).
+//!
+//! Each iteration:
+//! 1. link flows are re-summed from the path flows (no drift), costs are refreshed;
+//! 2. one shortest-path tree per origin at the current costs, all origins in parallel (rayon);
+//!    these trees give the shortest-path travel time (SPTT) and so the relative gap
+//!    `(TSTT - SPTT) / TSTT`, where `TSTT = sum_a x_a c_a(x_a)` and
+//!    `SPTT = sum_od d_od * min-cost_od` (both in generalized cost);
+//! 3. the shortest path of each OD pair joins its path set when new (column generation);
+//! 4. for each OD pair in turn (Gauss-Seidel), flow moves from every costlier path `p` to the
+//!    cheapest path `s` of the set by the projected Newton step
+//!    `min(f_p, (c_p - c_s) / sum_{a in p xor s} dc_a/dx)`, link flows and costs updated at once;
+//!    paths left without flow leave the set;
+//! 5. a few more such sweeps over the fixed path sets (no shortest paths; cheap).
+//!
+//! It stops when the gap reaches [`AssignOptions::target_gap`] or after
+//! [`AssignOptions::max_iterations`]. OD pairs with no path are reported in
+//! [`Assignment::unreachable`] and carry no flow.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::demand::{Demand, OdTrip};
+use super::network::{Graph, Network};
+use super::result::{Assignment, GapRecord, OdPaths, PathFlow};
+use crate::error::{Result, ScenarioError};
+
+/// Settings of [`assign`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssignOptions {
+    /// Stop at this relative gap (default 1e-8).
+    pub target_gap: f64,
+    /// Stop after this many iterations (shortest-path passes) whatever the gap (default 500).
+    pub max_iterations: usize,
+    /// At most this many extra equilibration sweeps over the fixed path sets per iteration
+    /// (default 50).
+    pub inner_sweeps: usize,
+    /// The extra sweeps stop once the gap within the path sets, `sum_p f_p (c_p - c_min) /
+    /// TSTT`, falls below this fraction of the iteration's relative gap (default 0.1).
+    pub inner_gap_ratio: f64,
+    /// Shortest paths of all origins in parallel with rayon (default true).
+    pub parallel: bool,
+}
+
+impl Default for AssignOptions {
+    fn default() -> Self {
+        AssignOptions {
+            target_gap: 1e-8,
+            max_iterations: 500,
+            inner_sweeps: 50,
+            inner_gap_ratio: 0.1,
+            parallel: true,
+        }
+    }
+}
+
+struct Od {
+    dest: usize,
+    demand: f64,
+    paths: Vec<PathFlow>,
+}
+
+struct Origin {
+    node: usize,
+    ods: Vec<Od>,
+}
+
+/// The link state while assigning: flows, costs and cost derivatives.
+struct Links<'a> {
+    net: &'a Network,
+    flow: Vec<f64>,
+    cost: Vec<f64>,
+    deriv: Vec<f64>,
+}
+
+impl Links<'_> {
+    #[inline]
+    fn add(&mut self, a: usize, dx: f64) {
+        let x = (self.flow[a] + dx).max(0.0);
+        self.flow[a] = x;
+        self.cost[a] = self.net.cost(a, x);
+        self.deriv[a] = self.net.links[a].time_derivative(x);
+    }
+
+    fn refresh(&mut self, origins: &[Origin]) {
+        self.flow.iter_mut().for_each(|x| *x = 0.0);
+        for o in origins {
+            for od in &o.ods {
+                for p in &od.paths {
+                    for &a in &p.links {
+                        self.flow[a as usize] += p.flow;
+                    }
+                }
+            }
+        }
+        for a in 0..self.flow.len() {
+            self.cost[a] = self.net.cost(a, self.flow[a]);
+            self.deriv[a] = self.net.links[a].time_derivative(self.flow[a]);
+        }
+    }
+
+    fn path_cost(&self, links: &[u32]) -> f64 {
+        links.iter().map(|&a| self.cost[a as usize]).sum()
+    }
+}
+
+/// Scratch marks for symmetric differences of two paths.
+struct Marks {
+    s: Vec<u32>,
+    p: Vec<u32>,
+    gen: u32,
+}
+
+/// Assigns `demand` on `net` to user equilibrium. Errors when the demand names a node the
+/// network does not have or a trip count is negative or not finite.
+pub fn assign(net: &Network, demand: &Demand, opts: &AssignOptions) -> Result<Assignment> {
+    assign_with_progress(net, demand, opts, &mut |_| {})
+}
+
+/// [`assign`], calling `on_gap` with the gap record after every iteration (for progress bars).
+pub fn assign_with_progress(
+    net: &Network,
+    demand: &Demand,
+    opts: &AssignOptions,
+    on_gap: &mut dyn FnMut(&GapRecord),
+) -> Result<Assignment> {
+    let start = Instant::now();
+    let graph = net.graph();
+    let (mut origins, intrazonal) = group_demand(net, demand)?;
+    let m = net.links.len();
+    let mut links = Links {
+        net,
+        flow: vec![0.0; m],
+        cost: (0..m).map(|a| net.cost(a, 0.0)).collect(),
+        deriv: vec![0.0; m],
+    };
+    let mut marks = Marks {
+        s: vec![0; m],
+        p: vec![0; m],
+        gen: 0,
+    };
+    let mut history = Vec::new();
+    let mut unreachable = Vec::new();
+    let mut iteration = 0usize;
+    let (sptt, gap) = loop {
+        if iteration > 0 {
+            links.refresh(&origins);
+        }
+        let mut pass = shortest_paths(&graph, &origins, &links.cost, opts.parallel);
+        if iteration == 0 {
+            unreachable = drop_unreachable(net, &mut origins, &mut pass);
+        }
+        let sptt: f64 = origins
+            .iter()
+            .zip(&pass)
+            .flat_map(|(o, p)| o.ods.iter().zip(&p.dist).map(|(od, d)| od.demand * d))
+            .sum();
+        let total = total_cost(net, &links.flow, &links.cost);
+        let gap = if iteration == 0 {
+            f64::INFINITY
+        } else if total > 0.0 {
+            ((total - sptt) / total).max(0.0)
+        } else {
+            0.0
+        };
+        history.push(GapRecord {
+            iteration,
+            relative_gap: gap,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        on_gap(history.last().expect("just pushed"));
+        if gap <= opts.target_gap || iteration >= opts.max_iterations {
+            break (sptt, gap);
+        }
+        for (o, p) in origins.iter_mut().zip(pass) {
+            for (od, new_path) in o.ods.iter_mut().zip(p.paths) {
+                add_path(&mut links, od, new_path);
+                equilibrate(&mut links, &mut marks, od);
+            }
+        }
+        // Sweeps over the fixed path sets until their own gap is well below the measured one.
+        for _ in 0..opts.inner_sweeps {
+            let mut excess = 0.0;
+            for o in origins.iter_mut() {
+                for od in o.ods.iter_mut() {
+                    excess += equilibrate(&mut links, &mut marks, od);
+                }
+            }
+            let total = total_cost(net, &links.flow, &links.cost);
+            if total <= 0.0 || excess / total < opts.inner_gap_ratio * gap {
+                break;
+            }
+        }
+        iteration += 1;
+    };
+    // The reported state is exactly the one the gap was measured on.
+    let flows = links.flow;
+    let costs = links.cost;
+    let times: Vec<f64> = net
+        .links
+        .iter()
+        .zip(&flows)
+        .map(|(l, &x)| l.time(x))
+        .collect();
+    let tstt = net
+        .links
+        .iter()
+        .zip(flows.iter().zip(&times))
+        .filter(|(l, _)| !l.closed)
+        .map(|(_, (x, t))| x * t)
+        .sum();
+    let total_cost = total_cost(net, &flows, &costs);
+    let vc = net
+        .links
+        .iter()
+        .zip(&flows)
+        .map(|(l, &x)| {
+            if l.capacity > 0.0 {
+                x / l.capacity
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let od_paths = origins
+        .into_iter()
+        .flat_map(|o| {
+            let oid = net.nodes[o.node].id;
+            o.ods.into_iter().map(move |od| OdPaths {
+                origin: oid,
+                destination: net.nodes[od.dest].id,
+                demand: od.demand,
+                paths: od.paths,
+            })
+        })
+        .collect::<Vec<_>>();
+    let assigned_trips = od_paths.iter().map(|o| o.demand).sum();
+    Ok(Assignment {
+        keys: net.links.iter().map(|l| l.key.clone()).collect(),
+        beckmann: net.beckmann(&flows),
+        flows,
+        times,
+        costs,
+        vc,
+        tstt,
+        total_cost,
+        sptt,
+        relative_gap: gap,
+        iterations: iteration,
+        converged: gap <= opts.target_gap,
+        history,
+        unreachable,
+        assigned_trips,
+        intrazonal_trips: intrazonal,
+        od_paths,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn total_cost(net: &Network, flow: &[f64], cost: &[f64]) -> f64 {
+    net.links
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.closed)
+        .map(|(a, _)| flow[a] * cost[a])
+        .sum()
+}
+
+/// Groups the demand by origin node index (merging repeated pairs) and returns the
+/// intrazonal total apart.
+fn group_demand(net: &Network, demand: &Demand) -> Result<(Vec<Origin>, f64)> {
+    let mut by_origin: BTreeMap<usize, BTreeMap<usize, f64>> = BTreeMap::new();
+    let mut intrazonal = 0.0;
+    for (k, t) in demand.trips.iter().enumerate() {
+        if !t.trips.is_finite() || t.trips < 0.0 {
+            return Err(ScenarioError::invalid(
+                format!("demand entry {} ({} -> {})", k + 1, t.origin, t.destination),
+                format!("trips {} must be finite and non-negative", t.trips),
+            ));
+        }
+        let o = net.node_index(t.origin).ok_or_else(|| {
+            ScenarioError::invalid(
+                format!("demand entry {}", k + 1),
+                format!("origin node {} is not in the network", t.origin),
+            )
+        })?;
+        let d = net.node_index(t.destination).ok_or_else(|| {
+            ScenarioError::invalid(
+                format!("demand entry {}", k + 1),
+                format!("destination node {} is not in the network", t.destination),
+            )
+        })?;
+        if t.trips == 0.0 {
+            continue;
+        }
+        if o == d {
+            intrazonal += t.trips;
+            continue;
+        }
+        *by_origin.entry(o).or_default().entry(d).or_default() += t.trips;
+    }
+    let origins = by_origin
+        .into_iter()
+        .map(|(node, ds)| Origin {
+            node,
+            ods: ds
+                .into_iter()
+                .map(|(dest, demand)| Od {
+                    dest,
+                    demand,
+                    paths: Vec::new(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok((origins, intrazonal))
+}
+
+/// Shortest-path costs and paths of one origin's OD pairs (aligned with its `ods`).
+struct Pass {
+    dist: Vec<f64>,
+    paths: Vec<Vec<u32>>,
+}
+
+fn shortest_paths(graph: &Graph, origins: &[Origin], cost: &[f64], parallel: bool) -> Vec<Pass> {
+    let one = |o: &Origin| {
+        let tree = graph.tree_from(o.node, cost);
+        let mut dist = Vec::with_capacity(o.ods.len());
+        let mut paths = Vec::with_capacity(o.ods.len());
+        for od in &o.ods {
+            dist.push(tree.dist[od.dest]);
+            let mut p = Vec::new();
+            graph.path_to(&tree, od.dest, &mut p);
+            paths.push(p);
+        }
+        Pass { dist, paths }
+    };
+    if parallel {
+        origins.par_iter().map(one).collect()
+    } else {
+        origins.iter().map(one).collect()
+    }
+}
+
+/// Removes the OD pairs without a path (from the origins and from the pass) and returns them.
+fn drop_unreachable(net: &Network, origins: &mut [Origin], pass: &mut [Pass]) -> Vec<OdTrip> {
+    let mut out = Vec::new();
+    for (o, p) in origins.iter_mut().zip(pass.iter_mut()) {
+        if p.dist.iter().all(|d| d.is_finite()) {
+            continue;
+        }
+        let ods = std::mem::take(&mut o.ods);
+        let dist = std::mem::take(&mut p.dist);
+        let paths = std::mem::take(&mut p.paths);
+        for ((od, d), path) in ods.into_iter().zip(dist).zip(paths) {
+            if d.is_finite() {
+                o.ods.push(od);
+                p.dist.push(d);
+                p.paths.push(path);
+            } else {
+                out.push(OdTrip {
+                    origin: net.nodes[o.node].id,
+                    destination: net.nodes[od.dest].id,
+                    trips: od.demand,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Adds `path` to the OD pair's set if new; the first path takes all the demand.
+fn add_path(links: &mut Links, od: &mut Od, path: Vec<u32>) {
+    if path.is_empty() || od.paths.iter().any(|p| p.links == path) {
+        return;
+    }
+    let flow = if od.paths.is_empty() { od.demand } else { 0.0 };
+    if flow > 0.0 {
+        for &a in &path {
+            links.add(a as usize, flow);
+        }
+    }
+    od.paths.push(PathFlow { links: path, flow });
+}
+
+/// One projected-Newton sweep over an OD pair's path set: flow moves from each costlier path to
+/// the cheapest one. Returns the excess cost `sum_p f_p (c_p - c_min)` found before the moves.
+fn equilibrate(links: &mut Links, marks: &mut Marks, od: &mut Od) -> f64 {
+    if od.paths.len() < 2 {
+        return 0.0;
+    }
+    let mut excess = 0.0;
+    let s = (0..od.paths.len())
+        .map(|i| (i, links.path_cost(&od.paths[i].links)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let mut sp = od.paths.swap_remove(s);
+    for p in od.paths.iter_mut() {
+        if p.flow <= 0.0 {
+            continue;
+        }
+        let diff = links.path_cost(&p.links) - links.path_cost(&sp.links);
+        if diff <= 0.0 {
+            continue;
+        }
+        excess += p.flow * diff;
+        let g = marks.next();
+        for &a in &sp.links {
+            marks.s[a as usize] = g;
+        }
+        for &a in &p.links {
+            marks.p[a as usize] = g;
+        }
+        // Second derivative of the objective along the move: the links of p xor s.
+        let h: f64 = p
+            .links
+            .iter()
+            .filter(|&&a| marks.s[a as usize] != g)
+            .chain(sp.links.iter().filter(|&&a| marks.p[a as usize] != g))
+            .map(|&a| links.deriv[a as usize])
+            .sum();
+        let delta = if h > 0.0 {
+            (diff / h).min(p.flow)
+        } else {
+            p.flow
+        };
+        if delta <= 0.0 {
+            continue;
+        }
+        p.flow = if delta >= p.flow { 0.0 } else { p.flow - delta };
+        sp.flow += delta;
+        for &a in &p.links {
+            if marks.s[a as usize] != g {
+                links.add(a as usize, -delta);
+            }
+        }
+        for &a in &sp.links {
+            if marks.p[a as usize] != g {
+                links.add(a as usize, delta);
+            }
+        }
+    }
+    od.paths.retain(|p| p.flow > 0.0);
+    od.paths.push(sp);
+    excess
+}
+
+impl Marks {
+    /// A fresh generation number (clearing the arrays when it wraps).
+    fn next(&mut self) -> u32 {
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            self.s.iter_mut().for_each(|m| *m = 0);
+            self.p.iter_mut().for_each(|m| *m = 0);
+            self.gen = 1;
+        }
+        self.gen
+    }
+}

@@ -1,0 +1,46 @@
+//! Traffic what-if engine: static user-equilibrium assignment with BPR link costs.
+//!
+//! * [`tntp`] reads TNTP networks and trip tables and CSV OD matrices;
+//! * [`network`] holds the network (links with BPR parameters, zones, TNTP generalized cost) and
+//!   builds one from the twin's roads ([`network::from_roads`]);
+//! * [`mod@assign`] finds the user equilibrium by path-based gradient projection, to a stated
+//!   relative gap `(TSTT - SPTT) / TSTT`;
+//! * [`edit`] applies what-if edits (close/add links, capacity, speed, demand scale, flooded
+//!   roads);
+//! * [`gravity`] derives demand from building floor area with a gravity model;
+//! * [`scenario`] reads a scenario TOML and runs it against its baseline ([`scenario::run_scenario`]);
+//! * [`result`] holds the outcome: link flows, v/c, times, totals, Beckmann objective,
+//!   unreachable OD pairs, differences from a baseline, skims.
+//!
+//! ```no_run
+//! use scenarios::traffic::{assign, edit, tntp};
+//! use std::path::Path;
+//! let net = tntp::read_net(Path::new("SiouxFalls_net.tntp"))?;
+//! let trips = tntp::read_trips(Path::new("SiouxFalls_trips.tntp"))?;
+//! let base = assign::assign(&net, &trips, &assign::AssignOptions::default())?;
+//! let (net2, trips2) = edit::apply_edits(
+//!     &net,
+//!     &trips,
+//!     &[edit::Edit::CloseLink(edit::LinkRef::Nodes { from: 10, to: 16 })],
+//! )?;
+//! let what_if = assign::assign(&net2, &trips2, &assign::AssignOptions::default())?;
+//! println!("TSTT change: {}", what_if.diff(&base).d_tstt);
+//! # Ok::<(), scenarios::error::ScenarioError>(())
+//! ```
+
+pub mod assign;
+pub mod demand;
+pub mod edit;
+pub mod gravity;
+pub mod network;
+pub mod result;
+pub mod roads;
+pub mod scenario;
+pub mod tntp;
+
+pub use assign::{assign, assign_with_progress, AssignOptions};
+pub use demand::{Demand, OdTrip};
+pub use edit::{apply_edits, close_flooded_roads, road_links, Edit, LinkRef, NewLink};
+pub use gravity::{gravity_demand, GravityDemand, GravityParams};
+pub use network::{Link, Network, Node};
+pub use result::{skim, Assignment, Diff, GapRecord, LinkDiff, Skim};

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Load benchmark of `twin serve` against nginx on loopback, bounded in time (about a minute).
+#   scripts/bench_server.sh [TWIN_DIR] [SECONDS]      (default: data/hue, 10 s per wrk run)
+#
+# 1. exports the twin's tiles with `twin tiles export` into target/bench-server/export
+#    ($CARGO_TARGET_DIR/bench-server when that is set);
+# 2. cold: starts `twin serve` with an empty tile cache and fetches every tile once with curl
+#    (on-demand generation): p50/p99 latency;
+# 3. cached: wrk cycles over the same tile paths against `twin serve` (warm memory cache) and
+#    against nginx serving the exported folder (config in target/bench-server/nginx.conf),
+#    one after the other in the same run: requests/s and p99 latency, and the ratio.
+# Installs wrk and nginx (Debian packages) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TWIN=${1:-data/hue}
+SECS=${2:-10}
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+OUT=$TARGET/bench-server
+TWIN_PORT=18090
+NGINX_PORT=18091
+CONNS=32
+THREADS=2
+
+missing=()
+for p in wrk nginx curl; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cargo build --release -p tile-server
+TWINBIN=$TARGET/release/twin
+[[ -f "$TWIN/twin.gpkg" ]] || "$TWINBIN" build "$TWIN"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/nginx-tmp"
+"$TWINBIN" tiles export "$TWIN" "$OUT/export" >/dev/null
+(cd "$OUT/export" && find . -type f | sed 's|^\./|/|' | sort) >"$OUT/files.txt"
+sed 's|^|/tiles|' "$OUT/files.txt" >"$OUT/twin-paths.txt"
+grep '\.glb$' "$OUT/twin-paths.txt" >"$OUT/twin-glb.txt"
+N=$(wc -l <"$OUT/files.txt")
+echo "bench: $N files ($(grep -c '\.glb$' "$OUT/files.txt") glb) exported from $TWIN"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [[ -f "$OUT/nginx.pid" ]] && kill "$(cat "$OUT/nginx.pid")" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_up() { # url
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 did not come up" >&2
+  return 1
+}
+
+# --- twin serve, cold: an empty disk cache and a fresh process.
+rm -rf "$TWIN/cache/tiles"
+"$TWINBIN" serve "$TWIN" --addr "127.0.0.1:$TWIN_PORT" >"$OUT/twin-serve.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$TWIN_PORT/healthz"
+: >"$OUT/cold.txt"
+while read -r p; do
+  curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$TWIN_PORT$p" >>"$OUT/cold.txt"
+done <"$OUT/twin-glb.txt"
+cold=$(sort -g "$OUT/cold.txt" | awk '{v[NR]=$1} END {
+  p50=v[int((NR-1)*0.50)+1]; p99=v[int((NR-1)*0.99)+1];
+  printf "%d tiles, p50 %.1f ms, p99 %.1f ms, max %.1f ms", NR, p50*1000, p99*1000, v[NR]*1000 }')
+echo "bench: cold on-demand tiles: $cold"
+
+# Every tile and tileset once more, so the memory cache holds them all.
+while read -r p; do curl -s -o /dev/null "http://127.0.0.1:$TWIN_PORT$p"; done <"$OUT/twin-paths.txt"
+
+# --- nginx over the exported folder.
+cat >"$OUT/nginx.conf" <<EOF
+worker_processes auto;
+pid $OUT/nginx.pid;
+error_log $OUT/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  open_file_cache max=10000 inactive=60s;
+  types { application/json json; model/gltf-binary glb; }
+  client_body_temp_path $OUT/nginx-tmp/body;
+  proxy_temp_path $OUT/nginx-tmp/proxy;
+  fastcgi_temp_path $OUT/nginx-tmp/fastcgi;
+  uwsgi_temp_path $OUT/nginx-tmp/uwsgi;
+  scgi_temp_path $OUT/nginx-tmp/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $OUT/export;
+    add_header Access-Control-Allow-Origin *;
+  }
+}
+EOF
+chmod -R o+rX "$OUT"
+nginx -e "$OUT/nginx-error.log" -p "$OUT" -c "$OUT/nginx.conf"
+wait_up "http://127.0.0.1:$NGINX_PORT/tileset.json"
+
+# wrk cycling over a list of paths.
+make_lua() { # paths-file lua-file
+  cat >"$2" <<EOF
+local paths = {}
+for line in io.lines("$1") do paths[#paths + 1] = line end
+local i = math.random(#paths)
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+EOF
+}
+make_lua "$OUT/twin-glb.txt" "$OUT/twin.lua"
+grep '\.glb$' "$OUT/files.txt" >"$OUT/nginx-glb.txt"
+make_lua "$OUT/nginx-glb.txt" "$OUT/nginx.lua"
+
+run_wrk() { # name url lua
+  wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$3" "$2" >"$OUT/wrk-$1.txt" 2>&1
+  local rps p99 mbs
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-$1.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-$1.txt")
+  mbs=$(awk '/^Transfer\/sec:/ {print $2}' "$OUT/wrk-$1.txt")
+  echo "$1 $rps $p99 $mbs"
+}
+# Warm both (page cache, nginx open_file_cache), then measure.
+wrk -t1 -c4 -d2s -s "$OUT/twin.lua" "http://127.0.0.1:$TWIN_PORT" >/dev/null 2>&1
+wrk -t1 -c4 -d2s -s "$OUT/nginx.lua" "http://127.0.0.1:$NGINX_PORT" >/dev/null 2>&1
+read -r _ t_rps t_p99 t_mbs < <(run_wrk twin-serve "http://127.0.0.1:$TWIN_PORT" "$OUT/twin.lua")
+read -r _ n_rps n_p99 n_mbs < <(run_wrk nginx "http://127.0.0.1:$NGINX_PORT" "$OUT/nginx.lua")
+hits=$(curl -s "http://127.0.0.1:$TWIN_PORT/metrics" | awk '/^huetwin_tile_cache_lookups_total\{tier="memory"\}/ {print $2}')
+
+ratio=$(awk -v a="$t_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", a / b }')
+echo
+echo "cached glb tiles, wrk -t$THREADS -c$CONNS -d${SECS}s on loopback ($(nproc) cores shared by server and wrk), $(grep -c . "$OUT/twin-glb.txt") tiles cycled"
+printf "%-12s %12s %10s %12s\n" server "requests/s" p99 transfer/s
+printf "%-12s %12s %10s %12s\n" "twin serve" "$t_rps" "$t_p99" "$t_mbs"
+printf "%-12s %12s %10s %12s\n" nginx "$n_rps" "$n_p99" "$n_mbs"
+echo "twin serve / nginx = $ratio (goal >= 0.8); memory cache hits: ${hits:-?}"
+echo "cold on-demand tiles (twin serve, empty cache): $cold"
+echo "raw outputs: $OUT/wrk-*.txt, $OUT/cold.txt"

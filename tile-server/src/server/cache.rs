@@ -1,0 +1,197 @@
+//! The tile cache: an LRU in memory (bounded by bytes, [`quick_cache`]), then files on disk
+//! under the twin folder (`<twin>/cache/tiles/<source version>/<path>`), then the
+//! [`TileSource`]. Concurrent requests for the same missing file wait for one producer.
+
+use super::error::ApiError;
+use super::tiles::{TilePath, TileSource};
+use axum::body::Bytes;
+use axum::http::HeaderValue;
+use quick_cache::sync::Cache;
+use quick_cache::Weighter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A file ready to serve.
+#[derive(Debug)]
+pub struct CachedFile {
+    /// Its bytes (cheap to clone).
+    pub bytes: Bytes,
+    /// Its strong ETag, quoted: `"<first 32 hex digits of BLAKE3>"`.
+    pub etag: HeaderValue,
+    /// Its media type.
+    pub content_type: &'static str,
+}
+
+impl CachedFile {
+    /// Wrap bytes, computing the ETag.
+    pub fn new(bytes: Vec<u8>, content_type: &'static str) -> CachedFile {
+        let etag = etag_of(&bytes);
+        CachedFile {
+            bytes: Bytes::from(bytes),
+            etag: HeaderValue::from_str(&etag).expect("hex digits and quotes"),
+            content_type,
+        }
+    }
+}
+
+/// The strong ETag of some bytes: `"` + the first 32 hex digits of their BLAKE3 hash + `"`.
+pub fn etag_of(bytes: &[u8]) -> String {
+    let h = blake3::hash(bytes).to_hex();
+    format!("\"{}\"", &h.as_str()[..32])
+}
+
+/// Where a file came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheTier {
+    /// The memory LRU.
+    Memory,
+    /// The disk cache.
+    Disk,
+    /// Produced by the tile source now.
+    Produced,
+}
+
+impl CacheTier {
+    /// A label for metrics and the `X-Cache` header.
+    pub fn label(self) -> &'static str {
+        match self {
+            CacheTier::Memory => "memory",
+            CacheTier::Disk => "disk",
+            CacheTier::Produced => "produced",
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<String, Arc<CachedFile>> for ByBytes {
+    fn weight(&self, key: &String, val: &Arc<CachedFile>) -> u64 {
+        (key.len() + val.bytes.len() + 64) as u64
+    }
+}
+
+/// Memory LRU, then disk, then the source.
+pub struct TileCache {
+    memory: Cache<String, Arc<CachedFile>, ByBytes>,
+    disk: Option<PathBuf>,
+    source: Arc<dyn TileSource>,
+    /// Bounds the tiles produced at once (one per core), so a burst of cold requests cannot
+    /// start hundreds of generators.
+    producers: tokio::sync::Semaphore,
+}
+
+impl TileCache {
+    /// A cache of at most `memory_bytes` in memory, with files under `disk_root/<version>/`
+    /// when `disk_root` is given, in front of `source`.
+    pub fn new(
+        source: Arc<dyn TileSource>,
+        memory_bytes: u64,
+        disk_root: Option<&Path>,
+    ) -> TileCache {
+        let version: String = source
+            .version()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        TileCache {
+            memory: Cache::with_weighter(4096, memory_bytes.max(1), ByBytes),
+            disk: disk_root.map(|d| d.join(version)),
+            source,
+            producers: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+        }
+    }
+
+    /// The disk folder of this source version, if any.
+    pub fn disk_dir(&self) -> Option<&Path> {
+        self.disk.as_deref()
+    }
+
+    /// Bytes held in memory.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.weight()
+    }
+
+    /// The file at `path` with where it came from; `None` when the source has no such file.
+    pub async fn get_or_produce(
+        &self,
+        path: &TilePath,
+    ) -> Result<(Option<Arc<CachedFile>>, CacheTier), ApiError> {
+        let key = path.relative();
+        let guard = match self.memory.get_value_or_guard_async(&key).await {
+            Ok(v) => return Ok((Some(v), CacheTier::Memory)),
+            Err(g) => g,
+        };
+        let ct = path.content_type();
+        if let Some(dir) = &self.disk {
+            let file = dir.join(&key);
+            if let Ok(bytes) = tokio::fs::read(&file).await {
+                let f = Arc::new(CachedFile::new(bytes, ct));
+                let _ = guard.insert(f.clone());
+                return Ok((Some(f), CacheTier::Disk));
+            }
+        }
+        let _permit = self
+            .producers
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(format!("tile producers: {e}")))?;
+        let source = self.source.clone();
+        let p = path.clone();
+        let produced = tokio::task::spawn_blocking(move || source.produce(&p))
+            .await
+            .map_err(|e| ApiError::internal(format!("producing {key}: {e}")))??;
+        let Some(bytes) = produced else {
+            return Ok((None, CacheTier::Produced));
+        };
+        if let Some(dir) = &self.disk {
+            let file = dir.join(&key);
+            let bytes = bytes.clone();
+            // Written in the background; a failed write only costs a later regeneration.
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = write_atomic(&file, &bytes) {
+                    tracing::warn!("tile cache: cannot write {}: {e}", file.display());
+                }
+            });
+        }
+        let f = Arc::new(CachedFile::new(bytes, ct));
+        let _ = guard.insert(f.clone());
+        Ok((Some(f), CacheTier::Produced))
+    }
+}
+
+/// Write a file through a temporary name and a rename, so readers never see half a file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!(
+        "tmp{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_is_quoted_hex_of_blake3() {
+        let e = etag_of(b"abc");
+        // BLAKE3("abc") = 6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85
+        assert_eq!(e, "\"6437b3ac38465133ffb63b75273a8db5\"");
+    }
+}

@@ -1,0 +1,175 @@
+// End-to-end check of the huetwin viewer in Debian's Chromium (headless, SwiftShader WebGL),
+// driven by tile-server/tests/browser.rs, which starts the server and asserts on the JSON this
+// script prints as its last line.
+//
+//   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat]
+//
+// Steps: open the viewer, wait until the globe and every tileset have loaded, screenshot the
+// Citadel view; with --click: look straight down at (lon, lat), hide the heritage layer, click
+// the screen centre and read the info panel; then hide the buildings layer, click again and
+// screenshot, and compare the two screenshots pixel by pixel.
+import { chromium } from "playwright-core";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, outDir, ...rest] = process.argv.slice(2);
+if (!base || !outDir) {
+  console.error("usage: browser.mjs <base url> <out dir> [--click lon,lat]");
+  process.exit(2);
+}
+let click = null;
+for (let i = 0; i < rest.length; i++) {
+  if (rest[i] === "--click") click = rest[++i].split(",").map(Number);
+}
+mkdirSync(outDir, { recursive: true });
+
+const W = 800;
+const H = 600;
+const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0 };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-gpu-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+});
+
+async function settle(page, what, timeout = 180_000) {
+  const t0 = Date.now();
+  // Two consecutive settled checks a render apart, so a tile request started by the last frame counts.
+  await page.waitForFunction(
+    () => {
+      const h = window.huetwin;
+      h.viewer.scene.requestRender();
+      const ok = h.settled();
+      const prev = h._settledOnce;
+      h._settledOnce = ok;
+      return ok && prev;
+    },
+    null,
+    { timeout, polling: 500 }
+  );
+  result[`${what}_settle_ms`] = Date.now() - t0;
+}
+
+// Pixel statistics of PNG screenshots, decoded by the page itself (no image library needed).
+async function pixelStats(page, pngA, pngB) {
+  return page.evaluate(
+    async ([a, b, w, h]) => {
+      const load = async (b64) => {
+        const img = new Image();
+        img.src = `data:image/png;base64,${b64}`;
+        await img.decode();
+        const c = document.createElement("canvas");
+        c.width = w;
+        c.height = h;
+        const ctx = c.getContext("2d");
+        ctx.drawImage(img, 0, 0);
+        return ctx.getImageData(0, 0, w, h).data;
+      };
+      const pa = await load(a);
+      const pb = b ? await load(b) : null;
+      // The centre region (the view's target) and the whole frame.
+      const region = { x0: Math.floor(w * 0.35), x1: Math.floor(w * 0.65), y0: Math.floor(h * 0.35), y1: Math.floor(h * 0.65) };
+      let nonBlack = 0, changed = 0, n = 0, changedAll = 0, nAll = 0;
+      let sum = [0, 0, 0], sum2 = [0, 0, 0];
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const i = (y * w + x) * 4;
+          const inside = x >= region.x0 && x < region.x1 && y >= region.y0 && y < region.y1;
+          let diff = 0;
+          if (pb) diff = Math.abs(pa[i] - pb[i]) + Math.abs(pa[i + 1] - pb[i + 1]) + Math.abs(pa[i + 2] - pb[i + 2]);
+          nAll++;
+          if (diff > 40) changedAll++;
+          if (!inside) continue;
+          n++;
+          if (pa[i] + pa[i + 1] + pa[i + 2] > 30) nonBlack++;
+          if (diff > 40) changed++;
+          for (let k = 0; k < 3; k++) {
+            sum[k] += pa[i + k];
+            sum2[k] += pa[i + k] * pa[i + k];
+          }
+        }
+      }
+      const mean = sum.map((s) => s / n);
+      const std = sum2.map((s, k) => Math.sqrt(Math.max(0, s / n - mean[k] * mean[k])));
+      return { centreNonBlack: nonBlack / n, centreChanged: changed / n, allChanged: changedAll / nAll, mean, std };
+    },
+    [pngA.toString("base64"), pngB ? pngB.toString("base64") : null, W, H]
+  );
+}
+
+try {
+  const page = await browser.newPage({ viewport: { width: W, height: H } });
+  page.on("pageerror", (e) => result.errors.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") result.errors.push(`console: ${m.text()}`);
+  });
+  page.on("requestfailed", (r) => result.failedRequests.push({ url: r.url(), error: r.failure()?.errorText }));
+  page.on("response", (r) => {
+    if (r.url().includes("/tiles/")) result.tileResponses++;
+    if (r.status() >= 400) result.failedRequests.push({ url: r.url(), status: r.status() });
+  });
+  // Nothing may leave the loopback server.
+  await page.route("**/*", (route) => {
+    const u = new URL(route.request().url());
+    if (u.origin === new URL(base).origin || u.protocol === "data:" || u.protocol === "blob:") return route.continue();
+    result.failedRequests.push({ url: u.href, blocked: true });
+    return route.abort();
+  });
+
+  await page.goto(base, { waitUntil: "load" });
+  await page.waitForFunction(() => window.huetwin && (window.huetwin.ready || window.huetwin.error), null, { timeout: 60_000 });
+  result.viewerError = await page.evaluate(() => window.huetwin.error);
+  if (result.viewerError) throw new Error(result.viewerError);
+  result.tilesets = await page.evaluate(() => Object.keys(window.huetwin.tilesets));
+  result.webgl2 = await page.evaluate(() => window.huetwin.viewer.scene.context.webgl2);
+
+  await settle(page, "citadel");
+  const citadel = await page.screenshot({ path: join(outDir, "citadel.png") });
+  result.citadel = await pixelStats(page, citadel, null);
+
+  if (click) {
+    const [lon, lat] = click;
+    // Hide the heritage volumes so the click reaches the building.
+    if (await page.$("#layer-heritage")) await page.click("#layer-heritage");
+    result.heritageShown = await page.evaluate(() => window.huetwin.tilesets.heritage?.show ?? null);
+    await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 350), [lon, lat]);
+    await settle(page, "building");
+    const shown = await page.screenshot({ path: join(outDir, "building.png") });
+    await page.mouse.click(W / 2, H / 2);
+    await page.waitForFunction(() => window.huetwin.selected !== null, null, { timeout: 10_000 }).catch(() => {});
+    result.clicked = await page.evaluate(() => ({
+      id: document.querySelector('#info [data-prop="id"]')?.textContent ?? null,
+      height: document.querySelector('#info [data-prop="height"]')?.textContent ?? null,
+      props: window.huetwin.selected,
+    }));
+
+    // The toggle hides the buildings: the click finds nothing and the picture changes.
+    await page.click("#layer-buildings");
+    result.buildingsShown = await page.evaluate(() => window.huetwin.tilesets.buildings.show);
+    await settle(page, "hidden");
+    const hidden = await page.screenshot({ path: join(outDir, "buildings-hidden.png") });
+    await page.mouse.click(W / 2, H / 2);
+    result.clickedHidden = await page.evaluate(() => ({
+      info: document.querySelector("#info")?.textContent ?? null,
+      props: window.huetwin.selected,
+    }));
+    result.toggle = await pixelStats(page, shown, hidden);
+  }
+  result.failedTiles = await page.evaluate(() => window.huetwin.failedTiles);
+} catch (e) {
+  result.errors.push(`script: ${e && e.stack ? e.stack : e}`);
+} finally {
+  await browser.close();
+}
+writeFileSync(join(outDir, "result.json"), JSON.stringify(result, null, 2));
+console.log(JSON.stringify(result));
