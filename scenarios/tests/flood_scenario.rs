@@ -430,3 +430,83 @@ fill = true
         "{areas:?}"
     );
 }
+
+/// A levee edit: the river enters along the west edge south of a levee drawn across the valley
+/// on the north bank (crest 3 m, the ground there is under 1 m). With the levee the building
+/// behind it stays dry at a 2 m stage; without it, it stands in more than 0.3 m of water. The
+/// crest is read back from `ground.tif`, and a scenario giving both `crest_m` and `raise_m`
+/// is refused at its line.
+#[test]
+fn levee_keeps_the_floodplain_dry() {
+    let twin = valley_twin();
+    let tmp = tempfile::tempdir().unwrap();
+    // Row 17 (y = Y1 − 175) is the levee; the stage cells are column 0 from row 18 down.
+    let run_with = |levee: &str| {
+        let text = format!(
+            r#"twin = "."
+duration_s = 2400
+output_interval_s = 1200
+snapshots = false
+
+[[stage]]
+line = [[{x0}, {ys}], [{x0}, {ye}]]
+series = [[0, -1.0], [600, 2.0], [2400, 2.0]]
+{levee}
+"#,
+            x0 = X0 + 5.0,
+            ys = Y1 - 185.0,
+            ye = Y1 - 395.0,
+        );
+        let path = tmp.path().join("levee.toml");
+        std::fs::write(&path, text).unwrap();
+        let sc = LoadedScenario::load(&path).unwrap();
+        let out = tmp.path().join(if levee.is_empty() {
+            "no_levee"
+        } else {
+            "levee"
+        });
+        let rep = run_loaded(&sc, &twin, &out, &cpu_solver, &NoProgress).unwrap();
+        let rows: Vec<csv::StringRecord> = csv::Reader::from_path(out.join("buildings.csv"))
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap())
+            .collect();
+        let b_low: f64 = rows.iter().find(|r| &r[0] == "b-low").unwrap()[4]
+            .parse()
+            .unwrap();
+        (rep, out, b_low)
+    };
+    let levee = format!(
+        "[[levee]]\nname = \"north bank\"\nline = [[{}, {y}], [{}, {y}]]\ncrest_m = 3.0",
+        X0,
+        X0 + 600.0,
+        y = Y1 - 175.0
+    );
+    let (_, _, open_depth) = run_with("");
+    let (rep, out, shut_depth) = run_with(&levee);
+    eprintln!("b-low: {open_depth:.3} m without the levee, {shut_depth:.3} m behind it");
+    assert!(open_depth > 0.3, "{open_depth}");
+    assert!(shut_depth < 0.01, "{shut_depth}");
+    assert!(
+        rep.notes
+            .iter()
+            .any(|n| n.contains("levee north bank raised 60 cells")),
+        "{:?}",
+        rep.notes
+    );
+    let (w, _, ground) = read_tiff(&out.join("ground.tif"));
+    assert!((0..w).all(|c| ground[17 * w + c] == 3.0), "crest row");
+    assert!(ground[16 * w + 30] < 3.0 && ground[18 * w + 30] < 3.0);
+
+    let bad = tmp.path().join("bad_levee.toml");
+    std::fs::write(
+        &bad,
+        "twin = \".\"\nduration_s = 10\noutput_interval_s = 10\n\n[[levee]]\nline = [[0, 0], [1, 1]]\ncrest_m = 3\nraise_m = 1\n",
+    )
+    .unwrap();
+    let e = LoadedScenario::load(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("line 6, field `levee`: give either `crest_m` or `raise_m`"),
+        "{e}"
+    );
+}
