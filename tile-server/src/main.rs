@@ -534,6 +534,11 @@ fn tiles_export(
     Ok(())
 }
 
+// mimalloc: hyper and the tile cache allocate and free small buffers on every request; it is
+// markedly cheaper there than glibc's malloc (scripts/bench_server.sh).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Err(e) = run() {
         // The whole chain, plainly, without a backtrace.

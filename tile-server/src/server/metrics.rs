@@ -5,8 +5,7 @@
 use super::cache::CacheTier;
 use super::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -14,7 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -39,13 +39,22 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.00005, 2.0, 18))
 }
 
+/// The counter of each (method, status) and the latency histogram of one route, looked up
+/// without allocating once the route has been seen.
+#[derive(Default)]
+struct RouteHandles {
+    requests: HashMap<(&'static str, u16), Counter>,
+    latency: Option<Histogram>,
+}
+
 /// The server's metrics and their registry.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
-    cache: Family<TierLabels, Counter>,
     cache_bytes: Gauge<i64>,
+    handles: RwLock<HashMap<String, RouteHandles>>,
+    tiers: [Counter; 3],
 }
 
 impl Default for Metrics {
@@ -83,34 +92,57 @@ impl Metrics {
             "Bytes held in the tile memory cache",
             cache_bytes.clone(),
         );
+        let tiers = [CacheTier::Memory, CacheTier::Disk, CacheTier::Produced]
+            .map(|t| cache.get_or_create(&TierLabels { tier: t.label() }).clone());
         Metrics {
             registry,
             requests,
             latency,
-            cache,
             cache_bytes,
+            handles: RwLock::new(HashMap::new()),
+            tiers,
         }
     }
 
     /// Count a cache lookup.
     pub fn cache(&self, tier: CacheTier) {
-        self.cache
-            .get_or_create(&TierLabels { tier: tier.label() })
-            .inc();
+        self.tiers[tier as usize].inc();
     }
 
-    /// Count a request.
-    pub fn request(&self, route: &str, method: &str, status: StatusCode, seconds: f64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: route.to_string(),
-                method: method.to_string(),
-                status: status.as_u16(),
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
+    /// Count a request under `route` (a matched route pattern, or `unmatched`).
+    pub fn request(&self, route: &str, method: &Method, status: StatusCode, seconds: f64) {
+        let method = method_label(method);
+        let key = (method, status.as_u16());
+        {
+            let handles = self.handles.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(h) = handles.get(route) {
+                if let (Some(c), Some(l)) = (h.requests.get(&key), &h.latency) {
+                    c.inc();
+                    l.observe(seconds);
+                    return;
+                }
+            }
+        }
+        // First request of this route, method and status: register its series.
+        let mut handles = self.handles.write().unwrap_or_else(|e| e.into_inner());
+        let h = handles.entry(route.to_string()).or_default();
+        let c = h.requests.entry(key).or_insert_with(|| {
+            self.requests
+                .get_or_create(&RequestLabels {
+                    route: route.to_string(),
+                    method: method.to_string(),
+                    status: key.1,
+                })
+                .clone()
+        });
+        c.inc();
+        h.latency
+            .get_or_insert_with(|| {
+                self.latency
+                    .get_or_create(&RouteLabels {
+                        route: route.to_string(),
+                    })
+                    .clone()
             })
             .observe(seconds);
     }
@@ -127,23 +159,30 @@ impl Metrics {
     }
 }
 
-/// Middleware: time and count every request under its matched route (`unmatched` for the
-/// fallback, so that hostile paths do not grow the label set).
-pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::OPTIONS => "OPTIONS",
+        Method::DELETE => "DELETE",
+        _ => "other",
+    }
+}
+
+/// Time and count a request under its matched route (`unmatched` for the fallback, so that
+/// hostile paths do not grow the label set): `handle` runs it.
+pub async fn track<F, Fut>(state: &AppState, req: Request, handle: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
-    let method = match method.as_str() {
-        "GET" | "HEAD" | "POST" | "OPTIONS" => method,
-        _ => "other".to_string(),
-    };
-    let resp = next.run(req).await;
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let resp = handle(req).await;
     state.metrics.request(
-        &route,
+        route.as_ref().map_or("unmatched", |m| m.as_str()),
         &method,
         resp.status(),
         start.elapsed().as_secs_f64(),

@@ -186,27 +186,19 @@ pub fn hostile_path(raw: &str) -> Option<&'static str> {
     None
 }
 
-async fn guard_path(req: Request, next: Next) -> Response {
-    if let Some(why) = hostile_path(req.uri().path()) {
-        return ApiError::bad_request(format!("{why}: {:?}", req.uri().path())).into_response();
-    }
-    next.run(req).await
-}
-
-/// Turn error responses that are not JSON yet (405, 413 from the body limit, rejections) into
-/// the JSON error body.
-async fn json_errors(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+/// Turn an error response that is not JSON yet (405, 413 from the body limit, rejections)
+/// into the JSON error body. Compressed bodies are left as they are.
+async fn json_error(resp: Response) -> Response {
     let status = resp.status();
     if status.as_u16() < 400 {
         return resp;
     }
-    let is_json = resp
-        .headers()
+    let h = resp.headers();
+    let is_json = h
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    if is_json || h.contains_key(header::CONTENT_ENCODING) {
         return resp;
     }
     let (parts, body) = resp.into_parts();
@@ -227,27 +219,39 @@ async fn json_errors(req: Request, next: Next) -> Response {
 
 /// A compressed response's strong ETag must differ from the identity one: `"<tag>-gzip"`,
 /// `"<tag>-br"` (as Apache does); [`tiles::etag_matches`] accepts both forms.
-async fn tag_encoded_etag(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let enc = resp
+fn tag_encoded_etag(resp: &mut Response) {
+    let Some(enc) = resp.headers().get(header::CONTENT_ENCODING) else {
+        return;
+    };
+    let enc = enc.to_str().unwrap_or_default().to_string();
+    let tagged = resp
         .headers()
-        .get(header::CONTENT_ENCODING)
+        .get(header::ETAG)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    if let Some(enc) = enc {
-        if let Some(tag) = resp
-            .headers()
-            .get(header::ETAG)
-            .and_then(|v| v.to_str().ok())
-        {
-            if let Some(bare) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                if let Ok(v) = HeaderValue::from_str(&format!("\"{bare}-{enc}\"")) {
-                    resp.headers_mut().insert(header::ETAG, v);
-                }
-            }
-        }
+        .and_then(|t| t.strip_prefix('"')?.strip_suffix('"'))
+        .and_then(|bare| HeaderValue::from_str(&format!("\"{bare}-{enc}\"")).ok());
+    if let Some(v) = tagged {
+        resp.headers_mut().insert(header::ETAG, v);
     }
-    resp
+}
+
+/// The outermost middleware, one future per request: refuse paths that try to leave their
+/// folder, count and time the request under its route ([`metrics::track`]), give every error
+/// a JSON body and tag the ETag of a compressed body.
+async fn edge(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(why) = hostile_path(req.uri().path()) {
+        let resp = ApiError::bad_request(format!("{why}: {:?}", req.uri().path())).into_response();
+        state
+            .metrics
+            .request("unmatched", req.method(), resp.status(), 0.0);
+        return resp;
+    }
+    metrics::track(&state, req, |req| async move {
+        let mut resp = json_error(next.run(req).await).await;
+        tag_encoded_etag(&mut resp);
+        resp
+    })
+    .await
 }
 
 fn compressible(
@@ -346,13 +350,10 @@ pub fn app(
     Ok(router.layer(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
-            .layer(middleware::from_fn_with_state(state, metrics::track))
-            .layer(middleware::from_fn(guard_path))
+            .layer(middleware::from_fn_with_state(state, edge))
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(cors)
-            .layer(middleware::from_fn(tag_encoded_etag))
             .layer(compression)
-            .layer(middleware::from_fn(json_errors))
             .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes)),
     ))
 }
