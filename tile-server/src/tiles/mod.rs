@@ -19,6 +19,7 @@
 pub mod geodesy;
 pub mod results;
 pub mod schema;
+pub mod water;
 
 mod features;
 mod glb;
@@ -130,6 +131,8 @@ pub struct TilesetOptions {
     pub geoid: GeoidChoice,
     /// The constant geoid undulation (twin.toml `geoid_offset_m`).
     pub geoid_offset_m: f64,
+    /// Colour of terrain meshes (linear RGBA; alpha below 1 blends, as for water surfaces).
+    pub terrain_rgba: [f64; 4],
 }
 
 impl Default for TilesetOptions {
@@ -144,6 +147,7 @@ impl Default for TilesetOptions {
             terrain_tile_cells: 64,
             geoid: GeoidChoice::Auto,
             geoid_offset_m: 0.0,
+            terrain_rgba: terrain::GROUND_RGBA,
         }
     }
 }
@@ -255,6 +259,7 @@ pub struct Tileset {
     crs: String,
     /// Per point cloud: what its colouring needs.
     cloud_stats: Vec<points::CloudStats>,
+    terrain_rgba: [f64; 4],
 }
 
 fn flatten(node: PlanNode, parent: Option<usize>, out: &mut Vec<Tile>) -> Option<usize> {
@@ -370,6 +375,7 @@ impl Tileset {
             geometric_error,
             crs: twin.crs.definition().to_string(),
             cloud_stats,
+            terrain_rgba: opts.terrain_rgba,
         })
     }
 
@@ -485,7 +491,14 @@ impl Tileset {
                 let d = twin.terrain.get(*dem).ok_or_else(|| {
                     Error::invalid("tile id", format!("tile {id:?}: the twin has no DEM {dem}"))
                 })?;
-                terrain::glb(d, [*c0, *r0, *c1, *r1], *stride, &placer, GENERATOR)
+                terrain::glb(
+                    d,
+                    [*c0, *r0, *c1, *r1],
+                    *stride,
+                    &placer,
+                    self.terrain_rgba,
+                    GENERATOR,
+                )
             }
             Content::Points { cloud, idx } => {
                 let c = twin.pointclouds.get(*cloud).ok_or_else(|| {

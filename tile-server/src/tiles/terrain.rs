@@ -195,12 +195,16 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     ]
 }
 
-/// The glb of one terrain block.
+/// The colour of the ground.
+pub const GROUND_RGBA: [f64; 4] = [0.56, 0.62, 0.45, 1.0];
+
+/// The glb of one terrain block, in colour `rgba`.
 pub(crate) fn glb(
     d: &Dem,
     block: [usize; 4],
     stride: usize,
     placer: &Placer<'_>,
+    rgba: [f64; 4],
     generator: &str,
 ) -> Result<Vec<u8>> {
     let [c0, r0, c1, r1] = block;
@@ -288,7 +292,7 @@ pub(crate) fn glb(
     let pos = builder.vec3(&positions, true);
     let nor = builder.vec3(&normals, false);
     let ind = builder.indices(&indices, positions.len());
-    let mat = builder.material([0.56, 0.62, 0.45, 1.0], false);
+    let mat = builder.material(rgba, rgba[3] < 1.0);
     builder.mesh(json!({
         "attributes": {"POSITION": pos, "NORMAL": nor},
         "indices": ind, "material": mat, "mode": 4,
