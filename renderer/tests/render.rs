@@ -201,7 +201,10 @@ fn map_water_matches_the_flood_raster() {
         (layer.wet_area_m2() - raster_area).abs() < 1e-6 * raster_area,
         "the renderer's reading of max_depth.tif disagrees with the tiff crate's"
     );
-    assert!(wet_cells > 500, "only {wet_cells} wet cells: the flood did not happen");
+    assert!(
+        wet_cells > 500,
+        "only {wet_cells} wet cells: the flood did not happen"
+    );
     let (mut water_px, mut on_wet) = (0usize, 0usize);
     for py in 0..h {
         for px in 0..w {
@@ -277,10 +280,18 @@ fn deep_building_gets_the_deep_colour() {
             bbox: Some([x - 40.0, y - 40.0, x + 40.0, y + 40.0]),
         };
         let img = renderer().render(&scene, &cam, 160, 160).unwrap();
-        let view = MapView::new(&scene, Some([x - 40.0, y - 40.0, x + 40.0, y + 40.0]), 160, 160);
+        let view = MapView::new(
+            &scene,
+            Some([x - 40.0, y - 40.0, x + 40.0, y + 40.0]),
+            160,
+            160,
+        );
         let (px, py) = view.pixel(x, y).unwrap();
         let got = img.pixel(px, py);
-        let want = colour::shaded(colour::building_colour(Some(d), colour::WET_THRESHOLD_M), shade);
+        let want = colour::shaded(
+            colour::building_colour(Some(d), colour::WET_THRESHOLD_M),
+            shade,
+        );
         eprintln!("building {id}: depth {d} m, pixel {got:?}, expected {want:?}");
         for k in 0..3 {
             assert!(
@@ -346,7 +357,10 @@ fn compare_with_reference(name: &str, img: &Image) {
         }
     }
     let share = bad as f64 / (img.width * img.height) as f64;
-    eprintln!("{name}: {bad} pixels ({:.3} %) differ by more than {REF_CHANNEL_TOLERANCE}", share * 100.0);
+    eprintln!(
+        "{name}: {bad} pixels ({:.3} %) differ by more than {REF_CHANNEL_TOLERANCE}",
+        share * 100.0
+    );
     if share > REF_PIXEL_SHARE {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let (a, d) = (
@@ -417,9 +431,13 @@ fn results_and_cameras_load_or_fail_clearly() {
         }
     }
     assert!(at.wet_area_m2() <= max.wet_area_m2());
-    let e = FloodLayer::load(&f.flood, Some(1234.0)).unwrap_err().to_string();
+    let e = FloodLayer::load(&f.flood, Some(1234.0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("depth_0001234s.tif") && e.contains("900"), "{e}");
-    let e = FloodLayer::load(&f.flood.join("nope"), None).unwrap_err().to_string();
+    let e = FloodLayer::load(&f.flood.join("nope"), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("nope"), "{e}");
     let e = TrafficLayer::load(&f.flood).unwrap_err().to_string();
     assert!(e.contains("links.csv"), "{e}");
@@ -451,7 +469,13 @@ fn results_and_cameras_load_or_fail_clearly() {
             bbox: Some([1.0, 2.0, 3.0, 4.0])
         }
     );
-    for bad in ["persp:1,2,3", "map:3,2,1,4", "orbit", "persp:0,0,100,0,30,200", "map:a,b,c,d"] {
+    for bad in [
+        "persp:1,2,3",
+        "map:3,2,1,4",
+        "orbit",
+        "persp:0,0,100,0,30,200",
+        "map:a,b,c,d",
+    ] {
         let e = Camera::parse(bad, crs).unwrap_err().to_string();
         assert!(e.contains("camera"), "{bad}: {e}");
     }

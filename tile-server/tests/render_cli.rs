@@ -70,15 +70,31 @@ fn render_writes_a_png_and_refuses_bad_arguments() {
     .unwrap();
     let d = dir.to_str().unwrap();
     let run = dir.join("runs/r1");
-    let (ok, out) = twin(&["flood", d, sc.to_str().unwrap(), "--out", run.to_str().unwrap()]);
+    let (ok, out) = twin(&[
+        "flood",
+        d,
+        sc.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
 
     // By run id, with a snapshot time.
     let pic = tmp.path().join("pic.png");
     let p = pic.to_str().unwrap();
     let (ok, out) = twin(&[
-        "render", d, "--scenario", "r1", "--time", "1200", "--camera", "map", "--size", "320x200",
-        "--out", p,
+        "render",
+        d,
+        "--scenario",
+        "r1",
+        "--time",
+        "1200",
+        "--camera",
+        "map",
+        "--size",
+        "320x200",
+        "--out",
+        p,
     ]);
     assert!(ok, "{out}");
     assert!(out.contains("wrote") && out.contains("320x200"), "{out}");

@@ -314,9 +314,19 @@ impl Renderer {
                 let (near, far) = (2.0, 2.0 * span + eye[2].abs() + 1000.0);
                 let a = far / (far - near);
                 from_rows([
-                    [sx * right[0], sx * right[1], sx * right[2], -sx * dot(right, eye)],
+                    [
+                        sx * right[0],
+                        sx * right[1],
+                        sx * right[2],
+                        -sx * dot(right, eye),
+                    ],
                     [sy * up[0], sy * up[1], sy * up[2], -sy * dot(up, eye)],
-                    [a * fwd[0], a * fwd[1], a * fwd[2], -a * dot(fwd, eye) - a * near],
+                    [
+                        a * fwd[0],
+                        a * fwd[1],
+                        a * fwd[2],
+                        -a * dot(fwd, eye) - a * near,
+                    ],
                     [fwd[0], fwd[1], fwd[2], -dot(fwd, eye)],
                 ])
             }

@@ -52,9 +52,9 @@ fn blend(img: &mut Image, x: i64, y: i64, c: [u8; 3], alpha: f64) {
         return;
     }
     let i = (y as usize * img.width as usize + x as usize) * 4;
-    for k in 0..3 {
-        let v = f64::from(img.rgba[i + k]) * (1.0 - alpha) + f64::from(c[k]) * alpha;
-        img.rgba[i + k] = v.round().clamp(0.0, 255.0) as u8;
+    for (px, &ck) in img.rgba[i..i + 3].iter_mut().zip(&c) {
+        let v = f64::from(*px) * (1.0 - alpha) + f64::from(ck) * alpha;
+        *px = v.round().clamp(0.0, 255.0) as u8;
     }
 }
 
@@ -116,7 +116,10 @@ enum Item {
     Title(String),
     Text(String),
     /// A 0 .. 3 m ramp; `dry`: with a "dry" swatch in front (buildings).
-    Ramp { colour: fn(f64) -> [u8; 3], dry: bool },
+    Ramp {
+        colour: fn(f64) -> [u8; 3],
+        dry: bool,
+    },
     Swatches(Vec<([u8; 3], &'static str)>),
 }
 
@@ -252,11 +255,27 @@ fn scale_bar(img: &mut Image, v: &MapView, s: i64) {
     rect(img, bx, by, box_w, box_h, PAPER, PAPER_ALPHA);
     let x0 = bx + (box_w - bar) / 2;
     let lw = text_width(&label, s);
-    text(img, bx + (box_w - lw) / 2, by + 4 * s, &label, s, INK, false);
+    text(
+        img,
+        bx + (box_w - lw) / 2,
+        by + 4 * s,
+        &label,
+        s,
+        INK,
+        false,
+    );
     let yb = by + 4 * s + 8 * s + 5 * s;
     rect(img, x0, yb, bar, 3 * s, INK, 1.0);
     rect(img, x0, yb - 3 * s, s.max(2), 6 * s, INK, 1.0);
-    rect(img, x0 + bar - s.max(2), yb - 3 * s, s.max(2), 6 * s, INK, 1.0);
+    rect(
+        img,
+        x0 + bar - s.max(2),
+        yb - 3 * s,
+        s.max(2),
+        6 * s,
+        INK,
+        1.0,
+    );
 }
 
 /// "N" under an arrow pointing up, top right.

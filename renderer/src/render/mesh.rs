@@ -89,13 +89,15 @@ pub(crate) fn terrain(dem: &Dem, f: Frame, max_vertices: usize) -> Mesh {
     let cells = dem.ncols * dem.nrows;
     let step = ((cells as f64 / max_vertices.max(1) as f64).sqrt().ceil() as usize).max(1);
     let (nc, nr) = (dem.ncols.div_ceil(step), dem.nrows.div_ceil(step));
-    let at = |c: usize, r: usize| dem.get((c * step).min(dem.ncols - 1), (r * step).min(dem.nrows - 1));
+    let at =
+        |c: usize, r: usize| dem.get((c * step).min(dem.ncols - 1), (r * step).min(dem.nrows - 1));
     let mut index = vec![u32::MAX; nc * nr];
     for r in 0..nr {
         for c in 0..nc {
             let Some(z) = at(c, r) else { continue };
             let z = f64::from(z);
-            let (x, y) = dem.cell_centre((c * step).min(dem.ncols - 1), (r * step).min(dem.nrows - 1));
+            let (x, y) =
+                dem.cell_centre((c * step).min(dem.ncols - 1), (r * step).min(dem.nrows - 1));
             // Central differences (one-sided at the edges and next to nodata).
             let zl = if c > 0 { at(c - 1, r) } else { None };
             let zr = if c + 1 < nc { at(c + 1, r) } else { None };
@@ -190,7 +192,12 @@ fn extrude(m: &mut Mesh, f: Frame, poly: &Polygon<f64>, base: f64, top: f64, c: 
             let n = normalise([dy, -dx, 0.0]);
             m.quad(
                 f,
-                [[a.0, a.1, base], [b.0, b.1, base], [b.0, b.1, top], [a.0, a.1, top]],
+                [
+                    [a.0, a.1, base],
+                    [b.0, b.1, base],
+                    [b.0, b.1, top],
+                    [a.0, a.1, top],
+                ],
                 n,
                 c,
             );
@@ -260,7 +267,11 @@ pub(crate) fn roads(scene: &Scene, f: Frame, min_width: f64, lift: f64, piece: f
             let (nx, ny) = (-uy * w, ux * w);
             let pieces = (len / piece).ceil().max(1.0) as usize;
             for k in 0..pieces {
-                let t0 = if k == 0 { -w } else { len * k as f64 / pieces as f64 };
+                let t0 = if k == 0 {
+                    -w
+                } else {
+                    len * k as f64 / pieces as f64
+                };
                 let t1 = if k + 1 == pieces {
                     len + w
                 } else {

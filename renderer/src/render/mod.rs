@@ -149,12 +149,11 @@ impl Scene {
                 return own;
             }
             let Some(dem) = &terrain else { return 0.0 };
-            let lowest = fp
-                .0
-                .iter()
-                .flat_map(|p| p.exterior().0.iter())
-                .filter_map(|c| dem.sample(c.x, c.y))
-                .fold(f64::INFINITY, f64::min);
+            let lowest =
+                fp.0.iter()
+                    .flat_map(|p| p.exterior().0.iter())
+                    .filter_map(|c| dem.sample(c.x, c.y))
+                    .fold(f64::INFINITY, f64::min);
             if lowest.is_finite() {
                 lowest
             } else {
@@ -293,8 +292,7 @@ impl FloodLayer {
                 match snaps.iter().find(|(st, _)| (st - t).abs() < 0.5) {
                     Some((_, p)) => p.clone(),
                     None => {
-                        let list: Vec<String> =
-                            snaps.iter().map(|(t, _)| format!("{t}")).collect();
+                        let list: Vec<String> = snaps.iter().map(|(t, _)| format!("{t}")).collect();
                         return Err(RenderError::input(
                             dir.join(format!("depth_{:07}s.tif", t.max(0.0).round() as u64)),
                             format!(
@@ -363,7 +361,10 @@ fn column(path: &Path, header: &csv::StringRecord, name: &str) -> Result<usize> 
 /// Read `id` → `max_depth_m` from a flood result's buildings table.
 fn read_building_depths(path: &Path) -> Result<HashMap<String, f64>> {
     let mut rd = csv::Reader::from_path(path).map_err(|e| RenderError::input(path, e))?;
-    let header = rd.headers().map_err(|e| RenderError::input(path, e))?.clone();
+    let header = rd
+        .headers()
+        .map_err(|e| RenderError::input(path, e))?
+        .clone();
     let (id, depth) = (
         column(path, &header, "id")?,
         column(path, &header, "max_depth_m")?,
@@ -389,7 +390,10 @@ impl TrafficLayer {
     pub fn load(dir: &Path) -> Result<TrafficLayer> {
         let path = dir.join("links.csv");
         if !path.is_file() {
-            return Err(RenderError::input(&path, "no such file (a traffic result folder holds links.csv)"));
+            return Err(RenderError::input(
+                &path,
+                "no such file (a traffic result folder holds links.csv)",
+            ));
         }
         let mut rd = csv::Reader::from_path(&path).map_err(|e| RenderError::input(&path, e))?;
         let header = rd
@@ -470,7 +474,10 @@ fn numbers(s: &str, n: usize, form: &str) -> Result<Vec<f64>> {
     if v.len() != n || v.iter().any(|x| !x.is_finite()) {
         return Err(RenderError::invalid(
             "camera",
-            format!("{form}:{s} needs {n} finite numbers, got {} (forms: {CAMERA_FORMS})", v.len()),
+            format!(
+                "{form}:{s} needs {n} finite numbers, got {} (forms: {CAMERA_FORMS})",
+                v.len()
+            ),
         ));
     }
     Ok(v)
@@ -498,7 +505,7 @@ impl Camera {
             }
             ("persp", false) => {
                 let v = numbers(rest, 6, "persp")?;
-                if !(v[5] > 1.0 && v[5] < 170.0) || !(-89.0..=90.0).contains(&v[4]) {
+                if !(v[5] > 1.0 && v[5] < 170.0 && (-89.0..=90.0).contains(&v[4])) {
                     return Err(RenderError::invalid(
                         "camera",
                         format!("persp:{rest}: the field of view must be in (1, 170) degrees and the pitch in [-89, 90]"),
@@ -614,7 +621,12 @@ impl Image {
     /// The pixel at (x, y).
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
         let i = (y as usize * self.width as usize + x as usize) * 4;
-        [self.rgba[i], self.rgba[i + 1], self.rgba[i + 2], self.rgba[i + 3]]
+        [
+            self.rgba[i],
+            self.rgba[i + 1],
+            self.rgba[i + 2],
+            self.rgba[i + 3],
+        ]
     }
 
     /// Encode as PNG (8-bit RGBA).
@@ -636,7 +648,9 @@ impl Image {
     /// Decode an 8-bit RGB or RGBA PNG.
     pub fn from_png(bytes: &[u8]) -> Result<Image> {
         let dec = png::Decoder::new(std::io::Cursor::new(bytes));
-        let mut rd = dec.read_info().map_err(|e| RenderError::invalid("PNG", e))?;
+        let mut rd = dec
+            .read_info()
+            .map_err(|e| RenderError::invalid("PNG", e))?;
         let size = rd
             .output_buffer_size()
             .ok_or_else(|| RenderError::invalid("PNG", "image too large"))?;
@@ -668,5 +682,7 @@ impl Image {
 
 /// Render a scene to PNG bytes on the best adapter (see [`crate::gpu::Gpu::new`]).
 pub fn render_png(scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Vec<u8>> {
-    Renderer::new()?.render(scene, camera, width, height)?.to_png()
+    Renderer::new()?
+        .render(scene, camera, width, height)?
+        .to_png()
 }
