@@ -261,7 +261,12 @@ impl Renderer {
             empty()
         };
         let water = match (&scene.flood, l.water) {
-            (Some(fl), true) => mesh::water(fl, scene.terrain.as_ref(), f, water_lift),
+            // The map draws each wet cell exactly (its area is what the map shows); the
+            // perspective view a continuous surface over the same cells.
+            (Some(fl), true) if map.is_some() => {
+                mesh::water(fl, scene.terrain.as_ref(), f, water_lift)
+            }
+            (Some(fl), true) => mesh::water_smooth(fl, scene.terrain.as_ref(), f, water_lift),
             _ => empty(),
         };
         let (mut zmin, mut zmax) = (f64::INFINITY, f64::NEG_INFINITY);

@@ -329,3 +329,68 @@ pub(crate) fn water(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f
     }
     m
 }
+
+/// The water surface for perspective views: the same wet cells as [`water`], but with vertices
+/// shared at the cell corners, each at the mean level and coloured by the mean depth of the wet
+/// cells around it, so that the surface and its shading are continuous.
+pub(crate) fn water_smooth(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f64) -> Mesh {
+    let mut m = Mesh::new();
+    let d = &flood.depth;
+    let (nc, nr) = (d.ncols, d.nrows);
+    let mut level = vec![f64::NAN; nc * nr];
+    let mut depth = vec![f64::NAN; nc * nr];
+    for r in 0..nr {
+        for c in 0..nc {
+            let Some(h) = flood.wet_depth(c, r) else {
+                continue;
+            };
+            let (x, y) = d.cell_centre(c, r);
+            let ground = flood
+                .ground
+                .as_ref()
+                .and_then(|g| g.get(c, r))
+                .filter(|z| z.is_finite())
+                .map(f64::from)
+                .or_else(|| terrain.and_then(|t| t.sample(x, y)))
+                .unwrap_or(0.0);
+            level[r * nc + c] = ground + h + lift;
+            depth[r * nc + c] = h;
+        }
+    }
+    // Corner (i, j) touches cells (i-1..=i, j-1..=j).
+    let mut corner = vec![u32::MAX; (nc + 1) * (nr + 1)];
+    for j in 0..=nr {
+        for i in 0..=nc {
+            let (mut n, mut z, mut h) = (0.0, 0.0, 0.0);
+            for (ci, cj) in [
+                (i.wrapping_sub(1), j.wrapping_sub(1)),
+                (i, j.wrapping_sub(1)),
+                (i.wrapping_sub(1), j),
+                (i, j),
+            ] {
+                if ci < nc && cj < nr && !level[cj * nc + ci].is_nan() {
+                    n += 1.0;
+                    z += level[cj * nc + ci];
+                    h += depth[cj * nc + ci];
+                }
+            }
+            if n > 0.0 {
+                let (x, y) = (d.xmin + i as f64 * d.cell_x, d.ymax - j as f64 * d.cell_y);
+                corner[j * (nc + 1) + i] =
+                    m.push(f, [x, y, z / n], [0.0; 3], colour::water_colour(h / n));
+            }
+        }
+    }
+    for r in 0..nr {
+        for c in 0..nc {
+            if level[r * nc + c].is_nan() {
+                continue;
+            }
+            let k = |i: usize, j: usize| corner[j * (nc + 1) + i];
+            let q = [k(c, r + 1), k(c + 1, r + 1), k(c + 1, r), k(c, r)];
+            m.indices
+                .extend_from_slice(&[q[0], q[1], q[2], q[0], q[2], q[3]]);
+        }
+    }
+    m
+}
