@@ -27,6 +27,18 @@ pub enum RenderError {
         /// What happened.
         message: String,
     },
+    /// An input file (a result table, a raster, a twin) is missing or cannot be read; the message
+    /// names the place in the file.
+    #[error("{path}: {message}")]
+    Input {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What is wrong, and where.
+        message: String,
+    },
+    /// The twin could not be read or reprojected.
+    #[error(transparent)]
+    Twin(#[from] twin_core::TwinError),
     /// The input cannot be run on the GPU (too large for the adapter's limits...).
     #[error("invalid {what}: {message}")]
     Invalid {
@@ -38,6 +50,22 @@ pub enum RenderError {
 }
 
 impl RenderError {
+    /// Shorthand for [`RenderError::Input`].
+    pub fn input(path: impl Into<std::path::PathBuf>, message: impl ToString) -> Self {
+        RenderError::Input {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Shorthand for [`RenderError::Invalid`].
+    pub fn invalid(what: impl Into<String>, message: impl ToString) -> Self {
+        RenderError::Invalid {
+            what: what.into(),
+            message: message.to_string(),
+        }
+    }
+
     /// Shorthand for [`RenderError::Gpu`].
     pub fn gpu(what: impl Into<String>, message: impl ToString) -> Self {
         RenderError::Gpu {

@@ -3,13 +3,15 @@
 //! * [`gpu`]: picking an adapter (a real GPU first, else Mesa's software rasterisers) and
 //!   opening a device;
 //! * [`flood`]: the flood solver as WGSL compute kernels, behind
-//!   [`scenarios::flood::FloodSolver`] like the CPU reference.
+//!   [`scenarios::flood::FloodSolver`] like the CPU reference;
+//! * [`render`]: headless pictures of a twin with flood and traffic results on it (PNG).
 
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod flood;
 pub mod gpu;
+pub mod render;
 
 pub use error::{RenderError, Result};
 pub use scenarios;

@@ -11,6 +11,7 @@ use twin_core::import::{LayerKind, Progress};
 use twin_core::twin::SourceConfig;
 use twin_core::{Twin, TwinDir};
 
+mod render_cmd;
 mod traffic_cmd;
 
 #[derive(Parser)]
@@ -111,6 +112,8 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
     },
+    /// Draw the twin with a flood and/or traffic result to a PNG (headless wgpu).
+    Render(render_cmd::RenderArgs),
     /// OGC 3D Tiles 1.1 from the twin.
     Tiles {
         #[command(subcommand)]
@@ -650,6 +653,7 @@ fn run() -> Result<()> {
                 },
         } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid)?,
         Cmd::Traffic { twin, scenario } => traffic_cmd::traffic(&twin, &scenario)?,
+        Cmd::Render(a) => render_cmd::render(&a)?,
     }
     Ok(())
 }

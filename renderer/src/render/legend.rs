@@ -1,0 +1,296 @@
+//! The legend, drawn on the CPU into the read-back picture: a panel with the title and the
+//! colour ramps of the layers shown, and on maps a scale bar and a north arrow. Text uses the
+//! public-domain 8×8 bitmap font of the `font8x8` crate.
+
+use super::colour;
+use super::{Image, MapView, Scene};
+
+const INK: [u8; 3] = [28, 28, 32];
+const PAPER: [u8; 3] = [255, 255, 255];
+const PAPER_ALPHA: f64 = 0.86;
+
+/// The 8×8 glyph of a character (bit 0 of each row byte is the leftmost pixel). Latin-1 has its
+/// own glyphs; Vietnamese letters outside it fall back to their base letter.
+fn glyph(ch: char) -> [u8; 8] {
+    use font8x8::legacy::{BASIC_LEGACY, LATIN_LEGACY};
+    let c = ch as u32;
+    if c < 128 {
+        return BASIC_LEGACY[c as usize];
+    }
+    if (0xA0..=0xFF).contains(&c) {
+        return LATIN_LEGACY[(c - 0xA0) as usize];
+    }
+    const FOLD: &[(&str, char)] = &[
+        ("ăằắẳẵặâầấẩẫậạảã", 'a'),
+        ("ĂẰẮẲẴẶÂẦẤẨẪẬẠẢÃ", 'A'),
+        ("êềếểễệẹẻẽ", 'e'),
+        ("ÊỀẾỂỄỆẸẺẼ", 'E'),
+        ("ịỉĩ", 'i'),
+        ("ỊỈĨ", 'I'),
+        ("ôồốổỗộơờớởỡợọỏõ", 'o'),
+        ("ÔỒỐỔỖỘƠỜỚỞỠỢỌỎÕ", 'O'),
+        ("ưừứửữựụủũ", 'u'),
+        ("ƯỪỨỬỮỰỤỦŨ", 'U'),
+        ("ỳỵỷỹ", 'y'),
+        ("ỲỴỶỸ", 'Y'),
+        ("đ", 'd'),
+        ("Đ", 'D'),
+        ("–—", '-'),
+        ("’‘", '\''),
+        ("“”", '"'),
+    ];
+    for (set, base) in FOLD {
+        if set.contains(ch) {
+            return BASIC_LEGACY[*base as usize];
+        }
+    }
+    BASIC_LEGACY[b'?' as usize]
+}
+
+fn blend(img: &mut Image, x: i64, y: i64, c: [u8; 3], alpha: f64) {
+    if x < 0 || y < 0 || x >= i64::from(img.width) || y >= i64::from(img.height) {
+        return;
+    }
+    let i = (y as usize * img.width as usize + x as usize) * 4;
+    for (px, &ck) in img.rgba[i..i + 3].iter_mut().zip(&c) {
+        let v = f64::from(*px) * (1.0 - alpha) + f64::from(ck) * alpha;
+        *px = v.round().clamp(0.0, 255.0) as u8;
+    }
+}
+
+fn rect(img: &mut Image, x: i64, y: i64, w: i64, h: i64, c: [u8; 3], alpha: f64) {
+    for yy in y..y + h {
+        for xx in x..x + w {
+            blend(img, xx, yy, c, alpha);
+        }
+    }
+}
+
+fn text_width(s: &str, scale: i64) -> i64 {
+    s.chars().count() as i64 * 8 * scale
+}
+
+fn text(img: &mut Image, x: i64, y: i64, s: &str, scale: i64, c: [u8; 3], bold: bool) {
+    for (k, ch) in s.chars().enumerate() {
+        let g = glyph(ch);
+        let x0 = x + k as i64 * 8 * scale;
+        for (r, bits) in g.iter().enumerate() {
+            for b in 0..8 {
+                if bits & (1 << b) != 0 {
+                    let (px, py) = (x0 + b * scale, y + r as i64 * scale);
+                    rect(img, px, py, scale, scale, c, 1.0);
+                    if bold {
+                        rect(img, px + 1, py, scale, scale, c, 1.0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Cut a string to at most `n` characters (with "..." when cut).
+fn fit(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let keep: String = s.chars().take(n.saturating_sub(3)).collect();
+    format!("{keep}...")
+}
+
+fn over(c: [u8; 4], bg: [u8; 3]) -> [u8; 3] {
+    let a = f64::from(c[3]) / 255.0;
+    [0, 1, 2].map(|k| (f64::from(c[k]) * a + f64::from(bg[k]) * (1.0 - a)).round() as u8)
+}
+
+fn duration(t: f64) -> String {
+    let s = t.max(0.0).round() as u64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (h, 0, 0) => format!("{h} h"),
+        (h, m, 0) if h > 0 => format!("{h} h {m:02} min"),
+        (0, m, 0) => format!("{m} min"),
+        _ => format!("{s} s"),
+    }
+}
+
+enum Item {
+    Title(String),
+    Text(String),
+    /// A 0 .. 3 m ramp; `dry`: with a "dry" swatch in front (buildings).
+    Ramp {
+        colour: fn(f64) -> [u8; 3],
+        dry: bool,
+    },
+    Swatches(Vec<([u8; 3], &'static str)>),
+}
+
+fn water_ramp(d: f64) -> [u8; 3] {
+    over(colour::water_colour(d), colour::MAP_BACKGROUND)
+}
+
+fn building_ramp(d: f64) -> [u8; 3] {
+    colour::building_colour(Some(d.max(colour::WET_THRESHOLD_M)), 0.0)
+}
+
+/// Draw the legend panel (bottom left) and, on maps, the scale bar and north arrow.
+pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>) {
+    let s: i64 = if img.height >= 700 { 2 } else { 1 };
+    let (u, lh, pad, margin) = (8 * s, 11 * s, 6 * s, 8 * s);
+    let ramp_w = 150 * s;
+    let (w, h) = (i64::from(img.width), i64::from(img.height));
+    let mut items = vec![Item::Title(scene.title.clone())];
+    if let Some(f) = &scene.flood {
+        if scene.layers.water {
+            items.push(Item::Text(match f.time_s {
+                None => "Water depth (m), largest".into(),
+                Some(t) => format!("Water depth (m) at {}", duration(t)),
+            }));
+            items.push(Item::Ramp {
+                colour: water_ramp,
+                dry: false,
+            });
+        }
+        if scene.layers.buildings {
+            items.push(Item::Text("Buildings: largest depth (m)".into()));
+            items.push(Item::Ramp {
+                colour: building_ramp,
+                dry: true,
+            });
+        }
+    }
+    if scene.traffic.is_some() && scene.layers.roads {
+        items.push(Item::Text("Roads: volume / capacity".into()));
+        items.push(Item::Swatches(vec![
+            (colour::ROAD_FREE, "<0.6"),
+            (colour::ROAD_BUSY, "0.6-0.9"),
+            (colour::ROAD_CONGESTED, ">0.9"),
+        ]));
+    }
+    let dry_w = text_width("dry", s) + u + 4 * s;
+    let content_w = items
+        .iter()
+        .map(|it| match it {
+            Item::Title(t) | Item::Text(t) => text_width(t, s) + s,
+            Item::Ramp { dry, .. } => ramp_w + if *dry { dry_w } else { 0 } + u,
+            Item::Swatches(v) => v
+                .iter()
+                .map(|(_, l)| u + 3 * s + text_width(l, s) + 6 * s)
+                .sum(),
+        })
+        .max()
+        .unwrap_or(0);
+    let panel_w = (content_w + 2 * pad).min(w - 2 * margin);
+    let max_chars = ((panel_w - 2 * pad) / (8 * s)).max(4) as usize;
+    let item_h = |it: &Item| match it {
+        Item::Title(_) => lh + 2 * s,
+        Item::Text(_) => lh,
+        Item::Ramp { .. } => u + 2 * s + lh + 2 * s,
+        Item::Swatches(_) => lh + 2 * s,
+    };
+    let panel_h = items.iter().map(item_h).sum::<i64>() + 2 * pad;
+    let (px, py) = (margin, h - margin - panel_h);
+    rect(img, px, py, panel_w, panel_h, PAPER, PAPER_ALPHA);
+    let mut y = py + pad;
+    let x = px + pad;
+    for it in &items {
+        match it {
+            Item::Title(t) => text(img, x, y, &fit(t, max_chars), s, INK, true),
+            Item::Text(t) => text(img, x, y, &fit(t, max_chars), s, INK, false),
+            Item::Ramp { colour, dry } => {
+                let mut x0 = x;
+                if *dry {
+                    rect(img, x0, y, u, u, colour::BUILDING_DRY, 1.0);
+                    text(img, x0 + u + 2 * s, y, "dry", s, INK, false);
+                    x0 += dry_w;
+                }
+                for i in 0..ramp_w {
+                    let d = colour::DEPTH_RAMP_MAX_M * i as f64 / (ramp_w - 1) as f64;
+                    rect(img, x0 + i, y, 1, u, colour(d), 1.0);
+                }
+                for (k, label) in ["0", "1", "2", "3+"].iter().enumerate() {
+                    let tx = x0 + (ramp_w - 1) * k as i64 / 3;
+                    rect(img, tx, y + u, s, 2 * s, INK, 1.0);
+                    let lw = text_width(label, s);
+                    let lx = (tx - lw / 2).clamp(x0, x0 + ramp_w - lw + 2 * u);
+                    text(img, lx, y + u + 2 * s + s, label, s, INK, false);
+                }
+            }
+            Item::Swatches(v) => {
+                let mut x0 = x;
+                for (c, label) in v {
+                    rect(img, x0, y, u, u, *c, 1.0);
+                    text(img, x0 + u + 3 * s, y, label, s, INK, false);
+                    x0 += u + 3 * s + text_width(label, s) + 6 * s;
+                }
+            }
+        }
+        y += item_h(it);
+    }
+    if let Some(v) = map {
+        scale_bar(img, v, s);
+        north_arrow(img, s);
+    }
+}
+
+/// A scale bar of a round length about a fifth of the picture wide, bottom right.
+fn scale_bar(img: &mut Image, v: &MapView, s: i64) {
+    let (w, h) = (i64::from(img.width), i64::from(img.height));
+    let target = f64::from(img.width) * v.metres_per_pixel / 5.0;
+    let len = [
+        1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
+        20000.0, 50000.0, 100000.0,
+    ]
+    .into_iter()
+    .rfind(|&l| l <= target)
+    .unwrap_or(1.0);
+    let bar = (len / v.metres_per_pixel).round() as i64;
+    let label = if len >= 1000.0 {
+        format!("{} km", len / 1000.0)
+    } else {
+        format!("{len} m")
+    };
+    let margin = 8 * s;
+    let box_w = bar.max(text_width(&label, s)) + 12 * s;
+    let box_h = 8 * s + 4 * s + 4 * s + 10 * s;
+    let (bx, by) = (w - margin - box_w, h - margin - box_h);
+    rect(img, bx, by, box_w, box_h, PAPER, PAPER_ALPHA);
+    let x0 = bx + (box_w - bar) / 2;
+    let lw = text_width(&label, s);
+    text(
+        img,
+        bx + (box_w - lw) / 2,
+        by + 4 * s,
+        &label,
+        s,
+        INK,
+        false,
+    );
+    let yb = by + 4 * s + 8 * s + 5 * s;
+    rect(img, x0, yb, bar, 3 * s, INK, 1.0);
+    rect(img, x0, yb - 3 * s, s.max(2), 6 * s, INK, 1.0);
+    rect(
+        img,
+        x0 + bar - s.max(2),
+        yb - 3 * s,
+        s.max(2),
+        6 * s,
+        INK,
+        1.0,
+    );
+}
+
+/// "N" under an arrow pointing up, top right.
+fn north_arrow(img: &mut Image, s: i64) {
+    let w = i64::from(img.width);
+    let margin = 8 * s;
+    let (aw, ah) = (12 * s, 14 * s);
+    let box_w = aw + 8 * s;
+    let box_h = ah + 8 * s + 10 * s;
+    let (bx, by) = (w - margin - box_w, margin);
+    rect(img, bx, by, box_w, box_h, PAPER, PAPER_ALPHA);
+    let cx = bx + box_w / 2;
+    for k in 0..ah {
+        let half = (k * aw / 2) / ah;
+        rect(img, cx - half, by + 4 * s + k, 2 * half + 1, 1, INK, 1.0);
+    }
+    text(img, cx - 4 * s, by + 4 * s + ah + 3 * s, "N", s, INK, true);
+}

@@ -1,0 +1,688 @@
+//! Headless pictures of a twin with scenario results on it, drawn with wgpu and written as PNG.
+//!
+//! A [`Scene`] holds what is drawn: the terrain (the twin's first DEM, lit, coloured by height),
+//! the buildings (extruded footprints coloured by a flood result's per-building largest depth),
+//! the water surface of a flood depth raster (translucent blue by depth), the roads (coloured by
+//! a traffic result's volume/capacity) and a legend. A [`Camera`] is either an orthographic
+//! top-down map or a perspective view. [`Renderer::render`] draws into an [`Image`];
+//! [`render_png`] does it all in one call.
+//!
+//! Results are read from the folders the scenario runs write: [`FloodLayer::load`] (a folder
+//! with `max_depth.tif`) and [`TrafficLayer::load`] (a folder with `links.csv`).
+
+pub mod colour;
+mod draw;
+mod legend;
+mod mesh;
+
+pub use draw::Renderer;
+
+use crate::error::{RenderError, Result};
+use geo::InteriorPoint;
+use geo_types::{LineString, MultiPolygon};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use twin_core::crs::{Crs, Transform};
+use twin_core::import::NoProgress;
+use twin_core::model::Dem;
+use twin_core::Twin;
+
+/// Which layers a picture shows (all by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layers {
+    /// The terrain mesh.
+    pub terrain: bool,
+    /// Extruded buildings.
+    pub buildings: bool,
+    /// The flood's water surface.
+    pub water: bool,
+    /// Roads.
+    pub roads: bool,
+    /// Legend, title, scale bar and north arrow.
+    pub legend: bool,
+}
+
+impl Default for Layers {
+    fn default() -> Self {
+        Layers {
+            terrain: true,
+            buildings: true,
+            water: true,
+            roads: true,
+            legend: true,
+        }
+    }
+}
+
+/// A building as drawn: footprint, base and top heights, id (to find its flood depth).
+#[derive(Clone, Debug)]
+pub struct BuildingShape {
+    /// The twin's id.
+    pub id: String,
+    /// Footprint in the project CRS.
+    pub footprint: MultiPolygon<f64>,
+    /// Height of the base (m).
+    pub base: f64,
+    /// Height of the roof (m).
+    pub top: f64,
+}
+
+/// A road as drawn.
+#[derive(Clone, Debug)]
+pub struct RoadLine {
+    /// The twin's id (matched against a traffic result's `road_id`).
+    pub id: String,
+    /// Centre line in the project CRS.
+    pub line: LineString<f64>,
+    /// OSM highway class (sets the width).
+    pub class: String,
+}
+
+/// A flood result to draw: a depth raster and the per-building largest depths.
+#[derive(Clone, Debug)]
+pub struct FloodLayer {
+    /// The result folder.
+    pub dir: PathBuf,
+    /// Scenario name (from `summary.json`), when known.
+    pub name: Option<String>,
+    /// Depth (m) per cell; `None` on blocked or nodata cells.
+    pub depth: Dem,
+    /// Ground height of the flood grid (`ground.tif`), when the folder has it; else the
+    /// terrain is sampled.
+    pub ground: Option<Dem>,
+    /// The snapshot time drawn (s), None for the largest depth over the run.
+    pub time_s: Option<f64>,
+    /// Cells at least this deep (m) are water.
+    pub threshold: f64,
+    /// Largest depth (m) per building id, from `buildings.csv`.
+    pub building_depths: HashMap<String, f64>,
+}
+
+/// A traffic result to draw: volume/capacity per road id.
+#[derive(Clone, Debug, Default)]
+pub struct TrafficLayer {
+    /// Scenario name, when the folder's `summary.json` has one.
+    pub name: Option<String>,
+    /// The largest volume/capacity of the links of each road.
+    pub vc: HashMap<String, f64>,
+}
+
+/// Everything a picture shows.
+#[derive(Clone, Debug)]
+pub struct Scene {
+    /// Title in the legend.
+    pub title: String,
+    /// Extent (xmin, ymin, xmax, ymax) of the twin in the project CRS: the map's default view.
+    pub extent: [f64; 4],
+    /// The terrain (the twin's first DEM).
+    pub terrain: Option<Dem>,
+    /// Buildings.
+    pub buildings: Vec<BuildingShape>,
+    /// Roads.
+    pub roads: Vec<RoadLine>,
+    /// A flood result.
+    pub flood: Option<FloodLayer>,
+    /// A traffic result.
+    pub traffic: Option<TrafficLayer>,
+    /// The layers drawn.
+    pub layers: Layers,
+    /// The project CRS.
+    pub crs: Crs,
+}
+
+impl Scene {
+    /// A scene of the twin alone (no results yet): terrain, buildings, roads.
+    pub fn from_twin(twin: &Twin) -> Result<Scene> {
+        let terrain = twin.terrain.first().cloned();
+        let extent = match (&terrain, twin.extent()) {
+            (Some(d), _) => d.extent(),
+            (None, Some(e)) => e,
+            (None, None) => {
+                return Err(RenderError::invalid(
+                    format!("twin {:?}", twin.name),
+                    "it is empty: nothing to draw",
+                ))
+            }
+        };
+        let base_of = |fp: &MultiPolygon<f64>, own: f64| -> f64 {
+            if own != 0.0 {
+                return own;
+            }
+            let Some(dem) = &terrain else { return 0.0 };
+            let lowest =
+                fp.0.iter()
+                    .flat_map(|p| p.exterior().0.iter())
+                    .filter_map(|c| dem.sample(c.x, c.y))
+                    .fold(f64::INFINITY, f64::min);
+            if lowest.is_finite() {
+                lowest
+            } else {
+                0.0
+            }
+        };
+        let buildings = twin
+            .buildings
+            .features()
+            .iter()
+            .map(|b| {
+                let base = base_of(&b.footprint, b.base_height);
+                let h = if b.height.is_finite() && b.height > 0.0 {
+                    b.height
+                } else {
+                    3.0
+                };
+                BuildingShape {
+                    id: b.id.clone(),
+                    footprint: b.footprint.clone(),
+                    base,
+                    top: base + h,
+                }
+            })
+            .collect();
+        let roads = twin
+            .roads
+            .features()
+            .iter()
+            .map(|r| RoadLine {
+                id: r.id.clone(),
+                line: r.line.clone(),
+                class: r.class.clone(),
+            })
+            .collect();
+        Ok(Scene {
+            title: twin.name.clone(),
+            extent,
+            terrain,
+            buildings,
+            roads,
+            flood: None,
+            traffic: None,
+            layers: Layers::default(),
+            crs: twin.crs.clone(),
+        })
+    }
+
+    /// Add a flood result (its scenario name becomes the title).
+    pub fn with_flood(mut self, flood: FloodLayer) -> Scene {
+        if let Some(n) = &flood.name {
+            self.title = n.clone();
+        }
+        self.flood = Some(flood);
+        self
+    }
+
+    /// Add a traffic result (its name becomes the title when there is no flood).
+    pub fn with_traffic(mut self, traffic: TrafficLayer) -> Scene {
+        if self.flood.is_none() {
+            if let Some(n) = &traffic.name {
+                self.title = n.clone();
+            }
+        }
+        self.traffic = Some(traffic);
+        self
+    }
+
+    /// The largest flood depth of a building, when a flood result has it.
+    pub fn building_depth(&self, id: &str) -> Option<f64> {
+        self.flood
+            .as_ref()
+            .and_then(|f| f.building_depths.get(id).copied())
+    }
+
+    /// The colour a building's roof and walls get (before lighting).
+    pub fn building_colour(&self, id: &str) -> [u8; 3] {
+        let t = self
+            .flood
+            .as_ref()
+            .map_or(colour::WET_THRESHOLD_M, |f| f.threshold);
+        colour::building_colour(self.building_depth(id), t)
+    }
+
+    /// A point inside a building's footprint (for tests and labels).
+    pub fn building_inside_point(&self, id: &str) -> Option<(f64, f64)> {
+        let b = self.buildings.iter().find(|b| b.id == id)?;
+        let p = b.footprint.interior_point()?;
+        Some((p.x(), p.y()))
+    }
+}
+
+fn summary_name(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("name")?.as_str().map(str::to_string)
+}
+
+/// Read a single-band float GeoTIFF of a result folder as a grid.
+fn read_raster(path: &Path) -> Result<Dem> {
+    if !path.is_file() {
+        return Err(RenderError::input(path, "no such file"));
+    }
+    let src = twin_core::import::dem::read_geotiff(path, &NoProgress)?;
+    Ok(src.grid)
+}
+
+/// `depth_<7 digits>s.tif` files of a folder: (time, path), sorted by time.
+fn snapshots(dir: &Path) -> Vec<(f64, PathBuf)> {
+    let mut out: Vec<(f64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let t = name.strip_prefix("depth_")?.strip_suffix("s.tif")?;
+            Some((t.parse::<f64>().ok()?, e.path()))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+impl FloodLayer {
+    /// Read a flood result folder (what `scenarios::flood::run_scenario` writes):
+    /// `max_depth.tif`, or the snapshot `depth_<time>s.tif` when `time_s` is given, and
+    /// `buildings.csv` (`id`, `max_depth_m` columns) for the building colours.
+    pub fn load(dir: &Path, time_s: Option<f64>) -> Result<FloodLayer> {
+        if !dir.is_dir() {
+            return Err(RenderError::input(dir, "no such flood result folder"));
+        }
+        let path = match time_s {
+            None => dir.join("max_depth.tif"),
+            Some(t) => {
+                let snaps = snapshots(dir);
+                match snaps.iter().find(|(st, _)| (st - t).abs() < 0.5) {
+                    Some((_, p)) => p.clone(),
+                    None => {
+                        let list: Vec<String> = snaps.iter().map(|(t, _)| format!("{t}")).collect();
+                        return Err(RenderError::input(
+                            dir.join(format!("depth_{:07}s.tif", t.max(0.0).round() as u64)),
+                            format!(
+                                "no depth snapshot at {t} s; the result has snapshots at [{}] s",
+                                list.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let depth = read_raster(&path)?;
+        let ground_path = dir.join("ground.tif");
+        let ground = if ground_path.is_file() {
+            let g = read_raster(&ground_path)?;
+            (g.ncols == depth.ncols && g.nrows == depth.nrows).then_some(g)
+        } else {
+            None
+        };
+        let table = dir.join("buildings.csv");
+        let building_depths = if table.is_file() {
+            read_building_depths(&table)?
+        } else {
+            tracing::warn!(path = %table.display(), "no buildings table: buildings are drawn grey");
+            HashMap::new()
+        };
+        Ok(FloodLayer {
+            dir: dir.to_path_buf(),
+            name: summary_name(dir),
+            depth,
+            ground,
+            time_s,
+            threshold: colour::WET_THRESHOLD_M,
+            building_depths,
+        })
+    }
+
+    /// The water depth of a cell (m), None when blocked or below the threshold.
+    pub fn wet_depth(&self, col: usize, row: usize) -> Option<f64> {
+        let d = self.depth.get(col, row)?;
+        (d.is_finite() && f64::from(d) >= self.threshold).then_some(f64::from(d))
+    }
+
+    /// Area (m²) of the cells at least [`FloodLayer::threshold`] deep.
+    pub fn wet_area_m2(&self) -> f64 {
+        let n = (0..self.depth.nrows)
+            .flat_map(|r| (0..self.depth.ncols).map(move |c| (c, r)))
+            .filter(|&(c, r)| self.wet_depth(c, r).is_some())
+            .count();
+        n as f64 * self.depth.cell_x * self.depth.cell_y
+    }
+}
+
+fn column(path: &Path, header: &csv::StringRecord, name: &str) -> Result<usize> {
+    header.iter().position(|h| h.trim() == name).ok_or_else(|| {
+        RenderError::input(
+            path,
+            format!(
+                "line 1 (header): no column {name:?} (columns: {})",
+                header.iter().collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+/// Read `id` → `max_depth_m` from a flood result's buildings table.
+fn read_building_depths(path: &Path) -> Result<HashMap<String, f64>> {
+    let mut rd = csv::Reader::from_path(path).map_err(|e| RenderError::input(path, e))?;
+    let header = rd
+        .headers()
+        .map_err(|e| RenderError::input(path, e))?
+        .clone();
+    let (id, depth) = (
+        column(path, &header, "id")?,
+        column(path, &header, "max_depth_m")?,
+    );
+    let mut out = HashMap::new();
+    for (k, rec) in rd.records().enumerate() {
+        let line = k + 2;
+        let rec = rec.map_err(|e| RenderError::input(path, format!("line {line}: {e}")))?;
+        let d: f64 = rec
+            .get(depth)
+            .unwrap_or("")
+            .trim()
+            .parse()
+            .map_err(|e| RenderError::input(path, format!("line {line}: max_depth_m: {e}")))?;
+        out.insert(rec.get(id).unwrap_or("").to_string(), d);
+    }
+    Ok(out)
+}
+
+impl TrafficLayer {
+    /// Read a traffic result folder: `links.csv` with (at least) the columns `road_id` and `vc`;
+    /// links sharing a road id give it their largest ratio. Empty `vc` fields are skipped.
+    pub fn load(dir: &Path) -> Result<TrafficLayer> {
+        let path = dir.join("links.csv");
+        if !path.is_file() {
+            return Err(RenderError::input(
+                &path,
+                "no such file (a traffic result folder holds links.csv)",
+            ));
+        }
+        let mut rd = csv::Reader::from_path(&path).map_err(|e| RenderError::input(&path, e))?;
+        let header = rd
+            .headers()
+            .map_err(|e| RenderError::input(&path, e))?
+            .clone();
+        let (road, vc) = (
+            column(&path, &header, "road_id")?,
+            column(&path, &header, "vc")?,
+        );
+        let mut out: HashMap<String, f64> = HashMap::new();
+        for (k, rec) in rd.records().enumerate() {
+            let line = k + 2;
+            let rec = rec.map_err(|e| RenderError::input(&path, format!("line {line}: {e}")))?;
+            let text = rec.get(vc).unwrap_or("").trim();
+            if text.is_empty() {
+                continue;
+            }
+            let v: f64 = text
+                .parse()
+                .map_err(|e| RenderError::input(&path, format!("line {line}: vc {text:?}: {e}")))?;
+            if !v.is_finite() {
+                return Err(RenderError::input(&path, format!("line {line}: vc is {v}")));
+            }
+            let e = out
+                .entry(rec.get(road).unwrap_or("").to_string())
+                .or_insert(v);
+            *e = e.max(v);
+        }
+        Ok(TrafficLayer {
+            name: summary_name(dir),
+            vc: out,
+        })
+    }
+}
+
+/// Where the picture is seen from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Camera {
+    /// Orthographic, straight down, north up: the whole twin (None) or a box
+    /// (xmin, ymin, xmax, ymax in the project CRS), widened to the picture's aspect ratio.
+    Map {
+        /// The box to show.
+        bbox: Option<[f64; 4]>,
+    },
+    /// A perspective view from a point.
+    Perspective {
+        /// x, y (project CRS) and height (m) of the eye.
+        eye: [f64; 3],
+        /// Direction of view, degrees clockwise from north.
+        heading_deg: f64,
+        /// Angle of view below the horizon, degrees (0 horizontal, 90 straight down).
+        pitch_deg: f64,
+        /// Vertical field of view, degrees.
+        fov_deg: f64,
+    },
+}
+
+/// The Hue Citadel (Kinh thành Huế), WGS84 longitude and latitude of the `citadel` camera's
+/// target.
+pub const CITADEL_LONLAT: (f64, f64) = (107.5775, 16.4690);
+
+/// Forms accepted by [`Camera::parse`].
+pub const CAMERA_FORMS: &str = "map, map:xmin,ymin,xmax,ymax (project CRS), \
+persp:x,y,z,heading_deg,pitch_deg,fov_deg (pitch: degrees below the horizon), citadel";
+
+fn numbers(s: &str, n: usize, form: &str) -> Result<Vec<f64>> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| {
+            RenderError::invalid(
+                "camera",
+                format!("{form}:{s} is not {n} comma-separated numbers (forms: {CAMERA_FORMS})"),
+            )
+        })?;
+    if v.len() != n || v.iter().any(|x| !x.is_finite()) {
+        return Err(RenderError::invalid(
+            "camera",
+            format!(
+                "{form}:{s} needs {n} finite numbers, got {} (forms: {CAMERA_FORMS})",
+                v.len()
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+impl Camera {
+    /// Parse `map`, `map:xmin,ymin,xmax,ymax`, `persp:x,y,z,heading,pitch,fov` or `citadel`
+    /// (needs the project CRS to place the Citadel).
+    pub fn parse(s: &str, crs: &Crs) -> Result<Camera> {
+        let s = s.trim();
+        let (kind, rest) = s.split_once(':').unwrap_or((s, ""));
+        match (kind, rest.is_empty()) {
+            ("map", true) => Ok(Camera::Map { bbox: None }),
+            ("map", false) => {
+                let v = numbers(rest, 4, "map")?;
+                if v[0] >= v[2] || v[1] >= v[3] {
+                    return Err(RenderError::invalid(
+                        "camera",
+                        format!("map:{rest}: xmin must be below xmax and ymin below ymax"),
+                    ));
+                }
+                Ok(Camera::Map {
+                    bbox: Some([v[0], v[1], v[2], v[3]]),
+                })
+            }
+            ("persp", false) => {
+                let v = numbers(rest, 6, "persp")?;
+                if !(v[5] > 1.0 && v[5] < 170.0 && (-89.0..=90.0).contains(&v[4])) {
+                    return Err(RenderError::invalid(
+                        "camera",
+                        format!("persp:{rest}: the field of view must be in (1, 170) degrees and the pitch in [-89, 90]"),
+                    ));
+                }
+                Ok(Camera::Perspective {
+                    eye: [v[0], v[1], v[2]],
+                    heading_deg: v[3],
+                    pitch_deg: v[4],
+                    fov_deg: v[5],
+                })
+            }
+            ("citadel", true) => Camera::citadel(crs),
+            _ => Err(RenderError::invalid(
+                "camera",
+                format!("{s:?} is not a camera (forms: {CAMERA_FORMS})"),
+            )),
+        }
+    }
+
+    /// The `citadel` preset: looking north-west along the royal axis at the Hue Citadel from
+    /// 2.6 km away and 1.1 km up, across the Perfume River.
+    pub fn citadel(crs: &Crs) -> Result<Camera> {
+        let t = Transform::new(&Crs::wgs84(), crs)?;
+        let (x, y) = t.apply(CITADEL_LONLAT.0, CITADEL_LONLAT.1)?;
+        Ok(Camera::looking_at([x, y, 4.0], 323.5, 2600.0, 1100.0, 50.0))
+    }
+
+    /// A perspective camera `distance` m (horizontally) from `target` and `height` m above it,
+    /// looking at it with the heading given.
+    pub fn looking_at(
+        target: [f64; 3],
+        heading_deg: f64,
+        distance: f64,
+        height: f64,
+        fov_deg: f64,
+    ) -> Camera {
+        let h = heading_deg.to_radians();
+        Camera::Perspective {
+            eye: [
+                target[0] - distance * h.sin(),
+                target[1] - distance * h.cos(),
+                target[2] + height,
+            ],
+            heading_deg,
+            pitch_deg: height.atan2(distance).to_degrees(),
+            fov_deg,
+        }
+    }
+}
+
+/// The ground box an orthographic map shows in a picture of a given size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MapView {
+    /// West edge (project CRS).
+    pub xmin: f64,
+    /// North edge.
+    pub ymax: f64,
+    /// Ground metres per pixel (the same in x and y).
+    pub metres_per_pixel: f64,
+    /// Picture width, pixels.
+    pub width: u32,
+    /// Picture height, pixels.
+    pub height: u32,
+}
+
+impl MapView {
+    /// The view of `bbox` (or the scene's extent) in a `width` × `height` picture: the box
+    /// centred, widened in x or y to the picture's aspect ratio.
+    pub fn new(scene: &Scene, bbox: Option<[f64; 4]>, width: u32, height: u32) -> MapView {
+        let b = bbox.unwrap_or(scene.extent);
+        let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
+        let mpp = ((b[2] - b[0]) / w).max((b[3] - b[1]) / h).max(1e-6);
+        let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+        MapView {
+            xmin: cx - w * mpp / 2.0,
+            ymax: cy + h * mpp / 2.0,
+            metres_per_pixel: mpp,
+            width,
+            height,
+        }
+    }
+
+    /// The ground point at the centre of pixel (px, py).
+    pub fn ground(&self, px: u32, py: u32) -> (f64, f64) {
+        (
+            self.xmin + (f64::from(px) + 0.5) * self.metres_per_pixel,
+            self.ymax - (f64::from(py) + 0.5) * self.metres_per_pixel,
+        )
+    }
+
+    /// The pixel holding a ground point, None outside the picture.
+    pub fn pixel(&self, x: f64, y: f64) -> Option<(u32, u32)> {
+        let fx = (x - self.xmin) / self.metres_per_pixel;
+        let fy = (self.ymax - y) / self.metres_per_pixel;
+        (fx >= 0.0 && fy >= 0.0 && fx < f64::from(self.width) && fy < f64::from(self.height))
+            .then_some((fx as u32, fy as u32))
+    }
+}
+
+/// An RGBA picture, rows from the top.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// Width, pixels.
+    pub width: u32,
+    /// Height, pixels.
+    pub height: u32,
+    /// 4 bytes per pixel, row-major from the top row.
+    pub rgba: Vec<u8>,
+}
+
+impl Image {
+    /// The pixel at (x, y).
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
+        let i = (y as usize * self.width as usize + x as usize) * 4;
+        [
+            self.rgba[i],
+            self.rgba[i + 1],
+            self.rgba[i + 2],
+            self.rgba[i + 3],
+        ]
+    }
+
+    /// Encode as PNG (8-bit RGBA).
+    pub fn to_png(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, self.width, self.height);
+            enc.set_color(png::ColorType::Rgba);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut w = enc
+                .write_header()
+                .map_err(|e| RenderError::invalid("PNG", e))?;
+            w.write_image_data(&self.rgba)
+                .map_err(|e| RenderError::invalid("PNG", e))?;
+        }
+        Ok(out)
+    }
+
+    /// Decode an 8-bit RGB or RGBA PNG.
+    pub fn from_png(bytes: &[u8]) -> Result<Image> {
+        let dec = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut rd = dec
+            .read_info()
+            .map_err(|e| RenderError::invalid("PNG", e))?;
+        let size = rd
+            .output_buffer_size()
+            .ok_or_else(|| RenderError::invalid("PNG", "image too large"))?;
+        let mut buf = vec![0; size];
+        let info = rd
+            .next_frame(&mut buf)
+            .map_err(|e| RenderError::invalid("PNG", e))?;
+        buf.truncate(info.buffer_size());
+        let rgba = match (info.color_type, info.bit_depth) {
+            (png::ColorType::Rgba, png::BitDepth::Eight) => buf,
+            (png::ColorType::Rgb, png::BitDepth::Eight) => buf
+                .chunks_exact(3)
+                .flat_map(|c| [c[0], c[1], c[2], 255])
+                .collect(),
+            (c, d) => {
+                return Err(RenderError::invalid(
+                    "PNG",
+                    format!("{c:?} {d:?} pixels (8-bit RGB or RGBA expected)"),
+                ))
+            }
+        };
+        Ok(Image {
+            width: info.width,
+            height: info.height,
+            rgba,
+        })
+    }
+}
+
+/// Render a scene to PNG bytes on the best adapter (see [`crate::gpu::Gpu::new`]).
+pub fn render_png(scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Vec<u8>> {
+    Renderer::new()?
+        .render(scene, camera, width, height)?
+        .to_png()
+}
