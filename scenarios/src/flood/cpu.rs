@@ -37,13 +37,14 @@ use rayon::prelude::*;
 
 /// x^(-1/3) for a positive finite x (at least 1e-30), without a division: a bit-level first
 /// guess from the f32 value (within 4 %; u32 arithmetic so that it vectorises) and four Newton
-/// steps y ← y·(4 − x·y³)/3 (errors 2e-3, 1e-5, 3e-10, then rounding).
+/// steps y ← y·(4/3 − x/3·y³) (errors 2e-3, 1e-5, 3e-10, then rounding).
 #[inline(always)]
 fn inv_cbrt(x: f64) -> f64 {
     let xf = x as f32;
     let mut y = f32::from_bits(0x54A2_303C - xf.to_bits() / 3) as f64;
+    let x3 = x * (1.0 / 3.0);
     for _ in 0..4 {
-        y *= (4.0 - x * y * y * y) * (1.0 / 3.0);
+        y *= 4.0 / 3.0 - x3 * (y * y * y);
     }
     y
 }
@@ -461,14 +462,16 @@ fn summaries_row(
         // Unconditional stores of a max (a select back to the old value became a masked
         // store, which is microcoded and slow on AMD).
         *md = md.max(h);
-        let r = 0.5 / h;
-        let u = (qw + qe) * r;
-        let v = (qn + qs) * r;
+        // Speed and hazard rating in f32 (what they are kept in): cheaper division and root.
+        let hf = h as f32;
+        let r = 0.5 / hf;
+        let u = (qw + qe) as f32 * r;
+        let v = (qn + qs) as f32 * r;
         let speed = (u * u + v * v).sqrt();
-        let hazard = h * (speed + 0.5);
+        let hazard = hf * (speed + 0.5);
         let w = h > wet;
-        *ms = ms.max(if w { speed as f32 } else { 0.0 });
-        *mh = mh.max(if w { hazard as f32 } else { 0.0 });
+        *ms = ms.max(if w { speed } else { 0.0 });
+        *mh = mh.max(if w { hazard } else { 0.0 });
         (((ho > wet) != w) | ((ho > hz) != (h > hz))) as u32
     };
     let mut crossed = cell(
