@@ -172,14 +172,18 @@ fn face(c: &Ctx, ha: f64, za: f64, hb: f64, zb: f64, q: f64, ql: f64, qr: f64, n
     }
 }
 
+/// `if c { a } else { b }` on the bits: LLVM turns a select between two loaded values into a
+/// select between their addresses and then into branches per lane; this stays a blend.
+#[inline(always)]
+fn select(c: bool, a: f64, b: f64) -> f64 {
+    let m = 0u64.wrapping_sub(c as u64);
+    f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+}
+
 /// `own` unless the neighbour face is open (`n2` ≥ 0), then `other`.
 #[inline(always)]
 fn lend(n2: f32, other: f64, own: f64) -> f64 {
-    if n2 >= 0.0 {
-        other
-    } else {
-        own
-    }
+    select(n2 >= 0.0, other, own)
 }
 
 /// New (unlimited) discharges of row j's east and south faces.
@@ -286,7 +290,7 @@ fn limit_row(q: &[f64], fa: &[f64], fb: &[f64], out: &mut [f64]) {
     let n = out.len();
     let (q, fa, fb) = (&q[..n], &fa[..n], &fb[..n]);
     for i in 0..n {
-        out[i] = q[i] * if q[i] > 0.0 { fa[i] } else { fb[i] };
+        out[i] = q[i] * select(q[i] > 0.0, fa[i], fb[i]);
     }
 }
 
@@ -652,7 +656,7 @@ impl CpuSolver {
             uniform &= *first_slot.get_or_insert(s) == s;
         }
         let (rain_slot, rain_uniform) = if uniform {
-            (None, Some(first_slot.unwrap_or(0)))
+            (None, first_slot)
         } else {
             (Some(forcing.rain.iter().map(|&r| r as u16).collect()), None)
         };
