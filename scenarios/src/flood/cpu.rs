@@ -1,5 +1,6 @@
-//! The CPU reference solver: the local inertial scheme in f64, blocks of rows in parallel with
-//! rayon, one fused sweep over the grid per step.
+//! The CPU reference solver: the local inertial scheme with f64 depths and arithmetic (the face
+//! discharges are kept in f32 between steps), blocks of rows in parallel with rayon, one fused
+//! sweep over the grid per step.
 //!
 //! One step (the GPU kernels in `renderer` do the same passes in f32):
 //! 1. Δt = min(α·Δx/√(g·h_max), Δt_max), shortened to land on the requested time.
@@ -19,16 +20,20 @@
 //! down it computing, for row j + 1, the new face discharges and the limiter factors into small
 //! row buffers that stay in the L1/L2 cache, and for row j the limited discharges, the new
 //! depth and the summaries; only the state (depth, limited discharges: double-buffered), the
-//! ground, the face coefficients and the two running maxima go through memory. The row loops
-//! have no per-cell branches (selects, min/max) and are compiled twice, for baseline x86-64
-//! and with AVX2/FMA (picked at run time), so that LLVM vectorises them. The rare cases sit
+//! ground, the face coefficients and the running maxima go through memory. The row loops have
+//! no per-cell branches (selects, min/max) and are compiled three times, for baseline x86-64,
+//! with AVX2 and with AVX-512 (the widest the processor has is picked at run time), so that
+//! LLVM vectorises them. The rare cases sit
 //! outside the loops: blocked cells, inflows and stages are short per-row lists applied after
 //! the row, negative round-off depths are clamped after a vectorised check, and the wet and
 //! hazard durations are booked only when a cell crosses the threshold (a cell's start time of
 //! the current wet spell is kept; the duration so far is the closed spells plus the open one).
-//! Results are the same numbers as a cell-by-cell f64 loop (no fused multiply-adds); the wet
-//! and hazard durations equal the sum of the steps' Δt up to rounding, and the largest speed
-//! and hazard rating are kept in f32 (what the rasters store).
+//! The three builds give the same numbers bit for bit (no fused multiply-adds, no
+//! reassociation). Everything is computed in f64 except the speed and hazard rating (f32, what
+//! the rasters store); the limited face discharges are stored in f32, which takes a fifth off
+//! the memory traffic: both cells of a face add the same stored value, so mass is still
+//! conserved to f64 round-off, and the lake at rest stays exactly at rest (its discharges are
+//! exact zeros). The wet and hazard durations equal the sum of the steps' Δt up to rounding.
 
 use super::model::{FloodModel, ForcingTable, GridSpec, SlotKind, SolverParams, NO_SLOT};
 use super::solver::{FloodSolver, FloodState, FloodSummary, MassBalance};
@@ -116,8 +121,8 @@ struct Ctx<'a> {
     z: &'a [f64],
     n2e: &'a [f32],
     n2s: &'a [f32],
-    qx: &'a [f64],
-    qy: &'a [f64],
+    qx: &'a [f32],
+    qy: &'a [f32],
     zeros: &'a [f64],
     /// Rain per cell when not uniform (None: `rain_uniform` on every cell).
     rain_slot: Option<&'a [u16]>,
@@ -142,8 +147,8 @@ struct Ctx<'a> {
 /// What a task writes: its block of rows of each output.
 struct Out<'b> {
     h: &'b mut [f64],
-    qx: &'b mut [f64],
-    qy: &'b mut [f64],
+    qx: &'b mut [f32],
+    qy: &'b mut [f32],
     max_depth: &'b mut [f64],
     max_speed: &'b mut [f32],
     max_hazard: &'b mut [f32],
@@ -153,7 +158,8 @@ struct Out<'b> {
 /// The discharge across one face (see the module documentation); `n2` < 0: closed face.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn face(c: &Ctx, ha: f64, za: f64, hb: f64, zb: f64, q: f64, ql: f64, qr: f64, n2: f32) -> f64 {
+fn face(c: &Ctx, ha: f64, za: f64, hb: f64, zb: f64, q: f32, ql: f32, qr: f32, n2: f32) -> f64 {
+    let (q, ql, qr) = (q as f64, ql as f64, qr as f64);
     let ea = za + ha;
     let eb = zb + hb;
     let hf = fmax(ea, eb) - fmax(za, zb);
@@ -183,8 +189,9 @@ fn select(c: bool, a: f64, b: f64) -> f64 {
 
 /// `own` unless the neighbour face is open (`n2` ≥ 0), then `other`.
 #[inline(always)]
-fn lend(n2: f32, other: f64, own: f64) -> f64 {
-    select(n2 >= 0.0, other, own)
+fn lend(n2: f32, other: f32, own: f32) -> f32 {
+    let m = 0u32.wrapping_sub((n2 >= 0.0) as u32);
+    f32::from_bits((other.to_bits() & m) | (own.to_bits() & !m))
 }
 
 /// New (unlimited) discharges of row j's east and south faces.
@@ -287,11 +294,11 @@ fn factor_row(c: &Ctx, j: usize, qxn: &[f64], qyn: &[f64], qyu: &[f64], f: &mut 
 
 /// Limited discharges `q · (factor of the cell it drains)`: `fa` for q > 0, `fb` otherwise.
 #[inline(always)]
-fn limit_row(q: &[f64], fa: &[f64], fb: &[f64], out: &mut [f64]) {
+fn limit_row(q: &[f64], fa: &[f64], fb: &[f64], out: &mut [f32]) {
     let n = out.len();
     let (q, fa, fb) = (&q[..n], &fa[..n], &fb[..n]);
     for i in 0..n {
-        out[i] = q[i] * select(q[i] > 0.0, fa[i], fb[i]);
+        out[i] = (q[i] * select(q[i] > 0.0, fa[i], fb[i])) as f32;
     }
 }
 
@@ -306,7 +313,7 @@ struct Bufs {
     fc: Vec<f64>,
     fnx: Vec<f64>,
     /// Limited south discharges of row j − 1 (the north faces of row j).
-    qnl: Vec<f64>,
+    qnl: Vec<f32>,
 }
 
 /// One block of rows from `j0`: the fused step (see the module documentation).
@@ -322,7 +329,7 @@ fn run_block(c: &Ctx, j0: usize, out: Out) -> RowStats {
         yn: vec![0.0; nx],
         fc: vec![1.0; nx + 1],
         fnx: vec![1.0; nx + 1],
-        qnl: vec![0.0; nx],
+        qnl: vec![0.0f32; nx],
     };
     // Start: the north faces of row j0 need rows j0 − 1 (and j0 − 2 for its factors).
     if j0 > 0 {
@@ -385,9 +392,9 @@ fn run_block(c: &Ctx, j0: usize, out: Out) -> RowStats {
 fn continuity_row(
     c: &Ctx,
     j: usize,
-    qx: &[f64],
-    qy: &[f64],
-    qn: &[f64],
+    qx: &[f32],
+    qy: &[f32],
+    qn: &[f32],
     hr: &mut [f64],
     st: &mut RowStats,
 ) {
@@ -397,12 +404,13 @@ fn continuity_row(
     let (qx, qy, qn) = (&qx[..nx], &qy[..nx], &qn[..nx]);
     let hr = &mut hr[..nx];
     let (dt_dx, rain) = (c.dt_dx, c.rain_uniform);
-    hr[0] = h[0] + dt_dx * ((0.0 - qx[0]) + (qn[0] - qy[0])) + rain;
+    hr[0] = h[0] + dt_dx * ((0.0 - qx[0] as f64) + (qn[0] as f64 - qy[0] as f64)) + rain;
     let m = nx - 1;
     let (hh, qw, qe, qnn, qs) = (&h[1..], &qx[..m], &qx[1..], &qn[1..], &qy[1..]);
     let o = &mut hr[1..];
     for i in 0..m {
-        o[i] = hh[i] + dt_dx * ((qw[i] - qe[i]) + (qnn[i] - qs[i])) + rain;
+        let (qw, qe, qn, qs) = (qw[i] as f64, qe[i] as f64, qnn[i] as f64, qs[i] as f64);
+        o[i] = hh[i] + dt_dx * ((qw - qe) + (qn - qs)) + rain;
     }
     if let Some(slots) = c.rain_slot {
         for (o, &s) in hr.iter_mut().zip(&slots[b..b + nx]) {
@@ -441,9 +449,9 @@ fn summaries_row(
     c: &Ctx,
     j: usize,
     hr: &[f64],
-    qx: &[f64],
-    qy: &[f64],
-    qn: &[f64],
+    qx: &[f32],
+    qy: &[f32],
+    qn: &[f32],
     md: &mut [f64],
     ms: &mut [f32],
     mh: &mut [f32],
@@ -457,10 +465,10 @@ fn summaries_row(
     let (wet, hz) = (c.wet, c.hazard);
     let cell = |h: f64,
                 ho: f64,
-                qw: f64,
-                qe: f64,
-                qn: f64,
-                qs: f64,
+                qw: f32,
+                qe: f32,
+                qn: f32,
+                qs: f32,
                 md: &mut f64,
                 ms: &mut f32,
                 mh: &mut f32| {
@@ -470,8 +478,8 @@ fn summaries_row(
         // Speed and hazard rating in f32 (what they are kept in): cheaper division and root.
         let hf = h as f32;
         let r = 0.5 / hf;
-        let u = (qw + qe) as f32 * r;
-        let v = (qn + qs) as f32 * r;
+        let u = (qw + qe) * r;
+        let v = (qn + qs) * r;
         let speed = (u * u + v * v).sqrt();
         let hazard = hf * (speed + 0.5);
         let w = h > wet;
@@ -621,10 +629,10 @@ pub struct CpuSolver {
     h_next: Vec<f64>,
     /// Limited (actual) face discharges of the last step (east, south), and the buffers the
     /// next step writes.
-    qx: Vec<f64>,
-    qy: Vec<f64>,
-    qx_next: Vec<f64>,
-    qy_next: Vec<f64>,
+    qx: Vec<f32>,
+    qy: Vec<f32>,
+    qx_next: Vec<f32>,
+    qy_next: Vec<f32>,
     max_depth: Vec<f64>,
     max_speed: Vec<f32>,
     max_hazard: Vec<f32>,
@@ -862,7 +870,7 @@ impl CpuSolver {
 impl FloodSolver for CpuSolver {
     fn describe(&self) -> String {
         format!(
-            "cpu reference solver (f64, rayon, {} threads{})",
+            "cpu reference solver (f64, f32 discharges, rayon, {} threads{})",
             rayon::current_num_threads(),
             match self.kernel {
                 Kernel::Plain => "",
@@ -891,8 +899,8 @@ impl FloodSolver for CpuSolver {
         Ok(FloodState {
             time: self.t,
             h: self.h.clone(),
-            qx: self.qx.clone(),
-            qy: self.qy.clone(),
+            qx: self.qx.iter().map(|&q| q as f64).collect(),
+            qy: self.qy.iter().map(|&q| q as f64).collect(),
         })
     }
 
