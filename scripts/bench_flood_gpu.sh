@@ -3,6 +3,7 @@
 # memory bandwidth it uses (bytes moved per cell update x updates/s / peak bandwidth).
 #   scripts/bench_flood_gpu.sh [N] [DURATION_S]
 #   PEAK_GBPS=3350 scripts/bench_flood_gpu.sh   # give the peak bandwidth (GB/s) by hand
+#   FLOOD_BENCH_BIN=path/to/flood_bench scripts/bench_flood_gpu.sh   # a binary built elsewhere
 # The peak comes from PEAK_GBPS, else from the card's name (nvidia-smi) in the table below
 # (vendor datasheet figures), else from nvidia-smi's max memory clock and a bus width given as
 # BUS_BITS.
@@ -12,8 +13,11 @@ N="${1:-2000}"
 DURATION="${2:-120}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 
-cargo build --release -q -p renderer --example flood_bench
-BIN="$TARGET/release/examples/flood_bench"
+BIN="${FLOOD_BENCH_BIN:-}"
+if [[ -z "$BIN" ]]; then
+  cargo build --release -q -p renderer --example flood_bench
+  BIN="$TARGET/release/examples/flood_bench"
+fi
 
 NAME=""
 if command -v nvidia-smi >/dev/null; then
