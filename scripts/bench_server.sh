@@ -8,13 +8,15 @@
 #    (on-demand generation): p50/p99 latency;
 # 3. cached: wrk cycles over the same tile paths against `twin serve` (warm memory cache) and
 #    against nginx serving the exported folder (config in target/bench-server/nginx.conf),
-#    one after the other in the same run: requests/s and p99 latency, and the ratio.
+#    alternating, ROUNDS times (default 3) in the same run: the median requests/s and p99 of
+#    each, and the ratio of the medians (a loaded 2-core machine swings single runs by ±30 %).
 # Installs wrk and nginx (Debian packages) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TWIN=${1:-data/hue}
 SECS=${2:-10}
+ROUNDS=${ROUNDS:-3}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 OUT=$TARGET/bench-server
 TWIN_PORT=18090
@@ -135,16 +137,29 @@ run_wrk() { # name url lua
 # Warm both (page cache, nginx open_file_cache), then measure.
 wrk -t1 -c4 -d2s -s "$OUT/twin.lua" "http://127.0.0.1:$TWIN_PORT" >/dev/null 2>&1
 wrk -t1 -c4 -d2s -s "$OUT/nginx.lua" "http://127.0.0.1:$NGINX_PORT" >/dev/null 2>&1
-read -r _ t_rps t_p99 t_mbs < <(run_wrk twin-serve "http://127.0.0.1:$TWIN_PORT" "$OUT/twin.lua")
-read -r _ n_rps n_p99 n_mbs < <(run_wrk nginx "http://127.0.0.1:$NGINX_PORT" "$OUT/nginx.lua")
+t_all=(); n_all=(); tp_all=(); np_all=()
+for r in $(seq "$ROUNDS"); do
+  read -r _ rps p99 t_mbs < <(run_wrk "twin-serve-$r" "http://127.0.0.1:$TWIN_PORT" "$OUT/twin.lua")
+  t_all+=("$rps"); tp_all+=("$p99")
+  read -r _ rps p99 n_mbs < <(run_wrk "nginx-$r" "http://127.0.0.1:$NGINX_PORT" "$OUT/nginx.lua")
+  n_all+=("$rps"); np_all+=("$p99")
+  echo "round $r: twin serve ${t_all[-1]} req/s, nginx ${n_all[-1]} req/s" >&2
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+# p99 values carry units (us/ms/s): take the one of the median round by position.
+t_rps=$(median "${t_all[@]}"); n_rps=$(median "${n_all[@]}")
+t_p99=$(for i in "${!t_all[@]}"; do echo "${t_all[$i]} ${tp_all[$i]}"; done | sort -g | awk -v m="$t_rps" '$1 == m {print $2; exit}')
+n_p99=$(for i in "${!n_all[@]}"; do echo "${n_all[$i]} ${np_all[$i]}"; done | sort -g | awk -v m="$n_rps" '$1 == m {print $2; exit}')
 hits=$(curl -s "http://127.0.0.1:$TWIN_PORT/metrics" | awk '/^huetwin_tile_cache_lookups_total\{tier="memory"\}/ {print $2}')
 
 ratio=$(awk -v a="$t_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", a / b }')
 echo
-echo "cached glb tiles, wrk -t$THREADS -c$CONNS -d${SECS}s on loopback ($(nproc) cores shared by server and wrk), $(grep -c . "$OUT/twin-glb.txt") tiles cycled"
-printf "%-12s %12s %10s %12s\n" server "requests/s" p99 transfer/s
+echo "cached glb tiles, wrk -t$THREADS -c$CONNS -d${SECS}s on loopback ($(nproc) cores shared by server and wrk), $(grep -c . "$OUT/twin-glb.txt") tiles cycled, median of $ROUNDS alternating rounds"
+echo "  twin serve rounds: ${t_all[*]}"
+echo "  nginx rounds:      ${n_all[*]}"
+printf "%-12s %12s %10s %12s\n" server "requests/s" p99 "transfer/s (last round)"
 printf "%-12s %12s %10s %12s\n" "twin serve" "$t_rps" "$t_p99" "$t_mbs"
 printf "%-12s %12s %10s %12s\n" nginx "$n_rps" "$n_p99" "$n_mbs"
-echo "twin serve / nginx = $ratio (goal >= 0.8); memory cache hits: ${hits:-?}"
+echo "twin serve / nginx = $ratio (median / median; goal >= 0.8); memory cache hits: ${hits:-?}"
 echo "cold on-demand tiles (twin serve, empty cache): $cold"
 echo "raw outputs: $OUT/wrk-*.txt, $OUT/cold.txt"
