@@ -95,13 +95,22 @@ fn hue_flood_jobs() {
         .unwrap()
         .run(&twin, &opts)
         .unwrap();
-    eprintln!("levee job with its two baselines: {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "levee job with its two baselines: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     assert_eq!(levee.status, Status::Done);
     // Three runs, each done: alarm 3, October 2025, the levee; each with its baseline.
     let runs = store.list().unwrap();
     assert_eq!(runs.len(), 3, "{runs:#?}");
-    assert!(runs.iter().all(|r| r.status == Status::Done && r.progress == 1.0));
-    let by_name = |part: &str| runs.iter().find(|r| r.scenario_file.contains(part)).unwrap();
+    assert!(runs
+        .iter()
+        .all(|r| r.status == Status::Done && r.progress == 1.0));
+    let by_name = |part: &str| {
+        runs.iter()
+            .find(|r| r.scenario_file.contains(part))
+            .unwrap()
+    };
     let alarm = by_name("flood_alarm3.toml");
     let oct = by_name("flood_oct2025.toml");
     assert_eq!(levee.baseline_run.as_deref(), Some(oct.id.as_str()));
@@ -169,7 +178,11 @@ fn hue_flood_jobs() {
     // A higher stage never wets fewer buildings: every building at least as deep.
     assert_eq!(a.len(), o.len());
     for (id, d) in &a {
-        assert!(o[id] >= d - TOL, "{id}: {d} m at alarm 3, {} m in Oct 2025", o[id]);
+        assert!(
+            o[id] >= d - TOL,
+            "{id}: {d} m at alarm 3, {} m in Oct 2025",
+            o[id]
+        );
     }
     assert!(wet(&o) > wet(&a) && haz(&o) > haz(&a));
     let c = read_compare(&store, &oct.id).unwrap().unwrap();
@@ -185,7 +198,10 @@ fn hue_flood_jobs() {
         a.iter().filter(|(id, &d)| d <= WET && o[*id] > WET).count()
     );
     assert_eq!(fc.buildings.dried, 0);
-    assert_eq!(fc.buildings.shallower, a.iter().filter(|(id, &d)| d - o[*id] > 1e-3).count());
+    assert_eq!(
+        fc.buildings.shallower,
+        a.iter().filter(|(id, &d)| d - o[*id] > 1e-3).count()
+    );
 
     // The levee: buildings inside the citadel ring (centroids in the levee's polygon).
     let ring: Vec<(f64, f64)> = vec![
@@ -218,12 +234,21 @@ fn hue_flood_jobs() {
         in_haz(&o),
         in_haz(&l)
     );
-    assert!(inside.len() > 50, "{} buildings in the citadel", inside.len());
+    assert!(
+        inside.len() > 50,
+        "{} buildings in the citadel",
+        inside.len()
+    );
     for id in &inside {
-        assert!(l[id] <= o[id] + TOL, "{id}: {} m with the levee, {} m without", l[id], o[id]);
+        assert!(
+            l[id] <= o[id] + TOL,
+            "{id}: {} m with the levee, {} m without",
+            l[id],
+            o[id]
+        );
     }
     assert!(in_haz(&l) < in_haz(&o));
-    assert!(in_wet(&l) <= in_wet(&o));
+    assert!(in_wet(&l) < in_wet(&o));
     let c = read_compare(&store, &levee.id).unwrap().unwrap();
     let CompareBody::Flood(lc) = &c.body else {
         panic!("not a flood comparison")
@@ -237,10 +262,7 @@ fn hue_flood_jobs() {
         .iter()
         .map(|c| (c.id.as_str(), c.change_m))
         .collect();
-    let drier_inside = inside
-        .iter()
-        .filter(|id| o[*id] - l[*id] > 1e-3)
-        .count();
+    let drier_inside = inside.iter().filter(|id| o[*id] - l[*id] > 1e-3).count();
     assert!(drier_inside > 0);
     for id in &inside {
         let d = l[id] - o[id];
@@ -300,6 +322,15 @@ fn hue_flood_jobs() {
         ti.unreachable_trips_scenario
     );
     assert!(n_deep > 0);
+    // The demand is the same: trips move from assigned to unreachable, none are lost.
+    let total = |a: f64, u: f64| a + u;
+    assert!(
+        (total(ti.assigned_trips_scenario, ti.unreachable_trips_scenario)
+            - total(ti.assigned_trips_baseline, ti.unreachable_trips_baseline))
+        .abs()
+            < 1e-6 * ti.assigned_trips_baseline
+    );
+    assert!(ti.unreachable_trips_scenario > ti.unreachable_trips_baseline);
 }
 
 #[test]
@@ -316,8 +347,21 @@ fn hue_traffic_job_and_cancel() {
     // The renderer's columns are there.
     let header = std::fs::read_to_string(d.join("links.csv")).unwrap();
     let header = header.lines().next().unwrap();
-    for c in ["road_id", "name", "class", "capacity", "flow", "vc", "time_min", "base_flow", "d_flow"] {
-        assert!(header.split(',').any(|h| h == c), "{c} missing from {header}");
+    for c in [
+        "road_id",
+        "name",
+        "class",
+        "capacity",
+        "flow",
+        "vc",
+        "time_min",
+        "base_flow",
+        "d_flow",
+    ] {
+        assert!(
+            header.split(',').any(|h| h == c),
+            "{c} missing from {header}"
+        );
     }
     let t = Table::read(&d.join("links.csv")).unwrap();
     let name = t.strings("name").unwrap();
@@ -326,7 +370,10 @@ fn hue_traffic_job_and_cancel() {
     let cap = t.numbers("capacity").unwrap();
     let vc = t.numbers("vc").unwrap();
     let sum = |n: &str, v: &[f64]| -> f64 {
-        (0..name.len()).filter(|&i| name[i] == n).map(|i| v[i]).sum()
+        (0..name.len())
+            .filter(|&i| name[i] == n)
+            .map(|i| v[i])
+            .sum()
     };
     let tt = "Cầu Trường Tiền";
     assert!(name.iter().any(|n| n == tt));
@@ -400,7 +447,10 @@ fn hue_traffic_job_and_cancel() {
         assert!(t0.elapsed() < Duration::from_secs(120));
         // run.json is always whole while the run goes.
         let info = store.read(&id).unwrap();
-        assert!(matches!(info.status, Status::Queued | Status::Running | Status::Cancelled));
+        assert!(matches!(
+            info.status,
+            Status::Queued | Status::Running | Status::Cancelled
+        ));
         std::thread::sleep(Duration::from_millis(20));
     }
     let ended = Instant::now();
@@ -410,13 +460,18 @@ fn hue_traffic_job_and_cancel() {
     assert_eq!(info.status, Status::Cancelled);
     assert!(info.finished.is_some() && info.error.is_none());
     let took = ended - started.lock().unwrap().expect("the flood started");
-    eprintln!("cancelled at {:.0}% in {:.3} s", 100.0 * info.progress, took.as_secs_f64());
+    eprintln!(
+        "cancelled at {:.0}% in {:.3} s",
+        100.0 * info.progress,
+        took.as_secs_f64()
+    );
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(info.progress < 0.5);
     // The parsed JSON is the one on disk: read it again with serde_json.
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(store.dir(&id).unwrap().join("run.json")).unwrap())
-            .unwrap();
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(store.dir(&id).unwrap().join("run.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(v["status"], "cancelled");
     assert_eq!(v["id"], id.as_str());
 }
@@ -468,9 +523,15 @@ fn bad_scenario_files() {
     }
     // A baseline of the other model.
     write("t.toml", "model = \"traffic\"\n");
-    let p = write("cross.toml", &format!("model = \"flood\"\nbaseline = \"t.toml\"\n{flood}"));
+    let p = write(
+        "cross.toml",
+        &format!("model = \"flood\"\nbaseline = \"t.toml\"\n{flood}"),
+    );
     let e = ScenarioFile::load(&p).unwrap_err().to_string();
-    assert!(e.contains("line 2, field `baseline`") && e.contains("is a traffic scenario"), "{e}");
+    assert!(
+        e.contains("line 2, field `baseline`") && e.contains("is a traffic scenario"),
+        "{e}"
+    );
     // A job for a bad file makes no run.
     let twin = tmp.path().join("twin");
     assert!(Job::from_path(&twin, &cases[0].0).is_err());

@@ -178,16 +178,35 @@ fn show(store: &RunStore, r: &RunInfo) -> Result<()> {
     println!();
     match read_impacts(store, &r.id)? {
         Impacts::Flood(f) => {
-            println!("impacts (wet: deeper than {} m, hazard: deeper than {} m):", f.wet_depth_m, f.hazard_depth_m);
+            println!(
+                "impacts (wet: deeper than {} m, hazard: deeper than {} m):",
+                f.wet_depth_m, f.hazard_depth_m
+            );
             println!("  buildings assessed        {:>8}", f.buildings);
             println!("  buildings wet             {:>8}", f.buildings_wet);
-            println!("  buildings above hazard    {:>8}", f.buildings_above_hazard_depth);
-            println!("  heritage sites hit        {:>8} of {}", f.heritage_hit.len(), f.heritage_sites);
-            println!("  road links flooded        {:>8} of {} ({:.0} m)", f.roads_flooded, f.roads, f.roads_flooded_length_m);
+            println!(
+                "  buildings above hazard    {:>8}",
+                f.buildings_above_hazard_depth
+            );
+            println!(
+                "  heritage sites hit        {:>8} of {}",
+                f.heritage_hit.len(),
+                f.heritage_sites
+            );
+            println!(
+                "  road links flooded        {:>8} of {} ({:.0} m)",
+                f.roads_flooded, f.roads, f.roads_flooded_length_m
+            );
             println!("  area ever wet (m²)        {:>8.0}", f.max_flooded_area_m2);
-            println!("  water budget error        {:>8.1e}", f.mass_balance_relative_error);
+            println!(
+                "  water budget error        {:>8.1e}",
+                f.mass_balance_relative_error
+            );
             if !f.heritage_hit.is_empty() {
-                println!("  {:<36} {:>4} {:>9} {:>10}", "heritage site", "zone", "depth m", "wet h");
+                println!(
+                    "  {:<36} {:>4} {:>9} {:>10}",
+                    "heritage site", "zone", "depth m", "wet h"
+                );
                 for h in &f.heritage_hit {
                     println!(
                         "  {:<36} {:>4} {:>9.2} {:>10.1}",
@@ -201,7 +220,10 @@ fn show(store: &RunStore, r: &RunInfo) -> Result<()> {
         }
         Impacts::Traffic(t) => {
             println!("impacts:");
-            println!("  {:<26} {:>14} {:>14} {:>12}", "", "baseline", "scenario", "change");
+            println!(
+                "  {:<26} {:>14} {:>14} {:>12}",
+                "", "baseline", "scenario", "change"
+            );
             let pct = |x: f64, y: f64| {
                 if x != 0.0 {
                     format!("{:+.2}%", 100.0 * (y - x) / x)
@@ -247,7 +269,15 @@ fn print_compare(c: &Compare) {
         CompareBody::Flood(f) => {
             println!(
                 "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
-                "", "compared", "wet base", "wet", "newly wet", "dried", "deeper", "shallower", ">hazard"
+                "",
+                "compared",
+                "wet base",
+                "wet",
+                "newly wet",
+                "dried",
+                "deeper",
+                "shallower",
+                ">hazard"
             );
             for (what, d) in [("buildings", &f.buildings), ("heritage", &f.heritage)] {
                 println!(
@@ -274,7 +304,10 @@ fn print_compare(c: &Compare) {
                 .filter(|h| h.change_m.abs() > f.tolerance_m)
                 .collect();
             if !hs.is_empty() {
-                println!("  {:<36} {:>9} {:>9} {:>9}", "heritage site", "base m", "m", "change");
+                println!(
+                    "  {:<36} {:>9} {:>9} {:>9}",
+                    "heritage site", "base m", "m", "change"
+                );
                 for h in hs {
                     println!(
                         "  {:<36} {:>9.2} {:>9.2} {:>+9.2}",

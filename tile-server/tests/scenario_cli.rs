@@ -29,7 +29,10 @@ fn scenario_run_list_show_rerun_compare() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let data = root.join("data/hue");
     if !data.join("twin.toml").exists() {
-        eprintln!("\n!!!!!!!! SKIPPED: {} is absent !!!!!!!!\n", data.display());
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: {} is absent !!!!!!!!\n",
+            data.display()
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -59,7 +62,10 @@ fn scenario_run_list_show_rerun_compare() {
     // The printed table carries the run id and the stored TSTT figures.
     assert!(out.contains(&format!("run:       {a}")), "{out}");
     let tstt = imp["tstt_scenario"].as_f64().unwrap();
-    assert!(out.contains(&format!("{tstt:.1}")), "{tstt:.1} not in\n{out}");
+    assert!(
+        out.contains(&format!("{tstt:.1}")),
+        "{tstt:.1} not in\n{out}"
+    );
     assert!(out.contains("Cầu Trường Tiền"), "{out}");
 
     // Rerun from the stored inputs: a new run with the same inputs and the same impacts.

@@ -153,10 +153,7 @@ impl ScenarioFile {
         let at = |v: &Spanned<String>, field: &str, msg: String| {
             ScenarioError::parse(
                 path,
-                format!(
-                    "line {}, field `{field}`",
-                    line_of(&text, v.span().start)
-                ),
+                format!("line {}, field `{field}`", line_of(&text, v.span().start)),
                 msg,
             )
         };
@@ -385,7 +382,8 @@ mod tests {
         let p = Path::new("s.toml");
         let e = ScenarioFile::parse(p, "name = \"x\"\nduration_s = 1\n".into()).unwrap_err();
         assert!(
-            e.to_string().starts_with("s.toml: line 1, field `model`: missing"),
+            e.to_string()
+                .starts_with("s.toml: line 1, field `model`: missing"),
             "{e}"
         );
         let e = ScenarioFile::parse(p, "name = \"x\"\nmodel = \"wind\"\n".into()).unwrap_err();
@@ -407,7 +405,8 @@ mod tests {
         );
         let f = ScenarioFile::parse(
             p,
-            "model = \"flood\"\nbaseline = \"none\"\nduration_s = 10\noutput_interval_s = 5\n".into(),
+            "model = \"flood\"\nbaseline = \"none\"\nduration_s = 10\noutput_interval_s = 5\n"
+                .into(),
         )
         .unwrap();
         assert_eq!(f.model, Model::Flood);

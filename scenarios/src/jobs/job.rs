@@ -506,10 +506,7 @@ fn run_inner(
     for (k, (what, f)) in deps.iter().enumerate() {
         check_cancel(cancel)?;
         let n = deps.len() as f64;
-        let span = (
-            dep_share * k as f64 / n,
-            dep_share * (k + 1) as f64 / n,
-        );
+        let span = (dep_share * k as f64 / n, dep_share * (k + 1) as f64 / n);
         dep_ids.push(ensure_run(store, f, what, twin, opts, rep, span)?);
     }
     let mut k = 0;
@@ -627,7 +624,10 @@ pub fn compare_runs(store: &RunStore, base: &str, run: &str) -> Result<Compare> 
     if a.model != b.model {
         return Err(ScenarioError::invalid(
             format!("runs {} and {}", a.id, b.id),
-            format!("a {} run cannot be compared with a {} run", a.model, b.model),
+            format!(
+                "a {} run cannot be compared with a {} run",
+                a.model, b.model
+            ),
         ));
     }
     Ok(Compare {

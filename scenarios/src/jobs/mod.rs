@@ -25,8 +25,8 @@ pub mod store;
 
 pub use file::{Model, ScenarioFile};
 pub use job::{
-    compare_runs, read_compare, read_impacts, Job, JobHandle, JobOptions, JobProgress,
-    ProgressFn, SharedSolverFactory,
+    compare_runs, read_compare, read_impacts, Job, JobHandle, JobOptions, JobProgress, ProgressFn,
+    SharedSolverFactory,
 };
 pub use results::{Compare, CompareBody, Impacts};
 pub use store::{RunInfo, RunStore, Status};

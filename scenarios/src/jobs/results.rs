@@ -271,7 +271,8 @@ pub struct Table {
 impl Table {
     /// Reads a CSV file with a header line.
     pub fn read(path: &Path) -> Result<Table> {
-        let mut rd = csv::Reader::from_path(path).map_err(|e| ScenarioError::parse(path, "file", e))?;
+        let mut rd =
+            csv::Reader::from_path(path).map_err(|e| ScenarioError::parse(path, "file", e))?;
         let cols = rd
             .headers()
             .map_err(|e| ScenarioError::parse(path, "line 1", e))?
@@ -291,16 +292,19 @@ impl Table {
     }
 
     fn col(&self, name: &str) -> Result<usize> {
-        self.cols
-            .get(name)
-            .copied()
-            .ok_or_else(|| ScenarioError::parse(&self.path, "line 1", format!("no column {name:?}")))
+        self.cols.get(name).copied().ok_or_else(|| {
+            ScenarioError::parse(&self.path, "line 1", format!("no column {name:?}"))
+        })
     }
 
     /// Column `name` of every row as text.
     pub fn strings(&self, name: &str) -> Result<Vec<String>> {
         let c = self.col(name)?;
-        Ok(self.rows.iter().map(|r| r.get(c).unwrap_or("").to_string()).collect())
+        Ok(self
+            .rows
+            .iter()
+            .map(|r| r.get(c).unwrap_or("").to_string())
+            .collect())
     }
 
     /// Column `name` of every row as numbers (empty cells: NaN).
@@ -462,8 +466,8 @@ pub fn write_traffic(dir: &Path, r: &TrafficReport) -> Result<TrafficImpacts> {
         closed_roads,
         assigned_trips_baseline: b.assigned_trips,
         assigned_trips_scenario: s.assigned_trips,
-        unreachable_trips_baseline: b.unreachable_trips(),
-        unreachable_trips_scenario: s.unreachable_trips(),
+        unreachable_trips_baseline: b.unreachable_trips() + 0.0,
+        unreachable_trips_scenario: s.unreachable_trips() + 0.0,
         gap_baseline: b.relative_gap,
         gap_scenario: s.relative_gap,
     };
@@ -618,7 +622,12 @@ fn traffic_compare(
         });
     }
     let links = rows.len();
-    rows.sort_by(|a, b| b.d_flow.abs().total_cmp(&a.d_flow.abs()).then(a.key.cmp(&b.key)));
+    rows.sort_by(|a, b| {
+        b.d_flow
+            .abs()
+            .total_cmp(&a.d_flow.abs())
+            .then(a.key.cmp(&b.key))
+    });
     rows.truncate(TOP_LINKS);
     TrafficCompare {
         tstt_baseline,
@@ -642,7 +651,12 @@ pub fn compare_traffic_own(run: &Path) -> Result<TrafficCompare> {
     let base: HashMap<String, (f64, bool)> = (0..l.keys.len())
         .map(|i| (l.keys[i].clone(), (l.base_flow[i], false)))
         .collect();
-    Ok(traffic_compare(imp.tstt_baseline, imp.tstt_scenario, &base, &l))
+    Ok(traffic_compare(
+        imp.tstt_baseline,
+        imp.tstt_scenario,
+        &base,
+        &l,
+    ))
 }
 
 /// Two traffic run folders: `run`'s flows against `base`'s (both with their edits).

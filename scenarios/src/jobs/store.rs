@@ -187,7 +187,10 @@ impl RunStore {
                 Err(e) => return Err(ScenarioError::io(&dir, e)),
             }
         }
-        Err(ScenarioError::invalid("run id", "no free id after 100 tries"))
+        Err(ScenarioError::invalid(
+            "run id",
+            "no free id after 100 tries",
+        ))
     }
 
     /// Writes `run.json` of `info.id` atomically (temporary file, flush, rename).
@@ -256,5 +259,66 @@ impl RunStore {
             return Err(ScenarioError::invalid(format!("run {id}"), "no such run"));
         }
         std::fs::remove_dir_all(&dir).map_err(|e| ScenarioError::io(&dir, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(hash: &str) -> RunInfo {
+        RunInfo {
+            id: String::new(),
+            name: "n".into(),
+            model: Model::Flood,
+            scenario_file: "s.toml".into(),
+            input_file: "input/scenario.toml".into(),
+            input_hash: hash.into(),
+            status: Status::Queued,
+            progress: 0.0,
+            phase: "queued".into(),
+            message: String::new(),
+            created: String::new(),
+            started: None,
+            finished: None,
+            baseline_run: None,
+            flood_runs: Vec::new(),
+            solver: None,
+            error: None,
+            inputs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn create_list_find_delete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = RunStore::for_twin(tmp.path());
+        assert!(store.list().unwrap().is_empty());
+        let a = store.create(info("h1")).unwrap();
+        let mut b = store.create(info("h1")).unwrap();
+        let c = store.create(info("h2")).unwrap();
+        assert!(a.id < b.id && b.id < c.id, "{} {} {}", a.id, b.id, c.id);
+        assert_eq!(a.id.len(), "20261127T031500123Z-1a2b3c4d".len());
+        assert!(humantime::parse_rfc3339(&a.created).is_ok());
+        assert_eq!(store.newest_done(Model::Flood, "h1").unwrap(), None);
+        b.status = Status::Done;
+        store.write(&b).unwrap();
+        assert_eq!(store.read(&b.id).unwrap(), b);
+        assert_eq!(
+            store.newest_done(Model::Flood, "h1").unwrap(),
+            Some(b.clone())
+        );
+        assert_eq!(store.newest_done(Model::Traffic, "h1").unwrap(), None);
+        // Only run.json in the folder: the temporary files were renamed over it.
+        let names: Vec<String> = std::fs::read_dir(store.dir(&b.id).unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, vec!["run.json".to_string()]);
+        store.delete(&a.id).unwrap();
+        let ids: Vec<String> = store.list().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![b.id.clone(), c.id.clone()]);
+        assert!(store.delete(&a.id).is_err());
+        assert!(store.read("../x").is_err() && store.dir("a/b").is_err());
     }
 }

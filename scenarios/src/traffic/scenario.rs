@@ -318,13 +318,12 @@ impl Scenario {
                     })?;
             if let EditSpec::Flooded { file, scenario, .. } = &spec {
                 if file.is_some() == scenario.is_some() {
-                    return Err(sc.err_at(
-                        e.span().start,
-                        format!(
-                            "edit {}: a `flooded` edit needs either `file` (a depth CSV) or `scenario` (a flood scenario file)",
-                            k + 1
-                        ),
-                    ));
+                    let msg = format!(
+                        "edit {}: a `flooded` edit needs either `file` (a depth CSV) \
+                         or `scenario` (a flood scenario file)",
+                        k + 1
+                    );
+                    return Err(sc.err_at(e.span().start, msg));
                 }
             }
             sc.edits.push((e.span().start, spec));
@@ -628,16 +627,21 @@ pub fn run_loaded_with(
             } => {
                 let csv = match (file, scenario) {
                     (Some(f), _) => sc.resolve(f),
-                    (None, Some(f)) => sc.flood_depths.get(&sc.resolve(f)).cloned().ok_or_else(|| {
-                        sc.err_at(
-                            at,
-                            format!(
-                                "flood scenario {}: no run of it is known here (run this file with `twin scenario run`)",
+                    (None, Some(f)) => {
+                        let known = sc.flood_depths.get(&sc.resolve(f)).cloned();
+                        known.ok_or_else(|| {
+                            let msg = format!(
+                                "flood scenario {}: no run of it is known here \
+                                 (run this file with `twin scenario run`)",
                                 f.display()
-                            ),
-                        )
-                    })?,
-                    (None, None) => return Err(sc.err_at(at, "a `flooded` edit needs `file` or `scenario`")),
+                            );
+                            sc.err_at(at, msg)
+                        })?
+                    }
+                    (None, None) => {
+                        let msg = "a `flooded` edit needs `file` or `scenario`";
+                        return Err(sc.err_at(at, msg));
+                    }
                 };
                 let depths = read_depths(&csv)?;
                 let (close, _) = close_flooded_roads(&rn, roads, &depths, *threshold_m);
