@@ -38,7 +38,7 @@ impl fmt::Display for Model {
 #[derive(Clone, Debug)]
 pub enum Parsed {
     /// A flood scenario.
-    Flood(LoadedScenario),
+    Flood(Box<LoadedScenario>),
     /// A traffic scenario.
     Traffic(Box<Scenario>),
 }
@@ -246,7 +246,7 @@ impl ScenarioFile {
                 for st in &s.stages {
                     add(&st.csv);
                 }
-                Parsed::Flood(sc)
+                Parsed::Flood(Box::new(sc))
             }
             Model::Traffic => {
                 let sc = Scenario::parse(&text, path)?;

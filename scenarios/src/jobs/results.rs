@@ -330,9 +330,18 @@ impl Table {
     }
 }
 
-/// Feature depths from a `buildings.csv` / `heritage.csv`: id → (name, kind, max depth, wet
-/// duration, hazard duration).
-fn feature_depths(path: &Path) -> Result<Vec<(String, String, String, f64, f64, f64)>> {
+/// One row of a `buildings.csv` / `heritage.csv`.
+struct Row {
+    id: String,
+    name: String,
+    kind: String,
+    depth: f64,
+    wet: f64,
+    hazard: f64,
+}
+
+/// The rows of a `buildings.csv` / `heritage.csv`.
+fn feature_depths(path: &Path) -> Result<Vec<Row>> {
     let t = Table::read(path)?;
     let ids = t.strings("id")?;
     let names = t.strings("name")?;
@@ -341,15 +350,13 @@ fn feature_depths(path: &Path) -> Result<Vec<(String, String, String, f64, f64, 
     let w = t.numbers("wet_duration_s")?;
     let h = t.numbers("hazard_duration_s")?;
     Ok((0..ids.len())
-        .map(|i| {
-            (
-                ids[i].clone(),
-                names[i].clone(),
-                kinds[i].clone(),
-                d[i],
-                w[i],
-                h[i],
-            )
+        .map(|i| Row {
+            id: ids[i].clone(),
+            name: names[i].clone(),
+            kind: kinds[i].clone(),
+            depth: d[i],
+            wet: w[i],
+            hazard: h[i],
         })
         .collect())
 }
@@ -364,14 +371,14 @@ pub fn flood_impacts(dir: &Path, wet: f64, hazard: f64) -> Result<FloodImpacts> 
     let num = |k: &str| summary.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
     let mut heritage_hit: Vec<HeritageHit> = h
         .iter()
-        .filter(|r| r.3 > wet)
+        .filter(|r| r.depth > wet)
         .map(|r| HeritageHit {
-            id: r.0.clone(),
-            name: r.1.clone(),
-            zone: r.2.clone(),
-            max_depth_m: r.3,
-            wet_duration_s: r.4,
-            hazard_duration_s: r.5,
+            id: r.id.clone(),
+            name: r.name.clone(),
+            zone: r.kind.clone(),
+            max_depth_m: r.depth,
+            wet_duration_s: r.wet,
+            hazard_duration_s: r.hazard,
         })
         .collect();
     heritage_hit.sort_by(|a, b| b.max_depth_m.total_cmp(&a.max_depth_m));
@@ -379,8 +386,8 @@ pub fn flood_impacts(dir: &Path, wet: f64, hazard: f64) -> Result<FloodImpacts> 
         wet_depth_m: wet,
         hazard_depth_m: hazard,
         buildings: b.len(),
-        buildings_wet: b.iter().filter(|r| r.3 > wet).count(),
-        buildings_above_hazard_depth: b.iter().filter(|r| r.3 > hazard).count(),
+        buildings_wet: b.iter().filter(|r| r.depth > wet).count(),
+        buildings_above_hazard_depth: b.iter().filter(|r| r.depth > hazard).count(),
         heritage_sites: h.len(),
         heritage_hit,
         roads: flooded.len(),
@@ -501,20 +508,19 @@ pub fn write_traffic(dir: &Path, r: &TrafficReport) -> Result<TrafficImpacts> {
 }
 
 fn depth_compare(
-    base: &[(String, String, String, f64, f64, f64)],
-    run: &[(String, String, String, f64, f64, f64)],
+    base: &[Row],
+    run: &[Row],
     wet: f64,
     hazard: f64,
 ) -> (DepthCounts, Vec<DepthChange>) {
-    let bmap: HashMap<&str, &(String, String, String, f64, f64, f64)> =
-        base.iter().map(|r| (r.0.as_str(), r)).collect();
+    let bmap: HashMap<&str, &Row> = base.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut c = DepthCounts::default();
     let mut changes = Vec::new();
     for r in run {
-        let Some(b) = bmap.get(r.0.as_str()) else {
+        let Some(b) = bmap.get(r.id.as_str()) else {
             continue;
         };
-        let (d0, d1) = (b.3, r.3);
+        let (d0, d1) = (b.depth, r.depth);
         c.compared += 1;
         c.wet_baseline += usize::from(d0 > wet);
         c.wet += usize::from(d1 > wet);
@@ -525,8 +531,8 @@ fn depth_compare(
         c.deeper += usize::from(d1 - d0 > DEPTH_TOLERANCE_M);
         c.shallower += usize::from(d0 - d1 > DEPTH_TOLERANCE_M);
         changes.push(DepthChange {
-            id: r.0.clone(),
-            name: r.1.clone(),
+            id: r.id.clone(),
+            name: r.name.clone(),
             base_max_depth_m: d0,
             max_depth_m: d1,
             change_m: d1 - d0,
