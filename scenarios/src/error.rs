@@ -46,6 +46,9 @@ pub enum ScenarioError {
         /// What happened.
         message: String,
     },
+    /// The run was cancelled by its caller.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl ScenarioError {

@@ -4,12 +4,14 @@
 //!
 //! * [`flood`]: the local inertial flood engine (CPU reference solver, scenario files,
 //!   GeoTIFF and per-feature outputs); the GPU solver is in `renderer::flood`;
-//! * [`traffic`]: static user-equilibrium traffic assignment and what-if edits.
+//! * [`traffic`]: static user-equilibrium traffic assignment and what-if edits;
+//! * [`jobs`]: scenario files run as stored jobs (progress, cancel, impacts, comparisons).
 
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod flood;
+pub mod jobs;
 pub mod traffic;
 
 pub use error::{Result, ScenarioError};

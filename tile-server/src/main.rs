@@ -12,6 +12,7 @@ use twin_core::twin::SourceConfig;
 use twin_core::{Twin, TwinDir};
 
 mod render_cmd;
+mod scenario_cmd;
 mod traffic_cmd;
 
 #[derive(Parser)]
@@ -103,6 +104,12 @@ enum Cmd {
         twin: PathBuf,
         /// The scenario file.
         scenario: PathBuf,
+    },
+    /// Scenario files (flood or traffic) run as stored jobs under <twin>/runs: run, list,
+    /// show, compare, rerun.
+    Scenario {
+        #[command(subcommand)]
+        cmd: scenario_cmd::ScenarioCmd,
     },
     /// Serve a twin over HTTP: the web viewer, 3D Tiles generated on demand, the JSON API.
     Serve {
@@ -654,6 +661,7 @@ fn run() -> Result<()> {
         } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid)?,
         Cmd::Traffic { twin, scenario } => traffic_cmd::traffic(&twin, &scenario)?,
         Cmd::Render(a) => render_cmd::render(&a)?,
+        Cmd::Scenario { cmd } => scenario_cmd::scenario(cmd)?,
     }
     Ok(())
 }

@@ -23,7 +23,8 @@ pub mod solver;
 pub use cpu::CpuSolver;
 pub use model::{FloodModel, GridSpec, Inflow, SolverParams, Stage};
 pub use run::{
-    cpu_solver, run_loaded, run_model, run_scenario, FloodReport, RunSpec, SolverFactory,
+    cpu_solver, run_loaded, run_loaded_with, run_model, run_scenario, FloodReport, RunSpec,
+    SolverFactory,
 };
 pub use scenario::LoadedScenario;
 pub use series::{Interp, TimeSeries};

@@ -11,6 +11,7 @@ use super::solver::{FloodSolver, MassBalance};
 use crate::error::{Result, ScenarioError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use twin_core::import::Progress;
 use twin_core::{Twin, TwinDir};
@@ -94,6 +95,9 @@ pub struct RunSpec<'a> {
     pub twin: Option<&'a Twin>,
     /// Notes to carry into the report.
     pub notes: Vec<String>,
+    /// Stop with [`ScenarioError::Cancelled`] soon after this turns true (it is checked
+    /// between the solver's batches, about a hundred per run).
+    pub cancel: Option<&'a AtomicBool>,
 }
 
 fn f32s(v: &[f64], blocked: &[bool]) -> Vec<f32> {
@@ -164,6 +168,10 @@ pub fn run_model(
             } else {
                 t0 + (target - t0) * s as f64 / subs as f64
             };
+            if spec.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                progress.finish();
+                return Err(ScenarioError::Cancelled);
+            }
             let start = Instant::now();
             solver.advance_to(to)?;
             wall += start.elapsed().as_secs_f64();
@@ -309,11 +317,24 @@ pub fn run_loaded(
     make: &SolverFactory,
     progress: &dyn Progress,
 ) -> Result<FloodReport> {
+    run_loaded_with(sc, twin, output_dir, make, progress, None)
+}
+
+/// [`run_loaded`] with a cancel flag: the run stops with [`ScenarioError::Cancelled`] soon
+/// after `cancel` turns true.
+pub fn run_loaded_with(
+    sc: &LoadedScenario,
+    twin: &Twin,
+    output_dir: &Path,
+    make: &SolverFactory,
+    progress: &dyn Progress,
+    cancel: Option<&AtomicBool>,
+) -> Result<FloodReport> {
     let prep = prepare(sc, twin)?;
     std::fs::create_dir_all(output_dir).map_err(|e| ScenarioError::io(output_dir, e))?;
     // The inputs travel with the results so that the run can be repeated.
     let copy = output_dir.join("scenario.toml");
-    std::fs::copy(&sc.path, &copy).map_err(|e| ScenarioError::io(&copy, e))?;
+    std::fs::write(&copy, sc.text()).map_err(|e| ScenarioError::io(&copy, e))?;
     let mut solver = make(&prep.model)?;
     tracing::info!(solver = %solver.describe(), cells = prep.model.grid.cells(), "flood run starts");
     let spec = RunSpec {
@@ -324,6 +345,7 @@ pub fn run_loaded(
         output_dir: Some(output_dir),
         twin: Some(twin),
         notes: prep.notes.clone(),
+        cancel,
     };
     run_model(&prep.model, solver.as_mut(), &spec, progress)
 }

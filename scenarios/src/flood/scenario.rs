@@ -55,6 +55,11 @@ pub type Coords = Vec<[f64; 2]>;
 pub struct FloodScenario {
     /// Display name.
     pub name: Option<String>,
+    /// `"flood"` in a scenario file run as a job ([`crate::jobs`]); not used here.
+    pub model: Option<Spanned<String>>,
+    /// The scenario this one is compared with (another flood file, or `"none"`), read by
+    /// [`crate::jobs`]; not used here.
+    pub baseline: Option<Spanned<String>>,
     /// The twin folder (relative to the scenario file); may be given on the command line
     /// instead.
     pub twin: Option<Spanned<PathBuf>>,
@@ -344,6 +349,11 @@ impl LoadedScenario {
                     .unwrap_or_else(|| "flood".into()),
             ),
         }
+    }
+
+    /// The text the scenario was parsed from.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// The display name (the `name` field, else the file stem).

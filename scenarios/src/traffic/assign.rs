@@ -128,6 +128,18 @@ pub fn assign_with_progress(
     opts: &AssignOptions,
     on_gap: &mut dyn FnMut(&GapRecord),
 ) -> Result<Assignment> {
+    assign_with_control(net, demand, opts, on_gap, None)
+}
+
+/// [`assign_with_progress`] with a cancel flag, checked after every iteration: the assignment
+/// stops with [`ScenarioError::Cancelled`] soon after `cancel` turns true.
+pub fn assign_with_control(
+    net: &Network,
+    demand: &Demand,
+    opts: &AssignOptions,
+    on_gap: &mut dyn FnMut(&GapRecord),
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<Assignment> {
     let start = Instant::now();
     let graph = net.graph();
     let (mut origins, intrazonal) = group_demand(net, demand)?;
@@ -173,6 +185,9 @@ pub fn assign_with_progress(
             seconds: start.elapsed().as_secs_f64(),
         });
         on_gap(history.last().expect("just pushed"));
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(ScenarioError::Cancelled);
+        }
         if gap <= opts.target_gap || iteration >= opts.max_iterations {
             break (sptt, gap);
         }

@@ -38,6 +38,11 @@
 //! type = "flooded"                # CSV road_id,max_depth_m (header optional)
 //! file = "flood_depths.csv"
 //! threshold_m = 0.3               # links of roads flooded deeper than this close
+//! # or, run as a job (`twin scenario run`): the roads flooded in a flood scenario's run
+//! # [[edit]]
+//! # type = "flooded"
+//! # scenario = "flood_oct2025.toml"
+//! # depth_m = 0.3                   # the same as threshold_m
 //!
 //! [[destination]]                 # access times (congested, minutes) from every zone
 //! name = "Bệnh viện Trung ương Huế"
@@ -50,6 +55,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -58,7 +64,7 @@ use twin_core::import::{import_file, NoProgress};
 use twin_core::model::{Building, Road};
 use twin_core::{Twin, TwinDir};
 
-use super::assign::{assign_with_progress, AssignOptions};
+use super::assign::{assign_with_control, AssignOptions};
 use super::edit::{apply_edits, close_flooded_roads, road_links, Edit, LinkRef};
 use super::gravity::{gravity_demand, Constraint, GravityDemand, GravityParams};
 use super::network::{from_roads, Network, RoadOptions};
@@ -72,6 +78,8 @@ use crate::error::{Result, ScenarioError};
 pub struct ScenarioSpec {
     /// Display name (the file stem when absent).
     pub name: Option<String>,
+    /// `"traffic"` in a scenario file run as a job ([`crate::jobs`]); not used here.
+    pub model: Option<Spanned<String>>,
     /// The twin folder, relative to the scenario file.
     pub twin: Option<Spanned<String>>,
     /// `"none"` (default): the baseline is the unedited network.
@@ -232,11 +240,15 @@ pub enum EditSpec {
         factor: f64,
     },
     /// Close the roads flooded deeper than `threshold_m` according to a CSV of
-    /// `road_id,max_depth_m` (header optional).
+    /// `road_id,max_depth_m` (header optional), or to a flood scenario file's stored run
+    /// (`scenario`, run or reused by [`crate::jobs`], which fills [`Scenario::flood_depths`]).
     Flooded {
         /// The CSV file, relative to the scenario file.
-        file: PathBuf,
-        /// Depth threshold in metres.
+        file: Option<PathBuf>,
+        /// Or a flood scenario file, relative to the scenario file.
+        scenario: Option<PathBuf>,
+        /// Depth threshold in metres (also spelt `depth_m`).
+        #[serde(alias = "depth_m")]
         threshold_m: f64,
     },
 }
@@ -262,6 +274,9 @@ pub struct Scenario {
     pub spec: ScenarioSpec,
     /// The edits, in order, with the byte offset of each in the file.
     pub edits: Vec<(usize, EditSpec)>,
+    /// For `flooded` edits naming a flood `scenario`: its resolved path ([`Scenario::resolve`])
+    /// → the `road_depths.csv` of a run of it. Filled by [`crate::jobs`]; empty otherwise.
+    pub flood_depths: HashMap<PathBuf, PathBuf>,
     text: String,
 }
 
@@ -290,6 +305,7 @@ impl Scenario {
             path: path.to_path_buf(),
             spec,
             edits: Vec::new(),
+            flood_depths: HashMap::new(),
             text: text.to_string(),
         };
         for (k, e) in sc.spec.edits.iter().enumerate() {
@@ -300,6 +316,16 @@ impl Scenario {
                     .map_err(|err: toml::de::Error| {
                         sc.err_at(e.span().start, format!("edit {}: {}", k + 1, err.message()))
                     })?;
+            if let EditSpec::Flooded { file, scenario, .. } = &spec {
+                if file.is_some() == scenario.is_some() {
+                    let msg = format!(
+                        "edit {}: a `flooded` edit needs either `file` (a depth CSV) \
+                         or `scenario` (a flood scenario file)",
+                        k + 1
+                    );
+                    return Err(sc.err_at(e.span().start, msg));
+                }
+            }
             sc.edits.push((e.span().start, spec));
         }
         if let Some(b) = &sc.spec.baseline {
@@ -316,7 +342,8 @@ impl Scenario {
         Ok(sc)
     }
 
-    fn err_at(&self, offset: usize, msg: impl ToString) -> ScenarioError {
+    /// An error at a byte offset of the file: "file: line N: message".
+    pub fn err_at(&self, offset: usize, msg: impl ToString) -> ScenarioError {
         ScenarioError::parse(
             &self.path,
             format!("line {}", line_of(&self.text, offset)),
@@ -498,6 +525,19 @@ pub fn run_loaded(
     crs: &Crs,
     progress: &mut dyn FnMut(ProgressEvent),
 ) -> Result<TrafficReport> {
+    run_loaded_with(sc, roads, buildings, crs, progress, None)
+}
+
+/// [`run_loaded`] with a cancel flag, checked after every assignment iteration: the run stops
+/// with [`ScenarioError::Cancelled`] soon after `cancel` turns true.
+pub fn run_loaded_with(
+    sc: &Scenario,
+    roads: &[Road],
+    buildings: &[Building],
+    crs: &Crs,
+    progress: &mut dyn FnMut(ProgressEvent),
+    cancel: Option<&AtomicBool>,
+) -> Result<TrafficReport> {
     progress(ProgressEvent::Phase("building the network"));
     let rn = from_roads(roads, &RoadOptions::default())?;
     let net = &rn.network;
@@ -580,8 +620,30 @@ pub fn run_loaded(
                 }))
             }
             EditSpec::DemandScale { factor } => edits.push(Edit::ScaleDemand(*factor)),
-            EditSpec::Flooded { file, threshold_m } => {
-                let depths = read_depths(&sc.resolve(file))?;
+            EditSpec::Flooded {
+                file,
+                scenario,
+                threshold_m,
+            } => {
+                let csv = match (file, scenario) {
+                    (Some(f), _) => sc.resolve(f),
+                    (None, Some(f)) => {
+                        let known = sc.flood_depths.get(&sc.resolve(f)).cloned();
+                        known.ok_or_else(|| {
+                            let msg = format!(
+                                "flood scenario {}: no run of it is known here \
+                                 (run this file with `twin scenario run`)",
+                                f.display()
+                            );
+                            sc.err_at(at, msg)
+                        })?
+                    }
+                    (None, None) => {
+                        let msg = "a `flooded` edit needs `file` or `scenario`";
+                        return Err(sc.err_at(at, msg));
+                    }
+                };
+                let depths = read_depths(&csv)?;
                 let (close, _) = close_flooded_roads(&rn, roads, &depths, *threshold_m);
                 edits.extend(close);
             }
@@ -592,21 +654,33 @@ pub fn run_loaded(
     let opts = sc.spec.assign.options();
     progress(ProgressEvent::Phase("baseline assignment"));
     let target = opts.target_gap;
-    let baseline = assign_with_progress(net, &demand, &opts, &mut |r| {
-        progress(ProgressEvent::Gap {
-            run: "baseline",
-            record: r,
-            target,
-        })
-    })?;
+    let baseline = assign_with_control(
+        net,
+        &demand,
+        &opts,
+        &mut |r| {
+            progress(ProgressEvent::Gap {
+                run: "baseline",
+                record: r,
+                target,
+            })
+        },
+        cancel,
+    )?;
     progress(ProgressEvent::Phase("scenario assignment"));
-    let scenario = assign_with_progress(&net2, &demand2, &opts, &mut |r| {
-        progress(ProgressEvent::Gap {
-            run: "scenario",
-            record: r,
-            target,
-        })
-    })?;
+    let scenario = assign_with_control(
+        &net2,
+        &demand2,
+        &opts,
+        &mut |r| {
+            progress(ProgressEvent::Gap {
+                run: "scenario",
+                record: r,
+                target,
+            })
+        },
+        cancel,
+    )?;
     let diff = scenario.diff(&baseline);
     let link_roads: Vec<LinkRoad> = rn
         .link_road

@@ -1,0 +1,32 @@
+//! Scenario files run as stored jobs: a flood or traffic scenario TOML with `model` and
+//! `baseline` keys ([`ScenarioFile`]), runs stored under the twin ([`RunStore`]:
+//! `<twin>/runs/<run id>/` with `run.json`, the inputs, the results, `impacts.json` and
+//! `compare.json`), and the [`Job`] that runs one with progress and cancellation, its baseline
+//! first when that has no stored run with the same inputs.
+//!
+//! ```no_run
+//! use scenarios::jobs::{Job, JobOptions, RunStore};
+//! use std::path::Path;
+//! let twin_dir = Path::new("data/hue");
+//! let twin = scenarios::traffic::scenario::load_twin(twin_dir).unwrap();
+//! let job = Job::from_path(twin_dir, Path::new("scenarios/examples/hue/flood_oct2025_levee.toml"))?;
+//! let run = job.run(&twin, &JobOptions::default())?;
+//! println!("{} {}", run.id, run.status);
+//! for r in RunStore::for_twin(twin_dir).list()? {
+//!     println!("{} {} {}", r.id, r.name, r.status);
+//! }
+//! # Ok::<(), scenarios::ScenarioError>(())
+//! ```
+
+pub mod file;
+pub mod job;
+pub mod results;
+pub mod store;
+
+pub use file::{Model, ScenarioFile};
+pub use job::{
+    compare_runs, read_compare, read_impacts, Job, JobHandle, JobOptions, JobProgress, ProgressFn,
+    SharedSolverFactory,
+};
+pub use results::{Compare, CompareBody, Impacts};
+pub use store::{RunInfo, RunStore, Status};

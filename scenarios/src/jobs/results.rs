@@ -1,0 +1,693 @@
+//! What a run leaves besides the engine's own files: `links.csv` and `summary.json` for
+//! traffic, `impacts.json` (totals) for both, and `compare.json` (a run against its baseline,
+//! or any two runs of one model, from their stored tables).
+
+use super::file::Model;
+use crate::error::{Result, ScenarioError};
+use crate::traffic::scenario::TrafficReport;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Header of `links.csv` (traffic runs).
+pub const LINKS_HEADER: &[&str] = &[
+    "key",
+    "road_id",
+    "name",
+    "class",
+    "bridge",
+    "closed",
+    "capacity",
+    "flow",
+    "vc",
+    "time_min",
+    "base_flow",
+    "d_flow",
+];
+
+/// Largest depth changes below this (m) count as unchanged in comparisons.
+pub const DEPTH_TOLERANCE_M: f64 = 1e-3;
+
+/// How many links the traffic comparison lists.
+pub const TOP_LINKS: usize = 20;
+
+/// A heritage site reached by water.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeritageHit {
+    /// Feature id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Protection zone.
+    pub zone: String,
+    /// Largest depth around it (m).
+    pub max_depth_m: f64,
+    /// Longest time one of its cells stayed wet (s).
+    pub wet_duration_s: f64,
+    /// Longest time one of its cells stayed above the hazard depth (s).
+    pub hazard_duration_s: f64,
+}
+
+/// Flood totals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloodImpacts {
+    /// Depth (m) above which a cell counts as wet.
+    pub wet_depth_m: f64,
+    /// Depth (m) above which a cell counts as hazardous and a road as impassable.
+    pub hazard_depth_m: f64,
+    /// Buildings assessed (inside the grid, with open cells around them).
+    pub buildings: usize,
+    /// Buildings with water deeper than the wet depth around them.
+    pub buildings_wet: usize,
+    /// Buildings with water deeper than the hazard depth around them.
+    pub buildings_above_hazard_depth: usize,
+    /// Heritage sites assessed.
+    pub heritage_sites: usize,
+    /// Heritage sites wetter than the wet depth, deepest first.
+    pub heritage_hit: Vec<HeritageHit>,
+    /// Road links assessed (bridges are not).
+    pub roads: usize,
+    /// Road links with some length deeper than the hazard depth.
+    pub roads_flooded: usize,
+    /// Their flooded length (m).
+    pub roads_flooded_length_m: f64,
+    /// Area ever wetter than the wet depth (m²).
+    pub max_flooded_area_m2: f64,
+    /// Relative water budget error of the solver.
+    pub mass_balance_relative_error: f64,
+}
+
+/// A closed road.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClosedRoad {
+    /// Road id.
+    pub id: String,
+    /// Name.
+    pub name: Option<String>,
+}
+
+/// Traffic totals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrafficImpacts {
+    /// Links of the network.
+    pub links: usize,
+    /// Total system travel time of the baseline (veh·min).
+    pub tstt_baseline: f64,
+    /// The same with the edits.
+    pub tstt_scenario: f64,
+    /// Scenario minus baseline.
+    pub tstt_change: f64,
+    /// The change in percent of the baseline.
+    pub tstt_change_pct: f64,
+    /// Links the edits closed.
+    pub closed_links: usize,
+    /// Roads those links belong to.
+    pub closed_roads: Vec<ClosedRoad>,
+    /// Trips assigned in the baseline.
+    pub assigned_trips_baseline: f64,
+    /// Trips assigned with the edits.
+    pub assigned_trips_scenario: f64,
+    /// Trips without a path in the baseline.
+    pub unreachable_trips_baseline: f64,
+    /// Trips without a path with the edits.
+    pub unreachable_trips_scenario: f64,
+    /// Relative gap reached by the baseline assignment.
+    pub gap_baseline: f64,
+    /// Relative gap reached with the edits.
+    pub gap_scenario: f64,
+}
+
+/// `impacts.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum Impacts {
+    /// A flood run.
+    Flood(FloodImpacts),
+    /// A traffic run.
+    Traffic(TrafficImpacts),
+}
+
+/// One feature's largest depth in two runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DepthChange {
+    /// Feature id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Largest depth in the baseline run (m).
+    pub base_max_depth_m: f64,
+    /// Largest depth in the run (m).
+    pub max_depth_m: f64,
+    /// Run minus baseline (m).
+    pub change_m: f64,
+}
+
+/// Counts of a depth comparison over the features both runs assessed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DepthCounts {
+    /// Features in both runs.
+    pub compared: usize,
+    /// Wet in the baseline.
+    pub wet_baseline: usize,
+    /// Wet in the run.
+    pub wet: usize,
+    /// Wet in the run, dry in the baseline.
+    pub newly_wet: usize,
+    /// Dry in the run, wet in the baseline.
+    pub dried: usize,
+    /// Above the hazard depth in the baseline.
+    pub above_hazard_baseline: usize,
+    /// Above the hazard depth in the run.
+    pub above_hazard: usize,
+    /// Deeper by more than the tolerance.
+    pub deeper: usize,
+    /// Shallower by more than the tolerance.
+    pub shallower: usize,
+}
+
+/// A flood run against a baseline flood run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloodCompare {
+    /// Wet depth used (the run's).
+    pub wet_depth_m: f64,
+    /// Hazard depth used (the run's).
+    pub hazard_depth_m: f64,
+    /// Changes below this count as none (m).
+    pub tolerance_m: f64,
+    /// Building counts.
+    pub buildings: DepthCounts,
+    /// Heritage counts.
+    pub heritage: DepthCounts,
+    /// Every heritage site in both runs.
+    pub heritage_changes: Vec<DepthChange>,
+    /// Buildings whose largest depth changed by more than the tolerance, largest fall first.
+    pub building_changes: Vec<DepthChange>,
+    /// Road links flooded in the baseline / in the run.
+    pub roads_flooded_baseline: usize,
+    /// Road links flooded in the run.
+    pub roads_flooded: usize,
+}
+
+/// One link's flow in two runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowChange {
+    /// Link key.
+    pub key: String,
+    /// Road id.
+    pub road_id: String,
+    /// Road name.
+    pub name: String,
+    /// Baseline flow (veh/h).
+    pub base_flow: f64,
+    /// Flow (veh/h).
+    pub flow: f64,
+    /// Flow minus baseline flow.
+    pub d_flow: f64,
+}
+
+/// A traffic run against its baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrafficCompare {
+    /// TSTT of the baseline (veh·min).
+    pub tstt_baseline: f64,
+    /// TSTT of the run.
+    pub tstt: f64,
+    /// Run minus baseline.
+    pub tstt_change: f64,
+    /// Links compared.
+    pub links: usize,
+    /// Links closed in the run and open in the baseline.
+    pub closed_links: usize,
+    /// The links with the largest absolute flow change, largest first.
+    pub top_links: Vec<FlowChange>,
+}
+
+/// The two sides and the outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum CompareBody {
+    /// Flood.
+    Flood(FloodCompare),
+    /// Traffic.
+    Traffic(TrafficCompare),
+}
+
+/// `compare.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Compare {
+    /// The run.
+    pub run: String,
+    /// The run it is compared with; None: a traffic run's own unedited network.
+    pub baseline_run: Option<String>,
+    /// The outcome.
+    #[serde(flatten)]
+    pub body: CompareBody,
+}
+
+/// Writes JSON with a trailing newline.
+pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(v)
+        .map_err(|e| ScenarioError::invalid(path.display().to_string(), e))?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| ScenarioError::io(path, e))
+}
+
+/// Reads JSON, errors naming the file, line and column.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        ScenarioError::parse(path, format!("line {}, column {}", e.line(), e.column()), e)
+    })
+}
+
+/// A CSV table read by column name.
+pub struct Table {
+    path: std::path::PathBuf,
+    cols: HashMap<String, usize>,
+    /// The rows.
+    pub rows: Vec<csv::StringRecord>,
+}
+
+impl Table {
+    /// Reads a CSV file with a header line.
+    pub fn read(path: &Path) -> Result<Table> {
+        let mut rd =
+            csv::Reader::from_path(path).map_err(|e| ScenarioError::parse(path, "file", e))?;
+        let cols = rd
+            .headers()
+            .map_err(|e| ScenarioError::parse(path, "line 1", e))?
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.to_string(), i))
+            .collect();
+        let mut rows = Vec::new();
+        for (k, r) in rd.records().enumerate() {
+            rows.push(r.map_err(|e| ScenarioError::parse(path, format!("record {}", k + 1), e))?);
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            cols,
+            rows,
+        })
+    }
+
+    fn col(&self, name: &str) -> Result<usize> {
+        self.cols.get(name).copied().ok_or_else(|| {
+            ScenarioError::parse(&self.path, "line 1", format!("no column {name:?}"))
+        })
+    }
+
+    /// Column `name` of every row as text.
+    pub fn strings(&self, name: &str) -> Result<Vec<String>> {
+        let c = self.col(name)?;
+        Ok(self
+            .rows
+            .iter()
+            .map(|r| r.get(c).unwrap_or("").to_string())
+            .collect())
+    }
+
+    /// Column `name` of every row as numbers (empty cells: NaN).
+    pub fn numbers(&self, name: &str) -> Result<Vec<f64>> {
+        let c = self.col(name)?;
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(k, r)| {
+                let s = r.get(c).unwrap_or("");
+                if s.is_empty() {
+                    return Ok(f64::NAN);
+                }
+                s.parse::<f64>().map_err(|_| {
+                    ScenarioError::parse(
+                        &self.path,
+                        format!("record {}, column {name}", k + 1),
+                        format!("{s:?} is not a number"),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// One row of a `buildings.csv` / `heritage.csv`.
+struct Row {
+    id: String,
+    name: String,
+    kind: String,
+    depth: f64,
+    wet: f64,
+    hazard: f64,
+}
+
+/// The rows of a `buildings.csv` / `heritage.csv`.
+fn feature_depths(path: &Path) -> Result<Vec<Row>> {
+    let t = Table::read(path)?;
+    let ids = t.strings("id")?;
+    let names = t.strings("name")?;
+    let kinds = t.strings("kind")?;
+    let d = t.numbers("max_depth_m")?;
+    let w = t.numbers("wet_duration_s")?;
+    let h = t.numbers("hazard_duration_s")?;
+    Ok((0..ids.len())
+        .map(|i| Row {
+            id: ids[i].clone(),
+            name: names[i].clone(),
+            kind: kinds[i].clone(),
+            depth: d[i],
+            wet: w[i],
+            hazard: h[i],
+        })
+        .collect())
+}
+
+/// Flood totals from a run folder's tables and `summary.json`.
+pub fn flood_impacts(dir: &Path, wet: f64, hazard: f64) -> Result<FloodImpacts> {
+    let b = feature_depths(&dir.join("buildings.csv"))?;
+    let h = feature_depths(&dir.join("heritage.csv"))?;
+    let roads = Table::read(&dir.join("roads.csv"))?;
+    let flooded = roads.numbers("flooded_length_m")?;
+    let summary: serde_json::Value = read_json(&dir.join("summary.json"))?;
+    let num = |k: &str| summary.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    let mut heritage_hit: Vec<HeritageHit> = h
+        .iter()
+        .filter(|r| r.depth > wet)
+        .map(|r| HeritageHit {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            zone: r.kind.clone(),
+            max_depth_m: r.depth,
+            wet_duration_s: r.wet,
+            hazard_duration_s: r.hazard,
+        })
+        .collect();
+    heritage_hit.sort_by(|a, b| b.max_depth_m.total_cmp(&a.max_depth_m));
+    Ok(FloodImpacts {
+        wet_depth_m: wet,
+        hazard_depth_m: hazard,
+        buildings: b.len(),
+        buildings_wet: b.iter().filter(|r| r.depth > wet).count(),
+        buildings_above_hazard_depth: b.iter().filter(|r| r.depth > hazard).count(),
+        heritage_sites: h.len(),
+        heritage_hit,
+        roads: flooded.len(),
+        roads_flooded: flooded.iter().filter(|&&l| l > 0.0).count(),
+        roads_flooded_length_m: flooded.iter().filter(|l| l.is_finite()).sum(),
+        max_flooded_area_m2: num("max_flooded_area_m2"),
+        mass_balance_relative_error: summary
+            .get("mass_balance")
+            .and_then(|m| m.get("relative_error"))
+            .and_then(|v| v.as_f64())
+            .unwrap_or(f64::NAN),
+    })
+}
+
+#[derive(Serialize)]
+struct LinkRow<'a> {
+    key: &'a str,
+    road_id: &'a str,
+    name: &'a str,
+    class: &'a str,
+    bridge: bool,
+    closed: bool,
+    capacity: f64,
+    flow: f64,
+    vc: f64,
+    time_min: f64,
+    base_flow: f64,
+    d_flow: f64,
+}
+
+/// Writes a traffic run's `links.csv` and `summary.json`, and returns its totals.
+pub fn write_traffic(dir: &Path, r: &TrafficReport) -> Result<TrafficImpacts> {
+    let path = dir.join("links.csv");
+    let err = |e: csv::Error| ScenarioError::invalid(format!("table {}", path.display()), e);
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_path(&path)
+        .map_err(err)?;
+    w.write_record(LINKS_HEADER).map_err(err)?;
+    let closed: std::collections::HashSet<usize> = r.closed_links.iter().copied().collect();
+    for (a, l) in r.network.links.iter().enumerate() {
+        let lr = &r.link_roads[a];
+        let s = &r.scenario;
+        w.serialize(LinkRow {
+            key: &l.key,
+            road_id: &lr.id,
+            name: lr.name.as_deref().unwrap_or(""),
+            class: &lr.class,
+            bridge: lr.bridge,
+            closed: l.closed || closed.contains(&a),
+            capacity: l.capacity,
+            flow: s.flows[a],
+            vc: s.vc[a],
+            time_min: s.times[a],
+            base_flow: r.baseline.flows[a],
+            d_flow: s.flows[a] - r.baseline.flows[a],
+        })
+        .map_err(err)?;
+    }
+    w.flush().map_err(|e| ScenarioError::io(&path, e))?;
+    let (b, s) = (&r.baseline, &r.scenario);
+    let mut closed_roads: Vec<ClosedRoad> = Vec::new();
+    for &a in &r.closed_links {
+        let lr = &r.link_roads[a];
+        if !closed_roads.iter().any(|c| c.id == lr.id) {
+            closed_roads.push(ClosedRoad {
+                id: lr.id.clone(),
+                name: lr.name.clone(),
+            });
+        }
+    }
+    let imp = TrafficImpacts {
+        links: r.network.links.len(),
+        tstt_baseline: b.tstt,
+        tstt_scenario: s.tstt,
+        tstt_change: s.tstt - b.tstt,
+        tstt_change_pct: if b.tstt != 0.0 {
+            100.0 * (s.tstt - b.tstt) / b.tstt
+        } else {
+            0.0
+        },
+        closed_links: r.closed_links.len(),
+        closed_roads,
+        assigned_trips_baseline: b.assigned_trips,
+        assigned_trips_scenario: s.assigned_trips,
+        unreachable_trips_baseline: b.unreachable_trips() + 0.0,
+        unreachable_trips_scenario: s.unreachable_trips() + 0.0,
+        gap_baseline: b.relative_gap,
+        gap_scenario: s.relative_gap,
+    };
+    let summary = serde_json::json!({
+        "name": r.name,
+        "nodes": r.network.nodes.len(),
+        "links": r.network.links.len(),
+        "roads_used": r.roads_used,
+        "roads_skipped": r.roads_skipped,
+        "zones": r.zones,
+        "trips": r.trips,
+        "baseline": {
+            "tstt": b.tstt, "relative_gap": b.relative_gap, "iterations": b.iterations,
+            "assigned_trips": b.assigned_trips, "unreachable_trips": b.unreachable_trips(),
+            "seconds": b.seconds,
+        },
+        "scenario": {
+            "tstt": s.tstt, "relative_gap": s.relative_gap, "iterations": s.iterations,
+            "assigned_trips": s.assigned_trips, "unreachable_trips": s.unreachable_trips(),
+            "seconds": s.seconds,
+        },
+        "closed_links": r.closed_links.len(),
+        "access": r.access.iter().map(|a| serde_json::json!({
+            "name": a.name, "node": a.node, "base_mean_min": a.base_mean_min,
+            "mean_min": a.mean_min, "base_max_min": a.base_max_min, "max_min": a.max_min,
+            "base_unreachable": a.base_unreachable, "unreachable": a.unreachable,
+        })).collect::<Vec<_>>(),
+    });
+    write_json(&dir.join("summary.json"), &summary)?;
+    Ok(imp)
+}
+
+fn depth_compare(
+    base: &[Row],
+    run: &[Row],
+    wet: f64,
+    hazard: f64,
+) -> (DepthCounts, Vec<DepthChange>) {
+    let bmap: HashMap<&str, &Row> = base.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut c = DepthCounts::default();
+    let mut changes = Vec::new();
+    for r in run {
+        let Some(b) = bmap.get(r.id.as_str()) else {
+            continue;
+        };
+        let (d0, d1) = (b.depth, r.depth);
+        c.compared += 1;
+        c.wet_baseline += usize::from(d0 > wet);
+        c.wet += usize::from(d1 > wet);
+        c.newly_wet += usize::from(d1 > wet && d0 <= wet);
+        c.dried += usize::from(d1 <= wet && d0 > wet);
+        c.above_hazard_baseline += usize::from(d0 > hazard);
+        c.above_hazard += usize::from(d1 > hazard);
+        c.deeper += usize::from(d1 - d0 > DEPTH_TOLERANCE_M);
+        c.shallower += usize::from(d0 - d1 > DEPTH_TOLERANCE_M);
+        changes.push(DepthChange {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            base_max_depth_m: d0,
+            max_depth_m: d1,
+            change_m: d1 - d0,
+        });
+    }
+    changes.sort_by(|a, b| a.change_m.total_cmp(&b.change_m).then(a.id.cmp(&b.id)));
+    (c, changes)
+}
+
+/// Compares two flood run folders (`base` is the baseline); thresholds from the run's
+/// `impacts.json`.
+pub fn compare_flood(base: &Path, run: &Path) -> Result<FloodCompare> {
+    let Impacts::Flood(imp) = read_json::<Impacts>(&run.join("impacts.json"))? else {
+        return Err(ScenarioError::invalid(
+            run.display().to_string(),
+            "not a flood run",
+        ));
+    };
+    let Impacts::Flood(bimp) = read_json::<Impacts>(&base.join("impacts.json"))? else {
+        return Err(ScenarioError::invalid(
+            base.display().to_string(),
+            "not a flood run",
+        ));
+    };
+    let (wet, hz) = (imp.wet_depth_m, imp.hazard_depth_m);
+    let (buildings, mut bch) = depth_compare(
+        &feature_depths(&base.join("buildings.csv"))?,
+        &feature_depths(&run.join("buildings.csv"))?,
+        wet,
+        hz,
+    );
+    bch.retain(|c| c.change_m.abs() > DEPTH_TOLERANCE_M);
+    let (heritage, hch) = depth_compare(
+        &feature_depths(&base.join("heritage.csv"))?,
+        &feature_depths(&run.join("heritage.csv"))?,
+        wet,
+        hz,
+    );
+    Ok(FloodCompare {
+        wet_depth_m: wet,
+        hazard_depth_m: hz,
+        tolerance_m: DEPTH_TOLERANCE_M,
+        buildings,
+        heritage,
+        heritage_changes: hch,
+        building_changes: bch,
+        roads_flooded_baseline: bimp.roads_flooded,
+        roads_flooded: imp.roads_flooded,
+    })
+}
+
+struct Links {
+    keys: Vec<String>,
+    road_ids: Vec<String>,
+    names: Vec<String>,
+    closed: Vec<bool>,
+    flow: Vec<f64>,
+    base_flow: Vec<f64>,
+}
+
+fn read_links(dir: &Path) -> Result<Links> {
+    let t = Table::read(&dir.join("links.csv"))?;
+    Ok(Links {
+        keys: t.strings("key")?,
+        road_ids: t.strings("road_id")?,
+        names: t.strings("name")?,
+        closed: t.strings("closed")?.iter().map(|s| s == "true").collect(),
+        flow: t.numbers("flow")?,
+        base_flow: t.numbers("base_flow")?,
+    })
+}
+
+fn traffic_compare(
+    tstt_baseline: f64,
+    tstt: f64,
+    base_flow: &HashMap<String, (f64, bool)>,
+    run: &Links,
+) -> TrafficCompare {
+    let mut rows: Vec<FlowChange> = Vec::new();
+    let mut closed = 0;
+    for i in 0..run.keys.len() {
+        let Some(&(b, bclosed)) = base_flow.get(&run.keys[i]) else {
+            continue;
+        };
+        closed += usize::from(run.closed[i] && !bclosed);
+        rows.push(FlowChange {
+            key: run.keys[i].clone(),
+            road_id: run.road_ids[i].clone(),
+            name: run.names[i].clone(),
+            base_flow: b,
+            flow: run.flow[i],
+            d_flow: run.flow[i] - b,
+        });
+    }
+    let links = rows.len();
+    rows.sort_by(|a, b| {
+        b.d_flow
+            .abs()
+            .total_cmp(&a.d_flow.abs())
+            .then(a.key.cmp(&b.key))
+    });
+    rows.truncate(TOP_LINKS);
+    TrafficCompare {
+        tstt_baseline,
+        tstt,
+        tstt_change: tstt - tstt_baseline,
+        links,
+        closed_links: closed,
+        top_links: rows,
+    }
+}
+
+/// A traffic run folder against its own unedited network (`base_flow` of `links.csv`).
+pub fn compare_traffic_own(run: &Path) -> Result<TrafficCompare> {
+    let Impacts::Traffic(imp) = read_json::<Impacts>(&run.join("impacts.json"))? else {
+        return Err(ScenarioError::invalid(
+            run.display().to_string(),
+            "not a traffic run",
+        ));
+    };
+    let l = read_links(run)?;
+    let base: HashMap<String, (f64, bool)> = (0..l.keys.len())
+        .map(|i| (l.keys[i].clone(), (l.base_flow[i], false)))
+        .collect();
+    Ok(traffic_compare(
+        imp.tstt_baseline,
+        imp.tstt_scenario,
+        &base,
+        &l,
+    ))
+}
+
+/// Two traffic run folders: `run`'s flows against `base`'s (both with their edits).
+pub fn compare_traffic(base: &Path, run: &Path) -> Result<TrafficCompare> {
+    let tstt = |dir: &Path| -> Result<f64> {
+        match read_json::<Impacts>(&dir.join("impacts.json"))? {
+            Impacts::Traffic(t) => Ok(t.tstt_scenario),
+            Impacts::Flood(_) => Err(ScenarioError::invalid(
+                dir.display().to_string(),
+                "not a traffic run",
+            )),
+        }
+    };
+    let (t0, t1) = (tstt(base)?, tstt(run)?);
+    let b = read_links(base)?;
+    let base_flow: HashMap<String, (f64, bool)> = (0..b.keys.len())
+        .map(|i| (b.keys[i].clone(), (b.flow[i], b.closed[i])))
+        .collect();
+    Ok(traffic_compare(t0, t1, &base_flow, &read_links(run)?))
+}
+
+/// Compares two stored run folders of the same model.
+pub fn compare_dirs(model: Model, base: &Path, run: &Path) -> Result<CompareBody> {
+    Ok(match model {
+        Model::Flood => CompareBody::Flood(compare_flood(base, run)?),
+        Model::Traffic => CompareBody::Traffic(compare_traffic(base, run)?),
+    })
+}
