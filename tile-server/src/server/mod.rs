@@ -310,6 +310,7 @@ pub fn app(
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
+    let crs = twin.crs.clone();
     let state = Arc::new(AppState {
         twin,
         layers,
@@ -325,6 +326,7 @@ pub fn app(
                     (Arc::new(scenarios::flood::cpu_solver), "cpu")
                 };
             Arc::new(runs::Runs::new(
+                crs.clone(),
                 dir.clone(),
                 cfg.scenario_dirs.clone(),
                 solver,

@@ -11,7 +11,7 @@
 //! | `GET /api/runs/<id>/files/<name>` | a result file (CSV, JSON, GeoTIFF) |
 //! | `GET /api/runs/<id>/water` | output times and their water-surface tilesets |
 //! | `GET /api/runs/<id>/water/<time>/tileset.json`, `.../<tile>.glb` | the water surface at one output time |
-//! | `GET /tiles/buildings/...?run=<id>` | building and heritage tiles with the run's depths in their `flood_exposure` table |
+//! | `GET /tiles/buildings/...?run=<id>` | building and heritage tiles with the run's depths in their `max_flood_depth` column |
 //!
 //! Runs are [`scenarios::jobs::Job`]s stored under the twin (`<twin>/runs/<id>/`); one runs at
 //! a time (the others wait, `queued`), each on its own thread.
@@ -29,7 +29,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use quick_cache::sync::Cache;
 use scenarios::jobs::{
     read_compare, read_impacts, Job, JobOptions, JobProgress, RunInfo, RunStore, ScenarioFile,
@@ -80,15 +80,17 @@ pub struct Runs {
     results: Cache<String, Arc<HashMap<String, FeatureResults>>>,
     water: Cache<String, Arc<WaterTiles>>,
     tile_opts: TilesetOptions,
+    crs: twin_core::Crs,
 }
 
 /// Longest scenario text or JSON body accepted by `POST /api/runs`.
 pub const MAX_SCENARIO_BYTES: usize = 64 << 10;
 
 impl Runs {
-    /// Runs stored under `twin_dir`, scenario files listed from `scenario_dirs`, floods solved
-    /// by `solver` (named `solver_name` in the API).
+    /// Runs stored under `twin_dir` (a twin in the project CRS `crs`), scenario files listed
+    /// from `scenario_dirs`, floods solved by `solver` (named `solver_name` in the API).
     pub fn new(
+        crs: twin_core::Crs,
         twin_dir: PathBuf,
         scenario_dirs: Vec<PathBuf>,
         solver: SharedSolverFactory,
@@ -106,6 +108,7 @@ impl Runs {
             results: Cache::new(64),
             water: Cache::new(16),
             tile_opts,
+            crs,
         }
     }
 
@@ -331,11 +334,8 @@ impl Runs {
             )));
         };
         let ground = self.store.root().join(id).join("ground.tif");
-        let crs = twin_core::TwinDir::open(&self.twin_dir)
-            .and_then(|d| d.config.crs())
-            .map_err(|e| ApiError::internal(e.to_string()))?;
         let w = Arc::new(
-            WaterTiles::from_files(&crs, &ground, depth, &self.tile_opts)
+            WaterTiles::from_files(&self.crs, &ground, depth, &self.tile_opts)
                 .map_err(|e| ApiError::internal(format!("water surface of run {id} at {time} s: {e}")))?,
         );
         self.water.insert(key, w.clone());
@@ -353,11 +353,14 @@ fn runs(state: &AppState) -> Result<&Arc<Runs>, ApiError> {
 }
 
 /// `GET /api/scenarios`: the scenario files the server can run, with their model and baseline;
-/// files that do not parse are listed with their error.
+/// files that do not parse are listed with their error. `enabled` is false (and the list empty)
+/// on a server that runs no scenarios.
 pub async fn list_scenarios(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<Value>, ApiError> {
-    let r = runs(&state)?.clone();
+    let Some(r) = state.runs.clone() else {
+        return Ok(Json(json!({ "enabled": false, "scenarios": [] })));
+    };
     let list = tokio::task::spawn_blocking(move || {
         r.scenario_files()
             .into_iter()
@@ -380,7 +383,7 @@ pub async fn list_scenarios(
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(json!({ "scenarios": list })))
+    Ok(Json(json!({ "enabled": true, "scenarios": list })))
 }
 
 /// The JSON form of `POST /api/runs`.
@@ -452,9 +455,11 @@ pub async fn post_run(
         .into_response())
 }
 
-/// `GET /api/runs`: every stored run, newest first.
+/// `GET /api/runs`: every stored run, newest first (none on a server that runs no scenarios).
 pub async fn list_runs(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    let r = runs(&state)?.clone();
+    let Some(r) = state.runs.clone() else {
+        return Ok(Json(json!({ "runs": [] })));
+    };
     let mut list = tokio::task::spawn_blocking(move || r.store.list())
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
@@ -561,7 +566,9 @@ pub async fn run_events(
             S::End(r, id) => Some((end_event(&r, &id), S::Done)),
             S::Done => None,
         }
-    });
+    })
+    // Safe to poll again after its end (the keep-alive timer may).
+    .fuse();
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
 }
 

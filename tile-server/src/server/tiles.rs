@@ -249,7 +249,7 @@ impl TilePath {
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct TileQuery {
     /// A done flood run whose per-feature depths go into building and heritage tiles
-    /// (`flood_exposure`); clients such as CesiumJS pass a tileset's query on to its tiles.
+    /// (`max_flood_depth`, `flood_duration`); clients such as CesiumJS pass a tileset's query on to its tiles.
     pub run: Option<String>,
 }
 
