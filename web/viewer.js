@@ -2,6 +2,11 @@
 // Cesium), the twin's 3D Tiles layers from /tiles/, layer toggles, colouring of buildings by an
 // attribute, feature details on click, and a flight to the Hue Citadel.
 //
+// Scenarios: the panel lists the server's scenario files (/api/scenarios), runs one
+// (POST /api/runs), follows its progress (server-sent events), then shows a flood run: the
+// buildings and heritage tilesets reloaded with ?run=<id> (their max_flood_depth column filled),
+// coloured by depth, and the water surface of each output time on a slider.
+//
 // URL parameters (optional, for real data): ?imagery=<XYZ template, e.g. https://host/{z}/{x}/{y}.png>
 // &terrain=<quantized-mesh terrain URL>. Without them nothing leaves this server.
 "use strict";
@@ -17,7 +22,23 @@ const huetwin = (window.huetwin = {
   tilesets: {},
   failedTiles: [],
   selected: null,
+  layerUrls: {},
+  // The last run started here: { id, status, events: [fractions], end: run.json }.
+  run: null,
+  // The run shown: { id, info, times }.
+  shown: null,
+  water: null,
 });
+
+// Water depth classes (m) for buildings coloured by a run's max_flood_depth (-1: no data).
+const DEPTH_CLASSES = [
+  [1.0, "#08306b", "≥ 1 m"],
+  [0.5, "#2171b5", "0.5–1 m"],
+  [0.3, "#6baed6", "0.3–0.5 m"],
+  [0.05, "#c6dbef", "0.05–0.3 m"],
+];
+const DRY = "#e6dfd1";
+const NO_DATA = "#9a9a9a";
 
 const STYLES = {
   none: { color: "color('#e6dfd1')" },
@@ -55,11 +76,28 @@ const STYLES = {
   },
 };
 
+STYLES.depth = {
+  color: {
+    // No data (-1: no run, or outside the flood grid) reaches the style as undefined.
+    conditions: [["${max_flood_depth} === undefined", `color('${NO_DATA}')`]]
+      .concat(DEPTH_CLASSES.map(([d, c]) => [`\${max_flood_depth} >= ${d}`, `color('${c}')`]))
+      .concat([["${max_flood_depth} >= 0", `color('${DRY}')`], ["true", `color('${NO_DATA}')`]]),
+  },
+};
+
+// The colour class of a depth, as the depth style gives it (tests compare with it).
+huetwin.depthColour = function (d) {
+  if (d === undefined || d === null || d < 0) return NO_DATA;
+  for (const [min, c] of DEPTH_CLASSES) if (d >= min) return c;
+  return DRY;
+};
+
 const LEGENDS = {
   none: [],
   height: [["#b2182b", "≥ 30 m"], ["#ef8a62", "15–30 m"], ["#fddbc7", "8–15 m"], ["#67a9cf", "4–8 m"], ["#2166ac", "< 4 m"]],
   use: [["#f6d55c", "residential"], ["#3caea3", "commercial"], ["#ed553b", "religious"], ["#20639b", "public"], ["#bbbbbb", "other"]],
   heritage_zone: [["#b2182b", "zone I"], ["#ef8a62", "zone II"], ["#fdae61", "other zone"], ["#cfcfcf", "none"]],
+  depth: DEPTH_CLASSES.map(([, c, label]) => [c, label]).concat([[DRY, "dry"], [NO_DATA, "no run / outside the flood grid"]]),
 };
 
 function $(id) {
@@ -77,6 +115,12 @@ function escapeHtml(s) {
 function applyColour(kind) {
   const ts = huetwin.tilesets.buildings;
   if (ts) ts.style = new Cesium.Cesium3DTileStyle(STYLES[kind] || STYLES.none);
+  const hs = huetwin.tilesets.heritage;
+  if (hs) {
+    hs.style = new Cesium.Cesium3DTileStyle(
+      kind === "depth" ? { color: { conditions: STYLES.depth.color.conditions.map(([c, col]) => [c, col.replace(")", ", 0.6)")]) } } : { color: "color('#ffb000', 0.45)" }
+    );
+  }
   $("legend").innerHTML = (LEGENDS[kind] || [])
     .map(([c, label]) => `<div><span style="background:${c}"></span>${escapeHtml(label)}</div>`)
     .join("");
@@ -122,7 +166,8 @@ huetwin.lookDown = function (lon, lat, height) {
 huetwin.settled = function () {
   const v = huetwin.viewer;
   if (!v || !v.scene.globe.tilesLoaded) return false;
-  return Object.values(huetwin.tilesets).every((t) => !t.show || t.tilesLoaded);
+  const sets = Object.values(huetwin.tilesets).concat(huetwin.water ? [huetwin.water] : []);
+  return sets.every((t) => !t.show || t.tilesLoaded);
 };
 
 huetwin.pickAt = function (x, y) {
@@ -147,15 +192,211 @@ async function terrain(params) {
   return new Cesium.EllipsoidTerrainProvider();
 }
 
-function addToggle(name, label, target) {
+function addToggle(name, label) {
   const id = `layer-${name}`;
   const el = document.createElement("label");
   el.innerHTML = `<input type="checkbox" id="${id}" checked> ${escapeHtml(label)}`;
   $("layers").appendChild(el);
   $(id).addEventListener("change", (e) => {
-    target.show = e.target.checked;
+    const t = name === "water" ? huetwin.water : huetwin.tilesets[name];
+    if (t) t.show = e.target.checked;
   });
 }
+
+// Load (or reload, e.g. with ?run=<id>) the tileset of a layer, keeping its toggle's state.
+async function loadTileset(name, url) {
+  const viewer = huetwin.viewer;
+  const ts = await Cesium.Cesium3DTileset.fromUrl(url, { maximumScreenSpaceError: 16 });
+  ts.tileFailed.addEventListener((e) => {
+    huetwin.failedTiles.push({ url: e.url, message: String(e.message) });
+    status(`tile failed: ${e.url}`);
+  });
+  if (name === "terrain") ts.style = new Cesium.Cesium3DTileStyle({ color: "color('#9fb58a')" });
+  const old = huetwin.tilesets[name];
+  viewer.scene.primitives.add(ts);
+  huetwin.tilesets[name] = ts;
+  if (old) {
+    ts.show = old.show;
+    viewer.scene.primitives.remove(old);
+  }
+  return ts;
+}
+
+async function getJson(url, init) {
+  const r = await fetch(url, init);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((body.error && body.error.message) || `${r.status} ${url}`);
+  return body;
+}
+
+async function loadScenarios() {
+  const sel = $("scenario");
+  try {
+    const body = await getJson("/api/scenarios");
+    if (!body.enabled) {
+      $("scenario-panel").hidden = true;
+      return;
+    }
+    const list = body.scenarios;
+    sel.innerHTML = list.length
+      ? list
+          .map((s) =>
+            s.error
+              ? `<option value="" disabled>${escapeHtml(s.file)}: ${escapeHtml(s.error)}</option>`
+              : `<option value="${escapeHtml(s.file)}">${escapeHtml(s.name)} (${escapeHtml(s.model)})</option>`
+          )
+          .join("")
+      : `<option value="">no scenario files (twin serve --scenarios DIR)</option>`;
+  } catch (e) {
+    sel.innerHTML = `<option value="">${escapeHtml(e.message)}</option>`;
+    $("run").disabled = true;
+  }
+  await loadRuns();
+}
+
+async function loadRuns(select) {
+  let runs = [];
+  try {
+    runs = (await getJson("/api/runs")).runs;
+  } catch (e) {
+    return;
+  }
+  const sel = $("runs");
+  sel.innerHTML =
+    `<option value="">none (the twin as it is)</option>` +
+    runs
+      .filter((r) => r.status === "done")
+      .map((r) => `<option value="${escapeHtml(r.id)}">${escapeHtml(r.name)} · ${escapeHtml(r.model)} · ${escapeHtml(r.id)}</option>`)
+      .join("");
+  if (select) sel.value = select;
+}
+
+function runStatus(text) {
+  $("run-status").textContent = text;
+}
+
+// Start the chosen scenario and follow it; resolves with the final run.json.
+huetwin.runScenario = function (file) {
+  return new Promise(async (resolve, reject) => {
+    let started;
+    try {
+      started = await getJson("/api/runs", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ scenario: file }),
+      });
+    } catch (e) {
+      runStatus(`cannot start: ${e.message}`);
+      return reject(e);
+    }
+    const id = started.run.id;
+    huetwin.run = { id, status: "queued", events: [], end: null };
+    runStatus(`run ${id} queued`);
+    $("run-progress").value = 0;
+    const es = new EventSource(started.events);
+    es.addEventListener("progress", (m) => {
+      const p = JSON.parse(m.data);
+      huetwin.run.status = p.status;
+      huetwin.run.events.push(p.fraction);
+      $("run-progress").value = p.fraction;
+      runStatus(`${(p.fraction * 100).toFixed(0)} % · ${p.phase}: ${p.message}`);
+    });
+    es.addEventListener("end", async (m) => {
+      es.close();
+      const info = JSON.parse(m.data);
+      huetwin.run.status = info.status;
+      huetwin.run.end = info;
+      $("run-progress").value = info.status === "done" ? 1 : $("run-progress").value;
+      runStatus(`run ${id}: ${info.status}${info.error ? ` (${info.error})` : ""}`);
+      await loadRuns(info.status === "done" ? id : undefined);
+      if (info.status === "done") await showRun(id);
+      resolve(info);
+    });
+    es.onerror = () => {
+      if (huetwin.run.end) return;
+      runStatus(`run ${id}: connection lost; see /api/runs/${id}`);
+    };
+  });
+};
+
+function impactsTable(impacts) {
+  if (!impacts) return "";
+  const body = impacts.flood || impacts.traffic || impacts;
+  const rows = Object.entries(body)
+    .filter(([, v]) => typeof v === "number" || typeof v === "string")
+    .slice(0, 12)
+    .map(([k, v]) => `<tr><td>${escapeHtml(k.replaceAll("_", " "))}</td><td>${escapeHtml(typeof v === "number" ? +v.toFixed(2) : v)}</td></tr>`)
+    .join("");
+  return `<table>${rows}</table>`;
+}
+
+async function showWater(runId, time) {
+  const viewer = huetwin.viewer;
+  if (huetwin.water) {
+    viewer.scene.primitives.remove(huetwin.water);
+    huetwin.water = null;
+  }
+  if (!runId || time === undefined) return;
+  const ts = await Cesium.Cesium3DTileset.fromUrl(`/api/runs/${encodeURIComponent(runId)}/water/${time}/tileset.json`);
+  ts.tileFailed.addEventListener((e) => huetwin.failedTiles.push({ url: e.url, message: String(e.message) }));
+  viewer.scene.primitives.add(ts);
+  huetwin.water = ts;
+  $("time-label").textContent = `${(time / 3600).toFixed(1)} h`;
+}
+
+// Show a run (or none): tiles with its depths, buildings coloured by depth, its water surface.
+async function showRun(id) {
+  const layers = ["buildings", "heritage"].filter((l) => huetwin.layerUrls[l]);
+  if (!id) {
+    huetwin.shown = null;
+    for (const l of layers) await loadTileset(l, huetwin.layerUrls[l]);
+    await showWater(null);
+    $("impacts").innerHTML = "";
+    $("time").disabled = true;
+    applyColour($("colour").value === "depth" ? "none" : $("colour").value);
+    return;
+  }
+  const r = await getJson(`/api/runs/${encodeURIComponent(id)}`);
+  const shown = { id, info: r.run, times: r.water_times_s || [] };
+  $("impacts").innerHTML = impactsTable(r.impacts);
+  if (r.run.model === "flood") {
+    for (const l of layers) await loadTileset(l, `${huetwin.layerUrls[l]}?run=${encodeURIComponent(id)}`);
+    $("colour").value = "depth";
+    applyColour("depth");
+    const times = shown.times;
+    const slider = $("time");
+    slider.max = Math.max(0, times.length - 1);
+    slider.value = slider.max;
+    slider.disabled = times.length === 0;
+    await showWater(id, times[times.length - 1]);
+  }
+  // Set last: tests wait for it.
+  huetwin.shown = shown;
+}
+
+// Colours and depths of the loaded building/heritage features with a result (tests read it).
+huetwin.featureDepths = function () {
+  const out = {};
+  for (const name of ["buildings", "heritage"]) {
+    const ts = huetwin.tilesets[name];
+    if (!ts) continue;
+    const visit = (tile) => {
+      const c = tile.content;
+      if (c && c.featuresLength) {
+        for (let i = 0; i < c.featuresLength; i++) {
+          const f = c.getFeature(i);
+          const id = f.getProperty("id");
+          if (id === undefined) continue;
+          const d = f.getProperty("max_flood_depth");
+          out[id] = { layer: name, depth: d === undefined ? -1 : d, colour: f.color.toCssHexString().slice(0, 7) };
+        }
+      }
+      for (const ch of tile.children) visit(ch);
+    };
+    visit(ts.root);
+  }
+  return out;
+};
 
 async function main() {
   if (typeof Cesium === "undefined") {
@@ -187,22 +428,25 @@ async function main() {
   $("layers").innerHTML = "";
   const labels = { buildings: "Buildings", heritage: "Heritage sites", terrain: "Terrain", pointclouds: "Point clouds" };
   for (const layer of info.layers.filter((l) => l.tileset)) {
-    const ts = await Cesium.Cesium3DTileset.fromUrl(layer.tileset, { maximumScreenSpaceError: 16 });
-    ts.tileFailed.addEventListener((e) => {
-      huetwin.failedTiles.push({ url: e.url, message: String(e.message) });
-      status(`tile failed: ${e.url}`);
-    });
-    if (layer.name === "heritage") ts.style = new Cesium.Cesium3DTileStyle({ color: "color('#ffb000', 0.45)" });
-    if (layer.name === "terrain") ts.style = new Cesium.Cesium3DTileStyle({ color: "color('#9fb58a')" });
-    viewer.scene.primitives.add(ts);
-    huetwin.tilesets[layer.name] = ts;
-    addToggle(layer.name, `${labels[layer.name] || layer.name} (${layer.count})`, ts);
+    huetwin.layerUrls[layer.name] = layer.tileset;
+    await loadTileset(layer.name, layer.tileset);
+    addToggle(layer.name, `${labels[layer.name] || layer.name} (${layer.count})`);
   }
   if (!Object.keys(huetwin.tilesets).length) $("layers").innerHTML = "<em>no 3D Tiles layers</em>";
 
   $("colour").addEventListener("change", (e) => applyColour(e.target.value));
   applyColour($("colour").value);
   $("citadel").addEventListener("click", () => flyToCitadel());
+  $("run").addEventListener("click", () => {
+    const file = $("scenario").value;
+    if (file) huetwin.runScenario(file).catch((e) => status(String(e)));
+  });
+  $("runs").addEventListener("change", (e) => showRun(e.target.value).catch((err) => status(String(err))));
+  $("time").addEventListener("input", (e) => {
+    const s = huetwin.shown;
+    if (s) showWater(s.id, s.times[+e.target.value]).catch((err) => status(String(err)));
+  });
+  await loadScenarios();
   viewer.screenSpaceEventHandler.setInputAction((click) => {
     showFeature(viewer.scene.pick(click.position));
   }, Cesium.ScreenSpaceEventType.LEFT_CLICK);

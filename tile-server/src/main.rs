@@ -118,6 +118,13 @@ enum Cmd {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
+        /// A folder of scenario files the viewer and `POST /api/runs` can run (repeatable;
+        /// `<twin>/scenarios` when there is one).
+        #[arg(long = "scenarios")]
+        scenarios: Vec<PathBuf>,
+        /// Solve flood runs on the GPU (wgpu) instead of the CPU.
+        #[arg(long)]
+        gpu: bool,
     },
     /// Draw the twin with a flood and/or traffic result to a PNG (headless wgpu).
     Render(render_cmd::RenderArgs),
@@ -444,17 +451,34 @@ fn print_flood(r: &scenarios::flood::FloodReport) {
     }
 }
 
-fn serve(twin: &std::path::Path, addr: std::net::SocketAddr) -> Result<()> {
+fn serve(
+    twin: &std::path::Path,
+    addr: std::net::SocketAddr,
+    mut scenarios: Vec<PathBuf>,
+    gpu: bool,
+) -> Result<()> {
     use std::sync::Arc;
     use tile_server::server;
     let dir = TwinDir::open(twin)?;
     let t = Arc::new(dir.load()?);
+    if scenarios.is_empty() && dir.dir.join("scenarios").is_dir() {
+        scenarios.push(dir.dir.join("scenarios"));
+    }
+    for s in &scenarios {
+        if !s.is_dir() {
+            anyhow::bail!("scenario folder {} does not exist", s.display());
+        }
+    }
+    let opts = tile_server::tiles::TilesetOptions::for_config(&dir.config);
     let cfg = server::ServerConfig {
         addr,
         disk_cache: Some(dir.dir.join("cache").join("tiles")),
+        twin_dir: Some(dir.dir.clone()),
+        scenario_dirs: scenarios,
+        gpu_floods: gpu,
+        tile_opts: opts.clone(),
         ..server::ServerConfig::default()
     };
-    let opts = tile_server::tiles::TilesetOptions::for_config(&dir.config);
     let source: Arc<dyn server::tiles::TileSource> = Arc::new(
         server::tiles::GeneratedTiles::plan(t.clone(), &opts, &server::twin_fingerprint(&dir))
             .context("planning the tilesets")?,
@@ -648,7 +672,12 @@ fn run() -> Result<()> {
             )?;
             print_flood(&r);
         }
-        Cmd::Serve { twin, addr } => serve(&twin, addr)?,
+        Cmd::Serve {
+            twin,
+            addr,
+            scenarios,
+            gpu,
+        } => serve(&twin, addr, scenarios, gpu)?,
         Cmd::Tiles {
             cmd:
                 TilesCmd::Export {

@@ -8,6 +8,8 @@
 //! Needs `scripts/setup.sh --test` (chromium, `npm ci --prefix web`, CesiumJS copied to
 //! `web/vendor/cesium`). Set `HUETWIN_SKIP_BROWSER=1` to skip it on a machine without them.
 
+mod common;
+
 use geo::{Area, InteriorPoint};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -47,14 +49,57 @@ fn check_tools() -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
+/// Run web/tests/browser.mjs with `args`: its result JSON, whether it exited 0, its stdout.
+fn node(args: &[String], limit: Duration) -> (Value, bool, String) {
+    let mut child = Command::new("node")
+        .arg(repo().join("web/tests/browser.mjs"))
+        .args(args)
+        .current_dir(repo().join("web"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the browser test ran over {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let last = stdout.lines().last().unwrap_or_default();
+    let r: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    eprintln!("browser result: {r:#}");
+    (r, output.status.success(), stdout)
+}
+
+/// No page error, failed tile or failed request (nothing left the loopback server).
+fn check_clean(r: &Value) {
+    for key in ["errors", "failedTiles", "failedRequests"] {
+        assert_eq!(r[key].as_array().unwrap().len(), 0, "{key}: {:#}", r[key]);
+    }
+}
+
+fn skip_or_check_tools() -> bool {
     if std::env::var("HUETWIN_SKIP_BROWSER").is_ok_and(|v| v == "1") {
         eprintln!("HUETWIN_SKIP_BROWSER=1: browser test skipped");
-        return;
+        return true;
     }
     if let Err(e) = check_tools() {
         panic!("{e}");
+    }
+    false
+}
+
+#[test]
+fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
+    if skip_or_check_tools() {
+        return;
     }
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-test");
     let _ = std::fs::remove_dir_all(&root);
@@ -97,72 +142,16 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let opts = TilesetOptions::for_config(&td.config);
     let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
     let app = server::app(twin.clone(), Arc::new(source), &ServerConfig::default()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let (addr, serving) = server::bind(app, "127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
-            tx.send(addr).unwrap();
-            let _ = serving.await;
-        });
-    });
-    let addr = rx.recv().unwrap();
+    let addr = common::start(app);
 
     let out = root.join("shots");
-    let mut child = Command::new("node")
-        .arg(repo().join("web/tests/browser.mjs"))
-        .arg(format!("http://{addr}/"))
-        .arg(&out)
-        .arg("--click")
-        .arg(format!("{lon},{lat}"))
-        .current_dir(repo().join("web"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node");
-    let start = Instant::now();
-    let limit = Duration::from_secs(420);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the browser test ran over {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    let r: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    eprintln!("browser result: {r:#}");
-
-    assert!(output.status.success(), "node failed: {stdout}");
-    assert_eq!(
-        r["errors"].as_array().unwrap().len(),
-        0,
-        "{:#}",
-        r["errors"]
+    let click = format!("{lon},{lat}");
+    let (r, ok, stdout) = node(
+        &[format!("http://{addr}/"), out.display().to_string(), "--click".into(), click],
+        Duration::from_secs(420),
     );
-    assert_eq!(
-        r["failedTiles"].as_array().unwrap().len(),
-        0,
-        "{:#}",
-        r["failedTiles"]
-    );
-    assert_eq!(
-        r["failedRequests"].as_array().unwrap().len(),
-        0,
-        "{:#}",
-        r["failedRequests"]
-    );
+    assert!(ok, "node failed: {stdout}");
+    check_clean(&r);
     assert!(
         r["tileResponses"].as_u64().unwrap() >= 3,
         "{}",
@@ -213,4 +202,158 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let t = &r["toggle"];
     assert!(t["centreChanged"].as_f64().unwrap() > 0.2, "{t}");
     assert!(out.join("building.png").is_file() && out.join("buildings-hidden.png").is_file());
+}
+
+/// Copy of the sample twin's sources (no cache, no runs) in `to`.
+fn copy_sample_twin(to: &Path) {
+    let from = repo().join("data/hue");
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(&from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_file() && p.extension().is_some_and(|x| x != "gpkg") {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The scenario check in the browser: the viewer lists the sample scenarios, runs the
+/// Kim Long alarm-3 flood through the API (POST, then server-sent events), shows its progress,
+/// then reloads the building and heritage tiles with the run's depths and colours them by
+/// depth. Every loaded Citadel building's depth equals the run's buildings.csv (f32) and its
+/// colour is the depth class the legend gives; some Citadel buildings are wet.
+#[test]
+fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
+    if skip_or_check_tools() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-scenario");
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("hue");
+    copy_sample_twin(&dir);
+    let td = TwinDir::open(&dir).unwrap();
+    let twin = Arc::new(scenarios::traffic::scenario::load_twin(&dir).unwrap());
+    let opts = TilesetOptions::for_config(&td.config);
+    let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
+    let cfg = ServerConfig {
+        twin_dir: Some(dir.clone()),
+        scenario_dirs: vec![repo().join("scenarios/examples/hue")],
+        tile_opts: opts,
+        ..ServerConfig::default()
+    };
+    let app = server::app(twin.clone(), Arc::new(source), &cfg).unwrap();
+    let addr = common::start(app);
+
+    // The Imperial City, inside the Citadel.
+    let (clon, clat) = (107.5785, 16.4695);
+    let out = root.join("shots");
+    let (r, ok, stdout) = node(
+        &[
+            format!("http://{addr}/"),
+            out.display().to_string(),
+            "--scenario".into(),
+            "flood_alarm3.toml".into(),
+            "--look".into(),
+            format!("{clon},{clat}"),
+        ],
+        Duration::from_secs(1200),
+    );
+    assert!(ok, "node failed: {stdout}");
+    check_clean(&r);
+    let options: Vec<&str> = r["scenarioOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        options.contains(&"flood_alarm3.toml") && options.contains(&"truong_tien_closed.toml"),
+        "{options:?}"
+    );
+
+    // The run went through the API and its progress showed.
+    let run = &r["run"];
+    assert_eq!(run["status"], "done", "{run:#}");
+    let id = run["id"].as_str().unwrap();
+    let events = run["events"].as_array().unwrap();
+    assert!(!events.is_empty(), "no progress event");
+    let fractions: Vec<f64> = events.iter().filter_map(Value::as_f64).collect();
+    assert!(
+        fractions.windows(2).all(|w| w[1] >= w[0] - 1e-9),
+        "progress went backwards: {fractions:?}"
+    );
+    assert!(
+        !r["progressSeen"].as_array().unwrap().is_empty(),
+        "the progress bar never showed a partial value"
+    );
+    assert_eq!(r["colourChoice"], "depth");
+    assert_eq!(r["water"], true, "the water surface did not load");
+    assert!(out.join("run.png").is_file());
+
+    // Depths in the tiles are the run's, and each building has its depth class's colour.
+    let table = scenarios::jobs::results::Table::read(&dir.join("runs").join(id).join("buildings.csv"))
+        .unwrap();
+    let ids = table.strings("id").unwrap();
+    let depth = table.numbers("max_depth_m").unwrap();
+    let by_id: std::collections::HashMap<&str, f64> =
+        ids.iter().map(String::as_str).zip(depth.iter().copied()).collect();
+    let palette: Vec<(f64, String)> = r["depthPalette"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_f64().unwrap(), p[1].as_str().unwrap().to_string()))
+        .collect();
+    let class = |d: f64| -> &str {
+        // The legend's classes: < 0 no data, then 0.05, 0.3, 0.5, 1.0 m.
+        let k = if d < 0.0 {
+            0
+        } else if d < 0.05 {
+            1
+        } else if d < 0.3 {
+            2
+        } else if d < 0.5 {
+            3
+        } else if d < 1.0 {
+            4
+        } else {
+            5
+        };
+        &palette[k].1
+    };
+    let to_utm = Transform::new(&Crs::wgs84(), &twin.crs).unwrap();
+    let (cx, cy) = to_utm.apply(clon, clat).unwrap();
+    let near_citadel: std::collections::HashSet<&str> = twin
+        .buildings
+        .features()
+        .iter()
+        .filter(|b| {
+            b.footprint
+                .interior_point()
+                .is_some_and(|p| (p.x() - cx).abs() < 1100.0 && (p.y() - cy).abs() < 1100.0)
+        })
+        .map(|b| b.id.as_str())
+        .collect();
+    let depths = r["depths"].as_object().unwrap();
+    let (mut checked, mut wet) = (0, 0);
+    for (fid, v) in depths {
+        if v["layer"] != "buildings" {
+            continue;
+        }
+        let Some(&expect) = by_id.get(fid.as_str()) else {
+            // Outside the flood grid: no data.
+            assert!(v["depth"].as_f64().unwrap() < 0.0, "{fid}: {v}");
+            continue;
+        };
+        let got = v["depth"].as_f64().unwrap();
+        assert!((got - expect).abs() < 1e-3, "{fid}: tile {got} vs run {expect}");
+        assert_eq!(v["colour"].as_str().unwrap(), class(got), "{fid}: {v}");
+        if near_citadel.contains(fid.as_str()) {
+            checked += 1;
+            if got >= 0.05 {
+                wet += 1;
+            }
+        }
+    }
+    eprintln!("citadel buildings checked: {checked}, wet: {wet}");
+    assert!(checked >= 20, "only {checked} Citadel buildings loaded");
+    assert!(wet >= 1, "no wet Citadel building in the alarm-3 run");
 }

@@ -4,6 +4,10 @@
 //! a second route: the files of `tiles::export`, GDAL's `ogrinfo` on the store, the shared
 //! GeoJSON extract parsed with serde_json, brute force over the loaded twin, BLAKE3 of the body.
 
+mod common;
+
+use common::shared;
+
 use geo::{BoundingRect, Distance, Euclidean, InteriorPoint, Intersects};
 use geo_types::{Coord, Geometry, MultiPolygon, Point, Rect};
 use reqwest::header;
@@ -20,11 +24,6 @@ use twin_core::import::NoProgress;
 use twin_core::twin::SourceConfig;
 use twin_core::{Twin, TwinDir};
 
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel)
-}
 
 struct Fixture {
     base: String,
@@ -38,26 +37,6 @@ struct Fixture {
 }
 
 static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-
-/// Start a server on its own runtime thread; returns its address.
-fn start(app: axum::Router) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let (addr, serving) = server::bind(app, "127.0.0.1:0".parse().unwrap())
-                .await
-                .expect("bind");
-            tx.send(addr).unwrap();
-            serving.await.expect("serve");
-        });
-    });
-    rx.recv().expect("server address")
-}
 
 fn fx() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
@@ -87,7 +66,7 @@ fn fx() -> &'static Fixture {
             ..ServerConfig::default()
         };
         let app = server::app(twin.clone(), Arc::new(source), &app_cfg).unwrap();
-        let addr = start(app);
+        let addr = common::start(app);
         Fixture {
             base: format!("http://{addr}"),
             addr,

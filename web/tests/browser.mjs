@@ -2,12 +2,15 @@
 // driven by tile-server/tests/browser.rs, which starts the server and asserts on the JSON this
 // script prints as its last line.
 //
-//   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat]
+//   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat]
 //
 // Steps: open the viewer, wait until the globe and every tileset have loaded, screenshot the
 // Citadel view; with --click: look straight down at (lon, lat), hide the heritage layer, click
 // the screen centre and read the info panel; then hide the buildings layer, click again and
-// screenshot, and compare the two screenshots pixel by pixel.
+// screenshot, and compare the two screenshots pixel by pixel. With --scenario: choose the
+// scenario in the panel, press Run, record the progress events until the run ends, then (the
+// viewer shows the run) look down at --look, wait for the tiles and report every loaded
+// building's and monument's depth and colour, with a screenshot.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,8 +21,12 @@ if (!base || !outDir) {
   process.exit(2);
 }
 let click = null;
+let scenario = null;
+let look = null;
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === "--click") click = rest[++i].split(",").map(Number);
+  else if (rest[i] === "--scenario") scenario = rest[++i];
+  else if (rest[i] === "--look") look = rest[++i].split(",").map(Number);
 }
 mkdirSync(outDir, { recursive: true });
 
@@ -113,7 +120,11 @@ try {
   page.on("console", (m) => {
     if (m.type() === "error") result.errors.push(`console: ${m.text()}`);
   });
-  page.on("requestfailed", (r) => result.failedRequests.push({ url: r.url(), error: r.failure()?.errorText }));
+  page.on("requestfailed", (r) => {
+    // The viewer closes a run's event stream itself once the run has ended.
+    if (r.url().endsWith("/events") && r.failure()?.errorText === "net::ERR_ABORTED") return;
+    result.failedRequests.push({ url: r.url(), error: r.failure()?.errorText });
+  });
   page.on("response", (r) => {
     if (r.url().includes("/tiles/")) result.tileResponses++;
     if (r.status() >= 400) result.failedRequests.push({ url: r.url(), status: r.status() });
@@ -164,6 +175,42 @@ try {
       props: window.huetwin.selected,
     }));
     result.toggle = await pixelStats(page, shown, hidden);
+  }
+  if (scenario) {
+    result.scenarioOptions = await page.evaluate(() => [...document.querySelectorAll("#scenario option")].map((o) => o.value));
+    await page.selectOption("#scenario", scenario);
+    const t0 = Date.now();
+    await page.click("#run");
+    // Progress shows while it runs: sample the bar and the status line.
+    result.progressSeen = [];
+    while (true) {
+      const s = await page.evaluate(() => ({
+        value: document.querySelector("#run-progress").value,
+        text: document.querySelector("#run-status").textContent,
+        ended: !!(window.huetwin.run && window.huetwin.run.end),
+      }));
+      if (s.value > 0 && s.value < 1) result.progressSeen.push(s);
+      if (s.ended) break;
+      if (Date.now() - t0 > 900_000) throw new Error("the run did not end in 15 min");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    result.run = await page.evaluate(() => ({
+      id: window.huetwin.run.id,
+      status: window.huetwin.run.status,
+      events: window.huetwin.run.events,
+      end: window.huetwin.run.end,
+      statusText: document.querySelector("#run-status").textContent,
+    }));
+    result.run_ms = Date.now() - t0;
+    await page.waitForFunction(() => window.huetwin.shown && window.huetwin.run && window.huetwin.shown.id === window.huetwin.run.id, null, { timeout: 60_000 });
+    result.colourChoice = await page.evaluate(() => document.querySelector("#colour").value);
+    result.impactsText = await page.evaluate(() => document.querySelector("#impacts").textContent);
+    if (look) await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 2200), look);
+    await settle(page, "run");
+    result.water = await page.evaluate(() => !!window.huetwin.water && window.huetwin.water.tilesLoaded);
+    await page.screenshot({ path: join(outDir, "run.png") });
+    result.depths = await page.evaluate(() => window.huetwin.featureDepths());
+    result.depthPalette = await page.evaluate(() => [-1, 0, 0.1, 0.4, 0.7, 2].map((d) => [d, window.huetwin.depthColour(d)]));
   }
   result.failedTiles = await page.evaluate(() => window.huetwin.failedTiles);
 } catch (e) {

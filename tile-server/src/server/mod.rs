@@ -29,6 +29,7 @@ pub mod api;
 pub mod cache;
 pub mod error;
 pub mod metrics;
+pub mod runs;
 pub mod tiles;
 pub mod viewer;
 
@@ -70,6 +71,14 @@ pub struct ServerConfig {
     pub disk_cache: Option<PathBuf>,
     /// Largest request body accepted, bytes.
     pub max_body_bytes: usize,
+    /// The twin folder: scenario runs are stored under it (`<twin>/runs`); no runs without it.
+    pub twin_dir: Option<PathBuf>,
+    /// Folders whose `*.toml` scenario files the server lists and runs.
+    pub scenario_dirs: Vec<PathBuf>,
+    /// Solve floods on the GPU (`renderer::flood`) instead of the CPU reference solver.
+    pub gpu_floods: bool,
+    /// Tile options (water-surface tilesets of runs).
+    pub tile_opts: crate::tiles::TilesetOptions,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +89,10 @@ impl Default for ServerConfig {
             cache_memory_bytes: 256 << 20,
             disk_cache: None,
             max_body_bytes: 64 << 10,
+            twin_dir: None,
+            scenario_dirs: Vec::new(),
+            gpu_floods: false,
+            tile_opts: crate::tiles::TilesetOptions::default(),
         }
     }
 }
@@ -98,6 +111,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// The OpenAPI document, serialised.
     pub openapi: String,
+    /// Scenario runs, when the server knows the twin's folder.
+    pub runs: Option<Arc<runs::Runs>>,
 }
 
 /// The OpenAPI document of the server, generated from the handlers' annotations.
@@ -295,6 +310,7 @@ pub fn app(
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
+    let crs = twin.crs.clone();
     let state = Arc::new(AppState {
         twin,
         layers,
@@ -302,11 +318,33 @@ pub fn app(
         cache,
         metrics: metrics::Metrics::new(),
         openapi,
+        runs: cfg.twin_dir.as_ref().map(|dir| {
+            let (solver, name): (scenarios::jobs::SharedSolverFactory, &'static str) =
+                if cfg.gpu_floods {
+                    (Arc::new(renderer::flood::gpu_solver), "gpu")
+                } else {
+                    (Arc::new(scenarios::flood::cpu_solver), "cpu")
+                };
+            Arc::new(runs::Runs::new(
+                crs.clone(),
+                dir.clone(),
+                cfg.scenario_dirs.clone(),
+                solver,
+                name,
+                cfg.tile_opts.clone(),
+            ))
+        }),
     });
     let cesium = ServeDir::new(viewer::cesium_dir(&cfg.web_dir));
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::CONTENT_TYPE,
             header::RANGE,
@@ -343,6 +381,13 @@ pub fn app(
         .route("/api/layers/{layer}/intersects", post(api::intersects))
         .route("/api/heritage/zones", get(api::heritage_zones))
         .route("/tiles/{*path}", get(tiles::get_tile))
+        .route("/api/scenarios", get(runs::list_scenarios))
+        .route("/api/runs", get(runs::list_runs).post(runs::post_run))
+        .route("/api/runs/{id}", get(runs::get_run).delete(runs::cancel_run))
+        .route("/api/runs/{id}/events", get(runs::run_events))
+        .route("/api/runs/{id}/files/{name}", get(runs::run_file))
+        .route("/api/runs/{id}/water", get(runs::water_index))
+        .route("/api/runs/{id}/water/{time}/{*path}", get(runs::water_tile))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .with_state(state.clone());

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::tiles::{self, geodesy::Projector, TileLayer, Tileset, TilesetOptions};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::cell::RefCell;
@@ -245,10 +245,19 @@ impl TilePath {
     }
 }
 
-/// `GET /tiles/{*path}`: a tileset.json or a tile's glb.
+/// The query of a tile request.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct TileQuery {
+    /// A done flood run whose per-feature depths go into building and heritage tiles
+    /// (`max_flood_depth`, `flood_duration`); clients such as CesiumJS pass a tileset's query on to its tiles.
+    pub run: Option<String>,
+}
+
+/// `GET /tiles/{*path}`: a tileset.json or a tile's glb (`?run=<id>`: with a run's results).
 pub async fn get_tile(
     State(state): State<Arc<AppState>>,
     Path(path): Path<String>,
+    Query(query): Query<TileQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let tp = TilePath::parse(&path)?;
@@ -272,6 +281,12 @@ pub async fn get_tile(
             tp.relative()
         )));
     };
+    if let (Some(run), TilePath::Content { layer, .. }) = (&query.run, &tp) {
+        if layer == "buildings" || layer == "heritage" {
+            let patched = super::runs::with_results(&state, &file, run)?;
+            return Ok(respond(&patched, &headers, tier));
+        }
+    }
     Ok(respond(&file, &headers, tier))
 }
 

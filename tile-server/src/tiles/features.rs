@@ -203,6 +203,14 @@ fn heritage_of<'a>(twin: &'a Twin, b: &Building) -> Option<&'a HeritageSite> {
         })
 }
 
+/// Result column `k` of [`schema::RESULT_PROPERTIES`], all no data until a run fills it.
+fn results_column(k: usize, n: usize) -> (&'static str, Column) {
+    (
+        schema::RESULT_PROPERTIES[k],
+        Column::F32(vec![schema::RESULT_NO_DATA; n]),
+    )
+}
+
 fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
@@ -308,6 +316,8 @@ pub(crate) fn vector_glb(
                                 .collect(),
                         ),
                     ),
+                    results_column(0, n),
+                    results_column(1, n),
                 ],
             );
             ("heritage", t)
@@ -389,30 +399,16 @@ pub(crate) fn vector_glb(
                                 .collect(),
                         ),
                     ),
+                    results_column(0, n),
+                    results_column(1, n),
                 ],
             );
             ("building", t)
         }
     };
-    let results = schema::property_table(
-        &mut b,
-        "results",
-        schema::CLASS_RESULTS,
-        n,
-        vec![
-            (
-                "max_flood_depth",
-                Column::F32(vec![schema::RESULT_NO_DATA; n]),
-            ),
-            (
-                "flood_duration",
-                Column::F32(vec![schema::RESULT_NO_DATA; n]),
-            ),
-        ],
-    );
     b.root_extension(
         "EXT_structural_metadata",
-        json!({"schema": schema::schema(), "propertyTables": [table, results]}),
+        json!({"schema": schema::schema(), "propertyTables": [table]}),
     );
     b.use_extension("EXT_mesh_features");
     b.mesh(json!({
@@ -422,7 +418,6 @@ pub(crate) fn vector_glb(
         "mode": 4,
         "extensions": {"EXT_mesh_features": {"featureIds": [
             {"featureCount": n, "attribute": 0, "propertyTable": 0, "label": label},
-            {"featureCount": n, "attribute": 0, "propertyTable": 1, "label": "results"},
         ]}},
     }));
     b.finish(generator)

@@ -1,15 +1,15 @@
 //! Scenario results in tiles without regenerating geometry.
 //!
-//! Every building and heritage glb carries two property tables over the same feature ids: the
-//! feature table (class `building` or `heritage`) and a results table (class
-//! `flood_exposure`: `max_flood_depth`, `flood_duration`, FLOAT32, no-data −1). The results
-//! table's values are fixed-size FLOAT32 arrays in the binary chunk, so a scenario run rewrites
-//! them in place ([`patch_results`]): same length, same offsets, geometry and feature table
-//! untouched. A server can do this on the cached bytes of a tile; an exported folder can be
-//! updated file by file.
+//! Every building and heritage glb carries one property table (class `building` or
+//! `heritage`) whose result columns `max_flood_depth` and `flood_duration` (FLOAT32, no data −1)
+//! are fixed-size arrays in the binary chunk, so a scenario run rewrites them in place
+//! ([`patch_results`]): same length, same offsets, geometry and other columns untouched.
+//! Clients see the results as ordinary properties of the features (a CesiumJS style can colour
+//! by `${max_flood_depth}`). A server can do this on the cached bytes of a tile; an exported
+//! folder can be updated file by file.
 
 use super::glb::split;
-use super::schema::{CLASS_RESULTS, RESULT_NO_DATA};
+use super::schema::RESULT_NO_DATA;
 use crate::error::{Error, Result};
 use serde_json::Value;
 
@@ -55,7 +55,7 @@ pub fn feature_ids(glb: &[u8]) -> Result<Vec<String>> {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let Some(t) = tables.iter().find(|t| t["class"] != CLASS_RESULTS) else {
+    let Some(t) = tables.first() else {
         return Ok(Vec::new());
     };
     let n = usize_of(&t["count"], "propertyTable.count")?;
@@ -99,8 +99,14 @@ pub fn patch_results(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let Some(t) = tables.iter().find(|t| t["class"] == CLASS_RESULTS) else {
-        return Err(Error::invalid("glb", "no flood_exposure property table"));
+    let Some(t) = tables
+        .first()
+        .filter(|t| !t["properties"]["max_flood_depth"].is_null())
+    else {
+        return Err(Error::invalid(
+            "glb",
+            "no property table with max_flood_depth (not a building or heritage tile)",
+        ));
     };
     if usize_of(&t["count"], "propertyTable.count")? != ids.len() {
         return Err(Error::invalid(

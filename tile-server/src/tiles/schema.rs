@@ -1,9 +1,10 @@
 //! The one metadata schema of huetwin tilesets (3D Tiles 1.1 / `EXT_structural_metadata`), and
 //! property tables written into glTF.
 //!
-//! Classes: `building`, `heritage` (static attributes), `flood_exposure` (scenario results,
-//! in a property table of its own so it can be rewritten without touching geometry: see
-//! [`crate::tiles::results`]) and `point` (per-point LiDAR attributes, as property attributes).
+//! Classes: `building` and `heritage` (their attributes and the scenario results
+//! `max_flood_depth` and `flood_duration`, fixed-size FLOAT32 columns that a scenario run
+//! rewrites in place without touching geometry: see [`crate::tiles::results`]) and `point`
+//! (per-point LiDAR attributes, as property attributes).
 
 use super::glb::Builder;
 use serde_json::{json, Value};
@@ -14,8 +15,8 @@ pub const SCHEMA_ID: &str = "huetwin";
 pub const CLASS_BUILDING: &str = "building";
 /// Class of heritage sites.
 pub const CLASS_HERITAGE: &str = "heritage";
-/// Class of per-feature scenario results (one row per building or heritage site).
-pub const CLASS_RESULTS: &str = "flood_exposure";
+/// The scenario result properties of buildings and heritage sites.
+pub const RESULT_PROPERTIES: [&str; 2] = ["max_flood_depth", "flood_duration"];
 /// Class of LiDAR point attributes.
 pub const CLASS_POINT: &str = "point";
 /// The no-data value of result properties: "not computed".
@@ -49,6 +50,8 @@ pub fn schema() -> Value {
                     "heritage_zone": opt_s("protection zone of the heritage site the building stands in (e.g. UNESCO zone I)"),
                     "heritage_site": opt_s("id of the heritage site the building stands in"),
                     "lod": s("level of detail of the geometry: 1 (extruded footprint) or the CityJSON LoD"),
+                    "max_flood_depth": result("maximum water depth at the building over a scenario run, metres (no data: no run)"),
+                    "flood_duration": result("time the water stays above the wet depth at the building, hours (no data: no run)"),
                 }
             },
             CLASS_HERITAGE: {
@@ -59,14 +62,8 @@ pub fn schema() -> Value {
                     "zone": opt_s("protection zone (e.g. UNESCO zone I / II)"),
                     "kind": opt_s("historic=* or heritage=* value"),
                     "height_limit": {"type": "SCALAR", "componentType": "FLOAT32", "description": "height limit in the zone, metres", "noData": -1.0},
-                }
-            },
-            CLASS_RESULTS: {
-                "name": "Flood exposure",
-                "description": "Scenario results per feature; rows match the feature table of the same glTF. Rewritten in place, without regenerating geometry, when a scenario is run.",
-                "properties": {
-                    "max_flood_depth": result("maximum water depth at the feature over the scenario, metres"),
-                    "flood_duration": result("time the water stays above 0.1 m at the feature, hours"),
+                    "max_flood_depth": result("maximum water depth at the site over a scenario run, metres (no data: no run)"),
+                    "flood_duration": result("time the water stays above the wet depth at the site, hours (no data: no run)"),
                 }
             },
             CLASS_POINT: {

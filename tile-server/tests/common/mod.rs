@@ -11,6 +11,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use twin_core::crs::Transform;
 
+/// Start a server on a free loopback port, on a runtime thread of its own; returns its address.
+pub fn start(app: axum::Router) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let (addr, serving) =
+                tile_server::server::bind(app, "127.0.0.1:0".parse().unwrap())
+                    .await
+                    .expect("bind");
+            tx.send(addr).unwrap();
+            serving.await.expect("serve");
+        });
+    });
+    rx.recv().expect("server address")
+}
+
 pub fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data")
