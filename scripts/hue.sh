@@ -8,4 +8,4 @@ bash scripts/setup.sh
 cargo build --release -p tile-server
 ./target/release/twin build data/hue
 ./target/release/twin info data/hue
-./target/release/twin serve data/hue
+./target/release/twin serve data/hue --scenarios scenarios/examples/hue

@@ -147,7 +147,12 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let out = root.join("shots");
     let click = format!("{lon},{lat}");
     let (r, ok, stdout) = node(
-        &[format!("http://{addr}/"), out.display().to_string(), "--click".into(), click],
+        &[
+            format!("http://{addr}/"),
+            out.display().to_string(),
+            "--click".into(),
+            click,
+        ],
         Duration::from_secs(420),
     );
     assert!(ok, "node failed: {stdout}");
@@ -290,12 +295,16 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     assert!(out.join("run.png").is_file());
 
     // Depths in the tiles are the run's, and each building has its depth class's colour.
-    let table = scenarios::jobs::results::Table::read(&dir.join("runs").join(id).join("buildings.csv"))
-        .unwrap();
+    let table =
+        scenarios::jobs::results::Table::read(&dir.join("runs").join(id).join("buildings.csv"))
+            .unwrap();
     let ids = table.strings("id").unwrap();
     let depth = table.numbers("max_depth_m").unwrap();
-    let by_id: std::collections::HashMap<&str, f64> =
-        ids.iter().map(String::as_str).zip(depth.iter().copied()).collect();
+    let by_id: std::collections::HashMap<&str, f64> = ids
+        .iter()
+        .map(String::as_str)
+        .zip(depth.iter().copied())
+        .collect();
     let palette: Vec<(f64, String)> = r["depthPalette"]
         .as_array()
         .unwrap()
@@ -344,7 +353,10 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
             continue;
         };
         let got = v["depth"].as_f64().unwrap();
-        assert!((got - expect).abs() < 1e-3, "{fid}: tile {got} vs run {expect}");
+        assert!(
+            (got - expect).abs() < 1e-3,
+            "{fid}: tile {got} vs run {expect}"
+        );
         assert_eq!(v["colour"].as_str().unwrap(), class(got), "{fid}: {v}");
         if near_citadel.contains(fid.as_str()) {
             checked += 1;

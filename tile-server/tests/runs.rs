@@ -26,7 +26,10 @@ fn setup(name: &str) -> (SocketAddr, PathBuf) {
     let _ = std::fs::remove_dir_all(&root);
     let dir = root.join("hue");
     std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(repo().join("data/hue")).unwrap().flatten() {
+    for e in std::fs::read_dir(repo().join("data/hue"))
+        .unwrap()
+        .flatten()
+    {
         let p = e.path();
         if p.is_file() && p.extension().is_some_and(|x| x != "gpkg") {
             std::fs::copy(&p, dir.join(e.file_name())).unwrap();
@@ -93,7 +96,8 @@ fn tile_depths(glb: &Glb) -> HashMap<String, f32> {
         .unwrap();
     let column = |class: &str, prop: &str| -> Vec<u8> {
         let t = tables.iter().find(|t| t["class"] == class).unwrap();
-        let view = &glb.json["bufferViews"][t["properties"][prop]["values"].as_u64().unwrap() as usize];
+        let view =
+            &glb.json["bufferViews"][t["properties"][prop]["values"].as_u64().unwrap() as usize];
         let off = view["byteOffset"].as_u64().unwrap_or(0) as usize;
         let len = view["byteLength"].as_u64().unwrap() as usize;
         glb.bin[off..off + len].to_vec()
@@ -103,8 +107,9 @@ fn tile_depths(glb: &Glb) -> HashMap<String, f32> {
     // The id column: a string column (values + UINT32 offsets).
     let class = feature["class"].as_str().unwrap();
     let values = column(class, "id");
-    let offsets_view = &glb.json["bufferViews"]
-        [feature["properties"]["id"]["stringOffsets"].as_u64().unwrap() as usize];
+    let offsets_view = &glb.json["bufferViews"][feature["properties"]["id"]["stringOffsets"]
+        .as_u64()
+        .unwrap() as usize];
     let oo = offsets_view["byteOffset"].as_u64().unwrap_or(0) as usize;
     let offs: Vec<usize> = (0..=n)
         .map(|k| {
@@ -144,12 +149,27 @@ async fn runs_over_http() {
 
     // Bad requests: refused with a JSON error naming the problem.
     let bad = [
-        ("application/json", r#"{"scenario": "nope.toml"}"#, 404, "nope.toml"),
-        ("application/json", r#"{"scenario": "../twin.toml"}"#, 400, "file name"),
+        (
+            "application/json",
+            r#"{"scenario": "nope.toml"}"#,
+            404,
+            "nope.toml",
+        ),
+        (
+            "application/json",
+            r#"{"scenario": "../twin.toml"}"#,
+            400,
+            "file name",
+        ),
         ("application/json", r#"{"scenario": 3}"#, 400, "body"),
         ("application/json", "{", 400, "body"),
         ("text/html", "<p>", 415, "application/toml"),
-        ("application/toml", "name = \"x\"\nduration_s = 60\n", 400, "model"),
+        (
+            "application/toml",
+            "name = \"x\"\nduration_s = 60\n",
+            400,
+            "model",
+        ),
         (
             "application/toml",
             "model = \"flood\"\nbaseline = \"none\"\nduration_s = \"long\"\n",
@@ -200,7 +220,13 @@ async fn runs_over_http() {
     let id = v["run"]["id"].as_str().unwrap().to_string();
     assert_eq!(loc, format!("/api/runs/{id}"));
     // The server keeps answering while the run goes.
-    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let ev = events(&base, &id).await;
     let (last, end) = ev.last().unwrap();
     assert_eq!(last, "end", "{ev:?}");
@@ -231,7 +257,11 @@ async fn runs_over_http() {
     assert_eq!(times.first(), Some(&0), "{times:?}");
     assert_eq!(times.last(), Some(&21600), "{times:?}");
     let (_, runs) = json(c.get(format!("{base}/api/runs")).send().await.unwrap()).await;
-    assert!(runs["runs"].as_array().unwrap().iter().any(|r| r["id"] == id.as_str()));
+    assert!(runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == id.as_str()));
 
     // Result files, and no file outside the run's folder.
     let csv = c
@@ -240,7 +270,10 @@ async fn runs_over_http() {
         .await
         .unwrap();
     assert_eq!(csv.status(), 200);
-    assert!(csv.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let on_disk = std::fs::read(dir.join("runs").join(&id).join("buildings.csv")).unwrap();
     assert_eq!(csv.bytes().await.unwrap().to_vec(), on_disk);
     for bad in ["twin.toml", ".hidden.csv", "x.exe", "..%2Frun.json"] {
@@ -253,12 +286,14 @@ async fn runs_over_http() {
         assert!(s == 400 || s == 404, "{bad}: {s}");
     }
     assert_eq!(
-        c.get(format!("{base}/api/runs/20991231T000000Z-nope/files/buildings.csv"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+        c.get(format!(
+            "{base}/api/runs/20991231T000000Z-nope/files/buildings.csv"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
             / 100,
         4
     );
@@ -299,15 +334,22 @@ async fn runs_over_http() {
     );
 
     // Building tiles with ?run= carry the run's depths; without it, no data (-1).
-    let table = scenarios::jobs::results::Table::read(&dir.join("runs").join(&id).join("buildings.csv"))
-        .unwrap();
+    let table =
+        scenarios::jobs::results::Table::read(&dir.join("runs").join(&id).join("buildings.csv"))
+            .unwrap();
     let expect: HashMap<String, f64> = table
         .strings("id")
         .unwrap()
         .into_iter()
         .zip(table.numbers("max_depth_m").unwrap())
         .collect();
-    let (_, bts) = json(c.get(format!("{base}/tiles/buildings/tileset.json")).send().await.unwrap()).await;
+    let (_, bts) = json(
+        c.get(format!("{base}/tiles/buildings/tileset.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let mut uris = Vec::new();
     fn contents(t: &Value, out: &mut Vec<String>) {
         if let Some(u) = t["content"]["uri"].as_str() {
@@ -321,7 +363,13 @@ async fn runs_over_http() {
     let (mut compared, mut wet) = (0, 0);
     for u in &uris {
         let plain = Glb::parse(
-            &c.get(format!("{base}/tiles/buildings/{u}")).send().await.unwrap().bytes().await.unwrap(),
+            &c.get(format!("{base}/tiles/buildings/{u}"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
         );
         let r = c
             .get(format!("{base}/tiles/buildings/{u}?run={id}"))
@@ -350,9 +398,15 @@ async fn runs_over_http() {
         }
     }
     eprintln!("buildings compared: {compared}, wet: {wet}");
-    assert!(compared >= 100 && wet >= 1, "{compared} compared, {wet} wet");
+    assert!(
+        compared >= 100 && wet >= 1,
+        "{compared} compared, {wet} wet"
+    );
     let s = c
-        .get(format!("{base}/tiles/buildings/{}?run=20991231T000000Z-nope", uris[0]))
+        .get(format!(
+            "{base}/tiles/buildings/{}?run=20991231T000000Z-nope",
+            uris[0]
+        ))
         .send()
         .await
         .unwrap()
@@ -371,11 +425,29 @@ async fn runs_over_http() {
     .await;
     assert_eq!(s, 202, "{v}");
     let id2 = v["run"]["id"].as_str().unwrap().to_string();
-    let (s, _) = json(c.delete(format!("{base}/api/runs/{id2}")).send().await.unwrap()).await;
+    let (s, _) = json(
+        c.delete(format!("{base}/api/runs/{id2}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 202);
     let ev = events(&base, &id2).await;
     assert_eq!(ev.last().unwrap().1["status"], "cancelled", "{ev:?}");
-    let (s, v) = json(c.delete(format!("{base}/api/runs/{id}")).send().await.unwrap()).await;
+    let (s, v) = json(
+        c.delete(format!("{base}/api/runs/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 409, "{v}");
-    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }

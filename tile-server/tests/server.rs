@@ -24,7 +24,6 @@ use twin_core::import::NoProgress;
 use twin_core::twin::SourceConfig;
 use twin_core::{Twin, TwinDir};
 
-
 struct Fixture {
     base: String,
     addr: SocketAddr,

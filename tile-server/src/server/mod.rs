@@ -383,7 +383,10 @@ pub fn app(
         .route("/tiles/{*path}", get(tiles::get_tile))
         .route("/api/scenarios", get(runs::list_scenarios))
         .route("/api/runs", get(runs::list_runs).post(runs::post_run))
-        .route("/api/runs/{id}", get(runs::get_run).delete(runs::cancel_run))
+        .route(
+            "/api/runs/{id}",
+            get(runs::get_run).delete(runs::cancel_run),
+        )
         .route("/api/runs/{id}/events", get(runs::run_events))
         .route("/api/runs/{id}/files/{name}", get(runs::run_file))
         .route("/api/runs/{id}/water", get(runs::water_index))

@@ -158,7 +158,11 @@ impl Runs {
         self.scenario_files()
             .into_iter()
             .find(|p| p.file_name().is_some_and(|f| f == file.as_str()))
-            .ok_or_else(|| ApiError::not_found(format!("no scenario file {file:?} (GET /api/scenarios lists them)")))
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "no scenario file {file:?} (GET /api/scenarios lists them)"
+                ))
+            })
     }
 
     /// Start `job` on its own thread; it waits for the runner when another job is going.
@@ -174,13 +178,16 @@ impl Runs {
             fraction: 0.0,
             message: "waiting for the runner".into(),
         });
-        self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            id.clone(),
-            Active {
-                cancel: cancel.clone(),
-                events: tx.clone(),
-            },
-        );
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id.clone(),
+                Active {
+                    cancel: cancel.clone(),
+                    events: tx.clone(),
+                },
+            );
         let progress_tx = tx.clone();
         let run_id = id.clone();
         let opts = JobOptions {
@@ -262,7 +269,9 @@ impl Runs {
             }
             let t = scenarios::jobs::results::Table::read(&path)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
-            let ids = t.strings("id").map_err(|e| ApiError::internal(e.to_string()))?;
+            let ids = t
+                .strings("id")
+                .map_err(|e| ApiError::internal(e.to_string()))?;
             let depth = t
                 .numbers("max_depth_m")
                 .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -335,8 +344,9 @@ impl Runs {
         };
         let ground = self.store.root().join(id).join("ground.tif");
         let w = Arc::new(
-            WaterTiles::from_files(&self.crs, &ground, depth, &self.tile_opts)
-                .map_err(|e| ApiError::internal(format!("water surface of run {id} at {time} s: {e}")))?,
+            WaterTiles::from_files(&self.crs, &ground, depth, &self.tile_opts).map_err(|e| {
+                ApiError::internal(format!("water surface of run {id} at {time} s: {e}"))
+            })?,
         );
         self.water.insert(key, w.clone());
         Ok(w)
@@ -355,9 +365,7 @@ fn runs(state: &AppState) -> Result<&Arc<Runs>, ApiError> {
 /// `GET /api/scenarios`: the scenario files the server can run, with their model and baseline;
 /// files that do not parse are listed with their error. `enabled` is false (and the list empty)
 /// on a server that runs no scenarios.
-pub async fn list_scenarios(
-    State(state): State<Arc<AppState>>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list_scenarios(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let Some(r) = state.runs.clone() else {
         return Ok(Json(json!({ "enabled": false, "scenarios": [] })));
     };
@@ -419,8 +427,8 @@ pub async fn post_run(
         .to_string();
     let twin = state.twin.clone();
     let job = if ct.starts_with("application/json") {
-        let req: PostRun = serde_json::from_str(&text)
-            .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+        let req: PostRun =
+            serde_json::from_str(&text).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
         let path = r.find_scenario(&req.scenario)?;
         let twin_dir = r.twin_dir.clone();
         tokio::task::spawn_blocking(move || Job::from_path(&twin_dir, &path))
@@ -516,7 +524,10 @@ pub async fn cancel_run(
         }
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("run {id} is {}; only queued or running runs can be cancelled", info.status),
+            format!(
+                "run {id} is {}; only queued or running runs can be cancelled",
+                info.status
+            ),
         )),
     }
 }
@@ -672,11 +683,7 @@ pub async fn water_tile(
 }
 
 /// The bytes of a building or heritage tile with run `id`'s results patched in.
-pub fn with_results(
-    state: &AppState,
-    file: &CachedFile,
-    id: &str,
-) -> Result<CachedFile, ApiError> {
+pub fn with_results(state: &AppState, file: &CachedFile, id: &str) -> Result<CachedFile, ApiError> {
     let r = runs(state)?;
     let results = r.feature_results(id)?;
     let mut bytes = file.bytes.to_vec();

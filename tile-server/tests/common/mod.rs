@@ -21,10 +21,9 @@ pub fn start(app: axum::Router) -> std::net::SocketAddr {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let (addr, serving) =
-                tile_server::server::bind(app, "127.0.0.1:0".parse().unwrap())
-                    .await
-                    .expect("bind");
+            let (addr, serving) = tile_server::server::bind(app, "127.0.0.1:0".parse().unwrap())
+                .await
+                .expect("bind");
             tx.send(addr).unwrap();
             serving.await.expect("serve");
         });
