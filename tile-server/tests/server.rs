@@ -1009,7 +1009,7 @@ async fn disk_cache_serves_a_fresh_server() {
     // A second server over the same twin and disk cache, with an empty memory cache.
     let source = GeneratedTiles::plan(fx().twin.clone(), &fx().opts, &fx().fingerprint).unwrap();
     let app = server::app(fx().twin.clone(), Arc::new(source), &fx().app_cfg).unwrap();
-    let addr = start(app);
+    let addr = common::start(app);
     let url = format!("http://{addr}/tiles/{glb}");
     // The background write may lag the first response a little.
     let mut tier = String::new();
