@@ -23,12 +23,8 @@ use twin_core::import::NoProgress;
 use twin_core::twin::SourceConfig;
 use twin_core::TwinDir;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn check_tools() -> Result<(), String> {
-    let web = repo().join("web");
+    let web = common::repo().join("web");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     for (what, path) in [
         ("Chromium", PathBuf::from(&chromium)),
@@ -52,9 +48,9 @@ fn check_tools() -> Result<(), String> {
 /// Run web/tests/browser.mjs with `args`: its result JSON, whether it exited 0, its stdout.
 fn node(args: &[String], limit: Duration) -> (Value, bool, String) {
     let mut child = Command::new("node")
-        .arg(repo().join("web/tests/browser.mjs"))
+        .arg(common::repo().join("web/tests/browser.mjs"))
         .args(args)
-        .current_dir(repo().join("web"))
+        .current_dir(common::repo().join("web"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -108,7 +104,7 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let mut td = TwinDir::create(&dir, "hue-osm", Crs::epsg(32648).unwrap()).unwrap();
     td.import(
         SourceConfig {
-            path: repo().join("../shared/data/hue/hue.osm.pbf"),
+            path: common::repo().join("../shared/data/hue/hue.osm.pbf"),
             layer: None,
             crs: None,
             lod: None,
@@ -209,18 +205,6 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     assert!(out.join("building.png").is_file() && out.join("buildings-hidden.png").is_file());
 }
 
-/// Copy of the sample twin's sources (no cache, no runs) in `to`.
-fn copy_sample_twin(to: &Path) {
-    let from = repo().join("data/hue");
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(&from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_file() && p.extension().is_some_and(|x| x != "gpkg") {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 /// The scenario check in the browser: the viewer lists the sample scenarios, runs the
 /// Kim Long alarm-3 flood through the API (POST, then server-sent events), shows its progress,
 /// then reloads the building and heritage tiles with the run's depths and colours them by
@@ -234,14 +218,14 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-scenario");
     let _ = std::fs::remove_dir_all(&root);
     let dir = root.join("hue");
-    copy_sample_twin(&dir);
+    common::copy_sample_twin(&dir);
     let td = TwinDir::open(&dir).unwrap();
     let twin = Arc::new(scenarios::traffic::scenario::load_twin(&dir).unwrap());
     let opts = TilesetOptions::for_config(&td.config);
     let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
     let cfg = ServerConfig {
         twin_dir: Some(dir.clone()),
-        scenario_dirs: vec![repo().join("scenarios/examples/hue")],
+        scenario_dirs: vec![common::repo().join("scenarios/examples/hue")],
         tile_opts: opts,
         ..ServerConfig::default()
     };

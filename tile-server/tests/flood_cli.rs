@@ -1,70 +1,21 @@
 //! `twin flood` end to end on a small twin folder made here (a tilted valley DEM written
 //! straight into the store): CPU and `--gpu` runs, their summaries and files.
 
-use std::path::Path;
-use std::process::Command;
-use twin_core::import::Imported;
-use twin_core::model::Dem;
-use twin_core::store::Store;
-use twin_core::{Crs, TwinConfig};
-
-fn make_twin(dir: &Path) {
-    let crs = Crs::epsg(32648).unwrap();
-    TwinConfig::new("cli valley", &crs).save(dir).unwrap();
-    let (nx, ny, dx) = (40usize, 30usize, 10.0);
-    let mut values = Vec::new();
-    for r in 0..ny {
-        for c in 0..nx {
-            let d = (r as f64 - 15.0).abs() * dx;
-            values.push(Some((0.02 * d + 0.001 * c as f64 * dx) as f32));
-        }
-    }
-    let dem = Dem {
-        name: "valley".into(),
-        ncols: nx,
-        nrows: ny,
-        xmin: 745_000.0,
-        ymax: 1_820_000.0,
-        cell_x: dx,
-        cell_y: dx,
-        values,
-    };
-    let mut store = Store::open_or_create(&dir.join("twin.gpkg"), &crs).unwrap();
-    store
-        .write(&Imported {
-            dems: vec![dem],
-            ..Default::default()
-        })
-        .unwrap();
-}
-
-fn flood(args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .arg("flood")
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
-}
+mod common;
 
 #[test]
 fn flood_runs_on_cpu_and_gpu_and_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let twin = tmp.path().join("valley");
     std::fs::create_dir_all(&twin).unwrap();
-    make_twin(&twin);
+    common::valley_twin(&twin);
     let sc = tmp.path().join("rise.toml");
     std::fs::write(
         &sc,
         "name = \"west stage to 1.5 m\"\nduration_s = 1200\noutput_interval_s = 600\n\n[rain]\nseries = [[0, 20], [600, 0]]\n\n[[stage]]\nedge = \"west\"\nseries = [[0, 0.0], [600, 1.5]]\n\n[solver]\ndepth_threshold_m = 1e-5\n",
     )
     .unwrap();
-    let (ok, out) = flood(&[twin.to_str().unwrap(), sc.to_str().unwrap()]);
+    let (ok, out) = common::twin_cli(&["flood", twin.to_str().unwrap(), sc.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(out.contains("solver: cpu reference solver"), "{out}");
     assert!(out.contains("grid: 40 x 30 cells of 10 m"), "{out}");
@@ -77,7 +28,8 @@ fn flood_runs_on_cpu_and_gpu_and_reports() {
     assert!(cpu["mass_balance"]["relative_error"].as_f64().unwrap() < 1e-9);
 
     let gpu_dir = tmp.path().join("gpu");
-    let (ok, out) = flood(&[
+    let (ok, out) = common::twin_cli(&[
+        "flood",
         twin.to_str().unwrap(),
         sc.to_str().unwrap(),
         "--gpu",
@@ -116,7 +68,7 @@ fn flood_runs_on_cpu_and_gpu_and_reports() {
     // A bad scenario names the line and the field.
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, "duration_s = 100\noutput_interval_s = 0\n").unwrap();
-    let (ok, out) = flood(&[twin.to_str().unwrap(), bad.to_str().unwrap()]);
+    let (ok, out) = common::twin_cli(&["flood", twin.to_str().unwrap(), bad.to_str().unwrap()]);
     assert!(!ok);
     assert!(
         out.contains("bad.toml: line 2, field `output_interval_s`: must be a positive number"),

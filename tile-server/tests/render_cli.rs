@@ -6,62 +6,14 @@
 //! the render test fails with the renderer's message.
 
 use renderer::render::Image;
-use std::path::Path;
-use std::process::Command;
-use twin_core::import::Imported;
-use twin_core::model::Dem;
-use twin_core::store::Store;
-use twin_core::{Crs, TwinConfig};
-
-fn make_twin(dir: &Path) {
-    let crs = Crs::epsg(32648).unwrap();
-    TwinConfig::new("cli valley", &crs).save(dir).unwrap();
-    let (nx, ny, dx) = (40usize, 30usize, 10.0);
-    let mut values = Vec::new();
-    for r in 0..ny {
-        for c in 0..nx {
-            let d = (r as f64 - 15.0).abs() * dx;
-            values.push(Some((0.02 * d + 0.001 * c as f64 * dx) as f32));
-        }
-    }
-    let dem = Dem {
-        name: "valley".into(),
-        ncols: nx,
-        nrows: ny,
-        xmin: 745_000.0,
-        ymax: 1_820_000.0,
-        cell_x: dx,
-        cell_y: dx,
-        values,
-    };
-    let mut store = Store::open_or_create(&dir.join("twin.gpkg"), &crs).unwrap();
-    store
-        .write(&Imported {
-            dems: vec![dem],
-            ..Default::default()
-        })
-        .unwrap();
-}
-
-fn twin(args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
-}
+mod common;
 
 #[test]
 fn render_writes_a_png_and_refuses_bad_arguments() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("valley");
     std::fs::create_dir_all(&dir).unwrap();
-    make_twin(&dir);
+    common::valley_twin(&dir);
     let sc = tmp.path().join("rise.toml");
     std::fs::write(
         &sc,
@@ -70,7 +22,7 @@ fn render_writes_a_png_and_refuses_bad_arguments() {
     .unwrap();
     let d = dir.to_str().unwrap();
     let run = dir.join("runs/r1");
-    let (ok, out) = twin(&[
+    let (ok, out) = common::twin_cli(&[
         "flood",
         d,
         sc.to_str().unwrap(),
@@ -82,7 +34,7 @@ fn render_writes_a_png_and_refuses_bad_arguments() {
     // By run id, with a snapshot time.
     let pic = tmp.path().join("pic.png");
     let p = pic.to_str().unwrap();
-    let (ok, out) = twin(&[
+    let (ok, out) = common::twin_cli(&[
         "render",
         d,
         "--scenario",
@@ -120,7 +72,7 @@ fn render_writes_a_png_and_refuses_bad_arguments() {
     std::fs::create_dir_all(&traffic).unwrap();
     std::fs::write(traffic.join("links.csv"), "road_id,vc\nx,0.7\n").unwrap();
     let pic2 = tmp.path().join("persp.png");
-    let (ok, out) = twin(&[
+    let (ok, out) = common::twin_cli(&[
         "render",
         d,
         "--scenario",
@@ -149,13 +101,8 @@ fn render_writes_a_png_and_refuses_bad_arguments() {
     for (extra, needle) in cases {
         let mut args = vec!["render", d, "--out", p];
         args.extend_from_slice(extra);
-        let o = Command::new(env!("CARGO_BIN_EXE_twin"))
-            .args(&args)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?} succeeded");
-        assert_ne!(o.status.code(), Some(0));
+        let (ok, err) = common::twin_cli(&args);
+        assert!(!ok, "{args:?} succeeded");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }

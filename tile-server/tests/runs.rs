@@ -17,31 +17,18 @@ use tile_server::server::{self, tiles::GeneratedTiles, ServerConfig};
 use tile_server::tiles::TilesetOptions;
 use twin_core::TwinDir;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn setup(name: &str) -> (SocketAddr, PathBuf) {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&root);
     let dir = root.join("hue");
-    std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(repo().join("data/hue"))
-        .unwrap()
-        .flatten()
-    {
-        let p = e.path();
-        if p.is_file() && p.extension().is_some_and(|x| x != "gpkg") {
-            std::fs::copy(&p, dir.join(e.file_name())).unwrap();
-        }
-    }
+    common::copy_sample_twin(&dir);
     let td = TwinDir::open(&dir).unwrap();
     let twin = Arc::new(scenarios::traffic::scenario::load_twin(&dir).unwrap());
     let opts = TilesetOptions::for_config(&td.config);
     let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
     let cfg = ServerConfig {
         twin_dir: Some(dir.clone()),
-        scenario_dirs: vec![repo().join("scenarios/examples/hue")],
+        scenario_dirs: vec![common::repo().join("scenarios/examples/hue")],
         tile_opts: opts,
         ..ServerConfig::default()
     };

@@ -3,22 +3,9 @@
 //! the listing, the stored run read back with serde_json, a rerun from the stored inputs with
 //! the same impacts, and a comparison of the two; a bad file fails naming its line and field.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn twin_cmd(args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .arg("scenario")
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
-}
+use std::path::{Path, PathBuf};
 
 fn json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
@@ -37,16 +24,10 @@ fn scenario_run_list_show_rerun_compare() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let twin: PathBuf = tmp.path().join("hue");
-    std::fs::create_dir_all(&twin).unwrap();
-    for e in std::fs::read_dir(&data).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() && p.extension().is_none_or(|x| x != "gpkg") {
-            std::fs::copy(&p, twin.join(p.file_name().unwrap())).unwrap();
-        }
-    }
+    common::copy_sample_twin(&twin);
     let t = twin.to_str().unwrap();
     let file = root.join("scenarios/examples/hue/truong_tien_closed.toml");
-    let (ok, out) = twin_cmd(&["run", t, file.to_str().unwrap()]);
+    let (ok, out) = common::twin_cli(&["scenario", "run", t, file.to_str().unwrap()]);
     assert!(ok, "{out}");
     eprintln!("{out}");
     let runs: Vec<String> = std::fs::read_dir(twin.join("runs"))
@@ -69,7 +50,7 @@ fn scenario_run_list_show_rerun_compare() {
     assert!(out.contains("Cầu Trường Tiền"), "{out}");
 
     // Rerun from the stored inputs: a new run with the same inputs and the same impacts.
-    let (ok, out) = twin_cmd(&["rerun", t, &a]);
+    let (ok, out) = common::twin_cli(&["scenario", "rerun", t, &a]);
     assert!(ok, "{out}");
     let mut runs: Vec<String> = std::fs::read_dir(twin.join("runs"))
         .unwrap()
@@ -90,29 +71,29 @@ fn scenario_run_list_show_rerun_compare() {
     );
 
     // list: both runs, done.
-    let (ok, out) = twin_cmd(&["list", t]);
+    let (ok, out) = common::twin_cli(&["scenario", "list", t]);
     assert!(ok, "{out}");
     for id in [&a, &b] {
         let line = out.lines().find(|l| l.starts_with(id.as_str())).unwrap();
         assert!(line.contains("traffic") && line.contains("done"), "{line}");
     }
     // show: the stored run.
-    let (ok, out) = twin_cmd(&["show", t, &a]);
+    let (ok, out) = common::twin_cli(&["scenario", "show", t, &a]);
     assert!(ok, "{out}");
     assert!(out.contains("status:    done") && out.contains("Trường Tiền bridge closed"));
     // compare: the same flows, no TSTT change.
-    let (ok, out) = twin_cmd(&["compare", t, &a, &b]);
+    let (ok, out) = common::twin_cli(&["scenario", "compare", t, &a, &b]);
     assert!(ok, "{out}");
     assert!(
         out.contains(&format!("{tstt:.1} -> {tstt:.1} veh·min (+0.0)")),
         "{out}"
     );
     // Errors: an unknown run, and a scenario without a model (file, line and field named).
-    let (ok, out) = twin_cmd(&["show", t, "no-such-run"]);
+    let (ok, out) = common::twin_cli(&["scenario", "show", t, "no-such-run"]);
     assert!(!ok && out.contains("no-such-run"), "{out}");
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\nmodel = \"quake\"\n").unwrap();
-    let (ok, out) = twin_cmd(&["run", t, bad.to_str().unwrap()]);
+    let (ok, out) = common::twin_cli(&["scenario", "run", t, bad.to_str().unwrap()]);
     assert!(!ok, "{out}");
     assert!(
         out.contains(&format!("{}: line 2, field `model`", bad.display())),

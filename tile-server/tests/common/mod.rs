@@ -31,6 +31,73 @@ pub fn start(app: axum::Router) -> std::net::SocketAddr {
     rx.recv().expect("server address")
 }
 
+/// Run the `twin` binary with `args`: whether it succeeded, and its stdout and stderr.
+pub fn twin_cli(args: &[&str]) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}
+
+/// A small twin folder in `dir`: a 40 × 30 tilted valley DEM of 10 m cells (UTM 48N) written
+/// straight into the store.
+pub fn valley_twin(dir: &Path) {
+    use twin_core::import::Imported;
+    use twin_core::model::Dem;
+    use twin_core::store::Store;
+    use twin_core::{Crs, TwinConfig};
+    let crs = Crs::epsg(32648).unwrap();
+    TwinConfig::new("cli valley", &crs).save(dir).unwrap();
+    let (nx, ny, dx) = (40usize, 30usize, 10.0);
+    let mut values = Vec::new();
+    for r in 0..ny {
+        for c in 0..nx {
+            let d = (r as f64 - 15.0).abs() * dx;
+            values.push(Some((0.02 * d + 0.001 * c as f64 * dx) as f32));
+        }
+    }
+    let dem = Dem {
+        name: "valley".into(),
+        ncols: nx,
+        nrows: ny,
+        xmin: 745_000.0,
+        ymax: 1_820_000.0,
+        cell_x: dx,
+        cell_y: dx,
+        values,
+    };
+    let mut store = Store::open_or_create(&dir.join("twin.gpkg"), &crs).unwrap();
+    store
+        .write(&Imported {
+            dems: vec![dem],
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A copy of the sample twin's sources (`data/hue`: no store, cache or runs) in `to`.
+pub fn copy_sample_twin(to: &Path) {
+    let from = repo().join("data/hue");
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(&from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_file() && p.extension().is_none_or(|x| x != "gpkg") {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
 pub fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data")
