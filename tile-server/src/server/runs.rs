@@ -539,7 +539,8 @@ pub async fn run_events(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let r = runs(&state)?.clone();
-    let info = r.read(&id)?;
+    // 404 for an unknown run, 400 for a malformed id.
+    r.read(&id)?;
     let rx = r
         .active
         .lock()
@@ -551,12 +552,10 @@ pub async fn run_events(
         End(Arc<Runs>, String),
         Done,
     }
+    // A run that is not going any more (ended, or left by an earlier server) gets its end.
     let start = match rx {
         Some(rx) => S::Live(rx, r, id, true),
-        None => {
-            let _ = info;
-            S::End(r, id)
-        }
+        None => S::End(r, id),
     };
     let events = stream::unfold(start, |s| async move {
         match s {
