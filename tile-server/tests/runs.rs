@@ -400,6 +400,55 @@ async fn runs_over_http() {
         .status();
     assert!(s == 404 || s == 400, "{s}");
 
+    // Rerun from the stored inputs: the same impacts; the two runs compare with no change.
+    let r = c
+        .post(format!("{base}/api/runs/{id}/rerun"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let (_, v) = json(r).await;
+    let id3 = v["run"]["id"].as_str().unwrap().to_string();
+    assert_ne!(id3, id);
+    let ev = events(&base, &id3).await;
+    assert_eq!(ev.last().unwrap().1["status"], "done", "{ev:?}");
+    let (_, a) = json(c.get(format!("{base}/api/runs/{id}")).send().await.unwrap()).await;
+    let (_, b) = json(
+        c.get(format!("{base}/api/runs/{id3}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a["impacts"], b["impacts"]);
+    let (s, cmp) = json(
+        c.get(format!("{base}/api/runs/{id}/compare/{id3}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{cmp}");
+    assert_eq!(cmp["run"], id3.as_str(), "{cmp}");
+    assert_eq!(cmp["baseline_run"], id.as_str(), "{cmp}");
+    let counts = &cmp["buildings"];
+    assert!(counts["compared"].as_u64().unwrap() > 3000, "{counts}");
+    // The same inputs give the same depths: nothing newly wet, dried, deeper or shallower.
+    for k in ["newly_wet", "dried", "deeper", "shallower"] {
+        assert_eq!(counts[k], 0, "{k}: {counts}");
+    }
+    assert_eq!(counts["wet"], counts["wet_baseline"]);
+    let (s, _) = json(
+        c.get(format!(
+            "{base}/api/runs/{id}/compare/20991231T000000Z-nope"
+        ))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s / 100, 4);
+
     // Cancel: a longer run stopped right away ends `cancelled`; an ended run cannot be.
     let (s, v) = json(
         c.post(format!("{base}/api/runs"))

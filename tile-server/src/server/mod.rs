@@ -388,6 +388,8 @@ pub fn app(
             get(runs::get_run).delete(runs::cancel_run),
         )
         .route("/api/runs/{id}/events", get(runs::run_events))
+        .route("/api/runs/{id}/rerun", post(runs::rerun))
+        .route("/api/runs/{a}/compare/{b}", get(runs::compare))
         .route("/api/runs/{id}/files/{name}", get(runs::run_file))
         .route("/api/runs/{id}/water", get(runs::water_index))
         .route("/api/runs/{id}/water/{time}/{*path}", get(runs::water_tile))

@@ -8,6 +8,8 @@
 //! | `GET /api/runs`, `GET /api/runs/<id>` | stored runs; one run with its impacts and comparison |
 //! | `GET /api/runs/<id>/events` | progress as server-sent events (`progress`, then one `end`) |
 //! | `DELETE /api/runs/<id>` | cancel a queued or running run |
+//! | `POST /api/runs/<id>/rerun` | a new run of a stored run's inputs |
+//! | `GET /api/runs/<a>/compare/<b>` | run b against run a (two done runs of one model) |
 //! | `GET /api/runs/<id>/files/<name>` | a result file (CSV, JSON, GeoTIFF) |
 //! | `GET /api/runs/<id>/water` | output times and their water-surface tilesets |
 //! | `GET /api/runs/<id>/water/<time>/tileset.json`, `.../<tile>.glb` | the water surface at one output time |
@@ -503,6 +505,46 @@ pub async fn get_run(
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// `POST /api/runs/<id>/rerun`: a new run of a stored run's inputs (202 with the new run).
+pub async fn rerun(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let r = runs(&state)?.clone();
+    r.read(&id)?;
+    let twin_dir = r.twin_dir.clone();
+    let job = tokio::task::spawn_blocking(move || Job::rerun(&twin_dir, &id))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let info = r.start(job, state.twin.clone());
+    let new = info.id.clone();
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/runs/{new}"))],
+        Json(json!({"run": info, "events": format!("/api/runs/{new}/events")})),
+    )
+        .into_response())
+}
+
+/// `GET /api/runs/<a>/compare/<b>`: run `b` against run `a` (two done runs of one model), from
+/// their stored tables.
+pub async fn compare(
+    State(state): State<Arc<AppState>>,
+    Path((a, b)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let r = runs(&state)?.clone();
+    r.read(&a)?;
+    r.read(&b)?;
+    let c = tokio::task::spawn_blocking(move || scenarios::jobs::compare_runs(&r.store, &a, &b))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+    Ok(Json(
+        serde_json::to_value(c).map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
 }
 
 /// `DELETE /api/runs/<id>`: cancel a queued or running run (202); 409 when it has ended.
