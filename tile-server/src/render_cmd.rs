@@ -64,7 +64,8 @@ fn size(s: &str) -> Result<(u32, u32)> {
 pub fn render(a: &RenderArgs) -> Result<()> {
     let (w, h) = size(&a.size)?;
     let dir = TwinDir::open(&a.twin)?;
-    let twin = dir.load()?;
+    // The store when the twin is built, else its sources imported in memory (as `twin scenario`).
+    let twin = scenarios::traffic::scenario::load_twin(&dir.dir).map_err(anyhow::Error::msg)?;
     let camera = Camera::parse(&a.camera, &twin.crs)
         .with_context(|| format!("--camera {:?} (forms: {CAMERA_FORMS})", a.camera))?;
     let mut scene = Scene::from_twin(&twin)?;
