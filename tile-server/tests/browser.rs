@@ -215,22 +215,8 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     if skip_or_check_tools() {
         return;
     }
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-scenario");
-    let _ = std::fs::remove_dir_all(&root);
-    let dir = root.join("hue");
-    common::copy_sample_twin(&dir);
-    let td = TwinDir::open(&dir).unwrap();
-    let twin = Arc::new(scenarios::traffic::scenario::load_twin(&dir).unwrap());
-    let opts = TilesetOptions::for_config(&td.config);
-    let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
-    let cfg = ServerConfig {
-        twin_dir: Some(dir.clone()),
-        scenario_dirs: vec![common::repo().join("scenarios/examples/hue")],
-        tile_opts: opts,
-        ..ServerConfig::default()
-    };
-    let app = server::app(twin.clone(), Arc::new(source), &cfg).unwrap();
-    let addr = common::start(app);
+    let (addr, dir, twin) = common::serve_sample_with_scenarios("browser-scenario");
+    let root = dir.parent().unwrap().to_path_buf();
 
     // The Imperial City, inside the Citadel.
     let (clon, clat) = (107.5785, 16.4695);

@@ -10,31 +10,6 @@ use common::Glb;
 use reqwest::header;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use tile_server::server::{self, tiles::GeneratedTiles, ServerConfig};
-use tile_server::tiles::TilesetOptions;
-use twin_core::TwinDir;
-
-fn setup(name: &str) -> (SocketAddr, PathBuf) {
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&root);
-    let dir = root.join("hue");
-    common::copy_sample_twin(&dir);
-    let td = TwinDir::open(&dir).unwrap();
-    let twin = Arc::new(scenarios::traffic::scenario::load_twin(&dir).unwrap());
-    let opts = TilesetOptions::for_config(&td.config);
-    let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
-    let cfg = ServerConfig {
-        twin_dir: Some(dir.clone()),
-        scenario_dirs: vec![common::repo().join("scenarios/examples/hue")],
-        tile_opts: opts,
-        ..ServerConfig::default()
-    };
-    let app = server::app(twin, Arc::new(source), &cfg).unwrap();
-    (common::start(app), dir)
-}
 
 async fn json(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
@@ -116,7 +91,7 @@ fn tile_depths(glb: &Glb) -> HashMap<String, f32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_over_http() {
-    let (addr, dir) = setup("runs-test");
+    let (addr, dir, _) = common::serve_sample_with_scenarios("runs-test");
     let base = format!("http://{addr}");
     let c = reqwest::Client::new();
 

@@ -98,6 +98,36 @@ pub fn copy_sample_twin(to: &Path) {
     }
 }
 
+/// A copy of the sample twin in `<test tmp>/<name>/hue` served on a free loopback port with
+/// the scenario files of `scenarios/examples/hue`: the address, the twin folder, the twin.
+pub fn serve_sample_with_scenarios(
+    name: &str,
+) -> (
+    std::net::SocketAddr,
+    PathBuf,
+    std::sync::Arc<twin_core::Twin>,
+) {
+    use std::sync::Arc;
+    use tile_server::server::{self, tiles::GeneratedTiles, ServerConfig};
+    use tile_server::tiles::TilesetOptions;
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("hue");
+    copy_sample_twin(&dir);
+    let td = twin_core::TwinDir::open(&dir).unwrap();
+    let twin = Arc::new(scenarios::traffic::scenario::load_twin(&dir).unwrap());
+    let opts = TilesetOptions::for_config(&td.config);
+    let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
+    let cfg = ServerConfig {
+        twin_dir: Some(dir.clone()),
+        scenario_dirs: vec![repo().join("scenarios/examples/hue")],
+        tile_opts: opts,
+        ..ServerConfig::default()
+    };
+    let app = server::app(twin.clone(), Arc::new(source), &cfg).unwrap();
+    (start(app), dir, twin)
+}
+
 pub fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data")
