@@ -142,12 +142,7 @@ impl Runs {
     }
 
     fn find_scenario(&self, name: &str) -> Result<PathBuf, ApiError> {
-        let ok = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-            && !name.starts_with('.');
-        if !ok {
+        if !plain_file_name(name) {
             return Err(ApiError::bad_request(format!(
                 "scenario {name:?}: a file name of letters, digits, '_', '-' and '.'"
             )));
@@ -353,6 +348,15 @@ impl Runs {
         self.water.insert(key, w.clone());
         Ok(w)
     }
+}
+
+/// A file name without a folder: letters, digits, `_`, `-` and `.`, not hidden (no leading `.`).
+fn plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
 fn runs(state: &AppState) -> Result<&Arc<Runs>, ApiError> {
@@ -653,11 +657,7 @@ pub async fn run_file(
 ) -> Result<Response, ApiError> {
     let r = runs(&state)?;
     r.read(&id)?;
-    let ok = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    let ok = plain_file_name(&name);
     let Some(ct) = result_type(&name).filter(|_| ok) else {
         return Err(ApiError::bad_request(format!(
             "file {name:?}: a plain file name ending in .csv, .json, .tif, .png or .toml"
