@@ -261,26 +261,12 @@ impl Job {
     /// status queued, with its inputs copied.
     pub fn create(twin_dir: &Path, file: ScenarioFile) -> Result<Job> {
         let store = RunStore::for_twin(twin_dir);
-        let info = store.create(RunInfo {
-            id: String::new(),
-            name: file.name.clone(),
-            model: file.model,
-            scenario_file: file.path.display().to_string(),
-            input_file: String::new(),
-            input_hash: file.hash.clone(),
-            status: Status::Queued,
-            progress: 0.0,
-            phase: "queued".into(),
-            message: String::new(),
-            created: String::new(),
-            started: None,
-            finished: None,
-            baseline_run: None,
-            flood_runs: Vec::new(),
-            solver: None,
-            error: None,
-            inputs: Vec::new(),
-        })?;
+        let info = store.create(RunInfo::queued(
+            &file.name,
+            file.model,
+            &file.path.display().to_string(),
+            &file.hash,
+        ))?;
         let dir = store.dir(&info.id)?;
         let mut job = Job { store, file, info };
         match store_inputs(&dir, &job.file) {

@@ -102,6 +102,33 @@ pub struct RunInfo {
     pub inputs: Vec<StoredInput>,
 }
 
+impl RunInfo {
+    /// A run not yet in the store (no id, no times), status queued, with nothing recorded yet
+    /// but what it runs: [`RunStore::create`] gives it its id and creation time.
+    pub fn queued(name: &str, model: Model, scenario_file: &str, input_hash: &str) -> RunInfo {
+        RunInfo {
+            id: String::new(),
+            name: name.into(),
+            model,
+            scenario_file: scenario_file.into(),
+            input_file: String::new(),
+            input_hash: input_hash.into(),
+            status: Status::Queued,
+            progress: 0.0,
+            phase: "queued".into(),
+            message: String::new(),
+            created: String::new(),
+            started: None,
+            finished: None,
+            baseline_run: None,
+            flood_runs: Vec::new(),
+            solver: None,
+            error: None,
+            inputs: Vec::new(),
+        }
+    }
+}
+
 /// RFC 3339 UTC time (milliseconds) of `t`.
 pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
@@ -114,7 +141,6 @@ pub struct RunStore {
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
-
 fn json_err(path: &Path, e: impl ToString) -> ScenarioError {
     ScenarioError::parse(path, "JSON", e)
 }
@@ -268,24 +294,8 @@ mod tests {
 
     fn info(hash: &str) -> RunInfo {
         RunInfo {
-            id: String::new(),
-            name: "n".into(),
-            model: Model::Flood,
-            scenario_file: "s.toml".into(),
             input_file: "input/scenario.toml".into(),
-            input_hash: hash.into(),
-            status: Status::Queued,
-            progress: 0.0,
-            phase: "queued".into(),
-            message: String::new(),
-            created: String::new(),
-            started: None,
-            finished: None,
-            baseline_run: None,
-            flood_runs: Vec::new(),
-            solver: None,
-            error: None,
-            inputs: Vec::new(),
+            ..RunInfo::queued("n", Model::Flood, "s.toml", hash)
         }
     }
 
