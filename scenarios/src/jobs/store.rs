@@ -141,6 +141,24 @@ pub struct RunStore {
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+static LAST_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Now, to the millisecond, but later than any time this process gave before: run ids made
+/// in the same millisecond still sort in creation order (their hash part is random).
+fn next_millisecond() -> SystemTime {
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut prev = LAST_MS.load(Ordering::Relaxed);
+    loop {
+        let ms = now_ms.max(prev + 1);
+        match LAST_MS.compare_exchange_weak(prev, ms, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+            Err(p) => prev = p,
+        }
+    }
+}
+
 fn json_err(path: &Path, e: impl ToString) -> ScenarioError {
     ScenarioError::parse(path, "JSON", e)
 }
@@ -187,7 +205,7 @@ impl RunStore {
     pub fn create(&self, mut info: RunInfo) -> Result<RunInfo> {
         std::fs::create_dir_all(&self.root).map_err(|e| ScenarioError::io(&self.root, e))?;
         for _ in 0..100 {
-            let now = SystemTime::now();
+            let now = next_millisecond();
             let stamp = rfc3339(now).replace(['-', ':'], "").replace('.', "");
             let nanos = now
                 .duration_since(SystemTime::UNIX_EPOCH)
