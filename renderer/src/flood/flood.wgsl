@@ -27,8 +27,8 @@ struct Params {
     hazard: f32,
     t_end: f32,    // batch end time, seconds after the batch start
     t0: f32,       // batch start, seconds since the start of the run
-    _pad0: f32,
-    _pad1: f32,
+    dt_every: u32, // Δt is set every this many steps of a run segment
+    phase: u32,    // steps of the segment before this batch, modulo dt_every
 }
 
 // Per cell: ground (shifted), Manning's n, rain slot, and a code: bit 0 blocked, bit 1 east face
@@ -54,7 +54,8 @@ struct Cell {
 // (max speed, max hazard rating, stage exchange depth, unused)
 @group(0) @binding(7) var<storage, read_write> acc2: array<vec4<f32>>;
 // [0] elapsed, [1] Kahan compensation, [2] Δt of this step, [3] step start, [4] steps in the batch,
-// [5] h_max, then the slot values, then the partial maxima.
+// [5] h_max, [6] the Δt of the current group of dt_every steps, then the slot values, then
+// the partial maxima.
 @group(0) @binding(8) var<storage, read_write> misc: array<f32>;
 // Series points (t relative to the batch start, value) and slots (offset, length, kind, 0);
 // kind 0: rain (step series, integral), 1: inflow (linear, integral / cell area), 2: stage
@@ -198,9 +199,14 @@ fn clock(@builtin(local_invocation_index) li: u32) {
     }
     if (li == 0u) {
         let hmax = red[0];
-        var dt = P.max_dt;
-        if (hmax > 0.0) {
-            dt = min(P.alpha * P.dx / sqrt(P.g * hmax), P.max_dt);
+        // Δt of the group of dt_every steps this step starts, or the one its group set.
+        var dt = misc[6];
+        if ((u32(misc[4]) + P.phase) % P.dt_every == 0u) {
+            dt = P.max_dt;
+            if (hmax > 0.0) {
+                dt = min(P.alpha * P.dx / sqrt(P.g * hmax), P.max_dt);
+            }
+            misc[6] = dt;
         }
         let elapsed = misc[0];
         let remaining = P.t_end - elapsed;

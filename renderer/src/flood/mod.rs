@@ -45,8 +45,10 @@ struct Params {
     hazard: f32,
     target: f32,
     t0: f32,
-    _pad0: f32,
-    _pad1: f32,
+    /// Δt is set every this many steps of an `advance_to` call.
+    dt_every: u32,
+    /// Steps of the current `advance_to` call before this batch, modulo `dt_every`.
+    phase: u32,
 }
 
 #[repr(C)]
@@ -214,8 +216,8 @@ impl GpuSolver {
             hazard: p.hazard_depth as f32,
             target: 0.0,
             t0: 0.0,
-            _pad0: 0.0,
-            _pad1: 0.0,
+            dt_every: p.dt_every,
+            phase: 0,
         };
         let d = &gpu.device;
         let scope = d.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -530,7 +532,11 @@ impl FloodSolver for GpuSolver {
     }
 
     fn advance_to(&mut self, t_end: f64) -> scenarios::Result<()> {
+        // Δt is set from the deepest water at the call's first step and every `dt_every`
+        // steps after it, as the CPU solver does.
+        let first = self.steps;
         while self.t < t_end {
+            self.params.phase = ((self.steps - first) % self.params.dt_every as u64) as u32;
             let k = if self.last_dt > 0.0 {
                 (((t_end - self.t) / self.last_dt).ceil() as u64 + 2).clamp(1, MAX_BATCH)
             } else {

@@ -525,6 +525,10 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
         max_dt: param(sc, &sv.max_dt_s, "max_dt_s", d.max_dt)?,
         wet_depth: param(sc, &sv.wet_depth_m, "wet_depth_m", d.wet_depth)?,
         hazard_depth: param(sc, &sv.hazard_depth_m, "hazard_depth_m", d.hazard_depth)?,
+        dt_every: sv
+            .dt_every_steps
+            .as_ref()
+            .map_or(d.dt_every, |v| *v.get_ref()),
     };
     params
         .validate()

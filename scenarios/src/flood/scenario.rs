@@ -38,7 +38,8 @@
 //! [buildings]
 //! burn = true                      # buildings are blocked cells
 //!
-//! [solver]                         # theta, alpha, depth_threshold_m, max_dt_s, wet_depth_m, hazard_depth_m
+//! [solver]                         # theta, alpha, depth_threshold_m, max_dt_s, wet_depth_m, hazard_depth_m,
+//!                                  # dt_every_steps (Δt set every 4 steps by default)
 //! ```
 
 use crate::error::{Result, ScenarioError};
@@ -123,6 +124,8 @@ pub struct SolverSection {
     pub wet_depth_m: Option<Spanned<f64>>,
     /// Hazard depth (m).
     pub hazard_depth_m: Option<Spanned<f64>>,
+    /// Steps between two settings of Δt.
+    pub dt_every_steps: Option<Spanned<u32>>,
 }
 
 /// `[manning]`: Manning's n by land cover.
