@@ -3,9 +3,11 @@
 //! (`scripts/bench_flood.sh`).
 //!
 //! ```text
-//! flood_bench [--n 1000] [--dx 5] [--duration 60] [--solvers cpu,gpu] [--write-inputs DIR]
+//! flood_bench [--n 1000] [--dx 5] [--duration 60] [--solvers cpu,gpu] [--dt-every 4]
+//!             [--write-inputs DIR]
 //! ```
-//! Prints one line per solver: `solver=cpu cells=... steps=... wall_s=... updates_per_s=...`.
+//! Prints one line per solver: `solver=cpu cells=... steps=... wall_s=... updates_per_s=...`
+//! (and, for the CPU solver, the largest Courant number a step ran at: `max_courant=`).
 
 use renderer::flood::GpuSolver;
 use scenarios::flood::{CpuSolver, FloodModel, FloodSolver, Interp, TimeSeries};
@@ -38,7 +40,8 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn run(name: &str, solver: &mut dyn FloodSolver, cells: usize, duration: f64) {
+/// Runs a solver and returns its result line.
+fn run(name: &str, solver: &mut dyn FloodSolver, cells: usize, duration: f64) -> String {
     let start = Instant::now();
     if let Err(e) = solver.advance_to(duration) {
         eprintln!("{name}: {e}");
@@ -49,12 +52,12 @@ fn run(name: &str, solver: &mut dyn FloodSolver, cells: usize, duration: f64) {
     let wall = start.elapsed().as_secs_f64();
     let steps = solver.steps();
     let wet = st.h.iter().filter(|&&h| h > 0.01).count() as f64 / cells as f64;
-    println!(
+    format!(
         "solver={name} cells={cells} steps={steps} wall_s={wall:.3} updates_per_s={:.4e} wet_fraction={wet:.3} bytes_per_update={:.0} device=\"{}\"",
         cells as f64 * steps as f64 / wall,
         GpuSolver::bytes_per_cell_update(wet),
         solver.describe()
-    );
+    )
 }
 
 fn main() {
@@ -63,7 +66,10 @@ fn main() {
     let dx: f64 = arg(&args, "--dx").map_or(5.0, |v| v.parse().expect("--dx"));
     let duration: f64 = arg(&args, "--duration").map_or(60.0, |v| v.parse().expect("--duration"));
     let solvers = arg(&args, "--solvers").unwrap_or_else(|| "cpu,gpu".into());
-    let m = model(n, dx);
+    let mut m = model(n, dx);
+    if let Some(k) = arg(&args, "--dt-every") {
+        m.params.dt_every = k.parse().expect("--dt-every");
+    }
     if let Some(dir) = arg(&args, "--write-inputs") {
         let dir = std::path::Path::new(&dir);
         std::fs::create_dir_all(dir).expect("input folder");
@@ -83,14 +89,13 @@ fn main() {
     let cells = n * n;
     for s in solvers.split(',').filter(|s| !s.is_empty()) {
         match s {
-            "cpu" => run(
-                "cpu",
-                &mut CpuSolver::new(&m).expect("cpu solver"),
-                cells,
-                duration,
-            ),
+            "cpu" => {
+                let mut c = CpuSolver::new(&m).expect("cpu solver");
+                let line = run("cpu", &mut c, cells, duration);
+                println!("{line} max_courant={:.4}", c.max_courant());
+            }
             "gpu" => match GpuSolver::new(&m) {
-                Ok(mut g) => run("gpu", &mut g, cells, duration),
+                Ok(mut g) => println!("{}", run("gpu", &mut g, cells, duration)),
                 Err(e) => {
                     println!("solver=gpu error=\"{e}\"");
                 }

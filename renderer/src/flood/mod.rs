@@ -5,7 +5,9 @@
 //!   water levels are small numbers and keep their precision;
 //! * separate buffers for the old (limited) and the new face discharges;
 //! * h_max by a parallel reduction: each workgroup of the continuity kernel writes the maximum
-//!   of its new depths, and a one-workgroup kernel reduces them and sets the next Δt;
+//!   of its new depths, and a one-workgroup kernel reduces them and sets the next Δt, at the
+//!   first step of each `advance_to` call and every `dt_every` steps after it (the steps in
+//!   between keep the group's Δt), as the CPU solver does;
 //! * steps run in batches without the CPU: the clock kernel computes Δt and the time on the
 //!   GPU (Kahan-summed f32 within a batch, f64 across batches on the CPU) and evaluates the
 //!   rain, inflow and stage series; the CPU reads back 32 bytes per batch.

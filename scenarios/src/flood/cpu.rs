@@ -1,9 +1,12 @@
-//! The CPU reference solver: the local inertial scheme with f64 depths and arithmetic (the face
-//! discharges are kept in f32 between steps), blocks of rows in parallel with rayon, one fused
-//! sweep over the grid per step.
+//! The CPU reference solver: the local inertial scheme with f64 depths, face discharges computed
+//! in f32 from f64 water levels, blocks of rows in parallel with rayon, and one sweep over the
+//! grid for each group of `dt_every` steps.
 //!
 //! One step (the GPU kernels in `renderer` do the same passes in f32):
-//! 1. Δt = min(α·Δx/√(g·h_max), Δt_max), shortened to land on the requested time.
+//! 1. Δt = min(α·Δx/√(g·h_max), Δt_max) from the deepest water at the start of each group of
+//!    `SolverParams::dt_every` steps (4 by default; 1: every step) and of each `advance_to`
+//!    call, the last step shortened to land on the requested time. The largest Courant number
+//!    a step actually ran at is kept (`max_courant`).
 //! 2. Face discharges (de Almeida et al. 2012, semi-implicit Manning friction):
 //!    q' = [θ·q + (1−θ)/2·(q₋ + q₊) − g·h_f·Δt·(η_b − η_a)/Δx] / [1 + g·Δt·n²·|q| / h_f^(7/3)]
 //!    with h_f = max(η_a, η_b) − max(z_a, z_b), and q' = 0 where h_f ≤ the depth threshold,
@@ -16,24 +19,32 @@
 //! 4. Continuity: h += Δt/Δx·(q_w − q_e + q_n − q_s) + rain + inflow; stage cells are then set
 //!    to max(stage − z, 0) and the difference is booked as boundary exchange.
 //!
-//! **How it is fast.** The passes are fused: each rayon task takes a block of rows and walks
-//! down it computing, for row j + 1, the new face discharges and the limiter factors into small
-//! row buffers that stay in the L1/L2 cache, and for row j the limited discharges, the new
-//! depth and the summaries; only the state (depth, limited discharges: double-buffered), the
-//! ground, the face coefficients and the running maxima go through memory. The row loops have
-//! no per-cell branches (selects, min/max) and are compiled three times, for baseline x86-64,
-//! with AVX2 and with AVX-512 (the widest the processor has is picked at run time), so that
-//! LLVM vectorises them. The rare cases sit
-//! outside the loops: blocked cells, inflows and stages are short per-row lists applied after
-//! the row, negative round-off depths are clamped after a vectorised check, and the wet and
-//! hazard durations are booked only when a cell crosses the threshold (a cell's start time of
-//! the current wet spell is kept; the duration so far is the closed spells plus the open one).
-//! The three builds give the same numbers bit for bit (no fused multiply-adds, no
-//! reassociation). Everything is computed in f64 except the speed and hazard rating (f32, what
-//! the rasters store); the limited face discharges are stored in f32, which takes a fifth off
-//! the memory traffic: both cells of a face add the same stored value, so mass is still
-//! conserved to f64 round-off, and the lake at rest stays exactly at rest (its discharges are
-//! exact zeros). The wet and hazard durations equal the sum of the steps' Δt up to rounding.
+//! **How it is fast.** A step's passes are fused: a walker goes down a block of rows computing,
+//! for row j + 1, the new face discharges and the limiter factors into small row buffers that
+//! stay in the L1/L2 cache, and for row j the limited discharges, the new depth and the
+//! summaries. The steps of a group share their Δt, so they run as a pipeline in one sweep
+//! (temporal blocking): step s + 1 walks two rows behind step s, reading its output from a ring
+//! of 8 rows, and only the last step writes the new state; each block also walks the rows that
+//! its later steps read from above and below it (3 and 2 rows per remaining step), so blocks
+//! stay independent. The state, the ground and the face coefficients go through memory once a
+//! group instead of once a step; the results equal those of the same steps taken one at a
+//! time, bit for bit, for any block height (tested). The row loops have no per-cell branches
+//! (selects, min/max) and are compiled three times, for baseline x86-64, with AVX2 and with
+//! AVX-512 (the widest the processor has is picked at run time), so that LLVM vectorises them.
+//! The rare cases sit outside the loops: blocked cells, inflows and stages are short per-row
+//! lists applied after the row, negative round-off depths are clamped after a vectorised check,
+//! and the wet and hazard durations are booked only when a cell crosses the threshold (a cell's
+//! start time of the current wet spell is kept; the duration so far is the closed spells plus
+//! the open one). The three builds give the same numbers bit for bit (no fused multiply-adds,
+//! no reassociation).
+//!
+//! **Precision.** Depths, water levels, the limiter, continuity and the mass budget are f64;
+//! a face's h_f and level difference are taken in f64 and the rest of the face in f32, like
+//! the limited discharges it starts from, which are stored in f32: both cells of a face add
+//! the same stored value, so mass is still conserved to f64 round-off, and the lake at rest
+//! stays exactly at rest (its level differences and discharges are exact zeros). Speed and
+//! hazard rating are f32 (what the rasters store). The wet and hazard durations equal the sum
+//! of the steps' Δt up to rounding.
 
 use super::model::{FloodModel, ForcingTable, GridSpec, SlotKind, SolverParams, NO_SLOT};
 use super::solver::{FloodSolver, FloodState, FloodSummary, MassBalance};
@@ -1148,7 +1159,8 @@ impl CpuSolver {
 impl FloodSolver for CpuSolver {
     fn describe(&self) -> String {
         format!(
-            "cpu reference solver (f64, f32 discharges, rayon, {} threads{})",
+            "cpu reference solver (f64 depths, f32 faces, {} steps a sweep, rayon, {} threads{})",
+            self.p.dt_every,
             rayon::current_num_threads(),
             match self.kernel {
                 Kernel::Plain => "",

@@ -599,6 +599,10 @@ mod tests {
                 .starts_with("s.toml: line 4: unknown field `bogus`"),
             "{e}"
         );
+        let e = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = 10\n[solver]\ndt_every_steps = -4\n")
+            .unwrap_err();
+        assert!(e.to_string().starts_with("s.toml: line 5"), "{e}");
+        assert!(e.to_string().contains("`-4`"), "{e}");
         let e = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = 10\n[[stage]]\nseries = [[0, 1]]\n")
             .unwrap_err();
         assert!(
