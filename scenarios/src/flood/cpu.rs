@@ -1088,15 +1088,20 @@ impl CpuSolver {
             })
             .collect();
         let grid = Input::grid(nx, &self.h, &self.qx, &self.qy);
-        // Blocks of rows: a few per thread (each walks 5 rows more per step of the group but
-        // the last, to read them from the step before).
+        // Blocks of rows: up to four per thread for the balance, fewer where that would make
+        // them short, as each walks 5 rows more per step of the group but the last (the rows
+        // its later steps read) and that work is done twice.
+        let k = plan.len();
         let threads = rayon::current_num_threads().max(1);
+        let mut per_thread = 4;
+        while per_thread > 1 && ny / (threads * per_thread) < 10 * k {
+            per_thread /= 2;
+        }
         let rows = self
             .block_rows
-            .unwrap_or_else(|| ny.div_ceil(4 * threads).clamp(8, 512));
+            .unwrap_or_else(|| ny.div_ceil(per_thread * threads).clamp(8, 512));
         let len = rows * nx;
         let kernel = self.kernel;
-        let k = plan.len();
         let merge = |a: Vec<RowStats>, b: Vec<RowStats>| -> Vec<RowStats> {
             a.into_iter()
                 .zip(b)
