@@ -215,7 +215,7 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     if skip_or_check_tools() {
         return;
     }
-    let (addr, dir, twin) = common::serve_sample_with_scenarios("browser-scenario");
+    let (addr, dir, twin) = common::serve_sample_with_scenarios("browser-scenario", |_| {});
     let root = dir.parent().unwrap().to_path_buf();
 
     // The Imperial City, inside the Citadel.

@@ -8,6 +8,7 @@ mod common;
 
 use common::Glb;
 use reqwest::header;
+use scenarios::jobs::{Model, RunInfo, RunStore, Status};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -91,9 +92,40 @@ fn tile_depths(glb: &Glb) -> HashMap<String, f32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_over_http() {
-    let (addr, dir, _) = common::serve_sample_with_scenarios("runs-test");
+    // A run left `running` by a server that stopped mid-run (its process is gone).
+    let mut stale_id = String::new();
+    let (addr, dir, _) = common::serve_sample_with_scenarios("runs-test", |dir| {
+        let store = RunStore::for_twin(dir);
+        let mut r = store
+            .create(RunInfo::queued("old", Model::Flood, "old.toml", "0"))
+            .unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        r.owner_pid = Some(child.id());
+        child.wait().unwrap();
+        r.status = Status::Running;
+        store.write(&r).unwrap();
+        stale_id = r.id;
+    });
     let base = format!("http://{addr}");
     let c = reqwest::Client::new();
+
+    // The server marked it failed, interrupted, when it started.
+    let (s, v) = json(
+        c.get(format!("{base}/api/runs/{stale_id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["run"]["status"], "failed", "{v}");
+    assert!(
+        v["run"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{v}"
+    );
 
     // The scenario files, with their models.
     let (s, v) = json(c.get(format!("{base}/api/scenarios")).send().await.unwrap()).await;

@@ -100,6 +100,10 @@ pub struct RunInfo {
     /// The inputs stored with the run.
     #[serde(default)]
     pub inputs: Vec<StoredInput>,
+    /// The process that made the run and runs it: a run that is not final when that process
+    /// is gone was interrupted ([`RunStore::mark_interrupted`]).
+    #[serde(default)]
+    pub owner_pid: Option<u32>,
 }
 
 impl RunInfo {
@@ -125,8 +129,17 @@ impl RunInfo {
             solver: None,
             error: None,
             inputs: Vec::new(),
+            owner_pid: None,
         }
     }
+}
+
+/// Whether process `pid` is alive, read from /proc; true where there is no /proc (the check
+/// is then left out).
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || !Path::new("/proc/self").exists()
+        || Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// RFC 3339 UTC time (milliseconds) of `t`.
@@ -224,6 +237,7 @@ impl RunStore {
                     info.id = id;
                     info.created = rfc3339(now);
                     info.status = Status::Queued;
+                    info.owner_pid = Some(std::process::id());
                     self.write(&info)?;
                     return Ok(info);
                 }
@@ -287,6 +301,29 @@ impl RunStore {
         ids.iter().map(|id| self.read(id)).collect()
     }
 
+    /// Marks the runs left queued or running by a process that has ended (a server or a
+    /// `twin scenario run` stopped mid-run) as failed, "interrupted"; returns their ids. Runs
+    /// of a live process, and runs that recorded no process, are left as they are.
+    pub fn mark_interrupted(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for mut r in self.list()? {
+            let Some(pid) = r.owner_pid else { continue };
+            if r.status.is_final() || process_alive(pid) {
+                continue;
+            }
+            r.error = Some(format!(
+                "interrupted: its process (pid {pid}) ended while it was {}",
+                r.status
+            ));
+            r.status = Status::Failed;
+            r.phase = "interrupted".into();
+            r.finished = Some(rfc3339(SystemTime::now()));
+            self.write(&r)?;
+            ids.push(r.id);
+        }
+        Ok(ids)
+    }
+
     /// The newest finished run of a `model` scenario with this input hash.
     pub fn newest_done(&self, model: Model, input_hash: &str) -> Result<Option<RunInfo>> {
         Ok(self
@@ -348,5 +385,50 @@ mod tests {
         assert_eq!(ids, vec![b.id.clone(), c.id.clone()]);
         assert!(store.delete(&a.id).is_err());
         assert!(store.read("../x").is_err() && store.dir("a/b").is_err());
+    }
+
+    /// A run left running or queued by a process that ended is marked failed, "interrupted";
+    /// runs of this (live) process and finished runs are left alone.
+    #[test]
+    fn runs_of_ended_processes_are_marked_interrupted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = RunStore::for_twin(tmp.path());
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let mut runs = Vec::new();
+        for (status, pid) in [
+            (Status::Running, Some(dead)),
+            (Status::Queued, Some(dead)),
+            (Status::Running, Some(std::process::id())),
+            (Status::Done, Some(dead)),
+            (Status::Running, None),
+        ] {
+            let mut r = store.create(info("h")).unwrap();
+            assert_eq!(r.owner_pid, Some(std::process::id()));
+            r.status = status;
+            r.owner_pid = pid;
+            store.write(&r).unwrap();
+            runs.push(r);
+        }
+        let marked = store.mark_interrupted().unwrap();
+        assert_eq!(marked, vec![runs[0].id.clone(), runs[1].id.clone()]);
+        let r = store.read(&runs[0].id).unwrap();
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.finished.is_some());
+        assert_eq!(
+            r.error.as_deref(),
+            Some(
+                format!("interrupted: its process (pid {dead}) ended while it was running")
+                    .as_str()
+            )
+        );
+        for (r, want) in runs[2..]
+            .iter()
+            .zip([Status::Running, Status::Done, Status::Running])
+        {
+            assert_eq!(store.read(&r.id).unwrap().status, want);
+        }
+        assert!(store.mark_interrupted().unwrap().is_empty());
     }
 }

@@ -99,8 +99,17 @@ impl Runs {
         solver_name: &'static str,
         tile_opts: TilesetOptions,
     ) -> Runs {
+        let store = RunStore::for_twin(&twin_dir);
+        match store.mark_interrupted() {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::warn!("run {id} was interrupted (its process ended): marked failed");
+                }
+            }
+            Err(e) => tracing::warn!("checking for interrupted runs: {e}"),
+        }
         Runs {
-            store: RunStore::for_twin(&twin_dir),
+            store,
             twin_dir,
             scenario_dirs,
             solver,

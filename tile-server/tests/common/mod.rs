@@ -102,6 +102,7 @@ pub fn copy_sample_twin(to: &Path) {
 /// the scenario files of `scenarios/examples/hue`: the address, the twin folder, the twin.
 pub fn serve_sample_with_scenarios(
     name: &str,
+    prepare: impl FnOnce(&Path),
 ) -> (
     std::net::SocketAddr,
     PathBuf,
@@ -114,6 +115,7 @@ pub fn serve_sample_with_scenarios(
     let _ = std::fs::remove_dir_all(&root);
     let dir = root.join("hue");
     copy_sample_twin(&dir);
+    prepare(&dir);
     let td = twin_core::TwinDir::open(&dir).unwrap();
     let twin = Arc::new(scenarios::traffic::scenario::load_twin(&dir).unwrap());
     let opts = TilesetOptions::for_config(&td.config);
