@@ -14,6 +14,7 @@ pub mod folder;
 pub mod import;
 pub mod index;
 pub mod model;
+pub mod rings;
 pub mod store;
 pub mod twin;
 

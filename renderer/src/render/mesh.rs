@@ -4,9 +4,9 @@
 use super::colour;
 use super::{FloodLayer, Scene};
 use bytemuck::{Pod, Zeroable};
-use geo::TriangulateEarcut;
-use geo_types::{Coord, LineString, Polygon};
+use geo_types::Polygon;
 use twin_core::model::Dem;
+use twin_core::rings::{clean_ring, signed_area, triangulate};
 
 /// One vertex: position, normal (zero: unlit) and colour (RGBA, 8 bits each).
 #[repr(C)]
@@ -139,39 +139,6 @@ pub(crate) fn terrain(dem: &Dem, f: Frame, max_vertices: usize) -> Mesh {
     m
 }
 
-/// A ring's vertices without the closing one and without repeats; None under three.
-fn clean_ring(ring: &LineString<f64>) -> Option<Vec<(f64, f64)>> {
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(ring.0.len());
-    for c in &ring.0 {
-        if !(c.x.is_finite() && c.y.is_finite()) {
-            return None;
-        }
-        if out
-            .last()
-            .is_none_or(|p| (p.0 - c.x).hypot(p.1 - c.y) > 1e-3)
-        {
-            out.push((c.x, c.y));
-        }
-    }
-    while out.len() > 1 && {
-        let (a, b) = (out[0], out[out.len() - 1]);
-        (a.0 - b.0).hypot(a.1 - b.1) <= 1e-3
-    } {
-        out.pop();
-    }
-    (out.len() >= 3).then_some(out)
-}
-
-fn signed_area(r: &[(f64, f64)]) -> f64 {
-    (0..r.len())
-        .map(|i| {
-            let (a, b) = (r[i], r[(i + 1) % r.len()]);
-            a.0 * b.1 - b.0 * a.1
-        })
-        .sum::<f64>()
-        / 2.0
-}
-
 /// Extrude one footprint polygon from `base` to `top`: walls with outward normals, a flat roof.
 fn extrude(m: &mut Mesh, f: Frame, poly: &Polygon<f64>, base: f64, top: f64, c: [u8; 4]) {
     let Some(outer) = clean_ring(poly.exterior()) else {
@@ -203,15 +170,16 @@ fn extrude(m: &mut Mesh, f: Frame, poly: &Polygon<f64>, base: f64, top: f64, c: 
             );
         }
     }
-    let ls = |r: &Vec<(f64, f64)>| LineString(r.iter().map(|&(x, y)| Coord { x, y }).collect());
-    let p = Polygon::new(ls(&rings[0]), rings[1..].iter().map(ls).collect());
-    let raw = p.earcut_triangles_raw();
     let first = m.vertices.len() as u32;
     for &(x, y) in rings.iter().flatten() {
         m.push(f, [x, y, top], [0.0, 0.0, 1.0], c);
     }
-    m.indices
-        .extend(raw.triangle_indices.iter().map(|&i| first + i as u32));
+    m.indices.extend(
+        triangulate(&rings)
+            .iter()
+            .flatten()
+            .map(|&i| first + i as u32),
+    );
 }
 
 /// The scene's buildings, coloured by their flood depth.

@@ -3,8 +3,8 @@
 
 use super::geodesy::{enu_to_gltf, geodetic_to_ecef, Frame, GeoidLattice, Projector};
 use crate::error::Result;
-use geo::TriangulateEarcut;
-use geo_types::{Coord, LineString, Polygon};
+use geo_types::Polygon;
+use twin_core::rings::{clean_ring, triangulate};
 
 /// A triangle mesh ready for glTF: positions and normals already y-up.
 #[derive(Clone, Debug, Default)]
@@ -77,32 +77,6 @@ fn normalise(v: [f64; 3]) -> Option<[f64; 3]> {
     (l > 1e-12 && l.is_finite()).then(|| [v[0] / l, v[1] / l, v[2] / l])
 }
 
-/// A ring's vertices without the closing one and without repeats (closer than 1 mm); None when
-/// fewer than three remain.
-pub(crate) fn clean_ring2(ring: &LineString<f64>) -> Option<Vec<(f64, f64)>> {
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(ring.0.len());
-    for c in &ring.0 {
-        if !(c.x.is_finite() && c.y.is_finite()) {
-            return None;
-        }
-        if out
-            .last()
-            .is_none_or(|p| (p.0 - c.x).hypot(p.1 - c.y) > 1e-3)
-        {
-            out.push((c.x, c.y));
-        }
-    }
-    while out.len() > 1 {
-        let (f, l) = (out[0], out[out.len() - 1]);
-        if (f.0 - l.0).hypot(f.1 - l.1) <= 1e-3 {
-            out.pop();
-        } else {
-            break;
-        }
-    }
-    (out.len() >= 3).then_some(out)
-}
-
 /// Twice the signed area of a ring in the (east, north) plane.
 fn signed_area_en(pts: &[[f64; 3]]) -> f64 {
     let n = pts.len();
@@ -112,18 +86,6 @@ fn signed_area_en(pts: &[[f64; 3]]) -> f64 {
             a[0] * b[1] - b[0] * a[1]
         })
         .sum()
-}
-
-/// Earcut a polygon given as 2-D rings (outer first); returns triangles as indices into the
-/// rings' vertices concatenated in order.
-fn earcut(rings: &[Vec<(f64, f64)>]) -> Vec<[usize; 3]> {
-    let ls = |r: &Vec<(f64, f64)>| LineString(r.iter().map(|&(x, y)| Coord { x, y }).collect());
-    let poly = Polygon::new(ls(&rings[0]), rings[1..].iter().map(ls).collect());
-    let raw = poly.earcut_triangles_raw();
-    raw.triangle_indices
-        .chunks_exact(3)
-        .map(|t| [t[0], t[1], t[2]])
-        .collect()
 }
 
 /// Extrude a footprint polygon (project CRS, holes allowed) from orthometric `base` to `top`:
@@ -136,11 +98,11 @@ pub(crate) fn extrude(
     top: f64,
     fid: f32,
 ) -> Result<()> {
-    let Some(outer) = clean_ring2(polygon.exterior()) else {
+    let Some(outer) = clean_ring(polygon.exterior()) else {
         return Ok(());
     };
     let mut candidates = vec![outer];
-    candidates.extend(polygon.interiors().iter().filter_map(clean_ring2));
+    candidates.extend(polygon.interiors().iter().filter_map(clean_ring));
     // Local positions at the base and the top, for the rings that have an area.
     let mut rings: Vec<Vec<(f64, f64)>> = Vec::with_capacity(candidates.len());
     let mut bots: Vec<Vec<[f64; 3]>> = Vec::with_capacity(candidates.len());
@@ -194,7 +156,7 @@ pub(crate) fn extrude(
     let flat: Vec<[f64; 3]> = tops.iter().flatten().copied().collect();
     let first = mesh.positions.len() as u32;
     let mut used = false;
-    for tri in earcut(&rings) {
+    for tri in triangulate(&rings) {
         let [a, b, c] = tri.map(|i| flat[i]);
         let s = dot(cross(sub(b, a), sub(c, a)), up);
         if s.abs() < 1e-9 {
@@ -284,7 +246,7 @@ pub(crate) fn surface(
     let flat2: Vec<(f64, f64)> = rings2.iter().flatten().copied().collect();
     let first = mesh.positions.len() as u32;
     let mut used = false;
-    for tri in earcut(&rings2) {
+    for tri in triangulate(&rings2) {
         let [a, b, c] = tri.map(|i| flat2[i]);
         let s = (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0);
         if s.abs() < 1e-9 {
@@ -309,6 +271,7 @@ pub(crate) fn surface(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use geo_types::LineString;
     use twin_core::crs::Crs;
 
     fn placer_parts() -> (Projector, GeoidLattice, Frame) {
