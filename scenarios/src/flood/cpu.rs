@@ -151,8 +151,9 @@ struct Ctx<'a> {
     t1: f64,
 }
 
-/// Rows a ring of a step's output holds: the next step reads rows i − 3 … i + 2 of it while
-/// this step writes row i + 3 at most.
+/// Rows a ring of a step's output holds: the next step reads rows i … i + 2 of it to output
+/// row i (i − 3 … i + 2 for its first row), and a step waits rather than overwrite a row the
+/// next one still reads.
 const RING: usize = 8;
 
 /// The rows of one state array: the whole grid (row j at j·nx), or a ring (row j at
@@ -181,8 +182,8 @@ struct Input<'a> {
 }
 
 impl<'a> Input<'a> {
-    fn grid(nx: usize, h: &'a [f64], qx: &'a [f32], qy: &'a [f32]) -> Input<'a> {
-        let ring = false;
+    /// State arrays of the whole grid (`ring` false) or rings of RING rows (`ring` true).
+    fn new(nx: usize, h: &'a [f64], qx: &'a [f32], qy: &'a [f32], ring: bool) -> Input<'a> {
         Input {
             h: Rows { data: h, nx, ring },
             qx: Rows { data: qx, nx, ring },
@@ -210,24 +211,7 @@ impl Ring {
     }
 
     fn input(&self) -> Input<'_> {
-        let nx = self.nx;
-        Input {
-            h: Rows {
-                data: &self.h,
-                nx,
-                ring: true,
-            },
-            qx: Rows {
-                data: &self.qx,
-                nx,
-                ring: true,
-            },
-            qy: Rows {
-                data: &self.qy,
-                nx,
-                ring: true,
-            },
-        }
+        Input::new(self.nx, &self.h, &self.qx, &self.qy, true)
     }
 
     fn row_mut(&mut self, j: usize) -> StateRow<'_> {
@@ -285,14 +269,9 @@ impl Out<'_> {
         )
     }
 
+    /// The summaries of row r of the block.
     fn sums(&mut self, r: usize, nx: usize) -> SumRow<'_> {
-        let s = r * nx..(r + 1) * nx;
-        SumRow {
-            max_depth: &mut self.max_depth[s.clone()],
-            max_speed: &mut self.max_speed[s.clone()],
-            max_hazard: &mut self.max_hazard[s.clone()],
-            spells: &mut self.spells[s],
-        }
+        self.row(r, nx).1
     }
 }
 
@@ -1087,7 +1066,7 @@ impl CpuSolver {
                 }
             })
             .collect();
-        let grid = Input::grid(nx, &self.h, &self.qx, &self.qy);
+        let grid = Input::new(nx, &self.h, &self.qx, &self.qy, false);
         // Blocks of rows: up to four per thread for the balance, fewer where that would make
         // them short, as each walks 5 rows more per step of the group but the last (the rows
         // its later steps read) and that work is done twice.
