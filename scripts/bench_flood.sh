@@ -5,12 +5,16 @@
 #   - the GPU solver (renderer::flood::GpuSolver) on whatever adapter is present,
 #   - landlab's OverlandFlow (the same de Almeida scheme in numpy), installed from PyPI into a
 #     venv under target/,
-# all on the same DEM, initial water, rain and duration. Prints one table.
+# all on the same DEM, initial water, rain and duration. ROUNDS rounds (3 by default) run the
+# three one after the other; each round's figures are printed, then a table of the medians with
+# the ratios to landlab's median (a busy machine slows numpy and the solvers unevenly).
 #   scripts/bench_flood.sh [N] [DURATION_S]
+#   ROUNDS=1 scripts/bench_flood.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000}"
 DURATION="${2:-60}"
+ROUNDS="${ROUNDS:-3}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 WORK="$TARGET/flood-bench"
 VENV="$TARGET/flood-bench-venv"
@@ -28,11 +32,7 @@ fi
 "$VENV/bin/python" -c "import landlab" 2>/dev/null || "$VENV/bin/pip" install -q landlab \
   $("$VENV/bin/python" -c 'import sys; print("requireit<0.9" if sys.version_info < (3, 12) else "")')
 
-echo "== Rust solvers on ${N}x${N}, ${DURATION} s" >&2
-"$BIN" --n "$N" --duration "$DURATION" --solvers cpu,gpu --write-inputs "$WORK" | tee "$WORK/rust.txt" >&2
-
-echo "== landlab OverlandFlow on the same inputs" >&2
-"$VENV/bin/python" - "$WORK" <<'PY' | tee "$WORK/landlab.txt" >&2
+cat > "$WORK/landlab_run.py" <<'PY'
 import json, sys, time
 import numpy as np
 from landlab import RasterModelGrid
@@ -64,26 +64,45 @@ import landlab
 print(f"solver=landlab cells={n*n} steps={steps} wall_s={wall:.3f} updates_per_s={n*n*steps/wall:.4e} device=\"landlab {landlab.__version__}, numpy {np.__version__}\"")
 PY
 
+: > "$WORK/rust.txt"
+: > "$WORK/landlab.txt"
+for ((r = 1; r <= ROUNDS; r++)); do
+  echo "== round $r of $ROUNDS: Rust solvers on ${N}x${N}, ${DURATION} s" >&2
+  "$BIN" --n "$N" --duration "$DURATION" --solvers cpu,gpu --write-inputs "$WORK" | tee -a "$WORK/rust.txt" >&2
+  echo "== round $r of $ROUNDS: landlab OverlandFlow on the same inputs" >&2
+  "$VENV/bin/python" "$WORK/landlab_run.py" "$WORK" | tee -a "$WORK/landlab.txt" >&2
+done
+
 python3 - "$WORK" <<'PY'
-import re, sys
+import re, statistics, sys
 work = sys.argv[1]
-rows = {}
+runs = {}  # solver -> list of result dicts, one per round
 for f in ("rust.txt", "landlab.txt"):
     for line in open(f"{work}/{f}"):
         if not line.startswith("solver="):
             continue
-        kv = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', line))
-        rows[kv["solver"]] = {k: v.strip('"') for k, v in kv.items()}
-ll = float(rows["landlab"]["updates_per_s"]) if "landlab" in rows and "updates_per_s" in rows["landlab"] else None
+        kv = {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', line)}
+        runs.setdefault(kv["solver"], []).append(kv)
+ups = {s: [float(r["updates_per_s"]) for r in rs if "updates_per_s" in r] for s, rs in runs.items()}
+ll = ups.get("landlab", [])
+for k in range(len(ll)):
+    parts = [f"{s} {ups[s][k]:.3e}" for s in ("cpu", "gpu") if len(ups.get(s, [])) > k]
+    ratios = [f"{s} {ups[s][k] / ll[k]:.1f}x" for s in ("cpu", "gpu") if len(ups.get(s, [])) > k]
+    print(f"round {k + 1}: " + ", ".join(parts + [f"landlab {ll[k]:.3e}"]) + " cell updates/s; " + ", ".join(ratios) + " landlab")
+llm = statistics.median(ll) if ll else None
+print(f"medians of {max((len(v) for v in ups.values()), default=0)} rounds:")
 print(f"{'solver':<8} {'cells':>9} {'steps':>6} {'wall s':>8} {'cell updates/s':>15} {'x landlab':>9}  device")
 for name in ("cpu", "gpu", "landlab"):
-    r = rows.get(name)
-    if r is None:
+    rs = runs.get(name)
+    if not rs:
         continue
-    if "error" in r:
-        print(f"{name:<8} error: {r['error']}")
+    if "error" in rs[-1]:
+        print(f"{name:<8} error: {rs[-1]['error']}")
         continue
-    ups = float(r["updates_per_s"])
-    ratio = f"{ups / ll:9.1f}" if ll else f"{'-':>9}"
-    print(f"{name:<8} {r['cells']:>9} {r['steps']:>6} {float(r['wall_s']):>8.2f} {ups:>15.3e} {ratio}  {r.get('device', '')}")
+    u = statistics.median(ups[name])
+    wall = statistics.median(float(r["wall_s"]) for r in rs)
+    ratio = f"{u / llm:9.1f}" if llm else f"{'-':>9}"
+    r = rs[-1]
+    extra = f" (largest Courant number {r['max_courant']})" if "max_courant" in r else ""
+    print(f"{name:<8} {r['cells']:>9} {r['steps']:>6} {wall:>8.2f} {u:>15.3e} {ratio}  {r.get('device', '')}{extra}")
 PY
