@@ -4,7 +4,10 @@
 //! A building is burnt in as blocked cells, so its exposure is read on the open cells whose
 //! centres lie within one cell size of its footprint (the ring of cells around it, plus any open
 //! cell inside a footprint too small to be burnt). A heritage site is read the same way on its
-//! outline. A road is sampled every half cell along its centreline.
+//! outline, but only on the cells that were dry at the start of the run: a site's polygon often
+//! takes in standing water (the Citadel's moats, the river a sightline corridor crosses), whose
+//! depth is not the site's flooding. A site with no cell dry at the start is read on all its
+//! cells. A road is sampled every half cell along its centreline.
 
 use super::model::FloodModel;
 use super::raster::{cells_near, sample_line};
@@ -69,16 +72,29 @@ pub struct Impacts {
     pub roads: Vec<RoadImpact>,
 }
 
-fn read_cells(
-    model: &FloodModel,
-    s: &FloodSummary,
-    cells: &[usize],
-) -> (usize, f64, f64, f64, Option<f64>, f64) {
+/// The open cells of `cells`; for `dry_at_start`, only those no deeper than the wet depth at
+/// the start of the run, unless that leaves none.
+fn cells_read(model: &FloodModel, cells: Vec<usize>, dry_at_start: bool) -> Vec<usize> {
+    let open: Vec<usize> = cells.into_iter().filter(|&c| !model.blocked[c]).collect();
+    if !dry_at_start {
+        return open;
+    }
+    let wet = model.params.wet_depth;
+    let dry: Vec<usize> = open
+        .iter()
+        .copied()
+        .filter(|&c| model.h0[c] <= wet)
+        .collect();
+    if dry.is_empty() {
+        open
+    } else {
+        dry
+    }
+}
+
+fn read_cells(s: &FloodSummary, cells: &[usize]) -> (usize, f64, f64, f64, Option<f64>, f64) {
     let mut out = (0usize, 0.0f64, 0.0f64, 0.0f64, None::<f64>, 0.0f64);
     for &c in cells {
-        if model.blocked[c] {
-            continue;
-        }
         out.0 += 1;
         out.1 = out.1.max(s.max_depth[c]);
         out.2 = out.2.max(s.wet_duration[c]);
@@ -101,12 +117,16 @@ pub fn impacts(twin: &Twin, model: &FloodModel, s: &FloodSummary) -> Impacts {
             r.max().x >= ext[0] && r.min().x <= ext[2] && r.max().y >= ext[1] && r.min().y <= ext[3]
         })
     };
-    let feature = |id: &str, name: &Option<String>, kind: Option<String>, geom: Geometry<f64>| {
+    let feature = |id: &str,
+                   name: &Option<String>,
+                   kind: Option<String>,
+                   geom: Geometry<f64>,
+                   dry_at_start: bool| {
         if !inside(&geom) {
             return None;
         }
-        let cells = cells_near(g, &geom, g.dx);
-        let r = read_cells(model, s, &cells);
+        let cells = cells_read(model, cells_near(g, &geom, g.dx), dry_at_start);
+        let r = read_cells(s, &cells);
         (r.0 > 0).then(|| FeatureImpact {
             id: id.to_string(),
             name: name.clone(),
@@ -129,6 +149,7 @@ pub fn impacts(twin: &Twin, model: &FloodModel, s: &FloodSummary) -> Impacts {
                 &b.name,
                 b.usage.clone(),
                 Geometry::MultiPolygon(b.footprint.clone()),
+                false,
             )
         })
         .collect();
@@ -142,6 +163,7 @@ pub fn impacts(twin: &Twin, model: &FloodModel, s: &FloodSummary) -> Impacts {
                 &h.name,
                 h.zone.clone(),
                 Geometry::MultiPolygon(h.polygon.clone()),
+                true,
             )
         })
         .collect();
@@ -227,4 +249,64 @@ pub fn write_csv<T: Serialize>(path: &Path, header: &[&str], rows: &[T]) -> Resu
         w.serialize(r).map_err(|e| csv_err(path, e))?;
     }
     w.flush().map_err(|e| ScenarioError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::{polygon, MultiPolygon};
+    use twin_core::crs::Crs;
+    use twin_core::index::Layer;
+    use twin_core::model::HeritageSite;
+
+    fn site(id: &str, x0: f64, y0: f64, x1: f64, y1: f64) -> HeritageSite {
+        HeritageSite {
+            id: id.into(),
+            name: Some(id.into()),
+            polygon: MultiPolygon(vec![polygon![
+                (x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1), (x: x0, y: y0)
+            ]]),
+            zone: Some("I".into()),
+            attributes: Default::default(),
+        }
+    }
+
+    /// A heritage site is read on its cells that were dry at the start (standing water such as
+    /// a moat is not the site's flooding), and on all its cells when none was.
+    #[test]
+    fn heritage_sites_are_read_on_the_ground_dry_at_the_start() {
+        // 10 × 10 cells of 10 m; columns 1..=5 (x 10..60 m) hold 2 m of standing water.
+        let mut m = FloodModel::flat(10, 10, 10.0, 0.0, 0.03);
+        let n = m.grid.cells();
+        let water = |k: usize| (1..=5).contains(&(k % 10));
+        for k in (0..n).filter(|&k| water(k)) {
+            m.h0[k] = 2.0;
+        }
+        let s = FloodSummary {
+            max_depth: (0..n).map(|k| if water(k) { 3.0 } else { 0.25 }).collect(),
+            first_wet: vec![0.0; n],
+            wet_duration: vec![60.0; n],
+            hazard_duration: vec![0.0; n],
+            max_speed: vec![0.0; n],
+            max_hazard: vec![0.0; n],
+        };
+        let mut twin = Twin::new("t", Crs::epsg(32648).unwrap()).unwrap();
+        twin.heritage = Layer::new(vec![
+            // Straddles the water's east bank (x 60 m): land and water cells.
+            site("bank", 45.0, 40.0, 75.0, 60.0),
+            // In the middle of the water: every cell it reads held water at the start.
+            site("pavilion", 28.0, 40.0, 32.0, 60.0),
+        ])
+        .unwrap();
+        let imp = impacts(&twin, &m, &s);
+        let get = |id: &str| imp.heritage.iter().find(|h| h.id == id).unwrap();
+        let bank = get("bank");
+        assert_eq!(bank.max_depth_m, 0.25, "{bank:?}");
+        // Within 10 m of it: columns 3..=8 (centres 35 … 85 m), rows with centres 35 … 65 m
+        // (the four corners are 11.2 m off): 20 cells, 10 of them dry (columns 6, 7 and 8).
+        assert_eq!(bank.cells, 10, "{bank:?}");
+        let pavilion = get("pavilion");
+        assert_eq!(pavilion.max_depth_m, 3.0, "{pavilion:?}");
+        assert_eq!(pavilion.cells, 2 * 4, "{pavilion:?}");
+    }
 }
