@@ -20,6 +20,11 @@ async fn json(r: reqwest::Response) -> (u16, Value) {
     (status, v)
 }
 
+/// Send a request; its status and JSON body.
+async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
+    json(r.send().await.unwrap()).await
+}
+
 /// Read a server-sent event stream to its end: (event, data) pairs.
 async fn events(base: &str, id: &str) -> Vec<(String, Value)> {
     let mut r = reqwest::get(format!("{base}/api/runs/{id}/events"))
@@ -110,13 +115,7 @@ async fn runs_over_http() {
     let c = reqwest::Client::new();
 
     // The server marked it failed, interrupted, when it started.
-    let (s, v) = json(
-        c.get(format!("{base}/api/runs/{stale_id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, v) = send(c.get(format!("{base}/api/runs/{stale_id}"))).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["run"]["status"], "failed", "{v}");
     assert!(
@@ -128,7 +127,7 @@ async fn runs_over_http() {
     );
 
     // The scenario files, with their models.
-    let (s, v) = json(c.get(format!("{base}/api/scenarios")).send().await.unwrap()).await;
+    let (s, v) = send(c.get(format!("{base}/api/scenarios"))).await;
     assert_eq!(s, 200);
     let list = v["scenarios"].as_array().unwrap();
     let model = |f: &str| {
@@ -172,14 +171,12 @@ async fn runs_over_http() {
         ),
     ];
     for (ct, body, status, needle) in bad {
-        let r = c
-            .post(format!("{base}/api/runs"))
-            .header(header::CONTENT_TYPE, ct)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let (s, v) = json(r).await;
+        let (s, v) = send(
+            c.post(format!("{base}/api/runs"))
+                .header(header::CONTENT_TYPE, ct)
+                .body(body),
+        )
+        .await;
         assert_eq!(s, status, "{ct} {body}: {v}");
         let msg = v["error"]["message"].as_str().unwrap_or_default();
         assert!(msg.contains(needle), "{body}: {msg:?} lacks {needle:?}");
@@ -238,7 +235,7 @@ async fn runs_over_http() {
     assert_eq!(again[0].1["status"], "done");
 
     // The run, its impacts and its output times.
-    let (s, v) = json(c.get(format!("{base}{loc}")).send().await.unwrap()).await;
+    let (s, v) = send(c.get(format!("{base}{loc}"))).await;
     assert_eq!(s, 200);
     assert_eq!(v["run"]["status"], "done");
     assert!(!v["impacts"].is_null(), "{v}");
@@ -250,7 +247,7 @@ async fn runs_over_http() {
         .collect();
     assert_eq!(times.first(), Some(&0), "{times:?}");
     assert_eq!(times.last(), Some(&21600), "{times:?}");
-    let (_, runs) = json(c.get(format!("{base}/api/runs")).send().await.unwrap()).await;
+    let (_, runs) = send(c.get(format!("{base}/api/runs"))).await;
     assert!(runs["runs"]
         .as_array()
         .unwrap()
@@ -293,13 +290,7 @@ async fn runs_over_http() {
     );
 
     // The water surface at the end: a tileset of translucent meshes.
-    let (s, ts) = json(
-        c.get(format!("{base}/api/runs/{id}/water/21600/tileset.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, ts) = send(c.get(format!("{base}/api/runs/{id}/water/21600/tileset.json"))).await;
     assert_eq!(s, 200);
     assert_eq!(ts["asset"]["version"], "1.1");
     fn first_content(t: &Value) -> Option<String> {
@@ -337,13 +328,7 @@ async fn runs_over_http() {
         .into_iter()
         .zip(table.numbers("max_depth_m").unwrap())
         .collect();
-    let (_, bts) = json(
-        c.get(format!("{base}/tiles/buildings/tileset.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, bts) = send(c.get(format!("{base}/tiles/buildings/tileset.json"))).await;
     let mut uris = Vec::new();
     fn contents(t: &Value, out: &mut Vec<String>) {
         if let Some(u) = t["content"]["uri"].as_str() {
@@ -419,22 +404,10 @@ async fn runs_over_http() {
     assert_ne!(id3, id);
     let ev = events(&base, &id3).await;
     assert_eq!(ev.last().unwrap().1["status"], "done", "{ev:?}");
-    let (_, a) = json(c.get(format!("{base}/api/runs/{id}")).send().await.unwrap()).await;
-    let (_, b) = json(
-        c.get(format!("{base}/api/runs/{id3}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, a) = send(c.get(format!("{base}/api/runs/{id}"))).await;
+    let (_, b) = send(c.get(format!("{base}/api/runs/{id3}"))).await;
     assert_eq!(a["impacts"], b["impacts"]);
-    let (s, cmp) = json(
-        c.get(format!("{base}/api/runs/{id}/compare/{id3}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, cmp) = send(c.get(format!("{base}/api/runs/{id}/compare/{id3}"))).await;
     assert_eq!(s, 200, "{cmp}");
     assert_eq!(cmp["run"], id3.as_str(), "{cmp}");
     assert_eq!(cmp["baseline_run"], id.as_str(), "{cmp}");
@@ -445,46 +418,26 @@ async fn runs_over_http() {
         assert_eq!(counts[k], 0, "{k}: {counts}");
     }
     assert_eq!(counts["wet"], counts["wet_baseline"]);
-    let (s, _) = json(
-        c.get(format!(
-            "{base}/api/runs/{id}/compare/20991231T000000Z-nope"
-        ))
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, _) = send(c.get(format!(
+        "{base}/api/runs/{id}/compare/20991231T000000Z-nope"
+    )))
     .await;
     assert_eq!(s / 100, 4);
 
     // Cancel: a longer run stopped right away ends `cancelled`; an ended run cannot be.
-    let (s, v) = json(
+    let (s, v) = send(
         c.post(format!("{base}/api/runs"))
             .header(header::CONTENT_TYPE, "application/json")
-            .body(r#"{"scenario": "flood_oct2025.toml"}"#)
-            .send()
-            .await
-            .unwrap(),
+            .body(r#"{"scenario": "flood_oct2025.toml"}"#),
     )
     .await;
     assert_eq!(s, 202, "{v}");
     let id2 = v["run"]["id"].as_str().unwrap().to_string();
-    let (s, _) = json(
-        c.delete(format!("{base}/api/runs/{id2}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) = send(c.delete(format!("{base}/api/runs/{id2}"))).await;
     assert_eq!(s, 202);
     let ev = events(&base, &id2).await;
     assert_eq!(ev.last().unwrap().1["status"], "cancelled", "{ev:?}");
-    let (s, v) = json(
-        c.delete(format!("{base}/api/runs/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, v) = send(c.delete(format!("{base}/api/runs/{id}"))).await;
     assert_eq!(s, 409, "{v}");
     assert_eq!(
         reqwest::get(format!("{base}/healthz"))
