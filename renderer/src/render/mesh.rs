@@ -275,16 +275,7 @@ pub(crate) fn water(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f
             let Some(depth) = flood.wet_depth(c, r) else {
                 continue;
             };
-            let (x, y) = d.cell_centre(c, r);
-            let ground = flood
-                .ground
-                .as_ref()
-                .and_then(|g| g.get(c, r))
-                .filter(|z| z.is_finite())
-                .map(f64::from)
-                .or_else(|| terrain.and_then(|t| t.sample(x, y)))
-                .unwrap_or(0.0);
-            let z = ground + depth + lift;
+            let z = flood.ground_at(c, r, terrain) + depth + lift;
             let (x0, y1) = (d.xmin + c as f64 * d.cell_x, d.ymax - r as f64 * d.cell_y);
             let (x1, y0) = (x0 + d.cell_x, y1 - d.cell_y);
             m.quad(
@@ -312,16 +303,7 @@ pub(crate) fn water_smooth(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, 
             let Some(h) = flood.wet_depth(c, r) else {
                 continue;
             };
-            let (x, y) = d.cell_centre(c, r);
-            let ground = flood
-                .ground
-                .as_ref()
-                .and_then(|g| g.get(c, r))
-                .filter(|z| z.is_finite())
-                .map(f64::from)
-                .or_else(|| terrain.and_then(|t| t.sample(x, y)))
-                .unwrap_or(0.0);
-            level[r * nc + c] = ground + h + lift;
+            level[r * nc + c] = flood.ground_at(c, r, terrain) + h + lift;
             depth[r * nc + c] = h;
         }
     }

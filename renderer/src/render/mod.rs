@@ -336,6 +336,19 @@ impl FloodLayer {
         (d.is_finite() && f64::from(d) >= self.threshold).then_some(f64::from(d))
     }
 
+    /// Ground height (m) under cell (`col`, `row`): the flood grid's own ground where it has
+    /// one, else the terrain sampled at the cell centre, else 0.
+    pub fn ground_at(&self, col: usize, row: usize, terrain: Option<&Dem>) -> f64 {
+        let (x, y) = self.depth.cell_centre(col, row);
+        self.ground
+            .as_ref()
+            .and_then(|g| g.get(col, row))
+            .filter(|z| z.is_finite())
+            .map(f64::from)
+            .or_else(|| terrain.and_then(|t| t.sample(x, y)))
+            .unwrap_or(0.0)
+    }
+
     /// Area (m²) of the cells at least [`FloodLayer::threshold`] deep.
     pub fn wet_area_m2(&self) -> f64 {
         let n = (0..self.depth.nrows)
