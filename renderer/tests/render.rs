@@ -39,14 +39,10 @@ fn fx() -> &'static Fixture {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("render_fixture");
         let _ = std::fs::remove_dir_all(&root);
         let copy = root.join("hue");
-        std::fs::create_dir_all(&copy).unwrap();
-        for e in std::fs::read_dir(&src).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() && p.extension().is_none_or(|x| x != "gpkg") {
-                std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
-            }
-        }
-        let td = twin_core::TwinDir::open(&copy).unwrap();
+        let td = twin_core::TwinDir::open(&src)
+            .unwrap()
+            .copy_without_store(&copy)
+            .unwrap();
         td.build(&NoProgress).unwrap();
         let twin = td.load().unwrap();
         let river = twin

@@ -363,14 +363,10 @@ fn hue_sample_flood_grows_with_stage() {
     let tmp = tempfile::tempdir().unwrap();
     // Build a copy of the twin in a temp folder so that the repository's data stays untouched.
     let copy = tmp.path().join("hue");
-    std::fs::create_dir_all(&copy).unwrap();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() && p.extension().is_none_or(|x| x != "gpkg") {
-            std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    let td = twin_core::TwinDir::open(&copy).unwrap();
+    let td = twin_core::TwinDir::open(&dir)
+        .unwrap()
+        .copy_without_store(&copy)
+        .unwrap();
     td.build(&NoProgress).unwrap();
     let twin = td.load().unwrap();
     assert!(!twin.terrain.is_empty(), "the Hue sample twin has no DEM");

@@ -43,13 +43,10 @@ fn sample() -> Option<(tempfile::TempDir, PathBuf, Twin)> {
     }
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("hue");
-    std::fs::create_dir_all(&copy).unwrap();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() && p.extension().is_none_or(|x| x != "gpkg") {
-            std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
-        }
-    }
+    twin_core::TwinDir::open(&dir)
+        .unwrap()
+        .copy_without_store(&copy)
+        .unwrap();
     let twin = scenarios::traffic::scenario::load_twin(&copy).unwrap();
     Some((tmp, copy, twin))
 }

@@ -86,6 +86,24 @@ impl TwinDir {
         self.dir.join(STORE_FILE)
     }
 
+    /// Copy the folder's files (`twin.toml` and the sources beside it; not its store, nor
+    /// subfolders such as runs and caches) into `to`, made if needed, and open the copy: a
+    /// scratch twin that builds its own store and leaves this one untouched.
+    pub fn copy_without_store(&self, to: &Path) -> Result<TwinDir> {
+        std::fs::create_dir_all(to).map_err(|e| TwinError::io(to, e))?;
+        let rd = std::fs::read_dir(&self.dir).map_err(|e| TwinError::io(&self.dir, e))?;
+        for e in rd {
+            let e = e.map_err(|e| TwinError::io(&self.dir, e))?;
+            let p = e.path();
+            let store = e.file_name().to_string_lossy().contains(STORE_FILE);
+            if p.is_file() && !store {
+                let dest = to.join(e.file_name());
+                std::fs::copy(&p, &dest).map_err(|e| TwinError::io(&dest, e))?;
+            }
+        }
+        TwinDir::open(to)
+    }
+
     /// A source's path, resolved against the folder.
     pub fn source_path(&self, s: &SourceConfig) -> PathBuf {
         if s.path.is_absolute() {
@@ -162,5 +180,43 @@ impl TwinDir {
             return Twin::new(&self.config.name, self.crs.clone());
         }
         Store::open_or_create(&p, &self.crs)?.load(&self.config.name, self.crs.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_has_the_files_but_not_the_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst) = (tmp.path().join("src"), tmp.path().join("copy"));
+        std::fs::create_dir_all(src.join("runs")).unwrap();
+        TwinConfig::new("t", &Crs::epsg(32648).unwrap())
+            .save(&src)
+            .unwrap();
+        for f in [
+            "roads.geojson",
+            STORE_FILE,
+            ".twin.gpkg.building",
+            "runs/run.json",
+        ] {
+            std::fs::write(src.join(f), f).unwrap();
+        }
+        let copy = TwinDir::open(&src)
+            .unwrap()
+            .copy_without_store(&dst)
+            .unwrap();
+        assert_eq!(copy.config.name, "t");
+        let mut names: Vec<String> = std::fs::read_dir(&dst)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["roads.geojson", "twin.toml"]);
+        assert_eq!(
+            std::fs::read_to_string(dst.join("roads.geojson")).unwrap(),
+            "roads.geojson"
+        );
     }
 }

@@ -88,14 +88,10 @@ pub fn repo() -> PathBuf {
 
 /// A copy of the sample twin's sources (`data/hue`: no store, cache or runs) in `to`.
 pub fn copy_sample_twin(to: &Path) {
-    let from = repo().join("data/hue");
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(&from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_file() && p.extension().is_none_or(|x| x != "gpkg") {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
+    twin_core::TwinDir::open(&repo().join("data/hue"))
+        .unwrap()
+        .copy_without_store(to)
+        .unwrap();
 }
 
 /// A copy of the sample twin in `<test tmp>/<name>/hue` served on a free loopback port with
