@@ -81,3 +81,22 @@ impl ScenarioError {
         }
     }
 }
+
+/// 1-based line of a byte offset in `text`.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Deserialise TOML `text` read from `path`; a syntax or type error names the file and the line.
+pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    text: &str,
+) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let place = e
+            .span()
+            .map(|s| format!("line {}", line_of(text, s.start)))
+            .unwrap_or_else(|| "file".into());
+        ScenarioError::parse(path, place, e.message().trim())
+    })
+}

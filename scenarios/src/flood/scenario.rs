@@ -42,7 +42,7 @@
 //!                                  # dt_every_steps (Δt set every 4 steps by default)
 //! ```
 
-use crate::error::{Result, ScenarioError};
+use crate::error::{from_toml, line_of, Result, ScenarioError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -308,13 +308,7 @@ impl LoadedScenario {
 
     /// Parse scenario text; `path` is used for errors and relative paths.
     pub fn parse(path: &Path, text: String) -> Result<LoadedScenario> {
-        let scenario: FloodScenario = toml::from_str(&text).map_err(|e| {
-            let place = e
-                .span()
-                .map(|s| format!("line {}", line_of(&text, s.start)))
-                .unwrap_or_else(|| "file".into());
-            ScenarioError::parse(path, place, e.message().trim())
-        })?;
+        let scenario: FloodScenario = from_toml(path, &text)?;
         let l = LoadedScenario {
             scenario,
             path: path.to_path_buf(),
@@ -560,11 +554,6 @@ pub fn read_csv_series(path: &Path, k: f64) -> Result<Vec<(f64, f64)>> {
         out.push((num(&rec[0], "time")? * k, num(&rec[1], "value")?));
     }
     Ok(out)
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! The model's own parser reads the rest ([`crate::flood::LoadedScenario`],
 //! [`crate::traffic::scenario::Scenario`]); errors name the file, the line and the field.
 
-use crate::error::{Result, ScenarioError};
+use crate::error::{from_toml, line_of, Result, ScenarioError};
 use crate::flood::scenario::LoadedScenario;
 use crate::traffic::scenario::{DemandSpec, EditSpec, Scenario};
 use serde::{Deserialize, Serialize};
@@ -85,11 +85,6 @@ struct Head {
     baseline: Option<Spanned<String>>,
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -143,13 +138,7 @@ impl ScenarioFile {
                 format!("baselines and flood scenarios nest more than {MAX_DEPTH} deep (a cycle?)"),
             ));
         }
-        let head: Head = toml::from_str(&text).map_err(|e| {
-            let place = e
-                .span()
-                .map(|s| format!("line {}", line_of(&text, s.start)))
-                .unwrap_or_else(|| "file".into());
-            ScenarioError::parse(path, place, e.message().trim())
-        })?;
+        let head: Head = from_toml(path, &text)?;
         let at = |v: &Spanned<String>, field: &str, msg: String| {
             ScenarioError::parse(
                 path,

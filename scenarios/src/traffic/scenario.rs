@@ -70,7 +70,7 @@ use super::gravity::{gravity_demand, Constraint, GravityDemand, GravityParams};
 use super::network::{from_roads, Network, RoadOptions};
 use super::result::{Assignment, Diff, GapRecord, OdPaths};
 use super::tntp;
-use crate::error::{Result, ScenarioError};
+use crate::error::{from_toml, line_of, Result, ScenarioError};
 
 /// A scenario file as written.
 #[derive(Clone, Debug, Deserialize)]
@@ -280,11 +280,6 @@ pub struct Scenario {
     text: String,
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 impl Scenario {
     /// Reads and parses a scenario file.
     pub fn read(path: &Path) -> Result<Scenario> {
@@ -294,13 +289,7 @@ impl Scenario {
 
     /// Parses scenario text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Scenario> {
-        let spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
-            let place = match e.span() {
-                Some(s) => format!("line {}", line_of(text, s.start)),
-                None => "file".into(),
-            };
-            ScenarioError::parse(path, place, e.message())
-        })?;
+        let spec: ScenarioSpec = from_toml(path, text)?;
         let mut sc = Scenario {
             path: path.to_path_buf(),
             spec,
