@@ -254,11 +254,8 @@ impl Runs {
         info
     }
 
-    /// Per-feature results of a done flood run for the tiles, read once.
-    fn feature_results(&self, id: &str) -> Result<Arc<HashMap<String, FeatureResults>>, ApiError> {
-        if let Some(r) = self.results.get(id) {
-            return Ok(r);
-        }
+    /// Run `id`, which must be done (409 otherwise).
+    fn read_done(&self, id: &str) -> Result<RunInfo, ApiError> {
         let info = self.read(id)?;
         if info.status != Status::Done {
             return Err(ApiError::new(
@@ -266,6 +263,15 @@ impl Runs {
                 format!("run {id} is {}, not done", info.status),
             ));
         }
+        Ok(info)
+    }
+
+    /// Per-feature results of a done flood run for the tiles, read once.
+    fn feature_results(&self, id: &str) -> Result<Arc<HashMap<String, FeatureResults>>, ApiError> {
+        if let Some(r) = self.results.get(id) {
+            return Ok(r);
+        }
+        self.read_done(id)?;
         let dir = self.store.root().join(id);
         let mut map = HashMap::new();
         for file in ["buildings.csv", "heritage.csv"] {
@@ -330,13 +336,7 @@ impl Runs {
         if let Some(w) = self.water.get(&key) {
             return Ok(w);
         }
-        let info = self.read(id)?;
-        if info.status != Status::Done {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("run {id} is {}, not done", info.status),
-            ));
-        }
+        self.read_done(id)?;
         let files = self.depth_files(id)?;
         let Some((_, depth)) = files.iter().find(|(t, _)| *t == time) else {
             return Err(ApiError::not_found(format!(
