@@ -54,13 +54,25 @@ use rayon::prelude::*;
 /// x^(-1/3) for a positive finite x (at least 1e-30), without a division: a bit-level first
 /// guess (within 4 %; u32 arithmetic so that it vectorises) and three Newton steps
 /// y ← y·(4/3 − x/3·y³) (relative errors 2e-3, 1e-5, then f32 rounding).
-#[inline(always)]
+#[cfg(test)]
 fn inv_cbrt(x: f32) -> f32 {
-    let mut y = f32::from_bits(0x54A2_303C - x.to_bits() / 3);
-    let x3 = x * (1.0 / 3.0);
+    inv_cbrt_lanes(&[x])[0]
+}
+
+/// [`inv_cbrt`] of W values, each step over all lanes before the next.
+#[inline(always)]
+fn inv_cbrt_lanes<const W: usize>(x: &[f32; W]) -> [f32; W] {
+    let mut y = [0.0f32; W];
+    let mut x3 = [0.0f32; W];
+    for l in 0..W {
+        y[l] = f32::from_bits(0x54A2_303C - x[l].to_bits() / 3);
+        x3[l] = x[l] * (1.0 / 3.0);
+    }
     for _ in 0..3 {
-        // (y·y)·(y·x/3): two products side by side, a shorter dependency chain.
-        y *= 4.0 / 3.0 - (y * y) * (y * x3);
+        for l in 0..W {
+            // (y·y)·(y·x/3): two products side by side, a shorter dependency chain.
+            y[l] *= 4.0 / 3.0 - (y[l] * y[l]) * (y[l] * x3[l]);
+        }
     }
     y
 }
@@ -68,6 +80,16 @@ fn inv_cbrt(x: f32) -> f32 {
 /// max for finite values, as one instruction (f64::max also handles NaN).
 #[inline(always)]
 fn fmax(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// [`fmax`] for f32.
+#[inline(always)]
+fn fmax32(a: f32, b: f32) -> f32 {
     if a > b {
         a
     } else {
@@ -275,29 +297,115 @@ impl Out<'_> {
     }
 }
 
-/// The discharge across one face (see the module documentation); `n2` < 0: closed face.
-/// The water levels and their difference are taken in f64 (levels of tens of metres, slopes
-/// of millimetres), the rest in f32 like the discharges it starts from.
+/// Cells a row loop hands to [`faces`] at a time.
+const LANES: usize = 32;
+
+/// The inputs of a run of faces, lane l of each slice for face l: the water depths and ground
+/// of the cells on either side (a: west/north, b: east/south), the face's discharge and n²,
+/// and those of the neighbour faces along its direction (`ql`/`nl` before, `qr`/`nr` after).
+#[derive(Clone, Copy)]
+struct FaceRun<'s> {
+    ha: &'s [f64],
+    za: &'s [f64],
+    hb: &'s [f64],
+    zb: &'s [f64],
+    q: &'s [f32],
+    n2: &'s [f32],
+    ql: &'s [f32],
+    nl: &'s [f32],
+    qr: &'s [f32],
+    nr: &'s [f32],
+}
+
+impl<'s> FaceRun<'s> {
+    /// The faces from the i-th on.
+    #[inline(always)]
+    fn from(&self, i: usize) -> FaceRun<'s> {
+        FaceRun {
+            ha: &self.ha[i..],
+            za: &self.za[i..],
+            hb: &self.hb[i..],
+            zb: &self.zb[i..],
+            q: &self.q[i..],
+            n2: &self.n2[i..],
+            ql: &self.ql[i..],
+            nl: &self.nl[i..],
+            qr: &self.qr[i..],
+            nr: &self.nr[i..],
+        }
+    }
+}
+
+/// The discharges across the first W faces of a run (see the module documentation); `n2` < 0:
+/// closed face. The water levels and their difference are taken in f64 (levels of tens of
+/// metres, slopes of millimetres), the rest in f32 like the discharges it starts from.
+///
+/// Each line runs over all W lanes before the next one starts: the chain of a face (levels,
+/// h_f, three Newton steps, the division) is long, and interleaving W/8 vectors of faces keeps
+/// the processor's floating-point queues busy where one vector at a time would wait on it.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn face(c: &Ctx, ha: f64, za: f64, hb: f64, zb: f64, q: f32, ql: f32, qr: f32, n2: f32) -> f32 {
-    let ea = za + ha;
-    let eb = zb + hb;
-    let hf = (fmax(ea, eb) - fmax(za, zb)) as f32;
-    let slope = (eb - ea) as f32;
-    let flow = (n2 >= 0.0) & (hf > c.thr);
-    let hfs = if flow { hf } else { 1.0 };
-    let num = c.theta * q + c.half * (ql + qr) - c.gdt_dx * hfs * slope;
-    let fr = c.gdt * n2 * q.abs();
+fn faces<const W: usize>(c: &Ctx, f: &FaceRun, out: &mut [f32]) {
+    let lanes = |x: &[f32]| -> [f32; W] { x[..W].try_into().unwrap() };
+    let lanes64 = |x: &[f64]| -> [f64; W] { x[..W].try_into().unwrap() };
+    let (ha, za, hb, zb) = (lanes64(f.ha), lanes64(f.za), lanes64(f.hb), lanes64(f.zb));
+    let (q, n2, ql, nl, qr, nr) = (
+        lanes(f.q),
+        lanes(f.n2),
+        lanes(f.ql),
+        lanes(f.nl),
+        lanes(f.qr),
+        lanes(f.nr),
+    );
+    let out: &mut [f32; W] = (&mut out[..W]).try_into().unwrap();
+    let mut hf = [0.0f32; W];
+    let mut slope = [0.0f32; W];
+    for l in 0..W {
+        let ea = za[l] + ha[l];
+        let eb = zb[l] + hb[l];
+        hf[l] = (fmax(ea, eb) - fmax(za[l], zb[l])) as f32;
+        slope[l] = (eb - ea) as f32;
+    }
+    let mut hfs = [0.0f32; W];
+    let mut any = 0u32;
+    for l in 0..W {
+        let flow = (n2[l] >= 0.0) & (hf[l] > c.thr);
+        hfs[l] = if flow { hf[l] } else { 1.0 };
+        any |= flow as u32;
+    }
+    if W > 1 && any == 0 {
+        *out = [0.0; W];
+        return;
+    }
     // 1 / h_f^(7/3) = (h_f^(-1/3))^7.
-    let r = inv_cbrt(hfs);
-    let r2 = r * r;
-    let r7 = (r2 * r2) * (r2 * r);
-    let v = num / (1.0 + fr * r7);
-    if flow {
-        v
-    } else {
-        0.0
+    let r = inv_cbrt_lanes(&hfs);
+    let mut num = [0.0f32; W];
+    let mut fr = [0.0f32; W];
+    for l in 0..W {
+        let (ql, qr) = (lend(nl[l], ql[l], q[l]), lend(nr[l], qr[l], q[l]));
+        num[l] = c.theta * q[l] + c.half * (ql + qr) - c.gdt_dx * hfs[l] * slope[l];
+        fr[l] = c.gdt * n2[l] * q[l].abs();
+    }
+    for l in 0..W {
+        let r2 = r[l] * r[l];
+        let r7 = (r2 * r2) * (r2 * r[l]);
+        let v = num[l] / (1.0 + fr[l] * r7);
+        let flow = (n2[l] >= 0.0) & (hf[l] > c.thr);
+        out[l] = if flow { v } else { 0.0 };
+    }
+}
+
+/// All the faces of a run, [`LANES`] at a time.
+#[inline(always)]
+fn faces_run(c: &Ctx, f: FaceRun, out: &mut [f32]) {
+    let n = out.len();
+    let mut i = 0;
+    while i + LANES <= n {
+        faces::<LANES>(c, &f.from(i), &mut out[i..]);
+        i += LANES;
+    }
+    while i < n {
+        faces::<1>(c, &f.from(i), &mut out[i..]);
+        i += 1;
     }
 }
 
@@ -327,39 +435,37 @@ fn flux_row(c: &Ctx, inp: &Input, j: usize, ox: &mut [f32], oy: &mut [f32]) {
     let ne = &c.n2e[b..b + nx];
     let ox = &mut ox[..nx];
     let oy = &mut oy[..nx];
-    // East faces: the last one is the domain edge.
+    // East faces: the last one is the domain edge, the first has no face before it.
     ox[nx - 1] = 0.0;
     if nx >= 2 {
-        ox[0] = face(
-            c,
-            hc[0],
-            zc[0],
-            hc[1],
-            zc[1],
-            qxc[0],
-            qxc[0],
-            lend(ne[1], qxc[1], qxc[0]),
-            ne[0],
-        );
+        let closed = [-1.0f32];
+        let first = FaceRun {
+            ha: hc,
+            za: zc,
+            hb: &hc[1..],
+            zb: &zc[1..],
+            q: qxc,
+            n2: ne,
+            ql: qxc,
+            nl: &closed,
+            qr: &qxc[1..],
+            nr: &ne[1..],
+        };
+        faces::<1>(c, &first, &mut ox[..1]);
         let m = nx - 2;
-        let (h0, h1) = (&hc[1..1 + m], &hc[2..2 + m]);
-        let (z0, z1) = (&zc[1..1 + m], &zc[2..2 + m]);
-        let (ql, q0, qr) = (&qxc[..m], &qxc[1..1 + m], &qxc[2..2 + m]);
-        let (nl, n0, nr) = (&ne[..m], &ne[1..1 + m], &ne[2..2 + m]);
-        let o = &mut ox[1..1 + m];
-        for i in 0..m {
-            o[i] = face(
-                c,
-                h0[i],
-                z0[i],
-                h1[i],
-                z1[i],
-                q0[i],
-                lend(nl[i], ql[i], q0[i]),
-                lend(nr[i], qr[i], q0[i]),
-                n0[i],
-            );
-        }
+        let run = FaceRun {
+            ha: &hc[1..],
+            za: &zc[1..],
+            hb: &hc[2..],
+            zb: &zc[2..],
+            q: &qxc[1..],
+            n2: &ne[1..],
+            ql: qxc,
+            nl: ne,
+            qr: &qxc[2..],
+            nr: &ne[2..],
+        };
+        faces_run(c, run, &mut ox[1..1 + m]);
     }
     // South faces: the last row's are the domain edge.
     if j + 1 >= c.ny {
@@ -371,22 +477,19 @@ fn flux_row(c: &Ctx, inp: &Input, j: usize, ox: &mut [f32], oy: &mut [f32]) {
     } else {
         (j, b, b + nx)
     };
-    let (hs, zs) = (inp.h.row(j + 1), &c.z[bd..bd + nx]);
-    let (qu, q0, qd) = (inp.qy.row(ju), inp.qy.row(j), inp.qy.row(j + 1));
-    let (nu, n0, nd) = (&c.n2s[bu..bu + nx], &c.n2s[b..b + nx], &c.n2s[bd..bd + nx]);
-    for i in 0..nx {
-        oy[i] = face(
-            c,
-            hc[i],
-            zc[i],
-            hs[i],
-            zs[i],
-            q0[i],
-            lend(nu[i], qu[i], q0[i]),
-            lend(nd[i], qd[i], q0[i]),
-            n0[i],
-        );
-    }
+    let run = FaceRun {
+        ha: hc,
+        za: zc,
+        hb: inp.h.row(j + 1),
+        zb: &c.z[bd..bd + nx],
+        q: inp.qy.row(j),
+        n2: &c.n2s[b..b + nx],
+        ql: inp.qy.row(ju),
+        nl: &c.n2s[bu..bu + nx],
+        qr: inp.qy.row(j + 1),
+        nr: &c.n2s[bd..bd + nx],
+    };
+    faces_run(c, run, oy);
 }
 
 /// Outflow limiter factors of row j (`f` has nx + 1 entries, the last 1) from the row's new
@@ -665,6 +768,65 @@ fn continuity_row(
     }
 }
 
+/// The summaries of W cells of a row (see [`summaries_row`]): the slices start at the first
+/// cell, `qw` at its west face. Folds the depths into `top` and returns 1 if a cell crossed
+/// the wet or the hazard depth. The speed and hazard rating are skipped when none of the
+/// cells is wet (they count only while wet, and the maxima are never negative).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn sum_lanes<const W: usize>(
+    c: &Ctx,
+    h: &[f64],
+    ho: &[f64],
+    qw: &[f32],
+    qe: &[f32],
+    qn: &[f32],
+    qs: &[f32],
+    md: &mut [f64],
+    ms: &mut [f32],
+    mh: &mut [f32],
+    top: &mut [f64; W],
+) -> u32 {
+    let (h, ho): (&[f64; W], &[f64; W]) = (h[..W].try_into().unwrap(), ho[..W].try_into().unwrap());
+    let md: &mut [f64; W] = (&mut md[..W]).try_into().unwrap();
+    let (wet, hz) = (c.wet, c.hazard);
+    let mut crossed = 0u32;
+    let mut any_wet = 0u32;
+    for l in 0..W {
+        md[l] = fmax(md[l], h[l]);
+        top[l] = fmax(top[l], h[l]);
+        let w = h[l] > wet;
+        any_wet |= w as u32;
+        crossed |= (((ho[l] > wet) != w) | ((ho[l] > hz) != (h[l] > hz))) as u32;
+    }
+    if any_wet == 0 {
+        return crossed;
+    }
+    let (qw, qe, qn, qs): (&[f32; W], &[f32; W], &[f32; W], &[f32; W]) = (
+        qw[..W].try_into().unwrap(),
+        qe[..W].try_into().unwrap(),
+        qn[..W].try_into().unwrap(),
+        qs[..W].try_into().unwrap(),
+    );
+    let ms: &mut [f32; W] = (&mut ms[..W]).try_into().unwrap();
+    let mh: &mut [f32; W] = (&mut mh[..W]).try_into().unwrap();
+    for l in 0..W {
+        // Speed and hazard rating in f32 (what they are kept in): cheaper division and root.
+        let hf = h[l] as f32;
+        let r = 0.5 / hf;
+        let u = (qw[l] + qe[l]) * r;
+        let v = (qn[l] + qs[l]) * r;
+        let speed = (u * u + v * v).sqrt();
+        let hazard = hf * (speed + 0.5);
+        let w = h[l] > wet;
+        // Unconditional stores of a max (a select back to the old value became a masked
+        // store, which is microcoded and slow on AMD).
+        ms[l] = fmax32(ms[l], if w { speed } else { 0.0 });
+        mh[l] = fmax32(mh[l], if w { hazard } else { 0.0 });
+    }
+    crossed
+}
+
 /// Summaries of row j after its new depth: largest depth, speed and hazard rating (while wet),
 /// the row's largest depth, and the wet and hazard spells of the cells that crossed a threshold.
 #[inline(always)]
@@ -689,60 +851,49 @@ fn summaries_row(
     let ho = &ho[..nx];
     let (hr, qx, qy, qn) = (&hr[..nx], &qx[..nx], &qy[..nx], &qn[..nx]);
     let (md, ms, mh) = (&mut md[..nx], &mut ms[..nx], &mut mh[..nx]);
-    let (wet, hz) = (c.wet, c.hazard);
-    let cell = |h: f64,
-                ho: f64,
-                qw: f32,
-                qe: f32,
-                qn: f32,
-                qs: f32,
-                md: &mut f64,
-                ms: &mut f32,
-                mh: &mut f32| {
-        // Unconditional stores of a max (a select back to the old value became a masked
-        // store, which is microcoded and slow on AMD).
-        *md = md.max(h);
-        // Speed and hazard rating in f32 (what they are kept in): cheaper division and root.
-        let hf = h as f32;
-        let r = 0.5 / hf;
-        let u = (qw + qe) * r;
-        let v = (qn + qs) * r;
-        let speed = (u * u + v * v).sqrt();
-        let hazard = hf * (speed + 0.5);
-        let w = h > wet;
-        *ms = ms.max(if w { speed } else { 0.0 });
-        *mh = mh.max(if w { hazard } else { 0.0 });
-        (((ho > wet) != w) | ((ho > hz) != (h > hz))) as u32
-    };
-    let mut crossed = cell(
-        hr[0], ho[0], 0.0, qx[0], qn[0], qy[0], &mut md[0], &mut ms[0], &mut mh[0],
-    );
-    let m = nx - 1;
-    let (h1, ho1, qw, qe, qn1, qs) = (&hr[1..], &ho[1..], &qx[..m], &qx[1..], &qn[1..], &qy[1..]);
-    let (md1, ms1, mh1) = (&mut md[1..], &mut ms[1..], &mut mh[1..]);
-    for i in 0..m {
-        crossed |= cell(
-            h1[i],
-            ho1[i],
-            qw[i],
-            qe[i],
-            qn1[i],
-            qs[i],
-            &mut md1[i],
-            &mut ms1[i],
-            &mut mh1[i],
+    let mut top = [0.0f64; LANES];
+    // Cell 0 has no west face (the domain edge).
+    let mut crossed = sum_lanes::<1>(c, hr, ho, &[0.0], qx, qn, qy, md, ms, mh, &mut [0.0]);
+    st.h_max = fmax(st.h_max, hr[0]);
+    let mut i = 1;
+    while i + LANES <= nx {
+        let r = i..;
+        crossed |= sum_lanes::<LANES>(
+            c,
+            &hr[r.clone()],
+            &ho[r.clone()],
+            &qx[i - 1..],
+            &qx[r.clone()],
+            &qn[r.clone()],
+            &qy[r.clone()],
+            &mut md[r.clone()],
+            &mut ms[r.clone()],
+            &mut mh[r],
+            &mut top,
         );
+        i += LANES;
     }
-    // The row's largest depth, in 8 lanes (a plain f64 max fold does not vectorise).
-    let mut lanes = [0.0f64; 8];
-    let chunks = hr.chunks_exact(8);
-    let rest = chunks.remainder();
-    for ch in chunks {
-        for l in 0..8 {
-            lanes[l] = fmax(lanes[l], ch[l]);
-        }
+    while i < nx {
+        let r = i..;
+        crossed |= sum_lanes::<1>(
+            c,
+            &hr[r.clone()],
+            &ho[r.clone()],
+            &qx[i - 1..],
+            &qx[r.clone()],
+            &qn[r.clone()],
+            &qy[r.clone()],
+            &mut md[r.clone()],
+            &mut ms[r.clone()],
+            &mut mh[r],
+            &mut [0.0],
+        );
+        st.h_max = fmax(st.h_max, hr[i]);
+        i += 1;
     }
-    st.h_max = lanes.iter().chain(rest).fold(st.h_max, |a, &b| fmax(a, b));
+    st.h_max = top.iter().fold(st.h_max, |a, &b| fmax(a, b));
+    let wet = c.wet;
+    let hz = c.hazard;
     if crossed == 0 {
         return;
     }
