@@ -639,12 +639,46 @@ impl Walker {
     }
 }
 
+/// The rings and walkers of one block, kept from group to group (a block's walk allocates
+/// nothing).
+#[derive(Default)]
+struct Scratch {
+    rings: Vec<Ring>,
+    walkers: Vec<Walker>,
+}
+
+impl Scratch {
+    /// k − 1 rings and k walkers (ready to start) for rows of nx cells.
+    fn take(&mut self, nx: usize, k: usize) -> (&mut [Ring], &mut [Walker]) {
+        if self.walkers.first().is_some_and(|w| w.b.xc.len() != nx) {
+            *self = Scratch::default();
+        }
+        while self.rings.len() + 1 < k {
+            self.rings.push(Ring::new(nx));
+        }
+        while self.walkers.len() < k {
+            self.walkers.push(Walker::new(nx));
+        }
+        for w in &mut self.walkers[..k] {
+            w.next = 0;
+            w.started = false;
+        }
+        (&mut self.rings[..k - 1], &mut self.walkers[..k])
+    }
+}
+
 /// The steps of a group (one `Ctx` each) over one block of rows from `j0`: step s walks rows
 /// 3·(k − 1 − s) above and 2·(k − 1 − s) below the block as well (the rows the next step
 /// reads), each step one ring of rows behind the one before, so that a group goes through
 /// memory once. Returns each step's mass terms and largest depth over the block's own rows.
 #[inline(always)]
-fn run_group(cs: &[Ctx], grid: Input, j0: usize, mut out: Out) -> Vec<RowStats> {
+fn run_group(
+    cs: &[Ctx],
+    grid: Input,
+    j0: usize,
+    mut out: Out,
+    scratch: &mut Scratch,
+) -> Vec<RowStats> {
     let k = cs.len();
     let (nx, ny) = (cs[0].nx, cs[0].ny);
     let j1 = j0 + out.h.len() / nx;
@@ -652,8 +686,7 @@ fn run_group(cs: &[Ctx], grid: Input, j0: usize, mut out: Out) -> Vec<RowStats> 
         let m = k - 1 - s;
         (j0.saturating_sub(3 * m), (j1 + 2 * m).min(ny))
     };
-    let mut rings: Vec<Ring> = (0..k - 1).map(|_| Ring::new(nx)).collect();
-    let mut walkers: Vec<Walker> = (0..k).map(|_| Walker::new(nx)).collect();
+    let (rings, walkers) = scratch.take(nx, k);
     let mut stats = vec![RowStats::default(); k];
     while walkers[k - 1].next < j1 || !walkers[k - 1].started {
         for s in 0..k {
@@ -921,24 +954,42 @@ fn summaries_row(
     }
 }
 
-fn block_plain(cs: &[Ctx], grid: Input, j0: usize, out: Out) -> Vec<RowStats> {
-    run_group(cs, grid, j0, out)
+fn block_plain(
+    cs: &[Ctx],
+    grid: Input,
+    j0: usize,
+    out: Out,
+    scratch: &mut Scratch,
+) -> Vec<RowStats> {
+    run_group(cs, grid, j0, out, scratch)
 }
 
 /// The same code compiled with AVX2 and FMA available (LLVM vectorises the row loops with 4
 /// f64 lanes; no fused multiply-add is introduced, so results equal the plain build's).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn block_avx2(cs: &[Ctx], grid: Input, j0: usize, out: Out) -> Vec<RowStats> {
-    run_group(cs, grid, j0, out)
+unsafe fn block_avx2(
+    cs: &[Ctx],
+    grid: Input,
+    j0: usize,
+    out: Out,
+    scratch: &mut Scratch,
+) -> Vec<RowStats> {
+    run_group(cs, grid, j0, out, scratch)
 }
 
 /// The same code with AVX-512 (8 f64 lanes, mask registers for the selects; 20 % faster than
 /// AVX2 on an AMD Zen 4). Built where the compiler has these target features (`build.rs`).
 #[cfg(all(target_arch = "x86_64", flood_avx512))]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-unsafe fn block_avx512(cs: &[Ctx], grid: Input, j0: usize, out: Out) -> Vec<RowStats> {
-    run_group(cs, grid, j0, out)
+unsafe fn block_avx512(
+    cs: &[Ctx],
+    grid: Input,
+    j0: usize,
+    out: Out,
+    scratch: &mut Scratch,
+) -> Vec<RowStats> {
+    run_group(cs, grid, j0, out, scratch)
 }
 
 /// Which build of the row loops a solver runs.
@@ -969,14 +1020,21 @@ impl Kernel {
     }
 
     /// The steps of a group over one block of rows with this build.
-    fn run(self, cs: &[Ctx], grid: Input, j0: usize, out: Out) -> Vec<RowStats> {
+    fn run(
+        self,
+        cs: &[Ctx],
+        grid: Input,
+        j0: usize,
+        out: Out,
+        scratch: &mut Scratch,
+    ) -> Vec<RowStats> {
         match self {
             // SAFETY: `detect` saw the target features of each build on this processor.
             #[cfg(all(target_arch = "x86_64", flood_avx512))]
-            Kernel::Avx512 => unsafe { block_avx512(cs, grid, j0, out) },
+            Kernel::Avx512 => unsafe { block_avx512(cs, grid, j0, out, scratch) },
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { block_avx2(cs, grid, j0, out) },
-            _ => block_plain(cs, grid, j0, out),
+            Kernel::Avx2 => unsafe { block_avx2(cs, grid, j0, out, scratch) },
+            _ => block_plain(cs, grid, j0, out, scratch),
         }
     }
 }
@@ -1016,6 +1074,8 @@ pub struct CpuSolver {
     max_hazard: Vec<f32>,
     spells: Vec<Spells>,
     kernel: Kernel,
+    /// Each block's rings and walkers.
+    scratch: Vec<Scratch>,
     /// Rows per parallel block (tests set it; chosen from the grid and threads otherwise).
     block_rows: Option<usize>,
     t: f64,
@@ -1023,6 +1083,18 @@ pub struct CpuSolver {
     h_max: f64,
     max_courant: f64,
     mass: MassBalance,
+}
+
+/// n zeros with their memory pages already mapped (`vec![0.0; n]` leaves each page to be
+/// mapped at its first write, which would happen in the middle of the first steps).
+fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+    let mut v = vec![T::default(); n];
+    let stride = (4096 / std::mem::size_of::<T>().max(1)).max(1);
+    for x in v.iter_mut().step_by(stride) {
+        // SAFETY: x is a valid, aligned element of v.
+        unsafe { std::ptr::write_volatile(x, T::default()) };
+    }
+    v
 }
 
 /// Starting index of each row's entries in a list sorted by cell (ny + 1 entries).
@@ -1130,14 +1202,15 @@ impl CpuSolver {
             h_next: h.clone(),
             max_depth: h.clone(),
             h,
-            qx: vec![0.0; n],
-            qy: vec![0.0; n],
-            qx_next: vec![0.0; n],
-            qy_next: vec![0.0; n],
-            max_speed: vec![0.0; n],
-            max_hazard: vec![0.0; n],
+            qx: zeroed(n),
+            qy: zeroed(n),
+            qx_next: zeroed(n),
+            qy_next: zeroed(n),
+            max_speed: zeroed(n),
+            max_hazard: zeroed(n),
             spells,
             kernel: Kernel::detect(),
+            scratch: Vec::new(),
             block_rows: None,
             t: 0.0,
             steps: 0,
@@ -1238,6 +1311,8 @@ impl CpuSolver {
                 .map(|(a, b)| RowStats::merge(a, b))
                 .collect()
         };
+        let blocks = ny.div_ceil(rows);
+        self.scratch.resize_with(blocks, Scratch::default);
         let stats = self
             .h_next
             .par_chunks_mut(len)
@@ -1247,9 +1322,13 @@ impl CpuSolver {
             .zip(self.max_speed.par_chunks_mut(len))
             .zip(self.max_hazard.par_chunks_mut(len))
             .zip(self.spells.par_chunks_mut(len))
+            .zip(self.scratch.par_iter_mut())
             .enumerate()
             .map(
-                |(b, ((((((h, qx), qy), max_depth), max_speed), max_hazard), spells))| {
+                |(
+                    b,
+                    (((((((h, qx), qy), max_depth), max_speed), max_hazard), spells), scratch),
+                )| {
                     let out = Out {
                         h,
                         qx,
@@ -1259,7 +1338,7 @@ impl CpuSolver {
                         max_hazard,
                         spells,
                     };
-                    kernel.run(&cs, grid, b * rows, out)
+                    kernel.run(&cs, grid, b * rows, out, scratch)
                 },
             )
             .reduce(|| vec![RowStats::default(); k], merge);
