@@ -394,18 +394,27 @@ fn faces<const W: usize>(c: &Ctx, f: &FaceRun, out: &mut [f32]) {
     }
 }
 
+/// Where the runs of [`LANES`] cells covering `first..n` (at least [`LANES`] cells) start: one
+/// every [`LANES`] cells, the last one ending at n and overlapping the one before it (what the
+/// row loops compute for a cell twice is the same both times).
+#[inline(always)]
+fn lane_starts(first: usize, n: usize) -> impl Iterator<Item = usize> {
+    let last = n - LANES;
+    (first..last).step_by(LANES).chain(std::iter::once(last))
+}
+
 /// All the faces of a run, [`LANES`] at a time.
 #[inline(always)]
 fn faces_run(c: &Ctx, f: FaceRun, out: &mut [f32]) {
     let n = out.len();
-    let mut i = 0;
-    while i + LANES <= n {
-        faces::<LANES>(c, &f.from(i), &mut out[i..]);
-        i += LANES;
+    if n < LANES {
+        for i in 0..n {
+            faces::<1>(c, &f.from(i), &mut out[i..]);
+        }
+        return;
     }
-    while i < n {
-        faces::<1>(c, &f.from(i), &mut out[i..]);
-        i += 1;
+    for i in lane_starts(0, n) {
+        faces::<LANES>(c, &f.from(i), &mut out[i..]);
     }
 }
 
@@ -888,41 +897,41 @@ fn summaries_row(
     // Cell 0 has no west face (the domain edge).
     let mut crossed = sum_lanes::<1>(c, hr, ho, &[0.0], qx, qn, qy, md, ms, mh, &mut [0.0]);
     st.h_max = fmax(st.h_max, hr[0]);
-    let mut i = 1;
-    while i + LANES <= nx {
-        let r = i..;
-        crossed |= sum_lanes::<LANES>(
-            c,
-            &hr[r.clone()],
-            &ho[r.clone()],
-            &qx[i - 1..],
-            &qx[r.clone()],
-            &qn[r.clone()],
-            &qy[r.clone()],
-            &mut md[r.clone()],
-            &mut ms[r.clone()],
-            &mut mh[r],
-            &mut top,
-        );
-        i += LANES;
-    }
-    while i < nx {
-        let r = i..;
-        crossed |= sum_lanes::<1>(
-            c,
-            &hr[r.clone()],
-            &ho[r.clone()],
-            &qx[i - 1..],
-            &qx[r.clone()],
-            &qn[r.clone()],
-            &qy[r.clone()],
-            &mut md[r.clone()],
-            &mut ms[r.clone()],
-            &mut mh[r],
-            &mut [0.0],
-        );
-        st.h_max = fmax(st.h_max, hr[i]);
-        i += 1;
+    if nx < LANES + 1 {
+        for i in 1..nx {
+            let r = i..;
+            crossed |= sum_lanes::<1>(
+                c,
+                &hr[r.clone()],
+                &ho[r.clone()],
+                &qx[i - 1..],
+                &qx[r.clone()],
+                &qn[r.clone()],
+                &qy[r.clone()],
+                &mut md[r.clone()],
+                &mut ms[r.clone()],
+                &mut mh[r],
+                &mut [0.0],
+            );
+            st.h_max = fmax(st.h_max, hr[i]);
+        }
+    } else {
+        for i in lane_starts(1, nx) {
+            let r = i..;
+            crossed |= sum_lanes::<LANES>(
+                c,
+                &hr[r.clone()],
+                &ho[r.clone()],
+                &qx[i - 1..],
+                &qx[r.clone()],
+                &qn[r.clone()],
+                &qy[r.clone()],
+                &mut md[r.clone()],
+                &mut ms[r.clone()],
+                &mut mh[r],
+                &mut top,
+            );
+        }
     }
     st.h_max = top.iter().fold(st.h_max, |a, &b| fmax(a, b));
     let wet = c.wet;
