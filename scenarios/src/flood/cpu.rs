@@ -501,8 +501,16 @@ fn flux_row(c: &Ctx, inp: &Input, j: usize, ox: &mut [f32], oy: &mut [f32]) {
     faces_run(c, run, oy);
 }
 
+/// Whether W discharges are all zero (either sign).
+#[inline(always)]
+fn zeros<const W: usize>(q: &[f32]) -> bool {
+    let q: &[f32; W] = q[..W].try_into().unwrap();
+    q.iter().fold(0u32, |a, &x| a | (x.to_bits() << 1)) == 0
+}
+
 /// Outflow limiter factors of row j (`f` has nx + 1 entries, the last 1) from the row's new
 /// discharges and the south discharges of the row above (`qyu`, zeros for the first row).
+/// A run of [`LANES`] cells whose faces all carry nothing gets 1s without the arithmetic.
 #[inline(always)]
 fn factor_row(c: &Ctx, h: &[f64], qxn: &[f32], qyn: &[f32], qyu: &[f32], f: &mut [f64]) {
     let nx = c.nx;
@@ -521,11 +529,31 @@ fn factor_row(c: &Ctx, h: &[f64], qxn: &[f32], qyn: &[f32], qyu: &[f32], f: &mut
         }
     };
     f[0] = lim(h[0], qxn[0], 0.0, qyn[0], qyu[0]);
-    let m = nx - 1;
-    let (hh, qe, qw, qs, qn) = (&h[1..], &qxn[1..], &qxn[..m], &qyn[1..], &qyu[1..]);
-    let o = &mut f[1..1 + m];
-    for i in 0..m {
-        o[i] = lim(hh[i], qe[i], qw[i], qs[i], qn[i]);
+    if nx < LANES + 1 {
+        for i in 1..nx {
+            f[i] = lim(h[i], qxn[i], qxn[i - 1], qyn[i], qyu[i]);
+        }
+    } else {
+        for i in lane_starts(1, nx) {
+            let o = &mut f[i..i + LANES];
+            if zeros::<{ LANES + 1 }>(&qxn[i - 1..])
+                && zeros::<LANES>(&qyn[i..])
+                && zeros::<LANES>(&qyu[i..])
+            {
+                o.fill(1.0);
+                continue;
+            }
+            let (hh, qe, qw, qs, qn) = (
+                &h[i..i + LANES],
+                &qxn[i..i + LANES],
+                &qxn[i - 1..i - 1 + LANES],
+                &qyn[i..i + LANES],
+                &qyu[i..i + LANES],
+            );
+            for l in 0..LANES {
+                o[l] = lim(hh[l], qe[l], qw[l], qs[l], qn[l]);
+            }
+        }
     }
     f[nx] = 1.0;
 }
@@ -535,9 +563,26 @@ fn factor_row(c: &Ctx, h: &[f64], qxn: &[f32], qyn: &[f32], qyu: &[f32], f: &mut
 fn limit_row(q: &[f32], fa: &[f64], fb: &[f64], out: &mut [f32]) {
     let n = out.len();
     let (q, fa, fb) = (&q[..n], &fa[..n], &fb[..n]);
-    for i in 0..n {
-        let qi = q[i] as f64;
-        out[i] = (qi * select(qi > 0.0, fa[i], fb[i])) as f32;
+    let lim = |q: f32, fa: f64, fb: f64| {
+        let q = q as f64;
+        (q * select(q > 0.0, fa, fb)) as f32
+    };
+    if n < LANES {
+        for i in 0..n {
+            out[i] = lim(q[i], fa[i], fb[i]);
+        }
+        return;
+    }
+    for i in lane_starts(0, n) {
+        let o = &mut out[i..i + LANES];
+        if zeros::<LANES>(&q[i..]) {
+            o.fill(0.0);
+            continue;
+        }
+        let (q, fa, fb) = (&q[i..i + LANES], &fa[i..i + LANES], &fb[i..i + LANES]);
+        for l in 0..LANES {
+            o[l] = lim(q[l], fa[l], fb[l]);
+        }
     }
 }
 
@@ -583,6 +628,7 @@ impl Walker {
 
     /// Get ready to output row j0: the north faces of row j0 need rows j0 − 1 (and j0 − 2
     /// for their factors).
+    #[inline(always)]
     fn start(&mut self, c: &Ctx, inp: &Input, j0: usize) {
         let b = &mut self.b;
         if j0 > 0 {
@@ -774,12 +820,39 @@ fn continuity_row(
     let hr = &mut hr[..nx];
     let (dt_dx, rain) = (c.dt_dx, c.rain_uniform);
     hr[0] = h[0] + dt_dx * ((0.0 - qx[0] as f64) + (qn[0] as f64 - qy[0] as f64)) + rain;
-    let m = nx - 1;
-    let (hh, qw, qe, qnn, qs) = (&h[1..], &qx[..m], &qx[1..], &qn[1..], &qy[1..]);
-    let o = &mut hr[1..];
-    for i in 0..m {
-        let (qw, qe, qn, qs) = (qw[i] as f64, qe[i] as f64, qnn[i] as f64, qs[i] as f64);
-        o[i] = hh[i] + dt_dx * ((qw - qe) + (qn - qs)) + rain;
+    let cell = |h: f64, qw: f32, qe: f32, qn: f32, qs: f32| {
+        let (qw, qe, qn, qs) = (qw as f64, qe as f64, qn as f64, qs as f64);
+        h + dt_dx * ((qw - qe) + (qn - qs)) + rain
+    };
+    if nx < LANES + 1 {
+        for i in 1..nx {
+            hr[i] = cell(h[i], qx[i - 1], qx[i], qn[i], qy[i]);
+        }
+    } else {
+        for i in lane_starts(1, nx) {
+            let o = &mut hr[i..i + LANES];
+            let hh = &h[i..i + LANES];
+            // Nothing crosses the run's faces: only the rain (the same sum, the flux term
+            // being a zero).
+            if zeros::<{ LANES + 1 }>(&qx[i - 1..])
+                && zeros::<LANES>(&qn[i..])
+                && zeros::<LANES>(&qy[i..])
+            {
+                for l in 0..LANES {
+                    o[l] = hh[l] + rain;
+                }
+                continue;
+            }
+            let (qw, qe, qnn, qs) = (
+                &qx[i - 1..i - 1 + LANES],
+                &qx[i..i + LANES],
+                &qn[i..i + LANES],
+                &qy[i..i + LANES],
+            );
+            for l in 0..LANES {
+                o[l] = cell(hh[l], qw[l], qe[l], qnn[l], qs[l]);
+            }
+        }
     }
     if let Some(slots) = c.rain_slot {
         for (o, &s) in hr.iter_mut().zip(&slots[b..b + nx]) {
