@@ -51,9 +51,13 @@ use super::solver::{FloodSolver, FloodState, FloodSummary, MassBalance};
 use crate::error::Result;
 use rayon::prelude::*;
 
-/// x^(-1/3) for a positive finite x (at least 1e-30), without a division: a bit-level first
-/// guess (within 4 %; u32 arithmetic so that it vectorises) and three Newton steps
-/// y ← y·(4/3 − x/3·y³) (relative errors 2e-3, 1e-5, then f32 rounding).
+/// x^(-1/3) for a positive normal x, without a division: a bit-level first guess (within
+/// 4 %; u32 arithmetic so that it vectorises) and two Newton-like steps
+/// y ← y·(a − b·x·y³) whose coefficients were fitted (minimax, the form of Moroz et al. 2021)
+/// over x in [1, 8), where the guess's error repeats every three binades: the largest
+/// relative error is 1.6e-6 in f32 arithmetic, about 13 f32 ulps (tested). Plain Newton
+/// steps (a = 4/3, b = 1/3) need a third step to reach f32 rounding; in the solver that
+/// step cost a tenth of the time, for an error far below what Manning's n is known to.
 #[cfg(test)]
 fn inv_cbrt(x: f32) -> f32 {
     inv_cbrt_lanes(&[x])[0]
@@ -62,16 +66,20 @@ fn inv_cbrt(x: f32) -> f32 {
 /// [`inv_cbrt`] of W values, each step over all lanes before the next.
 #[inline(always)]
 fn inv_cbrt_lanes<const W: usize>(x: &[f32; W]) -> [f32; W] {
+    const GUESS: u32 = 0x54A2_0F51;
+    const B: f32 = 0.333_948_66;
+    const A1: f32 = 1.334_654_3;
+    const A2: f32 = 1.333_949_6;
     let mut y = [0.0f32; W];
-    let mut x3 = [0.0f32; W];
+    let mut xb = [0.0f32; W];
     for l in 0..W {
-        y[l] = f32::from_bits(0x54A2_303C - x[l].to_bits() / 3);
-        x3[l] = x[l] * (1.0 / 3.0);
+        y[l] = f32::from_bits(GUESS - x[l].to_bits() / 3);
+        xb[l] = x[l] * B;
     }
-    for _ in 0..3 {
+    for a in [A1, A2] {
         for l in 0..W {
-            // (y·y)·(y·x/3): two products side by side, a shorter dependency chain.
-            y[l] *= 4.0 / 3.0 - (y[l] * y[l]) * (y[l] * x3[l]);
+            // (y·y)·(y·b·x): two products side by side, a shorter dependency chain.
+            y[l] *= a - (y[l] * y[l]) * (y[l] * xb[l]);
         }
     }
     y
@@ -1657,15 +1665,21 @@ mod tests {
 
     #[test]
     fn fast_inverse_cube_root_is_accurate() {
-        let mut x = 1e-7f32;
-        while x < 1e5 {
+        // Every float of [1, 8) (the guess's error repeats every three binades), then the
+        // depths a face can have, from 1e-7 m to 100 km.
+        let mut worst = 0.0f64;
+        let (one, eight) = (1.0f32.to_bits(), 8.0f32.to_bits());
+        let sweep = (one..eight).step_by(7).map(f32::from_bits);
+        let depths =
+            std::iter::successors(Some(1e-7f32), |x| Some(x * 1.013)).take_while(|&x| x < 1e5);
+        for x in sweep.chain(depths) {
             let (a, b) = (super::inv_cbrt(x) as f64, 1.0 / (x as f64).cbrt());
-            assert!(
-                ((a - b) / b).abs() < 4.0 * f32::EPSILON as f64,
-                "{x}: {a} vs {b}"
-            );
-            x *= 1.013;
+            worst = worst.max(((a - b) / b).abs());
         }
+        assert!(
+            worst < 1.6e-6 && worst > 1e-7,
+            "largest relative error {worst:e}"
+        );
     }
 
     /// A group of steps taken in one sweep (each step reading the rings of the one before,
