@@ -28,9 +28,19 @@
 //! its later steps read from above and below it (3 and 2 rows per remaining step), so blocks
 //! stay independent. The state, the ground and the face coefficients go through memory once a
 //! group instead of once a step; the results equal those of the same steps taken one at a
-//! time, bit for bit, for any block height (tested). The row loops have no per-cell branches
-//! (selects, min/max) and are compiled three times, for baseline x86-64, with AVX2 and with
-//! AVX-512 (the widest the processor has is picked at run time), so that LLVM vectorises them.
+//! time, bit for bit, for any block height (tested). Each block keeps its rings and row
+//! buffers from group to group. The row loops have no per-cell branches (selects, min/max)
+//! and are compiled three times, for baseline x86-64, with AVX2 and with AVX-512 (the widest
+//! the processor has is picked at run time), so that LLVM vectorises them. They go along a row
+//! in runs of 32 cells (the last run of a row overlaps the one before it: a cell computed twice
+//! gets the same value), and the faces and the summaries of a run are computed a line at a
+//! time over all 32 lanes: a face's chain (levels, h_f, the cube root's Newton steps, the
+//! division) is long, and four vectors of faces side by side keep the floating-point units
+//! busy where one at a time waits on it. A run where nothing can move skips the arithmetic
+//! without changing a bit of the result: faces whose h_f are all at or below the threshold are
+//! zeros (no friction), limiter factors of cells whose faces all carry nothing are 1, their
+//! limited discharges 0 and their new depths the old ones plus the rain, and the speed and
+//! hazard rating are skipped on a run of dry cells (they count only while wet).
 //! The rare cases sit outside the loops: blocked cells, inflows and stages are short per-row
 //! lists applied after the row, negative round-off depths are clamped after a vectorised check,
 //! and the wet and hazard durations are booked only when a cell crosses the threshold (a cell's
@@ -40,7 +50,8 @@
 //!
 //! **Precision.** Depths, water levels, the limiter, continuity and the mass budget are f64;
 //! a face's h_f and level difference are taken in f64 and the rest of the face in f32, like
-//! the limited discharges it starts from, which are stored in f32: both cells of a face add
+//! the limited discharges it starts from (h_f^(-1/3) within 1.6e-6, see `inv_cbrt_lanes`), which
+//! are stored in f32: both cells of a face add
 //! the same stored value, so mass is still conserved to f64 round-off, and the lake at rest
 //! stays exactly at rest (its level differences and discharges are exact zeros). Speed and
 //! hazard rating are f32 (what the rasters store). The wet and hazard durations equal the sum
@@ -63,7 +74,7 @@ fn inv_cbrt(x: f32) -> f32 {
     inv_cbrt_lanes(&[x])[0]
 }
 
-/// [`inv_cbrt`] of W values, each step over all lanes before the next.
+/// x^(-1/3) of W values (see `inv_cbrt`), each step over all lanes before the next.
 #[inline(always)]
 fn inv_cbrt_lanes<const W: usize>(x: &[f32; W]) -> [f32; W] {
     const GUESS: u32 = 0x54A2_0F51;
