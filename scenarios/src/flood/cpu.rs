@@ -360,8 +360,9 @@ impl<'s> FaceRun<'s> {
 /// metres, slopes of millimetres), the rest in f32 like the discharges it starts from.
 ///
 /// Each line runs over all W lanes before the next one starts: the chain of a face (levels,
-/// h_f, three Newton steps, the division) is long, and interleaving W/8 vectors of faces keeps
-/// the processor's floating-point queues busy where one vector at a time would wait on it.
+/// h_f, the Newton steps of its cube root, the division) is long, and interleaving W/8
+/// vectors of faces keeps the processor's floating-point queues busy where one vector at a
+/// time would wait on it.
 #[inline(always)]
 fn faces<const W: usize>(c: &Ctx, f: &FaceRun, out: &mut [f32]) {
     let lanes = |x: &[f32]| -> [f32; W] { x[..W].try_into().unwrap() };
