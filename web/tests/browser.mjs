@@ -155,9 +155,12 @@ try {
     result.heritageShown = await page.evaluate(() => window.huetwin.tilesets.heritage?.show ?? null);
     await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 350), [lon, lat]);
     await settle(page, "building");
-    const shown = await page.screenshot({ path: join(outDir, "building.png") });
     await page.mouse.click(W / 2, H / 2);
     await page.waitForFunction(() => window.huetwin.selected !== null, null, { timeout: 10_000 }).catch(() => {});
+    // The picture with the building is taken once the pick has found it at the centre (a
+    // screenshot right after the tiles settled once caught a frame without it, in a loaded run).
+    await settle(page, "picked");
+    const shown = await page.screenshot({ path: join(outDir, "building.png") });
     result.clicked = await page.evaluate(() => ({
       id: document.querySelector('#info [data-prop="id"]')?.textContent ?? null,
       height: document.querySelector('#info [data-prop="height"]')?.textContent ?? null,
