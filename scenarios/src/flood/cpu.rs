@@ -1556,36 +1556,69 @@ mod tests {
     use super::super::series::{Interp, TimeSeries};
     use super::{CpuSolver, FloodSolver, Kernel};
 
+    /// A bowl of na × nb cells with a lake, a blocked block (a building), two rain zones (the
+    /// second where a > `zone_a`), an inflow and a stage along the last b.
+    struct Bowl {
+        na: usize,
+        nb: usize,
+        centre: (f64, f64),
+        curvature: f64,
+        lake: f64,
+        zone_a: usize,
+        blocked: (std::ops::Range<usize>, std::ops::Range<usize>),
+        inflow: (usize, usize),
+    }
+
+    impl Bowl {
+        /// The model with a along the rows (`transpose` false: nx = na) or along the columns
+        /// (nx = nb).
+        fn model(&self, transpose: bool) -> FloodModel {
+            let (na, nb) = (self.na, self.nb);
+            let (nx, ny) = if transpose { (nb, na) } else { (na, nb) };
+            let cell = |a: usize, b: usize| if transpose { a * nx + b } else { b * nx + a };
+            let mut m = FloodModel::flat(nx, ny, 5.0, 0.0, 0.03);
+            for b in 0..nb {
+                for a in 0..na {
+                    let k = cell(a, b);
+                    let (x, y) = (a as f64 - self.centre.0, b as f64 - self.centre.1);
+                    m.z[k] = self.curvature * (x * x + y * y) + 0.1 * (a as f64 / 3.0).sin();
+                    m.h0[k] = (self.lake - m.z[k]).max(0.0);
+                    m.rain_zone[k] = u16::from(a > self.zone_a);
+                    m.blocked[k] = self.blocked.0.contains(&a) && self.blocked.1.contains(&b);
+                }
+            }
+            m.rain = vec![
+                TimeSeries::constant(40.0 / 3.6e6, Interp::Step),
+                TimeSeries::constant(90.0 / 3.6e6, Interp::Step),
+            ];
+            m.inflows.push(Inflow {
+                name: "pipe".into(),
+                cell: cell(self.inflow.0, self.inflow.1),
+                series: TimeSeries::constant(2.0, Interp::Linear),
+            });
+            m.stages.push(Stage {
+                name: "river".into(),
+                cells: (0..na).map(|a| cell(a, nb - 1)).collect(),
+                series: TimeSeries::constant(1.2, Interp::Linear),
+            });
+            m
+        }
+    }
+
     /// A bowl with a lake, two rain zones, a blocked block, an inflow and a stage line, on a
     /// grid whose sizes are not multiples of the vector widths.
     fn busy_model() -> FloodModel {
-        let (nx, ny) = (61, 47);
-        let mut m = FloodModel::flat(nx, ny, 5.0, 0.0, 0.03);
-        for j in 0..ny {
-            for i in 0..nx {
-                let k = j * nx + i;
-                let (x, y) = (i as f64 - 30.0, j as f64 - 23.0);
-                m.z[k] = 0.002 * (x * x + y * y) + 0.1 * (i as f64 / 3.0).sin();
-                m.h0[k] = (1.5 - m.z[k]).max(0.0);
-                m.rain_zone[k] = u16::from(i > 40);
-                m.blocked[k] = (10..14).contains(&i) && (5..30).contains(&j);
-            }
+        Bowl {
+            na: 61,
+            nb: 47,
+            centre: (30.0, 23.0),
+            curvature: 0.002,
+            lake: 1.5,
+            zone_a: 40,
+            blocked: (10..14, 5..30),
+            inflow: (45, 20),
         }
-        m.rain = vec![
-            TimeSeries::constant(40.0 / 3.6e6, Interp::Step),
-            TimeSeries::constant(90.0 / 3.6e6, Interp::Step),
-        ];
-        m.inflows.push(Inflow {
-            name: "pipe".into(),
-            cell: 20 * nx + 45,
-            series: TimeSeries::constant(2.0, Interp::Linear),
-        });
-        m.stages.push(Stage {
-            name: "river".into(),
-            cells: (0..nx).map(|i| (ny - 1) * nx + i).collect(),
-            series: TimeSeries::constant(1.2, Interp::Linear),
-        });
-        m
+        .model(false)
     }
 
     /// The summaries kept at threshold crossings (wet and hazard spells) and in f32 (speed,
@@ -1753,39 +1786,20 @@ mod tests {
         }
     }
 
-    /// A model of 20 × 57 cells (a × b), laid out with a along the rows (`transpose` false:
-    /// nx = 20) or along the columns (nx = 57): the same ground, lake, building, two rain
-    /// zones, an inflow and a stage along the last b.
+    /// A bowl of 20 × 57 cells, laid out with a along the rows (`transpose` false: nx = 20)
+    /// or along the columns (nx = 57).
     fn narrow_model(transpose: bool) -> FloodModel {
-        let (na, nb) = (20, 57);
-        let (nx, ny) = if transpose { (nb, na) } else { (na, nb) };
-        let cell = |a: usize, b: usize| if transpose { a * nx + b } else { b * nx + a };
-        let mut m = FloodModel::flat(nx, ny, 5.0, 0.0, 0.03);
-        for b in 0..nb {
-            for a in 0..na {
-                let k = cell(a, b);
-                let (x, y) = (a as f64 - 9.5, b as f64 - 25.0);
-                m.z[k] = 0.004 * (x * x + y * y) + 0.1 * (a as f64 / 3.0).sin();
-                m.h0[k] = (1.2 - m.z[k]).max(0.0);
-                m.rain_zone[k] = u16::from(b > 40);
-                m.blocked[k] = (5..8).contains(&a) && (10..30).contains(&b);
-            }
+        Bowl {
+            na: 20,
+            nb: 57,
+            centre: (9.5, 25.0),
+            curvature: 0.004,
+            lake: 1.2,
+            zone_a: 12,
+            blocked: (5..8, 10..30),
+            inflow: (12, 20),
         }
-        m.rain = vec![
-            TimeSeries::constant(40.0 / 3.6e6, Interp::Step),
-            TimeSeries::constant(90.0 / 3.6e6, Interp::Step),
-        ];
-        m.inflows.push(Inflow {
-            name: "pipe".into(),
-            cell: cell(12, 20),
-            series: TimeSeries::constant(2.0, Interp::Linear),
-        });
-        m.stages.push(Stage {
-            name: "river".into(),
-            cells: (0..na).map(|a| cell(a, nb - 1)).collect(),
-            series: TimeSeries::constant(1.2, Interp::Linear),
-        });
-        m
+        .model(transpose)
     }
 
     /// Rows shorter than a run of lanes (20 cells: every row loop takes its one-cell path)
