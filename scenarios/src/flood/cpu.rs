@@ -528,6 +528,13 @@ fn zeros<const W: usize>(q: &[f32]) -> bool {
     q.iter().fold(0u32, |a, &x| a | (x.to_bits() << 1)) == 0
 }
 
+/// Whether no face of the run of [`LANES`] cells from cell i ≥ 1 carries anything: their
+/// east faces and the one west of cell i (`qx`), their north (`qn`) and south (`qs`) faces.
+#[inline(always)]
+fn still(i: usize, qx: &[f32], qn: &[f32], qs: &[f32]) -> bool {
+    zeros::<{ LANES + 1 }>(&qx[i - 1..]) && zeros::<LANES>(&qn[i..]) && zeros::<LANES>(&qs[i..])
+}
+
 /// Outflow limiter factors of row j (`f` has nx + 1 entries, the last 1) from the row's new
 /// discharges and the south discharges of the row above (`qyu`, zeros for the first row).
 /// A run of [`LANES`] cells whose faces all carry nothing gets 1s without the arithmetic.
@@ -556,10 +563,7 @@ fn factor_row(c: &Ctx, h: &[f64], qxn: &[f32], qyn: &[f32], qyu: &[f32], f: &mut
     } else {
         for i in lane_starts(1, nx) {
             let o = &mut f[i..i + LANES];
-            if zeros::<{ LANES + 1 }>(&qxn[i - 1..])
-                && zeros::<LANES>(&qyn[i..])
-                && zeros::<LANES>(&qyu[i..])
-            {
+            if still(i, qxn, qyu, qyn) {
                 o.fill(1.0);
                 continue;
             }
@@ -854,10 +858,7 @@ fn continuity_row(
             let hh = &h[i..i + LANES];
             // Nothing crosses the run's faces: only the rain (the same sum, the flux term
             // being a zero).
-            if zeros::<{ LANES + 1 }>(&qx[i - 1..])
-                && zeros::<LANES>(&qn[i..])
-                && zeros::<LANES>(&qy[i..])
-            {
+            if still(i, qx, qn, qy) {
                 for l in 0..LANES {
                     o[l] = hh[l] + rain;
                 }
