@@ -48,11 +48,13 @@
 //! the open one). The three builds give the same numbers bit for bit (no fused multiply-adds,
 //! no reassociation).
 //!
-//! **Precision.** Depths, water levels, the limiter, continuity and the mass budget are f64;
-//! a face's h_f and level difference are taken in f64 and the rest of the face in f32, like
-//! the limited discharges it starts from (h_f^(-1/3) within 1.6e-6, see `inv_cbrt_lanes`), which
-//! are stored in f32: both cells of a face add
-//! the same stored value, so mass is still conserved to f64 round-off, and the lake at rest
+//! **Precision.** Depths, water levels, continuity and the mass budget are f64 (they
+//! accumulate); a face's h_f and level difference are taken in f64 and the rest of the face in
+//! f32, like the limited discharges it starts from (h_f^(-1/3) within 1.6e-6, see
+//! `inv_cbrt_lanes`), which are stored in f32. The limiter factors are f32 too (they scale an
+//! f32 discharge; the few 1e-7 of a depth they may overshoot by are clamped and booked like any
+//! round-off). Both cells of a face add the same stored value, so mass is still conserved to
+//! f64 round-off, and the lake at rest
 //! stays exactly at rest (its level differences and discharges are exact zeros). Speed and
 //! hazard rating are f32 (what the rasters store). The wet and hazard durations equal the sum
 //! of the steps' Δt up to rounding.
@@ -116,8 +118,9 @@ fn fmax32(a: f32, b: f32) -> f32 {
     }
 }
 
+/// min for finite values, as one instruction.
 #[inline(always)]
-fn fmin(a: f64, b: f64) -> f64 {
+fn fmin32(a: f32, b: f32) -> f32 {
     if a < b {
         a
     } else {
@@ -441,16 +444,15 @@ fn faces_run(c: &Ctx, f: FaceRun, out: &mut [f32]) {
 /// `if c { a } else { b }` on the bits: LLVM turns a select between two loaded values into a
 /// select between their addresses and then into branches per lane; this stays a blend.
 #[inline(always)]
-fn select(c: bool, a: f64, b: f64) -> f64 {
-    let m = 0u64.wrapping_sub(c as u64);
-    f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+fn select(c: bool, a: f32, b: f32) -> f32 {
+    let m = 0u32.wrapping_sub(c as u32);
+    f32::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
 }
 
 /// `own` unless the neighbour face is open (`n2` ≥ 0), then `other`.
 #[inline(always)]
 fn lend(n2: f32, other: f32, own: f32) -> f32 {
-    let m = 0u32.wrapping_sub((n2 >= 0.0) as u32);
-    f32::from_bits((other.to_bits() & m) | (own.to_bits() & !m))
+    select(n2 >= 0.0, other, own)
 }
 
 /// New (unlimited) discharges of row j's east and south faces.
@@ -539,16 +541,16 @@ fn still(i: usize, qx: &[f32], qn: &[f32], qs: &[f32]) -> bool {
 /// discharges and the south discharges of the row above (`qyu`, zeros for the first row).
 /// A run of [`LANES`] cells whose faces all carry nothing gets 1s without the arithmetic.
 #[inline(always)]
-fn factor_row(c: &Ctx, h: &[f64], qxn: &[f32], qyn: &[f32], qyu: &[f32], f: &mut [f64]) {
+fn factor_row(c: &Ctx, h: &[f64], qxn: &[f32], qyn: &[f32], qyu: &[f32], f: &mut [f32]) {
     let nx = c.nx;
     let (h, qxn, qyn, qyu) = (&h[..nx], &qxn[..nx], &qyn[..nx], &qyu[..nx]);
     let f = &mut f[..nx + 1];
-    let dt_dx = c.dt_dx;
+    let dt_dx = c.dt_dx as f32;
     let lim = |h: f64, qe: f32, qw: f32, qs: f32, qn: f32| {
-        let (qe, qw, qs, qn) = (qe as f64, qw as f64, qs as f64, qn as f64);
         // Grouped x then y so that the sum is the same under a transpose.
-        let out = (fmax(qe, 0.0) - fmin(qw, 0.0)) + (fmax(qs, 0.0) - fmin(qn, 0.0));
+        let out = (fmax32(qe, 0.0) - fmin32(qw, 0.0)) + (fmax32(qs, 0.0) - fmin32(qn, 0.0));
         let od = out * dt_dx;
+        let h = h as f32;
         if od > h {
             h / od
         } else {
@@ -584,13 +586,10 @@ fn factor_row(c: &Ctx, h: &[f64], qxn: &[f32], qyn: &[f32], qyu: &[f32], f: &mut
 
 /// Limited discharges `q · (factor of the cell it drains)`: `fa` for q > 0, `fb` otherwise.
 #[inline(always)]
-fn limit_row(q: &[f32], fa: &[f64], fb: &[f64], out: &mut [f32]) {
+fn limit_row(q: &[f32], fa: &[f32], fb: &[f32], out: &mut [f32]) {
     let n = out.len();
     let (q, fa, fb) = (&q[..n], &fa[..n], &fb[..n]);
-    let lim = |q: f32, fa: f64, fb: f64| {
-        let q = q as f64;
-        (q * select(q > 0.0, fa, fb)) as f32
-    };
+    let lim = |q: f32, fa: f32, fb: f32| q * select(q > 0.0, fa, fb);
     if n < LANES {
         for i in 0..n {
             out[i] = lim(q[i], fa[i], fb[i]);
@@ -618,8 +617,8 @@ struct Bufs {
     xn: Vec<f32>,
     yn: Vec<f32>,
     /// Limiter factors of rows j and j + 1 (nx + 1 each).
-    fc: Vec<f64>,
-    fnx: Vec<f64>,
+    fc: Vec<f32>,
+    fnx: Vec<f32>,
     /// Limited south discharges of row j − 1 (the north faces of row j).
     qnl: Vec<f32>,
 }
