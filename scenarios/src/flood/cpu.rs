@@ -423,7 +423,8 @@ fn faces<const W: usize>(c: &Ctx, f: &FaceRun, out: &mut [f32]) {
 #[inline(always)]
 fn lane_starts(first: usize, n: usize) -> impl Iterator<Item = usize> {
     let last = n - LANES;
-    (first..last).step_by(LANES).chain(std::iter::once(last))
+    // One plain counted loop (a chained iterator kept a state machine in the row loops).
+    (0..(last - first).div_ceil(LANES) + 1).map(move |k| (first + k * LANES).min(last))
 }
 
 /// All the faces of a run, [`LANES`] at a time.
