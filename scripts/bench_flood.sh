@@ -7,14 +7,17 @@
 #     venv under target/,
 # all on the same DEM, initial water, rain and duration. ROUNDS rounds (3 by default) run the
 # three one after the other; each round's figures are printed, then a table of the medians with
-# the ratios to landlab's median (a busy machine slows numpy and the solvers unevenly).
+# the ratios to landlab's median (a busy machine slows numpy and the solvers unevenly). A CPU
+# solver run lasts a fraction of a second (landlab's several seconds), so within a round the CPU
+# solver runs REPEAT times (5 by default) from the start and its median run counts.
 #   scripts/bench_flood.sh [N] [DURATION_S]
-#   ROUNDS=1 scripts/bench_flood.sh
+#   ROUNDS=1 REPEAT=1 scripts/bench_flood.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000}"
 DURATION="${2:-60}"
 ROUNDS="${ROUNDS:-3}"
+REPEAT="${REPEAT:-5}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 WORK="$TARGET/flood-bench"
 VENV="$TARGET/flood-bench-venv"
@@ -68,7 +71,8 @@ PY
 : > "$WORK/landlab.txt"
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "== round $r of $ROUNDS: Rust solvers on ${N}x${N}, ${DURATION} s" >&2
-  "$BIN" --n "$N" --duration "$DURATION" --solvers cpu,gpu --write-inputs "$WORK" | tee -a "$WORK/rust.txt" >&2
+  "$BIN" --n "$N" --duration "$DURATION" --solvers cpu,gpu --repeat "$REPEAT" --write-inputs "$WORK" \
+    | tee -a "$WORK/rust.txt" >&2
   echo "== round $r of $ROUNDS: landlab OverlandFlow on the same inputs" >&2
   "$VENV/bin/python" "$WORK/landlab_run.py" "$WORK" | tee -a "$WORK/landlab.txt" >&2
 done

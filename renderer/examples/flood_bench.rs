@@ -4,10 +4,12 @@
 //!
 //! ```text
 //! flood_bench [--n 1000] [--dx 5] [--duration 60] [--solvers cpu,gpu] [--dt-every 4]
-//!             [--write-inputs DIR]
+//!             [--repeat K] [--write-inputs DIR]
 //! ```
 //! Prints one line per solver: `solver=cpu cells=... steps=... wall_s=... updates_per_s=...`
-//! (and, for the CPU solver, the largest Courant number a step ran at: `max_courant=`).
+//! (and, for the CPU solver, the largest Courant number a step ran at: `max_courant=`). The CPU
+//! solver runs K times from the start (`--repeat`, 1 by default) and the run with the median
+//! speed is printed, with `repeats=K range=slowest..fastest`.
 
 use renderer::flood::GpuSolver;
 use scenarios::flood::{CpuSolver, FloodModel, FloodSolver, Interp, TimeSeries};
@@ -62,12 +64,22 @@ fn run(name: &str, solver: &mut dyn FloodSolver, cells: usize, duration: f64) ->
     )
 }
 
+/// The `updates_per_s=` figure of a result line.
+fn updates_per_s(line: &str) -> f64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix("updates_per_s="))
+        .and_then(|v| v.parse().ok())
+        .expect("updates_per_s in the result line")
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = arg(&args, "--n").map_or(1000, |v| v.parse().expect("--n"));
     let dx: f64 = arg(&args, "--dx").map_or(5.0, |v| v.parse().expect("--dx"));
     let duration: f64 = arg(&args, "--duration").map_or(60.0, |v| v.parse().expect("--duration"));
     let solvers = arg(&args, "--solvers").unwrap_or_else(|| "cpu,gpu".into());
+    let repeat: usize = arg(&args, "--repeat").map_or(1, |v| v.parse().expect("--repeat"));
+    assert!(repeat >= 1, "--repeat must be at least 1");
     let mut m = model(n, dx);
     if let Some(k) = arg(&args, "--dt-every") {
         m.params.dt_every = k.parse().expect("--dt-every");
@@ -92,9 +104,20 @@ fn main() {
     for s in solvers.split(',').filter(|s| !s.is_empty()) {
         match s {
             "cpu" => {
-                let mut c = CpuSolver::new(&m).expect("cpu solver");
-                let line = run("cpu", &mut c, cells, duration);
-                println!("{line} max_courant={:.4}", c.max_courant());
+                // A run of the CPU solver lasts a fraction of a second, so one run samples the
+                // machine's speed at one moment; the median of `--repeat` fresh runs is printed.
+                let mut runs: Vec<(f64, String)> = (0..repeat)
+                    .map(|_| {
+                        let mut c = CpuSolver::new(&m).expect("cpu solver");
+                        let line = run("cpu", &mut c, cells, duration);
+                        let ups = updates_per_s(&line);
+                        (ups, format!("{line} max_courant={:.4}", c.max_courant()))
+                    })
+                    .collect();
+                runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let (lo, hi) = (runs[0].0, runs[runs.len() - 1].0);
+                let (_, line) = &runs[runs.len() / 2];
+                println!("{line} repeats={repeat} range={lo:.3e}..{hi:.3e}");
             }
             "gpu" => match GpuSolver::new(&m) {
                 Ok(mut g) => println!("{}", run("gpu", &mut g, cells, duration)),
