@@ -6,8 +6,9 @@
 #   - landlab's OverlandFlow (the same de Almeida scheme in numpy), installed from PyPI into a
 #     venv under target/,
 # all on the same DEM, initial water, rain and duration. ROUNDS rounds (3 by default) run the
-# three one after the other; each round's figures are printed, then a table of the medians with
-# the ratios to landlab's median (a busy machine slows numpy and the solvers unevenly). A CPU
+# three one after the other; each round's figures are printed, then a table of the medians and
+# of the rounds' ratios to landlab (a busy machine slows numpy and the solvers unevenly, so a
+# ratio pairs figures of one round). A CPU
 # solver run lasts a fraction of a second (landlab's several seconds), so within a round the CPU
 # solver runs REPEAT times (5 by default) from the start and its median run counts.
 #   scripts/bench_flood.sh [N] [DURATION_S]
@@ -93,7 +94,6 @@ for k in range(len(ll)):
     parts = [f"{s} {ups[s][k]:.3e}" for s in ("cpu", "gpu") if len(ups.get(s, [])) > k]
     ratios = [f"{s} {ups[s][k] / ll[k]:.1f}x" for s in ("cpu", "gpu") if len(ups.get(s, [])) > k]
     print(f"round {k + 1}: " + ", ".join(parts + [f"landlab {ll[k]:.3e}"]) + " cell updates/s; " + ", ".join(ratios) + " landlab")
-llm = statistics.median(ll) if ll else None
 print(f"medians of {max((len(v) for v in ups.values()), default=0)} rounds:")
 print(f"{'solver':<8} {'cells':>9} {'steps':>6} {'wall s':>8} {'cell updates/s':>15} {'x landlab':>9}  device")
 for name in ("cpu", "gpu", "landlab"):
@@ -105,7 +105,10 @@ for name in ("cpu", "gpu", "landlab"):
         continue
     u = statistics.median(ups[name])
     wall = statistics.median(float(r["wall_s"]) for r in rs)
-    ratio = f"{u / llm:9.1f}" if llm else f"{'-':>9}"
+    # The ratio is the median of the rounds' ratios (each round's solvers ran at about the same
+    # moment), not the ratio of the medians (which pairs figures from different moments).
+    paired = [a / b for a, b in zip(ups[name], ll)]
+    ratio = f"{statistics.median(paired):9.1f}" if paired else f"{'-':>9}"
     r = rs[-1]
     extra = f" (largest Courant number {r['max_courant']})" if "max_courant" in r else ""
     print(f"{name:<8} {r['cells']:>9} {r['steps']:>6} {wall:>8.2f} {u:>15.3e} {ratio}  {r.get('device', '')}{extra}")
