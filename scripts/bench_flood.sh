@@ -8,9 +8,9 @@
 # all on the same DEM, initial water, rain and duration. ROUNDS rounds (3 by default) run the
 # three one after the other; each round's figures are printed, then a table of the medians and
 # of the rounds' ratios to landlab (a busy machine slows numpy and the solvers unevenly, so a
-# ratio pairs figures of one round). A CPU
-# solver run lasts a fraction of a second (landlab's several seconds), so within a round the CPU
-# solver runs REPEAT times (5 by default) from the start and its median run counts.
+# ratio pairs figures of one round). A CPU solver run lasts a fraction of a second (landlab's
+# several seconds), so within a round the CPU solver runs REPEAT times (5 by default) from the
+# start and its median run counts.
 #   scripts/bench_flood.sh [N] [DURATION_S]
 #   ROUNDS=1 REPEAT=1 scripts/bench_flood.sh
 set -euo pipefail
