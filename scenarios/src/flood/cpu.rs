@@ -54,10 +54,9 @@
 //! `inv_cbrt_lanes`), which are stored in f32. The limiter factors are f32 too (they scale an
 //! f32 discharge; the few 1e-7 of a depth they may overshoot by are clamped and booked like any
 //! round-off). Both cells of a face add the same stored value, so mass is still conserved to
-//! f64 round-off, and the lake at rest
-//! stays exactly at rest (its level differences and discharges are exact zeros). Speed and
-//! hazard rating are f32 (what the rasters store). The wet and hazard durations equal the sum
-//! of the steps' Δt up to rounding.
+//! f64 round-off, and the lake at rest stays exactly at rest (its level differences and
+//! discharges are exact zeros). Speed and hazard rating are f32 (what the rasters store). The
+//! wet and hazard durations equal the sum of the steps' Δt up to rounding.
 
 use super::model::{FloodModel, ForcingTable, GridSpec, SlotKind, SolverParams, NO_SLOT};
 use super::solver::{FloodSolver, FloodState, FloodSummary, MassBalance};
@@ -1019,21 +1018,21 @@ fn summaries_row(
     let ho = &ho[..nx];
     let (hr, qx, qy, qn) = (&hr[..nx], &qx[..nx], &qy[..nx], &qn[..nx]);
     let (md, ms, mh) = (&mut md[..nx], &mut ms[..nx], &mut mh[..nx]);
+    // The row's largest depth, folded by the lanes (the cells one at a time fold into `top1`).
     let mut top = [0.0f64; LANES];
+    let mut top1 = [0.0f64; 1];
     // Cell 0 has no west face (the domain edge).
-    let mut crossed = sum_lanes::<1>(c, hr, ho, &[0.0], qx, qn, qy, md, ms, mh, &mut [0.0]);
-    st.h_max = fmax(st.h_max, hr[0]);
+    let mut crossed = sum_lanes::<1>(c, hr, ho, &[0.0], qx, qn, qy, md, ms, mh, &mut top1);
     if nx < LANES + 1 {
         for i in 1..nx {
-            crossed |= sum_from::<1>(c, i, hr, ho, qx, qn, qy, md, ms, mh, &mut [0.0]);
-            st.h_max = fmax(st.h_max, hr[i]);
+            crossed |= sum_from::<1>(c, i, hr, ho, qx, qn, qy, md, ms, mh, &mut top1);
         }
     } else {
         for i in lane_starts(1, nx) {
             crossed |= sum_from::<LANES>(c, i, hr, ho, qx, qn, qy, md, ms, mh, &mut top);
         }
     }
-    st.h_max = top.iter().fold(st.h_max, |a, &b| fmax(a, b));
+    st.h_max = top.iter().chain(&top1).fold(st.h_max, |a, &b| fmax(a, b));
     let wet = c.wet;
     let hz = c.hazard;
     if crossed == 0 {
