@@ -3,7 +3,7 @@
 
 use geo_types::Point;
 use twin_core::crs::{Crs, Transform};
-use twin_core::import::NoProgress;
+use twin_core::NoProgress;
 use twin_core::TwinDir;
 
 fn main() -> anyhow::Result<()> {

@@ -1,5 +1,2 @@
-//! Examples live beside this file as `cargo run -p examples --example NAME`; the library holds
-//! the code they share, such as the generator of the Huế sample twin ([`hue_sample`]).
-#![warn(missing_docs)]
-
-pub mod hue_sample;
+//! Short programs that use the huetwin crates as a library live beside this file as
+//! `cargo run -p examples --example NAME`; this library is empty.

@@ -16,7 +16,7 @@ use scenarios::flood::{cpu_solver, run_loaded};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use twin_core::import::NoProgress;
+use twin_core::NoProgress;
 use twin_core::Twin;
 
 struct Fixture {

@@ -14,8 +14,8 @@ use scenarios::flood::{cpu_solver, run_loaded, FloodReport, LoadedScenario};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use twin_core::import::NoProgress;
 use twin_core::model::{Building, Dem, HeightSource, HeritageSite, Oneway, Road};
+use twin_core::NoProgress;
 use twin_core::{Crs, Layer, Twin};
 
 const X0: f64 = 745_000.0;

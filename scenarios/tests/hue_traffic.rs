@@ -9,7 +9,8 @@ use scenarios::traffic::close_flooded_roads;
 use scenarios::traffic::network::{from_roads, RoadOptions};
 use scenarios::traffic::scenario::{run_loaded, run_scenario, Scenario, TrafficReport};
 use scenarios::twin_core::crs::Crs;
-use scenarios::twin_core::import::{import_file, ImportOptions, NoProgress};
+use scenarios::twin_core::import::{import_file, ImportOptions};
+use scenarios::twin_core::NoProgress;
 
 const TARGET_GAP: f64 = 1e-4;
 

@@ -47,7 +47,7 @@ fn sample() -> Option<(tempfile::TempDir, PathBuf, Twin)> {
         .unwrap()
         .copy_without_store(&copy)
         .unwrap();
-    let twin = scenarios::traffic::scenario::load_twin(&copy).unwrap();
+    let twin = twin_core::TwinDir::open(&copy).unwrap().load().unwrap();
     Some((tmp, copy, twin))
 }
 

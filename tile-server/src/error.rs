@@ -1,58 +1,114 @@
-//! The one error type of `tile-server`: every variant names the input and the place.
+//! The server's error responses: every failure is a JSON body `{"error": {"status", "code",
+//! "message"}}` with an HTTP status that fits.
 
-use std::path::PathBuf;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-/// Result alias used across `tile-server`.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Everything that can go wrong while generating, writing or serving tiles.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The twin could not be read or a coordinate could not be transformed.
-    #[error(transparent)]
-    Twin(#[from] twin_core::TwinError),
-    /// A file could not be read or written.
-    #[error("{path}: {error}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying I/O error.
-        error: std::io::Error,
-    },
-    /// A request or an input is invalid (unknown tile id, bad option, malformed glb...).
-    #[error("invalid {what}: {message}")]
-    Invalid {
-        /// What was invalid, e.g. "tile id" or "glb".
-        what: String,
-        /// Why.
-        message: String,
-    },
-    /// A feature could not be turned into tile geometry; `feature` names it.
-    #[error("{layer} feature {feature}: {message}")]
-    Feature {
-        /// The layer.
-        layer: String,
-        /// The feature id.
-        feature: String,
-        /// What went wrong.
-        message: String,
-    },
+/// An error answered to a client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, for the client.
+    pub message: String,
 }
 
-impl Error {
-    /// Shorthand for an [`Error::Io`].
-    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            error,
+/// The JSON body of an error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The details of an error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// The HTTP status code, repeated.
+    pub status: u16,
+    /// A short machine-readable code (`bad_request`, `not_found`, `payload_too_large`...).
+    pub code: String,
+    /// A message naming the input at fault.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
         }
     }
 
-    /// Shorthand for an [`Error::Invalid`].
-    pub fn invalid(what: impl Into<String>, message: impl ToString) -> Self {
-        Error::Invalid {
-            what: what.into(),
-            message: message.to_string(),
+    /// 400: the request is malformed (bad bbox, NaN, over-large limit...).
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404: no such layer, feature or tile.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 500: a failure on the server's side (logged).
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        tracing::error!("internal error: {message}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                status: self.status.as_u16(),
+                code: code(self.status),
+                message: self.message.clone(),
+            },
+        }
+    }
+}
+
+/// A snake_case code for a status (`not_found`, `bad_request`...).
+pub fn code(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+        .replace(['-', ' '], "_")
+        .replace('\'', "")
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.body()).unwrap_or_else(|_| b"{}".to_vec());
+        let mut r = (self.status, body).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+}
+
+impl From<twin_core::TwinError> for ApiError {
+    fn from(e: twin_core::TwinError) -> Self {
+        match e {
+            // Invalid input reaching the index (non-finite point, bad radius): the client's fault.
+            twin_core::TwinError::Invalid { .. } => ApiError::bad_request(e.to_string()),
+            other => ApiError::internal(other.to_string()),
         }
     }
 }

@@ -1,12 +1,478 @@
-//! `tile-server`: the huetwin HTTP server's library side: 3D Tiles generation ([`tiles`]: a
-//! tile tree planned over a twin layer, any tile's glTF content produced on its own, and a
-//! streaming export of whole tilesets to a folder, `twin tiles export`), and the axum server
-//! with its tile cache, JSON API and web viewer ([`server`]).
+//! The HTTP server (`twin serve`): 3D Tiles generated on demand and cached, a JSON API in
+//! WGS84 GeoJSON, an OpenAPI document, health and Prometheus metrics, and the CesiumJS viewer.
+//!
+//! | path | what |
+//! | --- | --- |
+//! | `/` | the web viewer (CesiumJS from `/cesium/`) |
+//! | `/tiles/tileset.json`, `/tiles/<layer>/tileset.json`, `/tiles/<layer>/<id>.glb` | 3D Tiles ([`tiles`]) |
+//! | `/api/layers`, `/api/layers/<layer>/features[/<id>]`, `.../nearest`, `.../within`, `.../intersects`, `/api/heritage/zones` | the JSON API ([`api`]) |
+//! | `/api/openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
+//! | `/healthz`, `/metrics` | liveness, Prometheus metrics ([`metrics`]) |
+//!
+//! Every response to a bad request is a JSON error ([`error::ApiError`]); hostile paths (`..`
+//! segments, encoded slashes, backslashes, NUL) are refused before routing; bodies are bounded;
+//! a panic in a handler becomes a 500 and the server keeps serving.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use tile_server::{self as server, tiles::NoTiles, ServerConfig};
+//! let twin = twin_core::TwinDir::open("data/hue".as_ref())?.load()?;
+//! let app = server::app(Arc::new(twin), Arc::new(NoTiles), &ServerConfig::default())?;
+//! let (addr, serving) = server::bind(app, "127.0.0.1:0".parse()?).await?;
+//! println!("http://{addr}/");
+//! serving.await?;
+//! # Ok(()) }
+//! ```
 
-#![warn(missing_docs)]
-
+pub mod api;
+pub mod cache;
 pub mod error;
-pub mod server;
+pub mod metrics;
+pub mod runs;
 pub mod tiles;
+pub mod viewer;
 
-pub use error::{Error, Result};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use cache::TileCache;
+use error::ApiError;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tiles::TileSource;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use twin_core::Twin;
+use utoipa::OpenApi;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on (loopback by default).
+    pub addr: SocketAddr,
+    /// The web folder holding `vendor/cesium` ([`viewer::default_web_dir`] by default).
+    pub web_dir: PathBuf,
+    /// Bytes of tiles kept in memory.
+    pub cache_memory_bytes: u64,
+    /// Folder of the disk tile cache (`<twin>/cache/tiles`), none to keep tiles in memory only.
+    pub disk_cache: Option<PathBuf>,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// The twin folder: scenario runs are stored under it (`<twin>/runs`); no runs without it.
+    pub twin_dir: Option<PathBuf>,
+    /// Folders whose `*.toml` scenario files the server lists and runs.
+    pub scenario_dirs: Vec<PathBuf>,
+    /// The flood solver of runs, handed in by the caller (the CPU reference solver by default;
+    /// `twin serve --gpu` passes `renderer::flood::gpu_solver`).
+    pub flood_solver: scenarios::jobs::SolverChoice,
+    /// Tile options (water-surface tilesets of runs).
+    pub tile_opts: tiles3d::TilesetOptions,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            web_dir: viewer::default_web_dir(),
+            cache_memory_bytes: 256 << 20,
+            disk_cache: None,
+            max_body_bytes: 64 << 10,
+            twin_dir: None,
+            scenario_dirs: Vec::new(),
+            flood_solver: scenarios::jobs::SolverChoice::cpu(),
+            tile_opts: tiles3d::TilesetOptions::default(),
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub struct AppState {
+    /// The twin.
+    pub twin: Arc<Twin>,
+    /// Layer summaries, computed at start.
+    pub layers: Arc<api::LayerList>,
+    /// Names of the tilesets served.
+    pub tile_layers: Vec<String>,
+    /// The tile cache in front of the tile source.
+    pub cache: TileCache,
+    /// Request and cache metrics.
+    pub metrics: metrics::Metrics,
+    /// The OpenAPI document, serialised.
+    pub openapi: String,
+    /// Scenario runs, when the server knows the twin's folder.
+    pub runs: Option<Arc<runs::Runs>>,
+}
+
+/// The OpenAPI document of the server, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "huetwin", description = "huetwin digital twin server: 3D Tiles, GeoJSON features (WGS84, RFC 7946) and heritage zones"),
+    paths(
+        api::list_layers,
+        api::features_bbox,
+        api::feature_by_id,
+        api::nearest,
+        api::within,
+        api::intersects,
+        api::heritage_zones,
+        healthz,
+        metrics::metrics,
+        tile_doc,
+    ),
+    components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, api::Link, error::ErrorBody, error::ErrorDetail)),
+    tags(
+        (name = "features", description = "Vector layers as GeoJSON"),
+        (name = "heritage", description = "Heritage sites and protection zones"),
+        (name = "tiles", description = "OGC 3D Tiles 1.1"),
+        (name = "server", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /tiles/{path}`: documented here; served by [`tiles::get_tile`].
+#[utoipa::path(get, path = "/tiles/{path}", tag = "tiles",
+    params(("path" = String, Path, description = "tileset.json, <layer>/tileset.json or <layer>/<tile id>.glb (the layout of `twin tiles export`)"),
+           ("If-None-Match" = Option<String>, Header, description = "an ETag from an earlier response: 304 when it still matches"),
+           ("Range" = Option<String>, Header, description = "one byte range")),
+    responses(
+        (status = 200, description = "tileset JSON or glTF binary, with a strong ETag"),
+        (status = 206, description = "the requested byte range"),
+        (status = 304, description = "not modified"),
+        (status = 400, description = "hostile or malformed path", body = error::ErrorBody),
+        (status = 404, description = "no such tileset or tile", body = error::ErrorBody),
+        (status = 416, description = "range not satisfiable", body = error::ErrorBody)))]
+#[allow(dead_code)]
+async fn tile_doc() {}
+
+/// `GET /healthz`
+#[utoipa::path(get, path = "/healthz", tag = "server",
+    responses((status = 200, description = "the server is up", body = Object)))]
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(serde_json::json!({"status": "ok", "twin": state.twin.name})),
+    )
+        .into_response()
+}
+
+async fn openapi_doc(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.openapi.clone(),
+    )
+        .into_response()
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!("no route for {}", req.uri().path()))
+}
+
+/// Refuse paths that try to leave their folder: `.`/`..` segments (also percent-encoded),
+/// encoded slashes or backslashes, backslashes and NUL.
+pub fn hostile_path(raw: &str) -> Option<&'static str> {
+    let lower = raw.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return Some("encoded slashes are not allowed in paths");
+    }
+    if raw.contains('\\') || lower.contains("%00") || raw.contains('\0') {
+        return Some("backslashes and NUL are not allowed in paths");
+    }
+    for seg in lower.split('/') {
+        let seg = seg.replace("%2e", ".");
+        if seg == "." || seg == ".." {
+            return Some("'.' and '..' segments are not allowed in paths");
+        }
+    }
+    None
+}
+
+/// Turn an error response that is not JSON yet (405, 413 from the body limit, rejections)
+/// into the JSON error body. Compressed bodies are left as they are.
+async fn json_error(resp: Response) -> Response {
+    let status = resp.status();
+    if status.as_u16() < 400 {
+        return resp;
+    }
+    let h = resp.headers();
+    let is_json = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || h.contains_key(header::CONTENT_ENCODING) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let message = match std::str::from_utf8(&text).map(str::trim) {
+        Ok(t) if !t.is_empty() => t.to_string(),
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let mut out = ApiError::new(status, message).into_response();
+    // Keep headers such as Allow (405) and Content-Range (416).
+    for (k, v) in parts.headers.iter() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// A compressed response's strong ETag must differ from the identity one: `"<tag>-gzip"`,
+/// `"<tag>-br"` (as Apache does); [`tiles::etag_matches`] accepts both forms.
+fn tag_encoded_etag(resp: &mut Response) {
+    let Some(enc) = resp.headers().get(header::CONTENT_ENCODING) else {
+        return;
+    };
+    let enc = enc.to_str().unwrap_or_default().to_string();
+    let tagged = resp
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix('"')?.strip_suffix('"'))
+        .and_then(|bare| HeaderValue::from_str(&format!("\"{bare}-{enc}\"")).ok());
+    if let Some(v) = tagged {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+}
+
+/// The outermost middleware, one future per request: refuse paths that try to leave their
+/// folder, count and time the request under its route ([`metrics::track`]), give every error
+/// a JSON body and tag the ETag of a compressed body.
+async fn edge(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(why) = hostile_path(req.uri().path()) {
+        let resp = ApiError::bad_request(format!("{why}: {:?}", req.uri().path())).into_response();
+        state
+            .metrics
+            .request("unmatched", req.method(), resp.status(), 0.0);
+        return resp;
+    }
+    metrics::track(&state, req, |req| async move {
+        let mut resp = json_error(next.run(req).await).await;
+        tag_encoded_etag(&mut resp);
+        resp
+    })
+    .await
+}
+
+fn compressible(
+    status: StatusCode,
+    _v: Version,
+    h: &HeaderMap,
+    _e: &axum::http::Extensions,
+) -> bool {
+    if status == StatusCode::PARTIAL_CONTENT || h.contains_key(header::CONTENT_RANGE) {
+        return false;
+    }
+    let ct = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    ct.starts_with("application/json")
+        || ct.starts_with("application/geo+json")
+        || ct.starts_with("text/")
+        || ct.starts_with("application/javascript")
+        || ct.starts_with("image/svg+xml")
+}
+
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let msg = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    ApiError::internal(format!("the request handler failed: {msg}")).into_response()
+}
+
+/// The application: routes and middleware over a loaded twin and a tile source.
+pub fn app(
+    twin: Arc<Twin>,
+    source: Arc<dyn TileSource>,
+    cfg: &ServerConfig,
+) -> Result<Router, ApiError> {
+    let tile_layers = source.layers();
+    let layers = Arc::new(api::layer_list(&twin, &tile_layers)?);
+    let openapi = ApiDoc::openapi()
+        .to_pretty_json()
+        .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
+    let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
+    let crs = twin.crs.clone();
+    let state = Arc::new(AppState {
+        twin,
+        layers,
+        tile_layers,
+        cache,
+        metrics: metrics::Metrics::new(),
+        openapi,
+        runs: cfg.twin_dir.as_ref().map(|dir| {
+            Arc::new(runs::Runs::new(
+                crs.clone(),
+                dir.clone(),
+                cfg.scenario_dirs.clone(),
+                cfg.flood_solver.clone(),
+                cfg.tile_opts.clone(),
+            ))
+        }),
+    });
+    let cesium = ServeDir::new(viewer::cesium_dir(&cfg.web_dir));
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_RANGE,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::CONTENT_RANGE,
+            header::CONTENT_LENGTH,
+            header::ACCEPT_RANGES,
+        ])
+        .max_age(std::time::Duration::from_secs(86_400));
+    let compression = CompressionLayer::new()
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(SizeAbove::new(256).and(compressible));
+
+    let router = Router::new()
+        .route("/", get(viewer::index))
+        .route("/viewer.js", get(viewer::viewer_js))
+        .route("/viewer.css", get(viewer::viewer_css))
+        .nest_service("/cesium", cesium)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/api/openapi.json", get(openapi_doc))
+        .route("/api/layers", get(api::list_layers))
+        .route("/api/layers/{layer}/features", get(api::features_bbox))
+        .route(
+            "/api/layers/{layer}/features/{*id}",
+            get(api::feature_by_id),
+        )
+        .route("/api/layers/{layer}/nearest", get(api::nearest))
+        .route("/api/layers/{layer}/within", get(api::within))
+        .route("/api/layers/{layer}/intersects", post(api::intersects))
+        .route("/api/heritage/zones", get(api::heritage_zones))
+        .route("/tiles/{*path}", get(tiles::get_tile))
+        .route("/api/scenarios", get(runs::list_scenarios))
+        .route("/api/runs", get(runs::list_runs).post(runs::post_run))
+        .route(
+            "/api/runs/{id}",
+            get(runs::get_run).delete(runs::cancel_run),
+        )
+        .route("/api/runs/{id}/events", get(runs::run_events))
+        .route("/api/runs/{id}/rerun", post(runs::rerun))
+        .route("/api/runs/{a}/compare/{b}", get(runs::compare))
+        .route("/api/runs/{id}/files/{name}", get(runs::run_file))
+        .route("/api/runs/{id}/water", get(runs::water_index))
+        .route("/api/runs/{id}/water/{time}/{*path}", get(runs::water_tile))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .with_state(state.clone());
+
+    Ok(router.layer(
+        ServiceBuilder::new()
+            .layer(TraceLayer::new_for_http())
+            .layer(middleware::from_fn_with_state(state, edge))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(cors)
+            .layer(compression)
+            .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes)),
+    ))
+}
+
+/// A short fingerprint of a twin folder's data (`twin.toml` and the store's size and
+/// modification time): it changes when the twin is rebuilt, so the disk tile cache of an older
+/// build is not served.
+pub fn twin_fingerprint(dir: &twin_core::TwinDir) -> String {
+    let mut h = blake3::Hasher::new();
+    if let Ok(t) = std::fs::read(dir.dir.join("twin.toml")) {
+        h.update(&t);
+    }
+    if let Ok(m) = std::fs::metadata(dir.store_path()) {
+        h.update(&m.len().to_le_bytes());
+        if let Ok(t) = m.modified().and_then(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_err(std::io::Error::other)
+        }) {
+            h.update(&t.as_nanos().to_le_bytes());
+        }
+    }
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// Bind `addr` and return the bound address (a port of 0 picks a free one) and the future
+/// that serves until it fails.
+pub async fn bind(
+    app: Router,
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((local, async move { axum::serve(listener, app).await }))
+}
+
+/// Bind and serve until Ctrl-C, calling `ready` with the bound address first.
+pub async fn run(
+    app: Router,
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    ready(listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_paths() {
+        for bad in [
+            "/tiles/../twin.toml",
+            "/tiles/%2e%2e/twin.toml",
+            "/tiles/buildings%2F1.glb",
+            "/cesium/..%5c..%5cetc",
+            "/cesium/a\\b",
+            "/x/%00",
+            "/tiles/./tileset.json",
+        ] {
+            assert!(hostile_path(bad).is_some(), "{bad}");
+        }
+        for ok in [
+            "/",
+            "/tiles/buildings/3/1/2.glb",
+            "/api/layers/buildings/features/osm:way/123",
+            "/cesium/Cesium.js",
+            "/tiles/a..b/x.glb",
+        ] {
+            assert!(hostile_path(ok).is_none(), "{ok}");
+        }
+    }
+}

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tile_server::server::{self, tiles::GeneratedTiles, ServerConfig};
-use tile_server::tiles::TilesetOptions;
+use tile_server::{self as server, tiles::GeneratedTiles, ServerConfig};
+use tiles3d::TilesetOptions;
 use twin_core::crs::{Crs, Transform};
-use twin_core::import::NoProgress;
 use twin_core::twin::SourceConfig;
+use twin_core::NoProgress;
 use twin_core::TwinDir;
 
 fn check_tools() -> Result<(), String> {

@@ -17,11 +17,11 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use tile_server::server::{self, tiles::GeneratedTiles, ServerConfig};
-use tile_server::tiles::{self, TilesetOptions};
+use tile_server::{self as server, tiles::GeneratedTiles, ServerConfig};
+use tiles3d::{self as tiles, TilesetOptions};
 use twin_core::crs::{Crs, Transform};
-use twin_core::import::NoProgress;
 use twin_core::twin::SourceConfig;
+use twin_core::NoProgress;
 use twin_core::{Twin, TwinDir};
 
 struct Fixture {

@@ -11,9 +11,10 @@
 use geo_types::{coord, Geometry, Point, Rect};
 use std::path::PathBuf;
 use std::time::Instant;
-use twin_core::import::{osm, ImportOptions, NoProgress};
+use twin_core::import::{osm, ImportOptions};
 use twin_core::index::{Feature, Layer};
 use twin_core::Crs;
+use twin_core::NoProgress;
 
 struct Box2 {
     id: String,

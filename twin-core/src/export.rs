@@ -38,6 +38,8 @@ pub const COORD_DECIMALS: i32 = 7;
 pub trait Properties {
     /// The properties object.
     fn properties(&self) -> Map<String, Value>;
+    /// One line for listings (`twin query`): height, zone, kind...
+    fn summary(&self) -> String;
 }
 
 fn attrs(a: &Attributes) -> Value {
@@ -56,6 +58,9 @@ fn obj(v: Value) -> Map<String, Value> {
 }
 
 impl Properties for Building {
+    fn summary(&self) -> String {
+        format!("{:.1} m ({})", self.height, self.height_source.label())
+    }
     fn properties(&self) -> Map<String, Value> {
         obj(json!({
             "id": self.id,
@@ -73,6 +78,12 @@ impl Properties for Building {
 }
 
 impl Properties for HeritageSite {
+    fn summary(&self) -> String {
+        self.zone
+            .as_ref()
+            .map(|z| format!("zone {z}"))
+            .unwrap_or_default()
+    }
     fn properties(&self) -> Map<String, Value> {
         obj(json!({
             "id": self.id,
@@ -84,6 +95,9 @@ impl Properties for HeritageSite {
 }
 
 impl Properties for Sensor {
+    fn summary(&self) -> String {
+        format!("{} [{}]", self.kind, self.unit)
+    }
     fn properties(&self) -> Map<String, Value> {
         obj(json!({
             "id": self.id,
@@ -96,6 +110,9 @@ impl Properties for Sensor {
 }
 
 impl Properties for Road {
+    fn summary(&self) -> String {
+        self.class.clone()
+    }
     fn properties(&self) -> Map<String, Value> {
         obj(json!({
             "id": self.id,
@@ -111,6 +128,9 @@ impl Properties for Road {
 }
 
 impl Properties for Water {
+    fn summary(&self) -> String {
+        self.kind.clone()
+    }
     fn properties(&self) -> Map<String, Value> {
         obj(json!({
             "id": self.id,

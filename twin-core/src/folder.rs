@@ -3,7 +3,10 @@
 
 use crate::crs::Crs;
 use crate::error::{Result, TwinError};
-use crate::import::{import_file, ImportOptions, Imported, LayerKind, Progress};
+use crate::import::{import_file, ImportOptions};
+use crate::layer::LayerKind;
+use crate::model::Imported;
+use crate::progress::{NoProgress, Progress};
 use crate::store::Store;
 use crate::twin::{SourceConfig, Twin, TwinConfig};
 use std::path::{Path, PathBuf};
@@ -173,13 +176,28 @@ impl TwinDir {
         }
     }
 
-    /// Load the twin from its store (an empty twin when there is no store yet).
+    /// Open the twin: from its store when it is built, else by importing its sources in memory
+    /// (nothing is written). This is the one way to open a twin folder.
+    ///
+    /// ```no_run
+    /// use twin_core::{LayerKind, TwinDir};
+    /// let twin = TwinDir::open("data/hue".as_ref())?.load()?;
+    /// println!("{} buildings", twin.buildings.len());
+    /// let heritage = twin.vector(LayerKind::Heritage).expect("a vector layer");
+    /// println!("{} heritage sites", heritage.len());
+    /// # Ok::<(), twin_core::TwinError>(())
+    /// ```
     pub fn load(&self) -> Result<Twin> {
         let p = self.store_path();
-        if !p.exists() {
-            return Twin::new(&self.config.name, self.crs.clone());
+        if p.exists() {
+            return Store::open_or_create(&p, &self.crs)?.load(&self.config.name, self.crs.clone());
         }
-        Store::open_or_create(&p, &self.crs)?.load(&self.config.name, self.crs.clone())
+        let mut twin = Twin::new(&self.config.name, self.crs.clone())?;
+        for s in &self.config.sources {
+            let opts = self.options(s)?;
+            twin.add(import_file(&self.source_path(s), &opts, &NoProgress)?)?;
+        }
+        Ok(twin)
     }
 }
 

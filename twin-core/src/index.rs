@@ -160,6 +160,11 @@ impl<T: Feature> Layer<T> {
         self.features.get(idx)
     }
 
+    /// The position of the feature with this id.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.ids.get(id).copied()
+    }
+
     /// A feature by id.
     pub fn by_id(&self, id: &str) -> Option<&T> {
         self.ids.get(id).map(|&i| &self.features[i])

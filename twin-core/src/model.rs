@@ -1,6 +1,8 @@
 //! The twin's typed features. All geometry is in the twin's project CRS (metres); heights are
 //! orthometric metres (above the geoid) unless a field says otherwise.
 
+use crate::crs::Crs;
+use crate::layer::LayerKind;
 use geo_types::{Geometry, LineString, MultiPolygon, Point, Polygon};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -329,4 +331,43 @@ impl PointCloud {
 /// Turn a polygon into a one-member multipolygon.
 pub fn multi(p: Polygon<f64>) -> MultiPolygon<f64> {
     MultiPolygon(vec![p])
+}
+
+/// Features of every kind, already in the project CRS: what one source file contributed (an
+/// importer's output) and what the store writes in one transaction.
+#[derive(Clone, Debug, Default)]
+pub struct Imported {
+    /// Buildings.
+    pub buildings: Vec<Building>,
+    /// Heritage sites.
+    pub heritage: Vec<HeritageSite>,
+    /// Sensors.
+    pub sensors: Vec<Sensor>,
+    /// Roads.
+    pub roads: Vec<Road>,
+    /// Water.
+    pub water: Vec<Water>,
+    /// DEMs (already resampled to the project CRS).
+    pub dems: Vec<Dem>,
+    /// Point clouds.
+    pub pointclouds: Vec<PointCloud>,
+    /// The CRS the source was read in.
+    pub source_crs: Option<Crs>,
+    /// Notes for the user (defaults applied, skipped features and why).
+    pub notes: Vec<String>,
+}
+
+impl Imported {
+    /// Feature counts per layer, for reports.
+    pub fn counts(&self) -> Vec<(LayerKind, usize)> {
+        vec![
+            (LayerKind::Buildings, self.buildings.len()),
+            (LayerKind::Heritage, self.heritage.len()),
+            (LayerKind::Sensors, self.sensors.len()),
+            (LayerKind::Roads, self.roads.len()),
+            (LayerKind::Water, self.water.len()),
+            (LayerKind::Terrain, self.dems.len()),
+            (LayerKind::Pointclouds, self.pointclouds.len()),
+        ]
+    }
 }

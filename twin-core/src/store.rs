@@ -7,7 +7,8 @@
 
 use crate::crs::Crs;
 use crate::error::{Result, TwinError};
-use crate::import::{Imported, LayerKind};
+use crate::layer::LayerKind;
+use crate::model::Imported;
 use crate::model::{
     Attributes, Building, Dem, HeightSource, HeritageSite, LidarPoint, Oneway, PointCloud, Road,
     Sensor, Solid, Water,

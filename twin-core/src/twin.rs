@@ -2,8 +2,10 @@
 
 use crate::crs::{Crs, Reprojector};
 use crate::error::{Result, TwinError};
-use crate::import::{heights::HeightRules, Imported, LayerKind};
+use crate::heights::HeightRules;
 use crate::index::{Feature, Layer};
+use crate::layer::LayerKind;
+use crate::model::Imported;
 use crate::model::{Building, Dem, HeritageSite, PointCloud, Road, Sensor, Water};
 use geo_types::Geometry;
 use serde::{Deserialize, Serialize};

@@ -8,9 +8,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use twin_core::import::{cityjson, import_file, ImportOptions, Imported, NoProgress, Progress};
+use twin_core::import::{cityjson, import_file, ImportOptions};
 use twin_core::model::Building;
+use twin_core::model::Imported;
 use twin_core::{Crs, Transform, TwinError};
+use twin_core::{NoProgress, Progress};
 
 const SMALL: &str = "3dbag_v20240420_3buildings.city.json";
 const SMALL_SEQ: &str = "3dbag_v20240420_3buildings.city.jsonl";

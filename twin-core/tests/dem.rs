@@ -9,8 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use twin_core::crs::{Crs, Transform};
-use twin_core::import::{dem, ImportOptions, Imported, NoProgress};
+use twin_core::import::{dem, ImportOptions};
 use twin_core::model::Dem;
+use twin_core::model::Imported;
+use twin_core::NoProgress;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use geo::Area;
 use std::collections::HashMap;
-use twin_core::import::{import_file, LayerKind};
+use twin_core::import::import_file;
+use twin_core::LayerKind;
 
 fn feature_count(rel: &str) -> usize {
     let v: serde_json::Value =

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use twin_core::crs::{Crs, Transform};
-use twin_core::import::{las, ImportOptions, Imported, Progress};
+use twin_core::import::{las, ImportOptions};
+use twin_core::model::Imported;
 use twin_core::model::PointCloud;
+use twin_core::Progress;
 
 const FOOT: f64 = 0.3048;
 const US_FOOT: f64 = 1200.0 / 3937.0;
@@ -330,7 +332,7 @@ fn copc_reads_every_point_with_its_compound_wkt_crs() {
 }
 
 fn expect_err(path: &Path, opts: &ImportOptions) -> String {
-    let e = las::import(path, opts, &twin_core::import::NoProgress)
+    let e = las::import(path, opts, &twin_core::NoProgress)
         .err()
         .unwrap_or_else(|| panic!("{} imported without error", path.display()))
         .to_string();

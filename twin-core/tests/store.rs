@@ -4,9 +4,9 @@
 mod common;
 use common::*;
 use std::process::Command;
-use twin_core::import::LayerKind;
 use twin_core::store::Store;
 use twin_core::twin::SourceConfig;
+use twin_core::LayerKind;
 use twin_core::{Crs, TwinDir};
 
 fn ogrinfo(args: &[&str]) -> String {

@@ -23,8 +23,8 @@ use geo_types::{LineString, MultiPolygon};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use twin_core::crs::{Crs, Transform};
-use twin_core::import::NoProgress;
 use twin_core::model::Dem;
+use twin_core::NoProgress;
 use twin_core::Twin;
 
 /// Which layers a picture shows (all by default).
@@ -148,17 +148,10 @@ impl Scene {
             if own != 0.0 {
                 return own;
             }
-            let Some(dem) = &terrain else { return 0.0 };
-            let lowest =
-                fp.0.iter()
-                    .flat_map(|p| p.exterior().0.iter())
-                    .filter_map(|c| dem.sample(c.x, c.y))
-                    .fold(f64::INFINITY, f64::min);
-            if lowest.is_finite() {
-                lowest
-            } else {
-                0.0
-            }
+            terrain
+                .as_ref()
+                .and_then(|dem| twin_core::ground::lowest_on(dem, fp))
+                .unwrap_or(0.0)
         };
         let buildings = twin
             .buildings

@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use twin_core::import::Progress;
+use twin_core::Progress;
 use twin_core::{Twin, TwinDir};
 
 /// Makes the solver for a prepared model (the CPU one: [`cpu_solver`]; the GPU one lives in

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
-use twin_core::import::Progress;
+use twin_core::Progress;
 use twin_core::Twin;
 
 /// A progress report: which run, which phase, how far (0..1), what is happening.
@@ -34,9 +34,43 @@ pub struct JobProgress {
 pub type ProgressFn = dyn Fn(&JobProgress) + Send + Sync;
 
 /// A flood solver factory that can travel to a worker thread (the CPU one:
-/// [`crate::flood::cpu_solver`]; tile-server passes `renderer::flood::gpu_solver` for `--gpu`).
+/// [`crate::flood::cpu_solver`]; the CLI passes `renderer::flood::gpu_solver` for `--gpu`).
 pub type SharedSolverFactory =
     Arc<dyn Fn(&FloodModel) -> Result<Box<dyn FloodSolver>> + Send + Sync>;
+
+/// A flood solver factory and the name runs report for it (`cpu`, `gpu`), chosen by whoever
+/// starts the work (the CLI): the server and the job runner never pick a GPU themselves.
+#[derive(Clone)]
+pub struct SolverChoice {
+    /// The name shown in run listings.
+    pub name: &'static str,
+    /// Makes the solvers.
+    pub factory: SharedSolverFactory,
+}
+
+impl SolverChoice {
+    /// A named factory.
+    pub fn new(name: &'static str, factory: SharedSolverFactory) -> SolverChoice {
+        SolverChoice { name, factory }
+    }
+
+    /// The CPU reference solver ([`crate::flood::cpu_solver`]).
+    pub fn cpu() -> SolverChoice {
+        SolverChoice::new("cpu", Arc::new(crate::flood::cpu_solver))
+    }
+}
+
+impl Default for SolverChoice {
+    fn default() -> Self {
+        SolverChoice::cpu()
+    }
+}
+
+impl std::fmt::Debug for SolverChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SolverChoice({})", self.name)
+    }
+}
 
 /// How to run a job.
 #[derive(Clone)]

@@ -8,7 +8,7 @@
 //! use scenarios::jobs::{Job, JobOptions, RunStore};
 //! use std::path::Path;
 //! let twin_dir = Path::new("data/hue");
-//! let twin = scenarios::traffic::scenario::load_twin(twin_dir).unwrap();
+//! let twin = twin_core::TwinDir::open(twin_dir).unwrap().load().unwrap();
 //! let job = Job::from_path(twin_dir, Path::new("scenarios/examples/hue/flood_oct2025_levee.toml"))?;
 //! let run = job.run(&twin, &JobOptions::default())?;
 //! println!("{} {}", run.id, run.status);
@@ -26,7 +26,7 @@ pub mod store;
 pub use file::{Model, ScenarioFile};
 pub use job::{
     compare_runs, read_compare, read_impacts, Job, JobHandle, JobOptions, JobProgress, ProgressFn,
-    SharedSolverFactory,
+    SharedSolverFactory, SolverChoice,
 };
 pub use results::{Compare, CompareBody, Impacts};
 pub use store::{RunInfo, RunStore, Status};

@@ -60,7 +60,6 @@ use std::sync::atomic::AtomicBool;
 use serde::Deserialize;
 use toml::Spanned;
 use twin_core::crs::{Crs, Transform};
-use twin_core::import::{import_file, NoProgress};
 use twin_core::model::{Building, Road};
 use twin_core::{Twin, TwinDir};
 
@@ -475,8 +474,8 @@ pub fn run_scenario_on(
     let sc = Scenario::read(path)?;
     progress(ProgressEvent::Phase("loading the twin"));
     let loaded = match (twin, &sc.spec.twin) {
-        (Some(dir), _) => load_twin(dir).map_err(|e| ScenarioError::invalid("twin", e))?,
-        (None, Some(t)) => load_twin(&sc.resolve(Path::new(t.get_ref())))
+        (Some(dir), _) => open_twin(dir).map_err(|e| ScenarioError::invalid("twin", e))?,
+        (None, Some(t)) => open_twin(&sc.resolve(Path::new(t.get_ref())))
             .map_err(|e| sc.err_at(t.span().start, e))?,
         (None, None) => {
             return Err(ScenarioError::parse(path, "file", "missing field `twin`"));
@@ -491,19 +490,11 @@ pub fn run_scenario_on(
     )
 }
 
-/// Loads a twin folder: its store when built, else its sources imported in memory.
-pub fn load_twin(dir: &Path) -> std::result::Result<Twin, String> {
-    let td = TwinDir::open(dir).map_err(|e| format!("twin {}: {e}", dir.display()))?;
-    if td.store_path().exists() {
-        return td.load().map_err(|e| e.to_string());
-    }
-    let mut twin = Twin::new(&td.config.name, td.crs.clone()).map_err(|e| e.to_string())?;
-    for s in &td.config.sources {
-        let opts = td.options(s).map_err(|e| e.to_string())?;
-        let imp = import_file(&td.source_path(s), &opts, &NoProgress).map_err(|e| e.to_string())?;
-        twin.add(imp).map_err(|e| e.to_string())?;
-    }
-    Ok(twin)
+/// A twin folder opened the one way ([`TwinDir::load`]), its error naming the folder.
+fn open_twin(dir: &Path) -> std::result::Result<Twin, String> {
+    TwinDir::open(dir)
+        .and_then(|td| td.load())
+        .map_err(|e| format!("twin {}: {e}", dir.display()))
 }
 
 /// Runs a parsed scenario on roads and buildings already loaded (project CRS `crs`).

@@ -128,7 +128,7 @@ fn import_seq(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                     &objects,
                     &header.vertices,
                     Some(line_no),
-                    &super::NoProgress,
+                    &crate::NoProgress,
                 )?;
                 reader = Some(r);
             }
@@ -153,7 +153,7 @@ fn import_seq(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                     &objects,
                     &feature.vertices,
                     Some(line_no),
-                    &super::NoProgress,
+                    &crate::NoProgress,
                 )?;
             }
         }

@@ -9,28 +9,11 @@ use super::tags::{self, Tagged};
 use super::{sensors, ImportOptions, Imported, LayerKind, Progress};
 use crate::crs::{Crs, Reprojector};
 use crate::error::{Result, TwinError};
-use crate::model::Attributes;
 use geo_types::Geometry;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
-
-/// Properties as strings (numbers and booleans written as JSON, nested values as JSON text).
-pub(crate) fn attributes(props: Option<&serde_json::Map<String, serde_json::Value>>) -> Attributes {
-    props
-        .into_iter()
-        .flatten()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| {
-            let s = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), s)
-        })
-        .collect()
-}
 
 /// Import a GeoJSON FeatureCollection.
 pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Imported> {
@@ -54,7 +37,7 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
     for (n, feature) in reader.features().enumerate() {
         let place = format!("feature {n}");
         let f = feature.map_err(|e| TwinError::parse(path, &place, e))?;
-        let props = attributes(f.properties.as_ref());
+        let props = tags::attributes(f.properties.as_ref());
         // Ids: the feature id, else an `id`/`osm_id`/`@id` property, else the position.
         let sid = match &f.id {
             Some(geojson::feature::Id::String(s)) => s.clone(),

@@ -1,36 +1,21 @@
 //! Importers: each source format is a module that parses, validates and reprojects a file into
-//! the project CRS and returns an [`Imported`] bundle. Errors name the file and the place.
+//! the project CRS and returns an [`Imported`](crate::model::Imported) bundle. Errors name the file and the place.
 
 use crate::crs::Crs;
 use crate::error::{Result, TwinError};
-use crate::model::{Building, Dem, HeritageSite, PointCloud, Road, Sensor, Water};
+use crate::heights;
+use crate::layer::LayerKind;
+use crate::model::Imported;
+use crate::progress::Progress;
 use std::path::Path;
 
 pub mod cityjson;
 pub mod dem;
 pub mod geojson;
-pub mod heights;
 pub mod las;
 pub mod osm;
 pub mod sensors;
 pub mod tags;
-
-/// Progress of a long import, reported by importers; the CLI draws it with indicatif.
-pub trait Progress: Sync {
-    /// Start a phase with a known total (bytes, records...); 0 when unknown.
-    fn start(&self, phase: &str, total: u64);
-    /// Advance the current phase by `n`.
-    fn inc(&self, n: u64);
-    /// The current phase is done.
-    fn finish(&self) {}
-}
-
-/// A [`Progress`] that reports nothing.
-pub struct NoProgress;
-impl Progress for NoProgress {
-    fn start(&self, _: &str, _: u64) {}
-    fn inc(&self, _: u64) {}
-}
 
 /// The kind of a source file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -83,57 +68,6 @@ impl Format {
     }
 }
 
-/// Which twin layer a GeoJSON source feeds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LayerKind {
-    /// Buildings.
-    Buildings,
-    /// Heritage sites.
-    Heritage,
-    /// Sensors.
-    Sensors,
-    /// Roads.
-    Roads,
-    /// Waterways and water bodies.
-    Water,
-    /// Terrain (DEM).
-    Terrain,
-    /// Point clouds.
-    Pointclouds,
-}
-
-impl LayerKind {
-    /// All layer kinds, in display order.
-    pub const ALL: [LayerKind; 7] = [
-        LayerKind::Buildings,
-        LayerKind::Heritage,
-        LayerKind::Sensors,
-        LayerKind::Roads,
-        LayerKind::Water,
-        LayerKind::Terrain,
-        LayerKind::Pointclouds,
-    ];
-
-    /// The layer's name (also its GeoPackage table name).
-    pub fn name(self) -> &'static str {
-        match self {
-            LayerKind::Buildings => "buildings",
-            LayerKind::Heritage => "heritage",
-            LayerKind::Sensors => "sensors",
-            LayerKind::Roads => "roads",
-            LayerKind::Water => "water",
-            LayerKind::Terrain => "terrain",
-            LayerKind::Pointclouds => "pointclouds",
-        }
-    }
-
-    /// Parse a layer name.
-    pub fn parse(s: &str) -> Option<LayerKind> {
-        LayerKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-}
-
 /// Options shared by the importers.
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
@@ -162,44 +96,6 @@ impl ImportOptions {
             heights: heights::HeightRules::default(),
             id_prefix: None,
         }
-    }
-}
-
-/// What one source file contributed, already in the project CRS.
-#[derive(Clone, Debug, Default)]
-pub struct Imported {
-    /// Buildings.
-    pub buildings: Vec<Building>,
-    /// Heritage sites.
-    pub heritage: Vec<HeritageSite>,
-    /// Sensors.
-    pub sensors: Vec<Sensor>,
-    /// Roads.
-    pub roads: Vec<Road>,
-    /// Water.
-    pub water: Vec<Water>,
-    /// DEMs (already resampled to the project CRS).
-    pub dems: Vec<Dem>,
-    /// Point clouds.
-    pub pointclouds: Vec<PointCloud>,
-    /// The CRS the source was read in.
-    pub source_crs: Option<Crs>,
-    /// Notes for the user (defaults applied, skipped features and why).
-    pub notes: Vec<String>,
-}
-
-impl Imported {
-    /// Feature counts per layer, for reports.
-    pub fn counts(&self) -> Vec<(LayerKind, usize)> {
-        vec![
-            (LayerKind::Buildings, self.buildings.len()),
-            (LayerKind::Heritage, self.heritage.len()),
-            (LayerKind::Sensors, self.sensors.len()),
-            (LayerKind::Roads, self.roads.len()),
-            (LayerKind::Water, self.water.len()),
-            (LayerKind::Terrain, self.dems.len()),
-            (LayerKind::Pointclouds, self.pointclouds.len()),
-        ]
     }
 }
 

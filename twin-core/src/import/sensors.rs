@@ -76,7 +76,7 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                 let obj = o.as_object().ok_or_else(|| {
                     TwinError::parse(path, format!("[{i}]"), "expected an object")
                 })?;
-                Ok((format!("[{i}]"), super::geojson::attributes(Some(obj))))
+                Ok((format!("[{i}]"), super::tags::attributes(Some(obj))))
             })
             .collect::<Result<_>>()?
     } else {

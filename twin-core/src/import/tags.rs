@@ -11,8 +11,8 @@
 //! A feature may feed several layers (a historic building is a building and a heritage site).
 //! A layer hint (GeoJSON sources configured for one layer) sends every feature to that layer.
 
-use super::heights::{parse_length_m, HeightRules};
 use super::{Imported, LayerKind};
+use crate::heights::{parse_length_m, HeightRules};
 use crate::model::{Attributes, Building, HeritageSite, Oneway, Road, Water};
 use geo::Buffer;
 use geo_types::{Geometry, LineString, MultiPolygon};
@@ -30,6 +30,22 @@ pub(crate) struct Tagged<'a> {
     pub tags: &'a Attributes,
     /// Geometry in the project CRS.
     pub geometry: Geometry<f64>,
+}
+
+/// Properties as strings (numbers and booleans written as JSON, nested values as JSON text).
+pub(crate) fn attributes(props: Option<&serde_json::Map<String, serde_json::Value>>) -> Attributes {
+    props
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let s = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), s)
+        })
+        .collect()
 }
 
 fn tag<'a>(tags: &'a Attributes, k: &str) -> Option<&'a str> {

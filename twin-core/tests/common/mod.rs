@@ -2,8 +2,9 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use twin_core::import::{ImportOptions, NoProgress};
+use twin_core::import::ImportOptions;
 use twin_core::Crs;
+use twin_core::NoProgress;
 
 /// `../shared/data/<rel>` from the project root.
 pub fn shared(rel: &str) -> PathBuf {

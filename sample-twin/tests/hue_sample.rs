@@ -1,0 +1,749 @@
+//! The Huế sample twin in `data/hue`: the committed files are exactly what the generator makes,
+//! and they say what the public facts say. Everything is read back with plain `serde_json` /
+//! text parsing and checked with the small geometry below (not the generator's own code).
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use twin_core::crs::Transform;
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/hue")
+}
+
+fn read_json(name: &str) -> Value {
+    let path = data_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+type Pt = (f64, f64);
+
+fn pt(v: &Value) -> Pt {
+    (v[0].as_f64().expect("lon"), v[1].as_f64().expect("lat"))
+}
+
+fn ring(v: &Value) -> Vec<Pt> {
+    v.as_array().expect("ring").iter().map(pt).collect()
+}
+
+/// Rings of a Polygon feature (outer first).
+fn polygon(f: &Value) -> Vec<Vec<Pt>> {
+    assert_eq!(f["geometry"]["type"], "Polygon", "{}", f["properties"]);
+    f["geometry"]["coordinates"]
+        .as_array()
+        .expect("rings")
+        .iter()
+        .map(ring)
+        .collect()
+}
+
+fn line(f: &Value) -> Vec<Pt> {
+    assert_eq!(f["geometry"]["type"], "LineString", "{}", f["properties"]);
+    ring(&f["geometry"]["coordinates"])
+}
+
+fn features(fc: &Value) -> &Vec<Value> {
+    assert_eq!(fc["type"], "FeatureCollection");
+    fc["features"].as_array().expect("features")
+}
+
+fn by_id<'a>(fc: &'a Value, id: &str) -> &'a Value {
+    features(fc)
+        .iter()
+        .find(|f| f["properties"]["id"] == id)
+        .unwrap_or_else(|| panic!("no feature {id}"))
+}
+
+/// Even-odd point in a closed ring.
+fn inside(p: Pt, r: &[Pt]) -> bool {
+    let mut c = false;
+    for i in 0..r.len() - 1 {
+        let (a, b) = (r[i], r[i + 1]);
+        if (a.1 > p.1) != (b.1 > p.1) && p.0 < a.0 + (p.1 - a.1) / (b.1 - a.1) * (b.0 - a.0) {
+            c = !c;
+        }
+    }
+    c
+}
+
+/// Point in a polygon with holes.
+fn in_polygon(p: Pt, rings: &[Vec<Pt>]) -> bool {
+    inside(p, &rings[0]) && !rings[1..].iter().any(|h| inside(p, h))
+}
+
+/// Shoelace area (degrees², positive when counter-clockwise).
+fn area(r: &[Pt]) -> f64 {
+    r.windows(2)
+        .map(|w| w[0].0 * w[1].1 - w[1].0 * w[0].1)
+        .sum::<f64>()
+        / 2.0
+}
+
+fn orient(a: Pt, b: Pt, c: Pt) -> f64 {
+    (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0)
+}
+
+/// True when segments a-b and c-d cross at a point interior to both.
+fn cross_properly(a: Pt, b: Pt, c: Pt, d: Pt) -> bool {
+    let (o1, o2, o3, o4) = (
+        orient(a, b, c),
+        orient(a, b, d),
+        orient(c, d, a),
+        orient(c, d, b),
+    );
+    o1 * o2 < 0.0 && o3 * o4 < 0.0
+}
+
+/// True when any segment of `l` crosses any edge of ring `r`.
+fn crosses_ring(l: &[Pt], r: &[Pt]) -> bool {
+    l.windows(2)
+        .any(|s| r.windows(2).any(|e| cross_properly(s[0], s[1], e[0], e[1])))
+}
+
+/// Metres between two WGS84 points (equirectangular, fine over a few km).
+fn metres(a: Pt, b: Pt) -> f64 {
+    let k = 111_320.0;
+    let dx = (a.0 - b.0) * k * (a.1.to_radians().cos());
+    let dy = (a.1 - b.1) * 110_574.0;
+    dx.hypot(dy)
+}
+
+fn centroid(r: &[Pt]) -> Pt {
+    let n = (r.len() - 1) as f64;
+    (
+        r[..r.len() - 1].iter().map(|p| p.0).sum::<f64>() / n,
+        r[..r.len() - 1].iter().map(|p| p.1).sum::<f64>() / n,
+    )
+}
+
+#[test]
+fn regenerated_sample_is_byte_identical_to_the_committed_files() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (paths, _) = sample_twin::write_to(tmp.path()).expect("generate");
+    // (a twin folder also collects a store and caches: only the generated files are compared)
+    let generated: BTreeSet<String> = paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(generated.len(), 8, "{generated:?}");
+    let mut total = 0;
+    for name in &generated {
+        let new = std::fs::read(tmp.path().join(name)).expect("generated file");
+        let old = std::fs::read(data_dir().join(name)).expect("committed file");
+        total += old.len();
+        assert!(
+            new == old,
+            "data/hue/{name} differs from the generator's output ({} vs {} bytes): run `cargo run -p sample-twin -- data/hue`",
+            old.len(),
+            new.len()
+        );
+    }
+    assert!(total < 3_000_000, "data/hue is {total} bytes");
+}
+
+#[test]
+fn twin_toml_loads_and_names_every_source() {
+    let cfg = twin_core::twin::TwinConfig::load(&data_dir()).expect("twin.toml");
+    assert_eq!(cfg.crs, "EPSG:32648");
+    assert!((cfg.geoid_offset_m - -14.0).abs() < 0.05);
+    let names: BTreeSet<String> = cfg
+        .sources
+        .iter()
+        .map(|s| s.path.to_string_lossy().into_owned())
+        .collect();
+    let want: BTreeSet<String> = [
+        "dem.asc",
+        "water.geojson",
+        "roads.geojson",
+        "heritage.geojson",
+        "buildings.geojson",
+        "sensors.csv",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(names, want);
+    for s in &cfg.sources {
+        assert!(data_dir().join(&s.path).is_file(), "{}", s.path.display());
+        assert!(s.layer.is_some() && s.crs.is_some(), "{:?}", s);
+    }
+    let readme = std::fs::read_to_string(data_dir().join("README.md")).expect("README");
+    assert!(
+        readme.contains("SYNTHETIC") && readme.contains("ODbL") && readme.contains("sample-twin")
+    );
+}
+
+#[test]
+fn buildings_are_valid_and_stay_out_of_the_imperial_city_and_the_river() {
+    let b = read_json("buildings.geojson");
+    let h = read_json("heritage.geojson");
+    let w = read_json("water.geojson");
+    let imperial = polygon(by_id(&h, "hoang-thanh"));
+    let river = polygon(by_id(&w, "song-huong"));
+    let feats = features(&b);
+    assert!(
+        (2000..=4000).contains(&feats.len()),
+        "{} buildings",
+        feats.len()
+    );
+    let mut ids = BTreeSet::new();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut with_height = 0;
+    let mut with_levels = 0;
+    for f in feats {
+        let p = &f["properties"];
+        let id = p["id"].as_str().expect("id");
+        assert!(ids.insert(id.to_string()), "duplicate {id}");
+        *kinds
+            .entry(p["building"].as_str().expect("building").to_string())
+            .or_default() += 1;
+        if let Some(hgt) = p.get("height") {
+            let v: f64 = hgt
+                .as_str()
+                .expect("height string")
+                .parse()
+                .expect("height number");
+            assert!((2.0..60.0).contains(&v), "{id} height {v}");
+            with_height += 1;
+        }
+        if let Some(l) = p.get("building:levels") {
+            let v: u32 = l
+                .as_str()
+                .expect("levels string")
+                .parse()
+                .expect("levels number");
+            assert!((1..=12).contains(&v), "{id} levels {v}");
+            with_levels += 1;
+        }
+        let rings = polygon(f);
+        assert_eq!(rings.len(), 1, "{id}");
+        let r = &rings[0];
+        assert!(r.len() >= 5, "{id}");
+        assert_eq!(r[0], r[r.len() - 1], "{id} ring is closed");
+        assert!(area(r) > 0.0, "{id} is counter-clockwise (RFC 7946)");
+        for i in 0..r.len() - 1 {
+            for j in i + 2..r.len() - 1 {
+                if i == 0 && j == r.len() - 2 {
+                    continue;
+                }
+                assert!(
+                    !cross_properly(r[i], r[i + 1], r[j], r[j + 1]),
+                    "{id} crosses itself"
+                );
+            }
+        }
+        for &q in r.iter().chain(std::iter::once(&centroid(r))) {
+            assert!(!inside(q, &imperial[0]), "{id} is in the Imperial City");
+            assert!(!inside(q, &river[0]), "{id} is in the Perfume River");
+        }
+        assert!(
+            !crosses_ring(r, &imperial[0]) && !crosses_ring(r, &river[0]),
+            "{id} straddles the Imperial City or the river"
+        );
+        // tube houses: 4–6 m frontage, 12–20 m deep
+        if p["building"] == "house" {
+            let a = metres(r[0], r[1]);
+            let c = metres(r[1], r[2]);
+            let (w, d) = if a < c { (a, c) } else { (c, a) };
+            assert!(
+                (3.9..6.1).contains(&w) && (11.9..20.1).contains(&d),
+                "{id} is {w:.1} × {d:.1} m"
+            );
+        }
+    }
+    assert!(kinds["house"] > feats.len() / 2, "{kinds:?}");
+    for k in ["school", "hotel", "retail", "hospital", "train_station"] {
+        assert!(kinds.contains_key(k), "no {k}: {kinds:?}");
+    }
+    assert!(
+        with_height > feats.len() / 5 && with_levels > feats.len() / 3,
+        "{with_height} with height, {with_levels} with levels"
+    );
+}
+
+/// (heritage id, lon, lat): public positions that the site's polygon must contain.
+const FACTS: [(&str, f64, f64); 19] = [
+    ("ngo-mon", 107.5792, 16.4677),
+    ("thai-hoa", 107.5783, 16.4688),
+    ("ky-dai", 107.5803, 16.4663),
+    ("phu-van-lau", 107.5809, 16.4655),
+    ("hoang-thanh", 107.5775, 16.4698),
+    ("cua-ngan", 107.5814, 16.4676),
+    ("cua-quang-duc", 107.5786, 16.4657),
+    ("cua-thuong-tu", 107.5842, 16.4698),
+    ("cua-dong-ba", 107.5837, 16.4775),
+    ("cua-chanh-tay", 107.5615, 16.4746),
+    ("cho-dong-ba", 107.5890, 16.4729),
+    ("thien-mu", 107.5447, 16.4537),
+    ("lang-tu-duc", 107.5650, 16.4330),
+    ("lang-minh-mang", 107.5700, 16.3880),
+    ("lang-khai-dinh", 107.5900, 16.3990),
+    ("lang-gia-long", 107.5960, 16.3750),
+    ("nam-giao", 107.5825, 16.4376),
+    ("ngu-binh", 107.5961, 16.4418),
+    ("kinh-thanh-area", 107.5734, 16.4751),
+];
+
+#[test]
+fn heritage_sites_are_where_the_public_facts_put_them() {
+    let h = read_json("heritage.geojson");
+    for (id, lon, lat) in FACTS {
+        let rings = polygon(by_id(&h, id));
+        assert!(
+            in_polygon((lon, lat), &rings),
+            "{id} does not contain ({lon}, {lat})"
+        );
+    }
+    for f in features(&h) {
+        let p = &f["properties"];
+        let zone = p["zone"].as_str().expect("zone");
+        assert!(zone == "I" || zone == "II", "{p}");
+        assert!(
+            p["name"].is_string() && p["name_vi"].is_string() && p["historic"].is_string(),
+            "{p}"
+        );
+        if let Some(l) = p.get("height_limit_m") {
+            assert!(l.as_f64().is_some_and(|v| v > 0.0) && zone == "II", "{p}");
+        }
+        for (i, r) in polygon(f).iter().enumerate() {
+            assert_eq!(r[0], r[r.len() - 1]);
+            assert_eq!(
+                area(r) > 0.0,
+                i == 0,
+                "{}: outer ring counter-clockwise, holes clockwise",
+                p["id"]
+            );
+        }
+    }
+    // The walls are a ring (a polygon with a hole) around the citadel; the citadel centre is in
+    // the hole, the Imperial City inside the hole too.
+    let walls = polygon(by_id(&h, "kinh-thanh-walls"));
+    assert_eq!(walls.len(), 2);
+    assert!(!in_polygon((107.5734, 16.4751), &walls) && inside((107.5734, 16.4751), &walls[1]));
+    let imperial = polygon(by_id(&h, "hoang-thanh"));
+    assert!(imperial[0].iter().all(|&q| inside(q, &walls[1])));
+    for id in ["tu-cam-thanh", "thai-hoa"] {
+        assert!(
+            polygon(by_id(&h, id))[0]
+                .iter()
+                .all(|&q| inside(q, &imperial[0])),
+            "{id} in the Imperial City"
+        );
+    }
+    // The walls are about 2.1–2.4 km a side: perimeter 8–10 km.
+    let per: f64 = walls[0].windows(2).map(|w| metres(w[0], w[1])).sum();
+    assert!(
+        (8000.0..10_000.0).contains(&per),
+        "walls perimeter {per:.0} m"
+    );
+    // The royal axis: from Ngọ Môn out through Kỳ Đài towards Ngự Bình, bearing about 143.5°.
+    let ngo = centroid(&polygon(by_id(&h, "ngo-mon"))[0]);
+    let ky = centroid(&polygon(by_id(&h, "ky-dai"))[0]);
+    let bearing = ((ky.0 - ngo.0) * 16.47f64.to_radians().cos())
+        .atan2(ky.1 - ngo.1)
+        .to_degrees();
+    assert!((bearing - 143.5).abs() < 8.0, "axis bearing {bearing:.1}");
+    let ic = &imperial[0];
+    let side = metres(ic[0], ic[1]);
+    assert!(
+        (550.0..680.0).contains(&side),
+        "Imperial City side {side:.0} m"
+    );
+}
+
+#[test]
+fn roads_form_one_network_and_only_bridges_cross_the_river() {
+    let r = read_json("roads.geojson");
+    let w = read_json("water.geojson");
+    let river = polygon(by_id(&w, "song-huong"));
+    let feats = features(&r);
+    assert!((200..=1000).contains(&feats.len()), "{} links", feats.len());
+    let key = |p: Pt| (p.0.to_bits(), p.1.to_bits());
+    let mut node: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    let mut parent: Vec<usize> = Vec::new();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    let lines: Vec<(Vec<Pt>, bool, String)> = feats
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            for k in ["id", "highway", "lanes", "maxspeed", "oneway"] {
+                assert!(p[k].is_string(), "{k} in {p}");
+            }
+            assert!(p["oneway"] == "yes" || p["oneway"] == "no", "{p}");
+            (
+                line(f),
+                p.get("bridge").is_some_and(|b| b == "yes"),
+                p["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    for (l, _, _) in &lines {
+        let mut ends = [0usize; 2];
+        for (i, q) in [l[0], l[l.len() - 1]].into_iter().enumerate() {
+            let n = node.len();
+            ends[i] = *node.entry(key(q)).or_insert_with(|| {
+                parent.push(n);
+                n
+            });
+        }
+        let (a, b) = (find(&mut parent, ends[0]), find(&mut parent, ends[1]));
+        parent[a] = b;
+    }
+    let roots: BTreeSet<usize> = (0..parent.len()).map(|i| find(&mut parent, i)).collect();
+    assert_eq!(
+        roots.len(),
+        1,
+        "the links form {} separate networks",
+        roots.len()
+    );
+    // Links meet only at shared vertices: no two links cross in the middle of a segment.
+    let boxes: Vec<(Pt, Pt)> = lines
+        .iter()
+        .map(|(l, _, _)| {
+            l.iter().fold(
+                ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
+                |(lo, hi), p| {
+                    (
+                        (lo.0.min(p.0), lo.1.min(p.1)),
+                        (hi.0.max(p.0), hi.1.max(p.1)),
+                    )
+                },
+            )
+        })
+        .collect();
+    for i in 0..lines.len() {
+        for j in i + 1..lines.len() {
+            let (a, b) = (boxes[i], boxes[j]);
+            if a.1 .0 < b.0 .0 || b.1 .0 < a.0 .0 || a.1 .1 < b.0 .1 || b.1 .1 < a.0 .1 {
+                continue;
+            }
+            assert!(
+                !lines[i].0.windows(2).any(|s| lines[j]
+                    .0
+                    .windows(2)
+                    .any(|t| cross_properly(s[0], s[1], t[0], t[1]))),
+                "links {i} and {j} cross without a junction"
+            );
+        }
+    }
+    // Only bridges enter the Perfume River, and the river bridges do cross it.
+    for (l, bridge, name) in &lines {
+        if !bridge {
+            assert!(
+                !l.iter().any(|&q| inside(q, &river[0])) && !crosses_ring(l, &river[0]),
+                "{name} runs into the river"
+            );
+        }
+    }
+    for name in [
+        "Cầu Trường Tiền",
+        "Cầu Phú Xuân",
+        "Cầu Dã Viên",
+        "Cầu Nguyễn Hoàng",
+    ] {
+        let (l, bridge, _) = lines
+            .iter()
+            .find(|x| x.2 == name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        assert!(
+            *bridge && crosses_ring(l, &river[0]),
+            "{name} is a bridge over the river"
+        );
+    }
+    for name in [
+        "Lê Lợi",
+        "Trần Hưng Đạo",
+        "Lê Duẩn",
+        "Hùng Vương",
+        "Bà Triệu",
+        "Kim Long",
+        "Đập Đá",
+    ] {
+        assert!(lines.iter().any(|x| x.2 == name), "no {name}");
+    }
+    // Trường Tiền's middle is on the river (public position of the bridge).
+    assert!(inside((107.58885, 16.46895), &river[0]));
+}
+
+#[test]
+fn water_follows_the_perfume_river() {
+    let w = read_json("water.geojson");
+    let river = polygon(by_id(&w, "song-huong"));
+    // Points on the river (between its banks) from Thiên Mụ to Bao Vinh.
+    for (lon, lat) in [
+        (107.5447, 16.4511),
+        (107.5600, 16.4554),
+        (107.5803, 16.4621),
+        (107.5870, 16.4672),
+        (107.5926, 16.4894),
+    ] {
+        assert!(
+            inside((lon, lat), &river[0]),
+            "({lon}, {lat}) is on the river"
+        );
+    }
+    // ... and places on land next to it.
+    for (lon, lat) in [
+        (107.5447, 16.4537),
+        (107.5792, 16.4677),
+        (107.5905, 16.4625),
+        (107.5611, 16.4646),
+    ] {
+        assert!(!inside((lon, lat), &river[0]), "({lon}, {lat}) is on land");
+    }
+    // 200–400 m wide in the city: the cross-section through the Trường Tiền bridge's ends.
+    let a = (107.5875, 16.4702);
+    let b = (107.5902, 16.4677);
+    let n = 400;
+    let wet = (0..=n)
+        .filter(|&i| {
+            inside(
+                (
+                    a.0 + (b.0 - a.0) * i as f64 / n as f64,
+                    a.1 + (b.1 - a.1) * i as f64 / n as f64,
+                ),
+                &river[0],
+            )
+        })
+        .count();
+    let width = metres(a, b) * wet as f64 / n as f64;
+    assert!(
+        (200.0..=400.0).contains(&width),
+        "river {width:.0} m wide at Trường Tiền"
+    );
+    for id in ["ho-thanh-ha", "ngu-ha", "an-cuu"] {
+        let f = by_id(&w, id);
+        assert!(line(f).len() >= 2 && f["properties"]["waterway"].is_string());
+    }
+}
+
+/// The DEM as (ncols, nrows, xll, yll, cell, values row-major from the north row).
+fn dem() -> (usize, usize, f64, f64, f64, Vec<f64>) {
+    let text = std::fs::read_to_string(data_dir().join("dem.asc")).expect("dem.asc");
+    let mut lines = text.lines();
+    let mut hdr = BTreeMap::new();
+    for _ in 0..6 {
+        let l = lines.next().expect("header line");
+        let mut it = l.split_whitespace();
+        hdr.insert(
+            it.next().expect("key").to_ascii_lowercase(),
+            it.next().expect("value").parse::<f64>().expect("number"),
+        );
+    }
+    let vals: Vec<f64> = lines
+        .flat_map(|l| {
+            l.split_whitespace()
+                .map(|v| v.parse::<f64>().expect("value"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let (nc, nr) = (hdr["ncols"] as usize, hdr["nrows"] as usize);
+    assert_eq!(vals.len(), nc * nr);
+    (
+        nc,
+        nr,
+        hdr["xllcorner"],
+        hdr["yllcorner"],
+        hdr["cellsize"],
+        vals,
+    )
+}
+
+#[test]
+fn dem_has_a_plain_river_channels_and_ngu_binh() {
+    let (nc, nr, xll, yll, cell, z) = dem();
+    assert_eq!(cell, 30.0);
+    assert!(nc * nr > 100_000 && nc * nr < 400_000, "{nc} × {nr}");
+    // the size the README states
+    let readme = std::fs::read_to_string(data_dir().join("README.md")).expect("README");
+    assert!(
+        readme.contains(&format!("30 m cells, {nc} × {nr}")),
+        "README states the DEM size"
+    );
+    assert!(z
+        .iter()
+        .all(|v| v.is_finite() && (-6.5..=110.0).contains(v)));
+    let to_utm = Transform::between("EPSG:4326", "EPSG:32648").expect("PROJ");
+    let to_ll = Transform::between("EPSG:32648", "EPSG:4326").expect("PROJ");
+    let ytop = yll + nr as f64 * cell;
+    let at = |lon: f64, lat: f64| -> f64 {
+        let (x, y) = to_utm.apply(lon, lat).expect("project");
+        let col = ((x - xll) / cell).floor() as usize;
+        let row = ((ytop - y) / cell).floor() as usize;
+        z[row * nc + col]
+    };
+    // The plain: 2–5 m over a 400 m square of the south bank (Vĩnh Ninh).
+    for i in -6..=6 {
+        for j in -6..=6 {
+            let v = at(107.5905 + i as f64 * 0.0003, 16.4625 + j as f64 * 0.0003);
+            assert!((2.0..=5.0).contains(&v), "plain at {i},{j}: {v}");
+        }
+    }
+    // Ngự Bình: 105 m.
+    let peak = at(107.5961, 16.4418);
+    assert!((peak - 105.0).abs() <= 10.0, "Ngự Bình {peak}");
+    // Every cell (of a 1-in-3 sample) whose centre is in the Perfume River is below sea level.
+    let w = read_json("water.geojson");
+    let river = polygon(by_id(&w, "song-huong"));
+    let mut wet = 0;
+    for row in (0..nr).step_by(3) {
+        for col in (0..nc).step_by(3) {
+            let (x, y) = (
+                xll + (col as f64 + 0.5) * cell,
+                ytop - (row as f64 + 0.5) * cell,
+            );
+            let q = to_ll.apply(x, y).expect("unproject");
+            if inside(q, &river[0]) {
+                let v = z[row * nc + col];
+                assert!(
+                    (-6.0..0.0).contains(&v),
+                    "river cell {row},{col} at {q:?} is {v}"
+                );
+                wet += 1;
+            }
+        }
+    }
+    assert!(wet > 500, "{wet} river cells sampled");
+    // The citadel is a little above the plain around it (mean of 5 × 5 cells inside and
+    // outside its north-west wall); the hills rise to the south-west.
+    let mean = |lon: f64, lat: f64| {
+        (-2..=2)
+            .flat_map(|i| (-2..=2).map(move |j| (i, j)))
+            .map(|(i, j)| at(lon + i as f64 * 0.0003, lat + j as f64 * 0.0003))
+            .sum::<f64>()
+            / 25.0
+    };
+    let (inside_citadel, outside) = (mean(107.5674, 16.4739), mean(107.5625, 16.4850));
+    assert!(
+        inside_citadel > outside + 0.2,
+        "citadel {inside_citadel:.2} m, outside {outside:.2} m"
+    );
+    assert!(at(107.5615, 16.4345) > 20.0, "Tự Đức hills");
+}
+
+/// Every coordinate of every source, in EPSG:32648.
+fn all_source_points_utm() -> Vec<(f64, f64)> {
+    let to_utm = Transform::between("EPSG:4326", "EPSG:32648").expect("PROJ");
+    let mut pts = Vec::new();
+    fn walk(v: &Value, out: &mut Vec<Pt>) {
+        match v {
+            Value::Array(a) if a.len() >= 2 && a[0].is_number() => out.push(pt(v)),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    for name in [
+        "buildings.geojson",
+        "heritage.geojson",
+        "roads.geojson",
+        "water.geojson",
+    ] {
+        let fc = read_json(name);
+        let mut ll = Vec::new();
+        for f in features(&fc) {
+            walk(&f["geometry"]["coordinates"], &mut ll);
+        }
+        assert!(!ll.is_empty(), "{name}");
+        pts.extend(
+            ll.into_iter()
+                .map(|(lon, lat)| to_utm.apply(lon, lat).expect("project")),
+        );
+    }
+    let csv = std::fs::read_to_string(data_dir().join("sensors.csv")).expect("sensors.csv");
+    for l in csv.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        pts.push(
+            to_utm
+                .apply(f[3].parse().expect("lon"), f[4].parse().expect("lat"))
+                .expect("project"),
+        );
+    }
+    pts
+}
+
+/// The standalone coverage check: the DEM grid covers the extent of all the other sources.
+#[test]
+fn dem_covers_the_extent_of_every_source() {
+    let (nc, nr, xll, yll, cell, _) = dem();
+    let (xmax, ymax) = (xll + nc as f64 * cell, yll + nr as f64 * cell);
+    let pts = all_source_points_utm();
+    let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+    for &(x, y) in &pts {
+        lo = (lo.0.min(x), lo.1.min(y));
+        hi = (hi.0.max(x), hi.1.max(y));
+    }
+    assert!(
+        lo.0 >= xll && lo.1 >= yll && hi.0 <= xmax && hi.1 <= ymax,
+        "sources span {lo:?}–{hi:?}, the DEM {xll},{yll}–{xmax},{ymax}"
+    );
+}
+
+#[test]
+fn sensors_are_gauges_on_the_river_and_cameras_at_junctions() {
+    let csv = std::fs::read_to_string(data_dir().join("sensors.csv")).expect("sensors.csv");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("id,kind,unit,lon,lat,name"));
+    let w = read_json("water.geojson");
+    let river = polygon(by_id(&w, "song-huong"));
+    let roads = read_json("roads.geojson");
+    let mut ends: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    for f in features(&roads) {
+        let l = line(f);
+        for q in [l[0], l[l.len() - 1]] {
+            *ends.entry((q.0.to_bits(), q.1.to_bits())).or_default() += 1;
+        }
+    }
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ids = BTreeSet::new();
+    for l in lines {
+        // name may be quoted and hold commas; the first five fields never do
+        let f: Vec<&str> = l.splitn(6, ',').collect();
+        assert_eq!(f.len(), 6, "{l}");
+        assert!(ids.insert(f[0].to_string()), "duplicate {}", f[0]);
+        let q: Pt = (f[3].parse().expect("lon"), f[4].parse().expect("lat"));
+        let unit = match f[1] {
+            "river_gauge" => {
+                // on the river, within 20 m of its bank
+                let edge = river[0]
+                    .windows(2)
+                    .map(|e| metres(q, e[0]).min(metres(q, e[1])))
+                    .fold(f64::MAX, f64::min);
+                assert!(inside(q, &river[0]) && edge < 60.0, "{} at the bank", f[0]);
+                "m"
+            }
+            "rain_gauge" => "mm",
+            "traffic_camera" => {
+                assert!(
+                    ends.get(&(q.0.to_bits(), q.1.to_bits()))
+                        .is_some_and(|&n| n >= 2),
+                    "{} is not at a junction",
+                    f[0]
+                );
+                "veh/h"
+            }
+            k => panic!("unknown kind {k}"),
+        };
+        assert_eq!(f[2], unit, "{l}");
+        *count.entry(f[1].to_string()).or_default() += 1;
+    }
+    assert_eq!(count["river_gauge"], 2);
+    assert!((3..=5).contains(&count["rain_gauge"]));
+    assert!((10..=20).contains(&count["traffic_camera"]));
+    let kim_long = csv
+        .lines()
+        .find(|l| l.starts_with("gauge-kim-long"))
+        .expect("Kim Long gauge");
+    let f: Vec<&str> = kim_long.split(',').collect();
+    let q: Pt = (f[3].parse().expect("lon"), f[4].parse().expect("lat"));
+    assert!(
+        metres(q, (107.5611, 16.4646)) < 1200.0,
+        "Kim Long gauge is by Kim Long"
+    );
+}

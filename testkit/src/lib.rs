@@ -1,0 +1,621 @@
+//! `testkit`: helpers shared by the integration tests of `tiles3d`, `tile-server` and
+//! `twin-cli` (never a dependency of shipped code).
+//!
+//! A .glb reader written from the glTF spec (independent of the writer, plain serde_json and
+//! byte slicing), the Khronos validator through node, a structural check of a whole tileset
+//! that walks the tree through the full transform chain and converts every vertex to
+//! lon/lat/height with PROJ, the paths of the repository and the shared data, small twins, and
+//! a runner for the project's binaries.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use twin_core::crs::Transform;
+
+/// A small twin folder in `dir`: a 40 × 30 tilted valley DEM of 10 m cells (UTM 48N) written
+/// straight into the store.
+pub fn valley_twin(dir: &Path) {
+    use twin_core::model::Dem;
+    use twin_core::model::Imported;
+    use twin_core::store::Store;
+    use twin_core::{Crs, TwinConfig};
+    let crs = Crs::epsg(32648).unwrap();
+    TwinConfig::new("cli valley", &crs).save(dir).unwrap();
+    let (nx, ny, dx) = (40usize, 30usize, 10.0);
+    let mut values = Vec::new();
+    for r in 0..ny {
+        for c in 0..nx {
+            let d = (r as f64 - 15.0).abs() * dx;
+            values.push(Some((0.02 * d + 0.001 * c as f64 * dx) as f32));
+        }
+    }
+    let dem = Dem {
+        name: "valley".into(),
+        ncols: nx,
+        nrows: ny,
+        xmin: 745_000.0,
+        ymax: 1_820_000.0,
+        cell_x: dx,
+        cell_y: dx,
+        values,
+    };
+    let mut store = Store::open_or_create(&dir.join("twin.gpkg"), &crs).unwrap();
+    store
+        .write(&Imported {
+            dems: vec![dem],
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+/// Run a binary (a test's `env!("CARGO_BIN_EXE_<name>")`) with `args`.
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin).args(args).output().unwrap()
+}
+
+/// A command's stdout and stderr together, for messages and checks.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A copy of the sample twin's sources (`data/hue`: no store, cache or runs) in `to`.
+pub fn copy_sample_twin(to: &Path) {
+    twin_core::TwinDir::open(&repo().join("data/hue"))
+        .unwrap()
+        .copy_without_store(to)
+        .unwrap();
+}
+
+/// A file or folder of the shared test data (`../shared/data` beside the repository).
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel)
+}
+
+/// A parsed .glb.
+pub struct Glb {
+    pub json: Value,
+    pub bin: Vec<u8>,
+}
+
+fn u32_at(b: &[u8], o: usize) -> usize {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as usize
+}
+
+impl Glb {
+    pub fn parse(bytes: &[u8]) -> Glb {
+        assert_eq!(&bytes[0..4], b"glTF", "magic");
+        assert_eq!(u32_at(bytes, 4), 2, "version");
+        assert_eq!(u32_at(bytes, 8), bytes.len(), "header length = file length");
+        let jl = u32_at(bytes, 12);
+        assert_eq!(&bytes[16..20], b"JSON");
+        assert_eq!(jl % 4, 0, "JSON chunk padded to 4 bytes");
+        let json: Value = serde_json::from_slice(&bytes[20..20 + jl]).expect("JSON chunk");
+        let mut bin = Vec::new();
+        let b = 20 + jl;
+        if b < bytes.len() {
+            let bl = u32_at(bytes, b);
+            assert_eq!(&bytes[b + 4..b + 8], b"BIN\0");
+            assert_eq!(bl % 4, 0, "BIN chunk padded to 4 bytes");
+            assert_eq!(b + 8 + bl, bytes.len(), "BIN chunk ends the file");
+            bin = bytes[b + 8..b + 8 + bl].to_vec();
+        }
+        Glb { json, bin }
+    }
+
+    pub fn read(path: &Path) -> Glb {
+        Glb::parse(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    }
+
+    fn view_bytes(&self, view: usize) -> (&[u8], Option<usize>) {
+        let v = &self.json["bufferViews"][view];
+        assert_eq!(v["buffer"], 0);
+        let off = v["byteOffset"].as_u64().unwrap_or(0) as usize;
+        let len = v["byteLength"].as_u64().unwrap() as usize;
+        assert_eq!(off % 4, 0, "bufferView {view} 4-byte aligned");
+        assert!(
+            off + len <= self.bin.len(),
+            "bufferView {view} inside the buffer"
+        );
+        (
+            &self.bin[off..off + len],
+            v["byteStride"].as_u64().map(|s| s as usize),
+        )
+    }
+
+    /// An accessor's elements as f64 (normalized integers scaled to 0..1).
+    pub fn accessor(&self, idx: usize) -> Vec<Vec<f64>> {
+        let a = &self.json["accessors"][idx];
+        let count = a["count"].as_u64().unwrap() as usize;
+        let comps = match a["type"].as_str().unwrap() {
+            "SCALAR" => 1,
+            "VEC2" => 2,
+            "VEC3" => 3,
+            "VEC4" => 4,
+            t => panic!("type {t}"),
+        };
+        let ct = a["componentType"].as_u64().unwrap();
+        let size = match ct {
+            5120 | 5121 => 1,
+            5122 | 5123 => 2,
+            5125 | 5126 => 4,
+            _ => panic!("componentType {ct}"),
+        };
+        let norm = a["normalized"].as_bool().unwrap_or(false);
+        let (bytes, stride) = self.view_bytes(a["bufferView"].as_u64().unwrap() as usize);
+        let off = a["byteOffset"].as_u64().unwrap_or(0) as usize;
+        let stride = stride.unwrap_or(comps * size);
+        assert!(
+            off + (count - 1) * stride + comps * size <= bytes.len(),
+            "accessor {idx} fits its view"
+        );
+        (0..count)
+            .map(|i| {
+                (0..comps)
+                    .map(|c| {
+                        let o = off + i * stride + c * size;
+                        let b = &bytes[o..o + size];
+                        match ct {
+                            5121 => {
+                                let v = b[0] as f64;
+                                if norm {
+                                    v / 255.0
+                                } else {
+                                    v
+                                }
+                            }
+                            5123 => {
+                                let v = u16::from_le_bytes([b[0], b[1]]) as f64;
+                                if norm {
+                                    v / 65535.0
+                                } else {
+                                    v
+                                }
+                            }
+                            5125 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+                            5126 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+                            _ => unreachable!(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn primitives(&self) -> Vec<Value> {
+        self.json["meshes"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .flat_map(|m| m["primitives"].as_array().cloned().unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn property_tables(&self) -> Vec<Value> {
+        self.json["extensions"]["EXT_structural_metadata"]["propertyTables"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// A STRING column of a property table.
+    pub fn strings(&self, table: usize, prop: &str) -> Vec<String> {
+        let t = &self.property_tables()[table];
+        let n = t["count"].as_u64().unwrap() as usize;
+        let p = &t["properties"][prop];
+        let (vals, _) = self.view_bytes(p["values"].as_u64().unwrap() as usize);
+        let (offs, _) = self.view_bytes(p["stringOffsets"].as_u64().unwrap() as usize);
+        assert_eq!(p["stringOffsetType"].as_str().unwrap_or("UINT32"), "UINT32");
+        (0..n)
+            .map(|i| {
+                let (a, b) = (u32_at(offs, i * 4), u32_at(offs, i * 4 + 4));
+                String::from_utf8(vals[a..b].to_vec()).unwrap()
+            })
+            .collect()
+    }
+
+    /// A FLOAT32 column of a property table.
+    pub fn floats(&self, table: usize, prop: &str) -> Vec<f32> {
+        let t = &self.property_tables()[table];
+        let n = t["count"].as_u64().unwrap() as usize;
+        let p = &t["properties"][prop];
+        let (vals, _) = self.view_bytes(p["values"].as_u64().unwrap() as usize);
+        (0..n)
+            .map(|i| {
+                f32::from_le_bytes([
+                    vals[i * 4],
+                    vals[i * 4 + 1],
+                    vals[i * 4 + 2],
+                    vals[i * 4 + 3],
+                ])
+            })
+            .collect()
+    }
+}
+
+/// Run the Khronos glTF validator (npm gltf-validator, tools/validate-gltf.mjs) on paths.
+pub fn validate(paths: &[&Path]) -> Value {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools");
+    assert!(
+        tools.join("node_modules/gltf-validator").exists(),
+        "the glTF validator is not installed: run `npm ci --prefix tools` (scripts/setup.sh --test does)"
+    );
+    let out = Command::new("node")
+        .arg(tools.join("validate-gltf.mjs"))
+        .args(paths)
+        .output()
+        .expect("node (Node.js 18+) must be on PATH");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "validator output is not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    v
+}
+
+/// Assert the validator finds no error in any .glb under `dir`; returns the number of files.
+pub fn assert_valid_gltf(dir: &Path) -> usize {
+    let v = validate(&[dir]);
+    let bad: Vec<&Value> = v["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["errors"].as_u64() != Some(0))
+        .collect();
+    assert_eq!(v["errors"], 0, "glTF validator errors: {bad:#?}");
+    v["files"].as_u64().unwrap() as usize
+}
+
+type Mat = [f64; 16];
+
+fn mul(a: &Mat, b: &Mat) -> Mat {
+    let mut m = [0.0; 16];
+    for c in 0..4 {
+        for r in 0..4 {
+            m[c * 4 + r] = (0..4).map(|k| a[k * 4 + r] * b[c * 4 + k]).sum();
+        }
+    }
+    m
+}
+
+fn apply(m: &Mat, p: [f64; 3]) -> [f64; 3] {
+    let mut o = [0.0; 3];
+    for (r, v) in o.iter_mut().enumerate() {
+        *v = m[r] * p[0] + m[4 + r] * p[1] + m[8 + r] * p[2] + m[12 + r];
+    }
+    o
+}
+
+const IDENTITY: Mat = [
+    1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+];
+
+/// One vertex read back: lon/lat (degrees), ellipsoidal height, and its feature's id when the
+/// tile has a feature table.
+#[derive(Clone, Debug)]
+pub struct Vertex {
+    pub lon: f64,
+    pub lat: f64,
+    pub h: f64,
+    pub feature: Option<String>,
+}
+
+/// One glb of a walk.
+#[derive(Clone, Debug)]
+pub struct GlbInfo {
+    pub path: PathBuf,
+    pub geometric_error: f64,
+    pub leaf: bool,
+    pub triangles: usize,
+    pub points: usize,
+    /// Index of its first vertex in [`Walk::vertices`].
+    pub first_vertex: usize,
+    pub vertices: usize,
+}
+
+/// What a tileset holds, read back.
+#[derive(Default, Debug)]
+pub struct Walk {
+    pub infos: Vec<GlbInfo>,
+    pub tiles: usize,
+    pub glbs: Vec<PathBuf>,
+    pub vertices: Vec<Vertex>,
+    /// Feature id → number of tiles it appears in.
+    pub features: BTreeMap<String, usize>,
+    pub points: usize,
+    pub triangles: usize,
+    /// Largest depth of the tree.
+    pub depth: usize,
+    /// Refinement seen per tile.
+    pub refines: BTreeSet<String>,
+}
+
+/// Walk a tileset.json: every tile has `refine`, geometric error never grows from parent to
+/// child, every content URI resolves, and every vertex of every glb, taken through the y-up to
+/// z-up rotation and the chain of tile transforms to ECEF and then through PROJ to lon/lat/h,
+/// lies inside its tile's region and every ancestor's.
+pub fn walk_tileset(path: &Path) -> Walk {
+    let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(v["asset"]["version"], "1.1");
+    let ge = v["geometricError"].as_f64().expect("geometricError");
+    let mut w = Walk::default();
+    let ecef_to_geo = Transform::between("EPSG:4978", "EPSG:4979").unwrap();
+    visit(
+        &v["root"],
+        path.parent().unwrap(),
+        &IDENTITY,
+        &[],
+        ge,
+        1,
+        &ecef_to_geo,
+        &mut w,
+    );
+    w
+}
+
+#[allow(clippy::too_many_arguments)]
+fn visit(
+    t: &Value,
+    dir: &Path,
+    parent: &Mat,
+    regions: &[[f64; 6]],
+    parent_ge: f64,
+    depth: usize,
+    proj: &Transform,
+    w: &mut Walk,
+) {
+    w.tiles += 1;
+    w.depth = w.depth.max(depth);
+    let ge = t["geometricError"].as_f64().expect("tile geometricError");
+    assert!(
+        ge >= 0.0 && ge <= parent_ge,
+        "geometric error grows: {ge} > {parent_ge}"
+    );
+    let is_external = t["content"]["uri"]
+        .as_str()
+        .is_some_and(|u| u.ends_with(".json"));
+    if !is_external {
+        let r = t["refine"].as_str().expect("every tile sets refine");
+        assert!(r == "ADD" || r == "REPLACE", "refine {r}");
+        w.refines.insert(r.to_string());
+    }
+    let region: [f64; 6] = serde_json::from_value(t["boundingVolume"]["region"].clone())
+        .expect("region bounding volume");
+    assert!(region[0] <= region[2] && region[1] <= region[3] && region[4] <= region[5]);
+    let mut chain = regions.to_vec();
+    chain.push(region);
+    let world = match t.get("transform") {
+        Some(m) => {
+            let m: Mat = serde_json::from_value(m.clone()).unwrap();
+            mul(parent, &m)
+        }
+        None => *parent,
+    };
+    if let Some(uri) = t["content"]["uri"].as_str() {
+        let p = dir.join(uri);
+        assert!(p.exists(), "content URI {uri} resolves ({})", p.display());
+        if is_external {
+            assert!(
+                t.get("children").is_none(),
+                "a tile with an external tileset has no children"
+            );
+            let sub: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            assert_eq!(sub["asset"]["version"], "1.1");
+            visit(
+                &sub["root"],
+                p.parent().unwrap(),
+                &world,
+                &chain,
+                ge,
+                depth + 1,
+                proj,
+                w,
+            );
+        } else {
+            let (v0, t0, p0) = (w.vertices.len(), w.triangles, w.points);
+            check_glb(&p, &world, &chain, proj, w);
+            w.infos.push(GlbInfo {
+                path: p.clone(),
+                geometric_error: ge,
+                leaf: t.get("children").is_none(),
+                triangles: w.triangles - t0,
+                points: w.points - p0,
+                first_vertex: v0,
+                vertices: w.vertices.len() - v0,
+            });
+        }
+    }
+    if let Some(children) = t["children"].as_array() {
+        assert!(!children.is_empty());
+        for c in children {
+            visit(c, dir, &world, &chain, ge, depth + 1, proj, w);
+        }
+    }
+}
+
+fn check_glb(file: &Path, world: &Mat, regions: &[[f64; 6]], proj: &Transform, w: &mut Walk) {
+    let g = Glb::read(file);
+    w.glbs.push(file.to_path_buf());
+    assert_eq!(g.json["asset"]["version"], "2.0");
+    for n in g.json["nodes"].as_array().cloned().unwrap_or_default() {
+        for k in ["matrix", "translation", "rotation", "scale"] {
+            assert!(n.get(k).is_none(), "nodes carry no transform");
+        }
+    }
+    let tables = g.property_tables();
+    let ids: Option<Vec<String>> = tables
+        .iter()
+        .position(|t| t["class"] == "building" || t["class"] == "heritage")
+        .map(|i| g.strings(i, "id"));
+    if let Some(ids) = &ids {
+        for id in ids {
+            *w.features.entry(id.clone()).or_default() += 1;
+        }
+    }
+    for prim in g.primitives() {
+        let attrs = &prim["attributes"];
+        let pos_idx = attrs["POSITION"].as_u64().unwrap() as usize;
+        let pos = g.accessor(pos_idx);
+        // min/max on POSITION agree with the data.
+        let a = &g.json["accessors"][pos_idx];
+        for c in 0..3 {
+            let lo = pos.iter().map(|p| p[c]).fold(f64::INFINITY, f64::min);
+            let hi = pos.iter().map(|p| p[c]).fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(
+                a["min"][c].as_f64().unwrap() as f32,
+                lo as f32,
+                "POSITION min"
+            );
+            assert_eq!(
+                a["max"][c].as_f64().unwrap() as f32,
+                hi as f32,
+                "POSITION max"
+            );
+        }
+        if let Some(n) = attrs["NORMAL"].as_u64() {
+            for v in g.accessor(n as usize) {
+                let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+                assert!((l - 1.0).abs() < 1e-5, "unit normals");
+            }
+        }
+        let fids: Option<Vec<f64>> = attrs["_FEATURE_ID_0"]
+            .as_u64()
+            .map(|i| g.accessor(i as usize).into_iter().map(|v| v[0]).collect());
+        if let Some(f) = &fids {
+            let fs = &prim["extensions"]["EXT_mesh_features"]["featureIds"];
+            let count = fs[0]["featureCount"].as_u64().unwrap() as usize;
+            let table = fs[0]["propertyTable"].as_u64().unwrap() as usize;
+            assert_eq!(tables[table]["count"].as_u64().unwrap() as usize, count);
+            assert!(
+                f.iter().all(|&x| x.fract() == 0.0 && (x as usize) < count),
+                "feature ids in range"
+            );
+            let used: BTreeSet<usize> = f.iter().map(|&x| x as usize).collect();
+            assert_eq!(used.len(), count, "every feature row has geometry");
+        }
+        let mode = prim["mode"].as_u64().unwrap_or(4);
+        if mode == 4 {
+            let ind = g.accessor(prim["indices"].as_u64().unwrap() as usize);
+            assert_eq!(ind.len() % 3, 0);
+            assert!(ind.iter().all(|i| (i[0] as usize) < pos.len()));
+            w.triangles += ind.len() / 3;
+        } else {
+            assert_eq!(mode, 0, "POINTS");
+            w.points += pos.len();
+        }
+        for (k, p) in pos.iter().enumerate() {
+            // glTF y-up to 3D Tiles z-up, then the tile transforms.
+            let z_up = [p[0], -p[2], p[1]];
+            let e = apply(world, z_up);
+            let (lon, lat, h) = proj.apply3(e[0], e[1], e[2]).unwrap();
+            for r in regions {
+                let (lr, ar) = (lon.to_radians(), lat.to_radians());
+                assert!(
+                    lr >= r[0] && lr <= r[2] && ar >= r[1] && ar <= r[3] && h >= r[4] && h <= r[5],
+                    "{}: vertex {k} at ({lon}, {lat}, {h}) outside region {r:?}",
+                    file.display()
+                );
+            }
+            let feature = match (&fids, &ids) {
+                (Some(f), Some(ids)) => Some(ids[f[k] as usize].clone()),
+                _ => None,
+            };
+            w.vertices.push(Vertex {
+                lon,
+                lat,
+                h,
+                feature,
+            });
+        }
+    }
+}
+
+/// Every .glb file under a folder.
+pub fn glb_files(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "glb") {
+                out.insert(p);
+            }
+        }
+    }
+    out
+}
+
+/// Validate and walk an exported folder: 0 validator errors, the walk's glbs are exactly the
+/// files on disk.
+pub fn check_export(dir: &Path) -> Walk {
+    let w = walk_tileset(&dir.join("tileset.json"));
+    let on_disk = glb_files(dir);
+    let walked: BTreeSet<PathBuf> = w.glbs.iter().cloned().collect();
+    assert_eq!(walked.len(), w.glbs.len(), "each glb referenced once");
+    assert_eq!(walked, on_disk, "tileset URIs and files on disk agree");
+    let n = assert_valid_gltf(dir);
+    assert_eq!(n, on_disk.len());
+    w
+}
+
+/// An importer that other work has not landed yet answers "not implemented yet".
+pub fn not_landed(e: &twin_core::TwinError) -> bool {
+    e.to_string().contains("not implemented yet")
+}
+
+/// True when PROJ's EGM96 grid is installed (Debian proj-data).
+pub fn have_egm96() -> bool {
+    Path::new("/usr/share/proj/egm96_15.gtx").exists()
+}
+
+fn gdal_value(lon: f64, lat: f64) -> f64 {
+    // Grid nodes are few: ask GDAL once per node.
+    static CACHE: std::sync::Mutex<BTreeMap<(i64, i64), f64>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let key = ((lon * 4.0).round() as i64, (lat * 4.0).round() as i64);
+    if let Some(v) = CACHE.lock().unwrap().get(&key) {
+        return *v;
+    }
+    let o = Command::new("gdallocationinfo")
+        .args([
+            "-valonly",
+            "-wgs84",
+            "/usr/share/proj/egm96_15.gtx",
+            &lon.to_string(),
+            &lat.to_string(),
+        ])
+        .output()
+        .expect("gdallocationinfo (gdal-bin)");
+    let v: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    CACHE.lock().unwrap().insert(key, v);
+    v
+}
+
+/// EGM96 N by bilinear interpolation of the four grid nodes around (lon, lat), each node read by
+/// GDAL (the 15' grid has its pixel centres on the nodes).
+pub fn egm96_by_gdal(lon: f64, lat: f64) -> f64 {
+    let (x0, y0) = ((lon / 0.25).floor() * 0.25, (lat / 0.25).floor() * 0.25);
+    let (tx, ty) = ((lon - x0) / 0.25, (lat - y0) / 0.25);
+    let v00 = gdal_value(x0, y0);
+    let v10 = gdal_value(x0 + 0.25, y0);
+    let v01 = gdal_value(x0, y0 + 0.25);
+    let v11 = gdal_value(x0 + 0.25, y0 + 0.25);
+    (v00 * (1.0 - tx) + v10 * tx) * (1.0 - ty) + (v01 * (1.0 - tx) + v11 * tx) * ty
+}

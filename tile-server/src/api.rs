@@ -1,0 +1,736 @@
+//! The JSON API: layers with counts and extents, features by bounding box (paged), k-nearest
+//! and radius queries, one feature by id, features intersecting a posted polygon, and the
+//! heritage zones a point lies in. Coordinates in and out are WGS84 longitude/latitude;
+//! features are RFC 7946 GeoJSON made by [`twin_core::export::feature_to_geojson`].
+//!
+//! Queries run on the blocking pool (PROJ transforms are per thread and cached there).
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use geo_types::{Coord, LineString, Point, Polygon};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use twin_core::crs::{Crs, Reprojector};
+use twin_core::{LayerKind, Twin, VectorLayer};
+use utoipa::{IntoParams, ToSchema};
+
+/// Features returned by one request when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Most features one request may ask for (`limit`, `k`).
+pub const MAX_LIMIT: usize = 1000;
+/// Largest search radius, metres.
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+/// Most vertices in a posted polygon.
+pub const MAX_POLYGON_VERTICES: usize = 10_000;
+
+/// The vector layer named `s`, or a 404 naming the layers the API queries.
+pub fn vector_kind(s: &str) -> Result<LayerKind, ApiError> {
+    LayerKind::parse(s)
+        .filter(|k| k.is_vector())
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "unknown layer {s:?} (layers: {})",
+                LayerKind::names(&LayerKind::VECTOR)
+            ))
+        })
+}
+
+/// The twin's vector layer of `kind` (a kind from [`vector_kind`]).
+fn layer_of(twin: &Twin, kind: LayerKind) -> Result<&dyn VectorLayer, ApiError> {
+    twin.vector(kind)
+        .ok_or_else(|| ApiError::not_found(format!("{kind} is not a vector layer")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extractors whose rejections are JSON errors.
+
+/// `Query<T>` answering a malformed query string with a JSON 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e: QueryRejection| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// `Json<T>` answering a malformed, oversized or mistyped body with a JSON error of the
+/// rejection's status (400, 413, 415, 422).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| ApiJson(j.0))
+            .map_err(|e: JsonRejection| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-thread PROJ transforms.
+
+thread_local! {
+    static REPROJECTORS: RefCell<HashMap<(String, String), std::rc::Rc<Reprojector>>> =
+        RefCell::new(HashMap::new());
+}
+
+fn reprojector(from: &Crs, to: &Crs) -> Result<std::rc::Rc<Reprojector>, ApiError> {
+    let key = (from.definition().to_string(), to.definition().to_string());
+    if let Some(r) = REPROJECTORS.with(|m| m.borrow().get(&key).cloned()) {
+        return Ok(r);
+    }
+    let r = std::rc::Rc::new(
+        Reprojector::new(from, to).map_err(|e| ApiError::internal(e.to_string()))?,
+    );
+    REPROJECTORS.with(|m| m.borrow_mut().insert(key, r.clone()));
+    Ok(r)
+}
+
+/// Run query work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input checks.
+
+fn check_lon_lat(lon: f64, lat: f64, what: &str) -> Result<(), ApiError> {
+    if !(lon.is_finite() && lat.is_finite()) {
+        return Err(ApiError::bad_request(format!(
+            "{what}: longitude and latitude must be finite numbers (got {lon}, {lat})"
+        )));
+    }
+    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        return Err(ApiError::bad_request(format!(
+            "{what}: ({lon}, {lat}) is outside longitude -180..180, latitude -90..90"
+        )));
+    }
+    Ok(())
+}
+
+/// Parse `min_lon,min_lat,max_lon,max_lat`.
+pub fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    if parts.len() != 4 {
+        return Err(ApiError::bad_request(format!(
+            "bbox {s:?}: expected min_lon,min_lat,max_lon,max_lat"
+        )));
+    }
+    let mut v = [0.0; 4];
+    for (i, p) in parts.iter().enumerate() {
+        v[i] = p
+            .parse::<f64>()
+            .map_err(|_| ApiError::bad_request(format!("bbox {s:?}: {p:?} is not a number")))?;
+    }
+    check_lon_lat(v[0], v[1], "bbox")?;
+    check_lon_lat(v[2], v[3], "bbox")?;
+    if v[0] > v[2] || v[1] > v[3] {
+        return Err(ApiError::bad_request(format!(
+            "bbox {s:?}: min must not exceed max (boxes across the antimeridian are not supported)"
+        )));
+    }
+    Ok(v)
+}
+
+fn check_limit(limit: Option<usize>, what: &str) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "{what} {limit} is over the maximum of {MAX_LIMIT}"
+        )));
+    }
+    Ok(limit)
+}
+
+/// Densify a WGS84 box's edges so that its projection follows the curved edges.
+fn bbox_polygon(b: [f64; 4]) -> Vec<(f64, f64)> {
+    const N: usize = 16;
+    let mut pts = Vec::with_capacity(4 * N + 1);
+    let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
+    for i in 0..N {
+        pts.push((lerp(b[0], b[2], i as f64 / N as f64), b[1]));
+    }
+    for i in 0..N {
+        pts.push((b[2], lerp(b[1], b[3], i as f64 / N as f64)));
+    }
+    for i in 0..N {
+        pts.push((lerp(b[2], b[0], i as f64 / N as f64), b[3]));
+    }
+    for i in 0..N {
+        pts.push((b[0], lerp(b[3], b[1], i as f64 / N as f64)));
+    }
+    pts.push((b[0], b[1]));
+    pts
+}
+
+/// Project WGS84 points into the twin's CRS, as a 400 when PROJ cannot.
+fn to_project(twin: &Twin, pts: &[(f64, f64)], what: &str) -> Result<Vec<Coord<f64>>, ApiError> {
+    let t = reprojector(&Crs::wgs84(), &twin.crs)?;
+    pts.iter()
+        .map(|&(lon, lat)| {
+            t.apply(lon, lat).map(|(x, y)| Coord { x, y }).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{what}: ({lon}, {lat}) cannot be projected into the twin's CRS: {e}"
+                ))
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+/// A link in a feature collection (`next` page).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Link {
+    /// Relation (`next`).
+    pub rel: String,
+    /// The URL (path and query).
+    pub href: String,
+    /// Media type.
+    #[serde(rename = "type")]
+    pub media_type: String,
+}
+
+/// A GeoJSON FeatureCollection (RFC 7946) with paging members as in OGC API Features.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeatureCollection {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    #[schema(example = "FeatureCollection")]
+    pub kind: &'static str,
+    /// The features: WGS84 geometry, `id`, and the layer's properties.
+    #[schema(value_type = Vec<Object>)]
+    pub features: Vec<geojson::Feature>,
+    /// Features matching the query, over all pages.
+    #[serde(rename = "numberMatched")]
+    pub number_matched: usize,
+    /// Features in this response.
+    #[serde(rename = "numberReturned")]
+    pub number_returned: usize,
+    /// `next` when there are more.
+    pub links: Vec<Link>,
+}
+
+/// A JSON response with a media type and no caching (the twin can be rebuilt).
+struct Geo<T>(T);
+
+impl<T: Serialize> IntoResponse for Geo<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/geo+json"),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                ],
+                body,
+            )
+                .into_response(),
+            Err(e) => ApiError::internal(format!("serialising: {e}")).into_response(),
+        }
+    }
+}
+
+fn to_geojson(
+    layer: &dyn VectorLayer,
+    idx: usize,
+    to_wgs84: &Reprojector,
+    distance: Option<f64>,
+) -> Option<Result<geojson::Feature, ApiError>> {
+    let g = layer.geojson(idx, to_wgs84)?;
+    Some(
+        g.map_err(|e| {
+            ApiError::internal(format!(
+                "feature {}: {e}",
+                layer.id_at(idx).unwrap_or_default()
+            ))
+        })
+        .map(|mut g| {
+            if let (Some(d), Some(p)) = (distance, g.properties.as_mut()) {
+                p.insert(
+                    "distance_m".into(),
+                    serde_json::json!((d * 1000.0).round() / 1000.0),
+                );
+            }
+            g
+        }),
+    )
+}
+
+fn features_of(
+    twin: &Twin,
+    layer: &dyn VectorLayer,
+    idx: &[(usize, Option<f64>)],
+) -> Result<Vec<geojson::Feature>, ApiError> {
+    let t = reprojector(&twin.crs, &Crs::wgs84())?;
+    idx.iter()
+        .filter_map(|&(i, d)| to_geojson(layer, i, &t, d))
+        .collect()
+}
+
+fn one_feature(
+    twin: &Twin,
+    layer: &dyn VectorLayer,
+    name: &str,
+    id: &str,
+) -> Result<geojson::Feature, ApiError> {
+    let not_found = || ApiError::not_found(format!("{name} has no feature {id:?}"));
+    let i = layer.position(id).ok_or_else(not_found)?;
+    to_geojson(layer, i, &*reprojector(&twin.crs, &Crs::wgs84())?, None).ok_or_else(not_found)?
+}
+
+fn page(
+    twin: &Twin,
+    layer: LayerKind,
+    matched: Vec<(usize, Option<f64>)>,
+    offset: usize,
+    limit: usize,
+    next: impl Fn(usize) -> String,
+) -> Result<FeatureCollection, ApiError> {
+    let total = matched.len();
+    let start = offset.min(total);
+    let end = start.saturating_add(limit).min(total);
+    let slice = &matched[start..end];
+    let features = features_of(twin, layer_of(twin, layer)?, slice)?;
+    let mut links = Vec::new();
+    if end < total {
+        links.push(Link {
+            rel: "next".into(),
+            href: next(end),
+            media_type: "application/geo+json".into(),
+        });
+    }
+    Ok(FeatureCollection {
+        kind: "FeatureCollection",
+        number_returned: features.len(),
+        features,
+        number_matched: total,
+        links,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers.
+
+/// A layer's summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LayerSummary {
+    /// The layer's name.
+    pub name: String,
+    /// Features (grids and clouds count one each).
+    pub count: usize,
+    /// Points (point clouds) or cells (terrain), when relevant.
+    pub points: Option<usize>,
+    /// (xmin, ymin, xmax, ymax) in the project CRS, metres.
+    pub extent: Option<[f64; 4]>,
+    /// (min_lon, min_lat, max_lon, max_lat), WGS84.
+    pub bbox: Option<[f64; 4]>,
+    /// True when the features API answers for the layer.
+    pub queryable: bool,
+    /// The layer's 3D Tiles tileset, when it has one.
+    pub tileset: Option<String>,
+}
+
+/// The twin and its layers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LayerList {
+    /// The twin's name.
+    pub twin: String,
+    /// The project CRS (definition).
+    pub crs: String,
+    /// The project CRS's name.
+    pub crs_name: String,
+    /// The whole twin's WGS84 box.
+    pub bbox: Option<[f64; 4]>,
+    /// The top tileset joining every layer's, when there are any.
+    pub tileset: Option<String>,
+    /// The layers.
+    pub layers: Vec<LayerSummary>,
+}
+
+/// Summaries of every layer (computed once at start-up).
+pub fn layer_list(twin: &Twin, tile_layers: &[String]) -> Result<LayerList, ApiError> {
+    let wgs = |e: Option<[f64; 4]>| -> Result<Option<[f64; 4]>, ApiError> {
+        e.map(|e| twin.extent_wgs84(e))
+            .transpose()
+            .map_err(|e| ApiError::internal(e.to_string()))
+    };
+    let mut layers = Vec::new();
+    for l in twin.info() {
+        layers.push(LayerSummary {
+            name: l.layer.to_string(),
+            count: l.count,
+            points: l.points,
+            extent: l.extent,
+            bbox: wgs(l.extent)?,
+            queryable: vector_kind(l.layer).is_ok(),
+            tileset: tile_layers
+                .iter()
+                .any(|t| t == l.layer)
+                .then(|| format!("/tiles/{}/tileset.json", l.layer)),
+        });
+    }
+    Ok(LayerList {
+        twin: twin.name.clone(),
+        crs: twin.crs.definition().to_string(),
+        crs_name: twin.crs.name().to_string(),
+        bbox: wgs(twin.extent())?,
+        tileset: (!tile_layers.is_empty()).then(|| "/tiles/tileset.json".to_string()),
+        layers,
+    })
+}
+
+/// `GET /api/layers`
+#[utoipa::path(get, path = "/api/layers", tag = "features",
+    responses((status = 200, description = "The twin's layers with counts and extents", body = LayerList)))]
+pub async fn list_layers(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        axum::Json(&*state.layers),
+    )
+        .into_response()
+}
+
+/// Query of `GET /api/layers/{layer}/features`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BboxQuery {
+    /// `min_lon,min_lat,max_lon,max_lat` (WGS84); the whole layer when absent.
+    pub bbox: Option<String>,
+    /// Features per page (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// Features to skip (default 0).
+    pub offset: Option<usize>,
+}
+
+/// `GET /api/layers/{layer}/features`: features intersecting a box, in load order, paged.
+#[utoipa::path(get, path = "/api/layers/{layer}/features", tag = "features",
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), BboxQuery),
+    responses(
+        (status = 200, description = "GeoJSON FeatureCollection", body = FeatureCollection, content_type = "application/geo+json"),
+        (status = 400, description = "Bad bbox, limit or offset", body = ErrorBody),
+        (status = 404, description = "Unknown layer", body = ErrorBody)))]
+pub async fn features_bbox(
+    State(state): State<Arc<AppState>>,
+    Path(layer): Path<String>,
+    ApiQuery(q): ApiQuery<BboxQuery>,
+) -> Result<Response, ApiError> {
+    let layer = vector_kind(&layer)?;
+    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+    let limit = check_limit(q.limit, "limit")?;
+    let offset = q.offset.unwrap_or(0);
+    let twin = state.twin.clone();
+    let fc = blocking(move || {
+        let matched: Vec<usize> = match bbox {
+            None => (0..layer_of(&twin, layer)?.len()).collect(),
+            Some(b) => {
+                let ring = to_project(&twin, &bbox_polygon(b), "bbox")?;
+                let poly = Polygon::new(LineString(ring), vec![]);
+                layer_of(&twin, layer)?.query_polygon(&poly)?
+            }
+        };
+        let bbox_q = q
+            .bbox
+            .as_deref()
+            .map(|b| format!("bbox={b}&"))
+            .unwrap_or_default();
+        let matched = matched.into_iter().map(|i| (i, None)).collect();
+        page(&twin, layer, matched, offset, limit, |next| {
+            format!(
+                "/api/layers/{}/features?{bbox_q}limit={limit}&offset={next}",
+                layer.name()
+            )
+        })
+    })
+    .await?;
+    Ok(Geo(fc).into_response())
+}
+
+/// `GET /api/layers/{layer}/features/{id}`: one feature; the id keeps its slashes
+/// (`/api/layers/buildings/features/osm:way/123`).
+#[utoipa::path(get, path = "/api/layers/{layer}/features/{id}", tag = "features",
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"),
+           ("id" = String, Path, description = "feature id, slashes written as they are (osm:way/123)")),
+    responses(
+        (status = 200, description = "GeoJSON Feature", body = Object, content_type = "application/geo+json"),
+        (status = 404, description = "Unknown layer or feature", body = ErrorBody)))]
+pub async fn feature_by_id(
+    State(state): State<Arc<AppState>>,
+    Path((layer, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let layer = vector_kind(&layer)?;
+    let twin = state.twin.clone();
+    let f: geojson::Feature =
+        blocking(move || one_feature(&twin, layer_of(&twin, layer)?, layer.name(), &id)).await?;
+    Ok(Geo(f).into_response())
+}
+
+/// Query of `GET /api/layers/{layer}/nearest`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NearestQuery {
+    /// Longitude (WGS84).
+    pub lon: f64,
+    /// Latitude (WGS84).
+    pub lat: f64,
+    /// How many features (default 10, at most 1000).
+    pub k: Option<usize>,
+}
+
+/// `GET /api/layers/{layer}/nearest`: the k features nearest to a point, nearest first, with
+/// `distance_m` (to the geometry, 0 inside a polygon, in the project CRS).
+#[utoipa::path(get, path = "/api/layers/{layer}/nearest", tag = "features",
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), NearestQuery),
+    responses(
+        (status = 200, description = "GeoJSON FeatureCollection, nearest first", body = FeatureCollection, content_type = "application/geo+json"),
+        (status = 400, description = "Bad point or k", body = ErrorBody),
+        (status = 404, description = "Unknown layer", body = ErrorBody)))]
+pub async fn nearest(
+    State(state): State<Arc<AppState>>,
+    Path(layer): Path<String>,
+    ApiQuery(q): ApiQuery<NearestQuery>,
+) -> Result<Response, ApiError> {
+    let layer = vector_kind(&layer)?;
+    check_lon_lat(q.lon, q.lat, "point")?;
+    let k = check_limit(Some(q.k.unwrap_or(10)), "k")?;
+    let twin = state.twin.clone();
+    let fc = blocking(move || {
+        let p = to_project(&twin, &[(q.lon, q.lat)], "point")?[0];
+        let found = layer_of(&twin, layer)?.query_nearest(Point(p), k)?;
+        let matched = found.into_iter().map(|(i, d)| (i, Some(d))).collect();
+        page(&twin, layer, matched, 0, k, |_| String::new())
+    })
+    .await?;
+    Ok(Geo(fc).into_response())
+}
+
+/// Query of `GET /api/layers/{layer}/within`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RadiusQuery {
+    /// Longitude (WGS84).
+    pub lon: f64,
+    /// Latitude (WGS84).
+    pub lat: f64,
+    /// Radius in metres (at most 50 000).
+    pub radius: f64,
+    /// Features per page (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// Features to skip.
+    pub offset: Option<usize>,
+}
+
+/// `GET /api/layers/{layer}/within`: features within a radius of a point, nearest first,
+/// with `distance_m`, paged.
+#[utoipa::path(get, path = "/api/layers/{layer}/within", tag = "features",
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), RadiusQuery),
+    responses(
+        (status = 200, description = "GeoJSON FeatureCollection, nearest first", body = FeatureCollection, content_type = "application/geo+json"),
+        (status = 400, description = "Bad point, radius or limit", body = ErrorBody),
+        (status = 404, description = "Unknown layer", body = ErrorBody)))]
+pub async fn within(
+    State(state): State<Arc<AppState>>,
+    Path(layer): Path<String>,
+    ApiQuery(q): ApiQuery<RadiusQuery>,
+) -> Result<Response, ApiError> {
+    let layer = vector_kind(&layer)?;
+    check_lon_lat(q.lon, q.lat, "point")?;
+    if !(q.radius.is_finite() && (0.0..=MAX_RADIUS_M).contains(&q.radius)) {
+        return Err(ApiError::bad_request(format!(
+            "radius {} must be a number of metres in 0..={MAX_RADIUS_M}",
+            q.radius
+        )));
+    }
+    let limit = check_limit(q.limit, "limit")?;
+    let offset = q.offset.unwrap_or(0);
+    let twin = state.twin.clone();
+    let fc = blocking(move || {
+        let p = to_project(&twin, &[(q.lon, q.lat)], "point")?[0];
+        let found = layer_of(&twin, layer)?.query_radius(Point(p), q.radius)?;
+        let matched = found.into_iter().map(|(i, d)| (i, Some(d))).collect();
+        page(&twin, layer, matched, offset, limit, |next| {
+            format!(
+                "/api/layers/{}/within?lon={}&lat={}&radius={}&limit={limit}&offset={next}",
+                layer.name(),
+                q.lon,
+                q.lat,
+                q.radius
+            )
+        })
+    })
+    .await?;
+    Ok(Geo(fc).into_response())
+}
+
+/// Query of `POST /api/layers/{layer}/intersects`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Features per page (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// Features to skip.
+    pub offset: Option<usize>,
+}
+
+/// `POST /api/layers/{layer}/intersects` with a GeoJSON Polygon (WGS84) as the body: the
+/// features intersecting it, in load order, paged.
+#[utoipa::path(post, path = "/api/layers/{layer}/intersects", tag = "features",
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), PageQuery),
+    request_body(content = Object, description = "A GeoJSON Polygon geometry in WGS84 (at most 10 000 vertices; the body at most 64 KiB)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "GeoJSON FeatureCollection", body = FeatureCollection, content_type = "application/geo+json"),
+        (status = 400, description = "Not a valid polygon", body = ErrorBody),
+        (status = 404, description = "Unknown layer", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody)))]
+pub async fn intersects(
+    State(state): State<Arc<AppState>>,
+    Path(layer): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiJson(geom): ApiJson<geojson::Geometry>,
+) -> Result<Response, ApiError> {
+    let layer = vector_kind(&layer)?;
+    let limit = check_limit(q.limit, "limit")?;
+    let offset = q.offset.unwrap_or(0);
+    let poly: Polygon<f64> = Polygon::try_from(geom.value)
+        .map_err(|e| ApiError::bad_request(format!("body: not a GeoJSON Polygon: {e}")))?;
+    let n = poly.exterior().0.len() + poly.interiors().iter().map(|r| r.0.len()).sum::<usize>();
+    if n > MAX_POLYGON_VERTICES {
+        return Err(ApiError::bad_request(format!(
+            "polygon has {n} vertices, more than {MAX_POLYGON_VERTICES}"
+        )));
+    }
+    if poly.exterior().0.len() < 4 {
+        return Err(ApiError::bad_request(
+            "polygon: the exterior ring needs at least 4 positions",
+        ));
+    }
+    for c in poly
+        .exterior()
+        .0
+        .iter()
+        .chain(poly.interiors().iter().flat_map(|r| r.0.iter()))
+    {
+        check_lon_lat(c.x, c.y, "polygon")?;
+    }
+    let twin = state.twin.clone();
+    let fc = blocking(move || {
+        let ring = |r: &LineString<f64>| -> Result<LineString<f64>, ApiError> {
+            let pts: Vec<(f64, f64)> = r.0.iter().map(|c| (c.x, c.y)).collect();
+            Ok(LineString(to_project(&twin, &pts, "polygon")?))
+        };
+        let projected = Polygon::new(
+            ring(poly.exterior())?,
+            poly.interiors()
+                .iter()
+                .map(ring)
+                .collect::<Result<_, _>>()?,
+        );
+        let matched = layer_of(&twin, layer)?.query_polygon(&projected)?;
+        let matched = matched.into_iter().map(|i| (i, None)).collect();
+        page(&twin, layer, matched, offset, limit, |_| String::new())
+    })
+    .await?;
+    Ok(Geo(fc).into_response())
+}
+
+/// Query of `GET /api/heritage/zones`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PointQuery {
+    /// Longitude (WGS84).
+    pub lon: f64,
+    /// Latitude (WGS84).
+    pub lat: f64,
+}
+
+/// `GET /api/heritage/zones`: the heritage sites (with their protection zones) that contain a
+/// point (on the boundary counts as inside).
+#[utoipa::path(get, path = "/api/heritage/zones", tag = "heritage",
+    params(PointQuery),
+    responses(
+        (status = 200, description = "GeoJSON FeatureCollection of the heritage sites containing the point", body = FeatureCollection, content_type = "application/geo+json"),
+        (status = 400, description = "Bad point", body = ErrorBody)))]
+pub async fn heritage_zones(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<PointQuery>,
+) -> Result<Response, ApiError> {
+    check_lon_lat(q.lon, q.lat, "point")?;
+    let twin = state.twin.clone();
+    let fc = blocking(move || {
+        let p = to_project(&twin, &[(q.lon, q.lat)], "point")?[0];
+        // Distance 0 from a polygon: inside it or on its boundary.
+        let found = twin.heritage.query_radius(Point(p), 0.0)?;
+        let matched = found.into_iter().map(|(i, _)| (i, None)).collect();
+        page(&twin, LayerKind::Heritage, matched, 0, MAX_LIMIT, |_| {
+            String::new()
+        })
+    })
+    .await?;
+    Ok(Geo(fc).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn bboxes() {
+        assert_eq!(
+            parse_bbox("107.5,16.4,107.6,16.5").unwrap(),
+            [107.5, 16.4, 107.6, 16.5]
+        );
+        for bad in [
+            "1,2,3",
+            "a,b,c,d",
+            "NaN,16,107,17",
+            "107,16,inf,17",
+            "107.6,16.4,107.5,16.5",
+            "200,0,201,1",
+            "0,-91,1,0",
+        ] {
+            assert_eq!(
+                parse_bbox(bad).unwrap_err().status,
+                StatusCode::BAD_REQUEST,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(check_limit(None, "limit").unwrap(), DEFAULT_LIMIT);
+        assert_eq!(check_limit(Some(MAX_LIMIT), "limit").unwrap(), MAX_LIMIT);
+        assert!(check_limit(Some(MAX_LIMIT + 1), "limit").is_err());
+    }
+
+    #[test]
+    fn densified_box_is_closed_and_on_the_edges() {
+        let b = [1.0, 2.0, 3.0, 5.0];
+        let p = bbox_polygon(b);
+        assert_eq!(p.first(), p.last());
+        assert!(p
+            .iter()
+            .all(|&(x, y)| x == 1.0 || x == 3.0 || y == 2.0 || y == 5.0));
+    }
+}

@@ -1,0 +1,740 @@
+//! Scenario runs over HTTP: list the scenario files, `POST` one to run it as a job, follow its
+//! progress by server-sent events, fetch its results, cancel it; results in the 3D Tiles.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /api/scenarios` | the scenario files of the configured folders |
+//! | `POST /api/runs` | run a scenario: JSON `{"scenario": "<file name>"}`, or the TOML itself (`application/toml`) |
+//! | `GET /api/runs`, `GET /api/runs/<id>` | stored runs; one run with its impacts and comparison |
+//! | `GET /api/runs/<id>/events` | progress as server-sent events (`progress`, then one `end`) |
+//! | `DELETE /api/runs/<id>` | cancel a queued or running run |
+//! | `POST /api/runs/<id>/rerun` | a new run of a stored run's inputs |
+//! | `GET /api/runs/<a>/compare/<b>` | run b against run a (two done runs of one model) |
+//! | `GET /api/runs/<id>/files/<name>` | a result file (CSV, JSON, GeoTIFF) |
+//! | `GET /api/runs/<id>/water` | output times and their water-surface tilesets |
+//! | `GET /api/runs/<id>/water/<time>/tileset.json`, `.../<tile>.glb` | the water surface at one output time |
+//! | `GET /tiles/buildings/...?run=<id>` | building and heritage tiles with the run's depths in their `max_flood_depth` column |
+//!
+//! Runs are [`scenarios::jobs::Job`]s stored under the twin (`<twin>/runs/<id>/`); one runs at
+//! a time (the others wait, `queued`), each on its own thread.
+
+use super::cache::CachedFile;
+use super::error::ApiError;
+use super::tiles::{respond, TilePath};
+use super::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::{self, Stream, StreamExt};
+use quick_cache::sync::Cache;
+use scenarios::jobs::{
+    read_compare, read_impacts, Job, JobOptions, JobProgress, RunInfo, RunStore, ScenarioFile,
+    SolverChoice, Status,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tiles3d::results::{patch_results, FeatureResults};
+use tiles3d::water::WaterTiles;
+use tiles3d::TilesetOptions;
+use tokio::sync::watch;
+
+/// What the progress stream of a run carries.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunEvent {
+    /// The run.
+    pub run_id: String,
+    /// `queued`, `running`, `done`, `failed` or `cancelled`.
+    pub status: Status,
+    /// The run reporting (the baseline reports under its own id).
+    pub reporting: String,
+    /// Phase.
+    pub phase: String,
+    /// 0..1 over the whole job.
+    pub fraction: f64,
+    /// A line for people.
+    pub message: String,
+}
+
+struct Active {
+    cancel: Arc<AtomicBool>,
+    events: watch::Sender<RunEvent>,
+}
+
+/// The run side of the server.
+pub struct Runs {
+    twin_dir: PathBuf,
+    store: RunStore,
+    scenario_dirs: Vec<PathBuf>,
+    solver: SolverChoice,
+    active: Mutex<HashMap<String, Active>>,
+    /// One job at a time.
+    runner: Arc<Mutex<()>>,
+    results: Cache<String, Arc<HashMap<String, FeatureResults>>>,
+    water: Cache<String, Arc<WaterTiles>>,
+    tile_opts: TilesetOptions,
+    crs: twin_core::Crs,
+}
+
+/// Longest scenario text or JSON body accepted by `POST /api/runs`.
+pub const MAX_SCENARIO_BYTES: usize = 64 << 10;
+
+impl Runs {
+    /// Runs stored under `twin_dir` (a twin in the project CRS `crs`), scenario files listed
+    /// from `scenario_dirs`, floods solved by `solver`.
+    pub fn new(
+        crs: twin_core::Crs,
+        twin_dir: PathBuf,
+        scenario_dirs: Vec<PathBuf>,
+        solver: SolverChoice,
+        tile_opts: TilesetOptions,
+    ) -> Runs {
+        let store = RunStore::for_twin(&twin_dir);
+        match store.mark_interrupted() {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::warn!("run {id} was interrupted (its process ended): marked failed");
+                }
+            }
+            Err(e) => tracing::warn!("checking for interrupted runs: {e}"),
+        }
+        Runs {
+            store,
+            twin_dir,
+            scenario_dirs,
+            solver,
+            active: Mutex::new(HashMap::new()),
+            runner: Arc::new(Mutex::new(())),
+            results: Cache::new(64),
+            water: Cache::new(16),
+            tile_opts,
+            crs,
+        }
+    }
+
+    fn read(&self, id: &str) -> Result<RunInfo, ApiError> {
+        RunStore::check_id(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let dir = self.store.root().join(id);
+        if !dir.join("run.json").is_file() {
+            return Err(ApiError::not_found(format!("no run {id:?}")));
+        }
+        self.store
+            .read(id)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    fn scenario_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for d in &self.scenario_dirs {
+            if let Ok(rd) = std::fs::read_dir(d) {
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.extension().is_some_and(|x| x == "toml") {
+                        files.push(p);
+                    }
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    fn find_scenario(&self, name: &str) -> Result<PathBuf, ApiError> {
+        if !plain_file_name(name) {
+            return Err(ApiError::bad_request(format!(
+                "scenario {name:?}: a file name of letters, digits, '_', '-' and '.'"
+            )));
+        }
+        let file = if name.ends_with(".toml") {
+            name.to_string()
+        } else {
+            format!("{name}.toml")
+        };
+        self.scenario_files()
+            .into_iter()
+            .find(|p| p.file_name().is_some_and(|f| f == file.as_str()))
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "no scenario file {file:?} (GET /api/scenarios lists them)"
+                ))
+            })
+    }
+
+    /// Start `job` on its own thread; it waits for the runner when another job is going.
+    fn start(self: &Arc<Self>, job: Job, twin: Arc<twin_core::Twin>) -> RunInfo {
+        let info = job.info().clone();
+        let id = info.id.clone();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (tx, _) = watch::channel(RunEvent {
+            run_id: id.clone(),
+            status: Status::Queued,
+            reporting: id.clone(),
+            phase: "queued".into(),
+            fraction: 0.0,
+            message: "waiting for the runner".into(),
+        });
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id.clone(),
+                Active {
+                    cancel: cancel.clone(),
+                    events: tx.clone(),
+                },
+            );
+        let progress_tx = tx.clone();
+        let run_id = id.clone();
+        let opts = JobOptions {
+            solver: self.solver.factory.clone(),
+            progress: Some(Arc::new(move |p: &JobProgress| {
+                progress_tx.send_replace(RunEvent {
+                    run_id: run_id.clone(),
+                    status: Status::Running,
+                    reporting: p.run_id.clone(),
+                    phase: p.phase.clone(),
+                    fraction: p.fraction,
+                    message: p.message.clone(),
+                });
+            })),
+            cancel,
+        };
+        let me = self.clone();
+        std::thread::spawn(move || {
+            let guard = me.runner.lock().unwrap_or_else(|e| e.into_inner());
+            let outcome = job.run(&twin, &opts);
+            drop(guard);
+            let end = match (&outcome, me.store.read(&id)) {
+                (_, Ok(info)) => RunEvent {
+                    run_id: id.clone(),
+                    status: info.status,
+                    reporting: id.clone(),
+                    phase: info.phase.clone(),
+                    fraction: info.progress,
+                    message: info.error.clone().unwrap_or(info.message.clone()),
+                },
+                (Err(e), Err(_)) => RunEvent {
+                    run_id: id.clone(),
+                    status: Status::Failed,
+                    reporting: id.clone(),
+                    phase: "failed".into(),
+                    fraction: 0.0,
+                    message: e.to_string(),
+                },
+                (Ok(info), Err(_)) => RunEvent {
+                    run_id: id.clone(),
+                    status: info.status,
+                    reporting: id.clone(),
+                    phase: info.phase.clone(),
+                    fraction: info.progress,
+                    message: info.message.clone(),
+                },
+            };
+            if let Err(e) = &outcome {
+                tracing::warn!("run {id}: {e}");
+            }
+            tx.send_replace(end);
+            // Late subscribers read the stored run.json; drop the channel.
+            me.active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        });
+        info
+    }
+
+    /// Run `id`, which must be done (409 otherwise).
+    fn read_done(&self, id: &str) -> Result<RunInfo, ApiError> {
+        let info = self.read(id)?;
+        if info.status != Status::Done {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("run {id} is {}, not done", info.status),
+            ));
+        }
+        Ok(info)
+    }
+
+    /// Per-feature results of a done flood run for the tiles, read once.
+    fn feature_results(&self, id: &str) -> Result<Arc<HashMap<String, FeatureResults>>, ApiError> {
+        if let Some(r) = self.results.get(id) {
+            return Ok(r);
+        }
+        self.read_done(id)?;
+        let dir = self.store.root().join(id);
+        let mut map = HashMap::new();
+        for file in ["buildings.csv", "heritage.csv"] {
+            let path = dir.join(file);
+            if !path.is_file() {
+                continue;
+            }
+            let t = scenarios::jobs::results::Table::read(&path)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let ids = t
+                .strings("id")
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let depth = t
+                .numbers("max_depth_m")
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let wet = t
+                .numbers("wet_duration_s")
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            for ((id, d), w) in ids.into_iter().zip(depth).zip(wet) {
+                map.insert(
+                    id,
+                    FeatureResults {
+                        max_flood_depth: d.is_finite().then_some(d as f32),
+                        flood_duration: w.is_finite().then_some((w / 3600.0) as f32),
+                    },
+                );
+            }
+        }
+        if map.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("run {id} has no per-building results (not a flood run?)"),
+            ));
+        }
+        let map = Arc::new(map);
+        self.results.insert(id.to_string(), map.clone());
+        Ok(map)
+    }
+
+    /// The depth rasters of a run by output time (s).
+    fn depth_files(&self, id: &str) -> Result<Vec<(u64, PathBuf)>, ApiError> {
+        let dir = self.store.root().join(id);
+        let mut out = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if let Some(t) = name
+                    .strip_prefix("depth_")
+                    .and_then(|r| r.strip_suffix("s.tif"))
+                    .and_then(|t| t.parse::<u64>().ok())
+                {
+                    out.push((t, e.path()));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn water_tiles(&self, id: &str, time: u64) -> Result<Arc<WaterTiles>, ApiError> {
+        let key = format!("{id}/{time}");
+        if let Some(w) = self.water.get(&key) {
+            return Ok(w);
+        }
+        self.read_done(id)?;
+        let files = self.depth_files(id)?;
+        let Some((_, depth)) = files.iter().find(|(t, _)| *t == time) else {
+            return Err(ApiError::not_found(format!(
+                "run {id} has no depth raster at {time} s (times: {})",
+                files
+                    .iter()
+                    .map(|(t, _)| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let ground = self.store.root().join(id).join("ground.tif");
+        let w = Arc::new(
+            WaterTiles::from_files(&self.crs, &ground, depth, &self.tile_opts).map_err(|e| {
+                ApiError::internal(format!("water surface of run {id} at {time} s: {e}"))
+            })?,
+        );
+        self.water.insert(key, w.clone());
+        Ok(w)
+    }
+}
+
+/// A file name without a folder: letters, digits, `_`, `-` and `.`, not hidden (no leading `.`).
+fn plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+fn runs(state: &AppState) -> Result<&Arc<Runs>, ApiError> {
+    state.runs.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server runs no scenarios (no twin folder was given)",
+        )
+    })
+}
+
+/// `GET /api/scenarios`: the scenario files the server can run, with their model and baseline;
+/// files that do not parse are listed with their error. `enabled` is false (and the list empty)
+/// on a server that runs no scenarios.
+pub async fn list_scenarios(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let Some(r) = state.runs.clone() else {
+        return Ok(Json(json!({ "enabled": false, "scenarios": [] })));
+    };
+    let list = tokio::task::spawn_blocking(move || {
+        r.scenario_files()
+            .into_iter()
+            .map(|p| {
+                let file = p
+                    .file_name()
+                    .map(|f| f.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                match ScenarioFile::load(&p) {
+                    Ok(s) => json!({
+                        "file": file,
+                        "name": s.name,
+                        "model": s.model,
+                        "baseline": s.baseline.as_ref().map(|b| b.name.clone()),
+                    }),
+                    Err(e) => json!({"file": file, "error": e.to_string()}),
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(json!({ "enabled": true, "scenarios": list })))
+}
+
+/// The JSON form of `POST /api/runs`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostRun {
+    /// A scenario file name from `GET /api/scenarios`.
+    scenario: String,
+}
+
+/// `POST /api/runs`: start a run (202 with the run). The body is JSON naming a scenario file
+/// (`{"scenario": "flood_alarm3.toml"}`) or the scenario TOML itself (`Content-Type:
+/// application/toml`; its relative paths are read from the first scenario folder).
+pub async fn post_run(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let r = runs(&state)?.clone();
+    if body.len() > MAX_SCENARIO_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("scenario body over {MAX_SCENARIO_BYTES} bytes"),
+        ));
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?
+        .to_string();
+    let twin = state.twin.clone();
+    let job = if ct.starts_with("application/json") {
+        let req: PostRun =
+            serde_json::from_str(&text).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+        let path = r.find_scenario(&req.scenario)?;
+        let twin_dir = r.twin_dir.clone();
+        tokio::task::spawn_blocking(move || Job::from_path(&twin_dir, &path))
+    } else if ct.starts_with("application/toml") || ct.starts_with("text/plain") {
+        let base = r
+            .scenario_dirs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| r.twin_dir.clone());
+        let twin_dir = r.twin_dir.clone();
+        tokio::task::spawn_blocking(move || Job::from_text(&twin_dir, &text, &base, "posted"))
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send application/json ({\"scenario\": \"<file>\"}) or application/toml",
+        ));
+    }
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let info = r.start(job, twin);
+    let id = info.id.clone();
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/runs/{id}"))],
+        Json(json!({
+            "run": info,
+            "events": format!("/api/runs/{id}/events"),
+            "solver": r.solver.name,
+        })),
+    )
+        .into_response())
+}
+
+/// `GET /api/runs`: every stored run, newest first (none on a server that runs no scenarios).
+pub async fn list_runs(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let Some(r) = state.runs.clone() else {
+        return Ok(Json(json!({ "runs": [] })));
+    };
+    let mut list = tokio::task::spawn_blocking(move || r.store.list())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    list.sort_by(|a, b| b.id.cmp(&a.id));
+    Ok(Json(json!({ "runs": list })))
+}
+
+/// `GET /api/runs/<id>`: the run, its impacts and its comparison with the baseline (when
+/// there).
+pub async fn get_run(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let r = runs(&state)?.clone();
+    tokio::task::spawn_blocking(move || {
+        let info = r.read(&id)?;
+        let (impacts, compare) = if info.status == Status::Done {
+            (
+                read_impacts(&r.store, &id).ok(),
+                read_compare(&r.store, &id).ok().flatten(),
+            )
+        } else {
+            (None, None)
+        };
+        let water: Vec<u64> = r.depth_files(&id)?.into_iter().map(|(t, _)| t).collect();
+        Ok(Json(json!({
+            "run": info,
+            "impacts": impacts,
+            "compare": compare,
+            "water_times_s": water,
+        })))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// `POST /api/runs/<id>/rerun`: a new run of a stored run's inputs (202 with the new run).
+pub async fn rerun(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let r = runs(&state)?.clone();
+    r.read(&id)?;
+    let twin_dir = r.twin_dir.clone();
+    let job = tokio::task::spawn_blocking(move || Job::rerun(&twin_dir, &id))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let info = r.start(job, state.twin.clone());
+    let new = info.id.clone();
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/runs/{new}"))],
+        Json(json!({"run": info, "events": format!("/api/runs/{new}/events")})),
+    )
+        .into_response())
+}
+
+/// `GET /api/runs/<a>/compare/<b>`: run `b` against run `a` (two done runs of one model), from
+/// their stored tables.
+pub async fn compare(
+    State(state): State<Arc<AppState>>,
+    Path((a, b)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let r = runs(&state)?.clone();
+    r.read(&a)?;
+    r.read(&b)?;
+    let c = tokio::task::spawn_blocking(move || scenarios::jobs::compare_runs(&r.store, &a, &b))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+    Ok(Json(
+        serde_json::to_value(c).map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
+}
+
+/// `DELETE /api/runs/<id>`: cancel a queued or running run (202); 409 when it has ended.
+pub async fn cancel_run(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let r = runs(&state)?;
+    let info = r.read(&id)?;
+    let active = r.active.lock().unwrap_or_else(|e| e.into_inner());
+    match active.get(&id) {
+        Some(a) => {
+            a.cancel.store(true, Ordering::Relaxed);
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"run": id, "cancelling": true})),
+            )
+                .into_response())
+        }
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "run {id} is {}; only queued or running runs can be cancelled",
+                info.status
+            ),
+        )),
+    }
+}
+
+/// `GET /api/runs/<id>/events`: server-sent events, `progress` while the run goes (JSON
+/// [`RunEvent`]), then one `end` with the final run; a run that has ended gets `end` at once.
+pub async fn run_events(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let r = runs(&state)?.clone();
+    // 404 for an unknown run, 400 for a malformed id.
+    r.read(&id)?;
+    let rx = r
+        .active
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+        .map(|a| a.events.subscribe());
+    enum S {
+        Live(watch::Receiver<RunEvent>, Arc<Runs>, String, bool),
+        End(Arc<Runs>, String),
+        Done,
+    }
+    // A run that is not going any more (ended, or left by an earlier server) gets its end.
+    let start = match rx {
+        Some(rx) => S::Live(rx, r, id, true),
+        None => S::End(r, id),
+    };
+    let events = stream::unfold(start, |s| async move {
+        match s {
+            S::Live(mut rx, r, id, first) => {
+                if !first && rx.changed().await.is_err() {
+                    return Some((end_event(&r, &id), S::Done));
+                }
+                let ev = rx.borrow_and_update().clone();
+                if ev.status.is_final() {
+                    return Some((end_event(&r, &id), S::Done));
+                }
+                let data = serde_json::to_string(&ev).unwrap_or_default();
+                Some((
+                    Ok(Event::default().event("progress").data(data)),
+                    S::Live(rx, r, id, false),
+                ))
+            }
+            S::End(r, id) => Some((end_event(&r, &id), S::Done)),
+            S::Done => None,
+        }
+    })
+    // Safe to poll again after its end (the keep-alive timer may).
+    .fuse();
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
+}
+
+fn end_event(r: &Runs, id: &str) -> Result<Event, Infallible> {
+    let data = match r.read(id) {
+        Ok(info) => serde_json::to_string(&info).unwrap_or_default(),
+        Err(e) => json!({"error": e.message}).to_string(),
+    };
+    Ok(Event::default().event("end").data(data))
+}
+
+/// Result files a run may hold, by extension, with their media type.
+fn result_type(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit('.').next()?;
+    Some(match ext {
+        "csv" => "text/csv; charset=utf-8",
+        "json" => "application/json",
+        "tif" => "image/tiff",
+        "png" => "image/png",
+        "toml" => "application/toml",
+        _ => return None,
+    })
+}
+
+/// `GET /api/runs/<id>/files/<name>`: one result file of the run's folder.
+pub async fn run_file(
+    State(state): State<Arc<AppState>>,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let r = runs(&state)?;
+    r.read(&id)?;
+    let ok = plain_file_name(&name);
+    let Some(ct) = result_type(&name).filter(|_| ok) else {
+        return Err(ApiError::bad_request(format!(
+            "file {name:?}: a plain file name ending in .csv, .json, .tif, .png or .toml"
+        )));
+    };
+    let path = r.store.root().join(&id).join(&name);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError::not_found(format!("run {id} has no file {name:?}")))?;
+    let file = CachedFile::new(bytes, ct);
+    Ok(respond(&file, &headers, super::cache::CacheTier::Disk))
+}
+
+/// `GET /api/runs/<id>/water`: the output times with a depth raster and their tilesets.
+pub async fn water_index(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let r = runs(&state)?;
+    r.read(&id)?;
+    let times: Vec<Value> = r
+        .depth_files(&id)?
+        .into_iter()
+        .map(|(t, _)| json!({"time_s": t, "tileset": format!("/api/runs/{id}/water/{t}/tileset.json")}))
+        .collect();
+    Ok(Json(json!({ "run": id, "times": times })))
+}
+
+/// `GET /api/runs/<id>/water/<time>/<path>`: the water-surface tileset of one output time.
+pub async fn water_tile(
+    State(state): State<Arc<AppState>>,
+    Path((id, time, path)): Path<(String, u64, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let r = runs(&state)?.clone();
+    let tp = TilePath::parse(&format!("water/{path}"))?;
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, ApiError> {
+        let w = r.water_tiles(&id, time)?;
+        match &tp {
+            TilePath::Root | TilePath::LayerTileset(_) => w
+                .tileset_bytes()
+                .map(Some)
+                .map_err(|e| ApiError::internal(e.to_string())),
+            TilePath::Content { id: tile, .. } => w
+                .content(tile)
+                .map_err(|e| ApiError::internal(e.to_string())),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    let Some(bytes) = bytes else {
+        return Err(ApiError::not_found(format!("no water tile {path:?}")));
+    };
+    let ct = if path.ends_with(".glb") {
+        "model/gltf-binary"
+    } else {
+        "application/json"
+    };
+    Ok(respond(
+        &CachedFile::new(bytes, ct),
+        &headers,
+        super::cache::CacheTier::Produced,
+    ))
+}
+
+/// The bytes of a building or heritage tile with run `id`'s results patched in.
+pub fn with_results(state: &AppState, file: &CachedFile, id: &str) -> Result<CachedFile, ApiError> {
+    let r = runs(state)?;
+    let results = r.feature_results(id)?;
+    let mut bytes = file.bytes.to_vec();
+    patch_results(&mut bytes, |fid| results.get(fid).copied())
+        .map_err(|e| ApiError::internal(format!("results of run {id} into a tile: {e}")))?;
+    Ok(CachedFile::new(bytes, file.content_type))
+}

@@ -1,0 +1,400 @@
+//! Buildings and heritage sites as tile content: their extent and size for planning, and their
+//! meshes and property tables for a tile.
+
+use super::glb::Builder;
+use super::mesh::{extrude, surface, Mesh, Placer};
+use super::schema::{self, Column};
+use super::tree::Item;
+use crate::error::Result;
+use geo::{Area, BoundingRect, InteriorPoint};
+use geo_types::{MultiPolygon, Point};
+use serde_json::json;
+use twin_core::model::{Building, HeritageSite};
+use twin_core::LayerKind;
+use twin_core::Twin;
+
+/// Height (metres) of a heritage site's volume when it has no height limit.
+pub const HERITAGE_DEFAULT_HEIGHT_M: f64 = 3.0;
+
+/// A feature's extent in the project CRS and its orthometric height range.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FeatureBox {
+    pub rect: [f64; 4],
+    pub zmin: f64,
+    pub zmax: f64,
+}
+
+fn rect_of(mp: &MultiPolygon<f64>) -> Option<[f64; 4]> {
+    let r = mp.bounding_rect()?;
+    let v = [r.min().x, r.min().y, r.max().x, r.max().y];
+    v.iter().all(|x| x.is_finite()).then_some(v)
+}
+
+fn ring_vertices(mp: &MultiPolygon<f64>) -> usize {
+    mp.0.iter()
+        .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+        .sum()
+}
+
+/// The orthometric height of a building's base: its own `base_height`, or, when that is 0
+/// (unknown), the lowest terrain under its footprint's vertices from the first DEM that covers
+/// it, or 0 without terrain.
+pub fn building_base(twin: &Twin, b: &Building) -> f64 {
+    if b.base_height != 0.0 || twin.terrain.is_empty() {
+        return b.base_height;
+    }
+    twin_core::ground::lowest_ground(&twin.terrain, &b.footprint).unwrap_or(0.0)
+}
+
+fn usable_solid(b: &Building) -> Option<&twin_core::model::Solid> {
+    b.solid.as_ref().filter(|s| {
+        s.surfaces
+            .iter()
+            .any(|f| f.rings.first().is_some_and(|r| r.len() >= 3))
+    })
+}
+
+/// The box and planning item of a building; None when it has no usable geometry.
+pub(crate) fn building_item(twin: &Twin, idx: usize, b: &Building) -> Option<(Item, FeatureBox)> {
+    let (fb, vertices) = if let Some(solid) = usable_solid(b) {
+        let mut r = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let (mut zmin, mut zmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut n = 0;
+        for p in solid.surfaces.iter().flat_map(|s| s.rings.iter().flatten()) {
+            if !p.iter().all(|v| v.is_finite()) {
+                continue;
+            }
+            r = [
+                r[0].min(p[0]),
+                r[1].min(p[1]),
+                r[2].max(p[0]),
+                r[3].max(p[1]),
+            ];
+            zmin = zmin.min(p[2]);
+            zmax = zmax.max(p[2]);
+            n += 1;
+        }
+        if n == 0 {
+            return None;
+        }
+        (
+            FeatureBox {
+                rect: r,
+                zmin,
+                zmax,
+            },
+            n,
+        )
+    } else {
+        let rect = rect_of(&b.footprint)?;
+        let base = building_base(twin, b);
+        let top = base + b.height.max(0.0);
+        if !(base.is_finite() && top.is_finite()) {
+            return None;
+        }
+        // Walls: four vertices per edge; roof: one per ring vertex.
+        (
+            FeatureBox {
+                rect,
+                zmin: base,
+                zmax: top,
+            },
+            ring_vertices(&b.footprint) * 5,
+        )
+    };
+    let r = fb.rect;
+    let size = (r[2] - r[0]).max(r[3] - r[1]).max(fb.zmax - fb.zmin);
+    // 28 bytes a vertex (position, normal, feature id), about 2 bytes of index per vertex,
+    // and the feature's row in the property tables.
+    let bytes = vertices * 30 + 128;
+    Some((
+        Item {
+            idx: idx as u32,
+            x: (r[0] + r[2]) / 2.0,
+            y: (r[1] + r[3]) / 2.0,
+            size: size as f32,
+            bytes: bytes.min(u32::MAX as usize) as u32,
+        },
+        fb,
+    ))
+}
+
+/// A heritage site's height limit from its attributes (`height_limit`, `max_height`, `height`).
+pub fn heritage_height_limit(h: &HeritageSite) -> Option<f64> {
+    ["height_limit", "max_height", "height"]
+        .iter()
+        .filter_map(|k| h.attributes.get(*k))
+        .filter_map(|v| v.trim().trim_end_matches('m').trim().parse::<f64>().ok())
+        .find(|v| v.is_finite() && *v > 0.0)
+}
+
+fn heritage_base(twin: &Twin, h: &HeritageSite) -> f64 {
+    twin_core::ground::lowest_ground(&twin.terrain, &h.polygon).unwrap_or(0.0)
+}
+
+/// The box and planning item of a heritage site.
+pub(crate) fn heritage_item(
+    twin: &Twin,
+    idx: usize,
+    h: &HeritageSite,
+) -> Option<(Item, FeatureBox)> {
+    let rect = rect_of(&h.polygon)?;
+    let base = heritage_base(twin, h);
+    let top = base + heritage_height_limit(h).unwrap_or(HERITAGE_DEFAULT_HEIGHT_M);
+    let size = (rect[2] - rect[0]).max(rect[3] - rect[1]).max(top - base);
+    Some((
+        Item {
+            idx: idx as u32,
+            x: (rect[0] + rect[2]) / 2.0,
+            y: (rect[1] + rect[3]) / 2.0,
+            size: size as f32,
+            bytes: (ring_vertices(&h.polygon) * 150 + 128) as u32,
+        },
+        FeatureBox {
+            rect,
+            zmin: base,
+            zmax: top,
+        },
+    ))
+}
+
+/// The heritage site a building stands in (the smallest one holding its interior point).
+fn heritage_of<'a>(twin: &'a Twin, b: &Building) -> Option<&'a HeritageSite> {
+    if twin.heritage.is_empty() {
+        return None;
+    }
+    let p: Point<f64> = b.footprint.interior_point()?;
+    let hits = twin.heritage.query_radius(p, 0.0).ok()?;
+    hits.into_iter()
+        .filter_map(|(i, _)| twin.heritage.get(i))
+        .min_by(|a, b| {
+            a.polygon
+                .unsigned_area()
+                .total_cmp(&b.polygon.unsigned_area())
+        })
+}
+
+/// Result column `k` of [`schema::RESULT_PROPERTIES`], all no data until a run fills it.
+fn results_column(k: usize, n: usize) -> (&'static str, Column) {
+    (
+        schema::RESULT_PROPERTIES[k],
+        Column::F32(vec![schema::RESULT_NO_DATA; n]),
+    )
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
+/// The glb of a vector tile: one primitive with `_FEATURE_ID_0`, the feature table and the
+/// results table.
+pub(crate) fn vector_glb(
+    twin: &Twin,
+    layer: LayerKind,
+    idxs: &[u32],
+    placer: &Placer<'_>,
+    generator: &str,
+) -> Result<Vec<u8>> {
+    let mut mesh = Mesh::default();
+    let mut rows: Vec<usize> = Vec::with_capacity(idxs.len());
+    for &i in idxs {
+        let fid = rows.len() as f32;
+        let before = mesh.indices.len();
+        match layer {
+            LayerKind::Buildings => {
+                let Some(b) = twin.buildings.get(i as usize) else {
+                    continue;
+                };
+                if let Some(solid) = usable_solid(b) {
+                    for s in &solid.surfaces {
+                        surface(&mut mesh, placer, &s.rings, fid)?;
+                    }
+                } else {
+                    let base = building_base(twin, b);
+                    for p in &b.footprint.0 {
+                        extrude(&mut mesh, placer, p, base, base + b.height.max(0.0), fid)?;
+                    }
+                }
+            }
+            LayerKind::Heritage => {
+                let Some(h) = twin.heritage.get(i as usize) else {
+                    continue;
+                };
+                let base = heritage_base(twin, h);
+                let top = base + heritage_height_limit(h).unwrap_or(HERITAGE_DEFAULT_HEIGHT_M);
+                for p in &h.polygon.0 {
+                    extrude(&mut mesh, placer, p, base, top, fid)?;
+                }
+            }
+            _ => {}
+        }
+        if mesh.indices.len() > before {
+            rows.push(i as usize);
+        }
+    }
+    let mut b = Builder::new();
+    if mesh.is_empty() {
+        return b.finish(generator);
+    }
+    let pos = b.vec3(&mesh.positions, true);
+    let nor = b.vec3(&mesh.normals, false);
+    let fid = b.scalar_f32(&mesh.feature_ids);
+    let ind = b.indices(&mesh.indices, mesh.positions.len());
+    let (colour, double_sided) = match layer {
+        LayerKind::Heritage => ([0.86, 0.52, 0.18, 0.45], true),
+        _ => ([0.88, 0.86, 0.82, 1.0], false),
+    };
+    let mat = b.material(colour, double_sided);
+    let n = rows.len();
+    let (label, table) = match layer {
+        LayerKind::Heritage => {
+            let hs: Vec<&HeritageSite> =
+                rows.iter().filter_map(|&i| twin.heritage.get(i)).collect();
+            let t = schema::property_table(
+                &mut b,
+                "heritage",
+                schema::CLASS_HERITAGE,
+                n,
+                vec![
+                    ("id", Column::Str(hs.iter().map(|h| h.id.clone()).collect())),
+                    (
+                        "name",
+                        Column::Str(hs.iter().map(|h| opt(&h.name)).collect()),
+                    ),
+                    (
+                        "zone",
+                        Column::Str(hs.iter().map(|h| opt(&h.zone)).collect()),
+                    ),
+                    (
+                        "kind",
+                        Column::Str(
+                            hs.iter()
+                                .map(|h| {
+                                    h.attributes
+                                        .get("historic")
+                                        .or(h.attributes.get("heritage"))
+                                        .cloned()
+                                        .unwrap_or_default()
+                                })
+                                .collect(),
+                        ),
+                    ),
+                    (
+                        "height_limit",
+                        Column::F32(
+                            hs.iter()
+                                .map(|h| heritage_height_limit(h).map(|v| v as f32).unwrap_or(-1.0))
+                                .collect(),
+                        ),
+                    ),
+                    results_column(0, n),
+                    results_column(1, n),
+                ],
+            );
+            ("heritage", t)
+        }
+        _ => {
+            let bs: Vec<&Building> = rows.iter().filter_map(|&i| twin.buildings.get(i)).collect();
+            let sites: Vec<Option<&HeritageSite>> =
+                bs.iter().map(|b| heritage_of(twin, b)).collect();
+            let t = schema::property_table(
+                &mut b,
+                "buildings",
+                schema::CLASS_BUILDING,
+                n,
+                vec![
+                    ("id", Column::Str(bs.iter().map(|b| b.id.clone()).collect())),
+                    (
+                        "name",
+                        Column::Str(bs.iter().map(|b| opt(&b.name)).collect()),
+                    ),
+                    (
+                        "height",
+                        Column::F32(bs.iter().map(|b| b.height as f32).collect()),
+                    ),
+                    (
+                        "base_height",
+                        Column::F32(bs.iter().map(|b| building_base(twin, b) as f32).collect()),
+                    ),
+                    (
+                        "levels",
+                        Column::U16(
+                            bs.iter()
+                                .map(|b| {
+                                    b.levels
+                                        .map(|l| l.min(schema::LEVELS_NO_DATA as u32 - 1) as u16)
+                                        .unwrap_or(schema::LEVELS_NO_DATA)
+                                })
+                                .collect(),
+                        ),
+                    ),
+                    (
+                        "use",
+                        Column::Str(bs.iter().map(|b| opt(&b.usage)).collect()),
+                    ),
+                    (
+                        "source_id",
+                        Column::Str(bs.iter().map(|b| b.source_id.clone()).collect()),
+                    ),
+                    (
+                        "height_source",
+                        Column::Str(bs.iter().map(|b| b.height_source.label()).collect()),
+                    ),
+                    (
+                        "heritage_zone",
+                        Column::Str(
+                            sites
+                                .iter()
+                                .map(|s| s.and_then(|s| s.zone.clone()).unwrap_or_default())
+                                .collect(),
+                        ),
+                    ),
+                    (
+                        "heritage_site",
+                        Column::Str(
+                            sites
+                                .iter()
+                                .map(|s| s.map(|s| s.id.clone()).unwrap_or_default())
+                                .collect(),
+                        ),
+                    ),
+                    (
+                        "lod",
+                        Column::Str(
+                            bs.iter()
+                                .map(|b| {
+                                    usable_solid(b)
+                                        .map(|s| s.lod.clone())
+                                        .unwrap_or_else(|| "1".into())
+                                })
+                                .collect(),
+                        ),
+                    ),
+                    results_column(0, n),
+                    results_column(1, n),
+                ],
+            );
+            ("building", t)
+        }
+    };
+    b.root_extension(
+        "EXT_structural_metadata",
+        json!({"schema": schema::schema(), "propertyTables": [table]}),
+    );
+    b.use_extension("EXT_mesh_features");
+    b.mesh(json!({
+        "attributes": {"POSITION": pos, "NORMAL": nor, "_FEATURE_ID_0": fid},
+        "indices": ind,
+        "material": mat,
+        "mode": 4,
+        "extensions": {"EXT_mesh_features": {"featureIds": [
+            {"featureCount": n, "attribute": 0, "propertyTable": 0, "label": label},
+        ]}},
+    }));
+    b.finish(generator)
+}

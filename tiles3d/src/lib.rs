@@ -1,0 +1,769 @@
+//! `tiles3d`: OGC 3D Tiles 1.1 from a twin, as a library (no HTTP, no async runtime, no GPU).
+//!
+//! A [`Tileset`] is planned once per layer ([`Tileset::plan`]): a tree of tiles with their
+//! `region` bounding volumes, geometric errors, refinement and east-north-up transforms, and
+//! which features, terrain cells or points each tile holds. From the plan, `tileset.json`
+//! ([`Tileset::tileset_json`]) and any single tile's glTF binary ([`Tileset::tile_content`]) can
+//! be produced on their own, which is what the HTTP server does on demand; [`export`] writes
+//! every layer to a folder, one tile at a time (memory bounded by a tile per thread).
+//!
+//! Layout of an export: `tileset.json` (the layers as external tilesets) and, per layer,
+//! `<layer>/tileset.json` and `<layer>/<tile id>.glb`.
+//!
+//! Content: glTF 2.0 binary, y-up (glTF y = up, z = −north in the tile's ENU frame), with
+//! `EXT_mesh_features` feature ids and `EXT_structural_metadata` property tables under the one
+//! schema of [`schema::schema`]; point clouds as POINTS with `COLOR_0` and intensity and
+//! classification as property attributes. Heights are ellipsoidal: source heights are
+//! orthometric and get the geoid undulation of [`geodesy::GeoidLattice`].
+
+pub mod error;
+pub mod geodesy;
+pub mod results;
+pub mod schema;
+pub mod water;
+
+mod features;
+mod glb;
+mod mesh;
+mod points;
+mod terrain;
+mod tree;
+
+pub use error::{Error, Result};
+pub use features::{building_base, heritage_height_limit, HERITAGE_DEFAULT_HEIGHT_M};
+
+use geodesy::{Frame, GeoidChoice, GeoidLattice, GeoidModel, Projector, Region};
+use mesh::Placer;
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use twin_core::Progress;
+use twin_core::{LayerKind, Twin};
+
+/// The generator named in glTF and tileset assets.
+pub const GENERATOR: &str = concat!("huetwin tiles3d ", env!("CARGO_PKG_VERSION"));
+
+/// The twin layers that become tilesets, in export order: buildings (LoD1 extrusions or LoD2
+/// surfaces), heritage sites (translucent volumes up to their height limit), terrain meshes
+/// and point clouds.
+pub const TILE_LAYERS: [LayerKind; 4] = [
+    LayerKind::Buildings,
+    LayerKind::Heritage,
+    LayerKind::Terrain,
+    LayerKind::Pointclouds,
+];
+
+/// The tileset layer named `s`; none for a name that is not one of [`TILE_LAYERS`].
+pub fn tile_layer(s: &str) -> Option<LayerKind> {
+    LayerKind::parse(s).filter(|k| TILE_LAYERS.contains(k))
+}
+
+/// How a tile's children refine it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refine {
+    /// Children add to the parent's content.
+    Add,
+    /// Children replace the parent's content.
+    Replace,
+}
+
+impl Refine {
+    /// The tileset.json spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refine::Add => "ADD",
+            Refine::Replace => "REPLACE",
+        }
+    }
+}
+
+/// Limits of the tile trees and the geoid to use.
+#[derive(Clone, Debug)]
+pub struct TilesetOptions {
+    /// Most features in a leaf tile.
+    pub max_features: usize,
+    /// Most estimated glTF bytes in a leaf tile.
+    pub max_bytes: usize,
+    /// Features an inner tile keeps (its largest ones) as coarse content.
+    pub parent_features: usize,
+    /// Deepest quadtree level.
+    pub max_depth: u32,
+    /// Most points in a leaf point-cloud tile.
+    pub max_points: usize,
+    /// An inner point-cloud tile keeps one point per cell of a grid this many cells a side.
+    pub point_grid: usize,
+    /// Terrain cells a side in one terrain tile (at every level: coarser tiles skip cells).
+    pub terrain_tile_cells: usize,
+    /// Geoid grid through PROJ when available, or always the constant offset.
+    pub geoid: GeoidChoice,
+    /// The constant geoid undulation (twin.toml `geoid_offset_m`).
+    pub geoid_offset_m: f64,
+    /// Colour of terrain meshes (linear RGBA; alpha below 1 blends, as for water surfaces).
+    pub terrain_rgba: [f64; 4],
+}
+
+impl Default for TilesetOptions {
+    fn default() -> Self {
+        TilesetOptions {
+            max_features: 1000,
+            max_bytes: 2 << 20,
+            parent_features: 250,
+            max_depth: 16,
+            max_points: 50_000,
+            point_grid: 128,
+            terrain_tile_cells: 64,
+            geoid: GeoidChoice::Auto,
+            geoid_offset_m: 0.0,
+            terrain_rgba: terrain::GROUND_RGBA,
+        }
+    }
+}
+
+impl TilesetOptions {
+    /// Default limits with the geoid offset of a twin's config.
+    pub fn for_config(cfg: &twin_core::TwinConfig) -> TilesetOptions {
+        TilesetOptions {
+            geoid_offset_m: cfg.geoid_offset_m,
+            ..TilesetOptions::default()
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.max_features == 0 || self.parent_features == 0 || self.max_points == 0 {
+            return Err(Error::invalid(
+                "tileset options",
+                "feature and point limits must be at least 1",
+            ));
+        }
+        if self.point_grid < 2 || self.terrain_tile_cells < 2 {
+            return Err(Error::invalid(
+                "tileset options",
+                "point_grid and terrain_tile_cells must be at least 2",
+            ));
+        }
+        if !self.geoid_offset_m.is_finite() {
+            return Err(Error::invalid(
+                "tileset options",
+                "geoid_offset_m must be finite",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a tile holds.
+#[derive(Clone, Debug)]
+pub(crate) enum Content {
+    /// Nothing (a grouping tile).
+    None,
+    /// Feature indices of the vector layer.
+    Features(Vec<u32>),
+    /// A block of a DEM's vertices (cell centres), every `stride`-th, plus the last.
+    Terrain {
+        dem: usize,
+        c0: usize,
+        r0: usize,
+        c1: usize,
+        r1: usize,
+        stride: usize,
+    },
+    /// Point indices of a cloud.
+    Points { cloud: usize, idx: Vec<u32> },
+}
+
+/// A tile of a planned tileset.
+#[derive(Clone, Debug)]
+pub struct Tile {
+    /// Its id, unique in the tileset: `level/x/y` (buildings, heritage),
+    /// `d<dem>/level/x/y` (terrain), `c<cloud>/level/x/y` (point clouds) or `root`.
+    pub id: String,
+    /// Bounding volume holding its content and all its descendants'.
+    pub region: Region,
+    /// Metres of error when this tile is drawn without its descendants.
+    pub geometric_error: f64,
+    /// How its children refine it.
+    pub refine: Refine,
+    /// Its local frame (ENU at the region's centre); content positions are in it.
+    pub frame: Frame,
+    /// Indices of its children in [`Tileset::tiles`].
+    pub children: Vec<usize>,
+    /// Index of its parent.
+    pub parent: Option<usize>,
+    /// Number of features or points in its content.
+    pub count: usize,
+    pub(crate) content: Content,
+}
+
+impl Tile {
+    /// The content URI relative to the layer's tileset.json, when the tile has content.
+    pub fn content_uri(&self) -> Option<String> {
+        match self.content {
+            Content::None => None,
+            _ => Some(format!("{}.glb", self.id)),
+        }
+    }
+}
+
+/// A planning node, before regions are unioned and frames chosen.
+pub(crate) struct PlanNode {
+    pub id: String,
+    pub content: Content,
+    pub content_region: Option<Region>,
+    pub count: usize,
+    pub error: f64,
+    pub refine: Refine,
+    pub children: Vec<PlanNode>,
+}
+
+/// A planned tileset for one layer of a twin.
+#[derive(Clone, Debug)]
+pub struct Tileset {
+    layer: LayerKind,
+    tiles: Vec<Tile>,
+    ids: HashMap<String, usize>,
+    geoid: GeoidLattice,
+    geometric_error: f64,
+    crs: String,
+    /// Per point cloud: what its colouring needs.
+    cloud_stats: Vec<points::CloudStats>,
+    terrain_rgba: [f64; 4],
+}
+
+fn flatten(node: PlanNode, parent: Option<usize>, out: &mut Vec<Tile>) -> Option<usize> {
+    let me = out.len();
+    out.push(Tile {
+        id: node.id,
+        region: node.content_region.unwrap_or(Region {
+            west: f64::INFINITY,
+            south: f64::INFINITY,
+            east: f64::NEG_INFINITY,
+            north: f64::NEG_INFINITY,
+            min_h: f64::INFINITY,
+            max_h: f64::NEG_INFINITY,
+        }),
+        geometric_error: node.error,
+        refine: node.refine,
+        frame: Frame::enu(0.0, 0.0, 0.0),
+        children: Vec::new(),
+        parent,
+        count: node.count,
+        content: node.content,
+    });
+    let mut region = node.content_region;
+    let mut children = Vec::new();
+    for c in node.children {
+        if let Some(ci) = flatten(c, Some(me), out) {
+            let r = out[ci].region;
+            region = Some(match region {
+                Some(x) => x.union(&r),
+                None => r,
+            });
+            children.push(ci);
+        }
+    }
+    let Some(region) = region else {
+        out.truncate(me);
+        return None;
+    };
+    let t = &mut out[me];
+    t.region = region;
+    let (lon, lat, h) = region.centre();
+    t.frame = Frame::enu(lon, lat, h);
+    t.children = children;
+    Some(me)
+}
+
+impl Tileset {
+    /// Plan the tile tree of one layer of the twin.
+    pub fn plan(twin: &Twin, layer: LayerKind, opts: &TilesetOptions) -> Result<Tileset> {
+        opts.check()?;
+        if !TILE_LAYERS.contains(&layer) {
+            return Err(Error::invalid(
+                "layer",
+                format!(
+                    "{layer} has no tileset (tile layers: {})",
+                    LayerKind::names(&TILE_LAYERS)
+                ),
+            ));
+        }
+        if !twin.has(layer) {
+            return Err(Error::invalid(
+                "layer",
+                format!("the twin has no {} to tile", layer.name()),
+            ));
+        }
+        let proj = Projector::new(&twin.crs)?;
+        let mut cloud_stats = Vec::new();
+        let (root, geoid, extra_error) = match layer {
+            LayerKind::Buildings | LayerKind::Heritage => features_plan(twin, layer, opts, &proj)?,
+            LayerKind::Terrain => {
+                let extent = terrain::extent(twin);
+                let geoid = GeoidLattice::new(&twin.crs, extent, opts.geoid, opts.geoid_offset_m)?;
+                let root = terrain::plan(twin, opts, &proj, &geoid)?;
+                (root, geoid, 0.0)
+            }
+            LayerKind::Pointclouds => {
+                let extent = points::extent(twin);
+                let geoid = GeoidLattice::new(&twin.crs, extent, opts.geoid, opts.geoid_offset_m)?;
+                cloud_stats = twin
+                    .pointclouds
+                    .iter()
+                    .map(points::CloudStats::of)
+                    .collect();
+                let root = points::plan(twin, opts, &proj, &geoid)?;
+                (root, geoid, 0.0)
+            }
+            LayerKind::Sensors | LayerKind::Roads | LayerKind::Water => {
+                unreachable!("checked against TILE_LAYERS above")
+            }
+        };
+        let mut tiles = Vec::new();
+        if flatten(root, None, &mut tiles).is_none() {
+            return Err(Error::invalid(
+                "layer",
+                format!("no {} with usable geometry", layer.name()),
+            ));
+        }
+        // Grouping tiles without content must always refine: give them at least their size.
+        for i in (0..tiles.len()).rev() {
+            let child_max = tiles[i]
+                .children
+                .iter()
+                .map(|&c| tiles[c].geometric_error)
+                .fold(0.0, f64::max);
+            let t = &mut tiles[i];
+            if matches!(t.content, Content::None) {
+                t.geometric_error = t.geometric_error.max(t.region.diagonal_m());
+            }
+            t.geometric_error = t.geometric_error.max(child_max);
+        }
+        let geometric_error = tiles[0]
+            .geometric_error
+            .max(extra_error)
+            .max(tiles[0].region.diagonal_m() / 4.0);
+        let ids = tiles
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.clone(), i))
+            .collect();
+        Ok(Tileset {
+            layer,
+            tiles,
+            ids,
+            geoid,
+            geometric_error,
+            crs: twin.crs.definition().to_string(),
+            cloud_stats,
+            terrain_rgba: opts.terrain_rgba,
+        })
+    }
+
+    /// The layer.
+    pub fn layer(&self) -> LayerKind {
+        self.layer
+    }
+
+    /// The tiles, root first (pre-order).
+    pub fn tiles(&self) -> &[Tile] {
+        &self.tiles
+    }
+
+    /// A tile by id.
+    pub fn tile(&self, id: &str) -> Option<&Tile> {
+        self.ids.get(id).map(|&i| &self.tiles[i])
+    }
+
+    /// The root tile.
+    pub fn root(&self) -> &Tile {
+        &self.tiles[0]
+    }
+
+    /// The tileset's geometric error (the error of drawing nothing).
+    pub fn geometric_error(&self) -> f64 {
+        self.geometric_error
+    }
+
+    /// How heights were made ellipsoidal.
+    pub fn geoid(&self) -> &GeoidModel {
+        self.geoid.model()
+    }
+
+    /// The layer's `tileset.json`.
+    pub fn tileset_json(&self) -> Value {
+        let mut v = json!({
+            "asset": {
+                "version": "1.1",
+                "generator": GENERATOR,
+                "extras": {"huetwin": {
+                    "layer": self.layer.name(),
+                    "project_crs": self.crs,
+                    "heights": "ellipsoidal (WGS84); source heights are orthometric",
+                    "geoid": self.geoid.model().describe(),
+                }},
+            },
+            "geometricError": self.geometric_error,
+            "root": self.tile_json(0),
+        });
+        if self.layer != LayerKind::Terrain {
+            v["schema"] = schema::schema();
+        }
+        v
+    }
+
+    fn tile_json(&self, i: usize) -> Value {
+        let t = &self.tiles[i];
+        let transform = match t.parent {
+            None => t.frame.matrix(),
+            Some(p) => t.frame.relative_to(&self.tiles[p].frame),
+        };
+        let mut v = json!({
+            "boundingVolume": {"region": t.region.to_array()},
+            "geometricError": t.geometric_error,
+            "refine": t.refine.as_str(),
+            "transform": transform,
+        });
+        if let Some(uri) = t.content_uri() {
+            v["content"] = json!({"uri": uri});
+        }
+        if !t.children.is_empty() {
+            v["children"] = Value::Array(t.children.iter().map(|&c| self.tile_json(c)).collect());
+        }
+        v
+    }
+
+    /// The glTF binary of one tile.
+    pub fn tile_content(&self, twin: &Twin, id: &str) -> Result<Vec<u8>> {
+        let proj = Projector::new(&twin.crs)?;
+        self.tile_content_with(twin, id, &proj)
+    }
+
+    /// [`Tileset::tile_content`] reusing a projector (one per thread; making one costs PROJ a
+    /// database look-up).
+    pub fn tile_content_with(&self, twin: &Twin, id: &str, proj: &Projector) -> Result<Vec<u8>> {
+        let Some(t) = self.tile(id) else {
+            return Err(Error::invalid(
+                "tile id",
+                format!("{} has no tile {id:?}", self.layer.name()),
+            ));
+        };
+        let placer = Placer {
+            proj,
+            geoid: &self.geoid,
+            frame: &t.frame,
+        };
+        match &t.content {
+            Content::None => Err(Error::invalid(
+                "tile id",
+                format!("tile {id:?} has no content"),
+            )),
+            Content::Features(idx) => {
+                features::vector_glb(twin, self.layer, idx, &placer, GENERATOR)
+            }
+            Content::Terrain {
+                dem,
+                c0,
+                r0,
+                c1,
+                r1,
+                stride,
+            } => {
+                let d = twin.terrain.get(*dem).ok_or_else(|| {
+                    Error::invalid("tile id", format!("tile {id:?}: the twin has no DEM {dem}"))
+                })?;
+                terrain::glb(
+                    d,
+                    [*c0, *r0, *c1, *r1],
+                    *stride,
+                    &placer,
+                    self.terrain_rgba,
+                    GENERATOR,
+                )
+            }
+            Content::Points { cloud, idx } => {
+                let c = twin.pointclouds.get(*cloud).ok_or_else(|| {
+                    Error::invalid(
+                        "tile id",
+                        format!("tile {id:?}: the twin has no point cloud {cloud}"),
+                    )
+                })?;
+                let stats = self.cloud_stats.get(*cloud).copied().unwrap_or_default();
+                points::glb(c, idx, stats, &placer, GENERATOR)
+            }
+        }
+    }
+}
+
+/// Plan buildings or heritage sites: items, boxes, geoid lattice, quadtree.
+fn features_plan(
+    twin: &Twin,
+    layer: LayerKind,
+    opts: &TilesetOptions,
+    proj: &Projector,
+) -> Result<(PlanNode, GeoidLattice, f64)> {
+    let n = match layer {
+        LayerKind::Buildings => twin.buildings.len(),
+        _ => twin.heritage.len(),
+    };
+    let found: Vec<Option<(tree::Item, features::FeatureBox)>> = (0..n)
+        .into_par_iter()
+        .map(|i| match layer {
+            LayerKind::Buildings => twin
+                .buildings
+                .get(i)
+                .and_then(|b| features::building_item(twin, i, b)),
+            _ => twin
+                .heritage
+                .get(i)
+                .and_then(|h| features::heritage_item(twin, i, h)),
+        })
+        .collect();
+    let boxes: Vec<Option<features::FeatureBox>> = found.iter().map(|f| f.map(|x| x.1)).collect();
+    let items: Vec<tree::Item> = found.into_iter().flatten().map(|x| x.0).collect();
+    if items.is_empty() {
+        return Err(Error::invalid(
+            "layer",
+            format!("no {} with usable geometry", layer.name()),
+        ));
+    }
+    let mut ext = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let mut max_size: f64 = 0.0;
+    for fb in boxes.iter().flatten() {
+        ext = [
+            ext[0].min(fb.rect[0]),
+            ext[1].min(fb.rect[1]),
+            ext[2].max(fb.rect[2]),
+            ext[3].max(fb.rect[3]),
+        ];
+    }
+    for it in &items {
+        max_size = max_size.max(it.size as f64);
+    }
+    let geoid = GeoidLattice::new(&twin.crs, ext, opts.geoid, opts.geoid_offset_m)?;
+    let side = (ext[2] - ext[0]).max(ext[3] - ext[1]).max(1.0) * (1.0 + 1e-9);
+    let limits = tree::Limits {
+        max_features: opts.max_features,
+        max_bytes: opts.max_bytes,
+        parent_features: opts.parent_features,
+        max_depth: opts.max_depth,
+    };
+    let root = tree::build(items, (ext[0], ext[1], side), &limits);
+    let node = to_plan(root, &boxes, proj, &geoid)?;
+    Ok((node, geoid, max_size))
+}
+
+fn to_plan(
+    n: tree::Node,
+    boxes: &[Option<features::FeatureBox>],
+    proj: &Projector,
+    geoid: &GeoidLattice,
+) -> Result<PlanNode> {
+    let mut r = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let (mut zmin, mut zmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut nmin, mut nmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &i in &n.content {
+        if let Some(fb) = boxes[i as usize] {
+            r = [
+                r[0].min(fb.rect[0]),
+                r[1].min(fb.rect[1]),
+                r[2].max(fb.rect[2]),
+                r[3].max(fb.rect[3]),
+            ];
+            zmin = zmin.min(fb.zmin);
+            zmax = zmax.max(fb.zmax);
+            let (a, b) = geoid.range(fb.rect);
+            nmin = nmin.min(a);
+            nmax = nmax.max(b);
+        }
+    }
+    let content_region = if n.content.is_empty() {
+        None
+    } else {
+        Some(Region::from_rect(proj, r, zmin + nmin, zmax + nmax)?)
+    };
+    let mut children = Vec::with_capacity(n.children.len());
+    for c in n.children {
+        children.push(to_plan(c, boxes, proj, geoid)?);
+    }
+    Ok(PlanNode {
+        id: format!("{}/{}/{}", n.level, n.x, n.y),
+        count: n.content.len(),
+        content: if n.content.is_empty() {
+            Content::None
+        } else {
+            Content::Features(n.content)
+        },
+        content_region,
+        error: n.error,
+        refine: Refine::Add,
+        children,
+    })
+}
+
+/// What an export wrote for one layer.
+#[derive(Clone, Debug)]
+pub struct LayerExport {
+    /// The layer.
+    pub layer: LayerKind,
+    /// Tiles in the tree.
+    pub tiles: usize,
+    /// Tiles with a glb.
+    pub contents: usize,
+    /// Features (or points) in the tiles.
+    pub features: usize,
+    /// Bytes of glb written.
+    pub bytes: u64,
+    /// The layer's tileset.json.
+    pub tileset: PathBuf,
+    /// How heights were made ellipsoidal.
+    pub geoid: GeoidModel,
+}
+
+/// What [`export`] wrote.
+#[derive(Clone, Debug)]
+pub struct ExportReport {
+    /// The top `tileset.json` (the layers as external tilesets).
+    pub tileset: PathBuf,
+    /// One entry per layer written.
+    pub layers: Vec<LayerExport>,
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Write one planned tileset (tileset.json and every tile) into `dir`, in parallel, each worker
+/// holding one tile at a time.
+pub fn export_tileset(
+    twin: &Twin,
+    ts: &Tileset,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<LayerExport> {
+    let with_content: Vec<&Tile> = ts
+        .tiles
+        .iter()
+        .filter(|t| t.content_uri().is_some())
+        .collect();
+    progress.start(
+        &format!("{} tiles", ts.layer.name()),
+        with_content.len() as u64,
+    );
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    with_content.par_iter().try_for_each_init(
+        || Projector::new(&twin.crs),
+        |proj, t| -> Result<()> {
+            let proj = match proj {
+                Ok(p) => p,
+                Err(e) => return Err(Error::invalid("projector", e.to_string())),
+            };
+            let glb = ts.tile_content_with(twin, &t.id, proj)?;
+            let uri = t.content_uri().unwrap_or_default();
+            write_file(&dir.join(uri), &glb)?;
+            bytes.fetch_add(glb.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            progress.inc(1);
+            Ok(())
+        },
+    )?;
+    let path = dir.join("tileset.json");
+    write_file(&path, &tileset_bytes(&ts.tileset_json())?)?;
+    progress.finish();
+    Ok(LayerExport {
+        layer: ts.layer,
+        tiles: ts.tiles.len(),
+        contents: with_content.len(),
+        features: ts.tiles.iter().map(|t| t.count).sum(),
+        bytes: bytes.into_inner(),
+        tileset: path,
+        geoid: ts.geoid().clone(),
+    })
+}
+
+/// The bytes of a tileset JSON as written to a file or served (pretty-printed).
+pub fn tileset_bytes(v: &Value) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(v).map_err(|e| Error::invalid("tileset.json", e))
+}
+
+/// The top `tileset.json` joining layer tilesets as external tilesets
+/// (`<layer>/tileset.json`), from each layer's root region and geometric error; `geoid`
+/// describes how heights were made ellipsoidal. `roots` must not be empty.
+pub fn top_tileset_json(twin: &Twin, roots: &[(LayerKind, Region, f64)], geoid: &str) -> Value {
+    let mut children = Vec::new();
+    let mut region: Option<Region> = None;
+    let mut error: f64 = 0.0;
+    for (layer, r, e) in roots {
+        region = Some(region.map_or(*r, |x| x.union(r)));
+        error = error.max(*e);
+        children.push(json!({
+            "boundingVolume": {"region": r.to_array()},
+            "geometricError": e,
+            "content": {"uri": format!("{}/tileset.json", layer.name())},
+        }));
+    }
+    let region = region.map(|r| r.to_array().to_vec()).unwrap_or_default();
+    json!({
+        "asset": {
+            "version": "1.1",
+            "generator": GENERATOR,
+            "extras": {"huetwin": {"twin": twin.name, "project_crs": twin.crs.definition(), "geoid": geoid}},
+        },
+        "geometricError": error,
+        "root": {
+            "boundingVolume": {"region": region},
+            "geometricError": error,
+            "refine": "ADD",
+            "children": children,
+        }
+    })
+}
+
+/// Export the given layers (all layers the twin has when `layers` is empty) to `dir`:
+/// `dir/<layer>/tileset.json` with its tiles, and `dir/tileset.json` joining them.
+pub fn export(
+    twin: &Twin,
+    dir: &Path,
+    layers: &[LayerKind],
+    opts: &TilesetOptions,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
+    let wanted: Vec<LayerKind> = if layers.is_empty() {
+        TILE_LAYERS.into_iter().filter(|l| twin.has(*l)).collect()
+    } else {
+        layers.to_vec()
+    };
+    if wanted.is_empty() {
+        return Err(Error::invalid(
+            "twin",
+            "nothing to tile: no buildings, heritage, terrain or point clouds",
+        ));
+    }
+    let mut reports = Vec::new();
+    let mut roots = Vec::new();
+    for layer in wanted {
+        progress.start(&format!("planning {}", layer.name()), 0);
+        let ts = Tileset::plan(twin, layer, opts)?;
+        let rep = export_tileset(twin, &ts, &dir.join(layer.name()), progress)?;
+        roots.push((layer, ts.root().region, ts.geometric_error()));
+        reports.push(rep);
+    }
+    let top = top_tileset_json(twin, &roots, &reports[0].geoid.describe());
+    let path = dir.join("tileset.json");
+    write_file(&path, &tileset_bytes(&top)?)?;
+    Ok(ExportReport {
+        tileset: path,
+        layers: reports,
+    })
+}

@@ -1,0 +1,174 @@
+//! Water-surface tilesets of a flood run: the depth raster of one output time laid on the
+//! ground raster of the same run (`ground.tif`, the flood grid's ground with levees), cells
+//! deeper than a threshold kept, meshed and tiled like terrain in a translucent blue.
+//!
+//! The flood rasters are in the twin's project CRS (the flood grid is a resampled DEM), so the
+//! surface is a [`Dem`] of the water level that the terrain tiler handles as it is: a quadtree
+//! of mesh tiles, finer tiles replacing coarser ones, dry cells left as holes.
+
+use super::{Tileset, TilesetOptions};
+use crate::error::{Error, Result};
+use std::path::Path;
+use twin_core::import::dem::read_geotiff;
+use twin_core::model::Dem;
+use twin_core::LayerKind;
+use twin_core::NoProgress;
+use twin_core::{Crs, Twin};
+
+/// Colour of water surfaces (linear RGBA, blended).
+pub const WATER_RGBA: [f64; 4] = [0.10, 0.38, 0.85, 0.62];
+
+/// Depth below which a cell counts as dry on a water surface (m).
+pub const MIN_DEPTH_M: f32 = 0.05;
+
+/// Read one band of a GeoTIFF written by a flood run as a grid (NaN and nodata cells empty).
+pub fn read_raster(path: &Path) -> Result<Dem> {
+    let src = read_geotiff(path, &NoProgress)?;
+    let mut g = src.grid;
+    for v in &mut g.values {
+        if v.is_some_and(|x| !x.is_finite()) {
+            *v = None;
+        }
+    }
+    Ok(g)
+}
+
+/// The water level (ground + depth) where `depth` is at least `min_depth`, empty elsewhere.
+/// Both grids must be the same grid.
+pub fn surface(ground: &Dem, depth: &Dem, min_depth: f32) -> Result<Dem> {
+    let same = ground.ncols == depth.ncols
+        && ground.nrows == depth.nrows
+        && (ground.xmin - depth.xmin).abs() < 1e-6
+        && (ground.ymax - depth.ymax).abs() < 1e-6
+        && (ground.cell_x - depth.cell_x).abs() < 1e-9
+        && (ground.cell_y - depth.cell_y).abs() < 1e-9;
+    if !same {
+        return Err(Error::invalid(
+            "water surface",
+            format!(
+                "the depth grid ({}x{} at {}, {}) is not the ground grid ({}x{} at {}, {})",
+                depth.ncols,
+                depth.nrows,
+                depth.xmin,
+                depth.ymax,
+                ground.ncols,
+                ground.nrows,
+                ground.xmin,
+                ground.ymax
+            ),
+        ));
+    }
+    let values = ground
+        .values
+        .iter()
+        .zip(&depth.values)
+        .map(|(z, h)| match (z, h) {
+            (Some(z), Some(h)) if *h >= min_depth => Some(z + h),
+            _ => None,
+        })
+        .collect();
+    Ok(Dem {
+        name: depth.name.clone(),
+        values,
+        ..ground.clone()
+    })
+}
+
+/// A water-surface tileset: the surface as the only terrain of a twin of its own.
+pub struct WaterTiles {
+    twin: Twin,
+    set: Option<Tileset>,
+}
+
+impl WaterTiles {
+    /// Plan the tileset of `depth` (a depth raster) over `ground`, in the project CRS `crs`.
+    /// A surface with no wet cell gives an empty tileset ([`WaterTiles::is_empty`]).
+    pub fn plan(crs: &Crs, ground: &Dem, depth: &Dem, opts: &TilesetOptions) -> Result<Self> {
+        let surf = surface(ground, depth, MIN_DEPTH_M)?;
+        let mut twin = Twin::new("water surface", crs.clone())?;
+        let wet = surf.valid_cells() > 0;
+        twin.terrain.push(surf);
+        let opts = TilesetOptions {
+            terrain_rgba: WATER_RGBA,
+            ..opts.clone()
+        };
+        let set = if wet {
+            Some(Tileset::plan(&twin, LayerKind::Terrain, &opts)?)
+        } else {
+            None
+        };
+        Ok(WaterTiles { twin, set })
+    }
+
+    /// Plan from a run's `ground.tif` and one of its depth rasters.
+    pub fn from_files(
+        crs: &Crs,
+        ground: &Path,
+        depth: &Path,
+        opts: &TilesetOptions,
+    ) -> Result<Self> {
+        WaterTiles::plan(crs, &read_raster(ground)?, &read_raster(depth)?, opts)
+    }
+
+    /// True when no cell is wet.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_none()
+    }
+
+    /// The wet cells.
+    pub fn wet_cells(&self) -> usize {
+        self.twin.terrain.first().map_or(0, |d| d.valid_cells())
+    }
+
+    /// The tileset JSON (an empty root when nothing is wet).
+    pub fn tileset_bytes(&self) -> Result<Vec<u8>> {
+        match &self.set {
+            Some(s) => super::tileset_bytes(&s.tileset_json()),
+            None => super::tileset_bytes(&serde_json::json!({
+                "asset": {"version": "1.1", "generator": super::GENERATOR},
+                "geometricError": 0.0,
+                "root": {"boundingVolume": {"region": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
+                         "geometricError": 0.0, "refine": "ADD"},
+            })),
+        }
+    }
+
+    /// The glb of tile `id`, `None` when there is no such tile.
+    pub fn content(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        match &self.set {
+            Some(s) if s.tile(id).is_some_and(|t| t.content_uri().is_some()) => {
+                s.tile_content(&self.twin, id).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(values: Vec<Option<f32>>) -> Dem {
+        Dem {
+            name: "g".into(),
+            ncols: 2,
+            nrows: 2,
+            xmin: 500_000.0,
+            ymax: 1_800_000.0,
+            cell_x: 10.0,
+            cell_y: 10.0,
+            values,
+        }
+    }
+
+    #[test]
+    fn surface_keeps_wet_cells_only() {
+        let ground = grid(vec![Some(1.0), Some(2.0), None, Some(4.0)]);
+        let depth = grid(vec![Some(0.5), Some(0.01), Some(1.0), None]);
+        let s = surface(&ground, &depth, MIN_DEPTH_M).unwrap();
+        assert_eq!(s.values, vec![Some(1.5), None, None, None]);
+        let mut other = grid(vec![None; 4]);
+        other.xmin += 10.0;
+        assert!(surface(&ground, &other, MIN_DEPTH_M).is_err());
+    }
+}

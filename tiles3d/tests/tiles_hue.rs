@@ -1,0 +1,294 @@
+//! 3D Tiles of the real Hue OSM import: glTF validator, tree structure, every building once,
+//! the citadel where WGS84 puts it, heights on the EGM96 geoid, tiles produced alone, results
+//! rewritten in place.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use testkit::*;
+use tiles3d::{self as tiles, results, Tileset, TilesetOptions};
+use twin_core::crs::Crs;
+use twin_core::twin::SourceConfig;
+use twin_core::NoProgress;
+use twin_core::{LayerKind, Twin, TwinDir};
+
+struct Hue {
+    _tmp: tempfile::TempDir,
+    twin: Twin,
+    opts: TilesetOptions,
+    out: PathBuf,
+    buildings: OnceLock<Walk>,
+}
+
+impl Hue {
+    /// The buildings tileset, walked once.
+    fn buildings(&self) -> &Walk {
+        self.buildings
+            .get_or_init(|| walk_tileset(&self.out.join("buildings/tileset.json")))
+    }
+}
+
+fn hue() -> &'static Hue {
+    static HUE: OnceLock<Hue> = OnceLock::new();
+    HUE.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut td =
+            TwinDir::create(&tmp.path().join("hue"), "hue", Crs::epsg(32648).unwrap()).unwrap();
+        td.import(
+            SourceConfig {
+                path: shared("hue/hue.osm.pbf"),
+                layer: None,
+                crs: None,
+                lod: None,
+            },
+            &NoProgress,
+        )
+        .unwrap();
+        let twin = td.load().unwrap();
+        let opts = TilesetOptions::for_config(&td.config);
+        let out = tmp.path().join("tiles");
+        tiles::export(&twin, &out, &[], &opts, &NoProgress).unwrap();
+        Hue {
+            _tmp: tmp,
+            twin,
+            opts,
+            out,
+            buildings: OnceLock::new(),
+        }
+    })
+}
+
+/// The buildings of the derived GeoJSON (EPSG:4326), keyed by the twin's id for them.
+fn geojson_buildings() -> BTreeMap<String, Value> {
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(shared("hue/geojson/hue_building.geojson")).unwrap())
+            .unwrap();
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let osm = f["properties"]["osm_id"].as_str().unwrap();
+            let id = match osm.split_at(1) {
+                ("w", n) => format!("osm:way/{n}"),
+                ("r", n) => format!("osm:relation/{n}"),
+                _ => panic!("osm_id {osm}"),
+            };
+            (id, f.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn hue_tiles_pass_the_gltf_validator_and_the_structure_checks() {
+    let h = hue();
+    let all = check_export(&h.out);
+    assert!(all.glbs.len() >= 10, "{} glbs", all.glbs.len());
+    // Buildings: every building of the GeoJSON exactly once, nothing else.
+    let b = h.buildings();
+    let expected: BTreeSet<String> = geojson_buildings().into_keys().collect();
+    assert_eq!(expected.len(), 6877);
+    let got: BTreeSet<String> = b.features.keys().cloned().collect();
+    assert_eq!(got, expected);
+    assert!(
+        b.features.values().all(|&n| n == 1),
+        "each building in one tile"
+    );
+    assert_eq!(b.refines, BTreeSet::from(["ADD".to_string()]));
+    assert!(b.depth >= 3, "a real tree: depth {}", b.depth);
+    // Heritage: every site of the twin once.
+    let hw = walk_tileset(&h.out.join("heritage/tileset.json"));
+    let sites: BTreeSet<String> = h
+        .twin
+        .heritage
+        .features()
+        .iter()
+        .map(|s| s.id.clone())
+        .collect();
+    assert_eq!(hw.features.keys().cloned().collect::<BTreeSet<_>>(), sites);
+    // The tileset says how heights were made ellipsoidal.
+    let ts: Value =
+        serde_json::from_slice(&std::fs::read(h.out.join("buildings/tileset.json")).unwrap())
+            .unwrap();
+    let geoid = ts["asset"]["extras"]["huetwin"]["geoid"].as_str().unwrap();
+    if Path::new("/usr/share/proj/egm96_15.gtx").exists() {
+        assert!(geoid.contains("egm96_15.gtx"), "{geoid}");
+    }
+    assert_eq!(ts["schema"]["id"], "huetwin");
+}
+
+#[test]
+fn citadel_buildings_land_within_a_metre_of_their_wgs84_positions() {
+    let h = hue();
+    let w = h.buildings();
+    let gj = geojson_buildings();
+    let citadel: Vec<(&String, &Value)> = gj
+        .iter()
+        .filter(|(_, f)| {
+            let p = &f["properties"];
+            p.get("historic").is_some()
+                || ["Ngọ Môn", "Điện Thái Hòa", "Lầu Ngũ Phụng"]
+                    .contains(&p["name"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert!(citadel.len() >= 10, "{} historic buildings", citadel.len());
+    assert!(citadel
+        .iter()
+        .any(|(_, f)| f["properties"]["name"] == "Ngọ Môn"));
+    let grid = have_egm96();
+    let mut worst: f64 = 0.0;
+    for (id, f) in &citadel {
+        let verts: Vec<&Vertex> = w
+            .vertices
+            .iter()
+            .filter(|v| v.feature.as_deref() == Some(id.as_str()))
+            .collect();
+        assert!(!verts.is_empty(), "{id} in the tiles");
+        let coords = f["geometry"]["coordinates"].as_array().unwrap();
+        for ring in coords.iter().flat_map(|poly| poly.as_array().unwrap()) {
+            for c in ring.as_array().unwrap() {
+                let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+                // Nearest tile vertex, on the ground (metres on the sphere are plenty here).
+                let d = verts
+                    .iter()
+                    .map(|v| {
+                        let dy = (v.lat - lat).to_radians() * 6_371_000.0;
+                        let dx = (v.lon - lon).to_radians() * 6_371_000.0 * lat.to_radians().cos();
+                        dx.hypot(dy)
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                worst = worst.max(d);
+                assert!(
+                    d < 1.0,
+                    "{id}: vertex ({lon}, {lat}) is {d} m from the tiles"
+                );
+            }
+        }
+        // Walls stand on the geoid (base 0 m orthometric, no DEM) and rise by the height.
+        let b = h.twin.buildings.by_id(id).unwrap();
+        let lo = verts.iter().map(|v| v.h).fold(f64::INFINITY, f64::min);
+        let hi = verts.iter().map(|v| v.h).fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            (hi - lo - b.height).abs() < 0.01,
+            "{id}: {hi} - {lo} vs {}",
+            b.height
+        );
+        if grid {
+            let (lon, lat) = (verts[0].lon, verts[0].lat);
+            let n = egm96_by_gdal(lon, lat);
+            assert!((lo - n).abs() < 0.05, "{id}: base at {lo} m, EGM96 N {n} m");
+        } else {
+            assert!((lo - h.opts.geoid_offset_m).abs() < 0.05);
+        }
+    }
+    eprintln!(
+        "citadel: {} buildings, worst horizontal offset {worst:.4} m",
+        citadel.len()
+    );
+}
+
+#[test]
+fn any_tile_alone_matches_the_export() {
+    let h = hue();
+    for layer in [LayerKind::Buildings, LayerKind::Heritage] {
+        let ts = Tileset::plan(&h.twin, layer, &h.opts).unwrap();
+        // The plan gives the same tileset.json as the export wrote, byte for byte.
+        let on_disk = std::fs::read(h.out.join(layer.name()).join("tileset.json")).unwrap();
+        let again = serde_json::to_vec_pretty(&ts.tileset_json()).unwrap();
+        assert!(again == on_disk, "{} tileset.json differs", layer.name());
+        // A root tile, a leaf, and one in between, each produced on its own.
+        let tiles = ts.tiles();
+        let picks = [0, tiles.len() / 2, tiles.len() - 1];
+        for &i in &picks {
+            let t = &tiles[i];
+            let uri = t.content_uri().unwrap();
+            let alone = ts.tile_content(&h.twin, &t.id).unwrap();
+            let written = std::fs::read(h.out.join(layer.name()).join(&uri)).unwrap();
+            assert!(alone == written, "{uri} differs");
+        }
+        assert!(ts.tile_content(&h.twin, "99/0/0").is_err());
+    }
+}
+
+#[test]
+fn results_are_rewritten_in_place_without_touching_geometry() {
+    let h = hue();
+    let w = h.buildings();
+    // The tile holding Ngo Mon.
+    let ngo_mon = "osm:way/172657562";
+    let path = w
+        .glbs
+        .iter()
+        .find(|p| Glb::read(p).strings(0, "id").iter().any(|s| s == ngo_mon))
+        .expect("Ngo Mon's tile")
+        .clone();
+    let before = std::fs::read(&path).unwrap();
+    let mut bytes = before.clone();
+    let n = results::patch_results(&mut bytes, |id| {
+        (id == ngo_mon).then_some(results::FeatureResults {
+            max_flood_depth: Some(0.75),
+            flood_duration: Some(12.5),
+        })
+    })
+    .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(bytes.len(), before.len());
+    let (g0, g1) = (Glb::parse(&before), Glb::parse(&bytes));
+    assert_eq!(g0.json, g1.json, "the JSON chunk is unchanged");
+    // Geometry accessors are byte-identical.
+    let prim = &g1.primitives()[0];
+    for attr in ["POSITION", "NORMAL", "_FEATURE_ID_0"] {
+        let a = prim["attributes"][attr].as_u64().unwrap() as usize;
+        assert_eq!(g0.accessor(a), g1.accessor(a), "{attr}");
+    }
+    let tables = g1.property_tables();
+    // The results are columns of the feature table itself.
+    assert_eq!(tables.len(), 1);
+    let rt = 0;
+    let ids = g1.strings(0, "id");
+    let depth = g1.floats(rt, "max_flood_depth");
+    let dur = g1.floats(rt, "flood_duration");
+    for (k, id) in ids.iter().enumerate() {
+        if id == ngo_mon {
+            assert_eq!((depth[k], dur[k]), (0.75, 12.5));
+        } else {
+            assert_eq!((depth[k], dur[k]), (-1.0, -1.0));
+        }
+    }
+    assert_eq!(g0.floats(rt, "max_flood_depth"), vec![-1.0; ids.len()]);
+    // Still a valid glTF.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("patched.glb"), &bytes).unwrap();
+    assert_eq!(assert_valid_gltf(dir.path()), 1);
+}
+
+#[test]
+fn deeper_trees_keep_their_invariants() {
+    let h = hue();
+    let opts = TilesetOptions {
+        max_features: 150,
+        parent_features: 40,
+        ..h.opts.clone()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rep = tiles::export(
+        &h.twin,
+        dir.path(),
+        &[LayerKind::Buildings],
+        &opts,
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(rep.layers.len(), 1);
+    assert_eq!(rep.layers[0].features, 6877);
+    let w = check_export(dir.path());
+    assert!(w.depth >= 6, "depth {}", w.depth);
+    assert_eq!(w.features.len(), 6877);
+    assert!(w.features.values().all(|&n| n == 1));
+    // Leaves within the feature limit; inner tiles keep at most parent_features.
+    for p in &w.glbs {
+        let n = Glb::read(p).property_tables()[0]["count"].as_u64().unwrap() as usize;
+        assert!(n <= 150, "{}: {n} features", p.display());
+    }
+}

@@ -1,0 +1,104 @@
+//! `twin import <source> --into <twin>` and `twin build <twin>`: sources into a twin's store.
+
+use super::bar;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use twin_core::folder::ImportReport;
+use twin_core::twin::SourceConfig;
+use twin_core::{Crs, LayerKind, TwinDir};
+
+/// Arguments of `twin import`.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The source file.
+    source: PathBuf,
+    /// The twin folder (created with --crs when it has no twin.toml yet).
+    #[arg(long)]
+    into: PathBuf,
+    /// The layer a GeoJSON source feeds (buildings, heritage, sensors, roads, water); guessed from tags otherwise.
+    #[arg(long)]
+    layer: Option<String>,
+    /// The source's CRS when the file does not name one (e.g. EPSG:7415).
+    #[arg(long)]
+    source_crs: Option<String>,
+    /// CityJSON level of detail to take (e.g. 2.2); the highest by default.
+    #[arg(long)]
+    lod: Option<String>,
+    /// Project CRS for a new twin.
+    #[arg(long, default_value = "EPSG:32648")]
+    crs: String,
+}
+
+/// Arguments of `twin build`.
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// The twin folder.
+    twin: PathBuf,
+}
+
+/// Imports one source into the twin (created when it has no twin.toml yet).
+pub fn import(a: ImportArgs) -> Result<()> {
+    let mut dir = if a.into.join("twin.toml").exists() {
+        TwinDir::open(&a.into)?
+    } else {
+        let name = a
+            .into
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "twin".into());
+        TwinDir::create(&a.into, &name, Crs::parse(&a.crs)?)?
+    };
+    let layer = a
+        .layer
+        .map(|l| LayerKind::parse(&l).with_context(|| format!("unknown layer {l:?}")))
+        .transpose()?;
+    // Paths inside the twin folder are stored relative to it.
+    let source =
+        std::path::absolute(&a.source).with_context(|| format!("{}", a.source.display()))?;
+    let folder = std::path::absolute(&a.into)?;
+    let path = source
+        .strip_prefix(&folder)
+        .map(|p| p.to_path_buf())
+        .unwrap_or(source);
+    let report = dir.import(
+        SourceConfig {
+            path,
+            layer,
+            crs: a.source_crs,
+            lod: a.lod,
+        },
+        &bar(),
+    )?;
+    print_report(&report);
+    Ok(())
+}
+
+/// Re-imports every source listed in twin.toml into a fresh store.
+pub fn build(a: BuildArgs) -> Result<()> {
+    let dir = TwinDir::open(&a.twin)?;
+    for r in dir.build(&bar())? {
+        print_report(&r);
+    }
+    Ok(())
+}
+
+fn print_report(r: &ImportReport) {
+    let counts: Vec<String> = r
+        .counts
+        .iter()
+        .map(|(k, n)| format!("{n} {}", k.name()))
+        .collect();
+    println!(
+        "imported {}: {} (source CRS {})",
+        r.path.display(),
+        if counts.is_empty() {
+            "nothing".into()
+        } else {
+            counts.join(", ")
+        },
+        r.source_crs.as_deref().unwrap_or("?")
+    );
+    for n in &r.notes {
+        println!("  note: {n}");
+    }
+}

@@ -1,0 +1,101 @@
+//! `twin tiles export <twin> <dir>`: the twin's OGC 3D Tiles 1.1 written to a folder
+//! (`tiles3d::export`), the same bytes the server makes on demand.
+
+use super::bar;
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use std::path::PathBuf;
+use twin_core::{LayerKind, TwinDir};
+
+/// The `twin tiles` subcommands.
+#[derive(Subcommand)]
+pub enum TilesCmd {
+    /// Write the twin's tilesets (buildings, heritage, terrain, point clouds) to a folder:
+    /// DIR/tileset.json and DIR/<layer>/tileset.json with its .glb tiles.
+    Export {
+        /// The twin folder.
+        twin: PathBuf,
+        /// The output folder.
+        dir: PathBuf,
+        /// Layers to export (comma-separated: buildings, heritage, terrain, pointclouds); all the twin has by default.
+        #[arg(long, value_delimiter = ',')]
+        layers: Vec<String>,
+        /// Most features in a leaf tile.
+        #[arg(long)]
+        max_features: Option<usize>,
+        /// Use twin.toml's geoid_offset_m even when PROJ has the EGM96 grid.
+        #[arg(long)]
+        constant_geoid: bool,
+    },
+}
+
+/// Runs a `twin tiles` subcommand.
+pub fn run(cmd: TilesCmd) -> Result<()> {
+    match cmd {
+        TilesCmd::Export {
+            twin,
+            dir,
+            layers,
+            max_features,
+            constant_geoid,
+        } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid),
+    }
+}
+
+fn tiles_export(
+    twin: &std::path::Path,
+    dir: &std::path::Path,
+    layers: &[String],
+    max_features: Option<usize>,
+    constant_geoid: bool,
+) -> Result<()> {
+    use tiles3d::{geodesy::GeoidChoice, TilesetOptions};
+    let td = TwinDir::open(twin)?;
+    let t = td.load()?;
+    let layers = layers
+        .iter()
+        .map(|l| {
+            tiles3d::tile_layer(l).with_context(|| {
+                format!("unknown layer {l:?} (buildings, heritage, terrain, pointclouds)")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut opts = TilesetOptions::for_config(&td.config);
+    if let Some(m) = max_features {
+        opts.max_features = m.max(1);
+        opts.parent_features = opts.parent_features.min(opts.max_features);
+    }
+    if constant_geoid {
+        opts.geoid = GeoidChoice::Constant;
+    }
+    let start = std::time::Instant::now();
+    let report = tiles3d::export(&t, dir, &layers, &opts, &bar())?;
+    println!(
+        "{:<12} {:>7} {:>7} {:>10} {:>12}",
+        "layer", "tiles", "glb", "features", "bytes"
+    );
+    for l in &report.layers {
+        // Terrain tiles hold grid blocks, not features.
+        let features = match l.layer {
+            LayerKind::Terrain => "-".to_string(),
+            _ => l.features.to_string(),
+        };
+        println!(
+            "{:<12} {:>7} {:>7} {:>10} {:>12}",
+            l.layer.name(),
+            l.tiles,
+            l.contents,
+            features,
+            l.bytes
+        );
+    }
+    if let Some(l) = report.layers.first() {
+        println!("heights: ellipsoidal, {}", l.geoid.describe());
+    }
+    println!(
+        "wrote {} in {:.1} s",
+        report.tileset.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The `twin` command line: a short main that parses the arguments and hands each subcommand
+//! to its file under `cmd/`.
+
+mod cmd;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "twin",
+    version,
+    about = "huetwin: a self-hosted digital twin and 3D city map server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Import a source file (OSM PBF, GeoJSON, CityJSON, LAS/LAZ, DEM, sensors CSV/JSON) into a twin.
+    Import(cmd::import::ImportArgs),
+    /// Re-import every source listed in the twin's twin.toml into a fresh store.
+    Build(cmd::import::BuildArgs),
+    /// Describe a twin: layers, counts, extents in the project CRS and in WGS84.
+    Info(cmd::info::InfoArgs),
+    /// Query a layer by bounding box or around a point (coordinates in WGS84 lon/lat).
+    Query(cmd::query::QueryArgs),
+    /// Run a flood scenario (TOML) on a twin: depth/velocity/hazard GeoTIFFs, per-building,
+    /// monument and road tables, and a summary with the water budget.
+    Flood(cmd::flood::FloodArgs),
+    /// Run a traffic scenario (TOML) on a twin against its baseline and print the changes.
+    Traffic(cmd::traffic::TrafficArgs),
+    /// Scenario files (flood or traffic) run as stored jobs under <twin>/runs: run, list,
+    /// show, compare, rerun.
+    Scenario {
+        #[command(subcommand)]
+        cmd: cmd::scenario::ScenarioCmd,
+    },
+    /// Serve a twin over HTTP: the web viewer, 3D Tiles generated on demand, the JSON API.
+    Serve(cmd::serve::ServeArgs),
+    /// Draw the twin with a flood and/or traffic result to a PNG (headless wgpu).
+    Render(cmd::render::RenderArgs),
+    /// OGC 3D Tiles 1.1 from the twin.
+    Tiles {
+        #[command(subcommand)]
+        cmd: cmd::tiles::TilesCmd,
+    },
+}
+
+// mimalloc: hyper and the tile cache allocate and free small buffers on every request; it is
+// markedly cheaper there than glibc's malloc (scripts/bench_server.sh).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    if let Err(e) = run() {
+        // The whole chain, plainly, without a backtrace.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().cmd {
+        Cmd::Import(a) => cmd::import::import(a),
+        Cmd::Build(a) => cmd::import::build(a),
+        Cmd::Info(a) => cmd::info::run(a),
+        Cmd::Query(a) => cmd::query::run(a),
+        Cmd::Flood(a) => cmd::flood::run(a),
+        Cmd::Traffic(a) => cmd::traffic::run(a),
+        Cmd::Scenario { cmd } => cmd::scenario::scenario(cmd),
+        Cmd::Serve(a) => cmd::serve::run(a),
+        Cmd::Render(a) => cmd::render::render(&a),
+        Cmd::Tiles { cmd } => cmd::tiles::run(cmd),
+    }
+}
