@@ -35,7 +35,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cargo build --release -p tile-server
+cargo build --release -p twin-cli
 TWINBIN=$TARGET/release/twin
 [[ -f "$TWIN/twin.gpkg" ]] || "$TWINBIN" build "$TWIN"
 

@@ -17,7 +17,8 @@ B="$T/bench-tiles"
 mkdir -p "$B"
 
 echo "== building (release)" >&2
-cargo build --release -q -p tile-server --bin twin --example tiles_bench
+cargo build --release -q -p twin-cli --bin twin
+cargo build --release -q -p tiles3d --example tiles_bench
 TWIN="$T/release/twin"
 BENCH="$T/release/examples/tiles_bench"
 

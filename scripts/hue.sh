@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-cargo build --release -p tile-server
+cargo build --release -p twin-cli
 ./target/release/twin build data/hue
 ./target/release/twin info data/hue
 ./target/release/twin serve data/hue --scenarios scenarios/examples/hue

@@ -39,6 +39,9 @@ pub enum RenderError {
     /// The twin could not be read or reprojected.
     #[error(transparent)]
     Twin(#[from] twin_core::TwinError),
+    /// A run's result files could not be read (`scenarios::output::RunDir`).
+    #[error(transparent)]
+    Run(#[from] ScenarioError),
     /// The input cannot be run on the GPU (too large for the adapter's limits...).
     #[error("invalid {what}: {message}")]
     Invalid {

@@ -242,17 +242,11 @@ fn map_water_matches_the_flood_raster() {
 #[test]
 fn deep_building_gets_the_deep_colour() {
     let f = fx();
-    let mut depths: Vec<(String, f64)> = Vec::new();
-    let mut rd = csv::Reader::from_path(f.flood.join("buildings.csv")).unwrap();
-    let hdr = rd.headers().unwrap().clone();
-    let (ci, cd) = (
-        hdr.iter().position(|h| h == "id").unwrap(),
-        hdr.iter().position(|h| h == "max_depth_m").unwrap(),
-    );
-    for r in rd.records() {
-        let r = r.unwrap();
-        depths.push((r[ci].to_string(), r[cd].parse().unwrap()));
-    }
+    let mut depths: Vec<(String, f64)> = scenarios::output::RunDir::new(&f.flood)
+        .feature_depths(scenarios::output::FeatureTable::Buildings)
+        .unwrap()
+        .into_iter()
+        .collect();
     depths.sort_by(|a, b| b.1.total_cmp(&a.1));
     let scene = {
         let mut s = Scene::from_twin(&f.twin)

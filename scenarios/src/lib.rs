@@ -5,13 +5,15 @@
 //! * [`flood`]: the local inertial flood engine (CPU reference solver, scenario files,
 //!   GeoTIFF and per-feature outputs); the GPU solver is in `renderer::flood`;
 //! * [`traffic`]: static user-equilibrium traffic assignment and what-if edits;
-//! * [`jobs`]: scenario files run as stored jobs (progress, cancel, impacts, comparisons).
+//! * [`jobs`]: scenario files run as stored jobs (progress, cancel, impacts, comparisons);
+//! * [`output`]: [`output::RunDir`], the one typed writer and reader of a run's result files.
 
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod flood;
 pub mod jobs;
+pub mod output;
 pub mod traffic;
 
 pub use error::{Result, ScenarioError};

@@ -14,11 +14,11 @@
 
 use geo::{Centroid, Contains};
 use geo_types::{LineString, Polygon};
-use scenarios::jobs::results::Table;
 use scenarios::jobs::{
     read_compare, read_impacts, CompareBody, Impacts, Job, JobOptions, JobProgress, RunStore,
     ScenarioFile, Status,
 };
+use scenarios::output::{read_road_depths, RunDir};
 use scenarios::ScenarioError;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -281,16 +281,18 @@ fn hue_flood_jobs() {
         .unwrap()
         .iter()
         .any(|e| e.message.contains(&format!("reusing run {}", oct.id))));
-    let depth: HashMap<String, f64> = {
-        let t = Table::read(&dir(&oct.id).join("road_depths.csv")).unwrap();
-        let ids = t.strings("road_id").unwrap();
-        let d = t.numbers("max_depth_m").unwrap();
-        ids.into_iter().zip(d).collect()
-    };
-    let links = Table::read(&dir(&tr.id).join("links.csv")).unwrap();
-    let road = links.strings("road_id").unwrap();
-    let flow = links.numbers("flow").unwrap();
-    let closed = links.strings("closed").unwrap();
+    let depth: HashMap<String, f64> =
+        read_road_depths(&RunDir::new(dir(&oct.id)).road_depths_path())
+            .unwrap()
+            .into_iter()
+            .collect();
+    let links = RunDir::new(dir(&tr.id)).read_links().unwrap();
+    let road: Vec<String> = links.iter().map(|l| l.road_id.clone()).collect();
+    let flow: Vec<f64> = links.iter().map(|l| l.flow).collect();
+    let closed: Vec<&str> = links
+        .iter()
+        .map(|l| if l.closed { "true" } else { "false" })
+        .collect();
     let mut n_deep = 0;
     let mut closed_roads = HashSet::new();
     for i in 0..road.len() {
@@ -360,12 +362,12 @@ fn hue_traffic_job_and_cancel() {
             "{c} missing from {header}"
         );
     }
-    let t = Table::read(&d.join("links.csv")).unwrap();
-    let name = t.strings("name").unwrap();
-    let flow = t.numbers("flow").unwrap();
-    let base = t.numbers("base_flow").unwrap();
-    let cap = t.numbers("capacity").unwrap();
-    let vc = t.numbers("vc").unwrap();
+    let t = RunDir::new(&d).read_links().unwrap();
+    let name: Vec<String> = t.iter().map(|l| l.name.clone()).collect();
+    let flow: Vec<f64> = t.iter().map(|l| l.flow).collect();
+    let base: Vec<f64> = t.iter().map(|l| l.base_flow).collect();
+    let cap: Vec<f64> = t.iter().map(|l| l.capacity).collect();
+    let vc: Vec<f64> = t.iter().map(|l| l.vc.unwrap_or(f64::NAN)).collect();
     let sum = |n: &str, v: &[f64]| -> f64 {
         (0..name.len())
             .filter(|&i| name[i] == n)

@@ -112,3 +112,37 @@ impl From<twin_core::TwinError> for ApiError {
         }
     }
 }
+
+impl From<scenarios::ScenarioError> for ApiError {
+    fn from(e: scenarios::ScenarioError) -> Self {
+        match e {
+            // A run stopped on request: the request met a run in the wrong state.
+            scenarios::ScenarioError::Cancelled => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
+            // Stored results that cannot be read, an engine that failed: the server's side.
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+impl From<tiles3d::Error> for ApiError {
+    fn from(e: tiles3d::Error) -> Self {
+        match e {
+            tiles3d::Error::Twin(t) => t.into(),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(format!("a background task failed: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError::internal(format!("JSON: {e}"))
+    }
+}

@@ -130,14 +130,34 @@ pub struct AppState {
         api::heritage_zones,
         healthz,
         metrics::metrics,
+        openapi_doc,
         tile_doc,
+        runs::list_scenarios,
+        runs::post_run,
+        runs::list_runs,
+        runs::get_run,
+        runs::cancel_run,
+        runs::run_events,
+        runs::rerun,
+        runs::compare,
+        runs::run_file,
+        runs::water_index,
+        runs::water_tile,
+        viewer::index,
+        viewer::viewer_js,
+        viewer::viewer_css,
+        cesium_doc,
     ),
-    components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, api::Link, error::ErrorBody, error::ErrorDetail)),
+    components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, api::Link, error::ErrorBody, error::ErrorDetail,
+        runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,
+        runs::WaterIndex, runs::WaterTime)),
     tags(
         (name = "features", description = "Vector layers as GeoJSON"),
         (name = "heritage", description = "Heritage sites and protection zones"),
         (name = "tiles", description = "OGC 3D Tiles 1.1"),
-        (name = "server", description = "Health and metrics"),
+        (name = "runs", description = "Scenario runs: flood and traffic what-ifs as stored jobs"),
+        (name = "viewer", description = "The CesiumJS web viewer"),
+        (name = "server", description = "Health, metrics and this document"),
     )
 )]
 pub struct ApiDoc;
@@ -168,6 +188,18 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// `GET /cesium/{path}`: documented here; served from the web folder's `vendor/cesium`.
+#[utoipa::path(get, path = "/cesium/{path}", tag = "viewer",
+    params(("path" = String, Path, description = "a CesiumJS build file (Cesium.js, Widgets/..., Assets/...)")),
+    responses(
+        (status = 200, description = "the file"),
+        (status = 404, description = "no such file")))]
+#[allow(dead_code)]
+async fn cesium_doc() {}
+
+/// `GET /api/openapi.json`
+#[utoipa::path(get, path = "/api/openapi.json", tag = "server",
+    responses((status = 200, description = "this OpenAPI 3.1 document", body = Object)))]
 async fn openapi_doc(State(state): State<Arc<AppState>>) -> Response {
     (
         [(
@@ -451,6 +483,55 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every route this file's router serves (its `.route(...)` and `.nest_service(...)` calls,
+    /// read from the source) is in the OpenAPI document, with each of its methods.
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&ApiDoc::openapi().to_json().unwrap()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let src = include_str!("lib.rs");
+        let start = src.find("let router = Router::new()").unwrap();
+        let end = start + src[start..].find(".fallback(").unwrap();
+        let router = &src[start..end];
+        let mut checked = 0;
+        for call in router.split(".route(").skip(1) {
+            let call = call.trim_start();
+            let path = call[1..].split('"').next().unwrap();
+            // axum's `{*rest}` is OpenAPI's `{rest}`.
+            let path = path.replace("{*", "{");
+            let item = paths
+                .get(&path)
+                .unwrap_or_else(|| panic!("route {path} is not in /api/openapi.json"));
+            let args = &call[..call.find("\n        .").unwrap_or(call.len())];
+            let mut methods = 0;
+            for m in ["get", "post", "delete", "put", "patch"] {
+                let called = args
+                    .match_indices(&format!("{m}("))
+                    .any(|(i, _)| i == 0 || !args.as_bytes()[i - 1].is_ascii_alphanumeric());
+                if called {
+                    assert!(
+                        item.get(m).is_some(),
+                        "{} {path} is not documented",
+                        m.to_uppercase()
+                    );
+                    methods += 1;
+                }
+            }
+            assert!(methods > 0, "no method found for {path} in {args:?}");
+            checked += 1;
+        }
+        for call in router.split(".nest_service(").skip(1) {
+            let prefix = call.trim_start()[1..].split('"').next().unwrap();
+            assert!(
+                paths.keys().any(|p| p.starts_with(&format!("{prefix}/"))),
+                "nothing under {prefix}/ is in /api/openapi.json"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 24, "only {checked} routes found in the router");
+    }
 
     #[test]
     fn hostile_paths() {

@@ -19,7 +19,7 @@
 //! a time (the others wait, `queued`), each on its own thread.
 
 use super::cache::CachedFile;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::tiles::{respond, TilePath};
 use super::AppState;
 use axum::body::Bytes;
@@ -34,8 +34,9 @@ use scenarios::jobs::{
     read_compare, read_impacts, Job, JobOptions, JobProgress, RunInfo, RunStore, ScenarioFile,
     SolverChoice, Status,
 };
+use scenarios::output::{FeatureTable, Raster, RunDir};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ use tiles3d::results::{patch_results, FeatureResults};
 use tiles3d::water::WaterTiles;
 use tiles3d::TilesetOptions;
 use tokio::sync::watch;
+use utoipa::ToSchema;
 
 /// What the progress stream of a run carries.
 #[derive(Clone, Debug, Serialize)]
@@ -83,6 +85,102 @@ pub struct Runs {
     tile_opts: TilesetOptions,
     crs: twin_core::Crs,
 }
+
+/// A scenario file the server can run (`GET /api/scenarios`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScenarioEntry {
+    /// The file name, what `POST /api/runs` takes.
+    pub file: String,
+    /// The scenario's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `flood` or `traffic`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub model: Option<scenarios::jobs::Model>,
+    /// The name of the scenario it is compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Why the file cannot be run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /api/scenarios`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScenarioList {
+    /// False on a server that runs no scenarios.
+    pub enabled: bool,
+    /// The files.
+    pub scenarios: Vec<ScenarioEntry>,
+}
+
+/// A run just started (`POST /api/runs`, `POST /api/runs/{id}/rerun`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunStarted {
+    /// The run (`run.json`).
+    #[schema(value_type = Object)]
+    pub run: RunInfo,
+    /// Its server-sent events.
+    pub events: String,
+    /// The flood solver (`cpu`, `gpu`), on a new run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solver: Option<&'static str>,
+}
+
+/// `GET /api/runs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunList {
+    /// Every stored run, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub runs: Vec<RunInfo>,
+}
+
+/// `GET /api/runs/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDetail {
+    /// The run (`run.json`).
+    #[schema(value_type = Object)]
+    pub run: RunInfo,
+    /// Its totals (`impacts.json`), once done.
+    #[schema(value_type = Option<Object>)]
+    pub impacts: Option<scenarios::jobs::Impacts>,
+    /// Its comparison with its baseline (`compare.json`), once done.
+    #[schema(value_type = Option<Object>)]
+    pub compare: Option<scenarios::jobs::Compare>,
+    /// Output times with a depth raster (s).
+    pub water_times_s: Vec<u64>,
+}
+
+/// `DELETE /api/runs/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelling {
+    /// The run.
+    pub run: String,
+    /// Always true: the run stops soon.
+    pub cancelling: bool,
+}
+
+/// One output time of a run's water surface.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaterTime {
+    /// Model time (s).
+    pub time_s: u64,
+    /// Its tileset.
+    pub tileset: String,
+}
+
+/// `GET /api/runs/{id}/water`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaterIndex {
+    /// The run.
+    pub run: String,
+    /// The output times.
+    pub times: Vec<WaterTime>,
+}
+
+/// The `{id}` path parameter of the runs routes.
+const RUN_ID: &str = "a run id (from GET /api/runs)";
 
 /// Longest scenario text or JSON body accepted by `POST /api/runs`.
 pub const MAX_SCENARIO_BYTES: usize = 64 << 10;
@@ -126,9 +224,7 @@ impl Runs {
         if !dir.join("run.json").is_file() {
             return Err(ApiError::not_found(format!("no run {id:?}")));
         }
-        self.store
-            .read(id)
-            .map_err(|e| ApiError::internal(e.to_string()))
+        Ok(self.store.read(id)?)
     }
 
     fn scenario_files(&self) -> Vec<PathBuf> {
@@ -269,30 +365,21 @@ impl Runs {
             return Ok(r);
         }
         self.read_done(id)?;
-        let dir = self.store.root().join(id);
+        let run = RunDir::new(self.store.root().join(id));
         let mut map = HashMap::new();
-        for file in ["buildings.csv", "heritage.csv"] {
-            let path = dir.join(file);
-            if !path.is_file() {
+        for table in [FeatureTable::Buildings, FeatureTable::Heritage] {
+            if !run.has_features(table) {
                 continue;
             }
-            let t = scenarios::jobs::results::Table::read(&path)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            let ids = t
-                .strings("id")
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            let depth = t
-                .numbers("max_depth_m")
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            let wet = t
-                .numbers("wet_duration_s")
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            for ((id, d), w) in ids.into_iter().zip(depth).zip(wet) {
+            for r in run.read_features(table)? {
                 map.insert(
-                    id,
+                    r.id,
                     FeatureResults {
-                        max_flood_depth: d.is_finite().then_some(d as f32),
-                        flood_duration: w.is_finite().then_some((w / 3600.0) as f32),
+                        max_flood_depth: r.max_depth_m.is_finite().then_some(r.max_depth_m as f32),
+                        flood_duration: r
+                            .wet_duration_s
+                            .is_finite()
+                            .then_some((r.wet_duration_s / 3600.0) as f32),
                     },
                 );
             }
@@ -309,23 +396,8 @@ impl Runs {
     }
 
     /// The depth rasters of a run by output time (s).
-    fn depth_files(&self, id: &str) -> Result<Vec<(u64, PathBuf)>, ApiError> {
-        let dir = self.store.root().join(id);
-        let mut out = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if let Some(t) = name
-                    .strip_prefix("depth_")
-                    .and_then(|r| r.strip_suffix("s.tif"))
-                    .and_then(|t| t.parse::<u64>().ok())
-                {
-                    out.push((t, e.path()));
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
+    fn depth_files(&self, id: &str) -> Vec<(u64, PathBuf)> {
+        RunDir::new(self.store.root().join(id)).snapshots()
     }
 
     fn water_tiles(&self, id: &str, time: u64) -> Result<Arc<WaterTiles>, ApiError> {
@@ -334,7 +406,7 @@ impl Runs {
             return Ok(w);
         }
         self.read_done(id)?;
-        let files = self.depth_files(id)?;
+        let files = self.depth_files(id);
         let Some((_, depth)) = files.iter().find(|(t, _)| *t == time) else {
             return Err(ApiError::not_found(format!(
                 "run {id} has no depth raster at {time} s (times: {})",
@@ -345,9 +417,16 @@ impl Runs {
                     .join(", ")
             )));
         };
-        let ground = self.store.root().join(id).join("ground.tif");
+        let run = RunDir::new(self.store.root().join(id));
+        let ground = run.read_raster(&run.raster_path(Raster::Ground))?;
         let w = Arc::new(
-            WaterTiles::from_files(&self.crs, &ground, depth, &self.tile_opts).map_err(|e| {
+            WaterTiles::plan(
+                &self.crs,
+                &ground,
+                &run.read_raster(depth)?,
+                &self.tile_opts,
+            )
+            .map_err(|e| {
                 ApiError::internal(format!("water surface of run {id} at {time} s: {e}"))
             })?,
         );
@@ -377,11 +456,18 @@ fn runs(state: &AppState) -> Result<&Arc<Runs>, ApiError> {
 /// `GET /api/scenarios`: the scenario files the server can run, with their model and baseline;
 /// files that do not parse are listed with their error. `enabled` is false (and the list empty)
 /// on a server that runs no scenarios.
-pub async fn list_scenarios(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/scenarios", tag = "runs",
+    responses((status = 200, description = "the scenario files", body = ScenarioList)))]
+pub async fn list_scenarios(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<ScenarioList>, ApiError> {
     let Some(r) = state.runs.clone() else {
-        return Ok(Json(json!({ "enabled": false, "scenarios": [] })));
+        return Ok(Json(ScenarioList {
+            enabled: false,
+            scenarios: Vec::new(),
+        }));
     };
-    let list = tokio::task::spawn_blocking(move || {
+    let scenarios = tokio::task::spawn_blocking(move || {
         r.scenario_files()
             .into_iter()
             .map(|p| {
@@ -390,20 +476,29 @@ pub async fn list_scenarios(State(state): State<Arc<AppState>>) -> Result<Json<V
                     .map(|f| f.to_string_lossy().to_string())
                     .unwrap_or_default();
                 match ScenarioFile::load(&p) {
-                    Ok(s) => json!({
-                        "file": file,
-                        "name": s.name,
-                        "model": s.model,
-                        "baseline": s.baseline.as_ref().map(|b| b.name.clone()),
-                    }),
-                    Err(e) => json!({"file": file, "error": e.to_string()}),
+                    Ok(s) => ScenarioEntry {
+                        file,
+                        name: Some(s.name),
+                        model: Some(s.model),
+                        baseline: s.baseline.as_ref().map(|b| b.name.clone()),
+                        error: None,
+                    },
+                    Err(e) => ScenarioEntry {
+                        file,
+                        name: None,
+                        model: None,
+                        baseline: None,
+                        error: Some(e.to_string()),
+                    },
                 }
             })
             .collect::<Vec<_>>()
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(json!({ "enabled": true, "scenarios": list })))
+    .await?;
+    Ok(Json(ScenarioList {
+        enabled: true,
+        scenarios,
+    }))
 }
 
 /// The JSON form of `POST /api/runs`.
@@ -417,6 +512,14 @@ struct PostRun {
 /// `POST /api/runs`: start a run (202 with the run). The body is JSON naming a scenario file
 /// (`{"scenario": "flood_alarm3.toml"}`) or the scenario TOML itself (`Content-Type:
 /// application/toml`; its relative paths are read from the first scenario folder).
+#[utoipa::path(post, path = "/api/runs", tag = "runs",
+    request_body(content = String, description = "JSON {\"scenario\": \"<file>\"} (application/json), or a scenario TOML (application/toml, text/plain)"),
+    responses(
+        (status = 202, description = "the run is queued", body = RunStarted),
+        (status = 400, description = "malformed body or scenario", body = ErrorBody),
+        (status = 404, description = "no such scenario file", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "unsupported content type", body = ErrorBody)))]
 pub async fn post_run(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -458,42 +561,46 @@ pub async fn post_run(
             "send application/json ({\"scenario\": \"<file>\"}) or application/toml",
         ));
     }
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
+    .await?
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let info = r.start(job, twin);
     let id = info.id.clone();
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/runs/{id}"))],
-        Json(json!({
-            "run": info,
-            "events": format!("/api/runs/{id}/events"),
-            "solver": r.solver.name,
-        })),
+        Json(RunStarted {
+            run: info,
+            events: format!("/api/runs/{id}/events"),
+            solver: Some(r.solver.name),
+        }),
     )
         .into_response())
 }
 
 /// `GET /api/runs`: every stored run, newest first (none on a server that runs no scenarios).
-pub async fn list_runs(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/runs", tag = "runs",
+    responses((status = 200, description = "the stored runs", body = RunList)))]
+pub async fn list_runs(State(state): State<Arc<AppState>>) -> Result<Json<RunList>, ApiError> {
     let Some(r) = state.runs.clone() else {
-        return Ok(Json(json!({ "runs": [] })));
+        return Ok(Json(RunList { runs: Vec::new() }));
     };
-    let mut list = tokio::task::spawn_blocking(move || r.store.list())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    list.sort_by(|a, b| b.id.cmp(&a.id));
-    Ok(Json(json!({ "runs": list })))
+    let mut runs = tokio::task::spawn_blocking(move || r.store.list()).await??;
+    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    Ok(Json(RunList { runs }))
 }
 
 /// `GET /api/runs/<id>`: the run, its impacts and its comparison with the baseline (when
 /// there).
+#[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = RUN_ID)),
+    responses(
+        (status = 200, description = "the run", body = RunDetail),
+        (status = 400, description = "malformed run id", body = ErrorBody),
+        (status = 404, description = "no such run", body = ErrorBody)))]
 pub async fn get_run(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunDetail>, ApiError> {
     let r = runs(&state)?.clone();
     tokio::task::spawn_blocking(move || {
         let info = r.read(&id)?;
@@ -505,19 +612,23 @@ pub async fn get_run(
         } else {
             (None, None)
         };
-        let water: Vec<u64> = r.depth_files(&id)?.into_iter().map(|(t, _)| t).collect();
-        Ok(Json(json!({
-            "run": info,
-            "impacts": impacts,
-            "compare": compare,
-            "water_times_s": water,
-        })))
+        let water_times_s: Vec<u64> = r.depth_files(&id).into_iter().map(|(t, _)| t).collect();
+        Ok(Json(RunDetail {
+            run: info,
+            impacts,
+            compare,
+            water_times_s,
+        }))
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
+    .await?
 }
 
 /// `POST /api/runs/<id>/rerun`: a new run of a stored run's inputs (202 with the new run).
+#[utoipa::path(post, path = "/api/runs/{id}/rerun", tag = "runs",
+    params(("id" = String, Path, description = RUN_ID)),
+    responses(
+        (status = 202, description = "the new run is queued", body = RunStarted),
+        (status = 404, description = "no such run", body = ErrorBody)))]
 pub async fn rerun(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -526,38 +637,50 @@ pub async fn rerun(
     r.read(&id)?;
     let twin_dir = r.twin_dir.clone();
     let job = tokio::task::spawn_blocking(move || Job::rerun(&twin_dir, &id))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .await?
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let info = r.start(job, state.twin.clone());
     let new = info.id.clone();
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/runs/{new}"))],
-        Json(json!({"run": info, "events": format!("/api/runs/{new}/events")})),
+        Json(RunStarted {
+            run: info,
+            events: format!("/api/runs/{new}/events"),
+            solver: None,
+        }),
     )
         .into_response())
 }
 
 /// `GET /api/runs/<a>/compare/<b>`: run `b` against run `a` (two done runs of one model), from
 /// their stored tables.
+#[utoipa::path(get, path = "/api/runs/{a}/compare/{b}", tag = "runs",
+    params(("a" = String, Path, description = "the baseline run"), ("b" = String, Path, description = "the run")),
+    responses(
+        (status = 200, description = "the comparison (compare.json)", body = Object),
+        (status = 404, description = "no such run", body = ErrorBody),
+        (status = 409, description = "the runs cannot be compared (not done, other models)", body = ErrorBody)))]
 pub async fn compare(
     State(state): State<Arc<AppState>>,
     Path((a, b)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<scenarios::jobs::Compare>, ApiError> {
     let r = runs(&state)?.clone();
     r.read(&a)?;
     r.read(&b)?;
     let c = tokio::task::spawn_blocking(move || scenarios::jobs::compare_runs(&r.store, &a, &b))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .await?
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
-    Ok(Json(
-        serde_json::to_value(c).map_err(|e| ApiError::internal(e.to_string()))?,
-    ))
+    Ok(Json(c))
 }
 
 /// `DELETE /api/runs/<id>`: cancel a queued or running run (202); 409 when it has ended.
+#[utoipa::path(delete, path = "/api/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = RUN_ID)),
+    responses(
+        (status = 202, description = "the run is being cancelled", body = Cancelling),
+        (status = 404, description = "no such run", body = ErrorBody),
+        (status = 409, description = "the run has ended", body = ErrorBody)))]
 pub async fn cancel_run(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -570,7 +693,10 @@ pub async fn cancel_run(
             a.cancel.store(true, Ordering::Relaxed);
             Ok((
                 StatusCode::ACCEPTED,
-                Json(json!({"run": id, "cancelling": true})),
+                Json(Cancelling {
+                    run: id,
+                    cancelling: true,
+                }),
             )
                 .into_response())
         }
@@ -586,6 +712,11 @@ pub async fn cancel_run(
 
 /// `GET /api/runs/<id>/events`: server-sent events, `progress` while the run goes (JSON
 /// [`RunEvent`]), then one `end` with the final run; a run that has ended gets `end` at once.
+#[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs",
+    params(("id" = String, Path, description = RUN_ID)),
+    responses(
+        (status = 200, description = "text/event-stream: `progress` events (RunEvent JSON), then one `end` with the run", content_type = "text/event-stream", body = String),
+        (status = 404, description = "no such run", body = ErrorBody)))]
 pub async fn run_events(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -656,6 +787,13 @@ fn result_type(name: &str) -> Option<&'static str> {
 }
 
 /// `GET /api/runs/<id>/files/<name>`: one result file of the run's folder.
+#[utoipa::path(get, path = "/api/runs/{id}/files/{name}", tag = "runs",
+    params(("id" = String, Path, description = RUN_ID),
+           ("name" = String, Path, description = "a plain file name ending in .csv, .json, .tif, .png or .toml")),
+    responses(
+        (status = 200, description = "the file (CSV, JSON, GeoTIFF, PNG or TOML), with a strong ETag"),
+        (status = 400, description = "not a plain result file name", body = ErrorBody),
+        (status = 404, description = "no such run or file", body = ErrorBody)))]
 pub async fn run_file(
     State(state): State<Arc<AppState>>,
     Path((id, name)): Path<(String, String)>,
@@ -678,21 +816,37 @@ pub async fn run_file(
 }
 
 /// `GET /api/runs/<id>/water`: the output times with a depth raster and their tilesets.
+#[utoipa::path(get, path = "/api/runs/{id}/water", tag = "runs",
+    params(("id" = String, Path, description = RUN_ID)),
+    responses(
+        (status = 200, description = "the output times", body = WaterIndex),
+        (status = 404, description = "no such run", body = ErrorBody)))]
 pub async fn water_index(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WaterIndex>, ApiError> {
     let r = runs(&state)?;
     r.read(&id)?;
-    let times: Vec<Value> = r
-        .depth_files(&id)?
+    let times = r
+        .depth_files(&id)
         .into_iter()
-        .map(|(t, _)| json!({"time_s": t, "tileset": format!("/api/runs/{id}/water/{t}/tileset.json")}))
+        .map(|(t, _)| WaterTime {
+            time_s: t,
+            tileset: format!("/api/runs/{id}/water/{t}/tileset.json"),
+        })
         .collect();
-    Ok(Json(json!({ "run": id, "times": times })))
+    Ok(Json(WaterIndex { run: id, times }))
 }
 
 /// `GET /api/runs/<id>/water/<time>/<path>`: the water-surface tileset of one output time.
+#[utoipa::path(get, path = "/api/runs/{id}/water/{time}/{path}", tag = "runs",
+    params(("id" = String, Path, description = RUN_ID),
+           ("time" = u64, Path, description = "an output time (s) from GET /api/runs/{id}/water"),
+           ("path" = String, Path, description = "tileset.json or <tile id>.glb")),
+    responses(
+        (status = 200, description = "tileset JSON or glTF binary"),
+        (status = 404, description = "no such run, time or tile", body = ErrorBody),
+        (status = 409, description = "the run is not done", body = ErrorBody)))]
 pub async fn water_tile(
     State(state): State<Arc<AppState>>,
     Path((id, time, path)): Path<(String, u64, String)>,
@@ -703,17 +857,11 @@ pub async fn water_tile(
     let bytes = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, ApiError> {
         let w = r.water_tiles(&id, time)?;
         match &tp {
-            TilePath::Root | TilePath::LayerTileset(_) => w
-                .tileset_bytes()
-                .map(Some)
-                .map_err(|e| ApiError::internal(e.to_string())),
-            TilePath::Content { id: tile, .. } => w
-                .content(tile)
-                .map_err(|e| ApiError::internal(e.to_string())),
+            TilePath::Root | TilePath::LayerTileset(_) => Ok(Some(w.tileset_bytes()?)),
+            TilePath::Content { id: tile, .. } => Ok(w.content(tile)?),
         }
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
+    .await??;
     let Some(bytes) = bytes else {
         return Err(ApiError::not_found(format!("no water tile {path:?}")));
     };

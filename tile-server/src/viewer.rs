@@ -37,16 +37,22 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 /// `GET /`
+#[utoipa::path(get, path = "/", tag = "viewer",
+    responses((status = 200, description = "the viewer page", content_type = "text/html", body = String)))]
 pub async fn index() -> Response {
     asset(INDEX_HTML, "text/html; charset=utf-8")
 }
 
 /// `GET /viewer.js`
+#[utoipa::path(get, path = "/viewer.js", tag = "viewer",
+    responses((status = 200, description = "the viewer's script", content_type = "application/javascript", body = String)))]
 pub async fn viewer_js() -> Response {
     asset(VIEWER_JS, "text/javascript; charset=utf-8")
 }
 
 /// `GET /viewer.css`
+#[utoipa::path(get, path = "/viewer.css", tag = "viewer",
+    responses((status = 200, description = "the viewer's style sheet", content_type = "text/css", body = String)))]
 pub async fn viewer_css() -> Response {
     asset(VIEWER_CSS, "text/css; charset=utf-8")
 }

@@ -265,16 +265,11 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     assert!(out.join("run.png").is_file());
 
     // Depths in the tiles are the run's, and each building has its depth class's colour.
-    let table =
-        scenarios::jobs::results::Table::read(&dir.join("runs").join(id).join("buildings.csv"))
-            .unwrap();
-    let ids = table.strings("id").unwrap();
-    let depth = table.numbers("max_depth_m").unwrap();
-    let by_id: std::collections::HashMap<&str, f64> = ids
-        .iter()
-        .map(String::as_str)
-        .zip(depth.iter().copied())
-        .collect();
+    let depths = scenarios::output::RunDir::new(dir.join("runs").join(id))
+        .feature_depths(scenarios::output::FeatureTable::Buildings)
+        .unwrap();
+    let by_id: std::collections::HashMap<&str, f64> =
+        depths.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let palette: Vec<(f64, String)> = r["depthPalette"]
         .as_array()
         .unwrap()

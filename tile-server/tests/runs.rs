@@ -319,15 +319,9 @@ async fn runs_over_http() {
     );
 
     // Building tiles with ?run= carry the run's depths; without it, no data (-1).
-    let table =
-        scenarios::jobs::results::Table::read(&dir.join("runs").join(&id).join("buildings.csv"))
-            .unwrap();
-    let expect: HashMap<String, f64> = table
-        .strings("id")
-        .unwrap()
-        .into_iter()
-        .zip(table.numbers("max_depth_m").unwrap())
-        .collect();
+    let expect: HashMap<String, f64> = scenarios::output::RunDir::new(dir.join("runs").join(&id))
+        .feature_depths(scenarios::output::FeatureTable::Buildings)
+        .unwrap();
     let (_, bts) = send(c.get(format!("{base}/tiles/buildings/tileset.json"))).await;
     let mut uris = Vec::new();
     fn contents(t: &Value, out: &mut Vec<String>) {

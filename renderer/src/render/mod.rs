@@ -20,11 +20,11 @@ pub use draw::Renderer;
 use crate::error::{RenderError, Result};
 use geo::InteriorPoint;
 use geo_types::{LineString, MultiPolygon};
+use scenarios::output::{FeatureTable, Raster, RunDir};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use twin_core::crs::{Crs, Transform};
 use twin_core::model::Dem;
-use twin_core::NoProgress;
 use twin_core::Twin;
 
 /// Which layers a picture shows (all by default).
@@ -239,35 +239,8 @@ impl Scene {
     }
 }
 
-fn summary_name(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("name")?.as_str().map(str::to_string)
-}
-
-/// Read a single-band float GeoTIFF of a result folder as a grid.
-fn read_raster(path: &Path) -> Result<Dem> {
-    if !path.is_file() {
-        return Err(RenderError::input(path, "no such file"));
-    }
-    let src = twin_core::import::dem::read_geotiff(path, &NoProgress)?;
-    Ok(src.grid)
-}
-
-/// `depth_<7 digits>s.tif` files of a folder: (time, path), sorted by time.
-fn snapshots(dir: &Path) -> Vec<(f64, PathBuf)> {
-    let mut out: Vec<(f64, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            let t = name.strip_prefix("depth_")?.strip_suffix("s.tif")?;
-            Some((t.parse::<f64>().ok()?, e.path()))
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.total_cmp(&b.0));
-    out
+fn summary_name(run: &RunDir) -> Option<String> {
+    run.read_summary().ok()?.name
 }
 
 impl FloodLayer {
@@ -278,16 +251,17 @@ impl FloodLayer {
         if !dir.is_dir() {
             return Err(RenderError::input(dir, "no such flood result folder"));
         }
+        let run = RunDir::new(dir);
         let path = match time_s {
-            None => dir.join("max_depth.tif"),
+            None => run.raster_path(Raster::MaxDepth),
             Some(t) => {
-                let snaps = snapshots(dir);
-                match snaps.iter().find(|(st, _)| (st - t).abs() < 0.5) {
+                let snaps = run.snapshots();
+                match snaps.iter().find(|(st, _)| (*st as f64 - t).abs() < 0.5) {
                     Some((_, p)) => p.clone(),
                     None => {
                         let list: Vec<String> = snaps.iter().map(|(t, _)| format!("{t}")).collect();
                         return Err(RenderError::input(
-                            dir.join(format!("depth_{:07}s.tif", t.max(0.0).round() as u64)),
+                            run.depth_path(t),
                             format!(
                                 "no depth snapshot at {t} s; the result has snapshots at [{}] s",
                                 list.join(", ")
@@ -297,24 +271,23 @@ impl FloodLayer {
                 }
             }
         };
-        let depth = read_raster(&path)?;
-        let ground_path = dir.join("ground.tif");
+        let depth = run.read_raster(&path)?;
+        let ground_path = run.raster_path(Raster::Ground);
         let ground = if ground_path.is_file() {
-            let g = read_raster(&ground_path)?;
+            let g = run.read_raster(&ground_path)?;
             (g.ncols == depth.ncols && g.nrows == depth.nrows).then_some(g)
         } else {
             None
         };
-        let table = dir.join("buildings.csv");
-        let building_depths = if table.is_file() {
-            read_building_depths(&table)?
+        let building_depths = if run.has_features(FeatureTable::Buildings) {
+            run.feature_depths(FeatureTable::Buildings)?
         } else {
-            tracing::warn!(path = %table.display(), "no buildings table: buildings are drawn grey");
+            tracing::warn!(dir = %dir.display(), "no buildings table: buildings are drawn grey");
             HashMap::new()
         };
         Ok(FloodLayer {
             dir: dir.to_path_buf(),
-            name: summary_name(dir),
+            name: summary_name(&run),
             depth,
             ground,
             time_s,
@@ -352,85 +325,25 @@ impl FloodLayer {
     }
 }
 
-fn column(path: &Path, header: &csv::StringRecord, name: &str) -> Result<usize> {
-    header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-        RenderError::input(
-            path,
-            format!(
-                "line 1 (header): no column {name:?} (columns: {})",
-                header.iter().collect::<Vec<_>>().join(", ")
-            ),
-        )
-    })
-}
-
-/// Read `id` → `max_depth_m` from a flood result's buildings table.
-fn read_building_depths(path: &Path) -> Result<HashMap<String, f64>> {
-    let mut rd = csv::Reader::from_path(path).map_err(|e| RenderError::input(path, e))?;
-    let header = rd
-        .headers()
-        .map_err(|e| RenderError::input(path, e))?
-        .clone();
-    let (id, depth) = (
-        column(path, &header, "id")?,
-        column(path, &header, "max_depth_m")?,
-    );
-    let mut out = HashMap::new();
-    for (k, rec) in rd.records().enumerate() {
-        let line = k + 2;
-        let rec = rec.map_err(|e| RenderError::input(path, format!("line {line}: {e}")))?;
-        let d: f64 = rec
-            .get(depth)
-            .unwrap_or("")
-            .trim()
-            .parse()
-            .map_err(|e| RenderError::input(path, format!("line {line}: max_depth_m: {e}")))?;
-        out.insert(rec.get(id).unwrap_or("").to_string(), d);
-    }
-    Ok(out)
-}
-
 impl TrafficLayer {
     /// Read a traffic result folder: `links.csv` with (at least) the columns `road_id` and `vc`;
     /// links sharing a road id give it their largest ratio. Empty `vc` fields are skipped.
     pub fn load(dir: &Path) -> Result<TrafficLayer> {
-        let path = dir.join("links.csv");
-        if !path.is_file() {
-            return Err(RenderError::input(
-                &path,
-                "no such file (a traffic result folder holds links.csv)",
-            ));
-        }
-        let mut rd = csv::Reader::from_path(&path).map_err(|e| RenderError::input(&path, e))?;
-        let header = rd
-            .headers()
-            .map_err(|e| RenderError::input(&path, e))?
-            .clone();
-        let (road, vc) = (
-            column(&path, &header, "road_id")?,
-            column(&path, &header, "vc")?,
-        );
+        let run = RunDir::new(dir);
         let mut out: HashMap<String, f64> = HashMap::new();
-        for (k, rec) in rd.records().enumerate() {
-            let line = k + 2;
-            let rec = rec.map_err(|e| RenderError::input(&path, format!("line {line}: {e}")))?;
-            let text = rec.get(vc).unwrap_or("").trim();
-            if text.is_empty() {
-                continue;
-            }
-            let v: f64 = text
-                .parse()
-                .map_err(|e| RenderError::input(&path, format!("line {line}: vc {text:?}: {e}")))?;
+        for (k, (road, vc)) in run.read_link_vc()?.into_iter().enumerate() {
+            let Some(v) = vc else { continue };
             if !v.is_finite() {
-                return Err(RenderError::input(&path, format!("line {line}: vc is {v}")));
+                return Err(RenderError::input(
+                    run.file(scenarios::output::LINKS),
+                    format!("line {}: vc is {v}", k + 2),
+                ));
             }
-            let e = out
-                .entry(rec.get(road).unwrap_or("").to_string())
-                .or_insert(v);
+            let e = out.entry(road).or_insert(v);
             *e = e.max(v);
         }
         Ok(TrafficLayer {
-            name: summary_name(dir),
+            name: summary_name(&run),
             vc: out,
         })
     }

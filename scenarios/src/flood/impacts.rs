@@ -12,64 +12,21 @@
 use super::model::FloodModel;
 use super::raster::{cells_near, sample_line};
 use super::solver::FloodSummary;
-use crate::error::{Result, ScenarioError};
+use crate::output::{FeatureRow, RoadRow};
 use geo_types::Geometry;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::path::Path;
 use twin_core::Twin;
-
-/// Exposure of one building or heritage site.
-#[derive(Clone, Debug, Serialize)]
-pub struct FeatureImpact {
-    /// Feature id.
-    pub id: String,
-    /// Name.
-    pub name: Option<String>,
-    /// Use (buildings) or protection zone (heritage).
-    pub kind: Option<String>,
-    /// Open cells the exposure is read on.
-    pub cells: usize,
-    /// Largest depth (m) on those cells.
-    pub max_depth_m: f64,
-    /// Longest time (s) one of them stayed above the wet depth.
-    pub wet_duration_s: f64,
-    /// Longest time (s) one of them stayed above the hazard depth.
-    pub hazard_duration_s: f64,
-    /// Earliest wetting (s), None if never wet.
-    pub first_wet_s: Option<f64>,
-    /// Largest hazard rating d·(v + 0.5).
-    pub max_hazard: f64,
-}
-
-/// Exposure of one road link.
-#[derive(Clone, Debug, Serialize)]
-pub struct RoadImpact {
-    /// Road id.
-    pub id: String,
-    /// Name.
-    pub name: Option<String>,
-    /// Highway class.
-    pub class: String,
-    /// Length (m) inside the flood grid.
-    pub length_m: f64,
-    /// Largest depth (m) along it.
-    pub max_depth_m: f64,
-    /// Length (m) where the largest depth exceeded the hazard depth (impassable).
-    pub flooded_length_m: f64,
-    /// Earliest wetting along it (s).
-    pub first_wet_s: Option<f64>,
-}
 
 /// Exposure tables for a run.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Impacts {
     /// Buildings.
-    pub buildings: Vec<FeatureImpact>,
+    pub buildings: Vec<FeatureRow>,
     /// Heritage sites.
-    pub heritage: Vec<FeatureImpact>,
+    pub heritage: Vec<FeatureRow>,
     /// Road links (bridges skipped).
-    pub roads: Vec<RoadImpact>,
+    pub roads: Vec<RoadRow>,
 }
 
 /// The open cells of `cells`; for `dry_at_start`, only those no deeper than the wet depth at
@@ -127,7 +84,7 @@ pub fn impacts(twin: &Twin, model: &FloodModel, s: &FloodSummary) -> Impacts {
         }
         let cells = cells_read(model, cells_near(g, &geom, g.dx), dry_at_start);
         let r = read_cells(s, &cells);
-        (r.0 > 0).then(|| FeatureImpact {
+        (r.0 > 0).then(|| FeatureRow {
             id: id.to_string(),
             name: name.clone(),
             kind,
@@ -192,7 +149,7 @@ pub fn impacts(twin: &Twin, model: &FloodModel, s: &FloodSummary) -> Impacts {
                     first = Some(first.map_or(s.first_wet[c], |t: f64| t.min(s.first_wet[c])));
                 }
             }
-            (len > 0.0).then(|| RoadImpact {
+            (len > 0.0).then(|| RoadRow {
                 id: r.id.clone(),
                 name: r.name.clone(),
                 class: r.class.clone(),
@@ -208,47 +165,6 @@ pub fn impacts(twin: &Twin, model: &FloodModel, s: &FloodSummary) -> Impacts {
         heritage,
         roads,
     }
-}
-
-fn csv_err(path: &Path, e: impl ToString) -> ScenarioError {
-    ScenarioError::invalid(format!("table {}", path.display()), e)
-}
-
-/// Header of the buildings and heritage tables.
-pub const FEATURE_HEADER: &[&str] = &[
-    "id",
-    "name",
-    "kind",
-    "cells",
-    "max_depth_m",
-    "wet_duration_s",
-    "hazard_duration_s",
-    "first_wet_s",
-    "max_hazard",
-];
-
-/// Header of the roads table.
-pub const ROAD_HEADER: &[&str] = &[
-    "id",
-    "name",
-    "class",
-    "length_m",
-    "max_depth_m",
-    "flooded_length_m",
-    "first_wet_s",
-];
-
-/// Write a table as CSV: `header`, then one row per record (fields in the struct's order).
-pub fn write_csv<T: Serialize>(path: &Path, header: &[&str], rows: &[T]) -> Result<()> {
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_path(path)
-        .map_err(|e| csv_err(path, e))?;
-    w.write_record(header).map_err(|e| csv_err(path, e))?;
-    for r in rows {
-        w.serialize(r).map_err(|e| csv_err(path, e))?;
-    }
-    w.flush().map_err(|e| ScenarioError::io(path, e))
 }
 
 #[cfg(test)]

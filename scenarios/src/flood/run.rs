@@ -2,13 +2,13 @@
 //! rasters, the per-feature tables and a JSON summary with the water budget.
 
 use super::cpu::CpuSolver;
-use super::geotiff::write_geotiff;
-use super::impacts::{impacts, write_csv, Impacts, FEATURE_HEADER, ROAD_HEADER};
+use super::impacts::{impacts, Impacts};
 use super::model::{FloodModel, GridSpec};
 use super::prepare::prepare;
 use super::scenario::LoadedScenario;
 use super::solver::{FloodSolver, MassBalance};
 use crate::error::{Result, ScenarioError};
+use crate::output::{FeatureTable, Raster, RunDir};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,9 +117,10 @@ pub fn run_model(
     let g = &model.grid;
     let p = &model.params;
     let mut files = Vec::new();
+    let out = spec.output_dir.map(RunDir::new);
     let write = |name: &str, bands: &[&[f32]], files: &mut Vec<String>| -> Result<()> {
-        if let Some(dir) = spec.output_dir {
-            write_geotiff(&dir.join(name), g, bands)?;
+        if let Some(out) = &out {
+            out.write_raster(name, g, bands)?;
             files.push(name.to_string());
         }
         Ok(())
@@ -136,15 +137,14 @@ pub fn run_model(
             max_depth_m: st.h.iter().copied().fold(0.0, f64::max),
         });
         if spec.snapshots && spec.output_dir.is_some() {
-            let tag = format!("{:07}s", st.time.round() as u64);
             write(
-                &format!("depth_{tag}.tif"),
+                &RunDir::depth_name(st.time),
                 &[&f32s(&st.h, &model.blocked)],
                 files,
             )?;
             let (vx, vy) = st.velocity(g, p.wet_depth);
             write(
-                &format!("velocity_{tag}.tif"),
+                &RunDir::velocity_name(st.time),
                 &[&f32s(&vx, &model.blocked), &f32s(&vy, &model.blocked)],
                 files,
             )?;
@@ -187,45 +187,35 @@ pub fn run_model(
     let mass = solver.mass_balance()?;
     let sum = solver.summary()?;
     let b = &model.blocked;
-    write("max_depth.tif", &[&f32s(&sum.max_depth, b)], &mut files)?;
-    write("first_wet_s.tif", &[&f32s(&sum.first_wet, b)], &mut files)?;
-    write(
-        "wet_duration_s.tif",
-        &[&f32s(&sum.wet_duration, b)],
-        &mut files,
-    )?;
-    write(
-        &format!("duration_above_{}m_s.tif", p.hazard_depth),
-        &[&f32s(&sum.hazard_duration, b)],
-        &mut files,
-    )?;
-    write("max_speed.tif", &[&f32s(&sum.max_speed, b)], &mut files)?;
-    write("max_hazard.tif", &[&f32s(&sum.max_hazard, b)], &mut files)?;
-    write("ground.tif", &[&f32s(&model.z, b)], &mut files)?;
+    for (raster, values) in [
+        (Raster::MaxDepth, &sum.max_depth),
+        (Raster::FirstWet, &sum.first_wet),
+        (Raster::WetDuration, &sum.wet_duration),
+        (
+            Raster::HazardDuration {
+                depth_m: p.hazard_depth,
+            },
+            &sum.hazard_duration,
+        ),
+        (Raster::MaxSpeed, &sum.max_speed),
+        (Raster::MaxHazard, &sum.max_hazard),
+        (Raster::Ground, &model.z),
+    ] {
+        write(&raster.file_name(), &[&f32s(values, b)], &mut files)?;
+    }
     let imp = match spec.twin {
         Some(tw) => impacts(tw, model, &sum),
         None => Impacts::default(),
     };
-    if let (Some(dir), Some(_)) = (spec.output_dir, spec.twin) {
-        write_csv(&dir.join("buildings.csv"), FEATURE_HEADER, &imp.buildings)?;
-        write_csv(&dir.join("heritage.csv"), FEATURE_HEADER, &imp.heritage)?;
-        write_csv(&dir.join("roads.csv"), ROAD_HEADER, &imp.roads)?;
-        // The two columns the traffic engine's `flooded` edit reads.
-        let depths: Vec<(&str, f64)> = imp
-            .roads
-            .iter()
-            .map(|r| (r.id.as_str(), r.max_depth_m))
-            .collect();
-        write_csv(
-            &dir.join("road_depths.csv"),
-            &["road_id", "max_depth_m"],
-            &depths,
-        )?;
+    if let (Some(out), Some(_)) = (&out, spec.twin) {
+        out.write_features(FeatureTable::Buildings, &imp.buildings)?;
+        out.write_features(FeatureTable::Heritage, &imp.heritage)?;
+        out.write_roads(&imp.roads)?;
         files.extend([
-            "buildings.csv".into(),
-            "heritage.csv".into(),
-            "roads.csv".into(),
-            "road_depths.csv".into(),
+            FeatureTable::Buildings.file_name().into(),
+            FeatureTable::Heritage.file_name().into(),
+            crate::output::ROADS.into(),
+            crate::output::ROAD_DEPTHS.into(),
         ]);
     }
     let area = g.cell_area();
@@ -268,16 +258,13 @@ pub fn run_model(
         output_dir: spec.output_dir.map(Path::to_path_buf),
         files: {
             let mut f = files;
-            f.push("summary.json".into());
+            f.push(crate::output::SUMMARY.into());
             f
         },
         notes: spec.notes.clone(),
     };
-    if let Some(dir) = spec.output_dir {
-        let path = dir.join("summary.json");
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| ScenarioError::invalid("summary.json", e))?;
-        std::fs::write(&path, text).map_err(|e| ScenarioError::io(&path, e))?;
+    if let Some(out) = &out {
+        out.write_summary(&report, false)?;
     }
     Ok(report)
 }

@@ -558,8 +558,10 @@ fn run_inner(
         Parsed::Traffic(sc) => {
             let mut sc = (**sc).clone();
             for ((path, _), fid) in file.flood_refs.iter().zip(&flood_ids) {
-                sc.flood_depths
-                    .insert(path.clone(), store.dir(fid)?.join("road_depths.csv"));
+                sc.flood_depths.insert(
+                    path.clone(),
+                    crate::output::RunDir::new(store.dir(fid)?).road_depths_path(),
+                );
             }
             let mut part = 0.0;
             let mut progress = |e: ProgressEvent| match e {

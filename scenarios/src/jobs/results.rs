@@ -4,26 +4,11 @@
 
 use super::file::Model;
 use crate::error::{Result, ScenarioError};
+use crate::output::{FeatureRow, FeatureTable, LinkRow, RunDir};
 use crate::traffic::scenario::TrafficReport;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// Header of `links.csv` (traffic runs).
-pub const LINKS_HEADER: &[&str] = &[
-    "key",
-    "road_id",
-    "name",
-    "class",
-    "bridge",
-    "closed",
-    "capacity",
-    "flow",
-    "vc",
-    "time_min",
-    "base_flow",
-    "d_flow",
-];
 
 /// Largest depth changes below this (m) count as unchanged in comparisons.
 pub const DEPTH_TOLERANCE_M: f64 = 1e-3;
@@ -260,125 +245,27 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     })
 }
 
-/// A CSV table read by column name.
-pub struct Table {
-    path: std::path::PathBuf,
-    cols: HashMap<String, usize>,
-    /// The rows.
-    pub rows: Vec<csv::StringRecord>,
-}
-
-impl Table {
-    /// Reads a CSV file with a header line.
-    pub fn read(path: &Path) -> Result<Table> {
-        let mut rd =
-            csv::Reader::from_path(path).map_err(|e| ScenarioError::parse(path, "file", e))?;
-        let cols = rd
-            .headers()
-            .map_err(|e| ScenarioError::parse(path, "line 1", e))?
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.to_string(), i))
-            .collect();
-        let mut rows = Vec::new();
-        for (k, r) in rd.records().enumerate() {
-            rows.push(r.map_err(|e| ScenarioError::parse(path, format!("record {}", k + 1), e))?);
-        }
-        Ok(Table {
-            path: path.to_path_buf(),
-            cols,
-            rows,
-        })
-    }
-
-    fn col(&self, name: &str) -> Result<usize> {
-        self.cols.get(name).copied().ok_or_else(|| {
-            ScenarioError::parse(&self.path, "line 1", format!("no column {name:?}"))
-        })
-    }
-
-    /// Column `name` of every row as text.
-    pub fn strings(&self, name: &str) -> Result<Vec<String>> {
-        let c = self.col(name)?;
-        Ok(self
-            .rows
-            .iter()
-            .map(|r| r.get(c).unwrap_or("").to_string())
-            .collect())
-    }
-
-    /// Column `name` of every row as numbers (empty cells: NaN).
-    pub fn numbers(&self, name: &str) -> Result<Vec<f64>> {
-        let c = self.col(name)?;
-        self.rows
-            .iter()
-            .enumerate()
-            .map(|(k, r)| {
-                let s = r.get(c).unwrap_or("");
-                if s.is_empty() {
-                    return Ok(f64::NAN);
-                }
-                s.parse::<f64>().map_err(|_| {
-                    ScenarioError::parse(
-                        &self.path,
-                        format!("record {}, column {name}", k + 1),
-                        format!("{s:?} is not a number"),
-                    )
-                })
-            })
-            .collect()
-    }
-}
-
-/// One row of a `buildings.csv` / `heritage.csv`.
-struct Row {
-    id: String,
-    name: String,
-    kind: String,
-    depth: f64,
-    wet: f64,
-    hazard: f64,
-}
-
-/// The rows of a `buildings.csv` / `heritage.csv`.
-fn feature_depths(path: &Path) -> Result<Vec<Row>> {
-    let t = Table::read(path)?;
-    let ids = t.strings("id")?;
-    let names = t.strings("name")?;
-    let kinds = t.strings("kind")?;
-    let d = t.numbers("max_depth_m")?;
-    let w = t.numbers("wet_duration_s")?;
-    let h = t.numbers("hazard_duration_s")?;
-    Ok((0..ids.len())
-        .map(|i| Row {
-            id: ids[i].clone(),
-            name: names[i].clone(),
-            kind: kinds[i].clone(),
-            depth: d[i],
-            wet: w[i],
-            hazard: h[i],
-        })
-        .collect())
-}
-
 /// Flood totals from a run folder's tables and `summary.json`.
 pub fn flood_impacts(dir: &Path, wet: f64, hazard: f64) -> Result<FloodImpacts> {
-    let b = feature_depths(&dir.join("buildings.csv"))?;
-    let h = feature_depths(&dir.join("heritage.csv"))?;
-    let roads = Table::read(&dir.join("roads.csv"))?;
-    let flooded = roads.numbers("flooded_length_m")?;
-    let summary: serde_json::Value = read_json(&dir.join("summary.json"))?;
-    let num = |k: &str| summary.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    let out = RunDir::new(dir);
+    let b = out.read_features(FeatureTable::Buildings)?;
+    let h = out.read_features(FeatureTable::Heritage)?;
+    let flooded: Vec<f64> = out
+        .read_roads()?
+        .iter()
+        .map(|r| r.flooded_length_m)
+        .collect();
+    let summary = out.read_summary()?;
     let mut heritage_hit: Vec<HeritageHit> = h
         .iter()
-        .filter(|r| r.depth > wet)
+        .filter(|r| r.max_depth_m > wet)
         .map(|r| HeritageHit {
             id: r.id.clone(),
-            name: r.name.clone(),
-            zone: r.kind.clone(),
-            max_depth_m: r.depth,
-            wet_duration_s: r.wet,
-            hazard_duration_s: r.hazard,
+            name: r.name.clone().unwrap_or_default(),
+            zone: r.kind.clone().unwrap_or_default(),
+            max_depth_m: r.max_depth_m,
+            wet_duration_s: r.wet_duration_s,
+            hazard_duration_s: r.hazard_duration_s,
         })
         .collect();
     heritage_hit.sort_by(|a, b| b.max_depth_m.total_cmp(&a.max_depth_m));
@@ -386,68 +273,43 @@ pub fn flood_impacts(dir: &Path, wet: f64, hazard: f64) -> Result<FloodImpacts> 
         wet_depth_m: wet,
         hazard_depth_m: hazard,
         buildings: b.len(),
-        buildings_wet: b.iter().filter(|r| r.depth > wet).count(),
-        buildings_above_hazard_depth: b.iter().filter(|r| r.depth > hazard).count(),
+        buildings_wet: b.iter().filter(|r| r.max_depth_m > wet).count(),
+        buildings_above_hazard_depth: b.iter().filter(|r| r.max_depth_m > hazard).count(),
         heritage_sites: h.len(),
         heritage_hit,
         roads: flooded.len(),
         roads_flooded: flooded.iter().filter(|&&l| l > 0.0).count(),
         roads_flooded_length_m: flooded.iter().filter(|l| l.is_finite()).sum(),
-        max_flooded_area_m2: num("max_flooded_area_m2"),
+        max_flooded_area_m2: summary.max_flooded_area_m2.unwrap_or(f64::NAN),
         mass_balance_relative_error: summary
-            .get("mass_balance")
-            .and_then(|m| m.get("relative_error"))
-            .and_then(|v| v.as_f64())
+            .mass_balance
+            .and_then(|m| m.relative_error)
             .unwrap_or(f64::NAN),
     })
 }
 
-#[derive(Serialize)]
-struct LinkRow<'a> {
-    key: &'a str,
-    road_id: &'a str,
-    name: &'a str,
-    class: &'a str,
-    bridge: bool,
-    closed: bool,
-    capacity: f64,
-    flow: f64,
-    vc: f64,
-    time_min: f64,
-    base_flow: f64,
-    d_flow: f64,
-}
-
 /// Writes a traffic run's `links.csv` and `summary.json`, and returns its totals.
 pub fn write_traffic(dir: &Path, r: &TrafficReport) -> Result<TrafficImpacts> {
-    let path = dir.join("links.csv");
-    let err = |e: csv::Error| ScenarioError::invalid(format!("table {}", path.display()), e);
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_path(&path)
-        .map_err(err)?;
-    w.write_record(LINKS_HEADER).map_err(err)?;
+    let out = RunDir::new(dir);
     let closed: std::collections::HashSet<usize> = r.closed_links.iter().copied().collect();
-    for (a, l) in r.network.links.iter().enumerate() {
+    out.write_links(r.network.links.iter().enumerate().map(|(a, l)| {
         let lr = &r.link_roads[a];
         let s = &r.scenario;
-        w.serialize(LinkRow {
-            key: &l.key,
-            road_id: &lr.id,
-            name: lr.name.as_deref().unwrap_or(""),
-            class: &lr.class,
+        LinkRow {
+            key: l.key.clone(),
+            road_id: lr.id.clone(),
+            name: lr.name.clone().unwrap_or_default(),
+            class: lr.class.clone(),
             bridge: lr.bridge,
             closed: l.closed || closed.contains(&a),
             capacity: l.capacity,
             flow: s.flows[a],
-            vc: s.vc[a],
+            vc: s.vc[a].is_finite().then_some(s.vc[a]),
             time_min: s.times[a],
             base_flow: r.baseline.flows[a],
             d_flow: s.flows[a] - r.baseline.flows[a],
-        })
-        .map_err(err)?;
-    }
-    w.flush().map_err(|e| ScenarioError::io(&path, e))?;
+        }
+    }))?;
     let (b, s) = (&r.baseline, &r.scenario);
     let mut closed_roads: Vec<ClosedRoad> = Vec::new();
     for &a in &r.closed_links {
@@ -503,24 +365,24 @@ pub fn write_traffic(dir: &Path, r: &TrafficReport) -> Result<TrafficImpacts> {
             "base_unreachable": a.base_unreachable, "unreachable": a.unreachable,
         })).collect::<Vec<_>>(),
     });
-    write_json(&dir.join("summary.json"), &summary)?;
+    out.write_summary(&summary, true)?;
     Ok(imp)
 }
 
 fn depth_compare(
-    base: &[Row],
-    run: &[Row],
+    base: &[FeatureRow],
+    run: &[FeatureRow],
     wet: f64,
     hazard: f64,
 ) -> (DepthCounts, Vec<DepthChange>) {
-    let bmap: HashMap<&str, &Row> = base.iter().map(|r| (r.id.as_str(), r)).collect();
+    let bmap: HashMap<&str, &FeatureRow> = base.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut c = DepthCounts::default();
     let mut changes = Vec::new();
     for r in run {
         let Some(b) = bmap.get(r.id.as_str()) else {
             continue;
         };
-        let (d0, d1) = (b.depth, r.depth);
+        let (d0, d1) = (b.max_depth_m, r.max_depth_m);
         c.compared += 1;
         c.wet_baseline += usize::from(d0 > wet);
         c.wet += usize::from(d1 > wet);
@@ -532,7 +394,7 @@ fn depth_compare(
         c.shallower += usize::from(d0 - d1 > DEPTH_TOLERANCE_M);
         changes.push(DepthChange {
             id: r.id.clone(),
-            name: r.name.clone(),
+            name: r.name.clone().unwrap_or_default(),
             base_max_depth_m: d0,
             max_depth_m: d1,
             change_m: d1 - d0,
@@ -558,16 +420,17 @@ pub fn compare_flood(base: &Path, run: &Path) -> Result<FloodCompare> {
         ));
     };
     let (wet, hz) = (imp.wet_depth_m, imp.hazard_depth_m);
+    let (base_dir, run_dir) = (RunDir::new(base), RunDir::new(run));
     let (buildings, mut bch) = depth_compare(
-        &feature_depths(&base.join("buildings.csv"))?,
-        &feature_depths(&run.join("buildings.csv"))?,
+        &base_dir.read_features(FeatureTable::Buildings)?,
+        &run_dir.read_features(FeatureTable::Buildings)?,
         wet,
         hz,
     );
     bch.retain(|c| c.change_m.abs() > DEPTH_TOLERANCE_M);
     let (heritage, hch) = depth_compare(
-        &feature_depths(&base.join("heritage.csv"))?,
-        &feature_depths(&run.join("heritage.csv"))?,
+        &base_dir.read_features(FeatureTable::Heritage)?,
+        &run_dir.read_features(FeatureTable::Heritage)?,
         wet,
         hz,
     );
@@ -584,47 +447,26 @@ pub fn compare_flood(base: &Path, run: &Path) -> Result<FloodCompare> {
     })
 }
 
-struct Links {
-    keys: Vec<String>,
-    road_ids: Vec<String>,
-    names: Vec<String>,
-    closed: Vec<bool>,
-    flow: Vec<f64>,
-    base_flow: Vec<f64>,
-}
-
-fn read_links(dir: &Path) -> Result<Links> {
-    let t = Table::read(&dir.join("links.csv"))?;
-    Ok(Links {
-        keys: t.strings("key")?,
-        road_ids: t.strings("road_id")?,
-        names: t.strings("name")?,
-        closed: t.strings("closed")?.iter().map(|s| s == "true").collect(),
-        flow: t.numbers("flow")?,
-        base_flow: t.numbers("base_flow")?,
-    })
-}
-
 fn traffic_compare(
     tstt_baseline: f64,
     tstt: f64,
     base_flow: &HashMap<String, (f64, bool)>,
-    run: &Links,
+    run: &[LinkRow],
 ) -> TrafficCompare {
     let mut rows: Vec<FlowChange> = Vec::new();
     let mut closed = 0;
-    for i in 0..run.keys.len() {
-        let Some(&(b, bclosed)) = base_flow.get(&run.keys[i]) else {
+    for l in run {
+        let Some(&(b, bclosed)) = base_flow.get(&l.key) else {
             continue;
         };
-        closed += usize::from(run.closed[i] && !bclosed);
+        closed += usize::from(l.closed && !bclosed);
         rows.push(FlowChange {
-            key: run.keys[i].clone(),
-            road_id: run.road_ids[i].clone(),
-            name: run.names[i].clone(),
+            key: l.key.clone(),
+            road_id: l.road_id.clone(),
+            name: l.name.clone(),
             base_flow: b,
-            flow: run.flow[i],
-            d_flow: run.flow[i] - b,
+            flow: l.flow,
+            d_flow: l.flow - b,
         });
     }
     let links = rows.len();
@@ -653,9 +495,10 @@ pub fn compare_traffic_own(run: &Path) -> Result<TrafficCompare> {
             "not a traffic run",
         ));
     };
-    let l = read_links(run)?;
-    let base: HashMap<String, (f64, bool)> = (0..l.keys.len())
-        .map(|i| (l.keys[i].clone(), (l.base_flow[i], false)))
+    let l = RunDir::new(run).read_links()?;
+    let base: HashMap<String, (f64, bool)> = l
+        .iter()
+        .map(|r| (r.key.clone(), (r.base_flow, false)))
         .collect();
     Ok(traffic_compare(
         imp.tstt_baseline,
@@ -677,11 +520,17 @@ pub fn compare_traffic(base: &Path, run: &Path) -> Result<TrafficCompare> {
         }
     };
     let (t0, t1) = (tstt(base)?, tstt(run)?);
-    let b = read_links(base)?;
-    let base_flow: HashMap<String, (f64, bool)> = (0..b.keys.len())
-        .map(|i| (b.keys[i].clone(), (b.flow[i], b.closed[i])))
+    let b = RunDir::new(base).read_links()?;
+    let base_flow: HashMap<String, (f64, bool)> = b
+        .iter()
+        .map(|r| (r.key.clone(), (r.flow, r.closed)))
         .collect();
-    Ok(traffic_compare(t0, t1, &base_flow, &read_links(run)?))
+    Ok(traffic_compare(
+        t0,
+        t1,
+        &base_flow,
+        &RunDir::new(run).read_links()?,
+    ))
 }
 
 /// Compares two stored run folders of the same model.

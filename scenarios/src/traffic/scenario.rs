@@ -623,7 +623,7 @@ pub fn run_loaded_with(
                         return Err(sc.err_at(at, msg));
                     }
                 };
-                let depths = read_depths(&csv)?;
+                let depths = crate::output::read_road_depths(&csv)?;
                 let (close, _) = close_flooded_roads(&rn, roads, &depths, *threshold_m);
                 edits.extend(close);
             }
@@ -710,39 +710,6 @@ pub fn run_loaded_with(
         top_links,
         access,
     })
-}
-
-/// Reads `road_id,max_depth_m` lines (header optional).
-pub fn read_depths(path: &Path) -> Result<Vec<(String, f64)>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| ScenarioError::parse(path, "file", e))?;
-    let mut out = Vec::new();
-    for (k, rec) in rdr.records().enumerate() {
-        let line = format!("line {}", k + 1);
-        let rec = rec.map_err(|e| ScenarioError::parse(path, &line, e))?;
-        if rec.len() != 2 {
-            return Err(ScenarioError::parse(
-                path,
-                line,
-                format!("{} fields, expected road_id,max_depth_m", rec.len()),
-            ));
-        }
-        match rec[1].parse::<f64>() {
-            Ok(d) => out.push((rec[0].to_string(), d)),
-            Err(_) if k == 0 => {} // header
-            Err(e) => {
-                return Err(ScenarioError::parse(
-                    path,
-                    line,
-                    format!("depth {:?}: {e}", &rec[1]),
-                ))
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn access_times(

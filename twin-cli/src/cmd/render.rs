@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use renderer::render::{Camera, FloodLayer, Renderer, Scene, TrafficLayer, CAMERA_FORMS};
+use scenarios::output::RunDir;
 use std::path::{Path, PathBuf};
 use twin_core::TwinDir;
 
@@ -76,9 +77,10 @@ pub fn render(a: &RenderArgs) -> Result<()> {
         .transpose()?;
     if let Some(s) = &a.scenario {
         let d = result_dir(&a.twin, s, "--scenario")?;
-        if d.join("max_depth.tif").is_file() {
+        let run = RunDir::new(&d);
+        if run.is_flood() {
             scene = scene.with_flood(FloodLayer::load(&d, a.time)?);
-        } else if d.join("links.csv").is_file() && traffic.is_none() {
+        } else if run.is_traffic() && traffic.is_none() {
             traffic = Some(d);
         } else {
             bail!(
