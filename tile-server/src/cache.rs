@@ -2,65 +2,13 @@
 //! under the twin folder (`<twin>/cache/tiles/<source version>/<path>`), then the
 //! [`TileSource`]. Concurrent requests for the same missing file wait for one producer.
 
+use super::body::{CacheTier, CachedFile};
 use super::error::ApiError;
-use super::tiles::{TilePath, TileSource};
-use axum::body::Bytes;
-use axum::http::HeaderValue;
+use super::source::{TilePath, TileSource};
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// A file ready to serve.
-#[derive(Debug)]
-pub struct CachedFile {
-    /// Its bytes (cheap to clone).
-    pub bytes: Bytes,
-    /// Its strong ETag, quoted: `"<first 32 hex digits of BLAKE3>"`.
-    pub etag: HeaderValue,
-    /// Its media type.
-    pub content_type: &'static str,
-}
-
-impl CachedFile {
-    /// Wrap bytes, computing the ETag.
-    pub fn new(bytes: Vec<u8>, content_type: &'static str) -> CachedFile {
-        let etag = etag_of(&bytes);
-        CachedFile {
-            bytes: Bytes::from(bytes),
-            etag: HeaderValue::from_str(&etag).expect("hex digits and quotes"),
-            content_type,
-        }
-    }
-}
-
-/// The strong ETag of some bytes: `"` + the first 32 hex digits of their BLAKE3 hash + `"`.
-pub fn etag_of(bytes: &[u8]) -> String {
-    let h = blake3::hash(bytes).to_hex();
-    format!("\"{}\"", &h.as_str()[..32])
-}
-
-/// Where a file came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheTier {
-    /// The memory LRU.
-    Memory,
-    /// The disk cache.
-    Disk,
-    /// Produced by the tile source now.
-    Produced,
-}
-
-impl CacheTier {
-    /// A label for metrics and the `X-Cache` header.
-    pub fn label(self) -> &'static str {
-        match self {
-            CacheTier::Memory => "memory",
-            CacheTier::Disk => "disk",
-            CacheTier::Produced => "produced",
-        }
-    }
-}
 
 #[derive(Clone)]
 struct ByBytes;
@@ -182,16 +130,4 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn etag_is_quoted_hex_of_blake3() {
-        let e = etag_of(b"abc");
-        // BLAKE3("abc") = 6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85
-        assert_eq!(e, "\"6437b3ac38465133ffb63b75273a8db5\"");
-    }
 }

@@ -16,7 +16,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use tile_server::{self as server, tiles::NoTiles, ServerConfig};
+//! use tile_server::{self as server, source::NoTiles, ServerConfig};
 //! let twin = twin_core::TwinDir::open("data/hue".as_ref())?.load()?;
 //! let app = server::app(Arc::new(twin), Arc::new(NoTiles), &ServerConfig::default())?;
 //! let (addr, serving) = server::bind(app, "127.0.0.1:0".parse()?).await?;
@@ -26,10 +26,12 @@
 //! ```
 
 pub mod api;
+pub mod body;
 pub mod cache;
 pub mod error;
 pub mod metrics;
 pub mod runs;
+pub mod source;
 pub mod tiles;
 pub mod viewer;
 
@@ -42,11 +44,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use cache::TileCache;
 use error::ApiError;
+use source::TileSource;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tiles::TileSource;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::predicate::{Predicate, SizeAbove};
@@ -265,24 +267,6 @@ async fn json_error(resp: Response) -> Response {
     out
 }
 
-/// A compressed response's strong ETag must differ from the identity one: `"<tag>-gzip"`,
-/// `"<tag>-br"` (as Apache does); [`tiles::etag_matches`] accepts both forms.
-fn tag_encoded_etag(resp: &mut Response) {
-    let Some(enc) = resp.headers().get(header::CONTENT_ENCODING) else {
-        return;
-    };
-    let enc = enc.to_str().unwrap_or_default().to_string();
-    let tagged = resp
-        .headers()
-        .get(header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix('"')?.strip_suffix('"'))
-        .and_then(|bare| HeaderValue::from_str(&format!("\"{bare}-{enc}\"")).ok());
-    if let Some(v) = tagged {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-}
-
 /// The outermost middleware, one future per request: refuse paths that try to leave their
 /// folder, count and time the request under its route ([`metrics::track`]), give every error
 /// a JSON body and tag the ETag of a compressed body.
@@ -296,7 +280,7 @@ async fn edge(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
     }
     metrics::track(&state, req, |req| async move {
         let mut resp = json_error(next.run(req).await).await;
-        tag_encoded_etag(&mut resp);
+        body::tag_encoded_etag(&mut resp);
         resp
     })
     .await
@@ -432,26 +416,6 @@ pub fn app(
             .layer(compression)
             .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes)),
     ))
-}
-
-/// A short fingerprint of a twin folder's data (`twin.toml` and the store's size and
-/// modification time): it changes when the twin is rebuilt, so the disk tile cache of an older
-/// build is not served.
-pub fn twin_fingerprint(dir: &twin_core::TwinDir) -> String {
-    let mut h = blake3::Hasher::new();
-    if let Ok(t) = std::fs::read(dir.dir.join("twin.toml")) {
-        h.update(&t);
-    }
-    if let Ok(m) = std::fs::metadata(dir.store_path()) {
-        h.update(&m.len().to_le_bytes());
-        if let Ok(t) = m.modified().and_then(|t| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .map_err(std::io::Error::other)
-        }) {
-            h.update(&t.as_nanos().to_le_bytes());
-        }
-    }
-    h.finalize().to_hex()[..16].to_string()
 }
 
 /// Bind `addr` and return the bound address (a port of 0 picks a free one) and the future

@@ -2,7 +2,7 @@
 //! requests by route, method and status, request latency by route, and tile cache lookups by
 //! tier.
 
-use super::cache::CacheTier;
+use super::body::CacheTier;
 use super::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};

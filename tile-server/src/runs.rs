@@ -18,9 +18,9 @@
 //! Runs are [`scenarios::jobs::Job`]s stored under the twin (`<twin>/runs/<id>/`); one runs at
 //! a time (the others wait, `queued`), each on its own thread.
 
-use super::cache::CachedFile;
+use super::body::{respond, CacheTier, CachedFile};
 use super::error::{ApiError, ErrorBody};
-use super::tiles::{respond, TilePath};
+use super::source::TilePath;
 use super::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -812,7 +812,7 @@ pub async fn run_file(
         .await
         .map_err(|_| ApiError::not_found(format!("run {id} has no file {name:?}")))?;
     let file = CachedFile::new(bytes, ct);
-    Ok(respond(&file, &headers, super::cache::CacheTier::Disk))
+    Ok(respond(&file, &headers, CacheTier::Disk))
 }
 
 /// `GET /api/runs/<id>/water`: the output times with a depth raster and their tilesets.
@@ -873,7 +873,7 @@ pub async fn water_tile(
     Ok(respond(
         &CachedFile::new(bytes, ct),
         &headers,
-        super::cache::CacheTier::Produced,
+        CacheTier::Produced,
     ))
 }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tile_server::{self as server, tiles::GeneratedTiles, ServerConfig};
+use tile_server::{self as server, source::GeneratedTiles, ServerConfig};
 use tiles3d::TilesetOptions;
 use twin_core::crs::{Crs, Transform};
 use twin_core::twin::SourceConfig;
@@ -136,7 +136,8 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let (lon, lat) = to_wgs.apply(inside.x(), inside.y()).unwrap();
 
     let opts = TilesetOptions::for_config(&td.config);
-    let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
+    let source =
+        GeneratedTiles::plan(twin.clone(), &opts, &server::source::twin_fingerprint(&td)).unwrap();
     let app = server::app(twin.clone(), Arc::new(source), &ServerConfig::default()).unwrap();
     let addr = common::start(app);
 

@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use tile_server::{self as server, tiles::GeneratedTiles, ServerConfig};
+use tile_server::{self as server, source::GeneratedTiles, ServerConfig};
 use tiles3d::{self as tiles, TilesetOptions};
 use twin_core::crs::{Crs, Transform};
 use twin_core::twin::SourceConfig;
@@ -58,7 +58,7 @@ fn fx() -> &'static Fixture {
         let opts = TilesetOptions::for_config(&td.config);
         let export = root.join("export");
         tiles::export(&twin, &export, &[], &opts, &NoProgress).unwrap();
-        let fingerprint = server::twin_fingerprint(&td);
+        let fingerprint = server::source::twin_fingerprint(&td);
         let source = GeneratedTiles::plan(twin.clone(), &opts, &fingerprint).unwrap();
         let app_cfg = ServerConfig {
             disk_cache: Some(dir.join("cache/tiles")),

@@ -38,7 +38,7 @@ pub fn serve_sample_with_scenarios(
     std::sync::Arc<twin_core::Twin>,
 ) {
     use std::sync::Arc;
-    use tile_server::{self as server, tiles::GeneratedTiles, ServerConfig};
+    use tile_server::{self as server, source::GeneratedTiles, ServerConfig};
     use tiles3d::TilesetOptions;
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&root);
@@ -48,7 +48,8 @@ pub fn serve_sample_with_scenarios(
     let td = twin_core::TwinDir::open(&dir).unwrap();
     let twin = Arc::new(twin_core::TwinDir::open(&dir).unwrap().load().unwrap());
     let opts = TilesetOptions::for_config(&td.config);
-    let source = GeneratedTiles::plan(twin.clone(), &opts, &server::twin_fingerprint(&td)).unwrap();
+    let source =
+        GeneratedTiles::plan(twin.clone(), &opts, &server::source::twin_fingerprint(&td)).unwrap();
     let cfg = ServerConfig {
         twin_dir: Some(dir.clone()),
         scenario_dirs: vec![repo().join("scenarios/examples/hue")],

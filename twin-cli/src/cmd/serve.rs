@@ -57,9 +57,13 @@ fn serve(
         tile_opts: opts.clone(),
         ..server::ServerConfig::default()
     };
-    let source: Arc<dyn server::tiles::TileSource> = Arc::new(
-        server::tiles::GeneratedTiles::plan(t.clone(), &opts, &server::twin_fingerprint(&dir))
-            .context("planning the tilesets")?,
+    let source: Arc<dyn server::source::TileSource> = Arc::new(
+        server::source::GeneratedTiles::plan(
+            t.clone(),
+            &opts,
+            &server::source::twin_fingerprint(&dir),
+        )
+        .context("planning the tilesets")?,
     );
     let app = server::app(t.clone(), source, &cfg)?;
     if !server::viewer::cesium_dir(&cfg.web_dir)
