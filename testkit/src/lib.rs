@@ -85,7 +85,9 @@ pub fn shared(rel: &str) -> PathBuf {
 
 /// A parsed .glb.
 pub struct Glb {
+    /// The JSON chunk.
     pub json: Value,
+    /// The BIN chunk.
     pub bin: Vec<u8>,
 }
 
@@ -94,6 +96,7 @@ fn u32_at(b: &[u8], o: usize) -> usize {
 }
 
 impl Glb {
+    /// Parse a .glb (panics on a malformed one: tests only).
     pub fn parse(bytes: &[u8]) -> Glb {
         assert_eq!(&bytes[0..4], b"glTF", "magic");
         assert_eq!(u32_at(bytes, 4), 2, "version");
@@ -114,6 +117,7 @@ impl Glb {
         Glb { json, bin }
     }
 
+    /// Read and parse a .glb file.
     pub fn read(path: &Path) -> Glb {
         Glb::parse(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
     }
@@ -193,6 +197,7 @@ impl Glb {
             .collect()
     }
 
+    /// Every mesh primitive.
     pub fn primitives(&self) -> Vec<Value> {
         self.json["meshes"]
             .as_array()
@@ -204,6 +209,7 @@ impl Glb {
             .unwrap_or_default()
     }
 
+    /// The EXT_structural_metadata property tables.
     pub fn property_tables(&self) -> Vec<Value> {
         self.json["extensions"]["EXT_structural_metadata"]["propertyTables"]
             .as_array()
@@ -309,35 +315,51 @@ const IDENTITY: Mat = [
 /// tile has a feature table.
 #[derive(Clone, Debug)]
 pub struct Vertex {
+    /// Longitude (degrees).
     pub lon: f64,
+    /// Latitude (degrees).
     pub lat: f64,
+    /// Ellipsoidal height (m).
     pub h: f64,
+    /// The feature id.
     pub feature: Option<String>,
 }
 
 /// One glb of a walk.
 #[derive(Clone, Debug)]
 pub struct GlbInfo {
+    /// The file.
     pub path: PathBuf,
+    /// Its tile's geometric error.
     pub geometric_error: f64,
+    /// True for a leaf tile.
     pub leaf: bool,
+    /// Triangles.
     pub triangles: usize,
+    /// Points.
     pub points: usize,
     /// Index of its first vertex in [`Walk::vertices`].
     pub first_vertex: usize,
+    /// Its vertices.
     pub vertices: usize,
 }
 
 /// What a tileset holds, read back.
 #[derive(Default, Debug)]
 pub struct Walk {
+    /// One per glb.
     pub infos: Vec<GlbInfo>,
+    /// Tiles of the tree.
     pub tiles: usize,
+    /// The glb files referenced.
     pub glbs: Vec<PathBuf>,
+    /// Every vertex, in lon/lat/height.
     pub vertices: Vec<Vertex>,
     /// Feature id → number of tiles it appears in.
     pub features: BTreeMap<String, usize>,
+    /// Points in all.
     pub points: usize,
+    /// Triangles in all.
     pub triangles: usize,
     /// Largest depth of the tree.
     pub depth: usize,
