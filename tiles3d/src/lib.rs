@@ -7,6 +7,36 @@
 //! be produced on their own, which is what the HTTP server does on demand; [`export`] writes
 //! every layer to a folder, one tile at a time (memory bounded by a tile per thread).
 //!
+//! Planning a tileset and making its files:
+//!
+//! ```
+//! use geo_types::polygon;
+//! use tiles3d::{Tileset, TilesetOptions};
+//! use twin_core::model::{Building, HeightSource, Imported};
+//! use twin_core::{Crs, LayerKind, Twin};
+//!
+//! // One 20 m × 20 m, 12 m high building in Huế (UTM 48N).
+//! let mut twin = Twin::new("demo", Crs::epsg(32648).unwrap())?;
+//! let (x, y) = (747_000.0, 1_823_000.0);
+//! twin.add(Imported {
+//!     buildings: vec![Building {
+//!         id: "b1".into(),
+//!         footprint: polygon![(x: x, y: y), (x: x + 20.0, y: y), (x: x + 20.0, y: y + 20.0),
+//!                             (x: x, y: y + 20.0), (x: x, y: y)].into(),
+//!         height: 12.0, base_height: 3.0, levels: Some(4), usage: None, name: None,
+//!         source_id: "1".into(), height_source: HeightSource::Levels, solid: None,
+//!         attributes: Default::default(),
+//!     }],
+//!     ..Default::default()
+//! })?;
+//! let set = Tileset::plan(&twin, LayerKind::Buildings, &TilesetOptions::default())?;
+//! let root = set.root();
+//! let glb = set.tile_content(&twin, &root.id)?;
+//! assert_eq!(&glb[..4], b"glTF");
+//! assert!(tiles3d::tileset_bytes(&set.tileset_json())?.starts_with(b"{"));
+//! # Ok::<(), tiles3d::Error>(())
+//! ```
+//!
 //! Layout of an export: `tileset.json` (the layers as external tilesets) and, per layer,
 //! `<layer>/tileset.json` and `<layer>/<tile id>.glb`.
 //!

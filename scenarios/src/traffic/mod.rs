@@ -12,11 +12,13 @@
 //! * [`result`] holds the outcome: link flows, v/c, times, totals, Beckmann objective,
 //!   unreachable OD pairs, differences from a baseline, skims.
 //!
-//! ```no_run
+//! ```
 //! use scenarios::traffic::{assign, edit, tntp};
 //! use std::path::Path;
-//! let net = tntp::read_net(Path::new("SiouxFalls_net.tntp"))?;
-//! let trips = tntp::read_trips(Path::new("SiouxFalls_trips.tntp"))?;
+//! // The Sioux Falls network of the TNTP collection (in the shared test data).
+//! let dir = Path::new("../../shared/data/traffic/siouxfalls");
+//! let net = tntp::read_net(&dir.join("SiouxFalls_net.tntp"))?;
+//! let trips = tntp::read_trips(&dir.join("SiouxFalls_trips.tntp"))?;
 //! let base = assign::assign(&net, &trips, &assign::AssignOptions::default())?;
 //! let (net2, trips2) = edit::apply_edits(
 //!     &net,
@@ -24,7 +26,9 @@
 //!     &[edit::Edit::CloseLink(edit::LinkRef::Nodes { from: 10, to: 16 })],
 //! )?;
 //! let what_if = assign::assign(&net2, &trips2, &assign::AssignOptions::default())?;
-//! println!("TSTT change: {}", what_if.diff(&base).d_tstt);
+//! assert!(base.relative_gap < 1e-4);
+//! // Closing a link on the way of many trips makes the total travel time longer.
+//! assert!(what_if.diff(&base).d_tstt > 0.0);
 //! # Ok::<(), scenarios::error::ScenarioError>(())
 //! ```
 
