@@ -26,6 +26,7 @@ pub mod water;
 mod features;
 mod glb;
 mod mesh;
+mod metadata;
 mod points;
 mod terrain;
 mod tree;

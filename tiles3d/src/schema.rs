@@ -7,9 +7,9 @@
 //! (per-point LiDAR attributes, as property attributes).
 
 use super::glb::Builder;
+use super::metadata::{PropertyTable, PropertyTableProperty, StringOffsetType};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use serde_json::{json, Value};
 
 /// The schema's id.
 pub const SCHEMA_ID: &str = "huetwin";
@@ -276,17 +276,17 @@ pub(crate) enum Column {
     U16(Vec<u16>),
 }
 
-/// Write a property table's columns as buffer views and return its JSON.
+/// Write a property table's columns as buffer views and return the table.
 pub(crate) fn property_table(
     b: &mut Builder,
     name: &str,
     class: &str,
     count: usize,
     columns: Vec<(&str, Column)>,
-) -> Value {
-    let mut props = serde_json::Map::new();
+) -> PropertyTable {
+    let mut properties = Vec::with_capacity(columns.len());
     for (key, col) in columns {
-        let v = match col {
+        let p = match col {
             Column::Str(vals) => {
                 let mut bytes = Vec::new();
                 let mut offsets: Vec<u8> = Vec::with_capacity((vals.len() + 1) * 4);
@@ -301,18 +301,27 @@ pub(crate) fn property_table(
                 }
                 let values = b.view(&bytes, None, None);
                 let offs = b.view(&offsets, None, None);
-                json!({"values": values, "stringOffsets": offs, "stringOffsetType": "UINT32"})
+                PropertyTableProperty {
+                    values,
+                    string_offsets: Some(offs),
+                    string_offset_type: Some(StringOffsetType::Uint32),
+                }
             }
             Column::F32(vals) => {
                 let bytes: Vec<u8> = vals.iter().flat_map(|x| x.to_le_bytes()).collect();
-                json!({"values": b.view(&bytes, None, None)})
+                PropertyTableProperty::values(b.view(&bytes, None, None))
             }
             Column::U16(vals) => {
                 let bytes: Vec<u8> = vals.iter().flat_map(|x| x.to_le_bytes()).collect();
-                json!({"values": b.view(&bytes, None, None)})
+                PropertyTableProperty::values(b.view(&bytes, None, None))
             }
         };
-        props.insert(key.into(), v);
+        properties.push((key, p));
     }
-    json!({"name": name, "class": class, "count": count, "properties": props})
+    PropertyTable {
+        name: name.into(),
+        class: class.into(),
+        count,
+        properties: properties.into_iter().collect(),
+    }
 }
