@@ -1,14 +1,17 @@
 //! Buildings and heritage sites as tile content: their extent and size for planning, and their
 //! meshes and property tables for a tile.
 
-use super::glb::Builder;
+use super::glb::{self, Builder};
 use super::mesh::{extrude, surface, Mesh, Placer};
+use super::metadata::{
+    FeatureId, MeshFeatures, StructuralMetadata, EXT_MESH_FEATURES, EXT_STRUCTURAL_METADATA,
+};
 use super::schema::{self, Column};
 use super::tree::Item;
 use crate::error::Result;
 use geo::{Area, BoundingRect, InteriorPoint};
 use geo_types::{MultiPolygon, Point};
-use serde_json::json;
+use gltf_json::mesh::{Mode, Semantic};
 use twin_core::model::{Building, HeritageSite};
 use twin_core::LayerKind;
 use twin_core::Twin;
@@ -383,18 +386,36 @@ pub(crate) fn vector_glb(
         }
     };
     b.root_extension(
-        "EXT_structural_metadata",
-        json!({"schema": schema::schema(), "propertyTables": [table]}),
+        EXT_STRUCTURAL_METADATA,
+        &StructuralMetadata {
+            schema: schema::schema(),
+            property_tables: vec![table],
+            property_attributes: Vec::new(),
+        },
+    )?;
+    b.use_extension(EXT_MESH_FEATURES);
+    let mut p = glb::primitive(
+        Mode::Triangles,
+        [
+            (Semantic::Positions, pos),
+            (Semantic::Normals, nor),
+            (glb::custom("FEATURE_ID_0"), fid),
+        ],
     );
-    b.use_extension("EXT_mesh_features");
-    b.mesh(json!({
-        "attributes": {"POSITION": pos, "NORMAL": nor, "_FEATURE_ID_0": fid},
-        "indices": ind,
-        "material": mat,
-        "mode": 4,
-        "extensions": {"EXT_mesh_features": {"featureIds": [
-            {"featureCount": n, "attribute": 0, "propertyTable": 0, "label": label},
-        ]}},
-    }));
+    p.indices = Some(ind);
+    p.material = Some(mat);
+    glb::primitive_extension(
+        &mut p,
+        EXT_MESH_FEATURES,
+        &MeshFeatures {
+            feature_ids: vec![FeatureId {
+                feature_count: n,
+                attribute: 0,
+                property_table: 0,
+                label: label.into(),
+            }],
+        },
+    )?;
+    b.mesh(p);
     b.finish(generator)
 }

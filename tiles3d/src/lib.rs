@@ -50,11 +50,13 @@ pub mod error;
 pub mod geodesy;
 pub mod results;
 pub mod schema;
+pub mod tileset_json;
 pub mod water;
 
 mod features;
 mod glb;
 mod mesh;
+mod metadata;
 mod points;
 mod terrain;
 mod tree;
@@ -65,9 +67,10 @@ pub use features::{building_base, heritage_height_limit, HERITAGE_DEFAULT_HEIGHT
 use geodesy::{Frame, GeoidChoice, GeoidLattice, GeoidModel, Projector, Region};
 use mesh::Placer;
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use tileset_json::{Asset, BoundingVolume, ContentJson, HuetwinInfo, TileJson, TilesetJson};
 use twin_core::Progress;
 use twin_core::{LayerKind, Twin};
 
@@ -89,8 +92,9 @@ pub fn tile_layer(s: &str) -> Option<LayerKind> {
     LayerKind::parse(s).filter(|k| TILE_LAYERS.contains(k))
 }
 
-/// How a tile's children refine it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a tile's children refine it (written `ADD` or `REPLACE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Refine {
     /// Children add to the parent's content.
     Add,
@@ -420,46 +424,37 @@ impl Tileset {
     }
 
     /// The layer's `tileset.json`.
-    pub fn tileset_json(&self) -> Value {
-        let mut v = json!({
-            "asset": {
-                "version": "1.1",
-                "generator": GENERATOR,
-                "extras": {"huetwin": {
-                    "layer": self.layer.name(),
-                    "project_crs": self.crs,
-                    "heights": "ellipsoidal (WGS84); source heights are orthometric",
-                    "geoid": self.geoid.model().describe(),
-                }},
-            },
-            "geometricError": self.geometric_error,
-            "root": self.tile_json(0),
-        });
-        if self.layer != LayerKind::Terrain {
-            v["schema"] = schema::schema();
+    pub fn tileset_json(&self) -> TilesetJson {
+        TilesetJson {
+            asset: Asset::huetwin(Some(HuetwinInfo {
+                twin: None,
+                layer: Some(self.layer.name().into()),
+                project_crs: self.crs.clone(),
+                heights: Some("ellipsoidal (WGS84); source heights are orthometric".into()),
+                geoid: self.geoid.model().describe(),
+            })),
+            geometric_error: self.geometric_error,
+            root: self.tile_json(0),
+            schema: (self.layer != LayerKind::Terrain).then(schema::schema),
         }
-        v
     }
 
-    fn tile_json(&self, i: usize) -> Value {
+    fn tile_json(&self, i: usize) -> TileJson {
         let t = &self.tiles[i];
         let transform = match t.parent {
             None => t.frame.matrix(),
             Some(p) => t.frame.relative_to(&self.tiles[p].frame),
         };
-        let mut v = json!({
-            "boundingVolume": {"region": t.region.to_array()},
-            "geometricError": t.geometric_error,
-            "refine": t.refine.as_str(),
-            "transform": transform,
-        });
-        if let Some(uri) = t.content_uri() {
-            v["content"] = json!({"uri": uri});
+        TileJson {
+            bounding_volume: BoundingVolume {
+                region: t.region.to_array(),
+            },
+            geometric_error: t.geometric_error,
+            refine: Some(t.refine),
+            transform: Some(transform),
+            content: t.content_uri().map(|uri| ContentJson { uri }),
+            children: t.children.iter().map(|&c| self.tile_json(c)).collect(),
         }
-        if !t.children.is_empty() {
-            v["children"] = Value::Array(t.children.iter().map(|&c| self.tile_json(c)).collect());
-        }
-        v
     }
 
     /// The glTF binary of one tile.
@@ -723,41 +718,59 @@ pub fn export_tileset(
 }
 
 /// The bytes of a tileset JSON as written to a file or served (pretty-printed).
-pub fn tileset_bytes(v: &Value) -> Result<Vec<u8>> {
+pub fn tileset_bytes(v: &impl Serialize) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(v).map_err(|e| Error::invalid("tileset.json", e))
 }
 
 /// The top `tileset.json` joining layer tilesets as external tilesets
 /// (`<layer>/tileset.json`), from each layer's root region and geometric error; `geoid`
-/// describes how heights were made ellipsoidal. `roots` must not be empty.
-pub fn top_tileset_json(twin: &Twin, roots: &[(LayerKind, Region, f64)], geoid: &str) -> Value {
+/// describes how heights were made ellipsoidal. `roots` must not be empty (without roots the
+/// root region is all zeros).
+pub fn top_tileset_json(
+    twin: &Twin,
+    roots: &[(LayerKind, Region, f64)],
+    geoid: &str,
+) -> TilesetJson {
     let mut children = Vec::new();
     let mut region: Option<Region> = None;
     let mut error: f64 = 0.0;
     for (layer, r, e) in roots {
         region = Some(region.map_or(*r, |x| x.union(r)));
         error = error.max(*e);
-        children.push(json!({
-            "boundingVolume": {"region": r.to_array()},
-            "geometricError": e,
-            "content": {"uri": format!("{}/tileset.json", layer.name())},
-        }));
+        children.push(TileJson {
+            bounding_volume: BoundingVolume {
+                region: r.to_array(),
+            },
+            geometric_error: *e,
+            refine: None,
+            transform: None,
+            content: Some(ContentJson {
+                uri: format!("{}/tileset.json", layer.name()),
+            }),
+            children: Vec::new(),
+        });
     }
-    let region = region.map(|r| r.to_array().to_vec()).unwrap_or_default();
-    json!({
-        "asset": {
-            "version": "1.1",
-            "generator": GENERATOR,
-            "extras": {"huetwin": {"twin": twin.name, "project_crs": twin.crs.definition(), "geoid": geoid}},
+    TilesetJson {
+        asset: Asset::huetwin(Some(HuetwinInfo {
+            twin: Some(twin.name.clone()),
+            layer: None,
+            project_crs: twin.crs.definition().to_string(),
+            heights: None,
+            geoid: geoid.into(),
+        })),
+        geometric_error: error,
+        root: TileJson {
+            bounding_volume: BoundingVolume {
+                region: region.map(|r| r.to_array()).unwrap_or([0.0; 6]),
+            },
+            geometric_error: error,
+            refine: Some(Refine::Add),
+            transform: None,
+            content: None,
+            children,
         },
-        "geometricError": error,
-        "root": {
-            "boundingVolume": {"region": region},
-            "geometricError": error,
-            "refine": "ADD",
-            "children": children,
-        }
-    })
+        schema: None,
+    }
 }
 
 /// Export the given layers (all layers the twin has when `layers` is empty) to `dir`:

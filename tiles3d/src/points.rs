@@ -3,12 +3,16 @@
 //! grid's spacing apart) and hands the others to its quadrants; each point is in one tile.
 
 use super::geodesy::{GeoidLattice, Projector, Region};
-use super::glb::Builder;
+use super::glb::{self, Builder};
 use super::mesh::Placer;
+use super::metadata::{
+    PrimitiveMetadata, PropertyAttribute, PropertyAttributeProperty, StructuralMetadata,
+    EXT_STRUCTURAL_METADATA,
+};
 use super::schema;
 use super::{Content, PlanNode, Refine, TilesetOptions};
 use crate::error::Result;
-use serde_json::json;
+use gltf_json::mesh::{Mode, Semantic};
 use twin_core::model::PointCloud;
 use twin_core::Twin;
 
@@ -237,23 +241,41 @@ pub(crate) fn glb(
     let col = b.strided_u8s(&colours, 3, true);
     let int = b.strided_u16(&intensity);
     let cls = b.strided_u8s(&class, 1, false);
+    let intensity = glb::custom("INTENSITY");
+    let classification = glb::custom("CLASSIFICATION");
     b.root_extension(
-        "EXT_structural_metadata",
-        json!({
-            "schema": schema::schema(),
-            "propertyAttributes": [{
-                "class": schema::CLASS_POINT,
-                "properties": {
-                    "intensity": {"attribute": "_INTENSITY"},
-                    "classification": {"attribute": "_CLASSIFICATION"},
-                }
-            }]
-        }),
+        EXT_STRUCTURAL_METADATA,
+        &StructuralMetadata {
+            schema: schema::schema(),
+            property_tables: Vec::new(),
+            property_attributes: vec![PropertyAttribute {
+                class: schema::CLASS_POINT.into(),
+                properties: [
+                    ("intensity", intensity.clone()),
+                    ("classification", classification.clone()),
+                ]
+                .into_iter()
+                .map(|(k, attribute)| (k, PropertyAttributeProperty { attribute }))
+                .collect(),
+            }],
+        },
+    )?;
+    let mut p = glb::primitive(
+        Mode::Points,
+        [
+            (Semantic::Positions, pos),
+            (Semantic::Colors(0), col),
+            (intensity, int),
+            (classification, cls),
+        ],
     );
-    b.mesh(json!({
-        "attributes": {"POSITION": pos, "COLOR_0": col, "_INTENSITY": int, "_CLASSIFICATION": cls},
-        "mode": 0,
-        "extensions": {"EXT_structural_metadata": {"propertyAttributes": [0]}},
-    }));
+    glb::primitive_extension(
+        &mut p,
+        EXT_STRUCTURAL_METADATA,
+        &PrimitiveMetadata {
+            property_attributes: vec![0],
+        },
+    )?;
+    b.mesh(p);
     b.finish(generator)
 }

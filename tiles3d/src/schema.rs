@@ -7,7 +7,9 @@
 //! (per-point LiDAR attributes, as property attributes).
 
 use super::glb::Builder;
-use serde_json::{json, Value};
+use super::metadata::{PropertyTable, PropertyTableProperty, StringOffsetType};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 
 /// The schema's id.
 pub const SCHEMA_ID: &str = "huetwin";
@@ -24,57 +26,244 @@ pub const RESULT_NO_DATA: f32 = -1.0;
 /// The no-data value of `levels`.
 pub const LEVELS_NO_DATA: u16 = u16::MAX;
 
-/// The schema as JSON (the same object goes in tileset.json and in every glTF).
-pub fn schema() -> Value {
-    let s = |d: &str| json!({"type": "STRING", "description": d, "required": true});
-    let opt_s = |d: &str| json!({"type": "STRING", "description": d, "noData": ""});
-    let f = |d: &str| json!({"type": "SCALAR", "componentType": "FLOAT32", "description": d, "required": true});
-    let result = |d: &str| json!({"type": "SCALAR", "componentType": "FLOAT32", "description": d, "noData": RESULT_NO_DATA});
-    json!({
-        "id": SCHEMA_ID,
-        "name": "huetwin features",
-        "description": "Buildings, heritage sites, their scenario results and LiDAR point attributes of a huetwin digital twin",
-        "version": "1.0.0",
-        "classes": {
-            CLASS_BUILDING: {
-                "name": "Building",
-                "properties": {
-                    "id": s("stable id within the twin (osm:way/123, cityjson:...)"),
-                    "name": opt_s("name, when the source has one"),
-                    "height": f("height above the base, metres"),
-                    "base_height": f("orthometric height of the base (above the geoid), metres"),
-                    "levels": {"type": "SCALAR", "componentType": "UINT16", "description": "storeys above ground", "noData": LEVELS_NO_DATA},
-                    "use": opt_s("use or building type (residential, temple...)"),
-                    "source_id": s("the source file's own id of the feature"),
-                    "height_source": s("where the height came from (height, levels, default:<type>, geometry, synthetic)"),
-                    "heritage_zone": opt_s("protection zone of the heritage site the building stands in (e.g. UNESCO zone I)"),
-                    "heritage_site": opt_s("id of the heritage site the building stands in"),
-                    "lod": s("level of detail of the geometry: 1 (extruded footprint) or the CityJSON LoD"),
-                    "max_flood_depth": result("maximum water depth at the building over a scenario run, metres (no data: no run)"),
-                    "flood_duration": result("time the water stays above the wet depth at the building, hours (no data: no run)"),
-                }
-            },
-            CLASS_HERITAGE: {
-                "name": "Heritage site",
-                "properties": {
-                    "id": s("stable id within the twin"),
-                    "name": opt_s("name"),
-                    "zone": opt_s("protection zone (e.g. UNESCO zone I / II)"),
-                    "kind": opt_s("historic=* or heritage=* value"),
-                    "height_limit": {"type": "SCALAR", "componentType": "FLOAT32", "description": "height limit in the zone, metres", "noData": -1.0},
-                    "max_flood_depth": result("maximum water depth at the site over a scenario run, metres (no data: no run)"),
-                    "flood_duration": result("time the water stays above the wet depth at the site, hours (no data: no run)"),
-                }
-            },
-            CLASS_POINT: {
-                "name": "LiDAR point",
-                "properties": {
-                    "intensity": {"type": "SCALAR", "componentType": "UINT16", "description": "return intensity"},
-                    "classification": {"type": "SCALAR", "componentType": "UINT8", "description": "ASPRS classification"},
-                }
-            }
+/// A JSON object whose members keep the order they were given in (a schema's classes, a
+/// class's properties).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ordered<T>(pub Vec<(String, T)>);
+
+impl<T> Ordered<T> {
+    /// The member named `key`.
+    pub fn get(&self, key: &str) -> Option<&T> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+impl<K: Into<String>, T> FromIterator<(K, T)> for Ordered<T> {
+    fn from_iter<I: IntoIterator<Item = (K, T)>>(iter: I) -> Self {
+        Ordered(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+}
+
+impl<T: Serialize> Serialize for Ordered<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
         }
-    })
+        map.end()
+    }
+}
+
+/// A metadata schema (3D Tiles 1.1 `schema`, the same object as in `EXT_structural_metadata`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Schema {
+    /// Its id ([`SCHEMA_ID`]).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// What it describes.
+    pub description: String,
+    /// Its version.
+    pub version: String,
+    /// Its classes by id.
+    pub classes: Ordered<Class>,
+}
+
+/// A class of the schema.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Class {
+    /// Its name.
+    pub name: String,
+    /// Its properties by id.
+    pub properties: Ordered<ClassProperty>,
+}
+
+/// A property of a class.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassProperty {
+    /// The element type.
+    #[serde(rename = "type")]
+    pub type_: PropertyType,
+    /// The component type of scalars.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component_type: Option<ComponentType>,
+    /// What the property is.
+    pub description: String,
+    /// Whether every entity has a value (written only when true).
+    #[serde(skip_serializing_if = "is_false")]
+    pub required: bool,
+    /// The value that stands for "no value".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_data: Option<NoData>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The element type of a property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PropertyType {
+    /// A number.
+    #[serde(rename = "SCALAR")]
+    Scalar,
+    /// A UTF-8 string.
+    #[serde(rename = "STRING")]
+    String,
+}
+
+/// The component type of a scalar property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ComponentType {
+    /// 8-bit unsigned integer.
+    #[serde(rename = "UINT8")]
+    Uint8,
+    /// 16-bit unsigned integer.
+    #[serde(rename = "UINT16")]
+    Uint16,
+    /// 32-bit float.
+    #[serde(rename = "FLOAT32")]
+    Float32,
+}
+
+/// A `noData` value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum NoData {
+    /// For strings.
+    Text(String),
+    /// For integer scalars (written without a fraction).
+    Integer(u64),
+    /// For float scalars.
+    Float(f64),
+}
+
+impl ClassProperty {
+    fn new(type_: PropertyType, component_type: Option<ComponentType>, d: &str) -> Self {
+        ClassProperty {
+            type_,
+            component_type,
+            description: d.into(),
+            required: false,
+            no_data: None,
+        }
+    }
+
+    /// A required string.
+    fn string(d: &str) -> Self {
+        ClassProperty {
+            required: true,
+            ..ClassProperty::new(PropertyType::String, None, d)
+        }
+    }
+
+    /// An optional string: "" when absent.
+    fn opt_string(d: &str) -> Self {
+        ClassProperty {
+            no_data: Some(NoData::Text(String::new())),
+            ..ClassProperty::new(PropertyType::String, None, d)
+        }
+    }
+
+    /// A scalar of the given component type.
+    fn scalar(c: ComponentType, d: &str) -> Self {
+        ClassProperty::new(PropertyType::Scalar, Some(c), d)
+    }
+
+    /// A required FLOAT32.
+    fn float(d: &str) -> Self {
+        ClassProperty {
+            required: true,
+            ..ClassProperty::scalar(ComponentType::Float32, d)
+        }
+    }
+
+    /// A scenario result: FLOAT32, [`RESULT_NO_DATA`] until a run writes it.
+    fn result(d: &str) -> Self {
+        ClassProperty::scalar(ComponentType::Float32, d)
+            .no_data(NoData::Float(RESULT_NO_DATA.into()))
+    }
+
+    fn no_data(self, v: NoData) -> Self {
+        ClassProperty {
+            no_data: Some(v),
+            ..self
+        }
+    }
+}
+
+/// The schema (the same object goes in tileset.json and in every glTF).
+pub fn schema() -> Schema {
+    use ClassProperty as P;
+    let class = |name: &str, properties: Vec<(&str, ClassProperty)>| Class {
+        name: name.into(),
+        properties: properties.into_iter().collect(),
+    };
+    Schema {
+        id: SCHEMA_ID.into(),
+        name: "huetwin features".into(),
+        description: "Buildings, heritage sites, their scenario results and LiDAR point attributes of a huetwin digital twin".into(),
+        version: "1.0.0".into(),
+        classes: [
+            (
+                CLASS_BUILDING,
+                class(
+                    "Building",
+                    vec![
+                        ("id", P::string("stable id within the twin (osm:way/123, cityjson:...)")),
+                        ("name", P::opt_string("name, when the source has one")),
+                        ("height", P::float("height above the base, metres")),
+                        ("base_height", P::float("orthometric height of the base (above the geoid), metres")),
+                        (
+                            "levels",
+                            P::scalar(ComponentType::Uint16, "storeys above ground")
+                                .no_data(NoData::Integer(LEVELS_NO_DATA.into())),
+                        ),
+                        ("use", P::opt_string("use or building type (residential, temple...)")),
+                        ("source_id", P::string("the source file's own id of the feature")),
+                        ("height_source", P::string("where the height came from (height, levels, default:<type>, geometry, synthetic)")),
+                        ("heritage_zone", P::opt_string("protection zone of the heritage site the building stands in (e.g. UNESCO zone I)")),
+                        ("heritage_site", P::opt_string("id of the heritage site the building stands in")),
+                        ("lod", P::string("level of detail of the geometry: 1 (extruded footprint) or the CityJSON LoD")),
+                        ("max_flood_depth", P::result("maximum water depth at the building over a scenario run, metres (no data: no run)")),
+                        ("flood_duration", P::result("time the water stays above the wet depth at the building, hours (no data: no run)")),
+                    ],
+                ),
+            ),
+            (
+                CLASS_HERITAGE,
+                class(
+                    "Heritage site",
+                    vec![
+                        ("id", P::string("stable id within the twin")),
+                        ("name", P::opt_string("name")),
+                        ("zone", P::opt_string("protection zone (e.g. UNESCO zone I / II)")),
+                        ("kind", P::opt_string("historic=* or heritage=* value")),
+                        (
+                            "height_limit",
+                            P::scalar(ComponentType::Float32, "height limit in the zone, metres")
+                                .no_data(NoData::Float(-1.0)),
+                        ),
+                        ("max_flood_depth", P::result("maximum water depth at the site over a scenario run, metres (no data: no run)")),
+                        ("flood_duration", P::result("time the water stays above the wet depth at the site, hours (no data: no run)")),
+                    ],
+                ),
+            ),
+            (
+                CLASS_POINT,
+                class(
+                    "LiDAR point",
+                    vec![
+                        ("intensity", P::scalar(ComponentType::Uint16, "return intensity")),
+                        ("classification", P::scalar(ComponentType::Uint8, "ASPRS classification")),
+                    ],
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    }
 }
 
 /// One column of a property table.
@@ -87,17 +276,17 @@ pub(crate) enum Column {
     U16(Vec<u16>),
 }
 
-/// Write a property table's columns as buffer views and return its JSON.
+/// Write a property table's columns as buffer views and return the table.
 pub(crate) fn property_table(
     b: &mut Builder,
     name: &str,
     class: &str,
     count: usize,
     columns: Vec<(&str, Column)>,
-) -> Value {
-    let mut props = serde_json::Map::new();
+) -> PropertyTable {
+    let mut properties = Vec::with_capacity(columns.len());
     for (key, col) in columns {
-        let v = match col {
+        let p = match col {
             Column::Str(vals) => {
                 let mut bytes = Vec::new();
                 let mut offsets: Vec<u8> = Vec::with_capacity((vals.len() + 1) * 4);
@@ -112,18 +301,27 @@ pub(crate) fn property_table(
                 }
                 let values = b.view(&bytes, None, None);
                 let offs = b.view(&offsets, None, None);
-                json!({"values": values, "stringOffsets": offs, "stringOffsetType": "UINT32"})
+                PropertyTableProperty {
+                    values,
+                    string_offsets: Some(offs),
+                    string_offset_type: Some(StringOffsetType::Uint32),
+                }
             }
             Column::F32(vals) => {
                 let bytes: Vec<u8> = vals.iter().flat_map(|x| x.to_le_bytes()).collect();
-                json!({"values": b.view(&bytes, None, None)})
+                PropertyTableProperty::values(b.view(&bytes, None, None))
             }
             Column::U16(vals) => {
                 let bytes: Vec<u8> = vals.iter().flat_map(|x| x.to_le_bytes()).collect();
-                json!({"values": b.view(&bytes, None, None)})
+                PropertyTableProperty::values(b.view(&bytes, None, None))
             }
         };
-        props.insert(key.into(), v);
+        properties.push((key, p));
     }
-    json!({"name": name, "class": class, "count": count, "properties": props})
+    PropertyTable {
+        name: name.into(),
+        class: class.into(),
+        count,
+        properties: properties.into_iter().collect(),
+    }
 }

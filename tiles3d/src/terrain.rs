@@ -3,11 +3,11 @@
 //! neighbours share edges) and are replaced by their children. Nodata cells make holes.
 
 use super::geodesy::{GeoidLattice, Projector, Region};
-use super::glb::Builder;
+use super::glb::{self, Builder};
 use super::mesh::Placer;
 use super::{Content, PlanNode, Refine, TilesetOptions};
 use crate::error::Result;
-use serde_json::json;
+use gltf_json::mesh::{Mode, Semantic};
 use twin_core::model::Dem;
 use twin_core::Twin;
 
@@ -293,9 +293,12 @@ pub(crate) fn glb(
     let nor = builder.vec3(&normals, false);
     let ind = builder.indices(&indices, positions.len());
     let mat = builder.material(rgba, rgba[3] < 1.0);
-    builder.mesh(json!({
-        "attributes": {"POSITION": pos, "NORMAL": nor},
-        "indices": ind, "material": mat, "mode": 4,
-    }));
+    let mut p = glb::primitive(
+        Mode::Triangles,
+        [(Semantic::Positions, pos), (Semantic::Normals, nor)],
+    );
+    p.indices = Some(ind);
+    p.material = Some(mat);
+    builder.mesh(p);
     builder.finish(generator)
 }

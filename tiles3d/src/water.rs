@@ -6,7 +6,8 @@
 //! surface is a [`Dem`] of the water level that the terrain tiler handles as it is: a quadtree
 //! of mesh tiles, finer tiles replacing coarser ones, dry cells left as holes.
 
-use super::{Tileset, TilesetOptions};
+use super::tileset_json::{Asset, BoundingVolume, TileJson, TilesetJson};
+use super::{Refine, Tileset, TilesetOptions};
 use crate::error::{Error, Result};
 use std::path::Path;
 use twin_core::import::dem::read_geotiff;
@@ -74,6 +75,23 @@ pub fn surface(ground: &Dem, depth: &Dem, min_depth: f32) -> Result<Dem> {
     })
 }
 
+/// The tileset of a surface with no wet cell: a root without content or children.
+fn empty_tileset() -> TilesetJson {
+    TilesetJson {
+        asset: Asset::huetwin(None),
+        geometric_error: 0.0,
+        root: TileJson {
+            bounding_volume: BoundingVolume { region: [0.0; 6] },
+            geometric_error: 0.0,
+            refine: Some(Refine::Add),
+            transform: None,
+            content: None,
+            children: Vec::new(),
+        },
+        schema: None,
+    }
+}
+
 /// A water-surface tileset: the surface as the only terrain of a twin of its own.
 pub struct WaterTiles {
     twin: Twin,
@@ -124,12 +142,7 @@ impl WaterTiles {
     pub fn tileset_bytes(&self) -> Result<Vec<u8>> {
         match &self.set {
             Some(s) => super::tileset_bytes(&s.tileset_json()),
-            None => super::tileset_bytes(&serde_json::json!({
-                "asset": {"version": "1.1", "generator": super::GENERATOR},
-                "geometricError": 0.0,
-                "root": {"boundingVolume": {"region": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
-                         "geometricError": 0.0, "refine": "ADD"},
-            })),
+            None => super::tileset_bytes(&empty_tileset()),
         }
     }
 
@@ -159,6 +172,18 @@ mod tests {
             cell_y: 10.0,
             values,
         }
+    }
+
+    #[test]
+    fn a_dry_surface_has_a_root_without_content() {
+        let expected = serde_json::json!({
+            "asset": {"version": "1.1", "generator": crate::GENERATOR},
+            "geometricError": 0.0,
+            "root": {"boundingVolume": {"region": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
+                     "geometricError": 0.0, "refine": "ADD"},
+        });
+        let bytes = crate::tileset_bytes(&empty_tileset()).unwrap();
+        assert_eq!(bytes, serde_json::to_vec_pretty(&expected).unwrap());
     }
 
     #[test]
