@@ -63,7 +63,7 @@ fn projector(crs: &twin_core::Crs) -> Result<std::rc::Rc<Projector>, ApiError> {
     }) {
         return Ok(p);
     }
-    let p = std::rc::Rc::new(Projector::new(crs).map_err(|e| ApiError::internal(e.to_string()))?);
+    let p = std::rc::Rc::new(Projector::new(crs)?);
     PROJECTOR.with(|c| *c.borrow_mut() = Some((def.to_string(), p.clone())));
     Ok(p)
 }
@@ -129,9 +129,7 @@ impl TileSource for GeneratedTiles {
             TilePath::Root => Ok(self.top.clone()),
             TilePath::LayerTileset(l) => match self.set(l) {
                 None => Ok(None),
-                Some(ts) => tiles::tileset_bytes(&ts.tileset_json())
-                    .map(Some)
-                    .map_err(|e| ApiError::internal(e.to_string())),
+                Some(ts) => Ok(Some(tiles::tileset_bytes(&ts.tileset_json())?)),
             },
             TilePath::Content { layer, id } => {
                 let Some(ts) = self.set(layer) else {

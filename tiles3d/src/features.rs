@@ -8,6 +8,7 @@ use super::metadata::{
 };
 use super::schema::{self, Column};
 use super::tree::Item;
+use crate::bounds::Bounds;
 use crate::error::Result;
 use geo::{Area, BoundingRect, InteriorPoint};
 use geo_types::{MultiPolygon, Point};
@@ -60,28 +61,16 @@ fn usable_solid(b: &Building) -> Option<&twin_core::model::Solid> {
 /// The box and planning item of a building; None when it has no usable geometry.
 pub(crate) fn building_item(twin: &Twin, idx: usize, b: &Building) -> Option<(Item, FeatureBox)> {
     let (fb, vertices) = if let Some(solid) = usable_solid(b) {
-        let mut r = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        let (mut zmin, mut zmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut bounds = Bounds::EMPTY;
         let mut n = 0;
         for p in solid.surfaces.iter().flat_map(|s| s.rings.iter().flatten()) {
             if !p.iter().all(|v| v.is_finite()) {
                 continue;
             }
-            r = [
-                r[0].min(p[0]),
-                r[1].min(p[1]),
-                r[2].max(p[0]),
-                r[3].max(p[1]),
-            ];
-            zmin = zmin.min(p[2]);
-            zmax = zmax.max(p[2]);
+            bounds.add_xyz(p[0], p[1], p[2]);
             n += 1;
         }
+        let (r, (zmin, zmax)) = (bounds.rect, bounds.z);
         if n == 0 {
             return None;
         }

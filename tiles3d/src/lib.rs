@@ -46,6 +46,7 @@
 //! classification as property attributes. Heights are ellipsoidal: source heights are
 //! orthometric and get the geoid undulation of [`geodesy::GeoidLattice`].
 
+mod bounds;
 pub mod error;
 pub mod geodesy;
 pub mod results;
@@ -64,6 +65,7 @@ mod tree;
 pub use error::{Error, Result};
 pub use features::{building_base, heritage_height_limit, HERITAGE_DEFAULT_HEIGHT_M};
 
+use bounds::Bounds;
 use geodesy::{Frame, GeoidChoice, GeoidLattice, GeoidModel, Projector, Region};
 use mesh::Placer;
 use rayon::prelude::*;
@@ -551,21 +553,8 @@ fn features_plan(
             format!("no {} with usable geometry", layer.name()),
         ));
     }
-    let mut ext = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
+    let ext = Bounds::of_rects(boxes.iter().flatten().map(|fb| fb.rect));
     let mut max_size: f64 = 0.0;
-    for fb in boxes.iter().flatten() {
-        ext = [
-            ext[0].min(fb.rect[0]),
-            ext[1].min(fb.rect[1]),
-            ext[2].max(fb.rect[2]),
-            ext[3].max(fb.rect[3]),
-        ];
-    }
     for it in &items {
         max_size = max_size.max(it.size as f64);
     }
@@ -588,29 +577,19 @@ fn to_plan(
     proj: &Projector,
     geoid: &GeoidLattice,
 ) -> Result<PlanNode> {
-    let mut r = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    let (mut zmin, mut zmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut b = Bounds::EMPTY;
     let (mut nmin, mut nmax) = (f64::INFINITY, f64::NEG_INFINITY);
     for &i in &n.content {
         if let Some(fb) = boxes[i as usize] {
-            r = [
-                r[0].min(fb.rect[0]),
-                r[1].min(fb.rect[1]),
-                r[2].max(fb.rect[2]),
-                r[3].max(fb.rect[3]),
-            ];
-            zmin = zmin.min(fb.zmin);
-            zmax = zmax.max(fb.zmax);
-            let (a, b) = geoid.range(fb.rect);
+            b.add_rect(fb.rect);
+            b.add_z(fb.zmin);
+            b.add_z(fb.zmax);
+            let (a, c) = geoid.range(fb.rect);
             nmin = nmin.min(a);
-            nmax = nmax.max(b);
+            nmax = nmax.max(c);
         }
     }
+    let (r, (zmin, zmax)) = (b.rect, b.z);
     let content_region = if n.content.is_empty() {
         None
     } else {

@@ -11,6 +11,7 @@ use super::metadata::{
 };
 use super::schema;
 use super::{Content, PlanNode, Refine, TilesetOptions};
+use crate::bounds::Bounds;
 use crate::error::Result;
 use gltf_json::mesh::{Mode, Semantic};
 use twin_core::model::PointCloud;
@@ -18,21 +19,11 @@ use twin_core::Twin;
 
 /// The union of the clouds' extents (x/y).
 pub(crate) fn extent(twin: &Twin) -> [f64; 4] {
-    twin.pointclouds.iter().filter_map(|c| c.bounds()).fold(
-        [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ],
-        |a, (lo, hi)| {
-            [
-                a[0].min(lo[0]),
-                a[1].min(lo[1]),
-                a[2].max(hi[0]),
-                a[3].max(hi[1]),
-            ]
-        },
+    Bounds::of_rects(
+        twin.pointclouds
+            .iter()
+            .filter_map(|c| c.bounds())
+            .map(|(lo, hi)| [lo[0], lo[1], hi[0], hi[1]]),
     )
 }
 
@@ -136,19 +127,12 @@ fn node(
             )?);
         }
     }
-    let mut r = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    let (mut zmin, mut zmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut b = Bounds::EMPTY;
     for &i in &content {
         let p = &cloud.points[i as usize];
-        r = [r[0].min(p.x), r[1].min(p.y), r[2].max(p.x), r[3].max(p.y)];
-        zmin = zmin.min(p.z);
-        zmax = zmax.max(p.z);
+        b.add_xyz(p.x, p.y, p.z);
     }
+    let (r, (zmin, zmax)) = (b.rect, b.z);
     let (nmin, nmax) = geoid.range(r);
     let region = Region::from_rect(proj, r, zmin + nmin, zmax + nmax)?;
     // Spacing of this tile's subsample: the error of drawing it without its children.

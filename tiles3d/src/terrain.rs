@@ -6,6 +6,7 @@ use super::geodesy::{GeoidLattice, Projector, Region};
 use super::glb::{self, Builder};
 use super::mesh::Placer;
 use super::{Content, PlanNode, Refine, TilesetOptions};
+use crate::bounds::Bounds;
 use crate::error::Result;
 use gltf_json::mesh::{Mode, Semantic};
 use twin_core::model::Dem;
@@ -13,22 +14,7 @@ use twin_core::Twin;
 
 /// The union of the DEMs' extents.
 pub(crate) fn extent(twin: &Twin) -> [f64; 4] {
-    twin.terrain.iter().map(|d| d.extent()).fold(
-        [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ],
-        |a, e| {
-            [
-                a[0].min(e[0]),
-                a[1].min(e[1]),
-                a[2].max(e[2]),
-                a[3].max(e[3]),
-            ]
-        },
-    )
+    Bounds::of_rects(twin.terrain.iter().map(|d| d.extent()))
 }
 
 /// The sampled columns (or rows) of a block: every `stride`-th from `a`, then `b`.

@@ -1,5 +1,13 @@
 //! A twin on disk: a folder with `twin.toml`, its sources and the GeoPackage store `twin.gpkg`
 //! (later also a tile cache and scenario results).
+//!
+//! **Crash safety.** An import commits its features and the twin's new `twin.toml` (with its
+//! [`generation`](TwinConfig::generation) raised) to the store in one SQLite transaction, then
+//! writes `twin.toml`. Killed in between, the store holds the newer file: [`TwinDir::open`]
+//! rolls forward to it, so the twin is always the state before or after the import. A build
+//! makes a new store beside the old one and renames it over it. Imports and builds hold the
+//! folder's writer lock (`.twin.lock`): a second writer waits for the first, then works on the
+//! twin as the first left it; readers are never blocked (the store is in WAL mode).
 
 use crate::crs::Crs;
 use crate::error::{Result, TwinError};
@@ -7,12 +15,29 @@ use crate::import::{import_file, ImportOptions};
 use crate::layer::LayerKind;
 use crate::model::Imported;
 use crate::progress::{NoProgress, Progress};
-use crate::store::Store;
-use crate::twin::{SourceConfig, Twin, TwinConfig};
+use crate::store::{Store, StoreMeta};
+use crate::twin::{sync_dir, SourceConfig, Twin, TwinConfig};
 use std::path::{Path, PathBuf};
 
 /// The store's file name inside a twin folder.
 pub const STORE_FILE: &str = "twin.gpkg";
+
+/// The writer lock's file name inside a twin folder.
+pub const LOCK_FILE: &str = ".twin.lock";
+
+/// Held while a process writes the twin (import, build); released when dropped.
+#[derive(Debug)]
+pub struct WriterLock {
+    _file: std::fs::File,
+}
+
+/// Fault injection for the crash-safety tests: when `HUETWIN_CRASH_AT` names this point, the
+/// process aborts there (as a kill -9 would).
+fn crash_point(name: &str) {
+    if std::env::var("HUETWIN_CRASH_AT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
 
 /// A twin folder.
 #[derive(Clone, Debug)]
@@ -50,15 +75,64 @@ impl ImportReport {
 }
 
 impl TwinDir {
-    /// Open an existing twin folder (its `twin.toml` must exist).
+    /// Open an existing twin folder: its `twin.toml`, or the newer one its store committed with
+    /// the last import when that import was stopped before writing the file (see the module
+    /// docs).
     pub fn open(dir: &Path) -> Result<TwinDir> {
-        let config = TwinConfig::load(dir)?;
+        let file = dir.join("twin.toml");
+        let store = dir.join(STORE_FILE);
+        // A store that cannot be read is reported when the twin is loaded; here it only means
+        // there is nothing newer to roll forward to.
+        let committed = if store.is_file() {
+            committed_config(&store).unwrap_or_else(|e| {
+                tracing::warn!("{}: {e}", store.display());
+                None
+            })
+        } else {
+            None
+        };
+        let config = match (file.exists(), committed) {
+            (true, Some((gen, cfg))) => {
+                let on_disk = TwinConfig::load(dir)?;
+                if gen > on_disk.generation {
+                    cfg
+                } else {
+                    on_disk
+                }
+            }
+            (false, Some((_, cfg))) => cfg,
+            (_, None) => TwinConfig::load(dir)?,
+        };
         let crs = Crs::parse(&config.crs)?;
         Ok(TwinDir {
             dir: dir.to_path_buf(),
             config,
             crs,
         })
+    }
+
+    /// Take the folder's writer lock, waiting while another process holds it.
+    pub fn lock_writer(&self) -> Result<WriterLock> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| TwinError::io(&self.dir, e))?;
+        let path = self.dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| TwinError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tracing::warn!(
+                    "{}: another import or build is writing this twin; waiting for it",
+                    self.dir.display()
+                );
+                file.lock().map_err(|e| TwinError::io(&path, e))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(TwinError::io(&path, e)),
+        }
+        Ok(WriterLock { _file: file })
     }
 
     /// A new twin folder (refuses one that already has a `twin.toml`). Nothing is written until
@@ -126,7 +200,9 @@ impl TwinDir {
         Ok(o)
     }
 
-    /// Import one source into the store (one transaction) and list it in `twin.toml`.
+    /// Import one source into the store and list it in `twin.toml`, as one step (see the module
+    /// docs): the features and the new source list are committed to the store together, then
+    /// `twin.toml` is written. Waits for another writer of the folder first.
     pub fn import(
         &mut self,
         source: SourceConfig,
@@ -134,39 +210,67 @@ impl TwinDir {
     ) -> Result<ImportReport> {
         let path = self.source_path(&source);
         let imp = import_file(&path, &self.options(&source)?, progress)?;
-        std::fs::create_dir_all(&self.dir).map_err(|e| TwinError::io(&self.dir, e))?;
-        let mut store = Store::open_or_create(&self.store_path(), &self.crs)?;
-        store.write(&imp)?;
-        let report = ImportReport::new(&path, &imp);
-        if !self.config.sources.iter().any(|s| s.path == source.path) {
-            self.config.sources.push(source);
+        let _lock = self.lock_writer()?;
+        // Another writer may have changed the twin while this one parsed.
+        if self.dir.join("twin.toml").exists() || self.store_path().exists() {
+            *self = TwinDir::open(&self.dir)?;
         }
-        self.config.save(&self.dir)?;
-        Ok(report)
+        let mut config = self.config.clone();
+        config.generation += 1;
+        if !config.sources.iter().any(|s| s.path == source.path) {
+            config.sources.push(source);
+        }
+        let meta = StoreMeta {
+            generation: config.generation,
+            config_toml: config.to_toml()?,
+        };
+        let mut store = Store::open_or_create(&self.store_path(), &self.crs)?;
+        crash_point("before-store-commit");
+        store.write_with(&imp, Some(&meta))?;
+        drop(store);
+        crash_point("after-store-commit");
+        config.save(&self.dir)?;
+        self.config = config;
+        Ok(ImportReport::new(&path, &imp))
     }
 
     /// Re-import every source listed in `twin.toml` into a fresh store. The new store is built
-    /// beside the old one and replaces it only when every source succeeded.
+    /// beside the old one and replaces it (an atomic rename, flushed) only when every source
+    /// succeeded. Waits for another writer of the folder first.
     pub fn build(&self, progress: &dyn Progress) -> Result<Vec<ImportReport>> {
-        let tmp = self.dir.join(".twin.gpkg.building");
-        if tmp.exists() {
-            std::fs::remove_file(&tmp).map_err(|e| TwinError::io(&tmp, e))?;
+        let _lock = self.lock_writer()?;
+        let me = TwinDir::open(&self.dir)?;
+        let tmp = me.dir.join(".twin.gpkg.building");
+        for stale in [
+            tmp.clone(),
+            tmp.with_extension("building-wal"),
+            tmp.with_extension("building-shm"),
+        ] {
+            if stale.exists() {
+                std::fs::remove_file(&stale).map_err(|e| TwinError::io(&stale, e))?;
+            }
         }
+        let meta = StoreMeta {
+            generation: me.config.generation,
+            config_toml: me.config.to_toml()?,
+        };
         let result = (|| {
-            let mut store = Store::open_or_create(&tmp, &self.crs)?;
+            let mut store = Store::open_or_create(&tmp, &me.crs)?;
             let mut reports = Vec::new();
-            for s in &self.config.sources {
-                let path = self.source_path(s);
-                let imp = import_file(&path, &self.options(s)?, progress)?;
-                store.write(&imp)?;
+            let n = me.config.sources.len();
+            for (i, s) in me.config.sources.iter().enumerate() {
+                let path = me.source_path(s);
+                let imp = import_file(&path, &me.options(s)?, progress)?;
+                store.write_with(&imp, (i + 1 == n).then_some(&meta))?;
                 reports.push(ImportReport::new(&path, &imp));
             }
             Ok(reports)
         })();
         match result {
             Ok(r) => {
-                let dest = self.store_path();
+                let dest = me.store_path();
                 std::fs::rename(&tmp, &dest).map_err(|e| TwinError::io(&dest, e))?;
+                sync_dir(&me.dir)?;
                 Ok(r)
             }
             Err(e) => {
@@ -199,6 +303,23 @@ impl TwinDir {
         }
         Ok(twin)
     }
+}
+
+/// The generation and `twin.toml` the store committed with its last import, if any.
+fn committed_config(store: &Path) -> Result<Option<(u64, TwinConfig)>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        store,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| TwinError::Store {
+        path: store.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let Some(meta) = Store::meta_of(&conn, store)? else {
+        return Ok(None);
+    };
+    let cfg = TwinConfig::parse(&store.join("huetwin_meta/twin.toml"), &meta.config_toml)?;
+    Ok(Some((meta.generation, cfg)))
 }
 
 #[cfg(test)]

@@ -125,14 +125,30 @@ fn attrs(s: Option<String>) -> Attributes {
         .unwrap_or_default()
 }
 
+/// What an import commits beside its features: the twin's `twin.toml` after it and its
+/// generation ([`crate::TwinConfig::generation`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreMeta {
+    /// The import count.
+    pub generation: u64,
+    /// The text of `twin.toml`.
+    pub config_toml: String,
+}
+
+const META_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS huetwin_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
 impl Store {
     /// Open a store, creating it (with the GeoPackage tables and the project CRS) when missing.
     /// An existing store must be in `crs`.
     pub fn open_or_create(path: &Path, crs: &Crs) -> Result<Store> {
         let exists = path.exists();
         let conn = Connection::open(path).map_err(sql_err(path))?;
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            .map_err(sql_err(path))?;
+        // WAL: readers are never blocked by a writer; FULL: a commit is on disk before it returns.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(sql_err(path))?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -241,6 +257,13 @@ impl Store {
 
     /// Write everything an import produced, in one transaction: all of it or none of it.
     pub fn write(&mut self, imp: &Imported) -> Result<()> {
+        self.write_with(imp, None)
+    }
+
+    /// [`Store::write`], committing `meta` (the twin's `twin.toml` after this import and its
+    /// generation) in the same transaction: the features and the source list they belong to
+    /// change together or not at all.
+    pub fn write_with(&mut self, imp: &Imported, meta: Option<&StoreMeta>) -> Result<()> {
         let path = self.path.clone();
         let srs = self.srs_id;
         let tx = self.conn.transaction().map_err(sql_err(&path))?;
@@ -252,7 +275,56 @@ impl Store {
             },
         })?;
         update_extents(&tx).map_err(sql_err(&path))?;
+        if let Some(m) = meta {
+            tx.execute_batch(META_TABLE).map_err(sql_err(&path))?;
+            tx.execute(
+                "INSERT INTO huetwin_meta (key, value) VALUES ('twin.toml', ?1), ('generation', ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                rusqlite::params![m.config_toml, m.generation.to_string()],
+            )
+            .map_err(sql_err(&path))?;
+        }
         tx.commit().map_err(sql_err(&path))
+    }
+
+    /// The `twin.toml` and generation the last import committed with its features; none for a
+    /// store written before generations were kept.
+    pub fn meta(&self) -> Result<Option<StoreMeta>> {
+        Store::meta_of(&self.conn, &self.path)
+    }
+
+    /// [`Store::meta`] on any connection to a store file (`path` names it in errors).
+    pub(crate) fn meta_of(conn: &Connection, path: &Path) -> Result<Option<StoreMeta>> {
+        let has: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'huetwin_meta'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql_err(path))?;
+        if has == 0 {
+            return Ok(None);
+        }
+        let get = |k: &str| -> Result<Option<String>> {
+            match conn.query_row("SELECT value FROM huetwin_meta WHERE key = ?1", [k], |r| {
+                r.get::<_, String>(0)
+            }) {
+                Ok(v) => Ok(Some(v)),
+                Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+                Err(e) => Err(sql_err(path)(e)),
+            }
+        };
+        let (Some(config_toml), Some(generation)) = (get("twin.toml")?, get("generation")?) else {
+            return Ok(None);
+        };
+        let generation = generation.parse().map_err(|_| TwinError::Store {
+            path: path.to_path_buf(),
+            message: format!("huetwin_meta: generation {generation:?} is not a number"),
+        })?;
+        Ok(Some(StoreMeta {
+            generation,
+            config_toml,
+        }))
     }
 
     /// Delete every feature, grid and point (for a rebuild), in one transaction.

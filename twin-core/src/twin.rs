@@ -82,9 +82,19 @@ pub struct TwinConfig {
     /// Height rules for buildings without a measured height.
     #[serde(default)]
     pub heights: HeightRules,
+    /// How many imports changed the twin: each import commits its features and this file
+    /// (with the count raised) to the store in one transaction, then writes this file; a store
+    /// whose count is higher holds the newer `twin.toml` ([`crate::TwinDir::open`] rolls
+    /// forward to it). 0 (left out) for a twin no import has changed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
     /// Sources, imported in order by `twin build`.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl TwinConfig {
@@ -95,6 +105,7 @@ impl TwinConfig {
             crs: crs.definition().into(),
             geoid_offset_m: 0.0,
             heights: HeightRules::default(),
+            generation: 0,
             sources: Vec::new(),
         }
     }
@@ -103,7 +114,13 @@ impl TwinConfig {
     pub fn load(dir: &Path) -> Result<TwinConfig> {
         let path = dir.join("twin.toml");
         let text = std::fs::read_to_string(&path).map_err(|e| TwinError::io(&path, e))?;
-        let cfg: TwinConfig = toml::from_str(&text).map_err(|e| {
+        TwinConfig::parse(&path, &text)
+    }
+
+    /// Parse and check the text of a `twin.toml` (`path` names it in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<TwinConfig> {
+        let path = path.to_path_buf();
+        let cfg: TwinConfig = toml::from_str(text).map_err(|e| {
             let place = e
                 .span()
                 .map(|s| {
@@ -131,14 +148,34 @@ impl TwinConfig {
         Ok(cfg)
     }
 
-    /// Write `dir/twin.toml` (atomically: temp file then rename).
+    /// The text of `twin.toml` for this config.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| TwinError::invalid("twin.toml", e))
+    }
+
+    /// Write `dir/twin.toml` durably and atomically: a temp file, flushed to disk, renamed over
+    /// the old one, and the folder flushed so that the rename survives a power loss.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join("twin.toml");
-        let text = toml::to_string_pretty(self).map_err(|e| TwinError::invalid("twin.toml", e))?;
+        let text = self.to_toml()?;
         let tmp = dir.join(".twin.toml.tmp");
-        std::fs::write(&tmp, text).map_err(|e| TwinError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| TwinError::io(&path, e))
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(|e| TwinError::io(&tmp, e))?;
+            f.write_all(text.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| TwinError::io(&tmp, e))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| TwinError::io(&path, e))?;
+        sync_dir(dir)
     }
+}
+
+/// Flush a folder's entries (a rename or a new file in it) to disk.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| TwinError::io(dir, e))
 }
 
 /// A digital twin in memory: project CRS, typed layers with R-tree indexes, terrain and point

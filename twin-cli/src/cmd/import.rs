@@ -3,7 +3,7 @@
 use super::bar;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
-use twin_core::folder::ImportReport;
+use twin_core::folder::{ImportReport, STORE_FILE};
 use twin_core::twin::SourceConfig;
 use twin_core::{Crs, LayerKind, TwinDir};
 
@@ -38,7 +38,9 @@ pub struct BuildArgs {
 
 /// Imports one source into the twin (created when it has no twin.toml yet).
 pub fn import(a: ImportArgs) -> Result<()> {
-    let mut dir = if a.into.join("twin.toml").exists() {
+    // A twin exists once it has a twin.toml, or a store whose first import committed (and was
+    // stopped before writing twin.toml: opening rolls forward to it).
+    let mut dir = if a.into.join("twin.toml").exists() || a.into.join(STORE_FILE).exists() {
         TwinDir::open(&a.into)?
     } else {
         let name = a
