@@ -157,3 +157,30 @@ fn a_cancel_flag_never_set_changes_nothing() {
     assert_eq!(sa.qx, sb.qx);
     assert_eq!(sa.qy, sb.qy);
 }
+
+#[test]
+fn traffic_inputs_stay_in_the_scenario_folder_and_the_twin() {
+    let (_tmp, scen) = layout();
+    let path = scen.join("t.toml");
+    let head = "model = \"traffic\"\nbaseline = \"none\"\n";
+    let mut demand = Vec::new();
+    for w in ["/etc/shadow", "/nonexistent", "../private.csv", "/dev/zero"] {
+        let text = format!("{head}[demand]\nkind = \"tntp\"\nfile = \"{w}\"\n");
+        let e = ScenarioFile::parse(&path, text).unwrap_err().to_string();
+        assert!(e.contains("field `demand.file`"), "{e}");
+        assert!(!e.contains("SECRET"), "{e}");
+        demand.push(e.replace(w, "<path>"));
+        let text =
+            format!("{head}\n[[edit]]\ntype = \"flooded\"\nfile = \"{w}\"\nthreshold_m = 0.3\n");
+        let e = ScenarioFile::parse(&path, text).unwrap_err().to_string();
+        assert!(e.contains("line 4: field `file`"), "{e}");
+        assert!(e.contains("outside the allowed folders or missing"), "{e}");
+        let text = format!(
+            "{head}\n[[edit]]\ntype = \"flooded\"\nscenario = \"{w}\"\nthreshold_m = 0.3\n"
+        );
+        let e = ScenarioFile::parse(&path, text).unwrap_err().to_string();
+        assert!(e.contains("line 4: field `scenario`"), "{e}");
+        assert!(e.contains("outside the allowed folders or missing"), "{e}");
+    }
+    assert!(demand.iter().all(|m| m == &demand[0]), "{demand:?}");
+}
