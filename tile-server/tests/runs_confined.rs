@@ -368,6 +368,16 @@ async fn interrupted_runs_are_found_by_their_lock_not_their_pid() {
         r["error"].as_str().unwrap().starts_with("interrupted"),
         "{r}"
     );
+    // Ended: nothing to cancel.
+    let (s, v) = send(c.delete(format!("{base}/api/runs/{stale}"))).await;
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is failed"),
+        "{v}"
+    );
     // A live run holds its lock: another look (a second server on the twin) leaves it.
     let (s, v) = post_toml(&c, &base, &slow_flood()).await;
     assert_eq!(s, 202, "{v}");
