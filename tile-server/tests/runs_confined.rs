@@ -265,6 +265,7 @@ async fn cancel_stops_a_run_inside_a_solver_chunk() {
     )
     .await;
     let took = t.elapsed();
+    eprintln!("run {id}: cancelled {took:?} after DELETE answered");
     assert_eq!(r["status"], "cancelled", "{r}");
     assert!(
         took < Duration::from_millis(1500),
