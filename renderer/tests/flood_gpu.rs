@@ -191,3 +191,34 @@ fn gpu_lake_at_rest_stays_exactly_still() {
     );
     assert_eq!(st.h, h0);
 }
+
+/// Issue 14: a cancel flag set while one `advance_to` call runs stops it between dispatch
+/// batches, within a second, leaving the solver at a step boundary before the end.
+#[test]
+fn gpu_solver_stops_inside_advance_to_when_cancelled() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let mut m = basin();
+    for h in m.h0.iter_mut() {
+        *h = 5.0;
+    }
+    let mut s = gpu(&m);
+    let flag = Arc::new(AtomicBool::new(false));
+    s.set_cancel(flag.clone());
+    let f = flag.clone();
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        f.store(true, Ordering::Relaxed);
+        Instant::now()
+    });
+    let out = s.advance_to(1e9);
+    let ended = Instant::now();
+    let set = setter.join().unwrap();
+    assert!(
+        matches!(out, Err(scenarios::ScenarioError::Cancelled)),
+        "{out:?}"
+    );
+    assert!(ended.duration_since(set) < Duration::from_secs(1));
+    assert!(s.time() > 0.0 && s.time() < 1e9, "{}", s.time());
+}

@@ -49,6 +49,12 @@ pub enum ScenarioError {
     /// The run was cancelled by its caller.
     #[error("cancelled")]
     Cancelled,
+    /// The run went on longer than the wall-clock limit it was given and was stopped.
+    #[error("stopped: the run took longer than its time limit of {limit_s} s of wall-clock time")]
+    TimedOut {
+        /// The limit (s).
+        limit_s: u64,
+    },
 }
 
 impl ScenarioError {

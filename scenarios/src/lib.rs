@@ -6,11 +6,13 @@
 //!   GeoTIFF and per-feature outputs); the GPU solver is in `renderer::flood`;
 //! * [`traffic`]: static user-equilibrium traffic assignment and what-if edits;
 //! * [`jobs`]: scenario files run as stored jobs (progress, cancel, impacts, comparisons);
+//! * [`files`]: the one way a scenario reads another file, confined to allowed folders;
 //! * [`output`]: [`output::RunDir`], the one typed writer and reader of a run's result files.
 
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod files;
 pub mod flood;
 pub mod jobs;
 pub mod output;

@@ -471,7 +471,7 @@ pub fn read_road_depths(path: &Path) -> Result<Vec<(String, f64)>> {
                 return Err(ScenarioError::parse(
                     path,
                     line,
-                    format!("depth {:?}: {e}", &rec[1]),
+                    format!("the depth is not a number ({e})"),
                 ))
             }
         }

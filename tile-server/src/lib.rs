@@ -82,6 +82,11 @@ pub struct ServerConfig {
     pub flood_solver: scenarios::jobs::SolverChoice,
     /// Tile options (water-surface tilesets of runs).
     pub tile_opts: tiles3d::TilesetOptions,
+    /// Scenario runs that may wait beside the one running (16 by default); more get 429.
+    pub max_queued_runs: usize,
+    /// Wall-clock time a scenario run may take before it is stopped and marked failed (2 h by
+    /// default); None: no limit.
+    pub run_time_limit: Option<std::time::Duration>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +101,8 @@ impl Default for ServerConfig {
             scenario_dirs: Vec::new(),
             flood_solver: scenarios::jobs::SolverChoice::cpu(),
             tile_opts: tiles3d::TilesetOptions::default(),
+            max_queued_runs: 16,
+            run_time_limit: Some(std::time::Duration::from_secs(2 * 3600)),
         }
     }
 }
@@ -342,6 +349,10 @@ pub fn app(
                 cfg.scenario_dirs.clone(),
                 cfg.flood_solver.clone(),
                 cfg.tile_opts.clone(),
+                runs::RunLimits {
+                    max_queued: cfg.max_queued_runs,
+                    time_limit: cfg.run_time_limit,
+                },
             ))
         }),
     });

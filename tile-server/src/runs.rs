@@ -16,7 +16,10 @@
 //! | `GET /tiles/buildings/...?run=<id>` | building and heritage tiles with the run's depths in their `max_flood_depth` column |
 //!
 //! Runs are [`scenarios::jobs::Job`]s stored under the twin (`<twin>/runs/<id>/`); one runs at
-//! a time (the others wait, `queued`), each on its own thread.
+//! a time (the others wait, `queued`, at most [`RunLimits::max_queued`] of them: 429 beyond),
+//! each on its own thread, stopped and failed past [`RunLimits::time_limit`]. The files a
+//! scenario names are read only from the scenario folders and the twin
+//! ([`scenarios::files`]).
 
 use super::body::{respond, CacheTier, CachedFile};
 use super::error::{ApiError, ErrorBody};
@@ -30,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::{self, Stream, StreamExt};
 use quick_cache::sync::Cache;
+use scenarios::files::AllowedRoots;
 use scenarios::jobs::{
     read_compare, read_impacts, Job, JobOptions, JobProgress, RunInfo, RunStore, ScenarioFile,
     SolverChoice, Status,
@@ -71,15 +75,42 @@ struct Active {
     events: watch::Sender<RunEvent>,
 }
 
+/// The bounds on the server's scenario runs (`ServerConfig::max_queued_runs`,
+/// `ServerConfig::run_time_limit`).
+#[derive(Clone, Copy, Debug)]
+pub struct RunLimits {
+    /// Runs that may wait for the runner beside the one running; `POST /api/runs` and
+    /// `.../rerun` answer 429 beyond.
+    pub max_queued: usize,
+    /// Wall-clock time a run may take (its baseline runs included) before it is stopped and
+    /// marked failed; None: no limit.
+    pub time_limit: Option<Duration>,
+}
+
+/// A place in the run queue, given back when dropped (the run ended, or was never made).
+struct Slot(Arc<Mutex<usize>>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut n = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+    }
+}
+
 /// The run side of the server.
 pub struct Runs {
     twin_dir: PathBuf,
     store: RunStore,
     scenario_dirs: Vec<PathBuf>,
+    /// Where the files a scenario names may come from: the scenario folders and the twin.
+    roots: AllowedRoots,
     solver: SolverChoice,
     active: Mutex<HashMap<String, Active>>,
     /// One job at a time.
     runner: Arc<Mutex<()>>,
+    /// Runs made and not ended (queued or running), bounded by `limits`.
+    taken: Arc<Mutex<usize>>,
+    limits: RunLimits,
     results: Cache<String, Arc<HashMap<String, FeatureResults>>>,
     water: Cache<String, Arc<WaterTiles>>,
     tile_opts: TilesetOptions,
@@ -187,13 +218,15 @@ pub const MAX_SCENARIO_BYTES: usize = 64 << 10;
 
 impl Runs {
     /// Runs stored under `twin_dir` (a twin in the project CRS `crs`), scenario files listed
-    /// from `scenario_dirs`, floods solved by `solver`.
+    /// from `scenario_dirs` (the files a scenario names are read only from these folders and
+    /// the twin's), floods solved by `solver`, runs bounded by `limits`.
     pub fn new(
         crs: twin_core::Crs,
         twin_dir: PathBuf,
         scenario_dirs: Vec<PathBuf>,
         solver: SolverChoice,
         tile_opts: TilesetOptions,
+        limits: RunLimits,
     ) -> Runs {
         let store = RunStore::for_twin(&twin_dir);
         match store.mark_interrupted() {
@@ -204,13 +237,18 @@ impl Runs {
             }
             Err(e) => tracing::warn!("checking for interrupted runs: {e}"),
         }
+        let mut dirs = scenario_dirs.clone();
+        dirs.push(twin_dir.clone());
         Runs {
             store,
+            roots: AllowedRoots::new(dirs),
             twin_dir,
             scenario_dirs,
             solver,
             active: Mutex::new(HashMap::new()),
             runner: Arc::new(Mutex::new(())),
+            taken: Arc::new(Mutex::new(0)),
+            limits,
             results: Cache::new(64),
             water: Cache::new(16),
             tile_opts,
@@ -264,8 +302,25 @@ impl Runs {
             })
     }
 
+    /// A place in the run queue: 429 when `limits.max_queued` runs wait beside the one
+    /// running.
+    fn reserve(&self) -> Result<Slot, ApiError> {
+        let mut n = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        if *n > self.limits.max_queued {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{} runs are queued or running, the most this server takes ({} queued beside the one running): try again when one has ended",
+                    *n, self.limits.max_queued
+                ),
+            ));
+        }
+        *n += 1;
+        Ok(Slot(self.taken.clone()))
+    }
+
     /// Start `job` on its own thread; it waits for the runner when another job is going.
-    fn start(self: &Arc<Self>, job: Job, twin: Arc<twin_core::Twin>) -> RunInfo {
+    fn start(self: &Arc<Self>, job: Job, twin: Arc<twin_core::Twin>, slot: Slot) -> RunInfo {
         let info = job.info().clone();
         let id = info.id.clone();
         let cancel = Arc::new(AtomicBool::new(false));
@@ -302,9 +357,11 @@ impl Runs {
                 });
             })),
             cancel,
+            time_limit: self.limits.time_limit,
         };
         let me = self.clone();
         std::thread::spawn(move || {
+            let _slot = slot;
             let guard = me.runner.lock().unwrap_or_else(|e| e.into_inner());
             let outcome = job.run(&twin, &opts);
             drop(guard);
@@ -475,7 +532,7 @@ pub async fn list_scenarios(
                     .file_name()
                     .map(|f| f.to_string_lossy().to_string())
                     .unwrap_or_default();
-                match ScenarioFile::load(&p) {
+                match ScenarioFile::load_in(&p, &r.roots) {
                     Ok(s) => ScenarioEntry {
                         file,
                         name: Some(s.name),
@@ -519,7 +576,8 @@ struct PostRun {
         (status = 400, description = "malformed body or scenario", body = ErrorBody),
         (status = 404, description = "no such scenario file", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
-        (status = 415, description = "unsupported content type", body = ErrorBody)))]
+        (status = 415, description = "unsupported content type", body = ErrorBody),
+        (status = 429, description = "too many runs queued", body = ErrorBody)))]
 pub async fn post_run(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -541,12 +599,14 @@ pub async fn post_run(
         .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?
         .to_string();
     let twin = state.twin.clone();
+    let slot = r.reserve()?;
     let job = if ct.starts_with("application/json") {
         let req: PostRun =
             serde_json::from_str(&text).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
         let path = r.find_scenario(&req.scenario)?;
         let twin_dir = r.twin_dir.clone();
-        tokio::task::spawn_blocking(move || Job::from_path(&twin_dir, &path))
+        let roots = r.roots.clone();
+        tokio::task::spawn_blocking(move || Job::from_path_in(&twin_dir, &path, &roots))
     } else if ct.starts_with("application/toml") || ct.starts_with("text/plain") {
         let base = r
             .scenario_dirs
@@ -554,7 +614,10 @@ pub async fn post_run(
             .cloned()
             .unwrap_or_else(|| r.twin_dir.clone());
         let twin_dir = r.twin_dir.clone();
-        tokio::task::spawn_blocking(move || Job::from_text(&twin_dir, &text, &base, "posted"))
+        let roots = r.roots.clone();
+        tokio::task::spawn_blocking(move || {
+            Job::from_text(&twin_dir, &text, &base, "posted", &roots)
+        })
     } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -563,7 +626,7 @@ pub async fn post_run(
     }
     .await?
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let info = r.start(job, twin);
+    let info = r.start(job, twin, slot);
     let id = info.id.clone();
     Ok((
         StatusCode::ACCEPTED,
@@ -628,18 +691,20 @@ pub async fn get_run(
     params(("id" = String, Path, description = RUN_ID)),
     responses(
         (status = 202, description = "the new run is queued", body = RunStarted),
-        (status = 404, description = "no such run", body = ErrorBody)))]
+        (status = 404, description = "no such run", body = ErrorBody),
+        (status = 429, description = "too many runs queued", body = ErrorBody)))]
 pub async fn rerun(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let r = runs(&state)?.clone();
     r.read(&id)?;
+    let slot = r.reserve()?;
     let twin_dir = r.twin_dir.clone();
     let job = tokio::task::spawn_blocking(move || Job::rerun(&twin_dir, &id))
         .await?
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let info = r.start(job, state.twin.clone());
+    let info = r.start(job, state.twin.clone(), slot);
     let new = info.id.clone();
     Ok((
         StatusCode::ACCEPTED,

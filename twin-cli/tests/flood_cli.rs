@@ -75,3 +75,43 @@ fn flood_runs_on_cpu_and_gpu_and_reports() {
         "{out}"
     );
 }
+
+/// Issue 14: `twin flood` on absurd rain (`[[0, 1e12]]` hung at 100 % CPU) is refused with its
+/// line before anything runs, and a CSV outside the scenario's folder and the twin is not read.
+#[test]
+fn flood_refuses_absurd_rain_and_outside_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let twin = tmp.path().join("valley");
+    std::fs::create_dir_all(&twin).unwrap();
+    common::valley_twin(&twin);
+    let scen = tmp.path().join("scen");
+    std::fs::create_dir_all(&scen).unwrap();
+    std::fs::write(tmp.path().join("private.csv"), "time,value\nSECRET,1\n").unwrap();
+    for (body, needle) in [
+        (
+            "[rain]\nseries = [[0, 1e12]]\n",
+            "line 5, field `series`: rain: point 1: rain intensity 1000000000000 mm/h is above 1000 mm/h",
+        ),
+        (
+            "[rain]\ncsv = \"../private.csv\"\n",
+            "line 5, field `csv`: ../private.csv: outside the allowed folders or missing",
+        ),
+        (
+            "[rain]\ncsv = \"/dev/zero\"\n",
+            "line 5, field `csv`: /dev/zero: outside the allowed folders or missing",
+        ),
+    ] {
+        let sc = scen.join("bad.toml");
+        std::fs::write(
+            &sc,
+            format!("duration_s = 1200\noutput_interval_s = 600\n\n{body}"),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let (ok, out) = common::twin_cli(&["flood", twin.to_str().unwrap(), sc.to_str().unwrap()]);
+        assert!(!ok, "{out}");
+        assert!(out.contains(needle), "{out}");
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+}

@@ -92,6 +92,8 @@ pub struct GpuSolver {
     t: f64,
     steps: u64,
     last_dt: f64,
+    /// Checked before every dispatch batch ([`FloodSolver::set_cancel`]).
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 fn storage(
@@ -377,6 +379,7 @@ impl GpuSolver {
             t: 0.0,
             steps: 0,
             last_dt: 0.0,
+            cancel: None,
         };
         // Partial maxima of the initial depth.
         let mut enc = s.gpu.device.create_command_encoder(&Default::default());
@@ -538,6 +541,8 @@ impl FloodSolver for GpuSolver {
         // steps after it, as the CPU solver does.
         let first = self.steps;
         while self.t < t_end {
+            // Between batches of at most MAX_BATCH steps, never inside one.
+            scenarios::flood::solver::check_cancel(self.cancel.as_ref())?;
             self.params.phase = ((self.steps - first) % self.params.dt_every as u64) as u32;
             let k = if self.last_dt > 0.0 {
                 (((t_end - self.t) / self.last_dt).ceil() as u64 + 2).clamp(1, MAX_BATCH)
@@ -547,6 +552,10 @@ impl FloodSolver for GpuSolver {
             self.batch(t_end, k)?;
         }
         Ok(())
+    }
+
+    fn set_cancel(&mut self, cancel: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.cancel = Some(cancel);
     }
 
     fn state(&mut self) -> scenarios::Result<FloodState> {

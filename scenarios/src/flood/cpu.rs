@@ -1191,6 +1191,8 @@ pub struct CpuSolver {
     h_max: f64,
     max_courant: f64,
     mass: MassBalance,
+    /// Checked before every group of steps ([`FloodSolver::set_cancel`]).
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// n zeros with their memory pages already mapped (`vec![0.0; n]` leaves each page to be
@@ -1328,6 +1330,7 @@ impl CpuSolver {
                 initial_m3: initial,
                 ..MassBalance::default()
             },
+            cancel: None,
         })
     }
 
@@ -1502,10 +1505,17 @@ impl FloodSolver for CpuSolver {
 
     fn advance_to(&mut self, t_end: f64) -> Result<()> {
         while self.t < t_end {
+            // Once a group (dt_every steps, one sweep of the grid): never inside one, so
+            // results are the same whether a flag is watched or not.
+            super::solver::check_cancel(self.cancel.as_ref())?;
             let plan = self.plan(t_end);
             self.run_plan(&plan);
         }
         Ok(())
+    }
+
+    fn set_cancel(&mut self, cancel: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.cancel = Some(cancel);
     }
 
     fn state(&mut self) -> Result<FloodState> {

@@ -4,7 +4,7 @@
 
 use super::model::{FloodModel, GridSpec, Inflow, SolverParams, Stage};
 use super::raster::{cells_in_polygon, cells_on_line};
-use super::scenario::{Coords, LoadedScenario};
+use super::scenario::{Coords, LoadedScenario, SeriesKind, MAX_STAGE_ABOVE_GROUND_M};
 use super::series::{Interp, TimeSeries};
 use crate::error::{Result, ScenarioError};
 use geo_types::{Geometry, LineString, MultiPolygon, Polygon};
@@ -357,7 +357,7 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
             let base = if r.series.is_none() && r.csv.is_none() {
                 vec![(0.0, 0.0)]
             } else {
-                sc.series(&r.series, &r.csv, &r.time_unit, "rain")?
+                sc.series(&r.series, &r.csv, &r.time_unit, "rain", SeriesKind::Rain)?
             };
             if base.iter().any(|p| p.1 < 0.0) {
                 return Err(sc.error_field("rain", "intensities must not be negative"));
@@ -368,7 +368,13 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
                     "rain.zone {}",
                     zsec.name.clone().unwrap_or_else(|| (k + 1).to_string())
                 );
-                let pts = sc.series(&zsec.series, &zsec.csv, &zsec.time_unit, &what)?;
+                let pts = sc.series(
+                    &zsec.series,
+                    &zsec.csv,
+                    &zsec.time_unit,
+                    &what,
+                    SeriesKind::Rain,
+                )?;
                 if pts.iter().any(|p| p.1 < 0.0) {
                     return Err(sc.error_at(
                         &zsec.polygon,
@@ -417,7 +423,7 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
                 format!("{name}: the point falls on a building or on nodata"),
             ));
         }
-        let pts = sc.series(&f.series, &f.csv, &f.time_unit, &name)?;
+        let pts = sc.series(&f.series, &f.csv, &f.time_unit, &name, SeriesKind::Inflow)?;
         if pts.iter().any(|p| p.1 < 0.0) {
             return Err(sc.error_at(
                 &f.at,
@@ -436,6 +442,13 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
     let mut stages = Vec::new();
     let mut taken = vec![false; n];
     let mut h0 = vec![0.0; n];
+    // The highest open ground of the domain: stages far above it are typing errors.
+    let z_top = z
+        .iter()
+        .zip(&blocked)
+        .filter(|(v, &b)| !b && v.is_finite())
+        .map(|(v, _)| *v)
+        .fold(f64::NEG_INFINITY, f64::max);
     for (k, st) in s.stages.iter().enumerate() {
         let name = st
             .name
@@ -487,7 +500,17 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
         for &c in &cells {
             taken[c] = true;
         }
-        let pts = sc.series(&st.series, &st.csv, &st.time_unit, &name)?;
+        let pts = sc.series(&st.series, &st.csv, &st.time_unit, &name, SeriesKind::Stage)?;
+        let top = z_top + MAX_STAGE_ABOVE_GROUND_M;
+        if let Some(p) = pts.iter().find(|p| p.1 > top) {
+            return Err(sc.error_field(
+                "stage",
+                format!(
+                    "{name}: stage {} m at {} s is more than {MAX_STAGE_ABOVE_GROUND_M} m above the domain's highest ground ({z_top} m)",
+                    p.1, p.0
+                ),
+            ));
+        }
         let series = TimeSeries::new(&pts, Interp::Linear, &name)?;
         if st.fill {
             let filled = fill_connected(&grid, &z, &blocked, &cells, series.value(0.0), &mut h0);

@@ -12,6 +12,7 @@ use crate::output::{FeatureTable, Raster, RunDir};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use twin_core::Progress;
 use twin_core::{Twin, TwinDir};
@@ -280,7 +281,7 @@ pub fn run_scenario(
     make: &SolverFactory,
     progress: &dyn Progress,
 ) -> Result<FloodReport> {
-    let sc = LoadedScenario::load(scenario)?;
+    let mut sc = LoadedScenario::load(scenario)?;
     let dir = match (twin_dir, sc.twin_dir()) {
         (Some(d), _) => d.to_path_buf(),
         (None, Some(d)) => d,
@@ -291,6 +292,7 @@ pub fn run_scenario(
             ))
         }
     };
+    sc.allow(&dir);
     let twin = TwinDir::open(&dir)?.load()?;
     let out = output_dir.map_or_else(|| sc.output_dir(&dir), Path::to_path_buf);
     run_loaded(&sc, &twin, &out, make, progress)
@@ -315,7 +317,7 @@ pub fn run_loaded_with(
     output_dir: &Path,
     make: &SolverFactory,
     progress: &dyn Progress,
-    cancel: Option<&AtomicBool>,
+    cancel: Option<&Arc<AtomicBool>>,
 ) -> Result<FloodReport> {
     let prep = prepare(sc, twin)?;
     std::fs::create_dir_all(output_dir).map_err(|e| ScenarioError::io(output_dir, e))?;
@@ -323,6 +325,9 @@ pub fn run_loaded_with(
     let copy = output_dir.join("scenario.toml");
     std::fs::write(&copy, sc.text()).map_err(|e| ScenarioError::io(&copy, e))?;
     let mut solver = make(&prep.model)?;
+    if let Some(c) = cancel {
+        solver.set_cancel(c.clone());
+    }
     tracing::info!(solver = %solver.describe(), cells = prep.model.grid.cells(), "flood run starts");
     let spec = RunSpec {
         name: sc.name(),
@@ -332,7 +337,7 @@ pub fn run_loaded_with(
         output_dir: Some(output_dir),
         twin: Some(twin),
         notes: prep.notes.clone(),
-        cancel,
+        cancel: cancel.map(|c| c.as_ref()),
     };
     run_model(&prep.model, solver.as_mut(), &spec, progress)
 }

@@ -43,12 +43,69 @@
 //! ```
 
 use crate::error::{from_toml, line_of, Result, ScenarioError};
+use crate::files::{AllowedRoots, SafePath};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 /// Coordinate pairs as written in the file.
 pub type Coords = Vec<[f64; 2]>;
+
+/// Rain intensity above which a hyetograph is refused (mm/h). The world's 1-minute record is
+/// about 1,900 mm/h, the 1-hour record about 400 mm/h; a step hyetograph of flood modelling
+/// holds its intensity for minutes to hours, so more than 1,000 mm/h is a typing error.
+pub const MAX_RAIN_MM_H: f64 = 1_000.0;
+/// Point inflow above which a hydrograph is refused (m³/s): the Amazon's mean discharge is
+/// about 200,000 m³/s, the Perfume River's largest floods about 10,000 m³/s; a point inflow on
+/// a city grid beyond 100,000 m³/s is a typing error.
+pub const MAX_INFLOW_M3_S: f64 = 100_000.0;
+/// Stage levels outside this range (m, the twin's vertical datum) are refused: below the Dead
+/// Sea shore and above the highest summit; the model also refuses a stage more than
+/// [`MAX_STAGE_ABOVE_GROUND_M`] above the domain's highest ground.
+pub const STAGE_RANGE_M: (f64, f64) = (-500.0, 9_000.0);
+/// How far above the domain's highest ground a stage may go (m).
+pub const MAX_STAGE_ABOVE_GROUND_M: f64 = 100.0;
+/// Longest simulated time (s): 31 days, longer than any flood event a city models in one run.
+pub const MAX_DURATION_S: f64 = 31.0 * 86_400.0;
+
+/// An inline series to check: the points, their time unit, what it is, its kind.
+type InlineSeries<'a> = (
+    &'a Spanned<Coords>,
+    &'a Option<Spanned<String>>,
+    String,
+    SeriesKind,
+);
+
+/// What a time series carries, and so its units and bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesKind {
+    /// Rain intensity (mm/h), 0 ..= [`MAX_RAIN_MM_H`].
+    Rain,
+    /// Point inflow (m³/s), 0 ..= [`MAX_INFLOW_M3_S`].
+    Inflow,
+    /// Water level (m), within [`STAGE_RANGE_M`].
+    Stage,
+}
+
+impl SeriesKind {
+    /// Why `v` is out of bounds, None when it is within them.
+    fn check(self, v: f64) -> Option<String> {
+        let (lo, hi, what, unit) = match self {
+            SeriesKind::Rain => (0.0, MAX_RAIN_MM_H, "rain intensity", "mm/h"),
+            SeriesKind::Inflow => (0.0, MAX_INFLOW_M3_S, "discharge", "m³/s"),
+            SeriesKind::Stage => (STAGE_RANGE_M.0, STAGE_RANGE_M.1, "stage", "m"),
+        };
+        if v < lo {
+            Some(format!("{what} {v} {unit} is below {lo} {unit}"))
+        } else if v > hi {
+            Some(format!(
+                "{what} {v} {unit} is above {hi} {unit}, beyond anything physical"
+            ))
+        } else {
+            None
+        }
+    }
+}
 
 /// The top level of a flood scenario file.
 #[derive(Clone, Debug, Deserialize)]
@@ -297,6 +354,8 @@ pub struct LoadedScenario {
     /// The file.
     pub path: PathBuf,
     text: String,
+    /// The folders the files it names may come from.
+    files: AllowedRoots,
 }
 
 impl LoadedScenario {
@@ -306,16 +365,47 @@ impl LoadedScenario {
         LoadedScenario::parse(path, text)
     }
 
-    /// Parse scenario text; `path` is used for errors and relative paths.
+    /// Parse scenario text; `path` is used for errors and relative paths. The files it names
+    /// may come from its own folder and from the twin folder it names (the command line's
+    /// rule; a server gives its own folders with [`LoadedScenario::parse_in`]).
     pub fn parse(path: &Path, text: String) -> Result<LoadedScenario> {
+        let mut l = LoadedScenario::parse_in(path, text, AllowedRoots::default())?;
+        let mut dirs = vec![l.base_dir()];
+        dirs.extend(l.twin_dir());
+        l.files = AllowedRoots::new(dirs);
+        Ok(l)
+    }
+
+    /// [`LoadedScenario::parse`] reading the files it names only from inside `roots`.
+    pub fn parse_in(path: &Path, text: String, roots: AllowedRoots) -> Result<LoadedScenario> {
         let scenario: FloodScenario = from_toml(path, &text)?;
         let l = LoadedScenario {
             scenario,
             path: path.to_path_buf(),
             text,
+            files: roots,
         };
         l.check()?;
         Ok(l)
+    }
+
+    /// The folders the files it names may come from.
+    pub fn allowed_roots(&self) -> &AllowedRoots {
+        &self.files
+    }
+
+    /// Lets the files it names come from `dir` too (the twin folder given on a command line).
+    pub fn allow(&mut self, dir: &Path) {
+        self.files = self.files.with(dir);
+    }
+
+    /// A file named in field `field` at `v`, resolved inside the allowed folders; the error
+    /// names the line and the field, never the file's contents, and is the same for a missing
+    /// file and one outside the allowed folders.
+    pub fn input(&self, v: &Spanned<PathBuf>, field: &str) -> Result<SafePath> {
+        self.files
+            .resolve(&self.base_dir(), v.get_ref())
+            .map_err(|r| self.error_at(v, field, format!("{}: {r}", v.get_ref().display())))
     }
 
     /// The folder relative paths are read against.
@@ -394,6 +484,13 @@ impl LoadedScenario {
     fn check(&self) -> Result<()> {
         let s = &self.scenario;
         let dur = self.positive(&s.duration_s, "duration_s")?;
+        if dur > MAX_DURATION_S {
+            return Err(self.error_at(
+                &s.duration_s,
+                "duration_s",
+                format!("{dur} s is longer than {MAX_DURATION_S} s (31 days)"),
+            ));
+        }
         let every = self.positive(&s.output_interval_s, "output_interval_s")?;
         if every > dur {
             return Err(self.error_at(
@@ -439,6 +536,52 @@ impl LoadedScenario {
                 }
             }
         }
+        // Inline series now, so that a server refuses them when posted (CSV series are
+        // checked the same way when read).
+        let mut inline: Vec<InlineSeries> = Vec::new();
+        if let Some(r) = &s.rain {
+            inline.extend(
+                r.series
+                    .as_ref()
+                    .map(|v| (v, &r.time_unit, "rain".to_string(), SeriesKind::Rain)),
+            );
+            for (k, z) in r.zones.iter().enumerate() {
+                let what = format!(
+                    "rain.zone {}",
+                    z.name.clone().unwrap_or_else(|| (k + 1).to_string())
+                );
+                inline.extend(
+                    z.series
+                        .as_ref()
+                        .map(|v| (v, &z.time_unit, what, SeriesKind::Rain)),
+                );
+            }
+        }
+        for (k, f) in s.inflows.iter().enumerate() {
+            let what = f
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("inflow {}", k + 1));
+            inline.extend(
+                f.series
+                    .as_ref()
+                    .map(|v| (v, &f.time_unit, what, SeriesKind::Inflow)),
+            );
+        }
+        for (k, st) in s.stages.iter().enumerate() {
+            let what = st
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("stage {}", k + 1));
+            inline.extend(
+                st.series
+                    .as_ref()
+                    .map(|v| (v, &st.time_unit, what, SeriesKind::Stage)),
+            );
+        }
+        for (v, unit, what, kind) in inline {
+            self.series(&Some(v.clone()), &None, unit, &what, kind)?;
+        }
         for l in &s.levees {
             if l.crest_m.is_some() == l.raise_m.is_some() {
                 return Err(self.error_at(&l.line, "levee", "give either `crest_m` or `raise_m`"));
@@ -457,13 +600,15 @@ impl LoadedScenario {
         Ok(())
     }
 
-    /// Read a series given inline or as CSV: (time in seconds, value) points.
+    /// Read a series given inline or as CSV: (time in seconds, value) points, every value
+    /// within the bounds of its `kind` (the error names the line, or the CSV record).
     pub fn series(
         &self,
         series: &Option<Spanned<Coords>>,
         csv: &Option<Spanned<PathBuf>>,
         time_unit: &Option<Spanned<String>>,
         what: &str,
+        kind: SeriesKind,
     ) -> Result<Vec<(f64, f64)>> {
         let k = match time_unit {
             None => 1.0,
@@ -483,13 +628,20 @@ impl LoadedScenario {
         let pts: Vec<(f64, f64)> = match (series, csv) {
             (Some(s), None) => {
                 let pts: Vec<(f64, f64)> = s.get_ref().iter().map(|p| (p[0] * k, p[1])).collect();
-                check_points(&pts).map_err(|m| self.error_at(s, "series", m))?;
+                check_points(&pts, kind)
+                    .map_err(|m| self.error_at(s, "series", format!("{what}: {m}")))?;
                 pts
             }
             (None, Some(c)) => {
+                let safe = self.input(c, "csv")?;
+                let bytes = safe.read().map_err(|r| {
+                    self.error_at(c, "csv", format!("{}: {r}", c.get_ref().display()))
+                })?;
                 let p = self.base_dir().join(c.get_ref());
-                let pts = read_csv_series(&p, k)?;
-                check_points(&pts).map_err(|m| ScenarioError::parse(&p, "file", m))?;
+                let pts = parse_csv_series(&p, &bytes, k)?;
+                check_points(&pts, kind).map_err(|m| {
+                    self.error_at(c, "csv", format!("{what}, {}: {m}", c.get_ref().display()))
+                })?;
                 pts
             }
             (Some(s), Some(_)) => {
@@ -507,13 +659,16 @@ impl LoadedScenario {
     }
 }
 
-fn check_points(pts: &[(f64, f64)]) -> std::result::Result<(), String> {
+fn check_points(pts: &[(f64, f64)], kind: SeriesKind) -> std::result::Result<(), String> {
     if pts.is_empty() {
         return Err("a series needs at least one [time, value] point".into());
     }
     for (i, p) in pts.iter().enumerate() {
         if !(p.0.is_finite() && p.1.is_finite()) {
             return Err(format!("point {} is not finite", i + 1));
+        }
+        if let Some(m) = kind.check(p.1) {
+            return Err(format!("point {}: {m}", i + 1));
         }
         if i > 0 && p.0 <= pts[i - 1].0 {
             return Err(format!(
@@ -527,14 +682,14 @@ fn check_points(pts: &[(f64, f64)]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Read `time,value` rows (a header line first) from a CSV file; times are multiplied by `k`.
-pub fn read_csv_series(path: &Path, k: f64) -> Result<Vec<(f64, f64)>> {
+/// Parse `time,value` rows (a header line first) of CSV `bytes` read from `path`; times are
+/// multiplied by `k`. Errors name the record and the column, never the file's text.
+pub fn parse_csv_series(path: &Path, bytes: &[u8], k: f64) -> Result<Vec<(f64, f64)>> {
     let mut rd = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
-        .from_path(path)
-        .map_err(|e| ScenarioError::parse(path, "file", e))?;
+        .from_reader(bytes);
     let mut out = Vec::new();
     for (i, rec) in rd.records().enumerate() {
         let place = || format!("record {}", i + 1);
@@ -548,7 +703,7 @@ pub fn read_csv_series(path: &Path, k: f64) -> Result<Vec<(f64, f64)>> {
         }
         let num = |s: &str, what: &str| {
             s.parse::<f64>().map_err(|_| {
-                ScenarioError::parse(path, place(), format!("{what} {s:?} is not a number"))
+                ScenarioError::parse(path, place(), format!("the {what} is not a number"))
             })
         };
         out.push((num(&rec[0], "time")? * k, num(&rec[1], "value")?));
@@ -571,15 +726,12 @@ mod tests {
             e.to_string(),
             "s.toml: line 3, field `output_interval_s`: must be a positive number, not -5"
         );
-        let e = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = 10\n[rain]\nseries = [[0, 1], [0, 2]]\n")
-            .unwrap();
-        let r = e.scenario.rain.as_ref().unwrap();
-        let err = e
-            .series(&r.series, &r.csv, &r.time_unit, "rain")
+        // Inline series are checked when the file is parsed.
+        let err = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = 10\n[rain]\nseries = [[0, 1], [0, 2]]\n")
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "s.toml: line 5, field `series`: point 2: times must increase (0 after 0)"
+            "s.toml: line 5, field `series`: rain: point 2: times must increase (0 after 0)"
         );
         let e = parse("twin = \"t\"\nduration_s = 100\noutput_interval_s = 10\nbogus = 1\n")
             .unwrap_err();
@@ -609,7 +761,14 @@ mod tests {
         .unwrap();
         let f = &s.scenario.inflows[0];
         assert_eq!(
-            s.series(&f.series, &f.csv, &f.time_unit, "inflow").unwrap(),
+            s.series(
+                &f.series,
+                &f.csv,
+                &f.time_unit,
+                "inflow",
+                SeriesKind::Inflow
+            )
+            .unwrap(),
             vec![(0.0, 0.0), (3600.0, 5.0)]
         );
         assert_eq!(*s.scenario.manning.default.get_ref(), 0.035);

@@ -1,8 +1,10 @@
 //! The one interface both flood solvers implement, and what they report.
 
 use super::model::GridSpec;
-use crate::error::Result;
+use crate::error::{Result, ScenarioError};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Water depth and face discharges at the solver's current time.
 #[derive(Clone, Debug)]
@@ -112,6 +114,16 @@ impl MassBalance {
     }
 }
 
+/// [`ScenarioError::Cancelled`] when `cancel` is set: what solvers call between their
+/// groups of steps.
+pub fn check_cancel(cancel: Option<&Arc<AtomicBool>>) -> Result<()> {
+    if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        Err(ScenarioError::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
 /// A flood solver: the CPU reference ([`super::cpu::CpuSolver`]) or the wgpu one in the
 /// `renderer` crate. Both advance the same [`super::FloodModel`] with the same scheme.
 pub trait FloodSolver {
@@ -121,8 +133,14 @@ pub trait FloodSolver {
     fn time(&self) -> f64;
     /// Time steps taken so far.
     fn steps(&self) -> u64;
-    /// Advance to `t_end` (s), shortening the last step to land on it exactly.
+    /// Advance to `t_end` (s), shortening the last step to land on it exactly; stops early
+    /// with [`ScenarioError::Cancelled`] once the flag of [`FloodSolver::set_cancel`] is set.
     fn advance_to(&mut self, t_end: f64) -> Result<()>;
+    /// A flag the solver watches inside [`FloodSolver::advance_to`]: between groups of steps
+    /// (CPU) or dispatch batches (GPU), so a cancelled run stops within a fraction of a second
+    /// however long the call. Stopping leaves the state at a step boundary; a flag never set
+    /// changes nothing in the results.
+    fn set_cancel(&mut self, cancel: Arc<AtomicBool>);
     /// Depth and discharges now.
     fn state(&mut self) -> Result<FloodState>;
     /// Per-cell summaries so far.

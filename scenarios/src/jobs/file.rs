@@ -7,6 +7,7 @@
 //! [`crate::traffic::scenario::Scenario`]); errors name the file, the line and the field.
 
 use crate::error::{from_toml, line_of, Result, ScenarioError};
+use crate::files::AllowedRoots;
 use crate::flood::scenario::LoadedScenario;
 use crate::traffic::scenario::{DemandSpec, EditSpec, Scenario};
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,7 @@ pub struct Input {
     /// The path relative to the top scenario file's folder (lexically joined, may hold `..`);
     /// absolute when written absolute.
     pub rel: PathBuf,
-    /// Where it is now.
+    /// Where it is now: canonical, inside the allowed folders ([`crate::files`]).
     pub path: PathBuf,
 }
 
@@ -83,6 +84,7 @@ pub struct ScenarioFile {
 struct Head {
     model: Option<Spanned<String>>,
     baseline: Option<Spanned<String>>,
+    twin: Option<toml::Value>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -118,19 +120,50 @@ pub fn join_lexical(base: &Path, rel: &Path) -> PathBuf {
 const MAX_DEPTH: usize = 8;
 
 impl ScenarioFile {
-    /// Reads and parses a scenario file, its baseline and the flood files its edits name.
+    /// Reads and parses a scenario file, its baseline and the flood files its edits name; the
+    /// files it names may come from its own folder and the twin folder it names (the command
+    /// line's rule: [`ScenarioFile::parse`]).
     pub fn load(path: &Path) -> Result<ScenarioFile> {
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(path, e))?;
         ScenarioFile::parse(path, text)
     }
 
-    /// Parses scenario text; `path` names it in errors and its folder anchors relative paths
-    /// (for text posted to a server: `<base dir>/<name>.toml`, which need not exist).
-    pub fn parse(path: &Path, text: String) -> Result<ScenarioFile> {
-        ScenarioFile::parse_at(path, text, 0)
+    /// [`ScenarioFile::load`] reading every file it names only from inside `roots` (a server:
+    /// its scenario folders and the twin).
+    pub fn load_in(path: &Path, roots: &AllowedRoots) -> Result<ScenarioFile> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(path, e))?;
+        ScenarioFile::parse_in(path, text, roots)
     }
 
-    fn parse_at(path: &Path, text: String, depth: usize) -> Result<ScenarioFile> {
+    /// Parses scenario text; `path` names it in errors and its folder anchors relative paths
+    /// (for text posted to a server: `<base dir>/<name>.toml`, which need not exist). The files
+    /// it names may come from its folder and from the twin folder its `twin` field names.
+    pub fn parse(path: &Path, text: String) -> Result<ScenarioFile> {
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut dirs = vec![base.to_path_buf()];
+        if let Ok(head) = toml::from_str::<Head>(&text) {
+            dirs.extend(
+                head.twin
+                    .as_ref()
+                    .and_then(|t| t.as_str())
+                    .map(|t| base.join(t)),
+            );
+        }
+        ScenarioFile::parse_in(path, text, &AllowedRoots::new(dirs))
+    }
+
+    /// [`ScenarioFile::parse`] reading every file it names (CSVs, the baseline, flood
+    /// scenarios and theirs) only from inside `roots` ([`crate::files`]).
+    pub fn parse_in(path: &Path, text: String, roots: &AllowedRoots) -> Result<ScenarioFile> {
+        ScenarioFile::parse_at(path, text, 0, roots)
+    }
+
+    fn parse_at(
+        path: &Path,
+        text: String,
+        depth: usize,
+        roots: &AllowedRoots,
+    ) -> Result<ScenarioFile> {
         if depth > MAX_DEPTH {
             return Err(ScenarioError::parse(
                 path,
@@ -189,14 +222,17 @@ impl ScenarioFile {
                     ));
                 }
                 let bp = base_dir.join(written);
-                let btext = std::fs::read_to_string(&bp).map_err(|e| {
-                    at(
-                        b,
-                        "baseline",
-                        format!("cannot read the baseline scenario {}: {e}", bp.display()),
-                    )
-                })?;
-                let bf = ScenarioFile::parse_at(&bp, btext, depth + 1)?;
+                let btext = roots
+                    .resolve(&base_dir, Path::new(written))
+                    .and_then(|safe| safe.read_to_string())
+                    .map_err(|r| {
+                        at(
+                            b,
+                            "baseline",
+                            format!("cannot read the baseline scenario {written}: {r}"),
+                        )
+                    })?;
+                let bf = ScenarioFile::parse_at(&bp, btext, depth + 1, roots)?;
                 if bf.model != model {
                     return Err(at(
                         b,
@@ -212,54 +248,59 @@ impl ScenarioFile {
                 baseline = Some(Box::new(bf));
             }
         }
-        let mut own: Vec<PathBuf> = Vec::new(); // CSV inputs, as written
+        // CSV inputs: as written, and resolved inside the allowed folders.
+        let mut own: Vec<(PathBuf, crate::files::SafePath)> = Vec::new();
         let mut flood_refs = Vec::new();
         let parsed = match model {
             Model::Flood => {
-                let sc = LoadedScenario::parse(path, text.clone())?;
+                let sc = LoadedScenario::parse_in(path, text.clone(), roots.clone())?;
                 let s = &sc.scenario;
-                let mut add = |c: &Option<Spanned<PathBuf>>| {
-                    if let Some(c) = c {
-                        own.push(c.get_ref().clone());
-                    }
-                };
+                let mut csvs: Vec<&Spanned<PathBuf>> = Vec::new();
                 if let Some(r) = &s.rain {
-                    add(&r.csv);
+                    csvs.extend(&r.csv);
                     for z in &r.zones {
-                        add(&z.csv);
+                        csvs.extend(&z.csv);
                     }
                 }
                 for i in &s.inflows {
-                    add(&i.csv);
+                    csvs.extend(&i.csv);
                 }
                 for st in &s.stages {
-                    add(&st.csv);
+                    csvs.extend(&st.csv);
+                }
+                for c in csvs {
+                    own.push((c.get_ref().clone(), sc.input(c, "csv")?));
                 }
                 Parsed::Flood(Box::new(sc))
             }
             Model::Traffic => {
-                let sc = Scenario::parse(&text, path)?;
+                let sc = Scenario::parse_in(&text, path, roots.clone())?;
                 match &sc.spec.demand {
-                    DemandSpec::Tntp { file } | DemandSpec::Csv { file } => own.push(file.clone()),
+                    DemandSpec::Tntp { file } | DemandSpec::Csv { file } => {
+                        own.push((file.clone(), sc.input(file, "demand.file", None)?))
+                    }
                     DemandSpec::Gravity { .. } => {}
                 }
                 for (at_off, e) in &sc.edits {
                     if let EditSpec::Flooded { file, scenario, .. } = e {
                         if let Some(f) = file {
-                            own.push(f.clone());
+                            own.push((f.clone(), sc.input(f, "file", Some(*at_off))?));
                         }
                         if let Some(f) = scenario {
                             let fp = sc.resolve(f);
-                            let ftext = std::fs::read_to_string(&fp).map_err(|err| {
-                                sc.err_at(
-                                    *at_off,
-                                    format!(
-                                        "field `scenario`: cannot read the flood scenario {}: {err}",
-                                        fp.display()
-                                    ),
-                                )
-                            })?;
-                            let ff = ScenarioFile::parse_at(&fp, ftext, depth + 1)?;
+                            let ftext = sc
+                                .input(f, "scenario", Some(*at_off))?
+                                .read_to_string()
+                                .map_err(|r| {
+                                    sc.err_at(
+                                        *at_off,
+                                        format!(
+                                            "field `scenario`: cannot read the flood scenario {}: {r}",
+                                            f.display()
+                                        ),
+                                    )
+                                })?;
+                            let ff = ScenarioFile::parse_at(&fp, ftext, depth + 1, roots)?;
                             if ff.model != Model::Flood {
                                 return Err(sc.err_at(
                                     *at_off,
@@ -283,9 +324,11 @@ impl ScenarioFile {
         h.update(b"\0");
         h.update(text.as_bytes());
         let mut inputs = Vec::new();
-        for w in &own {
-            let p = base_dir.join(w);
-            let bytes = std::fs::read(&p).map_err(|e| ScenarioError::io(&p, e))?;
+        for (w, safe) in &own {
+            let bytes = safe
+                .read()
+                .map_err(|r| ScenarioError::parse(path, "file", format!("{}: {r}", w.display())))?;
+            let p = safe.path().to_path_buf();
             h.update(b"\0input\0");
             h.update(w.to_string_lossy().as_bytes());
             h.update(b"\0");

@@ -6,14 +6,15 @@ use super::results::{
     compare_dirs, compare_flood, compare_traffic_own, flood_impacts, write_json, write_traffic,
     Compare, CompareBody, Impacts,
 };
-use super::store::{rfc3339, RunInfo, RunStore, Status, StoredInput};
+use super::store::{rfc3339, RunInfo, RunLock, RunStore, Status, StoredInput};
 use crate::error::{Result, ScenarioError};
+use crate::files::AllowedRoots;
 use crate::flood::{run_loaded_with, FloodModel, FloodSolver, SolverParams};
 use crate::traffic::scenario::{run_loaded_with as traffic_run, ProgressEvent};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use twin_core::Progress;
 use twin_core::Twin;
 
@@ -81,6 +82,10 @@ pub struct JobOptions {
     pub progress: Option<Arc<ProgressFn>>,
     /// Set it to stop the job; it ends `cancelled` within about a second.
     pub cancel: Arc<AtomicBool>,
+    /// Longest wall-clock time the job may run (its baseline runs included), counted from
+    /// [`Job::run`]; past it the job is stopped as if cancelled and ends `failed` with
+    /// [`ScenarioError::TimedOut`]. None: no limit.
+    pub time_limit: Option<Duration>,
 }
 
 impl Default for JobOptions {
@@ -89,6 +94,7 @@ impl Default for JobOptions {
             solver: Arc::new(crate::flood::cpu_solver),
             progress: None,
             cancel: Arc::new(AtomicBool::new(false)),
+            time_limit: None,
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct Job {
     store: RunStore,
     file: ScenarioFile,
     info: RunInfo,
+    /// Held from creation to the end of the run: the run is this process's.
+    lock: RunLock,
 }
 
 /// A job going on a worker thread.
@@ -175,7 +183,8 @@ fn store_inputs(dir: &Path, file: &ScenarioFile) -> Result<(String, Vec<StoredIn
         sha256: sha256_hex(file.text.as_bytes()),
     }];
     for i in &file.inputs {
-        let bytes = std::fs::read(&i.path).map_err(|e| ScenarioError::io(&i.path, e))?;
+        let bytes = crate::files::read_bounded(&i.path)
+            .map_err(|r| ScenarioError::parse(&i.rel, "file", r))?;
         if i.rel.is_absolute() {
             stored.push(StoredInput {
                 path: i.rel.to_string_lossy().to_string(),
@@ -295,14 +304,19 @@ impl Job {
     /// status queued, with its inputs copied.
     pub fn create(twin_dir: &Path, file: ScenarioFile) -> Result<Job> {
         let store = RunStore::for_twin(twin_dir);
-        let info = store.create(RunInfo::queued(
+        let (info, lock) = store.create_locked(RunInfo::queued(
             &file.name,
             file.model,
             &file.path.display().to_string(),
             &file.hash,
         ))?;
         let dir = store.dir(&info.id)?;
-        let mut job = Job { store, file, info };
+        let mut job = Job {
+            store,
+            file,
+            info,
+            lock,
+        };
         match store_inputs(&dir, &job.file) {
             Ok((top, inputs)) => {
                 job.info.input_file = top;
@@ -320,16 +334,34 @@ impl Job {
         }
     }
 
-    /// [`Job::create`] from a scenario file.
+    /// [`Job::create`] from a scenario file; the files it names may come from its own folder
+    /// and the twin folder (the command line's rule).
     pub fn from_path(twin_dir: &Path, path: &Path) -> Result<Job> {
-        Job::create(twin_dir, ScenarioFile::load(path)?)
+        let base = path.parent().unwrap_or(Path::new("."));
+        Job::from_path_in(twin_dir, path, &AllowedRoots::new([base, twin_dir]))
+    }
+
+    /// [`Job::create`] from a scenario file whose inputs may only come from inside `roots`
+    /// (a server: its scenario folders and the twin).
+    pub fn from_path_in(twin_dir: &Path, path: &Path, roots: &AllowedRoots) -> Result<Job> {
+        Job::create(twin_dir, ScenarioFile::load_in(path, roots)?)
     }
 
     /// [`Job::create`] from scenario text (a server POST): relative paths in it are read
-    /// against `base_dir`, and `name` (e.g. "posted") names it in errors.
-    pub fn from_text(twin_dir: &Path, text: &str, base_dir: &Path, name: &str) -> Result<Job> {
+    /// against `base_dir`, only from inside `roots`, and `name` (e.g. "posted") names it in
+    /// errors.
+    pub fn from_text(
+        twin_dir: &Path,
+        text: &str,
+        base_dir: &Path,
+        name: &str,
+        roots: &AllowedRoots,
+    ) -> Result<Job> {
         let path = base_dir.join(format!("{name}.toml"));
-        Job::create(twin_dir, ScenarioFile::parse(&path, text.to_string())?)
+        Job::create(
+            twin_dir,
+            ScenarioFile::parse_in(&path, text.to_string(), roots)?,
+        )
     }
 
     /// A new run of a stored run's inputs (its `input/` copy), keeping its name.
@@ -337,7 +369,8 @@ impl Job {
         let store = RunStore::for_twin(twin_dir);
         let old = store.read(run_id)?;
         let path = store.dir(run_id)?.join(&old.input_file);
-        let mut file = ScenarioFile::load(&path)?;
+        // Its inputs were copied beside it, inside the twin.
+        let mut file = ScenarioFile::load_in(&path, &AllowedRoots::new([twin_dir]))?;
         file.name = old.name.clone();
         let mut job = Job::create(twin_dir, file)?;
         job.info.scenario_file = old.scenario_file.clone();
@@ -371,7 +404,21 @@ impl Job {
             Some(p) => p.as_ref(),
             None => &|_| {},
         };
-        self.run_with(twin, opts, user, (0.0, 1.0))
+        // The time limit: a watchdog sets the cancel flag (which the solvers and the
+        // assignment watch) and says why; it ends with the job (its channel closes).
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let (_done, done_rx) = std::sync::mpsc::channel::<()>();
+        if let Some(limit) = opts.time_limit {
+            let (cancel, flag) = (opts.cancel.clone(), timed_out.clone());
+            std::thread::spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit)
+                {
+                    flag.store(true, Ordering::Relaxed);
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+        self.run_with(twin, opts, user, (0.0, 1.0), &timed_out)
     }
 
     fn run_with(
@@ -380,8 +427,15 @@ impl Job {
         opts: &JobOptions,
         user: &(dyn Fn(&JobProgress) + Sync),
         span: (f64, f64),
+        timed_out: &AtomicBool,
     ) -> Result<RunInfo> {
-        let Job { store, file, info } = self;
+        // The lock is held until this returns, the run's status final.
+        let Job {
+            store,
+            file,
+            info,
+            lock: _lock,
+        } = self;
         let map = move |f: f64| span.0 + f * (span.1 - span.0);
         let forward = |p: &JobProgress| {
             user(&JobProgress {
@@ -400,7 +454,7 @@ impl Job {
             i.started = Some(rfc3339(SystemTime::now()));
         })?;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_inner(&store, &file, twin, opts, &rep)
+            run_inner(&store, &file, twin, opts, &rep, timed_out)
         }))
         .unwrap_or_else(|p| {
             let msg = p
@@ -431,6 +485,14 @@ impl Job {
                 Ok(info)
             }
             Err(e) => {
+                let e = match e {
+                    ScenarioError::Cancelled if timed_out.load(Ordering::Relaxed) => {
+                        ScenarioError::TimedOut {
+                            limit_s: opts.time_limit.map_or(0, |d| d.as_secs()),
+                        }
+                    }
+                    e => e,
+                };
                 let cancelled = matches!(e, ScenarioError::Cancelled);
                 let info = rep.update(|i| {
                     i.status = if cancelled {
@@ -455,16 +517,27 @@ impl Job {
     }
 }
 
+/// What a job runs with: the twin, the options, and the flag its time limit sets.
+struct RunEnv<'a> {
+    twin: &'a Twin,
+    opts: &'a JobOptions,
+    timed_out: &'a AtomicBool,
+}
+
 /// A stored done run of `f`, or a new one (run now, reported as part of `span`).
 fn ensure_run(
     store: &RunStore,
     f: &ScenarioFile,
     what: &str,
-    twin: &Twin,
-    opts: &JobOptions,
+    env: &RunEnv,
     rep: &Reporter,
     span: (f64, f64),
 ) -> Result<String> {
+    let RunEnv {
+        twin,
+        opts,
+        timed_out,
+    } = *env;
     if let Some(r) = store.newest_done(f.model, &f.hash)? {
         rep.report(
             what,
@@ -495,7 +568,7 @@ fn ensure_run(
             format!("{what} run {}: {} {}", p.run_id, p.phase, p.message),
         )
     };
-    job.run_with(twin, opts, &parent, span)?;
+    job.run_with(twin, opts, &parent, span, timed_out)?;
     Ok(id)
 }
 
@@ -505,6 +578,7 @@ fn run_inner(
     twin: &Twin,
     opts: &JobOptions,
     rep: &Reporter,
+    timed_out: &AtomicBool,
 ) -> Result<()> {
     let cancel = opts.cancel.as_ref();
     let id = rep.snapshot().id;
@@ -527,7 +601,12 @@ fn run_inner(
         check_cancel(cancel)?;
         let n = deps.len() as f64;
         let span = (dep_share * k as f64 / n, dep_share * (k + 1) as f64 / n);
-        dep_ids.push(ensure_run(store, f, what, twin, opts, rep, span)?);
+        let env = RunEnv {
+            twin,
+            opts,
+            timed_out,
+        };
+        dep_ids.push(ensure_run(store, f, what, &env, rep, span)?);
     }
     let mut k = 0;
     if file.baseline.is_some() {
@@ -549,7 +628,7 @@ fn run_inner(
                 total: Mutex::new((0, 0)),
             };
             let make = |m: &FloodModel| (opts.solver)(m);
-            let report = run_loaded_with(sc, twin, &dir, &make, &progress, Some(cancel))?;
+            let report = run_loaded_with(sc, twin, &dir, &make, &progress, Some(&opts.cancel))?;
             rep.update(|i| i.solver = Some(report.solver.clone()))?;
             rep.report("impacts", 0.96, "per-feature impacts".into());
             let (wet, hazard) = solver_params(sc);

@@ -29,4 +29,4 @@ pub use job::{
     SharedSolverFactory, SolverChoice,
 };
 pub use results::{Compare, CompareBody, Impacts};
-pub use store::{RunInfo, RunStore, Status};
+pub use store::{RunInfo, RunLock, RunStore, Status};

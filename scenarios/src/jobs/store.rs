@@ -100,8 +100,8 @@ pub struct RunInfo {
     /// The inputs stored with the run.
     #[serde(default)]
     pub inputs: Vec<StoredInput>,
-    /// The process that made the run and runs it: a run that is not final when that process
-    /// is gone was interrupted ([`RunStore::mark_interrupted`]).
+    /// The process that made the run and runs it (for people: ownership itself is the lock
+    /// on `.lock` in the run folder, [`RunLock`]).
     #[serde(default)]
     pub owner_pid: Option<u32>,
 }
@@ -134,12 +134,34 @@ impl RunInfo {
     }
 }
 
-/// Whether process `pid` is alive, read from /proc; true where there is no /proc (the check
-/// is then left out).
-fn process_alive(pid: u32) -> bool {
-    pid == std::process::id()
-        || !Path::new("/proc/self").exists()
-        || Path::new("/proc").join(pid.to_string()).exists()
+/// The name of the lock file in a run folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Ownership of a run: an exclusive lock (`flock`) on `<run>/.lock`, held by the process that
+/// runs it for as long as it may run it, and released by the operating system when that
+/// process ends however it ends (kill -9 included). A run that is not final and whose lock
+/// can be taken was interrupted ([`RunStore::mark_interrupted`]); a PID could not say so, as
+/// a restarted server may get the PID of the one that died (PID 1 in a container).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+/// Takes the lock of run folder `dir` (made when missing); None when another open file (of
+/// this process or another) holds it.
+fn try_lock(dir: &Path) -> Result<Option<RunLock>> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| ScenarioError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(RunLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(ScenarioError::io(&path, e)),
+    }
 }
 
 /// RFC 3339 UTC time (milliseconds) of `t`.
@@ -214,8 +236,15 @@ impl RunStore {
     }
 
     /// Makes a new run folder and its `run.json` (status queued); the id is the time and a
-    /// short hash of `input_hash`, the clock and a counter.
-    pub fn create(&self, mut info: RunInfo) -> Result<RunInfo> {
+    /// short hash of `input_hash`, the clock and a counter. The run's lock is released at
+    /// once: a run to be run is made with [`RunStore::create_locked`].
+    pub fn create(&self, info: RunInfo) -> Result<RunInfo> {
+        self.create_locked(info).map(|(info, _)| info)
+    }
+
+    /// [`RunStore::create`], holding the run's lock ([`RunLock`]) from before its `run.json`
+    /// exists: keep it for as long as this process may run the run.
+    pub fn create_locked(&self, mut info: RunInfo) -> Result<(RunInfo, RunLock)> {
         std::fs::create_dir_all(&self.root).map_err(|e| ScenarioError::io(&self.root, e))?;
         for _ in 0..100 {
             let now = next_millisecond();
@@ -234,12 +263,15 @@ impl RunStore {
             let dir = self.root.join(&id);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
+                    let Some(lock) = try_lock(&dir)? else {
+                        continue;
+                    };
                     info.id = id;
                     info.created = rfc3339(now);
                     info.status = Status::Queued;
                     info.owner_pid = Some(std::process::id());
                     self.write(&info)?;
-                    return Ok(info);
+                    return Ok((info, lock));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(ScenarioError::io(&dir, e)),
@@ -302,17 +334,29 @@ impl RunStore {
     }
 
     /// Marks the runs left queued or running by a process that has ended (a server or a
-    /// `twin scenario run` stopped mid-run) as failed, "interrupted"; returns their ids. Runs
-    /// of a live process, and runs that recorded no process, are left as they are.
+    /// `twin scenario run` stopped mid-run) as failed, "interrupted"; returns their ids. A run
+    /// is owned while its [`RunLock`] is held: runs whose lock is held (by any process, this
+    /// one included) are left as they are, whatever their PID.
     pub fn mark_interrupted(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();
-        for mut r in self.list()? {
-            let Some(pid) = r.owner_pid else { continue };
-            if r.status.is_final() || process_alive(pid) {
+        for r in self.list()? {
+            if r.status.is_final() {
                 continue;
             }
+            let dir = self.dir(&r.id)?;
+            let Some(_lock) = try_lock(&dir)? else {
+                continue;
+            };
+            // Read again under the lock: it may have ended since it was listed.
+            let mut r = self.read(&r.id)?;
+            if r.status.is_final() {
+                continue;
+            }
+            let pid = r
+                .owner_pid
+                .map_or_else(String::new, |p| format!(" (pid {p})"));
             r.error = Some(format!(
-                "interrupted: its process (pid {pid}) ended while it was {}",
+                "interrupted: the process that ran it{pid} ended while it was {}",
                 r.status
             ));
             r.status = Status::Failed;
@@ -375,11 +419,12 @@ mod tests {
         );
         assert_eq!(store.newest_done(Model::Traffic, "h1").unwrap(), None);
         // Only run.json in the folder: the temporary files were renamed over it.
-        let names: Vec<String> = std::fs::read_dir(store.dir(&b.id).unwrap())
+        let mut names: Vec<String> = std::fs::read_dir(store.dir(&b.id).unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
             .collect();
-        assert_eq!(names, vec!["run.json".to_string()]);
+        names.sort();
+        assert_eq!(names, vec![LOCK_FILE.to_string(), "run.json".to_string()]);
         store.delete(&a.id).unwrap();
         let ids: Vec<String> = store.list().unwrap().into_iter().map(|r| r.id).collect();
         assert_eq!(ids, vec![b.id.clone(), c.id.clone()]);
@@ -387,30 +432,35 @@ mod tests {
         assert!(store.read("../x").is_err() && store.dir("a/b").is_err());
     }
 
-    /// A run left running or queued by a process that ended is marked failed, "interrupted";
-    /// runs of this (live) process and finished runs are left alone.
+    /// A run left running or queued by a process that ended (its lock free) is marked failed,
+    /// "interrupted", whatever PID it recorded (this process's own: a restarted server with
+    /// the PID of the one that died); runs whose lock is held, and finished runs, are left.
     #[test]
-    fn runs_of_ended_processes_are_marked_interrupted() {
+    fn runs_whose_lock_is_free_are_marked_interrupted() {
         let tmp = tempfile::tempdir().unwrap();
         let store = RunStore::for_twin(tmp.path());
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = child.id();
-        child.wait().unwrap();
         let mut runs = Vec::new();
-        for (status, pid) in [
-            (Status::Running, Some(dead)),
-            (Status::Queued, Some(dead)),
-            (Status::Running, Some(std::process::id())),
-            (Status::Done, Some(dead)),
-            (Status::Running, None),
+        let mut held = Vec::new();
+        for (status, locked) in [
+            (Status::Running, false),
+            (Status::Queued, false),
+            (Status::Running, true),
+            (Status::Queued, true),
+            (Status::Done, false),
         ] {
-            let mut r = store.create(info("h")).unwrap();
+            let (mut r, lock) = store.create_locked(info("h")).unwrap();
             assert_eq!(r.owner_pid, Some(std::process::id()));
             r.status = status;
-            r.owner_pid = pid;
             store.write(&r).unwrap();
+            if locked {
+                held.push(lock);
+            }
             runs.push(r);
         }
+        // A lock cannot be taken twice, even by its own process.
+        assert!(try_lock(&store.dir(&runs[2].id).unwrap())
+            .unwrap()
+            .is_none());
         let marked = store.mark_interrupted().unwrap();
         assert_eq!(marked, vec![runs[0].id.clone(), runs[1].id.clone()]);
         let r = store.read(&runs[0].id).unwrap();
@@ -419,16 +469,25 @@ mod tests {
         assert_eq!(
             r.error.as_deref(),
             Some(
-                format!("interrupted: its process (pid {dead}) ended while it was running")
-                    .as_str()
+                format!(
+                    "interrupted: the process that ran it (pid {}) ended while it was running",
+                    std::process::id()
+                )
+                .as_str()
             )
         );
         for (r, want) in runs[2..]
             .iter()
-            .zip([Status::Running, Status::Done, Status::Running])
+            .zip([Status::Running, Status::Queued, Status::Done])
         {
             assert_eq!(store.read(&r.id).unwrap().status, want);
         }
         assert!(store.mark_interrupted().unwrap().is_empty());
+        // Released (the process ended): interrupted.
+        drop(held);
+        assert_eq!(
+            store.mark_interrupted().unwrap(),
+            vec![runs[2].id.clone(), runs[3].id.clone()]
+        );
     }
 }

@@ -53,6 +53,7 @@
 //! Errors name the file and the line (TOML syntax, unknown fields, wrong types, and edits that
 //! match no road).
 
+use crate::files::{AllowedRoots, SafePath};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -277,6 +278,8 @@ pub struct Scenario {
     /// → the `road_depths.csv` of a run of it. Filled by [`crate::jobs`]; empty otherwise.
     pub flood_depths: HashMap<PathBuf, PathBuf>,
     text: String,
+    /// The folders the files it names may come from.
+    files: AllowedRoots,
 }
 
 impl Scenario {
@@ -286,8 +289,21 @@ impl Scenario {
         Scenario::parse(&text, path)
     }
 
-    /// Parses scenario text; `path` names it in errors and anchors relative paths.
+    /// Parses scenario text; `path` names it in errors and anchors relative paths. The files it
+    /// names may come from its own folder and the twin folder it names (the command line's
+    /// rule; a server gives its own folders with [`Scenario::parse_in`]).
     pub fn parse(text: &str, path: &Path) -> Result<Scenario> {
+        let mut sc = Scenario::parse_in(text, path, AllowedRoots::default())?;
+        let mut dirs = vec![sc.resolve(Path::new(""))];
+        if let Some(t) = &sc.spec.twin {
+            dirs.push(sc.resolve(Path::new(t.get_ref())));
+        }
+        sc.files = AllowedRoots::new(dirs);
+        Ok(sc)
+    }
+
+    /// [`Scenario::parse`] reading the files it names only from inside `roots`.
+    pub fn parse_in(text: &str, path: &Path, roots: AllowedRoots) -> Result<Scenario> {
         let spec: ScenarioSpec = from_toml(path, text)?;
         let mut sc = Scenario {
             path: path.to_path_buf(),
@@ -295,6 +311,7 @@ impl Scenario {
             edits: Vec::new(),
             flood_depths: HashMap::new(),
             text: text.to_string(),
+            files: roots,
         };
         for (k, e) in sc.spec.edits.iter().enumerate() {
             let spec: EditSpec =
@@ -339,7 +356,28 @@ impl Scenario {
         )
     }
 
-    /// A path in the file, made relative to the file's folder.
+    /// The folders the files it names may come from.
+    pub fn allowed_roots(&self) -> &AllowedRoots {
+        &self.files
+    }
+
+    /// A file the scenario names (`field` of the edit or section at byte `offset`, None for
+    /// the file as a whole), resolved inside the allowed folders ([`crate::files`]); a missing
+    /// file and one outside them get the same error.
+    pub fn input(&self, p: &Path, field: &str, offset: Option<usize>) -> Result<SafePath> {
+        self.files
+            .resolve(self.path.parent().unwrap_or(Path::new(".")), p)
+            .map_err(|r| {
+                let msg = format!("field `{field}`: {}: {r}", p.display());
+                match offset {
+                    Some(at) => self.err_at(at, msg),
+                    None => ScenarioError::parse(&self.path, "file", msg),
+                }
+            })
+    }
+
+    /// A path in the file, made relative to the file's folder (lexically: it names the file,
+    /// [`Scenario::input`] reads it).
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             return p.to_path_buf();
@@ -523,8 +561,14 @@ pub fn run_loaded_with(
     let net = &rn.network;
     progress(ProgressEvent::Phase("demand"));
     let (demand, gravity) = match &sc.spec.demand {
-        DemandSpec::Tntp { file } => (tntp::read_trips(&sc.resolve(file))?, None),
-        DemandSpec::Csv { file } => (tntp::read_od_csv(&sc.resolve(file))?, None),
+        DemandSpec::Tntp { file } => (
+            tntp::read_trips(sc.input(file, "demand.file", None)?.path())?,
+            None,
+        ),
+        DemandSpec::Csv { file } => (
+            tntp::read_od_csv(sc.input(file, "demand.file", None)?.path())?,
+            None,
+        ),
         g => {
             let p = g.gravity_params().expect("gravity");
             let gd = gravity_demand(net, buildings, &p)?;
@@ -606,7 +650,7 @@ pub fn run_loaded_with(
                 threshold_m,
             } => {
                 let csv = match (file, scenario) {
-                    (Some(f), _) => sc.resolve(f),
+                    (Some(f), _) => sc.input(f, "file", Some(at))?.path().to_path_buf(),
                     (None, Some(f)) => {
                         let known = sc.flood_depths.get(&sc.resolve(f)).cloned();
                         known.ok_or_else(|| {

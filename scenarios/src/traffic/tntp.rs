@@ -61,7 +61,7 @@ fn meta_number(path: &Path, meta: &Meta, key: &str) -> Result<Option<f64>> {
             ScenarioError::parse(
                 path,
                 format!("line {line}"),
-                format!("<{key}> is not a number: {v:?}"),
+                format!("<{key}> is not a number"),
             )
         }),
     }
@@ -129,7 +129,7 @@ pub fn read_net(path: &Path) -> Result<Network> {
                 ScenarioError::parse(
                     path,
                     format!("line {lineno}"),
-                    format!("field {} ({tok:?}) is not a number", k + 1),
+                    format!("field {} is not a number", k + 1),
                 )
             })?;
             if !x.is_finite() {
@@ -241,7 +241,7 @@ pub fn read_trips(path: &Path) -> Result<Demand> {
                 ScenarioError::parse(
                     path,
                     format!("line {lineno}"),
-                    format!("origin {tok:?} is not a number"),
+                    "the origin is not a number".to_string(),
                 )
             })?;
             origin = Some(node_id(path, lineno, "origin", v)?);
@@ -263,14 +263,14 @@ pub fn read_trips(path: &Path) -> Result<Demand> {
                 return Err(ScenarioError::parse(
                     path,
                     format!("line {lineno}"),
-                    format!("entry {entry:?} is not 'destination : flow'"),
+                    "an entry is not 'destination : flow'".to_string(),
                 ));
             };
             let dv: f64 = d.trim().parse().map_err(|_| {
                 ScenarioError::parse(
                     path,
                     format!("line {lineno}"),
-                    format!("destination {:?} is not a number", d.trim()),
+                    "a destination is not a number".to_string(),
                 )
             })?;
             let dest = node_id(path, lineno, "destination", dv)?;
@@ -278,7 +278,7 @@ pub fn read_trips(path: &Path) -> Result<Demand> {
                 ScenarioError::parse(
                     path,
                     format!("line {lineno}"),
-                    format!("flow {:?} is not a number", f.trim()),
+                    "a flow is not a number".to_string(),
                 )
             })?;
             if !flow.is_finite() || flow < 0.0 {

@@ -37,6 +37,19 @@ pub fn serve_sample_with_scenarios(
     PathBuf,
     std::sync::Arc<twin_core::Twin>,
 ) {
+    serve_sample_with_config(name, prepare, |_| {})
+}
+
+/// [`serve_sample_with_scenarios`] with the server's configuration changed by `configure`.
+pub fn serve_sample_with_config(
+    name: &str,
+    prepare: impl FnOnce(&Path),
+    configure: impl FnOnce(&mut tile_server::ServerConfig),
+) -> (
+    std::net::SocketAddr,
+    PathBuf,
+    std::sync::Arc<twin_core::Twin>,
+) {
     use std::sync::Arc;
     use tile_server::{self as server, source::GeneratedTiles, ServerConfig};
     use tiles3d::TilesetOptions;
@@ -50,12 +63,13 @@ pub fn serve_sample_with_scenarios(
     let opts = TilesetOptions::for_config(&td.config);
     let source =
         GeneratedTiles::plan(twin.clone(), &opts, &server::source::twin_fingerprint(&td)).unwrap();
-    let cfg = ServerConfig {
+    let mut cfg = ServerConfig {
         twin_dir: Some(dir.clone()),
         scenario_dirs: vec![repo().join("scenarios/examples/hue")],
         tile_opts: opts,
         ..ServerConfig::default()
     };
+    configure(&mut cfg);
     let app = server::app(twin.clone(), Arc::new(source), &cfg).unwrap();
     (start(app), dir, twin)
 }

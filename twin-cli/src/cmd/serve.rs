@@ -1,5 +1,6 @@
-//! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu]`: the HTTP server
-//! (`tile-server`) over a twin, with the flood solver chosen here.
+//! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu] [--max-queued-runs N]
+//! [--run-time-limit-s S]`: the HTTP server (`tile-server`) over a twin, with the flood solver
+//! chosen here.
 
 use super::flood_solver;
 use anyhow::{Context, Result};
@@ -22,11 +23,22 @@ pub struct ServeArgs {
     /// Solve flood runs on the GPU (wgpu) instead of the CPU.
     #[arg(long)]
     gpu: bool,
+    /// Scenario runs that may wait beside the one running; more are answered 429.
+    #[arg(long, default_value_t = 16)]
+    max_queued_runs: usize,
+    /// Wall-clock seconds a scenario run may take before it is stopped and marked failed
+    /// (0: no limit).
+    #[arg(long, default_value_t = 7200)]
+    run_time_limit_s: u64,
 }
 
 /// Serves until Ctrl-C.
 pub fn run(a: ServeArgs) -> Result<()> {
-    serve(&a.twin, a.addr, a.scenarios, a.gpu)
+    let limits = (
+        a.max_queued_runs,
+        (a.run_time_limit_s > 0).then(|| std::time::Duration::from_secs(a.run_time_limit_s)),
+    );
+    serve(&a.twin, a.addr, a.scenarios, a.gpu, limits)
 }
 
 fn serve(
@@ -34,6 +46,7 @@ fn serve(
     addr: std::net::SocketAddr,
     mut scenarios: Vec<PathBuf>,
     gpu: bool,
+    (max_queued_runs, run_time_limit): (usize, Option<std::time::Duration>),
 ) -> Result<()> {
     use std::sync::Arc;
     use tile_server as server;
@@ -55,6 +68,8 @@ fn serve(
         scenario_dirs: scenarios,
         flood_solver: flood_solver(gpu),
         tile_opts: opts.clone(),
+        max_queued_runs,
+        run_time_limit,
         ..server::ServerConfig::default()
     };
     let source: Arc<dyn server::source::TileSource> = Arc::new(
