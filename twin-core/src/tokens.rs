@@ -265,7 +265,7 @@ impl Tokens {
     }
 
     fn records(&self, filter: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<TokenRecord>> {
-        let sql = format!("SELECT {COLUMNS} FROM {TABLE} {filter} ORDER BY created, id");
+        let sql = format!("SELECT {COLUMNS} FROM {TABLE} {filter} ORDER BY created, rowid");
         let mut stmt = self.conn.prepare(&sql).map_err(sql_err(&self.path))?;
         let rows = stmt
             .query_map(p, row_to_record)

@@ -76,7 +76,18 @@ pub fn import(a: ImportArgs) -> Result<()> {
 /// Re-imports every source listed in twin.toml into a fresh store.
 pub fn build(a: BuildArgs) -> Result<()> {
     let dir = TwinDir::open(&a.twin)?;
-    for r in dir.build(&bar())? {
+    // The server's tokens live in the store, which the build replaces: carry them over.
+    let store = dir.store_path();
+    let tokens = if store.is_file() {
+        twin_core::tokens::Tokens::open(&store)?.records_all()?
+    } else {
+        Vec::new()
+    };
+    let reports = dir.build(&bar())?;
+    if !tokens.is_empty() {
+        twin_core::tokens::Tokens::open(&store)?.restore(&tokens)?;
+    }
+    for r in reports {
         print_report(&r);
     }
     Ok(())
