@@ -1,5 +1,7 @@
-//! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu]`: the HTTP server
-//! (`tile-server`) over a twin, with the flood solver chosen here.
+//! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu] [--private] [--allowed-host H]...
+//! [--cors-origin O]... [--header-timeout S] [--max-connections N]`: the HTTP server
+//! (`tile-server`) over a twin, with the flood solver chosen here. Writes need a token made by
+//! `twin token create` (kept in the twin's store).
 
 use super::flood_solver;
 use anyhow::{Context, Result};
@@ -22,21 +24,34 @@ pub struct ServeArgs {
     /// Solve flood runs on the GPU (wgpu) instead of the CPU.
     #[arg(long)]
     gpu: bool,
+    /// Reads need a token too (viewer role or above); by default the viewer, tiles and GET API
+    /// are public and only writes need one.
+    #[arg(long)]
+    private: bool,
+    /// A host name the server answers for, besides localhost and IP addresses (repeatable;
+    /// e.g. the name a reverse proxy forwards). Requests naming any other Host get 421.
+    #[arg(long = "allowed-host")]
+    allowed_hosts: Vec<String>,
+    /// An origin (scheme://host[:port]) whose pages may write cross-origin (repeatable);
+    /// reads are open to every origin.
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
+    /// Seconds a client has to send a request's headers (also the idle keep-alive limit).
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, default_value_t = 30)]
+    body_timeout: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 /// Serves until Ctrl-C.
 pub fn run(a: ServeArgs) -> Result<()> {
-    serve(&a.twin, a.addr, a.scenarios, a.gpu)
-}
-
-fn serve(
-    twin: &std::path::Path,
-    addr: std::net::SocketAddr,
-    mut scenarios: Vec<PathBuf>,
-    gpu: bool,
-) -> Result<()> {
     use std::sync::Arc;
     use tile_server as server;
+    let (twin, addr, mut scenarios, gpu) = (&a.twin, a.addr, a.scenarios.clone(), a.gpu);
     let dir = TwinDir::open(twin)?;
     let t = Arc::new(dir.load()?);
     if scenarios.is_empty() && dir.dir.join("scenarios").is_dir() {
@@ -55,8 +70,37 @@ fn serve(
         scenario_dirs: scenarios,
         flood_solver: flood_solver(gpu),
         tile_opts: opts.clone(),
+        tokens: Some(dir.store_path()),
+        private: a.private,
+        allowed_hosts: a.allowed_hosts.clone(),
+        cors_origins: a.cors_origins.clone(),
+        limits: server::Limits {
+            header_timeout: std::time::Duration::from_secs(a.header_timeout.max(1)),
+            body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
+            max_connections: a.max_connections.max(1),
+        },
         ..server::ServerConfig::default()
     };
+    if !dir.store_path().exists() {
+        eprintln!(
+            "note: {} has no store yet, so no token exists and every write is refused \
+             (twin build {}, then twin token create)",
+            dir.dir.display(),
+            dir.dir.display()
+        );
+    }
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {addr}, beyond this machine: writes need a token, but traffic \
+             is plain HTTP (tokens readable on the wire) unless a TLS reverse proxy is in front \
+             (README: Security){}",
+            if a.private {
+                ""
+            } else {
+                "; the viewer, tiles and GET API are public (--private to close them)"
+            }
+        );
+    }
     let source: Arc<dyn server::source::TileSource> = Arc::new(
         server::source::GeneratedTiles::plan(
             t.clone(),
@@ -79,7 +123,7 @@ fn serve(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(server::run(app, cfg.addr, |a| {
+    rt.block_on(server::run_with(app, cfg.addr, &cfg.limits, |a| {
         println!(
             "serving twin {:?} ({} buildings)",
             t.name,
