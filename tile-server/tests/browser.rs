@@ -206,7 +206,8 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     assert!(out.join("building.png").is_file() && out.join("buildings-hidden.png").is_file());
 }
 
-/// The scenario check in the browser: the viewer lists the sample scenarios, runs the
+/// The scenario check in the browser: the viewer lists the sample scenarios, signs in
+/// with a planner token (writes need one), runs the
 /// Kim Long alarm-3 flood through the API (POST, then server-sent events), shows its progress,
 /// then reloads the building and heritage tiles with the run's depths and colours them by
 /// depth. Every loaded Citadel building's depth equals the run's buildings.csv (f32) and its
@@ -218,6 +219,8 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     }
     let (addr, dir, twin) = common::serve_sample_with_scenarios("browser-scenario", |_| {});
     let root = dir.parent().unwrap().to_path_buf();
+    // Starting a run needs a planner's token: the test signs in with one through the panel.
+    let token = common::token(&dir, twin_core::tokens::Role::Planner);
 
     // The Imperial City, inside the Citadel.
     let (clon, clat) = (107.5785, 16.4695);
@@ -230,6 +233,8 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
             "flood_alarm3.toml".into(),
             "--look".into(),
             format!("{clon},{clat}"),
+            "--token".into(),
+            token.clone(),
         ],
         Duration::from_secs(1200),
     );
@@ -247,6 +252,14 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     );
 
     // The run went through the API and its progress showed.
+    assert!(
+        r["signedIn"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("signed in"),
+        "{}",
+        r["signedIn"]
+    );
     let run = &r["run"];
     assert_eq!(run["status"], "done", "{run:#}");
     let id = run["id"].as_str().unwrap();

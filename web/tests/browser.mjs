@@ -2,7 +2,7 @@
 // driven by tile-server/tests/browser.rs, which starts the server and asserts on the JSON this
 // script prints as its last line.
 //
-//   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat]
+//   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat [--token T]]
 //
 // Steps: open the viewer, wait until the globe and every tileset have loaded, screenshot the
 // Citadel view; with --click: look straight down at (lon, lat), hide the heritage layer, click
@@ -23,10 +23,12 @@ if (!base || !outDir) {
 let click = null;
 let scenario = null;
 let look = null;
+let signInToken = null;
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === "--click") click = rest[++i].split(",").map(Number);
   else if (rest[i] === "--scenario") scenario = rest[++i];
   else if (rest[i] === "--look") look = rest[++i].split(",").map(Number);
+  else if (rest[i] === "--token") signInToken = rest[++i];
 }
 mkdirSync(outDir, { recursive: true });
 
@@ -182,6 +184,13 @@ try {
   if (scenario) {
     result.scenarioOptions = await page.evaluate(() => [...document.querySelectorAll("#scenario option")].map((o) => o.value));
     await page.selectOption("#scenario", scenario);
+    if (signInToken) {
+      // Sign in through the panel: paste the token, press Sign in.
+      await page.fill("#token", signInToken);
+      await page.click("#sign-in");
+      await page.waitForFunction(() => window.huetwin.signedIn === true, null, { timeout: 10_000 });
+      result.signedIn = await page.evaluate(() => document.querySelector("#signed-in-as").textContent);
+    }
     const t0 = Date.now();
     await page.click("#run");
     // Progress shows while it runs: sample the bar and the status line.
