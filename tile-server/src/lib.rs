@@ -11,7 +11,8 @@
 //!
 //! Writes need a bearer token of a high enough role, reads too on a private server; a foreign
 //! `Host` is refused; write routes get CORS headers only for configured origins ([`auth`]).
-//! [`bind`] serves with a header-read timeout and a connection limit ([`Limits`]).
+//! [`bind`] serves with a header-read timeout and a connection limit ([`Limits`]), over TLS
+//! (rustls) when given [`TlsFiles`].
 //!
 //! Every response to a bad request is a JSON error ([`error::ApiError`]); hostile paths (`..`
 //! segments, encoded slashes, backslashes, NUL) are refused before routing; bodies are bounded;
@@ -100,6 +101,52 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Timeouts and the connection limit of [`bind`] and [`run`].
     pub limits: Limits,
+    /// Serve HTTPS with this certificate and key (rustls); none: plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of TLS: the certificate chain (leaf first) and its private key (PKCS#8,
+/// PKCS#1 or SEC1).
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// A rustls acceptor (ring provider, TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 by ALPN).
+    pub fn acceptor(&self) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio_rustls::rustls;
+        let bad = |what: &std::path::Path, e: &dyn std::fmt::Display| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("TLS {}: {e}", what.display()),
+            )
+        };
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| bad(&self.cert, &e))?;
+        if certs.is_empty() {
+            return Err(bad(&self.cert, &"no certificate in the file"));
+        }
+        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|e| bad(&self.key, &e))?;
+        // ring rather than aws-lc-rs keeps a C/cmake build out of the workspace; it has no
+        // post-quantum key exchange, hence the deprecation rustls 0.23.48 puts on it.
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(&self.cert, &e))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| bad(&self.key, &e))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 /// Bounds on connections: how long a client may take over its headers and its body, and how
@@ -142,6 +189,7 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             cors_origins: Vec::new(),
             limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -552,20 +600,23 @@ pub async fn bind(
     app: Router,
     addr: SocketAddr,
 ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
-    bind_with(app, addr, &Limits::default()).await
+    bind_with(app, addr, &Limits::default(), None).await
 }
 
-/// [`bind`] with the given limits.
+/// [`bind`] with the given limits, and TLS when `tls` names the files (read here: a bad
+/// certificate or key is an error before anything is served).
 pub async fn bind_with(
     app: Router,
     addr: SocketAddr,
     limits: &Limits,
+    tls: Option<&TlsFiles>,
 ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
+    let acceptor = tls.map(TlsFiles::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let limits = limits.clone();
     Ok((local, async move {
-        serve(listener, app, limits, std::future::pending()).await
+        serve(listener, app, limits, acceptor, std::future::pending()).await
     }))
 }
 
@@ -575,31 +626,35 @@ pub async fn run(
     addr: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
-    run_with(app, addr, &Limits::default(), ready).await
+    run_with(app, addr, &Limits::default(), None, ready).await
 }
 
-/// [`run`] with the given limits.
+/// [`run`] with the given limits, and TLS when `tls` names the files.
 pub async fn run_with(
     app: Router,
     addr: SocketAddr,
     limits: &Limits,
+    tls: Option<&TlsFiles>,
     ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
+    let acceptor = tls.map(TlsFiles::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
-    serve(listener, app, limits.clone(), async {
+    serve(listener, app, limits.clone(), acceptor, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
 }
 
 /// The accept loop: at most `limits.max_connections` connections (more wait in the listen
-/// backlog), each served by hyper (HTTP/1.1 or 2) with a header-read timeout; on `stop`, no
-/// more accepts, and open connections get a few seconds to finish.
+/// backlog), each served by hyper (HTTP/1.1 or 2) with a header-read timeout, after a TLS
+/// handshake (bounded by the same timeout) when there is an acceptor; on `stop`, no more
+/// accepts, and open connections get a few seconds to finish.
 async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -642,12 +697,29 @@ async fn serve(
         let _ = tcp.set_nodelay(true);
         let svc = hyper_util::service::TowerToHyperService::new(app.clone());
         let builder = builder.clone();
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let Some(acceptor) = tls.clone() else {
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = watcher.watch(conn).await;
+                drop(permit);
+            });
+            continue;
+        };
+        let handshake = limits.header_timeout;
         tokio::spawn(async move {
-            let _ = conn.await;
+            match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => {
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .into_owned();
+                    let _ = watcher.watch(conn).await;
+                }
+                Ok(Err(e)) => tracing::debug!("TLS handshake: {e}"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
             drop(permit);
         });
     }

@@ -10,6 +10,7 @@ use reqwest::header;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 async fn send(r: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
@@ -355,4 +356,96 @@ fn header_timeout_and_connection_limit_are_configurable() {
     let mut out = String::new();
     t.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}
+
+/// TLS (rustls): with a self-signed certificate for localhost (made by the `openssl` command),
+/// the server answers HTTPS; a plain-HTTP request on the TLS port gets no HTTP answer.
+#[tokio::test]
+async fn serves_https_with_a_certificate() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("security-tls");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl command");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let twin = Arc::new(twin_core::Twin::new("tls", twin_core::Crs::epsg(32648).unwrap()).unwrap());
+    let cfg = tile_server::ServerConfig::default();
+    let app = tile_server::app(twin, Arc::new(tile_server::source::NoTiles), &cfg).unwrap();
+    let files = tile_server::TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    };
+    let (addr, serving) = tile_server::bind_with(
+        app,
+        "127.0.0.1:0".parse().unwrap(),
+        &tile_server::Limits::default(),
+        Some(&files),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(serving);
+
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(&cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("\"status\":\"ok\""), "{text}");
+
+    // Plain HTTP on the TLS port: no HTTP answer.
+    let plain = reqwest::get(format!("http://{addr}/healthz")).await;
+    assert!(plain.is_err(), "{plain:?}");
+
+    // A key that does not parse: an error before anything is served.
+    std::fs::write(dir.join("bad.pem"), "not a key").unwrap();
+    let bad = tile_server::TlsFiles {
+        cert,
+        key: dir.join("bad.pem"),
+    };
+    assert!(bad.acceptor().is_err());
 }

@@ -24,7 +24,7 @@ pub fn start_with(app: axum::Router, limits: &tile_server::Limits) -> std::net::
             .expect("runtime");
         rt.block_on(async move {
             let (addr, serving) =
-                tile_server::bind_with(app, "127.0.0.1:0".parse().unwrap(), &limits)
+                tile_server::bind_with(app, "127.0.0.1:0".parse().unwrap(), &limits, None)
                     .await
                     .expect("bind");
             tx.send(addr).unwrap();

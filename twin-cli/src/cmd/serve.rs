@@ -1,5 +1,6 @@
 //! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu] [--private] [--allowed-host H]...
-//! [--cors-origin O]... [--header-timeout S] [--max-connections N]`: the HTTP server
+//! [--cors-origin O]... [--header-timeout S] [--body-timeout S] [--max-connections N]
+//! [--tls-cert PEM --tls-key PEM]`: the HTTP server
 //! (`tile-server`) over a twin, with the flood solver chosen here. Writes need a token made by
 //! `twin token create` (kept in the twin's store).
 
@@ -45,6 +46,12 @@ pub struct ServeArgs {
     /// Connections served at once; more wait to be accepted.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Serve HTTPS (rustls) with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Serves until Ctrl-C.
@@ -79,6 +86,11 @@ pub fn run(a: ServeArgs) -> Result<()> {
             body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
             max_connections: a.max_connections.max(1),
         },
+        tls: a
+            .tls_cert
+            .clone()
+            .zip(a.tls_key.clone())
+            .map(|(cert, key)| server::TlsFiles { cert, key }),
         ..server::ServerConfig::default()
     };
     if !dir.store_path().exists() {
@@ -89,11 +101,11 @@ pub fn run(a: ServeArgs) -> Result<()> {
             dir.dir.display()
         );
     }
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && cfg.tls.is_none() {
         eprintln!(
             "warning: listening on {addr}, beyond this machine: writes need a token, but traffic \
-             is plain HTTP (tokens readable on the wire) unless a TLS reverse proxy is in front \
-             (README: Security){}",
+             is plain HTTP (tokens readable on the wire): use --tls-cert/--tls-key or a TLS reverse \
+             proxy (README: Security){}",
             if a.private {
                 ""
             } else {
@@ -123,15 +135,24 @@ pub fn run(a: ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(server::run_with(app, cfg.addr, &cfg.limits, |a| {
-        println!(
-            "serving twin {:?} ({} buildings)",
-            t.name,
-            t.buildings.len()
-        );
-        println!("viewer: http://{a}/");
-        println!("API:    http://{a}/api/layers  (OpenAPI: http://{a}/api/openapi.json)");
-    }))
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    rt.block_on(server::run_with(
+        app,
+        cfg.addr,
+        &cfg.limits,
+        cfg.tls.as_ref(),
+        |a| {
+            println!(
+                "serving twin {:?} ({} buildings)",
+                t.name,
+                t.buildings.len()
+            );
+            println!("viewer: {scheme}://{a}/");
+            println!(
+                "API:    {scheme}://{a}/api/layers  (OpenAPI: {scheme}://{a}/api/openapi.json)"
+            );
+        },
+    ))
     .with_context(|| format!("serving on {addr}"))?;
     Ok(())
 }
