@@ -104,7 +104,11 @@ impl Security {
         Ok(Security {
             store,
             private,
-            hosts: hosts.iter().map(|h| host_name(h).to_string()).collect(),
+            hosts: hosts
+                .iter()
+                .map(|h| host_name(h))
+                .filter(|h| !h.is_empty())
+                .collect(),
             origins,
             conn: Mutex::new(None),
             verified: Mutex::new(HashMap::new()),
@@ -413,6 +417,8 @@ mod tests {
         ] {
             assert!(sec.host_allowed(ok), "{ok}");
         }
+        let empty = Security::new(None, false, &["".into()], &[]).unwrap();
+        assert!(!empty.host_allowed("") && !empty.host_allowed(":80"));
         for bad in [
             "evil.example",
             "localhost.evil.example:8080",

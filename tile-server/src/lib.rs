@@ -134,8 +134,8 @@ impl TlsFiles {
             return Err(bad(&self.cert, &"no certificate in the file"));
         }
         let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|e| bad(&self.key, &e))?;
-        // ring rather than aws-lc-rs keeps a C/cmake build out of the workspace; it has no
-        // post-quantum key exchange, hence the deprecation rustls 0.23.48 puts on it.
+        // ring rather than aws-lc-rs: a small C build, no cmake. It has no post-quantum key
+        // exchange, hence the deprecation rustls 0.23.48 puts on it.
         #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)

@@ -316,6 +316,7 @@ fn header_timeout_and_connection_limit_are_configurable() {
         |_| {},
         |c| {
             c.limits.header_timeout = Duration::from_secs(1);
+            c.limits.body_timeout = Duration::from_secs(1);
             c.limits.max_connections = 16;
         },
     );
@@ -356,6 +357,23 @@ fn header_timeout_and_connection_limit_are_configurable() {
     let mut out = String::new();
     t.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+
+    // A body that stalls: answered with an error after the body timeout, not held open.
+    let start = Instant::now();
+    let mut t = TcpStream::connect(addr).unwrap();
+    t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    t.write_all(
+        b"POST /api/layers/buildings/intersects HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\nConnection: close\r\n\r\n{\"type\":",
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = t.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 4"), "{out}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// TLS (rustls): with a self-signed certificate for localhost (made by the `openssl` command),
