@@ -9,8 +9,8 @@
 //
 // Sign in: writes (starting a run) need a token of the planner role or above, made by
 // `twin token create`; pasted in the Sign in box, kept in sessionStorage (this tab only) and
-// sent as `Authorization: Bearer` on the API requests and tiles (a private server needs it on
-// reads too).
+// sent as `Authorization: Bearer` on the API requests, tiles and run events (a private server
+// needs it on reads too).
 //
 // URL parameters (optional, for real data): ?imagery=<XYZ template, e.g. https://host/{z}/{x}/{y}.png>
 // &terrain=<quantized-mesh terrain URL>. Without them nothing leaves this server.
@@ -353,15 +353,15 @@ huetwin.runScenario = function (file) {
     huetwin.run = { id, status: "queued", events: [], end: null };
     runStatus(`run ${id} queued`);
     $("run-progress").value = 0;
-    const es = new EventSource(started.events);
-    es.addEventListener("progress", (m) => {
+    const es = followEvents(started.events, {
+      progress: (m) => {
       const p = JSON.parse(m.data);
       huetwin.run.status = p.status;
       huetwin.run.events.push(p.fraction);
       $("run-progress").value = p.fraction;
       runStatus(`${(p.fraction * 100).toFixed(0)} % · ${p.phase}: ${p.message}`);
-    });
-    es.addEventListener("end", async (m) => {
+      },
+      end: async (m) => {
       es.close();
       const info = JSON.parse(m.data);
       huetwin.run.status = info.status;
@@ -371,13 +371,58 @@ huetwin.runScenario = function (file) {
       await loadRuns(info.status === "done" ? id : undefined);
       if (info.status === "done") await showRun(id);
       resolve(info);
-    });
-    es.onerror = () => {
+      },
+    }, () => {
       if (huetwin.run.end) return;
       runStatus(`run ${id}: connection lost; see /api/runs/${id}`);
-    };
+    });
+    huetwin.run.via = es.via;
   });
 };
+
+// Follow a server-sent event stream: `on` maps event names to handlers of { data }. Signed
+// in, the stream is read through fetch with the token (EventSource cannot send headers, and a
+// private server wants one on reads); otherwise through EventSource. Returns { close, via }.
+function followEvents(url, on, onError) {
+  if (!token()) {
+    const es = new EventSource(url);
+    for (const [name, fn] of Object.entries(on)) es.addEventListener(name, fn);
+    es.onerror = onError;
+    return { close: () => es.close(), via: "eventsource" };
+  }
+  const ctrl = new AbortController();
+  (async () => {
+    const r = await fetch(url, { headers: authHeaders({ Accept: "text/event-stream" }), signal: ctrl.signal });
+    if (!r.ok || !r.body) throw new Error(`${r.status} ${url}`);
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value.replace(/\r\n/g, "\n");
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let name = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const c = line.indexOf(":");
+          const field = c < 0 ? line : line.slice(0, c);
+          let v = c < 0 ? "" : line.slice(c + 1);
+          if (v.startsWith(" ")) v = v.slice(1);
+          if (field === "event") name = v;
+          else if (field === "data") data.push(v);
+        }
+        if (data.length && on[name]) await on[name]({ data: data.join("\n") });
+      }
+    }
+  })().catch((e) => {
+    if (!ctrl.signal.aborted) onError(e);
+  });
+  return { close: () => ctrl.abort(), via: "fetch" };
+}
 
 function impactsTable(impacts) {
   if (!impacts) return "";

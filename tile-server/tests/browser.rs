@@ -262,6 +262,8 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     );
     let run = &r["run"];
     assert_eq!(run["status"], "done", "{run:#}");
+    // Signed in, the viewer follows the run's events through fetch with the token.
+    assert_eq!(run["via"], "fetch", "{run:#}");
     let id = run["id"].as_str().unwrap();
     let events = run["events"].as_array().unwrap();
     assert!(!events.is_empty(), "no progress event");

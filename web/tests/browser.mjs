@@ -212,6 +212,7 @@ try {
       events: window.huetwin.run.events,
       end: window.huetwin.run.end,
       statusText: document.querySelector("#run-status").textContent,
+      via: window.huetwin.run.via,
     }));
     result.run_ms = Date.now() - t0;
     await page.waitForFunction(() => window.huetwin.shown && window.huetwin.run && window.huetwin.shown.id === window.huetwin.run.id, null, { timeout: 60_000 });
