@@ -3,6 +3,7 @@
 // script prints as its last line.
 //
 //   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat [--token T]]
+//     [--private --token T]  (a private server: check the viewer is refused, sign in, reload)
 //
 // Steps: open the viewer, wait until the globe and every tileset have loaded, screenshot the
 // Citadel view; with --click: look straight down at (lon, lat), hide the heritage layer, click
@@ -24,11 +25,13 @@ let click = null;
 let scenario = null;
 let look = null;
 let signInToken = null;
+let privateServer = false;
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === "--click") click = rest[++i].split(",").map(Number);
   else if (rest[i] === "--scenario") scenario = rest[++i];
   else if (rest[i] === "--look") look = rest[++i].split(",").map(Number);
   else if (rest[i] === "--token") signInToken = rest[++i];
+  else if (rest[i] === "--private") privateServer = true;
 }
 mkdirSync(outDir, { recursive: true });
 
@@ -140,6 +143,21 @@ try {
   });
 
   await page.goto(base, { waitUntil: "load" });
+  if (privateServer) {
+    // A private server refuses the viewer's first reads (401); signing in reloads the page.
+    await page.waitForFunction(() => window.huetwin && (window.huetwin.ready || window.huetwin.error), null, { timeout: 60_000 });
+    result.refusedBeforeSignIn = {
+      viewerError: await page.evaluate(() => window.huetwin.error),
+      requests: result.failedRequests.splice(0),
+      errors: result.errors.splice(0),
+    };
+    await page.fill("#token", signInToken);
+    await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click("#sign-in")]);
+    // Requests of the first page cut short by the reload.
+    const aborted = result.failedRequests.filter((q) => q.error === "net::ERR_ABORTED");
+    result.failedRequests = result.failedRequests.filter((q) => q.error !== "net::ERR_ABORTED");
+    result.refusedBeforeSignIn.abortedByReload = aborted;
+  }
   await page.waitForFunction(() => window.huetwin && (window.huetwin.ready || window.huetwin.error), null, { timeout: 60_000 });
   result.viewerError = await page.evaluate(() => window.huetwin.error);
   if (result.viewerError) throw new Error(result.viewerError);
@@ -184,7 +202,7 @@ try {
   if (scenario) {
     result.scenarioOptions = await page.evaluate(() => [...document.querySelectorAll("#scenario option")].map((o) => o.value));
     await page.selectOption("#scenario", scenario);
-    if (signInToken) {
+    if (signInToken && !(await page.evaluate(() => window.huetwin.signedIn))) {
       // Sign in through the panel: paste the token, press Sign in.
       await page.fill("#token", signInToken);
       await page.click("#sign-in");
