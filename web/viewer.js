@@ -7,6 +7,11 @@
 // buildings and heritage tilesets reloaded with ?run=<id> (their max_flood_depth column filled),
 // coloured by depth, and the water surface of each output time on a slider.
 //
+// Sign in: writes (starting a run) need a token of the planner role or above, made by
+// `twin token create`; pasted in the Sign in box, kept in sessionStorage (this tab only) and
+// sent as `Authorization: Bearer` on the API requests, tiles and run events (a private server
+// needs it on reads too).
+//
 // URL parameters (optional, for real data): ?imagery=<XYZ template, e.g. https://host/{z}/{x}/{y}.png>
 // &terrain=<quantized-mesh terrain URL>. Without them nothing leaves this server.
 "use strict";
@@ -206,7 +211,9 @@ function addToggle(name, label) {
 // Load (or reload, e.g. with ?run=<id>) the tileset of a layer, keeping its toggle's state.
 async function loadTileset(name, url) {
   const viewer = huetwin.viewer;
-  const ts = await Cesium.Cesium3DTileset.fromUrl(url, { maximumScreenSpaceError: 16 });
+  const ts = await Cesium.Cesium3DTileset.fromUrl(new Cesium.Resource({ url, headers: authHeaders() }), {
+    maximumScreenSpaceError: 16,
+  });
   ts.tileFailed.addEventListener((e) => {
     huetwin.failedTiles.push({ url: e.url, message: String(e.message) });
     status(`tile failed: ${e.url}`);
@@ -222,7 +229,60 @@ async function loadTileset(name, url) {
   return ts;
 }
 
+const TOKEN_KEY = "huetwin.token";
+
+function token() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || "";
+  } catch (e) {
+    return "";
+  }
+}
+
+// The Authorization header of the signed-in token, merged into `headers`.
+function authHeaders(headers) {
+  const t = token();
+  return t ? { ...(headers || {}), Authorization: `Bearer ${t}` } : { ...(headers || {}) };
+}
+
+// The token is not checked here: the server says 401 or 403 on the first write it refuses.
+function showSignedIn() {
+  const t = token();
+  $("sign-in-form").hidden = !!t;
+  $("signed-in").hidden = !t;
+  $("signed-in-as").textContent = t ? `signed in (token ${t.split("_")[1] || "?"})` : "";
+  huetwin.signedIn = !!t;
+}
+
+function setupSignIn() {
+  $("sign-in-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const t = $("token").value.trim();
+    $("token").value = "";
+    if (!t) return;
+    try {
+      sessionStorage.setItem(TOKEN_KEY, t);
+    } catch (err) {
+      status(`cannot keep the token: ${err}`);
+    }
+    showSignedIn();
+    // A private server refused the first reads: load again with the token.
+    if (huetwin.error) location.reload();
+  });
+  $("sign-out").addEventListener("click", () => {
+    try {
+      sessionStorage.removeItem(TOKEN_KEY);
+    } catch (err) {
+      // nothing kept
+    }
+    showSignedIn();
+  });
+  showSignedIn();
+}
+
 async function getJson(url, init) {
+  init = { ...(init || {}) };
+  init.headers = authHeaders(init.headers);
   const r = await fetch(url, init);
   const body = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error((body.error && body.error.message) || `${r.status} ${url}`);
@@ -286,22 +346,22 @@ huetwin.runScenario = function (file) {
         body: JSON.stringify({ scenario: file }),
       });
     } catch (e) {
-      runStatus(`cannot start: ${e.message}`);
+      runStatus(`cannot start: ${e.message}${token() ? "" : " (sign in with a planner token)"}`);
       return reject(e);
     }
     const id = started.run.id;
     huetwin.run = { id, status: "queued", events: [], end: null };
     runStatus(`run ${id} queued`);
     $("run-progress").value = 0;
-    const es = new EventSource(started.events);
-    es.addEventListener("progress", (m) => {
+    const es = followEvents(started.events, {
+      progress: (m) => {
       const p = JSON.parse(m.data);
       huetwin.run.status = p.status;
       huetwin.run.events.push(p.fraction);
       $("run-progress").value = p.fraction;
       runStatus(`${(p.fraction * 100).toFixed(0)} % · ${p.phase}: ${p.message}`);
-    });
-    es.addEventListener("end", async (m) => {
+      },
+      end: async (m) => {
       es.close();
       const info = JSON.parse(m.data);
       huetwin.run.status = info.status;
@@ -311,13 +371,58 @@ huetwin.runScenario = function (file) {
       await loadRuns(info.status === "done" ? id : undefined);
       if (info.status === "done") await showRun(id);
       resolve(info);
-    });
-    es.onerror = () => {
+      },
+    }, () => {
       if (huetwin.run.end) return;
       runStatus(`run ${id}: connection lost; see /api/runs/${id}`);
-    };
+    });
+    huetwin.run.via = es.via;
   });
 };
+
+// Follow a server-sent event stream: `on` maps event names to handlers of { data }. Signed
+// in, the stream is read through fetch with the token (EventSource cannot send headers, and a
+// private server wants one on reads); otherwise through EventSource. Returns { close, via }.
+function followEvents(url, on, onError) {
+  if (!token()) {
+    const es = new EventSource(url);
+    for (const [name, fn] of Object.entries(on)) es.addEventListener(name, fn);
+    es.onerror = onError;
+    return { close: () => es.close(), via: "eventsource" };
+  }
+  const ctrl = new AbortController();
+  (async () => {
+    const r = await fetch(url, { headers: authHeaders({ Accept: "text/event-stream" }), signal: ctrl.signal });
+    if (!r.ok || !r.body) throw new Error(`${r.status} ${url}`);
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value.replace(/\r\n/g, "\n");
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let name = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const c = line.indexOf(":");
+          const field = c < 0 ? line : line.slice(0, c);
+          let v = c < 0 ? "" : line.slice(c + 1);
+          if (v.startsWith(" ")) v = v.slice(1);
+          if (field === "event") name = v;
+          else if (field === "data") data.push(v);
+        }
+        if (data.length && on[name]) await on[name]({ data: data.join("\n") });
+      }
+    }
+  })().catch((e) => {
+    if (!ctrl.signal.aborted) onError(e);
+  });
+  return { close: () => ctrl.abort(), via: "fetch" };
+}
 
 function impactsTable(impacts) {
   if (!impacts) return "";
@@ -337,7 +442,9 @@ async function showWater(runId, time) {
     huetwin.water = null;
   }
   if (!runId || time === undefined) return;
-  const ts = await Cesium.Cesium3DTileset.fromUrl(`/api/runs/${encodeURIComponent(runId)}/water/${time}/tileset.json`);
+  const ts = await Cesium.Cesium3DTileset.fromUrl(
+    new Cesium.Resource({ url: `/api/runs/${encodeURIComponent(runId)}/water/${time}/tileset.json`, headers: authHeaders() })
+  );
   ts.tileFailed.addEventListener((e) => huetwin.failedTiles.push({ url: e.url, message: String(e.message) }));
   viewer.scene.primitives.add(ts);
   huetwin.water = ts;
@@ -423,7 +530,8 @@ async function main() {
   huetwin.viewer = viewer;
   viewer.scene.globe.depthTestAgainstTerrain = false;
 
-  const info = await (await fetch("/api/layers")).json();
+  setupSignIn();
+  const info = await getJson("/api/layers");
   $("title").textContent = `huetwin · ${info.twin}`;
   $("layers").innerHTML = "";
   const labels = { buildings: "Buildings", heritage: "Heritage sites", terrain: "Terrain", pointclouds: "Point clouds" };

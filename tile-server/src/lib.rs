@@ -9,6 +9,11 @@
 //! | `/api/openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics ([`metrics`]) |
 //!
+//! Writes need a bearer token of a high enough role, reads too on a private server; a foreign
+//! `Host` is refused; write routes get CORS headers only for configured origins ([`auth`]).
+//! [`bind`] serves with a header-read timeout and a connection limit ([`Limits`]), over TLS
+//! (rustls) when given [`TlsFiles`].
+//!
 //! Every response to a bad request is a JSON error ([`error::ApiError`]); hostile paths (`..`
 //! segments, encoded slashes, backslashes, NUL) are refused before routing; bodies are bounded;
 //! a panic in a handler becomes a 500 and the server keeps serving.
@@ -26,6 +31,7 @@
 //! ```
 
 pub mod api;
+pub mod auth;
 pub mod body;
 pub mod cache;
 pub mod error;
@@ -56,6 +62,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use twin_core::Twin;
 use utoipa::OpenApi;
@@ -87,6 +94,87 @@ pub struct ServerConfig {
     /// Wall-clock time a scenario run may take before it is stopped and marked failed (2 h by
     /// default); None: no limit.
     pub run_time_limit: Option<std::time::Duration>,
+    /// The store file holding the API tokens (`<twin>/twin.gpkg`, [`twin_core::tokens`]);
+    /// none: no token is valid, so every write is refused.
+    pub tokens: Option<PathBuf>,
+    /// Reads need a viewer token too (all but the viewer's page and files and `/healthz`).
+    pub private: bool,
+    /// Host names the server answers for beyond `localhost` and IP addresses (DNS
+    /// rebinding: any other `Host` is refused with 421).
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`https://maps.example.org`) given CORS headers on write routes; reads get `*`.
+    pub cors_origins: Vec<String>,
+    /// Timeouts and the connection limit of [`bind`] and [`run`].
+    pub limits: Limits,
+    /// Serve HTTPS with this certificate and key (rustls); none: plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of TLS: the certificate chain (leaf first) and its private key (PKCS#8,
+/// PKCS#1 or SEC1).
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// A rustls acceptor (ring provider, TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 by ALPN).
+    pub fn acceptor(&self) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio_rustls::rustls;
+        let bad = |what: &std::path::Path, e: &dyn std::fmt::Display| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("TLS {}: {e}", what.display()),
+            )
+        };
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| bad(&self.cert, &e))?;
+        if certs.is_empty() {
+            return Err(bad(&self.cert, &"no certificate in the file"));
+        }
+        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|e| bad(&self.key, &e))?;
+        // ring rather than aws-lc-rs: a small C build, no cmake. It has no post-quantum key
+        // exchange, hence the deprecation rustls 0.23.48 puts on it.
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(&self.cert, &e))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| bad(&self.key, &e))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// Bounds on connections: how long a client may take over its headers and its body, and how
+/// many connections are served at once (more wait to be accepted).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Time to send a request's headers (from the connection's start or the end of the last
+    /// response); the connection is closed after it.
+    pub header_timeout: std::time::Duration,
+    /// Time to send a request's body.
+    pub body_timeout: std::time::Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -103,6 +191,12 @@ impl Default for ServerConfig {
             tile_opts: tiles3d::TilesetOptions::default(),
             max_queued_runs: 16,
             run_time_limit: Some(std::time::Duration::from_secs(2 * 3600)),
+            tokens: None,
+            private: false,
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
+            limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -167,9 +261,74 @@ pub struct AppState {
         (name = "runs", description = "Scenario runs: flood and traffic what-ifs as stored jobs"),
         (name = "viewer", description = "The CesiumJS web viewer"),
         (name = "server", description = "Health, metrics and this document"),
-    )
+    ),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Adds the bearer security scheme to the OpenAPI document, and to each write route
+/// ([`auth::WRITES`]) its security requirement and the 401 and 403 answers.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("ht_<id>_<secret> (twin token create)")
+                        .description(Some("A token made by `twin token create --role R`: writes need one of a high enough role, reads too when the server is private"))
+                        .build(),
+                ),
+            );
+        let error = |d: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(d)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (method, route, role) in auth::WRITES {
+            let path = route.replace("{*", "{");
+            let Some(item) = doc.paths.paths.get_mut(&path) else {
+                continue;
+            };
+            let op = match *method {
+                "POST" => item.post.as_mut(),
+                "DELETE" => item.delete.as_mut(),
+                "PUT" => item.put.as_mut(),
+                "PATCH" => item.patch.as_mut(),
+                _ => None,
+            };
+            let Some(op) = op else { continue };
+            op.security = Some(vec![SecurityRequirement::new(
+                "bearer",
+                Vec::<String>::new(),
+            )]);
+            op.responses.responses.insert(
+                "401".into(),
+                error("no token, or not a valid one (`WWW-Authenticate: Bearer`)"),
+            );
+            op.responses.responses.insert(
+                "403".into(),
+                error(&format!("the token's role is below {role}")),
+            );
+        }
+    }
+}
 
 /// `GET /tiles/{path}`: documented here; served by [`tiles::get_tile`].
 #[utoipa::path(get, path = "/tiles/{path}", tag = "tiles",
@@ -357,6 +516,12 @@ pub fn app(
         }),
     });
     let cesium = ServeDir::new(viewer::cesium_dir(&cfg.web_dir));
+    let security = Arc::new(auth::Security::new(
+        cfg.tokens.clone(),
+        cfg.private,
+        &cfg.allowed_hosts,
+        &cfg.cors_origins,
+    )?);
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([
@@ -371,6 +536,7 @@ pub fn app(
             header::RANGE,
             header::IF_NONE_MATCH,
             header::IF_RANGE,
+            header::AUTHORIZATION,
         ])
         .expose_headers([
             header::ETAG,
@@ -422,22 +588,47 @@ pub fn app(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
             .layer(middleware::from_fn_with_state(state, edge))
+            .layer(middleware::from_fn_with_state(
+                security.clone(),
+                auth::check_host,
+            ))
             .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::from_fn_with_state(
+                security.clone(),
+                auth::cors_writes,
+            ))
             .layer(cors)
+            .layer(middleware::from_fn_with_state(security, auth::guard))
             .layer(compression)
+            .layer(RequestBodyTimeoutLayer::new(cfg.limits.body_timeout))
             .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes)),
     ))
 }
 
 /// Bind `addr` and return the bound address (a port of 0 picks a free one) and the future
-/// that serves until it fails.
+/// that serves until it fails, with the default [`Limits`].
 pub async fn bind(
     app: Router,
     addr: SocketAddr,
 ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
+    bind_with(app, addr, &Limits::default(), None).await
+}
+
+/// [`bind`] with the given limits, and TLS when `tls` names the files (read here: a bad
+/// certificate or key is an error before anything is served).
+pub async fn bind_with(
+    app: Router,
+    addr: SocketAddr,
+    limits: &Limits,
+    tls: Option<&TlsFiles>,
+) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
+    let acceptor = tls.map(TlsFiles::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    Ok((local, async move { axum::serve(listener, app).await }))
+    let limits = limits.clone();
+    Ok((local, async move {
+        serve(listener, app, limits, acceptor, std::future::pending()).await
+    }))
 }
 
 /// Bind and serve until Ctrl-C, calling `ready` with the bound address first.
@@ -446,13 +637,108 @@ pub async fn run(
     addr: SocketAddr,
     ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
+    run_with(app, addr, &Limits::default(), None, ready).await
+}
+
+/// [`run`] with the given limits, and TLS when `tls` names the files.
+pub async fn run_with(
+    app: Router,
+    addr: SocketAddr,
+    limits: &Limits,
+    tls: Option<&TlsFiles>,
+    ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let acceptor = tls.map(TlsFiles::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    serve(listener, app, limits.clone(), acceptor, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// The accept loop: at most `limits.max_connections` connections (more wait in the listen
+/// backlog), each served by hyper (HTTP/1.1 or 2) with a header-read timeout, after a TLS
+/// handshake (bounded by the same timeout) when there is an acceptor; on `stop`, no more
+/// accepts, and open connections get a few seconds to finish.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_timeout))
+        .keep_alive_timeout(limits.header_timeout);
+    let builder = Arc::new(builder);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut stop => break,
+        };
+        let (tcp, _remote) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a little rather than spin.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let Some(acceptor) = tls.clone() else {
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = watcher.watch(conn).await;
+                drop(permit);
+            });
+            continue;
+        };
+        let handshake = limits.header_timeout;
+        tokio::spawn(async move {
+            match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => {
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .into_owned();
+                    let _ = watcher.watch(conn).await;
+                }
+                Ok(Err(e)) => tracing::debug!("TLS handshake: {e}"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+            drop(permit);
+        });
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -495,6 +781,24 @@ mod tests {
                 }
             }
             assert!(methods > 0, "no method found for {path} in {args:?}");
+            // Every write is in the auth table (or is a read with a body).
+            for m in ["post", "delete", "put", "patch"] {
+                let called = args
+                    .match_indices(&format!("{m}("))
+                    .any(|(i, _)| i == 0 || !args.as_bytes()[i - 1].is_ascii_alphanumeric());
+                let route = call[1..].split('"').next().unwrap();
+                let upper = m.to_uppercase();
+                let listed = auth::WRITES
+                    .iter()
+                    .any(|(wm, wr, _)| *wm == upper && *wr == route)
+                    || auth::READS_WITH_BODY
+                        .iter()
+                        .any(|(wm, wr)| *wm == upper && *wr == route);
+                assert!(
+                    !called || listed,
+                    "{upper} {route} is in neither auth::WRITES nor auth::READS_WITH_BODY"
+                );
+            }
             checked += 1;
         }
         for call in router.split(".nest_service(").skip(1) {

@@ -81,6 +81,14 @@ fn check_clean(r: &Value) {
     }
 }
 
+/// One browser at a time: three headless Chromiums rendering with SwiftShader at once on a
+/// small machine ran past the tests' time limits.
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_browser() -> std::sync::MutexGuard<'static, ()> {
+    ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn skip_or_check_tools() -> bool {
     if std::env::var("HUETWIN_SKIP_BROWSER").is_ok_and(|v| v == "1") {
         eprintln!("HUETWIN_SKIP_BROWSER=1: browser test skipped");
@@ -97,6 +105,7 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     if skip_or_check_tools() {
         return;
     }
+    let _browser = one_browser();
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-test");
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
@@ -206,7 +215,8 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     assert!(out.join("building.png").is_file() && out.join("buildings-hidden.png").is_file());
 }
 
-/// The scenario check in the browser: the viewer lists the sample scenarios, runs the
+/// The scenario check in the browser: the viewer lists the sample scenarios, signs in
+/// with a planner token (writes need one), runs the
 /// Kim Long alarm-3 flood through the API (POST, then server-sent events), shows its progress,
 /// then reloads the building and heritage tiles with the run's depths and colours them by
 /// depth. Every loaded Citadel building's depth equals the run's buildings.csv (f32) and its
@@ -216,8 +226,11 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     if skip_or_check_tools() {
         return;
     }
+    let _browser = one_browser();
     let (addr, dir, twin) = common::serve_sample_with_scenarios("browser-scenario", |_| {});
     let root = dir.parent().unwrap().to_path_buf();
+    // Starting a run needs a planner's token: the test signs in with one through the panel.
+    let token = common::token(&dir, twin_core::tokens::Role::Planner);
 
     // The Imperial City, inside the Citadel.
     let (clon, clat) = (107.5785, 16.4695);
@@ -230,6 +243,8 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
             "flood_alarm3.toml".into(),
             "--look".into(),
             format!("{clon},{clat}"),
+            "--token".into(),
+            token.clone(),
         ],
         Duration::from_secs(1200),
     );
@@ -247,8 +262,18 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     );
 
     // The run went through the API and its progress showed.
+    assert!(
+        r["signedIn"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("signed in"),
+        "{}",
+        r["signedIn"]
+    );
     let run = &r["run"];
     assert_eq!(run["status"], "done", "{run:#}");
+    // Signed in, the viewer follows the run's events through fetch with the token.
+    assert_eq!(run["via"], "fetch", "{run:#}");
     let id = run["id"].as_str().unwrap();
     let events = run["events"].as_array().unwrap();
     assert!(!events.is_empty(), "no progress event");
@@ -334,4 +359,54 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     eprintln!("citadel buildings checked: {checked}, wet: {wet}");
     assert!(checked >= 20, "only {checked} Citadel buildings loaded");
     assert!(wet >= 1, "no wet Citadel building in the alarm-3 run");
+}
+
+/// A private server (`ServerConfig::private`): the viewer's first reads are refused (401), it
+/// signs in with a planner token through the panel and reloads; then its tilesets, a scenario
+/// run (events through fetch with the token) and the run's tiles all load with the token.
+#[test]
+fn a_private_server_viewer_signs_in_and_runs_a_scenario() {
+    if skip_or_check_tools() {
+        return;
+    }
+    let _browser = one_browser();
+    let (addr, dir, _) =
+        common::serve_sample_with_config("browser-private", |_| {}, |c| c.private = true);
+    let token = common::token(&dir, twin_core::tokens::Role::Planner);
+    let out = dir.parent().unwrap().join("shots");
+    let (r, ok, stdout) = node(
+        &[
+            format!("http://{addr}/"),
+            out.display().to_string(),
+            "--private".into(),
+            "--token".into(),
+            token,
+            "--scenario".into(),
+            "flood_alarm3.toml".into(),
+            "--look".into(),
+            "107.5785,16.4695".into(),
+        ],
+        Duration::from_secs(1200),
+    );
+    assert!(ok, "node failed: {stdout}");
+    let before = &r["refusedBeforeSignIn"];
+    assert!(
+        before["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["status"] == 401),
+        "{before:#}"
+    );
+    check_clean(&r);
+    assert!(
+        r["tileResponses"].as_u64().unwrap() >= 3,
+        "{}",
+        r["tileResponses"]
+    );
+    let run = &r["run"];
+    assert_eq!(run["status"], "done", "{run:#}");
+    assert_eq!(run["via"], "fetch", "{run:#}");
+    assert!(!run["events"].as_array().unwrap().is_empty(), "{run:#}");
+    assert_eq!(r["water"], true, "the water surface did not load");
 }

@@ -112,7 +112,9 @@ async fn runs_over_http() {
         stale_id = r.id;
     });
     let base = format!("http://{addr}");
-    let c = reqwest::Client::new();
+    // Runs are started, cancelled and rerun with a planner's token.
+    let token = common::token(&dir, twin_core::tokens::Role::Planner);
+    let c = common::client_with(&token);
 
     // The server marked it failed, interrupted, when it started.
     let (s, v) = send(c.get(format!("{base}/api/runs/{stale_id}"))).await;
@@ -188,7 +190,7 @@ async fn runs_over_http() {
         t.set_read_timeout(Some(std::time::Duration::from_secs(10)))
             .unwrap();
         t.write_all(
-            b"POST /api/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/toml\r\nContent-Length: 204800\r\nConnection: close\r\n\r\n",
+            format!("POST /api/runs HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/toml\r\nContent-Length: 204800\r\nConnection: close\r\n\r\n").as_bytes(),
         )
         .unwrap();
         let mut out = Vec::new();

@@ -939,7 +939,7 @@ async fn hostile_paths_are_refused_and_the_server_keeps_serving() {
     let _ = raw(addr, b"\x00\x01\x02 garbage\r\n\r\n");
     let _ = raw(
         addr,
-        b"GET /tiles/tileset.json HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\nabc",
+        b"GET /tiles/tileset.json HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999\r\n\r\nabc",
     );
     // Still serving.
     let (s, v) = get_json("/healthz").await;

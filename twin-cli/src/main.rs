@@ -47,6 +47,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd::tiles::TilesCmd,
     },
+    /// API tokens of the twin's server, with roles: create (printed once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        cmd: cmd::token::TokenCmd,
+    },
 }
 
 // mimalloc: hyper and the tile cache allocate and free small buffers on every request; it is
@@ -80,5 +85,6 @@ fn run() -> Result<()> {
         Cmd::Serve(a) => cmd::serve::run(a),
         Cmd::Render(a) => cmd::render::render(&a),
         Cmd::Tiles { cmd } => cmd::tiles::run(cmd),
+        Cmd::Token { cmd } => cmd::token::run(cmd),
     }
 }

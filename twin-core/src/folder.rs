@@ -264,6 +264,16 @@ impl TwinDir {
                 store.write_with(&imp, (i + 1 == n).then_some(&meta))?;
                 reports.push(ImportReport::new(&path, &imp));
             }
+            drop(store);
+            // The server's API tokens live in the store: the new one takes them over before it
+            // replaces the old one, under the writer lock.
+            let old = me.store_path();
+            if old.is_file() {
+                let records = crate::tokens::Tokens::open(&old)?.records_all()?;
+                if !records.is_empty() {
+                    crate::tokens::Tokens::open(&tmp)?.restore(&records)?;
+                }
+            }
             Ok(reports)
         })();
         match result {

@@ -20,6 +20,7 @@ pub mod model;
 pub mod progress;
 pub mod rings;
 pub mod store;
+pub mod tokens;
 pub mod twin;
 
 pub use crs::{Crs, Transform};

@@ -2,7 +2,8 @@
 // driven by tile-server/tests/browser.rs, which starts the server and asserts on the JSON this
 // script prints as its last line.
 //
-//   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat]
+//   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat [--token T]]
+//     [--private --token T]  (a private server: check the viewer is refused, sign in, reload)
 //
 // Steps: open the viewer, wait until the globe and every tileset have loaded, screenshot the
 // Citadel view; with --click: look straight down at (lon, lat), hide the heritage layer, click
@@ -23,10 +24,14 @@ if (!base || !outDir) {
 let click = null;
 let scenario = null;
 let look = null;
+let signInToken = null;
+let privateServer = false;
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === "--click") click = rest[++i].split(",").map(Number);
   else if (rest[i] === "--scenario") scenario = rest[++i];
   else if (rest[i] === "--look") look = rest[++i].split(",").map(Number);
+  else if (rest[i] === "--token") signInToken = rest[++i];
+  else if (rest[i] === "--private") privateServer = true;
 }
 mkdirSync(outDir, { recursive: true });
 
@@ -138,6 +143,21 @@ try {
   });
 
   await page.goto(base, { waitUntil: "load" });
+  if (privateServer) {
+    // A private server refuses the viewer's first reads (401); signing in reloads the page.
+    await page.waitForFunction(() => window.huetwin && (window.huetwin.ready || window.huetwin.error), null, { timeout: 60_000 });
+    result.refusedBeforeSignIn = {
+      viewerError: await page.evaluate(() => window.huetwin.error),
+      requests: result.failedRequests.splice(0),
+      errors: result.errors.splice(0),
+    };
+    await page.fill("#token", signInToken);
+    await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click("#sign-in")]);
+    // Requests of the first page cut short by the reload.
+    const aborted = result.failedRequests.filter((q) => q.error === "net::ERR_ABORTED");
+    result.failedRequests = result.failedRequests.filter((q) => q.error !== "net::ERR_ABORTED");
+    result.refusedBeforeSignIn.abortedByReload = aborted;
+  }
   await page.waitForFunction(() => window.huetwin && (window.huetwin.ready || window.huetwin.error), null, { timeout: 60_000 });
   result.viewerError = await page.evaluate(() => window.huetwin.error);
   if (result.viewerError) throw new Error(result.viewerError);
@@ -182,6 +202,13 @@ try {
   if (scenario) {
     result.scenarioOptions = await page.evaluate(() => [...document.querySelectorAll("#scenario option")].map((o) => o.value));
     await page.selectOption("#scenario", scenario);
+    if (signInToken && !(await page.evaluate(() => window.huetwin.signedIn))) {
+      // Sign in through the panel: paste the token, press Sign in.
+      await page.fill("#token", signInToken);
+      await page.click("#sign-in");
+      await page.waitForFunction(() => window.huetwin.signedIn === true, null, { timeout: 10_000 });
+      result.signedIn = await page.evaluate(() => document.querySelector("#signed-in-as").textContent);
+    }
     const t0 = Date.now();
     await page.click("#run");
     // Progress shows while it runs: sample the bar and the status line.
@@ -203,6 +230,7 @@ try {
       events: window.huetwin.run.events,
       end: window.huetwin.run.end,
       statusText: document.querySelector("#run-status").textContent,
+      via: window.huetwin.run.via,
     }));
     result.run_ms = Date.now() - t0;
     await page.waitForFunction(() => window.huetwin.shown && window.huetwin.run && window.huetwin.shown.id === window.huetwin.run.id, null, { timeout: 60_000 });

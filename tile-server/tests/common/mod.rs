@@ -9,6 +9,12 @@ use std::path::{Path, PathBuf};
 
 /// Start a server on a free loopback port, on a runtime thread of its own; returns its address.
 pub fn start(app: axum::Router) -> std::net::SocketAddr {
+    start_with(app, &tile_server::Limits::default())
+}
+
+/// [`start`] with the given connection limits.
+pub fn start_with(app: axum::Router, limits: &tile_server::Limits) -> std::net::SocketAddr {
+    let limits = limits.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -17,9 +23,10 @@ pub fn start(app: axum::Router) -> std::net::SocketAddr {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let (addr, serving) = tile_server::bind(app, "127.0.0.1:0".parse().unwrap())
-                .await
-                .expect("bind");
+            let (addr, serving) =
+                tile_server::bind_with(app, "127.0.0.1:0".parse().unwrap(), &limits, None)
+                    .await
+                    .expect("bind");
             tx.send(addr).unwrap();
             serving.await.expect("serve");
         });
@@ -67,9 +74,36 @@ pub fn serve_sample_with_config(
         twin_dir: Some(dir.clone()),
         scenario_dirs: vec![repo().join("scenarios/examples/hue")],
         tile_opts: opts,
+        tokens: Some(td.store_path()),
         ..ServerConfig::default()
     };
     configure(&mut cfg);
     let app = server::app(twin.clone(), Arc::new(source), &cfg).unwrap();
-    (start(app), dir, twin)
+    (start_with(app, &cfg.limits), dir, twin)
+}
+
+/// A new token of `role` for the twin in `dir` (its store is built first when it has none).
+pub fn token(dir: &Path, role: twin_core::tokens::Role) -> String {
+    let td = twin_core::TwinDir::open(dir).unwrap();
+    if !td.store_path().exists() {
+        td.build(&twin_core::NoProgress).unwrap();
+    }
+    twin_core::tokens::Tokens::open(&td.store_path())
+        .unwrap()
+        .create(role, &format!("test {role}"))
+        .unwrap()
+        .token
+}
+
+/// A client that sends `token` as `Authorization: Bearer` on every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
 }

@@ -78,6 +78,7 @@ pub fn import(a: ImportArgs) -> Result<()> {
 /// Re-imports every source listed in twin.toml into a fresh store.
 pub fn build(a: BuildArgs) -> Result<()> {
     let dir = TwinDir::open(&a.twin)?;
+    // The build carries the server's tokens (kept in the store) over to the new store.
     for r in dir.build(&bar())? {
         print_report(&r);
     }

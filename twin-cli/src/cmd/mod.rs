@@ -9,6 +9,7 @@ pub mod render;
 pub mod scenario;
 pub mod serve;
 pub mod tiles;
+pub mod token;
 pub mod traffic;
 
 use anyhow::{bail, Context, Result};

@@ -1,6 +1,8 @@
 //! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu] [--max-queued-runs N]
-//! [--run-time-limit-s S]`: the HTTP server (`tile-server`) over a twin, with the flood solver
-//! chosen here.
+//! [--run-time-limit-s S] [--private] [--allowed-host H]... [--cors-origin O]...
+//! [--header-timeout S] [--body-timeout S] [--max-connections N] [--tls-cert PEM --tls-key PEM]`:
+//! the HTTP server (`tile-server`) over a twin, with the flood solver chosen here. Writes need a
+//! token made by `twin token create` (kept in the twin's store).
 
 use super::flood_solver;
 use anyhow::{Context, Result};
@@ -30,26 +32,42 @@ pub struct ServeArgs {
     /// (0: no limit).
     #[arg(long, default_value_t = 7200)]
     run_time_limit_s: u64,
+    /// Reads need a token too (viewer role or above); by default the viewer, tiles and GET API
+    /// are public and only writes need one.
+    #[arg(long)]
+    private: bool,
+    /// A host name the server answers for, besides localhost and IP addresses (repeatable;
+    /// e.g. the name a reverse proxy forwards). Requests naming any other Host get 421.
+    #[arg(long = "allowed-host")]
+    allowed_hosts: Vec<String>,
+    /// An origin (scheme://host[:port]) whose pages may write cross-origin (repeatable);
+    /// reads are open to every origin.
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
+    /// Seconds a client has to send a request's headers (also the idle keep-alive limit).
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, default_value_t = 30)]
+    body_timeout: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Serve HTTPS (rustls) with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Serves until Ctrl-C.
 pub fn run(a: ServeArgs) -> Result<()> {
-    let limits = (
-        a.max_queued_runs,
-        (a.run_time_limit_s > 0).then(|| std::time::Duration::from_secs(a.run_time_limit_s)),
-    );
-    serve(&a.twin, a.addr, a.scenarios, a.gpu, limits)
-}
-
-fn serve(
-    twin: &std::path::Path,
-    addr: std::net::SocketAddr,
-    mut scenarios: Vec<PathBuf>,
-    gpu: bool,
-    (max_queued_runs, run_time_limit): (usize, Option<std::time::Duration>),
-) -> Result<()> {
     use std::sync::Arc;
     use tile_server as server;
+    let run_time_limit =
+        (a.run_time_limit_s > 0).then(|| std::time::Duration::from_secs(a.run_time_limit_s));
+    let (twin, addr, mut scenarios, gpu) = (&a.twin, a.addr, a.scenarios.clone(), a.gpu);
     let dir = TwinDir::open(twin)?;
     let t = Arc::new(dir.load()?);
     if scenarios.is_empty() && dir.dir.join("scenarios").is_dir() {
@@ -68,10 +86,44 @@ fn serve(
         scenario_dirs: scenarios,
         flood_solver: flood_solver(gpu),
         tile_opts: opts.clone(),
-        max_queued_runs,
+        max_queued_runs: a.max_queued_runs,
         run_time_limit,
+        tokens: Some(dir.store_path()),
+        private: a.private,
+        allowed_hosts: a.allowed_hosts.clone(),
+        cors_origins: a.cors_origins.clone(),
+        limits: server::Limits {
+            header_timeout: std::time::Duration::from_secs(a.header_timeout.max(1)),
+            body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
+            max_connections: a.max_connections.max(1),
+        },
+        tls: a
+            .tls_cert
+            .clone()
+            .zip(a.tls_key.clone())
+            .map(|(cert, key)| server::TlsFiles { cert, key }),
         ..server::ServerConfig::default()
     };
+    if !dir.store_path().exists() {
+        eprintln!(
+            "note: {} has no store yet, so no token exists and every write is refused \
+             (twin build {}, then twin token create)",
+            dir.dir.display(),
+            dir.dir.display()
+        );
+    }
+    if !addr.ip().is_loopback() && cfg.tls.is_none() {
+        eprintln!(
+            "warning: listening on {addr}, beyond this machine: writes need a token, but traffic \
+             is plain HTTP (tokens readable on the wire): use --tls-cert/--tls-key or a TLS reverse \
+             proxy (README: Security){}",
+            if a.private {
+                ""
+            } else {
+                "; the viewer, tiles and GET API are public (--private to close them)"
+            }
+        );
+    }
     let source: Arc<dyn server::source::TileSource> = Arc::new(
         server::source::GeneratedTiles::plan(
             t.clone(),
@@ -94,15 +146,24 @@ fn serve(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(server::run(app, cfg.addr, |a| {
-        println!(
-            "serving twin {:?} ({} buildings)",
-            t.name,
-            t.buildings.len()
-        );
-        println!("viewer: http://{a}/");
-        println!("API:    http://{a}/api/layers  (OpenAPI: http://{a}/api/openapi.json)");
-    }))
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    rt.block_on(server::run_with(
+        app,
+        cfg.addr,
+        &cfg.limits,
+        cfg.tls.as_ref(),
+        |a| {
+            println!(
+                "serving twin {:?} ({} buildings)",
+                t.name,
+                t.buildings.len()
+            );
+            println!("viewer: {scheme}://{a}/");
+            println!(
+                "API:    {scheme}://{a}/api/layers  (OpenAPI: {scheme}://{a}/api/openapi.json)"
+            );
+        },
+    ))
     .with_context(|| format!("serving on {addr}"))?;
     Ok(())
 }
