@@ -217,6 +217,9 @@ pub struct AppState {
     pub openapi: String,
     /// Scenario runs, when the server knows the twin's folder.
     pub runs: Option<Arc<runs::Runs>>,
+    /// The generation of the twin served (`twin.toml`'s import count when the server started;
+    /// a later import or build is served after a restart), when the server knows the folder.
+    pub generation: Option<u64>,
 }
 
 /// The OpenAPI document of the server, generated from the handlers' annotations.
@@ -347,11 +350,15 @@ async fn tile_doc() {}
 
 /// `GET /healthz`
 #[utoipa::path(get, path = "/healthz", tag = "server",
-    responses((status = 200, description = "the server is up", body = Object)))]
+    responses((status = 200, description = "the server is up: the twin's name and the generation it serves (the number of imports its twin.toml records)", body = Object)))]
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        axum::Json(serde_json::json!({"status": "ok", "twin": state.twin.name})),
+        axum::Json(serde_json::json!({
+            "status": "ok",
+            "twin": state.twin.name,
+            "generation": state.generation,
+        })),
     )
         .into_response()
 }
@@ -494,7 +501,13 @@ pub fn app(
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
     let crs = twin.crs.clone();
+    let generation = cfg
+        .twin_dir
+        .as_deref()
+        .and_then(|d| twin_core::TwinDir::open(d).ok())
+        .map(|d| d.config.generation);
     let state = Arc::new(AppState {
+        generation,
         twin,
         layers,
         tile_layers,

@@ -212,14 +212,12 @@ async fn runs_over_http() {
     let (_, v) = json(r).await;
     let id = v["run"]["id"].as_str().unwrap().to_string();
     assert_eq!(loc, format!("/api/runs/{id}"));
-    // The server keeps answering while the run goes.
-    assert_eq!(
-        reqwest::get(format!("{base}/healthz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    // The server keeps answering while the run goes, and says which generation of the twin
+    // it serves (the sample's twin.toml records no import: 0).
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.unwrap();
+    assert_eq!(health["generation"], 0, "{health}");
     let ev = events(&base, &id).await;
     let (last, end) = ev.last().unwrap();
     assert_eq!(last, "end", "{ev:?}");

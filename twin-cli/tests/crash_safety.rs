@@ -225,6 +225,8 @@ fn concurrent_imports_both_land_and_concurrent_builds_both_succeed() {
     }
     let s = state(&t);
     assert_eq!(s.sources.len(), 3, "{s:?}");
+    // Each import raised the twin's generation once.
+    assert_eq!(TwinDir::open(&t).unwrap().config.generation, 3);
     assert!(s.counts["roads"] > 0 && s.counts["water"] > 0, "{s:?}");
     let builds: Vec<_> = (0..2)
         .map(|_| twin_cmd(&["build", ts]).spawn().unwrap())
