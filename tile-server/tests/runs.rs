@@ -216,7 +216,7 @@ async fn runs_over_http() {
     // it serves (the sample's twin.toml records no import: 0).
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let health: Value = health.json().await.unwrap();
+    let health: Value = serde_json::from_slice(&health.bytes().await.unwrap()).unwrap();
     assert_eq!(health["generation"], 0, "{health}");
     let ev = events(&base, &id).await;
     let (last, end) = ev.last().unwrap();
