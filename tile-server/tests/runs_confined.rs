@@ -74,7 +74,8 @@ async fn scenario_files_stay_inside_the_allowed_folders() {
     let secret: PathBuf = dir.parent().unwrap().join("private.csv");
     std::fs::write(&secret, "time,value\nSECRET-ROW-4711,1\n").unwrap();
     let base = format!("http://{addr}");
-    let c = reqwest::Client::new();
+    // Runs need a planner token.
+    let c = common::client_with(&common::token(&dir, twin_core::tokens::Role::Planner));
     let scenario_dir = common::repo().join("scenarios/examples/hue");
     let relative = dotdot(&scenario_dir, &secret);
     let mut messages = Vec::new();
@@ -158,9 +159,10 @@ async fn scenario_files_stay_inside_the_allowed_folders() {
 /// issue 14 (`[[0, 1e12]]`) stuck a run at 100 % CPU.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absurd_forcing_is_refused_with_its_line() {
-    let (addr, _, _) = common::serve_sample_with_scenarios("runs-absurd", |_| {});
+    let (addr, dir, _) = common::serve_sample_with_scenarios("runs-absurd", |_| {});
     let base = format!("http://{addr}");
-    let c = reqwest::Client::new();
+    // Runs need a planner token.
+    let c = common::client_with(&common::token(&dir, twin_core::tokens::Role::Planner));
     for (extra, needle) in [
         ("[rain]\nseries = [[0, 1e12]]\n", "line 8, field `series`: rain: point 1: rain intensity 1000000000000 mm/h is above 1000 mm/h"),
         (
@@ -231,9 +233,10 @@ async fn wait_for(
 /// DELETE stops a run inside a long solver chunk within a second, and the next run starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_run_inside_a_solver_chunk() {
-    let (addr, _, _) = common::serve_sample_with_scenarios("runs-cancel-chunk", |_| {});
+    let (addr, dir, _) = common::serve_sample_with_scenarios("runs-cancel-chunk", |_| {});
     let base = format!("http://{addr}");
-    let c = reqwest::Client::new();
+    // Runs need a planner token.
+    let c = common::client_with(&common::token(&dir, twin_core::tokens::Role::Planner));
     let (s, v) = post_toml(&c, &base, &slow_flood()).await;
     assert_eq!(s, 202, "{v}");
     let id = v["run"]["id"].as_str().unwrap().to_string();
@@ -291,7 +294,8 @@ async fn run_queue_and_run_time_are_bounded() {
         },
     );
     let base = format!("http://{addr}");
-    let c = reqwest::Client::new();
+    // Runs need a planner token.
+    let c = common::client_with(&common::token(&dir, twin_core::tokens::Role::Planner));
     let mut ids = Vec::new();
     for _ in 0..3 {
         let (s, v) = post_toml(&c, &base, &slow_flood()).await;
@@ -362,7 +366,8 @@ async fn interrupted_runs_are_found_by_their_lock_not_their_pid() {
         stale = r.id;
     });
     let base = format!("http://{addr}");
-    let c = reqwest::Client::new();
+    // Runs need a planner token.
+    let c = common::client_with(&common::token(&dir, twin_core::tokens::Role::Planner));
     let r = status_of(&c, &base, &stale).await;
     assert_eq!(r["status"], "failed", "{r}");
     assert!(
