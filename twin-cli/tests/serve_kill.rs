@@ -25,6 +25,14 @@ fn serve_killed_mid_run_leaves_an_interrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let twin = tmp.path().join("hue");
     common::copy_sample_twin(&twin);
+    // Runs need a planner token, kept in the twin's store.
+    let td = twin_core::TwinDir::open(&twin).unwrap();
+    td.build(&twin_core::NoProgress).unwrap();
+    let token = twin_core::tokens::Tokens::open(&td.store_path())
+        .unwrap()
+        .create(twin_core::tokens::Role::Planner, "serve_kill")
+        .unwrap()
+        .token;
     let scen = tmp.path().join("scen");
     std::fs::create_dir_all(&scen).unwrap();
     std::fs::write(
@@ -56,7 +64,7 @@ fn serve_killed_mid_run_leaves_an_interrupted_run() {
     let t = Instant::now();
     while http(
         &addr,
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     )
     .is_none_or(|r| !r.starts_with("HTTP/1.1 200"))
     {
@@ -70,7 +78,7 @@ fn serve_killed_mid_run_leaves_an_interrupted_run() {
     let answer = http(
         &addr,
         &format!(
-            "POST /api/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /api/runs HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     )
