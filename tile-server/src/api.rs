@@ -12,13 +12,15 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use geo_types::{Coord, LineString, Point, Polygon};
+use geo_types::{Coord, Geometry, LineString, Point, Polygon};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use twin_core::crs::{Crs, Reprojector};
+use twin_core::export::geometry_from_geojson;
+use twin_core::twin::clamp_wgs84_bbox;
 use twin_core::{LayerKind, Twin, VectorLayer};
 use utoipa::{IntoParams, ToSchema};
 
@@ -440,14 +442,20 @@ pub async fn features_bbox(
     let limit = check_limit(q.limit, "limit")?;
     let offset = q.offset.unwrap_or(0);
     let twin = state.twin.clone();
+    let twin_bbox = state.layers.bbox;
     let fc = blocking(move || {
         let matched: Vec<usize> = match bbox {
             None => (0..layer_of(&twin, layer)?.len()).collect(),
-            Some(b) => {
-                let ring = to_project(&twin, &bbox_polygon(b), "bbox")?;
-                let poly = Polygon::new(LineString(ring), vec![]);
-                layer_of(&twin, layer)?.query_polygon(&poly)?
-            }
+            // Only the part of the box over the twin is projected: a box much larger than
+            // the twin (the world) has corners that do not project into its CRS.
+            Some(b) => match clamp_wgs84_bbox(b, twin_bbox) {
+                None => Vec::new(),
+                Some(b) => {
+                    let ring = to_project(&twin, &bbox_polygon(b), "bbox")?;
+                    let poly = Polygon::new(LineString(ring), vec![]);
+                    layer_of(&twin, layer)?.query_polygon(&poly)?
+                }
+            },
         };
         let bbox_q = q
             .bbox
@@ -582,6 +590,51 @@ pub async fn within(
     Ok(Geo(fc).into_response())
 }
 
+/// The polygon of a `POST .../intersects` body, checked: a GeoJSON Polygon whose every
+/// position has two finite numbers (checked before conversion: the geojson crate's own
+/// conversion indexes positions and panics on `[107.5]` or `[]`), at most
+/// [`MAX_POLYGON_VERTICES`] vertices, an exterior ring of at least 4 positions, every position a
+/// WGS84 longitude/latitude. Any other body is a 400 naming what is wrong. The fuzz target
+/// `api_intersects` (crate `fuzz`) runs it on mutated bodies.
+pub fn polygon_from_body(value: &geojson::GeometryValue) -> Result<Polygon<f64>, ApiError> {
+    // Positions checked before conversion: the geojson crate's own conversion indexes them
+    // and panics on `[107.5]` or `[]`.
+    let poly = match geometry_from_geojson(value) {
+        Ok(Geometry::Polygon(p)) => p,
+        Ok(other) => {
+            return Err(ApiError::bad_request(format!(
+                "body: not a GeoJSON Polygon but a {}",
+                geometry_kind(&other)
+            )))
+        }
+        Err(e) => {
+            return Err(ApiError::bad_request(format!(
+                "body: not a valid GeoJSON Polygon: {e}"
+            )))
+        }
+    };
+    let n = poly.exterior().0.len() + poly.interiors().iter().map(|r| r.0.len()).sum::<usize>();
+    if n > MAX_POLYGON_VERTICES {
+        return Err(ApiError::bad_request(format!(
+            "polygon has {n} vertices, more than {MAX_POLYGON_VERTICES}"
+        )));
+    }
+    if poly.exterior().0.len() < 4 {
+        return Err(ApiError::bad_request(
+            "polygon: the exterior ring needs at least 4 positions",
+        ));
+    }
+    for c in poly
+        .exterior()
+        .0
+        .iter()
+        .chain(poly.interiors().iter().flat_map(|r| r.0.iter()))
+    {
+        check_lon_lat(c.x, c.y, "polygon")?;
+    }
+    Ok(poly)
+}
+
 /// Query of `POST /api/layers/{layer}/intersects`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -611,27 +664,7 @@ pub async fn intersects(
     let layer = vector_kind(&layer)?;
     let limit = check_limit(q.limit, "limit")?;
     let offset = q.offset.unwrap_or(0);
-    let poly: Polygon<f64> = Polygon::try_from(geom.value)
-        .map_err(|e| ApiError::bad_request(format!("body: not a GeoJSON Polygon: {e}")))?;
-    let n = poly.exterior().0.len() + poly.interiors().iter().map(|r| r.0.len()).sum::<usize>();
-    if n > MAX_POLYGON_VERTICES {
-        return Err(ApiError::bad_request(format!(
-            "polygon has {n} vertices, more than {MAX_POLYGON_VERTICES}"
-        )));
-    }
-    if poly.exterior().0.len() < 4 {
-        return Err(ApiError::bad_request(
-            "polygon: the exterior ring needs at least 4 positions",
-        ));
-    }
-    for c in poly
-        .exterior()
-        .0
-        .iter()
-        .chain(poly.interiors().iter().flat_map(|r| r.0.iter()))
-    {
-        check_lon_lat(c.x, c.y, "polygon")?;
-    }
+    let poly = polygon_from_body(&geom.value)?;
     let twin = state.twin.clone();
     let fc = blocking(move || {
         let ring = |r: &LineString<f64>| -> Result<LineString<f64>, ApiError> {
@@ -651,6 +684,18 @@ pub async fn intersects(
     })
     .await?;
     Ok(Geo(fc).into_response())
+}
+
+fn geometry_kind(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "Point",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::LineString(_) | Geometry::Line(_) => "LineString",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+    }
 }
 
 /// Query of `GET /api/heritage/zones`.

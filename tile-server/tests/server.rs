@@ -1035,3 +1035,52 @@ async fn disk_cache_serves_a_fresh_server() {
     let r = client().get(&url).send().await.unwrap();
     assert_eq!(r.headers()["x-cache"], "memory");
 }
+
+/// Issue 14: a position with one number (`[107.5]`) in a posted polygon made the geojson
+/// crate's conversion index out of bounds (a 500 "index out of bounds"); now it is a 400
+/// naming the position.
+#[tokio::test]
+async fn short_positions_in_a_posted_polygon_are_400() {
+    let url = format!("{}/api/layers/buildings/intersects", fx().base);
+    for body in [
+        r#"{"type":"Polygon","coordinates":[[[107.5],[107.6,16.4],[107.6,16.5],[107.5,16.4]]]}"#,
+        r#"{"type":"Polygon","coordinates":[[[107.5,16.4],[107.6,16.4],[],[107.5,16.4]]]}"#,
+        r#"{"type":"Polygon","coordinates":[[[107.5,16.4],[107.6,16.4],[107.6,16.5],[107.5]]]}"#,
+    ] {
+        let r = client()
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        assert_eq!(s, 400, "{body}: {v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains("position"), "{body}: {m}");
+    }
+    let (s, _) = get_json("/api/layers").await;
+    assert_eq!(s, 200);
+}
+
+/// Issue 14: a world box `-180,-90,180,90` has corners that do not project to UTM, and the
+/// query found nothing; the box is clamped to the twin's own WGS84 extent first, so it finds
+/// every feature (and a box beside the twin finds none).
+#[tokio::test]
+async fn a_world_bbox_finds_every_feature() {
+    for layer in ["buildings", "heritage", "roads"] {
+        let (s, v) = get_json(&format!(
+            "/api/layers/{layer}/features?bbox=-180,-90,180,90&limit=0"
+        ))
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let (_, all) = get_json(&format!("/api/layers/{layer}/features?limit=0")).await;
+        assert!(all["numberMatched"].as_u64().unwrap() > 0);
+        assert_eq!(v["numberMatched"], all["numberMatched"], "{layer}");
+    }
+    // A box on the other side of the Earth: nothing, and no error.
+    let (s, v) = get_json("/api/layers/buildings/features?bbox=-80,-60,-70,-50&limit=0").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["numberMatched"], 0);
+}

@@ -131,3 +131,61 @@ fn bad_input_gets_a_clear_error_and_a_nonzero_exit() {
         );
     }
 }
+
+/// A small GeoJSON of three buildings in Huế (the Citadel), hand-written.
+const THREE_BUILDINGS: &str = r#"{"type":"FeatureCollection","features":[
+{"type":"Feature","id":"a","properties":{"building":"yes"},"geometry":{"type":"Polygon","coordinates":[[[107.578,16.468],[107.5782,16.468],[107.5782,16.4682],[107.578,16.4682],[107.578,16.468]]]}},
+{"type":"Feature","id":"b","properties":{"building":"yes"},"geometry":{"type":"Polygon","coordinates":[[[107.58,16.47],[107.5802,16.47],[107.5802,16.4702],[107.58,16.4702],[107.58,16.47]]]}},
+{"type":"Feature","id":"c","properties":{"building":"yes"},"geometry":{"type":"Polygon","coordinates":[[[107.59,16.46],[107.5902,16.46],[107.5902,16.4602],[107.59,16.4602],[107.59,16.46]]]}}]}"#;
+
+/// Issue 14: `twin import` of a GeoJSON with a position `[0]` or `[]` panicked (exit 101) in
+/// the geojson crate's conversion; now it exits 1 with a message naming the file and the
+/// feature.
+#[test]
+fn import_of_short_positions_exits_1_naming_file_and_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t");
+    for (name, position) in [("one.geojson", "[0]"), ("empty.geojson", "[]")] {
+        let bad = THREE_BUILDINGS.replace("[107.5902,16.46]", position);
+        let p = dir.path().join(name);
+        std::fs::write(&p, bad).unwrap();
+        let o = twin(&["import", p.to_str().unwrap(), "--into", t.to_str().unwrap()]);
+        let msg = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {msg}");
+        assert!(
+            msg.contains(name) && msg.contains("feature 2") && msg.contains("position"),
+            "{name}: {msg}"
+        );
+        assert!(!msg.contains("panicked"), "{msg}");
+    }
+}
+
+/// Issue 14: `twin query --bbox -180,-90,180,90` found nothing (the world's corners do not
+/// project to UTM); the box is clamped to the twin's extent first, so it finds every feature.
+#[test]
+fn query_with_a_world_bbox_finds_every_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t");
+    let ts = t.to_str().unwrap();
+    let p = dir.path().join("three.geojson");
+    std::fs::write(&p, THREE_BUILDINGS).unwrap();
+    let o = twin(&[
+        "import",
+        p.to_str().unwrap(),
+        "--into",
+        ts,
+        "--layer",
+        "buildings",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let count = |bbox: &str| {
+        let o = twin(&["query", ts, "--bbox", bbox, "--json"]);
+        assert!(o.status.success(), "{bbox}: {}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_array().unwrap().len()
+    };
+    assert_eq!(count("-180,-90,180,90"), 3);
+    assert_eq!(count("107.0,16.0,108.0,17.0"), 3);
+    assert_eq!(count("107.5799,16.4699,107.5803,16.4703"), 1);
+    assert_eq!(count("-80,-60,-70,-50"), 0);
+}

@@ -160,6 +160,52 @@ impl Crs {
         self.geographic
     }
 
+    /// Whether `(x, y)` can be a coordinate in this CRS at all: finite, and for a geographic CRS
+    /// a longitude within ±540° and a latitude within ±90°, for a projected one within ±1e9
+    /// units (the Earth's circumference is 4e7 m, 1.3e8 ft). Importers check source
+    /// coordinates with it, so that a header typo such as an offset of 1e308 or a corner at
+    /// -99999999999 is an error instead of points piled at a pole (PROJ maps many absurd
+    /// inputs to some valid output). The error says which number is out of range.
+    ///
+    /// ```
+    /// use twin_core::Crs;
+    /// assert!(Crs::wgs84().check_plausible(107.5, 16.4).is_ok());
+    /// assert!(Crs::wgs84().check_plausible(-99999999999.0, 16.4).is_err());
+    /// assert!(Crs::epsg(32648).unwrap().check_plausible(1e308, 0.0).is_err());
+    /// assert!(Crs::epsg(32648).unwrap().check_plausible(f64::NAN, 0.0).is_err());
+    /// ```
+    pub fn check_plausible(&self, x: f64, y: f64) -> std::result::Result<(), String> {
+        if !(x.is_finite() && y.is_finite()) {
+            return Err(format!("({x}, {y}) is not a finite coordinate"));
+        }
+        if self.geographic {
+            // Which axis is the longitude: PROJ's normalised order (lon, lat) is used throughout.
+            if x.abs() > 540.0 {
+                return Err(format!(
+                    "longitude {x} is outside -540..540 degrees in {}",
+                    self.short()
+                ));
+            }
+            if y.abs() > 90.0 + 1e-9 {
+                return Err(format!(
+                    "latitude {y} is outside -90..90 degrees in {}",
+                    self.short()
+                ));
+            }
+        } else {
+            const MAX: f64 = 1e9;
+            for (axis, v) in [("x", x), ("y", y)] {
+                if v.abs() > MAX {
+                    return Err(format!(
+                        "{axis} {v} is beyond ±{MAX:e} units in {}, no place on Earth",
+                        self.short()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The EPSG code when the definition is `EPSG:<n>`.
     pub fn epsg_code(&self) -> Option<u32> {
         self.definition

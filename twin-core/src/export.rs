@@ -3,7 +3,8 @@
 //!
 //! This is the one place where a twin feature becomes GeoJSON (the HTTP API and any export use
 //! it). Properties are the feature's typed fields, then its source attributes under
-//! `attributes`.
+//! `attributes`. The way back, [`geometry_from_geojson`], checks every position before the
+//! `geojson` crate's conversion (which indexes positions and panics on `[0]` or `[]`).
 //!
 //! ```
 //! use twin_core::crs::{Crs, Reprojector};
@@ -162,6 +163,69 @@ pub fn geometry_to_geojson(g: &Geometry<f64>, to_wgs84: &Reprojector) -> Result<
         y: round(c.y),
     });
     Ok(geojson::Geometry::new(geojson::GeometryValue::from(&g)))
+}
+
+/// A GeoJSON geometry as geo-types, every position checked first: at least two numbers, x and y
+/// finite. The error names the first bad position, e.g. `coordinates[0][2]: position [107.6]
+/// has 1 number, a position needs at least 2`. The `geojson` crate's own conversion indexes
+/// positions and panics on short ones, so nothing else should convert input geometry.
+///
+/// ```
+/// use twin_core::export::geometry_from_geojson;
+/// let ok: geojson::Geometry = r#"{"type":"Point","coordinates":[107.5,16.4]}"#.parse().unwrap();
+/// assert!(geometry_from_geojson(&ok.value).is_ok());
+/// let short: geojson::Geometry = r#"{"type":"LineString","coordinates":[[107.5,16.4],[1]]}"#.parse().unwrap();
+/// assert!(geometry_from_geojson(&short.value).unwrap_err().contains("coordinates[1]"));
+/// ```
+pub fn geometry_from_geojson(
+    v: &geojson::GeometryValue,
+) -> std::result::Result<Geometry<f64>, String> {
+    check_positions(v, "")?;
+    Geometry::<f64>::try_from(v).map_err(|e| e.to_string())
+}
+
+fn check_position(p: &geojson::Position, at: &str) -> std::result::Result<(), String> {
+    let s = p.as_slice();
+    if s.len() < 2 {
+        return Err(format!(
+            "{at}: position {s:?} has {} number{}, a position needs at least 2",
+            s.len(),
+            if s.len() == 1 { "" } else { "s" }
+        ));
+    }
+    if !(s[0].is_finite() && s[1].is_finite()) {
+        return Err(format!("{at}: position {s:?} is not finite"));
+    }
+    Ok(())
+}
+
+fn check_positions(v: &geojson::GeometryValue, prefix: &str) -> std::result::Result<(), String> {
+    use geojson::GeometryValue as V;
+    let line = |l: &[geojson::Position], at: &str| {
+        l.iter()
+            .enumerate()
+            .try_for_each(|(i, p)| check_position(p, &format!("{at}[{i}]")))
+    };
+    let poly = |rings: &[Vec<geojson::Position>], at: &str| {
+        rings
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, r)| line(r, &format!("{at}[{i}]")))
+    };
+    let at = format!("{prefix}coordinates");
+    match v {
+        V::Point { coordinates } => check_position(coordinates, &at),
+        V::MultiPoint { coordinates } | V::LineString { coordinates } => line(coordinates, &at),
+        V::MultiLineString { coordinates } | V::Polygon { coordinates } => poly(coordinates, &at),
+        V::MultiPolygon { coordinates } => coordinates
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, p)| poly(p, &format!("{at}[{i}]"))),
+        V::GeometryCollection { geometries } => geometries
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, g)| check_positions(&g.value, &format!("{prefix}geometries[{i}]."))),
+    }
 }
 
 /// One feature as an RFC 7946 GeoJSON feature in WGS84: its id, its geometry reprojected with

@@ -215,6 +215,42 @@ pub struct LayerInfo {
     pub extent: Option<[f64; 4]>,
 }
 
+/// A WGS84 query box (min_lon, min_lat, max_lon, max_lat) clamped to a twin's WGS84 extent
+/// (from [`Twin::extent_wgs84`]) grown by 1 % of its size and 0.001° on each side (the extent
+/// is taken from nine points, so curved edges may bulge a little beyond it): the part of the
+/// box that can hold the twin's features. `None` when they do not overlap (nothing can match)
+/// or the twin is empty.
+///
+/// A box much larger than the twin (e.g. the world, `-180,-90,180,90`) has corners that do not
+/// project into a UTM project CRS; clamped, it projects and finds every feature.
+///
+/// ```
+/// use twin_core::twin::clamp_wgs84_bbox;
+/// let hue = Some([107.5, 16.4, 107.7, 16.6]);
+/// let c = clamp_wgs84_bbox([-180.0, -90.0, 180.0, 90.0], hue).unwrap();
+/// assert!(c[0] < 107.5 && c[0] > 107.4 && c[3] > 16.6 && c[3] < 16.7);
+/// assert_eq!(clamp_wgs84_bbox([-80.0, -60.0, -70.0, -50.0], hue), None);
+/// assert_eq!(clamp_wgs84_bbox([107.55, 16.45, 107.56, 16.46], hue), Some([107.55, 16.45, 107.56, 16.46]));
+/// ```
+pub fn clamp_wgs84_bbox(b: [f64; 4], twin_extent: Option<[f64; 4]>) -> Option<[f64; 4]> {
+    let e = twin_extent?;
+    let mx = (e[2] - e[0]) * 0.01 + 1e-3;
+    let my = (e[3] - e[1]) * 0.01 + 1e-3;
+    let grown = [
+        (e[0] - mx).max(-180.0),
+        (e[1] - my).max(-90.0),
+        (e[2] + mx).min(180.0),
+        (e[3] + my).min(90.0),
+    ];
+    let c = [
+        b[0].max(grown[0]),
+        b[1].max(grown[1]),
+        b[2].min(grown[2]),
+        b[3].min(grown[3]),
+    ];
+    (c[0] <= c[2] && c[1] <= c[3]).then_some(c)
+}
+
 fn union(a: Option<[f64; 4]>, b: [f64; 4]) -> Option<[f64; 4]> {
     Some(match a {
         None => b,

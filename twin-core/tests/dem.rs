@@ -550,3 +550,36 @@ fn geotiff_model_transformation_and_bad_georeferencing() {
     let (_, d2) = import(&p, &opts(32648, Some(32648)));
     assert!(d2.values == d.values && d2.extent() == d.extent());
 }
+
+/// Issue 14: an `.asc` whose corner is absurd for its CRS (`xllcorner -99999999999` on the
+/// SRTM grid in EPSG:4326, or on the 3 m grid in UTM 13N) was imported (PROJ wraps the
+/// longitude); now it is an error naming the file and the header line.
+#[test]
+fn absurd_asc_corners_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (src, crs, project) in [
+        ("srtmgl3_boulder_creek_co.asc", None, 4326),
+        ("srtmgl3_boulder_creek_co.asc", None, 32613),
+        ("west_bijou_gully.asc", Some(26913), 26913),
+        ("west_bijou_gully.asc", Some(26913), 32613),
+    ] {
+        let good = std::fs::read_to_string(data(src)).unwrap();
+        let lines: Vec<&str> = good.lines().collect();
+        for (i, key, value) in [(2, "xllcorner", "-99999999999"), (3, "yllcorner", "1e300")] {
+            assert!(lines[i].to_ascii_lowercase().starts_with(key));
+            let mut l = lines.clone();
+            let line = format!("{key} {value}");
+            l[i] = &line;
+            let name = format!("absurd_{key}_{project}_{src}");
+            if crs.is_none() {
+                std::fs::copy(
+                    data("srtmgl3_boulder_creek_co.prj"),
+                    dir.path().join(name.replace(".asc", ".prj")),
+                )
+                .unwrap();
+            }
+            let e = expect_err(&dir, &name, &l.join("\n"), &opts(project, crs));
+            assert!(e.contains(key) || e.contains("extent"), "{e}");
+        }
+    }
+}

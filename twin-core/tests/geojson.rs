@@ -162,3 +162,46 @@ fn sensors_from_geojson_and_json() {
         "{e}"
     );
 }
+
+/// Issue 14: positions with fewer than two numbers (`[0]`, `[]`) made the geojson crate's
+/// conversion index out of bounds and the import panic; now each is an error naming the file
+/// and the feature.
+#[test]
+fn short_positions_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = |geometry: &str| {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"building":"yes"}},"geometry":{{"type":"Point","coordinates":[107.5,16.4]}}}},{{"type":"Feature","properties":{{"building":"yes"}},"geometry":{geometry}}}]}}"#
+        )
+    };
+    let cases = [
+        ("one.geojson", r#"{"type":"Point","coordinates":[0]}"#),
+        ("empty.geojson", r#"{"type":"Point","coordinates":[]}"#),
+        (
+            "ring.geojson",
+            r#"{"type":"Polygon","coordinates":[[[107.5,16.4],[107.6],[107.6,16.5],[107.5,16.4]]]}"#,
+        ),
+        (
+            "line.geojson",
+            r#"{"type":"LineString","coordinates":[[107.5,16.4],[]]}"#,
+        ),
+        (
+            "multi.geojson",
+            r#"{"type":"GeometryCollection","geometries":[{"type":"MultiPoint","coordinates":[[107.5,16.4],[1]]}]}"#,
+        ),
+    ];
+    for (name, geometry) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, feature(geometry)).unwrap();
+        let got = std::panic::catch_unwind(|| import_file(&p, &opts("EPSG:32648"), &NO));
+        let e = got
+            .unwrap_or_else(|_| panic!("{name}: the import panicked"))
+            .err()
+            .unwrap_or_else(|| panic!("{name}: imported without error"))
+            .to_string();
+        assert!(
+            e.contains(name) && e.contains("feature 1") && e.contains("position"),
+            "{name}: {e}"
+        );
+    }
+}

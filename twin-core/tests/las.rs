@@ -494,3 +494,73 @@ fn geotiff_keys_route_and_missing_crs() {
     let e = expect_err(&write_temp(&dir, "no_crs.las", &none), &utm10());
     assert!(e.contains("no CRS") && e.contains("source_crs"), "{e}");
 }
+
+/// Issue 14: absurd header numbers were accepted: an x offset of 1e308 (every point landed at
+/// latitude −90), a z scale of NaN or infinity (every height NaN or infinite). Each is now an
+/// error naming the file and the header field.
+#[test]
+fn absurd_scales_and_offsets_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = utm10();
+    let las_bytes = std::fs::read(data("autzen_trim.las")).unwrap();
+    let laz_bytes = std::fs::read(data("autzen_trim.laz")).unwrap();
+    // Public header: scale x/y/z at 131/139/147, offset x/y/z at 155/163/171.
+    for (k, case) in [
+        (155, 1e308, "offset"),
+        (155, -1e308, "offset"),
+        (163, f64::NAN, "offset"),
+        (147, f64::NAN, "scale"),
+        (147, f64::INFINITY, "scale"),
+        (131, 0.0, "scale"),
+        (131, 1e300, "scale"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (at, value, field) = case;
+        for (bytes, ext) in [(&las_bytes, "las"), (&laz_bytes, "laz")] {
+            let mut patched = bytes.clone();
+            patched[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            let name = format!("absurd_{k}_{at}.{ext}");
+            let e = expect_err(&write_temp(&dir, &name, &patched), &opts);
+            assert!(e.contains(field), "{name}: {e}");
+        }
+    }
+}
+
+/// Found by fuzzing (`fuzz`, target `laz`): sizes that `las`/`laz` allocate before reading
+/// were taken from the file unchecked, and the process aborted on a failed allocation (34 GB
+/// for a chunk table, 5.8e17 bytes for an extended VLR). Made here from the shared COPC file
+/// (the fuzz inputs are copies of it, which the repository must not hold).
+#[test]
+fn damaged_sizes_are_errors_not_aborts() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = utm10();
+    let copc = std::fs::read(data("simple.copc.laz")).unwrap();
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+    let data_start = u32_at(&copc, 96) as usize;
+    let table = u64_at(&copc, data_start) as usize;
+    let evlr = u64_at(&copc, 235) as usize;
+
+    // The chunk table counts 2^31 chunks.
+    let mut p = copc.clone();
+    p[table + 4..table + 8].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+    let e = expect_err(&write_temp(&dir, "chunks.copc.laz", &p), &opts);
+    assert!(e.contains("chunk table") && e.contains("2147483648"), "{e}");
+
+    // The extended VLR's length runs past the end of the file.
+    let mut p = copc.clone();
+    p[evlr + 20..evlr + 28].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    let e = expect_err(&write_temp(&dir, "evlr_len.copc.laz", &p), &opts);
+    assert!(
+        e.contains("extended VLR") && e.contains("past the end"),
+        "{e}"
+    );
+
+    // The extended VLR starts past the end of the file.
+    let mut p = copc.clone();
+    p[235..243].copy_from_slice(&(copc.len() as u64 - 10).to_le_bytes());
+    let e = expect_err(&write_temp(&dir, "evlr_start.copc.laz", &p), &opts);
+    assert!(e.contains("truncated") || e.contains("extended VLR"), "{e}");
+}

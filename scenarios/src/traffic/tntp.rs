@@ -67,15 +67,36 @@ fn meta_number(path: &Path, meta: &Meta, key: &str) -> Result<Option<f64>> {
     }
 }
 
+/// Largest node number (and node, zone or link count) a TNTP file may declare: the largest
+/// published networks have about a million nodes; a larger number is damage, and building that
+/// many nodes would not end.
+pub const MAX_NODES: u64 = 10_000_000;
+
 fn node_id(path: &Path, line: usize, what: &str, v: f64) -> Result<u64> {
-    if v.fract() != 0.0 || v < 1.0 || v > u32::MAX as f64 {
+    if v.fract() != 0.0 || v < 1.0 || v > MAX_NODES as f64 {
         return Err(ScenarioError::parse(
             path,
             format!("line {line}"),
-            format!("{what} {v} is not a positive whole node number"),
+            format!("{what} {v} is not a positive whole node number of at most {MAX_NODES}"),
         ));
     }
     Ok(v as u64)
+}
+
+/// A count in the metadata (`<NUMBER OF NODES>`...): a whole number in `0..=MAX_NODES`.
+fn meta_count(path: &Path, meta: &Meta, key: &str) -> Result<Option<f64>> {
+    let v = meta_number(path, meta, key)?;
+    if let Some(x) = v {
+        if !(x.fract() == 0.0 && (0.0..=MAX_NODES as f64).contains(&x)) {
+            let line = meta.get(key).map(|(_, l)| *l).unwrap_or_default();
+            return Err(ScenarioError::parse(
+                path,
+                format!("line {line}"),
+                format!("<{key}> {x} is not a whole number in 0..={MAX_NODES}"),
+            ));
+        }
+    }
+    Ok(v)
 }
 
 /// Reads a TNTP network file (`*_net.tntp`).
@@ -87,10 +108,10 @@ pub fn read_net(path: &Path) -> Result<Network> {
     let text = read_text(path)?;
     let lines: Vec<&str> = text.lines().collect();
     let (meta, body) = metadata(path, &lines)?;
-    let zones = meta_number(path, &meta, "NUMBER OF ZONES")?.unwrap_or(0.0);
-    let nodes = meta_number(path, &meta, "NUMBER OF NODES")?.unwrap_or(0.0);
-    let first_thru = meta_number(path, &meta, "FIRST THRU NODE")?.unwrap_or(1.0);
-    let declared_links = meta_number(path, &meta, "NUMBER OF LINKS")?;
+    let zones = meta_count(path, &meta, "NUMBER OF ZONES")?.unwrap_or(0.0);
+    let nodes = meta_count(path, &meta, "NUMBER OF NODES")?.unwrap_or(0.0);
+    let first_thru = meta_count(path, &meta, "FIRST THRU NODE")?.unwrap_or(1.0);
+    let declared_links = meta_count(path, &meta, "NUMBER OF LINKS")?;
     let toll_factor = meta_number(path, &meta, "TOLL FACTOR")?.unwrap_or(0.0);
     let distance_factor = meta_number(path, &meta, "DISTANCE FACTOR")?.unwrap_or(0.0);
 

@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use geo_types::{Point, Rect};
 use std::path::PathBuf;
 use twin_core::crs::{Crs, Transform};
+use twin_core::twin::clamp_wgs84_bbox;
 use twin_core::{LayerKind, TwinDir};
 
 /// Arguments of `twin query`.
@@ -16,11 +17,11 @@ pub struct QueryArgs {
     /// The layer (buildings, heritage, sensors, roads, water).
     #[arg(long, default_value = "buildings")]
     layer: String,
-    /// min_lon,min_lat,max_lon,max_lat
-    #[arg(long, conflicts_with = "near")]
+    /// min_lon,min_lat,max_lon,max_lat (a negative first number is taken as a value, not a flag)
+    #[arg(long, conflicts_with = "near", allow_hyphen_values = true)]
     bbox: Option<String>,
     /// lon,lat: the k nearest features (or all within --radius metres).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     near: Option<String>,
     /// How many nearest features.
     #[arg(long, default_value_t = 10)]
@@ -51,22 +52,30 @@ pub fn run(a: QueryArgs) -> Result<()> {
         if v[0] > v[2] || v[1] > v[3] {
             bail!("--bbox: min must not exceed max ({b})");
         }
-        // Project the four corners and take their envelope.
-        let mut xs = Vec::new();
-        let mut ys = Vec::new();
-        for (lon, lat) in [(v[0], v[1]), (v[2], v[1]), (v[0], v[3]), (v[2], v[3])] {
-            let (x, y) = to_proj.apply(lon, lat)?;
-            xs.push(x);
-            ys.push(y);
+        // Only the part of the box over the twin: a box much larger than the twin (the world)
+        // has corners that do not project into its CRS.
+        let extent = twin.extent().map(|e| twin.extent_wgs84(e)).transpose()?;
+        match clamp_wgs84_bbox([v[0], v[1], v[2], v[3]], extent) {
+            None => Vec::new(),
+            Some(v) => {
+                // Project the four corners and take their envelope.
+                let mut xs = Vec::new();
+                let mut ys = Vec::new();
+                for (lon, lat) in [(v[0], v[1]), (v[2], v[1]), (v[0], v[3]), (v[2], v[3])] {
+                    let (x, y) = to_proj.apply(lon, lat)?;
+                    xs.push(x);
+                    ys.push(y);
+                }
+                let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let r = Rect::new((min(&xs), min(&ys)), (max(&xs), max(&ys)));
+                layer
+                    .query_bbox(r)?
+                    .into_iter()
+                    .map(|i| (i, None))
+                    .collect()
+            }
         }
-        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let r = Rect::new((min(&xs), min(&ys)), (max(&xs), max(&ys)));
-        layer
-            .query_bbox(r)?
-            .into_iter()
-            .map(|i| (i, None))
-            .collect()
     } else if let Some(n) = &a.near {
         let v = numbers(n, 2, "--near")?;
         let (x, y) = to_proj.apply(v[0], v[1])?;

@@ -76,6 +76,21 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
         }
     };
 
+    // An absurd corner (a typo such as -99999999999) is refused before PROJ wraps it somewhere.
+    let [x0, y0, x1, y1] = src.grid.extent();
+    for (x, y) in [(x0, y0), (x1, y1)] {
+        crs.check_plausible(x, y).map_err(|m| {
+            TwinError::parse(
+                path,
+                "header",
+                format!(
+                    "the grid's extent ({x0}, {y0}) – ({x1}, {y1}) cannot be in {}: {m} (check xllcorner/yllcorner or the geotransform)",
+                    label(&crs)
+                ),
+            )
+        })?;
+    }
+
     let project = &opts.project_crs;
     let dem = if same_on_grid(&src.grid, &crs, project)? {
         notes.push(if crs == *project {

@@ -58,13 +58,14 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
             ignored += 1;
             continue;
         };
-        let mut geometry: Geometry<f64> = (&g.value).try_into().map_err(|e| {
-            TwinError::parse(
-                path,
-                format!("{place} (id {sid})"),
-                format!("bad geometry: {e}"),
-            )
-        })?;
+        let mut geometry: Geometry<f64> =
+            crate::export::geometry_from_geojson(&g.value).map_err(|e| {
+                TwinError::parse(
+                    path,
+                    format!("{place} (id {sid})"),
+                    format!("bad geometry: {e}"),
+                )
+            })?;
         reproj
             .geometry(&mut geometry)
             .map_err(|e| TwinError::parse(path, format!("{place} (id {sid})"), e))?;

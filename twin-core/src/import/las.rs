@@ -76,6 +76,8 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
             ));
         }
     }
+    check_transforms(path, &raw)?;
+    check_evlr(path, &mut file, &raw, file_len)?;
     let header =
         las::Header::new(&mut file).map_err(|e| TwinError::parse(path, "header and VLRs", e))?;
     let n = header.number_of_points();
@@ -214,7 +216,7 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                 path,
                 &data,
                 (chunk_first, n),
-                &reproject,
+                (&chosen.crs, &reproject),
                 chosen.z_factor,
                 &mut points,
             )?;
@@ -241,6 +243,84 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
     })
 }
 
+/// The `las` crate reads one extended VLR at `start_of_first_evlr` whenever the header has
+/// the LAS 1.4 fields (even when it counts no EVLRs) and allocates the length that record
+/// states (a u64) before reading it: check that the record header and its data lie inside the
+/// file first, so that a damaged length is an error instead of an allocation of exabytes.
+fn check_evlr(
+    path: &Path,
+    file: &mut BufReader<File>,
+    raw: &las::raw::Header,
+    file_len: u64,
+) -> Result<()> {
+    let Some(e) = raw.evlr.as_ref() else {
+        return Ok(());
+    };
+    const EVLR_HEADER: u64 = 60;
+    let start = e.start_of_first_evlr;
+    let place = format!("extended VLR at byte {start}");
+    if start
+        .checked_add(EVLR_HEADER)
+        .is_none_or(|end| end > file_len)
+    {
+        return Err(TwinError::parse(
+            path,
+            place,
+            format!("its {EVLR_HEADER}-byte header does not fit in this {file_len}-byte file: the file is truncated or the offset is wrong"),
+        ));
+    }
+    let mut len = [0u8; 8];
+    file.seek(SeekFrom::Start(start + 20))
+        .and_then(|_| file.read_exact(&mut len))
+        .and_then(|_| file.seek(SeekFrom::Start(0)))
+        .map_err(|e| TwinError::io(path, e))?;
+    let len = u64::from_le_bytes(len);
+    if (start + EVLR_HEADER)
+        .checked_add(len)
+        .is_none_or(|end| end > file_len)
+    {
+        return Err(TwinError::parse(
+            path,
+            place,
+            format!("its record length {len} runs past the end of this {file_len}-byte file"),
+        ));
+    }
+    Ok(())
+}
+
+/// Largest scale factor accepted: a record's i32 times it must stay a coordinate (1 unit per
+/// step is already coarse; real files use 0.01 or 0.001).
+pub const MAX_SCALE: f64 = 1000.0;
+/// Largest offset accepted, in the file's units (see [`Crs::check_plausible`]).
+pub const MAX_OFFSET: f64 = 1e9;
+
+/// The header's scale factors and offsets must be finite, the scales non-zero and at most
+/// [`MAX_SCALE`], the offsets at most [`MAX_OFFSET`]: a NaN z scale makes every height NaN, an x
+/// offset of 1e308 puts every point at a pole.
+fn check_transforms(path: &Path, raw: &las::raw::Header) -> Result<()> {
+    for (axis, scale, offset) in [
+        ("x", raw.x_scale_factor, raw.x_offset),
+        ("y", raw.y_scale_factor, raw.y_offset),
+        ("z", raw.z_scale_factor, raw.z_offset),
+    ] {
+        if !(scale.is_finite() && scale != 0.0 && scale.abs() <= MAX_SCALE) {
+            return Err(TwinError::parse(
+                path,
+                "header",
+                format!("{axis} scale factor {scale} must be a non-zero finite number of at most {MAX_SCALE}"),
+            ));
+        }
+        if !(offset.is_finite() && offset.abs() <= MAX_OFFSET) {
+            return Err(TwinError::parse(
+                path,
+                "header",
+                format!("{axis} offset {offset} must be a finite number of at most {MAX_OFFSET:e}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A CRS for notes: `EPSG:n (name)`, or the name of a WKT-defined CRS.
 fn label(c: &Crs) -> String {
     if c.epsg_code().is_some() {
@@ -259,7 +339,7 @@ fn convert_chunk(
     path: &Path,
     data: &las::PointData,
     (first, total): (u64, u64),
-    reproject: &Reprojector,
+    (crs, reproject): (&Crs, &Reprojector),
     z_factor: f64,
     out: &mut Vec<LidarPoint>,
 ) -> Result<()> {
@@ -271,9 +351,15 @@ fn convert_chunk(
         .zip(data.intensity())
         .zip(data.classification());
     for (k, ((((x, y), z), intensity), classification)) in columns.enumerate() {
-        let (px, py) = reproject
-            .apply(x, y)
-            .map_err(|e| point_error(path, first + k as u64 + 1, total, e))?;
+        let at = |e: String| point_error(path, first + k as u64 + 1, total, e);
+        crs.check_plausible(x, y).map_err(at)?;
+        let (px, py) = reproject.apply(x, y).map_err(|e| at(e.to_string()))?;
+        let z = z * z_factor;
+        if !(px.is_finite() && py.is_finite() && z.is_finite()) {
+            return Err(at(format!(
+                "({x}, {y}, {z}) reprojects to ({px}, {py}), not a finite point"
+            )));
+        }
         let rgb = rgb
             .as_mut()
             .and_then(|c| c.next())
@@ -281,7 +367,7 @@ fn convert_chunk(
         out.push(LidarPoint {
             x: px,
             y: py,
-            z: z * z_factor,
+            z,
             intensity,
             classification,
             rgb,
@@ -379,7 +465,32 @@ fn check_laz_count(
     if table <= data_start as i64 {
         table = read_i64_at(&mut f, SeekFrom::End(-8)).unwrap_or(-1);
     }
-    let table_ok = table > data_start as i64 && (table as u64) < file_len;
+    let mut table_ok = table > data_start as i64 && (table as u64) < file_len;
+    if table_ok {
+        // laz reserves room for the table's chunk count (a u32 after its version) before
+        // reading it: every chunk holds at least one byte of the compressed data, so a count
+        // above that is damage, refused before it becomes a 64 GB allocation.
+        let mut b = [0u8; 4];
+        let count = f
+            .seek(SeekFrom::Start(table as u64 + 4))
+            .and_then(|_| f.read_exact(&mut b))
+            .map(|_| u64::from(u32::from_le_bytes(b)));
+        let data_bytes = table as u64 - data_start;
+        match count {
+            Ok(c) if c > data_bytes => {
+                return Err(TwinError::parse(
+                    path,
+                    "LAZ chunk table",
+                    format!(
+                        "the chunk table at byte {table} counts {c} chunks, more than the {data_bytes} bytes of \
+                         compressed point data could hold: the file is damaged"
+                    ),
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => table_ok = false,
+        }
+    }
     let chunks = if table_ok {
         f.seek(SeekFrom::Start(data_start))
             .map_err(|e| TwinError::io(path, e))?;
@@ -412,7 +523,10 @@ fn check_laz_count(
     let mut max_points = None;
     if vlr.uses_variable_size_chunks() {
         // Checked before decoding: laz indexes the table by chunk and would go past its end.
-        let held: u64 = chunks.as_ref().iter().map(|c| c.point_count).sum();
+        let held: u64 = chunks
+            .as_ref()
+            .iter()
+            .fold(0u64, |a, c| a.saturating_add(c.point_count));
         let message =
             format!("the header says {n} points but the LAZ chunk table holds {held} in {number_of_chunks} chunks");
         if held < n {
