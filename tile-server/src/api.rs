@@ -94,9 +94,7 @@ fn reprojector(from: &Crs, to: &Crs) -> Result<std::rc::Rc<Reprojector>, ApiErro
     if let Some(r) = REPROJECTORS.with(|m| m.borrow().get(&key).cloned()) {
         return Ok(r);
     }
-    let r = std::rc::Rc::new(
-        Reprojector::new(from, to).map_err(|e| ApiError::internal(e.to_string()))?,
-    );
+    let r = std::rc::Rc::new(Reprojector::new(from, to)?);
     REPROJECTORS.with(|m| m.borrow_mut().insert(key, r.clone()));
     Ok(r)
 }
@@ -373,9 +371,7 @@ pub struct LayerList {
 /// Summaries of every layer (computed once at start-up).
 pub fn layer_list(twin: &Twin, tile_layers: &[String]) -> Result<LayerList, ApiError> {
     let wgs = |e: Option<[f64; 4]>| -> Result<Option<[f64; 4]>, ApiError> {
-        e.map(|e| twin.extent_wgs84(e))
-            .transpose()
-            .map_err(|e| ApiError::internal(e.to_string()))
+        Ok(e.map(|e| twin.extent_wgs84(e)).transpose()?)
     };
     let mut layers = Vec::new();
     for l in twin.info() {
