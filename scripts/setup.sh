@@ -9,7 +9,8 @@ set -euo pipefail
 # libclang-dev: proj-sys 0.23 generates its bindings with bindgen at build time.
 need=(pkg-config libproj-dev proj-data libsqlite3-dev sqlite3 libclang-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  need+=(gdal-bin mesa-vulkan-drivers chromium)
+  # openssl: the TLS test makes its self-signed certificate with it.
+  need+=(gdal-bin mesa-vulkan-drivers chromium openssl)
 fi
 
 missing=()
