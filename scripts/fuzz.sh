@@ -14,12 +14,13 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-600}"
 profile="${FUZZ_PROFILE:-release}"
 seed="${FUZZ_SEED:-1}"
+target_dir="${CARGO_TARGET_DIR:-target}"
 if [ "$profile" = release ]; then
   cargo build -q -p fuzz --release || exit 2
-  bin=target/release/fuzz
+  bin="$target_dir/release/fuzz"
 else
   cargo build -q -p fuzz || exit 2
-  bin=target/debug/fuzz
+  bin="$target_dir/debug/fuzz"
 fi
 if [ "$#" -gt 0 ]; then
   targets=("$@")
