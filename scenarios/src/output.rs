@@ -200,6 +200,18 @@ fn table_err(path: &Path, e: impl ToString) -> ScenarioError {
     ScenarioError::invalid(format!("table {}", path.display()), e)
 }
 
+/// `path` when it is a file, else a not-found error saying `why`.
+fn existing(path: PathBuf, why: &str) -> Result<PathBuf> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(ScenarioError::io(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, why.to_string()),
+        ))
+    }
+}
+
 /// Writes `rows` as CSV with a header line (the fields of `T`, in order).
 fn write_table<T: Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> Result<()> {
     let mut w = csv::Writer::from_path(path).map_err(|e| table_err(path, e))?;
@@ -297,12 +309,7 @@ impl RunDir {
 
     /// Reads a single-band raster of the folder as a grid in the project CRS.
     pub fn read_raster(&self, path: &Path) -> Result<Dem> {
-        if !path.is_file() {
-            return Err(ScenarioError::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such raster"),
-            ));
-        }
+        existing(path.to_path_buf(), "no such raster")?;
         Ok(twin_core::import::dem::read_geotiff(path, &twin_core::NoProgress)?.grid)
     }
 
@@ -362,16 +369,10 @@ impl RunDir {
 
     /// Reads `links.csv`.
     pub fn read_links(&self) -> Result<Vec<LinkRow>> {
-        let path = self.file(LINKS);
-        if !path.is_file() {
-            return Err(ScenarioError::io(
-                &path,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file (a traffic result folder holds links.csv)",
-                ),
-            ));
-        }
+        let path = existing(
+            self.file(LINKS),
+            "no such file (a traffic result folder holds links.csv)",
+        )?;
         read_table(&path)
     }
 
@@ -383,16 +384,10 @@ impl RunDir {
             road_id: String,
             vc: Option<f64>,
         }
-        let path = self.file(LINKS);
-        if !path.is_file() {
-            return Err(ScenarioError::io(
-                &path,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file (a traffic result folder holds links.csv)",
-                ),
-            ));
-        }
+        let path = existing(
+            self.file(LINKS),
+            "no such file (a traffic result folder holds links.csv)",
+        )?;
         Ok(read_table::<LinkVc>(&path)?
             .into_iter()
             .map(|l| (l.road_id, l.vc))
