@@ -217,11 +217,15 @@ impl Glb {
             .unwrap_or_default()
     }
 
-    /// A STRING column of a property table.
+    /// A STRING column of a property table; a column left out reads as its noData, "" (the
+    /// writer leaves out optional columns whose strings are all empty).
     pub fn strings(&self, table: usize, prop: &str) -> Vec<String> {
         let t = &self.property_tables()[table];
         let n = t["count"].as_u64().unwrap() as usize;
         let p = &t["properties"][prop];
+        if p.is_null() {
+            return vec![String::new(); n];
+        }
         let (vals, _) = self.view_bytes(p["values"].as_u64().unwrap() as usize);
         let (offs, _) = self.view_bytes(p["stringOffsets"].as_u64().unwrap() as usize);
         assert_eq!(p["stringOffsetType"].as_str().unwrap_or("UINT32"), "UINT32");
@@ -231,6 +235,48 @@ impl Glb {
                 String::from_utf8(vals[a..b].to_vec()).unwrap()
             })
             .collect()
+    }
+
+    /// The 3D Tiles length rules of every property table column (the official validator's
+    /// METADATA_INVALID_LENGTH): a STRING's last string offset equals its values' byte length
+    /// and there is one more offset than rows; an array's last array offset equals its element
+    /// count; a fixed-size SCALAR column holds `count` values exactly. Returns the columns
+    /// checked.
+    pub fn check_metadata_lengths(&self) -> usize {
+        let schema = &self.json["extensions"]["EXT_structural_metadata"]["schema"];
+        let mut checked = 0;
+        for (ti, t) in self.property_tables().iter().enumerate() {
+            let n = t["count"].as_u64().unwrap() as usize;
+            let class = &schema["classes"][t["class"].as_str().unwrap()];
+            for (name, p) in t["properties"].as_object().unwrap() {
+                let def = &class["properties"][name];
+                let at = format!("property table {ti} column {name}");
+                let (vals, _) = self.view_bytes(p["values"].as_u64().unwrap() as usize);
+                let last_offset = |key: &str| {
+                    let (offs, _) = self.view_bytes(p[key].as_u64().unwrap() as usize);
+                    assert_eq!(offs.len(), (n + 1) * 4, "{at}: {key} count");
+                    u32_at(offs, n * 4)
+                };
+                if def["type"] == "STRING" {
+                    assert_eq!(last_offset("stringOffsets"), vals.len(), "{at}: last string offset");
+                } else {
+                    let size = match def["componentType"].as_str().unwrap() {
+                        "UINT8" | "INT8" => 1,
+                        "UINT16" | "INT16" => 2,
+                        "UINT32" | "INT32" | "FLOAT32" => 4,
+                        _ => 8,
+                    };
+                    let elements = if def["array"] == true {
+                        last_offset("arrayOffsets")
+                    } else {
+                        n
+                    };
+                    assert_eq!(vals.len(), elements * size, "{at}: values byte length");
+                }
+                checked += 1;
+            }
+        }
+        checked
     }
 
     /// A FLOAT32 column of a property table.
@@ -594,6 +640,9 @@ pub fn check_export(dir: &Path) -> Walk {
     assert_eq!(walked, on_disk, "tileset URIs and files on disk agree");
     let n = assert_valid_gltf(dir);
     assert_eq!(n, on_disk.len());
+    for g in &on_disk {
+        Glb::read(g).check_metadata_lengths();
+    }
     w
 }
 

@@ -64,6 +64,7 @@ mod tree;
 
 pub use error::{Error, Result};
 pub use features::{building_base, heritage_height_limit, HERITAGE_DEFAULT_HEIGHT_M};
+pub use points::PointColour;
 
 use bounds::Bounds;
 use geodesy::{Frame, GeoidChoice, GeoidLattice, GeoidModel, Projector, Region};
@@ -137,6 +138,8 @@ pub struct TilesetOptions {
     pub geoid_offset_m: f64,
     /// Colour of terrain meshes (linear RGBA; alpha below 1 blends, as for water surfaces).
     pub terrain_rgba: [f64; 4],
+    /// What point clouds' COLOR_0 shows (stated per cloud in the tileset's metadata).
+    pub point_colour: PointColour,
 }
 
 impl Default for TilesetOptions {
@@ -152,6 +155,7 @@ impl Default for TilesetOptions {
             geoid: GeoidChoice::Auto,
             geoid_offset_m: 0.0,
             terrain_rgba: terrain::GROUND_RGBA,
+            point_colour: PointColour::Auto,
         }
     }
 }
@@ -261,8 +265,8 @@ pub struct Tileset {
     geoid: GeoidLattice,
     geometric_error: f64,
     crs: String,
-    /// Per point cloud: what its colouring needs.
-    cloud_stats: Vec<points::CloudStats>,
+    /// Per point cloud: its name and what its colouring needs.
+    cloud_stats: Vec<(String, points::CloudStats)>,
     terrain_rgba: [f64; 4],
 }
 
@@ -345,7 +349,7 @@ impl Tileset {
                 cloud_stats = twin
                     .pointclouds
                     .iter()
-                    .map(points::CloudStats::of)
+                    .map(|c| (c.name.clone(), points::CloudStats::of(c, opts.point_colour)))
                     .collect();
                 let root = points::plan(twin, opts, &proj, &geoid)?;
                 (root, geoid, 0.0)
@@ -438,6 +442,8 @@ impl Tileset {
             geometric_error: self.geometric_error,
             root: self.tile_json(0),
             schema: (self.layer != LayerKind::Terrain).then(schema::schema),
+            metadata: (self.layer == LayerKind::Pointclouds)
+                .then(|| schema::point_layer_metadata(&self.cloud_stats)),
         }
     }
 
@@ -514,7 +520,11 @@ impl Tileset {
                         format!("tile {id:?}: the twin has no point cloud {cloud}"),
                     )
                 })?;
-                let stats = self.cloud_stats.get(*cloud).copied().unwrap_or_default();
+                let stats = self
+                    .cloud_stats
+                    .get(*cloud)
+                    .map(|(_, s)| *s)
+                    .unwrap_or_default();
                 points::glb(c, idx, stats, &placer, GENERATOR)
             }
         }
@@ -749,6 +759,7 @@ pub fn top_tileset_json(
             children,
         },
         schema: None,
+        metadata: None,
     }
 }
 

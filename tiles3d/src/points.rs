@@ -14,7 +14,7 @@ use super::{Content, PlanNode, Refine, TilesetOptions};
 use crate::bounds::Bounds;
 use crate::error::Result;
 use gltf_json::mesh::{Mode, Semantic};
-use twin_core::model::PointCloud;
+use twin_core::model::{LidarPoint, PointCloud};
 use twin_core::Twin;
 
 /// The union of the clouds' extents (x/y).
@@ -155,29 +155,182 @@ fn node(
     })
 }
 
-/// What colouring a cloud needs to know about all its points.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct CloudStats {
-    /// The largest intensity (clouds without colour are grey by intensity).
-    pub max_intensity: u16,
-    /// Colours use 16 bits (as LAS says they should; some files store 8-bit values).
-    pub rgb16: bool,
+/// What a point cloud's COLOR_0 shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PointColour {
+    /// The file's RGB when it has colour; otherwise classification when the cloud is
+    /// classified (at least 1 % of its points in an ASPRS class other than 0 "created, never
+    /// classified" and 1 "unclassified"); otherwise elevation.
+    #[default]
+    Auto,
+    /// The file's RGB (16-bit values scaled to 8 bits); clouds without colour fall back to
+    /// [`PointColour::Auto`]'s choice.
+    Rgb,
+    /// The ASPRS standard classes in a fixed palette (ground brown, vegetation greens,
+    /// buildings red, water blue, noise magenta, others grey).
+    Classification,
+    /// Height on a blue–green–yellow ramp between the cloud's 2nd and 98th percentiles.
+    Elevation,
+    /// Grey (32 to 255 of 255) by return intensity between the cloud's 2nd and 98th
+    /// percentiles (a few very bright returns no longer darken the rest).
+    Intensity,
 }
 
-impl CloudStats {
-    pub(crate) fn of(cloud: &PointCloud) -> CloudStats {
-        let mut s = CloudStats::default();
-        for p in &cloud.points {
-            s.max_intensity = s.max_intensity.max(p.intensity);
-            if let Some(c) = p.rgb {
-                s.rgb16 |= c.iter().any(|&v| v > 255);
-            }
+impl PointColour {
+    /// Every choice, by name.
+    pub const ALL: [PointColour; 5] = [
+        PointColour::Auto,
+        PointColour::Rgb,
+        PointColour::Classification,
+        PointColour::Elevation,
+        PointColour::Intensity,
+    ];
+
+    /// Its name (`auto`, `rgb`, `classification`, `elevation`, `intensity`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PointColour::Auto => "auto",
+            PointColour::Rgb => "rgb",
+            PointColour::Classification => "classification",
+            PointColour::Elevation => "elevation",
+            PointColour::Intensity => "intensity",
         }
-        s
+    }
+
+    /// The choice of a name; None for an unknown one.
+    pub fn parse(name: &str) -> Option<PointColour> {
+        PointColour::ALL.into_iter().find(|c| c.name() == name)
     }
 }
 
-/// The glb of one point tile: POSITION, COLOR_0, and `_INTENSITY` / `_CLASSIFICATION` as
+/// What colouring a cloud needs to know about all its points.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct CloudStats {
+    /// What COLOR_0 shows (never [`PointColour::Auto`]).
+    pub source: PointColour,
+    /// Colours use 16 bits (as LAS says they should; some files store 8-bit values).
+    pub rgb16: bool,
+    /// The 2nd and 98th percentiles of the ramp's quantity (height or intensity).
+    pub range: (f64, f64),
+}
+
+impl Default for CloudStats {
+    fn default() -> Self {
+        CloudStats {
+            source: PointColour::Elevation,
+            rgb16: false,
+            range: (0.0, 1.0),
+        }
+    }
+}
+
+/// The 2nd and 98th percentiles of `values` (at most 100,000 of them, evenly taken).
+fn percentiles(values: impl ExactSizeIterator<Item = f64>) -> (f64, f64) {
+    let n = values.len();
+    let step = n.div_ceil(100_000).max(1);
+    let mut v: Vec<f64> = values.step_by(step).filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return (0.0, 1.0);
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.02), at(0.98))
+}
+
+impl CloudStats {
+    /// Resolve `wanted` for `cloud` and measure what its colours need.
+    pub(crate) fn of(cloud: &PointCloud, wanted: PointColour) -> CloudStats {
+        let pts = &cloud.points;
+        let has_rgb = pts.iter().any(|p| p.rgb.is_some());
+        let rgb16 = pts
+            .iter()
+            .filter_map(|p| p.rgb)
+            .any(|c| c.iter().any(|&v| v > 255));
+        let classified = pts.iter().filter(|p| p.classification > 1).count() * 100 >= pts.len();
+        let without_rgb = if classified {
+            PointColour::Classification
+        } else {
+            PointColour::Elevation
+        };
+        let source = match wanted {
+            PointColour::Auto | PointColour::Rgb if has_rgb => PointColour::Rgb,
+            PointColour::Auto | PointColour::Rgb => without_rgb,
+            other => other,
+        };
+        let range = match source {
+            PointColour::Elevation => percentiles(pts.iter().map(|p| p.z)),
+            PointColour::Intensity => percentiles(pts.iter().map(|p| p.intensity as f64)),
+            _ => (0.0, 1.0),
+        };
+        CloudStats {
+            source,
+            rgb16,
+            range,
+        }
+    }
+
+    /// The 8-bit sRGB colour of a point.
+    fn colour(&self, p: &LidarPoint) -> [u8; 3] {
+        let t = |v: f64| {
+            let (lo, hi) = self.range;
+            if hi > lo {
+                ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+            } else {
+                0.5
+            }
+        };
+        match (self.source, p.rgb) {
+            (PointColour::Rgb, Some(c)) => {
+                let shift = if self.rgb16 { 8 } else { 0 };
+                c.map(|v| (v >> shift) as u8)
+            }
+            // Grey from 32 (never black, so the darkest returns still show) to 255.
+            (PointColour::Intensity, _) => {
+                [(32.0 + t(p.intensity as f64) * 223.0).round() as u8; 3]
+            }
+            (PointColour::Classification, _) => class_colour(p.classification),
+            // Elevation, and RGB for the odd point without colour in a coloured cloud.
+            _ => ramp(t(p.z)),
+        }
+    }
+}
+
+/// The ASPRS standard classes (LAS 1.4 R15, table 17) in a fixed palette.
+fn class_colour(class: u8) -> [u8; 3] {
+    match class {
+        0 | 1 => [170, 170, 170],
+        2 => [166, 124, 82],
+        3 => [150, 205, 110],
+        4 => [80, 170, 60],
+        5 => [30, 115, 40],
+        6 => [215, 85, 60],
+        7 | 18 => [230, 0, 230],
+        9 => [60, 130, 220],
+        10 => [125, 100, 90],
+        11 => [95, 95, 95],
+        13..=16 => [240, 200, 40],
+        17 => [180, 160, 210],
+        _ => [205, 205, 205],
+    }
+}
+
+/// A blue–green–yellow ramp (viridis' stops) at `t` in 0..=1.
+fn ramp(t: f64) -> [u8; 3] {
+    const STOPS: [[f64; 3]; 5] = [
+        [68.0, 1.0, 84.0],
+        [59.0, 82.0, 139.0],
+        [33.0, 145.0, 140.0],
+        [94.0, 201.0, 98.0],
+        [253.0, 231.0, 37.0],
+    ];
+    let x = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    [0, 1, 2].map(|k| (a[k] + (b[k] - a[k]) * f).round() as u8)
+}
+
+/// The glb of one point tile: POSITION, COLOR_0 (as `stats` says), and `_INTENSITY` / `_CLASSIFICATION` as
 /// `EXT_structural_metadata` property attributes of class `point`.
 pub(crate) fn glb(
     cloud: &PointCloud,
@@ -190,30 +343,12 @@ pub(crate) fn glb(
     let mut colours = Vec::with_capacity(idx.len() * 3);
     let mut intensity = Vec::with_capacity(idx.len());
     let mut class = Vec::with_capacity(idx.len());
-    let scale = if stats.max_intensity > 0 {
-        255.0 / stats.max_intensity as f64
-    } else {
-        0.0
-    };
     for &i in idx {
         let Some(p) = cloud.points.get(i as usize) else {
             continue;
         };
         positions.push(super::geodesy::enu_to_gltf(placer.local(p.x, p.y, p.z)?));
-        match p.rgb {
-            Some([r, g, b]) => {
-                let shift = if stats.rgb16 { 8 } else { 0 };
-                colours.extend_from_slice(&[
-                    (r >> shift) as u8,
-                    (g >> shift) as u8,
-                    (b >> shift) as u8,
-                ]);
-            }
-            None => {
-                let v = (p.intensity as f64 * scale).round().clamp(0.0, 255.0) as u8;
-                colours.extend_from_slice(&[v, v, v]);
-            }
-        }
+        colours.extend_from_slice(&stats.colour(p));
         intensity.push(p.intensity);
         class.push(p.classification);
     }

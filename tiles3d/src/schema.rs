@@ -21,6 +21,8 @@ pub const CLASS_HERITAGE: &str = "heritage";
 pub const RESULT_PROPERTIES: [&str; 2] = ["max_flood_depth", "flood_duration"];
 /// Class of LiDAR point attributes.
 pub const CLASS_POINT: &str = "point";
+/// Class of a point-cloud layer's tileset metadata (what its colours show).
+pub const CLASS_POINT_LAYER: &str = "point_cloud_layer";
 /// The no-data value of result properties: "not computed".
 pub const RESULT_NO_DATA: f32 = -1.0;
 /// The no-data value of `levels`.
@@ -88,6 +90,9 @@ pub struct ClassProperty {
     /// The component type of scalars.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub component_type: Option<ComponentType>,
+    /// Whether a value is an array of elements (written only when true).
+    #[serde(skip_serializing_if = "is_false")]
+    pub array: bool,
     /// What the property is.
     pub description: String,
     /// Whether every entity has a value (written only when true).
@@ -145,8 +150,17 @@ impl ClassProperty {
             type_,
             component_type,
             description: d.into(),
+            array: false,
             required: false,
             no_data: None,
+        }
+    }
+
+    /// A required array of strings.
+    fn strings(d: &str) -> Self {
+        ClassProperty {
+            array: true,
+            ..ClassProperty::string(d)
         }
     }
 
@@ -260,6 +274,36 @@ pub fn schema() -> Schema {
                     ],
                 ),
             ),
+            (
+                CLASS_POINT_LAYER,
+                class(
+                    "Point-cloud layer",
+                    vec![
+                        ("clouds", P::strings("the layer's point clouds, by name")),
+                        (
+                            "colour_sources",
+                            P::strings("per cloud, what COLOR_0 shows: rgb (the file's colours), classification (ASPRS palette), elevation (ramp over the 2nd-98th percentile) or intensity (grey, same stretch)"),
+                        ),
+                    ],
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    }
+}
+
+/// The tileset metadata of a point-cloud layer: its clouds and what each one's colours show.
+pub(crate) fn point_layer_metadata(
+    clouds: &[(String, crate::points::CloudStats)],
+) -> crate::tileset_json::MetadataEntity {
+    let names = clouds.iter().map(|(n, _)| n.as_str().into()).collect();
+    let sources = clouds.iter().map(|(_, s)| s.source.name().into()).collect();
+    crate::tileset_json::MetadataEntity {
+        class: CLASS_POINT_LAYER.into(),
+        properties: [
+            ("clouds", serde_json::Value::Array(names)),
+            ("colour_sources", serde_json::Value::Array(sources)),
         ]
         .into_iter()
         .collect(),
@@ -277,6 +321,9 @@ pub(crate) enum Column {
 }
 
 /// Write a property table's columns as buffer views and return the table.
+///
+/// A string column whose strings are all empty is left out: only optional strings (noData
+/// "") can be all empty, and a reader then sees their noData for every feature.
 pub(crate) fn property_table(
     b: &mut Builder,
     name: &str,
@@ -296,8 +343,11 @@ pub(crate) fn property_table(
                     offsets.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
                 }
                 if bytes.is_empty() {
-                    // A buffer view is never empty; the offsets still say every string is "".
-                    bytes.push(0);
+                    // Every string is "": a values view would need byteLength 0, which glTF
+                    // forbids, while the 3D Tiles rule wants the last offset to equal it. An
+                    // optional string's noData is "", so leaving the column out says the same.
+                    debug_assert!(key != "id", "the id column is never empty");
+                    continue;
                 }
                 let values = b.view(&bytes, None, None);
                 let offs = b.view(&offsets, None, None);
@@ -323,5 +373,34 @@ pub(crate) fn property_table(
         class: class.into(),
         count,
         properties: properties.into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An all-empty optional string column is left out (its noData "" stands for every row);
+    /// a column with one non-empty string keeps all its rows, and its last offset is the
+    /// values' byte length.
+    #[test]
+    fn all_empty_strings_leave_the_column_out() {
+        let mut b = Builder::new();
+        let t = property_table(
+            &mut b,
+            "t",
+            CLASS_BUILDING,
+            3,
+            vec![
+                ("id", Column::Str(vec!["a".into(), "bc".into(), "d".into()])),
+                ("name", Column::Str(vec![String::new(); 3])),
+                (
+                    "use",
+                    Column::Str(vec![String::new(), "shop".into(), String::new()]),
+                ),
+            ],
+        );
+        let keys: Vec<&str> = t.properties.0.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["id", "use"]);
     }
 }

@@ -4,7 +4,7 @@
 //! absent, and members are written in the order of the fields, so the files read the same as
 //! the hand-assembled JSON they replace.
 
-use crate::schema::Schema;
+use crate::schema::{Ordered, Schema};
 use crate::Refine;
 use serde::Serialize;
 
@@ -24,6 +24,19 @@ pub struct TilesetJson {
     /// The metadata schema of the tiles' property tables (absent for terrain and water).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<Schema>,
+    /// The tileset's own metadata, an entity of a schema class (point-cloud layers: what
+    /// their colours show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataEntity>,
+}
+
+/// A metadata entity (3D Tiles 1.1 `metadataEntity`): a class of the schema and its values.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetadataEntity {
+    /// The class id.
+    pub class: String,
+    /// Values by property id.
+    pub properties: Ordered<serde_json::Value>,
 }
 
 /// The `asset` object.

@@ -89,6 +89,7 @@ fn empty_tileset() -> TilesetJson {
             children: Vec::new(),
         },
         schema: None,
+        metadata: None,
     }
 }
 

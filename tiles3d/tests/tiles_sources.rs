@@ -277,3 +277,119 @@ fn the_hue_sample_twin_tiles_every_layer() {
     assert!(rep.layers.iter().any(|l| l.layer == LayerKind::Terrain));
     assert!(w.glbs.len() > 10);
 }
+
+/// COLOR_0 of every point of an exported point-cloud layer, and the layer's tileset metadata.
+fn point_colours(dir: &Path) -> (Vec<[u8; 3]>, Value) {
+    let w = check_export(dir);
+    let mut colours = Vec::new();
+    for info in &w.infos {
+        let g = Glb::read(&info.path);
+        let a = &g.primitives()[0]["attributes"];
+        for c in g.accessor(a["COLOR_0"].as_u64().unwrap() as usize) {
+            colours.push([0, 1, 2].map(|k| (c[k] * 255.0).round() as u8));
+        }
+    }
+    let layer = dir.join("pointclouds/tileset.json");
+    let ts: Value = serde_json::from_slice(&std::fs::read(layer).unwrap()).unwrap();
+    (colours, ts["metadata"].clone())
+}
+
+/// A LAS point format without RGB (autzen's points with their colours dropped, as in point
+/// formats 0, 1, 4, 6) is no longer black: auto colours it by classification when it is
+/// classified, else by elevation; each choice is stated in the tileset metadata and the
+/// official validator's schema check sees the class.
+#[test]
+fn clouds_without_rgb_are_coloured_by_class_or_elevation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((mut twin, _)) = import(&shared("lidar/autzen_trim.las"), 32610, None) else {
+        return;
+    };
+    for p in &mut twin.pointclouds[0].points {
+        p.rgb = None;
+    }
+    let n = twin.pointclouds[0].points.len();
+    let classified = twin.pointclouds[0]
+        .points
+        .iter()
+        .filter(|p| p.classification > 1)
+        .count();
+    let dark = |cs: &[[u8; 3]]| cs.iter().filter(|c| c.iter().all(|&v| v <= 3)).count();
+    let distinct = |cs: &[[u8; 3]]| cs.iter().collect::<BTreeSet<_>>().len();
+    // Auto.
+    tiles::export(
+        &twin,
+        tmp.path().join("auto").as_path(),
+        &[LayerKind::Pointclouds],
+        &TilesetOptions::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    let (cs, meta) = point_colours(&tmp.path().join("auto"));
+    assert_eq!(cs.len(), n);
+    let want = if classified * 100 >= n {
+        "classification"
+    } else {
+        "elevation"
+    };
+    assert_eq!(meta["class"], "point_cloud_layer");
+    assert_eq!(
+        meta["properties"]["clouds"][0],
+        twin.pointclouds[0].name.as_str()
+    );
+    assert_eq!(meta["properties"]["colour_sources"][0], want);
+    assert_eq!(dark(&cs), 0, "no black points");
+    eprintln!("autzen without RGB: {classified} of {n} points classified (>1), auto colours by {want}, {} distinct colours", distinct(&cs));
+    // Each explicit choice.
+    for (choice, min_distinct) in [("elevation", 100), ("intensity", 50), ("classification", 1)] {
+        let opts = TilesetOptions {
+            point_colour: tiles::PointColour::parse(choice).unwrap(),
+            ..TilesetOptions::default()
+        };
+        let d = tmp.path().join(choice);
+        tiles::export(&twin, &d, &[LayerKind::Pointclouds], &opts, &NoProgress).unwrap();
+        let (cs, meta) = point_colours(&d);
+        assert_eq!(meta["properties"]["colour_sources"][0], choice);
+        // The 2-98 % stretch: at most a few percent of the points sit at the ramp's dark end.
+        assert!(
+            dark(&cs) * 100 <= n * 3,
+            "{choice}: {} of {n} points black",
+            dark(&cs)
+        );
+        assert!(
+            distinct(&cs) >= min_distinct,
+            "{choice}: {} colours",
+            distinct(&cs)
+        );
+        if choice == "elevation" {
+            // The lowest and highest points take the ramp's ends.
+            let p = &twin.pointclouds[0].points;
+            let lo = p.iter().map(|p| p.z).fold(f64::INFINITY, f64::min);
+            let hi = p.iter().map(|p| p.z).fold(f64::NEG_INFINITY, f64::max);
+            assert!(hi > lo);
+            assert!(
+                cs.contains(&[68, 1, 84]) && cs.contains(&[253, 231, 37]),
+                "ramp ends used"
+            );
+        }
+    }
+    // A file with RGB keeps it under auto (LAS says 16 bits; autzen stores 8-bit values).
+    let (twin, _) = import(&shared("lidar/autzen_trim.las"), 32610, None).unwrap();
+    let d = tmp.path().join("rgb");
+    let opts = TilesetOptions::default();
+    tiles::export(&twin, &d, &[LayerKind::Pointclouds], &opts, &NoProgress).unwrap();
+    let (mut got, meta) = point_colours(&d);
+    assert_eq!(meta["properties"]["colour_sources"][0], "rgb");
+    let pts = &twin.pointclouds[0].points;
+    let shift = if pts.iter().any(|p| p.rgb.unwrap().iter().any(|&v| v > 255)) {
+        8
+    } else {
+        0
+    };
+    let mut want: Vec<[u8; 3]> = pts
+        .iter()
+        .map(|p| p.rgb.unwrap().map(|v| (v >> shift) as u8))
+        .collect();
+    want.sort_unstable();
+    got.sort_unstable();
+    assert!(want == got, "RGB as in the file");
+}
