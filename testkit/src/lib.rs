@@ -122,20 +122,76 @@ impl Glb {
         Glb::parse(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
     }
 
-    fn view_bytes(&self, view: usize) -> (&[u8], Option<usize>) {
+    fn view_bytes(&self, view: usize) -> (std::borrow::Cow<'_, [u8]>, Option<usize>) {
         let v = &self.json["bufferViews"][view];
+        let stride = v["byteStride"].as_u64().map(|s| s as usize);
+        let len = v["byteLength"].as_u64().unwrap() as usize;
+        if let Some(m) = v["extensions"].get("EXT_meshopt_compression") {
+            return (
+                std::borrow::Cow::Owned(decode_meshopt(m, &self.bin, len)),
+                stride,
+            );
+        }
         assert_eq!(v["buffer"], 0);
         let off = v["byteOffset"].as_u64().unwrap_or(0) as usize;
-        let len = v["byteLength"].as_u64().unwrap() as usize;
         assert_eq!(off % 4, 0, "bufferView {view} 4-byte aligned");
         assert!(
             off + len <= self.bin.len(),
             "bufferView {view} inside the buffer"
         );
         (
-            &self.bin[off..off + len],
-            v["byteStride"].as_u64().map(|s| s as usize),
+            std::borrow::Cow::Borrowed(&self.bin[off..off + len]),
+            stride,
         )
+    }
+
+    /// Whether a buffer view is meshopt-compressed.
+    pub fn is_compressed(&self, view: usize) -> bool {
+        self.json["bufferViews"][view]["extensions"]
+            .get("EXT_meshopt_compression")
+            .is_some()
+    }
+
+    /// The node transform of mesh 0 as (translation, scale): ([0; 3], [1; 3]) without one.
+    /// Compact tiles dequantize positions with it; nothing else is allowed on a node.
+    pub fn node_transform(&self) -> ([f64; 3], [f64; 3]) {
+        let nodes = self.json["nodes"].as_array().cloned().unwrap_or_default();
+        let Some(n) = nodes.iter().find(|n| n["mesh"] == 0) else {
+            return ([0.0; 3], [1.0; 3]);
+        };
+        for k in ["matrix", "rotation"] {
+            assert!(n.get(k).is_none(), "nodes carry no {k}");
+        }
+        let three = |k: &str, default: f64| {
+            n.get(k)
+                .map(|t| [0, 1, 2].map(|i| t[i].as_f64().unwrap()))
+                .unwrap_or([default; 3])
+        };
+        (three("translation", 0.0), three("scale", 1.0))
+    }
+
+    /// Normals of primitive `prim` of mesh 0 in the glTF frame: NORMAL through the inverse
+    /// transpose of the node's scale, renormalized.
+    pub fn normals(&self, prim: &Value) -> Vec<[f64; 3]> {
+        let (_, s) = self.node_transform();
+        self.accessor(prim["attributes"]["NORMAL"].as_u64().unwrap() as usize)
+            .into_iter()
+            .map(|n| {
+                let m = [0, 1, 2].map(|i| n[i] / s[i]);
+                let l = (m[0] * m[0] + m[1] * m[1] + m[2] * m[2]).sqrt();
+                m.map(|c| c / l)
+            })
+            .collect()
+    }
+
+    /// The positions of primitive `prim` of mesh 0 in the glTF frame: POSITION through the
+    /// node's dequantizing transform.
+    pub fn positions(&self, prim: &Value) -> Vec<[f64; 3]> {
+        let (t, s) = self.node_transform();
+        self.accessor(prim["attributes"]["POSITION"].as_u64().unwrap() as usize)
+            .into_iter()
+            .map(|p| [0, 1, 2].map(|i| t[i] + s[i] * p[i]))
+            .collect()
     }
 
     /// An accessor's elements as f64 (normalized integers scaled to 0..1).
@@ -171,6 +227,22 @@ impl Glb {
                         let o = off + i * stride + c * size;
                         let b = &bytes[o..o + size];
                         match ct {
+                            5120 => {
+                                let v = b[0] as i8 as f64;
+                                if norm {
+                                    (v / 127.0).max(-1.0)
+                                } else {
+                                    v
+                                }
+                            }
+                            5122 => {
+                                let v = i16::from_le_bytes([b[0], b[1]]) as f64;
+                                if norm {
+                                    (v / 32767.0).max(-1.0)
+                                } else {
+                                    v
+                                }
+                            }
                             5121 => {
                                 let v = b[0] as f64;
                                 if norm {
@@ -231,7 +303,7 @@ impl Glb {
         assert_eq!(p["stringOffsetType"].as_str().unwrap_or("UINT32"), "UINT32");
         (0..n)
             .map(|i| {
-                let (a, b) = (u32_at(offs, i * 4), u32_at(offs, i * 4 + 4));
+                let (a, b) = (u32_at(&offs, i * 4), u32_at(&offs, i * 4 + 4));
                 String::from_utf8(vals[a..b].to_vec()).unwrap()
             })
             .collect()
@@ -255,10 +327,14 @@ impl Glb {
                 let last_offset = |key: &str| {
                     let (offs, _) = self.view_bytes(p[key].as_u64().unwrap() as usize);
                     assert_eq!(offs.len(), (n + 1) * 4, "{at}: {key} count");
-                    u32_at(offs, n * 4)
+                    u32_at(&offs, n * 4)
                 };
                 if def["type"] == "STRING" {
-                    assert_eq!(last_offset("stringOffsets"), vals.len(), "{at}: last string offset");
+                    assert_eq!(
+                        last_offset("stringOffsets"),
+                        vals.len(),
+                        "{at}: last string offset"
+                    );
                 } else {
                     let size = match def["componentType"].as_str().unwrap() {
                         "UINT8" | "INT8" => 1,
@@ -295,6 +371,50 @@ impl Glb {
                 ])
             })
             .collect()
+    }
+}
+
+/// Decode an EXT_meshopt_compression buffer view (`ext`, the view's extension object) from
+/// the BIN chunk with meshoptimizer's decoders: `len` bytes.
+fn decode_meshopt(ext: &Value, bin: &[u8], len: usize) -> Vec<u8> {
+    assert_eq!(ext["buffer"], 0, "compressed data in the BIN chunk");
+    let off = ext["byteOffset"].as_u64().unwrap_or(0) as usize;
+    let n = ext["byteLength"].as_u64().unwrap() as usize;
+    let stride = ext["byteStride"].as_u64().unwrap() as usize;
+    let count = ext["count"].as_u64().unwrap() as usize;
+    assert_eq!(
+        count * stride,
+        len,
+        "count x byteStride = the view's byteLength"
+    );
+    assert!(ext.get("filter").is_none() || ext["filter"] == "NONE");
+    let data = &bin[off..off + n];
+    macro_rules! attrs {
+        ($n:literal) => {{
+            assert_eq!(
+                meshopt::decode_vertex_version(data),
+                Some(0),
+                "vertex codec version 0"
+            );
+            let v: Vec<[u8; $n]> =
+                meshopt::decode_vertex_buffer(data, count).expect("meshopt vertex data");
+            v.concat()
+        }};
+    }
+    match (ext["mode"].as_str().unwrap(), stride) {
+        ("ATTRIBUTES", 4) => attrs!(4),
+        ("ATTRIBUTES", 8) => attrs!(8),
+        ("ATTRIBUTES", 12) => attrs!(12),
+        ("ATTRIBUTES", 16) => attrs!(16),
+        ("TRIANGLES", 2) => {
+            let v: Vec<u16> = meshopt::decode_index_buffer(data, count).expect("meshopt indices");
+            v.iter().flat_map(|i| i.to_le_bytes()).collect()
+        }
+        ("TRIANGLES", 4) => {
+            let v: Vec<u32> = meshopt::decode_index_buffer(data, count).expect("meshopt indices");
+            v.iter().flat_map(|i| i.to_le_bytes()).collect()
+        }
+        (m, s) => panic!("meshopt mode {m} with stride {s}"),
     }
 }
 
@@ -520,11 +640,23 @@ fn check_glb(file: &Path, world: &Mat, regions: &[[f64; 6]], proj: &Transform, w
     let g = Glb::read(file);
     w.glbs.push(file.to_path_buf());
     assert_eq!(g.json["asset"]["version"], "2.0");
-    for n in g.json["nodes"].as_array().cloned().unwrap_or_default() {
-        for k in ["matrix", "translation", "rotation", "scale"] {
-            assert!(n.get(k).is_none(), "nodes carry no transform");
-        }
-    }
+    // Only compact tiles' dequantizing translation and uniform scale; half a quantization step
+    // is how far a vertex may move from where it was planned.
+    let (_, step) = g.node_transform();
+    let slack_m = if g.json["extensionsUsed"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|x| x == "KHR_mesh_quantization"))
+    {
+        step.iter().fold(0.0f64, |a, &b| a.max(b)) / 2.0 + 1e-6
+    } else {
+        assert_eq!(
+            g.node_transform(),
+            ([0.0; 3], [1.0; 3]),
+            "nodes carry no transform"
+        );
+        0.0
+    };
+    let slack_rad = slack_m / 6.35e6;
     let tables = g.property_tables();
     let ids: Option<Vec<String>> = tables
         .iter()
@@ -556,9 +688,15 @@ fn check_glb(file: &Path, world: &Mat, regions: &[[f64; 6]], proj: &Transform, w
             );
         }
         if let Some(n) = attrs["NORMAL"].as_u64() {
+            // 8-bit normals are unit within their rounding.
+            let tol = if g.json["accessors"][n as usize]["componentType"] == 5126 {
+                1e-5
+            } else {
+                0.015
+            };
             for v in g.accessor(n as usize) {
                 let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-                assert!((l - 1.0).abs() < 1e-5, "unit normals");
+                assert!((l - 1.0).abs() < tol, "unit normals ({l})");
             }
         }
         let fids: Option<Vec<f64>> = attrs["_FEATURE_ID_0"]
@@ -586,15 +724,21 @@ fn check_glb(file: &Path, world: &Mat, regions: &[[f64; 6]], proj: &Transform, w
             assert_eq!(mode, 0, "POINTS");
             w.points += pos.len();
         }
-        for (k, p) in pos.iter().enumerate() {
+        for (k, p) in g.positions(&prim).iter().enumerate() {
             // glTF y-up to 3D Tiles z-up, then the tile transforms.
             let z_up = [p[0], -p[2], p[1]];
             let e = apply(world, z_up);
             let (lon, lat, h) = proj.apply3(e[0], e[1], e[2]).unwrap();
             for r in regions {
                 let (lr, ar) = (lon.to_radians(), lat.to_radians());
+                let (sr, sm) = (slack_rad, slack_m);
                 assert!(
-                    lr >= r[0] && lr <= r[2] && ar >= r[1] && ar <= r[3] && h >= r[4] && h <= r[5],
+                    lr >= r[0] - sr
+                        && lr <= r[2] + sr
+                        && ar >= r[1] - sr
+                        && ar <= r[3] + sr
+                        && h >= r[4] - sm
+                        && h <= r[5] + sm,
                     "{}: vertex {k} at ({lon}, {lat}, {h}) outside region {r:?}",
                     file.display()
                 );

@@ -190,6 +190,7 @@ pub(crate) fn vector_glb(
     layer: LayerKind,
     idxs: &[u32],
     placer: &Placer<'_>,
+    compact: bool,
     generator: &str,
 ) -> Result<Vec<u8>> {
     let mut mesh = Mesh::default();
@@ -229,14 +230,14 @@ pub(crate) fn vector_glb(
             rows.push(i as usize);
         }
     }
-    let mut b = Builder::new();
+    let mut b = Builder::compact(compact);
     if mesh.is_empty() {
         return b.finish(generator);
     }
-    let pos = b.vec3(&mesh.positions, true);
-    let nor = b.vec3(&mesh.normals, false);
-    let fid = b.scalar_f32(&mesh.feature_ids);
-    let ind = b.indices(&mesh.indices, mesh.positions.len());
+    let pos = b.positions(&mesh.positions)?;
+    let nor = b.normals(&mesh.normals)?;
+    let fid = b.feature_ids(&mesh.feature_ids)?;
+    let ind = b.indices(&mesh.indices, mesh.positions.len())?;
     let (colour, double_sided) = match layer {
         LayerKind::Heritage => ([0.86, 0.52, 0.18, 0.45], true),
         _ => ([0.88, 0.86, 0.82, 1.0], false),

@@ -3,6 +3,15 @@
 //! by it; the binary chunk holds every buffer view at an 8-byte boundary (glTF asks for 4,
 //! EXT_structural_metadata for 8). Extension objects gltf-json does not model (see
 //! [`crate::metadata`]) go in its `extensions.others` maps.
+//!
+//! A compact builder ([`Builder::compact`]) writes geometry the way gltfpack `-cc` does, with
+//! meshoptimizer itself (the `meshopt` crate): positions quantized to 16 bits along each axis
+//! of the mesh's bounding box and dequantized by the node's translation and scale, normals to
+//! 8 bits (stored for that scale), feature ids to 16-bit integers (`KHR_mesh_quantization`); every vertex attribute and
+//! index buffer view compressed (`EXT_meshopt_compression`, vertex codec version 0 and index
+//! codec version 1 as the extension reads them) into the BIN chunk, the uncompressed views
+//! living in a fallback buffer without data. Property tables stay plain so run results can be
+//! rewritten in place ([`crate::results`]).
 
 use crate::error::{Error, Result};
 use gltf_json::accessor::{ComponentType, GenericComponentType, Type};
@@ -14,10 +23,52 @@ use gltf_json::{Accessor, Index, Material, Mesh, Node, Root, Scene};
 use serde::Serialize;
 use serde_json::Value;
 
+/// The name of the meshopt compression extension.
+pub(crate) const EXT_MESHOPT_COMPRESSION: &str = "EXT_meshopt_compression";
+/// The name of the quantized attributes extension.
+pub(crate) const KHR_MESH_QUANTIZATION: &str = "KHR_mesh_quantization";
+
 /// A glTF document under construction.
 pub(crate) struct Builder {
     bin: Vec<u8>,
     root: Root,
+    /// Quantize and compress geometry.
+    compact: bool,
+    /// Bytes of the fallback buffer behind the compressed views so far.
+    fallback_len: usize,
+    /// The dequantizing node transform (translation, scale) of the next mesh.
+    pending: Option<([f32; 3], [f32; 3])>,
+    /// Per mesh: its node's dequantizing transform.
+    transforms: Vec<Option<([f32; 3], [f32; 3])>>,
+}
+
+/// Compress a vertex attribute view of `stride`-byte elements (meshopt vertex codec version 0,
+/// the one EXT_meshopt_compression reads).
+fn encode_attributes(raw: &[u8], stride: usize) -> Result<Vec<u8>> {
+    fn enc<const N: usize>(raw: &[u8]) -> std::result::Result<Vec<u8>, meshopt::Error> {
+        let v: Vec<[u8; N]> = raw
+            .chunks_exact(N)
+            .map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                a
+            })
+            .collect();
+        meshopt::encode_vertex_buffer_level(&v, 2, Some(0))
+    }
+    let r = match stride {
+        4 => enc::<4>(raw),
+        8 => enc::<8>(raw),
+        12 => enc::<12>(raw),
+        16 => enc::<16>(raw),
+        _ => {
+            return Err(Error::invalid(
+                "glTF vertex stream",
+                format!("stride {stride}"),
+            ))
+        }
+    };
+    r.map_err(|e| Error::invalid("meshopt vertex encoding", e))
 }
 
 fn align(bin: &mut Vec<u8>, to: usize) {
@@ -80,11 +131,195 @@ fn to_value(name: &str, value: &impl Serialize) -> Result<Value> {
 }
 
 impl Builder {
+    /// A builder writing plain glTF (float attributes, uncompressed views).
     pub(crate) fn new() -> Builder {
         Builder {
             bin: Vec::new(),
             root: Root::default(),
+            compact: false,
+            fallback_len: 0,
+            pending: None,
+            transforms: Vec::new(),
         }
+    }
+
+    /// A builder writing quantized, meshopt-compressed geometry when `compact` (see the module
+    /// documentation), plain glTF otherwise.
+    pub(crate) fn compact(compact: bool) -> Builder {
+        Builder {
+            compact,
+            ..Builder::new()
+        }
+    }
+
+    /// A view of `raw` geometry: plain in the BIN chunk, or (compact) compressed into it and
+    /// standing for `raw` in the fallback buffer. `stride`: the element size of an attribute,
+    /// None for triangle indices of `index_size` bytes.
+    fn geometry_view(
+        &mut self,
+        raw: &[u8],
+        count: usize,
+        stride: Option<usize>,
+        index_size: usize,
+        vertex_count: usize,
+    ) -> Result<Index<View>> {
+        let target = if stride.is_some() {
+            Target::ArrayBuffer
+        } else {
+            Target::ElementArrayBuffer
+        };
+        if !self.compact {
+            return Ok(self.view(raw, Some(target), stride));
+        }
+        let (encoded, mode, byte_stride) = match stride {
+            Some(st) => (encode_attributes(raw, st)?, "ATTRIBUTES", st),
+            None => {
+                let idx: Vec<u32> = raw
+                    .chunks_exact(index_size)
+                    .map(|c| match c {
+                        [a, b] => u16::from_le_bytes([*a, *b]) as u32,
+                        _ => u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                    })
+                    .collect();
+                let e = meshopt::encode_index_buffer(&idx, vertex_count)
+                    .map_err(|e| Error::invalid("meshopt index encoding", e))?;
+                (e, "TRIANGLES", index_size)
+            }
+        };
+        align(&mut self.bin, 4);
+        let offset = self.bin.len();
+        self.bin.extend_from_slice(&encoded);
+        self.fallback_len = self.fallback_len.next_multiple_of(4);
+        let fallback_offset = self.fallback_len;
+        self.fallback_len += raw.len();
+        let ext = serde_json::json!({
+            "buffer": 0,
+            "byteOffset": offset,
+            "byteLength": encoded.len(),
+            "byteStride": byte_stride,
+            "count": count,
+            "mode": mode,
+        });
+        let v = View {
+            buffer: Index::new(1),
+            byte_length: size(raw.len()),
+            byte_offset: Some(size(fallback_offset)),
+            byte_stride: stride.map(Stride),
+            target: Some(Checked::Valid(target)),
+            extensions: Some(gltf_json::extensions::buffer::View {
+                others: [(EXT_MESHOPT_COMPRESSION.to_string(), ext)]
+                    .into_iter()
+                    .collect(),
+            }),
+            extras: None,
+        };
+        self.use_extension(EXT_MESHOPT_COMPRESSION);
+        Ok(push(&mut self.root.buffer_views, v))
+    }
+
+    /// The POSITION attribute (with its min/max, as glTF requires). Compact: 16-bit unsigned
+    /// integers (not normalized, as gltfpack writes them), 65,535 steps along each axis of the
+    /// bounding box; the next mesh's node translates by the box's corner and scales each axis
+    /// by its step (so a tile a few kilometres wide and 100 m tall keeps its heights to the
+    /// millimetre). [`Builder::normals`] must follow, to store normals for that scale.
+    pub(crate) fn positions(&mut self, data: &[[f32; 3]]) -> Result<Index<Accessor>> {
+        if !self.compact {
+            return Ok(self.vec3(data, true));
+        }
+        let mut lo = [f32::INFINITY; 3];
+        let mut hi = [f32::NEG_INFINITY; 3];
+        for p in data {
+            for i in 0..3 {
+                lo[i] = lo[i].min(p[i]);
+                hi[i] = hi[i].max(p[i]);
+            }
+        }
+        let step: [f32; 3] = std::array::from_fn(|i| {
+            let side = hi[i] - lo[i];
+            if side > 0.0 {
+                side / 65535.0
+            } else {
+                1.0
+            }
+        });
+        let mut qlo = [u16::MAX; 3];
+        let mut qhi = [0u16; 3];
+        let mut raw = Vec::with_capacity(data.len() * 8);
+        for p in data {
+            for i in 0..3 {
+                let q = ((p[i] - lo[i]) as f64 / step[i] as f64)
+                    .round()
+                    .clamp(0.0, 65535.0) as u16;
+                qlo[i] = qlo[i].min(q);
+                qhi[i] = qhi[i].max(q);
+                raw.extend_from_slice(&q.to_le_bytes());
+            }
+            raw.extend_from_slice(&[0, 0]);
+        }
+        let v = self.geometry_view(&raw, data.len(), Some(8), 0, 0)?;
+        self.pending = Some((lo, step));
+        self.use_extension(KHR_MESH_QUANTIZATION);
+        let mm = (
+            qlo.iter().map(|&x| x as f64).collect(),
+            qhi.iter().map(|&x| x as f64).collect(),
+        );
+        Ok(self.accessor(
+            v,
+            data.len(),
+            ComponentType::U16,
+            Type::Vec3,
+            false,
+            Some(mm),
+        ))
+    }
+
+    /// The NORMAL attribute (unit vectors). Compact: 8-bit signed normalized integers, for the
+    /// scale of the positions written before.
+    pub(crate) fn normals(&mut self, data: &[[f32; 3]]) -> Result<Index<Accessor>> {
+        if !self.compact {
+            return Ok(self.vec3(data, false));
+        }
+        // A renderer takes normals through the inverse transpose of the node's scale S, so
+        // the mesh stores S n (normalized) for the normal n to come out.
+        let scale = self.pending.map(|(_, s)| s).unwrap_or([1.0; 3]);
+        let mut raw = Vec::with_capacity(data.len() * 4);
+        for n in data {
+            let m: [f32; 3] = std::array::from_fn(|i| n[i] * scale[i]);
+            let l = (m[0] * m[0] + m[1] * m[1] + m[2] * m[2]).sqrt();
+            for c in m {
+                let c = if l > 0.0 { c / l } else { 0.0 };
+                raw.push(((c * 127.0).round().clamp(-127.0, 127.0) as i8) as u8);
+            }
+            raw.push(0);
+        }
+        let v = self.geometry_view(&raw, data.len(), Some(4), 0, 0)?;
+        self.use_extension(KHR_MESH_QUANTIZATION);
+        Ok(self.accessor(v, data.len(), ComponentType::I8, Type::Vec3, true, None))
+    }
+
+    /// A feature id attribute (`_FEATURE_ID_0`): FLOAT, or (compact, ids below 65535)
+    /// UNSIGNED_SHORT.
+    pub(crate) fn feature_ids(&mut self, data: &[f32]) -> Result<Index<Accessor>> {
+        if !self.compact {
+            return Ok(self.scalar_f32(data));
+        }
+        if data
+            .iter()
+            .all(|&x| (0.0..65535.0).contains(&x) && x.fract() == 0.0)
+        {
+            let raw: Vec<u8> = data
+                .iter()
+                .flat_map(|&x| {
+                    let b = (x as u16).to_le_bytes();
+                    [b[0], b[1], 0, 0]
+                })
+                .collect();
+            let v = self.geometry_view(&raw, data.len(), Some(4), 0, 0)?;
+            return Ok(self.accessor(v, data.len(), ComponentType::U16, Type::Scalar, false, None));
+        }
+        let raw: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let v = self.geometry_view(&raw, data.len(), Some(4), 0, 0)?;
+        Ok(self.accessor(v, data.len(), ComponentType::F32, Type::Scalar, false, None))
     }
 
     /// Append bytes as a buffer view (8-byte aligned); returns its index.
@@ -139,7 +374,7 @@ impl Builder {
     }
 
     /// VEC3 float attribute (POSITION gets min/max, as glTF requires).
-    pub(crate) fn vec3(&mut self, data: &[[f32; 3]], with_bounds: bool) -> Index<Accessor> {
+    fn vec3(&mut self, data: &[[f32; 3]], with_bounds: bool) -> Index<Accessor> {
         let mut bytes = Vec::with_capacity(data.len() * 12);
         let mut lo = [f32::INFINITY; 3];
         let mut hi = [f32::NEG_INFINITY; 3];
@@ -161,7 +396,7 @@ impl Builder {
     }
 
     /// SCALAR float vertex attribute (feature ids).
-    pub(crate) fn scalar_f32(&mut self, data: &[f32]) -> Index<Accessor> {
+    fn scalar_f32(&mut self, data: &[f32]) -> Index<Accessor> {
         let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
         let v = self.view(&bytes, Some(Target::ArrayBuffer), None);
         self.accessor(v, data.len(), ComponentType::F32, Type::Scalar, false, None)
@@ -174,7 +409,7 @@ impl Builder {
         data: &[u8],
         per: usize,
         normalized: bool,
-    ) -> Index<Accessor> {
+    ) -> Result<Index<Accessor>> {
         let type_ = match per {
             1 => Type::Scalar,
             2 => Type::Vec2,
@@ -185,38 +420,39 @@ impl Builder {
         for (i, c) in data.chunks(per).enumerate() {
             bytes[i * 4..i * 4 + per].copy_from_slice(c);
         }
-        let v = self.view(&bytes, Some(Target::ArrayBuffer), Some(4));
-        self.accessor(
+        let v = self.geometry_view(&bytes, data.len() / per, Some(4), 0, 0)?;
+        Ok(self.accessor(
             v,
             data.len() / per,
             ComponentType::U8,
             type_,
             normalized,
             None,
-        )
+        ))
     }
 
     /// A SCALAR UINT16 vertex attribute with a 4-byte stride.
-    pub(crate) fn strided_u16(&mut self, data: &[u16]) -> Index<Accessor> {
+    pub(crate) fn strided_u16(&mut self, data: &[u16]) -> Result<Index<Accessor>> {
         let mut bytes = vec![0u8; data.len() * 4];
         for (i, x) in data.iter().enumerate() {
             bytes[i * 4..i * 4 + 2].copy_from_slice(&x.to_le_bytes());
         }
-        let v = self.view(&bytes, Some(Target::ArrayBuffer), Some(4));
-        self.accessor(v, data.len(), ComponentType::U16, Type::Scalar, false, None)
+        let v = self.geometry_view(&bytes, data.len(), Some(4), 0, 0)?;
+        Ok(self.accessor(v, data.len(), ComponentType::U16, Type::Scalar, false, None))
     }
 
     /// Triangle indices, 16-bit when they fit.
-    pub(crate) fn indices(&mut self, idx: &[u32], vertex_count: usize) -> Index<Accessor> {
-        if vertex_count <= u16::MAX as usize {
-            let bytes: Vec<u8> = idx.iter().flat_map(|&i| (i as u16).to_le_bytes()).collect();
-            let v = self.view(&bytes, Some(Target::ElementArrayBuffer), None);
-            self.accessor(v, idx.len(), ComponentType::U16, Type::Scalar, false, None)
-        } else {
-            let bytes: Vec<u8> = idx.iter().flat_map(|i| i.to_le_bytes()).collect();
-            let v = self.view(&bytes, Some(Target::ElementArrayBuffer), None);
-            self.accessor(v, idx.len(), ComponentType::U32, Type::Scalar, false, None)
-        }
+    pub(crate) fn indices(&mut self, idx: &[u32], vertex_count: usize) -> Result<Index<Accessor>> {
+        let (bytes, size, component): (Vec<u8>, usize, ComponentType) =
+            if vertex_count <= u16::MAX as usize {
+                let b = idx.iter().flat_map(|&i| (i as u16).to_le_bytes()).collect();
+                (b, 2, ComponentType::U16)
+            } else {
+                let b = idx.iter().flat_map(|i| i.to_le_bytes()).collect();
+                (b, 4, ComponentType::U32)
+            };
+        let v = self.geometry_view(&bytes, idx.len(), None, size, vertex_count)?;
+        Ok(self.accessor(v, idx.len(), component, Type::Scalar, false, None))
     }
 
     /// A PBR material (metal-free); `alpha` < 1 blends.
@@ -241,6 +477,7 @@ impl Builder {
 
     /// A mesh of one primitive.
     pub(crate) fn mesh(&mut self, primitive: Primitive) {
+        self.transforms.push(self.pending.take());
         self.root.meshes.push(Mesh {
             extensions: None,
             extras: None,
@@ -276,10 +513,13 @@ impl Builder {
         root.scene = Some(Index::new(0));
         let nodes: Vec<Index<Node>> = (0..root.meshes.len())
             .map(|i| {
+                let t = self.transforms.get(i).copied().flatten();
                 push(
                     &mut root.nodes,
                     Node {
                         mesh: Some(Index::new(i as u32)),
+                        translation: t.map(|(o, _)| o),
+                        scale: t.map(|(_, s)| s),
                         ..Default::default()
                     },
                 )
@@ -301,6 +541,22 @@ impl Builder {
                 extras: None,
             });
         }
+        if self.fallback_len > 0 {
+            // The compressed views' buffer: no data, the decoder fills it.
+            root.buffers.push(gltf_json::Buffer {
+                byte_length: size(self.fallback_len),
+                uri: None,
+                extensions: Some(gltf_json::extensions::buffer::Buffer {
+                    others: [(
+                        EXT_MESHOPT_COMPRESSION.to_string(),
+                        serde_json::json!({"fallback": true}),
+                    )]
+                    .into_iter()
+                    .collect(),
+                }),
+                extras: None,
+            });
+        }
         let mut problems = Vec::new();
         gltf_json::validation::Validate::validate(
             &root,
@@ -310,6 +566,13 @@ impl Builder {
         );
         if !problems.is_empty() {
             return Err(Error::invalid("glTF document", problems.join("; ")));
+        }
+        // Required (after gltf-json's check, which knows neither): the compressed views have no
+        // fallback data and quantized attributes are read only through the extension.
+        for e in [EXT_MESHOPT_COMPRESSION, KHR_MESH_QUANTIZATION] {
+            if root.extensions_used.iter().any(|u| u == e) {
+                root.extensions_required.push(e.into());
+            }
         }
         let mut text =
             gltf_json::serialize::to_vec(&root).map_err(|e| Error::invalid("glTF document", e))?;

@@ -140,6 +140,10 @@ pub struct TilesetOptions {
     pub terrain_rgba: [f64; 4],
     /// What point clouds' COLOR_0 shows (stated per cloud in the tileset's metadata).
     pub point_colour: PointColour,
+    /// Compact content (default): quantized attributes (`KHR_mesh_quantization`) compressed
+    /// with meshoptimizer (`EXT_meshopt_compression`), as CesiumJS reads them; false writes
+    /// plain float glTF for clients without them.
+    pub compact: bool,
 }
 
 impl Default for TilesetOptions {
@@ -156,6 +160,7 @@ impl Default for TilesetOptions {
             geoid_offset_m: 0.0,
             terrain_rgba: terrain::GROUND_RGBA,
             point_colour: PointColour::Auto,
+            compact: true,
         }
     }
 }
@@ -268,6 +273,8 @@ pub struct Tileset {
     /// Per point cloud: its name and what its colouring needs.
     cloud_stats: Vec<(String, points::CloudStats)>,
     terrain_rgba: [f64; 4],
+    /// Quantize and compress content ([`TilesetOptions::compact`]).
+    compact: bool,
 }
 
 fn flatten(node: PlanNode, parent: Option<usize>, out: &mut Vec<Tile>) -> Option<usize> {
@@ -396,6 +403,7 @@ impl Tileset {
             crs: twin.crs.definition().to_string(),
             cloud_stats,
             terrain_rgba: opts.terrain_rgba,
+            compact: opts.compact,
         })
     }
 
@@ -491,7 +499,7 @@ impl Tileset {
                 format!("tile {id:?} has no content"),
             )),
             Content::Features(idx) => {
-                features::vector_glb(twin, self.layer, idx, &placer, GENERATOR)
+                features::vector_glb(twin, self.layer, idx, &placer, self.compact, GENERATOR)
             }
             Content::Terrain {
                 dem,
@@ -510,6 +518,7 @@ impl Tileset {
                     *stride,
                     &placer,
                     self.terrain_rgba,
+                    self.compact,
                     GENERATOR,
                 )
             }
@@ -525,7 +534,7 @@ impl Tileset {
                     .get(*cloud)
                     .map(|(_, s)| *s)
                     .unwrap_or_default();
-                points::glb(c, idx, stats, &placer, GENERATOR)
+                points::glb(c, idx, stats, &placer, self.compact, GENERATOR)
             }
         }
     }

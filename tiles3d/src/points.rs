@@ -337,6 +337,7 @@ pub(crate) fn glb(
     idx: &[u32],
     stats: CloudStats,
     placer: &Placer<'_>,
+    compact: bool,
     generator: &str,
 ) -> Result<Vec<u8>> {
     let mut positions = Vec::with_capacity(idx.len());
@@ -352,14 +353,14 @@ pub(crate) fn glb(
         intensity.push(p.intensity);
         class.push(p.classification);
     }
-    let mut b = Builder::new();
+    let mut b = Builder::compact(compact);
     if positions.is_empty() {
         return b.finish(generator);
     }
-    let pos = b.vec3(&positions, true);
-    let col = b.strided_u8s(&colours, 3, true);
-    let int = b.strided_u16(&intensity);
-    let cls = b.strided_u8s(&class, 1, false);
+    let pos = b.positions(&positions)?;
+    let col = b.strided_u8s(&colours, 3, true)?;
+    let int = b.strided_u16(&intensity)?;
+    let cls = b.strided_u8s(&class, 1, false)?;
     let intensity = glb::custom("INTENSITY");
     let classification = glb::custom("CLASSIFICATION");
     b.root_extension(

@@ -191,6 +191,7 @@ pub(crate) fn glb(
     stride: usize,
     placer: &Placer<'_>,
     rgba: [f64; 4],
+    compact: bool,
     generator: &str,
 ) -> Result<Vec<u8>> {
     let [c0, r0, c1, r1] = block;
@@ -237,7 +238,7 @@ pub(crate) fn glb(
             }
         }
     }
-    let mut builder = Builder::new();
+    let mut builder = Builder::compact(compact);
     if tris.is_empty() {
         return builder.finish(generator);
     }
@@ -275,9 +276,9 @@ pub(crate) fn glb(
             indices.push(remap[k]);
         }
     }
-    let pos = builder.vec3(&positions, true);
-    let nor = builder.vec3(&normals, false);
-    let ind = builder.indices(&indices, positions.len());
+    let pos = builder.positions(&positions)?;
+    let nor = builder.normals(&normals)?;
+    let ind = builder.indices(&indices, positions.len())?;
     let mat = builder.material(rgba, rgba[3] < 1.0);
     let mut p = glb::primitive(
         Mode::Triangles,
