@@ -234,6 +234,12 @@ pub(crate) fn vector_glb(
     if mesh.is_empty() {
         return b.finish(generator);
     }
+    glb::reorder_mesh(
+        &mut mesh.indices,
+        &mut mesh.positions,
+        &mut mesh.normals,
+        Some(&mut mesh.feature_ids),
+    );
     let pos = b.positions(&mesh.positions)?;
     let nor = b.normals(&mesh.normals)?;
     let fid = b.feature_ids(&mesh.feature_ids)?;

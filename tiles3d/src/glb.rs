@@ -42,6 +42,36 @@ pub(crate) struct Builder {
     transforms: Vec<Option<([f32; 3], [f32; 3])>>,
 }
 
+/// Reorder a triangle mesh as gltfpack does before meshopt's codecs (which then find more
+/// similar neighbours): triangles for the post-transform vertex cache, then vertices in the
+/// order the triangles first use them. Unused vertices are dropped. The same mesh in the same
+/// order is written plain or compact.
+pub(crate) fn reorder_mesh(
+    indices: &mut Vec<u32>,
+    positions: &mut Vec<[f32; 3]>,
+    normals: &mut Vec<[f32; 3]>,
+    feature_ids: Option<&mut Vec<f32>>,
+) {
+    let n = positions.len();
+    if indices.is_empty() || n == 0 {
+        return;
+    }
+    let cached = meshopt::optimize_vertex_cache(indices, n);
+    let remap = meshopt::optimize_vertex_fetch_remap(&cached, n);
+    let used = remap
+        .iter()
+        .filter(|&&r| r != u32::MAX)
+        .map(|&r| r as usize + 1)
+        .max()
+        .unwrap_or(0);
+    *indices = meshopt::remap_index_buffer(Some(&cached), n, &remap);
+    *positions = meshopt::remap_vertex_buffer(positions, used, &remap);
+    *normals = meshopt::remap_vertex_buffer(normals, used, &remap);
+    if let Some(f) = feature_ids {
+        *f = meshopt::remap_vertex_buffer(f, used, &remap);
+    }
+}
+
 /// Compress a vertex attribute view of `stride`-byte elements (meshopt vertex codec version 0,
 /// the one EXT_meshopt_compression reads).
 fn encode_attributes(raw: &[u8], stride: usize) -> Result<Vec<u8>> {

@@ -276,6 +276,7 @@ pub(crate) fn glb(
             indices.push(remap[k]);
         }
     }
+    glb::reorder_mesh(&mut indices, &mut positions, &mut normals, None);
     let pos = builder.positions(&positions)?;
     let nor = builder.normals(&normals)?;
     let ind = builder.indices(&indices, positions.len())?;
