@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The official CesiumGS 3d-tiles-validator on every kind of tileset huetwin writes, in one table:
+# The official CesiumGS 3d-tiles-validator on every kind of tileset huetwin writes, in both forms
+# (compact: meshopt-compressed and quantized, the default; plain: `--plain`), in one table:
 # buildings, heritage, terrain (the sample twin and the Hue OpenStreetMap extract), point clouds
 # (every LAS/LAZ file of ../shared/data/lidar, with their RGB and as coloured without it), and
 # from a live server: a flood run's water surface and the building and heritage tiles with the
@@ -34,7 +35,7 @@ trap cleanup EXIT
 
 rows=()
 failed=0
-# validate KIND SOURCE TILESET_JSON: one row of the table.
+# validate KIND SOURCE TILESET_JSON: one row of the table (the form is $form).
 validate() {
   local kind=$1 source=$2 file=$3 report=$work/report-$RANDOM.json
   node "$validator" --tilesetFile "$file" --reportFile "$report" >/dev/null 2>&1 || true
@@ -43,47 +44,24 @@ validate() {
 import json, sys, pathlib
 r = json.load(open(sys.argv[1]))
 files = sum(1 for _ in pathlib.Path(sys.argv[2]).rglob("*.glb"))
-codes = sorted({i["type"] for i in r.get("issues", []) if i.get("severity") == "ERROR"})
-print(r["numErrors"], r["numWarnings"], r["numInfos"], files, ",".join(codes) or "-")
+def types(sev):
+    found = set()
+    def walk(issues):
+        for i in issues:
+            if i.get("severity") == sev:
+                found.add(i["type"])
+            walk(i.get("causes", []))
+    walk(r.get("issues", []))
+    return ",".join(sorted(found)) or "-"
+print(r["numErrors"], r["numWarnings"], r["numInfos"], files, types("ERROR") + " / " + types("INFO"))
 PY
 )
   read -r e w i n codes <<<"$counts"
-  rows+=("$(printf '%-12s %-34s %6s %7s %8s %6s  %s' "$kind" "$source" "$n" "$e" "$w" "$i" "$codes")")
+  rows+=("$(printf '%-8s %-14s %-28s %6s %7s %8s %6s  %s' "$form" "$kind" "$source" "$n" "$e" "$w" "$i" "$codes")")
   [[ $e == 0 ]] || failed=1
 }
 
-echo "== the sample twin (data/hue)" >&2
-cp -r "$repo/data/hue" "$work/sample"
-rm -rf "$work/sample/cache" "$work/sample/runs"
-"$twin" build "$work/sample" >/dev/null 2>&1
-"$twin" tiles export "$work/sample" "$work/sample-tiles" >/dev/null 2>&1
-for layer in buildings heritage terrain; do
-  validate "$layer" "sample twin" "$work/sample-tiles/$layer/tileset.json"
-done
-
-echo "== the Hue OpenStreetMap extract (../shared/data/hue/hue.osm.pbf)" >&2
-"$twin" import --into "$work/osm" --crs EPSG:32648 "$shared/hue/hue.osm.pbf" >/dev/null 2>&1
-"$twin" import --into "$work/osm" --source-crs EPSG:32648 "$repo/data/hue/dem.asc" >/dev/null 2>&1
-"$twin" tiles export "$work/osm" "$work/osm-tiles" >/dev/null 2>&1
-for layer in buildings heritage terrain; do
-  [[ -f $work/osm-tiles/$layer/tileset.json ]] && validate "$layer" "Hue OSM extract" "$work/osm-tiles/$layer/tileset.json"
-done
-
-echo "== point clouds (../shared/data/lidar)" >&2
-for f in "$shared"/lidar/*.la[sz]; do
-  name=$(basename "$f")
-  "$twin" import --into "$work/pc-$name" --crs EPSG:32610 "$f" >/dev/null 2>&1
-  "$twin" tiles export "$work/pc-$name" "$work/pc-$name-tiles" >/dev/null 2>&1
-  validate pointclouds "$name" "$work/pc-$name-tiles/pointclouds/tileset.json"
-done
-
-echo "== a flood run on a live server: water surface and ?run= tiles" >&2
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-token=$("$twin" token create "$work/sample" --role planner --name validate | grep -o 'ht_[A-Za-z0-9_]*' | head -1)
-"$twin" serve "$work/sample" --addr "127.0.0.1:$port" --scenarios "$repo/scenarios/examples/hue" \
-  >"$work/server.log" 2>&1 &
-server_pid=$!
-python3 - "$port" "$token" "$work" <<'PY' >&2
+cat >"$work/mirror.py" <<'PY'
 # Post flood_alarm3, wait for it, then mirror the water tileset of its last output time and the
 # buildings and heritage tilesets with ?run=<id> into folders the validator reads.
 import json, posixpath, sys, time, pathlib, urllib.request
@@ -141,12 +119,52 @@ for layer in ("buildings", "heritage"):
     n = mirror(f"/tiles/{layer}", f"?run={rid}", work / f"run-{layer}")
     print(f"run {rid}: {layer}?run: {n} tiles")
 PY
-validate water "sample twin, flood_alarm3" "$work/water/tileset.json"
-validate "buildings?run" "sample twin, flood_alarm3" "$work/run-buildings/tileset.json"
-validate "heritage?run" "sample twin, flood_alarm3" "$work/run-heritage/tileset.json"
+
+echo "== inputs: the sample twin (data/hue), the Hue OSM extract, the LAS/LAZ files" >&2
+cp -r "$repo/data/hue" "$work/sample"
+rm -rf "$work/sample/cache" "$work/sample/runs"
+"$twin" build "$work/sample" >/dev/null 2>&1
+"$twin" import --into "$work/osm" --crs EPSG:32648 "$shared/hue/hue.osm.pbf" >/dev/null 2>&1
+"$twin" import --into "$work/osm" --source-crs EPSG:32648 "$repo/data/hue/dem.asc" >/dev/null 2>&1
+for f in "$shared"/lidar/*.la[sz]; do
+  "$twin" import --into "$work/pc-$(basename "$f")" --crs EPSG:32610 "$f" >/dev/null 2>&1
+done
+token=$("$twin" token create "$work/sample" --role planner --name validate | grep -o 'ht_[A-Za-z0-9_]*' | head -1)
+
+for form in compact plain; do
+  flag=()
+  [[ $form == plain ]] && flag=(--plain)
+  out=$work/$form
+  echo "== $form: exports" >&2
+  "$twin" tiles export "$work/sample" "$out/sample" "${flag[@]}" >/dev/null 2>&1
+  "$twin" tiles export "$work/osm" "$out/osm" "${flag[@]}" >/dev/null 2>&1
+  for layer in buildings heritage terrain; do
+    validate "$layer" "sample twin" "$out/sample/$layer/tileset.json"
+  done
+  for layer in buildings heritage terrain; do
+    validate "$layer" "Hue OSM extract" "$out/osm/$layer/tileset.json"
+  done
+  for f in "$shared"/lidar/*.la[sz]; do
+    name=$(basename "$f")
+    "$twin" tiles export "$work/pc-$name" "$out/pc-$name" "${flag[@]}" >/dev/null 2>&1
+    validate pointclouds "$name" "$out/pc-$name/pointclouds/tileset.json"
+  done
+  echo "== $form: a flood run on a live server, its water surface and ?run= tiles" >&2
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rm -rf "$work/sample/cache"
+  "$twin" serve "$work/sample" --addr "127.0.0.1:$port" --scenarios "$repo/scenarios/examples/hue" \
+    "${flag[@]}" >"$work/server-$form.log" 2>&1 &
+  server_pid=$!
+  python3 "$work/mirror.py" "$port" "$token" "$out" >&2
+  kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
+  server_pid=
+  validate water "sample, flood_alarm3" "$out/water/tileset.json"
+  validate "buildings?run" "sample, flood_alarm3" "$out/run-buildings/tileset.json"
+  validate "heritage?run" "sample, flood_alarm3" "$out/run-heritage/tileset.json"
+done
 
 echo
 echo "3d-tiles-validator $(cut -c1-10 "$(dirname "$validator")/../.source-commit" 2>/dev/null || echo '?')"
-printf '%-12s %-34s %6s %7s %8s %6s  %s\n' kind source tiles errors warnings infos "error codes"
+printf '%-8s %-14s %-28s %6s %7s %8s %6s  %s\n' form kind source tiles errors warnings infos "error / info codes"
 printf '%s\n' "${rows[@]}"
 exit $failed

@@ -1,6 +1,7 @@
 //! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu] [--max-queued-runs N]
 //! [--run-time-limit-s S] [--private] [--allowed-host H]... [--cors-origin O]...
-//! [--header-timeout S] [--body-timeout S] [--max-connections N] [--tls-cert PEM --tls-key PEM]`:
+//! [--header-timeout S] [--body-timeout S] [--max-connections N] [--tls-cert PEM --tls-key PEM]
+//! [--plain] [--point-colour C]`:
 //! the HTTP server (`tile-server`) over a twin, with the flood solver chosen here. Writes need a
 //! token made by `twin token create` (kept in the twin's store).
 
@@ -59,6 +60,9 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// How tile content is written.
+    #[command(flatten)]
+    content: super::tiles::ContentArgs,
 }
 
 /// Serves until Ctrl-C.
@@ -78,7 +82,8 @@ pub fn run(a: ServeArgs) -> Result<()> {
             anyhow::bail!("scenario folder {} does not exist", s.display());
         }
     }
-    let opts = tiles3d::TilesetOptions::for_config(&dir.config);
+    let mut opts = tiles3d::TilesetOptions::for_config(&dir.config);
+    a.content.apply(&mut opts);
     let cfg = server::ServerConfig {
         addr,
         disk_cache: Some(dir.dir.join("cache").join("tiles")),

@@ -7,6 +7,34 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use twin_core::{LayerKind, TwinDir};
 
+/// How tile content is written: shared by `twin tiles export` and `twin serve`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ContentArgs {
+    /// Write plain float glTF instead of compact content (meshopt-compressed, quantized), for
+    /// clients without EXT_meshopt_compression and KHR_mesh_quantization.
+    #[arg(long)]
+    plain: bool,
+    /// What point-cloud colours show: auto (RGB when the file has it, else classification when
+    /// classified, else elevation), rgb, classification, elevation or intensity.
+    #[arg(long, default_value = "auto", value_parser = parse_point_colour)]
+    point_colour: tiles3d::PointColour,
+}
+
+fn parse_point_colour(s: &str) -> std::result::Result<tiles3d::PointColour, String> {
+    tiles3d::PointColour::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = tiles3d::PointColour::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown point colour {s:?}: one of {}", names.join(", "))
+    })
+}
+
+impl ContentArgs {
+    /// Set these choices on tileset options.
+    pub fn apply(&self, opts: &mut tiles3d::TilesetOptions) {
+        opts.compact = !self.plain;
+        opts.point_colour = self.point_colour;
+    }
+}
+
 /// The `twin tiles` subcommands.
 #[derive(Subcommand)]
 pub enum TilesCmd {
@@ -26,6 +54,9 @@ pub enum TilesCmd {
         /// Use twin.toml's geoid_offset_m even when PROJ has the EGM96 grid.
         #[arg(long)]
         constant_geoid: bool,
+        /// How content is written.
+        #[command(flatten)]
+        content: ContentArgs,
     },
 }
 
@@ -38,7 +69,8 @@ pub fn run(cmd: TilesCmd) -> Result<()> {
             layers,
             max_features,
             constant_geoid,
-        } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid),
+            content,
+        } => tiles_export(&twin, &dir, &layers, max_features, constant_geoid, &content),
     }
 }
 
@@ -48,6 +80,7 @@ fn tiles_export(
     layers: &[String],
     max_features: Option<usize>,
     constant_geoid: bool,
+    content: &ContentArgs,
 ) -> Result<()> {
     use tiles3d::{geodesy::GeoidChoice, TilesetOptions};
     let td = TwinDir::open(twin)?;
@@ -61,6 +94,7 @@ fn tiles_export(
         })
         .collect::<Result<Vec<_>>>()?;
     let mut opts = TilesetOptions::for_config(&td.config);
+    content.apply(&mut opts);
     if let Some(m) = max_features {
         opts.max_features = m.max(1);
         opts.parent_features = opts.parent_features.min(opts.max_features);
