@@ -512,7 +512,14 @@ async function main() {
     return;
   }
   const params = new URLSearchParams(window.location.search);
+  // The first frame is already the city: no whole-Earth view (and its imagery) before it.
+  Cesium.Camera.DEFAULT_VIEW_RECTANGLE = Cesium.Rectangle.fromDegrees(
+    CITADEL.lon - 0.03, CITADEL.lat - 0.03, CITADEL.lon + 0.03, CITADEL.lat + 0.03
+  );
+  Cesium.Camera.DEFAULT_VIEW_FACTOR = 0;
   const viewer = new Cesium.Viewer("cesium", {
+    // A city-scale view never shows the star field: its six images are not fetched.
+    skyBox: false,
     baseLayer: await baseLayer(params),
     terrainProvider: await terrain(params),
     baseLayerPicker: false,
@@ -529,6 +536,8 @@ async function main() {
   });
   huetwin.viewer = viewer;
   viewer.scene.globe.depthTestAgainstTerrain = false;
+  // The opening camera before any tileset loads, so tiles come for that view, coarse first.
+  flyToCitadel(0);
 
   setupSignIn();
   const info = await getJson("/api/layers");

@@ -61,7 +61,6 @@ use tower_http::compression::predicate::{Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::services::ServeDir;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use twin_core::Twin;
@@ -72,8 +71,9 @@ use utoipa::OpenApi;
 pub struct ServerConfig {
     /// Address to listen on (loopback by default).
     pub addr: SocketAddr,
-    /// The web folder holding `vendor/cesium` ([`viewer::default_web_dir`] by default).
-    pub web_dir: PathBuf,
+    /// Where the viewer's files come from: embedded in the binary (the default) or a web folder
+    /// with `vendor/cesium` (`twin serve --web-dir`).
+    pub web: viewer::WebSource,
     /// Bytes of tiles kept in memory.
     pub cache_memory_bytes: u64,
     /// Folder of the disk tile cache (`<twin>/cache/tiles`), none to keep tiles in memory only.
@@ -181,7 +181,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            web_dir: viewer::default_web_dir(),
+            web: viewer::WebSource::Embedded,
             cache_memory_bytes: 256 << 20,
             disk_cache: None,
             max_body_bytes: 64 << 10,
@@ -252,7 +252,7 @@ pub struct AppState {
         viewer::index,
         viewer::viewer_js,
         viewer::viewer_css,
-        cesium_doc,
+        viewer::cesium,
     ),
     components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, api::Link, error::ErrorBody, error::ErrorDetail,
         runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,
@@ -362,15 +362,6 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     )
         .into_response()
 }
-
-/// `GET /cesium/{path}`: documented here; served from the web folder's `vendor/cesium`.
-#[utoipa::path(get, path = "/cesium/{path}", tag = "viewer",
-    params(("path" = String, Path, description = "a CesiumJS build file (Cesium.js, Widgets/..., Assets/...)")),
-    responses(
-        (status = 200, description = "the file"),
-        (status = 404, description = "no such file")))]
-#[allow(dead_code)]
-async fn cesium_doc() {}
 
 /// `GET /api/openapi.json`
 #[utoipa::path(get, path = "/api/openapi.json", tag = "server",
@@ -528,7 +519,10 @@ pub fn app(
             ))
         }),
     });
-    let cesium = ServeDir::new(viewer::cesium_dir(&cfg.web_dir));
+    let web = Arc::new(
+        viewer::WebFiles::new(cfg.web.clone())
+            .map_err(|e| ApiError::internal(format!("the viewer's files: {e}")))?,
+    );
     let security = Arc::new(auth::Security::new(
         cfg.tokens.clone(),
         cfg.private,
@@ -563,10 +557,7 @@ pub fn app(
         .compress_when(SizeAbove::new(256).and(compressible));
 
     let router = Router::new()
-        .route("/", get(viewer::index))
-        .route("/viewer.js", get(viewer::viewer_js))
-        .route("/viewer.css", get(viewer::viewer_css))
-        .nest_service("/cesium", cesium)
+        .merge(viewer::router(web))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/api/openapi.json", get(openapi_doc))
@@ -768,7 +759,11 @@ mod tests {
         let src = include_str!("lib.rs");
         let start = src.find("let router = Router::new()").unwrap();
         let end = start + src[start..].find(".fallback(").unwrap();
-        let router = &src[start..end];
+        // The main router, and the viewer's (merged into it).
+        let viewer_src = include_str!("viewer.rs");
+        let vs = viewer_src.find("    Router::new()").unwrap();
+        let ve = vs + viewer_src[vs..].find(".with_state(").unwrap();
+        let router = format!("{}{}", &src[start..end], &viewer_src[vs..ve]);
         let mut checked = 0;
         for call in router.split(".route(").skip(1) {
             let call = call.trim_start();

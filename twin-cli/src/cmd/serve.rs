@@ -1,7 +1,7 @@
 //! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu] [--max-queued-runs N]
 //! [--run-time-limit-s S] [--private] [--allowed-host H]... [--cors-origin O]...
 //! [--header-timeout S] [--body-timeout S] [--max-connections N] [--tls-cert PEM --tls-key PEM]
-//! [--plain] [--point-colour C]`:
+//! [--plain] [--point-colour C] [--web-dir DIR]`:
 //! the HTTP server (`tile-server`) over a twin, with the flood solver chosen here. Writes need a
 //! token made by `twin token create` (kept in the twin's store).
 
@@ -63,6 +63,11 @@ pub struct ServeArgs {
     /// How tile content is written.
     #[command(flatten)]
     content: super::tiles::ContentArgs,
+    /// Serve the viewer from this folder (index.html, viewer.js, viewer.css and
+    /// vendor/cesium/, as the repository's web/ holds them) instead of the copy embedded in the
+    /// binary: for working on the viewer without rebuilding.
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
 }
 
 /// Serves until Ctrl-C.
@@ -107,6 +112,10 @@ pub fn run(a: ServeArgs) -> Result<()> {
             .clone()
             .zip(a.tls_key.clone())
             .map(|(cert, key)| server::TlsFiles { cert, key }),
+        web: match &a.web_dir {
+            Some(d) => server::viewer::WebSource::Dir(d.clone()),
+            None => server::viewer::WebSource::Embedded,
+        },
         ..server::ServerConfig::default()
     };
     if !dir.store_path().exists() {
@@ -138,15 +147,9 @@ pub fn run(a: ServeArgs) -> Result<()> {
         .context("planning the tilesets")?,
     );
     let app = server::app(t.clone(), source, &cfg)?;
-    if !server::viewer::cesium_dir(&cfg.web_dir)
-        .join("Cesium.js")
-        .exists()
-    {
-        eprintln!(
-            "note: CesiumJS is not in {} (run scripts/setup.sh); the viewer page will say so",
-            server::viewer::cesium_dir(&cfg.web_dir).display()
-        );
-    }
+    let web = server::viewer::WebFiles::new(cfg.web.clone())
+        .with_context(|| "--web-dir: the viewer's folder".to_string())?;
+    eprintln!("{}", web.describe());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
