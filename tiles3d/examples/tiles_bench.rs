@@ -129,6 +129,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             _ => return Err("usage: tiles_bench hue <twin> <out> | synthetic <n> <out> | las <file> <crs> <out>".into()),
         };
+    // TILES_PLAIN=1: plain float glTF instead of compact content (scripts/bench_bytes.sh).
+    let opts = TilesetOptions {
+        compact: std::env::var("TILES_PLAIN").map_or(true, |v| v != "1"),
+        ..opts
+    };
     let load_s = start.elapsed().as_secs_f64();
     let (rss_loaded, _) = memory_mb();
     let t = Instant::now();
