@@ -43,13 +43,12 @@ const MIN_AREA_2D: f64 = 1e-6;
 /// At most this many ids are listed in one note.
 const IDS_IN_NOTE: usize = 5;
 
-/// Import a CityJSON document or a CityJSONSeq (chosen by the `.jsonl` extension).
+/// Import a CityJSON document or a CityJSONSeq (told apart by the content: a header followed by
+/// more values is a sequence; by the `.jsonl` extension when the content is not valid JSON).
 pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Imported> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    if name.ends_with(".jsonl") {
+    let seq =
+        super::detect::detect(path).is_ok_and(|d| d.content == super::detect::Content::CityJsonSeq);
+    if seq {
         import_seq(path, opts, progress)
     } else {
         import_document(path, opts, progress)

@@ -121,19 +121,20 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
     })
 }
 
-/// Read a grid by its extension (`.asc`, `.tif`, `.tiff`), without reprojecting it.
+/// Read a grid, a GeoTIFF or an ESRI ASCII grid by its content (the name only as a hint),
+/// without reprojecting it.
 pub fn read_grid(path: &Path, progress: &dyn Progress) -> Result<SourceGrid> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "asc" => read_asc(path, progress),
-        "tif" | "tiff" => read_geotiff(path, progress),
-        _ => Err(TwinError::parse(
+    use super::detect::{detect, Content};
+    match detect(path)?.content {
+        Content::AsciiGrid => read_asc(path, progress),
+        Content::Tiff => read_geotiff(path, progress),
+        other => Err(TwinError::parse(
             path,
-            "file name",
-            "not a DEM (expected .asc, .tif or .tiff)",
+            "content",
+            format!(
+                "not a DEM: the file holds {} (expected a GeoTIFF or an ESRI ASCII grid)",
+                other.describe()
+            ),
         )),
     }
 }
