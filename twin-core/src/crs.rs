@@ -222,6 +222,27 @@ impl Crs {
         }
     }
 
+    /// The CRS's area of use from PROJ's database: `[west, south, east, north]` in degrees and
+    /// its name; `None` when PROJ knows none (a PROJ string, a custom WKT).
+    pub fn area_of_use(&self) -> Option<([f64; 4], String)> {
+        let ctx = Ctx::new();
+        let c = CString::new(self.definition.clone()).ok()?;
+        // SAFETY: as in parse; the area name is owned by the PJ and copied before destroy.
+        unsafe {
+            let pj = sys::proj_create(ctx.0, c.as_ptr());
+            if pj.is_null() {
+                return None;
+            }
+            let (mut w, mut s, mut e, mut n) = (0.0, 0.0, 0.0, 0.0);
+            let mut name: *const std::os::raw::c_char = ptr::null();
+            let ok =
+                sys::proj_get_area_of_use(ctx.0, pj, &mut w, &mut s, &mut e, &mut n, &mut name);
+            let name = cstr(name).unwrap_or_default();
+            sys::proj_destroy(pj);
+            (ok != 0 && w > -1000.0).then_some(([w, s, e, n], name))
+        }
+    }
+
     /// The CRS as WKT2, for file formats that embed it (GeoPackage, .prj).
     pub fn to_wkt(&self) -> Result<String> {
         let ctx = Ctx::new();
@@ -256,6 +277,291 @@ impl Crs {
             })
         }
     }
+}
+
+/// How a user gives a source's CRS, for messages: the `twin import` flag and the `twin.toml` key.
+pub const GIVE_SOURCE_CRS: &str =
+    "give it with --source-crs on `twin import` (in twin.toml: `crs = \"EPSG:...\"` in the source's [[sources]] entry)";
+
+/// A CRS that may be a file's, guessed from its coordinates alone ([`guess_crs`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrsGuess {
+    /// The code, e.g. `EPSG:28992`.
+    pub code: String,
+    /// PROJ's name, e.g. `Amersfoort / RD New`.
+    pub name: String,
+    /// The name of its area of use, e.g. `Netherlands - onshore, including Waddenzee...`.
+    pub area: String,
+    /// The area of use, degrees: west, south, east, north.
+    pub area_bounds: [f64; 4],
+    /// Other codes with the same projection and area on another datum.
+    pub also: Vec<String>,
+}
+
+impl fmt::Display for CrsGuess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}", self.code, self.name)?;
+        if !self.also.is_empty() {
+            write!(f, "; on other datums: {}", self.also.join(", "))?;
+        }
+        write!(f, "; area of use: {})", self.area)
+    }
+}
+
+/// The degrees a point may lie outside a CRS's area of use and still count as inside (areas of
+/// use are drawn generously by EPSG, but data along a border should not lose its CRS).
+const AREA_SLACK_DEG: f64 = 0.05;
+
+fn area_contains(a: [f64; 4], lon: f64, lat: f64) -> bool {
+    let [w, s, e, n] = a;
+    let in_lon = if w <= e {
+        lon >= w - AREA_SLACK_DEG && lon <= e + AREA_SLACK_DEG
+    } else {
+        // Across the antimeridian.
+        lon >= w - AREA_SLACK_DEG || lon <= e + AREA_SLACK_DEG
+    };
+    in_lon && lat >= s - AREA_SLACK_DEG && lat <= n + AREA_SLACK_DEG
+}
+
+fn area_size(a: [f64; 4]) -> f64 {
+    let [w, s, e, n] = a;
+    let dlon = if w <= e { e - w } else { e + 360.0 - w };
+    dlon * (n - s)
+}
+
+/// CRSs whose area of use contains the bounding box `[xmin, ymin, xmax, ymax]` of a file's
+/// coordinates, at most `max`: a guess for a file that names no CRS.
+///
+/// Numbers that fit longitude/latitude give WGS 84 (EPSG:4326). Other numbers are tried as
+/// projected coordinates in every non-deprecated projected CRS of PROJ's EPSG database: a CRS is
+/// kept when the box's corners and centre, taken back to its own geographic CRS, fall inside
+/// its area of use. Numbers alone cannot tell projected CRSs apart (many false origins overlap:
+/// Dutch RD coordinates also fit some 200 other CRSs), so the list is ranked: first the CRSs that
+/// put the data inside `near` (the twin's own area of use, lon/lat degrees `[w, s, e, n]`), then
+/// those in whose area of use the data lies most centrally; CRSs that differ only by datum
+/// (same projection name and area) count once, the others named in [`CrsGuess::also`]. It is a
+/// list of candidates to check, not an answer.
+///
+/// ```
+/// use twin_core::crs::guess_crs;
+/// // Delft in Dutch RD New coordinates, for a twin in the Netherlands.
+/// let g = guess_crs([84_000.0, 446_000.0, 86_000.0, 448_000.0], Some([3.2, 50.75, 7.22, 53.7]), 3);
+/// assert_eq!(g[0].code, "EPSG:28992");
+/// assert_eq!(guess_crs([107.5, 16.4, 107.6, 16.5], None, 5)[0].code, "EPSG:4326");
+/// ```
+pub fn guess_crs(bbox: [f64; 4], near: Option<[f64; 4]>, max: usize) -> Vec<CrsGuess> {
+    let [x0, y0, x1, y1] = bbox;
+    if !bbox.iter().all(|v| v.is_finite()) || x0 > x1 || y0 > y1 || max == 0 {
+        return Vec::new();
+    }
+    if x0 >= -180.0 && x1 <= 180.0 && y0 >= -90.0 && y1 <= 90.0 {
+        return vec![CrsGuess {
+            code: WGS84.into(),
+            name: "WGS 84".into(),
+            area: "World (the numbers fit longitude/latitude in degrees)".into(),
+            area_bounds: [-180.0, -90.0, 180.0, 90.0],
+            also: Vec::new(),
+        }];
+    }
+    let points = [
+        ((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+        (x0, y0),
+        (x0, y1),
+        (x1, y0),
+        (x1, y1),
+    ];
+    let candidates = projected_crs_list();
+    // One PROJ context per worker: making one opens the database.
+    use rayon::prelude::*;
+    let mut found: Vec<((bool, f64, f64), CrsGuess)> = candidates
+        .into_par_iter()
+        .with_min_len(256)
+        .map_init(Ctx::new, |ctx, c| {
+            let t = to_own_geographic(ctx, &c.code)?;
+            let mut centre = None;
+            for &(x, y) in &points {
+                let (lon, lat) = t(x, y)?;
+                if !area_contains(c.area_bounds, lon, lat) {
+                    return None;
+                }
+                centre.get_or_insert((lon, lat));
+            }
+            let (lon, lat) = centre?;
+            let off_near = !near.is_some_and(|n| area_contains(n, lon, lat));
+            Some((
+                (
+                    off_near,
+                    centrality(c.area_bounds, lon, lat),
+                    area_size(c.area_bounds),
+                ),
+                c,
+            ))
+        })
+        .flatten()
+        .collect();
+    found.sort_by(|(a, ca), (b, cb)| {
+        a.0.cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.total_cmp(&b.2))
+            .then_with(|| ca.code.cmp(&cb.code))
+    });
+    // One entry per projection and area; the datum variants listed with it.
+    let mut out: Vec<CrsGuess> = Vec::new();
+    for (_, c) in found {
+        let key = |g: &CrsGuess| {
+            (
+                g.area.clone(),
+                g.name.split_once(" / ").map(|(_, p)| p.to_string()),
+            )
+        };
+        if let Some(g) = out.iter_mut().find(|g| key(g) == key(&c)) {
+            g.also.push(c.code);
+        } else if out.len() < max {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// How far from the middle of its area of use a point lies: 0 at the centre, 1 on its edge.
+fn centrality(a: [f64; 4], lon: f64, lat: f64) -> f64 {
+    let [w, s, e, n] = a;
+    let dlon = if w <= e { e - w } else { e + 360.0 - w };
+    let mut x = lon - w;
+    if x < -180.0 {
+        x += 360.0;
+    }
+    let fx = ((x / dlon.max(1e-9)) - 0.5).abs() * 2.0;
+    let fy = (((lat - s) / (n - s).max(1e-9)) - 0.5).abs() * 2.0;
+    fx.max(fy)
+}
+
+/// The non-deprecated projected CRSs of PROJ's EPSG database with their areas of use.
+fn projected_crs_list() -> Vec<CrsGuess> {
+    let ctx = Ctx::new();
+    let mut out = Vec::new();
+    // SAFETY: the parameters and the list are made and destroyed here; strings are copied out.
+    unsafe {
+        let params = sys::proj_get_crs_list_parameters_create();
+        if params.is_null() {
+            return out;
+        }
+        let types = [sys::PJ_TYPE_PJ_TYPE_PROJECTED_CRS];
+        (*params).types = types.as_ptr();
+        (*params).typesCount = types.len();
+        (*params).allow_deprecated = 0;
+        let auth = CString::new("EPSG").expect("no NUL");
+        let mut n = 0;
+        let list = sys::proj_get_crs_info_list_from_database(ctx.0, auth.as_ptr(), params, &mut n);
+        sys::proj_get_crs_list_parameters_destroy(params);
+        if list.is_null() {
+            return out;
+        }
+        for i in 0..usize::try_from(n).unwrap_or(0) {
+            let info = &**list.add(i);
+            if info.bbox_valid == 0 || info.deprecated != 0 {
+                continue;
+            }
+            let (Some(a), Some(c)) = (cstr(info.auth_name), cstr(info.code)) else {
+                continue;
+            };
+            out.push(CrsGuess {
+                code: format!("{a}:{c}"),
+                name: cstr(info.name).unwrap_or_default(),
+                area: cstr(info.area_name).unwrap_or_default(),
+                area_bounds: [
+                    info.west_lon_degree,
+                    info.south_lat_degree,
+                    info.east_lon_degree,
+                    info.north_lat_degree,
+                ],
+                also: Vec::new(),
+            });
+        }
+        sys::proj_crs_info_list_destroy(list);
+    }
+    out
+}
+
+/// A function taking projected coordinates of the CRS `code` to longitude/latitude in its own
+/// geographic CRS (no datum shift), or `None` when PROJ cannot make one. It borrows `ctx`.
+fn to_own_geographic<'a>(
+    ctx: &'a Ctx,
+    code: &str,
+) -> Option<impl Fn(f64, f64) -> Option<(f64, f64)> + 'a> {
+    struct Pj(*mut sys::PJ);
+    impl Drop for Pj {
+        fn drop(&mut self) {
+            // SAFETY: each PJ here is made once and destroyed once (null is accepted by PROJ).
+            unsafe { sys::proj_destroy(self.0) };
+        }
+    }
+    let c = CString::new(code).ok()?;
+    // SAFETY: the context outlives every PJ made here (they are dropped with the closure, which
+    // borrows ctx); PJ_COORD is a plain union of four doubles.
+    unsafe {
+        let crs = Pj(sys::proj_create(ctx.0, c.as_ptr()));
+        if crs.0.is_null() {
+            return None;
+        }
+        let geo = Pj(sys::proj_crs_get_geodetic_crs(ctx.0, crs.0));
+        if geo.0.is_null() {
+            return None;
+        }
+        let raw = Pj(sys::proj_create_crs_to_crs_from_pj(
+            ctx.0,
+            crs.0,
+            geo.0,
+            ptr::null_mut(),
+            ptr::null(),
+        ));
+        if raw.0.is_null() {
+            return None;
+        }
+        let pj = Pj(sys::proj_normalize_for_visualization(ctx.0, raw.0));
+        if pj.0.is_null() {
+            return None;
+        }
+        Some(move |x: f64, y: f64| {
+            let pj = &pj;
+            let c = sys::PJ_COORD {
+                xyzt: sys::PJ_XYZT {
+                    x,
+                    y,
+                    z: 0.0,
+                    t: f64::INFINITY,
+                },
+            };
+            sys::proj_errno_reset(pj.0);
+            let r = sys::proj_trans(pj.0, sys::PJ_DIRECTION_PJ_FWD, c).xyzt;
+            (sys::proj_errno(pj.0) == 0 && r.x.is_finite() && r.y.is_finite()).then_some((r.x, r.y))
+        })
+    }
+}
+
+/// The message for a file that names no CRS: how to give one ([`GIVE_SOURCE_CRS`]) and, from
+/// the bounding box of its coordinates (`[xmin, ymin, xmax, ymax]`), the CRSs whose area of use
+/// contains them ([`guess_crs`]), said to be a guess.
+pub fn missing_crs_hint(bbox: Option<[f64; 4]>, project: &Crs) -> String {
+    let mut m = format!("the source's CRS is unknown: {GIVE_SOURCE_CRS}");
+    let Some(b) = bbox else {
+        return m;
+    };
+    let guesses = guess_crs(b, project.area_of_use().map(|(a, _)| a), 5);
+    m.push_str(&format!(
+        ". Its coordinates span x {} .. {}, y {} .. {}",
+        b[0], b[2], b[1], b[3]
+    ));
+    if guesses.is_empty() {
+        m.push_str("; no CRS of PROJ's EPSG database has an area of use that contains them");
+    } else {
+        let list: Vec<String> = guesses.iter().map(|g| g.to_string()).collect();
+        m.push_str(&format!(
+            "; CRSs whose area of use contains them (a guess from the numbers alone, check it): {}",
+            list.join("; ")
+        ));
+    }
+    m
 }
 
 /// Accept the common spellings of EPSG codes (OGC URNs and URLs, `epsg:` in lower case).
@@ -495,6 +801,30 @@ mod tests {
         assert!(
             Crs::parse("EPSG:9122").is_err(),
             "an angle unit is not a CRS"
+        );
+    }
+
+    #[test]
+    fn guesses_crs_from_coordinates() {
+        // Delft (the 3D BAG tiles' coordinates) in RD New, for a Dutch twin: RD New first.
+        let rd = Crs::epsg(28992).unwrap().area_of_use().unwrap().0;
+        let g = guess_crs([84_000.0, 446_000.0, 86_000.0, 448_000.0], Some(rd), 5);
+        assert_eq!(g[0].code, "EPSG:28992", "{g:?}");
+        assert!(g[0].area.starts_with("Netherlands"), "{g:?}");
+        // Autzen (Eugene, Oregon) in Oregon GIC Lambert (ft), for a twin in Oregon: EPSG:2994
+        // (NAD83(HARN)) or one of its datum variants first.
+        let or = Crs::epsg(2994).unwrap().area_of_use().unwrap().0;
+        let g = guess_crs([635_589.0, 848_886.0, 638_994.0, 853_535.0], Some(or), 5);
+        assert!(
+            g.iter()
+                .take(2)
+                .any(|c| c.code == "EPSG:2994" || c.also.iter().any(|a| a == "EPSG:2994")),
+            "{g:?}"
+        );
+        // Degrees are degrees.
+        assert_eq!(
+            guess_crs([107.5, 16.4, 107.6, 16.5], None, 5)[0].code,
+            "EPSG:4326"
         );
     }
 
