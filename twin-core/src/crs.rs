@@ -65,13 +65,11 @@ impl Ctx {
             Ctx(ctx)
         }
     }
+    /// PROJ's reason for the context's last failure as a sentence ([`proj_reason`]).
     fn last_error(&self) -> String {
-        // SAFETY: the context is alive; PROJ returns a static or context-owned string.
-        unsafe {
-            let errno = sys::proj_context_errno(self.0);
-            cstr(sys::proj_context_errno_string(self.0, errno))
-                .unwrap_or_else(|| "unknown PROJ error".into())
-        }
+        // SAFETY: the context is alive.
+        let errno = unsafe { sys::proj_context_errno(self.0) };
+        proj_reason(self, errno)
     }
 }
 impl Drop for Ctx {
@@ -117,7 +115,13 @@ impl Crs {
             if pj.is_null() {
                 return Err(TwinError::Crs {
                     crs: s.into(),
-                    message: format!("unknown CRS: {}", ctx.last_error()),
+                    message: format!(
+                        "unknown CRS: PROJ knows no CRS by this name (neither an authority code in its \
+                         database such as EPSG:32648, nor valid WKT or a PROJ string){}",
+                        proj_words(&ctx, sys::proj_context_errno(ctx.0))
+                            .map(|w| format!("; PROJ says: {w}"))
+                            .unwrap_or_default()
+                    ),
                 });
             }
             let is_crs = sys::proj_is_crs(pj) != 0;
@@ -277,6 +281,82 @@ impl Crs {
             })
         }
     }
+}
+
+/// A sentence for a PROJ error code, instead of PROJ's terse text (PROJ 9.1 words its generic
+/// codes as "Unknown error (code 4096)").
+fn proj_reason(ctx: &Ctx, errno: i32) -> String {
+    let code = u32::try_from(errno).unwrap_or(0);
+    let text = match code {
+        0 => return "PROJ gave no reason".into(),
+        sys::PROJ_ERR_INVALID_OP_FILE_NOT_FOUND_OR_INVALID => {
+            "a grid file the transformation needs is missing or unreadable (install the PROJ data \
+             package, e.g. Debian's proj-data, or set PROJ_DATA)"
+        }
+        c if c & sys::PROJ_ERR_INVALID_OP != 0 => {
+            "PROJ rejected the definition (bad syntax, a missing or invalid parameter)"
+        }
+        sys::PROJ_ERR_COORD_TRANSFM_INVALID_COORD => "the coordinate is not valid in the source CRS",
+        sys::PROJ_ERR_COORD_TRANSFM_OUTSIDE_PROJECTION_DOMAIN => {
+            "the point is outside the domain where the projection is defined"
+        }
+        sys::PROJ_ERR_COORD_TRANSFM_NO_OPERATION => {
+            "no transformation between the two CRSs applies at this point (it lies outside the area \
+             of use of each of them)"
+        }
+        sys::PROJ_ERR_COORD_TRANSFM_OUTSIDE_GRID => {
+            "the point is outside the correction grid the transformation uses"
+        }
+        sys::PROJ_ERR_COORD_TRANSFM_GRID_AT_NODATA => {
+            "the correction grid the transformation uses has no value at this point"
+        }
+        c if c & sys::PROJ_ERR_COORD_TRANSFM != 0 => {
+            "PROJ could not compute the transformation at this point (most often a coordinate \
+             outside the area the CRSs are made for)"
+        }
+        sys::PROJ_ERR_OTHER_NO_INVERSE_OP => "the operation has no inverse",
+        sys::PROJ_ERR_OTHER_NETWORK_ERROR => "PROJ could not fetch a grid over the network",
+        _ => "PROJ failed without saying why",
+    };
+    match proj_words(ctx, errno) {
+        Some(w) => format!("{text} (PROJ: {w})"),
+        None => format!("{text} (PROJ error {errno})"),
+    }
+}
+
+/// PROJ's own words for an error, when they say more than its code.
+fn proj_words(ctx: &Ctx, errno: i32) -> Option<String> {
+    // SAFETY: the context is alive; PROJ returns a static or context-owned string.
+    let raw = unsafe { cstr(sys::proj_context_errno_string(ctx.0, errno)) }?;
+    let generic =
+        raw.is_empty() || raw.starts_with("Unknown error") || raw.starts_with("Generic error");
+    (!generic).then_some(raw)
+}
+
+/// ", and the point lies outside <crs>'s area of use (...)" when it does: the likeliest cause
+/// of a failed transformation is a wrong source CRS. Empty when inside or unknown.
+fn outside_area_note(crs: &Crs, x: f64, y: f64) -> String {
+    let Some((area, name)) = crs.area_of_use() else {
+        return String::new();
+    };
+    let lonlat = if crs.is_geographic() {
+        Some((x, y))
+    } else {
+        let ctx = Ctx::new();
+        to_own_geographic(&ctx, &crs.definition).and_then(|t| t(x, y))
+    };
+    let inside = lonlat.is_some_and(|(lon, lat)| area_contains(area, lon, lat));
+    if inside {
+        return String::new();
+    }
+    let [w, s, e, n] = area;
+    let name = name.trim_end_matches('.');
+    format!(
+        "; the point lies outside {}'s area of use ({name}: longitude {w}..{e}, latitude {s}..{n}), so \
+         the coordinates are probably not in {}: check the source CRS",
+        crs.short(),
+        crs.short()
+    )
 }
 
 /// How a user gives a source's CRS, for messages: the `twin import` flag and the `twin.toml` key.
@@ -589,6 +669,8 @@ pub struct Transform {
     ctx: Ctx,
     pj: *mut sys::PJ,
     label: String,
+    from: Crs,
+    to: Crs,
 }
 
 // SAFETY: the PJ and its context are owned by this value and only used through &self/&mut self
@@ -620,8 +702,13 @@ impl Transform {
             let raw = sys::proj_create_crs_to_crs(ctx.0, f.as_ptr(), t.as_ptr(), ptr::null_mut());
             if raw.is_null() {
                 return Err(TwinError::Crs {
+                    message: format!(
+                        "PROJ found no transformation from {} to {} ({})",
+                        from.short(),
+                        to.short(),
+                        ctx.last_error()
+                    ),
                     crs: label,
-                    message: ctx.last_error(),
                 });
             }
             let pj = sys::proj_normalize_for_visualization(ctx.0, raw);
@@ -632,7 +719,13 @@ impl Transform {
                     message: ctx.last_error(),
                 });
             }
-            Ok(Transform { ctx, pj, label })
+            Ok(Transform {
+                ctx,
+                pj,
+                label,
+                from: from.clone(),
+                to: to.clone(),
+            })
         }
     }
 
@@ -668,10 +761,15 @@ impl Transform {
             let r = sys::proj_trans(self.pj, sys::PJ_DIRECTION_PJ_FWD, c);
             let err = sys::proj_errno(self.pj);
             if err != 0 {
-                let msg = cstr(sys::proj_context_errno_string(self.ctx.0, err)).unwrap_or_default();
                 return Err(TwinError::Crs {
                     crs: self.label.clone(),
-                    message: format!("cannot transform ({x}, {y}, {z}): {msg}"),
+                    message: format!(
+                        "cannot transform the point ({x}, {y}, {z}) from {} to {}: {}{}",
+                        self.from.short(),
+                        self.to.short(),
+                        proj_reason(&self.ctx, err),
+                        outside_area_note(&self.from, x, y)
+                    ),
                 });
             }
             r.xyzt
@@ -679,7 +777,13 @@ impl Transform {
         if !(out.x.is_finite() && out.y.is_finite() && out.z.is_finite()) {
             return Err(TwinError::Crs {
                 crs: self.label.clone(),
-                message: format!("({x}, {y}, {z}) is outside the area this transformation covers"),
+                message: format!(
+                    "cannot transform the point ({x}, {y}, {z}) from {} to {}: it is outside the area \
+                     this transformation covers{}",
+                    self.from.short(),
+                    self.to.short(),
+                    outside_area_note(&self.from, x, y)
+                ),
             });
         }
         Ok((out.x, out.y, out.z))
@@ -826,6 +930,33 @@ mod tests {
             guess_crs([107.5, 16.4, 107.6, 16.5], None, 5)[0].code,
             "EPSG:4326"
         );
+    }
+
+    /// Issue 20: PROJ's "Unknown error (code 4096)" reached the user; now a sentence says
+    /// what failed, which CRS and which point.
+    #[test]
+    fn proj_errors_are_sentences() {
+        let e = Crs::parse("EPSG:999999").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "CRS error (EPSG:999999): unknown CRS: PROJ knows no CRS by this name (neither an \
+             authority code in its database such as EPSG:32648, nor valid WKT or a PROJ string)"
+        );
+        let t = Transform::between("EPSG:32648", "EPSG:3405").unwrap();
+        let e = t.apply(2e7, 2e7).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "CRS error (EPSG:32648 -> EPSG:3405): cannot transform the point (20000000, \
+                 20000000, 0) from EPSG:32648 to EPSG:3405: the point is outside the domain where \
+                 the projection is defined (PROJ: Point outside of projection domain); the point \
+                 lies outside EPSG:32648's area of use (Between 102°E and 108°E"
+            ) && e.ends_with(
+                "longitude 102..108, latitude 0..84), so the coordinates are probably not in \
+                 EPSG:32648: check the source CRS"
+            ),
+            "{e}"
+        );
+        assert!(!e.contains("Unknown error"), "{e}");
     }
 
     #[test]

@@ -538,7 +538,10 @@ impl<'p> Reader<'p> {
                         given.clone()
                     }
                     None => {
-                        notes.push(format!("source CRS {} from metadata.referenceSystem", crs.short()));
+                        notes.push(format!(
+                            "source CRS {} from metadata.referenceSystem",
+                            crs.short()
+                        ));
                         crs
                     }
                 }
@@ -552,12 +555,34 @@ impl<'p> Reader<'p> {
                     c.clone()
                 }
                 None => {
+                    // The coordinates' box (the translation alone for a CityJSONSeq header),
+                    // for the CRS guess.
+                    let real = |v: &Vertex, i: usize| v[i] as f64 * t.scale[i] + t.translate[i];
+                    let p0 = header
+                        .vertices
+                        .first()
+                        .map_or([t.translate[0], t.translate[1]], |v| {
+                            [real(v, 0), real(v, 1)]
+                        });
+                    let bbox = header
+                        .vertices
+                        .iter()
+                        .fold([p0[0], p0[1], p0[0], p0[1]], |b, v| {
+                            [
+                                b[0].min(real(v, 0)),
+                                b[1].min(real(v, 1)),
+                                b[2].max(real(v, 0)),
+                                b[3].max(real(v, 1)),
+                            ]
+                        });
                     return Err(TwinError::parse(
                         path,
                         at("metadata.referenceSystem"),
-                        "the file has no metadata.referenceSystem, so its CRS is unknown: give the source CRS \
-                         (e.g. EPSG:7415 for Dutch RD New + NAP) in the import options",
-                    ))
+                        format!(
+                            "the file has no metadata.referenceSystem; {}",
+                            crate::crs::missing_crs_hint(Some(bbox), &opts.project_crs)
+                        ),
+                    ));
                 }
             },
         };
