@@ -384,7 +384,7 @@ impl fmt::Display for CrsGuess {
         if !self.also.is_empty() {
             write!(f, "; on other datums: {}", self.also.join(", "))?;
         }
-        write!(f, "; area of use: {})", self.area)
+        write!(f, "; area of use: {})", self.area.trim_end_matches('.'))
     }
 }
 
@@ -628,9 +628,25 @@ pub fn missing_crs_hint(bbox: Option<[f64; 4]>, project: &Crs) -> String {
         return m;
     };
     let guesses = guess_crs(b, project.area_of_use().map(|(a, _)| a), 5);
+    // Millimetres (or a millionth of a degree) are enough to recognise the numbers.
+    let n = |v: f64| {
+        let t = format!("{v:.6}");
+        let t = t.trim_end_matches('0').trim_end_matches('.');
+        if b.iter().any(|v| v.abs() > 360.0) {
+            format!("{v:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        } else {
+            t.to_string()
+        }
+    };
     m.push_str(&format!(
         ". Its coordinates span x {} .. {}, y {} .. {}",
-        b[0], b[2], b[1], b[3]
+        n(b[0]),
+        n(b[2]),
+        n(b[1]),
+        n(b[3])
     ));
     if guesses.is_empty() {
         m.push_str("; no CRS of PROJ's EPSG database has an area of use that contains them");
