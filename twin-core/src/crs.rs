@@ -418,7 +418,8 @@ fn area_size(a: [f64; 4]) -> f64 {
 /// its area of use. Numbers alone cannot tell projected CRSs apart (many false origins overlap:
 /// Dutch RD coordinates also fit some 200 other CRSs), so the list is ranked: first the CRSs that
 /// put the data inside `near` (the twin's own area of use, lon/lat degrees `[w, s, e, n]`), then
-/// those in whose area of use the data lies most centrally; CRSs that differ only by datum
+/// regional CRSs before continental and world-wide ones (an area of use over 60° across), each
+/// group with the CRSs in whose area of use the data lies most centrally first; CRSs that differ only by datum
 /// (same projection name and area) count once, the others named in [`CrsGuess::also`]. It is a
 /// list of candidates to check, not an answer.
 ///
@@ -453,7 +454,7 @@ pub fn guess_crs(bbox: [f64; 4], near: Option<[f64; 4]>, max: usize) -> Vec<CrsG
     let candidates = projected_crs_list();
     // One PROJ context per worker: making one opens the database.
     use rayon::prelude::*;
-    let mut found: Vec<((bool, f64, f64), CrsGuess)> = candidates
+    let mut found: Vec<((bool, bool, f64, f64), CrsGuess)> = candidates
         .into_par_iter()
         .with_min_len(256)
         .map_init(Ctx::new, |ctx, c| {
@@ -468,9 +469,15 @@ pub fn guess_crs(bbox: [f64; 4], near: Option<[f64; 4]>, max: usize) -> Vec<CrsG
             }
             let (lon, lat) = centre?;
             let off_near = !near.is_some_and(|n| area_contains(n, lon, lat));
+            // Continental and world-wide projections hold nearly any numbers, and files are
+            // seldom in them: they come after the regional CRSs.
+            let [w, s, e, n] = c.area_bounds;
+            let dlon = if w <= e { e - w } else { e + 360.0 - w };
+            let wide = dlon > 60.0 || n - s > 60.0;
             Some((
                 (
                     off_near,
+                    wide,
                     centrality(c.area_bounds, lon, lat),
                     area_size(c.area_bounds),
                 ),
@@ -481,8 +488,9 @@ pub fn guess_crs(bbox: [f64; 4], near: Option<[f64; 4]>, max: usize) -> Vec<CrsG
         .collect();
     found.sort_by(|(a, ca), (b, cb)| {
         a.0.cmp(&b.0)
-            .then(a.1.total_cmp(&b.1))
+            .then(a.1.cmp(&b.1))
             .then(a.2.total_cmp(&b.2))
+            .then(a.3.total_cmp(&b.3))
             .then_with(|| ca.code.cmp(&cb.code))
     });
     // One entry per projection and area; the datum variants listed with it.
@@ -941,6 +949,12 @@ mod tests {
                 .any(|c| c.code == "EPSG:2994" || c.also.iter().any(|a| a == "EPSG:2994")),
             "{g:?}"
         );
+        // For a twin elsewhere (Huế, UTM 48N) the numbers alone cannot single RD New out (some
+        // 200 regional CRSs hold them); the world-wide projections at least come last.
+        let hue = Crs::epsg(32648).unwrap().area_of_use().unwrap().0;
+        let g = guess_crs([84_000.0, 446_000.0, 86_000.0, 448_000.0], Some(hue), 5);
+        assert_eq!(g.len(), 5);
+        assert!(g.iter().all(|c| !c.area.starts_with("World")), "{g:?}");
         // Degrees are degrees.
         assert_eq!(
             guess_crs([107.5, 16.4, 107.6, 16.5], None, 5)[0].code,
