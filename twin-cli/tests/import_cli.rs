@@ -171,7 +171,7 @@ fn a_missing_crs_names_the_flag_and_guesses_from_the_coordinates() {
     assert!(!ok, "{out}");
     assert!(
         err.starts_with(&format!(
-            "error: {}: metadata.referenceSystem: the file has no metadata.referenceSystem; {GIVE}. Its coordinates span x 85",
+            "error: {}: metadata.referenceSystem: the file has no metadata.referenceSystem; {GIVE}. Its coordinates span x 84593.25 .. 85566.848, y 446459.603 .. 446832.491; ",
             cj.display()
         )),
         "{err}"

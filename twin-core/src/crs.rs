@@ -384,7 +384,12 @@ impl fmt::Display for CrsGuess {
         if !self.also.is_empty() {
             write!(f, "; on other datums: {}", self.also.join(", "))?;
         }
-        write!(f, "; area of use: {})", self.area.trim_end_matches('.'))
+        // Long lists of counties cut after 100 characters.
+        let area = self.area.trim_end_matches('.');
+        match area.char_indices().nth(100) {
+            Some((i, _)) => write!(f, "; area of use: {}...)", &area[..i]),
+            None => write!(f, "; area of use: {area})"),
+        }
     }
 }
 
