@@ -202,40 +202,46 @@ fn sniff_bytes(head: &[u8]) -> Option<Sniff> {
     None
 }
 
-/// The top-level `"type"` of a JSON object (other members skipped without being built).
-#[derive(serde::Deserialize)]
-struct Head {
-    #[serde(rename = "type")]
-    kind: Option<String>,
+/// Reads a JSON object's members up to its top-level `"type"` (the members before it skipped
+/// without being built) and stops there: most files put `"type"` first, so a multi-megabyte
+/// GeoJSON costs a few bytes of reading instead of a pass over the whole file.
+struct TypeOf<'a>(&'a std::cell::RefCell<Option<String>>);
+
+impl<'de> serde::de::Visitor<'de> for TypeOf<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "type" {
+                *self.0.borrow_mut() = map.next_value::<Option<String>>()?;
+                // Stop here: the deserializer then reports the unread rest as an error, which
+                // the caller ignores once the type is known.
+                return Ok(());
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Ok(())
+    }
 }
 
 /// The kind of a file whose first value is a JSON object: its `"type"` member says CityJSON or
-/// GeoJSON; a CityJSON header followed by more values is a CityJSONSeq. `None` when the first
-/// value is not valid JSON or has no known type (the name decides; the importer reports what
-/// is wrong).
+/// GeoJSON; a CityJSON header line followed by more values is a CityJSONSeq. `None` when the
+/// object is not valid JSON up to its type or has no known type (the name decides; the
+/// importer reports what is wrong).
 fn json_object_kind(path: &Path) -> Result<Option<Content>> {
+    use serde::Deserializer as _;
     let file = std::fs::File::open(path).map_err(|e| TwinError::io(path, e))?;
-    let mut reader = BufReader::new(file);
-    let kind = {
-        let mut values = serde_json::Deserializer::from_reader(&mut reader).into_iter::<Head>();
-        match values.next() {
-            Some(Ok(h)) => h.kind,
-            _ => return Ok(None),
-        }
-    };
-    Ok(match kind.as_deref() {
-        Some("CityJSON") => {
-            // A second value after the header (a CityJSONFeature line) makes it a sequence.
-            let more = reader
-                .fill_buf()
-                .map(|b| b.iter().any(|c| !c.is_ascii_whitespace()))
-                .unwrap_or(false);
-            Some(if more {
-                Content::CityJsonSeq
-            } else {
-                Content::CityJson
-            })
-        }
+    let found = std::cell::RefCell::new(None);
+    let _ =
+        serde_json::Deserializer::from_reader(BufReader::new(file)).deserialize_map(TypeOf(&found));
+    Ok(match found.into_inner().as_deref() {
+        Some("CityJSON") => Some(if is_sequence(path)? {
+            Content::CityJsonSeq
+        } else {
+            Content::CityJson
+        }),
         Some("CityJSONFeature") => Some(Content::CityJsonSeq),
         Some(
             "FeatureCollection" | "Feature" | "Point" | "MultiPoint" | "LineString"
@@ -243,6 +249,22 @@ fn json_object_kind(path: &Path) -> Result<Option<Content>> {
         ) => Some(Content::GeoJson),
         _ => None,
     })
+}
+
+/// True when the first line is a whole JSON value and more follows it (CityJSONSeq: the header
+/// on one line, then one feature per line); a pretty-printed document's first line is `{`.
+fn is_sequence(path: &Path) -> Result<bool> {
+    let file = std::fs::File::open(path).map_err(|e| TwinError::io(path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut first = String::new();
+    reader
+        .read_line(&mut first)
+        .map_err(|e| TwinError::io(path, e))?;
+    let more = reader
+        .fill_buf()
+        .map(|b| b.iter().any(|c| !c.is_ascii_whitespace()))
+        .unwrap_or(false);
+    Ok(more && serde_json::from_str::<serde::de::IgnoredAny>(&first).is_ok())
 }
 
 #[cfg(test)]
