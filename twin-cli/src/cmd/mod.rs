@@ -29,7 +29,7 @@ pub fn flood_solver(gpu: bool) -> SolverChoice {
 }
 
 /// An indicatif bar behind twin-core's progress trait, one phase at a time. A finished phase
-/// leaves one plain line ("<phase>: done, <n> in <elapsed>") ending in a newline, so the next
+/// leaves one plain line ("<phase>: done in <elapsed>") ending in a newline, so the next
 /// output starts on a line of its own; the phase name is never cut.
 pub struct Bar {
     pb: ProgressBar,
@@ -46,9 +46,11 @@ fn to_stderr(line: &str) {
 
 impl Progress for Bar {
     fn start(&self, phase: &str, total: u64) {
-        self.pb.reset();
-        self.pb.set_length(total);
+        // Phase and length first: each call may draw, and a bar drawn before them showed no
+        // phase.
         self.pb.set_message(phase.to_string());
+        self.pb.set_length(total);
+        self.pb.reset();
     }
     fn inc(&self, n: u64) {
         self.pb.inc(n)
@@ -59,7 +61,7 @@ impl Progress for Bar {
         end(
             &self.pb,
             &format!(
-                "{}: done, {n} in {}",
+                "{}: done in {}",
                 self.pb.message(),
                 HumanDuration(self.pb.elapsed())
             ),
@@ -215,7 +217,7 @@ mod tests {
         b.inc(10);
         b.finish();
         let text = screen.text();
-        let line = format!("{phase}: done, 10 in ");
+        let line = format!("{phase}: done in ");
         let at = text.find(&line).unwrap_or_else(|| panic!("{text:?}"));
         let rest = &text[at..];
         let end = rest
