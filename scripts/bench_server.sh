@@ -82,7 +82,13 @@ echo "bench: cold on-demand tiles: $cold"
 while read -r p; do curl -s -o /dev/null "http://127.0.0.1:$TWIN_PORT$p"; done <"$OUT/twin-paths.txt"
 
 # --- nginx over the exported folder.
+# Started as root, nginx runs its workers as `nobody`, who cannot enter a checkout under a
+# private home folder (/root, a 0700 /home/user): every file was "403 Permission denied".
+# The workers run as the invoking user instead (the directive only applies to a root master).
+NGINX_USER=""
+[[ $(id -u) -eq 0 ]] && NGINX_USER="user $(id -un) $(id -gn);"
 cat >"$OUT/nginx.conf" <<EOF
+$NGINX_USER
 worker_processes auto;
 pid $OUT/nginx.pid;
 error_log $OUT/nginx-error.log warn;
@@ -108,7 +114,20 @@ http {
 EOF
 chmod -R o+rX "$OUT"
 nginx -e "$OUT/nginx-error.log" -p "$OUT" -c "$OUT/nginx.conf"
-wait_up "http://127.0.0.1:$NGINX_PORT/tileset.json"
+# Up once it answers at all; then every file must be readable (200), not 403.
+for _ in $(seq 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/tileset.json" || true)
+  [[ $code != 000 ]] && break
+  sleep 0.1
+done
+first_glb=$(grep -m1 '\.glb$' "$OUT/files.txt")
+for f in /tileset.json "$first_glb"; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT$f" || true)
+  if [[ $code != 200 ]]; then
+    echo "bench: nginx answers $code for $f: its workers cannot read $OUT/export (as $(id -un)?); last error: $(tail -1 "$OUT/nginx-error.log" 2>/dev/null)" >&2
+    exit 1
+  fi
+done
 
 # wrk cycling over a list of paths.
 make_lua() { # paths-file lua-file

@@ -61,10 +61,27 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     if let Err(e) = run() {
-        // The whole chain, plainly, without a backtrace.
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", message(&e));
         std::process::exit(1);
     }
+}
+
+/// The error's chain, plainly, without a backtrace, each cause once: errors that show their
+/// cause in their own text and also chain it (`"{path}: {source}"` with `#[source]`) printed
+/// the reason twice ("x.toml: No such file or directory (os error 2): No such file or
+/// directory (os error 2)").
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn run() -> Result<()> {
@@ -86,5 +103,48 @@ fn run() -> Result<()> {
         Cmd::Render(a) => cmd::render::render(&a),
         Cmd::Tiles { cmd } => cmd::tiles::run(cmd),
         Cmd::Token { cmd } => cmd::token::run(cmd),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    /// Issue 20: a missing file's reason was printed twice.
+    #[test]
+    fn each_cause_is_printed_once() {
+        /// An error that shows its cause and also chains it, as thiserror's
+        /// `#[error("{path}: {source}")]` with `#[source]` does.
+        #[derive(Debug)]
+        struct Io {
+            path: String,
+            source: std::io::Error,
+        }
+        impl std::fmt::Display for Io {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}: {}", self.path, self.source)
+            }
+        }
+        impl std::error::Error for Io {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.source)
+            }
+        }
+        let io = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "No such file or directory (os error 2)",
+        );
+        let e = anyhow::Error::new(Io {
+            path: "x.toml".into(),
+            source: io,
+        });
+        assert_eq!(
+            super::message(&e),
+            "x.toml: No such file or directory (os error 2)"
+        );
+        let e = e.context("reading the scenario");
+        assert_eq!(
+            super::message(&e),
+            "reading the scenario: x.toml: No such file or directory (os error 2)"
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod import;
 pub mod index;
 pub mod layer;
 pub mod model;
+pub mod names;
 pub mod progress;
 pub mod rings;
 pub mod store;

@@ -180,7 +180,7 @@ fn west_bijou_matches_gdal_with_given_crs() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("west_bijou_gully.asc") && e.contains("no CRS") && e.contains("source_crs"),
+        e.contains("west_bijou_gully.asc") && e.contains("no CRS") && e.contains("--source-crs"),
         "{e}"
     );
 }
@@ -543,7 +543,7 @@ fn geotiff_model_transformation_and_bad_georeferencing() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("user.tif") && e.contains("user-defined") && e.contains("source_crs"),
+        e.contains("user.tif") && e.contains("user-defined") && e.contains("--source-crs"),
         "{e}"
     );
     // ... which source_crs settles.

@@ -431,7 +431,7 @@ fn geotiff_keys_route_and_missing_crs() {
     let p = write_temp(&dir, "keys_only.las", &keys_only);
     let e = expect_err(&p, &utm10());
     assert!(
-        e.contains("user-defined") && e.contains("32767") && e.contains("source_crs"),
+        e.contains("user-defined") && e.contains("32767") && e.contains("--source-crs"),
         "{e}"
     );
 
@@ -492,7 +492,7 @@ fn geotiff_keys_route_and_missing_crs() {
         }
     }
     let e = expect_err(&write_temp(&dir, "no_crs.las", &none), &utm10());
-    assert!(e.contains("no CRS") && e.contains("source_crs"), "{e}");
+    assert!(e.contains("no CRS") && e.contains("--source-crs"), "{e}");
 }
 
 /// Issue 14: absurd header numbers were accepted: an x offset of 1e308 (every point landed at

@@ -596,8 +596,11 @@ pub fn run_loaded_with(
             if ids.is_empty() && names.is_empty() {
                 return Err(sc.err_at(at, "edit names no road (give ids or names)"));
             }
+            // Names match without their diacritics ("Truong Tien" is "Trường Tiền").
+            use twin_core::names::{same_name, suggest};
+            let named = |r: &Road, n: &str| r.name.as_deref().is_some_and(|rn| same_name(rn, n));
             let links = road_links(&rn, roads, |r| {
-                ids.contains(&r.id) || r.name.as_ref().is_some_and(|n| names.contains(n))
+                ids.contains(&r.id) || names.iter().any(|n| named(r, n))
             });
             for id in ids {
                 if !links.iter().any(|&a| roads[rn.link_road[a]].id == *id) {
@@ -605,11 +608,25 @@ pub fn run_loaded_with(
                 }
             }
             for n in names {
-                if !links
-                    .iter()
-                    .any(|&a| roads[rn.link_road[a]].name.as_deref() == Some(n))
-                {
-                    return Err(sc.err_at(at, format!("no drivable road named {n:?}")));
+                if !links.iter().any(|&a| named(&roads[rn.link_road[a]], n)) {
+                    let close = suggest(
+                        n,
+                        rn.link_road
+                            .iter()
+                            .filter_map(|&r| roads[r].name.as_deref()),
+                        3,
+                    );
+                    let hint = match close.as_slice() {
+                        [] => String::new(),
+                        c => format!(
+                            "; did you mean {}?",
+                            c.iter()
+                                .map(|n| format!("{n:?}"))
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        ),
+                    };
+                    return Err(sc.err_at(at, format!("no drivable road named {n:?}{hint}")));
                 }
             }
             Ok(links)

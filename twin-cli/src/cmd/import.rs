@@ -52,7 +52,14 @@ pub fn import(a: ImportArgs) -> Result<()> {
     };
     let layer = a
         .layer
-        .map(|l| LayerKind::parse(&l).with_context(|| format!("unknown layer {l:?}")))
+        .map(|l| {
+            LayerKind::parse(&l).with_context(|| {
+                format!(
+                    "unknown layer {l:?} (layers: {})",
+                    LayerKind::names(&LayerKind::VECTOR)
+                )
+            })
+        })
         .transpose()?;
     // Paths inside the twin folder are stored relative to it.
     let source =

@@ -36,9 +36,14 @@ pub struct QueryArgs {
 
 /// Runs the query and prints the hits.
 pub fn run(a: QueryArgs) -> Result<()> {
+    let kind = LayerKind::parse(&a.layer).with_context(|| {
+        format!(
+            "unknown layer {:?} (layers: {})",
+            a.layer,
+            LayerKind::names(&LayerKind::VECTOR)
+        )
+    })?;
     let twin = TwinDir::open(&a.twin)?.load()?;
-    let kind =
-        LayerKind::parse(&a.layer).with_context(|| format!("unknown layer {:?}", a.layer))?;
     let Some(layer) = twin.vector(kind) else {
         bail!(
             "layer {} has no feature index (use {})",

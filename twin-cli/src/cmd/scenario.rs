@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::jobs::{
     compare_runs, read_compare, read_impacts, Compare, CompareBody, Impacts, Job, JobOptions,
     RunInfo, RunStore, Status,
@@ -111,12 +110,7 @@ fn run(twin_dir: &Path, job: Job, gpu: bool) -> Result<()> {
     eprintln!("run {}: {}", job.id(), job.info().name);
     eprintln!("loading the twin {}...", twin_dir.display());
     let twin = twin_core::TwinDir::open(twin_dir)?.load()?;
-    let pb = ProgressBar::new(1000);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix:8} [{bar:40}] {percent:>3}% {elapsed} {wide_msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let pb = super::job_bar();
     let solver = super::flood_solver(gpu).factory;
     let bar = pb.clone();
     let opts = JobOptions {
@@ -130,7 +124,7 @@ fn run(twin_dir: &Path, job: Job, gpu: bool) -> Result<()> {
     };
     let id = job.id().to_string();
     let outcome = job.run(&twin, &opts);
-    pb.finish();
+    super::end_job_bar(&pb);
     let store = RunStore::for_twin(twin_dir);
     let info = store.read(&id)?;
     outcome?;

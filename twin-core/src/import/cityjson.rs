@@ -43,13 +43,12 @@ const MIN_AREA_2D: f64 = 1e-6;
 /// At most this many ids are listed in one note.
 const IDS_IN_NOTE: usize = 5;
 
-/// Import a CityJSON document or a CityJSONSeq (chosen by the `.jsonl` extension).
+/// Import a CityJSON document or a CityJSONSeq (told apart by the content: a header followed by
+/// more values is a sequence; by the `.jsonl` extension when the content is not valid JSON).
 pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Imported> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    if name.ends_with(".jsonl") {
+    let seq =
+        super::detect::detect(path).is_ok_and(|d| d.content == super::detect::Content::CityJsonSeq);
+    if seq {
         import_seq(path, opts, progress)
     } else {
         import_document(path, opts, progress)
@@ -539,7 +538,10 @@ impl<'p> Reader<'p> {
                         given.clone()
                     }
                     None => {
-                        notes.push(format!("source CRS {} from metadata.referenceSystem", crs.short()));
+                        notes.push(format!(
+                            "source CRS {} from metadata.referenceSystem",
+                            crs.short()
+                        ));
                         crs
                     }
                 }
@@ -553,12 +555,34 @@ impl<'p> Reader<'p> {
                     c.clone()
                 }
                 None => {
+                    // The coordinates' box (the translation alone for a CityJSONSeq header),
+                    // for the CRS guess.
+                    let real = |v: &Vertex, i: usize| v[i] as f64 * t.scale[i] + t.translate[i];
+                    let p0 = header
+                        .vertices
+                        .first()
+                        .map_or([t.translate[0], t.translate[1]], |v| {
+                            [real(v, 0), real(v, 1)]
+                        });
+                    let bbox = header
+                        .vertices
+                        .iter()
+                        .fold([p0[0], p0[1], p0[0], p0[1]], |b, v| {
+                            [
+                                b[0].min(real(v, 0)),
+                                b[1].min(real(v, 1)),
+                                b[2].max(real(v, 0)),
+                                b[3].max(real(v, 1)),
+                            ]
+                        });
                     return Err(TwinError::parse(
                         path,
                         at("metadata.referenceSystem"),
-                        "the file has no metadata.referenceSystem, so its CRS is unknown: give the source CRS \
-                         (e.g. EPSG:7415 for Dutch RD New + NAP) in the import options",
-                    ))
+                        format!(
+                            "the file has no metadata.referenceSystem; {}",
+                            crate::crs::missing_crs_hint(Some(bbox), &opts.project_crs)
+                        ),
+                    ));
                 }
             },
         };

@@ -7,7 +7,7 @@
 //! # CRS
 //! `opts.source_crs` when given (it overrides the file); else `.asc`: a sibling `.prj` (WKT);
 //! `.tif`: the GeoKeyDirectoryTag (ProjectedCSTypeGeoKey 3072, else GeographicTypeGeoKey 2048,
-//! as EPSG codes). No CRS, or a user-defined one (32767), is an error asking for `source_crs`.
+//! as EPSG codes). No CRS, or a user-defined one (32767), is an error asking for the source CRS (`--source-crs`), with CRSs guessed from the grid's extent.
 //!
 //! # Limits
 //! Grids over [`MAX_CELLS`] cells (20,000 × 20,000) are refused from the header, before anything
@@ -69,8 +69,9 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                 path,
                 "CRS",
                 format!(
-                    "{}; give the grid's CRS with source_crs (e.g. EPSG:32648)",
-                    src.crs_origin
+                    "{}; {}",
+                    src.crs_origin,
+                    crate::crs::missing_crs_hint(Some(src.grid.extent()), &opts.project_crs)
                 ),
             ))
         }
@@ -121,19 +122,20 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
     })
 }
 
-/// Read a grid by its extension (`.asc`, `.tif`, `.tiff`), without reprojecting it.
+/// Read a grid, a GeoTIFF or an ESRI ASCII grid by its content (the name only as a hint),
+/// without reprojecting it.
 pub fn read_grid(path: &Path, progress: &dyn Progress) -> Result<SourceGrid> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "asc" => read_asc(path, progress),
-        "tif" | "tiff" => read_geotiff(path, progress),
-        _ => Err(TwinError::parse(
+    use super::detect::{detect, Content};
+    match detect(path)?.content {
+        Content::AsciiGrid => read_asc(path, progress),
+        Content::Tiff => read_geotiff(path, progress),
+        other => Err(TwinError::parse(
             path,
-            "file name",
-            "not a DEM (expected .asc, .tif or .tiff)",
+            "content",
+            format!(
+                "not a DEM: the file holds {} (expected a GeoTIFF or an ESRI ASCII grid)",
+                other.describe()
+            ),
         )),
     }
 }

@@ -9,7 +9,7 @@
 //! In this order: `opts.source_crs` (overrides the file); the OGC WKT VLR (`LASF_Projection`,
 //! record 2112); the GeoTIFF keys VLR (record 34735: ProjectedCSTypeGeoKey 3072, else
 //! GeographicTypeGeoKey 2048, as EPSG codes). A user-defined CRS in the keys (32767) or no CRS at
-//! all is an error that asks for `source_crs`.
+//! all is an error that asks for the source CRS (`--source-crs`) and guesses candidates from the bounds.
 //!
 //! # Heights
 //! x/y are reprojected to the project CRS; z is only scaled to metres. The z unit is taken from
@@ -724,7 +724,10 @@ fn choose_crs(path: &Path, header: &las::Header, opts: &ImportOptions) -> Result
                 return Err(TwinError::parse(
                     path,
                     "GeoTIFF keys VLR (34735)",
-                    "the keys name no projected (3072) or geographic (2048) CRS; give the CRS with source_crs",
+                    format!(
+                        "the keys name no projected (3072) or geographic (2048) CRS; {}",
+                        crate::crs::GIVE_SOURCE_CRS
+                    ),
                 ))
             }
         };
@@ -732,8 +735,11 @@ fn choose_crs(path: &Path, header: &las::Header, opts: &ImportOptions) -> Result
             return Err(TwinError::parse(
                 path,
                 format!("GeoTIFF keys VLR (34735), {}", code.0),
-                "the CRS is user-defined (32767: built from projection parameters, not an EPSG code), which this \
-                 importer does not rebuild; give the CRS with source_crs (e.g. its EPSG code)",
+                format!(
+                    "the CRS is user-defined (32767: built from projection parameters, not an EPSG code), which this \
+                     importer does not rebuild; {}",
+                    crate::crs::GIVE_SOURCE_CRS
+                ),
             ));
         }
         if !(1024..32767).contains(&code.1) {
@@ -741,8 +747,9 @@ fn choose_crs(path: &Path, header: &las::Header, opts: &ImportOptions) -> Result
                 path,
                 format!("GeoTIFF keys VLR (34735), {}", code.0),
                 format!(
-                    "{} is not an EPSG CRS code; give the CRS with source_crs",
-                    code.1
+                    "{} is not an EPSG CRS code; {}",
+                    code.1,
+                    crate::crs::GIVE_SOURCE_CRS
                 ),
             ));
         }
@@ -757,10 +764,17 @@ fn choose_crs(path: &Path, header: &las::Header, opts: &ImportOptions) -> Result
         let w = crs.to_wkt().ok();
         (crs, w, true)
     } else {
+        let b = header.bounds();
         return Err(TwinError::parse(
             path,
             "header",
-            "the file has no CRS (no WKT or GeoTIFF-keys VLR); give one with source_crs (e.g. EPSG:32648)",
+            format!(
+                "the file has no CRS (no WKT or GeoTIFF-keys VLR); {}",
+                crate::crs::missing_crs_hint(
+                    Some([b.min.x, b.min.y, b.max.x, b.max.y]),
+                    &opts.project_crs
+                )
+            ),
         ));
     };
 

@@ -7,10 +7,12 @@ use crate::heights;
 use crate::layer::LayerKind;
 use crate::model::Imported;
 use crate::progress::Progress;
+pub use detect::Content;
 use std::path::Path;
 
 pub mod cityjson;
 pub mod dem;
+pub mod detect;
 pub mod geojson;
 pub mod las;
 pub mod osm;
@@ -36,35 +38,22 @@ pub enum Format {
 }
 
 impl Format {
-    /// Guess the format from the file name.
+    /// The importer for a file's content ([`detect::detect`]: magic numbers, the JSON `"type"`,
+    /// text headers), the file name only as a hint when the content says nothing.
     pub fn detect(path: &Path) -> Result<Format> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        let f = if name.ends_with(".pbf") {
-            Format::Osm
-        } else if name.ends_with(".city.json")
-            || name.ends_with(".city.jsonl")
-            || name.ends_with(".jsonl")
-        {
-            Format::CityJson
-        } else if name.ends_with(".geojson") {
-            Format::GeoJson
-        } else if name.ends_with(".las") || name.ends_with(".laz") {
-            Format::Las
-        } else if name.ends_with(".asc") || name.ends_with(".tif") || name.ends_with(".tiff") {
-            Format::Dem
-        } else if name.ends_with(".csv") || name.ends_with(".json") {
-            Format::Sensors
-        } else {
-            return Err(TwinError::parse(
-                path,
-                "file name",
-                "unknown source format (expected .osm.pbf, .geojson, .city.json, .city.jsonl, .las, .laz, .asc, .tif, .csv or .json)",
-            ));
-        };
-        Ok(f)
+        detect::detect(path).map(|d| Format::of(d.content))
+    }
+
+    /// The importer of a content kind.
+    pub fn of(content: Content) -> Format {
+        match content {
+            Content::OsmPbf => Format::Osm,
+            Content::GeoJson => Format::GeoJson,
+            Content::CityJson | Content::CityJsonSeq => Format::CityJson,
+            Content::Las => Format::Las,
+            Content::Tiff | Content::AsciiGrid => Format::Dem,
+            Content::SensorsJson | Content::SensorsCsv => Format::Sensors,
+        }
     }
 }
 
@@ -99,7 +88,8 @@ impl ImportOptions {
     }
 }
 
-/// Import one file, choosing the importer from its name.
+/// Import one file, choosing the importer from its content (the name only as a hint); when
+/// the two disagree, the report's notes say so.
 pub fn import_file(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Imported> {
     if !path.exists() {
         return Err(TwinError::io(
@@ -107,12 +97,17 @@ pub fn import_file(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
-    match Format::detect(path)? {
+    let found = detect::detect(path)?;
+    let mut imported = match Format::of(found.content) {
         Format::Osm => osm::import(path, opts, progress),
         Format::GeoJson => geojson::import(path, opts, progress),
         Format::CityJson => cityjson::import(path, opts, progress),
         Format::Las => las::import(path, opts, progress),
         Format::Dem => dem::import(path, opts, progress),
         Format::Sensors => sensors::import(path, opts, progress),
+    }?;
+    if let Some(n) = found.note(path) {
+        imported.notes.insert(0, n);
     }
+    Ok(imported)
 }

@@ -54,15 +54,19 @@ fn coordinate(attrs: &Attributes, keys: [&str; 2]) -> std::result::Result<f64, S
     Ok(x)
 }
 
-/// Import sensors from a `.csv` or `.json` file.
+/// Import sensors from a CSV or JSON file (told apart by the content).
 pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Imported> {
     let src_crs = opts.source_crs.clone().unwrap_or_else(Crs::wgs84);
     let reproj = Reprojector::new(&src_crs, &opts.project_crs)?;
     let geographic = src_crs.is_geographic();
-    let rows: Vec<(String, Attributes)> = if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-    {
+    // JSON or CSV by the content (the name decides only when the content says nothing).
+    let json = match super::detect::detect(path) {
+        Ok(d) => d.content != super::detect::Content::SensorsCsv,
+        Err(_) => path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json")),
+    };
+    let rows: Vec<(String, Attributes)> = if json {
         let text = std::fs::read_to_string(path).map_err(|e| TwinError::io(path, e))?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
             TwinError::parse(path, format!("line {}, column {}", e.line(), e.column()), e)
