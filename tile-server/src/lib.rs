@@ -35,7 +35,9 @@ pub mod auth;
 pub mod body;
 pub mod cache;
 pub mod error;
+pub mod features;
 pub mod metrics;
+pub mod ogc;
 pub mod runs;
 pub mod source;
 pub mod tiles;
@@ -207,6 +209,11 @@ pub struct AppState {
     pub twin: Arc<Twin>,
     /// Layer summaries, computed at start.
     pub layers: Arc<api::LayerList>,
+    /// Every vector feature's GeoJSON text (WGS84), made at start ([`features`]).
+    pub features: Arc<features::FeatureText>,
+    /// `https` when the server speaks TLS, else `http`: the scheme of the OGC routes'
+    /// absolute links.
+    pub scheme: &'static str,
     /// Names of the tilesets served.
     pub tile_layers: Vec<String>,
     /// The tile cache in front of the tile source.
@@ -234,6 +241,12 @@ pub struct AppState {
         api::within,
         api::intersects,
         api::heritage_zones,
+        ogc::landing,
+        ogc::conformance,
+        ogc::collections,
+        ogc::one_collection,
+        ogc::items,
+        ogc::item,
         healthz,
         metrics::metrics,
         openapi_doc,
@@ -254,11 +267,12 @@ pub struct AppState {
         viewer::viewer_css,
         cesium_doc,
     ),
-    components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, api::Link, error::ErrorBody, error::ErrorDetail,
+    components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, features::Link, ogc::Landing, ogc::Conformance, ogc::Collections, ogc::Collection, ogc::Extent, ogc::Spatial, error::ErrorBody, error::ErrorDetail,
         runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,
         runs::WaterIndex, runs::WaterTime)),
     tags(
         (name = "features", description = "Vector layers as GeoJSON"),
+        (name = "ogc", description = "OGC API - Features - Part 1 (core, GeoJSON): the vector layers as collections, for QGIS and GDAL"),
         (name = "heritage", description = "Heritage sites and protection zones"),
         (name = "tiles", description = "OGC 3D Tiles 1.1"),
         (name = "runs", description = "Scenario runs: flood and traffic what-ifs as stored jobs"),
@@ -496,6 +510,13 @@ pub fn app(
 ) -> Result<Router, ApiError> {
     let tile_layers = source.layers();
     let layers = Arc::new(api::layer_list(&twin, &tile_layers)?);
+    let started = std::time::Instant::now();
+    let features = Arc::new(features::FeatureText::build(&twin)?);
+    tracing::info!(
+        "GeoJSON of the vector layers: {:.1} MB in {:.2} s",
+        features.bytes() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
     let openapi = ApiDoc::openapi()
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
@@ -510,6 +531,8 @@ pub fn app(
         generation,
         twin,
         layers,
+        features,
+        scheme: if cfg.tls.is_some() { "https" } else { "http" },
         tile_layers,
         cache,
         metrics: metrics::Metrics::new(),
@@ -580,6 +603,15 @@ pub fn app(
         .route("/api/layers/{layer}/within", get(api::within))
         .route("/api/layers/{layer}/intersects", post(api::intersects))
         .route("/api/heritage/zones", get(api::heritage_zones))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{collectionId}", get(ogc::one_collection))
+        .route("/ogc/collections/{collectionId}/items", get(ogc::items))
+        .route(
+            "/ogc/collections/{collectionId}/items/{*featureId}",
+            get(ogc::item),
+        )
         .route("/tiles/{*path}", get(tiles::get_tile))
         .route("/api/scenarios", get(runs::list_scenarios))
         .route("/api/runs", get(runs::list_runs).post(runs::post_run))
