@@ -273,3 +273,100 @@ pub fn stream(text: Arc<FeatureText>, page: Page) -> Result<Body, ApiError> {
     });
     Ok(Body::from_stream(futures_util::stream::iter(chunks)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    fn sample() -> Twin {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/hue");
+        twin_core::TwinDir::open(&dir).unwrap().load().unwrap()
+    }
+
+    /// Every feature's text is the JSON of `VectorLayer::geojson` (the one serialiser of
+    /// features before the precomputation), and a distance lands in its properties.
+    #[test]
+    fn text_is_the_features_geojson_and_takes_a_distance() {
+        let twin = sample();
+        let text = FeatureText::build(&twin).unwrap();
+        let t = Reprojector::new(&twin.crs, &Crs::wgs84()).unwrap();
+        let mut checked = 0;
+        for kind in LayerKind::VECTOR {
+            let layer = twin.vector(kind).unwrap();
+            for i in 0..layer.len() {
+                let want = serde_json::to_value(layer.geojson(i, &t).unwrap().unwrap()).unwrap();
+                let got: serde_json::Value =
+                    serde_json::from_slice(&text.feature(kind, i).unwrap()).unwrap();
+                assert_eq!(got, want, "{kind} #{i}");
+                let mut out = Vec::new();
+                text.write(kind, i, Some(12.34567), &mut out).unwrap();
+                let with: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                assert_eq!(with["properties"]["distance_m"], 12.346, "{kind} #{i}");
+                assert_eq!(with["geometry"], want["geometry"]);
+                checked += 1;
+            }
+        }
+        assert_eq!(
+            checked,
+            LayerKind::VECTOR
+                .iter()
+                .map(|k| twin.vector(*k).unwrap().len())
+                .sum::<usize>()
+        );
+        assert!(text.feature(LayerKind::Buildings, usize::MAX).is_err());
+    }
+
+    /// A page larger than a chunk streams as several chunks that make one valid collection.
+    #[tokio::test]
+    async fn a_large_page_streams_in_chunks() {
+        let twin = sample();
+        let text = Arc::new(FeatureText::build(&twin).unwrap());
+        let n = twin.buildings.len();
+        let page = Page {
+            layer: LayerKind::Buildings,
+            items: (0..n).map(|i| (i, None)).collect(),
+            number_matched: n + 5,
+            links: vec![Link::new("next", "/x?offset=1", "application/geo+json")],
+            time_stamp: Some("2026-12-06T21:00:00Z".into()),
+        };
+        let mut body = stream(text.clone(), page).unwrap().into_data_stream();
+        let (mut chunks, mut bytes) = (0, Vec::new());
+        while let Some(data) = body.next().await {
+            let data = data.unwrap();
+            assert!(data.len() < CHUNK_BYTES + 64 * 1024, "{}", data.len());
+            bytes.extend_from_slice(&data);
+            chunks += 1;
+        }
+        assert!(bytes.len() > 2 * CHUNK_BYTES, "{} bytes", bytes.len());
+        assert!(
+            chunks >= bytes.len() / (CHUNK_BYTES + 64 * 1024),
+            "{chunks} chunks"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["type"], "FeatureCollection");
+        assert_eq!(v["features"].as_array().unwrap().len(), n);
+        assert_eq!(v["numberReturned"], n);
+        assert_eq!(v["numberMatched"], n + 5);
+        assert_eq!(v["links"][0]["rel"], "next");
+        assert_eq!(v["timeStamp"], "2026-12-06T21:00:00Z");
+        assert_eq!(
+            v["features"][n - 1]["id"],
+            twin.buildings.features()[n - 1].id
+        );
+        // An empty page is a valid collection too.
+        let empty = Page {
+            layer: LayerKind::Heritage,
+            items: Vec::new(),
+            number_matched: 0,
+            links: Vec::new(),
+            time_stamp: None,
+        };
+        let b = axum::body::to_bytes(stream(text, empty).unwrap(), usize::MAX)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["features"].as_array().unwrap().len(), 0);
+        assert!(v.get("timeStamp").is_none());
+    }
+}
