@@ -1,9 +1,12 @@
 //! The JSON API: layers with counts and extents, features by bounding box (paged), k-nearest
 //! and radius queries, one feature by id, features intersecting a posted polygon, and the
 //! heritage zones a point lies in. Coordinates in and out are WGS84 longitude/latitude;
-//! features are RFC 7946 GeoJSON made by [`twin_core::export::feature_to_geojson`].
+//! features are RFC 7946 GeoJSON made once at start by [`crate::features::FeatureText`] (from
+//! [`twin_core::export::feature_to_geojson`]) and streamed.
 //!
-//! Queries run on the blocking pool (PROJ transforms are per thread and cached there).
+//! The bbox query and one feature by id run on the runtime's threads (a box is 65 points
+//! through PROJ, the rest is an R-tree query and copies); nearest, radius, posted polygons and
+//! heritage zones on the blocking pool. PROJ transforms are per thread and cached there.
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;

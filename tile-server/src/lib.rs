@@ -6,6 +6,7 @@
 //! | `/` | the web viewer (CesiumJS from `/cesium/`) |
 //! | `/tiles/tileset.json`, `/tiles/<layer>/tileset.json`, `/tiles/<layer>/<id>.glb` | 3D Tiles ([`tiles`]) |
 //! | `/api/layers`, `/api/layers/<layer>/features[/<id>]`, `.../nearest`, `.../within`, `.../intersects`, `/api/heritage/zones` | the JSON API ([`api`]) |
+//! | `/ogc`, `/ogc/conformance`, `/ogc/collections[/<layer>[/items[/<id>]]]` | OGC API – Features – Part 1 ([`ogc`]) |
 //! | `/api/openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics ([`metrics`]) |
 //!
