@@ -4,9 +4,10 @@
 //! features are RFC 7946 GeoJSON made once at start by [`crate::features::FeatureText`] (from
 //! [`twin_core::export::feature_to_geojson`]) and streamed.
 //!
-//! The bbox query and one feature by id run on the runtime's threads (a box is 65 points
-//! through PROJ, the rest is an R-tree query and copies); nearest, radius, posted polygons and
-//! heritage zones on the blocking pool. PROJ transforms are per thread and cached there.
+//! The bbox query (in WGS84, on the geometries served) and one feature by id run on the
+//! runtime's threads (an R-tree query and copies); nearest, radius, posted polygons and
+//! heritage zones project their input into the twin's CRS on the blocking pool (PROJ
+//! transforms are per thread and cached there).
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
@@ -24,7 +25,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use twin_core::crs::{Crs, Reprojector};
 use twin_core::export::geometry_from_geojson;
-use twin_core::twin::clamp_wgs84_bbox;
 use twin_core::{LayerKind, Twin, VectorLayer};
 use utoipa::{IntoParams, ToSchema};
 
@@ -163,27 +163,6 @@ fn check_limit(limit: Option<usize>, what: &str) -> Result<usize, ApiError> {
     Ok(limit)
 }
 
-/// Densify a WGS84 box's edges so that its projection follows the curved edges.
-fn bbox_polygon(b: [f64; 4]) -> Vec<(f64, f64)> {
-    const N: usize = 16;
-    let mut pts = Vec::with_capacity(4 * N + 1);
-    let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
-    for i in 0..N {
-        pts.push((lerp(b[0], b[2], i as f64 / N as f64), b[1]));
-    }
-    for i in 0..N {
-        pts.push((b[2], lerp(b[1], b[3], i as f64 / N as f64)));
-    }
-    for i in 0..N {
-        pts.push((lerp(b[2], b[0], i as f64 / N as f64), b[3]));
-    }
-    for i in 0..N {
-        pts.push((b[0], lerp(b[3], b[1], i as f64 / N as f64)));
-    }
-    pts.push((b[0], b[1]));
-    pts
-}
-
 /// Project WGS84 points into the twin's CRS, as a 400 when PROJ cannot.
 fn to_project(twin: &Twin, pts: &[(f64, f64)], what: &str) -> Result<Vec<Coord<f64>>, ApiError> {
     let t = reprojector(&Crs::wgs84(), &twin.crs)?;
@@ -256,7 +235,8 @@ fn paged(
     let start = offset.min(total);
     let end = start.saturating_add(limit).min(total);
     let mut links = Vec::new();
-    if end < total {
+    // No `next` for `limit=0` (a count): it would point at the same page forever.
+    if end < total && limit > 0 {
         links.push(Link::new("next", next(end), "application/geo+json"));
     }
     let mut items = matched;
@@ -284,27 +264,16 @@ pub(crate) fn one_feature(
     Ok((GEOJSON_HEADERS, state.features.feature(layer, i)?).into_response())
 }
 
-/// The features of `layer` intersecting a WGS84 box (the whole layer when none), ascending:
-/// the part of the box over the twin is densified, projected once into the twin's CRS and
-/// queried in the layer's R-tree, exactly (not by envelope).
+/// The features of `layer` intersecting a WGS84 box (the whole layer when none), ascending,
+/// tested on the geometries served ([`crate::features::FeatureText::query_bbox`]).
 pub fn features_in_bbox(
     state: &AppState,
     layer: LayerKind,
     bbox: Option<[f64; 4]>,
 ) -> Result<Vec<usize>, ApiError> {
-    let twin = &state.twin;
     match bbox {
-        None => Ok((0..layer_of(twin, layer)?.len()).collect()),
-        // Only the part of the box over the twin is projected: a box much larger than
-        // the twin (the world) has corners that do not project into its CRS.
-        Some(b) => match clamp_wgs84_bbox(b, state.layers.bbox) {
-            None => Ok(Vec::new()),
-            Some(b) => {
-                let ring = to_project(twin, &bbox_polygon(b), "bbox")?;
-                let poly = Polygon::new(LineString(ring), vec![]);
-                Ok(layer_of(twin, layer)?.query_polygon(&poly)?)
-            }
-        },
+        None => Ok((0..layer_of(&state.twin, layer)?.len()).collect()),
+        Some(b) => state.features.query_bbox(layer, b),
     }
 }
 
@@ -416,8 +385,8 @@ pub async fn features_bbox(
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
     let limit = check_limit(q.limit, "limit")?;
     let offset = q.offset.unwrap_or(0);
-    // On the runtime's thread: the box is projected once (65 points) and the features are
-    // precomputed text, so there is nothing slow to move to the blocking pool.
+    // On the runtime's thread: an R-tree query and copies of precomputed text, nothing slow
+    // to move to the blocking pool.
     let matched = features_in_bbox(&state, layer, bbox)?;
     let bbox_q = q
         .bbox
@@ -723,15 +692,5 @@ mod tests {
         assert_eq!(check_limit(None, "limit").unwrap(), DEFAULT_LIMIT);
         assert_eq!(check_limit(Some(MAX_LIMIT), "limit").unwrap(), MAX_LIMIT);
         assert!(check_limit(Some(MAX_LIMIT + 1), "limit").is_err());
-    }
-
-    #[test]
-    fn densified_box_is_closed_and_on_the_edges() {
-        let b = [1.0, 2.0, 3.0, 5.0];
-        let p = bbox_polygon(b);
-        assert_eq!(p.first(), p.last());
-        assert!(p
-            .iter()
-            .all(|&(x, y)| x == 1.0 || x == 3.0 || y == 2.0 || y == 5.0));
     }
 }

@@ -6,10 +6,18 @@
 //! buffer per layer. A request then only queries the R-tree and copies bytes: no PROJ call per
 //! feature, no `serde_json::Value` tree, and the collection is streamed in chunks of
 //! [`CHUNK_BYTES`] so that a large page never sits whole in memory.
+//!
+//! Boxes are queried in WGS84 too, in an R-tree of the very geometries served (as written, to
+//! their rounding): a feature whose box lies inside the query box matches at once, the others
+//! are tested exactly (`geo`'s `Intersects` with the box). A box is then a box in the
+//! coordinates the client sees, and a query needs no PROJ call.
 //! `docs/adr/0013-ogc-api-features.md` says why.
 
 use crate::error::ApiError;
 use axum::body::{Body, Bytes};
+use geo::{BoundingRect, Intersects};
+use geo_types::{Coord, Geometry, Rect};
+use rstar::{Envelope, RTree, RTreeObject, AABB};
 use serde::Serialize;
 use std::ops::Range;
 use std::sync::Arc;
@@ -29,13 +37,30 @@ struct Span {
     no_properties: bool,
 }
 
-/// One layer's features as GeoJSON text, in load order.
+/// One feature in the WGS84 R-tree: its index and served geometry.
+#[derive(Debug)]
+struct WgsEntry {
+    idx: usize,
+    env: AABB<[f64; 2]>,
+    geom: Geometry<f64>,
+}
+
+impl RTreeObject for WgsEntry {
+    type Envelope = AABB<[f64; 2]>;
+    fn envelope(&self) -> Self::Envelope {
+        self.env
+    }
+}
+
+/// One layer's features as GeoJSON text, in load order, and their geometries in an R-tree.
 #[derive(Debug, Default)]
 struct LayerText {
     text: Bytes,
     /// By feature index: its span, or why it could not be written (answered as a 500 when a
     /// request reaches it, as before the precomputation).
     spans: Vec<Result<Span, String>>,
+    /// The written features with a non-empty, finite geometry.
+    tree: RTree<WgsEntry>,
 }
 
 /// Every vector layer's features as GeoJSON text (WGS84), made once by [`FeatureText::build`].
@@ -114,6 +139,22 @@ impl FeatureText {
         Ok(())
     }
 
+    /// The features of `kind` whose served (WGS84) geometry intersects the box `[min lon,
+    /// min lat, max lon, max lat]` (boundary included), ascending.
+    pub fn query_bbox(&self, kind: LayerKind, b: [f64; 4]) -> Result<Vec<usize>, ApiError> {
+        let layer = self.layer(kind)?;
+        let rect = Rect::new(Coord { x: b[0], y: b[1] }, Coord { x: b[2], y: b[3] });
+        let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+        let mut out: Vec<usize> = layer
+            .tree
+            .locate_in_envelope_intersecting(env)
+            .filter(|e| env.contains_envelope(&e.env) || e.geom.intersects(&rect))
+            .map(|e| e.idx)
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
     /// Check that every feature of `items` can be written (so that a streamed body never
     /// fails half-way).
     pub fn check(&self, kind: LayerKind, items: &[(usize, Option<f64>)]) -> Result<(), ApiError> {
@@ -128,6 +169,7 @@ impl FeatureText {
 fn layer_text(layer: &dyn VectorLayer, to_wgs84: &Reprojector) -> LayerText {
     let mut text = Vec::with_capacity(layer.len() * 512);
     let mut spans = Vec::with_capacity(layer.len());
+    let mut entries = Vec::with_capacity(layer.len());
     for idx in 0..layer.len() {
         let start = text.len();
         let one = (|| -> Result<bool, String> {
@@ -136,6 +178,19 @@ fn layer_text(layer: &dyn VectorLayer, to_wgs84: &Reprojector) -> LayerText {
                 .ok_or("no such feature")?
                 .map_err(|e| e.to_string())?;
             let props = f.properties.unwrap_or_default();
+            if let Some(g) = &f.geometry {
+                let geom = twin_core::export::geometry_from_geojson(&g.value)?;
+                if let Some(r) = geom.bounding_rect() {
+                    let (lo, hi) = (r.min(), r.max());
+                    if [lo.x, lo.y, hi.x, hi.y].iter().all(|v| v.is_finite()) {
+                        entries.push(WgsEntry {
+                            idx,
+                            env: AABB::from_corners([lo.x, lo.y], [hi.x, hi.y]),
+                            geom,
+                        });
+                    }
+                }
+            }
             text.extend_from_slice(br#"{"type":"Feature","id":"#);
             let id = f.id.map(|id| match id {
                 geojson::feature::Id::String(s) => serde_json::Value::String(s),
@@ -156,6 +211,7 @@ fn layer_text(layer: &dyn VectorLayer, to_wgs84: &Reprojector) -> LayerText {
             }),
             Err(e) => {
                 text.truncate(start);
+                entries.retain(|e| e.idx != idx);
                 let id = layer.id_at(idx).unwrap_or_default();
                 tracing::warn!("feature {id}: {e}");
                 Err(format!("feature {id}: {e}"))
@@ -166,6 +222,7 @@ fn layer_text(layer: &dyn VectorLayer, to_wgs84: &Reprojector) -> LayerText {
     LayerText {
         text: Bytes::from(text),
         spans,
+        tree: RTree::bulk_load(entries),
     }
 }
 
@@ -315,6 +372,39 @@ mod tests {
                 .sum::<usize>()
         );
         assert!(text.feature(LayerKind::Buildings, usize::MAX).is_err());
+    }
+
+    /// Boxes find exactly the features whose served geometry (parsed back from the text)
+    /// intersects them, by brute force over every feature.
+    #[test]
+    fn bbox_queries_match_brute_force_on_the_served_geometries() {
+        let twin = sample();
+        let text = FeatureText::build(&twin).unwrap();
+        for b in [
+            [107.57, 16.46, 107.58, 16.47],
+            [107.55, 16.45, 107.6, 16.48],
+            [107.5801, 16.4601, 107.5802, 16.4602],
+            [-180.0, -90.0, 180.0, 90.0],
+            [-80.0, -60.0, -70.0, -50.0],
+        ] {
+            let rect = Rect::new(Coord { x: b[0], y: b[1] }, Coord { x: b[2], y: b[3] });
+            for kind in LayerKind::VECTOR {
+                let n = twin.vector(kind).unwrap().len();
+                let brute: Vec<usize> = (0..n)
+                    .filter(|&i| {
+                        let f: geojson::Feature =
+                            serde_json::from_slice(&text.feature(kind, i).unwrap()).unwrap();
+                        twin_core::export::geometry_from_geojson(&f.geometry.unwrap().value)
+                            .unwrap()
+                            .intersects(&rect)
+                    })
+                    .collect();
+                assert_eq!(text.query_bbox(kind, b).unwrap(), brute, "{kind} {b:?}");
+                if b[0] == -180.0 {
+                    assert_eq!(brute.len(), n, "{kind}: the world holds every feature");
+                }
+            }
+        }
     }
 
     /// A page larger than a chunk streams as several chunks that make one valid collection.
