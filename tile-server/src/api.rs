@@ -1,12 +1,17 @@
 //! The JSON API: layers with counts and extents, features by bounding box (paged), k-nearest
 //! and radius queries, one feature by id, features intersecting a posted polygon, and the
 //! heritage zones a point lies in. Coordinates in and out are WGS84 longitude/latitude;
-//! features are RFC 7946 GeoJSON made by [`twin_core::export::feature_to_geojson`].
+//! features are RFC 7946 GeoJSON made once at start by [`crate::features::FeatureText`] (from
+//! [`twin_core::export::feature_to_geojson`]) and streamed.
 //!
-//! Queries run on the blocking pool (PROJ transforms are per thread and cached there).
+//! The bbox query (in WGS84, on the geometries served) and one feature by id run on the
+//! runtime's threads (an R-tree query and copies); nearest, radius, posted polygons and
+//! heritage zones project their input into the twin's CRS on the blocking pool (PROJ
+//! transforms are per thread and cached there).
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::features::Page;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
@@ -20,7 +25,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use twin_core::crs::{Crs, Reprojector};
 use twin_core::export::geometry_from_geojson;
-use twin_core::twin::clamp_wgs84_bbox;
 use twin_core::{LayerKind, Twin, VectorLayer};
 use utoipa::{IntoParams, ToSchema};
 
@@ -159,27 +163,6 @@ fn check_limit(limit: Option<usize>, what: &str) -> Result<usize, ApiError> {
     Ok(limit)
 }
 
-/// Densify a WGS84 box's edges so that its projection follows the curved edges.
-fn bbox_polygon(b: [f64; 4]) -> Vec<(f64, f64)> {
-    const N: usize = 16;
-    let mut pts = Vec::with_capacity(4 * N + 1);
-    let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
-    for i in 0..N {
-        pts.push((lerp(b[0], b[2], i as f64 / N as f64), b[1]));
-    }
-    for i in 0..N {
-        pts.push((b[2], lerp(b[1], b[3], i as f64 / N as f64)));
-    }
-    for i in 0..N {
-        pts.push((lerp(b[2], b[0], i as f64 / N as f64), b[3]));
-    }
-    for i in 0..N {
-        pts.push((b[0], lerp(b[3], b[1], i as f64 / N as f64)));
-    }
-    pts.push((b[0], b[1]));
-    pts
-}
-
 /// Project WGS84 points into the twin's CRS, as a 400 when PROJ cannot.
 fn to_project(twin: &Twin, pts: &[(f64, f64)], what: &str) -> Result<Vec<Coord<f64>>, ApiError> {
     let t = reprojector(&Crs::wgs84(), &twin.crs)?;
@@ -197,19 +180,11 @@ fn to_project(twin: &Twin, pts: &[(f64, f64)], what: &str) -> Result<Vec<Coord<f
 // ---------------------------------------------------------------------------------------------
 // Output.
 
-/// A link in a feature collection (`next` page).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Link {
-    /// Relation (`next`).
-    pub rel: String,
-    /// The URL (path and query).
-    pub href: String,
-    /// Media type.
-    #[serde(rename = "type")]
-    pub media_type: String,
-}
+pub use crate::features::Link;
 
-/// A GeoJSON FeatureCollection (RFC 7946) with paging members as in OGC API Features.
+/// A GeoJSON FeatureCollection (RFC 7946) with paging members as in OGC API Features (the
+/// schema of the answers; they are written from the precomputed text of
+/// [`crate::features::FeatureText`]).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeatureCollection {
     /// Always `FeatureCollection`.
@@ -225,108 +200,81 @@ pub struct FeatureCollection {
     /// Features in this response.
     #[serde(rename = "numberReturned")]
     pub number_returned: usize,
-    /// `next` when there are more.
+    /// `next` when there are more (on the OGC routes also `self` and `prev`).
     pub links: Vec<Link>,
+    /// When the response was made (RFC 3339, OGC routes only).
+    #[serde(rename = "timeStamp", skip_serializing_if = "Option::is_none")]
+    pub time_stamp: Option<String>,
 }
 
-/// A JSON response with a media type and no caching (the twin can be rebuilt).
-struct Geo<T>(T);
+/// `application/geo+json`, not cached (the twin can be rebuilt).
+pub(crate) const GEOJSON_HEADERS: [(header::HeaderName, HeaderValue); 2] = [
+    (
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    ),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+];
 
-impl<T: Serialize> IntoResponse for Geo<T> {
-    fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(body) => (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/geo+json"),
-                    ),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                ],
-                body,
-            )
-                .into_response(),
-            Err(e) => ApiError::internal(format!("serialising: {e}")).into_response(),
-        }
-    }
+/// A page of features as a streamed GeoJSON response.
+pub(crate) fn page_response(state: &AppState, page: Page) -> Result<Response, ApiError> {
+    let body = crate::features::stream(state.features.clone(), page)?;
+    Ok((GEOJSON_HEADERS, body).into_response())
 }
 
-fn to_geojson(
-    layer: &dyn VectorLayer,
-    idx: usize,
-    to_wgs84: &Reprojector,
-    distance: Option<f64>,
-) -> Option<Result<geojson::Feature, ApiError>> {
-    let g = layer.geojson(idx, to_wgs84)?;
-    Some(
-        g.map_err(|e| {
-            ApiError::internal(format!(
-                "feature {}: {e}",
-                layer.id_at(idx).unwrap_or_default()
-            ))
-        })
-        .map(|mut g| {
-            if let (Some(d), Some(p)) = (distance, g.properties.as_mut()) {
-                p.insert(
-                    "distance_m".into(),
-                    serde_json::json!((d * 1000.0).round() / 1000.0),
-                );
-            }
-            g
-        }),
-    )
-}
-
-fn features_of(
-    twin: &Twin,
-    layer: &dyn VectorLayer,
-    idx: &[(usize, Option<f64>)],
-) -> Result<Vec<geojson::Feature>, ApiError> {
-    let t = reprojector(&twin.crs, &Crs::wgs84())?;
-    idx.iter()
-        .filter_map(|&(i, d)| to_geojson(layer, i, &t, d))
-        .collect()
-}
-
-fn one_feature(
-    twin: &Twin,
-    layer: &dyn VectorLayer,
-    name: &str,
-    id: &str,
-) -> Result<geojson::Feature, ApiError> {
-    let not_found = || ApiError::not_found(format!("{name} has no feature {id:?}"));
-    let i = layer.position(id).ok_or_else(not_found)?;
-    to_geojson(layer, i, &*reprojector(&twin.crs, &Crs::wgs84())?, None).ok_or_else(not_found)?
-}
-
-fn page(
-    twin: &Twin,
+/// The page `offset..offset + limit` of `matched`, with a `next` link (made by `next` from the
+/// next offset) when there are more.
+fn paged(
     layer: LayerKind,
     matched: Vec<(usize, Option<f64>)>,
     offset: usize,
     limit: usize,
     next: impl Fn(usize) -> String,
-) -> Result<FeatureCollection, ApiError> {
+) -> Page {
     let total = matched.len();
     let start = offset.min(total);
     let end = start.saturating_add(limit).min(total);
-    let slice = &matched[start..end];
-    let features = features_of(twin, layer_of(twin, layer)?, slice)?;
     let mut links = Vec::new();
-    if end < total {
-        links.push(Link {
-            rel: "next".into(),
-            href: next(end),
-            media_type: "application/geo+json".into(),
-        });
+    // No `next` for `limit=0` (a count): it would point at the same page forever.
+    if end < total && limit > 0 {
+        links.push(Link::new("next", next(end), "application/geo+json"));
     }
-    Ok(FeatureCollection {
-        kind: "FeatureCollection",
-        number_returned: features.len(),
-        features,
+    let mut items = matched;
+    items.truncate(end);
+    items.drain(..start);
+    Page {
+        layer,
+        items,
         number_matched: total,
         links,
-    })
+        time_stamp: None,
+    }
+}
+
+/// One feature of a layer by id, from the precomputed text.
+pub(crate) fn one_feature(
+    state: &AppState,
+    layer: LayerKind,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::not_found(format!("{layer} has no feature {id:?}"));
+    let i = layer_of(&state.twin, layer)?
+        .position(id)
+        .ok_or_else(not_found)?;
+    Ok((GEOJSON_HEADERS, state.features.feature(layer, i)?).into_response())
+}
+
+/// The features of `layer` intersecting a WGS84 box (the whole layer when none), ascending,
+/// tested on the geometries served ([`crate::features::FeatureText::query_bbox`]).
+pub fn features_in_bbox(
+    state: &AppState,
+    layer: LayerKind,
+    bbox: Option<[f64; 4]>,
+) -> Result<Vec<usize>, ApiError> {
+    match bbox {
+        None => Ok((0..layer_of(&state.twin, layer)?.len()).collect()),
+        Some(b) => state.features.query_bbox(layer, b),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,37 +385,22 @@ pub async fn features_bbox(
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
     let limit = check_limit(q.limit, "limit")?;
     let offset = q.offset.unwrap_or(0);
-    let twin = state.twin.clone();
-    let twin_bbox = state.layers.bbox;
-    let fc = blocking(move || {
-        let matched: Vec<usize> = match bbox {
-            None => (0..layer_of(&twin, layer)?.len()).collect(),
-            // Only the part of the box over the twin is projected: a box much larger than
-            // the twin (the world) has corners that do not project into its CRS.
-            Some(b) => match clamp_wgs84_bbox(b, twin_bbox) {
-                None => Vec::new(),
-                Some(b) => {
-                    let ring = to_project(&twin, &bbox_polygon(b), "bbox")?;
-                    let poly = Polygon::new(LineString(ring), vec![]);
-                    layer_of(&twin, layer)?.query_polygon(&poly)?
-                }
-            },
-        };
-        let bbox_q = q
-            .bbox
-            .as_deref()
-            .map(|b| format!("bbox={b}&"))
-            .unwrap_or_default();
-        let matched = matched.into_iter().map(|i| (i, None)).collect();
-        page(&twin, layer, matched, offset, limit, |next| {
-            format!(
-                "/api/layers/{}/features?{bbox_q}limit={limit}&offset={next}",
-                layer.name()
-            )
-        })
-    })
-    .await?;
-    Ok(Geo(fc).into_response())
+    // On the runtime's thread: an R-tree query and copies of precomputed text, nothing slow
+    // to move to the blocking pool.
+    let matched = features_in_bbox(&state, layer, bbox)?;
+    let bbox_q = q
+        .bbox
+        .as_deref()
+        .map(|b| format!("bbox={b}&"))
+        .unwrap_or_default();
+    let matched = matched.into_iter().map(|i| (i, None)).collect();
+    let page = paged(layer, matched, offset, limit, |next| {
+        format!(
+            "/api/layers/{}/features?{bbox_q}limit={limit}&offset={next}",
+            layer.name()
+        )
+    });
+    page_response(&state, page)
 }
 
 /// `GET /api/layers/{layer}/features/{id}`: one feature; the id keeps its slashes
@@ -482,11 +415,7 @@ pub async fn feature_by_id(
     State(state): State<Arc<AppState>>,
     Path((layer, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let layer = vector_kind(&layer)?;
-    let twin = state.twin.clone();
-    let f: geojson::Feature =
-        blocking(move || one_feature(&twin, layer_of(&twin, layer)?, layer.name(), &id)).await?;
-    Ok(Geo(f).into_response())
+    one_feature(&state, vector_kind(&layer)?, &id)
 }
 
 /// Query of `GET /api/layers/{layer}/nearest`.
@@ -518,14 +447,14 @@ pub async fn nearest(
     check_lon_lat(q.lon, q.lat, "point")?;
     let k = check_limit(Some(q.k.unwrap_or(10)), "k")?;
     let twin = state.twin.clone();
-    let fc = blocking(move || {
+    let page = blocking(move || {
         let p = to_project(&twin, &[(q.lon, q.lat)], "point")?[0];
         let found = layer_of(&twin, layer)?.query_nearest(Point(p), k)?;
         let matched = found.into_iter().map(|(i, d)| (i, Some(d))).collect();
-        page(&twin, layer, matched, 0, k, |_| String::new())
+        Ok(paged(layer, matched, 0, k, |_| String::new()))
     })
     .await?;
-    Ok(Geo(fc).into_response())
+    page_response(&state, page)
 }
 
 /// Query of `GET /api/layers/{layer}/within`.
@@ -568,11 +497,11 @@ pub async fn within(
     let limit = check_limit(q.limit, "limit")?;
     let offset = q.offset.unwrap_or(0);
     let twin = state.twin.clone();
-    let fc = blocking(move || {
+    let page = blocking(move || {
         let p = to_project(&twin, &[(q.lon, q.lat)], "point")?[0];
         let found = layer_of(&twin, layer)?.query_radius(Point(p), q.radius)?;
         let matched = found.into_iter().map(|(i, d)| (i, Some(d))).collect();
-        page(&twin, layer, matched, offset, limit, |next| {
+        Ok(paged(layer, matched, offset, limit, |next| {
             format!(
                 "/api/layers/{}/within?lon={}&lat={}&radius={}&limit={limit}&offset={next}",
                 layer.name(),
@@ -580,10 +509,10 @@ pub async fn within(
                 q.lat,
                 q.radius
             )
-        })
+        }))
     })
     .await?;
-    Ok(Geo(fc).into_response())
+    page_response(&state, page)
 }
 
 /// The polygon of a `POST .../intersects` body, checked: a GeoJSON Polygon whose every
@@ -662,7 +591,7 @@ pub async fn intersects(
     let offset = q.offset.unwrap_or(0);
     let poly = polygon_from_body(&geom.value)?;
     let twin = state.twin.clone();
-    let fc = blocking(move || {
+    let page = blocking(move || {
         let ring = |r: &LineString<f64>| -> Result<LineString<f64>, ApiError> {
             let pts: Vec<(f64, f64)> = r.0.iter().map(|c| (c.x, c.y)).collect();
             Ok(LineString(to_project(&twin, &pts, "polygon")?))
@@ -676,10 +605,10 @@ pub async fn intersects(
         );
         let matched = layer_of(&twin, layer)?.query_polygon(&projected)?;
         let matched = matched.into_iter().map(|i| (i, None)).collect();
-        page(&twin, layer, matched, offset, limit, |_| String::new())
+        Ok(paged(layer, matched, offset, limit, |_| String::new()))
     })
     .await?;
-    Ok(Geo(fc).into_response())
+    page_response(&state, page)
 }
 
 fn geometry_kind(g: &Geometry<f64>) -> &'static str {
@@ -717,17 +646,17 @@ pub async fn heritage_zones(
 ) -> Result<Response, ApiError> {
     check_lon_lat(q.lon, q.lat, "point")?;
     let twin = state.twin.clone();
-    let fc = blocking(move || {
+    let page = blocking(move || {
         let p = to_project(&twin, &[(q.lon, q.lat)], "point")?[0];
         // Distance 0 from a polygon: inside it or on its boundary.
         let found = twin.heritage.query_radius(Point(p), 0.0)?;
         let matched = found.into_iter().map(|(i, _)| (i, None)).collect();
-        page(&twin, LayerKind::Heritage, matched, 0, MAX_LIMIT, |_| {
+        Ok(paged(LayerKind::Heritage, matched, 0, MAX_LIMIT, |_| {
             String::new()
-        })
+        }))
     })
     .await?;
-    Ok(Geo(fc).into_response())
+    page_response(&state, page)
 }
 
 #[cfg(test)]
@@ -763,15 +692,5 @@ mod tests {
         assert_eq!(check_limit(None, "limit").unwrap(), DEFAULT_LIMIT);
         assert_eq!(check_limit(Some(MAX_LIMIT), "limit").unwrap(), MAX_LIMIT);
         assert!(check_limit(Some(MAX_LIMIT + 1), "limit").is_err());
-    }
-
-    #[test]
-    fn densified_box_is_closed_and_on_the_edges() {
-        let b = [1.0, 2.0, 3.0, 5.0];
-        let p = bbox_polygon(b);
-        assert_eq!(p.first(), p.last());
-        assert!(p
-            .iter()
-            .all(|&(x, y)| x == 1.0 || x == 3.0 || y == 2.0 || y == 5.0));
     }
 }

@@ -6,6 +6,7 @@
 //! | `/` | the web viewer (CesiumJS from `/cesium/`) |
 //! | `/tiles/tileset.json`, `/tiles/<layer>/tileset.json`, `/tiles/<layer>/<id>.glb` | 3D Tiles ([`tiles`]) |
 //! | `/api/layers`, `/api/layers/<layer>/features[/<id>]`, `.../nearest`, `.../within`, `.../intersects`, `/api/heritage/zones` | the JSON API ([`api`]) |
+//! | `/ogc`, `/ogc/conformance`, `/ogc/collections[/<layer>[/items[/<id>]]]` | OGC API – Features – Part 1 ([`ogc`]) |
 //! | `/api/openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics ([`metrics`]) |
 //!
@@ -35,7 +36,9 @@ pub mod auth;
 pub mod body;
 pub mod cache;
 pub mod error;
+pub mod features;
 pub mod metrics;
+pub mod ogc;
 pub mod runs;
 pub mod source;
 pub mod tiles;
@@ -207,6 +210,11 @@ pub struct AppState {
     pub twin: Arc<Twin>,
     /// Layer summaries, computed at start.
     pub layers: Arc<api::LayerList>,
+    /// Every vector feature's GeoJSON text (WGS84), made at start ([`features`]).
+    pub features: Arc<features::FeatureText>,
+    /// `https` when the server speaks TLS, else `http`: the scheme of the OGC routes'
+    /// absolute links.
+    pub scheme: &'static str,
     /// Names of the tilesets served.
     pub tile_layers: Vec<String>,
     /// The tile cache in front of the tile source.
@@ -234,6 +242,12 @@ pub struct AppState {
         api::within,
         api::intersects,
         api::heritage_zones,
+        ogc::landing,
+        ogc::conformance,
+        ogc::collections,
+        ogc::one_collection,
+        ogc::items,
+        ogc::item,
         healthz,
         metrics::metrics,
         openapi_doc,
@@ -254,11 +268,12 @@ pub struct AppState {
         viewer::viewer_css,
         viewer::cesium,
     ),
-    components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, api::Link, error::ErrorBody, error::ErrorDetail,
+    components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, features::Link, ogc::Landing, ogc::Conformance, ogc::Collections, ogc::Collection, ogc::Extent, ogc::Spatial, error::ErrorBody, error::ErrorDetail,
         runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,
         runs::WaterIndex, runs::WaterTime)),
     tags(
         (name = "features", description = "Vector layers as GeoJSON"),
+        (name = "ogc", description = "OGC API - Features - Part 1 (core, GeoJSON): the vector layers as collections, for QGIS and GDAL"),
         (name = "heritage", description = "Heritage sites and protection zones"),
         (name = "tiles", description = "OGC 3D Tiles 1.1"),
         (name = "runs", description = "Scenario runs: flood and traffic what-ifs as stored jobs"),
@@ -487,6 +502,13 @@ pub fn app(
 ) -> Result<Router, ApiError> {
     let tile_layers = source.layers();
     let layers = Arc::new(api::layer_list(&twin, &tile_layers)?);
+    let started = std::time::Instant::now();
+    let features = Arc::new(features::FeatureText::build(&twin)?);
+    tracing::info!(
+        "GeoJSON of the vector layers: {:.1} MB in {:.2} s",
+        features.bytes() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
     let openapi = ApiDoc::openapi()
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
@@ -501,6 +523,8 @@ pub fn app(
         generation,
         twin,
         layers,
+        features,
+        scheme: if cfg.tls.is_some() { "https" } else { "http" },
         tile_layers,
         cache,
         metrics: metrics::Metrics::new(),
@@ -571,6 +595,15 @@ pub fn app(
         .route("/api/layers/{layer}/within", get(api::within))
         .route("/api/layers/{layer}/intersects", post(api::intersects))
         .route("/api/heritage/zones", get(api::heritage_zones))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{collectionId}", get(ogc::one_collection))
+        .route("/ogc/collections/{collectionId}/items", get(ogc::items))
+        .route(
+            "/ogc/collections/{collectionId}/items/{*featureId}",
+            get(ogc::item),
+        )
         .route("/tiles/{*path}", get(tiles::get_tile))
         .route("/api/scenarios", get(runs::list_scenarios))
         .route("/api/runs", get(runs::list_runs).post(runs::post_run))
