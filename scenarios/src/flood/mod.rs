@@ -4,6 +4,8 @@
 //! * [`model`]: the prepared grid and forcing ([`FloodModel`]) that every solver takes;
 //! * [`solver`]: the [`FloodSolver`] trait and what solvers report;
 //! * [`cpu`]: the CPU reference solver (f64, rayon); the GPU one lives in `renderer::flood`;
+//! * [`cases`]: verification and benchmark cases (lake at rest, heavy rain, EA tests 2 and 4)
+//!   shared by both solvers' tests and the benchmark scripts;
 //! * [`series`]: hyetographs, hydrographs and stage records;
 //! * [`scenario`]: the scenario file (TOML); [`prepare`]: twin + scenario → model;
 //! * [`run`]: [`run_scenario`] writes GeoTIFF rasters ([`geotiff`]), per-feature tables
@@ -30,6 +32,7 @@
 //! # Ok::<(), scenarios::ScenarioError>(())
 //! ```
 
+pub mod cases;
 pub mod cpu;
 pub mod geotiff;
 pub mod impacts;

@@ -87,8 +87,9 @@ pub struct SolverParams {
     pub hazard_depth: f64,
     /// Δt is set from the deepest water every this many steps (4 by default; 1: every
     /// step). The steps of such a group share their Δt, which lets the CPU solver take them
-    /// in one sweep over memory; the depths at their start differ by little, and the Courant
-    /// number reached is measured (`CpuSolver::max_courant`).
+    /// in one sweep over memory; that Δt allows for the depth the forcing and the flow can
+    /// add within the group (`cpu::group_dt`), so every step's Courant number stays at or
+    /// below α (measured: `CpuSolver::max_courant`).
     pub dt_every: u32,
 }
 
@@ -213,6 +214,8 @@ pub struct Slot {
     pub kind: SlotKind,
     /// The series, in m/s (rain), m³/s (inflow) or m (stage).
     pub series: TimeSeries,
+    /// The cell of an inflow slot (the inflows of one cell share a slot); None otherwise.
+    pub cell: Option<usize>,
 }
 
 /// No special forcing on a cell (the value of [`ForcingTable::special`]).
@@ -242,6 +245,41 @@ impl ForcingTable {
                 SlotKind::Stage => s.series.value(t1),
             })
             .collect()
+    }
+}
+
+impl ForcingTable {
+    /// How deep the forcing can make the deepest water over [t0, t1], given the deepest water
+    /// now, `h_max`, and `depth(k)`, the depth of cell k now: the largest rain depth of a zone
+    /// plus the larger of a stage's rise above its level at t0 and h_max, or, on an inflow's
+    /// cell, its depth now plus its inflow's depth over the cell's `area` m² (a cell reads one
+    /// rain slot and at most one inflow or stage). What the flow moves is not in it. The Δt
+    /// schedule uses it so that the steps of a group sharing one Δt stay within the Courant
+    /// number α (`cpu::group_dt`).
+    pub fn deepest_bound(
+        &self,
+        t0: f64,
+        t1: f64,
+        area: f64,
+        h_max: f64,
+        depth: impl Fn(usize) -> f64,
+    ) -> f64 {
+        let mut rain = 0.0f64;
+        let mut deepest = h_max;
+        for s in &self.slots {
+            match s.kind {
+                SlotKind::Rain => rain = rain.max(s.series.integral(t0, t1)),
+                SlotKind::Inflow => {
+                    let k = s.cell.expect("an inflow slot has its cell");
+                    deepest = deepest.max(depth(k) + s.series.integral(t0, t1) / area);
+                }
+                SlotKind::Stage => {
+                    let rise = (s.series.max_over(t0, t1) - s.series.value(t0)).max(0.0);
+                    deepest = deepest.max(h_max + rise);
+                }
+            }
+        }
+        deepest + rain
     }
 }
 
@@ -404,6 +442,7 @@ impl FloodModel {
             .map(|s| Slot {
                 kind: SlotKind::Rain,
                 series: s.clone(),
+                cell: None,
             })
             .collect();
         let rain = self.rain_zone.iter().map(|&z| z as u32).collect();
@@ -415,6 +454,7 @@ impl FloodModel {
                 slots.push(Slot {
                     kind: SlotKind::Inflow,
                     series: f.series.clone(),
+                    cell: Some(f.cell),
                 });
             } else {
                 let merged = slots[s as usize].series.sum_linear(&f.series);
@@ -426,6 +466,7 @@ impl FloodModel {
             slots.push(Slot {
                 kind: SlotKind::Stage,
                 series: st.series.clone(),
+                cell: None,
             });
             for &c in &st.cells {
                 special[c] = idx;
