@@ -275,13 +275,17 @@ fn gpu_lake_at_rest_cases_stay_still() {
 /// The GPU's Δt schedule under heavy rain on dry, fine grids (issue 20, defect 9): the same
 /// cases as the CPU test, 400 mm/h on dry 0.5 m grids (flat; tilted with hollows) and a 2 m
 /// grid with a 5 mm flow depth threshold, Δt set every 4 steps: no step's Courant number may
-/// pass α (1e-5 of f32 slack), and the rain must be all there (relative mass error ≤ 1e-5).
+/// pass α (1e-5 of f32 slack), and the rain must be all there (relative mass error ≤ 1e-6;
+/// 6.8e-8 measured on lavapipe, 4.8e-5 before the level pair's error term was kept).
 #[test]
 fn gpu_heavy_rain_keeps_the_courant_bound() {
     use scenarios::flood::cases::heavy_rain_on_dry;
     let cases = [
         ("0.5 m flat", heavy_rain_on_dry(80, 0.5, 400.0, 0.0, 0.001)),
-        ("0.5 m tilted", heavy_rain_on_dry(80, 0.5, 400.0, 0.02, 0.001)),
+        (
+            "0.5 m tilted",
+            heavy_rain_on_dry(80, 0.5, 400.0, 0.02, 0.001),
+        ),
         ("2 m, 5 mm", heavy_rain_on_dry(60, 2.0, 400.0, 0.01, 0.005)),
     ];
     for (name, m) in cases {
@@ -299,9 +303,8 @@ fn gpu_heavy_rain_keeps_the_courant_bound() {
             m.params.alpha,
             mb.relative_error
         );
-        eprintln!("{mb:?}\n{:?}", cpu.mass_balance().unwrap());
         assert!(c <= m.params.alpha * (1.0 + 1e-5), "{name}: Courant {c}");
         assert!(c > 0.45, "{name}: Δt needlessly short ({c})");
-        assert!(mb.relative_error <= 1e-5, "{name}: {mb:?}");
+        assert!(mb.relative_error <= 1e-6, "{name}: {mb:?}");
     }
 }

@@ -48,7 +48,7 @@ struct Params {
     flow_memory: f32,
     cushion: f32,
     slack: f32,    // relative rounding slack on α
-    one: f32,      // 1.0, unknown to the shader compiler (see two_sum)
+    zero: u32,     // 0, unknown to the shader compiler (see opaque)
     pad1: u32,
     pad2: u32,
 }
@@ -137,14 +137,19 @@ fn value_at(off: u32, len: u32, t: f32, linear: bool) -> f32 {
     return a.y + (t - a.x) / (b.x - a.x) * (b.y - a.y);
 }
 
+// x, hidden from the shader compiler's float algebra: its bits XOR a uniform zero.
+fn opaque(x: f32) -> f32 {
+    return bitcast<f32>(bitcast<u32>(x) ^ P.zero);
+}
+
 // a + b as an unevaluated pair (s, e) with s + e = a + b exactly (Knuth's two-sum). Shader
-// compilers may treat float additions as associative (Mesa's NIR folds (a + b) − a to b unless
-// an operation is marked exact, and WGSL cannot mark it): each intermediate is multiplied by
-// P.one, a uniform equal to 1 that the compiler cannot see, which keeps the rounding steps.
+// compilers may treat float additions as associative (lavapipe folded (a + b) − a to b, so the
+// error term came out 0, and WGSL cannot mark an operation exact): the sum and the rounded part
+// go through `opaque`, which no float rule sees through.
 fn two_sum(a: f32, b: f32) -> vec2<f32> {
-    let s = (a + b) * P.one;
-    let bb = (s - a) * P.one;
-    let av = (s - bb) * P.one;
+    let s = opaque(a + b);
+    let bb = opaque(s - a);
+    let av = opaque(s - bb);
     return vec2<f32>(s, (a - av) + (b - bb));
 }
 

@@ -24,10 +24,8 @@
 use crate::error::{RenderError, Result};
 use crate::gpu::Gpu;
 use bytemuck::{Pod, Zeroable};
+use scenarios::flood::cpu::{DEPTH_CUSHION, FALLBACK_GROUPS, FLOW_MARGIN, FLOW_MEMORY, THIN_WATER};
 use scenarios::flood::model::{ForcingTable, SlotKind, NO_SLOT};
-use scenarios::flood::cpu::{
-    DEPTH_CUSHION, FALLBACK_GROUPS, FLOW_MARGIN, FLOW_MEMORY, THIN_WATER,
-};
 use scenarios::flood::{FloodModel, FloodSolver, FloodState, FloodSummary, MassBalance};
 use wgpu::util::DeviceExt;
 
@@ -66,8 +64,8 @@ struct Params {
     flow_memory: f32,
     cushion: f32,
     slack: f32,
-    /// 1.0 (a value the shader compiler cannot fold: see `two_sum` in flood.wgsl).
-    one: f32,
+    /// 0 (a value the shader compiler cannot fold: see `opaque` in flood.wgsl).
+    zero: u32,
     pad: [u32; 2],
 }
 
@@ -263,7 +261,7 @@ impl GpuSolver {
             flow_memory: FLOW_MEMORY as f32,
             cushion: DEPTH_CUSHION as f32,
             slack: 1e-5,
-            one: 1.0,
+            zero: 0,
             pad: [0; 2],
         };
         let d = &gpu.device;
@@ -330,7 +328,12 @@ impl GpuSolver {
                     SlotKind::Inflow => 1,
                     SlotKind::Stage => 2,
                 };
-                let r = [off, s.series.t.len() as u32, kind, s.cell.unwrap_or(0) as u32];
+                let r = [
+                    off,
+                    s.series.t.len() as u32,
+                    kind,
+                    s.cell.unwrap_or(0) as u32,
+                ];
                 off += s.series.t.len() as u32;
                 r
             })
@@ -451,8 +454,10 @@ impl GpuSolver {
     /// Depths (m) of every cell now, in f64 from the level pairs (exact: the f32 values and
     /// their differences are exact in f64).
     fn depth_now(&self) -> Result<Vec<f64>> {
-        let lev: Vec<[f32; 2]> = bytemuck::pod_collect_to_vec(&self.read(&self.lev, 0, self.lev.size())?);
-        let cells: Vec<Cell> = bytemuck::pod_collect_to_vec(&self.read(&self.cell, 0, self.cell.size())?);
+        let lev: Vec<[f32; 2]> =
+            bytemuck::pod_collect_to_vec(&self.read(&self.lev, 0, self.lev.size())?);
+        let cells: Vec<Cell> =
+            bytemuck::pod_collect_to_vec(&self.read(&self.cell, 0, self.cell.size())?);
         Ok(depths(&lev, &cells))
     }
 
