@@ -6,7 +6,8 @@ use crate::error::{Result, ScenarioError};
 use serde::Serialize;
 
 /// A north-up grid of square cells in the project CRS. Cell (i, j) is column i from the west,
-/// row j from the north; its index in every per-cell array is `j * nx + i`.
+/// row j from the north; its index in every per-cell array is `j * nx + i` (the conventions:
+/// [`crate::flood`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GridSpec {
     /// Columns.
@@ -109,6 +110,22 @@ impl Default for SolverParams {
 }
 
 impl SolverParams {
+    /// What is allowed but unwise, in words: α above √(θ/2). [`super::run_model`] adds these
+    /// to the report's notes (which `twin flood` prints), and [`SolverParams::validate`] logs
+    /// them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let bound = (self.theta / 2.0).sqrt();
+        if self.alpha > bound {
+            w.push(format!(
+                "solver alpha {} is above sqrt(theta/2) = {bound:.3} (theta {}): deep water with \
+                 little friction may oscillate",
+                self.alpha, self.theta
+            ));
+        }
+        w
+    }
+
     /// Check the ranges.
     pub fn validate(&self) -> Result<()> {
         let bad = |f: &str, m: &str| Err(ScenarioError::invalid(format!("solver `{f}`"), m));
@@ -118,12 +135,8 @@ impl SolverParams {
         if !(self.alpha > 0.0 && self.alpha <= 1.0) {
             return bad("alpha", "must be within (0, 1]");
         }
-        if self.alpha > (self.theta / 2.0).sqrt() {
-            tracing::warn!(
-                alpha = self.alpha,
-                theta = self.theta,
-                "alpha above sqrt(theta/2): deep water with little friction may oscillate"
-            );
+        for w in self.warnings() {
+            tracing::warn!("{w}");
         }
         if !(self.g > 0.0 && self.g.is_finite()) {
             return bad("g", "must be positive");
@@ -179,9 +192,11 @@ pub struct FloodModel {
     pub z: Vec<f64>,
     /// Cells water cannot enter: buildings burnt in as obstacles, DEM nodata.
     pub blocked: Vec<bool>,
-    /// Manning's n per cell (s/m^(1/3)); a face takes the mean of its two cells.
+    /// Manning's n per cell (s/m^(1/3)), within [0, 1); 0 is frictionless; a face takes the
+    /// mean of its two cells.
     pub manning: Vec<f64>,
-    /// Rain zone of each cell (index into `rain`).
+    /// Rain zone of each cell (index into `rain`): one hyetograph per cell (zones replace,
+    /// they do not add).
     pub rain_zone: Vec<u16>,
     /// Rain intensity per zone (m/s, step series).
     pub rain: Vec<TimeSeries>,
@@ -344,11 +359,11 @@ impl FloodModel {
                 format!("open cell {k} has no ground elevation"),
             ));
         }
-        if let Some(k) = (0..n).find(|&k| !(self.manning[k] > 0.0 && self.manning[k] < 1.0)) {
+        if let Some(k) = (0..n).find(|&k| !(self.manning[k] >= 0.0 && self.manning[k] < 1.0)) {
             return Err(ScenarioError::invalid(
                 "flood model",
                 format!(
-                    "Manning's n {} at cell {k} is outside (0, 1)",
+                    "Manning's n {} at cell {k} is outside [0, 1) (0: frictionless)",
                     self.manning[k]
                 ),
             ));

@@ -307,10 +307,14 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
     let m = &s.manning;
     let check_n = |v: &Spanned<f64>, f: &str| {
         let x = *v.get_ref();
-        if x > 0.0 && x < 1.0 {
+        if (0.0..1.0).contains(&x) {
             Ok(x)
         } else {
-            Err(sc.error_at(v, f, format!("Manning's n must be within (0, 1), not {x}")))
+            Err(sc.error_at(
+                v,
+                f,
+                format!("Manning's n must be within [0, 1) (0: frictionless), not {x}"),
+            ))
         }
     };
     let n_default = check_n(&m.default, "default")?;

@@ -11,7 +11,8 @@
 //!
 //! [rain]                           # intensity (mm/h) from each time (s): a step hyetograph
 //! series = [[0, 20], [3600, 50], [7200, 0]]
-//! [[rain.zone]]                    # a polygon with its own hyetograph (later zones win)
+//! [[rain.zone]]                    # a polygon with its own hyetograph: it REPLACES the base
+//!                                  # series (and earlier zones) on its cells, it does not add
 //! polygon = [[x, y], ...]
 //! series = [[0, 80], [3600, 0]]
 //!
@@ -30,7 +31,7 @@
 //! line = [[x, y], ...]
 //! crest_m = 4.5                    # or raise_m = 1.0 (above the ground)
 //!
-//! [manning]                        # Manning's n by land cover
+//! [manning]                        # Manning's n by land cover, within [0, 1) (0: frictionless)
 //! default = 0.035
 //! water = 0.030
 //! road = 0.016

@@ -21,7 +21,8 @@ pub struct FloodState {
 
 impl FloodState {
     /// Cell-centre velocity (east, north) in m/s: the mean of the two face discharges over the
-    /// depth; zero where the depth is at or below `wet_depth`.
+    /// depth; zero where the depth is at or below `wet_depth`. North-positive, while rows run
+    /// from the north and `qy` is south-positive (see the conventions in [`crate::flood`]).
     pub fn velocity(&self, grid: &GridSpec, wet_depth: f64) -> (Vec<f64>, Vec<f64>) {
         let (nx, ny) = (grid.nx, grid.ny);
         let mut vx = vec![0.0; nx * ny];
