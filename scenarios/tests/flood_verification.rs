@@ -377,3 +377,71 @@ fn frictionless_seiche_keeps_its_period() {
     let mb = s.mass_balance().unwrap();
     assert!(mb.relative_error <= 1e-12, "{mb:?}");
 }
+
+/// Free-outflow edges (issue 20, defect 10): a channel 1000 m long and 30 m wide (walls along
+/// its sides) fed 3 m³/s at its west end (q = 0.1 m²/s) drains through its east edge. At a
+/// steady state the edge lets out what comes in, so the edge cell's depth is the depth whose
+/// discharge law gives q:
+///   normal depth (Manning, bed slope S = 0.001, n = 0.03): h_n = (q·n/√S)^(3/5) = 0.2436 m;
+///   critical depth (flat bed): h_c = (q²/g)^(1/3) = 0.1007 m.
+/// After 4 h (steady) the edge cell is within 1 % of it, the outflow booked as boundary
+/// exchange balances the budget (relative error ≤ 1e-9), and the outflow rate is within 1 %
+/// of the inflow.
+#[test]
+fn free_outflow_edges_reach_normal_and_critical_depth() {
+    use scenarios::flood::{Edge, Outflow, OutflowKind};
+    let (nx, ny, dx, q_in) = (100usize, 3usize, 10.0_f64, 3.0_f64);
+    let q = q_in / (ny as f64 * dx);
+    let n = 0.03;
+    let slope: f64 = 0.001;
+    for (name, kind, bed_slope, expected) in [
+        (
+            "normal",
+            OutflowKind::Normal { slope: None },
+            slope,
+            (q * n / slope.sqrt()).powf(0.6),
+        ),
+        (
+            "critical",
+            OutflowKind::Critical,
+            0.0,
+            (q * q / 9.81).cbrt(),
+        ),
+    ] {
+        let mut m = FloodModel::flat(nx, ny, dx, 0.0, n);
+        for j in 0..ny {
+            for i in 0..nx {
+                m.z[j * nx + i] = 5.0 - bed_slope * i as f64 * dx;
+            }
+        }
+        for j in 0..ny {
+            m.inflows.push(Inflow {
+                name: format!("west {j}"),
+                cell: j * nx,
+                series: TimeSeries::constant(q_in / ny as f64, Interp::Linear),
+            });
+        }
+        m.outflows.push(Outflow {
+            name: "east".into(),
+            edge: Edge::East,
+            kind,
+        });
+        let mut s = CpuSolver::new(&m).unwrap();
+        s.advance_to(4.0 * 3600.0).unwrap();
+        let b0 = s.mass_balance().unwrap().boundary_net_m3;
+        s.advance_to(4.0 * 3600.0 + 600.0).unwrap();
+        let mb = s.mass_balance().unwrap();
+        let rate = -(mb.boundary_net_m3 - b0) / 600.0;
+        let h_edge = s.state().unwrap().h[nx + nx - 1];
+        eprintln!(
+            "{name} outflow: edge depth {h_edge:.4} m (expected {expected:.4}), outflow {rate:.4} m³/s of {q_in}, mass error {:e}",
+            mb.relative_error
+        );
+        assert!(
+            (h_edge - expected).abs() <= 0.01 * expected,
+            "{name}: {h_edge}"
+        );
+        assert!((rate - q_in).abs() <= 0.01 * q_in, "{name}: outflow {rate}");
+        assert!(mb.relative_error <= 1e-9, "{name}: {mb:?}");
+    }
+}

@@ -19,8 +19,11 @@
 //! 3. Outflow limiter: a cell whose outgoing faces would take more than its depth in this
 //!    step scales them by depth / outflow, so no depth goes negative; a face takes the factor of
 //!    the cell it drains, so both cells see the same discharge and mass is conserved.
-//! 4. Continuity: h += Δt/Δx·(q_w − q_e + q_n − q_s) + rain + inflow; stage cells are then set
-//!    to max(stage − z, 0) and the difference is booked as boundary exchange.
+//! 4. Continuity: h += Δt/Δx·(q_w − q_e + q_n − q_s) + rain + inflow; a free-outflow edge
+//!    cell then loses Δt/Δx·q_out(h at the step's start), at most its depth, across its outer
+//!    face (critical or normal depth,
+//!    `model::OutflowKind`); stage cells are then set to max(stage − z, 0); both are booked as
+//!    boundary exchange.
 //!
 //! **How it is fast.** A step's passes are fused: a walker goes down a block of rows computing,
 //! for row j + 1, the new face discharges and the limiter factors into small row buffers that
@@ -61,7 +64,9 @@
 //! discharges are exact zeros). Speed and hazard rating are f32 (what the rasters store). The
 //! wet and hazard durations equal the sum of the steps' Δt up to rounding.
 
-use super::model::{FloodModel, ForcingTable, GridSpec, SlotKind, SolverParams, NO_SLOT};
+use super::model::{
+    FloodModel, ForcingTable, GridSpec, OutflowCell, SlotKind, SolverParams, NO_SLOT,
+};
 use super::solver::{FloodSolver, FloodState, FloodSummary, MassBalance};
 use crate::error::Result;
 use rayon::prelude::*;
@@ -185,6 +190,9 @@ struct Ctx<'a> {
     blocked_start: &'a [usize],
     special: &'a [Special],
     special_start: &'a [usize],
+    /// Free-outflow edge cells and their first index per row.
+    outflow: &'a [OutflowCell],
+    outflow_start: &'a [usize],
     theta: f32,
     half: f32,
     gdt: f32,
@@ -891,6 +899,17 @@ fn continuity_row(
         hr[s.k - b] += v;
         st.inflow += v;
     }
+    // Free-outflow edges: q = coef·h^e across the outer face from the depth at the start of
+    // the step (as the faces' discharges), taking at most the depth the cell has now.
+    for o in &c.outflow[c.outflow_start[j]..c.outflow_start[j + 1]] {
+        let old = h[o.cell - b];
+        let x = &mut hr[o.cell - b];
+        if old > 0.0 && *x > 0.0 {
+            let loss = (c.dt_dx * o.coef * old.powf(o.exponent)).min(*x);
+            *x -= loss;
+            st.boundary -= loss;
+        }
+    }
     let negative = hr.iter().fold(0u32, |n, &x| n | (x < 0.0) as u32);
     if negative != 0 {
         for x in hr.iter_mut().filter(|x| **x < 0.0) {
@@ -1229,6 +1248,8 @@ pub struct CpuSolver {
     blocked_start: Vec<usize>,
     special: Vec<Special>,
     special_start: Vec<usize>,
+    outflow: Vec<OutflowCell>,
+    outflow_start: Vec<usize>,
     zeros: Vec<f32>,
     forcing: ForcingTable,
     /// Depth now, and the buffer the next step writes.
@@ -1335,6 +1356,8 @@ impl CpuSolver {
             })
             .collect();
         let special_start = row_starts(special.iter().map(|s| s.k), nx, ny);
+        let outflow = model.outflow_cells();
+        let outflow_start = row_starts(outflow.iter().map(|o| o.cell), nx, ny);
         let mut rain_cells = vec![0.0; forcing.slots.len()];
         let mut first_slot = None;
         let mut uniform = true;
@@ -1375,6 +1398,8 @@ impl CpuSolver {
             blocked_start,
             special,
             special_start,
+            outflow,
+            outflow_start,
             zeros: vec![0.0f32; nx],
             forcing,
             h_next: h.clone(),
@@ -1468,6 +1493,8 @@ impl CpuSolver {
                     blocked_start: &self.blocked_start,
                     special: &self.special,
                     special_start: &self.special_start,
+                    outflow: &self.outflow,
+                    outflow_start: &self.outflow_start,
                     theta: p.theta as f32,
                     half: (0.5 * (1.0 - p.theta)) as f32,
                     gdt: (p.g * dt) as f32,

@@ -60,7 +60,7 @@ pub mod series;
 pub mod solver;
 
 pub use cpu::CpuSolver;
-pub use model::{FloodModel, GridSpec, Inflow, SolverParams, Stage};
+pub use model::{Edge, FloodModel, GridSpec, Inflow, Outflow, OutflowKind, SolverParams, Stage};
 pub use run::{
     cpu_solver, run_loaded, run_loaded_with, run_model, run_scenario, FloodReport, RunSpec,
     SolverFactory,

@@ -183,6 +183,86 @@ pub struct Stage {
     pub series: TimeSeries,
 }
 
+/// A side of the grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Edge {
+    /// Row 0.
+    North,
+    /// The last row.
+    South,
+    /// The last column.
+    East,
+    /// Column 0.
+    West,
+}
+
+impl Edge {
+    /// Parse "north", "south", "east" or "west".
+    pub fn parse(s: &str) -> Option<Edge> {
+        match s {
+            "north" => Some(Edge::North),
+            "south" => Some(Edge::South),
+            "east" => Some(Edge::East),
+            "west" => Some(Edge::West),
+            _ => None,
+        }
+    }
+
+    /// The cells along this side, and for each its neighbour one cell inside.
+    pub fn cells(self, nx: usize, ny: usize) -> Vec<(usize, usize)> {
+        match self {
+            Edge::North => (0..nx).map(|i| (i, i + nx)).collect(),
+            Edge::South => (0..nx)
+                .map(|i| ((ny - 1) * nx + i, (ny - 2) * nx + i))
+                .collect(),
+            Edge::West => (0..ny).map(|j| (j * nx, j * nx + 1)).collect(),
+            Edge::East => (0..ny)
+                .map(|j| (j * nx + nx - 1, j * nx + nx - 2))
+                .collect(),
+        }
+    }
+}
+
+/// How water leaves through a free-outflow edge.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum OutflowKind {
+    /// Critical depth at the edge: q = √g · h^(3/2) per metre of edge.
+    Critical,
+    /// Normal depth (Manning): q = h^(5/3) · √S / n per metre of edge, S the given slope or,
+    /// when None, the local ground slope between the edge cell and its neighbour inside
+    /// (|Δz| / Δx; flat ground lets nothing out).
+    Normal {
+        /// Energy slope S (m/m), None for the local ground slope.
+        slope: Option<f64>,
+    },
+}
+
+/// A free-outflow edge: water leaves the domain across the outer face of its cells at the
+/// discharge of [`OutflowKind`] for the cell's depth (explicit, at most the cell's depth in a
+/// step), booked as boundary exchange. Edges without one are walls.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outflow {
+    /// Name for reports.
+    pub name: String,
+    /// Which side.
+    pub edge: Edge,
+    /// How the discharge is set.
+    pub kind: OutflowKind,
+}
+
+/// One cell of a free-outflow edge: q = coef · h^exponent (m²/s) across its outer face(s).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutflowCell {
+    /// The cell.
+    pub cell: usize,
+    /// Coefficient (a corner of two edges of one kind: the sum of both).
+    pub coef: f64,
+    /// 1.5 (critical depth) or 5/3 (normal depth).
+    pub exponent: f64,
+}
+
 /// Everything a solver needs.
 #[derive(Clone, Debug)]
 pub struct FloodModel {
@@ -204,6 +284,8 @@ pub struct FloodModel {
     pub inflows: Vec<Inflow>,
     /// Stage boundaries.
     pub stages: Vec<Stage>,
+    /// Free-outflow edges (the other edges are walls).
+    pub outflows: Vec<Outflow>,
     /// Initial depth per cell (m).
     pub h0: Vec<f64>,
     /// Scheme parameters.
@@ -318,6 +400,7 @@ impl FloodModel {
             rain: vec![TimeSeries::constant(0.0, Interp::Step)],
             inflows: Vec::new(),
             stages: Vec::new(),
+            outflows: Vec::new(),
             h0: vec![0.0; n],
             params: SolverParams::default(),
         }
@@ -445,6 +528,16 @@ impl FloodModel {
                 ));
             }
         }
+        for o in &self.outflows {
+            if let OutflowKind::Normal { slope: Some(s) } = o.kind {
+                if !(s >= 0.0 && s < 1.0) {
+                    return Err(ScenarioError::invalid(
+                        format!("outflow {:?}", o.name),
+                        format!("slope {s} is outside [0, 1)"),
+                    ));
+                }
+            }
+        }
         self.params.validate()
     }
 
@@ -492,6 +585,58 @@ impl FloodModel {
             rain,
             special,
         }
+    }
+
+    /// The cells of the free-outflow edges with their discharge laws, sorted by cell; blocked
+    /// cells and stage cells (whose level is imposed) are left out. A corner on two edges of
+    /// one law adds their coefficients (two outer faces); on two of different laws it keeps
+    /// the first edge's.
+    pub fn outflow_cells(&self) -> Vec<OutflowCell> {
+        let (nx, ny) = (self.grid.nx, self.grid.ny);
+        let mut stage = vec![false; self.grid.cells()];
+        for s in &self.stages {
+            for &c in &s.cells {
+                stage[c] = true;
+            }
+        }
+        let mut out: Vec<OutflowCell> = Vec::new();
+        for o in &self.outflows {
+            for (k, inner) in o.edge.cells(nx, ny) {
+                if self.blocked[k] || stage[k] {
+                    continue;
+                }
+                let (coef, exponent) = match o.kind {
+                    OutflowKind::Critical => (self.params.g.sqrt(), 1.5),
+                    OutflowKind::Normal { slope } => {
+                        let s = slope.unwrap_or_else(|| {
+                            if self.blocked[inner] {
+                                0.0
+                            } else {
+                                (self.z[k] - self.z[inner]).abs() / self.grid.dx
+                            }
+                        });
+                        let n = self.manning[k];
+                        // Frictionless normal flow has no depth: take critical flow instead.
+                        if n > 0.0 {
+                            (s.sqrt() / n, 5.0 / 3.0)
+                        } else {
+                            (self.params.g.sqrt(), 1.5)
+                        }
+                    }
+                };
+                match out.iter_mut().find(|c| c.cell == k) {
+                    Some(c) if c.exponent == exponent => c.coef += coef,
+                    Some(_) => {}
+                    None => out.push(OutflowCell {
+                        cell: k,
+                        coef,
+                        exponent,
+                    }),
+                }
+            }
+        }
+        out.sort_by_key(|c| c.cell);
+        out
     }
 
     /// The initial depth with stage cells set to their level at t = 0.

@@ -442,6 +442,65 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
         });
     }
 
+    // Free-outflow edges.
+    let mut outflows = Vec::new();
+    for (k, o) in s.outflows.iter().enumerate() {
+        let name = o
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("outflow {}", k + 1));
+        let edge = super::model::Edge::parse(o.edge.get_ref()).ok_or_else(|| {
+            sc.error_at(
+                &o.edge,
+                "edge",
+                format!(
+                    "{name}: {:?} is not north, south, east or west",
+                    o.edge.get_ref()
+                ),
+            )
+        })?;
+        let slope = match &o.slope {
+            Some(v) => {
+                let x = *v.get_ref();
+                if !(0.0..1.0).contains(&x) {
+                    return Err(sc.error_at(
+                        v,
+                        "slope",
+                        format!("{name}: slope {x} is outside [0, 1)"),
+                    ));
+                }
+                Some(x)
+            }
+            None => None,
+        };
+        let kind = match o.kind.as_ref().map(|k| k.get_ref().as_str()) {
+            None | Some("normal") => super::model::OutflowKind::Normal { slope },
+            Some("critical") => {
+                if let Some(v) = &o.slope {
+                    return Err(sc.error_at(
+                        v,
+                        "slope",
+                        format!("{name}: a critical-depth outflow takes no slope"),
+                    ));
+                }
+                super::model::OutflowKind::Critical
+            }
+            Some(other) => {
+                let v = o.kind.as_ref().expect("matched Some");
+                return Err(sc.error_at(
+                    v,
+                    "kind",
+                    format!("{name}: {other:?} is not \"normal\" or \"critical\""),
+                ));
+            }
+        };
+        notes.push(format!(
+            "{name}: free outflow on the {} edge ({kind:?})",
+            o.edge.get_ref()
+        ));
+        outflows.push(super::model::Outflow { name, edge, kind });
+    }
+
     // Stage boundaries.
     let mut stages = Vec::new();
     let mut taken = vec![false; n];
@@ -575,6 +634,7 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
         rain,
         inflows,
         stages,
+        outflows,
         h0,
         params,
     };

@@ -31,6 +31,11 @@
 //! line = [[x, y], ...]
 //! crest_m = 4.5                    # or raise_m = 1.0 (above the ground)
 //!
+//! [[outflow]]                      # a free-outflow edge (edges are walls otherwise)
+//! edge = "east"
+//! kind = "normal"                  # normal depth (Manning; the default) or "critical"
+//! slope = 0.001                    # normal: the energy slope; the local ground slope if left out
+//!
 //! [manning]                        # Manning's n by land cover, within [0, 1) (0: frictionless)
 //! default = 0.035
 //! water = 0.030
@@ -160,6 +165,9 @@ pub struct FloodScenario {
     /// Levee edits.
     #[serde(default, rename = "levee")]
     pub levees: Vec<LeveeSection>,
+    /// Free-outflow edges (the other edges are walls).
+    #[serde(default, rename = "outflow")]
+    pub outflows: Vec<OutflowSection>,
 }
 
 fn yes() -> bool {
@@ -331,6 +339,21 @@ pub struct StageSection {
     /// Start with the low ground connected to the boundary filled to the first level.
     #[serde(default)]
     pub fill: bool,
+}
+
+/// `[[outflow]]`: a free-outflow edge.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutflowSection {
+    /// Name.
+    pub name: Option<String>,
+    /// "north", "south", "east" or "west".
+    pub edge: Spanned<String>,
+    /// "normal" (normal depth, Manning; the default) or "critical" (critical depth).
+    pub kind: Option<Spanned<String>>,
+    /// Energy slope S (m/m) of a "normal" outflow; the local ground slope at the edge when
+    /// left out.
+    pub slope: Option<Spanned<f64>>,
 }
 
 /// `[[levee]]`.

@@ -82,7 +82,8 @@ pub struct MassBalance {
     pub rain_m3: f64,
     /// Point inflows.
     pub inflow_m3: f64,
-    /// Net volume the stage boundaries put in (negative: they took water out).
+    /// Net volume the stage boundaries and free-outflow edges put in (negative: they took
+    /// water out).
     pub boundary_net_m3: f64,
     /// Volume added by clamping round-off negative depths to zero.
     pub clamped_m3: f64,
