@@ -389,7 +389,7 @@ fn frictionless_seiche_keeps_its_period() {
 /// of the inflow.
 #[test]
 fn free_outflow_edges_reach_normal_and_critical_depth() {
-    use scenarios::flood::{Edge, Outflow, OutflowKind};
+    use scenarios::flood::OutflowKind;
     let (nx, ny, dx, q_in) = (100usize, 3usize, 10.0_f64, 3.0_f64);
     let q = q_in / (ny as f64 * dx);
     let n = 0.03;
@@ -408,24 +408,7 @@ fn free_outflow_edges_reach_normal_and_critical_depth() {
             (q * q / 9.81).cbrt(),
         ),
     ] {
-        let mut m = FloodModel::flat(nx, ny, dx, 0.0, n);
-        for j in 0..ny {
-            for i in 0..nx {
-                m.z[j * nx + i] = 5.0 - bed_slope * i as f64 * dx;
-            }
-        }
-        for j in 0..ny {
-            m.inflows.push(Inflow {
-                name: format!("west {j}"),
-                cell: j * nx,
-                series: TimeSeries::constant(q_in / ny as f64, Interp::Linear),
-            });
-        }
-        m.outflows.push(Outflow {
-            name: "east".into(),
-            edge: Edge::East,
-            kind,
-        });
+        let m = scenarios::flood::cases::outflow_channel(kind, bed_slope);
         let mut s = CpuSolver::new(&m).unwrap();
         s.advance_to(4.0 * 3600.0).unwrap();
         let b0 = s.mass_balance().unwrap().boundary_net_m3;

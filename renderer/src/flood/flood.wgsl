@@ -49,11 +49,12 @@ struct Params {
     cushion: f32,
     slack: f32,    // relative rounding slack on α
     zero: u32,     // 0, unknown to the shader compiler (see opaque)
-    pad1: u32,
+    out_base: u32, // index in `misc` of the free-outflow table (coef, exponent) pairs
     pad2: u32,
 }
 
-// Per cell: ground (shifted), Manning's n, rain slot, and a code: bit 0 blocked, bit 1 east face
+// Per cell: ground (shifted), Manning's n, rain slot (bits 0..15; bits 16..31: 1 + the cell's
+// entry in the free-outflow table, 0 for none), and a code: bit 0 blocked, bit 1 east face
 // open, bit 2 south face open, bit 3 the special slot is a stage (else an inflow); bits 8..31
 // the special slot, 0xFFFFFF for none.
 struct Cell {
@@ -505,6 +506,7 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     var hn = 0.0;
     if (k < P.n_cells) {
         hn = depth(k);
+        let h_old = hn;
         let c = cell[k];
         let f = c.code;
         if (dt > 0.0 && (f & 1u) == 0u) {
@@ -543,7 +545,7 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
             }
             q[k] = vec2<f32>(qe, qs);
             var delta = dt / P.dx * ((qw - qe) + (qnn - qs));
-            delta += misc[P.slot_base + c.rain];
+            delta += misc[P.slot_base + (c.rain & 0xFFFFu)];
             let sp = f >> 8u;
             var stage = false;
             var level = 0.0;
@@ -564,10 +566,23 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
             var lo = r.y;
             hn = (hi - c.z) + lo;
             // acc2 is read and written only where something is booked in it.
-            let touch = hn < 0.0 || stage || hn > P.wet;
+            let touch = hn < 0.0 || stage || hn > P.wet || (c.rain >> 16u) != 0u;
             var a2 = vec4<f32>(0.0);
             if (touch) {
                 a2 = acc2[k];
+            }
+            // Free-outflow edge: q = coef·h^e across the outer face from the depth at the start
+            // of the step, taking at most the depth the cell has now.
+            let oi = c.rain >> 16u;
+            var lost = 0.0;
+            if (oi != 0u && h_old > 0.0 && hn > 0.0) {
+                let e = P.out_base + 2u * (oi - 1u);
+                lost = min(dt / P.dx * misc[e] * pow(h_old, misc[e + 1u]), hn);
+                let r2 = two_sum(hi, -lost);
+                let r3 = two_sum(r2.x, lo + r2.y);
+                hi = r3.x;
+                lo = r3.y;
+                hn = (hi - c.z) + lo;
             }
             if (hn < 0.0) {
                 a2.w -= hn;
@@ -575,6 +590,7 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
                 lo = 0.0;
                 hn = 0.0;
             }
+            a2.z -= lost;
             if (stage) {
                 hi = max(level, c.z);
                 lo = 0.0;

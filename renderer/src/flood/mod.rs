@@ -66,7 +66,9 @@ struct Params {
     slack: f32,
     /// 0 (a value the shader compiler cannot fold: see `opaque` in flood.wgsl).
     zero: u32,
-    pad: [u32; 2],
+    /// Index in `misc` of the free-outflow table.
+    out_base: u32,
+    pad: u32,
 }
 
 #[repr(C)]
@@ -169,6 +171,22 @@ impl GpuSolver {
             });
         let datum = if lo.is_finite() { 0.5 * (lo + hi) } else { 0.0 };
         let forcing = model.forcing_table();
+        // Free-outflow edge cells: their entry (from 1) in the table, packed above the rain slot.
+        let outflow = model.outflow_cells();
+        let mut out_entry = vec![0u32; n];
+        for (e, o) in outflow.iter().enumerate() {
+            out_entry[o.cell] = e as u32 + 1;
+        }
+        if forcing.slots.len() > 0xFFFF || outflow.len() >= 0xFFFF {
+            return Err(RenderError::Invalid {
+                what: "flood forcing".into(),
+                message: format!(
+                    "{} series and {} outflow cells: the GPU solver takes at most 65,535 of each",
+                    forcing.slots.len(),
+                    outflow.len()
+                ),
+            });
+        }
         let cells: Vec<Cell> = (0..n)
             .map(|k| {
                 let (i, j) = (k % nx, k / nx);
@@ -199,7 +217,7 @@ impl GpuSolver {
                 Cell {
                     z: (model.z[k] - datum) as f32,
                     n: model.manning[k] as f32,
-                    rain: forcing.rain[k],
+                    rain: forcing.rain[k] | (out_entry[k] << 16),
                     code,
                 }
             })
@@ -262,7 +280,8 @@ impl GpuSolver {
             cushion: DEPTH_CUSHION as f32,
             slack: 1e-5,
             zero: 0,
-            pad: [0; 2],
+            out_base: (MISC_HEAD + n_slots + n_wg) as u32,
+            pad: 0,
         };
         let d = &gpu.device;
         let scope = d.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -305,10 +324,14 @@ impl GpuSolver {
             bytemuck::cast_slice(&vec![[0f32; 4]; n]),
             U::COPY_SRC,
         );
+        let mut misc0 = vec![0f32; MISC_HEAD + n_slots + n_wg];
+        for o in &outflow {
+            misc0.extend([o.coef as f32, o.exponent as f32]);
+        }
         let misc = storage(
             d,
             "flood misc",
-            bytemuck::cast_slice(&vec![0f32; MISC_HEAD + n_slots + n_wg]),
+            bytemuck::cast_slice(&misc0),
             U::COPY_SRC | U::COPY_DST,
         );
         let n_points: usize = forcing.slots.iter().map(|s| s.series.t.len()).sum();

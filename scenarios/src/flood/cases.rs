@@ -375,3 +375,28 @@ pub fn compare_series(
         peak_m: (peak(model), peak(reference)),
     }
 }
+
+/// A channel for the free-outflow edges: 100 × 3 cells of 10 m (1000 m long, 30 m wide,
+/// walls along its sides), ground 5 m at the west end falling by `bed_slope` eastwards,
+/// Manning's n 0.03, fed 3 m³/s spread over its west column, draining through its east edge
+/// with `kind`. At a steady state the east edge lets out q = 0.1 m²/s.
+pub fn outflow_channel(kind: super::model::OutflowKind, bed_slope: f64) -> FloodModel {
+    let (nx, ny, dx, q_in) = (100usize, 3usize, 10.0, 3.0);
+    let mut m = FloodModel::flat(nx, ny, dx, 0.0, 0.03);
+    for j in 0..ny {
+        for i in 0..nx {
+            m.z[j * nx + i] = 5.0 - bed_slope * i as f64 * dx;
+        }
+        m.inflows.push(Inflow {
+            name: format!("west {j}"),
+            cell: j * nx,
+            series: TimeSeries::constant(q_in / ny as f64, Interp::Linear),
+        });
+    }
+    m.outflows.push(super::model::Outflow {
+        name: "east".into(),
+        edge: super::model::Edge::East,
+        kind,
+    });
+    m
+}
