@@ -530,7 +530,7 @@ impl FloodModel {
         }
         for o in &self.outflows {
             if let OutflowKind::Normal { slope: Some(s) } = o.kind {
-                if !(s >= 0.0 && s < 1.0) {
+                if !(0.0..1.0).contains(&s) {
                     return Err(ScenarioError::invalid(
                         format!("outflow {:?}", o.name),
                         format!("slope {s} is outside [0, 1)"),
