@@ -506,3 +506,79 @@ series = [[0, -1.0], [600, 2.0], [2400, 2.0]]
         "{e}"
     );
 }
+
+/// Issue 20: the scenario file takes free-outflow edges (`[[outflow]]`), a frictionless
+/// `[manning]` (n = 0) and an α above √(θ/2), which the run's notes warn about (the notes are
+/// what `twin flood` prints); a bad edge or kind is refused naming the line and the field.
+#[test]
+fn outflow_edges_frictionless_and_warnings_from_the_scenario_file() {
+    let twin = valley_twin();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = r#"name = "valley drains east"
+twin = "."
+duration_s = 600
+output_interval_s = 600
+snapshots = false
+
+[rain]
+series = [[0, 50.0], [300, 0]]
+
+[manning]
+default = 0.0
+
+[solver]
+alpha = 0.65
+max_dt_s = 5
+"#;
+    let path = tmp.path().join("drain.toml");
+    std::fs::write(
+        &path,
+        format!("{base}\n[[outflow]]\nedge = \"east\"\nkind = \"critical\"\n\n[[outflow]]\nedge = \"west\"\nslope = 0.01\n"),
+    )
+    .unwrap();
+    let sc = LoadedScenario::load(&path).unwrap();
+    let rep = run_loaded(
+        &sc,
+        &twin,
+        &tmp.path().join("out"),
+        &cpu_solver,
+        &NoProgress,
+    )
+    .unwrap();
+    let mb = &rep.mass_balance;
+    assert!(mb.boundary_net_m3 < 0.0, "nothing left: {mb:?}");
+    assert!(mb.relative_error < 1e-9, "{mb:?}");
+    assert!(
+        rep.notes
+            .iter()
+            .any(|n| n.starts_with("warning: solver alpha 0.65")),
+        "{:?}",
+        rep.notes
+    );
+    assert!(rep
+        .notes
+        .iter()
+        .any(|n| n.contains("free outflow on the east edge")));
+    for (bad, field) in [
+        ("[[outflow]]\nedge = \"up\"\n", "edge"),
+        ("[[outflow]]\nedge = \"east\"\nkind = \"weir\"\n", "kind"),
+        (
+            "[[outflow]]\nedge = \"east\"\nkind = \"critical\"\nslope = 0.1\n",
+            "slope",
+        ),
+    ] {
+        let p = tmp.path().join("bad.toml");
+        std::fs::write(&p, format!("{base}\n{bad}")).unwrap();
+        let sc = LoadedScenario::load(&p).unwrap();
+        let e = run_loaded(
+            &sc,
+            &twin,
+            &tmp.path().join("bad"),
+            &cpu_solver,
+            &NoProgress,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("bad.toml") && e.contains(field), "{bad}: {e}");
+    }
+}
