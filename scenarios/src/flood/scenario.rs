@@ -40,6 +40,10 @@
 //! default = 0.035
 //! water = 0.030
 //! road = 0.016
+//! [[manning.raster]]               # n from a raster in the project CRS (GeoTIFF or .asc)
+//! file = "landcover.tif"
+//! classes = { "1" = 0.03, "2" = 0.016, "3" = 0.1 }   # or n = 0.016 (a mask: value ≠ 0);
+//!                                  # neither: the raster's values are n
 //!
 //! [buildings]
 //! burn = true                      # buildings are blocked cells
@@ -207,9 +211,29 @@ pub struct ManningSection {
     /// Cells under the twin's road centrelines (asphalt): 0.016.
     #[serde(default = "n_road")]
     pub road: Spanned<f64>,
+    /// Rasters (land cover, road masks) giving n cell by cell, applied after the defaults,
+    /// water and roads and before the zones (later rasters win).
+    #[serde(default, rename = "raster")]
+    pub rasters: Vec<ManningRaster>,
     /// Polygons with their own n (later ones win).
     #[serde(default, rename = "zone")]
     pub zones: Vec<ManningZone>,
+}
+
+/// `[[manning.raster]]`: Manning's n from a raster (GeoTIFF or ESRI ASCII grid) in the project
+/// CRS, read at each flood cell's centre (the raster cell holding it); cells outside the
+/// raster or at its nodata keep their n. Either `classes` (a land-cover code → n table; other
+/// codes keep their n), or `n` (a mask: cells whose value is not 0 get n, e.g. a road mask), or
+/// neither (the raster's values are n themselves).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManningRaster {
+    /// The raster file (relative to the scenario file).
+    pub file: Spanned<PathBuf>,
+    /// Land-cover code → n.
+    pub classes: Option<Spanned<std::collections::BTreeMap<String, f64>>>,
+    /// n for the cells where a mask raster is not 0.
+    pub n: Option<Spanned<f64>>,
 }
 
 fn n_default() -> Spanned<f64> {
@@ -228,6 +252,7 @@ impl Default for ManningSection {
             default: n_default(),
             water: n_water(),
             road: n_road(),
+            rasters: Vec::new(),
             zones: Vec::new(),
         }
     }
