@@ -655,6 +655,9 @@ fn manning_from_a_land_cover_raster() {
         format!("{base}[[manning.raster]]\nfile = \"cover.asc\"\nclasses = {{ \"1\" = 1.5 }}\n"),
     ))
     .unwrap();
-    let e = prepare(&sc, &twin).err().expect("refused").to_string();
+    let Err(e) = prepare(&sc, &twin) else {
+        panic!("an n of 1.5 was taken")
+    };
+    let e = e.to_string();
     assert!(e.contains("bad.toml") && e.contains("classes"), "{e}");
 }
