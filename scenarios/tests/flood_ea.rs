@@ -124,3 +124,45 @@ fn ea_test4_full_run_matches_lisflood_fp() {
     table(&dg2.title, &t2, &m2, &dg2);
     check(&rows, 0.03, 100.0, 0.03);
 }
+
+/// EA test 2 (filling of floodplain depressions), 48 h on the 20 m grid of the EA set-up
+/// (`flood::cases::ea_test2`). No other model's series is public as data, so this checks what
+/// the set-up itself fixes: the closed domain keeps the 97,200 m³ of inflow (relative mass
+/// error ≤ 1e-9), and the final levels at the 16 depression centres P1..P16 are printed (also
+/// by `scripts/ea_benchmarks.sh`). About 4 s.
+#[test]
+fn ea_test2_keeps_its_inflow() {
+    let m = scenarios::flood::cases::ea_test2(20.0).unwrap();
+    let start = std::time::Instant::now();
+    let mut s = CpuSolver::new(&m).unwrap();
+    s.advance_to(48.0 * 3600.0).unwrap();
+    let st = s.state().unwrap();
+    let mb = s.mass_balance().unwrap();
+    println!(
+        "\nEA test 2 at 20 m, 48 h in {:.1} s ({} steps): inflow {:.0} m³, final volume {:.0} m³, mass error {:e}",
+        start.elapsed().as_secs_f64(),
+        s.steps(),
+        mb.inflow_m3,
+        mb.final_m3,
+        mb.relative_error
+    );
+    println!("| point | x, y (m) | ground (m) | final level (m) | depth (m) |");
+    println!("| --- | --- | --- | --- | --- |");
+    for k in 0..16 {
+        let (x, y) = (
+            250.0 + 500.0 * (k / 4) as f64,
+            250.0 + 500.0 * (k % 4) as f64,
+        );
+        let (i, j) = m.grid.cell_of(x, y).unwrap();
+        let c = j * m.grid.nx + i;
+        println!(
+            "| P{} | {x:.0}, {y:.0} | {:.3} | {:.3} | {:.3} |",
+            k + 1,
+            m.z[c],
+            m.z[c] + st.h[c],
+            st.h[c]
+        );
+    }
+    assert!((mb.inflow_m3 - 97_200.0).abs() < 1e-6, "{mb:?}");
+    assert!(mb.relative_error <= 1e-9, "{mb:?}");
+}
