@@ -99,7 +99,8 @@ pub struct GpuSolver {
     wg_y: u32,
     params_buf: wgpu::Buffer,
     lev: wgpu::Buffer,
-    cell: wgpu::Buffer,
+    /// The cells as uploaded (their shifted ground and blocked bit give depths from levels).
+    cells: Vec<Cell>,
     q: wgpu::Buffer,
     acc: wgpu::Buffer,
     acc2: wgpu::Buffer,
@@ -291,7 +292,7 @@ impl GpuSolver {
             contents: bytemuck::bytes_of(&params),
             usage: U::UNIFORM | U::COPY_DST,
         });
-        let cell = storage(d, "flood cells", bytemuck::cast_slice(&cells), U::COPY_SRC);
+        let cell = storage(d, "flood cells", bytemuck::cast_slice(&cells), U::empty());
         let lev = storage(
             d,
             "flood levels",
@@ -437,7 +438,7 @@ impl GpuSolver {
             wg_y: wg_y as u32,
             params_buf,
             lev,
-            cell,
+            cells,
             q,
             acc,
             acc2,
@@ -479,9 +480,7 @@ impl GpuSolver {
     fn depth_now(&self) -> Result<Vec<f64>> {
         let lev: Vec<[f32; 2]> =
             bytemuck::pod_collect_to_vec(&self.read(&self.lev, 0, self.lev.size())?);
-        let cells: Vec<Cell> =
-            bytemuck::pod_collect_to_vec(&self.read(&self.cell, 0, self.cell.size())?);
-        Ok(depths(&lev, &cells))
+        Ok(depths(&lev, &self.cells))
     }
 
     /// The adapter the solver runs on.
