@@ -506,3 +506,158 @@ series = [[0, -1.0], [600, 2.0], [2400, 2.0]]
         "{e}"
     );
 }
+
+/// Issue 20: the scenario file takes free-outflow edges (`[[outflow]]`), a frictionless
+/// `[manning]` (n = 0) and an α above √(θ/2), which the run's notes warn about (the notes are
+/// what `twin flood` prints); a bad edge or kind is refused naming the line and the field.
+#[test]
+fn outflow_edges_frictionless_and_warnings_from_the_scenario_file() {
+    let twin = valley_twin();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = r#"name = "valley drains east"
+twin = "."
+duration_s = 600
+output_interval_s = 600
+snapshots = false
+
+[rain]
+series = [[0, 50.0], [300, 0]]
+
+[manning]
+default = 0.0
+
+[solver]
+alpha = 0.65
+max_dt_s = 5
+"#;
+    let path = tmp.path().join("drain.toml");
+    std::fs::write(
+        &path,
+        format!("{base}\n[[outflow]]\nedge = \"east\"\nkind = \"critical\"\n\n[[outflow]]\nedge = \"west\"\nslope = 0.01\n"),
+    )
+    .unwrap();
+    let sc = LoadedScenario::load(&path).unwrap();
+    let rep = run_loaded(
+        &sc,
+        &twin,
+        &tmp.path().join("out"),
+        &cpu_solver,
+        &NoProgress,
+    )
+    .unwrap();
+    let mb = &rep.mass_balance;
+    assert!(mb.boundary_net_m3 < 0.0, "nothing left: {mb:?}");
+    assert!(mb.relative_error < 1e-9, "{mb:?}");
+    assert!(
+        rep.notes
+            .iter()
+            .any(|n| n.starts_with("warning: solver alpha 0.65")),
+        "{:?}",
+        rep.notes
+    );
+    assert!(rep
+        .notes
+        .iter()
+        .any(|n| n.contains("free outflow on the east edge")));
+    for (bad, field) in [
+        ("[[outflow]]\nedge = \"up\"\n", "edge"),
+        ("[[outflow]]\nedge = \"east\"\nkind = \"weir\"\n", "kind"),
+        (
+            "[[outflow]]\nedge = \"east\"\nkind = \"critical\"\nslope = 0.1\n",
+            "slope",
+        ),
+    ] {
+        let p = tmp.path().join("bad.toml");
+        std::fs::write(&p, format!("{base}\n{bad}")).unwrap();
+        let sc = LoadedScenario::load(&p).unwrap();
+        let e = run_loaded(
+            &sc,
+            &twin,
+            &tmp.path().join("bad"),
+            &cpu_solver,
+            &NoProgress,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("bad.toml") && e.contains(field), "{bad}: {e}");
+    }
+}
+
+/// Issue 20: Manning's n from a raster (`[[manning.raster]]`): a land-cover grid (ESRI ASCII,
+/// code 1 on the west half, 2 on the east half, nodata in one corner) with a class table sets
+/// n cell by cell; a mask with `n` sets it where the mask is not 0; cells at nodata keep the
+/// default; a class table with an n out of range is refused naming the field.
+#[test]
+fn manning_from_a_land_cover_raster() {
+    use scenarios::flood::prepare::prepare;
+    let twin = valley_twin();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = "name = \"n from a raster\"\ntwin = \".\"\nduration_s = 60\noutput_interval_s = 60\n\n[manning]\ndefault = 0.035\n";
+    let write = |name: &str, text: String| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let plain = LoadedScenario::load(&write("plain.toml", base.to_string())).unwrap();
+    let g = prepare(&plain, &twin).unwrap().model.grid;
+    let mut asc = format!(
+        "ncols {}\nnrows {}\nxllcorner {}\nyllcorner {}\ncellsize {}\nNODATA_value -9999\n",
+        g.nx,
+        g.ny,
+        g.xmin,
+        g.ymax - g.ny as f64 * g.dx,
+        g.dx
+    );
+    for j in 0..g.ny {
+        let row: Vec<String> = (0..g.nx)
+            .map(|i| {
+                if i == 0 && j == 0 {
+                    "-9999".into()
+                } else if i < g.nx / 2 {
+                    "1".into()
+                } else {
+                    "2".into()
+                }
+            })
+            .collect();
+        asc.push_str(&row.join(" "));
+        asc.push('\n');
+    }
+    write("cover.asc", asc);
+    let sc = LoadedScenario::load(&write(
+        "cover.toml",
+        format!("{base}[[manning.raster]]\nfile = \"cover.asc\"\nclasses = {{ \"1\" = 0.02, \"2\" = 0.08 }}\n"),
+    ))
+    .unwrap();
+    let m = prepare(&sc, &twin).unwrap().model;
+    for j in 0..g.ny {
+        for i in 0..g.nx {
+            let want = if i == 0 && j == 0 {
+                0.035
+            } else if i < g.nx / 2 {
+                0.02
+            } else {
+                0.08
+            };
+            assert_eq!(m.manning[j * g.nx + i], want, "cell {i},{j}");
+        }
+    }
+    let sc = LoadedScenario::load(&write(
+        "mask.toml",
+        format!("{base}[[manning.raster]]\nfile = \"cover.asc\"\nn = 0.0\n"),
+    ))
+    .unwrap();
+    let m = prepare(&sc, &twin).unwrap().model;
+    assert_eq!(m.manning[0], 0.035, "nodata keeps the default");
+    assert!(m.manning[1..].iter().all(|&n| n == 0.0));
+    let sc = LoadedScenario::load(&write(
+        "bad.toml",
+        format!("{base}[[manning.raster]]\nfile = \"cover.asc\"\nclasses = {{ \"1\" = 1.5 }}\n"),
+    ))
+    .unwrap();
+    let Err(e) = prepare(&sc, &twin) else {
+        panic!("an n of 1.5 was taken")
+    };
+    let e = e.to_string();
+    assert!(e.contains("bad.toml") && e.contains("classes"), "{e}");
+}

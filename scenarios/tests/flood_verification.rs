@@ -263,3 +263,169 @@ fn radial_spread_stays_symmetric() {
         "volume {volume}"
     );
 }
+
+/// Lake at rest on hard ground (issue 20, defect 8): the cases of
+/// `scenarios::flood::cases::lake_at_rest_cases` (non-dyadic levels, rough ground at a high
+/// datum, buildings and a wall holding two lakes at different levels) stay still for an hour:
+/// every wet cell's level moves by at most 1e-12 m, every cell speed is at most 1e-11 m/s, and
+/// the mass error is at most 1e-9 m³. The GPU solver runs the same cases
+/// (`renderer/tests/flood_gpu.rs`).
+#[test]
+fn lake_at_rest_cases_stay_still() {
+    for case in scenarios::flood::cases::lake_at_rest_cases() {
+        let m = &case.model;
+        let levels = case.levels();
+        let mut s = CpuSolver::new(m).unwrap();
+        s.advance_to(3600.0).unwrap();
+        let st = s.state().unwrap();
+        let deta = (0..m.grid.cells())
+            .filter(|&k| levels[k].is_finite())
+            .map(|k| (m.z[k] + st.h[k] - levels[k]).abs())
+            .fold(0.0, f64::max);
+        let (vx, vy) = st.velocity(&m.grid, 0.0);
+        let v = vx
+            .iter()
+            .zip(&vy)
+            .map(|(a, b)| a.hypot(*b))
+            .fold(0.0, f64::max);
+        let mb = s.mass_balance().unwrap();
+        eprintln!(
+            "CPU lake at rest, {}: {} steps, |Δη| ≤ {deta:e} m, |v| ≤ {v:e} m/s, mass error {:e} m³",
+            case.name,
+            s.steps(),
+            mb.error_m3
+        );
+        assert!(s.steps() > 100, "{}: only {} steps", case.name, s.steps());
+        assert!(deta <= 1e-12, "{}: level moved by {deta} m", case.name);
+        assert!(v <= 1e-11, "{}: speed {v} m/s", case.name);
+        assert!(mb.error_m3.abs() <= 1e-9, "{}: {mb:?}", case.name);
+    }
+}
+
+/// The Δt schedule under heavy rain on dry, fine grids (issue 20, defect 9): with Δt set
+/// every 4 steps (the default), 400 mm/h on a dry grid of 0.5 m cells (flat, and tilted with
+/// hollows) and of 2 m cells with a 5 mm flow depth threshold must keep the Courant number
+/// Δt·√(g·h_max)/Δx of every step at or below α (issue 20's judges measured 2.45 and 0.97
+/// against α = 0.5 on such grids before the schedule bounded the depth a group's forcing adds;
+/// 1.165 was seen here while the flow's own gathering was not yet allowed for), and the rain
+/// must still be all there (mass error ≤ 1e-9 relative).
+#[test]
+fn heavy_rain_on_dry_fine_grids_keeps_the_courant_bound() {
+    use scenarios::flood::cases::heavy_rain_on_dry;
+    let cases = [
+        ("0.5 m flat", heavy_rain_on_dry(80, 0.5, 400.0, 0.0, 0.001)),
+        (
+            "0.5 m tilted",
+            heavy_rain_on_dry(80, 0.5, 400.0, 0.02, 0.001),
+        ),
+        ("2 m, 5 mm", heavy_rain_on_dry(60, 2.0, 400.0, 0.01, 0.005)),
+    ];
+    for (name, m) in cases {
+        assert_eq!(m.params.dt_every, 4);
+        let mut s = CpuSolver::new(&m).unwrap();
+        s.advance_to(600.0).unwrap();
+        let ratio = s.max_courant() / m.params.alpha;
+        let mb = s.mass_balance().unwrap();
+        eprintln!(
+            "heavy rain {name}: {} steps, max Courant {:.9} (α {}), deepest {:.4} m",
+            s.steps(),
+            s.max_courant(),
+            m.params.alpha,
+            s.state().unwrap().h.iter().copied().fold(0.0, f64::max)
+        );
+        assert!(
+            ratio <= 1.0 + 1e-9,
+            "{name}: Courant {} > α",
+            s.max_courant()
+        );
+        assert!(ratio > 0.5, "{name}: Δt needlessly short ({ratio})");
+        assert!(mb.relative_error <= 1e-9, "{name}: {mb:?}");
+    }
+}
+
+/// A frictionless run (Manning's n = 0, allowed since issue 20): a seiche in a closed channel
+/// of length L = 1000 m and depth h = 2 m, started from η = a·cos(πx/L) with a = 1 cm. The
+/// local inertial scheme without friction is the linear long-wave equation, whose fundamental
+/// mode has the period T = 2L/√(g·h) = 451.5 s: at t = T/2 the level at the west wall is −a,
+/// at t = T it is +a again (θ = 1: no numerical damping; within 5 % of a), and the volume
+/// stays what it was (closed channel).
+#[test]
+fn frictionless_seiche_keeps_its_period() {
+    let (l, h, a, dx) = (1000.0_f64, 2.0_f64, 0.01_f64, 10.0_f64);
+    let nx = (l / dx) as usize;
+    let mut m = FloodModel::flat(nx, 3, dx, -h, 0.0);
+    m.params.theta = 1.0;
+    for j in 0..3 {
+        for i in 0..nx {
+            let x = (i as f64 + 0.5) * dx;
+            m.h0[j * nx + i] = h + a * (std::f64::consts::PI * x / l).cos();
+        }
+    }
+    let period = 2.0 * l / (9.81 * h).sqrt();
+    let mut s = CpuSolver::new(&m).unwrap();
+    // Level at the west wall (cell centre x = dx/2, where cos ≈ 1).
+    let west = |s: &mut CpuSolver| s.state().unwrap().h[nx] - h;
+    let expected = a * (std::f64::consts::PI * 0.5 * dx / l).cos();
+    s.advance_to(period / 2.0).unwrap();
+    let half = west(&mut s);
+    s.advance_to(period).unwrap();
+    let full = west(&mut s);
+    eprintln!(
+        "seiche: T = {period:.1} s; west level {half:.5} m at T/2, {full:.5} m at T (±{expected:.5})"
+    );
+    assert!((half + expected).abs() <= 0.05 * a, "at T/2: {half}");
+    assert!((full - expected).abs() <= 0.05 * a, "at T: {full}");
+    let mb = s.mass_balance().unwrap();
+    assert!(mb.relative_error <= 1e-12, "{mb:?}");
+}
+
+/// Free-outflow edges (issue 20, defect 10): a channel 1000 m long and 30 m wide (walls along
+/// its sides) fed 3 m³/s at its west end (q = 0.1 m²/s) drains through its east edge. At a
+/// steady state the edge lets out what comes in, so the edge cell's depth is the depth whose
+/// discharge law gives q:
+///   normal depth (Manning, bed slope S = 0.001, n = 0.03): h_n = (q·n/√S)^(3/5) = 0.2436 m;
+///   critical depth (flat bed): h_c = (q²/g)^(1/3) = 0.1007 m.
+/// After 4 h (steady) the edge cell is within 1 % of it, the outflow booked as boundary
+/// exchange balances the budget (relative error ≤ 1e-9), and the outflow rate is within 1 %
+/// of the inflow.
+#[test]
+fn free_outflow_edges_reach_normal_and_critical_depth() {
+    use scenarios::flood::OutflowKind;
+    let (nx, ny, dx, q_in) = (100usize, 3usize, 10.0_f64, 3.0_f64);
+    let q = q_in / (ny as f64 * dx);
+    let n = 0.03;
+    let slope: f64 = 0.001;
+    for (name, kind, bed_slope, expected) in [
+        (
+            "normal",
+            OutflowKind::Normal { slope: None },
+            slope,
+            (q * n / slope.sqrt()).powf(0.6),
+        ),
+        (
+            "critical",
+            OutflowKind::Critical,
+            0.0,
+            (q * q / 9.81).cbrt(),
+        ),
+    ] {
+        let m = scenarios::flood::cases::outflow_channel(kind, bed_slope);
+        let mut s = CpuSolver::new(&m).unwrap();
+        s.advance_to(4.0 * 3600.0).unwrap();
+        let b0 = s.mass_balance().unwrap().boundary_net_m3;
+        s.advance_to(4.0 * 3600.0 + 600.0).unwrap();
+        let mb = s.mass_balance().unwrap();
+        let rate = -(mb.boundary_net_m3 - b0) / 600.0;
+        let h_edge = s.state().unwrap().h[nx + nx - 1];
+        eprintln!(
+            "{name} outflow: edge depth {h_edge:.4} m (expected {expected:.4}), outflow {rate:.4} m³/s of {q_in}, mass error {:e}",
+            mb.relative_error
+        );
+        assert!(
+            (h_edge - expected).abs() <= 0.01 * expected,
+            "{name}: {h_edge}"
+        );
+        assert!((rate - q_in).abs() <= 0.01 * q_in, "{name}: outflow {rate}");
+        assert!(mb.relative_error <= 1e-9, "{name}: {mb:?}");
+    }
+}

@@ -2,11 +2,25 @@
 // passes as the CPU reference solver in `scenarios::flood::cpu`, in f32 with the ground shifted
 // by a datum so that water levels stay small numbers.
 //
+// The state is the water level η (above the datum), not the depth: still water has equal
+// levels in every wet cell, and equal levels difference to exactly zero, so a lake at rest
+// stays exactly at rest whatever its ground (a depth state made η = z + h in f32, whose
+// rounding moved still water). Each level is a compensated pair (hi, lo): hi + lo is the level
+// to about 1e-14 m; updates add to it by an exact two-sum, so rain of a few µm a step on a
+// level of metres is kept (a plain f32 level would round it away). Depth = (hi − z) + lo.
+//
 // One step = clock (one workgroup: h_max from the partial maxima, Δt, the time, the forcing of
 // every slot) → flux (new face discharges from the old ones) → limit (outflow factors) →
 // update (continuity, forcing, summaries, partial maxima of the new depth). A batch of steps
 // runs without the CPU; `clock` sets Δt = 0 once the batch target time is reached, and the
 // other kernels then leave everything as it is.
+//
+// Δt schedule (as `scenarios::flood::cpu::group_dt`): set at the start of each group of
+// dt_every steps from a bound of the deepest water over the group (the deepest now, what the
+// forcing can add, what the flow gathered in the last groups); single steps while the water
+// is thin and after a group that would have gone past α. Unlike the CPU, the clock sees the
+// deepest water of every step, so it also starts a new group at once when the shared Δt would
+// take a step past α: every step keeps Δt·√(g·h_max)/Δx ≤ α.
 
 struct Params {
     nx: u32,
@@ -27,11 +41,20 @@ struct Params {
     hazard: f32,
     t_end: f32,    // batch end time, seconds after the batch start
     t0: f32,       // batch start, seconds since the start of the run
-    dt_every: u32, // Δt is set every this many steps of a run segment
-    phase: u32,    // steps of the segment before this batch, modulo dt_every
+    dt_every: u32, // steps of a group sharing one Δt
+    fallback: u32, // groups taken as single steps after one would have gone past α
+    thin: f32,     // single steps while the deepest water is thinner than this (m)
+    flow_margin: f32,
+    flow_memory: f32,
+    cushion: f32,
+    slack: f32,    // relative rounding slack on α
+    zero: u32,     // 0, unknown to the shader compiler (see opaque)
+    out_base: u32, // index in `misc` of the free-outflow table (coef, exponent) pairs
+    pad2: u32,
 }
 
-// Per cell: ground (shifted), Manning's n, rain slot, and a code: bit 0 blocked, bit 1 east face
+// Per cell: ground (shifted), Manning's n, rain slot (bits 0..15; bits 16..31: 1 + the cell's
+// entry in the free-outflow table, 0 for none), and a code: bit 0 blocked, bit 1 east face
 // open, bit 2 south face open, bit 3 the special slot is a stage (else an inflow); bits 8..31
 // the special slot, 0xFFFFFF for none.
 struct Cell {
@@ -43,7 +66,8 @@ struct Cell {
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> cell: array<Cell>;
-@group(0) @binding(2) var<storage, read_write> h: array<f32>;
+// Water level above the datum, a compensated pair (hi, lo); hi = z and lo = 0 where dry.
+@group(0) @binding(2) var<storage, read_write> lev: array<vec2<f32>>;
 // Limited discharges of the last step (x: east face, y: south face), m²/s.
 @group(0) @binding(3) var<storage, read_write> q: array<vec2<f32>>;
 // Discharges of this step before limiting.
@@ -51,15 +75,19 @@ struct Cell {
 @group(0) @binding(5) var<storage, read_write> fac: array<f32>;
 // (max depth, first wet time or −1, wet duration, duration above the hazard depth)
 @group(0) @binding(6) var<storage, read_write> acc: array<vec4<f32>>;
-// (max speed, max hazard rating, stage exchange depth, unused)
+// (max speed, max hazard rating, stage exchange depth, depth added by clamping negatives)
 @group(0) @binding(7) var<storage, read_write> acc2: array<vec4<f32>>;
-// [0] elapsed, [1] Kahan compensation, [2] Δt of this step, [3] step start, [4] steps in the batch,
-// [5] h_max, [6] the Δt of the current group of dt_every steps, then the slot values, then
-// the partial maxima.
+// [0] elapsed, [1] Kahan compensation, [2] Δt of this step, [3] step start, [4] steps in the
+// batch (these five are zeroed before each batch), [5] h_max at this step's start, [6] the Δt
+// of the current group, [7] steps taken in the group, [8] the largest Courant number so far,
+// [9] flow rise allowed for (m a step), [10] flow rise measured in the current group, [11]
+// the forcing's bound of the deepest water at the end of the last step, [12] single-step
+// groups left, [13] 1 once a step was taken, [14] steps of the current group; then the slot
+// values, then the partial maxima.
 @group(0) @binding(8) var<storage, read_write> misc: array<f32>;
-// Series points (t relative to the batch start, value) and slots (offset, length, kind, 0);
-// kind 0: rain (step series, integral), 1: inflow (linear, integral / cell area), 2: stage
-// (linear, value at the end of the step).
+// Series points (t relative to the batch start, value) and slots (offset, length, kind, cell);
+// kind 0: rain (step series, integral), 1: inflow (linear, integral / cell area; `cell` is
+// its cell), 2: stage (linear, value at the end of the step).
 @group(0) @binding(9) var<storage, read> series: array<vec2<f32>>;
 @group(0) @binding(10) var<storage, read> slots: array<vec4<u32>>;
 
@@ -67,11 +95,20 @@ const WG: u32 = 256u;
 const NONE: u32 = 0xFFFFFFu;
 
 var<workgroup> red: array<f32, 256>;
+var<workgroup> red2: array<f32, 256>;
 var<workgroup> sh_dt: f32;
 var<workgroup> sh_t: f32;
+var<workgroup> sh_w: f32;
+var<workgroup> sh_hmax: f32;
 
 fn index(wg: vec3<u32>, li: u32) -> u32 {
     return (wg.y * P.wg_x + wg.x) * WG + li;
+}
+
+// Depth of cell k.
+fn depth(k: u32) -> f32 {
+    let l = lev[k];
+    return (l.x - cell[k].z) + l.y;
 }
 
 // Value of series `s` at time t.
@@ -101,20 +138,53 @@ fn value_at(off: u32, len: u32, t: f32, linear: bool) -> f32 {
     return a.y + (t - a.x) / (b.x - a.x) * (b.y - a.y);
 }
 
-// Exact integral of a series over [a, b].
-fn integral(off: u32, len: u32, a: f32, b: f32, linear: bool) -> f32 {
-    if (b <= a) {
+// x, hidden from the shader compiler's float algebra: its bits XOR a uniform zero.
+fn opaque(x: f32) -> f32 {
+    return bitcast<f32>(bitcast<u32>(x) ^ P.zero);
+}
+
+// a + b as an unevaluated pair (s, e) with s + e = a + b exactly (Knuth's two-sum). Shader
+// compilers may treat float additions as associative (lavapipe folded (a + b) − a to b, so the
+// error term came out 0, and WGSL cannot mark an operation exact): the sum and the rounded part
+// go through `opaque`, which no float rule sees through.
+fn two_sum(a: f32, b: f32) -> vec2<f32> {
+    let s = opaque(a + b);
+    let bb = opaque(s - a);
+    let av = opaque(s - bb);
+    return vec2<f32>(s, (a - av) + (b - bb));
+}
+
+// Largest value of a linear series over [a, b]: the ends and the points in between.
+fn max_over(off: u32, len: u32, a: f32, b: f32) -> f32 {
+    var m = max(value_at(off, len, a, true), value_at(off, len, b, true));
+    for (var i = 0u; i < len; i++) {
+        let p = series[off + i];
+        if (p.x > a && p.x < b) {
+            m = max(m, p.y);
+        }
+    }
+    return m;
+}
+
+// Integral of a series over [a, a + dt]. The pieces between the series' points add up to dt
+// itself: (a + dt) − a in f32 would round dt to the grid of a's magnitude, and with a constant
+// Δt that rounding takes the same side every step (rain and inflows then gained 5e-5 of their
+// volume in a batch of steps).
+fn integral(off: u32, len: u32, a: f32, dt: f32, linear: bool) -> f32 {
+    if (dt <= 0.0) {
         return 0.0;
     }
     var sum = 0.0;
     var lo = a;
+    var left = dt;
     let first = series[off].x;
     if (lo < first) {
-        let hi = min(b, first);
-        sum += series[off].y * (hi - lo);
-        lo = hi;
+        let w = min(left, first - lo);
+        sum += series[off].y * w;
+        left -= w;
+        lo = first;
     }
-    if (lo >= b) {
+    if (left <= 0.0) {
         return sum;
     }
     // Segment k: last point with time <= lo.
@@ -135,26 +205,27 @@ fn integral(off: u32, len: u32, a: f32, b: f32, linear: bool) -> f32 {
         k = l;
     }
     loop {
-        if (lo >= b) {
+        if (left <= 0.0) {
             break;
         }
         if (k + 1u >= len) {
-            sum += series[off + len - 1u].y * (b - lo);
+            sum += series[off + len - 1u].y * left;
             break;
         }
-        let hi = min(b, series[off + k + 1u].x);
-        if (hi > lo) {
+        let p = series[off + k];
+        let n = series[off + k + 1u];
+        let w = min(left, n.x - lo);
+        if (w > 0.0) {
             if (linear) {
-                let p = series[off + k];
-                let n = series[off + k + 1u];
                 let va = p.y + (lo - p.x) / (n.x - p.x) * (n.y - p.y);
-                let vb = p.y + (hi - p.x) / (n.x - p.x) * (n.y - p.y);
-                sum += 0.5 * (va + vb) * (hi - lo);
+                let vb = p.y + (lo + w - p.x) / (n.x - p.x) * (n.y - p.y);
+                sum += 0.5 * (va + vb) * w;
             } else {
-                sum += series[off + k].y * (hi - lo);
+                sum += p.y * w;
             }
         }
-        lo = hi;
+        left -= w;
+        lo = n.x;
         k += 1u;
     }
     return sum;
@@ -166,7 +237,7 @@ fn init_max(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
     let k = index(wg, li);
     var v = 0.0;
     if (k < P.n_cells) {
-        v = h[k];
+        v = depth(k);
     }
     red[li] = v;
     workgroupBarrier();
@@ -180,6 +251,51 @@ fn init_max(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
     if (li == 0u && w < P.n_wg) {
         misc[P.part_base + w] = red[0];
     }
+}
+
+// Max-reduce red and red2 over the workgroup (every invocation calls it).
+fn reduce2(li: u32) {
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if (li < s) {
+            red[li] = max(red[li], red[li + s]);
+            red2[li] = max(red2[li], red2[li + s]);
+        }
+        workgroupBarrier();
+    }
+}
+
+// Δt = α·Δx/√(g·h), at most max_dt.
+fn dt_for(h: f32) -> f32 {
+    if (h > 0.0) {
+        return min(P.alpha * P.dx / sqrt(P.g * h), P.max_dt);
+    }
+    return P.max_dt;
+}
+
+// Each invocation's share of the forcing over [a, a + w] from its slots: the largest rain depth
+// into red, the largest depth a stage or an inflow can give a cell into red2 (a stage: h_max
+// plus its rise; an inflow: its cell's depth, or h_max when `own` is false, plus its depth).
+fn forcing_bound(li: u32, a: f32, w: f32, hmax: f32, own: bool) {
+    var rain = 0.0;
+    var deepest = hmax;
+    for (var s = li; s < P.n_slots; s += WG) {
+        let d = slots[s];
+        if (d.z == 0u) {
+            rain = max(rain, integral(d.x, d.y, a, w, false));
+        } else if (d.z == 1u) {
+            var base = hmax;
+            if (own) {
+                base = depth(d.w);
+            }
+            deepest = max(deepest, base + integral(d.x, d.y, a, w, true) / (P.dx * P.dx));
+        } else {
+            let rise = max(max_over(d.x, d.y, a, a + w) - value_at(d.x, d.y, a, true), 0.0);
+            deepest = max(deepest, hmax + rise);
+        }
+    }
+    red[li] = rain;
+    red2[li] = deepest;
 }
 
 // One workgroup: h_max, Δt, the clock and the slot values of this step.
@@ -199,12 +315,48 @@ fn clock(@builtin(local_invocation_index) li: u32) {
     }
     if (li == 0u) {
         let hmax = red[0];
-        // Δt of the group of dt_every steps this step starts, or the one its group set.
+        sh_hmax = hmax;
+        // What the flow added in the last step beyond the forcing's bound.
+        if (misc[13] > 0.0) {
+            misc[10] = max(misc[10], hmax - misc[11]);
+        }
+        var start = misc[7] >= misc[14];
+        if (!start && misc[6] * sqrt(P.g * hmax) / P.dx > P.alpha * (1.0 + P.slack)) {
+            // The group's Δt would take this step past α: a new group now, then single steps.
+            start = true;
+            misc[12] = f32(P.fallback) + 1.0;
+        }
+        var w = -1.0;
+        if (start) {
+            misc[9] = max(max(misc[10], 0.0), P.flow_memory * misc[9]);
+            misc[10] = 0.0;
+            misc[12] = max(misc[12] - 1.0, 0.0);
+            var k = P.dt_every;
+            if (misc[12] > 0.0 || hmax < P.thin) {
+                k = 1u;
+            }
+            misc[7] = 0.0;
+            misc[14] = f32(k);
+            w = min(f32(k - 1u) * dt_for(hmax), max(P.t_end - misc[0], 0.0));
+        }
+        sh_w = w;
+        sh_t = misc[0];
+    }
+    workgroupBarrier();
+    // The forcing's bound of the deepest water over the group (w < 0: not a group start).
+    let hmax = sh_hmax;
+    let t_now = sh_t;
+    let w = sh_w;
+    forcing_bound(li, t_now, max(w, 0.0), hmax, true);
+    reduce2(li);
+    if (li == 0u) {
         var dt = misc[6];
-        if ((u32(misc[4]) + P.phase) % P.dt_every == 0u) {
-            dt = P.max_dt;
-            if (hmax > 0.0) {
-                dt = min(P.alpha * P.dx / sqrt(P.g * hmax), P.max_dt);
+        if (w >= 0.0) {
+            dt = dt_for(hmax);
+            if (misc[14] > 1.0) {
+                let kk = misc[14] - 1.0;
+                let h = max(red[0] + red2[0], hmax) + P.flow_margin * kk * misc[9];
+                dt = dt_for(h * (1.0 + P.cushion));
             }
             misc[6] = dt;
         }
@@ -227,6 +379,8 @@ fn clock(@builtin(local_invocation_index) li: u32) {
         misc[3] = elapsed;
         if (dt > 0.0) {
             misc[4] = misc[4] + 1.0;
+            misc[7] = misc[7] + 1.0;
+            misc[8] = max(misc[8], dt * sqrt(P.g * hmax) / P.dx);
         }
         misc[5] = hmax;
         sh_dt = dt;
@@ -240,24 +394,33 @@ fn clock(@builtin(local_invocation_index) li: u32) {
         let d = slots[s];
         var v = 0.0;
         if (d.z == 0u) {
-            v = integral(d.x, d.y, t0, t0 + dt, false);
+            v = integral(d.x, d.y, t0, dt, false);
         } else if (d.z == 1u) {
-            v = integral(d.x, d.y, t0, t0 + dt, true) / area;
+            v = integral(d.x, d.y, t0, dt, true) / area;
         } else {
             v = value_at(d.x, d.y, t0 + dt, true);
         }
         misc[P.slot_base + s] = v;
     }
+    // The forcing's bound of the deepest water at the end of this step, for the flow rise.
+    forcing_bound(li, t0, dt, hmax, false);
+    reduce2(li);
+    if (li == 0u && dt > 0.0) {
+        misc[11] = red[0] + red2[0];
+        misc[13] = 1.0;
+    }
 }
 
-fn face(ha: f32, za: f32, hb: f32, zb: f32, q0: f32, ql: f32, qr: f32, n2: f32, dt: f32) -> f32 {
-    let ea = za + ha;
-    let eb = zb + hb;
-    let hf = max(ea, eb) - max(za, zb);
+// Discharge across a face between cells a (west/north) and b (east/south) with levels ea, eb
+// (compensated pairs) and ground za, zb.
+fn face(ea: vec2<f32>, za: f32, eb: vec2<f32>, zb: f32, q0: f32, ql: f32, qr: f32, n2: f32, dt: f32) -> f32 {
+    let hf = max(ea.x, eb.x) - max(za, zb);
     if (hf <= P.depth_thr) {
         return 0.0;
     }
-    let num = P.theta * q0 + 0.5 * (1.0 - P.theta) * (ql + qr) - P.g * dt / P.dx * hf * (eb - ea);
+    // Equal levels difference to exactly zero.
+    let slope = (eb.x - ea.x) + (eb.y - ea.y);
+    let num = P.theta * q0 + 0.5 * (1.0 - P.theta) * (ql + qr) - P.g * dt / P.dx * hf * slope;
     let hf73 = hf * hf * pow(hf, 1.0 / 3.0);
     return num / (1.0 + P.g * dt * n2 * abs(q0) / hf73);
 }
@@ -275,6 +438,7 @@ fn flux(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let i = k % P.nx;
     let j = k / P.nx;
     let q0 = q[k];
+    let lk = lev[k];
     var out = vec2<f32>(0.0, 0.0);
     if ((f & 2u) != 0u) {
         let e = cell[k + 1u];
@@ -287,7 +451,7 @@ fn flux(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         if ((e.code & 2u) != 0u) {
             qr = q[k + 1u].x;
         }
-        out.x = face(h[k], c.z, h[k + 1u], e.z, q0.x, ql, qr, nf * nf, dt);
+        out.x = face(lk, c.z, lev[k + 1u], e.z, q0.x, ql, qr, nf * nf, dt);
     }
     if ((f & 4u) != 0u) {
         let s = cell[k + P.nx];
@@ -300,7 +464,7 @@ fn flux(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         if ((s.code & 4u) != 0u) {
             qr = q[k + P.nx].y;
         }
-        out.y = face(h[k], c.z, h[k + P.nx], s.z, q0.y, ql, qr, nf * nf, dt);
+        out.y = face(lk, c.z, lev[k + P.nx], s.z, q0.y, ql, qr, nf * nf, dt);
     }
     qn[k] = out;
 }
@@ -326,10 +490,10 @@ fn limit(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
     }
     let out = (max(own.x, 0.0) - min(qw, 0.0)) + (max(own.y, 0.0) - min(qnn, 0.0));
     let out_depth = out * dt / P.dx;
-    let d = h[k];
+    let d = depth(k);
     var fk = 1.0;
     if (out_depth > d) {
-        fk = d / out_depth;
+        fk = max(d, 0.0) / out_depth;
     }
     fac[k] = fk;
 }
@@ -341,7 +505,8 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let dt = misc[2];
     var hn = 0.0;
     if (k < P.n_cells) {
-        hn = h[k];
+        hn = depth(k);
+        let h_old = hn;
         let c = cell[k];
         let f = c.code;
         if (dt > 0.0 && (f & 1u) == 0u) {
@@ -379,29 +544,61 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
                 }
             }
             q[k] = vec2<f32>(qe, qs);
-            hn = hn + dt / P.dx * ((qw - qe) + (qnn - qs));
-            hn += misc[P.slot_base + c.rain];
+            var delta = dt / P.dx * ((qw - qe) + (qnn - qs));
+            delta += misc[P.slot_base + (c.rain & 0xFFFFu)];
             let sp = f >> 8u;
             var stage = false;
             var level = 0.0;
             if (sp != NONE) {
                 let v = misc[P.slot_base + sp];
                 if ((f & 8u) == 0u) {
-                    hn += v;
+                    delta += v;
                 } else {
                     stage = true;
                     level = v;
                 }
             }
-            hn = max(hn, 0.0);
+            // level += delta as an exact two-sum into (hi, lo), then renormalised.
+            let l = lev[k];
+            let se = two_sum(l.x, delta);
+            let r = two_sum(se.x, l.y + se.y);
+            var hi = r.x;
+            var lo = r.y;
+            hn = (hi - c.z) + lo;
+            // acc2 is read and written only where something is booked in it.
+            let touch = hn < 0.0 || stage || hn > P.wet || (c.rain >> 16u) != 0u;
+            var a2 = vec4<f32>(0.0);
+            if (touch) {
+                a2 = acc2[k];
+            }
+            // Free-outflow edge: q = coef·h^e across the outer face from the depth at the start
+            // of the step, taking at most the depth the cell has now.
+            let oi = c.rain >> 16u;
+            var lost = 0.0;
+            if (oi != 0u && h_old > 0.0 && hn > 0.0) {
+                let e = P.out_base + 2u * (oi - 1u);
+                lost = min(dt / P.dx * misc[e] * pow(h_old, misc[e + 1u]), hn);
+                let r2 = two_sum(hi, -lost);
+                let r3 = two_sum(r2.x, lo + r2.y);
+                hi = r3.x;
+                lo = r3.y;
+                hn = (hi - c.z) + lo;
+            }
+            if (hn < 0.0) {
+                a2.w -= hn;
+                hi = c.z;
+                lo = 0.0;
+                hn = 0.0;
+            }
+            a2.z -= lost;
             if (stage) {
-                let hs = max(level - c.z, 0.0);
-                var a2 = acc2[k];
+                hi = max(level, c.z);
+                lo = 0.0;
+                let hs = hi - c.z;
                 a2.z += hs - hn;
-                acc2[k] = a2;
                 hn = hs;
             }
-            h[k] = hn;
+            lev[k] = vec2<f32>(hi, lo);
             if (hn > 0.0) {
                 var a = acc[k];
                 a.x = max(a.x, hn);
@@ -416,12 +613,13 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
                     let u = 0.5 * (qw + qe) / hn;
                     let v = 0.5 * (qnn + qs) / hn;
                     let speed = sqrt(u * u + v * v);
-                    var a2 = acc2[k];
                     a2.x = max(a2.x, speed);
                     a2.y = max(a2.y, hn * (speed + 0.5));
-                    acc2[k] = a2;
                 }
                 acc[k] = a;
+            }
+            if (touch) {
+                acc2[k] = a2;
             }
         }
     }

@@ -1,13 +1,19 @@
 //! The GPU flood solver: the local inertial scheme of `scenarios::flood` as WGSL compute
 //! kernels (`flood.wgsl`), behind the same [`FloodSolver`] trait as the CPU reference.
 //!
-//! * f32 state; the ground is shifted by a datum (the middle of the open cells' range) so that
-//!   water levels are small numbers and keep their precision;
+//! * f32 state: the water level, not the depth, as a compensated pair (hi, lo) above a datum
+//!   (the middle of the open cells' ground range), so that levels are small numbers, still
+//!   water's equal levels difference to exactly zero (a lake at rest stays at rest, as on the
+//!   CPU) and small additions (rain of micrometres a step) are kept exactly; depth =
+//!   (hi − z) + lo;
 //! * separate buffers for the old (limited) and the new face discharges;
 //! * h_max by a parallel reduction: each workgroup of the continuity kernel writes the maximum
-//!   of its new depths, and a one-workgroup kernel reduces them and sets the next Δt, at the
-//!   first step of each `advance_to` call and every `dt_every` steps after it (the steps in
-//!   between keep the group's Δt), as the CPU solver does;
+//!   of its new depths, and a one-workgroup kernel reduces them and sets the next Δt with the
+//!   CPU solver's schedule ([`scenarios::flood::cpu::group_dt`]): at the first step of each
+//!   `advance_to` call and of each group of `dt_every` steps, from a bound of the deepest water
+//!   over the group; the clock also starts a new group at once when the group's Δt would take
+//!   a step past α, so every step keeps its Courant number at or below α
+//!   ([`GpuSolver::max_courant`]);
 //! * steps run in batches without the CPU: the clock kernel computes Δt and the time on the
 //!   GPU (Kahan-summed f32 within a batch, f64 across batches on the CPU) and evaluates the
 //!   rain, inflow and stage series; the CPU reads back 32 bytes per batch.
@@ -18,12 +24,13 @@
 use crate::error::{RenderError, Result};
 use crate::gpu::Gpu;
 use bytemuck::{Pod, Zeroable};
+use scenarios::flood::cpu::{DEPTH_CUSHION, FALLBACK_GROUPS, FLOW_MARGIN, FLOW_MEMORY, THIN_WATER};
 use scenarios::flood::model::{ForcingTable, SlotKind, NO_SLOT};
 use scenarios::flood::{FloodModel, FloodSolver, FloodState, FloodSummary, MassBalance};
 use wgpu::util::DeviceExt;
 
 const WG: u32 = 256;
-const MISC_HEAD: usize = 8;
+const MISC_HEAD: usize = 16;
 const MAX_BATCH: u64 = 256;
 
 #[repr(C)]
@@ -47,10 +54,21 @@ struct Params {
     hazard: f32,
     target: f32,
     t0: f32,
-    /// Δt is set every this many steps of an `advance_to` call.
+    /// Steps of a group sharing one Δt.
     dt_every: u32,
-    /// Steps of the current `advance_to` call before this batch, modulo `dt_every`.
-    phase: u32,
+    /// Groups taken as single steps after one would have gone past α.
+    fallback: u32,
+    /// Single steps while the deepest water is thinner than this (m).
+    thin: f32,
+    flow_margin: f32,
+    flow_memory: f32,
+    cushion: f32,
+    slack: f32,
+    /// 0 (a value the shader compiler cannot fold: see `opaque` in flood.wgsl).
+    zero: u32,
+    /// Index in `misc` of the free-outflow table.
+    out_base: u32,
+    pad: u32,
 }
 
 #[repr(C)]
@@ -80,7 +98,9 @@ pub struct GpuSolver {
     wg_x: u32,
     wg_y: u32,
     params_buf: wgpu::Buffer,
-    h: wgpu::Buffer,
+    lev: wgpu::Buffer,
+    /// The cells as uploaded (their shifted ground and blocked bit give depths from levels).
+    cells: Vec<Cell>,
     q: wgpu::Buffer,
     acc: wgpu::Buffer,
     acc2: wgpu::Buffer,
@@ -152,6 +172,22 @@ impl GpuSolver {
             });
         let datum = if lo.is_finite() { 0.5 * (lo + hi) } else { 0.0 };
         let forcing = model.forcing_table();
+        // Free-outflow edge cells: their entry (from 1) in the table, packed above the rain slot.
+        let outflow = model.outflow_cells();
+        let mut out_entry = vec![0u32; n];
+        for (e, o) in outflow.iter().enumerate() {
+            out_entry[o.cell] = e as u32 + 1;
+        }
+        if forcing.slots.len() > 0xFFFF || outflow.len() >= 0xFFFF {
+            return Err(RenderError::Invalid {
+                what: "flood forcing".into(),
+                message: format!(
+                    "{} series and {} outflow cells: the GPU solver takes at most 65,535 of each",
+                    forcing.slots.len(),
+                    outflow.len()
+                ),
+            });
+        }
         let cells: Vec<Cell> = (0..n)
             .map(|k| {
                 let (i, j) = (k % nx, k / nx);
@@ -182,7 +218,7 @@ impl GpuSolver {
                 Cell {
                     z: (model.z[k] - datum) as f32,
                     n: model.manning[k] as f32,
-                    rain: forcing.rain[k],
+                    rain: forcing.rain[k] | (out_entry[k] << 16),
                     code,
                 }
             })
@@ -193,12 +229,29 @@ impl GpuSolver {
                 message: "too many inflow and stage series".into(),
             });
         }
-        let h0: Vec<f32> = model.initial_depth().iter().map(|&v| v as f32).collect();
-        let initial_m3 = h0.iter().map(|&v| v as f64).sum::<f64>() * g.cell_area();
+        // Levels above the datum: z + h in f64, then rounded once, so that cells of one still
+        // lake get the same f32 level; dry cells get exactly their ground.
+        let lev0: Vec<[f32; 2]> = model
+            .initial_depth()
+            .iter()
+            .enumerate()
+            .map(|(k, &d)| {
+                if model.blocked[k] {
+                    [0.0, 0.0]
+                } else {
+                    [(model.z[k] + d - datum) as f32, 0.0]
+                }
+            })
+            .collect();
+        let h0 = depths(&lev0, &cells);
+        let initial_m3 = h0.iter().sum::<f64>() * g.cell_area();
         let p = &model.params;
         let acc0: Vec<[f32; 4]> = h0
             .iter()
-            .map(|&d| [d, if d as f64 > p.wet_depth { 0.0 } else { -1.0 }, 0.0, 0.0])
+            .map(|&d| {
+                let w = if d > p.wet_depth { 0.0 } else { -1.0 };
+                [d as f32, w, 0.0, 0.0]
+            })
             .collect();
         let n_slots = forcing.slots.len();
         let params = Params {
@@ -221,7 +274,15 @@ impl GpuSolver {
             target: 0.0,
             t0: 0.0,
             dt_every: p.dt_every,
-            phase: 0,
+            fallback: FALLBACK_GROUPS,
+            thin: (THIN_WATER * p.depth_threshold) as f32,
+            flow_margin: FLOW_MARGIN as f32,
+            flow_memory: FLOW_MEMORY as f32,
+            cushion: DEPTH_CUSHION as f32,
+            slack: 1e-5,
+            zero: 0,
+            out_base: (MISC_HEAD + n_slots + n_wg) as u32,
+            pad: 0,
         };
         let d = &gpu.device;
         let scope = d.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -232,10 +293,10 @@ impl GpuSolver {
             usage: U::UNIFORM | U::COPY_DST,
         });
         let cell = storage(d, "flood cells", bytemuck::cast_slice(&cells), U::empty());
-        let h = storage(
+        let lev = storage(
             d,
-            "flood h",
-            bytemuck::cast_slice(&h0),
+            "flood levels",
+            bytemuck::cast_slice(&lev0),
             U::COPY_SRC | U::COPY_DST,
         );
         let zeros2 = vec![[0f32; 2]; n];
@@ -264,10 +325,14 @@ impl GpuSolver {
             bytemuck::cast_slice(&vec![[0f32; 4]; n]),
             U::COPY_SRC,
         );
+        let mut misc0 = vec![0f32; MISC_HEAD + n_slots + n_wg];
+        for o in &outflow {
+            misc0.extend([o.coef as f32, o.exponent as f32]);
+        }
         let misc = storage(
             d,
             "flood misc",
-            bytemuck::cast_slice(&vec![0f32; MISC_HEAD + n_slots + n_wg]),
+            bytemuck::cast_slice(&misc0),
             U::COPY_SRC | U::COPY_DST,
         );
         let n_points: usize = forcing.slots.iter().map(|s| s.series.t.len()).sum();
@@ -287,7 +352,12 @@ impl GpuSolver {
                     SlotKind::Inflow => 1,
                     SlotKind::Stage => 2,
                 };
-                let r = [off, s.series.t.len() as u32, kind, 0];
+                let r = [
+                    off,
+                    s.series.t.len() as u32,
+                    kind,
+                    s.cell.unwrap_or(0) as u32,
+                ];
                 off += s.series.t.len() as u32;
                 r
             })
@@ -315,7 +385,7 @@ impl GpuSolver {
         let bufs: [(u32, &wgpu::Buffer); 11] = [
             (0, &params_buf),
             (1, &cell),
-            (2, &h),
+            (2, &lev),
             (3, &q),
             (4, &qn),
             (5, &fac),
@@ -349,10 +419,10 @@ impl GpuSolver {
             (pipe, bg)
         };
         let pipes = Pipes {
-            init_max: make("init_max", &[0, 2, 8]),
-            clock: make("clock", &[0, 8, 9, 10]),
+            init_max: make("init_max", &[0, 1, 2, 8]),
+            clock: make("clock", &[0, 1, 2, 8, 9, 10]),
             flux: make("flux", &[0, 1, 2, 3, 4, 8]),
-            limit: make("limit", &[0, 2, 4, 5, 8]),
+            limit: make("limit", &[0, 1, 2, 4, 5, 8]),
             update: make("update", &[0, 1, 2, 3, 4, 5, 6, 7, 8]),
         };
         if let Some(e) = pollster::block_on(scope.pop()) {
@@ -367,7 +437,8 @@ impl GpuSolver {
             wg_x: wg_x as u32,
             wg_y: wg_y as u32,
             params_buf,
-            h,
+            lev,
+            cells,
             q,
             acc,
             acc2,
@@ -395,18 +466,35 @@ impl GpuSolver {
         Ok(s)
     }
 
+    /// The largest Courant number Δt·√(g·h_max)/Δx any step ran at so far, h_max being the
+    /// deepest water at the start of the step: at most α (the clock starts a new group of
+    /// steps rather than go past it).
+    pub fn max_courant(&mut self) -> Result<f64> {
+        let head = self.read(&self.misc, 0, (MISC_HEAD * 4) as u64)?;
+        let head: Vec<f32> = bytemuck::pod_collect_to_vec(&head);
+        Ok(head[8] as f64)
+    }
+
+    /// Depths (m) of every cell now, in f64 from the level pairs (exact: the f32 values and
+    /// their differences are exact in f64).
+    fn depth_now(&self) -> Result<Vec<f64>> {
+        let lev: Vec<[f32; 2]> =
+            bytemuck::pod_collect_to_vec(&self.read(&self.lev, 0, self.lev.size())?);
+        Ok(depths(&lev, &self.cells))
+    }
+
     /// The adapter the solver runs on.
     pub fn adapter(&self) -> String {
         self.gpu.describe()
     }
 
     /// Bytes the kernels move to and from GPU memory per cell update, assuming neighbours'
-    /// values come from cache: flux 36 (cell 16, h 4, q 8 read; qn 8 written), limit 16 (h 4,
-    /// qn 8 read; fac 4 written), update 44 (cell 16, h 4, qn 8, fac 4 read; q 8, h 4 written),
-    /// plus 64 for a wet cell (summaries acc and acc2 read and written). The clock kernel is
-    /// negligible.
+    /// values come from cache: flux 40 (cell 16, level pair 8, q 8 read; qn 8 written), limit
+    /// 24 (level pair 8, ground 4, qn 8 read; fac 4 written), update 52 (cell 16, level pair 8,
+    /// qn 8, fac 4 read; q 8, level pair 8 written), plus 64 for a wet cell (summaries acc and
+    /// acc2 read and written). The clock kernel is negligible.
     pub fn bytes_per_cell_update(wet_fraction: f64) -> f64 {
-        96.0 + 64.0 * wet_fraction.clamp(0.0, 1.0)
+        116.0 + 64.0 * wet_fraction.clamp(0.0, 1.0)
     }
 
     fn wait(&self) -> Result<()> {
@@ -537,13 +625,17 @@ impl FloodSolver for GpuSolver {
     }
 
     fn advance_to(&mut self, t_end: f64) -> scenarios::Result<()> {
-        // Δt is set from the deepest water at the call's first step and every `dt_every`
-        // steps after it, as the CPU solver does.
-        let first = self.steps;
+        // A new group of steps (a new Δt) at the call's first step, as the CPU solver does:
+        // no steps taken in a group of none.
+        self.gpu
+            .queue
+            .write_buffer(&self.misc, 7 * 4, bytemuck::cast_slice(&[0f32]));
+        self.gpu
+            .queue
+            .write_buffer(&self.misc, 14 * 4, bytemuck::cast_slice(&[0f32]));
         while self.t < t_end {
             // Between batches of at most MAX_BATCH steps, never inside one.
             scenarios::flood::solver::check_cancel(self.cancel.as_ref())?;
-            self.params.phase = ((self.steps - first) % self.params.dt_every as u64) as u32;
             let k = if self.last_dt > 0.0 {
                 (((t_end - self.t) / self.last_dt).ceil() as u64 + 2).clamp(1, MAX_BATCH)
             } else {
@@ -559,11 +651,11 @@ impl FloodSolver for GpuSolver {
     }
 
     fn state(&mut self) -> scenarios::Result<FloodState> {
-        let h = self.floats(&self.h)?;
+        let h = self.depth_now()?;
         let q = self.floats(&self.q)?;
         Ok(FloodState {
             time: self.t,
-            h: h.iter().map(|&v| v as f64).collect(),
+            h,
             qx: q.iter().step_by(2).map(|&v| v as f64).collect(),
             qy: q.iter().skip(1).step_by(2).map(|&v| v as f64).collect(),
         })
@@ -591,20 +683,35 @@ impl FloodSolver for GpuSolver {
 
     fn mass_balance(&mut self) -> scenarios::Result<MassBalance> {
         let area = self.model.grid.cell_area();
-        let h = self.floats(&self.h)?;
+        let h = self.depth_now()?;
         let b = self.floats(&self.acc2)?;
         let exch: f64 = b.iter().skip(2).step_by(4).map(|&x| x as f64).sum();
+        let clamped: f64 = b.iter().skip(3).step_by(4).map(|&x| x as f64).sum();
         Ok(MassBalance {
             initial_m3: self.initial_m3,
-            final_m3: h.iter().map(|&v| v as f64).sum::<f64>() * area,
+            final_m3: h.iter().sum::<f64>() * area,
             rain_m3: self.model.rain_volume(0.0, self.t),
             inflow_m3: self.model.inflow_volume(0.0, self.t),
             boundary_net_m3: exch * area,
-            clamped_m3: 0.0,
+            clamped_m3: clamped * area,
             ..MassBalance::default()
         }
         .close())
     }
+}
+
+/// Depths (m) from level pairs and cells: (hi − z) + lo in f64; 0 for blocked cells.
+fn depths(lev: &[[f32; 2]], cells: &[Cell]) -> Vec<f64> {
+    lev.iter()
+        .zip(cells)
+        .map(|(l, c)| {
+            if c.code & 1 != 0 {
+                0.0
+            } else {
+                (l[0] as f64 - c.z as f64) + l[1] as f64
+            }
+        })
+        .collect()
 }
 
 /// The GPU solver as a [`scenarios::flood::SolverFactory`].

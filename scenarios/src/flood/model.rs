@@ -6,7 +6,8 @@ use crate::error::{Result, ScenarioError};
 use serde::Serialize;
 
 /// A north-up grid of square cells in the project CRS. Cell (i, j) is column i from the west,
-/// row j from the north; its index in every per-cell array is `j * nx + i`.
+/// row j from the north; its index in every per-cell array is `j * nx + i` (the conventions:
+/// [`crate::flood`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GridSpec {
     /// Columns.
@@ -87,8 +88,9 @@ pub struct SolverParams {
     pub hazard_depth: f64,
     /// Δt is set from the deepest water every this many steps (4 by default; 1: every
     /// step). The steps of such a group share their Δt, which lets the CPU solver take them
-    /// in one sweep over memory; the depths at their start differ by little, and the Courant
-    /// number reached is measured (`CpuSolver::max_courant`).
+    /// in one sweep over memory; that Δt allows for the depth the forcing and the flow can
+    /// add within the group (`cpu::group_dt`), so every step's Courant number stays at or
+    /// below α (measured: `CpuSolver::max_courant`).
     pub dt_every: u32,
 }
 
@@ -108,6 +110,22 @@ impl Default for SolverParams {
 }
 
 impl SolverParams {
+    /// What is allowed but unwise, in words: α above √(θ/2). [`super::run_model`] adds these
+    /// to the report's notes (which `twin flood` prints), and [`SolverParams::validate`] logs
+    /// them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let bound = (self.theta / 2.0).sqrt();
+        if self.alpha > bound {
+            w.push(format!(
+                "solver alpha {} is above sqrt(theta/2) = {bound:.3} (theta {}): deep water with \
+                 little friction may oscillate",
+                self.alpha, self.theta
+            ));
+        }
+        w
+    }
+
     /// Check the ranges.
     pub fn validate(&self) -> Result<()> {
         let bad = |f: &str, m: &str| Err(ScenarioError::invalid(format!("solver `{f}`"), m));
@@ -117,12 +135,8 @@ impl SolverParams {
         if !(self.alpha > 0.0 && self.alpha <= 1.0) {
             return bad("alpha", "must be within (0, 1]");
         }
-        if self.alpha > (self.theta / 2.0).sqrt() {
-            tracing::warn!(
-                alpha = self.alpha,
-                theta = self.theta,
-                "alpha above sqrt(theta/2): deep water with little friction may oscillate"
-            );
+        for w in self.warnings() {
+            tracing::warn!("{w}");
         }
         if !(self.g > 0.0 && self.g.is_finite()) {
             return bad("g", "must be positive");
@@ -169,6 +183,86 @@ pub struct Stage {
     pub series: TimeSeries,
 }
 
+/// A side of the grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Edge {
+    /// Row 0.
+    North,
+    /// The last row.
+    South,
+    /// The last column.
+    East,
+    /// Column 0.
+    West,
+}
+
+impl Edge {
+    /// Parse "north", "south", "east" or "west".
+    pub fn parse(s: &str) -> Option<Edge> {
+        match s {
+            "north" => Some(Edge::North),
+            "south" => Some(Edge::South),
+            "east" => Some(Edge::East),
+            "west" => Some(Edge::West),
+            _ => None,
+        }
+    }
+
+    /// The cells along this side, and for each its neighbour one cell inside.
+    pub fn cells(self, nx: usize, ny: usize) -> Vec<(usize, usize)> {
+        match self {
+            Edge::North => (0..nx).map(|i| (i, i + nx)).collect(),
+            Edge::South => (0..nx)
+                .map(|i| ((ny - 1) * nx + i, (ny - 2) * nx + i))
+                .collect(),
+            Edge::West => (0..ny).map(|j| (j * nx, j * nx + 1)).collect(),
+            Edge::East => (0..ny)
+                .map(|j| (j * nx + nx - 1, j * nx + nx - 2))
+                .collect(),
+        }
+    }
+}
+
+/// How water leaves through a free-outflow edge.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum OutflowKind {
+    /// Critical depth at the edge: q = √g · h^(3/2) per metre of edge.
+    Critical,
+    /// Normal depth (Manning): q = h^(5/3) · √S / n per metre of edge, S the given slope or,
+    /// when None, the local ground slope between the edge cell and its neighbour inside
+    /// (|Δz| / Δx; flat ground lets nothing out).
+    Normal {
+        /// Energy slope S (m/m), None for the local ground slope.
+        slope: Option<f64>,
+    },
+}
+
+/// A free-outflow edge: water leaves the domain across the outer face of its cells at the
+/// discharge of [`OutflowKind`] for the cell's depth (explicit, at most the cell's depth in a
+/// step), booked as boundary exchange. Edges without one are walls.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outflow {
+    /// Name for reports.
+    pub name: String,
+    /// Which side.
+    pub edge: Edge,
+    /// How the discharge is set.
+    pub kind: OutflowKind,
+}
+
+/// One cell of a free-outflow edge: q = coef · h^exponent (m²/s) across its outer face(s).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutflowCell {
+    /// The cell.
+    pub cell: usize,
+    /// Coefficient (a corner of two edges of one kind: the sum of both).
+    pub coef: f64,
+    /// 1.5 (critical depth) or 5/3 (normal depth).
+    pub exponent: f64,
+}
+
 /// Everything a solver needs.
 #[derive(Clone, Debug)]
 pub struct FloodModel {
@@ -178,9 +272,11 @@ pub struct FloodModel {
     pub z: Vec<f64>,
     /// Cells water cannot enter: buildings burnt in as obstacles, DEM nodata.
     pub blocked: Vec<bool>,
-    /// Manning's n per cell (s/m^(1/3)); a face takes the mean of its two cells.
+    /// Manning's n per cell (s/m^(1/3)), within [0, 1); 0 is frictionless; a face takes the
+    /// mean of its two cells.
     pub manning: Vec<f64>,
-    /// Rain zone of each cell (index into `rain`).
+    /// Rain zone of each cell (index into `rain`): one hyetograph per cell (zones replace,
+    /// they do not add).
     pub rain_zone: Vec<u16>,
     /// Rain intensity per zone (m/s, step series).
     pub rain: Vec<TimeSeries>,
@@ -188,6 +284,8 @@ pub struct FloodModel {
     pub inflows: Vec<Inflow>,
     /// Stage boundaries.
     pub stages: Vec<Stage>,
+    /// Free-outflow edges (the other edges are walls).
+    pub outflows: Vec<Outflow>,
     /// Initial depth per cell (m).
     pub h0: Vec<f64>,
     /// Scheme parameters.
@@ -213,6 +311,8 @@ pub struct Slot {
     pub kind: SlotKind,
     /// The series, in m/s (rain), m³/s (inflow) or m (stage).
     pub series: TimeSeries,
+    /// The cell of an inflow slot (the inflows of one cell share a slot); None otherwise.
+    pub cell: Option<usize>,
 }
 
 /// No special forcing on a cell (the value of [`ForcingTable::special`]).
@@ -245,6 +345,41 @@ impl ForcingTable {
     }
 }
 
+impl ForcingTable {
+    /// How deep the forcing can make the deepest water over [t0, t1], given the deepest water
+    /// now, `h_max`, and `depth(k)`, the depth of cell k now: the largest rain depth of a zone
+    /// plus the larger of a stage's rise above its level at t0 and h_max, or, on an inflow's
+    /// cell, its depth now plus its inflow's depth over the cell's `area` m² (a cell reads one
+    /// rain slot and at most one inflow or stage). What the flow moves is not in it. The Δt
+    /// schedule uses it so that the steps of a group sharing one Δt stay within the Courant
+    /// number α (`cpu::group_dt`).
+    pub fn deepest_bound(
+        &self,
+        t0: f64,
+        t1: f64,
+        area: f64,
+        h_max: f64,
+        depth: impl Fn(usize) -> f64,
+    ) -> f64 {
+        let mut rain = 0.0f64;
+        let mut deepest = h_max;
+        for s in &self.slots {
+            match s.kind {
+                SlotKind::Rain => rain = rain.max(s.series.integral(t0, t1)),
+                SlotKind::Inflow => {
+                    let k = s.cell.expect("an inflow slot has its cell");
+                    deepest = deepest.max(depth(k) + s.series.integral(t0, t1) / area);
+                }
+                SlotKind::Stage => {
+                    let rise = (s.series.max_over(t0, t1) - s.series.value(t0)).max(0.0);
+                    deepest = deepest.max(h_max + rise);
+                }
+            }
+        }
+        deepest + rain
+    }
+}
+
 impl FloodModel {
     /// A flat, open, frictional grid with no forcing (tests and benchmarks start here).
     pub fn flat(nx: usize, ny: usize, dx: f64, z: f64, manning: f64) -> FloodModel {
@@ -265,6 +400,7 @@ impl FloodModel {
             rain: vec![TimeSeries::constant(0.0, Interp::Step)],
             inflows: Vec::new(),
             stages: Vec::new(),
+            outflows: Vec::new(),
             h0: vec![0.0; n],
             params: SolverParams::default(),
         }
@@ -306,11 +442,11 @@ impl FloodModel {
                 format!("open cell {k} has no ground elevation"),
             ));
         }
-        if let Some(k) = (0..n).find(|&k| !(self.manning[k] > 0.0 && self.manning[k] < 1.0)) {
+        if let Some(k) = (0..n).find(|&k| !(self.manning[k] >= 0.0 && self.manning[k] < 1.0)) {
             return Err(ScenarioError::invalid(
                 "flood model",
                 format!(
-                    "Manning's n {} at cell {k} is outside (0, 1)",
+                    "Manning's n {} at cell {k} is outside [0, 1) (0: frictionless)",
                     self.manning[k]
                 ),
             ));
@@ -392,6 +528,16 @@ impl FloodModel {
                 ));
             }
         }
+        for o in &self.outflows {
+            if let OutflowKind::Normal { slope: Some(s) } = o.kind {
+                if !(0.0..1.0).contains(&s) {
+                    return Err(ScenarioError::invalid(
+                        format!("outflow {:?}", o.name),
+                        format!("slope {s} is outside [0, 1)"),
+                    ));
+                }
+            }
+        }
         self.params.validate()
     }
 
@@ -404,6 +550,7 @@ impl FloodModel {
             .map(|s| Slot {
                 kind: SlotKind::Rain,
                 series: s.clone(),
+                cell: None,
             })
             .collect();
         let rain = self.rain_zone.iter().map(|&z| z as u32).collect();
@@ -415,6 +562,7 @@ impl FloodModel {
                 slots.push(Slot {
                     kind: SlotKind::Inflow,
                     series: f.series.clone(),
+                    cell: Some(f.cell),
                 });
             } else {
                 let merged = slots[s as usize].series.sum_linear(&f.series);
@@ -426,6 +574,7 @@ impl FloodModel {
             slots.push(Slot {
                 kind: SlotKind::Stage,
                 series: st.series.clone(),
+                cell: None,
             });
             for &c in &st.cells {
                 special[c] = idx;
@@ -436,6 +585,58 @@ impl FloodModel {
             rain,
             special,
         }
+    }
+
+    /// The cells of the free-outflow edges with their discharge laws, sorted by cell; blocked
+    /// cells and stage cells (whose level is imposed) are left out. A corner on two edges of
+    /// one law adds their coefficients (two outer faces); on two of different laws it keeps
+    /// the first edge's.
+    pub fn outflow_cells(&self) -> Vec<OutflowCell> {
+        let (nx, ny) = (self.grid.nx, self.grid.ny);
+        let mut stage = vec![false; self.grid.cells()];
+        for s in &self.stages {
+            for &c in &s.cells {
+                stage[c] = true;
+            }
+        }
+        let mut out: Vec<OutflowCell> = Vec::new();
+        for o in &self.outflows {
+            for (k, inner) in o.edge.cells(nx, ny) {
+                if self.blocked[k] || stage[k] {
+                    continue;
+                }
+                let (coef, exponent) = match o.kind {
+                    OutflowKind::Critical => (self.params.g.sqrt(), 1.5),
+                    OutflowKind::Normal { slope } => {
+                        let s = slope.unwrap_or_else(|| {
+                            if self.blocked[inner] {
+                                0.0
+                            } else {
+                                (self.z[k] - self.z[inner]).abs() / self.grid.dx
+                            }
+                        });
+                        let n = self.manning[k];
+                        // Frictionless normal flow has no depth: take critical flow instead.
+                        if n > 0.0 {
+                            (s.sqrt() / n, 5.0 / 3.0)
+                        } else {
+                            (self.params.g.sqrt(), 1.5)
+                        }
+                    }
+                };
+                match out.iter_mut().find(|c| c.cell == k) {
+                    Some(c) if c.exponent == exponent => c.coef += coef,
+                    Some(_) => {}
+                    None => out.push(OutflowCell {
+                        cell: k,
+                        coef,
+                        exponent,
+                    }),
+                }
+            }
+        }
+        out.sort_by_key(|c| c.cell);
+        out
     }
 
     /// The initial depth with stage cells set to their level at t = 0.

@@ -17,6 +17,98 @@ use twin_core::{Transform, Twin};
 /// Largest flood grid accepted (cells).
 pub const MAX_CELLS: usize = 200_000_000;
 
+/// Manning's n from a `[[manning.raster]]` (see [`super::scenario::ManningRaster`]) into
+/// `manning`; returns how many cells it set. Errors name the scenario file, the line and the
+/// field.
+fn manning_raster(
+    sc: &LoadedScenario,
+    twin: &Twin,
+    grid: &GridSpec,
+    r: &super::scenario::ManningRaster,
+    manning: &mut [f64],
+) -> Result<usize> {
+    let file = sc.input(&r.file, "file")?;
+    let src = twin_core::import::dem::read_grid(file.path(), &twin_core::NoProgress)
+        .map_err(|e| sc.error_at(&r.file, "file", e))?;
+    let (a, b) = (
+        src.crs.as_ref().and_then(|c| c.epsg_code()),
+        twin.crs.epsg_code(),
+    );
+    if let (Some(a), Some(b)) = (a, b) {
+        if a != b {
+            return Err(sc.error_at(
+                &r.file,
+                "file",
+                format!("the raster is in EPSG:{a}, the twin in EPSG:{b}: reproject it to the project CRS"),
+            ));
+        }
+    }
+    let bad_n = |x: f64| !(0.0..1.0).contains(&x);
+    let classes: Option<Vec<(f64, f64)>> = match &r.classes {
+        Some(c) => {
+            let mut t = Vec::new();
+            for (code, &nv) in c.get_ref() {
+                let v: f64 = code.trim().parse().map_err(|_| {
+                    sc.error_at(c, "classes", format!("class {code:?} is not a number"))
+                })?;
+                if bad_n(nv) {
+                    return Err(sc.error_at(
+                        c,
+                        "classes",
+                        format!("class {code}: Manning's n must be within [0, 1), not {nv}"),
+                    ));
+                }
+                t.push((v, nv));
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let mask = match &r.n {
+        Some(v) if bad_n(*v.get_ref()) => {
+            return Err(sc.error_at(
+                v,
+                "n",
+                format!("Manning's n must be within [0, 1), not {}", v.get_ref()),
+            ))
+        }
+        Some(v) => Some(*v.get_ref()),
+        None => None,
+    };
+    let g = &src.grid;
+    let mut set = 0;
+    for (c, n_cell) in manning.iter_mut().enumerate() {
+        let (x, y) = grid.centre(c % grid.nx, c / grid.nx);
+        let (fx, fy) = ((x - g.xmin) / g.cell_x, (g.ymax - y) / g.cell_y);
+        if !(fx >= 0.0 && fy >= 0.0) {
+            continue;
+        }
+        let Some(v) = g.get(fx as usize, fy as usize) else {
+            continue;
+        };
+        let v = v as f64;
+        let new = match (&classes, mask) {
+            (Some(t), _) => t.iter().find(|(code, _)| *code == v).map(|&(_, nv)| nv),
+            (None, Some(nm)) => (v != 0.0).then_some(nm),
+            (None, None) => {
+                if bad_n(v) {
+                    return Err(sc.error_at(
+                        &r.file,
+                        "file",
+                        format!("value {v} at ({x:.1}, {y:.1}) is not a Manning's n within [0, 1)"),
+                    ));
+                }
+                Some(v)
+            }
+        };
+        if let Some(nv) = new {
+            *n_cell = nv;
+            set += 1;
+        }
+    }
+    Ok(set)
+}
+
 /// A model ready to run, with notes on what was burnt in.
 #[derive(Clone, Debug)]
 pub struct Prepared {
@@ -307,10 +399,14 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
     let m = &s.manning;
     let check_n = |v: &Spanned<f64>, f: &str| {
         let x = *v.get_ref();
-        if x > 0.0 && x < 1.0 {
+        if (0.0..1.0).contains(&x) {
             Ok(x)
         } else {
-            Err(sc.error_at(v, f, format!("Manning's n must be within (0, 1), not {x}")))
+            Err(sc.error_at(
+                v,
+                f,
+                format!("Manning's n must be within [0, 1) (0: frictionless), not {x}"),
+            ))
         }
     };
     let n_default = check_n(&m.default, "default")?;
@@ -335,6 +431,10 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
             road_cells += 1;
         }
     }
+    let mut raster_cells = 0;
+    for r in &m.rasters {
+        raster_cells += manning_raster(sc, twin, &grid, r, &mut manning)?;
+    }
     for zone in &m.zones {
         let nz = check_n(&zone.n, "n")?;
         let poly = ctx.polygon(&zone.polygon, "polygon")?;
@@ -343,7 +443,8 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
         }
     }
     notes.push(format!(
-        "Manning's n: {n_default} by default, {n_water} on {water_cells} water cells, {n_road} on {road_cells} road cells, {} zones",
+        "Manning's n: {n_default} by default, {n_water} on {water_cells} water cells, {n_road} on {road_cells} road cells, {raster_cells} cells from {} rasters, {} zones",
+        m.rasters.len(),
         m.zones.len()
     ));
 
@@ -436,6 +537,65 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
             cell,
             series: TimeSeries::new(&pts, Interp::Linear, &name)?,
         });
+    }
+
+    // Free-outflow edges.
+    let mut outflows = Vec::new();
+    for (k, o) in s.outflows.iter().enumerate() {
+        let name = o
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("outflow {}", k + 1));
+        let edge = super::model::Edge::parse(o.edge.get_ref()).ok_or_else(|| {
+            sc.error_at(
+                &o.edge,
+                "edge",
+                format!(
+                    "{name}: {:?} is not north, south, east or west",
+                    o.edge.get_ref()
+                ),
+            )
+        })?;
+        let slope = match &o.slope {
+            Some(v) => {
+                let x = *v.get_ref();
+                if !(0.0..1.0).contains(&x) {
+                    return Err(sc.error_at(
+                        v,
+                        "slope",
+                        format!("{name}: slope {x} is outside [0, 1)"),
+                    ));
+                }
+                Some(x)
+            }
+            None => None,
+        };
+        let kind = match o.kind.as_ref().map(|k| k.get_ref().as_str()) {
+            None | Some("normal") => super::model::OutflowKind::Normal { slope },
+            Some("critical") => {
+                if let Some(v) = &o.slope {
+                    return Err(sc.error_at(
+                        v,
+                        "slope",
+                        format!("{name}: a critical-depth outflow takes no slope"),
+                    ));
+                }
+                super::model::OutflowKind::Critical
+            }
+            Some(other) => {
+                let v = o.kind.as_ref().expect("matched Some");
+                return Err(sc.error_at(
+                    v,
+                    "kind",
+                    format!("{name}: {other:?} is not \"normal\" or \"critical\""),
+                ));
+            }
+        };
+        notes.push(format!(
+            "{name}: free outflow on the {} edge ({kind:?})",
+            o.edge.get_ref()
+        ));
+        outflows.push(super::model::Outflow { name, edge, kind });
     }
 
     // Stage boundaries.
@@ -571,6 +731,7 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
         rain,
         inflows,
         stages,
+        outflows,
         h0,
         params,
     };

@@ -262,7 +262,13 @@ pub fn run_model(
             f.push(crate::output::SUMMARY.into());
             f
         },
-        notes: spec.notes.clone(),
+        notes: {
+            // Warnings on the parameters go with the notes the CLI prints, not only to
+            // `tracing` (invisible without a subscriber).
+            let mut n = spec.notes.clone();
+            n.extend(p.warnings().into_iter().map(|w| format!("warning: {w}")));
+            n
+        },
     };
     if let Some(out) = &out {
         out.write_summary(&report, false)?;

@@ -11,7 +11,8 @@
 //!
 //! [rain]                           # intensity (mm/h) from each time (s): a step hyetograph
 //! series = [[0, 20], [3600, 50], [7200, 0]]
-//! [[rain.zone]]                    # a polygon with its own hyetograph (later zones win)
+//! [[rain.zone]]                    # a polygon with its own hyetograph: it REPLACES the base
+//!                                  # series (and earlier zones) on its cells, it does not add
 //! polygon = [[x, y], ...]
 //! series = [[0, 80], [3600, 0]]
 //!
@@ -30,10 +31,19 @@
 //! line = [[x, y], ...]
 //! crest_m = 4.5                    # or raise_m = 1.0 (above the ground)
 //!
-//! [manning]                        # Manning's n by land cover
+//! [[outflow]]                      # a free-outflow edge (edges are walls otherwise)
+//! edge = "east"
+//! kind = "normal"                  # normal depth (Manning; the default) or "critical"
+//! slope = 0.001                    # normal: the energy slope; the local ground slope if left out
+//!
+//! [manning]                        # Manning's n by land cover, within [0, 1) (0: frictionless)
 //! default = 0.035
 //! water = 0.030
 //! road = 0.016
+//! [[manning.raster]]               # n from a raster in the project CRS (GeoTIFF or .asc)
+//! file = "landcover.tif"
+//! classes = { "1" = 0.03, "2" = 0.016, "3" = 0.1 }   # or n = 0.016 (a mask: value ≠ 0);
+//!                                  # neither: the raster's values are n
 //!
 //! [buildings]
 //! burn = true                      # buildings are blocked cells
@@ -159,6 +169,9 @@ pub struct FloodScenario {
     /// Levee edits.
     #[serde(default, rename = "levee")]
     pub levees: Vec<LeveeSection>,
+    /// Free-outflow edges (the other edges are walls).
+    #[serde(default, rename = "outflow")]
+    pub outflows: Vec<OutflowSection>,
 }
 
 fn yes() -> bool {
@@ -198,9 +211,29 @@ pub struct ManningSection {
     /// Cells under the twin's road centrelines (asphalt): 0.016.
     #[serde(default = "n_road")]
     pub road: Spanned<f64>,
+    /// Rasters (land cover, road masks) giving n cell by cell, applied after the defaults,
+    /// water and roads and before the zones (later rasters win).
+    #[serde(default, rename = "raster")]
+    pub rasters: Vec<ManningRaster>,
     /// Polygons with their own n (later ones win).
     #[serde(default, rename = "zone")]
     pub zones: Vec<ManningZone>,
+}
+
+/// `[[manning.raster]]`: Manning's n from a raster (GeoTIFF or ESRI ASCII grid) in the project
+/// CRS, read at each flood cell's centre (the raster cell holding it); cells outside the
+/// raster or at its nodata keep their n. Either `classes` (a land-cover code → n table; other
+/// codes keep their n), or `n` (a mask: cells whose value is not 0 get n, e.g. a road mask), or
+/// neither (the raster's values are n themselves).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManningRaster {
+    /// The raster file (relative to the scenario file).
+    pub file: Spanned<PathBuf>,
+    /// Land-cover code → n.
+    pub classes: Option<Spanned<std::collections::BTreeMap<String, f64>>>,
+    /// n for the cells where a mask raster is not 0.
+    pub n: Option<Spanned<f64>>,
 }
 
 fn n_default() -> Spanned<f64> {
@@ -219,6 +252,7 @@ impl Default for ManningSection {
             default: n_default(),
             water: n_water(),
             road: n_road(),
+            rasters: Vec::new(),
             zones: Vec::new(),
         }
     }
@@ -330,6 +364,21 @@ pub struct StageSection {
     /// Start with the low ground connected to the boundary filled to the first level.
     #[serde(default)]
     pub fill: bool,
+}
+
+/// `[[outflow]]`: a free-outflow edge.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutflowSection {
+    /// Name.
+    pub name: Option<String>,
+    /// "north", "south", "east" or "west".
+    pub edge: Spanned<String>,
+    /// "normal" (normal depth, Manning; the default) or "critical" (critical depth).
+    pub kind: Option<Spanned<String>>,
+    /// Energy slope S (m/m) of a "normal" outflow; the local ground slope at the edge when
+    /// left out.
+    pub slope: Option<Spanned<f64>>,
 }
 
 /// `[[levee]]`.

@@ -97,6 +97,17 @@ impl TimeSeries {
         }
     }
 
+    /// The largest value over [a, b] (a <= b): the ends and the points in between.
+    pub fn max_over(&self, a: f64, b: f64) -> f64 {
+        let inner = self
+            .t
+            .iter()
+            .zip(&self.v)
+            .filter(|(&t, _)| t > a && t < b)
+            .map(|(_, &v)| v);
+        inner.fold(self.value(a).max(self.value(b)), f64::max)
+    }
+
     /// The exact integral of the series over [a, b] (a <= b).
     pub fn integral(&self, a: f64, b: f64) -> f64 {
         if b <= a {

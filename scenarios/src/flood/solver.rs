@@ -21,7 +21,8 @@ pub struct FloodState {
 
 impl FloodState {
     /// Cell-centre velocity (east, north) in m/s: the mean of the two face discharges over the
-    /// depth; zero where the depth is at or below `wet_depth`.
+    /// depth; zero where the depth is at or below `wet_depth`. North-positive, while rows run
+    /// from the north and `qy` is south-positive (see the conventions in [`crate::flood`]).
     pub fn velocity(&self, grid: &GridSpec, wet_depth: f64) -> (Vec<f64>, Vec<f64>) {
         let (nx, ny) = (grid.nx, grid.ny);
         let mut vx = vec![0.0; nx * ny];
@@ -81,7 +82,8 @@ pub struct MassBalance {
     pub rain_m3: f64,
     /// Point inflows.
     pub inflow_m3: f64,
-    /// Net volume the stage boundaries put in (negative: they took water out).
+    /// Net volume the stage boundaries and free-outflow edges put in (negative: they took
+    /// water out).
     pub boundary_net_m3: f64,
     /// Volume added by clamping round-off negative depths to zero.
     pub clamped_m3: f64,
