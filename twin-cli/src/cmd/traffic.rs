@@ -66,7 +66,7 @@ fn factor(flag: Option<f64>, file: Option<f64>, tag: &str) -> (f64, String) {
         (None, Some(f)) => (f, format!("from the file's <{tag}>")),
         (None, None) => (
             0.0,
-            format!("default: the file has no <{tag}> (check the network's README)"),
+            format!("default 0: the file has no <{tag}>; check the network's README"),
         ),
     }
 }
@@ -201,7 +201,7 @@ fn network(net_path: &Path, a: &TrafficArgs) -> Result<()> {
         "assigned trips {:.1}; intrazonal {:.1}; unreachable {:.1} in {} OD pairs",
         r.assigned_trips,
         r.intrazonal_trips,
-        r.unreachable_trips(),
+        r.unreachable_trips() + 0.0,
         r.unreachable.len()
     );
     if let Some(out) = &a.flows {
