@@ -99,7 +99,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })
             });
             let t = Instant::now();
-            let r = assign_with_control(&net, &trips, &opts, &mut |_| {}, Some(&cancel));
+            let verbose = std::env::var_os("TRAFFIC_VERBOSE").is_some();
+            let r = assign_with_control(
+                &net,
+                &trips,
+                &opts,
+                &mut |g| {
+                    if verbose {
+                        eprintln!(
+                            "  {} {:.3e} {:.3} s",
+                            g.iteration, g.relative_gap, g.seconds
+                        );
+                    }
+                },
+                Some(&cancel),
+            );
             done.store(true, Ordering::Relaxed);
             if let Some(h) = timer {
                 let _ = h.join();

@@ -68,7 +68,9 @@ impl std::str::FromStr for AssignMethod {
         match s.to_ascii_lowercase().as_str() {
             "path" => Ok(AssignMethod::Path),
             "bush" => Ok(AssignMethod::Bush),
-            _ => Err(format!("unknown assignment method {s:?} (expected path or bush)")),
+            _ => Err(format!(
+                "unknown assignment method {s:?} (expected path or bush)"
+            )),
         }
     }
 }
@@ -418,7 +420,12 @@ pub(super) struct Pass {
     pub(super) paths: Vec<Vec<u32>>,
 }
 
-pub(super) fn shortest_paths(graph: &Graph, origins: &[Origin], cost: &[f64], parallel: bool) -> Vec<Pass> {
+pub(super) fn shortest_paths(
+    graph: &Graph,
+    origins: &[Origin],
+    cost: &[f64],
+    parallel: bool,
+) -> Vec<Pass> {
     let one = |o: &Origin| {
         let tree = graph.tree_from(o.node, cost);
         let mut dist = Vec::with_capacity(o.ods.len());
@@ -439,7 +446,11 @@ pub(super) fn shortest_paths(graph: &Graph, origins: &[Origin], cost: &[f64], pa
 }
 
 /// Removes the OD pairs without a path (from the origins and from the pass) and returns them.
-pub(super) fn drop_unreachable(net: &Network, origins: &mut [Origin], pass: &mut [Pass]) -> Vec<OdTrip> {
+pub(super) fn drop_unreachable(
+    net: &Network,
+    origins: &mut [Origin],
+    pass: &mut [Pass],
+) -> Vec<OdTrip> {
     let mut out = Vec::new();
     for (o, p) in origins.iter_mut().zip(pass.iter_mut()) {
         if p.dist.iter().all(|d| d.is_finite()) {

@@ -6,7 +6,8 @@
 //! travels on, with the origin's own flow on each link. It starts as the shortest-path tree at
 //! free-flow costs, loaded all-or-nothing. Each iteration, for every origin in turn:
 //! 1. links without flow from this origin leave the bush (but each node keeps its cheapest
-//!    in-link, so every node stays reachable);
+//!    in-link, so every node stays reachable); flows of at most 1e-12 of the origin's trips
+//!    count as none (rounding dust, dropped with the link);
 //! 2. a network link `(i, j)` joins the bush when it shortens the longest bush path to `j`:
 //!    `U_i + c_ij < U_j`, with `U` the longest-path labels over all bush links. All bush links
 //!    go up in `U` (strictly for the added ones), so the bush stays acyclic;
@@ -53,6 +54,9 @@ struct Bush {
     links: Vec<u32>,
     /// Destination nodes and their trips from this origin.
     dests: Vec<(u32, f64)>,
+    /// Link flows at or below this (1e-12 of the origin's trips) count as unused: rounding
+    /// dust that equilibration leaves and must not follow.
+    dust: f64,
 }
 
 /// Per-node scratch of one bush pass (reused across bushes).
@@ -64,7 +68,7 @@ struct Scratch {
     /// Shortest bush-path cost and its last link.
     l: Vec<f64>,
     pred_l: Vec<u32>,
-    /// Longest *used* bush-path cost and its last link.
+    /// Longest *used* bush-path cost and its last link (`-inf`/`NONE` at unused nodes).
     u: Vec<f64>,
     pred_u: Vec<u32>,
     /// Longest bush-path cost over all bush links (for acyclic growth).
@@ -217,6 +221,7 @@ fn initial_bush(graph: &Graph, o: &Origin, cost: &[f64], m: usize) -> Bush {
         member,
         links,
         dests: o.ods.iter().map(|od| (od.dest as u32, od.demand)).collect(),
+        dust: 1e-12 * o.ods.iter().map(|od| od.demand).sum::<f64>(),
     }
 }
 
@@ -295,11 +300,6 @@ fn labels(graph: &Graph, b: &Bush, cost: &[f64], s: &mut Scratch) -> Result<f64>
         let i = s.order[k] as usize;
         s.pos[i] = k as u32;
         k += 1;
-        if s.u[i] == f64::NEG_INFINITY {
-            // Reached by no used link (rounding): its used path is its cheapest one.
-            s.u[i] = s.l[i];
-            s.pred_u[i] = s.pred_l[i];
-        }
         let (li, ui, uai) = (s.l[i], s.u[i], s.u_all[i]);
         for e in s.out_start[i]..s.out_start[i + 1] {
             let a = s.out_links[e as usize] as usize;
@@ -309,7 +309,9 @@ fn labels(graph: &Graph, b: &Bush, cost: &[f64], s: &mut Scratch) -> Result<f64>
                 s.l[j] = li + c;
                 s.pred_l[j] = a as u32;
             }
-            if b.flow[a] > 0.0 && ui + c > s.u[j] {
+            // Used: carries more than rounding dust, from a node that is itself used (so the
+            // longest used path has flow on every link).
+            if b.flow[a] > b.dust && ui > f64::NEG_INFINITY && ui + c > s.u[j] {
                 s.u[j] = ui + c;
                 s.pred_u[j] = a as u32;
             }
@@ -331,6 +333,7 @@ fn labels(graph: &Graph, b: &Bush, cost: &[f64], s: &mut Scratch) -> Result<f64>
     }
     Ok(b.dests
         .iter()
+        .filter(|&&(d, _)| s.u[d as usize] > f64::NEG_INFINITY)
         .map(|&(d, q)| q * (s.u[d as usize] - s.l[d as usize]).max(0.0))
         .sum())
 }
@@ -339,12 +342,14 @@ fn labels(graph: &Graph, b: &Bush, cost: &[f64], s: &mut Scratch) -> Result<f64>
 /// links that shorten the longest bush path to their head.
 fn improve(graph: &Graph, b: &mut Bush, links: &Links, s: &mut Scratch) -> Result<()> {
     labels(graph, b, &links.cost, s)?;
-    let (flow, member) = (&b.flow, &mut b.member);
+    let (flow, member, dust) = (&mut b.flow, &mut b.member, b.dust);
     b.links.retain(|&a| {
         let au = a as usize;
-        let keep = flow[au] > 0.0 || s.pred_l[graph.head[au] as usize] == a;
+        let keep = flow[au] > dust || s.pred_l[graph.head[au] as usize] == a;
         if !keep {
+            // Rounding dust (at most 1e-12 of the origin's trips) leaves with the link.
             member[au] = false;
+            flow[au] = 0.0;
         }
         keep
     });
