@@ -31,11 +31,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::assign::{
-    drop_unreachable, finish, group_demand, shortest_paths, total_cost, AssignOptions, Links,
-    Origin, Outcome,
-};
-use super::demand::Demand;
+use super::assign::{finish, group_demand, total_cost, AssignOptions, Links, Od, Origin, Outcome};
+use super::demand::{Demand, OdTrip};
 use super::network::{Graph, Network};
 use super::result::{Assignment, GapRecord, OdPaths};
 use crate::error::{Result, ScenarioError};
@@ -112,17 +109,25 @@ pub(super) fn assign_bush(
     let graph = net.graph();
     let n = graph.node_count();
     let m = net.links.len();
-    let (mut origins, intrazonal) = group_demand(net, demand)?;
+    let (origins, intrazonal) = group_demand(net, demand)?;
     let mut links = Links::new(net);
-    // Free-flow shortest-path trees: reachability, and the initial bushes.
-    let mut pass = shortest_paths(&graph, &origins, &links.cost, opts.parallel);
-    let unreachable = drop_unreachable(net, &mut origins, &mut pass);
-    drop(pass);
-    let mut bushes: Vec<Bush> = origins
-        .iter()
-        .filter(|o| !o.ods.is_empty())
-        .map(|o| initial_bush(&graph, o, &links.cost, m))
-        .collect();
+    // Free-flow shortest-path trees, all origins in parallel: reachability, and the initial
+    // bushes.
+    let cost = &links.cost;
+    let one = |o: Origin| initial_bush(&graph, net, o, cost, m);
+    let built: Vec<(Origin, Option<Bush>, Vec<OdTrip>)> = if opts.parallel {
+        origins.into_par_iter().map(one).collect()
+    } else {
+        origins.into_iter().map(one).collect()
+    };
+    let mut origins = Vec::with_capacity(built.len());
+    let mut bushes = Vec::with_capacity(built.len());
+    let mut unreachable = Vec::new();
+    for (o, b, u) in built {
+        origins.push(o);
+        bushes.extend(b);
+        unreachable.extend(u);
+    }
     let mut s = Scratch::new(n);
     sum_flows(&mut links, &bushes);
     let mut history = Vec::new();
@@ -195,9 +200,31 @@ pub(super) fn assign_bush(
     ))
 }
 
-/// The shortest-path tree of `o` at `cost`, loaded with its trips all-or-nothing.
-fn initial_bush(graph: &Graph, o: &Origin, cost: &[f64], m: usize) -> Bush {
+/// The shortest-path tree of `o` at `cost`, loaded with its trips all-or-nothing. The OD pairs
+/// without a path leave `o` and come back as unreachable trips; no bush when none is left.
+fn initial_bush(
+    graph: &Graph,
+    net: &Network,
+    mut o: Origin,
+    cost: &[f64],
+    m: usize,
+) -> (Origin, Option<Bush>, Vec<OdTrip>) {
     let tree = graph.tree_from(o.node, cost);
+    let (reach, lost): (Vec<Od>, Vec<Od>) = std::mem::take(&mut o.ods)
+        .into_iter()
+        .partition(|od| tree.dist[od.dest].is_finite());
+    o.ods = reach;
+    let unreachable = lost
+        .into_iter()
+        .map(|od| OdTrip {
+            origin: net.nodes[o.node].id,
+            destination: net.nodes[od.dest].id,
+            trips: od.demand,
+        })
+        .collect();
+    if o.ods.is_empty() {
+        return (o, None, unreachable);
+    }
     let mut flow = vec![0.0; m];
     let mut member = vec![false; m];
     let mut links = Vec::new();
@@ -215,14 +242,15 @@ fn initial_bush(graph: &Graph, o: &Origin, cost: &[f64], m: usize) -> Bush {
             v = graph.tail[a] as usize;
         }
     }
-    Bush {
+    let bush = Bush {
         origin: o.node,
         flow,
         member,
         links,
         dests: o.ods.iter().map(|od| (od.dest as u32, od.demand)).collect(),
         dust: 1e-12 * o.ods.iter().map(|od| od.demand).sum::<f64>(),
-    }
+    };
+    (o, Some(bush), unreachable)
 }
 
 /// Link flows = the sum of the bushes' flows (no drift); costs refreshed.

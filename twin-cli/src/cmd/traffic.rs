@@ -2,13 +2,15 @@
 //! a table.
 //!
 //! `twin traffic --net <net.tntp|net.csv> [--trips <trips.tntp|od.csv>] [--toll-factor X]
-//! [--distance-factor Y] [--gap G]`: assign a TNTP (or CSV) network and trip table to user
+//! [--distance-factor Y] [--gap G] [--method bush|path]`: assign a TNTP (or CSV) network and trip table to user
 //! equilibrium and print the totals, with the cost weights used and where they came from.
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::traffic::scenario::{run_scenario_on, ProgressEvent, TrafficReport};
-use scenarios::traffic::{assign_with_progress, tntp, AssignOptions, Demand, Network};
+use scenarios::traffic::{
+    assign_with_progress, tntp, AssignMethod, AssignOptions, Demand, Network,
+};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `twin traffic`.
@@ -42,6 +44,10 @@ pub struct TrafficArgs {
     /// Stop after this many iterations whatever the gap.
     #[arg(long, default_value_t = 10_000, requires = "net")]
     max_iterations: usize,
+    /// The algorithm: `bush` (Algorithm B, the faster on large networks) or `path` (path-based
+    /// gradient projection).
+    #[arg(long, default_value = "bush", requires = "net")]
+    method: AssignMethod,
     /// Write the link flows to this CSV file (`link,from,to,flow,time,cost`).
     #[arg(long, requires = "net")]
     flows: Option<PathBuf>,
@@ -154,6 +160,7 @@ fn network(net_path: &Path, a: &TrafficArgs) -> Result<()> {
     let opts = AssignOptions {
         target_gap: a.gap,
         max_iterations: a.max_iterations,
+        method: a.method,
         ..AssignOptions::default()
     };
     let bar = ProgressBar::new(((-a.gap.max(1e-15).log10()).max(1.0) * 100.0) as u64);
@@ -174,10 +181,11 @@ fn network(net_path: &Path, a: &TrafficArgs) -> Result<()> {
     bar.finish_and_clear();
     let pure_time = net.toll_factor == 0.0 && net.distance_factor == 0.0;
     println!(
-        "relative gap {:.3e} after {} iterations in {:.3} s ({})",
+        "relative gap {:.3e} after {} iterations in {:.3} s ({:?}; {})",
         r.relative_gap,
         r.iterations,
         r.seconds,
+        a.method,
         if r.converged {
             "converged"
         } else {
@@ -352,5 +360,33 @@ fn print(r: &TrafficReport) {
                 a.unreachable
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factor_says_where_it_came_from() {
+        assert_eq!(factor(Some(2.0), None, "TOLL FACTOR").0, 2.0);
+        let (x, why) = factor(None, None, "TOLL FACTOR");
+        assert_eq!(x, 0.0);
+        assert!(why.contains("no <TOLL FACTOR>"), "{why}");
+        let (x, why) = factor(Some(1.0), Some(0.5), "DISTANCE FACTOR");
+        assert_eq!(x, 1.0);
+        assert!(why.contains("command line") && why.contains("0.5"), "{why}");
+        assert_eq!(factor(None, Some(0.5), "DISTANCE FACTOR").0, 0.5);
+    }
+
+    #[test]
+    fn trips_are_found_beside_the_network() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/traffic/siouxfalls");
+        let t = default_trips(&dir.join("SiouxFalls_net.tntp")).unwrap();
+        assert!(t.ends_with("SiouxFalls_trips.tntp"));
+        let e = default_trips(&dir.join("SiouxFalls.tntp")).unwrap_err().to_string();
+        assert!(e.contains("SiouxFalls.tntp") && e.contains("_net.tntp"), "{e}");
+        let e = default_trips(&dir.join("Nowhere_net.tntp")).unwrap_err().to_string();
+        assert!(e.contains("Nowhere_trips.tntp"), "{e}");
     }
 }
