@@ -381,12 +381,20 @@ mod tests {
 
     #[test]
     fn trips_are_found_beside_the_network() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/traffic/siouxfalls");
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/traffic/siouxfalls");
         let t = default_trips(&dir.join("SiouxFalls_net.tntp")).unwrap();
         assert!(t.ends_with("SiouxFalls_trips.tntp"));
-        let e = default_trips(&dir.join("SiouxFalls.tntp")).unwrap_err().to_string();
-        assert!(e.contains("SiouxFalls.tntp") && e.contains("_net.tntp"), "{e}");
-        let e = default_trips(&dir.join("Nowhere_net.tntp")).unwrap_err().to_string();
+        let e = default_trips(&dir.join("SiouxFalls.tntp"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SiouxFalls.tntp") && e.contains("_net.tntp"),
+            "{e}"
+        );
+        let e = default_trips(&dir.join("Nowhere_net.tntp"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Nowhere_trips.tntp"), "{e}");
     }
 }
