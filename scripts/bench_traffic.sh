@@ -18,7 +18,8 @@
 # Times are medians of REPEATS (ours, default 5) and REPEATS_AEQ (AequilibraE, default 1) whole
 # assignments. Each run is bounded: LIMIT seconds (default 300) for one assignment; a run that
 # does not reach the gap in time is reported as "> LIMIT s". METHODS (default "bush path")
-# chooses huetwin's methods. Both sides report the relative gap (TC - SPC) / TC over
+# chooses huetwin's methods; ENGINES="huetwin aeq" (default both) which engines run now (the
+# other's last figures under $target/bench_traffic are reused). Both sides report the relative gap (TC - SPC) / TC over
 # generalized cost (AequilibraE's `rgap`; TSTT/SPTT when the factors are 0), and huetwin the
 # Beckmann objective.
 set -euo pipefail
@@ -33,9 +34,11 @@ limit=${LIMIT:-300}
 methods=${METHODS:-bush path}
 gaps=(1e-4 1e-6)
 work=$target/bench_traffic
+engines=${ENGINES:-huetwin aeq}
 mkdir -p "$work"
-: > "$work/huetwin.txt"
-: > "$work/aeq.txt"
+[[ " $engines " == *" huetwin "* ]] && : > "$work/huetwin.txt"
+[[ " $engines " == *" aeq "* ]] && : > "$work/aeq.txt"
+touch "$work/huetwin.txt" "$work/aeq.txt"
 
 nets=()
 for d in "$root"/*/; do
@@ -45,8 +48,9 @@ for d in "$root"/*/; do
 done
 ((${#nets[@]})) || { echo "no TNTP networks under $root" >&2; exit 1; }
 
-(cd "$repo" && cargo bench -q -p scenarios --bench traffic --no-run) >&2
+[[ " $engines " == *" huetwin "* ]] && (cd "$repo" && cargo bench -q -p scenarios --bench traffic --no-run) >&2
 for name in "${nets[@]}"; do
+  [[ " $engines " == *" huetwin "* ]] || break
   for method in $methods; do
     echo "== huetwin $method on $name" >&2
     for g in "${gaps[@]}"; do
@@ -103,6 +107,14 @@ zones, first_thru = int(num("NUMBER OF ZONES", 0)), int(num("FIRST THRU NODE", 1
 toll_f, dist_f = num("TOLL FACTOR", 0.0), num("DISTANCE FACTOR", 0.0)
 net = pd.DataFrame(rows, columns=["a_node", "b_node", "capacity", "length", "free_flow_time", "b", "power", "toll"])
 net["fixed"] = toll_f * net["toll"] + dist_f * net["length"]
+# AequilibraE refuses a BPR power below 1 and a free-flow time of 0. Where B is 0 the power
+# changes nothing (cost = t0), so it becomes 1; a free-flow time of 0 (Berlin-Center's
+# connectors) becomes 1e-9, which moves the objective by at most 1e-9 x the trips.
+net.loc[net["b"] == 0, "power"] = np.maximum(net.loc[net["b"] == 0, "power"], 1.0)
+bad = (net["b"] > 0) & (net["power"] < 1)
+if bad.any():
+    sys.exit("links with B > 0 and power < 1: AequilibraE cannot run this network")
+net["free_flow_time"] = np.maximum(net["free_flow_time"], 1e-9)
 net["link_id"] = np.arange(1, len(net) + 1)
 net["direction"] = 1
 od = np.zeros((zones, zones))
@@ -158,7 +170,7 @@ ts = sorted(r[0] for r in res)
 print("aequilibrae %g %.6f %d %g" % (gap, ts[len(ts) // 2], res[-1][1], res[-1][2]), flush=True)
 PY
 
-if ((aeq_ok)); then
+if ((aeq_ok)) && [[ " $engines " == *" aeq "* ]]; then
   for name in "${nets[@]}"; do
     echo "== AequilibraE bfw on $name" >&2
     for g in "${gaps[@]}"; do

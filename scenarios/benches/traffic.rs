@@ -1,7 +1,7 @@
 //! Time to relative gap on Sioux Falls (or another TNTP network).
 //!
 //! `cargo bench -p scenarios --bench traffic -- [--dir DIR] [--repeats N] [--method path|bush]
-//! [--max-seconds S] [GAP...]`
+//! [--max-seconds S] [--time-limit S] [--inner-sweeps N] [GAP...]`
 //!
 //! Prints one line per target gap: `huetwin-<method> <gap> <median seconds> <iterations>
 //! <reached gap> <Beckmann objective>`, the median over the repeats of the wall time of a whole
@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut method = AssignMethod::Path;
     let mut max_seconds = 600.0f64;
     let mut time_limit = f64::INFINITY;
+    let mut inner_sweeps = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -33,6 +34,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--dir" => dir = PathBuf::from(args.next().ok_or("--dir needs a value")?),
             "--repeats" => repeats = args.next().ok_or("--repeats needs a value")?.parse()?,
             "--method" => method = args.next().ok_or("--method needs a value")?.parse()?,
+            "--inner-sweeps" => {
+                inner_sweeps = Some(args.next().ok_or("--inner-sweeps needs a value")?.parse()?)
+            }
             "--time-limit" => {
                 time_limit = args.next().ok_or("--time-limit needs a value")?.parse()?
             }
@@ -77,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             target_gap: g,
             max_iterations: 10_000,
             method,
+            inner_sweeps: inner_sweeps.unwrap_or(AssignOptions::default().inner_sweeps),
             ..AssignOptions::default()
         };
         let mut times = Vec::with_capacity(repeats);
