@@ -44,9 +44,9 @@ pub struct TrafficArgs {
     /// Stop after this many iterations whatever the gap.
     #[arg(long, default_value_t = 10_000, requires = "net")]
     max_iterations: usize,
-    /// The algorithm: `bush` (Algorithm B, the faster on large networks) or `path` (path-based
-    /// gradient projection).
-    #[arg(long, default_value = "bush", requires = "net")]
+    /// The algorithm: `path` (path-based gradient projection, the faster on every TNTP network
+    /// measured so far, scenarios README) or `bush` (Algorithm B).
+    #[arg(long, default_value = "path", requires = "net")]
     method: AssignMethod,
     /// Write the link flows to this CSV file (`link,from,to,flow,time,cost`).
     #[arg(long, requires = "net")]
