@@ -18,7 +18,8 @@
 //!    link flows and costs updated at once.
 //!
 //! Then further equilibration passes over all bushes (fixed bush links, step 3 only), until
-//! the bushes' own excess `sum_j d_j (U_j - L_j)` falls below
+//! the bushes' own excess `sum_a x_a (L_i + c_a - L_j)` (flow times reduced cost over the bush
+//! links `a = (i, j)`, `L` the shortest bush-path costs) falls below
 //! [`AssignOptions::inner_gap_ratio`] times the measured gap or after
 //! [`AssignOptions::inner_sweeps`] passes.
 //!
@@ -282,7 +283,7 @@ fn sptt(graph: &Graph, bushes: &[Bush], cost: &[f64], parallel: bool) -> f64 {
 
 /// Topological order and labels of a bush: shortest (`l`), longest used (`u`) and longest
 /// (`u_all`) bush-path costs with their last links. Returns the bush's excess
-/// `sum_j d_j (U_j - L_j)`. Errors if the bush has a cycle (a bug: growth keeps it acyclic).
+/// `sum_a x_a (L_i + c_a - L_j)` over its links `a = (i, j)`. Errors if the bush has a cycle (a bug: growth keeps it acyclic).
 fn labels(graph: &Graph, b: &Bush, cost: &[f64], s: &mut Scratch) -> Result<f64> {
     let n = s.pos.len();
     // Bush links by tail, and in-degrees.
@@ -359,10 +360,20 @@ fn labels(graph: &Graph, b: &Bush, cost: &[f64], s: &mut Scratch) -> Result<f64>
             "the bush has a cycle (internal error of the bush-based assignment)",
         ));
     }
-    Ok(b.dests
+    // The bush's own excess cost: flow times reduced cost over its links, which is
+    // `sum_p f_p (c_p - c_min)` over the bush's paths (0 at bush equilibrium).
+    Ok(b.links
         .iter()
-        .filter(|&&(d, _)| s.u[d as usize] > f64::NEG_INFINITY)
-        .map(|&(d, q)| q * (s.u[d as usize] - s.l[d as usize]).max(0.0))
+        .map(|&a| {
+            let a = a as usize;
+            let f = b.flow[a];
+            if f > 0.0 {
+                let (i, j) = (graph.tail[a] as usize, graph.head[a] as usize);
+                f * (s.l[i] + cost[a] - s.l[j]).max(0.0)
+            } else {
+                0.0
+            }
+        })
         .sum())
 }
 
