@@ -189,24 +189,27 @@ echo
 echo "Time to relative gap (median wall seconds; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; limit ${limit} s a run)"
 awk -v limit="$limit" '
   function cell(t, it, g) { return t == "timeout" ? sprintf("> %d s (not reached)", limit) : sprintf("%.3f (%d, %.1e)", t, it, g) }
+  function ratio(a, t) {
+    if (t == "" || t == "timeout" || t <= 0) return "n/a"
+    return a == "timeout" ? sprintf("> %.0fx", limit / t) : sprintf("%.0fx", a / t)
+  }
   FNR == NR {
-    k = $1 " " ($3 + 0); m = $2; sub("huetwin-", "", m); meth[m] = 1
+    k = $1 " " ($3 + 0); m = $2; sub("huetwin-", "", m)
     if (!(k in seen)) { seen[k] = 1; order[++n] = k; gs[k] = $3 }
     t[k, m] = $4; it[k, m] = $5; gp[k, m] = $6; obj[k, m] = $7; next
   }
   { k = $1 " " ($3 + 0); at[k] = $4; ait[k] = $5; agp[k] = $6 }
   END {
-    printf "| %-14s | %-6s | %-24s | %-24s | %-17s | %-28s | %-12s |\n", "network", "gap", "huetwin bush s (iter, gap)", "huetwin path s (iter, gap)", "bush Beckmann", "AequilibraE bfw s (iter, gap)", "AEQ / bush"
-    print "|----------------|--------|--------------------------|--------------------------|-------------------|------------------------------|--------------|"
+    printf "| %-13s | %-5s | %-22s | %-22s | %-26s | %-9s | %-9s | %-17s |\n", "network", "gap", "huetwin path s (it, gap)", "huetwin bush s (it, gap)", "AequilibraE bfw s (it, gap)", "AEQ/path", "AEQ/bush", "path Beckmann"
+    print "|---------------|-------|------------------------|------------------------|----------------------------|-----------|-----------|-------------------|"
     for (i = 1; i <= n; i++) {
       k = order[i]; split(k, p, " ")
-      b = ((k, "bush") in t) ? cell(t[k, "bush"], it[k, "bush"], gp[k, "bush"]) : "n/a"
       q = ((k, "path") in t) ? cell(t[k, "path"], it[k, "path"], gp[k, "path"]) : "n/a"
-      o = ((k, "bush") in obj && obj[k, "bush"] != "") ? sprintf("%.6f", obj[k, "bush"]) : "n/a"
+      b = ((k, "bush") in t) ? cell(t[k, "bush"], it[k, "bush"], gp[k, "bush"]) : "n/a"
+      o = ((k, "path") in obj && obj[k, "path"] != "") ? sprintf("%.6f", obj[k, "path"]) : "n/a"
       a = (k in at) ? cell(at[k], ait[k], agp[k]) : "n/a"
-      r = "n/a"
-      if ((k in at) && ((k, "bush") in t) && t[k, "bush"] != "timeout" && t[k, "bush"] > 0)
-        r = (at[k] == "timeout") ? sprintf("> %.0fx", limit / t[k, "bush"]) : sprintf("%.0fx", at[k] / t[k, "bush"])
-      printf "| %-14s | %-6s | %-24s | %-24s | %-17s | %-28s | %-12s |\n", p[1], gs[k], b, q, o, a, r
+      rp = (k in at) ? ratio(at[k], t[k, "path"]) : "n/a"
+      rb = (k in at) ? ratio(at[k], t[k, "bush"]) : "n/a"
+      printf "| %-13s | %-5s | %-22s | %-22s | %-26s | %-9s | %-9s | %-17s |\n", p[1], gs[k], q, b, a, rp, rb, o
     }
   }' "$work/huetwin.txt" "$work/aeq.txt"
