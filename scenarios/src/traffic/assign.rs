@@ -427,7 +427,8 @@ pub(super) fn shortest_paths(
     parallel: bool,
 ) -> Vec<Pass> {
     let one = |o: &Origin| {
-        let tree = graph.tree_from(o.node, cost);
+        let targets: Vec<usize> = o.ods.iter().map(|od| od.dest).collect();
+        let tree = graph.tree_from_to(o.node, cost, &targets);
         let mut dist = Vec::with_capacity(o.ods.len());
         let mut paths = Vec::with_capacity(o.ods.len());
         for od in &o.ods {

@@ -268,7 +268,8 @@ fn sum_flows(links: &mut Links, bushes: &[Bush]) {
 /// Shortest-path total `sum_od d_od * min-cost_od` at `cost`, one tree per origin in parallel.
 fn sptt(graph: &Graph, bushes: &[Bush], cost: &[f64], parallel: bool) -> f64 {
     let one = |b: &Bush| {
-        let t = graph.tree_from(b.origin, cost);
+        let targets: Vec<usize> = b.dests.iter().map(|&(d, _)| d as usize).collect();
+        let t = graph.tree_from_to(b.origin, cost, &targets);
         b.dests
             .iter()
             .map(|&(d, q)| q * t.dist[d as usize])

@@ -323,18 +323,38 @@ impl Graph {
         self.dijkstra(origin, w, true)
     }
 
+    /// [`Graph::tree_from`] that stops once every node of `targets` is settled: their costs and
+    /// paths are final, other nodes' labels may not be (a target that cannot be reached leaves
+    /// the search to run out, as in a full tree).
+    pub fn tree_from_to(&self, origin: usize, w: &[f64], targets: &[usize]) -> Tree {
+        self.search(origin, w, true, Some(targets))
+    }
+
     /// Reverse Dijkstra: cost from every node to `dest` with link weights `w`.
     pub fn tree_to(&self, dest: usize, w: &[f64]) -> Tree {
         self.dijkstra(dest, w, false)
     }
 
     fn dijkstra(&self, root: usize, w: &[f64], forward: bool) -> Tree {
+        self.search(root, w, forward, None)
+    }
+
+    fn search(&self, root: usize, w: &[f64], forward: bool, targets: Option<&[usize]>) -> Tree {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         let n = self.node_count();
         let mut dist = vec![f64::INFINITY; n];
         let mut pred = vec![u32::MAX; n];
         let mut done = vec![false; n];
+        // Targets still to settle (0: search the whole graph).
+        let mut want = vec![false; if targets.is_some() { n } else { 0 }];
+        let mut left = 0usize;
+        for &t in targets.unwrap_or(&[]) {
+            if !want[t] {
+                want[t] = true;
+                left += 1;
+            }
+        }
         let mut heap = BinaryHeap::new();
         dist[root] = 0.0;
         heap.push(Reverse((OrdF64(0.0), root as u32)));
@@ -344,6 +364,12 @@ impl Graph {
                 continue;
             }
             done[u] = true;
+            if left > 0 && want[u] {
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
+            }
             if u != root && !self.through[u] {
                 continue;
             }
