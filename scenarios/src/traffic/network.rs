@@ -461,6 +461,33 @@ mod tests {
     }
 
     #[test]
+    fn search_to_targets_agrees_with_the_full_tree_on_them() {
+        let mut net = Network::new(0.0, 0.0);
+        for id in 1..=6 {
+            net.add_node(id, None, true);
+        }
+        // A chain 0 -> 1 -> ... -> 5 of 1-minute links and a 2.5-minute shortcut 0 -> 3.
+        for i in 0..5 {
+            net.add_link(link(i, i + 1, 1.0)).unwrap();
+        }
+        net.add_link(link(0, 3, 2.5)).unwrap();
+        let g = net.graph();
+        let w: Vec<f64> = net.links.iter().map(|l| l.free_flow_time).collect();
+        let full = g.tree_from(0, &w);
+        let part = g.tree_from_to(0, &w, &[3, 2]);
+        let (mut p1, mut p2) = (Vec::new(), Vec::new());
+        for t in [2, 3] {
+            assert_eq!(part.dist[t], full.dist[t]);
+            g.path_to(&full, t, &mut p1);
+            g.path_to(&part, t, &mut p2);
+            assert_eq!(p1, p2);
+        }
+        assert_eq!(part.dist[3], 2.5);
+        // The search stopped before the far end of the chain.
+        assert!(part.dist[5].is_infinite() && full.dist[5] == 4.5);
+    }
+
+    #[test]
     fn zones_are_not_passed_through() {
         let mut net = Network::new(0.0, 0.0);
         net.add_node(1, None, false);
