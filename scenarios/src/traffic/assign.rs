@@ -5,9 +5,10 @@
 //! Each iteration:
 //! 1. link flows are re-summed from the path flows (no drift), costs are refreshed;
 //! 2. one shortest-path tree per origin at the current costs, all origins in parallel (rayon);
-//!    these trees give the shortest-path travel time (SPTT) and so the relative gap
-//!    `(TSTT - SPTT) / TSTT`, where `TSTT = sum_a x_a c_a(x_a)` and
-//!    `SPTT = sum_od d_od * min-cost_od` (both in generalized cost);
+//!    these trees give the shortest-path total cost (SPC) and so the relative gap
+//!    `(TC - SPC) / TC`, where `TC = sum_a x_a c_a(x_a)` is the total generalized cost and
+//!    `SPC = sum_od d_od * min-cost_od` (TSTT and SPTT when the cost is time only); each search
+//!    stops once the origin's destinations are settled;
 //! 3. the shortest path of each OD pair joins its path set when new (column generation);
 //! 4. for each OD pair in turn (Gauss-Seidel), flow moves from every costlier path `p` to the
 //!    cheapest path `s` of the set by the projected Newton step
@@ -39,8 +40,8 @@ pub struct AssignOptions {
     /// At most this many extra equilibration sweeps over the fixed path sets per iteration
     /// (default 50).
     pub inner_sweeps: usize,
-    /// The extra sweeps stop once the gap within the path sets, `sum_p f_p (c_p - c_min) /
-    /// TSTT`, falls below this fraction of the iteration's relative gap (default 0.1).
+    /// The extra sweeps stop once the gap within the path sets (or bushes), `sum_p f_p (c_p -
+    /// c_min) / TC`, falls below this fraction of the iteration's relative gap (default 0.1).
     pub inner_gap_ratio: f64,
     /// Shortest paths of all origins in parallel with rayon (default true).
     pub parallel: bool,
