@@ -119,6 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
                 Some(&cancel),
             );
+            let seconds = t.elapsed().as_secs_f64();
             done.store(true, Ordering::Relaxed);
             if let Some(h) = timer {
                 let _ = h.join();
@@ -130,7 +131,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 other => other?,
             };
-            times.push(t.elapsed().as_secs_f64());
+            // Timed before joining the timer thread (it wakes every 20 ms).
+            times.push(seconds);
             last = Some(a);
             if times.last().is_some_and(|&t| t > max_seconds) {
                 break;
