@@ -2,7 +2,8 @@
 # Installs what huetwin needs on a fresh Debian 12 machine with Rust stable.
 #   scripts/setup.sh         build + serve needs (PROJ)
 #   scripts/setup.sh --test  also the test tools (GDAL's ogrinfo/gdalinfo, Mesa software Vulkan,
-#                            Chromium for the viewer's browser test)
+#                            Chromium for the viewer's browser test, python3-venv for the
+#                            traffic benchmark's AequilibraE)
 # Idempotent: skips packages already installed.
 set -euo pipefail
 
@@ -10,7 +11,8 @@ set -euo pipefail
 need=(pkg-config libproj-dev proj-data libsqlite3-dev sqlite3 libclang-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # openssl: the TLS test makes its self-signed certificate with it.
-  need+=(gdal-bin mesa-vulkan-drivers chromium openssl)
+  # python3-venv: scripts/bench_traffic.sh pip-installs AequilibraE 1.7.2 into a venv.
+  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv)
 fi
 
 missing=()

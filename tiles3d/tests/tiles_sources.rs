@@ -45,7 +45,7 @@ fn import(path: &Path, project: u32, fallback_crs: Option<u32>) -> Option<(Twin,
         Err(e)
             if fallback_crs.is_some() && {
                 let m = e.to_string().to_ascii_lowercase();
-                m.contains("source_crs") || m.contains("source crs")
+                m.contains("--source-crs")
             } =>
         {
             opts.source_crs = fallback_crs.map(|c| Crs::epsg(c).unwrap());

@@ -5,9 +5,10 @@
 //! Each iteration:
 //! 1. link flows are re-summed from the path flows (no drift), costs are refreshed;
 //! 2. one shortest-path tree per origin at the current costs, all origins in parallel (rayon);
-//!    these trees give the shortest-path travel time (SPTT) and so the relative gap
-//!    `(TSTT - SPTT) / TSTT`, where `TSTT = sum_a x_a c_a(x_a)` and
-//!    `SPTT = sum_od d_od * min-cost_od` (both in generalized cost);
+//!    these trees give the shortest-path total cost (SPC) and so the relative gap
+//!    `(TC - SPC) / TC`, where `TC = sum_a x_a c_a(x_a)` is the total generalized cost and
+//!    `SPC = sum_od d_od * min-cost_od` (TSTT and SPTT when the cost is time only); each search
+//!    stops once the origin's destinations are settled;
 //! 3. the shortest path of each OD pair joins its path set when new (column generation);
 //! 4. for each OD pair in turn (Gauss-Seidel), flow moves from every costlier path `p` to the
 //!    cheapest path `s` of the set by the projected Newton step
@@ -39,11 +40,40 @@ pub struct AssignOptions {
     /// At most this many extra equilibration sweeps over the fixed path sets per iteration
     /// (default 50).
     pub inner_sweeps: usize,
-    /// The extra sweeps stop once the gap within the path sets, `sum_p f_p (c_p - c_min) /
-    /// TSTT`, falls below this fraction of the iteration's relative gap (default 0.1).
+    /// The extra sweeps stop once the gap within the path sets (or bushes), `sum_p f_p (c_p -
+    /// c_min) / TC`, falls below this fraction of the iteration's relative gap (default 0.1).
     pub inner_gap_ratio: f64,
     /// Shortest paths of all origins in parallel with rayon (default true).
     pub parallel: bool,
+    /// The algorithm (default [`AssignMethod::Path`], the one that keeps the used paths of
+    /// every OD pair, which scenario reports need).
+    pub method: AssignMethod,
+}
+
+/// The equilibrium algorithm of [`assign`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AssignMethod {
+    /// Path-based gradient projection (this module): keeps every OD pair's used paths in
+    /// [`Assignment::od_paths`].
+    #[default]
+    Path,
+    /// Origin-based Algorithm B (Dial 2006) on acyclic bushes ([`super::bush`]): much faster
+    /// on large networks; keeps no paths ([`Assignment::od_paths`] lists the OD pairs and
+    /// their demand with empty path sets).
+    Bush,
+}
+
+impl std::str::FromStr for AssignMethod {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "path" => Ok(AssignMethod::Path),
+            "bush" => Ok(AssignMethod::Bush),
+            _ => Err(format!(
+                "unknown assignment method {s:?} (expected path or bush)"
+            )),
+        }
+    }
 }
 
 impl Default for AssignOptions {
@@ -54,32 +84,55 @@ impl Default for AssignOptions {
             inner_sweeps: 50,
             inner_gap_ratio: 0.1,
             parallel: true,
+            method: AssignMethod::Path,
         }
     }
 }
 
-struct Od {
-    dest: usize,
-    demand: f64,
-    paths: Vec<PathFlow>,
+/// One OD pair of an origin: destination node index, trips, used paths.
+pub(super) struct Od {
+    pub(super) dest: usize,
+    pub(super) demand: f64,
+    pub(super) paths: Vec<PathFlow>,
 }
 
-struct Origin {
-    node: usize,
-    ods: Vec<Od>,
+/// The OD pairs of one origin node.
+pub(super) struct Origin {
+    pub(super) node: usize,
+    pub(super) ods: Vec<Od>,
 }
 
 /// The link state while assigning: flows, costs and cost derivatives.
-struct Links<'a> {
-    net: &'a Network,
-    flow: Vec<f64>,
-    cost: Vec<f64>,
-    deriv: Vec<f64>,
+pub(super) struct Links<'a> {
+    pub(super) net: &'a Network,
+    pub(super) flow: Vec<f64>,
+    pub(super) cost: Vec<f64>,
+    pub(super) deriv: Vec<f64>,
 }
 
-impl Links<'_> {
+impl<'a> Links<'a> {
+    /// Zero flows, costs at zero flow.
+    pub(super) fn new(net: &'a Network) -> Links<'a> {
+        let m = net.links.len();
+        Links {
+            net,
+            flow: vec![0.0; m],
+            cost: (0..m).map(|a| net.cost(a, 0.0)).collect(),
+            deriv: (0..m).map(|a| net.links[a].time_derivative(0.0)).collect(),
+        }
+    }
+
+    /// Recomputes every cost and derivative from the flows.
+    pub(super) fn update_costs(&mut self) {
+        for a in 0..self.flow.len() {
+            self.cost[a] = self.net.cost(a, self.flow[a]);
+            self.deriv[a] = self.net.links[a].time_derivative(self.flow[a]);
+        }
+    }
+
+    /// Adds `dx` to link `a`'s flow (clamped at 0) and refreshes its cost and derivative.
     #[inline]
-    fn add(&mut self, a: usize, dx: f64) {
+    pub(super) fn add(&mut self, a: usize, dx: f64) {
         let x = (self.flow[a] + dx).max(0.0);
         self.flow[a] = x;
         self.cost[a] = self.net.cost(a, x);
@@ -97,10 +150,7 @@ impl Links<'_> {
                 }
             }
         }
-        for a in 0..self.flow.len() {
-            self.cost[a] = self.net.cost(a, self.flow[a]);
-            self.deriv[a] = self.net.links[a].time_derivative(self.flow[a]);
-        }
+        self.update_costs();
     }
 
     fn path_cost(&self, links: &[u32]) -> f64 {
@@ -140,16 +190,14 @@ pub fn assign_with_control(
     on_gap: &mut dyn FnMut(&GapRecord),
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<Assignment> {
+    if opts.method == AssignMethod::Bush {
+        return super::bush::assign_bush(net, demand, opts, on_gap, cancel);
+    }
     let start = Instant::now();
     let graph = net.graph();
     let (mut origins, intrazonal) = group_demand(net, demand)?;
     let m = net.links.len();
-    let mut links = Links {
-        net,
-        flow: vec![0.0; m],
-        cost: (0..m).map(|a| net.cost(a, 0.0)).collect(),
-        deriv: vec![0.0; m],
-    };
+    let mut links = Links::new(net);
     let mut marks = Marks {
         s: vec![0; m],
         p: vec![0; m],
@@ -213,6 +261,50 @@ pub fn assign_with_control(
         iteration += 1;
     };
     // The reported state is exactly the one the gap was measured on.
+    let od_paths = origins
+        .into_iter()
+        .flat_map(|o| {
+            let oid = net.nodes[o.node].id;
+            o.ods.into_iter().map(move |od| OdPaths {
+                origin: oid,
+                destination: net.nodes[od.dest].id,
+                demand: od.demand,
+                paths: od.paths,
+            })
+        })
+        .collect::<Vec<_>>();
+    Ok(finish(
+        net,
+        links,
+        Outcome {
+            sptt,
+            gap,
+            iterations: iteration,
+            converged: gap <= opts.target_gap,
+            history,
+            unreachable,
+            intrazonal,
+            od_paths,
+            start,
+        },
+    ))
+}
+
+/// What an algorithm hands to [`finish`] besides the link state.
+pub(super) struct Outcome {
+    pub(super) sptt: f64,
+    pub(super) gap: f64,
+    pub(super) iterations: usize,
+    pub(super) converged: bool,
+    pub(super) history: Vec<GapRecord>,
+    pub(super) unreachable: Vec<OdTrip>,
+    pub(super) intrazonal: f64,
+    pub(super) od_paths: Vec<OdPaths>,
+    pub(super) start: Instant,
+}
+
+/// Builds the [`Assignment`] from the final link state (the one the gap was measured on).
+pub(super) fn finish(net: &Network, links: Links, o: Outcome) -> Assignment {
     let flows = links.flow;
     let costs = links.cost;
     let times: Vec<f64> = net
@@ -241,20 +333,8 @@ pub fn assign_with_control(
             }
         })
         .collect();
-    let od_paths = origins
-        .into_iter()
-        .flat_map(|o| {
-            let oid = net.nodes[o.node].id;
-            o.ods.into_iter().map(move |od| OdPaths {
-                origin: oid,
-                destination: net.nodes[od.dest].id,
-                demand: od.demand,
-                paths: od.paths,
-            })
-        })
-        .collect::<Vec<_>>();
-    let assigned_trips = od_paths.iter().map(|o| o.demand).sum();
-    Ok(Assignment {
+    let assigned_trips = o.od_paths.iter().map(|p| p.demand).sum();
+    Assignment {
         keys: net.links.iter().map(|l| l.key.clone()).collect(),
         beckmann: net.beckmann(&flows),
         flows,
@@ -263,20 +343,20 @@ pub fn assign_with_control(
         vc,
         tstt,
         total_cost,
-        sptt,
-        relative_gap: gap,
-        iterations: iteration,
-        converged: gap <= opts.target_gap,
-        history,
-        unreachable,
+        sptt: o.sptt,
+        relative_gap: o.gap,
+        iterations: o.iterations,
+        converged: o.converged,
+        history: o.history,
+        unreachable: o.unreachable,
         assigned_trips,
-        intrazonal_trips: intrazonal,
-        od_paths,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+        intrazonal_trips: o.intrazonal,
+        od_paths: o.od_paths,
+        seconds: o.start.elapsed().as_secs_f64(),
+    }
 }
 
-fn total_cost(net: &Network, flow: &[f64], cost: &[f64]) -> f64 {
+pub(super) fn total_cost(net: &Network, flow: &[f64], cost: &[f64]) -> f64 {
     net.links
         .iter()
         .enumerate()
@@ -287,7 +367,7 @@ fn total_cost(net: &Network, flow: &[f64], cost: &[f64]) -> f64 {
 
 /// Groups the demand by origin node index (merging repeated pairs) and returns the
 /// intrazonal total apart.
-fn group_demand(net: &Network, demand: &Demand) -> Result<(Vec<Origin>, f64)> {
+pub(super) fn group_demand(net: &Network, demand: &Demand) -> Result<(Vec<Origin>, f64)> {
     let mut by_origin: BTreeMap<usize, BTreeMap<usize, f64>> = BTreeMap::new();
     let mut intrazonal = 0.0;
     for (k, t) in demand.trips.iter().enumerate() {
@@ -336,14 +416,20 @@ fn group_demand(net: &Network, demand: &Demand) -> Result<(Vec<Origin>, f64)> {
 }
 
 /// Shortest-path costs and paths of one origin's OD pairs (aligned with its `ods`).
-struct Pass {
-    dist: Vec<f64>,
-    paths: Vec<Vec<u32>>,
+pub(super) struct Pass {
+    pub(super) dist: Vec<f64>,
+    pub(super) paths: Vec<Vec<u32>>,
 }
 
-fn shortest_paths(graph: &Graph, origins: &[Origin], cost: &[f64], parallel: bool) -> Vec<Pass> {
+pub(super) fn shortest_paths(
+    graph: &Graph,
+    origins: &[Origin],
+    cost: &[f64],
+    parallel: bool,
+) -> Vec<Pass> {
     let one = |o: &Origin| {
-        let tree = graph.tree_from(o.node, cost);
+        let targets: Vec<usize> = o.ods.iter().map(|od| od.dest).collect();
+        let tree = graph.tree_from_to(o.node, cost, &targets);
         let mut dist = Vec::with_capacity(o.ods.len());
         let mut paths = Vec::with_capacity(o.ods.len());
         for od in &o.ods {
@@ -362,7 +448,11 @@ fn shortest_paths(graph: &Graph, origins: &[Origin], cost: &[f64], parallel: boo
 }
 
 /// Removes the OD pairs without a path (from the origins and from the pass) and returns them.
-fn drop_unreachable(net: &Network, origins: &mut [Origin], pass: &mut [Pass]) -> Vec<OdTrip> {
+pub(super) fn drop_unreachable(
+    net: &Network,
+    origins: &mut [Origin],
+    pass: &mut [Pass],
+) -> Vec<OdTrip> {
     let mut out = Vec::new();
     for (o, p) in origins.iter_mut().zip(pass.iter_mut()) {
         if p.dist.iter().all(|d| d.is_finite()) {

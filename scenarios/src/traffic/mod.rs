@@ -3,8 +3,10 @@
 //! * [`tntp`] reads TNTP networks and trip tables and CSV OD matrices;
 //! * [`network`] holds the network (links with BPR parameters, zones, TNTP generalized cost) and
 //!   builds one from the twin's roads ([`network::from_roads`]);
-//! * [`mod@assign`] finds the user equilibrium by path-based gradient projection, to a stated
-//!   relative gap `(TSTT - SPTT) / TSTT`;
+//! * [`mod@assign`] finds the user equilibrium by path-based gradient projection, and
+//!   [`bush`] by the bush-based Algorithm B (faster on large networks), to a stated relative
+//!   gap `(TC - SPC) / TC` (total generalized cost against its shortest-path total; with no
+//!   toll or distance weight these are TSTT and SPTT);
 //! * [`edit`] applies what-if edits (close/add links, capacity, speed, demand scale, flooded
 //!   roads);
 //! * [`gravity`] derives demand from building floor area with a gravity model;
@@ -33,6 +35,7 @@
 //! ```
 
 pub mod assign;
+pub mod bush;
 pub mod demand;
 pub mod edit;
 pub mod gravity;
@@ -42,7 +45,7 @@ pub mod roads;
 pub mod scenario;
 pub mod tntp;
 
-pub use assign::{assign, assign_with_progress, AssignOptions};
+pub use assign::{assign, assign_with_progress, AssignMethod, AssignOptions};
 pub use demand::{Demand, OdTrip};
 pub use edit::{apply_edits, close_flooded_roads, road_links, Edit, LinkRef, NewLink};
 pub use gravity::{gravity_demand, GravityDemand, GravityParams};

@@ -323,18 +323,38 @@ impl Graph {
         self.dijkstra(origin, w, true)
     }
 
+    /// [`Graph::tree_from`] that stops once every node of `targets` is settled: their costs and
+    /// paths are final, other nodes' labels may not be (a target that cannot be reached leaves
+    /// the search to run out, as in a full tree).
+    pub fn tree_from_to(&self, origin: usize, w: &[f64], targets: &[usize]) -> Tree {
+        self.search(origin, w, true, Some(targets))
+    }
+
     /// Reverse Dijkstra: cost from every node to `dest` with link weights `w`.
     pub fn tree_to(&self, dest: usize, w: &[f64]) -> Tree {
         self.dijkstra(dest, w, false)
     }
 
     fn dijkstra(&self, root: usize, w: &[f64], forward: bool) -> Tree {
+        self.search(root, w, forward, None)
+    }
+
+    fn search(&self, root: usize, w: &[f64], forward: bool, targets: Option<&[usize]>) -> Tree {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         let n = self.node_count();
         let mut dist = vec![f64::INFINITY; n];
         let mut pred = vec![u32::MAX; n];
         let mut done = vec![false; n];
+        // Targets still to settle (0: search the whole graph).
+        let mut want = vec![false; if targets.is_some() { n } else { 0 }];
+        let mut left = 0usize;
+        for &t in targets.unwrap_or(&[]) {
+            if !want[t] {
+                want[t] = true;
+                left += 1;
+            }
+        }
         let mut heap = BinaryHeap::new();
         dist[root] = 0.0;
         heap.push(Reverse((OrdF64(0.0), root as u32)));
@@ -344,6 +364,12 @@ impl Graph {
                 continue;
             }
             done[u] = true;
+            if left > 0 && want[u] {
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
+            }
             if u != root && !self.through[u] {
                 continue;
             }
@@ -432,6 +458,33 @@ mod tests {
             assert!((fi - l.time(x)).abs() < 1e-6 * l.time(x));
         }
         assert_eq!(l.time(100.0), 3.0 * 1.15);
+    }
+
+    #[test]
+    fn search_to_targets_agrees_with_the_full_tree_on_them() {
+        let mut net = Network::new(0.0, 0.0);
+        for id in 1..=6 {
+            net.add_node(id, None, true);
+        }
+        // A chain 0 -> 1 -> ... -> 5 of 1-minute links and a 2.5-minute shortcut 0 -> 3.
+        for i in 0..5 {
+            net.add_link(link(i, i + 1, 1.0)).unwrap();
+        }
+        net.add_link(link(0, 3, 2.5)).unwrap();
+        let g = net.graph();
+        let w: Vec<f64> = net.links.iter().map(|l| l.free_flow_time).collect();
+        let full = g.tree_from(0, &w);
+        let part = g.tree_from_to(0, &w, &[3, 2]);
+        let (mut p1, mut p2) = (Vec::new(), Vec::new());
+        for t in [2, 3] {
+            assert_eq!(part.dist[t], full.dist[t]);
+            g.path_to(&full, t, &mut p1);
+            g.path_to(&part, t, &mut p2);
+            assert_eq!(p1, p2);
+        }
+        assert_eq!(part.dist[3], 2.5);
+        // The search stopped before the far end of the chain.
+        assert!(part.dist[5].is_infinite() && full.dist[5] == 4.5);
     }
 
     #[test]

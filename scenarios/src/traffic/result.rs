@@ -14,7 +14,9 @@ use crate::error::{Result, ScenarioError};
 pub struct GapRecord {
     /// Iteration (0 = before any equilibration).
     pub iteration: usize,
-    /// Relative gap `(TSTT - SPTT) / TSTT` (infinite at iteration 0).
+    /// Relative gap `(TC - SPC) / TC` over generalized cost (`TC` the total cost, `SPC` its
+    /// shortest-path total; TSTT and SPTT when the cost is time only). Infinite at iteration 0
+    /// of the path method.
     pub relative_gap: f64,
     /// Seconds since the assignment started.
     pub seconds: f64,

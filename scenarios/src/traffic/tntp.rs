@@ -7,7 +7,9 @@
 //!   `init_node term_node capacity length free_flow_time b power speed toll link_type ;`.
 //! * `_trips.tntp`: metadata (`<NUMBER OF ZONES>`, `<TOTAL OD FLOW>`), then blocks
 //!   `Origin N` followed by entries `dest : flow;` (several per line).
-//! * CSV: rows `origin,destination,trips`, with or without a header row.
+//! * CSV OD matrix: rows `origin,destination,trips`, with or without a header row.
+//! * CSV network ([`read_net_csv`]): `LINK,A,B,a0,a1,a2,a3,a4`, polynomial link costs of the
+//!   BPR form `a0 + a_k x^k`.
 //!
 //! Every error names the file and the line.
 
@@ -105,6 +107,22 @@ fn meta_count(path: &Path, meta: &Meta, key: &str) -> Result<Option<f64>> {
 /// `<FIRST THRU NODE>` are zones that paths may start or end at but not pass through. Link keys
 /// are `"init-term"` (`"init-term#k"` for the k-th parallel duplicate).
 pub fn read_net(path: &Path) -> Result<Network> {
+    read_net_with_factors(path).map(|(net, _)| net)
+}
+
+/// The generalized-cost weights a TNTP network file declares: `None` where the file has no
+/// `<TOLL FACTOR>` or `<DISTANCE FACTOR>` tag (the network then uses 0, which may not be what
+/// the network's README says).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DeclaredFactors {
+    /// `<TOLL FACTOR>`, when present.
+    pub toll: Option<f64>,
+    /// `<DISTANCE FACTOR>`, when present.
+    pub distance: Option<f64>,
+}
+
+/// [`read_net`], also saying which cost weights the file itself declared.
+pub fn read_net_with_factors(path: &Path) -> Result<(Network, DeclaredFactors)> {
     let text = read_text(path)?;
     let lines: Vec<&str> = text.lines().collect();
     let (meta, body) = metadata(path, &lines)?;
@@ -112,8 +130,12 @@ pub fn read_net(path: &Path) -> Result<Network> {
     let nodes = meta_count(path, &meta, "NUMBER OF NODES")?.unwrap_or(0.0);
     let first_thru = meta_count(path, &meta, "FIRST THRU NODE")?.unwrap_or(1.0);
     let declared_links = meta_count(path, &meta, "NUMBER OF LINKS")?;
-    let toll_factor = meta_number(path, &meta, "TOLL FACTOR")?.unwrap_or(0.0);
-    let distance_factor = meta_number(path, &meta, "DISTANCE FACTOR")?.unwrap_or(0.0);
+    let declared = DeclaredFactors {
+        toll: meta_number(path, &meta, "TOLL FACTOR")?,
+        distance: meta_number(path, &meta, "DISTANCE FACTOR")?,
+    };
+    let toll_factor = declared.toll.unwrap_or(0.0);
+    let distance_factor = declared.distance.unwrap_or(0.0);
 
     struct Row {
         line: usize,
@@ -235,7 +257,7 @@ pub fn read_net(path: &Path) -> Result<Network> {
         }
         net.links.push(link);
     }
-    Ok(net)
+    Ok((net, declared))
 }
 
 /// Reads a TNTP trips file (`*_trips.tntp`). Zero entries are kept out; the declared
@@ -388,6 +410,150 @@ pub fn read_od_csv(path: &Path) -> Result<Demand> {
         }
     }
     Ok(demand)
+}
+
+/// BPR `B` given to links read from a polynomial CSV network (the "traditional" 0.15): the
+/// capacity is chosen so that `t0 * B * (x / cap)^k` equals the file's `a_k * x^k`.
+pub const CSV_BPR_B: f64 = 0.15;
+
+/// Reads a network from CSV with the header `LINK,A,B,a0,a1,a2,a3,a4` (the `LINK` column is
+/// optional, the others are matched by name, case-insensitively): link `A -> B` with the
+/// polynomial cost `a0 + a1 x + a2 x^2 + a3 x^3 + a4 x^4` (the form of
+/// `SiouxFalls_net.csv`).
+///
+/// A link may have at most one of `a1..a4` non-zero, so that its cost is a BPR function:
+/// free-flow time `a0`, power `k`, `B` = [`CSV_BPR_B`] and capacity
+/// `(B a0 / a_k)^(1/k)`. Every node may be passed through; the zone count is the largest node
+/// number; toll and distance factors are 0 (the CLI's `--toll-factor`/`--distance-factor` can
+/// set them, but these files carry no tolls or lengths: the length is set to `a0`).
+pub fn read_net_csv(path: &Path) -> Result<Network> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(io) => ScenarioError::io(path, io),
+            other => ScenarioError::parse(path, "start", format!("{other:?}")),
+        })?;
+    let header = rdr
+        .headers()
+        .map_err(|e| ScenarioError::parse(path, "line 1", e))?
+        .clone();
+    let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let mut cols = [0usize; 7];
+    for (k, name) in ["A", "B", "a0", "a1", "a2", "a3", "a4"].iter().enumerate() {
+        cols[k] = col(name).ok_or_else(|| {
+            ScenarioError::parse(
+                path,
+                "line 1",
+                format!("the header has no column {name:?} (expected LINK,A,B,a0,a1,a2,a3,a4)"),
+            )
+        })?;
+    }
+    struct Row {
+        line: usize,
+        init: u64,
+        term: u64,
+        a: [f64; 5],
+    }
+    let mut rows = Vec::new();
+    for (k, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| {
+            let place = e
+                .position()
+                .map(|p| format!("line {}", p.line()))
+                .unwrap_or_else(|| format!("record {}", k + 1));
+            ScenarioError::parse(path, place, e)
+        })?;
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(k + 2);
+        if rec.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let mut v = [0.0; 7];
+        for (i, &c) in cols.iter().enumerate() {
+            let f = rec.get(c).unwrap_or("");
+            v[i] = f
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| {
+                    ScenarioError::parse(
+                        path,
+                        format!("line {line}"),
+                        format!("column {} ({f:?}) is not a finite number", &header[c]),
+                    )
+                })?;
+        }
+        let init = node_id(path, line, "A", v[0])?;
+        let term = node_id(path, line, "B", v[1])?;
+        rows.push(Row {
+            line,
+            init,
+            term,
+            a: [v[2], v[3], v[4], v[5], v[6]],
+        });
+    }
+    let max_node = rows.iter().map(|r| r.init.max(r.term)).max().unwrap_or(0);
+    let mut net = Network::new(0.0, 0.0);
+    net.zones = max_node as usize;
+    for id in 1..=max_node {
+        net.add_node(id, None, true);
+    }
+    let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
+    for r in rows {
+        let bad = |m: String| ScenarioError::parse(path, format!("line {}", r.line), m);
+        let [a0, ..] = r.a;
+        if a0 < 0.0 || r.a.iter().any(|&x| x < 0.0) {
+            return Err(bad("negative cost coefficient".into()));
+        }
+        let terms: Vec<usize> = (1..5).filter(|&k| r.a[k] != 0.0).collect();
+        let (power, capacity, b) = match terms.as_slice() {
+            [] => (0.0, 0.0, 0.0),
+            [k] if a0 > 0.0 => {
+                let k = *k;
+                let cap = (CSV_BPR_B * a0 / r.a[k]).powf(1.0 / k as f64);
+                (k as f64, cap, CSV_BPR_B)
+            }
+            [_] => {
+                return Err(bad(
+                    "a0 is 0 with a flow term: not a BPR cost (the free-flow time must be positive)"
+                        .into(),
+                ))
+            }
+            _ => {
+                return Err(bad(format!(
+                    "more than one flow term (a1..a4 = {:?}): only BPR costs a0 + a_k x^k are supported",
+                    &r.a[1..]
+                )))
+            }
+        };
+        let count = seen.entry((r.init, r.term)).or_insert(0);
+        let key = if *count == 0 {
+            format!("{}-{}", r.init, r.term)
+        } else {
+            format!("{}-{}#{}", r.init, r.term, count)
+        };
+        *count += 1;
+        let link = Link {
+            key,
+            from: (r.init - 1) as usize,
+            to: (r.term - 1) as usize,
+            capacity,
+            length: a0,
+            free_flow_time: a0,
+            b,
+            power,
+            speed: 0.0,
+            toll: 0.0,
+            link_type: 1,
+            closed: false,
+        };
+        if let Err(m) = super::network::check_link_values(&link) {
+            return Err(bad(m));
+        }
+        net.links.push(link);
+    }
+    Ok(net)
 }
 
 #[cfg(test)]
