@@ -232,13 +232,10 @@ fn network(net_path: &Path, a: &TrafficArgs) -> Result<()> {
 /// Runs the scenario with a progress bar per assignment (gap, log scale) and prints the report.
 fn traffic(twin: &Path, scenario: &Path) -> Result<()> {
     let mut bar: Option<ProgressBar> = None;
-    let style = ProgressStyle::with_template("{prefix:9} [{bar:40}] {msg} {elapsed}")
-        .expect("valid template")
-        .progress_chars("=> ");
     let report = run_scenario_on(Some(twin), scenario, &mut |e| match e {
         ProgressEvent::Phase(p) => {
             if let Some(b) = bar.take() {
-                b.finish();
+                super::end_job_bar(&b);
             }
             eprintln!("{p}...");
         }
@@ -250,8 +247,8 @@ fn traffic(twin: &Path, scenario: &Path) -> Result<()> {
             let b = bar.get_or_insert_with(|| {
                 // Position: decades of gap closed, from 1 down to the target.
                 let decades = (-target.log10()).max(1.0);
-                let b = ProgressBar::new((decades * 100.0) as u64);
-                b.set_style(style.clone());
+                let b = super::job_bar();
+                b.set_length((decades * 100.0) as u64);
                 b.set_prefix(run.to_string());
                 b
             });
@@ -266,7 +263,7 @@ fn traffic(twin: &Path, scenario: &Path) -> Result<()> {
         }
     })?;
     if let Some(b) = bar.take() {
-        b.finish();
+        super::end_job_bar(&b);
     }
     print(&report);
     Ok(())
