@@ -193,7 +193,7 @@ pub fn assign_with_control(
     if opts.method == AssignMethod::Bush {
         return super::bush::assign_bush(net, demand, opts, on_gap, cancel);
     }
-    let start = Instant::now();
+    let mut log = GapLog::new(on_gap, cancel);
     let graph = net.graph();
     let (mut origins, intrazonal) = group_demand(net, demand)?;
     let m = net.links.len();
@@ -203,7 +203,6 @@ pub fn assign_with_control(
         p: vec![0; m],
         gen: 0,
     };
-    let mut history = Vec::new();
     let mut unreachable = Vec::new();
     let mut iteration = 0usize;
     let (sptt, gap) = loop {
@@ -219,23 +218,13 @@ pub fn assign_with_control(
             .zip(&pass)
             .flat_map(|(o, p)| o.ods.iter().zip(&p.dist).map(|(od, d)| od.demand * d))
             .sum();
-        let total = total_cost(net, &links.flow, &links.cost);
+        // Nothing is loaded before the first iteration: no gap to measure.
         let gap = if iteration == 0 {
             f64::INFINITY
-        } else if total > 0.0 {
-            ((total - sptt) / total).max(0.0)
         } else {
-            0.0
+            relative_gap(total_cost(net, &links.flow, &links.cost), sptt)
         };
-        history.push(GapRecord {
-            iteration,
-            relative_gap: gap,
-            seconds: start.elapsed().as_secs_f64(),
-        });
-        on_gap(history.last().expect("just pushed"));
-        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-            return Err(ScenarioError::Cancelled);
-        }
+        log.record(iteration, gap)?;
         if gap <= opts.target_gap || iteration >= opts.max_iterations {
             break (sptt, gap);
         }
@@ -253,15 +242,100 @@ pub fn assign_with_control(
                     excess += equilibrate(&mut links, &mut marks, od);
                 }
             }
-            let total = total_cost(net, &links.flow, &links.cost);
-            if total <= 0.0 || excess / total < opts.inner_gap_ratio * gap {
+            if sweeps_done(net, &links, excess, opts, gap) {
                 break;
             }
         }
         iteration += 1;
     };
     // The reported state is exactly the one the gap was measured on.
-    let od_paths = origins
+    Ok(finish(
+        net,
+        links,
+        Outcome {
+            sptt,
+            gap,
+            iterations: iteration,
+            converged: gap <= opts.target_gap,
+            history: log.history,
+            unreachable,
+            intrazonal,
+            od_paths: od_paths(net, origins),
+            start: log.start,
+        },
+    ))
+}
+
+/// The relative gap `(TC - SPC) / TC` of a total cost and the shortest-path cost of the same
+/// trips (0 when nothing costs anything).
+pub(super) fn relative_gap(total: f64, sptt: f64) -> f64 {
+    if total > 0.0 {
+        ((total - sptt) / total).max(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// The gap history of an assignment, as both algorithms keep it: each iteration's record,
+/// reported to the caller, then the cancel flag checked.
+pub(super) struct GapLog<'a> {
+    pub(super) history: Vec<GapRecord>,
+    pub(super) start: Instant,
+    on_gap: &'a mut dyn FnMut(&GapRecord),
+    cancel: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+impl<'a> GapLog<'a> {
+    /// A log starting its clock now.
+    pub(super) fn new(
+        on_gap: &'a mut dyn FnMut(&GapRecord),
+        cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        GapLog {
+            history: Vec::new(),
+            start: Instant::now(),
+            on_gap,
+            cancel,
+        }
+    }
+
+    /// Records `iteration`'s gap and reports it; [`ScenarioError::Cancelled`] once the cancel
+    /// flag is up.
+    pub(super) fn record(&mut self, iteration: usize, gap: f64) -> Result<()> {
+        let r = GapRecord {
+            iteration,
+            relative_gap: gap,
+            seconds: self.start.elapsed().as_secs_f64(),
+        };
+        (self.on_gap)(&r);
+        self.history.push(r);
+        if self
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(ScenarioError::Cancelled);
+        }
+        Ok(())
+    }
+}
+
+/// Whether the inner sweeps of an iteration have done enough: their own gap, `excess` over the
+/// total cost, is below [`AssignOptions::inner_gap_ratio`] of the iteration's `gap`.
+pub(super) fn sweeps_done(
+    net: &Network,
+    links: &Links,
+    excess: f64,
+    opts: &AssignOptions,
+    gap: f64,
+) -> bool {
+    let total = total_cost(net, &links.flow, &links.cost);
+    total <= 0.0 || excess / total < opts.inner_gap_ratio * gap
+}
+
+/// Every OD pair of `origins` with its paths, by node id (a bush assignment keeps no paths:
+/// its pairs come with none).
+pub(super) fn od_paths(net: &Network, origins: Vec<Origin>) -> Vec<OdPaths> {
+    origins
         .into_iter()
         .flat_map(|o| {
             let oid = net.nodes[o.node].id;
@@ -272,22 +346,7 @@ pub fn assign_with_control(
                 paths: od.paths,
             })
         })
-        .collect::<Vec<_>>();
-    Ok(finish(
-        net,
-        links,
-        Outcome {
-            sptt,
-            gap,
-            iterations: iteration,
-            converged: gap <= opts.target_gap,
-            history,
-            unreachable,
-            intrazonal,
-            od_paths,
-            start,
-        },
-    ))
+        .collect()
 }
 
 /// What an algorithm hands to [`finish`] besides the link state.

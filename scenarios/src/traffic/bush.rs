@@ -28,14 +28,15 @@
 //! origins in parallel. The link flows are re-summed from the bushes before each gap
 //! measurement, so the reported state is exactly the one measured.
 
-use std::time::Instant;
-
 use rayon::prelude::*;
 
-use super::assign::{finish, group_demand, total_cost, AssignOptions, Links, Od, Origin, Outcome};
+use super::assign::{
+    finish, group_demand, od_paths, relative_gap, sweeps_done, total_cost, AssignOptions, GapLog,
+    Links, Od, Origin, Outcome,
+};
 use super::demand::{Demand, OdTrip};
 use super::network::{Graph, Network};
-use super::result::{Assignment, GapRecord, OdPaths};
+use super::result::{Assignment, GapRecord};
 use crate::error::{Result, ScenarioError};
 
 const NONE: u32 = u32::MAX;
@@ -106,7 +107,7 @@ pub(super) fn assign_bush(
     on_gap: &mut dyn FnMut(&GapRecord),
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<Assignment> {
-    let start = Instant::now();
+    let mut log = GapLog::new(on_gap, cancel);
     let graph = net.graph();
     let n = graph.node_count();
     let m = net.links.len();
@@ -131,25 +132,11 @@ pub(super) fn assign_bush(
     }
     let mut s = Scratch::new(n);
     sum_flows(&mut links, &bushes);
-    let mut history = Vec::new();
     let mut iteration = 0usize;
     let (sptt, gap) = loop {
         let sptt = sptt(&graph, &bushes, &links.cost, opts.parallel);
-        let total = total_cost(net, &links.flow, &links.cost);
-        let gap = if total > 0.0 {
-            ((total - sptt) / total).max(0.0)
-        } else {
-            0.0
-        };
-        history.push(GapRecord {
-            iteration,
-            relative_gap: gap,
-            seconds: start.elapsed().as_secs_f64(),
-        });
-        on_gap(history.last().expect("just pushed"));
-        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-            return Err(ScenarioError::Cancelled);
-        }
+        let gap = relative_gap(total_cost(net, &links.flow, &links.cost), sptt);
+        log.record(iteration, gap)?;
         if gap <= opts.target_gap || iteration >= opts.max_iterations {
             break (sptt, gap);
         }
@@ -164,26 +151,14 @@ pub(super) fn assign_bush(
                 excess += labels(&graph, b, &links.cost, &mut s)?;
                 shift(&graph, b, &mut links, &mut s);
             }
-            let total = total_cost(net, &links.flow, &links.cost);
-            if total <= 0.0 || excess / total < opts.inner_gap_ratio * gap {
+            if sweeps_done(net, &links, excess, opts, gap) {
                 break;
             }
         }
         sum_flows(&mut links, &bushes);
         iteration += 1;
     };
-    let od_paths = origins
-        .into_iter()
-        .flat_map(|o: Origin| {
-            let oid = net.nodes[o.node].id;
-            o.ods.into_iter().map(move |od| OdPaths {
-                origin: oid,
-                destination: net.nodes[od.dest].id,
-                demand: od.demand,
-                paths: Vec::new(),
-            })
-        })
-        .collect();
+    // The bush keeps no paths: its OD pairs come with none.
     Ok(finish(
         net,
         links,
@@ -192,11 +167,11 @@ pub(super) fn assign_bush(
             gap,
             iterations: iteration,
             converged: gap <= opts.target_gap,
-            history,
+            history: log.history,
             unreachable,
             intrazonal,
-            od_paths,
-            start,
+            od_paths: od_paths(net, origins),
+            start: log.start,
         },
     ))
 }
