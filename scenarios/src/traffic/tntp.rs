@@ -343,31 +343,57 @@ pub fn read_trips(path: &Path) -> Result<Demand> {
     Ok(demand)
 }
 
+/// Opens `path` as CSV with `builder`'s settings: a file that cannot be read is an I/O error
+/// naming it.
+fn open_csv(path: &Path, builder: &csv::ReaderBuilder) -> Result<csv::Reader<std::fs::File>> {
+    builder.from_path(path).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(io) => ScenarioError::io(path, io),
+        other => ScenarioError::parse(path, "start", format!("{other:?}")),
+    })
+}
+
+/// The non-blank records of a CSV reader with their index among all records and their line
+/// number (`first`: the line of record 0, when the reader cannot say); a record that cannot be
+/// read is an error naming its line.
+fn csv_rows<'a>(
+    path: &'a Path,
+    rdr: &'a mut csv::Reader<std::fs::File>,
+    first: usize,
+) -> impl Iterator<Item = Result<(usize, usize, csv::StringRecord)>> + 'a {
+    rdr.records()
+        .enumerate()
+        .filter_map(move |(k, rec)| match rec {
+            Err(e) => {
+                let place = e
+                    .position()
+                    .map(|p| format!("line {}", p.line()))
+                    .unwrap_or_else(|| format!("record {}", k + 1));
+                Some(Err(ScenarioError::parse(path, place, e)))
+            }
+            Ok(rec) if rec.iter().all(|f| f.is_empty()) => None,
+            Ok(rec) => {
+                let line = rec
+                    .position()
+                    .map(|p| p.line() as usize)
+                    .unwrap_or(k + first);
+                Some(Ok((k, line, rec)))
+            }
+        })
+}
+
 /// Reads an OD matrix from CSV rows `origin,destination,trips` (node ids; a first row whose
 /// fields are not numbers is taken as a header). Zero entries are kept out.
 pub fn read_od_csv(path: &Path) -> Result<Demand> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(io) => ScenarioError::io(path, io),
-            other => ScenarioError::parse(path, "start", format!("{other:?}")),
-        })?;
+    let mut rdr = open_csv(
+        path,
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All),
+    )?;
     let mut demand = Demand::default();
-    for (k, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| {
-            let place = e
-                .position()
-                .map(|p| format!("line {}", p.line()))
-                .unwrap_or_else(|| format!("record {}", k + 1));
-            ScenarioError::parse(path, place, e)
-        })?;
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(k + 1);
-        if rec.iter().all(|f| f.is_empty()) {
-            continue;
-        }
+    for row in csv_rows(path, &mut rdr, 1) {
+        let (k, line, rec) = row?;
         if rec.len() < 3 {
             return Err(ScenarioError::parse(
                 path,
@@ -427,14 +453,12 @@ pub const CSV_BPR_B: f64 = 0.15;
 /// number; toll and distance factors are 0 (the CLI's `--toll-factor`/`--distance-factor` can
 /// set them, but these files carry no tolls or lengths: the length is set to `a0`).
 pub fn read_net_csv(path: &Path) -> Result<Network> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(io) => ScenarioError::io(path, io),
-            other => ScenarioError::parse(path, "start", format!("{other:?}")),
-        })?;
+    let mut rdr = open_csv(
+        path,
+        csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All),
+    )?;
     let header = rdr
         .headers()
         .map_err(|e| ScenarioError::parse(path, "line 1", e))?
@@ -457,18 +481,8 @@ pub fn read_net_csv(path: &Path) -> Result<Network> {
         a: [f64; 5],
     }
     let mut rows = Vec::new();
-    for (k, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| {
-            let place = e
-                .position()
-                .map(|p| format!("line {}", p.line()))
-                .unwrap_or_else(|| format!("record {}", k + 1));
-            ScenarioError::parse(path, place, e)
-        })?;
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(k + 2);
-        if rec.iter().all(|f| f.is_empty()) {
-            continue;
-        }
+    for row in csv_rows(path, &mut rdr, 2) {
+        let (_, line, rec) = row?;
         let mut v = [0.0; 7];
         for (i, &c) in cols.iter().enumerate() {
             let f = rec.get(c).unwrap_or("");
