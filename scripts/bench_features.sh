@@ -21,16 +21,9 @@ NGINX_PORT=18094
 THREADS=2
 BBOX=107.57,16.46,107.58,16.47
 
-missing=()
-for p in wrk nginx curl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=""
-  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=apt.sh
+source scripts/apt.sh
+apt_ensure wrk nginx curl
 
 cargo build --release -q -p twin-cli
 TWINBIN=$TARGET/release/twin

@@ -15,16 +15,9 @@ OUT=$TARGET/bench-load
 PORT=18092
 THREADS=2
 
-missing=()
-for p in wrk curl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=""
-  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=apt.sh
+source scripts/apt.sh
+apt_ensure wrk curl
 
 cargo build --release -q -p twin-cli
 TWINBIN=$TARGET/release/twin

@@ -15,18 +15,9 @@ if [[ "${1:-}" == "--test" ]]; then
   need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv)
 fi
 
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-
-if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=apt.sh
+source "$(dirname "$0")/apt.sh"
+apt_ensure "${need[@]}"
 
 # The Khronos glTF validator the tile tests run (npm gltf-validator, pinned in tools/package-lock.json).
 if [[ "${1:-}" == "--test" ]]; then
