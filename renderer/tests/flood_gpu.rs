@@ -345,17 +345,14 @@ fn gpu_free_outflow_matches_cpu() {
 /// solvers' levels agree within 1e-5 m.
 #[test]
 fn gpu_frictionless_seiche_matches_cpu() {
-    let (l, h, a, dx) = (1000.0_f64, 2.0_f64, 0.01_f64, 10.0_f64);
-    let nx = (l / dx) as usize;
-    let mut m = FloodModel::flat(nx, 3, dx, -h, 0.0);
-    m.params.theta = 1.0;
-    for j in 0..3 {
-        for i in 0..nx {
-            let x = (i as f64 + 0.5) * dx;
-            m.h0[j * nx + i] = h + a * (std::f64::consts::PI * x / l).cos();
-        }
-    }
-    let period = 2.0 * l / (9.81 * h).sqrt();
+    let scenarios::flood::cases::Seiche {
+        model: m,
+        depth: h,
+        amplitude: a,
+        nx,
+        period,
+        ..
+    } = scenarios::flood::cases::seiche();
     let mut g = gpu(&m);
     let mut c = CpuSolver::new(&m).unwrap();
     g.advance_to(period).unwrap();

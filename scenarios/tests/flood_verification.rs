@@ -351,17 +351,15 @@ fn heavy_rain_on_dry_fine_grids_keeps_the_courant_bound() {
 /// stays what it was (closed channel).
 #[test]
 fn frictionless_seiche_keeps_its_period() {
-    let (l, h, a, dx) = (1000.0_f64, 2.0_f64, 0.01_f64, 10.0_f64);
-    let nx = (l / dx) as usize;
-    let mut m = FloodModel::flat(nx, 3, dx, -h, 0.0);
-    m.params.theta = 1.0;
-    for j in 0..3 {
-        for i in 0..nx {
-            let x = (i as f64 + 0.5) * dx;
-            m.h0[j * nx + i] = h + a * (std::f64::consts::PI * x / l).cos();
-        }
-    }
-    let period = 2.0 * l / (9.81 * h).sqrt();
+    let scenarios::flood::cases::Seiche {
+        model: m,
+        length: l,
+        depth: h,
+        amplitude: a,
+        dx,
+        nx,
+        period,
+    } = scenarios::flood::cases::seiche();
     let mut s = CpuSolver::new(&m).unwrap();
     // Level at the west wall (cell centre x = dx/2, where cos ≈ 1).
     let west = |s: &mut CpuSolver| s.state().unwrap().h[nx] - h;

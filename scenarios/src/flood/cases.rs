@@ -400,3 +400,46 @@ pub fn outflow_channel(kind: super::model::OutflowKind, bed_slope: f64) -> Flood
     });
     m
 }
+
+/// A seiche for frictionless runs: its model and the numbers the tests check it against.
+pub struct Seiche {
+    /// A closed channel `length` long, 3 cells wide, bed at −`depth`, Manning's n 0, θ = 1
+    /// (no numerical damping), started from η = `amplitude`·cos(πx/L).
+    pub model: FloodModel,
+    /// L (m).
+    pub length: f64,
+    /// h (m).
+    pub depth: f64,
+    /// a (m).
+    pub amplitude: f64,
+    /// Cell size (m).
+    pub dx: f64,
+    /// Cells along the channel.
+    pub nx: usize,
+    /// The fundamental mode's period T = 2L/√(g·h) (s).
+    pub period: f64,
+}
+
+/// The seiche of the frictionless tests: L = 1000 m, h = 2 m, a = 1 cm, 10 m cells
+/// (T = 451.5 s).
+pub fn seiche() -> Seiche {
+    let (l, h, a, dx) = (1000.0_f64, 2.0_f64, 0.01_f64, 10.0_f64);
+    let nx = (l / dx) as usize;
+    let mut m = FloodModel::flat(nx, 3, dx, -h, 0.0);
+    m.params.theta = 1.0;
+    for j in 0..3 {
+        for i in 0..nx {
+            let x = (i as f64 + 0.5) * dx;
+            m.h0[j * nx + i] = h + a * (std::f64::consts::PI * x / l).cos();
+        }
+    }
+    Seiche {
+        model: m,
+        length: l,
+        depth: h,
+        amplitude: a,
+        dx,
+        nx,
+        period: 2.0 * l / (9.81 * h).sqrt(),
+    }
+}
