@@ -12,7 +12,7 @@
 // scenario in the panel, press Run, record the progress events until the run ends, then (the
 // viewer shows the run) look down at --look, wait for the tiles and report every loaded
 // building's and monument's depth and colour, with a screenshot.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -39,20 +39,7 @@ const W = 800;
 const H = 600;
 const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0 };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-gpu-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
+const browser = await launchChromium();
 
 async function settle(page, what, timeout = 180_000) {
   const t0 = Date.now();

@@ -10,7 +10,7 @@
 // summed by kind from the encoded (on-the-wire) lengths. With --repeat it loads the page a
 // second time with the cache kept, as a returning browser: what revalidates (304) and what is
 // fetched again. Prints one JSON line.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [base, ...rest] = process.argv.slice(2);
 if (!base) {
@@ -26,20 +26,7 @@ for (let i = 0; i < rest.length; i++) {
   else if (rest[i] === "--repeat") repeat = true;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-gpu-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
+const browser = await launchChromium();
 
 function kind(url) {
   const u = new URL(url);
