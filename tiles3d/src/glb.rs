@@ -182,43 +182,47 @@ impl Builder {
         }
     }
 
-    /// A view of `raw` geometry: plain in the BIN chunk, or (compact) compressed into it and
-    /// standing for `raw` in the fallback buffer. `stride`: the element size of an attribute,
-    /// None for triangle indices of `index_size` bytes.
-    fn geometry_view(
+    /// A vertex attribute view of `count` elements of `stride` bytes: plain in the BIN chunk,
+    /// or (compact) compressed into it by meshopt's vertex codec.
+    fn attribute_view(&mut self, raw: &[u8], count: usize, stride: usize) -> Result<Index<View>> {
+        if !self.compact {
+            return Ok(self.view(raw, Some(Target::ArrayBuffer), Some(stride)));
+        }
+        let encoded = encode_attributes(raw, stride)?;
+        Ok(self.compressed_view(raw, &encoded, count, stride, "ATTRIBUTES"))
+    }
+
+    /// A view of triangle indices `idx` written as `raw` (`size`-byte integers): plain, or
+    /// (compact) compressed by meshopt's index codec.
+    fn index_view(
         &mut self,
+        idx: &[u32],
         raw: &[u8],
-        count: usize,
-        stride: Option<usize>,
-        index_size: usize,
+        size: usize,
         vertex_count: usize,
     ) -> Result<Index<View>> {
-        let target = if stride.is_some() {
-            Target::ArrayBuffer
-        } else {
-            Target::ElementArrayBuffer
-        };
         if !self.compact {
-            return Ok(self.view(raw, Some(target), stride));
+            return Ok(self.view(raw, Some(Target::ElementArrayBuffer), None));
         }
-        let (encoded, mode, byte_stride) = match stride {
-            Some(st) => (encode_attributes(raw, st)?, "ATTRIBUTES", st),
-            None => {
-                let idx: Vec<u32> = raw
-                    .chunks_exact(index_size)
-                    .map(|c| match c {
-                        [a, b] => u16::from_le_bytes([*a, *b]) as u32,
-                        _ => u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-                    })
-                    .collect();
-                let e = meshopt::encode_index_buffer(&idx, vertex_count)
-                    .map_err(|e| Error::invalid("meshopt index encoding", e))?;
-                (e, "TRIANGLES", index_size)
-            }
-        };
+        let encoded = meshopt::encode_index_buffer(idx, vertex_count)
+            .map_err(|e| Error::invalid("meshopt index encoding", e))?;
+        Ok(self.compressed_view(raw, &encoded, idx.len(), size, "TRIANGLES"))
+    }
+
+    /// `encoded` (meshopt `mode` data of `count` elements of `byte_stride` bytes) appended to
+    /// the BIN chunk, and a view standing for the decoded `raw` bytes in the fallback buffer.
+    fn compressed_view(
+        &mut self,
+        raw: &[u8],
+        encoded: &[u8],
+        count: usize,
+        byte_stride: usize,
+        mode: &str,
+    ) -> Index<View> {
+        let attributes = mode == "ATTRIBUTES";
         align(&mut self.bin, 4);
         let offset = self.bin.len();
-        self.bin.extend_from_slice(&encoded);
+        self.bin.extend_from_slice(encoded);
         self.fallback_len = self.fallback_len.next_multiple_of(4);
         let fallback_offset = self.fallback_len;
         self.fallback_len += raw.len();
@@ -234,8 +238,12 @@ impl Builder {
             buffer: Index::new(1),
             byte_length: size(raw.len()),
             byte_offset: Some(size(fallback_offset)),
-            byte_stride: stride.map(Stride),
-            target: Some(Checked::Valid(target)),
+            byte_stride: attributes.then_some(Stride(byte_stride)),
+            target: Some(Checked::Valid(if attributes {
+                Target::ArrayBuffer
+            } else {
+                Target::ElementArrayBuffer
+            })),
             extensions: Some(gltf_json::extensions::buffer::View {
                 others: [(EXT_MESHOPT_COMPRESSION.to_string(), ext)]
                     .into_iter()
@@ -244,7 +252,7 @@ impl Builder {
             extras: None,
         };
         self.use_extension(EXT_MESHOPT_COMPRESSION);
-        Ok(push(&mut self.root.buffer_views, v))
+        push(&mut self.root.buffer_views, v)
     }
 
     /// The POSITION attribute (with its min/max, as glTF requires). Compact: 16-bit unsigned
@@ -286,7 +294,7 @@ impl Builder {
             }
             raw.extend_from_slice(&[0, 0]);
         }
-        let v = self.geometry_view(&raw, data.len(), Some(8), 0, 0)?;
+        let v = self.attribute_view(&raw, data.len(), 8)?;
         self.pending = Some((lo, step));
         self.use_extension(KHR_MESH_QUANTIZATION);
         let mm = (
@@ -322,7 +330,7 @@ impl Builder {
             }
             raw.push(0);
         }
-        let v = self.geometry_view(&raw, data.len(), Some(4), 0, 0)?;
+        let v = self.attribute_view(&raw, data.len(), 4)?;
         self.use_extension(KHR_MESH_QUANTIZATION);
         Ok(self.accessor(v, data.len(), ComponentType::I8, Type::Vec3, true, None))
     }
@@ -344,11 +352,11 @@ impl Builder {
                     [b[0], b[1], 0, 0]
                 })
                 .collect();
-            let v = self.geometry_view(&raw, data.len(), Some(4), 0, 0)?;
+            let v = self.attribute_view(&raw, data.len(), 4)?;
             return Ok(self.accessor(v, data.len(), ComponentType::U16, Type::Scalar, false, None));
         }
         let raw: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let v = self.geometry_view(&raw, data.len(), Some(4), 0, 0)?;
+        let v = self.attribute_view(&raw, data.len(), 4)?;
         Ok(self.accessor(v, data.len(), ComponentType::F32, Type::Scalar, false, None))
     }
 
@@ -450,7 +458,7 @@ impl Builder {
         for (i, c) in data.chunks(per).enumerate() {
             bytes[i * 4..i * 4 + per].copy_from_slice(c);
         }
-        let v = self.geometry_view(&bytes, data.len() / per, Some(4), 0, 0)?;
+        let v = self.attribute_view(&bytes, data.len() / per, 4)?;
         Ok(self.accessor(
             v,
             data.len() / per,
@@ -467,7 +475,7 @@ impl Builder {
         for (i, x) in data.iter().enumerate() {
             bytes[i * 4..i * 4 + 2].copy_from_slice(&x.to_le_bytes());
         }
-        let v = self.geometry_view(&bytes, data.len(), Some(4), 0, 0)?;
+        let v = self.attribute_view(&bytes, data.len(), 4)?;
         Ok(self.accessor(v, data.len(), ComponentType::U16, Type::Scalar, false, None))
     }
 
@@ -481,7 +489,7 @@ impl Builder {
                 let b = idx.iter().flat_map(|i| i.to_le_bytes()).collect();
                 (b, 4, ComponentType::U32)
             };
-        let v = self.geometry_view(&bytes, idx.len(), None, size, vertex_count)?;
+        let v = self.index_view(idx, &bytes, size, vertex_count)?;
         Ok(self.accessor(v, idx.len(), component, Type::Scalar, false, None))
     }
 
