@@ -32,50 +32,18 @@ pub enum WebSource {
     Dir(PathBuf),
 }
 
-/// The viewer's files, ready to serve.
-pub struct WebFiles {
-    source: WebSource,
-    /// Embedded files by path: index into [`EMBEDDED`] and ETag.
-    embedded: HashMap<&'static str, (usize, HeaderValue)>,
-}
-
-fn etag(bytes: &[u8]) -> HeaderValue {
-    HeaderValue::from_str(&etag_of(bytes)).expect("quoted hex is a valid header")
-}
-
-impl WebFiles {
-    /// The files of `source`. A folder must hold `index.html`.
-    pub fn new(source: WebSource) -> std::io::Result<WebFiles> {
-        let embedded = match &source {
-            WebSource::Embedded => EMBEDDED
-                .iter()
-                .enumerate()
-                .map(|(i, (path, _, gz))| (*path, (i, etag(gz))))
-                .collect(),
-            WebSource::Dir(d) => {
-                if !d.join("index.html").is_file() {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        format!("web folder {}: no index.html in it", d.display()),
-                    ));
-                }
-                HashMap::new()
-            }
-        };
-        Ok(WebFiles { source, embedded })
-    }
-
+impl WebSource {
     /// Whether CesiumJS can be served (`cesium/Cesium.js`).
     pub fn has_cesium(&self) -> bool {
-        match &self.source {
-            WebSource::Embedded => self.embedded.contains_key("cesium/Cesium.js"),
+        match self {
+            WebSource::Embedded => EMBEDDED.iter().any(|e| e.0 == "cesium/Cesium.js"),
             WebSource::Dir(d) => d.join("vendor/cesium/Cesium.js").is_file(),
         }
     }
 
     /// What is served from where, in a sentence.
     pub fn describe(&self) -> String {
-        match &self.source {
+        match self {
             WebSource::Embedded => {
                 let gz: usize = EMBEDDED.iter().map(|(_, _, g)| g.len()).sum();
                 let cesium = if self.has_cesium() {
@@ -108,6 +76,40 @@ impl WebFiles {
                 )
             }
         }
+    }
+}
+
+/// The viewer's files, ready to serve.
+pub struct WebFiles {
+    source: WebSource,
+    /// Embedded files by path: index into [`EMBEDDED`] and ETag.
+    embedded: HashMap<&'static str, (usize, HeaderValue)>,
+}
+
+fn etag(bytes: &[u8]) -> HeaderValue {
+    HeaderValue::from_str(&etag_of(bytes)).expect("quoted hex is a valid header")
+}
+
+impl WebFiles {
+    /// The files of `source`. A folder must hold `index.html`.
+    pub fn new(source: WebSource) -> std::io::Result<WebFiles> {
+        let embedded = match &source {
+            WebSource::Embedded => EMBEDDED
+                .iter()
+                .enumerate()
+                .map(|(i, (path, _, gz))| (*path, (i, etag(gz))))
+                .collect(),
+            WebSource::Dir(d) => {
+                if !d.join("index.html").is_file() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("web folder {}: no index.html in it", d.display()),
+                    ));
+                }
+                HashMap::new()
+            }
+        };
+        Ok(WebFiles { source, embedded })
     }
 
     /// The response for `path` (relative to `/`: `index.html`, `cesium/Cesium.js`).

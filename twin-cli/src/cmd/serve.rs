@@ -147,9 +147,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         .context("planning the tilesets")?,
     );
     let app = server::app(t.clone(), source, &cfg)?;
-    let web = server::viewer::WebFiles::new(cfg.web.clone())
-        .with_context(|| "--web-dir: the viewer's folder".to_string())?;
-    eprintln!("{}", web.describe());
+    eprintln!("{}", cfg.web.describe());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
