@@ -231,15 +231,8 @@ pub fn read_net_with_factors(path: &Path) -> Result<(Network, DeclaredFactors)> 
     }
     let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
     for r in rows {
-        let count = seen.entry((r.init, r.term)).or_insert(0);
-        let key = if *count == 0 {
-            format!("{}-{}", r.init, r.term)
-        } else {
-            format!("{}-{}#{}", r.init, r.term, count)
-        };
-        *count += 1;
         let link = Link {
-            key,
+            key: link_key(&mut seen, r.init, r.term),
             from: (r.init - 1) as usize,
             to: (r.term - 1) as usize,
             capacity: r.v[0],
@@ -341,6 +334,19 @@ pub fn read_trips(path: &Path) -> Result<Demand> {
         }
     }
     Ok(demand)
+}
+
+/// The key of a network file's link from node `init` to node `term`: `init-term`, with `#n`
+/// after it for the n-th parallel link between the same two nodes (`seen` counts them).
+fn link_key(seen: &mut HashMap<(u64, u64), usize>, init: u64, term: u64) -> String {
+    let count = seen.entry((init, term)).or_insert(0);
+    let key = if *count == 0 {
+        format!("{init}-{term}")
+    } else {
+        format!("{init}-{term}#{count}")
+    };
+    *count += 1;
+    key
 }
 
 /// Opens `path` as CSV with `builder`'s settings: a file that cannot be read is an I/O error
@@ -541,15 +547,8 @@ pub fn read_net_csv(path: &Path) -> Result<Network> {
                 )))
             }
         };
-        let count = seen.entry((r.init, r.term)).or_insert(0);
-        let key = if *count == 0 {
-            format!("{}-{}", r.init, r.term)
-        } else {
-            format!("{}-{}#{}", r.init, r.term, count)
-        };
-        *count += 1;
         let link = Link {
-            key,
+            key: link_key(&mut seen, r.init, r.term),
             from: (r.init - 1) as usize,
             to: (r.term - 1) as usize,
             capacity,
