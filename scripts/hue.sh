@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 cargo build --release -p twin-cli
-./target/release/twin build data/hue
-./target/release/twin info data/hue
-echo "Scenario runs need a token (README: Security): ./target/release/twin token create data/hue --role planner,"
+twin="${CARGO_TARGET_DIR:-target}/release/twin"
+"$twin" build data/hue
+"$twin" info data/hue
+echo "Scenario runs need a token (README: Security): $twin token create data/hue --role planner,"
 echo "then paste it into the viewer's Sign in box."
-./target/release/twin serve data/hue --scenarios scenarios/examples/hue
+"$twin" serve data/hue --scenarios scenarios/examples/hue
