@@ -76,6 +76,9 @@ async function pixelStats(page, pngA, pngB) {
       };
       const pa = await load(a);
       const pb = b ? await load(b) : null;
+      // A pixel counts as changed when its RGB moved by more than 12 in sum: the grey roofs on the
+      // green globe differ from it by only about 40, and the lighting varies between machines
+      // (a threshold of 40 passed here and failed in CI with 3 % changed).
       // The centre region (the view's target) and the whole frame.
       const region = { x0: Math.floor(w * 0.35), x1: Math.floor(w * 0.65), y0: Math.floor(h * 0.35), y1: Math.floor(h * 0.65) };
       let nonBlack = 0, changed = 0, n = 0, changedAll = 0, nAll = 0;
@@ -87,11 +90,11 @@ async function pixelStats(page, pngA, pngB) {
           let diff = 0;
           if (pb) diff = Math.abs(pa[i] - pb[i]) + Math.abs(pa[i + 1] - pb[i + 1]) + Math.abs(pa[i + 2] - pb[i + 2]);
           nAll++;
-          if (diff > 40) changedAll++;
+          if (diff > 12) changedAll++;
           if (!inside) continue;
           n++;
           if (pa[i] + pa[i + 1] + pa[i + 2] > 30) nonBlack++;
-          if (diff > 40) changed++;
+          if (diff > 12) changed++;
           for (let k = 0; k < 3; k++) {
             sum[k] += pa[i + k];
             sum2[k] += pa[i + k] * pa[i + k];
