@@ -43,12 +43,25 @@ const browser = await launchChromium();
 
 async function settle(page, what, timeout = 180_000) {
   const t0 = Date.now();
-  // Two consecutive settled checks a render apart, so a tile request started by the last frame counts.
+  // Count frames from now on: a settle right after a change (a layer hidden) must see the change
+  // drawn, not the frame from before it (a flag left over from the previous settle let one return
+  // at once and screenshot the old frame, in a loaded CI run).
+  await page.evaluate(() => {
+    const h = window.huetwin;
+    h._settledOnce = false;
+    h._frames = 0;
+    if (!h._frameCounter) {
+      h._frameCounter = () => h._frames++;
+      h.viewer.scene.postRender.addEventListener(h._frameCounter);
+    }
+  });
+  // Two consecutive settled checks a render apart, so a tile request started by the last frame
+  // counts, and at least two frames drawn since the start.
   await page.waitForFunction(
     () => {
       const h = window.huetwin;
       h.viewer.scene.requestRender();
-      const ok = h.settled();
+      const ok = h.settled() && h._frames >= 2;
       const prev = h._settledOnce;
       h._settledOnce = ok;
       return ok && prev;
