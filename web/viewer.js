@@ -424,15 +424,48 @@ function followEvents(url, on, onError) {
   return { close: () => ctrl.abort(), via: "fetch" };
 }
 
+// Impacts of a run as people read them: labels and units, the heritage sites hit, and trips cut
+// off by closures reported apart from TSTT (never as a fall in travel time).
+const num = (v, digits = 0) => (typeof v === "number" && isFinite(v) ? v.toLocaleString("en-GB", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–");
+const hours = (s) => `${num(s / 3600, 1)} h`;
+const IMPACT_ROWS = {
+  flood: [
+    ["Flooded area (max)", (b) => `${num(b.max_flooded_area_m2 / 1e6, 2)} km²`],
+    ["Buildings wet", (b) => `${num(b.buildings_wet)} of ${num(b.buildings)} (water over ${num(b.wet_depth_m, 2)} m)`],
+    ["Buildings above hazard depth", (b) => `${num(b.buildings_above_hazard_depth)} (over ${num(b.hazard_depth_m, 2)} m)`],
+    ["Roads impassable", (b) => `${num(b.roads_flooded)} of ${num(b.roads)} links, ${num(b.roads_flooded_length_m / 1000, 1)} km`],
+    ["Heritage sites wet", (b) => `${num((b.heritage_hit || []).length)} of ${num(b.heritage_sites)}`],
+    ["Water budget error", (b) => `${num(100 * b.mass_balance_relative_error, 4)} %`],
+  ],
+  traffic: [
+    ["Travel time, all trips (TSTT)", (b) => `${num(b.tstt_baseline)} → ${num(b.tstt_scenario)} veh·min`],
+    ["TSTT change", (b) => (b.tstt_change_pct === null || b.tstt_change_pct === undefined ? "not comparable: trips were cut off" : `${b.tstt_change_pct >= 0 ? "+" : ""}${num(b.tstt_change_pct, 2)} %`)],
+    ["Trips cut off (no path)", (b) => `${num(b.unreachable_trips_scenario)} (${num(100 * (b.unserved_share_scenario || 0), 2)} % of trips; baseline ${num(b.unreachable_trips_baseline)})`],
+    [
+      "TSTT with cut-off trips charged",
+      (b) => (b.unserved_penalty_min ? `${b.tstt_penalised_change_pct >= 0 ? "+" : ""}${num(b.tstt_penalised_change_pct, 2)} % (${num(b.unserved_penalty_min)} min per trip)` : "–"),
+    ],
+    ["Closed links", (b) => `${num(b.closed_links)} of ${num(b.links)} on ${num((b.closed_roads || []).length)} roads`],
+    ["Relative gap", (b) => `${(b.gap_scenario ?? NaN).toExponential(1)}`],
+  ],
+};
+
 function impactsTable(impacts) {
   if (!impacts) return "";
+  const model = impacts.model || (impacts.flood ? "flood" : impacts.traffic ? "traffic" : null);
   const body = impacts.flood || impacts.traffic || impacts;
-  const rows = Object.entries(body)
-    .filter(([, v]) => typeof v === "number" || typeof v === "string")
-    .slice(0, 12)
-    .map(([k, v]) => `<tr><td>${escapeHtml(k.replaceAll("_", " "))}</td><td>${escapeHtml(typeof v === "number" ? +v.toFixed(2) : v)}</td></tr>`)
-    .join("");
-  return `<table>${rows}</table>`;
+  const rows = (IMPACT_ROWS[model] || []).map(([label, f]) => `<tr><td>${escapeHtml(label)}</td><td>${escapeHtml(f(body))}</td></tr>`);
+  let html = `<table>${rows.join("")}</table>`;
+  const hit = body.heritage_hit || [];
+  if (hit.length) {
+    const items = hit
+      .slice(0, 12)
+      .map((h) => `<tr><td>${escapeHtml(h.name || h.id)}</td><td>${num(h.max_depth_m, 2)} m</td><td>${hours(h.wet_duration_s)}</td></tr>`)
+      .join("");
+    const more = hit.length > 12 ? `<tr><td colspan="3">and ${hit.length - 12} more</td></tr>` : "";
+    html += `<table class="hits"><tr><th>Monument hit</th><th>max depth</th><th>wet for</th></tr>${items}${more}</table>`;
+  }
+  return html;
 }
 
 async function showWater(runId, time) {

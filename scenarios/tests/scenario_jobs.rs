@@ -14,6 +14,7 @@
 
 use geo::{Centroid, Contains};
 use geo_types::{LineString, Polygon};
+use scenarios::jobs::results::UNSERVED_TRIP_PENALTY_MIN;
 use scenarios::jobs::{
     read_compare, read_impacts, CompareBody, Impacts, Job, JobOptions, JobProgress, RunStore,
     ScenarioFile, Status,
@@ -330,6 +331,24 @@ fn hue_flood_jobs() {
             < 1e-6 * ti.assigned_trips_baseline
     );
     assert!(ti.unreachable_trips_scenario > ti.unreachable_trips_baseline);
+    // Trips cut off are reported apart, never as a TSTT improvement: the plain change is left
+    // out (the two TSTTs sum over different trips), the penalised one charges each unserved trip.
+    assert_eq!(ti.tstt_change_pct, None);
+    let share = ti.unreachable_trips_scenario
+        / (ti.unreachable_trips_scenario + ti.assigned_trips_scenario);
+    assert!((ti.unserved_share_scenario - share).abs() < 1e-12);
+    assert_eq!(ti.unserved_penalty_min, UNSERVED_TRIP_PENALTY_MIN);
+    let pen = |tstt: f64, unserved: f64| tstt + UNSERVED_TRIP_PENALTY_MIN * unserved;
+    assert!(
+        (ti.tstt_penalised_scenario - pen(ti.tstt_scenario, ti.unreachable_trips_scenario)).abs()
+            < 1e-6 * ti.tstt_penalised_scenario
+    );
+    assert!(
+        ti.tstt_penalised_change_pct > 0.0,
+        "cutting {:.0} trips off is no improvement: {:+.2} %",
+        ti.unreachable_trips_scenario,
+        ti.tstt_penalised_change_pct
+    );
 }
 
 #[test]
@@ -407,6 +426,13 @@ fn hue_traffic_job_and_cancel() {
     assert_eq!(c.baseline_run, None);
     assert_eq!(tc.tstt_change, imp.tstt_scenario - imp.tstt_baseline);
     assert!(imp.tstt_change > 0.0);
+    // One bridge closed cuts no trip off: the plain TSTT change is given, and equals the
+    // penalised one (no unserved trips on either side).
+    if imp.unreachable_trips_scenario == imp.unreachable_trips_baseline {
+        let pct = imp.tstt_change_pct.expect("the same trips served");
+        assert!((pct - 100.0 * imp.tstt_change / imp.tstt_baseline).abs() < 1e-9);
+        assert_eq!(tc.unserved_trips, tc.unserved_trips_baseline);
+    }
     let biggest = (0..flow.len())
         .map(|i| (flow[i] - base[i]).abs())
         .fold(0.0, f64::max);
@@ -417,7 +443,7 @@ fn hue_traffic_job_and_cancel() {
         (0..name.len()).filter(|&i| name[i] == tt).count()
     );
     eprintln!(
-        "TSTT {:.0} -> {:.0} veh·min ({:+.2}%), closed links {}",
+        "TSTT {:.0} -> {:.0} veh·min ({:?} %), closed links {}",
         imp.tstt_baseline, imp.tstt_scenario, imp.tstt_change_pct, imp.closed_links
     );
 

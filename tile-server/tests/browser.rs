@@ -290,6 +290,23 @@ fn viewer_runs_a_scenario_and_colours_the_citadel_by_depth() {
     assert_eq!(r["water"], true, "the water surface did not load");
     assert!(out.join("run.png").is_file());
 
+    // The impacts read as sentences with units, and list the monuments hit by name.
+    let text = r["impactsText"].as_str().unwrap_or_default();
+    let imp =
+        scenarios::jobs::read_impacts(&scenarios::jobs::RunStore::for_twin(&dir), id).unwrap();
+    let scenarios::jobs::Impacts::Flood(f) = imp else {
+        panic!("not a flood run")
+    };
+    let area = format!("{:.2} km²", f.max_flooded_area_m2 / 1e6);
+    assert!(
+        text.contains("Flooded area (max)") && text.contains(&area),
+        "{text}"
+    );
+    assert!(!text.contains("m2"), "a raw key: {text}");
+    for h in f.heritage_hit.iter().take(12) {
+        assert!(text.contains(&h.name), "{} missing from {text}", h.name);
+    }
+
     // Depths in the tiles are the run's, and each building has its depth class's colour.
     let depths = scenarios::output::RunDir::new(dir.join("runs").join(id))
         .feature_depths(scenarios::output::FeatureTable::Buildings)

@@ -16,6 +16,11 @@ pub const DEPTH_TOLERANCE_M: f64 = 1e-3;
 /// How many links the traffic comparison lists.
 pub const TOP_LINKS: usize = 20;
 
+/// Minutes charged for each trip without a path in the penalised totals
+/// ([`TrafficImpacts::tstt_penalised_scenario`]): two hours, about ten times a trip across
+/// Huế at free flow, so that cutting trips off never reads as an improvement.
+pub const UNSERVED_TRIP_PENALTY_MIN: f64 = 120.0;
+
 /// A heritage site reached by water.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HeritageHit {
@@ -82,8 +87,10 @@ pub struct TrafficImpacts {
     pub tstt_scenario: f64,
     /// Scenario minus baseline.
     pub tstt_change: f64,
-    /// The change in percent of the baseline.
-    pub tstt_change_pct: f64,
+    /// The change in percent of the baseline, or `None` when the two assignments serve
+    /// different trips (edits cut some off): the two TSTTs then sum over different trips, and a
+    /// fall would read as an improvement. [`Self::tstt_penalised_change_pct`] compares them.
+    pub tstt_change_pct: Option<f64>,
     /// Links the edits closed.
     pub closed_links: usize,
     /// Roads those links belong to.
@@ -96,6 +103,25 @@ pub struct TrafficImpacts {
     pub unreachable_trips_baseline: f64,
     /// Trips without a path with the edits.
     pub unreachable_trips_scenario: f64,
+    /// Share (0-1) of the baseline's trips, intrazonal ones left out, without a path.
+    #[serde(default)]
+    pub unserved_share_baseline: f64,
+    /// Share (0-1) of the trips without a path with the edits.
+    #[serde(default)]
+    pub unserved_share_scenario: f64,
+    /// Minutes charged per unserved trip in the penalised totals
+    /// ([`UNSERVED_TRIP_PENALTY_MIN`]).
+    #[serde(default)]
+    pub unserved_penalty_min: f64,
+    /// Baseline TSTT plus the penalty for each of its unserved trips (veh·min).
+    #[serde(default)]
+    pub tstt_penalised_baseline: f64,
+    /// The same with the edits.
+    #[serde(default)]
+    pub tstt_penalised_scenario: f64,
+    /// Change of the penalised totals in percent of the baseline's.
+    #[serde(default)]
+    pub tstt_penalised_change_pct: f64,
     /// Relative gap reached by the baseline assignment.
     pub gap_baseline: f64,
     /// Relative gap reached with the edits.
@@ -199,6 +225,16 @@ pub struct TrafficCompare {
     pub tstt: f64,
     /// Run minus baseline.
     pub tstt_change: f64,
+    /// Trips without a path in the baseline.
+    #[serde(default)]
+    pub unserved_trips_baseline: f64,
+    /// Trips without a path in the run.
+    #[serde(default)]
+    pub unserved_trips: f64,
+    /// Change of TSTT plus [`UNSERVED_TRIP_PENALTY_MIN`] per unserved trip (veh·min): the
+    /// figure to compare when the two serve different trips.
+    #[serde(default)]
+    pub tstt_penalised_change: f64,
     /// Links compared.
     pub links: usize,
     /// Links closed in the run and open in the baseline.
@@ -321,22 +357,45 @@ pub fn write_traffic(dir: &Path, r: &TrafficReport) -> Result<TrafficImpacts> {
             });
         }
     }
+    let (ub, us) = (b.unreachable_trips() + 0.0, s.unreachable_trips() + 0.0);
+    let share = |unserved: f64, assigned: f64| {
+        if unserved + assigned > 0.0 {
+            unserved / (unserved + assigned)
+        } else {
+            0.0
+        }
+    };
+    let pct = |from: f64, to: f64| {
+        if from != 0.0 {
+            100.0 * (to - from) / from
+        } else {
+            0.0
+        }
+    };
+    let same_trips =
+        (b.assigned_trips - s.assigned_trips).abs() <= 1e-9 * b.assigned_trips.max(1.0);
+    let (pb, ps) = (
+        b.tstt + UNSERVED_TRIP_PENALTY_MIN * ub,
+        s.tstt + UNSERVED_TRIP_PENALTY_MIN * us,
+    );
     let imp = TrafficImpacts {
         links: r.network.links.len(),
         tstt_baseline: b.tstt,
         tstt_scenario: s.tstt,
         tstt_change: s.tstt - b.tstt,
-        tstt_change_pct: if b.tstt != 0.0 {
-            100.0 * (s.tstt - b.tstt) / b.tstt
-        } else {
-            0.0
-        },
+        tstt_change_pct: same_trips.then(|| pct(b.tstt, s.tstt)),
         closed_links: r.closed_links.len(),
         closed_roads,
         assigned_trips_baseline: b.assigned_trips,
         assigned_trips_scenario: s.assigned_trips,
-        unreachable_trips_baseline: b.unreachable_trips() + 0.0,
-        unreachable_trips_scenario: s.unreachable_trips() + 0.0,
+        unreachable_trips_baseline: ub,
+        unreachable_trips_scenario: us,
+        unserved_share_baseline: share(ub, b.assigned_trips),
+        unserved_share_scenario: share(us, s.assigned_trips),
+        unserved_penalty_min: UNSERVED_TRIP_PENALTY_MIN,
+        tstt_penalised_baseline: pb,
+        tstt_penalised_scenario: ps,
+        tstt_penalised_change_pct: pct(pb, ps),
         gap_baseline: b.relative_gap,
         gap_scenario: s.relative_gap,
     };
@@ -447,9 +506,22 @@ pub fn compare_flood(base: &Path, run: &Path) -> Result<FloodCompare> {
     })
 }
 
-fn traffic_compare(
-    tstt_baseline: f64,
+/// A traffic result's totals: TSTT (veh·min) and trips without a path.
+#[derive(Clone, Copy)]
+struct Served {
     tstt: f64,
+    unserved: f64,
+}
+
+impl Served {
+    fn penalised(self) -> f64 {
+        self.tstt + UNSERVED_TRIP_PENALTY_MIN * self.unserved
+    }
+}
+
+fn traffic_compare(
+    base: Served,
+    this: Served,
     base_flow: &HashMap<String, (f64, bool)>,
     run: &[LinkRow],
 ) -> TrafficCompare {
@@ -478,9 +550,12 @@ fn traffic_compare(
     });
     rows.truncate(TOP_LINKS);
     TrafficCompare {
-        tstt_baseline,
-        tstt,
-        tstt_change: tstt - tstt_baseline,
+        tstt_baseline: base.tstt,
+        tstt: this.tstt,
+        tstt_change: this.tstt - base.tstt,
+        unserved_trips_baseline: base.unserved,
+        unserved_trips: this.unserved,
+        tstt_penalised_change: this.penalised() - base.penalised(),
         links,
         closed_links: closed,
         top_links: rows,
@@ -501,8 +576,14 @@ pub fn compare_traffic_own(run: &Path) -> Result<TrafficCompare> {
         .map(|r| (r.key.clone(), (r.base_flow, false)))
         .collect();
     Ok(traffic_compare(
-        imp.tstt_baseline,
-        imp.tstt_scenario,
+        Served {
+            tstt: imp.tstt_baseline,
+            unserved: imp.unreachable_trips_baseline,
+        },
+        Served {
+            tstt: imp.tstt_scenario,
+            unserved: imp.unreachable_trips_scenario,
+        },
         &base,
         &l,
     ))
@@ -510,9 +591,12 @@ pub fn compare_traffic_own(run: &Path) -> Result<TrafficCompare> {
 
 /// Two traffic run folders: `run`'s flows against `base`'s (both with their edits).
 pub fn compare_traffic(base: &Path, run: &Path) -> Result<TrafficCompare> {
-    let tstt = |dir: &Path| -> Result<f64> {
+    let tstt = |dir: &Path| -> Result<Served> {
         match read_json::<Impacts>(&dir.join("impacts.json"))? {
-            Impacts::Traffic(t) => Ok(t.tstt_scenario),
+            Impacts::Traffic(t) => Ok(Served {
+                tstt: t.tstt_scenario,
+                unserved: t.unreachable_trips_scenario,
+            }),
             Impacts::Flood(_) => Err(ScenarioError::invalid(
                 dir.display().to_string(),
                 "not a traffic run",

@@ -221,12 +221,15 @@ fn show(store: &RunStore, r: &RunInfo) -> Result<()> {
                     "-".into()
                 }
             };
+            // The plain TSTT change only where both serve the same trips: cutting trips off
+            // lowers TSTT without anyone travelling faster.
+            let tstt_change = match t.tstt_change_pct {
+                Some(p) => format!("{p:+.2}%"),
+                None => "n/a (other trips)".into(),
+            };
             println!(
                 "  {:<26} {:>14.1} {:>14.1} {:>12}",
-                "TSTT (veh·min)",
-                t.tstt_baseline,
-                t.tstt_scenario,
-                pct(t.tstt_baseline, t.tstt_scenario)
+                "TSTT (veh·min)", t.tstt_baseline, t.tstt_scenario, tstt_change
             );
             println!(
                 "  {:<26} {:>14.1} {:>14.1}",
@@ -234,7 +237,20 @@ fn show(store: &RunStore, r: &RunInfo) -> Result<()> {
             );
             println!(
                 "  {:<26} {:>14.1} {:>14.1}",
-                "unreachable trips", t.unreachable_trips_baseline, t.unreachable_trips_scenario
+                "unserved trips", t.unreachable_trips_baseline, t.unreachable_trips_scenario
+            );
+            println!(
+                "  {:<26} {:>13.2}% {:>13.2}%",
+                "unserved share",
+                100.0 * t.unserved_share_baseline,
+                100.0 * t.unserved_share_scenario
+            );
+            println!(
+                "  {:<26} {:>14.1} {:>14.1} {:>12}",
+                format!("TSTT + {:.0} min/unserved", t.unserved_penalty_min),
+                t.tstt_penalised_baseline,
+                t.tstt_penalised_scenario,
+                pct(t.tstt_penalised_baseline, t.tstt_penalised_scenario)
             );
             println!(
                 "  closed links {} on {} roads",
@@ -310,6 +326,13 @@ fn print_compare(c: &Compare) {
             println!(
                 "  TSTT {:.1} -> {:.1} veh·min ({:+.1}); {} links compared, {} closed",
                 t.tstt_baseline, t.tstt, t.tstt_change, t.links, t.closed_links
+            );
+            println!(
+                "  unserved trips {:.0} -> {:.0}; TSTT with {:.0} min per unserved trip {:+.1} veh·min",
+                t.unserved_trips_baseline,
+                t.unserved_trips,
+                scenarios::jobs::results::UNSERVED_TRIP_PENALTY_MIN,
+                t.tstt_penalised_change
             );
             println!(
                 "  {:<36} {:<28} {:>9} {:>9} {:>9}",
