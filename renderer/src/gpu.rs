@@ -7,6 +7,21 @@ use wgpu::{Backends, DeviceType};
 /// Environment variable that picks an adapter by (case-insensitive) name substring.
 pub const ADAPTER_ENV: &str = "HUETWIN_GPU_ADAPTER";
 
+/// Turns Mesa's Vulkan device-select layer off for this process when no desktop session is
+/// around (`XDG_RUNTIME_DIR` unset) and the user has not chosen (`NODEVICE_SELECT` unset).
+/// Headless, the layer looks for a Wayland display and libwayland prints "error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment." twice on every run; [`Gpu::new`]
+/// ranks the adapters itself, so the layer adds nothing here.
+///
+/// It sets an environment variable: call it at the start of `main`, before any thread exists.
+pub fn quiet_headless_vulkan() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 /// An open device and its queue.
 pub struct Gpu {
     /// The device.

@@ -142,6 +142,19 @@ pub struct RoadRow {
     pub first_wet_s: Option<f64>,
 }
 
+/// One link's volume/capacity and closure, as pictures read them from `links.csv` (files
+/// without a `closed` column read as open).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct LinkState {
+    /// The road the link belongs to.
+    pub road_id: String,
+    /// Volume / capacity; empty when the link has no capacity.
+    pub vc: Option<f64>,
+    /// Closed by the scenario's edits (or by flooding).
+    #[serde(default)]
+    pub closed: bool,
+}
+
 /// One row of `links.csv` (a traffic run).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkRow {
@@ -376,22 +389,14 @@ impl RunDir {
         read_table(&path)
     }
 
-    /// The road id and v/c of every link of `links.csv` (only those two columns are read, so
-    /// a table with just them will do).
-    pub fn read_link_vc(&self) -> Result<Vec<(String, Option<f64>)>> {
-        #[derive(Deserialize)]
-        struct LinkVc {
-            road_id: String,
-            vc: Option<f64>,
-        }
+    /// The road id, v/c and closure of every link of `links.csv` (only those columns are read,
+    /// so a table with `road_id` and `vc` alone will do).
+    pub fn read_link_vc(&self) -> Result<Vec<LinkState>> {
         let path = existing(
             self.file(LINKS),
             "no such file (a traffic result folder holds links.csv)",
         )?;
-        Ok(read_table::<LinkVc>(&path)?
-            .into_iter()
-            .map(|l| (l.road_id, l.vc))
-            .collect())
+        read_table::<LinkState>(&path)
     }
 
     // ---- summary --------------------------------------------------------------------------

@@ -60,6 +60,8 @@ enum Cmd {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // Before any thread: no stray Wayland lines from Mesa's Vulkan layer on headless renders.
+    renderer::gpu::quiet_headless_vulkan();
     if let Err(e) = run() {
         eprintln!("error: {}", message(&e));
         std::process::exit(1);

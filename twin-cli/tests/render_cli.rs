@@ -50,6 +50,8 @@ fn render_writes_a_png_and_refuses_bad_arguments() {
     ]);
     assert!(ok, "{out}");
     assert!(out.contains("wrote") && out.contains("320x200"), "{out}");
+    // Issue 17: no stray lines from Mesa's Vulkan layer looking for a Wayland display.
+    assert!(!out.contains("XDG_RUNTIME_DIR"), "{out}");
     let bytes = std::fs::read(&pic).unwrap();
     // The size from the PNG header itself (IHDR: width, height big-endian at bytes 16..24)...
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");

@@ -23,6 +23,8 @@ pub const ROAD_FREE: [u8; 3] = [46, 166, 72];
 pub const ROAD_BUSY: [u8; 3] = [240, 196, 36];
 /// Roads with volume/capacity at or above [`VC_RED`].
 pub const ROAD_CONGESTED: [u8; 3] = [214, 40, 40];
+/// Road closed by the scenario (or by flooding): its own class, never a free road's green.
+pub const ROAD_CLOSED: [u8; 3] = [88, 24, 120];
 /// Volume/capacity from which a road is yellow.
 pub const VC_YELLOW: f64 = 0.6;
 /// Volume/capacity from which a road is red.

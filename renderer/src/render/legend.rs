@@ -1,100 +1,55 @@
 //! The legend, drawn on the CPU into the read-back picture: a panel with the title and the
-//! colour ramps of the layers shown, and on maps a scale bar and a north arrow. Text uses the
-//! public-domain 8×8 bitmap font of the `font8x8` crate.
+//! colour ramps of the layers shown, and on maps a scale bar and a north arrow. Text is Noto
+//! Sans through [`super::text`], so Vietnamese names keep their marks.
 
 use super::colour;
+use super::text::{self, Style};
 use super::{Image, MapView, Scene};
 
 const INK: [u8; 3] = [28, 28, 32];
 const PAPER: [u8; 3] = [255, 255, 255];
 const PAPER_ALPHA: f64 = 0.86;
 
-/// The 8×8 glyph of a character (bit 0 of each row byte is the leftmost pixel). Latin-1 has its
-/// own glyphs; Vietnamese letters outside it fall back to their base letter.
-fn glyph(ch: char) -> [u8; 8] {
-    use font8x8::legacy::{BASIC_LEGACY, LATIN_LEGACY};
-    let c = ch as u32;
-    if c < 128 {
-        return BASIC_LEGACY[c as usize];
-    }
-    if (0xA0..=0xFF).contains(&c) {
-        return LATIN_LEGACY[(c - 0xA0) as usize];
-    }
-    const FOLD: &[(&str, char)] = &[
-        ("ăằắẳẵặâầấẩẫậạảã", 'a'),
-        ("ĂẰẮẲẴẶÂẦẤẨẪẬẠẢÃ", 'A'),
-        ("êềếểễệẹẻẽ", 'e'),
-        ("ÊỀẾỂỄỆẸẺẼ", 'E'),
-        ("ịỉĩ", 'i'),
-        ("ỊỈĨ", 'I'),
-        ("ôồốổỗộơờớởỡợọỏõ", 'o'),
-        ("ÔỒỐỔỖỘƠỜỚỞỠỢỌỎÕ", 'O'),
-        ("ưừứửữựụủũ", 'u'),
-        ("ƯỪỨỬỮỰỤỦŨ", 'U'),
-        ("ỳỵỷỹ", 'y'),
-        ("ỲỴỶỸ", 'Y'),
-        ("đ", 'd'),
-        ("Đ", 'D'),
-        ("–—", '-'),
-        ("’‘", '\''),
-        ("“”", '"'),
-    ];
-    for (set, base) in FOLD {
-        if set.contains(ch) {
-            return BASIC_LEGACY[*base as usize];
-        }
-    }
-    BASIC_LEGACY[b'?' as usize]
-}
-
-fn blend(img: &mut Image, x: i64, y: i64, c: [u8; 3], alpha: f64) {
-    if x < 0 || y < 0 || x >= i64::from(img.width) || y >= i64::from(img.height) {
-        return;
-    }
-    let i = (y as usize * img.width as usize + x as usize) * 4;
-    for (px, &ck) in img.rgba[i..i + 3].iter_mut().zip(&c) {
-        let v = f64::from(*px) * (1.0 - alpha) + f64::from(ck) * alpha;
-        *px = v.round().clamp(0.0, 255.0) as u8;
-    }
-}
-
 fn rect(img: &mut Image, x: i64, y: i64, w: i64, h: i64, c: [u8; 3], alpha: f64) {
     for yy in y..y + h {
         for xx in x..x + w {
-            blend(img, xx, yy, c, alpha);
+            text::blend(img, xx, yy, c, alpha);
         }
+    }
+}
+
+/// The legend's text style at picture scale `scale` (1, or 2 on large pictures).
+fn style(scale: i64, bold: bool) -> Style {
+    Style {
+        bold,
+        px: 12.0 * scale as f32,
     }
 }
 
 fn text_width(s: &str, scale: i64) -> i64 {
-    s.chars().count() as i64 * 8 * scale
+    text::width(s, style(scale, false)).ceil() as i64
 }
 
-fn text(img: &mut Image, x: i64, y: i64, s: &str, scale: i64, c: [u8; 3], bold: bool) {
-    for (k, ch) in s.chars().enumerate() {
-        let g = glyph(ch);
-        let x0 = x + k as i64 * 8 * scale;
-        for (r, bits) in g.iter().enumerate() {
-            for b in 0..8 {
-                if bits & (1 << b) != 0 {
-                    let (px, py) = (x0 + b * scale, y + r as i64 * scale);
-                    rect(img, px, py, scale, scale, c, 1.0);
-                    if bold {
-                        rect(img, px + 1, py, scale, scale, c, 1.0);
-                    }
-                }
-            }
-        }
-    }
+fn draw_text(img: &mut Image, x: i64, y: i64, s: &str, scale: i64, c: [u8; 3], bold: bool) {
+    text::draw(img, x as f32, y as f32, s, style(scale, bold), c);
 }
 
-/// Cut a string to at most `n` characters (with "..." when cut).
-fn fit(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
+/// Cut a string to fit `max_w` pixels (with "..." when cut).
+fn fit(s: &str, max_w: i64, scale: i64, bold: bool) -> String {
+    let st = style(scale, bold);
+    if text::width(s, st) <= max_w as f32 {
         return s.to_string();
     }
-    let keep: String = s.chars().take(n.saturating_sub(3)).collect();
-    format!("{keep}...")
+    let chars: Vec<char> = s.chars().collect();
+    let mut n = chars.len();
+    while n > 0 {
+        n -= 1;
+        let cut: String = chars[..n].iter().collect::<String>() + "...";
+        if text::width(&cut, st) <= max_w as f32 {
+            return cut;
+        }
+    }
+    "...".into()
 }
 
 fn over(c: [u8; 4], bg: [u8; 3]) -> [u8; 3] {
@@ -134,7 +89,8 @@ fn building_ramp(d: f64) -> [u8; 3] {
 /// Draw the legend panel (bottom left) and, on maps, the scale bar and north arrow.
 pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>) {
     let s: i64 = if img.height >= 700 { 2 } else { 1 };
-    let (u, lh, pad, margin) = (8 * s, 11 * s, 6 * s, 8 * s);
+    let (u, pad, margin) = (8 * s, 6 * s, 8 * s);
+    let lh = text::line_height(style(s, true)).ceil() as i64 + s;
     let ramp_w = 150 * s;
     let (w, h) = (i64::from(img.width), i64::from(img.height));
     let mut items = vec![Item::Title(scene.title.clone())];
@@ -163,13 +119,14 @@ pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>) {
             (colour::ROAD_FREE, "<0.6"),
             (colour::ROAD_BUSY, "0.6-0.9"),
             (colour::ROAD_CONGESTED, ">0.9"),
+            (colour::ROAD_CLOSED, "closed"),
         ]));
     }
     let dry_w = text_width("dry", s) + u + 4 * s;
     let content_w = items
         .iter()
         .map(|it| match it {
-            Item::Title(t) | Item::Text(t) => text_width(t, s) + s,
+            Item::Title(t) | Item::Text(t) => text::width(t, style(s, true)).ceil() as i64 + s,
             Item::Ramp { dry, .. } => ramp_w + if *dry { dry_w } else { 0 } + u,
             Item::Swatches(v) => v
                 .iter()
@@ -179,7 +136,7 @@ pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>) {
         .max()
         .unwrap_or(0);
     let panel_w = (content_w + 2 * pad).min(w - 2 * margin);
-    let max_chars = ((panel_w - 2 * pad) / (8 * s)).max(4) as usize;
+    let max_w = panel_w - 2 * pad;
     let item_h = |it: &Item| match it {
         Item::Title(_) => lh + 2 * s,
         Item::Text(_) => lh,
@@ -193,13 +150,13 @@ pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>) {
     let x = px + pad;
     for it in &items {
         match it {
-            Item::Title(t) => text(img, x, y, &fit(t, max_chars), s, INK, true),
-            Item::Text(t) => text(img, x, y, &fit(t, max_chars), s, INK, false),
+            Item::Title(t) => draw_text(img, x, y, &fit(t, max_w, s, true), s, INK, true),
+            Item::Text(t) => draw_text(img, x, y, &fit(t, max_w, s, false), s, INK, false),
             Item::Ramp { colour, dry } => {
                 let mut x0 = x;
                 if *dry {
                     rect(img, x0, y, u, u, colour::BUILDING_DRY, 1.0);
-                    text(img, x0 + u + 2 * s, y, "dry", s, INK, false);
+                    draw_text(img, x0 + u + 2 * s, y - 3 * s, "dry", s, INK, false);
                     x0 += dry_w;
                 }
                 for i in 0..ramp_w {
@@ -211,14 +168,14 @@ pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>) {
                     rect(img, tx, y + u, s, 2 * s, INK, 1.0);
                     let lw = text_width(label, s);
                     let lx = (tx - lw / 2).clamp(x0, x0 + ramp_w - lw + 2 * u);
-                    text(img, lx, y + u + 2 * s + s, label, s, INK, false);
+                    draw_text(img, lx, y + u + s, label, s, INK, false);
                 }
             }
             Item::Swatches(v) => {
                 let mut x0 = x;
                 for (c, label) in v {
                     rect(img, x0, y, u, u, *c, 1.0);
-                    text(img, x0 + u + 3 * s, y, label, s, INK, false);
+                    draw_text(img, x0 + u + 3 * s, y - 3 * s, label, s, INK, false);
                     x0 += u + 3 * s + text_width(label, s) + 6 * s;
                 }
             }
@@ -255,15 +212,7 @@ fn scale_bar(img: &mut Image, v: &MapView, s: i64) {
     rect(img, bx, by, box_w, box_h, PAPER, PAPER_ALPHA);
     let x0 = bx + (box_w - bar) / 2;
     let lw = text_width(&label, s);
-    text(
-        img,
-        bx + (box_w - lw) / 2,
-        by + 4 * s,
-        &label,
-        s,
-        INK,
-        false,
-    );
+    draw_text(img, bx + (box_w - lw) / 2, by + s, &label, s, INK, false);
     let yb = by + 4 * s + 8 * s + 5 * s;
     rect(img, x0, yb, bar, 3 * s, INK, 1.0);
     rect(img, x0, yb - 3 * s, s.max(2), 6 * s, INK, 1.0);
@@ -292,5 +241,6 @@ fn north_arrow(img: &mut Image, s: i64) {
         let half = (k * aw / 2) / ah;
         rect(img, cx - half, by + 4 * s + k, 2 * half + 1, 1, INK, 1.0);
     }
-    text(img, cx - 4 * s, by + 4 * s + ah + 3 * s, "N", s, INK, true);
+    let nw = text::width("N", style(s, true)).ceil() as i64;
+    draw_text(img, cx - nw / 2, by + 4 * s + ah, "N", s, INK, true);
 }

@@ -222,6 +222,7 @@ pub(crate) fn roads(scene: &Scene, f: Frame, min_width: f64, lift: f64, piece: f
     for r in &scene.roads {
         let c = rgba(match &scene.traffic {
             None => colour::ROAD_PLAIN,
+            Some(t) if t.closed.contains(&r.id) => colour::ROAD_CLOSED,
             Some(t) => colour::vc_colour(t.vc.get(&r.id).copied()),
         });
         let w = road_width(&r.class).max(min_width) / 2.0;

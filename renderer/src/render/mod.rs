@@ -14,6 +14,7 @@ pub mod colour;
 mod draw;
 mod legend;
 mod mesh;
+pub mod text;
 
 pub use draw::Renderer;
 
@@ -105,6 +106,8 @@ pub struct TrafficLayer {
     pub name: Option<String>,
     /// The largest volume/capacity of the links of each road.
     pub vc: HashMap<String, f64>,
+    /// Roads with a closed link (drawn in [`colour::ROAD_CLOSED`], whatever their v/c).
+    pub closed: std::collections::HashSet<String>,
 }
 
 /// Everything a picture shows.
@@ -128,6 +131,63 @@ pub struct Scene {
     pub layers: Layers,
     /// The project CRS.
     pub crs: Crs,
+}
+
+impl Scene {
+    /// The area a map shows by default: the cells a flood wetted and the roads a traffic run
+    /// closed or loaded past [`colour::VC_YELLOW`], with a margin of a fifth of the box (at
+    /// least 250 m) each side, inside the twin's extent; the whole extent when the scene has
+    /// no result or its result touches nothing.
+    pub fn focus(&self) -> [f64; 4] {
+        let mut b = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let mut grow = |x0: f64, y0: f64, x1: f64, y1: f64| {
+            b = [b[0].min(x0), b[1].min(y0), b[2].max(x1), b[3].max(y1)];
+        };
+        if let Some(f) = &self.flood {
+            let d = &f.depth;
+            for row in 0..d.nrows {
+                for col in 0..d.ncols {
+                    if d.get(col, row).is_some_and(|v| f64::from(v) >= f.threshold) {
+                        let x0 = d.xmin + col as f64 * d.cell_x;
+                        let y1 = d.ymax - row as f64 * d.cell_y;
+                        grow(x0, y1 - d.cell_y, x0 + d.cell_x, y1);
+                    }
+                }
+            }
+        }
+        if let Some(t) = &self.traffic {
+            for r in &self.roads {
+                let hit = t.closed.contains(&r.id)
+                    || t.vc.get(&r.id).is_some_and(|&v| v >= colour::VC_YELLOW);
+                if hit {
+                    for c in &r.line.0 {
+                        grow(c.x, c.y, c.x, c.y);
+                    }
+                }
+            }
+        }
+        let e = self.extent;
+        if !(b[0] <= b[2] && b[1] <= b[3]) {
+            return e;
+        }
+        let m = (0.2 * (b[2] - b[0]).max(b[3] - b[1])).max(250.0);
+        let out = [
+            (b[0] - m).max(e[0]),
+            (b[1] - m).max(e[1]),
+            (b[2] + m).min(e[2]),
+            (b[3] + m).min(e[3]),
+        ];
+        if out[0] < out[2] && out[1] < out[3] {
+            out
+        } else {
+            e
+        }
+    }
 }
 
 impl Scene {
@@ -327,12 +387,19 @@ impl FloodLayer {
 
 impl TrafficLayer {
     /// Read a traffic result folder: `links.csv` with (at least) the columns `road_id` and `vc`;
-    /// links sharing a road id give it their largest ratio. Empty `vc` fields are skipped.
+    /// links sharing a road id give it their largest ratio. Empty `vc` fields are skipped. A
+    /// road with a closed link (column `closed`) is closed.
     pub fn load(dir: &Path) -> Result<TrafficLayer> {
         let run = RunDir::new(dir);
         let mut out: HashMap<String, f64> = HashMap::new();
-        for (k, (road, vc)) in run.read_link_vc()?.into_iter().enumerate() {
-            let Some(v) = vc else { continue };
+        let mut closed = std::collections::HashSet::new();
+        for (k, l) in run.read_link_vc()?.into_iter().enumerate() {
+            if l.closed {
+                closed.insert(l.road_id.clone());
+            }
+            let (road, Some(v)) = (l.road_id, l.vc) else {
+                continue;
+            };
             if !v.is_finite() {
                 return Err(RenderError::input(
                     run.file(scenarios::output::LINKS),
@@ -345,6 +412,7 @@ impl TrafficLayer {
         Ok(TrafficLayer {
             name: summary_name(&run),
             vc: out,
+            closed,
         })
     }
 }
@@ -352,8 +420,8 @@ impl TrafficLayer {
 /// Where the picture is seen from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Camera {
-    /// Orthographic, straight down, north up: the whole twin (None) or a box
-    /// (xmin, ymin, xmax, ymax in the project CRS), widened to the picture's aspect ratio.
+    /// Orthographic, straight down, north up: the results' area (None; [`Scene::focus`]) or a
+    /// box (xmin, ymin, xmax, ymax in the project CRS), widened to the picture's aspect ratio.
     Map {
         /// The box to show.
         bbox: Option<[f64; 4]>,
@@ -492,10 +560,10 @@ pub struct MapView {
 }
 
 impl MapView {
-    /// The view of `bbox` (or the scene's extent) in a `width` × `height` picture: the box
-    /// centred, widened in x or y to the picture's aspect ratio.
+    /// The view of `bbox` (or the scene's [`Scene::focus`]) in a `width` × `height` picture:
+    /// the box centred, widened in x or y to the picture's aspect ratio.
     pub fn new(scene: &Scene, bbox: Option<[f64; 4]>, width: u32, height: u32) -> MapView {
-        let b = bbox.unwrap_or(scene.extent);
+        let b = bbox.unwrap_or_else(|| scene.focus());
         let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
         let mpp = ((b[2] - b[0]) / w).max((b[3] - b[1]) / h).max(1e-6);
         let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
@@ -604,4 +672,88 @@ pub fn render_png(scene: &Scene, camera: &Camera, width: u32, height: u32) -> Re
     Renderer::new()?
         .render(scene, camera, width, height)?
         .to_png()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scene() -> Scene {
+        Scene {
+            title: "t".into(),
+            extent: [0.0, 0.0, 12_000.0, 17_000.0],
+            terrain: None,
+            buildings: Vec::new(),
+            roads: vec![
+                RoadLine {
+                    id: "bridge".into(),
+                    line: LineString::from(vec![(5_000.0, 5_000.0), (5_300.0, 5_000.0)]),
+                    class: "primary".into(),
+                },
+                RoadLine {
+                    id: "far".into(),
+                    line: LineString::from(vec![(100.0, 16_000.0), (900.0, 16_000.0)]),
+                    class: "primary".into(),
+                },
+            ],
+            flood: None,
+            traffic: None,
+            layers: Layers::default(),
+            crs: Crs::epsg(32648).unwrap(),
+        }
+    }
+
+    fn flood(wet: &[(usize, usize)]) -> FloodLayer {
+        // 100 m cells over the extent; `wet` (col, row) cells 1 m deep.
+        let (ncols, nrows) = (120, 170);
+        let mut values = vec![Some(0.0f32); ncols * nrows];
+        for &(c, r) in wet {
+            values[r * ncols + c] = Some(1.0);
+        }
+        FloodLayer {
+            dir: PathBuf::new(),
+            name: None,
+            depth: Dem {
+                name: "depth".into(),
+                ncols,
+                nrows,
+                xmin: 0.0,
+                ymax: 17_000.0,
+                cell_x: 100.0,
+                cell_y: 100.0,
+                values,
+            },
+            ground: None,
+            time_s: None,
+            threshold: 0.05,
+            building_depths: HashMap::new(),
+        }
+    }
+
+    /// Issue 17: the default map framed the whole 12 × 17 km terrain, the flood a small square.
+    /// It now fits the wet cells with a margin, and the closed or loaded roads of a traffic run.
+    #[test]
+    fn the_default_map_fits_what_the_results_touch() {
+        let mut s = scene();
+        assert_eq!(s.focus(), s.extent, "no result: the whole twin");
+        // Two wet cells: columns 50-51, rows 100 (y 6900-7000 m).
+        s.flood = Some(flood(&[(50, 100), (51, 100)]));
+        let f = s.focus();
+        // The wet box is 200 × 100 m; the margin is at least 250 m each side.
+        assert_eq!(f, [4_750.0, 6_650.0, 5_450.0, 7_250.0]);
+        // A dry run touches nothing: back to the whole twin.
+        s.flood = Some(flood(&[]));
+        assert_eq!(s.focus(), s.extent);
+        // Traffic: the closed bridge and nothing of the free road far away.
+        s.flood = None;
+        s.traffic = Some(TrafficLayer {
+            name: None,
+            vc: HashMap::from([("far".to_string(), 0.2), ("bridge".to_string(), 0.0)]),
+            closed: ["bridge".to_string()].into(),
+        });
+        assert_eq!(s.focus(), [4_750.0, 4_750.0, 5_550.0, 5_250.0]);
+        // The map view holds the focus box, widened to the picture's aspect ratio.
+        let v = MapView::new(&s, None, 400, 400);
+        assert!((v.metres_per_pixel - 800.0 / 400.0).abs() < 1e-9);
+    }
 }

@@ -23,7 +23,8 @@ pub struct RenderArgs {
     /// Draw the flood's depth snapshot at this time (s) instead of its largest depth.
     #[arg(long)]
     time: Option<f64>,
-    /// map, map:xmin,ymin,xmax,ymax (project CRS), persp:x,y,z,heading_deg,pitch_deg,fov_deg
+    /// map (fitted to the area the results touch: wet cells, closed or loaded roads),
+    /// map:xmin,ymin,xmax,ymax (project CRS), persp:x,y,z,heading_deg,pitch_deg,fov_deg
     /// (pitch: degrees below the horizon) or citadel.
     #[arg(long, default_value = "map")]
     camera: String,
