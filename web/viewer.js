@@ -352,6 +352,11 @@ huetwin.runScenario = function (file) {
     const id = started.run.id;
     huetwin.run = { id, status: "queued", events: [], end: null };
     runStatus(`run ${id} queued`);
+    // Cancel: DELETE /api/runs/<id>; the run ends as "cancelled" through the same events.
+    const cancel = $("cancel");
+    cancel.hidden = false;
+    cancel.onclick = () =>
+      getJson(`/api/runs/${encodeURIComponent(id)}`, { method: "DELETE" }).catch((e) => runStatus(`cannot cancel: ${e.message}`));
     $("run-progress").value = 0;
     const es = followEvents(started.events, {
       progress: (m) => {
@@ -363,6 +368,7 @@ huetwin.runScenario = function (file) {
       },
       end: async (m) => {
       es.close();
+      $("cancel").hidden = true;
       const info = JSON.parse(m.data);
       huetwin.run.status = info.status;
       huetwin.run.end = info;
@@ -484,22 +490,156 @@ async function showWater(runId, time) {
   $("time-label").textContent = `${(time / 3600).toFixed(1)} h`;
 }
 
+// Volume/capacity classes of a traffic run's roads, as in the rendered pictures; a road with a
+// closed link is drawn closed whatever its v/c, never in a free road's green.
+const VC_CLASSES = [
+  [(r) => r.closed, "#581878", "closed"],
+  [(r) => r.vc === null, "#969696", "no v/c"],
+  [(r) => r.vc >= 0.9, "#d62828", "v/c ≥ 0.9"],
+  [(r) => r.vc >= 0.6, "#f0c424", "0.6 ≤ v/c < 0.9"],
+  [() => true, "#2ea648", "v/c < 0.6"],
+];
+
+// One CSV table (RFC 4180: quoted fields, doubled quotes) as arrays of fields.
+function parseCsv(text) {
+  const rows = [];
+  let row = [], field = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { row.push(field); field = ""; }
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field); field = "";
+      if (row.length > 1 || row[0] !== "") rows.push(row);
+      row = [];
+    } else field += c;
+  }
+  if (field !== "" || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+// Each road of a traffic run's links.csv: its largest v/c and whether a link of it is closed.
+function roadStates(csv) {
+  const [head, ...rows] = parseCsv(csv);
+  const col = (n) => head.indexOf(n);
+  const [ri, vi, ci] = [col("road_id"), col("vc"), col("closed")];
+  if (ri < 0 || vi < 0) throw new Error("links.csv has no road_id or vc column");
+  const roads = new Map();
+  for (const r of rows) {
+    const id = r[ri];
+    const vc = r[vi] === "" ? null : Number(r[vi]);
+    const closed = ci >= 0 && r[ci] === "true";
+    const o = roads.get(id) || { vc: null, closed: false };
+    if (vc !== null && isFinite(vc)) o.vc = o.vc === null ? vc : Math.max(o.vc, vc);
+    o.closed = o.closed || closed;
+    roads.set(id, o);
+  }
+  return roads;
+}
+
+// Every feature of a layer through OGC API Features, page by page.
+async function allFeatures(layer) {
+  let url = `/ogc/collections/${layer}/items?limit=10000`;
+  const out = [];
+  while (url) {
+    const page = await getJson(url);
+    out.push(...page.features);
+    const next = (page.links || []).find((l) => l.rel === "next");
+    url = next ? next.href : null;
+  }
+  return out;
+}
+
+// Draw a traffic run's roads on the ground, coloured by class (or remove them: runId null).
+async function showTraffic(runId) {
+  const viewer = huetwin.viewer;
+  if (huetwin.traffic) {
+    viewer.scene.primitives.remove(huetwin.traffic);
+    huetwin.traffic = null;
+  }
+  huetwin.trafficStats = null;
+  $("traffic-legend").innerHTML = "";
+  if (!runId) return;
+  const r = await fetch(`/api/runs/${encodeURIComponent(runId)}/files/links.csv`, { headers: authHeaders() });
+  if (!r.ok) throw new Error(`${r.status} links.csv of run ${runId}`);
+  const states = roadStates(await r.text());
+  huetwin.roadFeatures = huetwin.roadFeatures || (await allFeatures("roads"));
+  const instances = [];
+  const counts = Object.fromEntries(VC_CLASSES.map(([, , label]) => [label, 0]));
+  const byRoad = {};
+  for (const f of huetwin.roadFeatures) {
+    const st = states.get(f.id);
+    if (!st || !f.geometry) continue;
+    const [, colour, label] = VC_CLASSES.find(([test]) => test(st));
+    counts[label]++;
+    byRoad[f.id] = label;
+    const lines = f.geometry.type === "LineString" ? [f.geometry.coordinates] : f.geometry.type === "MultiLineString" ? f.geometry.coordinates : [];
+    for (const line of lines) {
+      if (line.length < 2) continue;
+      instances.push(
+        new Cesium.GeometryInstance({
+          geometry: new Cesium.GroundPolylineGeometry({ positions: Cesium.Cartesian3.fromDegreesArray(line.flat()), width: label === "closed" ? 6 : 4 }),
+          attributes: { color: Cesium.ColorGeometryInstanceAttribute.fromColor(Cesium.Color.fromCssColorString(colour)) },
+          id: f.id,
+        })
+      );
+    }
+  }
+  if (instances.length) {
+    huetwin.traffic = viewer.scene.primitives.add(
+      new Cesium.GroundPolylinePrimitive({ geometryInstances: instances, appearance: new Cesium.PolylineColorAppearance(), asynchronous: false })
+    );
+  }
+  huetwin.trafficStats = { roads: Object.keys(byRoad).length, counts, byRoad };
+  $("traffic-legend").innerHTML =
+    "<div>Roads of the run</div>" +
+    VC_CLASSES.filter(([, , label]) => label !== "no v/c" || counts[label])
+      .map(([, c, label]) => `<div><span style="background:${c}"></span>${escapeHtml(label)} (${counts[label]})</div>`)
+      .join("");
+  viewer.scene.requestRender();
+}
+
+// Links to a run's result files (GeoTIFF rasters, CSV tables, JSON totals).
+const DOWNLOADS = {
+  flood: [["max_depth.tif", "largest depth (GeoTIFF)"], ["first_wet_s.tif", "arrival time (GeoTIFF)"], ["buildings.csv", "buildings (CSV)"], ["heritage.csv", "monuments (CSV)"], ["road_depths.csv", "roads (CSV)"], ["impacts.json", "impacts (JSON)"]],
+  traffic: [["links.csv", "links (CSV)"], ["summary.json", "summary (JSON)"], ["impacts.json", "impacts (JSON)"]],
+};
+
+function showDownloads(run) {
+  const files = run ? DOWNLOADS[run.model] || [] : [];
+  $("downloads").innerHTML = files
+    .map(([f, label]) => `<a href="/api/runs/${encodeURIComponent(run.id)}/files/${f}" download>${escapeHtml(label)}</a>`)
+    .join(" ");
+}
+
 // Show a run (or none): tiles with its depths, buildings coloured by depth, its water surface.
 async function showRun(id) {
   const layers = ["buildings", "heritage"].filter((l) => huetwin.layerUrls[l]);
-  if (!id) {
-    huetwin.shown = null;
+  const clearFlood = async () => {
     for (const l of layers) await loadTileset(l, huetwin.layerUrls[l]);
     await showWater(null);
-    $("impacts").innerHTML = "";
     $("time").disabled = true;
     applyColour($("colour").value === "depth" ? "none" : $("colour").value);
+  };
+  if (!id) {
+    huetwin.shown = null;
+    await clearFlood();
+    await showTraffic(null);
+    $("impacts").innerHTML = "";
+    showDownloads(null);
     return;
   }
   const r = await getJson(`/api/runs/${encodeURIComponent(id)}`);
   const shown = { id, info: r.run, times: r.water_times_s || [] };
   $("impacts").innerHTML = impactsTable(r.impacts);
+  showDownloads(r.run);
   if (r.run.model === "flood") {
+    await showTraffic(null);
     for (const l of layers) await loadTileset(l, `${huetwin.layerUrls[l]}?run=${encodeURIComponent(id)}`);
     $("colour").value = "depth";
     applyColour("depth");
@@ -509,6 +649,11 @@ async function showRun(id) {
     slider.value = slider.max;
     slider.disabled = times.length === 0;
     await showWater(id, times[times.length - 1]);
+  } else if (r.run.model === "traffic") {
+    // A traffic run: the last flood's depths and water go, the roads come by v/c class.
+    if (huetwin.shown && huetwin.shown.info.model === "flood") await clearFlood();
+    else await showWater(null);
+    await showTraffic(id);
   }
   // Set last: tests wait for it.
   huetwin.shown = shown;

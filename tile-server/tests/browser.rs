@@ -10,7 +10,7 @@
 
 mod common;
 
-use geo::{Area, InteriorPoint};
+use geo::{Area, Euclidean, InteriorPoint, InterpolateLine, Length};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -213,6 +213,134 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let t = &r["toggle"];
     assert!(t["centreChanged"].as_f64().unwrap() > 0.2, "{t}");
     assert!(out.join("building.png").is_file() && out.join("buildings-hidden.png").is_file());
+}
+
+/// Issue 17: a traffic run on the map. The viewer runs the Trường Tiền closure, drops the
+/// last flood (no water), draws every road of the run by v/c class, the closed bridge in the
+/// closed class's purple (on screen where the bridge is), lists the result files to download,
+/// and reports trips cut off apart from TSTT.
+#[test]
+fn viewer_shows_a_traffic_run_with_the_closed_bridge_in_its_colour() {
+    if skip_or_check_tools() {
+        return;
+    }
+    let _browser = one_browser();
+    let (addr, dir, twin) = common::serve_sample_with_scenarios("browser-traffic", |_| {});
+    let root = dir.parent().unwrap().to_path_buf();
+    let token = common::token(&dir, twin_core::tokens::Role::Planner);
+    let bridge: Vec<&twin_core::model::Road> = twin
+        .roads
+        .features()
+        .iter()
+        .filter(|r| r.name.as_deref() == Some("Cầu Trường Tiền"))
+        .collect();
+    assert!(!bridge.is_empty());
+    // The middle of the bridge's longest piece, over the river.
+    let longest = bridge
+        .iter()
+        .max_by(|a, b| {
+            Euclidean
+                .length(&a.line)
+                .total_cmp(&Euclidean.length(&b.line))
+        })
+        .unwrap();
+    let mid = Euclidean
+        .point_at_ratio_from_start(&longest.line, 0.5)
+        .expect("a bridge line");
+    let to_wgs = Transform::new(&twin.crs, &Crs::wgs84()).unwrap();
+    let (lon, lat) = to_wgs.apply(mid.x(), mid.y()).unwrap();
+    let out = root.join("shots");
+    let (r, ok, stdout) = node(
+        &[
+            format!("http://{addr}/"),
+            out.display().to_string(),
+            "--scenario".into(),
+            "truong_tien_closed.toml".into(),
+            "--look".into(),
+            format!("{lon},{lat}"),
+            "--probe".into(),
+            format!("{lon},{lat}"),
+            "--token".into(),
+            token,
+        ],
+        Duration::from_secs(1200),
+    );
+    assert!(ok, "node failed: {stdout}");
+    check_clean(&r);
+    assert_eq!(r["run"]["status"], "done", "{:#}", r["run"]);
+    assert_eq!(r["water"], false, "a traffic run shows no water");
+    let id = r["run"]["id"].as_str().unwrap();
+    let imp =
+        scenarios::jobs::read_impacts(&scenarios::jobs::RunStore::for_twin(&dir), id).unwrap();
+    let scenarios::jobs::Impacts::Traffic(t) = imp else {
+        panic!("not a traffic run")
+    };
+    let stats = &r["traffic"];
+    for b in &bridge {
+        assert_eq!(
+            stats["byRoad"][b.id.as_str()],
+            "closed",
+            "{} in {stats:#}",
+            b.id
+        );
+    }
+    assert_eq!(
+        stats["counts"]["closed"].as_u64().unwrap() as usize,
+        t.closed_roads.len(),
+        "{stats:#}"
+    );
+    // Every road of the twin that the run assigned is drawn, in one class or another.
+    let drawn: u64 = stats["counts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(drawn, stats["roads"].as_u64().unwrap());
+    assert!(
+        drawn as usize >= twin.roads.features().len() * 9 / 10,
+        "{drawn}"
+    );
+    let legend = r["trafficLegend"].as_str().unwrap_or_default();
+    assert!(legend.contains("closed"), "{legend}");
+    // On screen: the bridge is purple (#581878), not a free road's green.
+    let px = r["probes"][0]["pixels"]
+        .as_array()
+        .expect("the probe's pixels");
+    let purple = px
+        .iter()
+        .filter(|p| {
+            let c: Vec<i64> = p
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect();
+            (c[0] - 0x58).abs() + (c[1] - 0x18).abs() + (c[2] - 0x78).abs() < 60
+        })
+        .count();
+    assert!(
+        purple >= 3,
+        "{} of {} pixels purple around the bridge: {px:?}",
+        purple,
+        px.len()
+    );
+    // Trips cut off apart, downloads listed.
+    let text = r["impactsText"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("Trips cut off") && text.contains("TSTT change"),
+        "{text}"
+    );
+    let downloads: Vec<&str> = r["downloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        downloads.contains(&format!("/api/runs/{id}/files/links.csv").as_str()),
+        "{downloads:?}"
+    );
 }
 
 /// The issue's scenario check in the browser: the viewer lists the sample scenarios, signs in

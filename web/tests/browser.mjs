@@ -4,6 +4,7 @@
 //
 //   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat [--token T]]
 //     [--private --token T]  (a private server: check the viewer is refused, sign in, reload)
+//     [--probe lon,lat ...]  (after a run: the screen pixels around each point)
 //
 // Steps: open the viewer, wait until the globe and every tileset have loaded, screenshot the
 // Citadel view; with --click: look straight down at (lon, lat), hide the heritage layer, click
@@ -26,12 +27,14 @@ let scenario = null;
 let look = null;
 let signInToken = null;
 let privateServer = false;
+const probes = [];
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === "--click") click = rest[++i].split(",").map(Number);
   else if (rest[i] === "--scenario") scenario = rest[++i];
   else if (rest[i] === "--look") look = rest[++i].split(",").map(Number);
   else if (rest[i] === "--token") signInToken = rest[++i];
   else if (rest[i] === "--private") privateServer = true;
+  else if (rest[i] === "--probe") probes.push(rest[++i].split(",").map(Number));
 }
 mkdirSync(outDir, { recursive: true });
 
@@ -239,10 +242,38 @@ try {
     await page.waitForFunction(() => window.huetwin.shown && window.huetwin.run && window.huetwin.shown.id === window.huetwin.run.id, null, { timeout: 60_000 });
     result.colourChoice = await page.evaluate(() => document.querySelector("#colour").value);
     result.impactsText = await page.evaluate(() => document.querySelector("#impacts").textContent);
+    result.downloads = await page.evaluate(() => [...document.querySelectorAll("#downloads a")].map((a) => a.getAttribute("href")));
     if (look) await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 2200), look);
     await settle(page, "run");
     result.water = await page.evaluate(() => !!window.huetwin.water && window.huetwin.water.tilesLoaded);
-    await page.screenshot({ path: join(outDir, "run.png") });
+    const runShot = await page.screenshot({ path: join(outDir, "run.png") });
+    // A traffic run: its roads by class, and the colour on screen where --probe points fall.
+    result.traffic = await page.evaluate(() => window.huetwin.trafficStats);
+    result.trafficLegend = await page.evaluate(() => document.querySelector("#traffic-legend").textContent);
+    if (probes.length) {
+      const at = await page.evaluate((pts) => pts.map(([lon, lat]) => {
+        const w = Cesium.SceneTransforms.worldToWindowCoordinates(window.huetwin.viewer.scene, Cesium.Cartesian3.fromDegrees(lon, lat, 0));
+        return w ? [Math.round(w.x), Math.round(w.y)] : null;
+      }), probes);
+      result.probes = await page.evaluate(async ([b64, at]) => {
+        const img = new Image();
+        img.src = `data:image/png;base64,${b64}`;
+        await img.decode();
+        const c = document.createElement("canvas");
+        c.width = img.width;
+        c.height = img.height;
+        const ctx = c.getContext("2d");
+        ctx.drawImage(img, 0, 0);
+        return at.map((p) => {
+          if (!p) return null;
+          // The pixels of a 7 x 7 window around the point (a road is a few pixels wide).
+          const d = ctx.getImageData(p[0] - 3, p[1] - 3, 7, 7).data;
+          const px = [];
+          for (let i = 0; i < d.length; i += 4) px.push([d[i], d[i + 1], d[i + 2]]);
+          return { at: p, pixels: px };
+        });
+      }, [runShot.toString("base64"), at]);
+    }
     result.depths = await page.evaluate(() => window.huetwin.featureDepths());
     result.depthPalette = await page.evaluate(() => [-1, 0, 0.1, 0.4, 0.7, 2].map((d) => [d, window.huetwin.depthColour(d)]));
   }
