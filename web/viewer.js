@@ -617,6 +617,151 @@ function showDownloads(run) {
     .join(" ");
 }
 
+// Two flood runs compared building by building: each building's largest depth in the shown
+// run against the other run's (buildings.csv and heritage.csv of both). Wet from 0.05 m (the
+// lowest depth class); depth changes under 1 cm count as unchanged.
+const COMPARE_WET_M = 0.05;
+const COMPARE_TOLERANCE_M = 0.01;
+const COMPARE_CLASSES = [
+  ["newly wet", "#d7301f"],
+  ["deeper", "#fc8d59"],
+  ["unchanged, wet", "#6baed6"],
+  ["shallower", "#91cf60"],
+  ["dried", "#1a9850"],
+  ["dry in both", "#e6dfd1"],
+  ["not in both runs", "#9a9a9a"],
+];
+const COMPARE_COLOUR = Object.fromEntries(COMPARE_CLASSES);
+
+function compareClass(base, run) {
+  if (base === undefined || run === undefined) return "not in both runs";
+  const [wb, wr] = [base >= COMPARE_WET_M, run >= COMPARE_WET_M];
+  if (!wb && !wr) return "dry in both";
+  if (!wb) return "newly wet";
+  if (!wr) return "dried";
+  if (run - base > COMPARE_TOLERANCE_M) return "deeper";
+  if (base - run > COMPARE_TOLERANCE_M) return "shallower";
+  return "unchanged, wet";
+}
+
+// id -> largest depth (m) of a run's buildings.csv and heritage.csv.
+async function runDepths(runId) {
+  const out = new Map();
+  for (const f of ["buildings.csv", "heritage.csv"]) {
+    const r = await fetch(`/api/runs/${encodeURIComponent(runId)}/files/${f}`, { headers: authHeaders() });
+    if (!r.ok) continue;
+    const [head, ...rows] = parseCsv(await r.text());
+    const [ii, di] = [head.indexOf("id"), head.indexOf("max_depth_m")];
+    for (const row of rows) if (row[di] !== "" && row[di] !== undefined) out.set(row[ii], Number(row[di]));
+  }
+  return out;
+}
+
+// Colour the loaded buildings and monuments by comparison class (or back to depth: baseId null).
+async function showComparison(baseId) {
+  const shown = huetwin.shown;
+  huetwin.compared = null;
+  $("compare-summary").innerHTML = "";
+  if (!baseId || !shown || shown.info.model !== "flood") {
+    applyColour($("colour").value);
+    return;
+  }
+  const [base, run] = await Promise.all([runDepths(baseId), runDepths(shown.id)]);
+  const counts = Object.fromEntries(COMPARE_CLASSES.map(([c]) => [c, 0]));
+  const classOf = new Map();
+  for (const id of new Set([...base.keys(), ...run.keys()])) {
+    const c = compareClass(base.get(id), run.get(id));
+    classOf.set(id, c);
+    counts[c]++;
+  }
+  // A style whose colour is computed per feature (a custom expression), so tiles loaded later
+  // get their class too, and the style engine keeps the colours.
+  for (const name of ["buildings", "heritage"]) {
+    const ts = huetwin.tilesets[name];
+    if (!ts) continue;
+    const alpha = name === "heritage" ? 0.6 : 1;
+    const style = new Cesium.Cesium3DTileStyle();
+    style.color = {
+      evaluateColor: (feature, result) => {
+        const c = Cesium.Color.fromCssColorString(COMPARE_COLOUR[classOf.get(feature.getProperty("id")) || "not in both runs"], result);
+        c.alpha = alpha;
+        return c;
+      },
+    };
+    ts.style = style;
+  }
+  huetwin.compared = { base: baseId, run: shown.id, counts, classOf: Object.fromEntries(classOf) };
+  $("legend").innerHTML = "";
+  $("compare-summary").innerHTML =
+    `<div>${escapeHtml(shown.info.name)} against ${escapeHtml($("compare").selectedOptions[0]?.textContent || baseId)}</div>` +
+    COMPARE_CLASSES.filter(([c]) => counts[c] || c !== "not in both runs")
+      .map(([c, col]) => `<div><span style="background:${col}"></span>${escapeHtml(c)}: ${counts[c]}</div>`)
+      .join("");
+  huetwin.viewer.scene.requestRender();
+}
+
+// The colours of the loaded buildings and monuments by id (tests read them).
+huetwin.featureColours = function () {
+  const out = {};
+  for (const name of ["buildings", "heritage"]) {
+    const ts = huetwin.tilesets[name];
+    if (!ts) continue;
+    const visit = (tile) => {
+      const c = tile.content;
+      if (c && c.featuresLength) {
+        for (let i = 0; i < c.featuresLength; i++) {
+          const f = c.getFeature(i);
+          out[f.getProperty("id")] = f.color.toCssHexString().slice(0, 7);
+        }
+      }
+      for (const ch of tile.children) visit(ch);
+    };
+    visit(ts.root);
+  }
+  return out;
+};
+
+// Step the water surface through the run's output times, one after the other has loaded.
+function togglePlay() {
+  const btn = $("play");
+  if (huetwin.playing) {
+    huetwin.playing = false;
+    btn.textContent = "▶ Play";
+    return;
+  }
+  const s = huetwin.shown;
+  if (!s || !s.times.length) return;
+  huetwin.playing = true;
+  btn.textContent = "❚❚ Pause";
+  const slider = $("time");
+  if (+slider.value >= s.times.length - 1) slider.value = 0;
+  (async () => {
+    while (huetwin.playing && huetwin.shown === s) {
+      await showWater(s.id, s.times[+slider.value]);
+      huetwin.framesShown = (huetwin.framesShown || 0) + 1;
+      await new Promise((r) => setTimeout(r, 1200));
+      if (+slider.value >= s.times.length - 1) break;
+      slider.value = +slider.value + 1;
+    }
+    huetwin.playing = false;
+    btn.textContent = "▶ Play";
+  })().catch((e) => status(String(e)));
+}
+
+async function loadCompareChoices() {
+  const sel = $("compare");
+  const s = huetwin.shown;
+  sel.disabled = !s || s.info.model !== "flood";
+  if (sel.disabled) {
+    sel.innerHTML = `<option value="">compare with another flood run…</option>`;
+    return;
+  }
+  const runs = (await getJson("/api/runs")).runs.filter((r) => r.status === "done" && r.model === "flood" && r.id !== s.id);
+  sel.innerHTML =
+    `<option value="">compare with another flood run…</option>` +
+    runs.map((r) => `<option value="${escapeHtml(r.id)}">${escapeHtml(r.name)} · ${escapeHtml(r.id)}</option>`).join("");
+}
+
 // Show a run (or none): tiles with its depths, buildings coloured by depth, its water surface.
 async function showRun(id) {
   const layers = ["buildings", "heritage"].filter((l) => huetwin.layerUrls[l]);
@@ -626,8 +771,13 @@ async function showRun(id) {
     $("time").disabled = true;
     applyColour($("colour").value === "depth" ? "none" : $("colour").value);
   };
+  huetwin.playing = false;
+  if (huetwin.compared) await showComparison(null);
+  $("compare").value = "";
   if (!id) {
     huetwin.shown = null;
+    $("play").disabled = true;
+    await loadCompareChoices();
     await clearFlood();
     await showTraffic(null);
     $("impacts").innerHTML = "";
@@ -648,15 +798,18 @@ async function showRun(id) {
     slider.max = Math.max(0, times.length - 1);
     slider.value = slider.max;
     slider.disabled = times.length === 0;
+    $("play").disabled = times.length < 2;
     await showWater(id, times[times.length - 1]);
   } else if (r.run.model === "traffic") {
     // A traffic run: the last flood's depths and water go, the roads come by v/c class.
     if (huetwin.shown && huetwin.shown.info.model === "flood") await clearFlood();
     else await showWater(null);
+    $("play").disabled = true;
     await showTraffic(id);
   }
   // Set last: tests wait for it.
   huetwin.shown = shown;
+  await loadCompareChoices().catch(() => {});
 }
 
 // Colours and depths of the loaded building/heritage features with a result (tests read it).
@@ -737,6 +890,8 @@ async function main() {
     if (file) huetwin.runScenario(file).catch((e) => status(String(e)));
   });
   $("runs").addEventListener("change", (e) => showRun(e.target.value).catch((err) => status(String(err))));
+  $("play").addEventListener("click", togglePlay);
+  $("compare").addEventListener("change", (e) => showComparison(e.target.value).catch((err) => status(String(err))));
   $("time").addEventListener("input", (e) => {
     const s = huetwin.shown;
     if (s) showWater(s.id, s.times[+e.target.value]).catch((err) => status(String(err)));

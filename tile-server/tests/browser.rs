@@ -343,6 +343,134 @@ fn viewer_shows_a_traffic_run_with_the_closed_bridge_in_its_colour() {
     );
 }
 
+/// Issue 17: two flood runs compared, and the water animated. Before the server starts, the
+/// October 2025 levee scenario runs with its baselines (no levee; alarm 3). The viewer shows the
+/// levee run, plays its water through two output times and pauses, then compares it with the
+/// run without the levee: every class count equals the count from the two runs' CSV tables
+/// computed here, and every loaded building or monument has its class's colour.
+#[test]
+fn viewer_compares_two_flood_runs_and_plays_the_water() {
+    if skip_or_check_tools() {
+        return;
+    }
+    let _browser = one_browser();
+    let mut ids = (String::new(), String::new());
+    let (addr, dir, _twin) = common::serve_sample_with_scenarios("browser-compare", |dir| {
+        let twin = TwinDir::open(dir).unwrap().load().unwrap();
+        let levee = scenarios::jobs::Job::from_path(
+            dir,
+            &common::repo().join("scenarios/examples/hue/flood_oct2025_levee.toml"),
+        )
+        .unwrap()
+        .run(&twin, &scenarios::jobs::JobOptions::default())
+        .unwrap();
+        ids = (levee.id.clone(), levee.baseline_run.clone().unwrap());
+    });
+    let (run, base) = ids;
+    let root = dir.parent().unwrap().to_path_buf();
+    let out = root.join("shots");
+    let (clon, clat) = (107.5785, 16.4695);
+    let (r, ok, stdout) = node(
+        &[
+            format!("http://{addr}/"),
+            out.display().to_string(),
+            "--show".into(),
+            run.clone(),
+            "--compare-to".into(),
+            base.clone(),
+            "--look".into(),
+            format!("{clon},{clat}"),
+        ],
+        Duration::from_secs(900),
+    );
+    assert!(ok, "node failed: {stdout}");
+    check_clean(&r);
+    // Play: at least two output times shown, then paused.
+    assert_eq!(r["playEnabled"], true);
+    assert!(
+        r["framesShown"].as_u64().unwrap() >= 2,
+        "{}",
+        r["framesShown"]
+    );
+    assert!(r["sliderAfterPlay"].as_u64().unwrap() >= 1);
+    let options: Vec<&str> = r["compareOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(options.contains(&base.as_str()) && !options.contains(&run.as_str()));
+
+    // The classes from the two runs' tables, computed here.
+    let depths = |id: &str| {
+        let d = scenarios::output::RunDir::new(dir.join("runs").join(id));
+        let mut m: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+        for t in [
+            scenarios::output::FeatureTable::Buildings,
+            scenarios::output::FeatureTable::Heritage,
+        ] {
+            m.extend(d.feature_depths(t).unwrap());
+        }
+        m
+    };
+    let (b, a) = (depths(&base), depths(&run));
+    let class = |id: &str| -> &'static str {
+        match (b.get(id), a.get(id)) {
+            (Some(&x), Some(&y)) => match (x >= 0.05, y >= 0.05) {
+                (false, false) => "dry in both",
+                (false, true) => "newly wet",
+                (true, false) => "dried",
+                _ if y - x > 0.01 => "deeper",
+                _ if x - y > 0.01 => "shallower",
+                _ => "unchanged, wet",
+            },
+            _ => "not in both runs",
+        }
+    };
+    let mut expected: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let all: std::collections::HashSet<&String> = b.keys().chain(a.keys()).collect();
+    for id in &all {
+        *expected.entry(class(id)).or_default() += 1;
+    }
+    let counts = r["compared"]["counts"].as_object().unwrap();
+    for (k, v) in counts {
+        assert_eq!(
+            v.as_u64().unwrap(),
+            expected.get(k.as_str()).copied().unwrap_or(0),
+            "{k}: {counts:?} vs {expected:?}"
+        );
+    }
+    // The levee keeps water out of some places: some buildings are drier than without it.
+    assert!(
+        expected.get("shallower").copied().unwrap_or(0)
+            + expected.get("dried").copied().unwrap_or(0)
+            > 0,
+        "{expected:?}"
+    );
+    // Each loaded feature wears its class's colour.
+    let palette: std::collections::HashMap<&str, &str> = [
+        ("newly wet", "#d7301f"),
+        ("deeper", "#fc8d59"),
+        ("unchanged, wet", "#6baed6"),
+        ("shallower", "#91cf60"),
+        ("dried", "#1a9850"),
+        ("dry in both", "#e6dfd1"),
+        ("not in both runs", "#9a9a9a"),
+    ]
+    .into();
+    let colours = r["compareColours"].as_object().unwrap();
+    assert!(colours.len() > 50, "{} features loaded", colours.len());
+    for (id, c) in colours {
+        assert_eq!(c, palette[class(id)], "{id}: {}", class(id));
+    }
+    let summary = r["compareSummary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("against") && summary.contains(&base),
+        "{summary}"
+    );
+    assert!(out.join("compare.png").is_file());
+}
+
 /// The issue's scenario check in the browser: the viewer lists the sample scenarios, signs in
 /// with a planner token (writes need one), runs the
 /// Kim Long alarm-3 flood through the API (POST, then server-sent events), shows its progress,

@@ -5,6 +5,8 @@
 //   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat [--token T]]
 //     [--private --token T]  (a private server: check the viewer is refused, sign in, reload)
 //     [--probe lon,lat ...]  (after a run: the screen pixels around each point)
+//     [--show RUN --compare-to RUN [--look lon,lat]]  (show a stored flood run, play its water,
+//       compare it with another run building by building)
 //
 // Steps: open the viewer, wait until the globe and every tileset have loaded, screenshot the
 // Citadel view; with --click: look straight down at (lon, lat), hide the heritage layer, click
@@ -28,6 +30,8 @@ let look = null;
 let signInToken = null;
 let privateServer = false;
 const probes = [];
+let showId = null;
+let compareTo = null;
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === "--click") click = rest[++i].split(",").map(Number);
   else if (rest[i] === "--scenario") scenario = rest[++i];
@@ -35,6 +39,8 @@ for (let i = 0; i < rest.length; i++) {
   else if (rest[i] === "--token") signInToken = rest[++i];
   else if (rest[i] === "--private") privateServer = true;
   else if (rest[i] === "--probe") probes.push(rest[++i].split(",").map(Number));
+  else if (rest[i] === "--show") showId = rest[++i];
+  else if (rest[i] === "--compare-to") compareTo = rest[++i];
 }
 mkdirSync(outDir, { recursive: true });
 
@@ -276,6 +282,29 @@ try {
     }
     result.depths = await page.evaluate(() => window.huetwin.featureDepths());
     result.depthPalette = await page.evaluate(() => [-1, 0, 0.1, 0.4, 0.7, 2].map((d) => [d, window.huetwin.depthColour(d)]));
+  }
+  if (showId) {
+    await page.selectOption("#runs", showId);
+    await page.waitForFunction((id) => window.huetwin.shown && window.huetwin.shown.id === id, showId, { timeout: 120_000 });
+    result.times = await page.evaluate(() => window.huetwin.shown.times);
+    // Play steps the water through the output times; pause stops it.
+    result.playEnabled = await page.evaluate(() => !document.querySelector("#play").disabled);
+    await page.click("#play");
+    await page.waitForFunction(() => (window.huetwin.framesShown || 0) >= 2, null, { timeout: 120_000 });
+    result.timeLabels = [await page.evaluate(() => document.querySelector("#time-label").textContent)];
+    await page.click("#play");
+    await page.waitForFunction(() => !window.huetwin.playing, null, { timeout: 60_000 });
+    result.framesShown = await page.evaluate(() => window.huetwin.framesShown);
+    result.sliderAfterPlay = await page.evaluate(() => +document.querySelector("#time").value);
+    result.compareOptions = await page.evaluate(() => [...document.querySelectorAll("#compare option")].map((o) => o.value));
+    await page.selectOption("#compare", compareTo);
+    await page.waitForFunction(() => !!window.huetwin.compared, null, { timeout: 120_000 });
+    if (look) await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 2200), look);
+    await settle(page, "compare");
+    await page.screenshot({ path: join(outDir, "compare.png") });
+    result.compared = await page.evaluate(() => ({ base: window.huetwin.compared.base, run: window.huetwin.compared.run, counts: window.huetwin.compared.counts }));
+    result.compareSummary = await page.evaluate(() => document.querySelector("#compare-summary").textContent);
+    result.compareColours = await page.evaluate(() => window.huetwin.featureColours());
   }
   result.failedTiles = await page.evaluate(() => window.huetwin.failedTiles);
 } catch (e) {
