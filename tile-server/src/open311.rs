@@ -118,9 +118,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>(
         .route("/open311/v2/media/{name}", get(media))
         .route("/open311/v2/moderation/requests.json", get(moderation_list))
         .route("/open311/v2/heritage/requests.json", get(heritage_list))
-        .layer(axum::middleware::map_response(georeport_errors))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::map_response(georeport_errors))
         .with_state(state);
     Ok((router, body_limit))
 }
