@@ -95,7 +95,11 @@ fn form(service: &str, (lon, lat): (f64, f64), description: &str) -> Vec<(String
 
 /// File a report; its id.
 async fn post(c: &reqwest::Client, base: &str, fields: &[(String, String)]) -> String {
-    let (s, h, v) = send(c.post(format!("{base}/open311/v2/requests.json")).form(fields)).await;
+    let (s, h, v) = send(
+        c.post(format!("{base}/open311/v2/requests.json"))
+            .form(fields),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     assert_shape("post_response", &v);
     let id = v[0]["service_request_id"].as_str().unwrap().to_string();
@@ -140,7 +144,10 @@ fn assert_no_contact(text: &str) {
         "account_id",
         "contact",
     ] {
-        assert!(!text.contains(&format!("\"{key}\"")), "{key} leaked: {text}");
+        assert!(
+            !text.contains(&format!("\"{key}\"")),
+            "{key} leaked: {text}"
+        );
     }
 }
 
@@ -167,7 +174,12 @@ async fn shapes_services_and_no_contact_data_in_public() {
         assert!(codes.contains(code), "{code} missing from {codes:?}");
     }
 
-    let id = post(&c, &base, &form("flooding", OUTSIDE[0], "Water 30 cm deep on Le Loi")).await;
+    let id = post(
+        &c,
+        &base,
+        &form("flooding", OUTSIDE[0], "Water 30 cm deep on Le Loi"),
+    )
+    .await;
     let one = c
         .get(format!("{base}/open311/v2/requests/{id}.json"))
         .send()
@@ -285,7 +297,8 @@ fn jpeg_with_gps() -> Vec<u8> {
     let mut enc = jpeg_encoder::Encoder::new(&mut out, 85);
     enc.add_app_segment(1, exif_segment).unwrap();
     enc.add_app_segment(1, xmp).unwrap();
-    enc.encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+    enc.encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
     out.extend(b"TRAILING-SECRET-AFTER-EOI");
     out
 }
@@ -306,7 +319,9 @@ async fn photo_comes_back_without_exif() {
     let exif = exif::Reader::new()
         .read_from_container(&mut std::io::Cursor::new(&photo))
         .unwrap();
-    assert!(exif.get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY).is_some());
+    assert!(exif
+        .get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY)
+        .is_some());
 
     let mut form = reqwest::multipart::Form::new();
     for (k, v) in crate::form("fallen-tree", OUTSIDE[1], "Tree down across the road") {
@@ -326,7 +341,10 @@ async fn photo_comes_back_without_exif() {
     let (_, _, v) = send(c.get(format!("{base}/open311/v2/requests/{id}.json"))).await;
     assert_shape("service_requests", &v);
     let url = v[0]["media_url"].as_str().unwrap().to_string();
-    assert!(url.starts_with(&format!("{base}/open311/v2/media/")), "{url}");
+    assert!(
+        url.starts_with(&format!("{base}/open311/v2/media/")),
+        "{url}"
+    );
     let r = c.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()[header::CONTENT_TYPE], "image/jpeg");
@@ -400,7 +418,8 @@ async fn bad_input_is_named_and_the_server_keeps_serving() {
         }
         f
     };
-    let cases: Vec<(Vec<(String, String)>, u16, &str)> = vec![
+    type Case = (Vec<(String, String)>, u16, &'static str);
+    let cases: Vec<Case> = vec![
         (with("lat", "NaN"), 400, "lat:"),
         (with("lat", "inf"), 400, "lat:"),
         (with("lat", "91"), 400, "lat:"),
@@ -414,7 +433,11 @@ async fn bad_input_is_named_and_the_server_keeps_serving() {
         (with("description", &"x".repeat(5000)), 400, "description:"),
         (with("description", "bell\u{7}"), 400, "description:"),
         (with("media_url", "javascript:alert(1)"), 400, "media_url:"),
-        (with("jurisdiction_id", "hanoi.gov.vn"), 404, "jurisdiction_id:"),
+        (
+            with("jurisdiction_id", "hanoi.gov.vn"),
+            404,
+            "jurisdiction_id:",
+        ),
         (
             {
                 let mut f = with("lat", "16.46");
@@ -477,7 +500,10 @@ async fn bad_input_is_named_and_the_server_keeps_serving() {
         let (s, _, v) = send(c.post(&url).multipart(form.part("media", part))).await;
         assert_eq!(s, status, "{name}: {v}");
         assert_shape("errors", &v);
-        assert!(v[0]["description"].as_str().unwrap().starts_with(field), "{v}");
+        assert!(
+            v[0]["description"].as_str().unwrap().starts_with(field),
+            "{v}"
+        );
     }
     // Bad query parameters.
     for (q, field) in [
@@ -493,7 +519,10 @@ async fn bad_input_is_named_and_the_server_keeps_serving() {
         let (s, _, v) = send(c.get(format!("{url}?{q}"))).await;
         assert_eq!(s, 400, "{q}: {v}");
         assert_shape("errors", &v);
-        assert!(v[0]["description"].as_str().unwrap().starts_with(field), "{q}: {v}");
+        assert!(
+            v[0]["description"].as_str().unwrap().starts_with(field),
+            "{q}: {v}"
+        );
     }
     // Nothing was stored, and the server still answers.
     let (s, _, v) = send(c.get(&url)).await;
@@ -541,7 +570,9 @@ async fn moderation_needs_an_editor() {
             editor
                 .patch(&url)
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(format!(r#"{{"status": "{step}", "status_notes": "now {step}"}}"#)),
+                .body(format!(
+                    r#"{{"status": "{step}", "status_notes": "now {step}"}}"#
+                )),
         )
         .await;
         assert_eq!(s, 200, "{v}");
@@ -566,7 +597,10 @@ async fn moderation_needs_an_editor() {
         .await;
         assert_eq!(s, 400, "{b}: {v}");
         assert_shape("errors", &v);
-        assert!(v[0]["description"].as_str().unwrap().starts_with(field), "{v}");
+        assert!(
+            v[0]["description"].as_str().unwrap().starts_with(field),
+            "{v}"
+        );
     }
     let (s, _, _) = send(
         editor
@@ -587,8 +621,8 @@ async fn moderation_needs_an_editor() {
 async fn rate_limit_answers_429_with_retry_after() {
     let (base, _) = serve("open311-rate", "per_minute = 2\nburst = 3");
     let c = reqwest::Client::new();
-    for i in 0..3 {
-        post(&c, &base, &form("rubbish", OUTSIDE[i], "bags")).await;
+    for at in &OUTSIDE[..3] {
+        post(&c, &base, &form("rubbish", *at, "bags")).await;
     }
     let (s, h, v) = send(
         c.post(format!("{base}/open311/v2/requests.json"))
@@ -690,9 +724,18 @@ async fn filters_return_exactly_the_expected_reports() {
         ),
         ("bbox=107.58,16.45,107.60,16.461".to_string(), vec![&a, &b]),
         ("bbox=107.55,16.46,107.59,16.49".to_string(), vec![&f]),
-        ("bbox=107.58,16.45,107.60,16.461&service_code=rubbish".to_string(), vec![&b]),
-        (format!("service_request_id={a},{d}&status=open"), vec![&a, &d]),
-        ("start_date=2001-01-01T00:00:00%2B07:00&end_date=2001-01-02T00:00:00Z".to_string(), vec![]),
+        (
+            "bbox=107.58,16.45,107.60,16.461&service_code=rubbish".to_string(),
+            vec![&b],
+        ),
+        (
+            format!("service_request_id={a},{d}&status=open"),
+            vec![&a, &d],
+        ),
+        (
+            "start_date=2001-01-01T00:00:00%2B07:00&end_date=2001-01-02T00:00:00Z".to_string(),
+            vec![],
+        ),
     ];
     for (q, want) in cases {
         let (s, _, v) = send(c.get(format!("{base}/open311/v2/requests.json?{q}"))).await;
@@ -747,7 +790,10 @@ async fn acknowledged_reports_survive_kill_9() {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if let Some((_, a)) = line.split_once("OPEN311_ADDR ") {
                 let _ = tx.send(a.trim().to_string());
             }
@@ -764,12 +810,12 @@ async fn acknowledged_reports_survive_kill_9() {
     // Four clients post as fast as they can; the server is killed while they do.
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
     let mut tasks = Vec::new();
-    for t in 0..4 {
+    for (t, at) in OUTSIDE.into_iter().enumerate() {
         let (base, acked) = (base.clone(), acked.clone());
         tasks.push(tokio::spawn(async move {
             let c = reqwest::Client::new();
             for i in 0.. {
-                let fields = form("flooding", OUTSIDE[t], &format!("client {t} report {i}"));
+                let fields = form("flooding", at, &format!("client {t} report {i}"));
                 let r = c
                     .post(format!("{base}/open311/v2/requests.json"))
                     .form(&fields)
@@ -781,7 +827,11 @@ async fn acknowledged_reports_survive_kill_9() {
                 }
                 let Ok(b) = r.bytes().await else { break };
                 let v: Value = serde_json::from_slice(&b).unwrap();
-                let id = v[0]["service_request_id"].as_str().unwrap().parse().unwrap();
+                let id = v[0]["service_request_id"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 acked.lock().unwrap().push(id);
             }
         }));
@@ -793,7 +843,11 @@ async fn acknowledged_reports_survive_kill_9() {
         t.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 20, "only {} reports acknowledged", acked.len());
+    assert!(
+        acked.len() >= 20,
+        "only {} reports acknowledged",
+        acked.len()
+    );
     let store = twin_core::reports::ReportStore::open_in(&dir).unwrap();
     let stored: BTreeSet<i64> = store
         .query(&twin_core::reports::ReportQuery {
@@ -804,7 +858,11 @@ async fn acknowledged_reports_survive_kill_9() {
         .iter()
         .map(|r| r.id)
         .collect();
-    let lost: Vec<i64> = acked.iter().filter(|id| !stored.contains(id)).copied().collect();
+    let lost: Vec<i64> = acked
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .copied()
+        .collect();
     println!(
         "acknowledged {}, stored {}, lost {}",
         acked.len(),
