@@ -228,4 +228,73 @@ mod tests {
             .to_string();
         assert!(e.contains("largest photo accepted is 1000 bytes"), "{e}");
     }
+
+    /// A JPEG with a comment between two scans and bytes after its end: both go, the scans
+    /// stay byte for byte.
+    #[test]
+    fn jpeg_segments_between_scans_and_trailing_bytes_are_dropped() {
+        let sof = [0xFF, 0xC0, 0, 11, 8, 0, 1, 0, 1, 1, 1, 0x11, 0];
+        let sos = [0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0];
+        let jfif = b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0";
+        let mut f = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+        f.extend(jfif);
+        f.extend([0xFF, 0xFE, 0, 9]);
+        f.extend(b"comment");
+        f.extend(sof);
+        f.extend(sos);
+        let scan1 = [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56];
+        f.extend(scan1);
+        f.extend([0xFF, 0xFE, 0, 8]);
+        f.extend(b"secret");
+        f.extend(sos);
+        f.extend([0x78, 0x9A]);
+        f.extend([0xFF, 0xD9]);
+        f.extend(b"TAIL with EXIF");
+        let c = clean("media", f, 1 << 20).unwrap();
+        let text = String::from_utf8_lossy(&c.bytes);
+        assert!(!text.contains("comment") && !text.contains("secret") && !text.contains("TAIL"));
+        assert_eq!(c.dropped, 3);
+        assert_eq!(c.size, (1, 1));
+        let mut want = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+        want.extend(jfif);
+        want.extend(sof);
+        want.extend(sos);
+        want.extend(scan1);
+        want.extend(sos);
+        want.extend([0x78, 0x9A, 0xFF, 0xD9]);
+        assert_eq!(c.bytes, want);
+    }
+
+    /// A PNG with text (where XMP lives) and an eXIf chunk comes back with the picture's
+    /// chunks only.
+    #[test]
+    fn png_text_and_exif_chunks_are_dropped() {
+        let mut bytes = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut bytes, 2, 2);
+            enc.set_color(png::ColorType::Rgb);
+            enc.add_text_chunk("GPS".into(), "16.4780 N 107.5680 E".into())
+                .unwrap();
+            enc.add_itxt_chunk("XML:com.adobe.xmp".into(), "<x:xmpmeta/>".into())
+                .unwrap();
+            let mut w = enc.write_header().unwrap();
+            w.write_image_data(&[200; 12]).unwrap();
+        }
+        let mut p = Png::from_bytes(Bytes::from(bytes)).unwrap();
+        p.chunks_mut().insert(
+            1,
+            img_parts::png::PngChunk::new(*b"eXIf", Bytes::from_static(b"MM\0*GPS")),
+        );
+        let with_exif = p.encoder().bytes().to_vec();
+        let c = clean("media", with_exif, 1 << 20).unwrap();
+        let kinds: Vec<[u8; 4]> = Png::from_bytes(Bytes::from(c.bytes.clone()))
+            .unwrap()
+            .chunks()
+            .iter()
+            .map(|k| k.kind())
+            .collect();
+        assert_eq!(kinds, [*b"IHDR", *b"IDAT", *b"IEND"]);
+        assert_eq!((c.format, c.size, c.dropped), (PhotoFormat::Png, (2, 2), 3));
+        assert!(!String::from_utf8_lossy(&c.bytes).contains("16.4780"));
+    }
 }
