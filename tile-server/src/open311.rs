@@ -536,6 +536,8 @@ pub async fn post_request(
     let o2 = o.clone();
     let (id, heritage) = blocking(move || {
         let mut report = new_report(&o2, &fields)?;
+        // Every field checked before a photo is written (no photo without its report).
+        report.check()?;
         if let Some(u) = upload {
             check_file_name(u.file_name.as_deref())?;
             let clean = photo::clean("media", u.bytes, o2.config.max_photo_bytes)?;

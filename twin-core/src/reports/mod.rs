@@ -556,7 +556,7 @@ impl ReportStore {
     /// Store a new report (state [`Workflow::New`], filed `now`, Unix seconds) in one
     /// transaction, durable when this returns; its id.
     pub fn insert(&self, r: &NewReport, now: i64) -> Result<i64> {
-        check_new(r)?;
+        r.check()?;
         let heritage = serde_json::to_string(&r.heritage)
             .map_err(|e| TwinError::invalid("report heritage flags", e))?;
         let mut conn = self.conn()?;
@@ -839,6 +839,14 @@ pub fn check_text(field: &str, s: &str, max: usize) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+impl NewReport {
+    /// Check the fields: a finite WGS84 point, texts within their lengths and without control
+    /// characters (the error names the field). [`ReportStore::insert`] checks it too.
+    pub fn check(&self) -> Result<()> {
+        check_new(self)
+    }
 }
 
 fn check_new(r: &NewReport) -> Result<()> {
