@@ -12,6 +12,9 @@
 // sent as `Authorization: Bearer` on the API requests, tiles and run events (a private server
 // needs it on reads too).
 //
+// Citizen reports: the public Open311 reports (/open311/v2/requests.json) as a clustered point
+// layer; a click shows the report and its photo (metadata removed by the server).
+//
 // URL parameters (optional, for real data): ?imagery=<XYZ template, e.g. https://host/{z}/{x}/{y}.png>
 // &terrain=<quantized-mesh terrain URL>. Without them nothing leaves this server.
 "use strict";
@@ -133,6 +136,11 @@ function applyColour(kind) {
 
 function showFeature(feature) {
   huetwin.selected = null;
+  const report = feature && feature.id instanceof Cesium.Entity && feature.id.properties && feature.id.properties.report;
+  if (report) {
+    showReport(report.getValue());
+    return;
+  }
   if (!(feature instanceof Cesium.Cesium3DTileFeature)) {
     $("info").innerHTML = "<em>nothing here</em>";
     return;
@@ -149,6 +157,57 @@ function showFeature(feature) {
     .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td data-prop="${escapeHtml(k)}">${escapeHtml(fmt(k, v))}</td></tr>`)
     .join("");
   $("info").innerHTML = `<table>${rows}</table>`;
+}
+
+// A citizen report (Open311, public fields only) and its photo, which opens full size.
+function showReport(r) {
+  huetwin.selected = r;
+  const rows = [
+    ["report", r.service_request_id],
+    ["service", r.service_name],
+    ["status", r.status + (r.status_notes ? ` (${r.status_notes})` : "")],
+    ["filed", r.requested_datetime],
+    ["description", r.description || "–"],
+  ]
+    .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(String(v))}</td></tr>`)
+    .join("");
+  const photo = r.media_url
+    ? `<a href="${escapeHtml(r.media_url)}" target="_blank" rel="noopener"><img class="report-photo" src="${escapeHtml(r.media_url)}" alt="photo of report ${escapeHtml(r.service_request_id)}"></a>`
+    : "";
+  $("info").innerHTML = `<table>${rows}</table>${photo}`;
+}
+
+// Citizen reports (GET /open311/v2/requests.json: the last 90 days) as points, clustered when
+// close on screen; open ones orange, closed ones grey. A twin served without its folder has no
+// reports route: no layer then.
+async function loadReports() {
+  let reports;
+  try {
+    reports = await getJson("/open311/v2/requests.json");
+  } catch (e) {
+    return;
+  }
+  const ds = new Cesium.CustomDataSource("reports");
+  ds.clustering.enabled = true;
+  ds.clustering.pixelRange = 40;
+  ds.clustering.minimumClusterSize = 2;
+  for (const r of reports) {
+    ds.entities.add({
+      id: `report:${r.service_request_id}`,
+      position: Cesium.Cartesian3.fromDegrees(r.long, r.lat, 2),
+      point: {
+        pixelSize: 11,
+        color: r.status === "closed" ? Cesium.Color.GRAY : Cesium.Color.ORANGE,
+        outlineColor: Cesium.Color.WHITE,
+        outlineWidth: 2,
+        disableDepthTestDistance: Number.POSITIVE_INFINITY,
+      },
+      properties: { report: r },
+    });
+  }
+  await huetwin.viewer.dataSources.add(ds);
+  huetwin.reports = ds;
+  addToggle("reports", `Citizen reports (${reports.length})`);
 }
 
 function flyToCitadel(duration) {
@@ -203,7 +262,7 @@ function addToggle(name, label) {
   el.innerHTML = `<input type="checkbox" id="${id}" checked> ${escapeHtml(label)}`;
   $("layers").appendChild(el);
   $(id).addEventListener("change", (e) => {
-    const t = name === "water" ? huetwin.water : huetwin.tilesets[name];
+    const t = name === "water" ? huetwin.water : name === "reports" ? huetwin.reports : huetwin.tilesets[name];
     if (t) t.show = e.target.checked;
   });
 }
@@ -897,6 +956,7 @@ async function main() {
     if (s) showWater(s.id, s.times[+e.target.value]).catch((err) => status(String(err)));
   });
   await loadScenarios();
+  await loadReports();
   viewer.screenSpaceEventHandler.setInputAction((click) => {
     showFeature(viewer.scene.pick(click.position));
   }, Cesium.ScreenSpaceEventType.LEFT_CLICK);

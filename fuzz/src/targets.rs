@@ -286,6 +286,13 @@ fn api_bbox(query: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+fn report_photo(bytes: &[u8]) -> Result<(), String> {
+    // As the Open311 route calls it on an uploaded photo (8 MiB, the default limit).
+    twin_core::reports::photo::clean("media", bytes.to_vec(), 8 << 20)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// Every target, in the order the script and the tests run them.
 pub fn all() -> Result<Vec<Box<dyn FuzzTarget>>, FuzzError> {
     const HUE: (u32, Option<u32>) = (32648, None);
@@ -403,6 +410,11 @@ pub fn all() -> Result<Vec<Box<dyn FuzzTarget>>, FuzzError> {
             name: "api_bbox",
             about: "tile-server bbox= query and clamp",
             parse: api_bbox,
+        }),
+        Box::new(BytesTarget {
+            name: "report_photo",
+            about: "twin-core report photo check and metadata removal (JPEG, PNG)",
+            parse: report_photo,
         }),
     ];
     Ok(t)

@@ -164,7 +164,11 @@ fn check_limit(limit: Option<usize>, what: &str) -> Result<usize, ApiError> {
 }
 
 /// Project WGS84 points into the twin's CRS, as a 400 when PROJ cannot.
-fn to_project(twin: &Twin, pts: &[(f64, f64)], what: &str) -> Result<Vec<Coord<f64>>, ApiError> {
+pub(crate) fn to_project(
+    twin: &Twin,
+    pts: &[(f64, f64)],
+    what: &str,
+) -> Result<Vec<Coord<f64>>, ApiError> {
     let t = reprojector(&Crs::wgs84(), &twin.crs)?;
     pts.iter()
         .map(|&(lon, lat)| {

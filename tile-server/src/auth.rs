@@ -34,7 +34,19 @@ pub const WRITES: &[(&str, &str, Role)] = &[
     ("POST", "/api/runs", Role::Planner),
     ("DELETE", "/api/runs/{id}", Role::Planner),
     ("POST", "/api/runs/{id}/rerun", Role::Planner),
+    ("PATCH", "/open311/v2/requests/{file}", Role::Editor),
 ];
+
+/// Reads that need more than a viewer token (the editors' view of citizen reports carries the
+/// reporters' contact data). Like [`WRITES`], their CORS headers go to configured origins only.
+pub const PROTECTED_READS: &[(&str, &str, Role)] = &[
+    ("GET", "/open311/v2/moderation/requests.json", Role::Editor),
+    ("GET", "/open311/v2/heritage/requests.json", Role::Editor),
+];
+
+/// Writes anyone may make (a viewer token on a private server): citizen reports, anonymous by
+/// design, rate-limited per client and moderated by editors (`open311`).
+pub const OPEN_WRITES: &[(&str, &str)] = &[("POST", "/open311/v2/requests.json")];
 
 /// Routes with a non-GET method that only read (a query with a body): treated as reads.
 pub const READS_WITH_BODY: &[(&str, &str)] = &[("POST", "/api/layers/{layer}/intersects")];
@@ -48,6 +60,7 @@ pub fn required_role(method: &Method, route: Option<&str>, private: bool) -> Opt
     let route = route.unwrap_or("");
     if let Some((_, _, role)) = WRITES
         .iter()
+        .chain(PROTECTED_READS)
         .find(|(m, r, _)| *m == method.as_str() && *r == route)
     {
         return Some(*role);

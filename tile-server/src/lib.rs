@@ -7,6 +7,7 @@
 //! | `/tiles/tileset.json`, `/tiles/<layer>/tileset.json`, `/tiles/<layer>/<id>.glb` | 3D Tiles ([`tiles`]) |
 //! | `/api/layers`, `/api/layers/<layer>/features[/<id>]`, `.../nearest`, `.../within`, `.../intersects`, `/api/heritage/zones` | the JSON API ([`api`]) |
 //! | `/ogc`, `/ogc/conformance`, `/ogc/collections[/<layer>[/items[/<id>]]]` | OGC API – Features – Part 1 ([`ogc`]) |
+//! | `/open311/v2/services.json`, `/open311/v2/requests.json`, `/open311/v2/requests/<id>.json`, ... | citizen reports, Open311 GeoReport v2 ([`open311`]) |
 //! | `/api/openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics ([`metrics`]) |
 //!
@@ -39,6 +40,7 @@ pub mod error;
 pub mod features;
 pub mod metrics;
 pub mod ogc;
+pub mod open311;
 pub mod runs;
 pub mod source;
 pub mod tiles;
@@ -319,12 +321,13 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             )
         };
-        for (method, route, role) in auth::WRITES {
+        for (method, route, role) in auth::WRITES.iter().chain(auth::PROTECTED_READS) {
             let path = route.replace("{*", "{");
             let Some(item) = doc.paths.paths.get_mut(&path) else {
                 continue;
             };
             let op = match *method {
+                "GET" => item.get.as_mut(),
                 "POST" => item.post.as_mut(),
                 "DELETE" => item.delete.as_mut(),
                 "PUT" => item.put.as_mut(),
@@ -346,6 +349,15 @@ impl utoipa::Modify for BearerAuth {
             );
         }
     }
+}
+
+/// The server's OpenAPI document: [`ApiDoc`] and the Open311 routes' ([`open311::Open311Doc`]),
+/// with the bearer scheme on every route that needs a role.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(open311::Open311Doc::openapi());
+    utoipa::Modify::modify(&BearerAuth, &mut doc);
+    doc
 }
 
 /// `GET /tiles/{path}`: documented here; served by [`tiles::get_tile`].
@@ -509,7 +521,7 @@ pub fn app(
         features.bytes() as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
-    let openapi = ApiDoc::openapi()
+    let openapi = openapi()
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
@@ -560,6 +572,7 @@ pub fn app(
             Method::HEAD,
             Method::POST,
             Method::DELETE,
+            Method::PATCH,
             Method::OPTIONS,
         ])
         .allow_headers([
@@ -580,6 +593,7 @@ pub fn app(
         .quality(CompressionLevel::Precise(4))
         .compress_when(SizeAbove::new(256).and(compressible));
 
+    let (open311, open311_body) = open311::routes(state.twin.clone(), cfg)?;
     let router = Router::new()
         .merge(viewer::router(web))
         .route("/healthz", get(healthz))
@@ -619,6 +633,8 @@ pub fn app(
         .route("/api/runs/{id}/water/{time}/{*path}", get(runs::water_tile))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .merge(open311)
         .with_state(state.clone());
 
     Ok(router.layer(
@@ -638,7 +654,10 @@ pub fn app(
             .layer(middleware::from_fn_with_state(security, auth::guard))
             .layer(compression)
             .layer(RequestBodyTimeoutLayer::new(cfg.limits.body_timeout))
-            .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes)),
+            // Each route's own limit is inside; this one only stops what no route accepts.
+            .layer(RequestBodyLimitLayer::new(
+                cfg.max_body_bytes.max(open311_body),
+            )),
     ))
 }
 
@@ -730,7 +749,7 @@ async fn serve(
             },
             () = &mut stop => break,
         };
-        let (tcp, _remote) = tokio::select! {
+        let (tcp, remote) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
@@ -743,7 +762,13 @@ async fn serve(
             () = &mut stop => break,
         };
         let _ = tcp.set_nodelay(true);
-        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        // The peer's address for handlers (`ConnectInfo`: Open311's rate limit per client).
+        let svc = hyper_util::service::TowerToHyperService::new(
+            tower_http::add_extension::AddExtension::new(
+                app.clone(),
+                axum::extract::ConnectInfo(remote),
+            ),
+        );
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let Some(acceptor) = tls.clone() else {

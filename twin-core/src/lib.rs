@@ -19,6 +19,7 @@ pub mod layer;
 pub mod model;
 pub mod names;
 pub mod progress;
+pub mod reports;
 pub mod rings;
 pub mod store;
 pub mod tokens;

@@ -62,7 +62,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> TwinError + '_ {
+pub(crate) fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> TwinError + '_ {
     move |e| TwinError::Store {
         path: path.to_path_buf(),
         message: e.to_string(),

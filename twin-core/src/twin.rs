@@ -7,6 +7,7 @@ use crate::index::{Feature, Layer};
 use crate::layer::LayerKind;
 use crate::model::Imported;
 use crate::model::{Building, Dem, HeritageSite, PointCloud, Road, Sensor, Water};
+use crate::reports::ReportsConfig;
 use geo_types::Geometry;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -91,6 +92,9 @@ pub struct TwinConfig {
     /// Sources, imported in order by `twin build`.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+    /// Citizen reports (`[reports]`): services and limits of the Open311 routes.
+    #[serde(default, skip_serializing_if = "ReportsConfig::is_default")]
+    pub reports: ReportsConfig,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -107,6 +111,7 @@ impl TwinConfig {
             heights: HeightRules::default(),
             generation: 0,
             sources: Vec::new(),
+            reports: ReportsConfig::default(),
         }
     }
 
@@ -145,6 +150,9 @@ impl TwinConfig {
                 "must be a finite number of metres within ±150",
             ));
         }
+        cfg.reports
+            .check()
+            .map_err(|e| TwinError::parse(&path, "[reports]", e))?;
         Ok(cfg)
     }
 

@@ -57,14 +57,25 @@ pub fn serve_sample_with_config(
     PathBuf,
     std::sync::Arc<twin_core::Twin>,
 ) {
-    use std::sync::Arc;
-    use tile_server::{self as server, source::GeneratedTiles, ServerConfig};
-    use tiles3d::TilesetOptions;
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&root);
     let dir = root.join("hue");
     copy_sample_twin(&dir);
     prepare(&dir);
+    let (addr, twin) = serve_dir(&dir, configure);
+    (addr, dir, twin)
+}
+
+/// Serve the twin folder `dir` as it is (with the scenario files of `scenarios/examples/hue`
+/// and its store's tokens) on a free loopback port: the address and the twin.
+pub fn serve_dir(
+    dir: &Path,
+    configure: impl FnOnce(&mut tile_server::ServerConfig),
+) -> (std::net::SocketAddr, std::sync::Arc<twin_core::Twin>) {
+    use std::sync::Arc;
+    use tile_server::{self as server, source::GeneratedTiles, ServerConfig};
+    use tiles3d::TilesetOptions;
+    let dir = dir.to_path_buf();
     let td = twin_core::TwinDir::open(&dir).unwrap();
     let twin = Arc::new(twin_core::TwinDir::open(&dir).unwrap().load().unwrap());
     let opts = TilesetOptions::for_config(&td.config);
@@ -79,7 +90,7 @@ pub fn serve_sample_with_config(
     };
     configure(&mut cfg);
     let app = server::app(twin.clone(), Arc::new(source), &cfg).unwrap();
-    (start_with(app, &cfg.limits), dir, twin)
+    (start_with(app, &cfg.limits), twin)
 }
 
 /// A new token of `role` for the twin in `dir` (its store is built first when it has none).
