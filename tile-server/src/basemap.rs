@@ -104,7 +104,7 @@ impl BasemapState {
     /// The basemap of `twin` with `memory_bytes` of tiles in memory and files under
     /// `disk_root`; `None` when the twin is empty. `twin_dir` (when known) decides the
     /// attribution: "© OpenStreetMap contributors" when a source is an OSM file or the twin's
-    /// `twin.toml` or README names OpenStreetMap.
+    /// `twin.toml` names OpenStreetMap (a twin derived from OSM says so there).
     pub fn new(
         twin: Arc<Twin>,
         fingerprint: &str,
@@ -135,10 +135,8 @@ pub fn attribution(dir: &std::path::Path) -> Option<String> {
                 p.ends_with(".osm.pbf") || p.ends_with(".osm") || p.ends_with(".osm.xml")
             })
         })
-        || ["twin.toml", "README.md"].iter().any(|f| {
-            std::fs::read_to_string(dir.join(f))
-                .is_ok_and(|t| t.to_ascii_lowercase().contains("openstreetmap"))
-        });
+        || std::fs::read_to_string(dir.join("twin.toml"))
+            .is_ok_and(|t| t.to_ascii_lowercase().contains("openstreetmap"));
     osm.then(|| "© OpenStreetMap contributors".to_string())
 }
 
