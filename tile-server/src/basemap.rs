@@ -229,6 +229,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn osm_attribution_from_the_sources() {
+        let d = tempfile::tempdir().unwrap();
+        let toml = |src: &str| {
+            format!("name = \"t\"\ncrs = \"EPSG:32648\"\n\n[[source]]\npath = \"{src}\"\n")
+        };
+        std::fs::write(d.path().join("twin.toml"), toml("hue.osm.pbf")).unwrap();
+        assert_eq!(
+            attribution(d.path()).as_deref(),
+            Some("© OpenStreetMap contributors")
+        );
+        std::fs::write(d.path().join("twin.toml"), toml("roads.geojson")).unwrap();
+        assert_eq!(attribution(d.path()), None);
+        // The synthetic sample twin names no OSM source.
+        let hue = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/hue");
+        assert_eq!(attribution(&hue), None);
+    }
+
+    #[test]
     fn rows() {
         assert_eq!(parse_row("7431.png"), Some((7431, 1)));
         assert_eq!(parse_row("7431@2x.png"), Some((7431, 2)));

@@ -209,10 +209,9 @@ fn composite(img: &mut Image, cov: &Image, ox: i64, oy: i64, colour: [u8; 3]) {
             let i = ((py as u32 * img.width + px as u32) * 4) as usize;
             let da = f64::from(img.rgba[i + 3]) / 255.0;
             let oa = a + da * (1.0 - a);
-            for k in 0..3 {
-                let v =
-                    (f64::from(colour[k]) * a + f64::from(img.rgba[i + k]) * da * (1.0 - a)) / oa;
-                img.rgba[i + k] = v.round().clamp(0.0, 255.0) as u8;
+            for (d, &c) in img.rgba[i..i + 3].iter_mut().zip(&colour) {
+                let v = (f64::from(c) * a + f64::from(*d) * da * (1.0 - a)) / oa;
+                *d = v.round().clamp(0.0, 255.0) as u8;
             }
             img.rgba[i + 3] = (oa * 255.0).round().clamp(0.0, 255.0) as u8;
         }

@@ -244,7 +244,7 @@ impl Canvas {
         for s in line.windows(2) {
             let (a, b) = (s[0], s[1]);
             let len = (b.0 - a.0).hypot(b.1 - a.1);
-            if !(len > 1e-9) {
+            if len.is_nan() || len <= 1e-9 {
                 continue;
             }
             let (ux, uy) = ((b.0 - a.0) / len * half, (b.1 - a.1) / len * half);
@@ -258,6 +258,9 @@ impl Canvas {
         }
     }
 }
+
+/// A road to draw: its style, its line in tile pixels, its name.
+type RoadLine<'a> = (style::RoadStyle, Vec<(f64, f64)>, Option<&'a String>);
 
 fn opaque(c: [u8; 3]) -> [u8; 4] {
     [c[0], c[1], c[2], 255]
@@ -542,7 +545,7 @@ impl Basemap {
             }
         }
         if l.roads {
-            let mut roads: Vec<(style::RoadStyle, Vec<(f64, f64)>, Option<&String>)> = Vec::new();
+            let mut roads: Vec<RoadLine> = Vec::new();
             for i in twin.roads.query_bbox(query)? {
                 let Some(r) = twin.roads.get(i) else { continue };
                 let s = style::road(&r.class);
