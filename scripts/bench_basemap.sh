@@ -71,7 +71,7 @@ first=$(head -1 "$OUT/paths.txt")
 open_s=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT$first")
 start=$(date +%s.%N)
 tail -n +2 "$OUT/paths.txt" | sed "s|^|http://127.0.0.1:$PORT|" |
-  xargs -P "$PAR" -n 20 curl -s -o /dev/null -w '%{http_code} %{time_total}\n' >"$OUT/cold.txt"
+  xargs -P "$PAR" -I{} curl -s -o /dev/null -w "%{http_code} %{time_total}\n" {} >"$OUT/cold.txt"
 end=$(date +%s.%N)
 cold_tps=$(awk -v a="$start" -v b="$end" -v n="$((N - 1))" 'BEGIN { printf "%.1f", n / (b - a) }')
 cold_lat=$(awk '{print $2}' "$OUT/cold.txt" | sort -g | awk '{v[NR]=$1} END {
@@ -120,6 +120,6 @@ echo
 echo "basemap tiles of $TWIN: $N tiles, zooms $ZOOMS, $(nproc) cores; ${adapter:-adapter: see $OUT/serve.log}"
 printf "%-34s %12s %s\n" "what" "tiles/s" "latency"
 printf "%-34s %12s %s\n" "cold, twin serve (render + PNG)" "$cold_tps" "$cold_lat ($PAR at once; first tile with device $(awk -v s="$open_s" 'BEGIN{printf "%.2f s", s}'); status $codes)"
-printf "%-34s %12s %s\n" "cached, twin serve (memory)" "$(rps "$OUT/wrk-twin.txt")" "p99 $(p99 "$OUT/wrk-twin.txt") (wrk -t2 -c32 ${SECS}s; non-2xx ${non2xx_t:-$(non2xx "$OUT/wrk-twin.txt")})"
+printf "%-34s %12s %s\n" "cached, twin serve (memory)" "$(rps "$OUT/wrk-twin.txt")" "p99 $(p99 "$OUT/wrk-twin.txt") (wrk -t2 -c32 ${SECS}s; non-2xx responses: $(non2xx "$OUT/wrk-twin.txt"))"
 printf "%-34s %12s %s\n" "peer: nginx, same PNGs from disk" "$(rps "$OUT/wrk-nginx.txt")" "p99 $(p99 "$OUT/wrk-nginx.txt") (wrk -t2 -c32 ${SECS}s)"
 echo "raw: $OUT/cold.txt, $OUT/wrk-*.txt"
