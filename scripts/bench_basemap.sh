@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 # Cold: an empty cache folder and a fresh process.
 rm -rf "$TWIN"/cache/tiles/basemap-*
-"$TWINBIN" serve "$TWIN" --addr "127.0.0.1:$PORT" >"$OUT/serve.log" 2>&1 &
+RUST_LOG=${RUST_LOG:-info} "$TWINBIN" serve "$TWIN" --addr "127.0.0.1:$PORT" >"$OUT/serve.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/basemap/tilejson.json" >"$OUT/tilejson.json"
