@@ -1,5 +1,5 @@
-// The huetwin web viewer: CesiumJS with an offline base layer (Natural Earth II, shipped with
-// Cesium), the twin's 3D Tiles layers from /tiles/, layer toggles, colouring of buildings by an
+// The huetwin web viewer: CesiumJS over the twin's own basemap (raster tiles drawn by the
+// server from the twin's layers, /basemap/), the twin's 3D Tiles layers from /tiles/, layer toggles, colouring of buildings by an
 // attribute, feature details on click, and a flight to the Hue Citadel.
 //
 // Scenarios: the panel lists the server's scenario files (/api/scenarios), runs one
@@ -240,13 +240,37 @@ huetwin.pickAt = function (x, y) {
   return huetwin.selected;
 };
 
+// The globe's colour where no imagery covers it (outside the twin's basemap).
+const GLOBE_COLOUR = "#dfe3dc";
+
+// The base imagery: ?imagery=<XYZ template> when given; else the twin's own basemap
+// (/basemap/tilejson.json: raster tiles the server draws from the twin's layers) over the
+// twin's rectangle, with a plain globe colour elsewhere. Nothing else is fetched (no Natural
+// Earth); with no basemap (an empty twin) the globe is the plain colour.
 async function baseLayer(params) {
   const url = params.get("imagery");
   if (url) {
     return new Cesium.ImageryLayer(new Cesium.UrlTemplateImageryProvider({ url }));
   }
-  return Cesium.ImageryLayer.fromProviderAsync(
-    Cesium.TileMapServiceImageryProvider.fromUrl(Cesium.buildModuleUrl("Assets/Textures/NaturalEarthII"))
+  let tj = null;
+  try {
+    tj = await getJson("/basemap/tilejson.json");
+  } catch (e) {
+    console.warn("no basemap:", e);
+  }
+  if (!tj || !Array.isArray(tj.bounds)) return false;
+  const [w, s, e, n] = tj.bounds;
+  huetwin.basemap = tj;
+  return new Cesium.ImageryLayer(
+    new Cesium.UrlTemplateImageryProvider({
+      url: new Cesium.Resource({ url: tj.tiles[0], headers: authHeaders() }),
+      rectangle: Cesium.Rectangle.fromDegrees(w, s, e, n),
+      minimumLevel: tj.minzoom,
+      maximumLevel: tj.maxzoom,
+      tileWidth: 256,
+      tileHeight: 256,
+      credit: tj.attribution ? new Cesium.Credit(tj.attribution, true) : undefined,
+    })
   );
 }
 
@@ -925,6 +949,7 @@ async function main() {
     contextOptions: { webgl: { preserveDrawingBuffer: true } },
   });
   huetwin.viewer = viewer;
+  viewer.scene.globe.baseColor = Cesium.Color.fromCssColorString(GLOBE_COLOUR);
   viewer.scene.globe.depthTestAgainstTerrain = false;
   // The opening camera before any tileset loads, so tiles come for that view, coarse first.
   flyToCitadel(0);

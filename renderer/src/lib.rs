@@ -4,10 +4,12 @@
 //!   opening a device;
 //! * [`flood`]: the flood solver as WGSL compute kernels, behind
 //!   [`scenarios::flood::FloodSolver`] like the CPU reference;
+//! * [`basemap`]: raster XYZ basemap tiles of a twin (Web Mercator PNG);
 //! * [`render`]: headless pictures of a twin with flood and traffic results on it (PNG).
 
 #![warn(missing_docs)]
 
+pub mod basemap;
 pub mod error;
 pub mod flood;
 pub mod gpu;

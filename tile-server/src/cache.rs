@@ -58,6 +58,12 @@ impl TileCache {
         }
     }
 
+    /// At most `n` files produced at once (at least one); by default one per core.
+    pub fn with_producers(mut self, n: usize) -> TileCache {
+        self.producers = tokio::sync::Semaphore::new(n.max(1));
+        self
+    }
+
     /// The disk folder of this source version, if any.
     pub fn disk_dir(&self) -> Option<&Path> {
         self.disk.as_deref()

@@ -34,6 +34,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod basemap;
 pub mod body;
 pub mod cache;
 pub mod error;
@@ -221,6 +222,8 @@ pub struct AppState {
     pub tile_layers: Vec<String>,
     /// The tile cache in front of the tile source.
     pub cache: TileCache,
+    /// The twin's own basemap (raster XYZ tiles), `None` for an empty twin.
+    pub basemap: Option<basemap::BasemapState>,
     /// Request and cache metrics.
     pub metrics: metrics::Metrics,
     /// The OpenAPI document, serialised.
@@ -254,6 +257,8 @@ pub struct AppState {
         metrics::metrics,
         openapi_doc,
         tile_doc,
+        basemap::get_tile,
+        basemap::tilejson,
         runs::list_scenarios,
         runs::post_run,
         runs::list_runs,
@@ -524,13 +529,23 @@ pub fn app(
     let openapi = openapi()
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
+    let tile_version = source.version();
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
     let crs = twin.crs.clone();
-    let generation = cfg
+    let twin_dir = cfg
         .twin_dir
         .as_deref()
-        .and_then(|d| twin_core::TwinDir::open(d).ok())
-        .map(|d| d.config.generation);
+        .and_then(|d| twin_core::TwinDir::open(d).ok());
+    let generation = twin_dir.as_ref().map(|d| d.config.generation);
+    let basemap = basemap::BasemapState::new(
+        twin.clone(),
+        &twin_dir
+            .as_ref()
+            .map_or_else(|| tile_version.clone(), source::twin_fingerprint),
+        cfg.cache_memory_bytes / 4,
+        cfg.disk_cache.as_deref(),
+        cfg.twin_dir.as_deref(),
+    )?;
     let state = Arc::new(AppState {
         generation,
         twin,
@@ -539,6 +554,7 @@ pub fn app(
         scheme: if cfg.tls.is_some() { "https" } else { "http" },
         tile_layers,
         cache,
+        basemap,
         metrics: metrics::Metrics::new(),
         openapi,
         runs: cfg.twin_dir.as_ref().map(|dir| {
@@ -619,6 +635,8 @@ pub fn app(
             get(ogc::item),
         )
         .route("/tiles/{*path}", get(tiles::get_tile))
+        .route("/basemap/tilejson.json", get(basemap::tilejson))
+        .route("/basemap/{z}/{x}/{y}", get(basemap::get_tile))
         .route("/api/scenarios", get(runs::list_scenarios))
         .route("/api/runs", get(runs::list_runs).post(runs::post_run))
         .route(

@@ -924,6 +924,7 @@ pub async fn water_tile(
         match &tp {
             TilePath::Root | TilePath::LayerTileset(_) => Ok(Some(w.tileset_bytes()?)),
             TilePath::Content { id: tile, .. } => Ok(w.content(tile)?),
+            TilePath::Basemap { .. } => Ok(None),
         }
     })
     .await??;

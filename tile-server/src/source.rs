@@ -127,6 +127,7 @@ impl TileSource for GeneratedTiles {
     fn produce(&self, path: &TilePath) -> Result<Option<Vec<u8>>, ApiError> {
         match path {
             TilePath::Root => Ok(self.top.clone()),
+            TilePath::Basemap { .. } => Ok(None),
             TilePath::LayerTileset(l) => match self.set(l) {
                 None => Ok(None),
                 Some(ts) => Ok(Some(tiles::tileset_bytes(&ts.tileset_json())?)),
@@ -155,6 +156,18 @@ pub enum TilePath {
     Root,
     /// `<layer>/tileset.json`.
     LayerTileset(String),
+    /// A basemap tile, `basemap/<z>/<x>/<y>.png` (`<y>@2x.png` at 512 pixels): made by the
+    /// basemap's own source ([`crate::basemap`]), never by a 3D Tiles source.
+    Basemap {
+        /// Zoom.
+        z: u8,
+        /// Column.
+        x: u32,
+        /// Row.
+        y: u32,
+        /// 1, or 2 for 512-pixel tiles.
+        scale: u8,
+    },
     /// `<layer>/<id>.glb`, e.g. `buildings/3/2/5.glb` has id `3/2/5`.
     Content {
         /// The layer.
@@ -213,13 +226,15 @@ impl TilePath {
             TilePath::Root => "tileset.json".into(),
             TilePath::LayerTileset(l) => format!("{l}/tileset.json"),
             TilePath::Content { layer, id } => format!("{layer}/{id}.glb"),
+            TilePath::Basemap { z, x, y, scale: 1 } => format!("basemap/{z}/{x}/{y}.png"),
+            TilePath::Basemap { z, x, y, scale } => format!("basemap/{z}/{x}/{y}@{scale}x.png"),
         }
     }
 
     /// The layer, if the path is in one.
     pub fn layer(&self) -> Option<&str> {
         match self {
-            TilePath::Root => None,
+            TilePath::Root | TilePath::Basemap { .. } => None,
             TilePath::LayerTileset(l) | TilePath::Content { layer: l, .. } => Some(l),
         }
     }
@@ -228,6 +243,7 @@ impl TilePath {
     pub fn content_type(&self) -> &'static str {
         match self {
             TilePath::Content { .. } => "model/gltf-binary",
+            TilePath::Basemap { .. } => "image/png",
             _ => "application/json",
         }
     }

@@ -168,6 +168,18 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
         "{}",
         r["tileResponses"]
     );
+    // The twin's own basemap is the default imagery (issue 17): its tiles were drawn, and
+    // Cesium's Natural Earth II was never asked for.
+    assert!(
+        r["basemapTiles"].as_u64().unwrap() >= 1,
+        "no basemap tile: {}",
+        r["basemapTiles"]
+    );
+    assert_eq!(
+        r["naturalEarth"].as_u64(),
+        Some(0),
+        "Natural Earth II was fetched"
+    );
     let sets: Vec<&str> = r["tilesets"]
         .as_array()
         .unwrap()

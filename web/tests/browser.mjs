@@ -46,7 +46,7 @@ mkdirSync(outDir, { recursive: true });
 
 const W = 800;
 const H = 600;
-const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0 };
+const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0, basemapTiles: 0, naturalEarth: 0 };
 
 const browser = await launchChromium();
 
@@ -144,6 +144,9 @@ try {
   });
   page.on("response", (r) => {
     if (r.url().includes("/tiles/")) result.tileResponses++;
+    // The twin's own basemap is the default imagery; Cesium's Natural Earth II is never fetched.
+    if (/\/basemap\/\d+\/\d+\/\d+\.png/.test(r.url()) && r.status() === 200) result.basemapTiles++;
+    if (r.url().includes("NaturalEarthII")) result.naturalEarth++;
     if (r.status() >= 400) result.failedRequests.push({ url: r.url(), status: r.status() });
   });
   // Nothing may leave the loopback server.

@@ -34,6 +34,7 @@ function kind(url) {
   if (p.endsWith(".glb")) return "tile content (glb)";
   if (p.startsWith("/tiles/")) return "tileset.json";
   if (p.includes("/Assets/Textures/NaturalEarthII")) return "imagery";
+  if (p.startsWith("/basemap/")) return "imagery (basemap)";
   if (p.includes("/Assets/Textures/SkyBox")) return "sky box";
   if (p.startsWith("/cesium/Cesium.js")) return "CesiumJS bundle";
   if (p.startsWith("/cesium/Workers/") || p.startsWith("/cesium/ThirdParty/")) return "CesiumJS workers";
