@@ -44,10 +44,7 @@ fn ring_vertices(mp: &MultiPolygon<f64>) -> usize {
 /// (unknown), the lowest terrain under its footprint's vertices from the first DEM that covers
 /// it, or 0 without terrain.
 pub fn building_base(twin: &Twin, b: &Building) -> f64 {
-    if b.base_height != 0.0 || twin.terrain.is_empty() {
-        return b.base_height;
-    }
-    twin_core::ground::lowest_ground(&twin.terrain, &b.footprint).unwrap_or(0.0)
+    twin_core::ground::building_base(&twin.terrain, b)
 }
 
 fn usable_solid(b: &Building) -> Option<&twin_core::model::Solid> {
