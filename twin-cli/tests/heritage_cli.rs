@@ -1,0 +1,95 @@
+//! `twin heritage check|breaches` on a copy of the sample twin: a 30 m proposal in the royal
+//! axis corridor refused (status 2) naming the rule and its numbers, an 8 m one outside every
+//! zone permitted, the corridor's breaches listed as JSON.
+
+mod common;
+use common::{copy_sample_twin, text, twin};
+
+fn square(lon: f64, lat: f64, props: serde_json::Value) -> String {
+    let (dx, dy) = (10.0 / 106_700.0, 10.0 / 110_700.0);
+    serde_json::json!({"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [[
+        [lon - dx, lat - dy], [lon + dx, lat - dy], [lon + dx, lat + dy], [lon - dx, lat + dy], [lon - dx, lat - dy]
+    ]]}})
+    .to_string()
+}
+
+#[test]
+fn check_and_breaches_on_the_sample_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("hue");
+    copy_sample_twin(&t);
+    let ts = t.to_str().unwrap();
+    // 60 % of the way from Phu Văn Lâu to Ngự Bình, in the royal axis corridor.
+    let (lon, lat) = (
+        107.5809 + (107.5961 - 107.5809) * 0.6,
+        16.4655 + (16.4418 - 16.4655) * 0.6,
+    );
+    let p30 = dir.path().join("p30.geojson");
+    std::fs::write(
+        &p30,
+        square(
+            lon,
+            lat,
+            serde_json::json!({"height": 30, "roof:shape": "hipped"}),
+        ),
+    )
+    .unwrap();
+    let o = twin(&["heritage", "check", ts, p30.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("FAIL  height_limit    Royal axis sightline corridor: height 30.0 m over the limit of 14.0 m by 16.0 m"), "{out}");
+    assert!(out.contains("pass  roof"), "{out}");
+    assert!(out.contains("verdict: REFUSED"), "{out}");
+    // The same as JSON: typed numbers.
+    let o = twin(&["heritage", "check", ts, p30.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["permitted"], false);
+    let rule = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "height_limit")
+        .unwrap();
+    assert_eq!(
+        (rule["value"].as_f64(), rule["limit"].as_f64()),
+        (Some(30.0), Some(14.0))
+    );
+    assert_eq!(rule["outcome"], "fail");
+
+    let p8 = dir.path().join("p8.geojson");
+    std::fs::write(
+        &p8,
+        square(107.6050, 16.4620, serde_json::json!({"height": 8})),
+    )
+    .unwrap();
+    let o = twin(&["heritage", "check", ts, p8.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("zones: none") && text(&o).contains("verdict: permitted"),
+        "{}",
+        text(&o)
+    );
+
+    let o = twin(&["heritage", "breaches", ts, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let axis: Vec<_> = rows
+        .iter()
+        .filter(|r| r["under"] == "heritage:royal-axis")
+        .collect();
+    assert!(!axis.is_empty());
+    assert!(axis
+        .iter()
+        .all(|r| r["value"].as_f64().unwrap() > 14.0 && r["limit"] == 14.0));
+
+    // A proposal with no height is refused plainly.
+    let bad = dir.path().join("bad.geojson");
+    std::fs::write(&bad, square(lon, lat, serde_json::json!({}))).unwrap();
+    let o = twin(&["heritage", "check", ts, bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("neither `height` (m) nor `storeys` given"),
+        "{}",
+        text(&o)
+    );
+}
