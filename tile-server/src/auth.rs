@@ -37,7 +37,10 @@ pub const WRITES: &[(&str, &str, Role)] = &[
 ];
 
 /// Routes with a non-GET method that only read (a query with a body): treated as reads.
-pub const READS_WITH_BODY: &[(&str, &str)] = &[("POST", "/api/layers/{layer}/intersects")];
+pub const READS_WITH_BODY: &[(&str, &str)] = &[
+    ("POST", "/api/layers/{layer}/intersects"),
+    ("POST", "/api/heritage/check"),
+];
 
 /// Routes public even on a private server: the viewer's page and files (so people can sign
 /// in) and the health check.

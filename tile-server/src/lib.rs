@@ -37,6 +37,7 @@ pub mod body;
 pub mod cache;
 pub mod error;
 pub mod features;
+pub mod heritage;
 pub mod metrics;
 pub mod ogc;
 pub mod runs;
@@ -228,6 +229,8 @@ pub struct AppState {
     /// The generation of the twin served (`twin.toml`'s import count when the server started;
     /// a later import or build is served after a restart), when the server knows the folder.
     pub generation: Option<u64>,
+    /// The heritage rules of the twin (its zones and protected views), resolved at start.
+    pub heritage: Arc<::heritage::Rules>,
 }
 
 /// The OpenAPI document of the server, generated from the handlers' annotations.
@@ -242,6 +245,8 @@ pub struct AppState {
         api::within,
         api::intersects,
         api::heritage_zones,
+        heritage::check,
+        heritage::breaches,
         ogc::landing,
         ogc::conformance,
         ogc::collections,
@@ -519,7 +524,9 @@ pub fn app(
         .as_deref()
         .and_then(|d| twin_core::TwinDir::open(d).ok())
         .map(|d| d.config.generation);
+    let heritage_rules = Arc::new(heritage::load_rules(&twin, cfg.twin_dir.as_deref())?);
     let state = Arc::new(AppState {
+        heritage: heritage_rules,
         generation,
         twin,
         layers,
@@ -595,6 +602,8 @@ pub fn app(
         .route("/api/layers/{layer}/within", get(api::within))
         .route("/api/layers/{layer}/intersects", post(api::intersects))
         .route("/api/heritage/zones", get(api::heritage_zones))
+        .route("/api/heritage/check", post(heritage::check))
+        .route("/api/heritage/breaches", get(heritage::breaches))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/conformance", get(ogc::conformance))
         .route("/ogc/collections", get(ogc::collections))
