@@ -1,7 +1,8 @@
 //! Heritage conservation engines of huetwin: the rules of a twin's protection zones (the
 //! heritage layer and `heritage_rules.toml`), the check of a proposed building against them
 //! with a verdict per rule, protected views as threshold planes with Earth curvature and
-//! refraction, and the report of existing buildings that break the rules.
+//! refraction, sightlines by ray casting in a BVH over triangles, and the report of existing
+//! buildings that break the rules.
 //!
 //! No HTTP and no GPU here: `tile-server` and `twin-cli` call these engines.
 
@@ -10,6 +11,7 @@ pub mod error;
 pub mod plane;
 pub mod proposal;
 pub mod rules;
+pub mod sight;
 
 pub use check::{breaches, check, Breach, Outcome, RuleResult, Verdict, ZoneHit};
 pub use error::{HeritageError, Result};
