@@ -4,7 +4,7 @@
 //!
 //!   cargo run -p heritage --example bench_sightlines [-- <rays>]
 
-use heritage::sight::{prism, Scene, Tri};
+use heritage::sight::{occluded_by, prism, Scene, Tri};
 use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
@@ -32,8 +32,8 @@ fn main() -> anyhow::Result<()> {
     )?;
     let twin = td.load()?;
     let mut tris: Vec<Tri> = Vec::new();
-    for b in twin.buildings.features() {
-        prism(&b.footprint, 0.0, b.height, &mut tris);
+    for (k, b) in twin.buildings.features().iter().enumerate() {
+        prism(&b.footprint, 0.0, b.height, k as u32, &mut tris);
     }
     let ext = twin.buildings.extent().expect("buildings");
     // Flat ground under the city (the OSM extract has no DEM).
@@ -106,10 +106,7 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let brute_blocked = rays[..k]
         .iter()
-        .filter(|(a, b)| {
-            let d = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-            all.iter().any(|t| t.crosses(*a, d))
-        })
+        .filter(|(a, b)| occluded_by(&all, *a, *b))
         .count();
     let brute_s = t.elapsed().as_secs_f64();
     let bvh_k = rays[..k]

@@ -164,6 +164,25 @@ pub struct RulesFile {
     /// Protected views.
     #[serde(default)]
     pub view: Vec<ViewRule>,
+    /// Protected sightlines from named viewpoints to monuments.
+    #[serde(default)]
+    pub sightline: Vec<SightlineRule>,
+}
+
+/// A protected sightline as written in the rules file: from a viewpoint to monuments, each
+/// aimed at its outline's centroid, `target_height_m` above the ground there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SightlineRule {
+    /// Short id (cited in verdicts).
+    pub id: String,
+    /// The viewpoint (with `eye_height_m`, default 1.6 m).
+    pub from: ViewPoint,
+    /// The heritage sites looked at.
+    pub to: Vec<String>,
+    /// Height above the ground of the point aimed at on each site (m, default 10).
+    #[serde(default)]
+    pub target_height_m: Option<f64>,
 }
 
 fn storey() -> f64 {
@@ -187,6 +206,7 @@ impl Default for RulesFile {
             buffer: BufferRules::default(),
             zone: Vec::new(),
             view: Vec::new(),
+            sightline: Vec::new(),
         }
     }
 }
@@ -256,6 +276,23 @@ pub struct View {
     pub ground: [f64; 2],
 }
 
+/// One protected sightline resolved in the project CRS: from the eye to a monument's point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sightline {
+    /// The rule's id.
+    pub id: String,
+    /// The viewpoint's name.
+    pub from_name: Option<String>,
+    /// The eye (x, y, orthometric z).
+    pub from: [f64; 3],
+    /// The monument's twin id.
+    pub site: String,
+    /// Its name.
+    pub site_name: Option<String>,
+    /// The point aimed at (x, y, orthometric z).
+    pub to: [f64; 3],
+}
+
 /// The resolved rules of a twin.
 #[derive(Clone, Debug)]
 pub struct Rules {
@@ -265,6 +302,8 @@ pub struct Rules {
     pub zones: Vec<Zone>,
     /// Protected views.
     pub views: Vec<View>,
+    /// Protected sightlines, one per viewpoint and monument.
+    pub sightlines: Vec<Sightline>,
 }
 
 fn positive(v: Option<f64>, what: &str) -> Result<Option<f64>> {
@@ -404,7 +443,42 @@ impl Rules {
                 ground: [ga, gl],
             });
         }
-        Ok(Rules { file, zones, views })
+        let mut sightlines = Vec::new();
+        for l in &file.sightline {
+            let what = format!("rules: sightline {}", l.id);
+            let eye = positive(l.from.eye_height_m, &what)?.unwrap_or(1.6);
+            let up = positive(l.target_height_m, &what)?.unwrap_or(10.0);
+            let (x, y) = to_project.apply(l.from.lon, l.from.lat)?;
+            let g = ground_at(twin, x, y).ok_or_else(|| {
+                HeritageError::invalid(&what, "the viewpoint is outside the twin's terrain")
+            })?;
+            for key in &l.to {
+                let (_, site) = find(key, &what)?;
+                let c = geo::Centroid::centroid(&site.polygon).ok_or_else(|| {
+                    HeritageError::invalid(&what, format!("site {key} has no area"))
+                })?;
+                let gt = ground_at(twin, c.x(), c.y()).ok_or_else(|| {
+                    HeritageError::invalid(
+                        &what,
+                        format!("site {key} is outside the twin's terrain"),
+                    )
+                })?;
+                sightlines.push(Sightline {
+                    id: l.id.clone(),
+                    from_name: l.from.name.clone(),
+                    from: [x, y, g + eye],
+                    site: site.id.clone(),
+                    site_name: site.name.clone(),
+                    to: [c.x(), c.y(), gt + up],
+                });
+            }
+        }
+        Ok(Rules {
+            file,
+            zones,
+            views,
+            sightlines,
+        })
     }
 
     /// The rules of a twin folder: its rules file (or the defaults) resolved against `twin`.

@@ -7,11 +7,15 @@
 //! segment query. The `bvh` crate would bring nalgebra and f32 geometry; a sightline only asks
 //! "is anything between these two points", which this answers with an early exit.
 //!
-//! Touching is not blocking: a segment that meets a triangle only on its boundary (within a
-//! relative 1e-9 of an edge) or only at its own end points passes, as `gdal_viewshed` counts
-//! ties as visible. A sight line over a roof edge is therefore clear, one a millimetre lower is
-//! not. A segment through a closed solid crosses its surface twice, so an edge touched on the
-//! way in does not let it through.
+//! Touching is not blocking. Each triangle belongs to a solid (a building's prism, the terrain,
+//! a proposal). A segment that crosses a triangle's interior is blocked. One that meets
+//! triangles only on their boundaries (within a relative 1e-9 of an edge) is blocked only when
+//! it meets one solid at two different places along it (in through an edge, out through
+//! another: a ray through the diagonal that splits a wall into two triangles). A sight line
+//! that grazes a roof edge meets the roof and the wall at one point and passes, as
+//! `gdal_viewshed` counts ties as visible; a millimetre lower it is blocked. A segment running
+//! exactly along a roof (in its plane) meets the walls' top edges twice and counts as blocked.
+//! Hits at the segment's own ends (a target on a surface) do not count.
 //!
 //! ```
 //! use heritage::sight::{Scene, Tri};
@@ -21,7 +25,9 @@
 //!     w([5.0, -1.0, 0.0], [5.0, 1.0, 0.0], [5.0, 1.0, 2.0]),
 //!     w([5.0, -1.0, 0.0], [5.0, 1.0, 2.0], [5.0, -1.0, 2.0]),
 //! ]);
-//! assert!(scene.occluded([0.0, 0.0, 1.0], [10.0, 0.0, 1.0]));
+//! assert!(scene.occluded([0.0, 0.3, 1.0], [10.0, 0.3, 1.0]));
+//! // Through the diagonal shared by the two triangles: entering one solid at one place only.
+//! assert!(!scene.occluded([0.0, 0.0, 1.0], [10.0, 0.0, 1.0]));
 //! assert!(!scene.occluded([0.0, 0.0, 3.0], [10.0, 0.0, 3.0]));
 //! ```
 
@@ -45,6 +51,19 @@ pub struct Tri {
     pub e1: [f64; 3],
     /// v2 − v0.
     pub e2: [f64; 3],
+    /// The solid it belongs to (see the module docs).
+    pub solid: u32,
+}
+
+/// How a segment meets a triangle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Meet {
+    /// Not at all (or only at the segment's ends, or in the triangle's plane).
+    No,
+    /// Through its interior.
+    Interior,
+    /// On its boundary, at this parameter along the segment.
+    Boundary(f64),
 }
 
 fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
@@ -62,12 +81,18 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
 }
 
 impl Tri {
-    /// The triangle (a, b, c).
+    /// The triangle (a, b, c) of solid 0.
     pub fn new(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> Tri {
+        Tri::of(0, a, b, c)
+    }
+
+    /// The triangle (a, b, c) of a solid.
+    pub fn of(solid: u32, a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> Tri {
         Tri {
             v0: a,
             e1: sub(b, a),
             e2: sub(c, a),
+            solid,
         }
     }
 
@@ -87,29 +112,64 @@ impl Tri {
         }
     }
 
-    /// Whether the segment `o + t·d`, t in (0, 1), crosses the triangle's interior.
+    /// How the segment `o + t·d`, t in (0, 1), meets the triangle.
     #[inline]
-    pub fn crosses(&self, o: [f64; 3], d: [f64; 3]) -> bool {
+    pub fn meet(&self, o: [f64; 3], d: [f64; 3]) -> Meet {
         let p = cross(d, self.e2);
         let det = dot(self.e1, p);
         // Parallel (or the segment in the triangle's plane): no crossing.
         if det.abs() <= 1e-12 * (dot(self.e1, self.e1) * dot(p, p)).sqrt() {
-            return false;
+            return Meet::No;
         }
         let inv = 1.0 / det;
         let s = sub(o, self.v0);
         let u = dot(s, p) * inv;
-        if u <= EPS || u >= 1.0 - EPS {
-            return false;
+        if !(-EPS..=1.0 + EPS).contains(&u) {
+            return Meet::No;
         }
         let q = cross(s, self.e1);
         let v = dot(d, q) * inv;
-        if v <= EPS || u + v >= 1.0 - EPS {
-            return false;
+        if v < -EPS || u + v > 1.0 + EPS {
+            return Meet::No;
         }
         let t = dot(self.e2, q) * inv;
-        t > EPS && t < 1.0 - EPS
+        if !(t > EPS && t < 1.0 - EPS) {
+            return Meet::No;
+        }
+        if u > EPS && v > EPS && u + v < 1.0 - EPS {
+            Meet::Interior
+        } else {
+            Meet::Boundary(t)
+        }
     }
+
+    /// Whether the segment `o + t·d`, t in (0, 1), crosses the triangle's interior.
+    #[inline]
+    pub fn crosses(&self, o: [f64; 3], d: [f64; 3]) -> bool {
+        self.meet(o, d) == Meet::Interior
+    }
+}
+
+/// The brute-force answer of [`Scene::occluded`] over a list of triangles.
+pub fn occluded_by(tris: &[Tri], a: [f64; 3], b: [f64; 3]) -> bool {
+    let d = sub(b, a);
+    let mut touches = Vec::new();
+    for t in tris {
+        match t.meet(a, d) {
+            Meet::Interior => return true,
+            Meet::Boundary(u) => touches.push((t.solid, u)),
+            Meet::No => {}
+        }
+    }
+    two_touches(&mut touches)
+}
+
+/// Whether one solid is touched at two different places along the segment.
+fn two_touches(touches: &mut [(u32, f64)]) -> bool {
+    touches.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+    touches
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[1].1 - w[0].1 > 1e-7)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -182,7 +242,7 @@ impl Scene {
         let inv = [1.0 / d[0], 1.0 / d[1], 1.0 / d[2]];
         let mut stack = [0u32; 64];
         let mut top = 1;
-        stack[0] = 0;
+        let mut touches: Vec<(u32, f64)> = Vec::new();
         while top > 0 {
             top -= 1;
             let ni = stack[top] as usize;
@@ -192,23 +252,23 @@ impl Scene {
             }
             if n.count > 0 {
                 let first = n.index as usize;
-                if self.tris[first..first + n.count as usize]
-                    .iter()
-                    .any(|t| t.crosses(a, d))
-                {
-                    return true;
+                for t in &self.tris[first..first + n.count as usize] {
+                    match t.meet(a, d) {
+                        Meet::Interior => return true,
+                        Meet::Boundary(u) => touches.push((t.solid, u)),
+                        Meet::No => {}
+                    }
                 }
             } else if top + 2 <= stack.len() {
                 stack[top] = n.index;
                 stack[top + 1] = ni as u32 + 1;
                 top += 2;
             } else {
-                // Deeper than the stack (only for degenerate trees): test the subtree's leaves
-                // by brute force.
-                return self.tris.iter().any(|t| t.crosses(a, d));
+                // Deeper than the stack (only for degenerate trees): brute force.
+                return occluded_by(&self.tris, a, b);
             }
         }
-        false
+        two_touches(&mut touches)
     }
 }
 
@@ -271,9 +331,9 @@ fn build(tris: &mut [Tri], first: usize, n: usize, nodes: &mut Vec<Node>) {
     build(tris, first + mid, n - mid, nodes);
 }
 
-/// The triangles of a prism: a footprint extruded from `base` to `top` (walls and roof; no
-/// floor, which stands on the ground).
-pub fn prism(footprint: &MultiPolygon<f64>, base: f64, top: f64, out: &mut Vec<Tri>) {
+/// The triangles of a prism, solid `solid`: a footprint extruded from `base` to `top` (walls
+/// and roof; no floor, which stands on the ground).
+pub fn prism(footprint: &MultiPolygon<f64>, base: f64, top: f64, solid: u32, out: &mut Vec<Tri>) {
     use twin_core::rings::{clean_ring, triangulate};
     for p in &footprint.0 {
         let rings: Vec<Vec<(f64, f64)>> = std::iter::once(p.exterior())
@@ -297,14 +357,14 @@ pub fn prism(footprint: &MultiPolygon<f64>, base: f64, top: f64, out: &mut Vec<T
         let flat: Vec<(f64, f64)> = rings.iter().flatten().copied().collect();
         for t in triangulate(&rings) {
             let v = |k: usize| [flat[t[k]].0, flat[t[k]].1, top];
-            out.push(Tri::new(v(0), v(1), v(2)));
+            out.push(Tri::of(solid, v(0), v(1), v(2)));
         }
     }
 }
 
-/// The triangles of a DEM's surface within `bbox` ([xmin, ymin, xmax, ymax], project CRS):
-/// two per square of four neighbouring cell centres with values.
-pub fn terrain(dem: &Dem, bbox: Option<[f64; 4]>, out: &mut Vec<Tri>) {
+/// The triangles of a DEM's surface within `bbox` ([xmin, ymin, xmax, ymax], project CRS), solid
+/// `solid`: two per square of four neighbouring cell centres with values.
+pub fn terrain(dem: &Dem, bbox: Option<[f64; 4]>, solid: u32, out: &mut Vec<Tri>) {
     let (c0, c1, r0, r1) = match bbox {
         None => (
             0,
@@ -344,8 +404,8 @@ pub fn terrain(dem: &Dem, bbox: Option<[f64; 4]>, out: &mut Vec<Tri>) {
             if let (Some(a), Some(b), Some(cc), Some(d)) =
                 (p(c, r), p(c + 1, r), p(c + 1, r + 1), p(c, r + 1))
             {
-                out.push(Tri::new(a, b, cc));
-                out.push(Tri::new(a, cc, d));
+                out.push(Tri::of(solid, a, b, cc));
+                out.push(Tri::of(solid, a, cc, d));
             }
         }
     }
@@ -355,15 +415,16 @@ pub fn terrain(dem: &Dem, bbox: Option<[f64; 4]>, out: &mut Vec<Tri>) {
 /// (all of it without one), and a proposal when given.
 pub fn twin_scene(twin: &Twin, bbox: Option<[f64; 4]>, proposal: Option<&Proposal>) -> Scene {
     let mut tris = Vec::new();
-    for b in twin.buildings.features() {
+    let n = twin.buildings.len() as u32;
+    for (k, b) in twin.buildings.features().iter().enumerate() {
         let base = twin_core::ground::building_base(&twin.terrain, b);
-        prism(&b.footprint, base, base + b.height, &mut tris);
+        prism(&b.footprint, base, base + b.height, k as u32, &mut tris);
     }
     if let Some(dem) = twin.terrain.first() {
-        terrain(dem, bbox, &mut tris);
+        terrain(dem, bbox, n, &mut tris);
     }
     if let Some(p) = proposal {
-        prism(&p.footprint, p.base_m, p.top_m(), &mut tris);
+        prism(&p.footprint, p.base_m, p.top_m(), n + 1, &mut tris);
     }
     Scene::new(tris)
 }
@@ -378,14 +439,16 @@ mod tests {
             polygon![(x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1)],
         ]);
         let mut t = Vec::new();
-        prism(&fp, 0.0, h, &mut t);
+        prism(&fp, 0.0, h, 0, &mut t);
         // Flat ground: a large square at z = 0.
-        t.push(Tri::new(
+        t.push(Tri::of(
+            1,
             [-1e4, -1e4, 0.0],
             [1e4, -1e4, 0.0],
             [1e4, 1e4, 0.0],
         ));
-        t.push(Tri::new(
+        t.push(Tri::of(
+            1,
             [-1e4, -1e4, 0.0],
             [1e4, 1e4, 0.0],
             [-1e4, 1e4, 0.0],
@@ -432,9 +495,17 @@ mod tests {
         // Through (30, 0, 10) exactly: the far roof edge (binary-exact numbers).
         assert!(!s.occluded(eye, [60.0, 0.0, 0.0]));
         assert!(s.occluded(eye, [59.999, 0.0, 0.0]));
-        // Horizontal, level with the roof: it runs in the roof's plane and touches only.
-        assert!(!s.occluded([0.0, 0.0, 10.0], [100.0, 0.0, 10.0]));
+        // Obliquely over the far roof edge at (30, 3, 10): still one point, clear.
+        assert!(!s.occluded(eye, [60.0, 6.0, 0.0]));
+        assert!(s.occluded(eye, [59.999, 6.0, 0.0]));
+        // Just under the roof, horizontally: blocked; along the roof's plane: in through one top
+        // edge and out through the other, counted as blocked (see the module docs).
         assert!(s.occluded([0.0, 0.0, 9.999], [100.0, 0.0, 9.999]));
+        assert!(s.occluded([0.0, 0.0, 10.0], [100.0, 0.0, 10.0]));
+        // Through the centre of a wall, where its two triangles meet on their diagonal: in and
+        // out of the box at two places, blocked.
+        assert!(s.occluded([0.0, 0.0, 5.0], [100.0, 0.0, 5.0]));
+        assert!(s.occluded([25.0, -100.0, 5.0], [25.0, 100.0, 5.0]));
     }
 
     /// The BVH answers as brute force over every triangle.
@@ -453,7 +524,7 @@ mod tests {
             let fp = MultiPolygon(vec![
                 polygon![(x: x, y: y), (x: x + 12.0, y: y), (x: x + 12.0, y: y + 9.0), (x: x, y: y + 9.0)],
             ]);
-            prism(&fp, 0.0, h, &mut tris);
+            prism(&fp, 0.0, h, tris.len() as u32, &mut tris);
         }
         let all = tris.clone();
         let s = Scene::new(tris);
@@ -461,8 +532,7 @@ mod tests {
         for _ in 0..2000 {
             let a = [rnd() * 900.0, rnd() * 900.0, rnd() * 40.0];
             let b = [rnd() * 900.0, rnd() * 900.0, rnd() * 40.0];
-            let d = sub(b, a);
-            let brute = all.iter().any(|t| t.crosses(a, d));
+            let brute = occluded_by(&all, a, b);
             assert_eq!(s.occluded(a, b), brute, "{a:?} -> {b:?}");
             blocked += brute as usize;
         }

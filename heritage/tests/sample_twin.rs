@@ -229,3 +229,44 @@ fn existing_buildings_over_the_corridor_limit_are_listed() {
         got[0].0
     );
 }
+
+/// A 60 m tower on the line from Ngự Bình's summit to Ngọ Môn blocks the sightline that is
+/// clear today, and breaks the royal axis plane; a 6 m house on the same line blocks nothing.
+#[test]
+fn a_tower_on_the_sightline_blocks_it() {
+    let s = sample();
+    let line = s
+        .rules
+        .sightlines
+        .iter()
+        .find(|l| l.site == "heritage:ngo-mon")
+        .expect("sightline to Ngọ Môn");
+    assert_eq!(line.id, "ngu-binh-citadel");
+    let (lon, lat) = lerp(NGU_BINH, NGO_MON, 0.8);
+    let text = square(lon, lat, 20.0, serde_json::json!({"height": 60}));
+    let p = Proposal::from_geojson(&text, &s.twin, &s.rules).unwrap();
+    let v = check(&s.twin, &s.rules, &p);
+    let r = v
+        .rules
+        .iter()
+        .find(|r| r.rule == "sightline" && r.detail.contains("Meridian Gate"))
+        .unwrap_or_else(|| panic!("{v:#?}"));
+    assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
+    assert!(
+        r.detail.contains("clear today, blocked by the proposal"),
+        "{r:?}"
+    );
+    // The ray passes over the tower's site at the eye-to-target line's height, far below 60 m
+    // above the ground: the same tower breaks the plane to the landmark.
+    assert!(v.failures().any(|r| r.rule == "protected_view"), "{v:#?}");
+    let text = square(lon, lat, 20.0, serde_json::json!({"height": 6}));
+    let p = Proposal::from_geojson(&text, &s.twin, &s.rules).unwrap();
+    let v = check(&s.twin, &s.rules, &p);
+    let r = v
+        .rules
+        .iter()
+        .find(|r| r.rule == "sightline" && r.detail.contains("Meridian Gate"))
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
+    assert!(r.detail.contains("clear with the proposal"), "{r:?}");
+}

@@ -321,8 +321,16 @@ corridor = "royal-axis"
 assessment = {{ name = "Ngự Bình summit", lon = {}, lat = {}, eye_height_m = 1.6 }}
 landmark = {{ name = "Ngọ Môn", lon = {}, lat = {}, height_m = 17.0 }}
 beyond = [{{ name = "Thái Hòa palace", lon = {}, lat = {} }}]
+
+# Sightlines cast against the terrain and the buildings: from Ngự Bình's summit to the gate and
+# the Flag Tower, aimed 10 m above their ground.
+[[sightline]]
+id = "ngu-binh-citadel"
+from = {{ name = "Ngự Bình summit", lon = {}, lat = {}, eye_height_m = 1.6 }}
+to = ["ngo-mon", "ky-dai"]
+target_height_m = 10.0
 "#,
-        nb.0, nb.1, nm.0, nm.1, th.0, th.1
+        nb.0, nb.1, nm.0, nm.1, th.0, th.1, nb.0, nb.1
     )
 }
 
