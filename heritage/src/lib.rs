@@ -12,6 +12,7 @@ pub mod plane;
 pub mod proposal;
 pub mod rules;
 pub mod sight;
+pub mod viewshed;
 
 pub use check::{breaches, check, Breach, Outcome, RuleResult, Verdict, ZoneHit};
 pub use error::{HeritageError, Result};
