@@ -67,37 +67,47 @@ impl Surface {
     /// The twin's first DEM with its buildings burnt in: a cell whose centre is inside a
     /// footprint takes the building's top (base plus height) when higher.
     pub fn of_twin(twin: &Twin) -> Result<Surface> {
-        use geo::{BoundingRect, Contains};
         let dem = twin
             .terrain
             .first()
             .ok_or_else(|| HeritageError::invalid("viewshed", "the twin has no terrain"))?;
         let mut s = Surface::from_dem(dem)?;
         for b in twin.buildings.features() {
-            let Some(r) = b.footprint.bounding_rect() else {
-                continue;
-            };
             let top = twin_core::ground::building_base(&twin.terrain, b) + b.height;
-            let c0 = ((r.min().x - s.xmin) / s.cell - 0.5).ceil().max(0.0) as usize;
-            let c1 = (((r.max().x - s.xmin) / s.cell - 0.5).floor()).min(s.ncols as f64 - 1.0);
-            let r0 = ((s.ymax - r.max().y) / s.cell - 0.5).ceil().max(0.0) as usize;
-            let r1 = (((s.ymax - r.min().y) / s.cell - 0.5).floor()).min(s.nrows as f64 - 1.0);
-            if c1 < 0.0 || r1 < 0.0 {
-                continue;
-            }
-            for row in r0..=r1 as usize {
-                for col in c0..=c1 as usize {
-                    let (x, y) = s.centre(col, row);
-                    if b.footprint.contains(&geo_types::Point::new(x, y)) {
-                        let k = row * s.ncols + col;
-                        if let Some(z) = s.z[k] {
-                            s.z[k] = Some(z.max(top));
-                        }
+            s.burn(&b.footprint, top);
+        }
+        Ok(s)
+    }
+
+    /// Raise the cells whose centre is inside `footprint` to `top` where lower.
+    pub fn burn(&mut self, footprint: &geo_types::MultiPolygon<f64>, top: f64) {
+        use geo::{BoundingRect, Contains};
+        let s = self;
+        let Some(r) = footprint.bounding_rect() else {
+            return;
+        };
+        let c0 = ((r.min().x - s.xmin) / s.cell - 0.5).ceil().max(0.0) as usize;
+        let c1 = ((r.max().x - s.xmin) / s.cell - 0.5)
+            .floor()
+            .min(s.ncols as f64 - 1.0);
+        let r0 = ((s.ymax - r.max().y) / s.cell - 0.5).ceil().max(0.0) as usize;
+        let r1 = ((s.ymax - r.min().y) / s.cell - 0.5)
+            .floor()
+            .min(s.nrows as f64 - 1.0);
+        if c1 < 0.0 || r1 < 0.0 {
+            return;
+        }
+        for row in r0..=r1 as usize {
+            for col in c0..=c1 as usize {
+                let (x, y) = s.centre(col, row);
+                if footprint.contains(&geo_types::Point::new(x, y)) {
+                    let k = row * s.ncols + col;
+                    if let Some(z) = s.z[k] {
+                        s.z[k] = Some(z.max(top));
                     }
                 }
             }
         }
-        Ok(s)
     }
 
     /// Centre of a cell.
@@ -234,6 +244,27 @@ fn lerp(a: Option<f64>, b: Option<f64>, w: f64) -> Option<f64> {
         (None, Some(b)) if w == 1.0 => Some(b),
         _ => None,
     }
+}
+
+/// The difference a proposal makes to the viewshed from (x, y): the viewshed of the twin as it
+/// is, and the cells seen today that the proposal hides (its own cells included).
+pub fn proposal_difference(
+    twin: &Twin,
+    proposal: &crate::Proposal,
+    x: f64,
+    y: f64,
+    o: &ViewshedOptions,
+) -> Result<(Vec<Option<bool>>, Vec<bool>)> {
+    let mut s = Surface::of_twin(twin)?;
+    let before = viewshed(&s, x, y, o)?;
+    s.burn(&proposal.footprint, proposal.top_m());
+    let after = viewshed(&s, x, y, o)?;
+    let lost = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| *b == Some(true) && *a == Some(false))
+        .collect();
+    Ok((before, lost))
 }
 
 /// Write a viewshed as a float32 GeoTIFF in the grid's CRS (`epsg`): 1 seen, 0 hidden, NaN no

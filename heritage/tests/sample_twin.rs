@@ -270,3 +270,62 @@ fn a_tower_on_the_sightline_blocks_it() {
     assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
     assert!(r.detail.contains("clear with the proposal"), "{r:?}");
 }
+
+/// The difference a proposal makes to the viewshed from Ngự Bình's summit: a 60 m tower a
+/// kilometre down the axis hides cells, every one of them behind it (farther than its near
+/// side, within its angular width as seen from the summit, one cell's margin).
+#[test]
+fn a_tower_hides_the_cells_behind_it_in_the_viewshed() {
+    use heritage::viewshed::{proposal_difference, ViewshedOptions};
+    let s = sample();
+    let t = Reprojector::new(&Crs::wgs84(), &s.twin.crs).unwrap();
+    let (ox, oy) = t.apply(NGU_BINH.0, NGU_BINH.1).unwrap();
+    let (lon, lat) = lerp(NGU_BINH, NGO_MON, 0.3);
+    let text = square(lon, lat, 40.0, serde_json::json!({"height": 60}));
+    let p = Proposal::from_geojson(&text, &s.twin, &s.rules).unwrap();
+    let o = ViewshedOptions {
+        max_distance: Some(4000.0),
+        ..ViewshedOptions::default()
+    };
+    let (before, lost) = proposal_difference(&s.twin, &p, ox, oy, &o).unwrap();
+    let n_lost = lost.iter().filter(|l| **l).count();
+    assert!(n_lost > 10, "{n_lost}");
+    let dem = &s.twin.terrain[0];
+    let corners: Vec<(f64, f64)> = p.footprint.0[0]
+        .exterior()
+        .0
+        .iter()
+        .map(|c| (c.x, c.y))
+        .collect();
+    let bearing = |x: f64, y: f64| (y - oy).atan2(x - ox);
+    let near = corners
+        .iter()
+        .map(|c| (c.0 - ox).hypot(c.1 - oy))
+        .fold(f64::MAX, f64::min);
+    let (b0, b1) = corners
+        .iter()
+        .map(|c| bearing(c.0, c.1))
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    for (i, l) in lost.iter().enumerate() {
+        if !*l {
+            continue;
+        }
+        assert_eq!(before[i], Some(true));
+        let (x, y) = (
+            dem.xmin + ((i % dem.ncols) as f64 + 0.5) * dem.cell_x,
+            dem.ymax - ((i / dem.ncols) as f64 + 0.5) * dem.cell_y,
+        );
+        let d = (x - ox).hypot(y - oy);
+        let margin = dem.cell_x / d;
+        assert!(
+            d >= near - dem.cell_x,
+            "cell {i} at {d:.0} m, the tower's near side at {near:.0} m"
+        );
+        let b = bearing(x, y);
+        assert!(
+            b >= b0 - margin && b <= b1 + margin,
+            "cell {i} at bearing {b}, the tower within [{b0}, {b1}]"
+        );
+    }
+    eprintln!("viewshed from Ngự Bình: a 60 m tower hides {n_lost} cells seen today");
+}
