@@ -2,12 +2,13 @@
 //! heritage layer and `heritage_rules.toml`), the check of a proposed building against them
 //! with a verdict per rule, protected views as threshold planes with Earth curvature and
 //! refraction, sightlines by ray casting in a BVH over triangles, and the report of existing
-//! buildings that break the rules.
+//! buildings that break the rules; viewsheds; monument flood exposure across stored runs.
 //!
 //! No HTTP and no GPU here: `tile-server` and `twin-cli` call these engines.
 
 pub mod check;
 pub mod error;
+pub mod exposure;
 pub mod plane;
 pub mod proposal;
 pub mod rules;

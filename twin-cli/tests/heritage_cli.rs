@@ -6,7 +6,12 @@ mod common;
 use common::{copy_sample_twin, text, twin};
 
 fn square(lon: f64, lat: f64, props: serde_json::Value) -> String {
-    let (dx, dy) = (10.0 / 106_700.0, 10.0 / 110_700.0);
+    square_of(lon, lat, 20.0, props)
+}
+
+/// A square of `side` metres centred on (lon, lat), as a GeoJSON Feature.
+fn square_of(lon: f64, lat: f64, side: f64, props: serde_json::Value) -> String {
+    let (dx, dy) = (side / 2.0 / 106_700.0, side / 2.0 / 110_700.0);
     serde_json::json!({"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [[
         [lon - dx, lat - dy], [lon + dx, lat - dy], [lon + dx, lat + dy], [lon - dx, lat + dy], [lon - dx, lat - dy]
     ]]}})
@@ -81,6 +86,56 @@ fn check_and_breaches_on_the_sample_twin() {
     assert!(axis
         .iter()
         .all(|r| r["value"].as_f64().unwrap() > 14.0 && r["limit"] == 14.0));
+
+    // The viewshed from Ngự Bình's summit with a 60 m tower a kilometre down the axis: both
+    // GeoTIFFs read by GDAL, the tower hiding cells.
+    let out = dir.path().join("vs.tif");
+    let (tlon, tlat) = (
+        107.5961 + (107.5792 - 107.5961) * 0.3,
+        16.4418 + (16.4677 - 16.4418) * 0.3,
+    );
+    let tower = dir.path().join("tower.geojson");
+    // 60 m across: the viewshed's cells are 30 m; a building hides what covers their centres.
+    std::fs::write(
+        &tower,
+        square_of(tlon, tlat, 60.0, serde_json::json!({"height": 60})),
+    )
+    .unwrap();
+    let o = twin(&[
+        "heritage",
+        "viewshed",
+        ts,
+        "--lon",
+        "107.5961",
+        "--lat",
+        "16.4418",
+        "--max-distance",
+        "4000",
+        "--proposal",
+        tower.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    let hidden: usize = said
+        .split("the proposal hides ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(hidden > 0, "{said}");
+    for f in ["vs.tif", "vs_lost.tif"] {
+        let info = std::process::Command::new("gdalinfo")
+            .arg("-stats")
+            .arg(dir.path().join(f))
+            .output();
+        if let Ok(info) = info {
+            let info = String::from_utf8_lossy(&info.stdout).to_string();
+            assert!(info.contains("Size is 400, 574"), "{info}");
+            assert!(info.contains("UTM zone 48N"), "{info}");
+        }
+    }
 
     // A proposal with no height is refused plainly.
     let bad = dir.path().join("bad.geojson");

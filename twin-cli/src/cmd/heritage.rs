@@ -1,6 +1,7 @@
-//! `twin heritage check <twin> <proposal>` and `twin heritage breaches <twin>`: a proposed
-//! building judged against the twin's protection zones and protected views (the `heritage`
-//! crate), and the existing buildings that break them.
+//! `twin heritage check <twin> <proposal>`, `twin heritage viewshed <twin> --lon --lat --out`
+//! and `twin heritage breaches <twin>`: a proposed building judged against the twin's protection
+//! zones, protected views and sightlines (the `heritage` crate), a viewshed as GeoTIFF (with the
+//! cells a proposal hides), and the existing buildings that break the rules.
 
 use anyhow::{Context, Result};
 use heritage::{Outcome, Proposal, Rules, Verdict};
@@ -21,6 +22,38 @@ pub enum HeritageCmd {
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The viewshed from a point (WGS84 lon/lat, height above the ground) over the twin's DEM
+    /// with its buildings, as a GeoTIFF (1 seen, 0 hidden, NaN no data or beyond the maximum
+    /// distance), with gdal_viewshed's options; with --proposal, also the cells it would hide
+    /// (`<out>` with `_lost` before the extension).
+    Viewshed {
+        /// The twin folder.
+        twin: PathBuf,
+        /// Observer longitude (WGS84).
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+        /// Observer latitude (WGS84).
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Observer height above the ground (m), as gdal_viewshed -oz.
+        #[arg(long, default_value_t = 2.0)]
+        height: f64,
+        /// Target height above the ground (m), -tz.
+        #[arg(long, default_value_t = 0.0)]
+        target_height: f64,
+        /// Largest distance (m), -md.
+        #[arg(long)]
+        max_distance: Option<f64>,
+        /// Curvature coefficient, -cc (0.85714: curvature and refraction; 1: curvature; 0: none).
+        #[arg(long, default_value_t = heritage::plane::CC_DEFAULT)]
+        cc: f64,
+        /// A proposed building (GeoJSON): also write the cells it hides.
+        #[arg(long)]
+        proposal: Option<PathBuf>,
+        /// The GeoTIFF to write.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// The existing buildings over the height limits of the buffer zones and view corridors,
     /// or above the protected views' threshold planes.
@@ -56,6 +89,71 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             }
             if !v.permitted {
                 std::process::exit(2);
+            }
+            Ok(())
+        }
+        HeritageCmd::Viewshed {
+            twin,
+            lon,
+            lat,
+            height,
+            target_height,
+            max_distance,
+            cc,
+            proposal,
+            out,
+        } => {
+            use heritage::viewshed::{
+                proposal_difference, viewshed, write_geotiff, Surface, ViewshedOptions,
+            };
+            if !(height.is_finite() && target_height.is_finite() && (0.0..=1.0).contains(&cc)) {
+                anyhow::bail!("--height and --target-height must be numbers, --cc within [0, 1]");
+            }
+            let dir = TwinDir::open(&twin)?;
+            let t = dir.load()?;
+            let (x, y) = twin_core::crs::Reprojector::new(&twin_core::crs::Crs::wgs84(), &t.crs)?
+                .apply(lon, lat)?;
+            let o = ViewshedOptions {
+                observer_height: height,
+                target_height,
+                max_distance,
+                cc,
+            };
+            let surface = Surface::of_twin(&t)?;
+            let epsg = t.crs.epsg_code();
+            let (v, lost) = match &proposal {
+                Some(p) => {
+                    let rules = Rules::load(&twin, &t)?;
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    let prop = Proposal::from_geojson(&text, &t, &rules)
+                        .with_context(|| p.display().to_string())?;
+                    let (v, lost) = proposal_difference(&t, &prop, x, y, &o)?;
+                    (v, Some(lost))
+                }
+                None => (viewshed(&surface, x, y, &o)?, None),
+            };
+            write_geotiff(&out, &surface, &v, epsg)?;
+            let seen = v.iter().filter(|c| **c == Some(true)).count();
+            let judged = v.iter().filter(|c| c.is_some()).count();
+            println!(
+                "{seen} of {judged} cells seen ({} m cells); written to {}",
+                surface.cell,
+                out.display()
+            );
+            if let Some(lost) = lost {
+                let stem = out
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("viewshed");
+                let path = out.with_file_name(format!("{stem}_lost.tif"));
+                let cells: Vec<Option<bool>> = lost.iter().map(|l| Some(*l)).collect();
+                write_geotiff(&path, &surface, &cells, epsg)?;
+                println!(
+                    "the proposal hides {} of them; written to {}",
+                    lost.iter().filter(|l| **l).count(),
+                    path.display()
+                );
             }
             Ok(())
         }
