@@ -137,6 +137,23 @@ fn check_and_breaches_on_the_sample_twin() {
         }
     }
 
+    // Monument exposure: no run yet, then one flood run (alarm 3).
+    let o = twin(&["heritage", "exposure", ts, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 0);
+    let alarm = common::repo().join("scenarios/examples/hue/flood_alarm3.toml");
+    let o = twin(&["scenario", "run", ts, alarm.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = twin(&["heritage", "exposure", ts, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1, "{v}");
+    let m = v["monuments"].as_array().unwrap();
+    assert!(m.len() > 10, "{v}");
+    assert_eq!(m[0]["rank"], 1);
+    let o = twin(&["heritage", "exposure", ts]);
+    assert!(text(&o).contains("Hue Citadel walls"), "{}", text(&o));
+
     // A proposal with no height is refused plainly.
     let bad = dir.path().join("bad.geojson");
     std::fs::write(&bad, square(lon, lat, serde_json::json!({}))).unwrap();

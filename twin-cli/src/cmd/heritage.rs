@@ -1,7 +1,8 @@
-//! `twin heritage check <twin> <proposal>`, `twin heritage viewshed <twin> --lon --lat --out`
-//! and `twin heritage breaches <twin>`: a proposed building judged against the twin's protection
+//! `twin heritage check <twin> <proposal>`, `twin heritage viewshed <twin> --lon --lat --out`,
+//! `twin heritage exposure <twin>` and `twin heritage breaches <twin>`: a proposed building judged against the twin's protection
 //! zones, protected views and sightlines (the `heritage` crate), a viewshed as GeoTIFF (with the
-//! cells a proposal hides), and the existing buildings that break the rules.
+//! cells a proposal hides), monument flood exposure across the stored runs, and the existing
+//! buildings that break the rules.
 
 use anyhow::{Context, Result};
 use heritage::{Outcome, Proposal, Rules, Verdict};
@@ -54,6 +55,16 @@ pub enum HeritageCmd {
         /// The GeoTIFF to write.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Monument flood exposure across the twin's finished flood runs: per monument and run the
+    /// largest depth on its own ground, hours wet, hours above the run's hazard depth and the
+    /// first wet time, the most exposed first.
+    Exposure {
+        /// The twin folder (its runs/).
+        twin: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The existing buildings over the height limits of the buffer zones and view corridors,
     /// or above the protected views' threshold planes.
@@ -153,6 +164,43 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
                     "the proposal hides {} of them; written to {}",
                     lost.iter().filter(|l| **l).count(),
                     path.display()
+                );
+            }
+            Ok(())
+        }
+        HeritageCmd::Exposure { twin, json } => {
+            let t = heritage::exposure::exposure_table(&twin)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+                return Ok(());
+            }
+            for (k, r) in t.runs.iter().enumerate() {
+                println!("run {}: {} ({})", k + 1, r.name, r.id);
+            }
+            println!("{:>4} {:<28} {:>4}  per run: depth m / hours wet / hours above hazard / first wet h", "rank", "monument", "zone");
+            for m in &t.monuments {
+                let cells: Vec<String> = m
+                    .runs
+                    .iter()
+                    .map(|e| match e {
+                        Some(e) => format!(
+                            "{:.2}/{:.1}/{:.1}/{}",
+                            e.max_depth_m,
+                            e.hours_wet,
+                            e.hours_above_hazard,
+                            e.first_wet_h
+                                .map(|h| format!("{h:.1}"))
+                                .unwrap_or_else(|| "-".into())
+                        ),
+                        None => "-".into(),
+                    })
+                    .collect();
+                println!(
+                    "{:>4} {:<28} {:>4}  {}",
+                    m.rank,
+                    m.name.as_deref().unwrap_or(&m.site),
+                    m.zone.as_deref().unwrap_or("-"),
+                    cells.join("  ")
                 );
             }
             Ok(())
