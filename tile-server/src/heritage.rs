@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `POST /api/heritage/check` | a proposal (GeoJSON Feature, WGS84, `height` or `storeys`) → the verdict per rule |
 //! | `GET /api/heritage/breaches` | the existing buildings over the zones' height limits or the views' planes |
+//! | `GET /api/heritage/exposure` | monument flood exposure across the twin's finished flood runs, ranked |
 //!
 //! The check writes nothing: it is a read with a body ([`crate::auth::READS_WITH_BODY`]). The
 //! rules are resolved once, when the server starts ([`crate::AppState::heritage`]).
@@ -75,5 +76,26 @@ pub async fn breaches(State(state): State<Arc<AppState>>) -> Result<Json<Vec<Bre
     let (twin, rules) = (state.twin.clone(), state.heritage.clone());
     Ok(Json(
         blocking(move || Ok(heritage::breaches(&twin, &rules))).await?,
+    ))
+}
+
+/// `GET /api/heritage/exposure`: monument × finished flood run (largest depth on the
+/// monument's own ground, hours wet, hours above the hazard depth, first wet time), the most
+/// exposed first; empty when the server knows no twin folder.
+#[utoipa::path(get, path = "/api/heritage/exposure", tag = "heritage",
+    responses(
+        (status = 200, description = "`runs` (id, name) and `monuments` (rank, site, name, zone, runs: per run max_depth_m, hours_wet, hours_above_hazard, first_wet_h or null, worst_depth_m)", body = Object, content_type = "application/json")))]
+pub async fn exposure(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<heritage::exposure::ExposureTable>, ApiError> {
+    let Some(runs) = state.runs.clone() else {
+        return Ok(Json(heritage::exposure::ExposureTable {
+            runs: Vec::new(),
+            monuments: Vec::new(),
+        }));
+    };
+    let dir = runs.twin_dir().to_path_buf();
+    Ok(Json(
+        blocking(move || Ok(heritage::exposure::exposure_table(&dir)?)).await?,
     ))
 }

@@ -247,6 +247,7 @@ pub struct AppState {
         api::heritage_zones,
         heritage::check,
         heritage::breaches,
+        heritage::exposure,
         ogc::landing,
         ogc::conformance,
         ogc::collections,
@@ -604,6 +605,7 @@ pub fn app(
         .route("/api/heritage/zones", get(api::heritage_zones))
         .route("/api/heritage/check", post(heritage::check))
         .route("/api/heritage/breaches", get(heritage::breaches))
+        .route("/api/heritage/exposure", get(heritage::exposure))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/conformance", get(ogc::conformance))
         .route("/ogc/collections", get(ogc::collections))

@@ -254,3 +254,28 @@ async fn check_and_breaches_over_http() {
         .count();
     assert_eq!(axis, expected);
 }
+
+#[tokio::test]
+async fn monument_exposure_over_http() {
+    let f = fx();
+    // One flood run stored in the served twin's folder (alarm 3), run here directly.
+    let scenario = common::repo().join("scenarios/examples/hue/flood_alarm3.toml");
+    let dir = f.dir.clone();
+    let twin = f.twin.clone();
+    tokio::task::spawn_blocking(move || {
+        scenarios::jobs::Job::from_path(&dir, &scenario)
+            .unwrap()
+            .run(&twin, &scenarios::jobs::JobOptions::default())
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (s, v) = get_json("/api/heritage/exposure").await;
+    assert_eq!(s, 200, "{v}");
+    let expected =
+        serde_json::to_value(heritage::exposure::exposure_table(&f.dir).unwrap()).unwrap();
+    assert_eq!(v, expected);
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1, "{v}");
+    assert!(v["monuments"].as_array().unwrap().len() > 10);
+    assert_eq!(v["monuments"][0]["rank"], 1);
+}
