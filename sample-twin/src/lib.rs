@@ -249,6 +249,10 @@ pub fn generate() -> Result<(Vec<SampleFile>, Counts)> {
             bytes: heritage_json.into_bytes(),
         },
         SampleFile {
+            name: "heritage_rules.toml",
+            bytes: heritage_rules_toml().into_bytes(),
+        },
+        SampleFile {
             name: "roads.geojson",
             bytes: roads_json.into_bytes(),
         },
@@ -283,6 +287,51 @@ pub fn write_to(dir: &Path) -> Result<(Vec<PathBuf>, Counts)> {
         paths.push(path);
     }
     Ok((paths, counts))
+}
+
+/// `heritage_rules.toml` of the sample: the zone kinds, the buffer zones' setback and roofs,
+/// and the royal axis (Ngự Bình → Ngọ Môn → Thái Hòa) as a protected view. The positions are
+/// the public ones of [`facts`]; the setback, roofs and the landmark's protected height are
+/// illustrative, not Huế's regulations.
+pub fn heritage_rules_toml() -> String {
+    let (nb, nm, th) = (facts::NGU_BINH, facts::NGO_MON, facts::THAI_HOA);
+    format!(
+        r#"# Heritage rules of the Huế sample twin (SYNTHETIC: the setback, roofs and the landmark's
+# protected height are illustrative, not Huế's regulations). Read with heritage.geojson: each
+# site's zone ("I" core, "II" buffer) and typed height_limit_m come from the layer.
+storey_height_m = 3.3
+# Threshold planes: curvature as z - cc d^2 / (2a), cc = 1 - refraction coefficient (1/7), as gdal_viewshed.
+curvature_coefficient = 0.85714
+
+[core]
+new_buildings = false
+
+[buffer]
+setback_m = 10.0
+roofs = ["gabled", "hipped", "half-hipped", "pyramidal"]
+
+[[zone]]
+site = "royal-axis"
+kind = "view_corridor"
+
+[[view]]
+id = "royal-axis"
+name = "Royal axis: Ngự Bình to Ngọ Môn and Thái Hòa"
+corridor = "royal-axis"
+assessment = {{ name = "Ngự Bình summit", lon = {}, lat = {}, eye_height_m = 1.6 }}
+landmark = {{ name = "Ngọ Môn", lon = {}, lat = {}, height_m = 17.0 }}
+beyond = [{{ name = "Thái Hòa palace", lon = {}, lat = {} }}]
+
+# Sightlines cast against the terrain and the buildings: from Ngự Bình's summit to the gate and
+# the Flag Tower, aimed 10 m above their ground.
+[[sightline]]
+id = "ngu-binh-citadel"
+from = {{ name = "Ngự Bình summit", lon = {}, lat = {}, eye_height_m = 1.6 }}
+to = ["ngo-mon", "ky-dai"]
+target_height_m = 10.0
+"#,
+        nb.0, nb.1, nm.0, nm.1, th.0, th.1, nb.0, nb.1
+    )
 }
 
 /// `twin.toml` of the sample.
@@ -343,6 +392,7 @@ be used for real planning decisions.
 | `twin.toml` | the twin: project CRS EPSG:32648 (WGS 84 / UTM 48N), geoid offset, the sources below |
 | `buildings.geojson` | {b} building footprints (EPSG:4326): **procedural** tube houses along the streets of the residential wards, plus a few larger schools, hotels, markets and the hospital; `building`, `building:levels` and/or `height` on most |
 | `heritage.geojson` | {h} heritage sites (EPSG:4326) with `zone` ("I" core, "II" buffer) and `height_limit_m` on the zone II areas |
+| `heritage_rules.toml` | the zones' rules (core: no new building; buffer: setback and roofs, illustrative) and the royal axis Ngự Bình → Ngọ Môn → Thái Hòa as a protected view (read by the `heritage` crate) |
 | `roads.geojson` | {r} road links (EPSG:4326), split at junctions (links meet at shared vertices); `highway`, `name`, `lanes`, `maxspeed`, `oneway`, `bridge` |
 | `water.geojson` | {w} water features (EPSG:4326): the Perfume River as a polygon, the moats, canals and small rivers as lines, Tịnh Tâm lake |
 | `dem.asc` | ESRI ASCII grid in EPSG:32648, 30 m cells, {nc} × {nr}: a **plausible** terrain, not a survey |

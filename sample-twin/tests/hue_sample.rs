@@ -126,7 +126,7 @@ fn regenerated_sample_is_byte_identical_to_the_committed_files() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(generated.len(), 8, "{generated:?}");
+    assert_eq!(generated.len(), 9, "{generated:?}");
     let mut total = 0;
     for name in &generated {
         let new = std::fs::read(tmp.path().join(name)).expect("generated file");

@@ -17,7 +17,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use geo_types::{Coord, Geometry, LineString, Point, Polygon};
+use geo_types::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -104,7 +104,7 @@ fn reprojector(from: &Crs, to: &Crs) -> Result<std::rc::Rc<Reprojector>, ApiErro
 }
 
 /// Run query work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -519,49 +519,60 @@ pub async fn within(
     page_response(&state, page)
 }
 
-/// The polygon of a `POST .../intersects` body, checked: a GeoJSON Polygon whose every
-/// position has two finite numbers (checked before conversion: the geojson crate's own
-/// conversion indexes positions and panics on `[107.5]` or `[]`), at most
-/// [`MAX_POLYGON_VERTICES`] vertices, an exterior ring of at least 4 positions, every position a
-/// WGS84 longitude/latitude. Any other body is a 400 naming what is wrong. The fuzz target
-/// `api_intersects` (crate `fuzz`) runs it on mutated bodies.
-pub fn polygon_from_body(value: &geojson::GeometryValue) -> Result<Polygon<f64>, ApiError> {
-    // Positions checked before conversion: the geojson crate's own conversion indexes them
-    // and panics on `[107.5]` or `[]`.
-    let poly = match geometry_from_geojson(value) {
-        Ok(Geometry::Polygon(p)) => p,
+/// The area of a `POST .../intersects` body, checked: a GeoJSON Polygon or MultiPolygon (the
+/// server's own heritage shapes are MultiPolygons) whose every position has two finite numbers
+/// (checked before conversion: the geojson crate's own conversion indexes positions and panics
+/// on `[107.5]` or `[]`), at most [`MAX_POLYGON_VERTICES`] vertices in all, every exterior ring
+/// of at least 4 positions, every position a WGS84 longitude/latitude. Any other body is a 400
+/// naming what is wrong. The fuzz target `api_intersects` (crate `fuzz`) runs it on mutated
+/// bodies.
+pub fn polygon_from_body(value: &geojson::GeometryValue) -> Result<MultiPolygon<f64>, ApiError> {
+    let area = match geometry_from_geojson(value) {
+        Ok(Geometry::Polygon(p)) => MultiPolygon(vec![p]),
+        Ok(Geometry::MultiPolygon(m)) => m,
         Ok(other) => {
             return Err(ApiError::bad_request(format!(
-                "body: not a GeoJSON Polygon but a {}",
+                "body: not a GeoJSON Polygon or MultiPolygon but a {}",
                 geometry_kind(&other)
             )))
         }
         Err(e) => {
             return Err(ApiError::bad_request(format!(
-                "body: not a valid GeoJSON Polygon: {e}"
+                "body: not a valid GeoJSON Polygon or MultiPolygon: {e}"
             )))
         }
     };
-    let n = poly.exterior().0.len() + poly.interiors().iter().map(|r| r.0.len()).sum::<usize>();
+    if area.0.is_empty() {
+        return Err(ApiError::bad_request(
+            "body: a MultiPolygon with no polygon",
+        ));
+    }
+    let n: usize = area
+        .0
+        .iter()
+        .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+        .sum();
     if n > MAX_POLYGON_VERTICES {
         return Err(ApiError::bad_request(format!(
             "polygon has {n} vertices, more than {MAX_POLYGON_VERTICES}"
         )));
     }
-    if poly.exterior().0.len() < 4 {
-        return Err(ApiError::bad_request(
-            "polygon: the exterior ring needs at least 4 positions",
-        ));
+    for (k, poly) in area.0.iter().enumerate() {
+        if poly.exterior().0.len() < 4 {
+            return Err(ApiError::bad_request(format!(
+                "polygon {k}: the exterior ring needs at least 4 positions"
+            )));
+        }
+        for c in poly
+            .exterior()
+            .0
+            .iter()
+            .chain(poly.interiors().iter().flat_map(|r| r.0.iter()))
+        {
+            check_lon_lat(c.x, c.y, "polygon")?;
+        }
     }
-    for c in poly
-        .exterior()
-        .0
-        .iter()
-        .chain(poly.interiors().iter().flat_map(|r| r.0.iter()))
-    {
-        check_lon_lat(c.x, c.y, "polygon")?;
-    }
-    Ok(poly)
+    Ok(area)
 }
 
 /// Query of `POST /api/layers/{layer}/intersects`.
@@ -574,11 +585,11 @@ pub struct PageQuery {
     pub offset: Option<usize>,
 }
 
-/// `POST /api/layers/{layer}/intersects` with a GeoJSON Polygon (WGS84) as the body: the
+/// `POST /api/layers/{layer}/intersects` with a GeoJSON Polygon or MultiPolygon (WGS84) as the body: the
 /// features intersecting it, in load order, paged.
 #[utoipa::path(post, path = "/api/layers/{layer}/intersects", tag = "features",
     params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), PageQuery),
-    request_body(content = Object, description = "A GeoJSON Polygon geometry in WGS84 (at most 10 000 vertices; the body at most 64 KiB)", content_type = "application/json"),
+    request_body(content = Object, description = "A GeoJSON Polygon or MultiPolygon geometry in WGS84 (at most 10 000 vertices; the body at most 64 KiB)", content_type = "application/json"),
     responses(
         (status = 200, description = "GeoJSON FeatureCollection", body = FeatureCollection, content_type = "application/geo+json"),
         (status = 400, description = "Not a valid polygon", body = ErrorBody),
@@ -600,14 +611,17 @@ pub async fn intersects(
             let pts: Vec<(f64, f64)> = r.0.iter().map(|c| (c.x, c.y)).collect();
             Ok(LineString(to_project(&twin, &pts, "polygon")?))
         };
-        let projected = Polygon::new(
-            ring(poly.exterior())?,
-            poly.interiors()
-                .iter()
-                .map(ring)
-                .collect::<Result<_, _>>()?,
-        );
-        let matched = layer_of(&twin, layer)?.query_polygon(&projected)?;
+        let projected = poly
+            .0
+            .iter()
+            .map(|p| {
+                Ok(Polygon::new(
+                    ring(p.exterior())?,
+                    p.interiors().iter().map(ring).collect::<Result<_, _>>()?,
+                ))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let matched = layer_of(&twin, layer)?.query_multipolygon(&MultiPolygon(projected))?;
         let matched = matched.into_iter().map(|i| (i, None)).collect();
         Ok(paged(layer, matched, offset, limit, |_| String::new()))
     })

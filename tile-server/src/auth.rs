@@ -49,7 +49,10 @@ pub const PROTECTED_READS: &[(&str, &str, Role)] = &[
 pub const OPEN_WRITES: &[(&str, &str)] = &[("POST", "/open311/v2/requests.json")];
 
 /// Routes with a non-GET method that only read (a query with a body): treated as reads.
-pub const READS_WITH_BODY: &[(&str, &str)] = &[("POST", "/api/layers/{layer}/intersects")];
+pub const READS_WITH_BODY: &[(&str, &str)] = &[
+    ("POST", "/api/layers/{layer}/intersects"),
+    ("POST", "/api/heritage/check"),
+];
 
 /// Routes public even on a private server: the viewer's page and files (so people can sign
 /// in) and the health check.

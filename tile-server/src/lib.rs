@@ -39,6 +39,7 @@ pub mod body;
 pub mod cache;
 pub mod error;
 pub mod features;
+pub mod heritage;
 pub mod metrics;
 pub mod ogc;
 pub mod open311;
@@ -233,6 +234,8 @@ pub struct AppState {
     /// The generation of the twin served (`twin.toml`'s import count when the server started;
     /// a later import or build is served after a restart), when the server knows the folder.
     pub generation: Option<u64>,
+    /// The heritage rules of the twin (its zones and protected views), resolved at start.
+    pub heritage: Arc<::heritage::Rules>,
 }
 
 /// The OpenAPI document of the server, generated from the handlers' annotations.
@@ -247,6 +250,9 @@ pub struct AppState {
         api::within,
         api::intersects,
         api::heritage_zones,
+        heritage::check,
+        heritage::breaches,
+        heritage::exposure,
         ogc::landing,
         ogc::conformance,
         ogc::collections,
@@ -546,7 +552,9 @@ pub fn app(
         cfg.disk_cache.as_deref(),
         cfg.twin_dir.as_deref(),
     )?;
+    let heritage_rules = Arc::new(heritage::load_rules(&twin, cfg.twin_dir.as_deref())?);
     let state = Arc::new(AppState {
+        heritage: heritage_rules,
         generation,
         twin,
         layers,
@@ -625,6 +633,9 @@ pub fn app(
         .route("/api/layers/{layer}/within", get(api::within))
         .route("/api/layers/{layer}/intersects", post(api::intersects))
         .route("/api/heritage/zones", get(api::heritage_zones))
+        .route("/api/heritage/check", post(heritage::check))
+        .route("/api/heritage/breaches", get(heritage::breaches))
+        .route("/api/heritage/exposure", get(heritage::exposure))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/conformance", get(ogc::conformance))
         .route("/ogc/collections", get(ogc::collections))

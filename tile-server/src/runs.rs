@@ -217,6 +217,11 @@ const RUN_ID: &str = "a run id (from GET /api/runs)";
 pub const MAX_SCENARIO_BYTES: usize = 64 << 10;
 
 impl Runs {
+    /// The twin folder whose runs these are.
+    pub fn twin_dir(&self) -> &std::path::Path {
+        &self.twin_dir
+    }
+
     /// Runs stored under `twin_dir` (a twin in the project CRS `crs`), scenario files listed
     /// from `scenario_dirs` (the files a scenario names are read only from these folders and
     /// the twin's), floods solved by `solver`, runs bounded by `limits`.

@@ -44,10 +44,7 @@ fn ring_vertices(mp: &MultiPolygon<f64>) -> usize {
 /// (unknown), the lowest terrain under its footprint's vertices from the first DEM that covers
 /// it, or 0 without terrain.
 pub fn building_base(twin: &Twin, b: &Building) -> f64 {
-    if b.base_height != 0.0 || twin.terrain.is_empty() {
-        return b.base_height;
-    }
-    twin_core::ground::lowest_ground(&twin.terrain, &b.footprint).unwrap_or(0.0)
+    twin_core::ground::building_base(&twin.terrain, b)
 }
 
 fn usable_solid(b: &Building) -> Option<&twin_core::model::Solid> {
@@ -116,13 +113,22 @@ pub(crate) fn building_item(twin: &Twin, idx: usize, b: &Building) -> Option<(It
     ))
 }
 
-/// A heritage site's height limit from its attributes (`height_limit`, `max_height`, `height`).
+/// A heritage site's height limit (metres), the twin's typed field
+/// ([`HeritageSite::height_limit_m`]); the `height_limit` metadata property.
 pub fn heritage_height_limit(h: &HeritageSite) -> Option<f64> {
-    ["height_limit", "max_height", "height"]
-        .iter()
-        .filter_map(|k| h.attributes.get(*k))
-        .filter_map(|v| v.trim().trim_end_matches('m').trim().parse::<f64>().ok())
-        .find(|v| v.is_finite() && *v > 0.0)
+    h.height_limit_m.filter(|v| v.is_finite() && *v > 0.0)
+}
+
+/// How high a heritage site's volume is drawn: its height limit, else its own `height`
+/// attribute, else [`HERITAGE_DEFAULT_HEIGHT_M`].
+fn heritage_extrusion(h: &HeritageSite) -> f64 {
+    heritage_height_limit(h)
+        .or_else(|| {
+            h.attributes
+                .get("height")
+                .and_then(|v| twin_core::heights::parse_length_m(v))
+        })
+        .unwrap_or(HERITAGE_DEFAULT_HEIGHT_M)
 }
 
 fn heritage_base(twin: &Twin, h: &HeritageSite) -> f64 {
@@ -137,7 +143,7 @@ pub(crate) fn heritage_item(
 ) -> Option<(Item, FeatureBox)> {
     let rect = rect_of(&h.polygon)?;
     let base = heritage_base(twin, h);
-    let top = base + heritage_height_limit(h).unwrap_or(HERITAGE_DEFAULT_HEIGHT_M);
+    let top = base + heritage_extrusion(h);
     let size = (rect[2] - rect[0]).max(rect[3] - rect[1]).max(top - base);
     Some((
         Item {
@@ -219,7 +225,7 @@ pub(crate) fn vector_glb(
                     continue;
                 };
                 let base = heritage_base(twin, h);
-                let top = base + heritage_height_limit(h).unwrap_or(HERITAGE_DEFAULT_HEIGHT_M);
+                let top = base + heritage_extrusion(h);
                 for p in &h.polygon.0 {
                     extrude(&mut mesh, placer, p, base, top, fid)?;
                 }

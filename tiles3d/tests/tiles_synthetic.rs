@@ -239,9 +239,8 @@ fn syn() -> &'static Syn {
                 name: Some("Test zone".into()),
                 polygon: MultiPolygon(vec![zone]),
                 zone: Some("I".into()),
-                attributes: [("height_limit".to_string(), "12".to_string())]
-                    .into_iter()
-                    .collect(),
+                height_limit_m: Some(12.0),
+                attributes: Default::default(),
             }],
             dems: vec![dem()],
             pointclouds: vec![PointCloud {

@@ -47,6 +47,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd::tiles::TilesCmd,
     },
+    /// Heritage conservation: check a proposed building against the protection zones and
+    /// protected views; list the existing buildings that break them.
+    Heritage {
+        #[command(subcommand)]
+        cmd: cmd::heritage::HeritageCmd,
+    },
     /// API tokens of the twin's server, with roles: create (printed once), list, revoke.
     Token {
         #[command(subcommand)]
@@ -104,6 +110,7 @@ fn run() -> Result<()> {
         Cmd::Serve(a) => cmd::serve::run(a),
         Cmd::Render(a) => cmd::render::render(&a),
         Cmd::Tiles { cmd } => cmd::tiles::run(cmd),
+        Cmd::Heritage { cmd } => cmd::heritage::run(cmd),
         Cmd::Token { cmd } => cmd::token::run(cmd),
     }
 }

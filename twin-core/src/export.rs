@@ -90,6 +90,7 @@ impl Properties for HeritageSite {
             "id": self.id,
             "name": self.name,
             "zone": self.zone,
+            "height_limit_m": self.height_limit_m,
             "attributes": attrs(&self.attributes),
         }))
     }

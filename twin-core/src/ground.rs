@@ -17,7 +17,7 @@
 //! assert_eq!(lowest_ground(&[], &fp), None);
 //! ```
 
-use crate::model::Dem;
+use crate::model::{Building, Dem};
 use geo_types::MultiPolygon;
 
 /// The lowest value of `dem` under the exterior vertices of `footprint`; none when the DEM
@@ -36,4 +36,13 @@ pub fn lowest_on(dem: &Dem, footprint: &MultiPolygon<f64>) -> Option<f64> {
 /// exterior vertices; none without such a DEM.
 pub fn lowest_ground(terrain: &[Dem], footprint: &MultiPolygon<f64>) -> Option<f64> {
     terrain.iter().find_map(|dem| lowest_on(dem, footprint))
+}
+
+/// A building's base height (orthometric metres): its own when the source gave one (not 0) or
+/// the twin has no terrain, else the lowest ground under its footprint (0 when none).
+pub fn building_base(terrain: &[Dem], b: &Building) -> f64 {
+    if b.base_height != 0.0 || terrain.is_empty() {
+        return b.base_height;
+    }
+    lowest_ground(terrain, &b.footprint).unwrap_or(0.0)
 }

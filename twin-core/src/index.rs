@@ -4,7 +4,7 @@
 
 use crate::error::{Result, TwinError};
 use geo::{BoundingRect, Distance, Euclidean, Intersects};
-use geo_types::{Geometry, Point, Polygon, Rect};
+use geo_types::{Geometry, MultiPolygon, Point, Polygon, Rect};
 use rstar::{PointDistance, RTree, RTreeObject, AABB};
 use std::collections::HashMap;
 
@@ -243,6 +243,18 @@ impl<T: Feature> Layer<T> {
             .map(|e| e.idx)
             .collect();
         out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Features whose geometry intersects any polygon of a multipolygon, in ascending index
+    /// order, each once.
+    pub fn query_multipolygon(&self, area: &MultiPolygon<f64>) -> Result<Vec<usize>> {
+        let mut out = Vec::new();
+        for p in &area.0 {
+            out.extend(self.query_polygon(p)?);
+        }
+        out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 }

@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::export::{feature_to_geojson, Properties};
 use crate::index::{Feature, Layer};
 use crate::twin::Twin;
-use geo_types::{Point, Polygon, Rect};
+use geo_types::{MultiPolygon, Point, Polygon, Rect};
 
 /// A layer of a twin: the one name for it in the store, the API, the tiles and the CLI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -131,6 +131,8 @@ pub trait VectorLayer: Sync {
     fn query_nearest(&self, p: Point<f64>, k: usize) -> Result<Vec<(usize, f64)>>;
     /// Features intersecting the polygon, ascending.
     fn query_polygon(&self, poly: &Polygon<f64>) -> Result<Vec<usize>>;
+    /// Features intersecting any polygon of the multipolygon, ascending, each once.
+    fn query_multipolygon(&self, area: &MultiPolygon<f64>) -> Result<Vec<usize>>;
     /// The feature at `idx` as RFC 7946 GeoJSON through `to_wgs84`.
     fn geojson(&self, idx: usize, to_wgs84: &Reprojector) -> Option<Result<geojson::Feature>>;
     /// The feature's typed properties.
@@ -163,6 +165,9 @@ impl<T: Feature + Properties + Sync> VectorLayer for Layer<T> {
     }
     fn query_polygon(&self, poly: &Polygon<f64>) -> Result<Vec<usize>> {
         Layer::query_polygon(self, poly)
+    }
+    fn query_multipolygon(&self, area: &MultiPolygon<f64>) -> Result<Vec<usize>> {
+        Layer::query_multipolygon(self, area)
     }
     fn geojson(&self, idx: usize, to_wgs84: &Reprojector) -> Option<Result<geojson::Feature>> {
         self.get(idx).map(|f| feature_to_geojson(f, to_wgs84))

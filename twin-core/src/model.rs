@@ -107,8 +107,35 @@ pub struct HeritageSite {
     pub polygon: MultiPolygon<f64>,
     /// Protection zone (e.g. UNESCO zone I / II), when known.
     pub zone: Option<String>,
-    /// Other attributes (historic=*, heritage=*, height limits...).
+    /// Height limit for buildings in the site's area, metres above ground, when the source
+    /// gives one (`height_limit_m`, `height_limit` or `max_height`; see
+    /// [`HeritageSite::HEIGHT_LIMIT_KEYS`]). Typed as a number through store, API and tiles.
+    pub height_limit_m: Option<f64>,
+    /// Other attributes (historic=*, heritage=*...), the height limit's key taken out.
     pub attributes: Attributes,
+}
+
+impl HeritageSite {
+    /// The source attributes read as a height limit (metres), first found first.
+    pub const HEIGHT_LIMIT_KEYS: [&'static str; 3] =
+        ["height_limit_m", "height_limit", "max_height"];
+
+    /// Take the height limit out of source attributes: the first of
+    /// [`HeritageSite::HEIGHT_LIMIT_KEYS`] that parses as a length (`"11"`, `"11 m"`, `"36 ft"`)
+    /// is removed from `attributes` and returned. A key that does not parse stays in the
+    /// attributes.
+    pub fn take_height_limit(attributes: &mut Attributes) -> Option<f64> {
+        for k in Self::HEIGHT_LIMIT_KEYS {
+            if let Some(v) = attributes
+                .get(k)
+                .and_then(|v| crate::heights::parse_length_m(v))
+            {
+                attributes.remove(k);
+                return Some(v);
+            }
+        }
+        None
+    }
 }
 
 /// A sensor: river gauge, rain gauge, traffic counter, camera...

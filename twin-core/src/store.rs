@@ -38,7 +38,7 @@ const FEATURE_TABLES: [(&str, &str, &str); 5] = [
         "id TEXT NOT NULL UNIQUE, name TEXT, height REAL NOT NULL, base_height REAL NOT NULL, levels INTEGER, \
          usage TEXT, source_id TEXT NOT NULL, height_source TEXT NOT NULL, solid TEXT, attributes TEXT",
     ),
-    ("heritage", "MULTIPOLYGON", "id TEXT NOT NULL UNIQUE, name TEXT, zone TEXT, attributes TEXT"),
+    ("heritage", "MULTIPOLYGON", "id TEXT NOT NULL UNIQUE, name TEXT, zone TEXT, height_limit_m REAL, attributes TEXT"),
     ("sensors", "POINT", "id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, unit TEXT NOT NULL, name TEXT, attributes TEXT"),
     (
         "roads",
@@ -165,6 +165,8 @@ impl Store {
                 path: path.into(),
                 message: "not a GeoPackage (application_id is not GPKG)".into(),
             });
+        } else {
+            store.migrate()?;
         }
         let (srs_id, def): (i32, String) = store
             .conn
@@ -183,6 +185,34 @@ impl Store {
         }
         store.srs_id = srs_id;
         Ok(store)
+    }
+
+    /// Bring a store written by an earlier version up to the current columns: the heritage
+    /// table's typed `height_limit_m` (REAL; the load falls back to the old string attribute).
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let has: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) > 0 FROM pragma_table_info('heritage') WHERE name = 'height_limit_m'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql_err(&path))?;
+        let table: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'heritage'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql_err(&path))?;
+        if table && !has {
+            self.conn
+                .execute_batch("ALTER TABLE heritage ADD COLUMN height_limit_m REAL")
+                .map_err(sql_err(&path))?;
+        }
+        Ok(())
     }
 
     /// The store's file.
@@ -418,7 +448,9 @@ impl Store {
         twin.buildings = Layer::new(buildings)?;
 
         let mut st = c
-            .prepare("SELECT geom, id, name, zone, attributes FROM heritage ORDER BY fid")
+            .prepare(
+                "SELECT geom, id, name, zone, height_limit_m, attributes FROM heritage ORDER BY fid",
+            )
             .map_err(&e)?;
         let rows = st
             .query_map([], |r| {
@@ -427,19 +459,24 @@ impl Store {
                     r.get(1)?,
                     r.get(2)?,
                     r.get(3)?,
-                    r.get(4)?,
+                    r.get::<_, Option<f64>>(4)?,
+                    r.get(5)?,
                 ))
             })
             .map_err(&e)?;
         let mut v = Vec::new();
         for row in rows {
-            let (g, id, name, zone, a) = row.map_err(&e)?;
+            let (g, id, name, zone, limit, a) = row.map_err(&e)?;
+            let mut attributes = attrs(a);
+            // A store written before the typed column kept the limit as a string attribute.
+            let height_limit_m = limit.or_else(|| HeritageSite::take_height_limit(&mut attributes));
             v.push(HeritageSite {
                 polygon: mp(geom(g)?)?,
                 id,
                 name,
                 zone,
-                attributes: attrs(a),
+                height_limit_m,
+                attributes,
             });
         }
         twin.heritage = Layer::new(v)?;
@@ -670,7 +707,7 @@ fn write_all(tx: &Transaction<'_>, imp: &Imported, srs: i32) -> Result<()> {
     }
     let mut st = tx
         .prepare_cached(
-            "INSERT INTO heritage (geom, id, name, zone, attributes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO heritage (geom, id, name, zone, height_limit_m, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(s)?;
     for h in &imp.heritage {
@@ -679,6 +716,7 @@ fn write_all(tx: &Transaction<'_>, imp: &Imported, srs: i32) -> Result<()> {
             h.id,
             h.name,
             h.zone,
+            h.height_limit_m,
             json(&h.attributes)
         ])
         .map_err(|e| TwinError::invalid(format!("heritage site {}", h.id), e))?;

@@ -249,3 +249,55 @@ fn terrain_and_point_clouds_round_trip_through_the_store() {
         "{list}"
     );
 }
+
+/// Heritage height limits are a REAL column that GDAL sees as a number; a store written before
+/// the column (the limit a string among the attributes) gains it on open and still loads the
+/// limit as a number.
+#[test]
+fn heritage_height_limits_are_typed_and_old_stores_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = TwinDir::create(dir.path(), "h", Crs::epsg(32648).unwrap()).unwrap();
+    t.import(
+        SourceConfig {
+            path: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../data/hue/heritage.geojson"),
+            layer: Some(LayerKind::Heritage),
+            crs: Some("EPSG:4326".into()),
+            lod: None,
+        },
+        &NO,
+    )
+    .unwrap();
+    let limit = |t: &TwinDir, id: &str| {
+        let twin = t.load().unwrap();
+        let h = twin
+            .heritage
+            .features()
+            .iter()
+            .find(|h| h.id == id)
+            .unwrap()
+            .clone();
+        (
+            h.height_limit_m,
+            h.attributes.get("height_limit_m").cloned(),
+        )
+    };
+    assert_eq!(limit(&t, "heritage:royal-axis"), (Some(14.0), None));
+    assert_eq!(limit(&t, "heritage:ngo-mon"), (None, None));
+    let store = t.store_path();
+    let info = ogrinfo(&["-so", store.to_str().unwrap(), "heritage"]);
+    assert!(info.contains("height_limit_m: Real"), "{info}");
+    // The store as an earlier version wrote it: no column, the limit a string attribute.
+    {
+        let c = rusqlite::Connection::open(&store).unwrap();
+        c.execute_batch(
+            "UPDATE heritage SET attributes = json_set(attributes, '$.height_limit_m', '14') WHERE id = 'heritage:royal-axis';
+             ALTER TABLE heritage DROP COLUMN height_limit_m;",
+        )
+        .unwrap();
+    }
+    let t = TwinDir::open(dir.path()).unwrap();
+    assert_eq!(limit(&t, "heritage:royal-axis"), (Some(14.0), None));
+    let info = ogrinfo(&["-so", store.to_str().unwrap(), "heritage"]);
+    assert!(info.contains("height_limit_m: Real"), "{info}");
+}

@@ -4,13 +4,14 @@
 //! A building is burnt in as blocked cells, so its exposure is read on the open cells whose
 //! centres lie within one cell size of its footprint (the ring of cells around it, plus any open
 //! cell inside a footprint too small to be burnt). A heritage site is read the same way on its
-//! outline, but only on the cells that were dry at the start of the run: a site's polygon often
-//! takes in standing water (the Citadel's moats, the river a sightline corridor crosses), whose
-//! depth is not the site's flooding. A site with no cell dry at the start is read on all its
-//! cells. A road is sampled every half cell along its centreline.
+//! outline, but only on its own ground: not on the twin's water bodies (cells inside a water
+//! polygon, cells a waterway line passes through) nor on cells wet at the start of the run. A
+//! site's polygon often takes in water (the Citadel's moats, the river a sightline corridor
+//! crosses) whose depth is not the site's flooding. A site with no such ground cell is read on
+//! all its cells. A road is sampled every half cell along its centreline.
 
 use super::model::FloodModel;
-use super::raster::{cells_near, sample_line};
+use super::raster::{cells_near, geometry_cells, sample_line};
 use super::solver::FloodSummary;
 use crate::output::{FeatureRow, RoadRow};
 use geo_types::Geometry;
@@ -29,24 +30,37 @@ pub struct Impacts {
     pub roads: Vec<RoadRow>,
 }
 
-/// The open cells of `cells`; for `dry_at_start`, only those no deeper than the wet depth at
-/// the start of the run, unless that leaves none.
-fn cells_read(model: &FloodModel, cells: Vec<usize>, dry_at_start: bool) -> Vec<usize> {
+/// The open cells of `cells`; with `ground` (a mask of the cells that are land: not a water
+/// body of the twin), only the ground cells no deeper than the wet depth at the start of the
+/// run, unless that leaves none.
+fn cells_read(model: &FloodModel, cells: Vec<usize>, ground: Option<&[bool]>) -> Vec<usize> {
     let open: Vec<usize> = cells.into_iter().filter(|&c| !model.blocked[c]).collect();
-    if !dry_at_start {
+    let Some(ground) = ground else {
         return open;
-    }
+    };
     let wet = model.params.wet_depth;
     let dry: Vec<usize> = open
         .iter()
         .copied()
-        .filter(|&c| model.h0[c] <= wet)
+        .filter(|&c| ground[c] && model.h0[c] <= wet)
         .collect();
     if dry.is_empty() {
         open
     } else {
         dry
     }
+}
+
+/// The cells of the grid that are land: false on every cell of the twin's water features
+/// (inside a water polygon, or on a waterway's line).
+pub fn ground_mask(twin: &Twin, model: &FloodModel) -> Vec<bool> {
+    let mut ground = vec![true; model.grid.cells()];
+    for w in twin.water.features() {
+        for c in geometry_cells(&model.grid, &w.geometry) {
+            ground[c] = false;
+        }
+    }
+    ground
 }
 
 fn read_cells(s: &FloodSummary, cells: &[usize]) -> (usize, f64, f64, f64, Option<f64>, f64) {
@@ -74,15 +88,17 @@ pub fn impacts(twin: &Twin, model: &FloodModel, s: &FloodSummary) -> Impacts {
             r.max().x >= ext[0] && r.min().x <= ext[2] && r.max().y >= ext[1] && r.min().y <= ext[3]
         })
     };
+    let ground = ground_mask(twin, model);
     let feature = |id: &str,
                    name: &Option<String>,
                    kind: Option<String>,
                    geom: Geometry<f64>,
-                   dry_at_start: bool| {
+                   own_ground: bool| {
         if !inside(&geom) {
             return None;
         }
-        let cells = cells_read(model, cells_near(g, &geom, g.dx), dry_at_start);
+        let mask = own_ground.then_some(ground.as_slice());
+        let cells = cells_read(model, cells_near(g, &geom, g.dx), mask);
         let r = read_cells(s, &cells);
         (r.0 > 0).then(|| FeatureRow {
             id: id.to_string(),
@@ -183,6 +199,7 @@ mod tests {
                 (x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1), (x: x0, y: y0)
             ]]),
             zone: Some("I".into()),
+            height_limit_m: None,
             attributes: Default::default(),
         }
     }
@@ -224,5 +241,52 @@ mod tests {
         let pavilion = get("pavilion");
         assert_eq!(pavilion.max_depth_m, 3.0, "{pavilion:?}");
         assert_eq!(pavilion.cells, 2 * 4, "{pavilion:?}");
+    }
+
+    /// A water body of the twin inside a site's polygon is not read even when it was dry at
+    /// the start (a moat that the river fills during the run).
+    #[test]
+    fn heritage_sites_skip_the_twins_water_bodies() {
+        use twin_core::model::Water;
+        // 10 × 10 cells of 10 m, all dry at the start; a moat polygon over x 20..40 m.
+        let m = FloodModel::flat(10, 10, 10.0, 0.0, 0.03);
+        let n = m.grid.cells();
+        let moat = |k: usize| (2..=3).contains(&(k % 10));
+        let s = FloodSummary {
+            max_depth: (0..n).map(|k| if moat(k) { 4.9 } else { 0.4 }).collect(),
+            first_wet: (0..n)
+                .map(|k| if moat(k) { 600.0 } else { 1800.0 })
+                .collect(),
+            wet_duration: vec![60.0; n],
+            hazard_duration: vec![0.0; n],
+            max_speed: vec![0.0; n],
+            max_hazard: vec![0.0; n],
+        };
+        let mut twin = Twin::new("t", Crs::epsg(32648).unwrap()).unwrap();
+        twin.water = Layer::new(vec![Water {
+            id: "moat".into(),
+            kind: "canal".into(),
+            name: None,
+            geometry: Geometry::Polygon(polygon![
+                (x: 20.0, y: 0.0), (x: 40.0, y: 0.0), (x: 40.0, y: 100.0), (x: 20.0, y: 100.0), (x: 20.0, y: 0.0)
+            ]),
+        }])
+        .unwrap();
+        twin.heritage = Layer::new(vec![
+            // The walls with the moat inside their polygon: read on land only.
+            site("walls", 5.0, 40.0, 55.0, 60.0),
+            // A site wholly on the moat: read on all its cells.
+            site("moat-pavilion", 28.0, 45.0, 32.0, 55.0),
+        ])
+        .unwrap();
+        let imp = impacts(&twin, &m, &s);
+        let get = |id: &str| imp.heritage.iter().find(|h| h.id == id).unwrap();
+        let walls = get("walls");
+        assert_eq!(walls.max_depth_m, 0.4, "{walls:?}");
+        assert_eq!(walls.first_wet_s, Some(1800.0), "{walls:?}");
+        assert!(walls.cells > 0);
+        let pav = get("moat-pavilion");
+        assert_eq!(pav.max_depth_m, 4.9, "{pav:?}");
+        assert_eq!(pav.first_wet_s, Some(600.0), "{pav:?}");
     }
 }

@@ -3,11 +3,11 @@
 //! inflows and stage boundaries put on cells.
 
 use super::model::{FloodModel, GridSpec, Inflow, SolverParams, Stage};
-use super::raster::{cells_in_polygon, cells_on_line};
+use super::raster::{cells_in_polygon, cells_on_line, geometry_cells};
 use super::scenario::{Coords, LoadedScenario, SeriesKind, MAX_STAGE_ABOVE_GROUND_M};
 use super::series::{Interp, TimeSeries};
 use crate::error::{Result, ScenarioError};
-use geo_types::{Geometry, LineString, MultiPolygon, Polygon};
+use geo_types::{LineString, MultiPolygon, Polygon};
 use rayon::prelude::*;
 use std::collections::VecDeque;
 use toml::Spanned;
@@ -745,16 +745,6 @@ pub fn prepare(sc: &LoadedScenario, twin: &Twin) -> Result<Prepared> {
 }
 
 /// The cells of a polygon (centres inside) or of a line (cells crossed).
-fn geometry_cells(grid: &GridSpec, g: &Geometry<f64>) -> Vec<usize> {
-    match g {
-        Geometry::Polygon(p) => cells_in_polygon(grid, &MultiPolygon(vec![p.clone()])),
-        Geometry::MultiPolygon(p) => cells_in_polygon(grid, p),
-        Geometry::LineString(l) => cells_on_line(grid, l),
-        Geometry::MultiLineString(ml) => ml.0.iter().flat_map(|l| cells_on_line(grid, l)).collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// Fill the open cells 4-connected to `seeds` whose ground is below `level` with water up to
 /// it; returns how many cells were filled.
 pub fn fill_connected(

@@ -77,6 +77,17 @@ pub fn cells_near(g: &GridSpec, geom: &Geometry<f64>, dist: f64) -> Vec<usize> {
     out
 }
 
+/// The cells of a feature: centres inside a polygon, every cell a line passes through.
+pub fn geometry_cells(grid: &GridSpec, g: &Geometry<f64>) -> Vec<usize> {
+    match g {
+        Geometry::Polygon(p) => cells_in_polygon(grid, &MultiPolygon(vec![p.clone()])),
+        Geometry::MultiPolygon(p) => cells_in_polygon(grid, p),
+        Geometry::LineString(l) => cells_on_line(grid, l),
+        Geometry::MultiLineString(ml) => ml.0.iter().flat_map(|l| cells_on_line(grid, l)).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Every cell a line passes through, in order along the line, without repeats in a row.
 /// Consecutive cells share an edge (4-connected), so water cannot slip diagonally through a
 /// levee drawn along it.

@@ -2,6 +2,7 @@
 //! twin-core's [`Progress`] trait, number lists from the command line, the flood solver choice.
 
 pub mod flood;
+pub mod heritage;
 pub mod import;
 pub mod info;
 pub mod query;

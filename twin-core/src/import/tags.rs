@@ -163,6 +163,8 @@ pub(crate) fn classify(
             _ => None,
         });
         if let Some(polygon) = polygon.filter(|m| !m.0.is_empty()) {
+            let mut attributes = tags.clone();
+            let height_limit_m = HeritageSite::take_height_limit(&mut attributes);
             out.heritage.push(HeritageSite {
                 id: t.id.clone(),
                 name: name.clone(),
@@ -170,7 +172,8 @@ pub(crate) fn classify(
                 zone: tag(tags, "zone")
                     .or(tag(tags, "heritage:zone"))
                     .map(str::to_string),
-                attributes: tags.clone(),
+                height_limit_m,
+                attributes,
             });
             taken += 1;
         }

@@ -1,0 +1,113 @@
+//! Monument flood exposure across stored runs on the sample twin: the three flood runs of the
+//! levee scenario (alarm 3 and October 2025 as baselines, then the levee), the table against
+//! each run's `heritage.csv` parsed here with the csv crate, the ranking, and the Citadel walls
+//! read on their own ground: below the largest depth anywhere in their polygon (the moat).
+
+use geo::Contains;
+use heritage::exposure::exposure_table;
+use scenarios::jobs::{Job, JobOptions, RunStore};
+use scenarios::output::{Raster, RunDir};
+use std::path::Path;
+
+#[test]
+fn monument_exposure_across_the_stored_runs() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("heritage-exposure/hue");
+    let _ = std::fs::remove_dir_all(&dir);
+    testkit::copy_sample_twin(&dir);
+    let twin = twin_core::TwinDir::open(&dir).unwrap().load().unwrap();
+    let scenario = testkit::repo().join("scenarios/examples/hue/flood_oct2025_levee.toml");
+    Job::from_path(&dir, &scenario)
+        .unwrap()
+        .run(&twin, &JobOptions::default())
+        .unwrap();
+    let t = exposure_table(&dir).unwrap();
+    assert_eq!(t.runs.len(), 3, "{:?}", t.runs);
+    let store = RunStore::for_twin(&dir);
+    // Every cell of the table is its run's heritage.csv row.
+    for (k, run) in t.runs.iter().enumerate() {
+        let path = store.dir(&run.id).unwrap().join("heritage.csv");
+        let mut rd = csv::Reader::from_path(&path).unwrap();
+        let h = rd.headers().unwrap().clone();
+        let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+        let (id, depth, wet, first) = (
+            col("id"),
+            col("max_depth_m"),
+            col("wet_duration_s"),
+            col("first_wet_s"),
+        );
+        let mut rows = 0;
+        for r in rd.records() {
+            let r = r.unwrap();
+            rows += 1;
+            let m = t.monuments.iter().find(|m| m.site == r[id]).unwrap();
+            let e = m.runs[k].as_ref().unwrap();
+            assert!((e.max_depth_m - r[depth].parse::<f64>().unwrap()).abs() < 1e-9);
+            assert!((e.hours_wet - r[wet].parse::<f64>().unwrap() / 3600.0).abs() < 1e-9);
+            let f: Option<f64> = r[first].parse().ok();
+            assert_eq!(
+                e.first_wet_h.map(|h| (h * 3600.0).round()),
+                f.map(f64::round)
+            );
+        }
+        assert_eq!(
+            rows,
+            t.monuments.iter().filter(|m| m.runs[k].is_some()).count()
+        );
+    }
+    // Ranked by the largest depth over the runs.
+    for (i, m) in t.monuments.iter().enumerate() {
+        assert_eq!(m.rank, i + 1);
+        let worst = m
+            .runs
+            .iter()
+            .flatten()
+            .map(|e| e.max_depth_m)
+            .fold(0.0, f64::max);
+        assert_eq!(m.worst_depth_m, worst);
+    }
+    assert!(t
+        .monuments
+        .windows(2)
+        .all(|w| w[0].worst_depth_m >= w[1].worst_depth_m));
+    // The Citadel walls at alarm 3: on their own ground, below the deepest water in their
+    // polygon (the moat), read from the run's max-depth raster.
+    let alarm = t
+        .runs
+        .iter()
+        .position(|r| r.name.contains("alarm 3"))
+        .expect("alarm 3 run");
+    let walls = t
+        .monuments
+        .iter()
+        .find(|m| m.site == "heritage:kinh-thanh-walls")
+        .unwrap();
+    let own = walls.runs[alarm].as_ref().unwrap().max_depth_m;
+    let rd = RunDir::new(store.dir(&t.runs[alarm].id).unwrap());
+    let max = rd.read_raster(&rd.raster_path(Raster::MaxDepth)).unwrap();
+    let poly = &twin
+        .heritage
+        .features()
+        .iter()
+        .find(|h| h.id == "heritage:kinh-thanh-walls")
+        .unwrap()
+        .polygon;
+    let mut in_polygon = 0.0f64;
+    for r in 0..max.nrows {
+        for c in 0..max.ncols {
+            let (x, y) = (
+                max.xmin + (c as f64 + 0.5) * max.cell_x,
+                max.ymax - (r as f64 + 0.5) * max.cell_y,
+            );
+            if let Some(d) = max.get(c, r) {
+                if poly.contains(&geo_types::Point::new(x, y)) && d.is_finite() {
+                    in_polygon = in_polygon.max(d as f64);
+                }
+            }
+        }
+    }
+    eprintln!(
+        "Citadel walls at alarm 3: {own:.2} m on their own ground, {in_polygon:.2} m the deepest cell of their polygon; ranking: {}",
+        t.monuments.iter().take(5).map(|m| format!("{} {:.2} m", m.site, m.worst_depth_m)).collect::<Vec<_>>().join(", ")
+    );
+    assert!(own < in_polygon, "{own} vs {in_polygon}");
+}

@@ -1,0 +1,280 @@
+//! `twin heritage check <twin> <proposal>`, `twin heritage viewshed <twin> --lon --lat --out`,
+//! `twin heritage exposure <twin>` and `twin heritage breaches <twin>`: a proposed building judged against the twin's protection
+//! zones, protected views and sightlines (the `heritage` crate), a viewshed as GeoTIFF (with the
+//! cells a proposal hides), monument flood exposure across the stored runs, and the existing
+//! buildings that break the rules.
+
+use anyhow::{Context, Result};
+use heritage::{Outcome, Proposal, Rules, Verdict};
+use std::path::PathBuf;
+use twin_core::TwinDir;
+
+/// `twin heritage` subcommands.
+#[derive(clap::Subcommand)]
+pub enum HeritageCmd {
+    /// Judge a proposed building (a GeoJSON Feature in WGS84 with `height` in metres or
+    /// `storeys`, optionally `roof:shape`) against the zones' rules and the protected views:
+    /// one row per rule with its numbers. Exits with status 2 when the proposal is refused.
+    Check {
+        /// The twin folder (its heritage layer and heritage_rules.toml).
+        twin: PathBuf,
+        /// The proposal (GeoJSON).
+        proposal: PathBuf,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The viewshed from a point (WGS84 lon/lat, height above the ground) over the twin's DEM
+    /// with its buildings, as a GeoTIFF (1 seen, 0 hidden, NaN no data or beyond the maximum
+    /// distance), with gdal_viewshed's options; with --proposal, also the cells it would hide
+    /// (`<out>` with `_lost` before the extension).
+    Viewshed {
+        /// The twin folder.
+        twin: PathBuf,
+        /// Observer longitude (WGS84).
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+        /// Observer latitude (WGS84).
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Observer height above the ground (m), as gdal_viewshed -oz.
+        #[arg(long, default_value_t = 2.0)]
+        height: f64,
+        /// Target height above the ground (m), -tz.
+        #[arg(long, default_value_t = 0.0)]
+        target_height: f64,
+        /// Largest distance (m), -md.
+        #[arg(long)]
+        max_distance: Option<f64>,
+        /// Curvature coefficient, -cc (0.85714: curvature and refraction; 1: curvature; 0: none).
+        #[arg(long, default_value_t = heritage::plane::CC_DEFAULT)]
+        cc: f64,
+        /// A proposed building (GeoJSON): also write the cells it hides.
+        #[arg(long)]
+        proposal: Option<PathBuf>,
+        /// The GeoTIFF to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Monument flood exposure across the twin's finished flood runs: per monument and run the
+    /// largest depth on its own ground, hours wet, hours above the run's hazard depth and the
+    /// first wet time, the most exposed first.
+    Exposure {
+        /// The twin folder (its runs/).
+        twin: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The existing buildings over the height limits of the buffer zones and view corridors,
+    /// or above the protected views' threshold planes.
+    Breaches {
+        /// The twin folder.
+        twin: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `twin heritage` subcommand.
+pub fn run(cmd: HeritageCmd) -> Result<()> {
+    match cmd {
+        HeritageCmd::Check {
+            twin,
+            proposal,
+            json,
+        } => {
+            let dir = TwinDir::open(&twin)?;
+            let t = dir.load()?;
+            let rules = Rules::load(&twin, &t)?;
+            let text = std::fs::read_to_string(&proposal)
+                .with_context(|| format!("reading {}", proposal.display()))?;
+            let p = Proposal::from_geojson(&text, &t, &rules)
+                .with_context(|| proposal.display().to_string())?;
+            let v = heritage::check(&t, &rules, &p);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", verdict_table(&v));
+            }
+            if !v.permitted {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        HeritageCmd::Viewshed {
+            twin,
+            lon,
+            lat,
+            height,
+            target_height,
+            max_distance,
+            cc,
+            proposal,
+            out,
+        } => {
+            use heritage::viewshed::{
+                proposal_difference, viewshed, write_geotiff, Surface, ViewshedOptions,
+            };
+            if !(height.is_finite() && target_height.is_finite() && (0.0..=1.0).contains(&cc)) {
+                anyhow::bail!("--height and --target-height must be numbers, --cc within [0, 1]");
+            }
+            let dir = TwinDir::open(&twin)?;
+            let t = dir.load()?;
+            let (x, y) = twin_core::crs::Reprojector::new(&twin_core::crs::Crs::wgs84(), &t.crs)?
+                .apply(lon, lat)?;
+            let o = ViewshedOptions {
+                observer_height: height,
+                target_height,
+                max_distance,
+                cc,
+            };
+            let surface = Surface::of_twin(&t)?;
+            let epsg = t.crs.epsg_code();
+            let (v, lost) = match &proposal {
+                Some(p) => {
+                    let rules = Rules::load(&twin, &t)?;
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    let prop = Proposal::from_geojson(&text, &t, &rules)
+                        .with_context(|| p.display().to_string())?;
+                    let (v, lost) = proposal_difference(&t, &prop, x, y, &o)?;
+                    (v, Some(lost))
+                }
+                None => (viewshed(&surface, x, y, &o)?, None),
+            };
+            write_geotiff(&out, &surface, &v, epsg)?;
+            let seen = v.iter().filter(|c| **c == Some(true)).count();
+            let judged = v.iter().filter(|c| c.is_some()).count();
+            println!(
+                "{seen} of {judged} cells seen ({} m cells); written to {}",
+                surface.cell,
+                out.display()
+            );
+            if let Some(lost) = lost {
+                let stem = out
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("viewshed");
+                let path = out.with_file_name(format!("{stem}_lost.tif"));
+                let cells: Vec<Option<bool>> = lost.iter().map(|l| Some(*l)).collect();
+                write_geotiff(&path, &surface, &cells, epsg)?;
+                println!(
+                    "the proposal hides {} of them; written to {}",
+                    lost.iter().filter(|l| **l).count(),
+                    path.display()
+                );
+            }
+            Ok(())
+        }
+        HeritageCmd::Exposure { twin, json } => {
+            let t = heritage::exposure::exposure_table(&twin)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+                return Ok(());
+            }
+            for (k, r) in t.runs.iter().enumerate() {
+                println!("run {}: {} ({})", k + 1, r.name, r.id);
+            }
+            println!("{:>4} {:<28} {:>4}  per run: depth m / hours wet / hours above hazard / first wet h", "rank", "monument", "zone");
+            for m in &t.monuments {
+                let cells: Vec<String> = m
+                    .runs
+                    .iter()
+                    .map(|e| match e {
+                        Some(e) => format!(
+                            "{:.2}/{:.1}/{:.1}/{}",
+                            e.max_depth_m,
+                            e.hours_wet,
+                            e.hours_above_hazard,
+                            e.first_wet_h
+                                .map(|h| format!("{h:.1}"))
+                                .unwrap_or_else(|| "-".into())
+                        ),
+                        None => "-".into(),
+                    })
+                    .collect();
+                println!(
+                    "{:>4} {:<28} {:>4}  {}",
+                    m.rank,
+                    m.name.as_deref().unwrap_or(&m.site),
+                    m.zone.as_deref().unwrap_or("-"),
+                    cells.join("  ")
+                );
+            }
+            Ok(())
+        }
+        HeritageCmd::Breaches { twin, json } => {
+            let dir = TwinDir::open(&twin)?;
+            let t = dir.load()?;
+            let rules = Rules::load(&twin, &t)?;
+            let rows = heritage::breaches(&t, &rules);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
+            }
+            println!(
+                "{:<16} {:<22} {:<24} {:>9} {:>9} {:>8}  name",
+                "rule", "under", "building", "value m", "limit m", "excess"
+            );
+            for b in &rows {
+                println!(
+                    "{:<16} {:<22} {:<24} {:>9.2} {:>9.2} {:>8.2}  {}",
+                    b.rule,
+                    b.under,
+                    b.building,
+                    b.value,
+                    b.limit,
+                    b.excess,
+                    b.name.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} breaches", rows.len());
+            Ok(())
+        }
+    }
+}
+
+/// The verdict as a plain table: the proposal, the zones, one row per rule.
+pub fn verdict_table(v: &Verdict) -> String {
+    let p = &v.proposal;
+    let mut s = format!(
+        "proposal {}: {:.1} m ({}), base {:.2} m, top {:.2} m, footprint {:.0} m²\n",
+        p.name.as_deref().unwrap_or("(unnamed)"),
+        p.height_m,
+        p.height_from,
+        p.base_m,
+        v.top_m,
+        v.area_m2
+    );
+    if v.zones.is_empty() {
+        s.push_str("zones: none\n");
+    }
+    for z in &v.zones {
+        s.push_str(&format!(
+            "zone: {} ({}, zone {}, {:?}{})\n",
+            z.site,
+            z.name.as_deref().unwrap_or(""),
+            z.zone.as_deref().unwrap_or("-"),
+            z.kind,
+            z.height_limit_m
+                .map(|l| format!(", limit {l} m"))
+                .unwrap_or_default()
+        ));
+    }
+    for r in &v.rules {
+        let o = match r.outcome {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "FAIL",
+            Outcome::NotAssessed => "n/a",
+        };
+        s.push_str(&format!("{o:<5} {:<15} {}\n", r.rule, r.detail));
+    }
+    s.push_str(if v.permitted {
+        "verdict: permitted\n"
+    } else {
+        "verdict: REFUSED\n"
+    });
+    s
+}

@@ -1,0 +1,167 @@
+//! `twin heritage check|breaches` on a copy of the sample twin: a 30 m proposal in the royal
+//! axis corridor refused (status 2) naming the rule and its numbers, an 8 m one outside every
+//! zone permitted, the corridor's breaches listed as JSON.
+
+mod common;
+use common::{copy_sample_twin, text, twin};
+
+fn square(lon: f64, lat: f64, props: serde_json::Value) -> String {
+    square_of(lon, lat, 20.0, props)
+}
+
+/// A square of `side` metres centred on (lon, lat), as a GeoJSON Feature.
+fn square_of(lon: f64, lat: f64, side: f64, props: serde_json::Value) -> String {
+    let (dx, dy) = (side / 2.0 / 106_700.0, side / 2.0 / 110_700.0);
+    serde_json::json!({"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [[
+        [lon - dx, lat - dy], [lon + dx, lat - dy], [lon + dx, lat + dy], [lon - dx, lat + dy], [lon - dx, lat - dy]
+    ]]}})
+    .to_string()
+}
+
+#[test]
+fn check_and_breaches_on_the_sample_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("hue");
+    copy_sample_twin(&t);
+    let ts = t.to_str().unwrap();
+    // 60 % of the way from Phu Văn Lâu to Ngự Bình, in the royal axis corridor.
+    let (lon, lat) = (
+        107.5809 + (107.5961 - 107.5809) * 0.6,
+        16.4655 + (16.4418 - 16.4655) * 0.6,
+    );
+    let p30 = dir.path().join("p30.geojson");
+    std::fs::write(
+        &p30,
+        square(
+            lon,
+            lat,
+            serde_json::json!({"height": 30, "roof:shape": "hipped"}),
+        ),
+    )
+    .unwrap();
+    let o = twin(&["heritage", "check", ts, p30.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("FAIL  height_limit    Royal axis sightline corridor: height 30.0 m over the limit of 14.0 m by 16.0 m"), "{out}");
+    assert!(out.contains("pass  roof"), "{out}");
+    assert!(out.contains("verdict: REFUSED"), "{out}");
+    // The same as JSON: typed numbers.
+    let o = twin(&["heritage", "check", ts, p30.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["permitted"], false);
+    let rule = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "height_limit")
+        .unwrap();
+    assert_eq!(
+        (rule["value"].as_f64(), rule["limit"].as_f64()),
+        (Some(30.0), Some(14.0))
+    );
+    assert_eq!(rule["outcome"], "fail");
+
+    let p8 = dir.path().join("p8.geojson");
+    std::fs::write(
+        &p8,
+        square(107.6050, 16.4620, serde_json::json!({"height": 8})),
+    )
+    .unwrap();
+    let o = twin(&["heritage", "check", ts, p8.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("zones: none") && text(&o).contains("verdict: permitted"),
+        "{}",
+        text(&o)
+    );
+
+    let o = twin(&["heritage", "breaches", ts, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let axis: Vec<_> = rows
+        .iter()
+        .filter(|r| r["under"] == "heritage:royal-axis")
+        .collect();
+    assert!(!axis.is_empty());
+    assert!(axis
+        .iter()
+        .all(|r| r["value"].as_f64().unwrap() > 14.0 && r["limit"] == 14.0));
+
+    // The viewshed from Ngự Bình's summit with a 60 m tower a kilometre down the axis: both
+    // GeoTIFFs read by GDAL, the tower hiding cells.
+    let out = dir.path().join("vs.tif");
+    let (tlon, tlat) = (
+        107.5961 + (107.5792 - 107.5961) * 0.3,
+        16.4418 + (16.4677 - 16.4418) * 0.3,
+    );
+    let tower = dir.path().join("tower.geojson");
+    // 60 m across: the viewshed's cells are 30 m; a building hides what covers their centres.
+    std::fs::write(
+        &tower,
+        square_of(tlon, tlat, 60.0, serde_json::json!({"height": 60})),
+    )
+    .unwrap();
+    let o = twin(&[
+        "heritage",
+        "viewshed",
+        ts,
+        "--lon",
+        "107.5961",
+        "--lat",
+        "16.4418",
+        "--max-distance",
+        "4000",
+        "--proposal",
+        tower.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    let hidden: usize = said
+        .split("the proposal hides ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(hidden > 0, "{said}");
+    for f in ["vs.tif", "vs_lost.tif"] {
+        let info = std::process::Command::new("gdalinfo")
+            .arg("-stats")
+            .arg(dir.path().join(f))
+            .output();
+        if let Ok(info) = info {
+            let info = String::from_utf8_lossy(&info.stdout).to_string();
+            assert!(info.contains("Size is 400, 574"), "{info}");
+            assert!(info.contains("UTM zone 48N"), "{info}");
+        }
+    }
+
+    // Monument exposure: no run yet, then one flood run (alarm 3).
+    let o = twin(&["heritage", "exposure", ts, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 0);
+    let alarm = common::repo().join("scenarios/examples/hue/flood_alarm3.toml");
+    let o = twin(&["scenario", "run", ts, alarm.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = twin(&["heritage", "exposure", ts, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1, "{v}");
+    let m = v["monuments"].as_array().unwrap();
+    assert!(m.len() > 10, "{v}");
+    assert_eq!(m[0]["rank"], 1);
+    let o = twin(&["heritage", "exposure", ts]);
+    assert!(text(&o).contains("Hue Citadel walls"), "{}", text(&o));
+
+    // A proposal with no height is refused plainly.
+    let bad = dir.path().join("bad.geojson");
+    std::fs::write(&bad, square(lon, lat, serde_json::json!({}))).unwrap();
+    let o = twin(&["heritage", "check", ts, bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("neither `height` (m) nor `storeys` given"),
+        "{}",
+        text(&o)
+    );
+}
