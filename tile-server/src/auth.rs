@@ -34,6 +34,11 @@ pub const WRITES: &[(&str, &str, Role)] = &[
     ("POST", "/api/runs", Role::Planner),
     ("DELETE", "/api/runs/{id}", Role::Planner),
     ("POST", "/api/runs/{id}/rerun", Role::Planner),
+    // SensorThings (crate::sta): creating, changing and deleting entities and observations
+    ("POST", "/v1.1/{*path}", Role::Editor),
+    ("PATCH", "/v1.1/{*path}", Role::Editor),
+    ("PUT", "/v1.1/{*path}", Role::Editor),
+    ("DELETE", "/v1.1/{*path}", Role::Editor),
 ];
 
 /// Routes with a non-GET method that only read (a query with a body): treated as reads.

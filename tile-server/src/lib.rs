@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod ogc;
 pub mod runs;
 pub mod source;
+pub mod sta;
 pub mod tiles;
 pub mod viewer;
 
@@ -111,6 +112,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Serve HTTPS with this certificate and key (rustls); none: plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// The SensorThings API's store, MQTT bridge and retention ([`sta`]).
+    pub live: sta::LiveConfig,
 }
 
 /// The PEM files of TLS: the certificate chain (leaf first) and its private key (PKCS#8,
@@ -200,6 +203,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             limits: Limits::default(),
             tls: None,
+            live: sta::LiveConfig::default(),
         }
     }
 }
@@ -513,6 +517,7 @@ pub fn app(
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
+    let live = sta::start(&cfg.live, cfg.twin_dir.as_deref(), &twin, if cfg.tls.is_some() { "https" } else { "http" })?;
     let crs = twin.crs.clone();
     let generation = cfg
         .twin_dir
@@ -560,6 +565,8 @@ pub fn app(
             Method::HEAD,
             Method::POST,
             Method::DELETE,
+            Method::PATCH,
+            Method::PUT,
             Method::OPTIONS,
         ])
         .allow_headers([
@@ -582,6 +589,7 @@ pub fn app(
 
     let router = Router::new()
         .merge(viewer::router(web))
+        .merge(sta::routes(live))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/api/openapi.json", get(openapi_doc))

@@ -240,6 +240,26 @@ impl LiveStore {
         }
     }
 
+    /// Queue a write without waiting for room: gives the write back when the queue is full.
+    #[allow(clippy::result_large_err)]
+    pub fn try_submit(&self, op: WriteOp, done: Done) -> std::result::Result<(), (WriteOp, Done)> {
+        let tx = self.tx.lock().ok().and_then(|t| t.clone());
+        match tx {
+            Some(tx) => match tx.try_send(Job { op, done }) {
+                Ok(()) => Ok(()),
+                Err(mpsc::TrySendError::Full(j)) => Err((j.op, j.done)),
+                Err(mpsc::TrySendError::Disconnected(j)) => {
+                    (j.done)(Err(store_err(&self.path, "the writer has stopped")));
+                    Ok(())
+                }
+            },
+            None => {
+                done(Err(store_err(&self.path, "the store is closed")));
+                Ok(())
+            }
+        }
+    }
+
     /// A write, waiting for its commit (blocking).
     pub fn write(&self, op: WriteOp) -> Result<WriteOutcome> {
         let (tx, rx) = mpsc::channel();
