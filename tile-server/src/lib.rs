@@ -517,7 +517,12 @@ pub fn app(
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
-    let live = sta::start(&cfg.live, cfg.twin_dir.as_deref(), &twin, if cfg.tls.is_some() { "https" } else { "http" })?;
+    let live = sta::start(
+        &cfg.live,
+        cfg.twin_dir.as_deref(),
+        &twin,
+        if cfg.tls.is_some() { "https" } else { "http" },
+    )?;
     let crs = twin.crs.clone();
     let generation = cfg
         .twin_dir

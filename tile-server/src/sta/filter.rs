@@ -155,9 +155,13 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, FilterError> {
                     j += 1;
                 }
                 let word: String = b[i..j].iter().collect();
-                if word.contains('T') && word.contains(':') || word.len() == 10 && word.matches('-').count() == 2 {
+                if word.contains('T') && word.contains(':')
+                    || word.len() == 10 && word.matches('-').count() == 2
+                {
                     let t = twin_core::live::time::parse_instant(&word)
-                        .or_else(|| twin_core::live::time::parse_instant(&format!("{word}T00:00:00Z")))
+                        .or_else(|| {
+                            twin_core::live::time::parse_instant(&format!("{word}T00:00:00Z"))
+                        })
                         .ok_or_else(|| FilterError(format!("at {at}: bad time {word:?}")))?;
                     out.push((at, Tok::Time(t)));
                     i = j;
@@ -167,7 +171,9 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, FilterError> {
                         && (b[j].is_ascii_digit()
                             || b[j] == '.'
                             || matches!(b[j], 'e' | 'E')
-                            || (matches!(b[j], '+' | '-') && j > i && matches!(b[j - 1], 'e' | 'E')))
+                            || (matches!(b[j], '+' | '-')
+                                && j > i
+                                && matches!(b[j - 1], 'e' | 'E')))
                     {
                         j += 1;
                     }
@@ -181,7 +187,9 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, FilterError> {
             }
             c if c.is_alphabetic() || c == '_' || c == '@' || c == '$' => {
                 let mut j = i;
-                while j < b.len() && (b[j].is_alphanumeric() || matches!(b[j], '_' | '.' | '@' | '$')) {
+                while j < b.len()
+                    && (b[j].is_alphanumeric() || matches!(b[j], '_' | '.' | '@' | '$'))
+                {
                     j += 1;
                 }
                 let word: String = b[i..j].iter().collect();
@@ -415,9 +423,9 @@ impl Parser {
 fn check_arity(name: &str, n: usize) -> Result<(), String> {
     let (lo, hi) = match name {
         "now" | "mindatetime" | "maxdatetime" => (0, 0),
-        "length" | "tolower" | "toupper" | "trim" | "year" | "month" | "day" | "hour" | "minute"
-        | "second" | "fractionalseconds" | "date" | "time" | "totaloffsetminutes" | "round"
-        | "floor" | "ceiling" | "geo.length" => (1, 1),
+        "length" | "tolower" | "toupper" | "trim" | "year" | "month" | "day" | "hour"
+        | "minute" | "second" | "fractionalseconds" | "date" | "time" | "totaloffsetminutes"
+        | "round" | "floor" | "ceiling" | "geo.length" => (1, 1),
         "substringof" | "contains" | "startswith" | "endswith" | "indexof" | "concat"
         | "geo.intersects" | "geo.distance" | "st_within" | "st_intersects" | "st_contains"
         | "st_disjoint" | "st_equals" | "st_touches" | "st_overlaps" | "st_crosses" => (2, 2),
@@ -634,8 +642,12 @@ fn call(name: &str, a: Vec<Val>) -> Val {
             }
             _ => Val::Null,
         },
-        "tolower" => s(0).map(|x| Val::Str(x.to_lowercase())).unwrap_or(Val::Null),
-        "toupper" => s(0).map(|x| Val::Str(x.to_uppercase())).unwrap_or(Val::Null),
+        "tolower" => s(0)
+            .map(|x| Val::Str(x.to_lowercase()))
+            .unwrap_or(Val::Null),
+        "toupper" => s(0)
+            .map(|x| Val::Str(x.to_uppercase()))
+            .unwrap_or(Val::Null),
         "trim" => s(0).map(|x| Val::Str(x.trim().into())).unwrap_or(Val::Null),
         "concat" => match (s(0), s(1)) {
             (Some(x), Some(y)) => Val::Str(format!("{x}{y}")),
@@ -695,7 +707,9 @@ mod tests {
             "result" => Val::Num(3.6),
             "name" => Val::Str("Kim Long gauge".into()),
             "phenomenonTime" => Val::Str("2025-10-27T06:30:00Z".into()),
-            "Thing/Locations/location" => Val::Geo(Box::new(Geometry::Point(geo_types::Point::new(107.5579, 16.456)))),
+            "Thing/Locations/location" => Val::Geo(Box::new(Geometry::Point(
+                geo_types::Point::new(107.5579, 16.456),
+            ))),
             _ => Val::Null,
         })
     }
@@ -711,7 +725,10 @@ mod tests {
         assert_eq!(run("-result lt -3"), Val::Bool(true));
         assert_eq!(run("substringof('Long', name)"), Val::Bool(true));
         assert_eq!(run("startswith(tolower(name), 'kim')"), Val::Bool(true));
-        assert_eq!(run("length(name) eq 14 and indexof(name, 'Long') eq 4"), Val::Bool(true));
+        assert_eq!(
+            run("length(name) eq 14 and indexof(name, 'Long') eq 4"),
+            Val::Bool(true)
+        );
         assert_eq!(run("substring(name, 4, 4) eq 'Long'"), Val::Bool(true));
         assert_eq!(run("name eq 'it''s'"), Val::Bool(false));
         assert_eq!(run("phenomenonTime ge 2025-10-27T06:00:00Z and phenomenonTime lt 2025-10-27T14:00:00+07:00"), Val::Bool(true));
@@ -725,7 +742,9 @@ mod tests {
             run("st_within(Thing/Locations/location, geography'SRID=4326;POLYGON((107.0 16.0,107.1 16.0,107.1 16.1,107.0 16.0))')"),
             Val::Bool(false)
         );
-        assert!(matches!(run("geo.distance(Thing/Locations/location, geography'POINT(107.5579 16.466)')"), Val::Num(d) if (d - 0.01).abs() < 1e-9));
+        assert!(
+            matches!(run("geo.distance(Thing/Locations/location, geography'POINT(107.5579 16.466)')"), Val::Num(d) if (d - 0.01).abs() < 1e-9)
+        );
         // A missing property compares as null: neither gt nor lt.
         assert_eq!(run("missing gt 1"), Val::Null);
         assert_eq!(run("missing eq null"), Val::Bool(true));
@@ -733,7 +752,15 @@ mod tests {
 
     #[test]
     fn errors_name_the_place() {
-        for bad in ["result gt", "result gt 3 3", "(result gt 3", "foo(1)", "name eq 'x", "geo.intersects(a, geography'POINT(1)')", "result # 3"] {
+        for bad in [
+            "result gt",
+            "result gt 3 3",
+            "(result gt 3",
+            "foo(1)",
+            "name eq 'x",
+            "geo.intersects(a, geography'POINT(1)')",
+            "result # 3",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert_eq!(parse("result gt").unwrap_err().0, "at 9: unexpected end");

@@ -64,7 +64,11 @@ pub struct Live {
 
 impl Live {
     /// Open the store, copy the twin's sensors in, start retention (and nothing else).
-    pub fn open(path: &std::path::Path, twin: &Twin, scheme: &'static str) -> Result<Live, ApiError> {
+    pub fn open(
+        path: &std::path::Path,
+        twin: &Twin,
+        scheme: &'static str,
+    ) -> Result<Live, ApiError> {
         let store = Arc::new(LiveStore::open(path).map_err(ApiError::from)?);
         sync_sensors(&store, twin)?;
         let (events, _) = tokio::sync::broadcast::channel(65_536);
@@ -121,43 +125,43 @@ pub fn routes<S: Clone + Send + Sync + 'static>(live: Option<Arc<Live>>) -> Rout
         .route("/v1.1", get(root))
         .route(
             "/v1.1/{*path}",
-            get(get_path).post(post_path).patch(patch_path).put(patch_path).delete(delete_path),
+            get(get_path)
+                .post(post_path)
+                .patch(patch_path)
+                .put(patch_path)
+                .delete(delete_path),
         )
         .with_state(live)
 }
 
 /// Open the live store of a server (when it has one), start the MQTT bridge and retention.
-/// Must run inside the tokio runtime.
+/// The bridge and retention run on threads of their own.
 pub fn start(
     cfg: &LiveConfig,
     twin_dir: Option<&std::path::Path>,
     twin: &Twin,
     scheme: &'static str,
 ) -> Result<Option<Arc<Live>>, ApiError> {
-    let Some(path) = cfg
-        .store
-        .clone()
-        .or_else(|| twin_dir.map(LiveStore::file))
-    else {
+    let Some(path) = cfg.store.clone().or_else(|| twin_dir.map(LiveStore::file)) else {
         return Ok(None);
     };
     let live = Arc::new(Live::open(&path, twin, scheme)?);
     if let Some(m) = &cfg.mqtt {
-        mqtt::spawn(live.clone(), m.clone());
+        mqtt::spawn(live.clone(), m.clone())?;
     }
     if let Some(keep) = cfg.retention {
-        let l = live.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
+        let store = live.store.clone();
+        std::thread::Builder::new()
+            .name("live-retention".into())
+            .spawn(move || loop {
                 let before = twin_core::live::time::now_ms() - keep.as_millis() as i64;
-                match l.write(WriteOp::Purge { before }).await {
+                match store.write(WriteOp::Purge { before }) {
                     Ok(o) => tracing::info!("retention: {} observations deleted", o.deleted),
                     Err(e) => tracing::warn!("retention: {e}"),
                 }
-            }
-        });
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            })
+            .map_err(|e| ApiError::internal(format!("retention thread: {e}")))?;
     }
     Ok(Some(live))
 }
@@ -171,7 +175,13 @@ fn sync_sensors(store: &LiveStore, twin: &Twin) -> Result<(), ApiError> {
     let things = store.list(EntitySet::Things)?;
     let known: std::collections::HashSet<String> = things
         .iter()
-        .filter_map(|t| t.props.get("properties")?.get("twinId")?.as_str().map(String::from))
+        .filter_map(|t| {
+            t.props
+                .get("properties")?
+                .get("twinId")?
+                .as_str()
+                .map(String::from)
+        })
         .collect();
     let mut sensors_of_kind: HashMap<String, (i64, i64)> = HashMap::new();
     for s in twin.sensors.features() {
@@ -250,7 +260,10 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
 }
 
 /// `GET /v1.1`: the service root.
-async fn root(State(live): State<Option<Arc<Live>>>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn root(
+    State(live): State<Option<Arc<Live>>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let live = live_of(&live)?;
     let b = base(&headers, live);
     let value: Vec<Value> = EntitySet::ALL
@@ -319,7 +332,8 @@ fn resolve(store: &LiveStore, path: &str) -> Result<Target, ApiError> {
         return Err(ApiError::not_found(format!("no resource {path:?}")));
     }
     let (name, id) = segment(segs[0])?;
-    let set = EntitySet::parse(name).ok_or_else(|| ApiError::not_found(format!("no entity set {name:?}")))?;
+    let set = EntitySet::parse(name)
+        .ok_or_else(|| ApiError::not_found(format!("no entity set {name:?}")))?;
     let mut cur = Target::Collection(set, Scope::All);
     if let Some(id) = id {
         cur = Target::One(get_one(store, set, id)?);
@@ -333,10 +347,16 @@ fn resolve(store: &LiveStore, path: &str) -> Result<Target, ApiError> {
                         let ids = e.links.get(nav.name).cloned().unwrap_or_default();
                         if !nav.many {
                             let one = ids.first().ok_or_else(|| {
-                                ApiError::not_found(format!("{}({}) has no {name}", e.set.name(), e.id))
+                                ApiError::not_found(format!(
+                                    "{}({}) has no {name}",
+                                    e.set.name(),
+                                    e.id
+                                ))
                             })?;
                             if id.is_some() {
-                                return Err(ApiError::bad_request(format!("{name} is a single entity")));
+                                return Err(ApiError::bad_request(format!(
+                                    "{name} is a single entity"
+                                )));
                             }
                             Target::One(get_one(store, nav.target, *one)?)
                         } else {
@@ -349,7 +369,10 @@ fn resolve(store: &LiveStore, path: &str) -> Result<Target, ApiError> {
                         (Target::Collection(set, scope), Some(id)) => {
                             let one = get_one(store, set, id)?;
                             if !in_scope(&one, &scope) {
-                                return Err(ApiError::not_found(format!("{}({id}) is not in {path}", set.name())));
+                                return Err(ApiError::not_found(format!(
+                                    "{}({id}) is not in {path}",
+                                    set.name()
+                                )));
                             }
                             Target::One(one)
                         }
@@ -363,7 +386,10 @@ fn resolve(store: &LiveStore, path: &str) -> Result<Target, ApiError> {
                         return Err(ApiError::not_found(format!("no resource {path:?}")));
                     }
                     if name != "id" && !e.set.properties().contains(&name) {
-                        return Err(ApiError::not_found(format!("{} has no property {name}", e.set.singular())));
+                        return Err(ApiError::not_found(format!(
+                            "{} has no property {name}",
+                            e.set.singular()
+                        )));
                     }
                     return Ok(Target::Property(e, name.to_string(), raw));
                 }
@@ -377,7 +403,9 @@ fn resolve(store: &LiveStore, path: &str) -> Result<Target, ApiError> {
                     )))
                 }
             },
-            Target::Property(..) => return Err(ApiError::not_found(format!("no resource {path:?}"))),
+            Target::Property(..) => {
+                return Err(ApiError::not_found(format!("no resource {path:?}")))
+            }
         };
     }
     Ok(cur)
@@ -433,10 +461,20 @@ impl<'a> Reader<'a> {
         };
         if n.stored {
             let ids = e.links.get(n.name).cloned().unwrap_or_default();
-            return Ok(ids.into_iter().filter_map(|id| self.entity(n.target, id)).collect());
+            return Ok(ids
+                .into_iter()
+                .filter_map(|id| self.entity(n.target, id))
+                .collect());
         }
-        self.collection(n.target, &Scope::Linked(n.inverse, e.id), &Opts { top: Some(limit), ..Default::default() })
-            .map(|(v, _)| v)
+        self.collection(
+            n.target,
+            &Scope::Linked(n.inverse, e.id),
+            &Opts {
+                top: Some(limit),
+                ..Default::default()
+            },
+        )
+        .map(|(v, _)| v)
     }
 
     /// The value of a property path on an entity (navigation links followed; a collection
@@ -508,7 +546,9 @@ impl<'a> Reader<'a> {
                         let k = eval(x, &mut |p: &[String]| self.value(&e, p));
                         // Times as text order as times.
                         match k {
-                            Val::Str(s) => parse_time(&s).map(|t| Val::Time(t.start)).unwrap_or(Val::Str(s)),
+                            Val::Str(s) => parse_time(&s)
+                                .map(|t| Val::Time(t.start))
+                                .unwrap_or(Val::Str(s)),
                             k => k,
                         }
                     })
@@ -534,7 +574,11 @@ impl<'a> Reader<'a> {
         v.extend(keyed.into_iter().map(|(_, e)| e));
     }
 
-    fn observations(&mut self, scope: &Scope, o: &Opts) -> Result<(Vec<Entity>, Option<u64>), ApiError> {
+    fn observations(
+        &mut self,
+        scope: &Scope,
+        o: &Opts,
+    ) -> Result<(Vec<Entity>, Option<u64>), ApiError> {
         let mut q = ObsQuery::default();
         match scope {
             Scope::All => {}
@@ -556,16 +600,26 @@ impl<'a> Reader<'a> {
         let simple_order = match o.orderby.as_slice() {
             [] => Some(ObsOrder::IdAsc),
             [(Expr::Path(p), d)] if p.len() == 1 && (p[0] == "id" || p[0] == "@iot.id") => {
-                Some(if *d { ObsOrder::IdDesc } else { ObsOrder::IdAsc })
+                Some(if *d {
+                    ObsOrder::IdDesc
+                } else {
+                    ObsOrder::IdAsc
+                })
             }
-            [(Expr::Path(p), d)] if p.len() == 1 && p[0] == "phenomenonTime" => {
-                Some(if *d { ObsOrder::TimeDesc } else { ObsOrder::TimeAsc })
-            }
+            [(Expr::Path(p), d)] if p.len() == 1 && p[0] == "phenomenonTime" => Some(if *d {
+                ObsOrder::TimeDesc
+            } else {
+                ObsOrder::TimeAsc
+            }),
             _ => None,
         };
         if let (false, Some(order)) = (residual, simple_order) {
             q.order = order;
-            let count = if o.count { Some(self.store.count_observations(&q)?) } else { None };
+            let count = if o.count {
+                Some(self.store.count_observations(&q)?)
+            } else {
+                None
+            };
             q.skip = o.skip;
             q.limit = o.top();
             return Ok((self.store.observations(&q)?, count));
@@ -614,7 +668,10 @@ impl<'a> Reader<'a> {
         }
         for nav in e.set.navigation() {
             if o.select.is_none() || sel(nav.name) {
-                m.insert(format!("{}@iot.navigationLink", nav.name), json!(format!("{self_link}/{}", nav.name)));
+                m.insert(
+                    format!("{}@iot.navigationLink", nav.name),
+                    json!(format!("{self_link}/{}", nav.name)),
+                );
             }
         }
         for x in &o.expand {
@@ -748,7 +805,10 @@ async fn get_path(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let live = live_of(&live)?.clone();
-    if let Some(ds) = path.strip_prefix("Datastreams(").and_then(|p| p.strip_suffix(")/Series")) {
+    if let Some(ds) = path
+        .strip_prefix("Datastreams(")
+        .and_then(|p| p.strip_suffix(")/Series"))
+    {
         let id = id_of(&json!(ds)).ok_or_else(|| bad(format!("bad id {ds:?}")))?;
         return series(&live, id, raw.as_deref()).await;
     }
@@ -789,12 +849,17 @@ async fn get_path(
                     let mut q: Vec<String> = raw
                         .unwrap_or_default()
                         .split('&')
-                        .filter(|p| !p.is_empty() && !p.starts_with("$skip=") && !p.starts_with("$top="))
+                        .filter(|p| {
+                            !p.is_empty() && !p.starts_with("$skip=") && !p.starts_with("$top=")
+                        })
                         .map(String::from)
                         .collect();
                     q.push(format!("$top={}", o.top()));
                     q.push(format!("$skip={}", o.skip + items.len()));
-                    out.insert("@iot.nextLink".into(), json!(format!("{b}/{path}?{}", q.join("&"))));
+                    out.insert(
+                        "@iot.nextLink".into(),
+                        json!(format!("{b}/{path}?{}", q.join("&"))),
+                    );
                 }
                 if o.data_array && set == EntitySet::Observations {
                     out.insert("value".into(), data_array_of(&items));
@@ -817,7 +882,12 @@ fn data_array_of(items: &[Entity]) -> Value {
     let mut groups: Vec<(i64, Vec<Value>)> = Vec::new();
     for e in items {
         let ds = e.link("Datastream").unwrap_or(0);
-        let row = json!([e.id, e.props.get("phenomenonTime"), e.props.get("result"), e.props.get("resultTime")]);
+        let row = json!([
+            e.id,
+            e.props.get("phenomenonTime"),
+            e.props.get("result"),
+            e.props.get("resultTime")
+        ]);
         match groups.iter_mut().find(|g| g.0 == ds) {
             Some(g) => g.1.push(row),
             None => groups.push((ds, vec![row])),
@@ -845,13 +915,16 @@ async fn series(live: &Live, ds: i64, raw: Option<&str>) -> Result<Response, Api
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let v = query::decode(v).map_err(bad)?;
         let time = |v: &str| {
-            twin_core::live::time::parse_instant(v).ok_or_else(|| bad(format!("{k}: not an ISO 8601 time: {v:?}")))
+            twin_core::live::time::parse_instant(v)
+                .ok_or_else(|| bad(format!("{k}: not an ISO 8601 time: {v:?}")))
         };
         match k {
             "from" => from = Some(time(&v)?),
             "to" => to = Some(time(&v)?),
             "interval" => {
-                let s: f64 = v.parse().map_err(|_| bad(format!("interval: seconds, not {v:?}")))?;
+                let s: f64 = v
+                    .parse()
+                    .map_err(|_| bad(format!("interval: seconds, not {v:?}")))?;
                 if !(s >= 1.0 && s <= 366.0 * 86_400.0) {
                     return Err(bad("interval: 1 s to 366 days".into()));
                 }
@@ -869,7 +942,8 @@ async fn series(live: &Live, ds: i64, raw: Option<&str>) -> Result<Response, Api
     }
     get_one(&live.store, EntitySet::Datastreams, ds)?;
     let store = live.store.clone();
-    let buckets = tokio::task::spawn_blocking(move || store.aggregate(ds, from, to, interval)).await??;
+    let buckets =
+        tokio::task::spawn_blocking(move || store.aggregate(ds, from, to, interval)).await??;
     let rows: Vec<Value> = buckets
         .iter()
         .map(|b| json!({"start": format_instant(b.start), "count": b.count, "min": b.min, "mean": b.mean, "max": b.max}))
@@ -903,17 +977,29 @@ async fn post_path(
         [s] => {
             let (name, id) = segment(s)?;
             if id.is_some() {
-                return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "POST to a collection"));
+                return Err(ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "POST to a collection",
+                ));
             }
-            (EntitySet::parse(name).ok_or_else(|| ApiError::not_found(format!("no entity set {name:?}")))?, None)
+            (
+                EntitySet::parse(name)
+                    .ok_or_else(|| ApiError::not_found(format!("no entity set {name:?}")))?,
+                None,
+            )
         }
         [p, n] => {
             let (pname, pid) = segment(p)?;
-            let pset = EntitySet::parse(pname).ok_or_else(|| ApiError::not_found(format!("no entity set {pname:?}")))?;
+            let pset = EntitySet::parse(pname)
+                .ok_or_else(|| ApiError::not_found(format!("no entity set {pname:?}")))?;
             let pid = pid.ok_or_else(|| bad(format!("{pname}: name one entity")))?;
-            let nav = pset.nav(n).ok_or_else(|| ApiError::not_found(format!("{} has no {n}", pset.singular())))?;
+            let nav = pset
+                .nav(n)
+                .ok_or_else(|| ApiError::not_found(format!("{} has no {n}", pset.singular())))?;
             if nav.stored {
-                return Err(bad(format!("create {n} on its own and link it from {pname}")));
+                return Err(bad(format!(
+                    "create {n} on its own and link it from {pname}"
+                )));
             }
             get_one(&live.store, pset, pid)?;
             (nav.target, Some((nav.inverse.to_string(), pid)))
@@ -921,7 +1007,9 @@ async fn post_path(
         _ => return Err(ApiError::not_found(format!("cannot POST to {path:?}"))),
     };
     let out = live.write(WriteOp::Create { set, body, parent }).await?;
-    let id = out.id.ok_or_else(|| ApiError::internal("create returned no id"))?;
+    let id = out
+        .id
+        .ok_or_else(|| ApiError::internal("create returned no id"))?;
     let store = live.store.clone();
     let e = tokio::task::spawn_blocking(move || get_one(&store, set, id)).await??;
     let mut r = Reader {
@@ -1000,7 +1088,9 @@ async fn create_observations(live: &Live, b: &str, body: Value) -> Result<Respon
         waits.push((slots, rx));
     }
     for (slots, rx) in waits {
-        let r = rx.await.map_err(|_| ApiError::internal("the live store's writer stopped"))?;
+        let r = rx
+            .await
+            .map_err(|_| ApiError::internal("the live store's writer stopped"))?;
         match r {
             Ok(out) => {
                 for s in slots {
@@ -1028,7 +1118,8 @@ fn one_entity_path(path: &str) -> Result<(EntitySet, i64), ApiError> {
         return Err(ApiError::not_found(format!("name one entity: {path:?}")));
     };
     let (name, id) = segment(s)?;
-    let set = EntitySet::parse(name).ok_or_else(|| ApiError::not_found(format!("no entity set {name:?}")))?;
+    let set = EntitySet::parse(name)
+        .ok_or_else(|| ApiError::not_found(format!("no entity set {name:?}")))?;
     let id = id.ok_or_else(|| ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "name one entity"))?;
     Ok((set, id))
 }
@@ -1052,7 +1143,10 @@ async fn patch_path(
         cache: HashMap::new(),
         lists: HashMap::new(),
     };
-    Ok(json_response(StatusCode::OK, &r.render(&e, &Opts::default())?))
+    Ok(json_response(
+        StatusCode::OK,
+        &r.render(&e, &Opts::default())?,
+    ))
 }
 
 /// `DELETE /v1.1/<Set>(<id>)`.

@@ -73,9 +73,22 @@ pub fn payload(o: &Entity) -> Vec<u8> {
     Value::Object(m).to_string().into_bytes()
 }
 
-/// Start the bridge: a task that keeps the connection (reconnecting after a second when it
-/// drops) and stores what arrives, and one that publishes new observations.
-pub fn spawn(live: Arc<Live>, cfg: MqttConfig) {
+/// Start the bridge on a thread of its own (its own tokio runtime): a task that keeps the
+/// connection (reconnecting after a second when it drops) and stores what arrives, and one
+/// that publishes new observations.
+pub fn spawn(live: Arc<Live>, cfg: MqttConfig) -> Result<(), crate::error::ApiError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::error::ApiError::internal(format!("MQTT runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name("mqtt-bridge".into())
+        .spawn(move || rt.block_on(bridge(live, cfg)))
+        .map_err(|e| crate::error::ApiError::internal(format!("MQTT thread: {e}")))?;
+    Ok(())
+}
+
+async fn bridge(live: Arc<Live>, cfg: MqttConfig) {
     let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
     opts.set_clean_session(false)
         .set_manual_acks(true)
@@ -91,7 +104,9 @@ pub fn spawn(live: Arc<Live>, cfg: MqttConfig) {
                 let o = match rx.recv().await {
                     Ok(o) => o,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!("MQTT: {n} new observations not published (publisher behind)");
+                        tracing::warn!(
+                            "MQTT: {n} new observations not published (publisher behind)"
+                        );
                         continue;
                     }
                     Err(_) => break,
@@ -108,7 +123,7 @@ pub fn spawn(live: Arc<Live>, cfg: MqttConfig) {
             }
         });
     }
-    tokio::spawn(async move {
+    {
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -129,7 +144,9 @@ pub fn spawn(live: Arc<Live>, cfg: MqttConfig) {
                     let ack = |c: &AsyncClient, p: &rumqttc::Publish| {
                         if p.qos != QoS::AtMostOnce {
                             if let Err(e) = c.try_ack(p) {
-                                tracing::warn!("MQTT PUBACK not sent ({e}): the broker will deliver again");
+                                tracing::warn!(
+                                    "MQTT PUBACK not sent ({e}): the broker will deliver again"
+                                );
                             }
                         }
                     };
@@ -173,7 +190,8 @@ pub fn spawn(live: Arc<Live>, cfg: MqttConfig) {
                         // After the commit: the observation is durable (or refused for good).
                         ack(&c, &p);
                     });
-                    live.submit_blocking_ok(WriteOp::Observations(vec![obs]), done);
+                    // Blocks while the writer's queue is full: the broker then holds the rest.
+                    live.store.submit(WriteOp::Observations(vec![obs]), done);
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -182,5 +200,5 @@ pub fn spawn(live: Arc<Live>, cfg: MqttConfig) {
                 }
             }
         }
-    });
+    }
 }

@@ -47,8 +47,8 @@ impl Opts {
     }
 }
 
-/// Percent-decoding of a query component (`+` is kept: it is a time offset's sign in
-/// `$filter`, not a space).
+/// Form decoding of a query component: `%XX` escapes, and `+` as a space (as FROST-Server
+/// reads it: a time offset's `+` must be sent as `%2B`).
 pub fn decode(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -62,7 +62,7 @@ pub fn decode(s: &str) -> Result<String, String> {
             out.push(h);
             i += 3;
         } else {
-            out.push(b[i]);
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
             i += 1;
         }
     }
@@ -79,7 +79,10 @@ pub fn parse_query(raw: Option<&str>) -> Result<Opts, String> {
     options(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), 0)
 }
 
-fn options<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>, depth: usize) -> Result<Opts, String> {
+fn options<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    depth: usize,
+) -> Result<Opts, String> {
     let mut o = Opts::default();
     for (k, v) in pairs {
         let num = |v: &str| {
@@ -232,6 +235,6 @@ mod tests {
         assert!(parse_query(Some("$top=x")).is_err());
         assert!(parse_query(Some("$foo=1")).is_err());
         assert!(parse_expand("A(", 0).is_err());
-        assert_eq!(decode("a%2B07:00+x").unwrap(), "a+07:00+x");
+        assert_eq!(decode("a%2B07:00+x").unwrap(), "a+07:00 x");
     }
 }

@@ -119,7 +119,10 @@ impl EntitySet {
             theirs("Things", Things, "Locations"),
             theirs("HistoricalLocations", HistoricalLocations, "Locations"),
         ];
-        const HISTORICAL: &[Nav] = &[own("Thing", Things, false), own("Locations", Locations, true)];
+        const HISTORICAL: &[Nav] = &[
+            own("Thing", Things, false),
+            own("Locations", Locations, true),
+        ];
         const SENSORS: &[Nav] = &[theirs("Datastreams", Datastreams, "Sensor")];
         const PROPERTIES: &[Nav] = &[theirs("Datastreams", Datastreams, "ObservedProperty")];
         const DATASTREAMS: &[Nav] = &[

@@ -155,7 +155,9 @@ pub struct LiveStore {
 
 impl std::fmt::Debug for LiveStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveStore").field("path", &self.path).finish()
+        f.debug_struct("LiveStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -636,7 +638,10 @@ fn insert_observation(
 ) -> rusqlite::Result<Entity> {
     let result = o.result.to_string();
     let num = o.result.as_f64();
-    let extra = o.extra.as_ref().map(|m| Value::Object(m.clone()).to_string());
+    let extra = o
+        .extra
+        .as_ref()
+        .map(|m| Value::Object(m.clone()).to_string());
     c.prepare_cached(
         "INSERT INTO sta_observation(datastream, t, t_end, result, result_num, result_time, foi, extra)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -711,8 +716,8 @@ fn default_foi(c: &Connection, ds: i64, path: &Path) -> Result<Option<i64>> {
         "feature".into(),
         loc.props.get("location").cloned().unwrap_or(Value::Null),
     );
-    let foi = insert_entity(c, EntitySet::FeaturesOfInterest, &props, &BTreeMap::new())
-        .map_err(sql)?;
+    let foi =
+        insert_entity(c, EntitySet::FeaturesOfInterest, &props, &BTreeMap::new()).map_err(sql)?;
     loc.links.insert("FeatureOfInterest".into(), vec![foi]);
     save_links(c, &loc).map_err(sql)?;
     Ok(Some(foi))
@@ -809,7 +814,10 @@ fn create(
                     _ => {
                         return Err(bad(
                             set.singular(),
-                            format!("`{k}` must be {}", if nav.many { "an array" } else { "an object" }),
+                            format!(
+                                "`{k}` must be {}",
+                                if nav.many { "an array" } else { "an object" }
+                            ),
                         ))
                     }
                 };
@@ -845,7 +853,10 @@ fn create(
             .map_err(|e| store_err(path, e))?
             .is_some();
         if !exists {
-            return Err(bad(set.singular(), format!("no {}({id})", nav.target.name())));
+            return Err(bad(
+                set.singular(),
+                format!("no {}({id})", nav.target.name()),
+            ));
         }
         let ids = links.entry(name.clone()).or_default();
         if !ids.contains(id) {
@@ -876,7 +887,10 @@ fn create(
         id
     } else {
         if set == EntitySet::HistoricalLocations {
-            let t = props.get("time").and_then(Value::as_str).and_then(parse_time);
+            let t = props
+                .get("time")
+                .and_then(Value::as_str)
+                .and_then(parse_time);
             if t.is_none() {
                 return Err(bad("HistoricalLocation", "`time` is not an ISO 8601 time"));
             }
@@ -941,8 +955,12 @@ fn observation_from(
             start: now_ms(),
             end: None,
         },
-        Some(Value::String(s)) => parse_time(s)
-            .ok_or_else(|| bad("Observation", format!("`phenomenonTime` {s:?} is not ISO 8601")))?,
+        Some(Value::String(s)) => parse_time(s).ok_or_else(|| {
+            bad(
+                "Observation",
+                format!("`phenomenonTime` {s:?} is not ISO 8601"),
+            )
+        })?,
         Some(_) => return Err(bad("Observation", "`phenomenonTime` must be a string")),
     };
     let result_time = match props.get("resultTime") {
@@ -968,7 +986,9 @@ fn observation_from(
         phenomenon,
         result,
         result_time,
-        foi: links.get("FeatureOfInterest").and_then(|v| v.first().copied()),
+        foi: links
+            .get("FeatureOfInterest")
+            .and_then(|v| v.first().copied()),
         extra: (!extra.is_empty()).then_some(extra),
     })
 }
@@ -1193,7 +1213,10 @@ mod tests {
         // The feature of interest was made from the Thing's Location.
         let fois = s.list(EntitySet::FeaturesOfInterest).unwrap();
         assert_eq!(fois.len(), 1);
-        assert_eq!(out.observations[0].link("FeatureOfInterest"), Some(fois[0].id));
+        assert_eq!(
+            out.observations[0].link("FeatureOfInterest"),
+            Some(fois[0].id)
+        );
         let b = s.aggregate(ds[0].id, 0, 600_000, 300_000).unwrap();
         assert_eq!(b.len(), 2);
         assert_eq!((b[0].count, b[0].min, b[0].max), (5, 1.0, 3.0));
@@ -1202,7 +1225,10 @@ mod tests {
         // An unknown Datastream is refused, and nothing of that write is kept.
         let e = s.write(WriteOp::Observations(vec![NewObservation {
             datastream: 999,
-            phenomenon: TimeValue { start: 0, end: None },
+            phenomenon: TimeValue {
+                start: 0,
+                end: None,
+            },
             result: json!(1),
             result_time: None,
             foi: None,

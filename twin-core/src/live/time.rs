@@ -20,7 +20,10 @@ pub fn parse_instant(s: &str) -> Option<i64> {
         return Some(t.timestamp_millis());
     }
     // Without seconds (`2025-10-27T06:00Z`), which some clients send.
-    let (head, tail) = s.split_at(s.find(['Z', '+']).or_else(|| s.rfind('-').filter(|&i| i > 10))?);
+    let (head, tail) = s.split_at(
+        s.find(['Z', '+'])
+            .or_else(|| s.rfind('-').filter(|&i| i > 10))?,
+    );
     if head.len() == 16 {
         DateTime::parse_from_rfc3339(&format!("{head}:00{tail}"))
             .ok()

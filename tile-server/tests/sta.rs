@@ -1,0 +1,196 @@
+//! The SensorThings API with clients no one here wrote: FROST-Server's Python client
+//! (`frost_sta_client`), mosquitto's own `mosquitto_pub`/`mosquitto_sub` through a real
+//! broker; durability under kill -9; the time-series extension.
+//!
+//! Needs `scripts/setup.sh --test` (mosquitto, mosquitto-clients, python3-venv; the venv is
+//! made by `scripts/live_venv.sh` on first use).
+
+mod common;
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use twin_core::tokens::Role;
+
+/// The venv's python with frost_sta_client and paho-mqtt.
+fn python() -> PathBuf {
+    let o = Command::new(common::repo().join("scripts/live_venv.sh"))
+        .output()
+        .expect("scripts/live_venv.sh");
+    assert!(
+        o.status.success(),
+        "live_venv.sh: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A mosquitto broker on a free loopback port, with a generated config (persistence on,
+/// no cap on in-flight or queued messages); stopped (by its pid) when dropped.
+pub struct Broker {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Broker {
+    /// Start one with its files under `dir`.
+    pub fn start(dir: &Path) -> Broker {
+        std::fs::create_dir_all(dir).unwrap();
+        let port = free_port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\npersistence_location {}/\n\
+                 max_inflight_messages 0\nmax_queued_messages 0\nmax_queued_bytes 0\nlog_dest file {}/mosquitto.log\n",
+                dir.display(),
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (scripts/setup.sh --test installs it)");
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "mosquitto did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child, port }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn frost_client_creates_posts_and_filters() {
+    let (addr, dir, twin) = common::serve_sample_with_config("sta_frost", |_| {}, |_| {});
+    let token = common::token(&dir, Role::Editor);
+    let out = Command::new(python())
+        .arg(common::repo().join("tile-server/tests/sta/frost_client.py"))
+        .arg(format!("http://{addr}/v1.1"))
+        .arg(&token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "frost_client.py: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["all"], 48, "{v}");
+    let above: Vec<f64> = v["above_3_5"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(above.len(), 23, "{v}");
+    assert_eq!((above[0], above[22]), (3.5, 5.7));
+    assert_eq!(v["day2_first6_desc"], json!([3.9, 3.8, 3.7, 3.6, 3.5, 3.4]));
+    assert_eq!(v["arith"], json!([1.5]));
+    assert_eq!(v["hour12"], json!([2.2, 4.6]));
+    assert_eq!(v["count"], 48);
+    // The twin's own Kim Long gauge (from the sensors layer) and the test's both lie in the box.
+    assert_eq!(
+        v["things_in_box"],
+        json!([
+            "Kim Long river gauge (Perfume River)",
+            "Kim Long test gauge"
+        ])
+    );
+    assert_eq!(v["found_name"], "Kim Long test gauge");
+    assert_eq!(v["expanded_locations"], 1);
+    assert_eq!(v["expanded_ds"], json!(["Kim Long stage"]));
+    assert_eq!(v["expanded_obs"], json!([5.7, 5.6]));
+    assert_eq!(v["after_delete"], 47);
+
+    // The sensors layer: every sensor is a Thing with its Location and a Datastream.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = reqwest::Client::new();
+    let get = |url: String| {
+        let c = c.clone();
+        rt.block_on(async move {
+            let r = c.get(&url).send().await.unwrap();
+            let s = r.status().as_u16();
+            (
+                s,
+                serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap_or(Value::Null),
+            )
+        })
+    };
+    let (s, things) = get(format!(
+        "http://{addr}/v1.1/Things?$count=true&$top=1&$filter=properties/kind%20eq%20'river_gauge'&$expand=Locations,Datastreams"
+    ));
+    assert_eq!(s, 200);
+    assert_eq!(things["@iot.count"], 2, "{things}");
+    let t0 = &things["value"][0];
+    assert_eq!(t0["properties"]["twinId"], "sensor:gauge-kim-long");
+    let kl = twin.sensors.by_id("sensor:gauge-kim-long").unwrap();
+    let to_wgs = twin_core::crs::Reprojector::new(&twin.crs, &twin_core::Crs::wgs84()).unwrap();
+    let (lon, lat) = to_wgs.apply(kl.location.x(), kl.location.y()).unwrap();
+    let c0 = &t0["Locations"][0]["location"]["coordinates"];
+    assert!(
+        (c0[0].as_f64().unwrap() - lon).abs() < 1e-9
+            && (c0[1].as_f64().unwrap() - lat).abs() < 1e-9
+    );
+    assert!((lon - 107.5579385).abs() < 1e-6 && (lat - 16.4560368).abs() < 1e-6);
+    assert_eq!(t0["Datastreams"][0]["unitOfMeasurement"]["symbol"], "m");
+    assert!(things["@iot.nextLink"]
+        .as_str()
+        .unwrap()
+        .contains("$skip=1"));
+    let (_, all) = get(format!("http://{addr}/v1.1/Things?$count=true&$top=0"));
+    assert_eq!(all["@iot.count"], twin.sensors.len() as u64 + 1);
+    // Errors are 400/404 with a message naming the input.
+    let (s, e) = get(format!("http://{addr}/v1.1/Things?$filter=name%20eq"));
+    assert_eq!(s, 400);
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("$filter"),
+        "{e}"
+    );
+    assert_eq!(get(format!("http://{addr}/v1.1/Things(999999)")).0, 404);
+    assert_eq!(get(format!("http://{addr}/v1.1/Nothing")).0, 404);
+    // Writes need an editor token.
+    let r = rt
+        .block_on(
+            c.post(format!("http://{addr}/v1.1/Things"))
+                .body(json!({"name": "x", "description": "y"}).to_string())
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let planner = common::client_with(&common::token(&dir, Role::Planner));
+    let r = rt
+        .block_on(
+            planner
+                .post(format!("http://{addr}/v1.1/Things"))
+                .body(json!({"name": "x", "description": "y"}).to_string())
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
