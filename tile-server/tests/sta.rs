@@ -52,7 +52,7 @@ impl Broker {
             &conf,
             format!(
                 "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\npersistence_location {}/\n\
-                 max_inflight_messages 0\nmax_queued_messages 0\nmax_queued_bytes 0\nlog_dest file {}/mosquitto.log\n",
+                 max_inflight_messages 0\nmax_queued_messages 0\nmax_queued_bytes 0\nlog_type all\nlog_dest file {}/mosquitto.log\n",
                 dir.display(),
                 dir.display()
             ),
@@ -193,4 +193,177 @@ fn frost_client_creates_posts_and_filters() {
         )
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+}
+
+/// The server's configuration in these tests: the twin's folder, its tokens, the broker.
+fn config(dir: &Path, mqtt_port: Option<u16>, client_id: &str) -> tile_server::ServerConfig {
+    let td = twin_core::TwinDir::open(dir).unwrap();
+    tile_server::ServerConfig {
+        twin_dir: Some(dir.to_path_buf()),
+        tokens: Some(td.store_path()),
+        max_body_bytes: 8 << 20,
+        live: live_config(mqtt_port, client_id),
+        ..Default::default()
+    }
+}
+
+fn live_config(mqtt_port: Option<u16>, client_id: &str) -> tile_server::sta::LiveConfig {
+    tile_server::sta::LiveConfig {
+        mqtt: mqtt_port.map(|port| tile_server::sta::mqtt::MqttConfig {
+            port,
+            client_id: client_id.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Wait until the broker's log shows the server's subscription.
+fn wait_subscribed(broker_dir: &Path, client_id: &str) {
+    let t0 = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(broker_dir.join("mosquitto.log")).unwrap_or_default();
+        if log
+            .lines()
+            .any(|l| l.contains(client_id) && l.contains("v1.1/+/Observations"))
+        {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the server did not subscribe:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn http_json(rt: &tokio::runtime::Runtime, url: &str) -> Value {
+    rt.block_on(async {
+        let r = reqwest::get(url).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{url}");
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    })
+}
+
+/// The id of the Datastream of a sensor of the twin's layer.
+fn datastream_of(rt: &tokio::runtime::Runtime, addr: std::net::SocketAddr, twin_id: &str) -> i64 {
+    let v = http_json(
+        rt,
+        &format!("http://{addr}/v1.1/Datastreams?$filter=properties/twinId%20eq%20'{twin_id}'"),
+    );
+    v["value"][0]["@iot.id"].as_i64().unwrap()
+}
+
+#[test]
+fn mqtt_ingest_and_publish_through_mosquitto() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sta_mqtt_broker");
+    let _ = std::fs::remove_dir_all(&root);
+    let broker = Broker::start(&root);
+    let port = broker.port;
+    let (addr, dir, _) = common::serve_sample_with_config(
+        "sta_mqtt",
+        |_| {},
+        |c| {
+            c.live = live_config(Some(port), "huetwin-mqtt-test");
+        },
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ds = datastream_of(&rt, addr, "sensor:gauge-kim-long");
+    let topic = format!("v1.1/Datastreams({ds})/Observations");
+    // A subscriber of everything the server publishes.
+    let sub = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            "v1.1/Observations",
+            "-C",
+            "6",
+            "-W",
+            "30",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub (mosquitto-clients)");
+    wait_subscribed(&root, "huetwin-mqtt-test");
+    std::thread::sleep(Duration::from_millis(300));
+    // Five stages published by mosquitto_pub at QoS 1, one message a line.
+    let mut publ = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            &topic,
+            "-l",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = publ.stdin.as_mut().unwrap();
+        for (h, v) in [3.1, 3.3, 3.45, 3.52, 3.61].iter().enumerate() {
+            writeln!(
+                stdin,
+                r#"{{"phenomenonTime":"2025-10-27T0{h}:00:00+07:00","result":{v}}}"#
+            )
+            .unwrap();
+        }
+        // Not an observation: acknowledged and dropped.
+        writeln!(stdin, r#"{{"result": 1, "bogus": true}}"#).unwrap();
+    }
+    drop(publ.stdin.take());
+    assert!(publ.wait().unwrap().success());
+    // And one over HTTP: also published on MQTT.
+    let token = common::token(&dir, Role::Editor);
+    let c = common::client_with(&token);
+    let r = rt
+        .block_on(
+            c.post(format!("http://{addr}/v1.1/Datastreams({ds})/Observations"))
+                .header("content-type", "application/json")
+                .body(r#"{"phenomenonTime":"2025-10-27T05:00:00+07:00","result":3.7}"#)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let url = format!(
+        "http://{addr}/v1.1/Datastreams({ds})/Observations?$orderby=phenomenonTime&$count=true"
+    );
+    let t0 = Instant::now();
+    let v = loop {
+        let v = http_json(&rt, &url);
+        if v["@iot.count"] == 6 || t0.elapsed() > Duration::from_secs(20) {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let results: Vec<f64> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["result"].as_f64().unwrap())
+        .collect();
+    assert_eq!(results, vec![3.1, 3.3, 3.45, 3.52, 3.61, 3.7], "{v}");
+    assert_eq!(v["value"][0]["phenomenonTime"], "2025-10-26T17:00:00Z");
+    let out = sub.wait_with_output().unwrap();
+    let got: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 6, "{got:?}");
+    let mut published: Vec<f64> = got.iter().map(|o| o["result"].as_f64().unwrap()).collect();
+    published.sort_by(f64::total_cmp);
+    assert_eq!(published, results);
+    assert!(got.iter().all(|o| o["@iot.id"].as_i64().is_some()));
+    // The server heard its own publications back and stored none of them again.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(http_json(&rt, &url)["@iot.count"], 6);
 }
