@@ -367,3 +367,217 @@ fn mqtt_ingest_and_publish_through_mosquitto() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(http_json(&rt, &url)["@iot.count"], 6);
 }
+
+/// Not a test on its own: the server process of [`acknowledged_observations_survive_kill_9`],
+/// run by that test as a child (`STA_CHILD_DIR`, `STA_CHILD_ADDR`, `STA_CHILD_MQTT` set).
+#[test]
+#[ignore]
+fn child_server() {
+    let (Ok(dir), Ok(addr), Ok(mqtt)) = (
+        std::env::var("STA_CHILD_DIR"),
+        std::env::var("STA_CHILD_ADDR"),
+        std::env::var("STA_CHILD_MQTT"),
+    ) else {
+        return;
+    };
+    use std::sync::Arc;
+    let dir = PathBuf::from(dir);
+    let twin = Arc::new(twin_core::TwinDir::open(&dir).unwrap().load().unwrap());
+    let cfg = config(&dir, Some(mqtt.parse().unwrap()), "huetwin-durability");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let app = tile_server::app(twin, Arc::new(tile_server::source::NoTiles), &cfg).unwrap();
+        let (_, serving) = tile_server::bind(app, addr.parse().unwrap()).await.unwrap();
+        serving.await.unwrap();
+    });
+}
+
+fn spawn_child(dir: &Path, addr: std::net::SocketAddr, mqtt: u16) -> Child {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_server",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("STA_CHILD_DIR", dir)
+        .env("STA_CHILD_ADDR", addr.to_string())
+        .env("STA_CHILD_MQTT", mqtt.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            let mut b = String::new();
+            let _ = s.read_to_string(&mut b);
+            if b.starts_with("HTTP/1.0 200") || b.starts_with("HTTP/1.1 200") {
+                return child;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the child server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every observation acknowledged, over HTTP (201) or to an MQTT publisher (the broker's
+/// PUBACK, the server's own PUBACK to the broker coming only after its commit), is stored
+/// after the server is killed with SIGKILL at load and started again.
+#[test]
+fn acknowledged_observations_survive_kill_9() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sta_kill9");
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("hue");
+    common::copy_sample_twin(&dir);
+    let token = common::token(&dir, Role::Editor);
+    let broker = Broker::start(&root.join("broker"));
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut child = spawn_child(&dir, addr, broker.port);
+    wait_subscribed(&root.join("broker"), "huetwin-durability");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ds = datastream_of(&rt, addr, "sensor:gauge-kim-long");
+
+    // HTTP: two clients posting dataArray batches of 1000 (results 1..), recording each
+    // observation answered with a selfLink in a 201.
+    let stop = Arc::new(AtomicBool::new(false));
+    let http_acked = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let mut http = Vec::new();
+    for k in 0..2i64 {
+        let (stop, acked, token) = (stop.clone(), http_acked.clone(), token.clone());
+        http.push(std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let c = common::client_with(&token);
+            let mut next = 1 + k * 100_000_000;
+            while !stop.load(Ordering::Relaxed) {
+                let rows: Vec<Value> = (next..next + 1000)
+                    .map(|s| json!([twin_core::live::time::format_instant(1_700_000_000_000 + s * 1000), s]))
+                    .collect();
+                let body = json!([{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}]);
+                let r = rt.block_on(async {
+                    let r = c
+                        .post(format!("http://{addr}/v1.1/CreateObservations"))
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .send()
+                        .await?;
+                    let ok = r.status().as_u16() == 201;
+                    r.bytes().await.map(|b| (ok, b))
+                });
+                match r {
+                    Ok((true, b)) => {
+                        let links: Vec<Value> = serde_json::from_slice(&b).unwrap();
+                        let mut a = acked.lock().unwrap();
+                        for (i, l) in links.iter().enumerate() {
+                            if l.as_str().is_some_and(|s| s.contains("Observations(")) {
+                                a.push(next + i as i64);
+                            }
+                        }
+                    }
+                    _ => break,
+                }
+                next += 1000;
+            }
+        }));
+    }
+    // MQTT: paho-mqtt publishing at QoS 1 (results from 1e9), recording the broker's PUBACKs.
+    let acked_file = root.join("mqtt_acked.txt");
+    let mut paho = Command::new(python())
+        .arg(common::repo().join("tile-server/tests/sta/mqtt_load.py"))
+        .arg(broker.port.to_string())
+        .arg(format!("v1.1/Datastreams({ds})/Observations"))
+        .arg("1000000000")
+        .arg("30000")
+        .arg(&acked_file)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    // SIGKILL at load.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for h in http {
+        h.join().unwrap();
+    }
+    // The publisher goes on into the broker while the server is down; then it restarts.
+    assert!(paho.wait().unwrap().success());
+    let mut child = spawn_child(&dir, addr, broker.port);
+    let mqtt_acked: Vec<i64> = std::fs::read_to_string(&acked_file)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let http_acked = http_acked.lock().unwrap().clone();
+    // Wait for the broker's queue of the persistent session to be delivered.
+    let url = format!("http://{addr}/v1.1/Datastreams({ds})/Observations?$count=true&$top=0");
+    let t0 = Instant::now();
+    let mut last = (0, Instant::now());
+    loop {
+        let n = http_json(&rt, &url)["@iot.count"].as_u64().unwrap();
+        if n != last.0 {
+            last = (n, Instant::now());
+        }
+        if last.1.elapsed() > Duration::from_secs(3) || t0.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = twin_core::live::LiveStore::open(&twin_core::live::LiveStore::file(&dir)).unwrap();
+    let rows = store
+        .observations(&twin_core::live::ObsQuery {
+            datastream: Some(ds),
+            limit: twin_core::live::store::MAX_ROWS,
+            ..Default::default()
+        })
+        .unwrap();
+    let mut stored = std::collections::HashMap::<i64, u32>::new();
+    for o in &rows {
+        *stored
+            .entry(o.props["result"].as_i64().unwrap())
+            .or_default() += 1;
+    }
+    let lost_http = http_acked
+        .iter()
+        .filter(|s| !stored.contains_key(s))
+        .count();
+    let lost_mqtt = mqtt_acked
+        .iter()
+        .filter(|s| !stored.contains_key(s))
+        .count();
+    let duplicates: u32 = stored.values().map(|n| n - 1).sum();
+    // Each row's phenomenon time is its sequence number in seconds after 2023-11-14T22:13:20Z.
+    assert!(rows.iter().all(|o| {
+        let t = twin_core::live::time::parse_instant(o.props["phenomenonTime"].as_str().unwrap())
+            .unwrap();
+        t == 1_700_000_000_000 + o.props["result"].as_i64().unwrap() * 1000
+    }));
+    eprintln!(
+        "durability: HTTP acknowledged {} lost {lost_http}; MQTT acknowledged {} lost {lost_mqtt}; stored {} rows ({duplicates} stored twice)",
+        http_acked.len(),
+        mqtt_acked.len(),
+        rows.len()
+    );
+    assert!(
+        http_acked.len() >= 1000,
+        "the HTTP load did not run: {}",
+        http_acked.len()
+    );
+    assert_eq!(mqtt_acked.len(), 30_000);
+    assert_eq!((lost_http, lost_mqtt), (0, 0));
+    assert_eq!(duplicates, 0, "redelivered messages stored twice");
+    drop(broker);
+}

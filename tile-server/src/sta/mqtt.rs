@@ -6,6 +6,9 @@
 //!
 //! The server hears its own publications back through its subscription: a payload with an
 //! `@iot.id` is an observation already stored, acknowledged and dropped.
+//! QoS 1 is at-least-once: a message stored whose PUBACK was lost (the server killed between
+//! the commit and the PUBACK) comes again with its DUP flag, and is stored only when no
+//! observation of that Datastream with the same phenomenon time and result is there.
 //! A message that is not an observation of a known Datastream is acknowledged and dropped
 //! (logged): redelivering it would never succeed.
 
@@ -175,6 +178,7 @@ async fn bridge(live: Arc<Live>, cfg: MqttConfig) {
                             continue;
                         }
                     };
+                    let dup = p.dup;
                     let c = client.clone();
                     let events = live.events.clone();
                     let topic = p.topic.clone();
@@ -191,7 +195,12 @@ async fn bridge(live: Arc<Live>, cfg: MqttConfig) {
                         ack(&c, &p);
                     });
                     // Blocks while the writer's queue is full: the broker then holds the rest.
-                    live.store.submit(WriteOp::Observations(vec![obs]), done);
+                    let op = if dup {
+                        WriteOp::Redelivered(vec![obs])
+                    } else {
+                        WriteOp::Observations(vec![obs])
+                    };
+                    live.store.submit(op, done);
                 }
                 Ok(_) => {}
                 Err(e) => {

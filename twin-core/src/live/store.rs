@@ -52,6 +52,10 @@ pub enum WriteOp {
     },
     /// Insert observations already checked (a `dataArray` batch, MQTT messages).
     Observations(Vec<NewObservation>),
+    /// Observations delivered again (an MQTT message with its DUP flag: the first delivery
+    /// may have been stored before its acknowledgement was lost): each is inserted unless an
+    /// observation of its Datastream with the same phenomenon time and result is stored.
+    Redelivered(Vec<NewObservation>),
     /// Delete the observations whose phenomenon time is before this instant (retention).
     Purge {
         /// Milliseconds since the epoch.
@@ -566,7 +570,7 @@ fn commit_group(
 impl WriteOp {
     fn weight(&self) -> usize {
         match self {
-            WriteOp::Observations(v) => v.len().max(1),
+            WriteOp::Observations(v) | WriteOp::Redelivered(v) => v.len().max(1),
             _ => 1,
         }
     }
@@ -601,7 +605,8 @@ fn apply(c: &Connection, op: &WriteOp, path: &Path) -> Result<WriteOutcome> {
                 ..Default::default()
             })
         }
-        WriteOp::Observations(rows) => {
+        WriteOp::Observations(rows) | WriteOp::Redelivered(rows) => {
+            let redelivered = matches!(op, WriteOp::Redelivered(_));
             let mut out = WriteOutcome::default();
             let mut known = std::collections::HashMap::new();
             for o in rows {
@@ -613,6 +618,19 @@ fn apply(c: &Connection, op: &WriteOp, path: &Path) -> Result<WriteOutcome> {
                         f
                     }
                 };
+                if redelivered {
+                    let stored = c
+                        .prepare_cached(
+                            "SELECT 1 FROM sta_observation WHERE datastream = ?1 AND t = ?2 AND result = ?3 LIMIT 1",
+                        )
+                        .and_then(|mut st| {
+                            st.exists(params![o.datastream, o.phenomenon.start, o.result.to_string()])
+                        })
+                        .map_err(sql)?;
+                    if stored {
+                        continue;
+                    }
+                }
                 let e = insert_observation(c, o, o.foi.or(foi)).map_err(sql)?;
                 out.ids.push(e.id);
                 out.observations.push(e);
