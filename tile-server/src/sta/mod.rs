@@ -925,7 +925,7 @@ async fn series(live: &Live, ds: i64, raw: Option<&str>) -> Result<Response, Api
                 let s: f64 = v
                     .parse()
                     .map_err(|_| bad(format!("interval: seconds, not {v:?}")))?;
-                if !(s >= 1.0 && s <= 366.0 * 86_400.0) {
+                if !(1.0..=366.0 * 86_400.0).contains(&s) {
                     return Err(bad("interval: 1 s to 366 days".into()));
                 }
                 interval = Some((s * 1000.0) as i64);

@@ -882,7 +882,7 @@ fn create(
         }
     }
     for p in set.required() {
-        if props.get(*p).is_none_or(|v| v.is_null()) && !(set == EntitySet::Observations) {
+        if props.get(*p).is_none_or(|v| v.is_null()) && set != EntitySet::Observations {
             return Err(bad(set.singular(), format!("missing `{p}`")));
         }
     }
