@@ -584,3 +584,120 @@ fn acknowledged_observations_survive_kill_9() {
     assert_eq!(duplicates, 0, "redelivered messages stored twice");
     drop(broker);
 }
+
+/// The time-series extension: a day of minute readings in hourly min/mean/max, and a
+/// one-hour range query.
+#[test]
+fn series_aggregates_and_range_queries() {
+    let (addr, dir, _) = common::serve_sample_with_config(
+        "sta_series",
+        |_| {},
+        |c| {
+            c.max_body_bytes = 8 << 20;
+        },
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ds = datastream_of(&rt, addr, "sensor:rain-citadel");
+    let c = common::client_with(&common::token(&dir, Role::Editor));
+    // 2025-10-27, minute m: result m (0..1439), and one reading the day after.
+    let day = twin_core::live::time::parse_instant("2025-10-27T00:00:00Z").unwrap();
+    let mut rows: Vec<Value> = (0..1440)
+        .map(|m| json!([twin_core::live::time::format_instant(day + m * 60_000), m]))
+        .collect();
+    rows.push(json!(["2025-10-28T00:00:00Z", 99999]));
+    rows.push(json!(["not a time", 1]));
+    let body = json!([{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}]);
+    let links: Vec<Value> = rt.block_on(async {
+        let r = c
+            .post(format!("http://{addr}/v1.1/CreateObservations"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    });
+    assert_eq!(links.len(), 1442);
+    assert_eq!(links[1441], "error");
+    assert!(links[..1441]
+        .iter()
+        .all(|l| l.as_str().unwrap().contains("/v1.1/Observations(")));
+    let v = http_json(
+        &rt,
+        &format!("http://{addr}/v1.1/Datastreams({ds})/Series?from=2025-10-27T00:00:00Z&to=2025-10-28T00:00:00Z&interval=3600"),
+    );
+    let b = v["value"].as_array().unwrap();
+    assert_eq!(b.len(), 24);
+    for (h, x) in b.iter().enumerate() {
+        let h = h as f64;
+        assert_eq!(x["count"], 60);
+        assert_eq!(x["min"].as_f64().unwrap(), 60.0 * h);
+        assert_eq!(x["max"].as_f64().unwrap(), 60.0 * h + 59.0);
+        assert!((x["mean"].as_f64().unwrap() - (60.0 * h + 29.5)).abs() < 1e-9);
+    }
+    assert_eq!(b[6]["start"], "2025-10-27T06:00:00Z");
+    // Intervals aligned on `from` (07:30 in Huế is 00:30Z): one day from 00:30Z holds
+    // minutes 30..1439 and the next day's midnight reading.
+    let v = http_json(
+        &rt,
+        &format!("http://{addr}/v1.1/Datastreams({ds})/Series?from=2025-10-27T07:30:00%2B07:00&to=2025-10-29T00:00:00Z&interval=86400"),
+    );
+    let b = v["value"].as_array().unwrap();
+    assert_eq!(b.len(), 1, "{v}");
+    assert_eq!(b[0]["start"], "2025-10-27T00:30:00Z");
+    assert_eq!(
+        (
+            b[0]["count"].as_u64(),
+            b[0]["min"].as_f64(),
+            b[0]["max"].as_f64()
+        ),
+        (Some(1411), Some(30.0), Some(99999.0))
+    );
+    // A one-hour range, newest first.
+    let v = http_json(
+        &rt,
+        &format!("http://{addr}/v1.1/Datastreams({ds})/Observations?$count=true&$top=3&$orderby=phenomenonTime%20desc&$filter=phenomenonTime%20ge%202025-10-27T10:00:00Z%20and%20phenomenonTime%20lt%202025-10-27T11:00:00Z"),
+    );
+    assert_eq!(v["@iot.count"], 60);
+    let r: Vec<i64> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["result"].as_i64().unwrap())
+        .collect();
+    assert_eq!(r, vec![659, 658, 657]);
+    // A filter the store cannot bound by time is evaluated row by row.
+    let v = http_json(
+        &rt,
+        &format!("http://{addr}/v1.1/Datastreams({ds})/Observations?$count=true&$top=0&$filter=result%20mod%20100%20eq%200%20and%20result%20lt%201440"),
+    );
+    assert_eq!(v["@iot.count"], 15);
+    // dataArray result format.
+    let v = http_json(
+        &rt,
+        &format!(
+            "http://{addr}/v1.1/Datastreams({ds})/Observations?$top=2&$resultFormat=dataArray"
+        ),
+    );
+    assert_eq!(
+        v["value"][0]["components"],
+        json!(["id", "phenomenonTime", "result", "resultTime"])
+    );
+    assert_eq!(v["value"][0]["dataArray"][1][2], 1);
+    // Bad parameters are 400.
+    for q in [
+        "from=x&to=2025-10-28T00:00:00Z",
+        "from=2025-10-27T00:00:00Z",
+        "from=2025-10-27T00:00:00Z&to=2025-10-28T00:00:00Z&interval=0.1",
+    ] {
+        let s = rt.block_on(async {
+            reqwest::get(format!("http://{addr}/v1.1/Datastreams({ds})/Series?{q}"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+        assert_eq!(s, 400, "{q}");
+    }
+}

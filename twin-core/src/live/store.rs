@@ -1259,6 +1259,18 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(s.count_observations(&q).unwrap(), 10);
+        // Retention: those before minute 4 go.
+        let p = s.write(WriteOp::Purge { before: 240_000 }).unwrap();
+        assert_eq!(p.deleted, 4);
+        assert_eq!(s.count_observations(&q).unwrap(), 6);
+        let first = s
+            .observations(&ObsQuery {
+                order: ObsOrder::TimeAsc,
+                limit: 1,
+                ..q.clone()
+            })
+            .unwrap();
+        assert_eq!(first[0].props["phenomenonTime"], "1970-01-01T00:04:00Z");
         // Deleting the Thing deletes its Datastream and that one's observations.
         s.write(WriteOp::Delete {
             set: EntitySet::Things,
