@@ -553,6 +553,12 @@ pub fn app(
             ))
         }),
     });
+    sta::start_nowcast(
+        live.as_ref(),
+        state.runs.clone(),
+        state.twin.clone(),
+        cfg.twin_dir.as_deref(),
+    )?;
     let web = Arc::new(
         viewer::WebFiles::new(cfg.web.clone())
             .map_err(|e| ApiError::internal(format!("the viewer's files: {e}")))?,
@@ -594,7 +600,7 @@ pub fn app(
 
     let router = Router::new()
         .merge(viewer::router(web))
-        .merge(sta::routes(live))
+        .merge(sta::routes(live.clone()))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/api/openapi.json", get(openapi_doc))

@@ -701,3 +701,126 @@ fn series_aggregates_and_range_queries() {
         assert_eq!(s, 400, "{q}");
     }
 }
+
+/// A replayed Kim Long series crossing alarm 3 (3.5 m) starts exactly one nowcast run, whose
+/// depths equal a run of the same series posted by hand.
+#[test]
+fn alarm_starts_one_nowcast_equal_to_a_manual_run() {
+    let (addr, dir, _) = common::serve_sample_with_config(
+        "sta_nowcast",
+        |d| {
+            std::fs::write(
+                d.join("live.toml"),
+                "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
+                 stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\nhistory_s = 10800\n",
+            )
+            .unwrap();
+        },
+        |_| {},
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ds = datastream_of(&rt, addr, "sensor:gauge-kim-long");
+    let editor = common::client_with(&common::token(&dir, Role::Editor));
+    let planner = common::client_with(&common::token(&dir, Role::Planner));
+    // Every 30 min from midnight: up through 3.5 m once (3.6), above, down, below again.
+    let stages = [2.0, 2.5, 3.0, 3.3, 3.6, 3.8, 3.4, 3.45];
+    for (i, v) in stages.iter().enumerate() {
+        let body = json!({"phenomenonTime": format!("2025-10-27T{:02}:{:02}:00Z", i / 2, 30 * (i % 2)), "result": v});
+        let s = rt.block_on(async {
+            editor
+                .post(format!("http://{addr}/v1.1/Datastreams({ds})/Observations"))
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+        assert_eq!(s, 201);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let t0 = Instant::now();
+    let state = loop {
+        let v = http_json(&rt, &format!("http://{addr}/api/live/nowcast"));
+        let s = v["nowcast"][0].clone();
+        if s["latest"][1] == 3.45 || t0.elapsed() > Duration::from_secs(20) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(state["alarm"], false, "{state}");
+    assert_eq!(state["latest"][0], "2025-10-27T03:30:00Z");
+    let nowcast = state["run"].as_str().expect("a nowcast run").to_string();
+    let wait_done = |id: &str| {
+        let t0 = Instant::now();
+        loop {
+            let v = http_json(&rt, &format!("http://{addr}/api/runs/{id}"));
+            let s = v["run"]["status"].as_str().unwrap().to_string();
+            if s != "queued" && s != "running" {
+                assert_eq!(s, "done", "{v}");
+                return v;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(300),
+                "run {id} did not end"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let nc = wait_done(&nowcast);
+    assert!(
+        nc["run"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nowcast: sensor:gauge-kim-long reached 3.5 m at 2025-10-27T02:00:00Z"),
+        "{nc}"
+    );
+    // The same series by hand: the scenario file with its stage line replaced.
+    let template =
+        std::fs::read_to_string(common::repo().join("scenarios/examples/hue/flood_alarm3.toml"))
+            .unwrap();
+    let line = "series = [[0, 2.0], [10800, 3.5], [21600, 3.5]]";
+    assert!(template.contains(line));
+    let manual = template.replace(
+        line,
+        "series = [[0, 2.0], [1800, 2.5], [3600, 3.0], [5400, 3.3], [7200, 3.6], [21600, 3.6]]",
+    );
+    let started: Value = rt.block_on(async {
+        let r = planner
+            .post(format!("http://{addr}/api/runs"))
+            .header("content-type", "application/toml")
+            .body(manual)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    });
+    let manual_id = started["run"]["id"].as_str().unwrap().to_string();
+    wait_done(&manual_id);
+    let file = |id: &str| {
+        rt.block_on(async {
+            let r = reqwest::get(format!("http://{addr}/api/runs/{id}/files/max_depth.tif"))
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            r.bytes().await.unwrap().to_vec()
+        })
+    };
+    let (a, b) = (file(&nowcast), file(&manual_id));
+    assert!(a.len() > 1000);
+    assert_eq!(
+        a, b,
+        "the nowcast's max depths differ from the manual run's"
+    );
+    // Not a dry run: the held 3.6 m floods the low plain.
+    assert!(
+        nc["impacts"]["buildings_wet"].as_u64().unwrap() > 1000,
+        "{}",
+        nc["impacts"]
+    );
+    // Exactly one nowcast: the two runs are all there are.
+    let runs = http_json(&rt, &format!("http://{addr}/api/runs"));
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 2, "{runs}");
+}

@@ -17,6 +17,7 @@
 
 pub mod filter;
 pub mod mqtt;
+pub mod nowcast;
 pub mod query;
 
 use crate::error::ApiError;
@@ -60,6 +61,8 @@ pub struct Live {
     pub events: tokio::sync::broadcast::Sender<Arc<Entity>>,
     /// `http` or `https`, for absolute links.
     pub scheme: &'static str,
+    /// The nowcast watcher, when `<twin>/live.toml` binds gauges ([`nowcast`]).
+    pub nowcast: std::sync::OnceLock<Arc<nowcast::Nowcast>>,
 }
 
 impl Live {
@@ -76,6 +79,7 @@ impl Live {
             store,
             events,
             scheme,
+            nowcast: std::sync::OnceLock::new(),
         })
     }
 
@@ -123,6 +127,7 @@ fn write_error(e: twin_core::TwinError) -> ApiError {
 pub fn routes<S: Clone + Send + Sync + 'static>(live: Option<Arc<Live>>) -> Router<S> {
     Router::new()
         .route("/v1.1", get(root))
+        .route("/api/live/nowcast", get(nowcast_state))
         .route(
             "/v1.1/{*path}",
             get(get_path)
@@ -132,6 +137,30 @@ pub fn routes<S: Clone + Send + Sync + 'static>(live: Option<Arc<Live>>) -> Rout
                 .delete(delete_path),
         )
         .with_state(live)
+}
+
+/// Start the nowcast watcher of `<twin>/live.toml` (after the scenario runs exist).
+pub fn start_nowcast(
+    live: Option<&Arc<Live>>,
+    runs: Option<Arc<crate::runs::Runs>>,
+    twin: Arc<Twin>,
+    twin_dir: Option<&std::path::Path>,
+) -> Result<(), ApiError> {
+    let (Some(live), Some(dir)) = (live, twin_dir) else {
+        return Ok(());
+    };
+    if let Some(n) = nowcast::spawn(live.clone(), runs, twin, dir)? {
+        let _ = live.nowcast.set(n);
+    }
+    Ok(())
+}
+
+/// `GET /api/live/nowcast`: each bound gauge's latest stage, alarm state and current
+/// nowcast run.
+async fn nowcast_state(State(live): State<Option<Arc<Live>>>) -> Result<Response, ApiError> {
+    let live = live_of(&live)?;
+    let states = live.nowcast.get().map(|n| n.states()).unwrap_or_default();
+    Ok(json_response(StatusCode::OK, &json!({ "nowcast": states })))
 }
 
 /// Open the live store of a server (when it has one), start the MQTT bridge and retention.
