@@ -36,8 +36,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for ext in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", store_path.display()));
     }
-    let tokens_path = work.join("tokens.gpkg");
-    let _ = std::fs::remove_file(&tokens_path);
+    // An empty twin with a store for the token.
+    let twin_dir = work.join("twin");
+    let _ = std::fs::remove_dir_all(&twin_dir);
+    let td = twin_core::TwinDir::create(&twin_dir, "bench", twin_core::Crs::epsg(32648)?)?;
+    std::fs::create_dir_all(&twin_dir)?;
+    td.config.save(&twin_dir)?;
+    td.build(&twin_core::NoProgress)?;
+    let tokens_path = td.store_path();
     let token = twin_core::tokens::Tokens::open(&tokens_path)?
         .create(twin_core::tokens::Role::Editor, "bench")?
         .token;

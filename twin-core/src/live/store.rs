@@ -554,6 +554,12 @@ fn commit_group(
     let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
+        // Observation batches check every Datastream before they insert anything, so they
+        // need no savepoint of their own (one per message of an MQTT burst is measurable).
+        if matches!(job.op, WriteOp::Observations(_) | WriteOp::Redelivered(_)) {
+            results.push(apply(&tx, &job.op, path));
+            continue;
+        }
         let sp = tx.savepoint()?;
         let r = apply(&sp, &job.op, path);
         if r.is_ok() {
@@ -608,16 +614,16 @@ fn apply(c: &Connection, op: &WriteOp, path: &Path) -> Result<WriteOutcome> {
         WriteOp::Observations(rows) | WriteOp::Redelivered(rows) => {
             let redelivered = matches!(op, WriteOp::Redelivered(_));
             let mut out = WriteOutcome::default();
+            // Every Datastream checked (and its default feature of interest found) first.
             let mut known = std::collections::HashMap::new();
             for o in rows {
-                let foi = match known.get(&o.datastream) {
-                    Some(f) => *f,
-                    None => {
-                        let f = default_foi(c, o.datastream, path)?;
-                        known.insert(o.datastream, f);
-                        f
-                    }
-                };
+                if !known.contains_key(&o.datastream) {
+                    let f = default_foi(c, o.datastream, path)?;
+                    known.insert(o.datastream, f);
+                }
+            }
+            for o in rows {
+                let foi = known.get(&o.datastream).copied().flatten();
                 if redelivered {
                     let stored = c
                         .prepare_cached(
