@@ -151,10 +151,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for i in 0..n_mqtt {
                 let body = format!(
                     r#"{{"phenomenonTime":"{}","result":{}}}"#,
-                    twin_core::live::time::format_instant(t_base + 1_000_000_000_000 + i as i64 * 1000),
+                    twin_core::live::time::format_instant(
+                        t_base + 1_000_000_000_000 + i as i64 * 1000
+                    ),
                     (i % 1000) as f64 / 100.0
                 );
-                client.publish(topic.clone(), QoS::AtLeastOnce, false, body).await.expect("publish");
+                client
+                    .publish(topic.clone(), QoS::AtLeastOnce, false, body)
+                    .await
+                    .expect("publish");
             }
         });
         loop {
@@ -200,7 +205,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let total = store.count_observations(&ObsQuery::default())?;
     println!("fill_rows {i}");
-    println!("fill_obs_per_s {:.0}", i as f64 / t0.elapsed().as_secs_f64().max(1e-9));
+    println!(
+        "fill_obs_per_s {:.0}",
+        i as f64 / t0.elapsed().as_secs_f64().max(1e-9)
+    );
     println!("stored_total {total}");
     // One-day range queries over HTTP, a random Datastream and day each (a fixed LCG).
     let days = (minutes_per_ds / 1440).max(1);
@@ -208,7 +216,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut lat = Vec::new();
     let mut rows_seen = 0;
     for _ in 0..queries {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let d = ds[(seed >> 33) as usize % ds.len()];
         let day = (seed >> 20) % days;
         let from = twin_core::live::time::format_instant(t_base + day as i64 * 86_400_000);
@@ -217,14 +227,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{base}/Datastreams({d})/Observations?$top=1440&$orderby=phenomenonTime&$select=phenomenonTime,result&$filter=phenomenonTime%20ge%20{from}%20and%20phenomenonTime%20lt%20{to}"
         );
         let t = Instant::now();
-        let v: Value = rt.block_on(async { serde_json::from_slice(&c.get(&url).send().await?.bytes().await?).map_err(|e| e.to_string()).map_err(std::io::Error::other).map_err(|e| e.into()) }).map_err(|e: Box<dyn std::error::Error>| e.to_string())?;
+        let v: Value = rt
+            .block_on(async {
+                serde_json::from_slice(&c.get(&url).send().await?.bytes().await?)
+                    .map_err(|e| e.to_string())
+                    .map_err(std::io::Error::other)
+                    .map_err(|e| e.into())
+            })
+            .map_err(|e: Box<dyn std::error::Error>| e.to_string())?;
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
         rows_seen += v["value"].as_array().map(|a| a.len()).unwrap_or(0);
     }
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
     println!("range_queries {queries}");
-    println!("range_rows_per_query {:.0}", rows_seen as f64 / queries as f64);
+    println!(
+        "range_rows_per_query {:.0}",
+        rows_seen as f64 / queries as f64
+    );
     println!("range_p50_ms {:.2}", pct(0.5));
     println!("range_p99_ms {:.2}", pct(0.99));
     Ok(())

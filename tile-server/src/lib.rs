@@ -9,6 +9,7 @@
 //! | `/ogc`, `/ogc/conformance`, `/ogc/collections[/<layer>[/items[/<id>]]]` | OGC API – Features – Part 1 ([`ogc`]) |
 //! | `/api/openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics ([`metrics`]) |
+//! | `/v1.1`, `/v1.1/<Set>...`, `/api/live/nowcast` | OGC SensorThings API 1.1, its MQTT bridge and nowcasts ([`sta`]) |
 //!
 //! Writes need a bearer token of a high enough role, reads too on a private server; a foreign
 //! `Host` is refused; write routes get CORS headers only for configured origins ([`auth`]).
@@ -271,6 +272,13 @@ pub struct AppState {
         viewer::viewer_js,
         viewer::viewer_css,
         viewer::cesium,
+        sta::root,
+        sta::get_path,
+        sta::post_path,
+        sta::patch_path,
+        sta::put_path,
+        sta::delete_path,
+        sta::nowcast_state,
     ),
     components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, features::Link, ogc::Landing, ogc::Conformance, ogc::Collections, ogc::Collection, ogc::Extent, ogc::Spatial, error::ErrorBody, error::ErrorDetail,
         runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,
@@ -281,6 +289,7 @@ pub struct AppState {
         (name = "heritage", description = "Heritage sites and protection zones"),
         (name = "tiles", description = "OGC 3D Tiles 1.1"),
         (name = "runs", description = "Scenario runs: flood and traffic what-ifs as stored jobs"),
+        (name = "sensorthings", description = "OGC SensorThings API 1.1: sensors, river gauges and their observations (live data), and flood nowcasts"),
         (name = "viewer", description = "The CesiumJS web viewer"),
         (name = "server", description = "Health, metrics and this document"),
     ),

@@ -157,7 +157,9 @@ pub fn start_nowcast(
 
 /// `GET /api/live/nowcast`: each bound gauge's latest stage, alarm state and current
 /// nowcast run.
-async fn nowcast_state(State(live): State<Option<Arc<Live>>>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/live/nowcast", tag = "sensorthings",
+    responses((status = 200, description = "{\"nowcast\": [{sensor, datastream, alarm_m, latest, alarm, run, error}]}")))]
+pub async fn nowcast_state(State(live): State<Option<Arc<Live>>>) -> Result<Response, ApiError> {
     let live = live_of(&live)?;
     let states = live.nowcast.get().map(|n| n.states()).unwrap_or_default();
     Ok(json_response(StatusCode::OK, &json!({ "nowcast": states })))
@@ -289,7 +291,9 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
 }
 
 /// `GET /v1.1`: the service root.
-async fn root(
+#[utoipa::path(get, path = "/v1.1", tag = "sensorthings",
+    responses((status = 200, description = "the entity sets and the conformance classes (OGC SensorThings API 1.1)")))]
+pub async fn root(
     State(live): State<Option<Arc<Live>>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -826,8 +830,21 @@ fn bad(e: String) -> ApiError {
     ApiError::bad_request(e)
 }
 
-/// `GET /v1.1/...`.
-async fn get_path(
+/// `GET /v1.1/...`: entities, a collection, a property, or a Datastream's `Series`.
+#[utoipa::path(get, path = "/v1.1/{path}", tag = "sensorthings",
+    params(("path" = String, Path, description = "Set, Set(id), Set(id)/Nav[(id)]..., Set(id)/property[/$value], or Datastreams(id)/Series?from=&to=&interval=<s>"),
+           ("$filter" = Option<String>, Query, description = "OData filter: eq ne gt ge lt le, and or not, add sub mul div mod, string, time and geo functions"),
+           ("$expand" = Option<String>, Query, description = "navigation properties, nested with (...;...)"),
+           ("$orderby" = Option<String>, Query, description = "expressions with asc/desc"),
+           ("$select" = Option<String>, Query, description = "properties"),
+           ("$top" = Option<usize>, Query, description = "page size (100 by default, at most 10000)"),
+           ("$skip" = Option<usize>, Query, description = "entities skipped"),
+           ("$count" = Option<bool>, Query, description = "add @iot.count"),
+           ("$resultFormat" = Option<String>, Query, description = "dataArray for Observations")),
+    responses((status = 200, description = "the entity, collection or property as JSON"),
+              (status = 400, description = "a bad query option", body = crate::error::ErrorBody),
+              (status = 404, description = "no such entity or path", body = crate::error::ErrorBody)))]
+pub async fn get_path(
     State(live): State<Option<Arc<Live>>>,
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
@@ -988,8 +1005,13 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| bad(format!("the body is not JSON: {e}")))
 }
 
-/// `POST /v1.1/...`: create, or `CreateObservations`.
-async fn post_path(
+/// `POST /v1.1/...`: create (deep insert), or `CreateObservations` (`dataArray`).
+#[utoipa::path(post, path = "/v1.1/{path}", tag = "sensorthings",
+    params(("path" = String, Path, description = "Set, Set(id)/Nav (a collection), or CreateObservations")),
+    request_body(content = String, content_type = "application/json", description = "the entity (related entities inline or by @iot.id), or dataArray groups"),
+    responses((status = 201, description = "created and committed (fsynced); Location names it"),
+              (status = 400, description = "a bad entity", body = crate::error::ErrorBody)))]
+pub async fn post_path(
     State(live): State<Option<Arc<Live>>>,
     Path(path): Path<String>,
     headers: HeaderMap,
@@ -1154,7 +1176,11 @@ fn one_entity_path(path: &str) -> Result<(EntitySet, i64), ApiError> {
 }
 
 /// `PATCH` or `PUT /v1.1/<Set>(<id>)`.
-async fn patch_path(
+#[utoipa::path(patch, path = "/v1.1/{path}", tag = "sensorthings",
+    params(("path" = String, Path, description = "Set(id)")),
+    request_body(content = String, content_type = "application/json", description = "properties and links to change"),
+    responses((status = 200, description = "the entity as changed")))]
+pub async fn patch_path(
     State(live): State<Option<Arc<Live>>>,
     Path(path): Path<String>,
     headers: HeaderMap,
@@ -1178,8 +1204,25 @@ async fn patch_path(
     ))
 }
 
+/// `PUT /v1.1/<Set>(<id>)`: as `PATCH` (documented apart for OpenAPI).
+#[utoipa::path(put, path = "/v1.1/{path}", tag = "sensorthings",
+    params(("path" = String, Path, description = "Set(id)")),
+    request_body(content = String, content_type = "application/json", description = "properties and links to change"),
+    responses((status = 200, description = "the entity as changed")))]
+pub async fn put_path(
+    live: State<Option<Arc<Live>>>,
+    path: Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    patch_path(live, path, headers, body).await
+}
+
 /// `DELETE /v1.1/<Set>(<id>)`.
-async fn delete_path(
+#[utoipa::path(delete, path = "/v1.1/{path}", tag = "sensorthings",
+    params(("path" = String, Path, description = "Set(id)")),
+    responses((status = 200, description = "deleted, with what depended on it")))]
+pub async fn delete_path(
     State(live): State<Option<Arc<Live>>>,
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
