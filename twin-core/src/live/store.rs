@@ -617,9 +617,8 @@ fn apply(c: &Connection, op: &WriteOp, path: &Path) -> Result<WriteOutcome> {
             // Every Datastream checked (and its default feature of interest found) first.
             let mut known = std::collections::HashMap::new();
             for o in rows {
-                if !known.contains_key(&o.datastream) {
-                    let f = default_foi(c, o.datastream, path)?;
-                    known.insert(o.datastream, f);
+                if let std::collections::hash_map::Entry::Vacant(e) = known.entry(o.datastream) {
+                    e.insert(default_foi(c, o.datastream, path)?);
                 }
             }
             for o in rows {
