@@ -127,6 +127,7 @@ fn frost_client_creates_posts_and_filters() {
     assert_eq!(v["expanded_ds"], json!(["Kim Long stage"]));
     assert_eq!(v["expanded_obs"], json!([5.7, 5.6]));
     assert_eq!(v["after_delete"], 47);
+    assert_eq!(v["patched"], "patched");
 
     // The sensors layer: every sensor is a Thing with its Location and a Datastream.
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -1163,6 +1163,37 @@ async fn create_observations(live: &Live, b: &str, body: Value) -> Result<Respon
     Ok(json_response(StatusCode::CREATED, &Value::Array(answer)))
 }
 
+/// A JSON Patch (RFC 6902, as `frost_sta_client` sends: `add`/`replace`/`remove` of a
+/// top-level member) as the object of changes a PATCH takes; an object is taken as it is.
+fn merge_patch(body: Value) -> Result<Value, ApiError> {
+    let Value::Array(ops) = body else {
+        return Ok(body);
+    };
+    let mut m = Map::new();
+    for (i, op) in ops.iter().enumerate() {
+        let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
+        let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+        let name = path
+            .strip_prefix('/')
+            .filter(|p| !p.is_empty() && !p.contains('/'))
+            .ok_or_else(|| {
+                bad(format!(
+                    "JSON Patch [{i}]: only top-level paths (/name), not {path:?}"
+                ))
+            })?;
+        let v = match kind {
+            "add" | "replace" => op
+                .get("value")
+                .cloned()
+                .ok_or_else(|| bad(format!("JSON Patch [{i}]: no value")))?,
+            "remove" => Value::Null,
+            other => return Err(bad(format!("JSON Patch [{i}]: op {other:?} not supported"))),
+        };
+        m.insert(name.replace("~1", "/").replace("~0", "~"), v);
+    }
+    Ok(Value::Object(m))
+}
+
 fn one_entity_path(path: &str) -> Result<(EntitySet, i64), ApiError> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let [s] = segs.as_slice() else {
@@ -1188,7 +1219,7 @@ pub async fn patch_path(
 ) -> Result<Response, ApiError> {
     let live = live_of(&live)?.clone();
     let (set, id) = one_entity_path(&path)?;
-    let body = parse_body(&body)?;
+    let body = merge_patch(parse_body(&body)?)?;
     get_one(&live.store, set, id)?;
     live.write(WriteOp::Update { set, id, body }).await?;
     let e = get_one(&live.store, set, id)?;

@@ -90,6 +90,9 @@ out["expanded_locations"] = len(t0.locations.entities) if t0.locations is not No
 dss = t0.datastreams.entities
 out["expanded_ds"] = [d.name for d in dss]
 out["expanded_obs"] = [o.result for o in dss[0].observations.entities]
+# A JSON Patch through the client, then a PUT (update).
+svc.things().patch(thing, [{"op": "replace", "path": "/description", "value": "patched"}])
+out["patched"] = svc.things().find(thing.id).description
 # Delete one observation and see it gone.
 svc.delete(above[0])
 out["after_delete"] = len(list(ds.get_observations().query().top(100).list()))
