@@ -825,3 +825,59 @@ fn alarm_starts_one_nowcast_equal_to_a_manual_run() {
     let runs = http_json(&rt, &format!("http://{addr}/api/runs"));
     assert_eq!(runs["runs"].as_array().unwrap().len(), 2, "{runs}");
 }
+
+/// `scripts/live-demo.sh` replays the hydrograph to 5.05 m and the other sensors into a
+/// server: every sensor gets its 73 hourly readings, and the rise through 3.5 m starts one
+/// nowcast.
+#[test]
+fn live_demo_script_replays_the_flood() {
+    let (addr, dir, twin) = common::serve_sample_with_config(
+        "sta_demo",
+        |d| {
+            std::fs::write(
+                d.join("live.toml"),
+                "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
+                 stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\n",
+            )
+            .unwrap();
+        },
+        |_| {},
+    );
+    let token = common::token(&dir, Role::Editor);
+    let out = Command::new(common::repo().join("scripts/live-demo.sh"))
+        .arg(format!("http://{addr}"))
+        .arg("0")
+        .env("TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ds = datastream_of(&rt, addr, "sensor:gauge-kim-long");
+    let v = http_json(
+        &rt,
+        &format!("http://{addr}/v1.1/Datastreams({ds})/Observations?$count=true&$top=1&$orderby=result%20desc"),
+    );
+    assert_eq!(v["@iot.count"], 73);
+    assert_eq!(v["value"][0]["result"], 5.05);
+    assert_eq!(v["value"][0]["phenomenonTime"], "2025-10-27T05:00:00Z");
+    let all = http_json(
+        &rt,
+        &format!("http://{addr}/v1.1/Observations?$count=true&$top=0"),
+    );
+    assert_eq!(all["@iot.count"], 73 * twin.sensors.len() as u64);
+    let t0 = Instant::now();
+    loop {
+        let n = http_json(&rt, &format!("http://{addr}/api/live/nowcast"));
+        if n["nowcast"][0]["run"].is_string() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no nowcast: {n}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let runs = http_json(&rt, &format!("http://{addr}/api/runs"));
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+}
