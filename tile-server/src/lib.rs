@@ -279,6 +279,7 @@ pub struct AppState {
         sta::put_path,
         sta::delete_path,
         sta::nowcast_state,
+        sta::live_events,
     ),
     components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, features::Link, ogc::Landing, ogc::Conformance, ogc::Collections, ogc::Collection, ogc::Extent, ogc::Spatial, error::ErrorBody, error::ErrorDetail,
         runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,

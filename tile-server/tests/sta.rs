@@ -323,7 +323,14 @@ fn mqtt_ingest_and_publish_through_mosquitto() {
     }
     drop(publ.stdin.take());
     assert!(publ.wait().unwrap().success());
-    // And one over HTTP: also published on MQTT.
+    // And one over HTTP: also published on MQTT, and sent to server-sent-event clients.
+    let sse = rt.block_on(async {
+        let r = reqwest::get(format!("http://{addr}/api/live/events"))
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        r
+    });
     let token = common::token(&dir, Role::Editor);
     let c = common::client_with(&token);
     let r = rt
@@ -335,6 +342,30 @@ fn mqtt_ingest_and_publish_through_mosquitto() {
         )
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
+    let first = rt.block_on(async {
+        let mut sse = sse;
+        let mut text = String::new();
+        while !text.contains("3.7") {
+            let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    });
+    assert!(first.contains("event: observation"), "{first}");
+    let data = first
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .find(|l| l.contains("3.7"))
+        .unwrap();
+    let ev: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(
+        (ev["result"].as_f64(), ev["Datastream"]["@iot.id"].as_i64()),
+        (Some(3.7), Some(ds))
+    );
     let url = format!(
         "http://{addr}/v1.1/Datastreams({ds})/Observations?$orderby=phenomenonTime&$count=true"
     );

@@ -128,6 +128,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(live: Option<Arc<Live>>) -> Rout
     Router::new()
         .route("/v1.1", get(root))
         .route("/api/live/nowcast", get(nowcast_state))
+        .route("/api/live/events", get(live_events))
         .route(
             "/v1.1/{*path}",
             get(get_path)
@@ -163,6 +164,40 @@ pub async fn nowcast_state(State(live): State<Option<Arc<Live>>>) -> Result<Resp
     let live = live_of(&live)?;
     let states = live.nowcast.get().map(|n| n.states()).unwrap_or_default();
     Ok(json_response(StatusCode::OK, &json!({ "nowcast": states })))
+}
+
+/// `GET /api/live/events`: new observations as server-sent events (`observation`, the JSON
+/// published on MQTT), for maps and charts that update without reloading. A client that
+/// falls behind by more than the channel holds gets a `lagged` event with the count missed.
+#[utoipa::path(get, path = "/api/live/events", tag = "sensorthings",
+    responses((status = 200, description = "text/event-stream of `observation` events ({\"@iot.id\", phenomenonTime, result, ...})")))]
+pub async fn live_events(
+    State(live): State<Option<Arc<Live>>>,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let rx = live_of(&live)?.events.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        let ev = match rx.recv().await {
+            Ok(o) => {
+                let mut v: Value =
+                    serde_json::from_slice(&mqtt::payload(&o)).unwrap_or(Value::Null);
+                if let Some(ds) = o.link("Datastream") {
+                    v["Datastream"] = json!({ "@iot.id": ds });
+                }
+                Event::default().event("observation").data(v.to_string())
+            }
+            Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(ev), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// Open the live store of a server (when it has one), start the MQTT bridge and retention.
