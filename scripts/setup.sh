@@ -12,7 +12,9 @@ need=(pkg-config libproj-dev proj-data libsqlite3-dev sqlite3 libclang-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # openssl: the TLS test makes its self-signed certificate with it.
   # python3-venv: scripts/bench_traffic.sh pip-installs AequilibraE 1.7.2 into a venv.
-  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv)
+  # mosquitto, mosquitto-clients: the SensorThings MQTT tests start a broker on a free loopback
+  # port (tile-server/tests/sta.rs) and publish with mosquitto_pub.
+  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv mosquitto mosquitto-clients)
 fi
 
 # shellcheck source=apt.sh
@@ -22,6 +24,8 @@ apt_ensure "${need[@]}"
 # The Khronos glTF validator the tile tests run (npm gltf-validator, pinned in tools/package-lock.json).
 if [[ "${1:-}" == "--test" ]]; then
   npm ci --prefix "$(dirname "$0")/../tools" --no-audit --no-fund --loglevel=error
+  # frost_sta_client and paho-mqtt for the SensorThings tests, in target/live-venv
+  "$(dirname "$0")/live_venv.sh" >/dev/null
 fi
 
 # The web viewer's CesiumJS (npm cesium, and playwright-core for its browser test, pinned in

@@ -35,6 +35,11 @@ pub const WRITES: &[(&str, &str, Role)] = &[
     ("DELETE", "/api/runs/{id}", Role::Planner),
     ("POST", "/api/runs/{id}/rerun", Role::Planner),
     ("PATCH", "/open311/v2/requests/{file}", Role::Editor),
+    // SensorThings (crate::sta): creating, changing and deleting entities and observations
+    ("POST", "/v1.1/{*path}", Role::Editor),
+    ("PATCH", "/v1.1/{*path}", Role::Editor),
+    ("PUT", "/v1.1/{*path}", Role::Editor),
+    ("DELETE", "/v1.1/{*path}", Role::Editor),
 ];
 
 /// Reads that need more than a viewer token (the editors' view of citizen reports carries the

@@ -10,6 +10,7 @@
 //! | `/open311/v2/services.json`, `/open311/v2/requests.json`, `/open311/v2/requests/<id>.json`, ... | citizen reports, Open311 GeoReport v2 ([`open311`]) |
 //! | `/api/openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics ([`metrics`]) |
+//! | `/v1.1`, `/v1.1/<Set>...`, `/api/live/nowcast` | OGC SensorThings API 1.1, its MQTT bridge and nowcasts ([`sta`]) |
 //!
 //! Writes need a bearer token of a high enough role, reads too on a private server; a foreign
 //! `Host` is refused; write routes get CORS headers only for configured origins ([`auth`]).
@@ -45,6 +46,7 @@ pub mod ogc;
 pub mod open311;
 pub mod runs;
 pub mod source;
+pub mod sta;
 pub mod tiles;
 pub mod viewer;
 
@@ -115,6 +117,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Serve HTTPS with this certificate and key (rustls); none: plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// The SensorThings API's store, MQTT bridge and retention ([`sta`]).
+    pub live: sta::LiveConfig,
 }
 
 /// The PEM files of TLS: the certificate chain (leaf first) and its private key (PKCS#8,
@@ -204,6 +208,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             limits: Limits::default(),
             tls: None,
+            live: sta::LiveConfig::default(),
         }
     }
 }
@@ -280,6 +285,14 @@ pub struct AppState {
         viewer::viewer_js,
         viewer::viewer_css,
         viewer::cesium,
+        sta::root,
+        sta::get_path,
+        sta::post_path,
+        sta::patch_path,
+        sta::put_path,
+        sta::delete_path,
+        sta::nowcast_state,
+        sta::live_events,
     ),
     components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, features::Link, ogc::Landing, ogc::Conformance, ogc::Collections, ogc::Collection, ogc::Extent, ogc::Spatial, error::ErrorBody, error::ErrorDetail,
         runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,
@@ -290,6 +303,7 @@ pub struct AppState {
         (name = "heritage", description = "Heritage sites and protection zones"),
         (name = "tiles", description = "OGC 3D Tiles 1.1"),
         (name = "runs", description = "Scenario runs: flood and traffic what-ifs as stored jobs"),
+        (name = "sensorthings", description = "OGC SensorThings API 1.1: sensors, river gauges and their observations (live data), and flood nowcasts"),
         (name = "viewer", description = "The CesiumJS web viewer"),
         (name = "server", description = "Health, metrics and this document"),
     ),
@@ -537,6 +551,12 @@ pub fn app(
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let tile_version = source.version();
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
+    let live = sta::start(
+        &cfg.live,
+        cfg.twin_dir.as_deref(),
+        &twin,
+        if cfg.tls.is_some() { "https" } else { "http" },
+    )?;
     let crs = twin.crs.clone();
     let twin_dir = cfg
         .twin_dir
@@ -579,6 +599,12 @@ pub fn app(
             ))
         }),
     });
+    sta::start_nowcast(
+        live.as_ref(),
+        state.runs.clone(),
+        state.twin.clone(),
+        cfg.twin_dir.as_deref(),
+    )?;
     let web = Arc::new(
         viewer::WebFiles::new(cfg.web.clone())
             .map_err(|e| ApiError::internal(format!("the viewer's files: {e}")))?,
@@ -597,6 +623,7 @@ pub fn app(
             Method::POST,
             Method::DELETE,
             Method::PATCH,
+            Method::PUT,
             Method::OPTIONS,
         ])
         .allow_headers([
@@ -620,6 +647,7 @@ pub fn app(
     let (open311, open311_body) = open311::routes(state.twin.clone(), cfg)?;
     let router = Router::new()
         .merge(viewer::router(web))
+        .merge(sta::routes(live.clone()))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/api/openapi.json", get(openapi_doc))

@@ -409,6 +409,27 @@ impl Runs {
         info
     }
 
+    /// Start a run of scenario text, its relative paths read from `base` (as `POST /api/runs`
+    /// with TOML does); `origin` says where the text came from. The SensorThings nowcast
+    /// ([`crate::sta::nowcast`]) starts its runs here.
+    pub fn start_text(
+        self: &Arc<Self>,
+        twin: Arc<twin_core::Twin>,
+        text: &str,
+        base: &std::path::Path,
+        origin: &str,
+    ) -> Result<RunInfo, ApiError> {
+        let slot = self.reserve()?;
+        let job = Job::from_text(&self.twin_dir, text, base, origin, &self.roots)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(self.start(job, twin, slot))
+    }
+
+    /// The path of scenario file `name` in the configured folders.
+    pub fn scenario_path(&self, name: &str) -> Result<PathBuf, ApiError> {
+        self.find_scenario(name)
+    }
+
     /// Run `id`, which must be done (409 otherwise).
     fn read_done(&self, id: &str) -> Result<RunInfo, ApiError> {
         let info = self.read(id)?;

@@ -16,6 +16,7 @@ pub mod heights;
 pub mod import;
 pub mod index;
 pub mod layer;
+pub mod live;
 pub mod model;
 pub mod names;
 pub mod progress;

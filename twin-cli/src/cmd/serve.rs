@@ -1,7 +1,8 @@
 //! `twin serve <twin> [--addr A] [--scenarios DIR]... [--gpu] [--max-queued-runs N]
 //! [--run-time-limit-s S] [--private] [--allowed-host H]... [--cors-origin O]...
 //! [--header-timeout S] [--body-timeout S] [--max-connections N] [--tls-cert PEM --tls-key PEM]
-//! [--plain] [--point-colour C] [--web-dir DIR]`:
+//! [--plain] [--point-colour C] [--web-dir DIR] [--mqtt HOST:PORT] [--mqtt-client-id ID]
+//! [--max-body-bytes N] [--retention-days D]`:
 //! the HTTP server (`tile-server`) over a twin, with the flood solver chosen here. Writes need a
 //! token made by `twin token create` (kept in the twin's store).
 
@@ -68,6 +69,19 @@ pub struct ServeArgs {
     /// binary: for working on the viewer without rebuilding.
     #[arg(long)]
     web_dir: Option<PathBuf>,
+    /// The SensorThings MQTT bridge: the broker's host:port (e.g. 127.0.0.1:1883, mosquitto);
+    /// none: no MQTT.
+    #[arg(long)]
+    mqtt: Option<String>,
+    /// The client id of the server's persistent MQTT session.
+    #[arg(long, default_value = "huetwin-sta")]
+    mqtt_client_id: String,
+    /// Largest request body, bytes (SensorThings dataArray batches need more than the default).
+    #[arg(long, default_value_t = 64 << 10)]
+    max_body_bytes: usize,
+    /// Delete observations older than this many days (checked hourly); 0: keep them all.
+    #[arg(long, default_value_t = 0)]
+    retention_days: u64,
 }
 
 /// Serves until Ctrl-C.
@@ -115,6 +129,29 @@ pub fn run(a: ServeArgs) -> Result<()> {
         web: match &a.web_dir {
             Some(d) => server::viewer::WebSource::Dir(d.clone()),
             None => server::viewer::WebSource::Embedded,
+        },
+        max_body_bytes: a.max_body_bytes,
+        live: server::sta::LiveConfig {
+            store: None,
+            mqtt: a
+                .mqtt
+                .as_deref()
+                .map(|m| -> Result<server::sta::mqtt::MqttConfig> {
+                    let (host, port) = m
+                        .rsplit_once(':')
+                        .with_context(|| format!("--mqtt {m}: expected host:port"))?;
+                    Ok(server::sta::mqtt::MqttConfig {
+                        host: host.to_string(),
+                        port: port
+                            .parse()
+                            .with_context(|| format!("--mqtt {m}: bad port"))?,
+                        client_id: a.mqtt_client_id.clone(),
+                        publish: true,
+                    })
+                })
+                .transpose()?,
+            retention: (a.retention_days > 0)
+                .then(|| std::time::Duration::from_secs(a.retention_days * 86_400)),
         },
         ..server::ServerConfig::default()
     };
