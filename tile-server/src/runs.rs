@@ -924,6 +924,8 @@ pub async fn water_tile(
         match &tp {
             TilePath::Root | TilePath::LayerTileset(_) => Ok(Some(w.tileset_bytes()?)),
             TilePath::Content { id: tile, .. } => Ok(w.content(tile)?),
+            // Water tilesets are explicit.
+            TilePath::Subtree { .. } => Ok(None),
         }
     })
     .await??;

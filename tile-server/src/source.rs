@@ -131,6 +131,7 @@ impl TileSource for GeneratedTiles {
                 None => Ok(None),
                 Some(ts) => Ok(Some(tiles::tileset_bytes(&ts.tileset_json())?)),
             },
+            TilePath::Subtree { layer, id } => Ok(self.set(layer).and_then(|ts| ts.subtree(id))),
             TilePath::Content { layer, id } => {
                 let Some(ts) = self.set(layer) else {
                     return Ok(None);
@@ -155,6 +156,14 @@ pub enum TilePath {
     Root,
     /// `<layer>/tileset.json`.
     LayerTileset(String),
+    /// `<layer>/subtrees/<id>.subtree` of an implicit tileset, e.g.
+    /// `buildings/subtrees/0/0/0.subtree` has id `0/0/0`.
+    Subtree {
+        /// The layer.
+        layer: String,
+        /// The subtree's root tile, `level/x/y`.
+        id: String,
+    },
     /// `<layer>/<id>.glb`, e.g. `buildings/3/2/5.glb` has id `3/2/5`.
     Content {
         /// The layer.
@@ -193,6 +202,15 @@ impl TilePath {
         match segs.as_slice() {
             ["tileset.json"] => Ok(TilePath::Root),
             [layer, "tileset.json"] => Ok(TilePath::LayerTileset(layer.to_string())),
+            [layer, "subtrees", rest @ ..] if !rest.is_empty() => {
+                match rest.join("/").strip_suffix(".subtree") {
+                    Some(id) if !id.is_empty() => Ok(TilePath::Subtree {
+                        layer: layer.to_string(),
+                        id: id.to_string(),
+                    }),
+                    _ => Err(ApiError::not_found(format!("no tile file {path:?}"))),
+                }
+            }
             [layer, rest @ ..] if !rest.is_empty() => {
                 let joined = rest.join("/");
                 match joined.strip_suffix(".glb") {
@@ -213,6 +231,7 @@ impl TilePath {
             TilePath::Root => "tileset.json".into(),
             TilePath::LayerTileset(l) => format!("{l}/tileset.json"),
             TilePath::Content { layer, id } => format!("{layer}/{id}.glb"),
+            TilePath::Subtree { layer, id } => format!("{layer}/subtrees/{id}.subtree"),
         }
     }
 
@@ -220,7 +239,9 @@ impl TilePath {
     pub fn layer(&self) -> Option<&str> {
         match self {
             TilePath::Root => None,
-            TilePath::LayerTileset(l) | TilePath::Content { layer: l, .. } => Some(l),
+            TilePath::LayerTileset(l)
+            | TilePath::Content { layer: l, .. }
+            | TilePath::Subtree { layer: l, .. } => Some(l),
         }
     }
 
@@ -228,6 +249,7 @@ impl TilePath {
     pub fn content_type(&self) -> &'static str {
         match self {
             TilePath::Content { .. } => "model/gltf-binary",
+            TilePath::Subtree { .. } => "application/octet-stream",
             _ => "application/json",
         }
     }
