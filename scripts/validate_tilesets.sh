@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The official CesiumGS 3d-tiles-validator on every kind of tileset huetwin writes, in both forms
 # (compact: meshopt-compressed and quantized, the default; plain: `--plain`), in one table:
-# buildings, heritage, terrain (the sample twin and the Hue OpenStreetMap extract), point clouds
+# buildings, heritage, terrain (the sample twin and the Hue OpenStreetMap extract), buildings and
+# heritage as implicit tilesets (`--implicit`), point clouds
 # (every LAS/LAZ file of ../shared/data/lidar, with their RGB and as coloured without it), and
 # from a live server: a flood run's water surface and the building and heritage tiles with the
 # run's results (`?run=<id>`).
@@ -143,6 +144,13 @@ for form in compact plain; do
   done
   for layer in buildings heritage terrain; do
     validate "$layer" "Hue OSM extract" "$out/osm/$layer/tileset.json"
+  done
+  # Implicit tiling (3D Tiles 1.1 quadtree with .subtree files) of the vector layers.
+  "$twin" tiles export "$work/sample" "$out/sample-implicit" --implicit --layers buildings,heritage "${flag[@]}" >/dev/null 2>&1
+  "$twin" tiles export "$work/osm" "$out/osm-implicit" --implicit --layers buildings,heritage "${flag[@]}" >/dev/null 2>&1
+  for layer in buildings heritage; do
+    validate "$layer/implicit" "sample twin" "$out/sample-implicit/$layer/tileset.json"
+    validate "$layer/implicit" "Hue OSM extract" "$out/osm-implicit/$layer/tileset.json"
   done
   for f in "$shared"/lidar/*.la[sz]; do
     name=$(basename "$f")

@@ -37,7 +37,7 @@ mkdirSync(outDir, { recursive: true });
 
 const W = 800;
 const H = 600;
-const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0 };
+const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0, subtreeResponses: 0 };
 
 const browser = await launchChromium();
 
@@ -135,6 +135,8 @@ try {
   });
   page.on("response", (r) => {
     if (r.url().includes("/tiles/")) result.tileResponses++;
+    // Implicit tilesets: subtree files (binary availability) before their tiles.
+    if (r.url().includes("/tiles/") && new URL(r.url()).pathname.endsWith(".subtree")) result.subtreeResponses++;
     if (r.status() >= 400) result.failedRequests.push({ url: r.url(), status: r.status() });
   });
   // Nothing may leave the loopback server.
