@@ -7,11 +7,11 @@
 //! lon/lat/height with PROJ, the paths of the repository and the shared data, small twins, and
 //! a runner for the project's binaries.
 
+use geo_types::{LineString, MultiPolygon, Polygon};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use geo_types::{LineString, MultiPolygon, Polygon};
 use twin_core::crs::Transform;
 
 /// A small twin folder in `dir`: a 40 × 30 tilted valley DEM of 10 m cells (UTM 48N) written
@@ -534,6 +534,8 @@ pub struct Walk {
     pub refines: BTreeSet<String>,
     /// For an implicit tileset: what its subtrees say.
     pub implicit: Option<ImplicitTree>,
+    /// Every subtree file read, the walked tileset's and its external tilesets'.
+    pub subtrees: BTreeSet<PathBuf>,
 }
 
 /// An implicit tileset (3D Tiles 1.1 `implicitTiling`, QUADTREE) read back from its subtree
@@ -622,7 +624,9 @@ pub fn read_implicit(root: &Value, dir: &Path) -> ImplicitTree {
         let bin = &b[24 + jl..];
         let n_tiles = ((1u64 << (2 * s)) - 1) as usize / 3;
         let tiles = availability(&json["tileAvailability"], &json, bin, n_tiles);
-        let contents = json["contentAvailability"].as_array().expect("contentAvailability");
+        let contents = json["contentAvailability"]
+            .as_array()
+            .expect("contentAvailability");
         assert_eq!(contents.len(), 1, "one content per tile");
         let content = availability(&contents[0], &json, bin, n_tiles);
         let children = availability(
@@ -631,14 +635,21 @@ pub fn read_implicit(root: &Value, dir: &Path) -> ImplicitTree {
             bin,
             1usize << (2 * s),
         );
-        assert!(tiles[0], "{}: the subtree's root tile is available", path.display());
+        assert!(
+            tiles[0],
+            "{}: the subtree's root tile is available",
+            path.display()
+        );
         let mut i = 0;
         for l in 0..s {
             for m in 0..(1u64 << (2 * l)) {
                 let (dx, dy) = morton_xy(m);
                 let key = (level + l, (x << l) + dx, (y << l) + dy);
                 if tiles[i] {
-                    assert!(key.0 < levels, "tile {key:?} below availableLevels {levels}");
+                    assert!(
+                        key.0 < levels,
+                        "tile {key:?} below availableLevels {levels}"
+                    );
                     if key.0 > 0 {
                         assert!(
                             t.tiles.contains(&(key.0 - 1, key.1 / 2, key.2 / 2)),
@@ -728,14 +739,8 @@ pub fn walk_tileset(path: &Path) -> Walk {
     let ge = v["geometricError"].as_f64().expect("geometricError");
     let mut w = Walk::default();
     let ecef_to_geo = Transform::between("EPSG:4978", "EPSG:4979").unwrap();
-    let root = if v["root"].get("implicitTiling").is_some() {
-        let t = read_implicit(&v["root"], path.parent().unwrap());
-        let r = expand_implicit(&v["root"], &t);
-        w.implicit = Some(t);
-        r
-    } else {
-        v["root"].clone()
-    };
+    let (root, implicit) = explicit_root(&v["root"], path.parent().unwrap(), &mut w);
+    w.implicit = implicit;
     visit(
         &root,
         path.parent().unwrap(),
@@ -747,6 +752,17 @@ pub fn walk_tileset(path: &Path) -> Walk {
         &mut w,
     );
     w
+}
+
+/// A tileset's root as an explicit tree: an implicit root expanded (its subtrees added to
+/// the walk's), an explicit one as it is.
+fn explicit_root(root: &Value, dir: &Path, w: &mut Walk) -> (Value, Option<ImplicitTree>) {
+    if root.get("implicitTiling").is_none() {
+        return (root.clone(), None);
+    }
+    let t = read_implicit(root, dir);
+    w.subtrees.extend(t.subtrees.iter().cloned());
+    (expand_implicit(root, &t), Some(t))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -797,8 +813,9 @@ fn visit(
             );
             let sub: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             assert_eq!(sub["asset"]["version"], "1.1");
+            let (sub_root, _) = explicit_root(&sub["root"], p.parent().unwrap(), w);
             visit(
-                &sub["root"],
+                &sub_root,
                 p.parent().unwrap(),
                 &world,
                 &chain,
@@ -977,10 +994,11 @@ pub fn glb_files(dir: &Path) -> BTreeSet<PathBuf> {
 pub fn check_export(dir: &Path) -> Walk {
     let w = walk_tileset(&dir.join("tileset.json"));
     let on_disk = glb_files(dir);
-    if let Some(t) = &w.implicit {
-        let subtrees = files_ending(dir, ".subtree");
-        assert_eq!(t.subtrees, subtrees, "subtree files read and on disk agree");
-    }
+    assert_eq!(
+        w.subtrees,
+        files_ending(dir, ".subtree"),
+        "subtree files read and on disk agree"
+    );
     let walked: BTreeSet<PathBuf> = w.glbs.iter().cloned().collect();
     assert_eq!(walked.len(), w.glbs.len(), "each glb referenced once");
     assert_eq!(walked, on_disk, "tileset URIs and files on disk agree");
@@ -1105,24 +1123,22 @@ pub fn synthetic_buildings(n: usize) -> Vec<twin_core::model::Building> {
         .collect()
 }
 
-
 /// The official CesiumGS 3d-tiles-validator when it has been built (`VALIDATOR`, else
 /// `~/.cache/3d-tiles-validator/build/main.js`; see scripts/validate_tilesets.sh); it is not on
 /// npm, so tests use it only when present.
 pub fn tiles_validator() -> Option<PathBuf> {
     let p = match std::env::var_os("VALIDATOR") {
         Some(v) => PathBuf::from(v),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/3d-tiles-validator/build/main.js"),
+        None => {
+            PathBuf::from(std::env::var_os("HOME")?).join(".cache/3d-tiles-validator/build/main.js")
+        }
     };
     p.exists().then_some(p)
 }
 
 /// Run the 3d-tiles-validator at `validator` on a tileset.json; its JSON report.
 pub fn validate_tileset(validator: &Path, tileset: &Path) -> Value {
-    let report = tileset.with_file_name(format!(
-        "validator-report-{}.json",
-        std::process::id()
-    ));
+    let report = tileset.with_file_name(format!("validator-report-{}.json", std::process::id()));
     let out = Command::new("node")
         .arg(validator)
         .arg("--tilesetFile")

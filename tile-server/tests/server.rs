@@ -1114,14 +1114,21 @@ async fn implicit_subtrees_and_tiles_are_the_exported_bytes() {
         .count();
     assert!(subtrees >= 2, "buildings and heritage subtrees: {subtrees}");
     for p in &files {
-        let rel = p.strip_prefix(&export).unwrap().to_string_lossy().to_string();
+        let rel = p
+            .strip_prefix(&export)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let r = client()
             .get(format!("http://{addr}/tiles/{rel}"))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "{rel}");
-        let ct = r.headers()[header::CONTENT_TYPE].to_str().unwrap().to_string();
+        let ct = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
         if rel.ends_with(".subtree") {
             assert_eq!(ct, "application/octet-stream", "{rel}");
         }

@@ -82,7 +82,10 @@ fn split(
     };
     if (items.len() <= l.max_features && bytes <= l.max_bytes) || level >= l.max_depth {
         if !items.is_empty() {
-            out.push(cell(&items, level >= l.max_depth && items.len() > l.max_features));
+            out.push(cell(
+                &items,
+                level >= l.max_depth && items.len() > l.max_features,
+            ));
         }
         return;
     }
@@ -345,7 +348,9 @@ mod tests {
         for c in &cells {
             for a in &cells {
                 // Every ancestor's error covers this cell's features.
-                if a.level < c.level && (c.x >> (c.level - a.level), c.y >> (c.level - a.level)) == (a.x, a.y) {
+                if a.level < c.level
+                    && (c.x >> (c.level - a.level), c.y >> (c.level - a.level)) == (a.x, a.y)
+                {
                     assert!(g / (1u64 << a.level) as f64 >= c.max_size);
                 }
             }

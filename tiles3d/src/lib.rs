@@ -64,8 +64,8 @@ mod terrain;
 mod tree;
 
 pub use error::{Error, Result};
-pub use implicit::ImplicitStats;
 pub use features::{building_base, heritage_height_limit, HERITAGE_DEFAULT_HEIGHT_M};
+pub use implicit::ImplicitStats;
 pub use points::PointColour;
 
 use bounds::Bounds;
@@ -516,7 +516,10 @@ impl Tileset {
             _ => return None,
         };
         imp.subtree(key, |i| {
-            !matches!(self.tiles.get(i).map(|t| &t.content), Some(Content::None) | None)
+            !matches!(
+                self.tiles.get(i).map(|t| &t.content),
+                Some(Content::None) | None
+            )
         })
     }
 
@@ -744,9 +747,7 @@ fn implicit_plan(twin: &Twin, layer: LayerKind, opts: &TilesetOptions) -> Result
             },
         )
         .collect::<Result<_>>()?;
-    let root = regions[1..]
-        .iter()
-        .fold(regions[0], |acc, r| acc.union(r));
+    let root = regions[1..].iter().fold(regions[0], |acc, r| acc.union(r));
     let (w, h) = (root.east - root.west, root.north - root.south);
     let lat_eq = if root.south <= 0.0 && root.north >= 0.0 {
         0.0

@@ -49,8 +49,14 @@ fn export_and_check(twin: &Twin, layer: LayerKind, opts: &TilesetOptions, out: &
     assert_eq!(t.subtrees.len(), rep.subtrees);
     // No empty branch: every available tile has content or an available child.
     for &(l, x, y) in &t.tiles {
-        let child = (0..4).any(|q| t.tiles.contains(&(l + 1, 2 * x + (q & 1), 2 * y + (q >> 1))));
-        assert!(t.content.contains(&(l, x, y)) || child, "empty tile {l}/{x}/{y}");
+        let child = (0..4).any(|q| {
+            t.tiles
+                .contains(&(l + 1, 2 * x + (q & 1), 2 * y + (q >> 1)))
+        });
+        assert!(
+            t.content.contains(&(l, x, y)) || child,
+            "empty tile {l}/{x}/{y}"
+        );
     }
     let stats = ts.implicit_stats().unwrap();
     assert_eq!(t.available_levels, stats.available_levels);
@@ -60,8 +66,18 @@ fn export_and_check(twin: &Twin, layer: LayerKind, opts: &TilesetOptions, out: &
     );
     // Every feature of the layer exactly once across the available tiles' content.
     let ids: BTreeSet<String> = match layer {
-        LayerKind::Buildings => twin.buildings.features().iter().map(|b| b.id.clone()).collect(),
-        _ => twin.heritage.features().iter().map(|h| h.id.clone()).collect(),
+        LayerKind::Buildings => twin
+            .buildings
+            .features()
+            .iter()
+            .map(|b| b.id.clone())
+            .collect(),
+        _ => twin
+            .heritage
+            .features()
+            .iter()
+            .map(|h| h.id.clone())
+            .collect(),
     };
     assert_eq!(w.features.keys().cloned().collect::<BTreeSet<_>>(), ids);
     assert!(
@@ -71,8 +87,14 @@ fn export_and_check(twin: &Twin, layer: LayerKind, opts: &TilesetOptions, out: &
     // Content bounded like the explicit tree, but for features straddling split lines.
     let limit = opts.max_features.max(opts.parent_features);
     for i in &w.infos {
-        let n = Glb::read(&i.path).property_tables()[0]["count"].as_u64().unwrap() as usize;
-        assert!(n <= limit || stats.over_limit_tiles > 0, "{}: {n} features", i.path.display());
+        let n = Glb::read(&i.path).property_tables()[0]["count"]
+            .as_u64()
+            .unwrap() as usize;
+        assert!(
+            n <= limit || stats.over_limit_tiles > 0,
+            "{}: {n} features",
+            i.path.display()
+        );
     }
     assert!(stats.max_tile_features <= limit || stats.over_limit_tiles > 0);
     w
@@ -80,7 +102,10 @@ fn export_and_check(twin: &Twin, layer: LayerKind, opts: &TilesetOptions, out: &
 
 fn validate_if_built(tileset: &Path) {
     let Some(v) = tiles_validator() else {
-        eprintln!("3d-tiles-validator not built: skipped on {}", tileset.display());
+        eprintln!(
+            "3d-tiles-validator not built: skipped on {}",
+            tileset.display()
+        );
         return;
     };
     let r = validate_tileset(&v, tileset);
