@@ -10,6 +10,7 @@
 #
 #   scripts/bench_bytes.sh [N_SYNTHETIC (1000000)]
 #
+# SYNTHETIC_ONLY=1 skips the Hue OSM and sample twin rows (and building the twin binary).
 # PROFILE=debug uses a debug build (quicker to build, slower to run). gltfpack keeps
 # EXT_mesh_features ids but drops EXT_structural_metadata; huetwin keeps both.
 set -euo pipefail
@@ -22,7 +23,8 @@ mkdir -p "$B"
 flag=()
 [[ $PROFILE == release ]] && flag=(--release)
 echo "== building ($PROFILE)" >&2
-cargo build "${flag[@]}" -q -p twin-cli --bin twin
+SYNTHETIC_ONLY=${SYNTHETIC_ONLY:-0}
+[[ $SYNTHETIC_ONLY == 1 ]] || cargo build "${flag[@]}" -q -p twin-cli --bin twin
 cargo build "${flag[@]}" -q -p tiles3d --example tiles_bench
 cargo build "${flag[@]}" -q -p tile-server --example first_tile
 TWIN="$T/$PROFILE/twin"
@@ -34,12 +36,15 @@ if [[ ! -x "$B/node/node_modules/.bin/gltfpack" ]]; then
 fi
 GLTFPACK="$B/node/node_modules/.bin/gltfpack"
 
+rm -rf "$B/out"
+if [[ $SYNTHETIC_ONLY != 1 ]]; then
 echo "== inputs" >&2
-rm -rf "$B/hue" "$B/sample" "$B/out"
+rm -rf "$B/hue" "$B/sample"
 "$TWIN" import ../shared/data/hue/hue.osm.pbf --into "$B/hue" >/dev/null 2>&1
 cp -r data/hue "$B/sample"
 rm -rf "$B/sample/cache" "$B/sample/runs"
 "$TWIN" build "$B/sample" >/dev/null 2>&1
+fi
 
 # bytes DIR: total bytes and gzipped bytes of every .glb under DIR.
 bytes() {
@@ -86,6 +91,7 @@ export_both() {
   PS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
 }
 
+if [[ $SYNTHETIC_ONLY != 1 ]]; then
 echo "== Hue OSM buildings" >&2
 export_both "$B/out/hue" "$BENCH" hue "$B/hue"
 HUE_N=$("$TWIN" info "$B/hue" 2>/dev/null | awk '$1 == "buildings" {print $2; exit}')
@@ -96,6 +102,7 @@ SAMPLE_N=$("$TWIN" info "$B/sample" 2>/dev/null | awk '$1 == "buildings" {print 
 HERITAGE_N=$("$TWIN" info "$B/sample" 2>/dev/null | awk '$1 == "heritage" {print $2; exit}')
 row "sample twin buildings" "$SAMPLE_N" "$B/out/sample/compact/buildings" "$B/out/sample/plain/buildings" "$CS" "$PS"
 row "sample twin heritage" "$HERITAGE_N" "$B/out/sample/compact/heritage" "$B/out/sample/plain/heritage" "-" "-"
+fi
 echo "== $N synthetic buildings" >&2
 export_both "$B/out/synthetic" "$BENCH" synthetic "$N"
 row "$N synthetic buildings" "$N" "$B/out/synthetic/compact/buildings" "$B/out/synthetic/plain/buildings" "$CS" "$PS"
