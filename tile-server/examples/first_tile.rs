@@ -77,6 +77,13 @@ async fn one(twin: Arc<Twin>, implicit: bool) -> Res<()> {
     let t0 = Instant::now();
     let source = GeneratedTiles::plan(twin.clone(), &opts, "first_tile")?;
     let tiles = source.tilesets()[0].tiles().len();
+    if let Some(st) = source.tilesets()[0].implicit_stats() {
+        // On stderr: the table reads stdout.
+        eprintln!(
+            "implicit: {} levels, {} per subtree, {tiles} tiles, at most {} features in a tile, {} tiles over the limits (straddling features)",
+            st.available_levels, st.subtree_levels, st.max_tile_features, st.over_limit_tiles
+        );
+    }
     let plan_s = t0.elapsed().as_secs_f64();
     let cfg = ServerConfig {
         tile_opts: opts,
