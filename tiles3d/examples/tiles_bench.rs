@@ -60,9 +60,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             _ => return Err("usage: tiles_bench hue <twin> <out> | synthetic <n> <out> | las <file> <crs> <out>".into()),
         };
-    // TILES_PLAIN=1: plain float glTF instead of compact content (scripts/bench_bytes.sh).
+    // TILES_PLAIN=1: plain float glTF instead of compact content (scripts/bench_bytes.sh);
+    // TILES_IMPLICIT=1: implicit tilesets for buildings and heritage.
     let opts = TilesetOptions {
         compact: std::env::var("TILES_PLAIN").map_or(true, |v| v != "1"),
+        implicit: std::env::var("TILES_IMPLICIT").is_ok_and(|v| v == "1"),
         ..opts
     };
     let load_s = start.elapsed().as_secs_f64();
