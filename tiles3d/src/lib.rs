@@ -204,6 +204,15 @@ impl TilesetOptions {
                 "point_grid and terrain_tile_cells must be at least 2",
             ));
         }
+        if self.implicit && self.max_depth > 30 {
+            return Err(Error::invalid(
+                "tileset options",
+                format!(
+                    "max_depth {} is too deep for implicit tiling (at most 30)",
+                    self.max_depth
+                ),
+            ));
+        }
         if !self.geoid_offset_m.is_finite() {
             return Err(Error::invalid(
                 "tileset options",

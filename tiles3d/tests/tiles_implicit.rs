@@ -210,4 +210,11 @@ fn tileset_json_keeps_its_size_as_the_layer_grows_tenfold() {
         "implicit tileset.json {small_imp} -> {big_imp} bytes"
     );
     assert!(big_exp > 3 * small_exp, "explicit {small_exp} -> {big_exp}");
+    // Depth is bounded for implicit tiling (tile coordinates stay well inside u32).
+    let deep = TilesetOptions {
+        max_depth: 40,
+        ..implicit(&opts)
+    };
+    let e = Tileset::plan(&sample, LayerKind::Buildings, &deep).unwrap_err();
+    assert!(e.to_string().contains("max_depth 40"), "{e}");
 }
