@@ -58,7 +58,7 @@ print(r["numErrors"], r["numWarnings"], r["numInfos"], files, types("ERROR") + "
 PY
 )
   read -r e w i n codes <<<"$counts"
-  rows+=("$(printf '%-8s %-14s %-28s %6s %7s %8s %6s  %s' "$form" "$kind" "$source" "$n" "$e" "$w" "$i" "$codes")")
+  rows+=("$(printf '%-8s %-18s %-28s %6s %7s %8s %6s  %s' "$form" "$kind" "$source" "$n" "$e" "$w" "$i" "$codes")")
   [[ $e == 0 ]] || failed=1
 }
 
@@ -173,6 +173,6 @@ done
 
 echo
 echo "3d-tiles-validator $(cut -c1-10 "$(dirname "$validator")/../.source-commit" 2>/dev/null || echo '?')"
-printf '%-8s %-14s %-28s %6s %7s %8s %6s  %s\n' form kind source tiles errors warnings infos "error / info codes"
+printf '%-8s %-18s %-28s %6s %7s %8s %6s  %s\n' form kind source tiles errors warnings infos "error / info codes"
 printf '%s\n' "${rows[@]}"
 exit $failed
