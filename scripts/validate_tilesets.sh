@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The official CesiumGS 3d-tiles-validator on every kind of tileset huetwin writes, in both forms
 # (compact: meshopt-compressed and quantized, the default; plain: `--plain`), in one table:
-# buildings, heritage, terrain (the sample twin and the Hue OpenStreetMap extract), point clouds
+# buildings, heritage, terrain (the sample twin and the Hue OpenStreetMap extract), buildings and
+# heritage as implicit tilesets (`--implicit`), point clouds
 # (every LAS/LAZ file of ../shared/data/lidar, with their RGB and as coloured without it), and
 # from a live server: a flood run's water surface and the building and heritage tiles with the
 # run's results (`?run=<id>`).
@@ -57,7 +58,7 @@ print(r["numErrors"], r["numWarnings"], r["numInfos"], files, types("ERROR") + "
 PY
 )
   read -r e w i n codes <<<"$counts"
-  rows+=("$(printf '%-8s %-14s %-28s %6s %7s %8s %6s  %s' "$form" "$kind" "$source" "$n" "$e" "$w" "$i" "$codes")")
+  rows+=("$(printf '%-8s %-18s %-28s %6s %7s %8s %6s  %s' "$form" "$kind" "$source" "$n" "$e" "$w" "$i" "$codes")")
   [[ $e == 0 ]] || failed=1
 }
 
@@ -144,6 +145,13 @@ for form in compact plain; do
   for layer in buildings heritage terrain; do
     validate "$layer" "Hue OSM extract" "$out/osm/$layer/tileset.json"
   done
+  # Implicit tiling (3D Tiles 1.1 quadtree with .subtree files) of the vector layers.
+  "$twin" tiles export "$work/sample" "$out/sample-implicit" --implicit --layers buildings,heritage "${flag[@]}" >/dev/null 2>&1
+  "$twin" tiles export "$work/osm" "$out/osm-implicit" --implicit --layers buildings,heritage "${flag[@]}" >/dev/null 2>&1
+  for layer in buildings heritage; do
+    validate "$layer/implicit" "sample twin" "$out/sample-implicit/$layer/tileset.json"
+    validate "$layer/implicit" "Hue OSM extract" "$out/osm-implicit/$layer/tileset.json"
+  done
   for f in "$shared"/lidar/*.la[sz]; do
     name=$(basename "$f")
     "$twin" tiles export "$work/pc-$name" "$out/pc-$name" "${flag[@]}" >/dev/null 2>&1
@@ -165,6 +173,6 @@ done
 
 echo
 echo "3d-tiles-validator $(cut -c1-10 "$(dirname "$validator")/../.source-commit" 2>/dev/null || echo '?')"
-printf '%-8s %-14s %-28s %6s %7s %8s %6s  %s\n' form kind source tiles errors warnings infos "error / info codes"
+printf '%-8s %-18s %-28s %6s %7s %8s %6s  %s\n' form kind source tiles errors warnings infos "error / info codes"
 printf '%s\n' "${rows[@]}"
 exit $failed

@@ -7,6 +7,7 @@
 //! lon/lat/height with PROJ, the paths of the repository and the shared data, small twins, and
 //! a runner for the project's binaries.
 
+use geo_types::{LineString, MultiPolygon, Polygon};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -531,9 +532,204 @@ pub struct Walk {
     pub depth: usize,
     /// Refinement seen per tile.
     pub refines: BTreeSet<String>,
+    /// For an implicit tileset: what its subtrees say.
+    pub implicit: Option<ImplicitTree>,
+    /// Every subtree file read, the walked tileset's and its external tilesets'.
+    pub subtrees: BTreeSet<PathBuf>,
 }
 
-/// Walk a tileset.json: every tile has `refine`, geometric error never grows from parent to
+/// An implicit tileset (3D Tiles 1.1 `implicitTiling`, QUADTREE) read back from its subtree
+/// files with a decoder written from the spec, independent of the writer.
+#[derive(Default, Debug, Clone)]
+pub struct ImplicitTree {
+    /// Available tiles, (level, x, y).
+    pub tiles: BTreeSet<(u32, u32, u32)>,
+    /// Tiles whose content is available.
+    pub content: BTreeSet<(u32, u32, u32)>,
+    /// Subtree files read.
+    pub subtrees: BTreeSet<PathBuf>,
+    /// `availableLevels`.
+    pub available_levels: u32,
+}
+
+/// x and y of a quadtree Morton index (x in bits 0, 2, 4...; y in bits 1, 3, 5...).
+fn morton_xy(m: u64) -> (u32, u32) {
+    let (mut x, mut y) = (0u32, 0u32);
+    for b in 0..32 {
+        x |= (((m >> (2 * b)) & 1) as u32) << b;
+        y |= (((m >> (2 * b + 1)) & 1) as u32) << b;
+    }
+    (x, y)
+}
+
+fn fill(template: &str, (l, x, y): (u32, u32, u32)) -> String {
+    template
+        .replace("{level}", &l.to_string())
+        .replace("{x}", &x.to_string())
+        .replace("{y}", &y.to_string())
+}
+
+/// One availability of a subtree as bits: a constant, or a bitstream of the internal buffer
+/// whose `availableCount` (when given) must match.
+fn availability(av: &Value, json: &Value, bin: &[u8], n: usize) -> Vec<bool> {
+    if let Some(c) = av.get("constant") {
+        let c = c.as_u64().expect("constant 0 or 1");
+        assert!(c <= 1, "availability constant {c}");
+        return vec![c == 1; n];
+    }
+    let view = &json["bufferViews"][av["bitstream"].as_u64().expect("bitstream") as usize];
+    assert_eq!(view["buffer"], 0, "the subtree's own binary buffer");
+    assert!(json["buffers"][0].get("uri").is_none(), "internal buffer");
+    let off = view["byteOffset"].as_u64().unwrap_or(0) as usize;
+    let len = view["byteLength"].as_u64().unwrap() as usize;
+    assert_eq!(off % 8, 0, "bufferViews start 8-byte aligned");
+    assert!(len >= n.div_ceil(8), "bitstream long enough for {n} bits");
+    let bytes = &bin[off..off + len];
+    let bits: Vec<bool> = (0..n).map(|i| bytes[i / 8] >> (i % 8) & 1 == 1).collect();
+    if let Some(c) = av.get("availableCount") {
+        assert_eq!(
+            c.as_u64().unwrap() as usize,
+            bits.iter().filter(|b| **b).count(),
+            "availableCount"
+        );
+    }
+    bits
+}
+
+/// Read every subtree of an implicit root tile (`dir` holds its tileset.json): available tiles
+/// and contents, checking the subtree rules on the way (a subtree's root tile is available,
+/// every available tile's parent is, content only on available tiles, nothing at or below
+/// `availableLevels`).
+pub fn read_implicit(root: &Value, dir: &Path) -> ImplicitTree {
+    let it = &root["implicitTiling"];
+    assert_eq!(it["subdivisionScheme"], "QUADTREE");
+    let s = it["subtreeLevels"].as_u64().unwrap() as u32;
+    let levels = it["availableLevels"].as_u64().unwrap() as u32;
+    let template = it["subtrees"]["uri"].as_str().unwrap();
+    let mut t = ImplicitTree {
+        available_levels: levels,
+        ..Default::default()
+    };
+    let mut todo = vec![(0u32, 0u32, 0u32)];
+    while let Some((level, x, y)) = todo.pop() {
+        let path = dir.join(fill(template, (level, x, y)));
+        let b = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(&b[..4], b"subt", "{}: magic", path.display());
+        assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()), 1);
+        let jl = u64::from_le_bytes(b[8..16].try_into().unwrap()) as usize;
+        let bl = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+        assert_eq!(b.len(), 24 + jl + bl, "{}: lengths", path.display());
+        assert_eq!(jl % 8, 0, "JSON chunk padded to 8 bytes");
+        let json: Value = serde_json::from_slice(&b[24..24 + jl]).unwrap();
+        let bin = &b[24 + jl..];
+        let n_tiles = ((1u64 << (2 * s)) - 1) as usize / 3;
+        let tiles = availability(&json["tileAvailability"], &json, bin, n_tiles);
+        let contents = json["contentAvailability"]
+            .as_array()
+            .expect("contentAvailability");
+        assert_eq!(contents.len(), 1, "one content per tile");
+        let content = availability(&contents[0], &json, bin, n_tiles);
+        let children = availability(
+            &json["childSubtreeAvailability"],
+            &json,
+            bin,
+            1usize << (2 * s),
+        );
+        assert!(
+            tiles[0],
+            "{}: the subtree's root tile is available",
+            path.display()
+        );
+        let mut i = 0;
+        for l in 0..s {
+            for m in 0..(1u64 << (2 * l)) {
+                let (dx, dy) = morton_xy(m);
+                let key = (level + l, (x << l) + dx, (y << l) + dy);
+                if tiles[i] {
+                    assert!(
+                        key.0 < levels,
+                        "tile {key:?} below availableLevels {levels}"
+                    );
+                    if key.0 > 0 {
+                        assert!(
+                            t.tiles.contains(&(key.0 - 1, key.1 / 2, key.2 / 2)),
+                            "parent of {key:?} available"
+                        );
+                    }
+                    t.tiles.insert(key);
+                }
+                if content[i] {
+                    assert!(tiles[i], "content of {key:?} on an available tile");
+                    t.content.insert(key);
+                }
+                i += 1;
+            }
+        }
+        for (m, &c) in children.iter().enumerate() {
+            if c {
+                let (dx, dy) = morton_xy(m as u64);
+                let key = (level + s, (x << s) + dx, (y << s) + dy);
+                assert!(
+                    t.tiles.contains(&(key.0 - 1, key.1 / 2, key.2 / 2)),
+                    "parent of child subtree {key:?} available"
+                );
+                todo.push(key);
+            }
+        }
+        t.subtrees.insert(path);
+    }
+    t
+}
+
+/// The explicit form of an implicit root tile: every available tile with its subdivided
+/// region (the root's heights), its geometric error (the root's halved per level), its content
+/// URI from the template and its children; the root keeps its transform.
+pub fn expand_implicit(root: &Value, t: &ImplicitTree) -> Value {
+    let region: [f64; 6] = serde_json::from_value(root["boundingVolume"]["region"].clone())
+        .expect("implicit root region");
+    let ge = root["geometricError"].as_f64().unwrap();
+    let template = root["content"]["uri"].as_str().unwrap();
+    fn tile(
+        key: (u32, u32, u32),
+        region: &[f64; 6],
+        ge: f64,
+        template: &str,
+        t: &ImplicitTree,
+    ) -> Value {
+        let (l, x, y) = key;
+        let n = (1u64 << l) as f64;
+        let (sx, sy) = ((region[2] - region[0]) / n, (region[3] - region[1]) / n);
+        let mut v = serde_json::json!({
+            "boundingVolume": {"region": [
+                region[0] + sx * x as f64, region[1] + sy * y as f64,
+                region[0] + sx * (x as f64 + 1.0), region[1] + sy * (y as f64 + 1.0),
+                region[4], region[5]]},
+            "geometricError": ge / n,
+            "refine": "ADD",
+        });
+        if t.content.contains(&key) {
+            v["content"] = serde_json::json!({"uri": fill(template, key)});
+        }
+        let children: Vec<Value> = (0..4u32)
+            .map(|q| (l + 1, 2 * x + (q & 1), 2 * y + (q >> 1)))
+            .filter(|k| t.tiles.contains(k))
+            .map(|k| tile(k, region, ge, template, t))
+            .collect();
+        if !children.is_empty() {
+            v["children"] = Value::Array(children);
+        }
+        v
+    }
+    let mut v = tile((0, 0, 0), &region, ge, template, t);
+    v["refine"] = root["refine"].clone();
+    if let Some(m) = root.get("transform") {
+        v["transform"] = m.clone();
+    }
+    v
+}
+
+/// Walk a tileset.json (an implicit one through [`read_implicit`] and [`expand_implicit`]):
+/// every tile has `refine`, geometric error never grows from parent to
 /// child, every content URI resolves, and every vertex of every glb, taken through the y-up to
 /// z-up rotation and the chain of tile transforms to ECEF and then through PROJ to lon/lat/h,
 /// lies inside its tile's region and every ancestor's.
@@ -543,8 +739,10 @@ pub fn walk_tileset(path: &Path) -> Walk {
     let ge = v["geometricError"].as_f64().expect("geometricError");
     let mut w = Walk::default();
     let ecef_to_geo = Transform::between("EPSG:4978", "EPSG:4979").unwrap();
+    let (root, implicit) = explicit_root(&v["root"], path.parent().unwrap(), &mut w);
+    w.implicit = implicit;
     visit(
-        &v["root"],
+        &root,
         path.parent().unwrap(),
         &IDENTITY,
         &[],
@@ -554,6 +752,17 @@ pub fn walk_tileset(path: &Path) -> Walk {
         &mut w,
     );
     w
+}
+
+/// A tileset's root as an explicit tree: an implicit root expanded (its subtrees added to
+/// the walk's), an explicit one as it is.
+fn explicit_root(root: &Value, dir: &Path, w: &mut Walk) -> (Value, Option<ImplicitTree>) {
+    if root.get("implicitTiling").is_none() {
+        return (root.clone(), None);
+    }
+    let t = read_implicit(root, dir);
+    w.subtrees.extend(t.subtrees.iter().cloned());
+    (expand_implicit(root, &t), Some(t))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -604,8 +813,9 @@ fn visit(
             );
             let sub: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             assert_eq!(sub["asset"]["version"], "1.1");
+            let (sub_root, _) = explicit_root(&sub["root"], p.parent().unwrap(), w);
             visit(
-                &sub["root"],
+                &sub_root,
                 p.parent().unwrap(),
                 &world,
                 &chain,
@@ -757,8 +967,8 @@ fn check_glb(file: &Path, world: &Mat, regions: &[[f64; 6]], proj: &Transform, w
     }
 }
 
-/// Every .glb file under a folder.
-pub fn glb_files(dir: &Path) -> BTreeSet<PathBuf> {
+/// Every file under a folder whose name ends with `suffix`.
+pub fn files_ending(dir: &Path, suffix: &str) -> BTreeSet<PathBuf> {
     let mut out = BTreeSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -766,7 +976,7 @@ pub fn glb_files(dir: &Path) -> BTreeSet<PathBuf> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "glb") {
+            } else if p.to_string_lossy().ends_with(suffix) {
                 out.insert(p);
             }
         }
@@ -774,11 +984,21 @@ pub fn glb_files(dir: &Path) -> BTreeSet<PathBuf> {
     out
 }
 
+/// Every .glb file under a folder.
+pub fn glb_files(dir: &Path) -> BTreeSet<PathBuf> {
+    files_ending(dir, ".glb")
+}
+
 /// Validate and walk an exported folder: 0 validator errors, the walk's glbs are exactly the
 /// files on disk.
 pub fn check_export(dir: &Path) -> Walk {
     let w = walk_tileset(&dir.join("tileset.json"));
     let on_disk = glb_files(dir);
+    assert_eq!(
+        w.subtrees,
+        files_ending(dir, ".subtree"),
+        "subtree files read and on disk agree"
+    );
     let walked: BTreeSet<PathBuf> = w.glbs.iter().cloned().collect();
     assert_eq!(walked.len(), w.glbs.len(), "each glb referenced once");
     assert_eq!(walked, on_disk, "tileset URIs and files on disk agree");
@@ -833,4 +1053,107 @@ pub fn egm96_by_gdal(lon: f64, lat: f64) -> f64 {
     let v01 = gdal_value(x0, y0 + 0.25);
     let v11 = gdal_value(x0 + 0.25, y0 + 0.25);
     (v00 * (1.0 - tx) + v10 * tx) * (1.0 - ty) + (v01 * (1.0 - tx) + v11 * tx) * ty
+}
+
+/// A deterministic generator (64-bit LCG).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn closed_ring(pts: &[(f64, f64)]) -> LineString<f64> {
+    let mut v = pts.to_vec();
+    v.push(pts[0]);
+    LineString::from(v)
+}
+
+/// `n` synthetic buildings on a 25 m grid around Hue (UTM 48N, ids `syn:<i>`): rectangles of
+/// 8–20 m, every 10th an L, every 50th a courtyard, 3–30 m high (deterministic).
+pub fn synthetic_buildings(n: usize) -> Vec<twin_core::model::Building> {
+    let side = (n as f64).sqrt().ceil() as usize;
+    let (x0, y0) = (
+        774_000.0 - side as f64 * 12.5,
+        1_822_000.0 - side as f64 * 12.5,
+    );
+    let mut rng = Lcg(42);
+    (0..n)
+        .map(|i| {
+            let (cx, cy) = (x0 + (i % side) as f64 * 25.0, y0 + (i / side) as f64 * 25.0);
+            let (w, d) = (8.0 + rng.next() * 12.0, 8.0 + rng.next() * 12.0);
+            let (a, b) = (cx - w / 2.0, cy - d / 2.0);
+            let (c, e) = (cx + w / 2.0, cy + d / 2.0);
+            let poly = if i % 50 == 0 {
+                Polygon::new(
+                    closed_ring(&[(a, b), (c, b), (c, e), (a, e)]),
+                    vec![closed_ring(&[
+                        (cx - 2.0, cy - 2.0),
+                        (cx - 2.0, cy + 2.0),
+                        (cx + 2.0, cy + 2.0),
+                        (cx + 2.0, cy - 2.0),
+                    ])],
+                )
+            } else if i % 10 == 0 {
+                Polygon::new(
+                    closed_ring(&[(a, b), (c, b), (c, cy), (cx, cy), (cx, e), (a, e)]),
+                    vec![],
+                )
+            } else {
+                Polygon::new(closed_ring(&[(a, b), (c, b), (c, e), (a, e)]), vec![])
+            };
+            twin_core::model::Building {
+                id: format!("syn:{i}"),
+                footprint: MultiPolygon(vec![poly]),
+                height: 3.0 + rng.next() * 27.0,
+                base_height: 0.0,
+                levels: Some(1 + (i % 8) as u32),
+                usage: Some("residential".into()),
+                name: None,
+                source_id: i.to_string(),
+                height_source: twin_core::model::HeightSource::Synthetic,
+                solid: None,
+                attributes: Default::default(),
+            }
+        })
+        .collect()
+}
+
+/// The official CesiumGS 3d-tiles-validator when it has been built (`VALIDATOR`, else
+/// `~/.cache/3d-tiles-validator/build/main.js`; see scripts/validate_tilesets.sh); it is not on
+/// npm, so tests use it only when present.
+pub fn tiles_validator() -> Option<PathBuf> {
+    let p = match std::env::var_os("VALIDATOR") {
+        Some(v) => PathBuf::from(v),
+        None => {
+            PathBuf::from(std::env::var_os("HOME")?).join(".cache/3d-tiles-validator/build/main.js")
+        }
+    };
+    p.exists().then_some(p)
+}
+
+/// Run the 3d-tiles-validator at `validator` on a tileset.json; its JSON report.
+pub fn validate_tileset(validator: &Path, tileset: &Path) -> Value {
+    let report = tileset.with_file_name(format!("validator-report-{}.json", std::process::id()));
+    let out = Command::new("node")
+        .arg(validator)
+        .arg("--tilesetFile")
+        .arg(tileset)
+        .arg("--reportFile")
+        .arg(&report)
+        .output()
+        .expect("node (Node.js 18+) must be on PATH");
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap_or_else(|e| {
+        panic!(
+            "no validator report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }))
+    .unwrap();
+    let _ = std::fs::remove_file(&report);
+    v
 }

@@ -950,7 +950,8 @@ pub async fn water_tile(
         match &tp {
             TilePath::Root | TilePath::LayerTileset(_) => Ok(Some(w.tileset_bytes()?)),
             TilePath::Content { id: tile, .. } => Ok(w.content(tile)?),
-            TilePath::Basemap { .. } => Ok(None),
+            // Water tilesets are explicit; basemap tiles have their own source.
+            TilePath::Subtree { .. } | TilePath::Basemap { .. } => Ok(None),
         }
     })
     .await??;

@@ -132,6 +132,7 @@ impl TileSource for GeneratedTiles {
                 None => Ok(None),
                 Some(ts) => Ok(Some(tiles::tileset_bytes(&ts.tileset_json())?)),
             },
+            TilePath::Subtree { layer, id } => Ok(self.set(layer).and_then(|ts| ts.subtree(id))),
             TilePath::Content { layer, id } => {
                 let Some(ts) = self.set(layer) else {
                     return Ok(None);
@@ -167,6 +168,14 @@ pub enum TilePath {
         y: u32,
         /// 1, or 2 for 512-pixel tiles.
         scale: u8,
+    },
+    /// `<layer>/subtrees/<id>.subtree` of an implicit tileset, e.g.
+    /// `buildings/subtrees/0/0/0.subtree` has id `0/0/0`.
+    Subtree {
+        /// The layer.
+        layer: String,
+        /// The subtree's root tile, `level/x/y`.
+        id: String,
     },
     /// `<layer>/<id>.glb`, e.g. `buildings/3/2/5.glb` has id `3/2/5`.
     Content {
@@ -206,6 +215,15 @@ impl TilePath {
         match segs.as_slice() {
             ["tileset.json"] => Ok(TilePath::Root),
             [layer, "tileset.json"] => Ok(TilePath::LayerTileset(layer.to_string())),
+            [layer, "subtrees", rest @ ..] if !rest.is_empty() => {
+                match rest.join("/").strip_suffix(".subtree") {
+                    Some(id) if !id.is_empty() => Ok(TilePath::Subtree {
+                        layer: layer.to_string(),
+                        id: id.to_string(),
+                    }),
+                    _ => Err(ApiError::not_found(format!("no tile file {path:?}"))),
+                }
+            }
             [layer, rest @ ..] if !rest.is_empty() => {
                 let joined = rest.join("/");
                 match joined.strip_suffix(".glb") {
@@ -228,6 +246,7 @@ impl TilePath {
             TilePath::Content { layer, id } => format!("{layer}/{id}.glb"),
             TilePath::Basemap { z, x, y, scale: 1 } => format!("basemap/{z}/{x}/{y}.png"),
             TilePath::Basemap { z, x, y, scale } => format!("basemap/{z}/{x}/{y}@{scale}x.png"),
+            TilePath::Subtree { layer, id } => format!("{layer}/subtrees/{id}.subtree"),
         }
     }
 
@@ -235,7 +254,9 @@ impl TilePath {
     pub fn layer(&self) -> Option<&str> {
         match self {
             TilePath::Root | TilePath::Basemap { .. } => None,
-            TilePath::LayerTileset(l) | TilePath::Content { layer: l, .. } => Some(l),
+            TilePath::LayerTileset(l)
+            | TilePath::Content { layer: l, .. }
+            | TilePath::Subtree { layer: l, .. } => Some(l),
         }
     }
 
@@ -244,6 +265,7 @@ impl TilePath {
         match self {
             TilePath::Content { .. } => "model/gltf-binary",
             TilePath::Basemap { .. } => "image/png",
+            TilePath::Subtree { .. } => "application/octet-stream",
             _ => "application/json",
         }
     }

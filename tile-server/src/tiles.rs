@@ -1,5 +1,7 @@
-//! The 3D Tiles endpoints: `/tiles/tileset.json`, `/tiles/<layer>/tileset.json` and
-//! `/tiles/<layer>/<tile id>.glb`, the same paths as a `twin tiles export` folder.
+//! The 3D Tiles endpoints: `/tiles/tileset.json`, `/tiles/<layer>/tileset.json`,
+//! `/tiles/<layer>/<tile id>.glb` and, for implicit tilesets (`twin serve --implicit`),
+//! `/tiles/<layer>/subtrees/<level>/<x>/<y>.subtree`: the same paths as a `twin tiles export`
+//! folder. Implicit tiles are made on demand from their subtree address like any other.
 //!
 //! The server asks a [`TileSource`] for a file's bytes the first time it is requested, then
 //! keeps it in the [`TileCache`](super::cache::TileCache) (memory, then disk). Responses carry
@@ -23,7 +25,8 @@ pub struct TileQuery {
     pub run: Option<String>,
 }
 
-/// `GET /tiles/{*path}`: a tileset.json or a tile's glb (`?run=<id>`: with a run's results).
+/// `GET /tiles/{*path}`: a tileset.json, a tile's glb (`?run=<id>`: with a run's results) or a
+/// subtree file.
 pub async fn get_tile(
     State(state): State<Arc<AppState>>,
     Path(path): Path<String>,
@@ -79,6 +82,19 @@ mod tests {
                 layer: "buildings".into(),
                 id: "3/2/5".into()
             }
+        );
+        assert_eq!(
+            TilePath::parse("buildings/subtrees/0/0/0.subtree").unwrap(),
+            TilePath::Subtree {
+                layer: "buildings".into(),
+                id: "0/0/0".into()
+            }
+        );
+        assert_eq!(
+            TilePath::parse("buildings/subtrees/4/3/9.subtree")
+                .unwrap()
+                .relative(),
+            "buildings/subtrees/4/3/9.subtree"
         );
         assert_eq!(
             TilePath::parse("terrain/d0/1/0/0.glb").unwrap().relative(),

@@ -105,8 +105,32 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     if skip_or_check_tools() {
         return;
     }
+    let r = load_pick_and_toggle("browser-test", false);
+    assert_eq!(r["subtreeResponses"], 0);
+}
+
+/// The same with buildings and heritage as implicit tilesets (`--implicit`, ADR 0017): CesiumJS
+/// reads the subtrees, requests `{level}/{x}/{y}` tiles, and the same click picks the same
+/// building as in the explicit form.
+#[test]
+fn viewer_loads_implicit_tiles_and_picks_the_same_building() {
+    if skip_or_check_tools() {
+        return;
+    }
+    let r = load_pick_and_toggle("browser-test-implicit", true);
+    assert!(
+        r["subtreeResponses"].as_u64().unwrap() >= 1,
+        "no subtree requested: {}",
+        r["subtreeResponses"]
+    );
+}
+
+/// Load the Hue OSM twin in the viewer (`implicit`: vector layers as implicit tilesets), click
+/// a known building near the Citadel and check the panel shows it, then hide the buildings; the
+/// browser's result.
+fn load_pick_and_toggle(name: &str, implicit: bool) -> Value {
     let _browser = one_browser();
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-test");
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let dir = root.join("hue");
@@ -144,7 +168,10 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let inside = building.footprint.interior_point().unwrap();
     let (lon, lat) = to_wgs.apply(inside.x(), inside.y()).unwrap();
 
-    let opts = TilesetOptions::for_config(&td.config);
+    let opts = TilesetOptions {
+        implicit,
+        ..TilesetOptions::for_config(&td.config)
+    };
     let source =
         GeneratedTiles::plan(twin.clone(), &opts, &server::source::twin_fingerprint(&td)).unwrap();
     let app = server::app(twin.clone(), Arc::new(source), &ServerConfig::default()).unwrap();
@@ -225,6 +252,7 @@ fn viewer_loads_tiles_picks_a_building_and_toggles_layers() {
     let t = &r["toggle"];
     assert!(t["centreChanged"].as_f64().unwrap() > 0.2, "{t}");
     assert!(out.join("building.png").is_file() && out.join("buildings-hidden.png").is_file());
+    r
 }
 
 /// Issue 17: a traffic run on the map. The viewer runs the Trường Tiền closure, drops the

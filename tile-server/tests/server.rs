@@ -1084,3 +1084,89 @@ async fn a_world_bbox_finds_every_feature() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["numberMatched"], 0);
 }
+
+/// Implicit tilesets (`--implicit`): a server planned with them serves the same bytes as
+/// `tiles::export` for every file, subtrees (binary) included, made on demand from their
+/// `{level}/{x}/{y}` address and kept in the disk cache like tiles; a subtree the tree does not
+/// have is a 404.
+#[tokio::test]
+async fn implicit_subtrees_and_tiles_are_the_exported_bytes() {
+    let f = fx();
+    let root = f.dir.parent().unwrap().join("implicit");
+    let _ = std::fs::remove_dir_all(&root);
+    let opts = TilesetOptions {
+        implicit: true,
+        ..f.opts.clone()
+    };
+    let export = root.join("export");
+    tiles::export(&f.twin, &export, &[], &opts, &NoProgress).unwrap();
+    let source = GeneratedTiles::plan(f.twin.clone(), &opts, &f.fingerprint).unwrap();
+    let cache = root.join("cache");
+    let cfg = ServerConfig {
+        disk_cache: Some(cache.clone()),
+        ..ServerConfig::default()
+    };
+    let addr = common::start(server::app(f.twin.clone(), Arc::new(source), &cfg).unwrap());
+    let files = testkit::files_ending(&export, "");
+    let subtrees = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "subtree"))
+        .count();
+    assert!(subtrees >= 2, "buildings and heritage subtrees: {subtrees}");
+    for p in &files {
+        let rel = p
+            .strip_prefix(&export)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let r = client()
+            .get(format!("http://{addr}/tiles/{rel}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{rel}");
+        let ct = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        if rel.ends_with(".subtree") {
+            assert_eq!(ct, "application/octet-stream", "{rel}");
+        }
+        let body = r.bytes().await.unwrap();
+        assert!(
+            body.as_ref() == std::fs::read(p).unwrap().as_slice(),
+            "{rel}: bytes differ from the export"
+        );
+    }
+    let ts: Value =
+        serde_json::from_slice(&std::fs::read(export.join("buildings/tileset.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        ts["root"]["implicitTiling"]["subtrees"]["uri"],
+        "subtrees/{level}/{x}/{y}.subtree"
+    );
+    assert_eq!(ts["root"]["content"]["uri"], "{level}/{x}/{y}.glb");
+    // Subtrees are cached on disk like tiles (written in the background).
+    let mut cached = BTreeSet::new();
+    for _ in 0..100 {
+        cached = testkit::files_ending(&cache, ".subtree");
+        if cached.len() == subtrees {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(cached.len(), subtrees, "{cached:?}");
+    for missing in [
+        "buildings/subtrees/1/0/0.subtree",
+        "buildings/subtrees/0/0/1.subtree",
+        "buildings/subtrees/x/0/0.subtree",
+        "terrain/subtrees/0/0/0.subtree",
+    ] {
+        let r = client()
+            .get(format!("http://{addr}/tiles/{missing}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{missing}");
+    }
+}

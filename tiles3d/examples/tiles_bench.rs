@@ -8,14 +8,12 @@
 //! Prints one line `RESULT case=... items=... load_s=... tile_s=... items_per_s=...
 //! rss_loaded_mb=... peak_mb=... tiles=... bytes=...`.
 
-use geo_types::{LineString, MultiPolygon, Polygon};
 use std::path::Path;
 use std::time::Instant;
 use tiles3d::{self as tiles, TilesetOptions};
 use twin_core::crs::Crs;
 use twin_core::import::{import_file, ImportOptions};
 use twin_core::model::Imported;
-use twin_core::model::{Building, HeightSource};
 use twin_core::NoProgress;
 use twin_core::{LayerKind, Twin, TwinDir};
 
@@ -33,73 +31,6 @@ fn memory_mb() -> (f64, f64) {
     (get("VmRSS:"), get("VmHWM:"))
 }
 
-/// A deterministic generator (64-bit LCG).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn ring(pts: &[(f64, f64)]) -> LineString<f64> {
-    let mut v = pts.to_vec();
-    v.push(pts[0]);
-    LineString::from(v)
-}
-
-/// `n` buildings on a 25 m grid around Hue: rectangles, every 10th an L, every 50th a courtyard.
-fn synthetic(n: usize) -> Vec<Building> {
-    let side = (n as f64).sqrt().ceil() as usize;
-    let (x0, y0) = (
-        774_000.0 - side as f64 * 12.5,
-        1_822_000.0 - side as f64 * 12.5,
-    );
-    let mut rng = Lcg(42);
-    (0..n)
-        .map(|i| {
-            let (cx, cy) = (x0 + (i % side) as f64 * 25.0, y0 + (i / side) as f64 * 25.0);
-            let (w, d) = (8.0 + rng.next() * 12.0, 8.0 + rng.next() * 12.0);
-            let (a, b) = (cx - w / 2.0, cy - d / 2.0);
-            let (c, e) = (cx + w / 2.0, cy + d / 2.0);
-            let poly = if i % 50 == 0 {
-                Polygon::new(
-                    ring(&[(a, b), (c, b), (c, e), (a, e)]),
-                    vec![ring(&[
-                        (cx - 2.0, cy - 2.0),
-                        (cx - 2.0, cy + 2.0),
-                        (cx + 2.0, cy + 2.0),
-                        (cx + 2.0, cy - 2.0),
-                    ])],
-                )
-            } else if i % 10 == 0 {
-                Polygon::new(
-                    ring(&[(a, b), (c, b), (c, cy), (cx, cy), (cx, e), (a, e)]),
-                    vec![],
-                )
-            } else {
-                Polygon::new(ring(&[(a, b), (c, b), (c, e), (a, e)]), vec![])
-            };
-            Building {
-                id: format!("syn:{i}"),
-                footprint: MultiPolygon(vec![poly]),
-                height: 3.0 + rng.next() * 27.0,
-                base_height: 0.0,
-                levels: Some(1 + (i % 8) as u32),
-                usage: Some("residential".into()),
-                name: None,
-                source_id: i.to_string(),
-                height_source: HeightSource::Synthetic,
-                solid: None,
-                attributes: Default::default(),
-            }
-        })
-        .collect()
-}
-
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let start = Instant::now();
@@ -114,7 +45,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 let n: usize = args[1].parse()?;
                 let mut twin = Twin::new("synthetic", Crs::epsg(32648)?)?;
                 twin.add(Imported {
-                    buildings: synthetic(n),
+                    buildings: testkit::synthetic_buildings(n),
                     ..Default::default()
                 })?;
                 (format!("synthetic {n}"), twin, TilesetOptions::default(), vec![LayerKind::Buildings], &args[2])
@@ -129,9 +60,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             _ => return Err("usage: tiles_bench hue <twin> <out> | synthetic <n> <out> | las <file> <crs> <out>".into()),
         };
-    // TILES_PLAIN=1: plain float glTF instead of compact content (scripts/bench_bytes.sh).
+    // TILES_PLAIN=1: plain float glTF instead of compact content (scripts/bench_bytes.sh);
+    // TILES_IMPLICIT=1: implicit tilesets for buildings and heritage.
     let opts = TilesetOptions {
         compact: std::env::var("TILES_PLAIN").map_or(true, |v| v != "1"),
+        implicit: std::env::var("TILES_IMPLICIT").is_ok_and(|v| v == "1"),
         ..opts
     };
     let load_s = start.elapsed().as_secs_f64();

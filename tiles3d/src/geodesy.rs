@@ -350,11 +350,23 @@ impl Region {
     /// is densified and projected (a smooth map takes its lon/lat extremes on the boundary), then
     /// padded by [`REGION_PAD_M`].
     pub fn from_rect(proj: &Projector, r: [f64; 4], min_h: f64, max_h: f64) -> Result<Region> {
-        const STEPS: usize = 8;
+        Region::from_rect_steps(proj, r, min_h, max_h, 8)
+    }
+
+    /// [`Region::from_rect`] with each side cut in `steps` (1: the corners only, enough for a
+    /// feature's box, where a side's bow in lon/lat is far below the padding).
+    pub fn from_rect_steps(
+        proj: &Projector,
+        r: [f64; 4],
+        min_h: f64,
+        max_h: f64,
+        steps: usize,
+    ) -> Result<Region> {
+        let steps = steps.max(1);
         let mut lon = (f64::INFINITY, f64::NEG_INFINITY);
         let mut lat = (f64::INFINITY, f64::NEG_INFINITY);
-        for k in 0..=STEPS {
-            let t = k as f64 / STEPS as f64;
+        for k in 0..=steps {
+            let t = k as f64 / steps as f64;
             let x = r[0] + (r[2] - r[0]) * t;
             let y = r[1] + (r[3] - r[1]) * t;
             for (px, py) in [(x, r[1]), (x, r[3]), (r[0], y), (r[2], y)] {

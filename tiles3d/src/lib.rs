@@ -56,6 +56,7 @@ pub mod water;
 
 mod features;
 mod glb;
+mod implicit;
 mod mesh;
 mod metadata;
 mod points;
@@ -64,6 +65,7 @@ mod tree;
 
 pub use error::{Error, Result};
 pub use features::{building_base, heritage_height_limit, HERITAGE_DEFAULT_HEIGHT_M};
+pub use implicit::ImplicitStats;
 pub use points::PointColour;
 
 use bounds::Bounds;
@@ -73,12 +75,21 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use tileset_json::{Asset, BoundingVolume, ContentJson, HuetwinInfo, TileJson, TilesetJson};
+use tileset_json::{
+    Asset, BoundingVolume, ContentJson, HuetwinInfo, ImplicitTilingJson, SubtreesJson, TileJson,
+    TilesetJson,
+};
 use twin_core::Progress;
 use twin_core::{LayerKind, Twin};
 
 /// The generator named in glTF and tileset assets.
 pub const GENERATOR: &str = concat!("huetwin tiles3d ", env!("CARGO_PKG_VERSION"));
+
+/// The content URI template of an implicit tileset's tiles (relative to its tileset.json).
+pub const IMPLICIT_CONTENT_URI: &str = "{level}/{x}/{y}.glb";
+
+/// The URI template of an implicit tileset's subtree files (relative to its tileset.json).
+pub const IMPLICIT_SUBTREE_URI: &str = "subtrees/{level}/{x}/{y}.subtree";
 
 /// The twin layers that become tilesets, in export order: buildings (LoD1 extrusions or LoD2
 /// surfaces), heritage sites (translucent volumes up to their height limit), terrain meshes
@@ -144,6 +155,11 @@ pub struct TilesetOptions {
     /// with meshoptimizer (`EXT_meshopt_compression`), as CesiumJS reads them; false writes
     /// plain float glTF for clients without them.
     pub compact: bool,
+    /// Implicit tiling (3D Tiles 1.1 `implicitTiling`: a quadtree of the layer's region with
+    /// `.subtree` files, ADR 0017) for the buildings and heritage layers; terrain and point
+    /// clouds keep their explicit trees. `tileset.json` then stays the same size whatever
+    /// the number of features.
+    pub implicit: bool,
 }
 
 impl Default for TilesetOptions {
@@ -161,6 +177,7 @@ impl Default for TilesetOptions {
             terrain_rgba: terrain::GROUND_RGBA,
             point_colour: PointColour::Auto,
             compact: true,
+            implicit: false,
         }
     }
 }
@@ -185,6 +202,15 @@ impl TilesetOptions {
             return Err(Error::invalid(
                 "tileset options",
                 "point_grid and terrain_tile_cells must be at least 2",
+            ));
+        }
+        if self.implicit && self.max_depth > 30 {
+            return Err(Error::invalid(
+                "tileset options",
+                format!(
+                    "max_depth {} is too deep for implicit tiling (at most 30)",
+                    self.max_depth
+                ),
             ));
         }
         if !self.geoid_offset_m.is_finite() {
@@ -275,6 +301,8 @@ pub struct Tileset {
     terrain_rgba: [f64; 4],
     /// Quantize and compress content ([`TilesetOptions::compact`]).
     compact: bool,
+    /// The implicit tree's addressing, for an implicit tileset ([`TilesetOptions::implicit`]).
+    implicit: Option<implicit::Implicit>,
 }
 
 fn flatten(node: PlanNode, parent: Option<usize>, out: &mut Vec<Tile>) -> Option<usize> {
@@ -343,6 +371,9 @@ impl Tileset {
         let proj = Projector::new(&twin.crs)?;
         let mut cloud_stats = Vec::new();
         let (root, geoid, extra_error) = match layer {
+            LayerKind::Buildings | LayerKind::Heritage if opts.implicit => {
+                return implicit_plan(twin, layer, opts);
+            }
             LayerKind::Buildings | LayerKind::Heritage => features_plan(twin, layer, opts, &proj)?,
             LayerKind::Terrain => {
                 let extent = terrain::extent(twin);
@@ -404,6 +435,7 @@ impl Tileset {
             cloud_stats,
             terrain_rgba: opts.terrain_rgba,
             compact: opts.compact,
+            implicit: None,
         })
     }
 
@@ -448,10 +480,79 @@ impl Tileset {
                 geoid: self.geoid.model().describe(),
             })),
             geometric_error: self.geometric_error,
-            root: self.tile_json(0),
+            root: match &self.implicit {
+                Some(imp) => self.implicit_root_json(imp.stats),
+                None => self.tile_json(0),
+            },
             schema: (self.layer != LayerKind::Terrain).then(schema::schema),
             metadata: (self.layer == LayerKind::Pointclouds)
                 .then(|| schema::point_layer_metadata(&self.cloud_stats)),
+        }
+    }
+
+    /// True for an implicit tileset ([`TilesetOptions::implicit`]).
+    pub fn is_implicit(&self) -> bool {
+        self.implicit.is_some()
+    }
+
+    /// Levels, subtree levels and content limits of an implicit tileset.
+    pub fn implicit_stats(&self) -> Option<ImplicitStats> {
+        self.implicit.as_ref().map(|i| i.stats)
+    }
+
+    /// The ids (`level/x/y`) of an implicit tileset's subtree files, root first; none for an
+    /// explicit one.
+    pub fn subtree_ids(&self) -> Vec<String> {
+        self.implicit
+            .as_ref()
+            .map(|imp| {
+                imp.subtree_roots()
+                    .into_iter()
+                    .map(|(l, x, y)| format!("{l}/{x}/{y}"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The binary `.subtree` file `id` (`level/x/y`, at [`IMPLICIT_SUBTREE_URI`] relative to
+    /// the layer's tileset.json) of an implicit tileset: which tiles of its levels exist, which
+    /// have content, which child subtrees exist. None when the tileset has no such subtree.
+    pub fn subtree(&self, id: &str) -> Option<Vec<u8>> {
+        let imp = self.implicit.as_ref()?;
+        let mut parts = id.split('/').map(|p| p.parse::<u32>().ok());
+        let key = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Some(l)), Some(Some(x)), Some(Some(y)), None) => (l, x, y),
+            _ => return None,
+        };
+        imp.subtree(key, |i| {
+            !matches!(
+                self.tiles.get(i).map(|t| &t.content),
+                Some(Content::None) | None
+            )
+        })
+    }
+
+    fn implicit_root_json(&self, stats: ImplicitStats) -> TileJson {
+        let t = &self.tiles[0];
+        TileJson {
+            bounding_volume: BoundingVolume {
+                region: t.region.to_array(),
+            },
+            geometric_error: t.geometric_error,
+            refine: Some(t.refine),
+            transform: Some(t.frame.matrix()),
+            content: Some(ContentJson {
+                uri: IMPLICIT_CONTENT_URI.into(),
+            }),
+            implicit_tiling: Some(ImplicitTilingJson {
+                subdivision_scheme: "QUADTREE".into(),
+                subtree_levels: stats.subtree_levels,
+                available_levels: stats.available_levels,
+                subtrees: SubtreesJson {
+                    uri: IMPLICIT_SUBTREE_URI.into(),
+                },
+            }),
+            children: Vec::new(),
         }
     }
 
@@ -469,6 +570,7 @@ impl Tileset {
             refine: Some(t.refine),
             transform: Some(transform),
             content: t.content_uri().map(|uri| ContentJson { uri }),
+            implicit_tiling: None,
             children: t.children.iter().map(|&c| self.tile_json(c)).collect(),
         }
     }
@@ -540,13 +642,17 @@ impl Tileset {
     }
 }
 
-/// Plan buildings or heritage sites: items, boxes, geoid lattice, quadtree.
-fn features_plan(
-    twin: &Twin,
-    layer: LayerKind,
-    opts: &TilesetOptions,
-    proj: &Projector,
-) -> Result<(PlanNode, GeoidLattice, f64)> {
+/// The features of a vector layer ready to place: planning items, boxes (by feature index),
+/// extent, largest size and the geoid lattice over the extent.
+struct FeatureSet {
+    items: Vec<tree::Item>,
+    boxes: Vec<Option<features::FeatureBox>>,
+    ext: [f64; 4],
+    max_size: f64,
+    geoid: GeoidLattice,
+}
+
+fn feature_set(twin: &Twin, layer: LayerKind, opts: &TilesetOptions) -> Result<FeatureSet> {
     let n = match layer {
         LayerKind::Buildings => twin.buildings.len(),
         _ => twin.heritage.len(),
@@ -573,21 +679,173 @@ fn features_plan(
         ));
     }
     let ext = Bounds::of_rects(boxes.iter().flatten().map(|fb| fb.rect));
-    let mut max_size: f64 = 0.0;
-    for it in &items {
-        max_size = max_size.max(it.size as f64);
-    }
+    let max_size = items.iter().map(|it| it.size as f64).fold(0.0, f64::max);
     let geoid = GeoidLattice::new(&twin.crs, ext, opts.geoid, opts.geoid_offset_m)?;
-    let side = (ext[2] - ext[0]).max(ext[3] - ext[1]).max(1.0) * (1.0 + 1e-9);
-    let limits = tree::Limits {
+    Ok(FeatureSet {
+        items,
+        boxes,
+        ext,
+        max_size,
+        geoid,
+    })
+}
+
+fn tree_limits(opts: &TilesetOptions) -> tree::Limits {
+    tree::Limits {
         max_features: opts.max_features,
         max_bytes: opts.max_bytes,
         parent_features: opts.parent_features,
         max_depth: opts.max_depth,
-    };
-    let root = tree::build(items, (ext[0], ext[1], side), &limits);
+    }
+}
+
+/// Plan buildings or heritage sites: items, boxes, geoid lattice, quadtree.
+fn features_plan(
+    twin: &Twin,
+    layer: LayerKind,
+    opts: &TilesetOptions,
+    proj: &Projector,
+) -> Result<(PlanNode, GeoidLattice, f64)> {
+    let FeatureSet {
+        items,
+        boxes,
+        ext,
+        max_size,
+        geoid,
+    } = feature_set(twin, layer, opts)?;
+    let side = (ext[2] - ext[0]).max(ext[3] - ext[1]).max(1.0) * (1.0 + 1e-9);
+    let root = tree::build(items, (ext[0], ext[1], side), &tree_limits(opts));
     let node = to_plan(root, &boxes, proj, &geoid)?;
     Ok((node, geoid, max_size))
+}
+
+/// The region of implicit tile (level, x, y) of a root region: the root's heights, its
+/// longitudes and latitudes cut in 2^level, computed as 3D Tiles clients do.
+fn implicit_region(root: &Region, level: u32, x: u32, y: u32) -> Region {
+    let n = (1u64 << level) as f64;
+    let (sx, sy) = ((root.east - root.west) / n, (root.north - root.south) / n);
+    Region {
+        west: root.west + sx * x as f64,
+        east: root.west + sx * (x as f64 + 1.0),
+        south: root.south + sy * y as f64,
+        north: root.south + sy * (y as f64 + 1.0),
+        min_h: root.min_h,
+        max_h: root.max_h,
+    }
+}
+
+/// Plan an implicit tileset of buildings or heritage sites (ADR 0017): each feature's lon/lat
+/// box, the implicit quadtree over their union, geometric error halving per level, one ENU
+/// frame (the root's) for all content.
+fn implicit_plan(twin: &Twin, layer: LayerKind, opts: &TilesetOptions) -> Result<Tileset> {
+    let fs = feature_set(twin, layer, opts)?;
+    let regions: Vec<Region> = fs
+        .items
+        .par_iter()
+        .map_init(
+            || Projector::new(&twin.crs),
+            |proj, it| -> Result<Region> {
+                let proj = proj
+                    .as_ref()
+                    .map_err(|e| Error::invalid("projector", e.to_string()))?;
+                let fb = fs.boxes[it.idx as usize].ok_or_else(|| {
+                    Error::invalid("layer", format!("feature {} has no box", it.idx))
+                })?;
+                let (a, c) = fs.geoid.range(fb.rect);
+                Region::from_rect_steps(proj, fb.rect, fb.zmin + a, fb.zmax + c, 1)
+            },
+        )
+        .collect::<Result<_>>()?;
+    let root = regions[1..].iter().fold(regions[0], |acc, r| acc.union(r));
+    let (w, h) = (root.east - root.west, root.north - root.south);
+    let lat_eq = if root.south <= 0.0 && root.north >= 0.0 {
+        0.0
+    } else {
+        root.south.abs().min(root.north.abs())
+    };
+    let root_m = (w * geodesy::WGS84_A * lat_eq.cos()).max(h * geodesy::WGS84_A);
+    let qitems: Vec<implicit::QItem> = fs
+        .items
+        .iter()
+        .zip(&regions)
+        .map(|(it, r)| implicit::QItem {
+            idx: it.idx,
+            uv: [
+                (r.west - root.west) / w,
+                (r.south - root.south) / h,
+                (r.east - root.west) / w,
+                (r.north - root.south) / h,
+            ],
+            size: it.size,
+            bytes: it.bytes,
+        })
+        .collect();
+    let cells = implicit::build(qitems, root_m, &tree_limits(opts));
+    let g = implicit::root_error(&cells);
+    // Available tiles: those with content and their ancestors.
+    let mut content: HashMap<(u32, u32, u32), Vec<u32>> = HashMap::new();
+    let mut available: std::collections::HashSet<(u32, u32, u32)> = Default::default();
+    let mut stats = ImplicitStats::default();
+    for c in cells {
+        stats.over_limit_tiles += usize::from(c.over);
+        stats.max_tile_features = stats.max_tile_features.max(c.content.len());
+        stats.available_levels = stats.available_levels.max(c.level + 1);
+        let (mut l, mut x, mut y) = (c.level, c.x, c.y);
+        while available.insert((l, x, y)) && l > 0 {
+            (l, x, y) = (l - 1, x / 2, y / 2);
+        }
+        available.insert((0, 0, 0));
+        content.insert((c.level, c.x, c.y), c.content);
+    }
+    stats.subtree_levels = implicit::subtree_levels(stats.available_levels);
+    let (lon, lat, hc) = root.centre();
+    let frame = Frame::enu(lon, lat, hc);
+    let mut tiles = Vec::with_capacity(available.len());
+    let mut at = HashMap::with_capacity(available.len());
+    // Pre-order, children in Morton order.
+    let mut stack = vec![((0u32, 0u32, 0u32), None::<usize>)];
+    while let Some(((l, x, y), parent)) = stack.pop() {
+        let me = tiles.len();
+        let idx = content.remove(&(l, x, y));
+        tiles.push(Tile {
+            id: format!("{l}/{x}/{y}"),
+            region: implicit_region(&root, l, x, y),
+            geometric_error: g / (1u64 << l) as f64,
+            refine: Refine::Add,
+            frame,
+            children: Vec::new(),
+            parent,
+            count: idx.as_ref().map_or(0, Vec::len),
+            content: idx.map_or(Content::None, Content::Features),
+        });
+        at.insert((l, x, y), me);
+        if let Some(p) = parent {
+            tiles[p].children.push(me);
+        }
+        for m in (0..4u32).rev() {
+            let k = (l + 1, x * 2 + (m & 1), y * 2 + (m >> 1));
+            if available.contains(&k) {
+                stack.push((k, Some(me)));
+            }
+        }
+    }
+    let ids = tiles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.clone(), i))
+        .collect();
+    Ok(Tileset {
+        layer,
+        geometric_error: g.max(fs.max_size).max(root.diagonal_m() / 4.0),
+        tiles,
+        ids,
+        geoid: fs.geoid,
+        crs: twin.crs.definition().to_string(),
+        cloud_stats: Vec::new(),
+        terrain_rgba: opts.terrain_rgba,
+        compact: opts.compact,
+        implicit: Some(implicit::Implicit { stats, at }),
+    })
 }
 
 fn to_plan(
@@ -646,6 +904,8 @@ pub struct LayerExport {
     pub features: usize,
     /// Bytes of glb written.
     pub bytes: u64,
+    /// Subtree files written (implicit tilesets; 0 for explicit ones).
+    pub subtrees: usize,
     /// The layer's tileset.json.
     pub tileset: PathBuf,
     /// How heights were made ellipsoidal.
@@ -701,6 +961,13 @@ pub fn export_tileset(
             Ok(())
         },
     )?;
+    let subtrees = ts.subtree_ids();
+    for id in &subtrees {
+        let bytes = ts
+            .subtree(id)
+            .ok_or_else(|| Error::invalid("subtree", format!("no subtree {id}")))?;
+        write_file(&dir.join(format!("subtrees/{id}.subtree")), &bytes)?;
+    }
     let path = dir.join("tileset.json");
     write_file(&path, &tileset_bytes(&ts.tileset_json())?)?;
     progress.finish();
@@ -710,6 +977,7 @@ pub fn export_tileset(
         contents: with_content.len(),
         features: ts.tiles.iter().map(|t| t.count).sum(),
         bytes: bytes.into_inner(),
+        subtrees: subtrees.len(),
         tileset: path,
         geoid: ts.geoid().clone(),
     })
@@ -745,6 +1013,7 @@ pub fn top_tileset_json(
             content: Some(ContentJson {
                 uri: format!("{}/tileset.json", layer.name()),
             }),
+            implicit_tiling: None,
             children: Vec::new(),
         });
     }
@@ -765,6 +1034,7 @@ pub fn top_tileset_json(
             refine: Some(Refine::Add),
             transform: None,
             content: None,
+            implicit_tiling: None,
             children,
         },
         schema: None,

@@ -107,9 +107,34 @@ pub struct TileJson {
     /// The tile's content, when it has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentJson>,
+    /// The implicit subdivision below this tile (the root of an implicit tileset, whose
+    /// content URI is then a `{level}/{x}/{y}` template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implicit_tiling: Option<ImplicitTilingJson>,
     /// Its children.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<TileJson>,
+}
+
+/// 3D Tiles 1.1 `implicitTiling`: how the tile is subdivided and where its subtrees are.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImplicitTilingJson {
+    /// `QUADTREE` (huetwin writes no octrees).
+    pub subdivision_scheme: String,
+    /// Levels in each subtree file.
+    pub subtree_levels: u32,
+    /// Levels with available tiles (the deepest level plus one).
+    pub available_levels: u32,
+    /// Where the subtree files are.
+    pub subtrees: SubtreesJson,
+}
+
+/// The `subtrees` object of [`ImplicitTilingJson`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SubtreesJson {
+    /// The template of subtree file URIs (`{level}`, `{x}`, `{y}`).
+    pub uri: String,
 }
 
 /// A bounding volume: always a `region` in huetwin tilesets.

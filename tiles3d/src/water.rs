@@ -86,6 +86,7 @@ fn empty_tileset() -> TilesetJson {
             refine: Some(Refine::Add),
             transform: None,
             content: None,
+            implicit_tiling: None,
             children: Vec::new(),
         },
         schema: None,

@@ -77,6 +77,28 @@ fn tiles_export_writes_tilesets_and_says_which_geoid() {
         .unwrap()
         .starts_with("constant"));
 
+    // --implicit: subtree files beside the tiles, counted in the table's last column.
+    let out3 = dir.path().join("tiles3");
+    let o = twin(&[
+        "tiles",
+        "export",
+        ts,
+        out3.to_str().unwrap(),
+        "--implicit",
+        "--layers",
+        "buildings",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = text(&o);
+    let row = s.lines().find(|l| l.starts_with("buildings")).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    let subtrees = files_ending(&out3.join("buildings"), ".subtree");
+    assert!(!subtrees.is_empty());
+    assert_eq!(cols[5].parse::<usize>().unwrap(), subtrees.len());
+    let w = check_export(&out3);
+    assert_eq!(w.subtrees, subtrees);
+    assert_eq!(w.features.len(), 3);
+
     // Plain errors.
     let o = twin(&[
         "tiles",

@@ -46,7 +46,7 @@ mkdirSync(outDir, { recursive: true });
 
 const W = 800;
 const H = 600;
-const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0, basemapTiles: 0, naturalEarth: 0 };
+const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses: 0, subtreeResponses: 0, basemapTiles: 0, naturalEarth: 0 };
 
 const browser = await launchChromium();
 
@@ -147,6 +147,8 @@ try {
     // The twin's own basemap is the default imagery; Cesium's Natural Earth II is never fetched.
     if (/\/basemap\/\d+\/\d+\/\d+\.png/.test(r.url()) && r.status() === 200) result.basemapTiles++;
     if (r.url().includes("NaturalEarthII")) result.naturalEarth++;
+    // Implicit tilesets: subtree files (binary availability) before their tiles.
+    if (r.url().includes("/tiles/") && new URL(r.url()).pathname.endsWith(".subtree")) result.subtreeResponses++;
     if (r.status() >= 400) result.failedRequests.push({ url: r.url(), status: r.status() });
   });
   // Nothing may leave the loopback server.

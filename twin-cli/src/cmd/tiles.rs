@@ -18,6 +18,11 @@ pub struct ContentArgs {
     /// classified, else elevation), rgb, classification, elevation or intensity.
     #[arg(long, default_value = "auto", value_parser = parse_point_colour)]
     point_colour: tiles3d::PointColour,
+    /// Implicit tiling for buildings and heritage (3D Tiles 1.1 quadtree with .subtree files:
+    /// a tileset.json of constant size, tiles addressed {level}/{x}/{y}); terrain and point
+    /// clouds stay explicit.
+    #[arg(long)]
+    implicit: bool,
 }
 
 fn parse_point_colour(s: &str) -> std::result::Result<tiles3d::PointColour, String> {
@@ -32,6 +37,7 @@ impl ContentArgs {
     pub fn apply(&self, opts: &mut tiles3d::TilesetOptions) {
         opts.compact = !self.plain;
         opts.point_colour = self.point_colour;
+        opts.implicit = self.implicit;
     }
 }
 
@@ -105,8 +111,8 @@ fn tiles_export(
     let start = std::time::Instant::now();
     let report = tiles3d::export(&t, dir, &layers, &opts, &bar())?;
     println!(
-        "{:<12} {:>7} {:>7} {:>10} {:>12}",
-        "layer", "tiles", "glb", "features", "bytes"
+        "{:<12} {:>7} {:>7} {:>10} {:>12} {:>9}",
+        "layer", "tiles", "glb", "features", "bytes", "subtrees"
     );
     for l in &report.layers {
         // Terrain tiles hold grid blocks, not features.
@@ -115,12 +121,13 @@ fn tiles_export(
             _ => l.features.to_string(),
         };
         println!(
-            "{:<12} {:>7} {:>7} {:>10} {:>12}",
+            "{:<12} {:>7} {:>7} {:>10} {:>12} {:>9}",
             l.layer.name(),
             l.tiles,
             l.contents,
             features,
-            l.bytes
+            l.bytes,
+            l.subtrees
         );
     }
     if let Some(l) = report.layers.first() {
