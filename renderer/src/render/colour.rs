@@ -23,6 +23,8 @@ pub const ROAD_FREE: [u8; 3] = [46, 166, 72];
 pub const ROAD_BUSY: [u8; 3] = [240, 196, 36];
 /// Roads with volume/capacity at or above [`VC_RED`].
 pub const ROAD_CONGESTED: [u8; 3] = [214, 40, 40];
+/// Roads closed by an edit of the traffic run.
+pub const ROAD_CLOSED: [u8; 3] = [40, 20, 60];
 /// Volume/capacity from which a road is yellow.
 pub const VC_YELLOW: f64 = 0.6;
 /// Volume/capacity from which a road is red.
@@ -47,7 +49,9 @@ pub fn flat_shade() -> f64 {
     AMBIENT + (1.0 - AMBIENT) * sun()[2]
 }
 
-fn ramp(stops: &[(f64, [u8; 3])], v: f64) -> [u8; 3] {
+/// The colour at `v` on a ramp of (value, colour) stops in increasing order, linearly
+/// interpolated; the first colour below (and for NaN), the last above.
+pub fn ramp(stops: &[(f64, [u8; 3])], v: f64) -> [u8; 3] {
     let first = stops[0];
     if v.is_nan() || v <= first.0 {
         return first.1;

@@ -13,7 +13,7 @@
 pub mod colour;
 mod draw;
 mod legend;
-mod mesh;
+pub mod mesh;
 
 pub use draw::Renderer;
 
@@ -105,6 +105,9 @@ pub struct TrafficLayer {
     pub name: Option<String>,
     /// The largest volume/capacity of the links of each road.
     pub vc: HashMap<String, f64>,
+    /// Roads with a link closed by an edit (drawn in [`colour::ROAD_CLOSED`]); filled from the
+    /// `closed` column of `links.csv` when the table has it.
+    pub closed: std::collections::HashSet<String>,
 }
 
 /// Everything a picture shows.
@@ -342,9 +345,20 @@ impl TrafficLayer {
             let e = out.entry(road).or_insert(v);
             *e = e.max(v);
         }
+        // Closed links: only full tables (what traffic runs write) have the column.
+        let closed = run
+            .read_links()
+            .map(|rows| {
+                rows.into_iter()
+                    .filter(|l| l.closed)
+                    .map(|l| l.road_id)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(TrafficLayer {
             name: summary_name(&run),
             vc: out,
+            closed,
         })
     }
 }
@@ -546,6 +560,22 @@ impl Image {
             self.rgba[i + 2],
             self.rgba[i + 3],
         ]
+    }
+
+    /// How many pixels differ from `other`'s by more than `channel_tolerance` in some colour
+    /// channel (R, G or B; alpha ignored); None when the sizes differ. The golden-image check
+    /// of the pictures' tests.
+    pub fn differing_pixels(&self, other: &Image, channel_tolerance: u8) -> Option<usize> {
+        if (self.width, self.height) != (other.width, other.height) {
+            return None;
+        }
+        Some(
+            self.rgba
+                .chunks_exact(4)
+                .zip(other.rgba.chunks_exact(4))
+                .filter(|(a, b)| (0..3).any(|k| a[k].abs_diff(b[k]) > channel_tolerance))
+                .count(),
+        )
     }
 
     /// Encode as PNG (8-bit RGBA).
