@@ -424,6 +424,7 @@ impl Headless {
 
     /// Draw frames until every pipeline is compiled, then one more, and read the picture back.
     pub fn capture(&mut self) -> Result<Picture> {
+        self.frames = 0;
         // Pipelines compile in the background on the first frames; the picture is taken once
         // none has been waiting for two frames in a row.
         let mut settled = 0;
@@ -453,6 +454,38 @@ impl Headless {
                 return to_picture(&img);
             }
         }
+    }
+
+    /// Frame times (s) of `n` frames, each read back (so the GPU has finished it), the view
+    /// turning by 0.5° a frame about its starting point; after a first, untimed picture.
+    pub fn frame_times(&mut self, n: usize) -> Result<Vec<f64>> {
+        self.capture()?;
+        let start = self.app.world().resource::<ViewState>().view;
+        let mut out = Vec::with_capacity(n);
+        for k in 0..n {
+            let mut v = start;
+            v.heading_deg += 0.5 * k as f64;
+            self.set_view(v);
+            let t0 = std::time::Instant::now();
+            let shots = self.shots.clone();
+            self.app
+                .world_mut()
+                .spawn(Screenshot::image(self.target.clone()))
+                .observe(move |c: On<ScreenshotCaptured>| {
+                    if let Ok(mut v) = shots.lock() {
+                        v.push(c.image.clone());
+                    }
+                });
+            loop {
+                self.update()?;
+                if self.shots.lock().ok().and_then(|mut v| v.pop()).is_some() {
+                    break;
+                }
+            }
+            out.push(t0.elapsed().as_secs_f64());
+            self.frames = 0;
+        }
+        Ok(out)
     }
 
     /// The ray (bevy frame) through the centre of pixel (x, y) of the picture, as the

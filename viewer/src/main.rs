@@ -36,6 +36,9 @@ struct Args {
     /// Write the flood run's animation headless, one numbered PNG per output time, and exit.
     #[arg(long)]
     frames: Option<PathBuf>,
+    /// Time this many headless frames (each read back) at --size and print the frame times.
+    #[arg(long, conflicts_with_all = ["screenshot", "frames"])]
+    bench: Option<usize>,
     /// Size of the headless pictures, WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720")]
     size: String,
@@ -95,6 +98,27 @@ fn main() -> Result<()> {
             "wrote {} ({w}x{h}) on {adapter} in {:.2} s",
             out.display(),
             t0.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    if let Some(n) = a.bench {
+        let n = n.clamp(1, 10_000);
+        let t0 = std::time::Instant::now();
+        let mut h = app::Headless::new(scene, &o, w, h)?;
+        let mut t = h.frame_times(n)?;
+        t.sort_by(f64::total_cmp);
+        let mean = t.iter().sum::<f64>() / t.len() as f64;
+        let p95 = t[((t.len() as f64 * 0.95).ceil() as usize).clamp(1, t.len()) - 1];
+        println!(
+            "frames={n} size={w}x{h_} mean_ms={:.1} median_ms={:.1} p95_ms={:.1} fps={:.2} \
+             adapter=\"{}\" total_s={:.1}",
+            mean * 1e3,
+            t[t.len() / 2] * 1e3,
+            p95 * 1e3,
+            1.0 / mean,
+            h.adapter(),
+            t0.elapsed().as_secs_f64(),
+            h_ = h.size().1,
         );
         return Ok(());
     }
