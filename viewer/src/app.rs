@@ -116,7 +116,10 @@ fn material(mats: &mut Assets<StandardMaterial>, alpha: bool, unlit: bool) -> Ha
         base_color: Color::WHITE,
         perceptual_roughness: if alpha { 0.3 } else { 0.95 },
         reflectance: 0.1,
-        double_sided: true,
+        // Nothing culled, and the normals used as they are: the layer meshes' normals face out
+        // (walls) and up (ground, roofs, roads, water) whatever the triangles' winding, which
+        // bevy's double-sided lighting would flip on triangles seen from their back.
+        double_sided: false,
         cull_mode: None,
         unlit,
         alpha_mode: if alpha {
@@ -279,8 +282,6 @@ fn update_building_colours(
 }
 
 fn insert_common(app: &mut App, scene: Arc<ViewerScene>, state: ViewState) {
-    let e = scene.scene.extent;
-    let _ = e;
     app.insert_resource(TwinScene(scene))
         .insert_resource(state)
         .insert_resource(ClearColor(Color::srgb_u8(SKY[0], SKY[1], SKY[2])))
@@ -334,8 +335,15 @@ impl Headless {
                     close_when_requested: false,
                     ..default()
                 })
+                // Pipelines compile when first needed, not in the background: the first frames
+                // already draw everything.
+                .set(bevy::render::RenderPlugin {
+                    synchronous_pipeline_compilation: true,
+                    ..default()
+                })
                 .disable::<bevy::winit::WinitPlugin>()
                 .disable::<bevy::log::LogPlugin>()
+                .disable::<bevy::app::TerminalCtrlCHandlerPlugin>()
                 .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>(),
         );
         insert_common(&mut app, scene.clone(), state.clone());

@@ -28,6 +28,8 @@ pub const ROAD_LIFT_M: f64 = 1.0;
 pub const WATER_LIFT_M: f64 = 0.2;
 /// Heritage sites are drawn this far (m) over the terrain, as translucent areas.
 pub const HERITAGE_LIFT_M: f64 = 1.5;
+/// Opacity (of 255) of the heritage areas.
+pub const HERITAGE_ALPHA: u8 = 72;
 /// The most depth snapshots of a run the viewer animates.
 pub const MAX_WATER_FRAMES: usize = 1_000;
 
@@ -472,7 +474,7 @@ impl ViewerScene {
                             z as f32,
                         ],
                         normal: [0.0; 3],
-                        color: [c[0], c[1], c[2], 110],
+                        color: [c[0], c[1], c[2], HERITAGE_ALPHA],
                     });
                 }
                 m.indices.extend(
@@ -553,8 +555,6 @@ mod tests {
 
     #[test]
     fn the_floating_origin_keeps_millimetres_far_from_the_crs_origin() {
-        let m = LayerMesh::new();
-        let _ = m;
         // UTM 48N coordinates of Hue are about (750 000, 1 823 000): f32 alone keeps 6 cm.
         let origin = [750_123.0, 1_823_456.0];
         let p = [751_234.567_8, 1_822_345.678_9, 12.345];
