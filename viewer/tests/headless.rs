@@ -140,9 +140,9 @@ fn the_scene_holds_the_twins_layers_and_attributes() {
     let s = scene();
     assert_eq!(s.buildings.len(), f.twin.buildings.len());
     assert_eq!(s.buildings.len(), 3328);
-    let k = s.building_index("b00003").unwrap();
+    let k = named(&s, "Bệnh viện Trung ương Huế");
     let h = &s.buildings[k];
-    assert_eq!(h.name.as_deref(), Some("Bệnh viện Trung ương Huế"));
+    assert_eq!(s.building_index(&h.id), Some(k));
     assert_eq!(h.usage.as_deref(), Some("hospital"));
     assert_eq!(h.levels, Some(5));
     assert!((h.height - 19.0).abs() < 1e-9, "height {}", h.height);
@@ -154,7 +154,16 @@ fn the_scene_holds_the_twins_layers_and_attributes() {
         .filter(|b| b.heritage_zone.is_some())
         .count();
     assert!(in_zone > 0, "no building in a heritage zone");
-    assert!(s.buildings.iter().any(|b| b.heritage_site.as_deref() == Some("kinh-thanh-area")));
+    let citadel_area = s
+        .heritage
+        .iter()
+        .find(|h| h.name.as_deref() == Some("Hue Citadel protected area"))
+        .unwrap();
+    assert_eq!(citadel_area.zone.as_deref(), Some("II"));
+    assert!(s
+        .buildings
+        .iter()
+        .any(|b| b.heritage_site.as_deref() == Some(citadel_area.id.as_str())));
     // Flood depths from buildings.csv: the same values the renderer reads.
     let depths = renderer::render::FloodLayer::load(&f.flood, None)
         .unwrap()
@@ -193,6 +202,14 @@ fn the_scene_holds_the_twins_layers_and_attributes() {
         let low = twin_core::ground::lowest_on(dem, &b.footprint).unwrap();
         assert!((b.base - low).abs() < 1e-6, "{}: base {} ground {}", b.id, b.base, low);
     }
+}
+
+/// The index of the building with this name (the sample's named buildings are unique).
+fn named(s: &ViewerScene, name: &str) -> usize {
+    s.buildings
+        .iter()
+        .position(|b| b.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no building named {name}"))
 }
 
 fn headless(s: ViewerScene, preset: Preset, colour_by: ColourBy, time_s: Option<f64>) -> Headless {
@@ -277,8 +294,13 @@ fn pictures_picking_and_frames_on_the_gpu() {
 
     // 2. Picking: a ray through the centre of a picture looking at a building's roof picks it.
     let s = scene();
-    for id in ["b00003", "b00001", "b00006"] {
-        let k = s.building_index(id).unwrap();
+    for name in [
+        "Bệnh viện Trung ương Huế",
+        "Chợ Đông Ba",
+        "Khách sạn Sài Gòn Morin",
+    ] {
+        let k = named(&s, name);
+        let id = s.buildings[k].id.as_str();
         let roof = s.roof_point(k).unwrap();
         let cam = Camera::looking_at(roof, 30.0, 120.0, 160.0, 30.0);
         h.set_view(View::from_camera(&cam).unwrap());
