@@ -111,7 +111,11 @@ pub fn time_index(scene: &ViewerScene, t: Option<f64>) -> Result<Option<usize>> 
     }
 }
 
-fn material(mats: &mut Assets<StandardMaterial>, alpha: bool, unlit: bool) -> Handle<StandardMaterial> {
+fn material(
+    mats: &mut Assets<StandardMaterial>,
+    alpha: bool,
+    unlit: bool,
+) -> Handle<StandardMaterial> {
     mats.add(StandardMaterial {
         base_color: Color::WHITE,
         perceptual_roughness: if alpha { 0.3 } else { 0.95 },
@@ -540,7 +544,12 @@ fn to_picture(img: &Image) -> Result<Picture> {
 }
 
 /// Render one picture of a scene headless.
-pub fn screenshot(scene: ViewerScene, o: &ViewOptions, width: u32, height: u32) -> Result<(Picture, String)> {
+pub fn screenshot(
+    scene: ViewerScene,
+    o: &ViewOptions,
+    width: u32,
+    height: u32,
+) -> Result<(Picture, String)> {
     let mut h = Headless::new(scene, o, width, height)?;
     let adapter = h.adapter();
     Ok((h.capture()?, adapter))
@@ -554,7 +563,10 @@ pub const KEYS: &str = "fly: WASD/QE + right mouse drag, shift faster | 1 city, 
 pick a building";
 
 fn window_title(scene: &ViewerScene, state: &ViewState) -> String {
-    let mut t = format!("twin-viewer — {} — colour: {:?}", scene.scene.title, state.colour_by);
+    let mut t = format!(
+        "twin-viewer — {} — colour: {:?}",
+        scene.scene.title, state.colour_by
+    );
     if let (Some(run), Some(i)) = (&scene.flood, state.time_index) {
         t.push_str(&format!(
             " — t = {} s ({}/{}) {}",

@@ -74,11 +74,18 @@ impl View {
                 let e = s.scene.extent;
                 let (cx, cy) = ((e[0] + e[2]) / 2.0, (e[1] + e[3]) / 2.0);
                 let size = (e[2] - e[0]).max(e[3] - e[1]);
-                let c = Camera::looking_at([cx, cy, s.ground(cx, cy)], 0.0, 0.75 * size, 0.55 * size, 50.0);
+                let c = Camera::looking_at(
+                    [cx, cy, s.ground(cx, cy)],
+                    0.0,
+                    0.75 * size,
+                    0.55 * size,
+                    50.0,
+                );
                 Ok(View::from_camera(&c).expect("looking_at is perspective"))
             }
             Preset::Citadel => {
-                let c = Camera::citadel(s.crs()).map_err(|e| ViewerError::scene("citadel preset", e))?;
+                let c = Camera::citadel(s.crs())
+                    .map_err(|e| ViewerError::scene("citadel preset", e))?;
                 Ok(View::from_camera(&c).expect("citadel is perspective"))
             }
             Preset::RoyalAxis => {

@@ -78,8 +78,8 @@ pub fn use_colour(usage: Option<&str>) -> [u8; 3] {
         | "dormitory" => [236, 214, 160],
         "commercial" | "retail" | "office" | "hotel" | "shop" | "supermarket" | "kiosk"
         | "industrial" | "warehouse" => [120, 160, 220],
-        "school" | "university" | "college" | "hospital" | "public" | "government"
-        | "civic" | "train_station" | "kindergarten" => [120, 196, 140],
+        "school" | "university" | "college" | "hospital" | "public" | "government" | "civic"
+        | "train_station" | "kindergarten" => [120, 196, 140],
         "temple" | "pagoda" | "church" | "cathedral" | "religious" | "shrine" | "chapel" => {
             [196, 120, 200]
         }
@@ -397,13 +397,21 @@ impl ViewerScene {
 
     /// A local-frame point (bevy coordinates) for a project-CRS point.
     pub fn to_local(&self, p: [f64; 3]) -> Vec3 {
-        to_bevy_dir([p[0] - self.frame.origin[0], p[1] - self.frame.origin[1], p[2]])
+        to_bevy_dir([
+            p[0] - self.frame.origin[0],
+            p[1] - self.frame.origin[1],
+            p[2],
+        ])
     }
 
     /// The project-CRS point of a local-frame (bevy) point.
     pub fn to_project(&self, v: Vec3) -> [f64; 3] {
         let l = from_bevy(v);
-        [l[0] + self.frame.origin[0], l[1] + self.frame.origin[1], l[2]]
+        [
+            l[0] + self.frame.origin[0],
+            l[1] + self.frame.origin[1],
+            l[2],
+        ]
     }
 
     /// The terrain height (m) at a project-CRS point, 0 off the terrain.
@@ -461,7 +469,11 @@ impl ViewerScene {
                     continue;
                 };
                 let mut rings = vec![outer];
-                rings.extend(p.interiors().iter().filter_map(twin_core::rings::clean_ring));
+                rings.extend(
+                    p.interiors()
+                        .iter()
+                        .filter_map(twin_core::rings::clean_ring),
+                );
                 let first = m.vertices.len() as u32;
                 for &(x, y) in rings.iter().flatten() {
                     let z = self.ground(x, y) + HERITAGE_LIFT_M;
@@ -577,9 +589,27 @@ mod tests {
         assert!((t - 100.0).abs() < 1e-9);
         assert!(ray_triangle([9.0, 9.0, 100.0], [0.0, 0.0, -1.0], a, b, c).is_none());
         assert!(ray_triangle([2.0, 2.0, 100.0], [0.0, 0.0, 1.0], a, b, c).is_none());
-        assert!(ray_box([5.0, 5.0, 50.0], [0.0, 0.0, -1.0], [0.0; 3], [10.0; 3], 1e9));
-        assert!(!ray_box([5.0, 5.0, 50.0], [0.0, 0.0, -1.0], [0.0; 3], [10.0; 3], 20.0));
-        assert!(!ray_box([15.0, 5.0, 50.0], [0.0, 0.0, -1.0], [0.0; 3], [10.0; 3], 1e9));
+        assert!(ray_box(
+            [5.0, 5.0, 50.0],
+            [0.0, 0.0, -1.0],
+            [0.0; 3],
+            [10.0; 3],
+            1e9
+        ));
+        assert!(!ray_box(
+            [5.0, 5.0, 50.0],
+            [0.0, 0.0, -1.0],
+            [0.0; 3],
+            [10.0; 3],
+            20.0
+        ));
+        assert!(!ray_box(
+            [15.0, 5.0, 50.0],
+            [0.0, 0.0, -1.0],
+            [0.0; 3],
+            [10.0; 3],
+            1e9
+        ));
     }
 
     #[test]

@@ -173,7 +173,13 @@ fn the_scene_holds_the_twins_layers_and_attributes() {
         .iter()
         .filter(|b| b.max_flood_depth.is_some())
         .count();
-    assert_eq!(wet, s.buildings.iter().filter(|b| depths.contains_key(&b.id)).count());
+    assert_eq!(
+        wet,
+        s.buildings
+            .iter()
+            .filter(|b| depths.contains_key(&b.id))
+            .count()
+    );
     for b in &s.buildings {
         assert_eq!(b.max_flood_depth, depths.get(&b.id).copied());
     }
@@ -182,7 +188,12 @@ fn the_scene_holds_the_twins_layers_and_attributes() {
     assert!(times.ends_with(&[600.0, 1200.0, 1800.0]), "{times:?}");
     // Roads: the closed one in ROAD_CLOSED, the others by v/c.
     let roads = s.roads_mesh();
-    let closed = [colour::ROAD_CLOSED[0], colour::ROAD_CLOSED[1], colour::ROAD_CLOSED[2], 255];
+    let closed = [
+        colour::ROAD_CLOSED[0],
+        colour::ROAD_CLOSED[1],
+        colour::ROAD_CLOSED[2],
+        255,
+    ];
     let n_closed = roads.vertices.iter().filter(|v| v.color == closed).count();
     assert!(n_closed >= 4, "closed road {} not marked", f.closed_road);
     let red = [214, 40, 40, 255];
@@ -190,7 +201,10 @@ fn the_scene_holds_the_twins_layers_and_attributes() {
     // Building colours follow the mode.
     let m = s.buildings_mesh(ColourBy::Use);
     let green = [120, 196, 140, 255];
-    assert!(m.vertices.iter().any(|v| v.color == green), "hospital colour missing");
+    assert!(
+        m.vertices.iter().any(|v| v.color == green),
+        "hospital colour missing"
+    );
     // The water at 1800 s covers more than at 600 s (rain and river keep coming).
     let w600 = s.water_mesh(600.0).unwrap().unwrap();
     let w1800 = s.water_mesh(1800.0).unwrap().unwrap();
@@ -200,7 +214,13 @@ fn the_scene_holds_the_twins_layers_and_attributes() {
     let dem = f.twin.terrain.first().unwrap();
     for b in s.scene.buildings.iter().take(200) {
         let low = twin_core::ground::lowest_on(dem, &b.footprint).unwrap();
-        assert!((b.base - low).abs() < 1e-6, "{}: base {} ground {}", b.id, b.base, low);
+        assert!(
+            (b.base - low).abs() < 1e-6,
+            "{}: base {} ground {}",
+            b.id,
+            b.base,
+            low
+        );
     }
 }
 
@@ -253,7 +273,10 @@ fn compare_with_reference(name: &str, img: &Image) {
         .differing_pixels(&reference, REF_CHANNEL_TOLERANCE)
         .expect("same size as the reference");
     let share = bad as f64 / f64::from(W * H);
-    eprintln!("{name}: {bad} pixels ({:.3} %) differ by more than {REF_CHANNEL_TOLERANCE}", share * 100.0);
+    eprintln!(
+        "{name}: {bad} pixels ({:.3} %) differ by more than {REF_CHANNEL_TOLERANCE}",
+        share * 100.0
+    );
     assert!(
         share <= REF_PIXEL_SHARE,
         "{name}: {bad} of {} pixels differ from {} by more than {REF_CHANNEL_TOLERANCE} \
@@ -287,9 +310,15 @@ fn pictures_picking_and_frames_on_the_gpu() {
     // The sky at the top row, lit terrain and buildings below: not a blank picture.
     let sky = colour::SKY_HORIZON;
     let top = citadel.pixel(W / 2, 0);
-    assert!(top[..3].iter().zip(sky).all(|(a, b)| a.abs_diff(b) <= 2), "top pixel {top:?}");
-    let distinct: std::collections::HashSet<[u8; 4]> =
-        citadel.rgba.chunks_exact(4).map(|p| [p[0], p[1], p[2], p[3]]).collect();
+    assert!(
+        top[..3].iter().zip(sky).all(|(a, b)| a.abs_diff(b) <= 2),
+        "top pixel {top:?}"
+    );
+    let distinct: std::collections::HashSet<[u8; 4]> = citadel
+        .rgba
+        .chunks_exact(4)
+        .map(|p| [p[0], p[1], p[2], p[3]])
+        .collect();
     assert!(distinct.len() > 500, "only {} colours", distinct.len());
 
     // 2. Picking: a ray through the centre of a picture looking at a building's roof picks it.
@@ -304,7 +333,9 @@ fn pictures_picking_and_frames_on_the_gpu() {
         let roof = s.roof_point(k).unwrap();
         let cam = Camera::looking_at(roof, 30.0, 120.0, 160.0, 30.0);
         h.set_view(View::from_camera(&cam).unwrap());
-        h.world_mut().resource_mut::<viewer::app::ViewState>().colour_by = ColourBy::Use;
+        h.world_mut()
+            .resource_mut::<viewer::app::ViewState>()
+            .colour_by = ColourBy::Use;
         let pic = h.capture().unwrap();
         let ray = h.ray(W / 2, H / 2).unwrap();
         let (hit, dist) = s.pick(ray).expect("the centre ray hits a building");
@@ -318,7 +349,11 @@ fn pictures_picking_and_frames_on_the_gpu() {
         let p = pic.pixel(W / 2, H / 2);
         let c = viewer::scene::use_colour(s.buildings[hit].usage.as_deref());
         let strongest = |v: [u8; 3]| (0..3).max_by_key(|&i| v[i]).unwrap();
-        assert_eq!(strongest([p[0], p[1], p[2]]), strongest(c), "{id}: pixel {p:?}, colour {c:?}");
+        assert_eq!(
+            strongest([p[0], p[1], p[2]]),
+            strongest(c),
+            "{id}: pixel {p:?}, colour {c:?}"
+        );
     }
     drop(h);
 
@@ -330,10 +365,20 @@ fn pictures_picking_and_frames_on_the_gpu() {
     h.set_time_index(None);
     let dry = h.capture().unwrap();
     let (wet_blue, dry_blue) = (blue_share(&flood), blue_share(&dry));
-    eprintln!("blue pixels: {:.2} % with water, {:.2} % without", wet_blue * 100.0, dry_blue * 100.0);
-    assert!(wet_blue > dry_blue + 0.01, "water adds no blue: {wet_blue} vs {dry_blue}");
+    eprintln!(
+        "blue pixels: {:.2} % with water, {:.2} % without",
+        wet_blue * 100.0,
+        dry_blue * 100.0
+    );
+    assert!(
+        wet_blue > dry_blue + 0.01,
+        "water adds no blue: {wet_blue} vs {dry_blue}"
+    );
     let changed = flood.differing_pixels(&dry, 24).unwrap();
-    assert!(changed > (W * H / 100) as usize, "only {changed} pixels changed");
+    assert!(
+        changed > (W * H / 100) as usize,
+        "only {changed} pixels changed"
+    );
     drop(h);
 
     // 4. The frame sequence: one numbered PNG per output time, each decodable, the water
@@ -352,5 +397,8 @@ fn pictures_picking_and_frames_on_the_gpu() {
     let first = Image::from_png(&std::fs::read(&files[0]).unwrap()).unwrap();
     let last = Image::from_png(&std::fs::read(files.last().unwrap()).unwrap()).unwrap();
     assert_eq!((last.width, last.height), (160, 90));
-    assert!(first.differing_pixels(&last, 24).unwrap() > 0, "the water did not change");
+    assert!(
+        first.differing_pixels(&last, 24).unwrap() > 0,
+        "the water did not change"
+    );
 }
