@@ -162,7 +162,7 @@ pub(crate) fn heritage_item(
 }
 
 /// The heritage site a building stands in (the smallest one holding its interior point).
-fn heritage_of<'a>(twin: &'a Twin, b: &Building) -> Option<&'a HeritageSite> {
+pub fn heritage_of<'a>(twin: &'a Twin, b: &Building) -> Option<&'a HeritageSite> {
     if twin.heritage.is_empty() {
         return None;
     }

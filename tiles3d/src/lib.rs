@@ -64,7 +64,7 @@ mod terrain;
 mod tree;
 
 pub use error::{Error, Result};
-pub use features::{building_base, heritage_height_limit, HERITAGE_DEFAULT_HEIGHT_M};
+pub use features::{building_base, heritage_height_limit, heritage_of, HERITAGE_DEFAULT_HEIGHT_M};
 pub use implicit::ImplicitStats;
 pub use points::PointColour;
 

@@ -49,7 +49,9 @@ pub fn flat_shade() -> f64 {
     AMBIENT + (1.0 - AMBIENT) * sun()[2]
 }
 
-fn ramp(stops: &[(f64, [u8; 3])], v: f64) -> [u8; 3] {
+/// The colour at `v` on a ramp of (value, colour) stops in increasing order, linearly
+/// interpolated; the first colour below (and for NaN), the last above.
+pub fn ramp(stops: &[(f64, [u8; 3])], v: f64) -> [u8; 3] {
     let first = stops[0];
     if v.is_nan() || v <= first.0 {
         return first.1;

@@ -1,5 +1,6 @@
 //! Triangle meshes of the scene's layers, in a local frame (project CRS minus an origin, so that
-//! f32 keeps centimetres), with per-vertex normals and colours.
+//! f32 keeps centimetres), with per-vertex normals and colours. Public so that the bevy viewer
+//! (`viewer/`) draws the same geometry as the headless pictures.
 
 use super::colour;
 use super::{FloodLayer, Scene};
@@ -11,30 +12,38 @@ use twin_core::rings::{clean_ring, signed_area, triangulate};
 /// One vertex: position, normal (zero: unlit) and colour (RGBA, 8 bits each).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub(crate) struct Vertex {
+pub struct Vertex {
+    /// x, y in the local frame (m east and north of the origin), z the height (m).
     pub pos: [f32; 3],
+    /// Unit normal; zero for surfaces drawn unlit (roads, water).
     pub normal: [f32; 3],
+    /// Display (sRGB-encoded) colour and opacity.
     pub color: [u8; 4],
 }
 
 /// Indexed triangles.
-#[derive(Default)]
-pub(crate) struct Mesh {
+#[derive(Clone, Debug, Default)]
+pub struct Mesh {
+    /// The vertices.
     pub vertices: Vec<Vertex>,
+    /// Three vertex indices per triangle.
     pub indices: Vec<u32>,
-    /// Range of the heights (m) of the vertices.
+    /// Lowest height (m) of the vertices.
     pub zmin: f64,
+    /// Highest height (m) of the vertices.
     pub zmax: f64,
 }
 
 /// The local frame: project CRS coordinates minus `origin` (x, y only).
-#[derive(Clone, Copy)]
-pub(crate) struct Frame {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Frame {
+    /// x, y (project CRS) of the frame's origin.
     pub origin: [f64; 2],
 }
 
 impl Mesh {
-    fn new() -> Mesh {
+    /// An empty mesh.
+    pub fn new() -> Mesh {
         Mesh {
             zmin: f64::INFINITY,
             zmax: f64::NEG_INFINITY,
@@ -64,6 +73,7 @@ impl Mesh {
             .extend_from_slice(&[i[0], i[1], i[2], i[0], i[2], i[3]]);
     }
 
+    /// No triangles.
     pub fn is_empty(&self) -> bool {
         self.indices.is_empty()
     }
@@ -84,7 +94,7 @@ fn normalise(v: [f64; 3]) -> [f64; 3] {
 
 /// The terrain as a grid of vertices at cell centres (every `step`-th cell so that it stays
 /// under `max_vertices`), normals from central differences, coloured by height.
-pub(crate) fn terrain(dem: &Dem, f: Frame, max_vertices: usize) -> Mesh {
+pub fn terrain(dem: &Dem, f: Frame, max_vertices: usize) -> Mesh {
     let mut m = Mesh::new();
     let cells = dem.ncols * dem.nrows;
     let step = ((cells as f64 / max_vertices.max(1) as f64).sqrt().ceil() as usize).max(1);
@@ -140,7 +150,7 @@ pub(crate) fn terrain(dem: &Dem, f: Frame, max_vertices: usize) -> Mesh {
 }
 
 /// Extrude one footprint polygon from `base` to `top`: walls with outward normals, a flat roof.
-fn extrude(m: &mut Mesh, f: Frame, poly: &Polygon<f64>, base: f64, top: f64, c: [u8; 4]) {
+pub fn extrude(m: &mut Mesh, f: Frame, poly: &Polygon<f64>, base: f64, top: f64, c: [u8; 4]) {
     let Some(outer) = clean_ring(poly.exterior()) else {
         return;
     };
@@ -183,7 +193,7 @@ fn extrude(m: &mut Mesh, f: Frame, poly: &Polygon<f64>, base: f64, top: f64, c: 
 }
 
 /// The scene's buildings, coloured by their flood depth.
-pub(crate) fn buildings(scene: &Scene, f: Frame) -> Mesh {
+pub fn buildings(scene: &Scene, f: Frame) -> Mesh {
     let mut m = Mesh::new();
     for b in &scene.buildings {
         let c = rgba(scene.building_colour(&b.id));
@@ -209,7 +219,7 @@ fn road_width(class: &str) -> f64 {
 /// Roads as flat ribbons `lift` m above the terrain, at least `min_width` m wide, each segment
 /// cut into pieces of at most `piece` m that follow the ground, ends extended by half a width
 /// so that the joints close.
-pub(crate) fn roads(scene: &Scene, f: Frame, min_width: f64, lift: f64, piece: f64) -> Mesh {
+pub fn roads(scene: &Scene, f: Frame, min_width: f64, lift: f64, piece: f64) -> Mesh {
     let mut m = Mesh::new();
     let ground = |x: f64, y: f64| {
         scene
@@ -268,7 +278,7 @@ pub(crate) fn roads(scene: &Scene, f: Frame, min_width: f64, lift: f64, piece: f
 
 /// The water surface: one flat quad per wet cell at ground + depth + `lift`, exactly the cell,
 /// coloured and made translucent by depth.
-pub(crate) fn water(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f64) -> Mesh {
+pub fn water(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f64) -> Mesh {
     let mut m = Mesh::new();
     let d = &flood.depth;
     for r in 0..d.nrows {
@@ -293,7 +303,7 @@ pub(crate) fn water(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f
 /// The water surface for perspective views: the same wet cells as [`water`], but with vertices
 /// shared at the cell corners, each at the mean level and coloured by the mean depth of the wet
 /// cells around it, so that the surface and its shading are continuous.
-pub(crate) fn water_smooth(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f64) -> Mesh {
+pub fn water_smooth(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f64) -> Mesh {
     let mut m = Mesh::new();
     let d = &flood.depth;
     let (nc, nr) = (d.ncols, d.nrows);

@@ -13,7 +13,7 @@
 pub mod colour;
 mod draw;
 mod legend;
-mod mesh;
+pub mod mesh;
 pub mod text;
 
 pub use draw::Renderer;
@@ -106,7 +106,8 @@ pub struct TrafficLayer {
     pub name: Option<String>,
     /// The largest volume/capacity of the links of each road.
     pub vc: HashMap<String, f64>,
-    /// Roads with a closed link (drawn in [`colour::ROAD_CLOSED`], whatever their v/c).
+    /// Roads with a link closed by an edit or by flooding (drawn in [`colour::ROAD_CLOSED`],
+    /// whatever their v/c); filled from the `closed` column of `links.csv` when it has one.
     pub closed: std::collections::HashSet<String>,
 }
 
@@ -614,6 +615,22 @@ impl Image {
             self.rgba[i + 2],
             self.rgba[i + 3],
         ]
+    }
+
+    /// How many pixels differ from `other`'s by more than `channel_tolerance` in some colour
+    /// channel (R, G or B; alpha ignored); None when the sizes differ. The golden-image check
+    /// of the pictures' tests.
+    pub fn differing_pixels(&self, other: &Image, channel_tolerance: u8) -> Option<usize> {
+        if (self.width, self.height) != (other.width, other.height) {
+            return None;
+        }
+        Some(
+            self.rgba
+                .chunks_exact(4)
+                .zip(other.rgba.chunks_exact(4))
+                .filter(|(a, b)| (0..3).any(|k| a[k].abs_diff(b[k]) > channel_tolerance))
+                .count(),
+        )
     }
 
     /// Encode as PNG (8-bit RGBA).

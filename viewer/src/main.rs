@@ -1,0 +1,132 @@
+//! `twin-viewer <twin folder> [--flood RUN] [--traffic RUN] [--colour-by ...] [--preset ...]
+//! [--screenshot out.png | --frames DIR] [--size WxH]`: the desktop viewer, or its headless
+//! export. See the crate README.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use viewer::app::{self, ViewOptions};
+use viewer::presets::Preset;
+use viewer::scene::{ColourBy, ViewerScene};
+
+/// The huetwin desktop viewer.
+#[derive(Parser)]
+#[command(name = "twin-viewer", version, about)]
+struct Args {
+    /// A twin folder (with twin.toml). Server URLs (http://...) are not supported yet.
+    twin: String,
+    /// A flood run: a result folder or a run id under <twin>/runs/ (its water is animated).
+    #[arg(long)]
+    flood: Option<String>,
+    /// A traffic run: a result folder or a run id (roads by v/c, closed roads marked).
+    #[arg(long)]
+    traffic: Option<String>,
+    /// How buildings are coloured (flood needs --flood).
+    #[arg(long, value_enum, default_value = "height")]
+    colour_by: ColourBy,
+    /// Where the camera starts.
+    #[arg(long, value_enum, default_value = "city")]
+    preset: Preset,
+    /// Output time (s) of the flood run to show first.
+    #[arg(long)]
+    time: Option<f64>,
+    /// Write one picture headless and exit.
+    #[arg(long, conflicts_with = "frames")]
+    screenshot: Option<PathBuf>,
+    /// Write the flood run's animation headless, one numbered PNG per output time, and exit.
+    #[arg(long)]
+    frames: Option<PathBuf>,
+    /// Time this many headless frames (each read back) at --size and print the frame times.
+    #[arg(long, conflicts_with_all = ["screenshot", "frames"])]
+    bench: Option<usize>,
+    /// Size of the headless pictures, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720")]
+    size: String,
+}
+
+fn result_dir(twin: &Path, arg: &str, flag: &str) -> Result<PathBuf> {
+    let p = PathBuf::from(arg);
+    if p.is_dir() {
+        return Ok(p);
+    }
+    let run = twin.join("runs").join(arg);
+    if run.is_dir() {
+        return Ok(run);
+    }
+    bail!(
+        "{flag} {arg:?}: neither a folder nor a run id ({} does not exist)",
+        run.display()
+    )
+}
+
+fn size(s: &str) -> Result<(u32, u32)> {
+    s.split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
+        .with_context(|| format!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 1280x720"))
+}
+
+fn main() -> Result<()> {
+    let a = Args::parse();
+    if a.twin.starts_with("http://") || a.twin.starts_with("https://") {
+        bail!(
+            "{}: streaming a server's 3D Tiles is not implemented yet; give a twin folder",
+            a.twin
+        );
+    }
+    let twin = PathBuf::from(&a.twin);
+    let mut scene = ViewerScene::open(&twin)?;
+    if let Some(f) = &a.flood {
+        scene = scene.with_flood(&result_dir(&twin, f, "--flood")?)?;
+    }
+    if let Some(t) = &a.traffic {
+        scene = scene.with_traffic(&result_dir(&twin, t, "--traffic")?)?;
+    }
+    if a.colour_by == ColourBy::Flood && scene.flood.is_none() {
+        bail!("--colour-by flood needs a flood run (--flood)");
+    }
+    let o = ViewOptions {
+        colour_by: a.colour_by,
+        preset: a.preset,
+        time_s: a.time,
+    };
+    let (w, h) = size(&a.size)?;
+    if let Some(out) = &a.screenshot {
+        let t0 = std::time::Instant::now();
+        let (pic, adapter) = app::screenshot(scene, &o, w, h)?;
+        viewer::write_png(out, &pic)?;
+        println!(
+            "wrote {} ({w}x{h}) on {adapter} in {:.2} s",
+            out.display(),
+            t0.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    if let Some(n) = a.bench {
+        let n = n.clamp(1, 10_000);
+        let t0 = std::time::Instant::now();
+        let mut h = app::Headless::new(scene, &o, w, h)?;
+        let mut t = h.frame_times(n)?;
+        t.sort_by(f64::total_cmp);
+        let mean = t.iter().sum::<f64>() / t.len() as f64;
+        let p95 = t[((t.len() as f64 * 0.95).ceil() as usize).clamp(1, t.len()) - 1];
+        println!(
+            "frames={n} size={w}x{h_} mean_ms={:.1} median_ms={:.1} p95_ms={:.1} fps={:.2} \
+             adapter=\"{}\" total_s={:.1}",
+            mean * 1e3,
+            t[t.len() / 2] * 1e3,
+            p95 * 1e3,
+            1.0 / mean,
+            h.adapter(),
+            t0.elapsed().as_secs_f64(),
+            h_ = h.size().1,
+        );
+        return Ok(());
+    }
+    if let Some(dir) = &a.frames {
+        let files = viewer::write_frames(scene, &o, w, h, dir)?;
+        println!("wrote {} frames to {}", files.len(), dir.display());
+        return Ok(());
+    }
+    app::run_window(scene, &o)?;
+    Ok(())
+}
