@@ -179,8 +179,9 @@ function showReport(r) {
 
 // Citizen reports (GET /open311/v2/requests.json: the last 90 days) as points, clustered when
 // close on screen; open ones orange, closed ones grey. A twin served without its folder has no
-// reports route: no layer then.
-async function loadReports() {
+// reports route (`/api/layers` says so in `reports`): no layer then, and no request.
+async function loadReports(info) {
+  if (!info || !info.reports) return;
   let reports;
   try {
     reports = await getJson("/open311/v2/requests.json");
@@ -981,7 +982,7 @@ async function main() {
     if (s) showWater(s.id, s.times[+e.target.value]).catch((err) => status(String(err)));
   });
   await loadScenarios();
-  await loadReports();
+  await loadReports(info);
   viewer.screenSpaceEventHandler.setInputAction((click) => {
     showFeature(viewer.scene.pick(click.position));
   }, Cesium.ScreenSpaceEventType.LEFT_CLICK);

@@ -318,10 +318,17 @@ pub struct LayerList {
     pub tileset: Option<String>,
     /// The layers.
     pub layers: Vec<LayerSummary>,
+    /// The citizen reports' Open311 endpoint (`/open311/v2/`), when the server takes reports
+    /// (it does when it serves a twin folder); the viewer shows the reports layer only then.
+    pub reports: Option<String>,
 }
 
 /// Summaries of every layer (computed once at start-up).
-pub fn layer_list(twin: &Twin, tile_layers: &[String]) -> Result<LayerList, ApiError> {
+pub fn layer_list(
+    twin: &Twin,
+    tile_layers: &[String],
+    reports: bool,
+) -> Result<LayerList, ApiError> {
     let wgs = |e: Option<[f64; 4]>| -> Result<Option<[f64; 4]>, ApiError> {
         Ok(e.map(|e| twin.extent_wgs84(e)).transpose()?)
     };
@@ -347,6 +354,7 @@ pub fn layer_list(twin: &Twin, tile_layers: &[String]) -> Result<LayerList, ApiE
         bbox: wgs(twin.extent())?,
         tileset: (!tile_layers.is_empty()).then(|| "/tiles/tileset.json".to_string()),
         layers,
+        reports: reports.then(|| "/open311/v2/".to_string()),
     })
 }
 

@@ -538,7 +538,11 @@ pub fn app(
     cfg: &ServerConfig,
 ) -> Result<Router, ApiError> {
     let tile_layers = source.layers();
-    let layers = Arc::new(api::layer_list(&twin, &tile_layers)?);
+    let layers = Arc::new(api::layer_list(
+        &twin,
+        &tile_layers,
+        cfg.twin_dir.is_some(),
+    )?);
     let started = std::time::Instant::now();
     let features = Arc::new(features::FeatureText::build(&twin)?);
     tracing::info!(

@@ -991,11 +991,9 @@ async fn metrics_openapi_and_viewer() {
     assert!(html.contains("/cesium/Cesium.js") && html.contains("/viewer.js"));
     let r = get("/viewer.js").await;
     assert_eq!(r.status(), 200);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("TileMapServiceImageryProvider"));
+    // The twin's own basemap is the viewer's default imagery (docs/adr/0022).
+    let js = r.text().await.unwrap();
+    assert!(js.contains("UrlTemplateImageryProvider") && js.contains("/basemap/tilejson.json"));
 }
 
 #[tokio::test]
