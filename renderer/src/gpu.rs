@@ -52,6 +52,76 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
 }
 
 impl Gpu {
+    /// Finish a frame and bring it to the CPU: records the copy of `texture` (RGBA8, `width` ×
+    /// `height`) into `enc`, submits it, checks `scope` (the validation scope the caller pushed
+    /// before encoding the frame), and returns the pixels as tightly packed rows. `what` names
+    /// the frame in errors ("drawing {what}", "reading {what} back").
+    pub(crate) fn read_rgba(
+        &self,
+        mut enc: wgpu::CommandEncoder,
+        scope: wgpu::ErrorScopeGuard,
+        texture: &wgpu::Texture,
+        (width, height): (u32, u32),
+        what: &str,
+    ) -> Result<Vec<u8>> {
+        let d = &self.device;
+        let bpr = (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
+            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let readback = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: u64::from(bpr) * u64::from(height),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        enc.copy_texture_to_buffer(
+            wgpu::TexelCopyTextureInfo {
+                texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::TexelCopyBufferInfo {
+                buffer: &readback,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(bpr),
+                    rows_per_image: Some(height),
+                },
+            },
+            wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+        );
+        self.queue.submit([enc.finish()]);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(RenderError::gpu(format!("drawing {what}"), e));
+        }
+        let back = || format!("reading {what} back");
+        let (tx, rx) = std::sync::mpsc::channel();
+        readback.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        d.poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| RenderError::gpu("waiting for the device", e))?;
+        rx.recv()
+            .map_err(|e| RenderError::gpu(back(), e))?
+            .map_err(|e| RenderError::gpu(back(), e))?;
+        let mut out = Vec::with_capacity((width * height * 4) as usize);
+        {
+            let data = readback
+                .get_mapped_range(..)
+                .map_err(|e| RenderError::gpu(back(), e))?;
+            for y in 0..height as usize {
+                let start = y * bpr as usize;
+                out.extend_from_slice(&data[start..start + width as usize * 4]);
+            }
+        }
+        readback.unmap();
+        Ok(out)
+    }
+
     /// Open the best adapter that can run compute shaders (see [`ADAPTER_ENV`] to choose one).
     pub fn new() -> Result<Gpu> {
         // Vulkan first; GL (EGL) only when Vulkan offers nothing usable, since probing EGL

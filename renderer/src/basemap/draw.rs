@@ -177,55 +177,9 @@ impl TilePainter {
                 pass.draw_indexed(0..canvas.indices.len() as u32, 0, 0..1);
             }
         }
-        let bpr = (size * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
-            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-        let readback = d.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("basemap readback"),
-            size: u64::from(bpr) * u64::from(size),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        enc.copy_texture_to_buffer(
-            wgpu::TexelCopyTextureInfo {
-                texture: &resolved,
-                mip_level: 0,
-                origin: wgpu::Origin3d::ZERO,
-                aspect: wgpu::TextureAspect::All,
-            },
-            wgpu::TexelCopyBufferInfo {
-                buffer: &readback,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(bpr),
-                    rows_per_image: Some(size),
-                },
-            },
-            extent,
-        );
-        self.gpu.queue.submit([enc.finish()]);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(RenderError::gpu("drawing a basemap tile", e));
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        readback.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        d.poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| RenderError::gpu("waiting for the device", e))?;
-        rx.recv()
-            .map_err(|e| RenderError::gpu("reading a basemap tile back", e))?
-            .map_err(|e| RenderError::gpu("reading a basemap tile back", e))?;
-        let mut out = Vec::with_capacity((size * size * 4) as usize);
-        {
-            let data = readback
-                .get_mapped_range(..)
-                .map_err(|e| RenderError::gpu("reading a basemap tile back", e))?;
-            for y in 0..size as usize {
-                let start = y * bpr as usize;
-                out.extend_from_slice(&data[start..start + size as usize * 4]);
-            }
-        }
-        readback.unmap();
+        let mut out = self
+            .gpu
+            .read_rgba(enc, scope, &resolved, (size, size), "a basemap tile")?;
         // The target holds colour premultiplied by coverage (the clear colour is transparent
         // black): PNG wants it straight.
         for px in out.chunks_exact_mut(4) {

@@ -498,55 +498,7 @@ impl Renderer {
                 pass.draw_indexed(0..m.count, 0, 0..1);
             }
         }
-        let bpr = (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
-            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-        let readback = d.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("picture readback"),
-            size: u64::from(bpr) * u64::from(height),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        enc.copy_texture_to_buffer(
-            wgpu::TexelCopyTextureInfo {
-                texture: &resolved,
-                mip_level: 0,
-                origin: wgpu::Origin3d::ZERO,
-                aspect: wgpu::TextureAspect::All,
-            },
-            wgpu::TexelCopyBufferInfo {
-                buffer: &readback,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(bpr),
-                    rows_per_image: Some(height),
-                },
-            },
-            size,
-        );
-        self.gpu.queue.submit([enc.finish()]);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(RenderError::gpu("drawing the picture", e));
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        readback.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        d.poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| RenderError::gpu("waiting for the device", e))?;
-        rx.recv()
-            .map_err(|e| RenderError::gpu("reading the picture back", e))?
-            .map_err(|e| RenderError::gpu("reading the picture back", e))?;
-        let mut out = Vec::with_capacity((width * height * 4) as usize);
-        {
-            let data = readback
-                .get_mapped_range(..)
-                .map_err(|e| RenderError::gpu("reading the picture back", e))?;
-            for y in 0..height as usize {
-                let start = y * bpr as usize;
-                out.extend_from_slice(&data[start..start + width as usize * 4]);
-            }
-        }
-        readback.unmap();
-        Ok(out)
+        self.gpu
+            .read_rgba(enc, scope, &resolved, (width, height), "the picture")
     }
 }
