@@ -11,12 +11,10 @@
 use renderer::render::{
     colour, Camera, FloodLayer, Image, Layers, MapView, Renderer, Scene, TrafficLayer,
 };
-use scenarios::flood::scenario::LoadedScenario;
-use scenarios::flood::{cpu_solver, run_loaded};
+use scenarios::flood::cases::sample_river_flood;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use twin_core::NoProgress;
 use twin_core::Twin;
 
 struct Fixture {
@@ -38,49 +36,7 @@ fn fx() -> &'static Fixture {
         );
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("render_fixture");
         let _ = std::fs::remove_dir_all(&root);
-        let copy = root.join("hue");
-        let td = twin_core::TwinDir::open(&src)
-            .unwrap()
-            .copy_without_store(&copy)
-            .unwrap();
-        td.build(&NoProgress).unwrap();
-        let twin = td.load().unwrap();
-        let river = twin
-            .water
-            .features()
-            .iter()
-            .find(|w| w.id.contains("song-huong"))
-            .expect("the Perfume River (song-huong) in the water layer")
-            .id
-            .clone();
-        let sc = root.join("flood.toml");
-        std::fs::write(
-            &sc,
-            format!(
-                r#"name = "Perfume River at 2.8 m, 40 mm/h"
-twin = "hue"
-resolution_m = 60
-duration_s = 1800
-output_interval_s = 900
-
-[rain]
-series = [[0, 40], [1800, 0]]
-
-[[stage]]
-name = "Perfume River"
-water = "{river}"
-series = [[0, 2.8], [1800, 2.8]]
-fill = true
-
-[buildings]
-burn = true
-"#
-            ),
-        )
-        .unwrap();
-        let flood = root.join("flood");
-        let loaded = LoadedScenario::load(&sc).unwrap();
-        run_loaded(&loaded, &twin, &flood, &cpu_solver, &NoProgress).unwrap();
+        let (twin, flood) = sample_river_flood(&src, &root, 900).unwrap();
         // A traffic result: two links per road, v/c spread over the three classes; the road's
         // colour comes from the larger one.
         let traffic = root.join("traffic");
