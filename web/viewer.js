@@ -784,27 +784,6 @@ async function showComparison(baseId) {
   huetwin.viewer.scene.requestRender();
 }
 
-// The colours of the loaded buildings and monuments by id (tests read them).
-huetwin.featureColours = function () {
-  const out = {};
-  for (const name of ["buildings", "heritage"]) {
-    const ts = huetwin.tilesets[name];
-    if (!ts) continue;
-    const visit = (tile) => {
-      const c = tile.content;
-      if (c && c.featuresLength) {
-        for (let i = 0; i < c.featuresLength; i++) {
-          const f = c.getFeature(i);
-          out[f.getProperty("id")] = f.color.toCssHexString().slice(0, 7);
-        }
-      }
-      for (const ch of tile.children) visit(ch);
-    };
-    visit(ts.root);
-  }
-  return out;
-};
-
 // Step the water surface through the run's output times, one after the other has loaded.
 function togglePlay() {
   const btn = $("play");

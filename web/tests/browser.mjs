@@ -309,7 +309,9 @@ try {
     await page.screenshot({ path: join(outDir, "compare.png") });
     result.compared = await page.evaluate(() => ({ base: window.huetwin.compared.base, run: window.huetwin.compared.run, counts: window.huetwin.compared.counts }));
     result.compareSummary = await page.evaluate(() => document.querySelector("#compare-summary").textContent);
-    result.compareColours = await page.evaluate(() => window.huetwin.featureColours());
+    result.compareColours = await page.evaluate(() =>
+      Object.fromEntries(Object.entries(window.huetwin.featureDepths()).map(([id, f]) => [id, f.colour]))
+    );
   }
   result.failedTiles = await page.evaluate(() => window.huetwin.failedTiles);
 } catch (e) {
