@@ -1,4 +1,5 @@
-//! Embeds the web viewer in the library: `web/index.html`, `viewer.js`, `viewer.css` and
+//! Embeds the web viewer in the library: `web/index.html`, `viewer.js`, `viewer.css`, the
+//! modules in `web/js/`, the npm libraries in `web/vendor/lib/` and
 //! CesiumJS's build (`web/vendor/cesium`, put there by `scripts/setup.sh`), each gzipped here
 //! once, so a `twin` binary serves its viewer from any folder or machine (`src/web.rs`).
 //! Without `web/vendor/cesium` (no `npm ci` yet) only the viewer's own files are embedded and
@@ -48,6 +49,16 @@ fn main() {
         .collect();
     for (_, p) in &list {
         println!("cargo:rerun-if-changed={}", p.display());
+    }
+    // The viewer's own modules (`web/js/`, one file per panel or layer) and small npm
+    // libraries copied to `web/vendor/lib/` by `web/copy-cesium.mjs` (served under `/lib/`).
+    for (dir, prefix) in [(web.join("js"), "js"), (web.join("vendor/lib"), "lib")] {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let start = list.len();
+        files(&dir, "", &mut list);
+        for (rel, _) in list.iter_mut().skip(start) {
+            *rel = format!("{prefix}/{rel}");
+        }
     }
     let cesium = web.join("vendor/cesium");
     println!("cargo:rerun-if-changed={}", cesium.display());

@@ -285,6 +285,8 @@ pub struct AppState {
         viewer::viewer_js,
         viewer::viewer_css,
         viewer::cesium,
+        viewer::module,
+        viewer::library,
         sta::root,
         sta::get_path,
         sta::post_path,

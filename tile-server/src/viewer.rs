@@ -166,12 +166,19 @@ impl WebFiles {
 /// The file of a web folder serving `path`: the viewer's files at the top, CesiumJS under
 /// `vendor/cesium`. None for anything but plain relative components (no `..`, no root).
 fn dir_file(dir: &Path, path: &str) -> Option<PathBuf> {
-    let (base, rest) = match path.strip_prefix("cesium/") {
-        Some(rest) => (dir.join("vendor/cesium"), rest),
-        None if ["index.html", "viewer.js", "viewer.css"].contains(&path) => {
-            (dir.to_path_buf(), path)
+    let (base, rest) = if let Some(rest) = path.strip_prefix("cesium/") {
+        (dir.join("vendor/cesium"), rest)
+    } else if let Some(rest) = path.strip_prefix("js/") {
+        (dir.join("js"), rest)
+    } else if let Some(rest) = path.strip_prefix("lib/") {
+        (dir.join("vendor/lib"), rest)
+    } else {
+        match path {
+            p if ["index.html", "viewer.js", "viewer.css"].contains(&p) => {
+                (dir.to_path_buf(), path)
+            }
+            _ => return None,
         }
-        None => return None,
     };
     let rel = Path::new(rest);
     if rest.contains('\\') || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
@@ -230,13 +237,16 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// The viewer's routes (`/`, `/viewer.js`, `/viewer.css`, `/cesium/{*path}`), serving `files`.
+/// The viewer's routes (`/`, `/viewer.js`, `/viewer.css`, `/js/{*path}`, `/lib/{*path}`,
+/// `/cesium/{*path}`), serving `files`.
 pub fn router<S: Clone + Send + Sync + 'static>(files: Arc<WebFiles>) -> Router<S> {
     Router::new()
         .route("/", get(index))
         .route("/viewer.js", get(viewer_js))
         .route("/viewer.css", get(viewer_css))
         .route("/cesium/{*path}", get(cesium))
+        .route("/js/{*path}", get(module))
+        .route("/lib/{*path}", get(library))
         .with_state(files)
 }
 
@@ -276,6 +286,36 @@ pub async fn cesium(
     w.respond(&format!("cesium/{path}"), &headers)
 }
 
+/// `GET /js/{path}`: one of the viewer's own modules (`web/js/`).
+#[utoipa::path(get, path = "/js/{path}", tag = "viewer",
+    params(("path" = String, Path, description = "a module of the viewer (sensors.js, heritage.js, ...)")),
+    responses(
+        (status = 200, description = "the file"),
+        (status = 304, description = "the browser's copy is current (If-None-Match)"),
+        (status = 404, description = "no such file")))]
+pub async fn module(
+    State(w): State<Arc<WebFiles>>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    w.respond(&format!("js/{path}"), &headers)
+}
+
+/// `GET /lib/{path}`: an npm library the viewer uses (copied to `web/vendor/lib/` by setup).
+#[utoipa::path(get, path = "/lib/{path}", tag = "viewer",
+    params(("path" = String, Path, description = "a library file (for example uplot/uPlot.iife.min.js)")),
+    responses(
+        (status = 200, description = "the file"),
+        (status = 304, description = "the browser's copy is current (If-None-Match)"),
+        (status = 404, description = "no such file")))]
+pub async fn library(
+    State(w): State<Arc<WebFiles>>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    w.respond(&format!("lib/{path}"), &headers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,10 +328,17 @@ mod tests {
             Some(d.join("vendor/cesium/Widgets/widgets.css"))
         );
         assert_eq!(dir_file(d, "index.html"), Some(d.join("index.html")));
+        assert_eq!(dir_file(d, "js/sensors.js"), Some(d.join("js/sensors.js")));
+        assert_eq!(
+            dir_file(d, "lib/uplot/uPlot.iife.min.js"),
+            Some(d.join("vendor/lib/uplot/uPlot.iife.min.js"))
+        );
         for bad in [
             "cesium/../../etc/passwd",
             "cesium//etc/passwd",
             "cesium/a\\..\\b",
+            "js/../../etc/passwd",
+            "lib/../cesium/../../x",
             "secret.txt",
             "../index.html",
         ] {
