@@ -11,7 +11,16 @@ PGBIN=/usr/lib/postgresql/15/bin
 pg_start() {
   apt_ensure postgresql postgresql-15-postgis-3 >&2
   PGDIR=$(mktemp -d /tmp/huetwin-pg.XXXXXX)
-  PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # A free port below 32768: outgoing connections draw from 32768-60999 (DESIGN.md).
+  PG_PORT=$(python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError: pass
+    finally: s.close()')
   local as=()
   [[ $(id -u) -eq 0 ]] && { chown postgres "$PGDIR"; as=(runuser -u postgres --); }
   (cd / && "${as[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null)
