@@ -4,20 +4,24 @@
 use super::facts::{self, Place};
 use super::geom::{bearing_vec, ccw, cw, offset_ring, rect_at, P};
 use super::Ctx;
+use twin_core::model::Imported;
 
 /// A heritage site as written to `heritage.geojson`.
 #[derive(Clone, Debug)]
 pub struct Site {
     /// Feature id.
-    pub id: &'static str,
+    pub id: String,
     /// English name.
-    pub name: &'static str,
+    pub name: String,
     /// Vietnamese name.
-    pub name_vi: &'static str,
+    pub name_vi: String,
     /// OSM-style `historic` value.
-    pub historic: &'static str,
+    pub historic: String,
     /// Protection zone: "I" (core) or "II" (buffer).
     pub zone: &'static str,
+    /// The OSM object whose outline this is (`way/…`, `relation/…`), or `None` for an outline
+    /// drawn by the generator.
+    pub osm_id: Option<String>,
     /// Height limit for new buildings in the zone, metres (zone II only).
     pub height_limit_m: Option<f64>,
     /// Outer ring (counter-clockwise) then holes (clockwise), local metres.
@@ -33,11 +37,12 @@ fn site(
     ring: Vec<P>,
 ) -> Site {
     Site {
-        id,
-        name,
-        name_vi,
-        historic,
+        id: id.into(),
+        name: name.into(),
+        name_vi: name_vi.into(),
+        historic: historic.into(),
         zone,
+        osm_id: None,
         height_limit_m: None,
         rings: vec![ccw(ring)],
     }
@@ -268,4 +273,99 @@ fn gate_sites(ctx: &Ctx, gates: &[Place]) -> Vec<Site> {
             site(id, name, name_vi, "city_gate", "I", ring)
         })
         .collect()
+}
+
+/// Replace the drawn outlines by the extract's real ones where it has them, and add the
+/// extract's other heritage objects (`historic=*` or `heritage=*`) in `extent` as zone I sites.
+///
+/// A drawn site takes the outline of the first OSM polygon (heritage objects first, then
+/// buildings, in the extract's order) whose `name` is the site's Vietnamese name; protected
+/// areas, the walls band and the view corridor stay drawn. The extract's `historic=citywalls`
+/// area (the whole citadel) is left out: the walls stay the drawn band.
+pub fn from_osm(ctx: &Ctx, sites: &mut Vec<Site>, osm: &Imported, extent: [f64; 4]) {
+    let polys = osm
+        .heritage
+        .iter()
+        .map(|h| (h.id.as_str(), h.name.as_deref(), &h.polygon))
+        .chain(
+            osm.buildings
+                .iter()
+                .map(|b| (b.id.as_str(), b.name.as_deref(), &b.footprint)),
+        );
+    let polys: Vec<_> = polys.collect();
+    let mut used: Vec<&str> = Vec::new();
+    for s in sites.iter_mut() {
+        if s.historic == "protected_area" || s.historic == "citywalls" {
+            continue;
+        }
+        let Some((id, _, mp)) = polys
+            .iter()
+            .find(|(id, n, _)| *n == Some(s.name_vi.as_str()) && !used.contains(id))
+        else {
+            continue;
+        };
+        if let Some(rings) = rings_of(ctx, mp) {
+            s.rings = rings;
+            s.osm_id = Some(id.trim_start_matches("osm:").to_string());
+            used.push(id);
+        }
+    }
+    for h in &osm.heritage {
+        let historic = h
+            .attributes
+            .get("historic")
+            .or(h.attributes.get("heritage"))
+            .cloned()
+            .unwrap_or_else(|| "yes".into());
+        if used.contains(&h.id.as_str()) || historic == "citywalls" {
+            continue;
+        }
+        let Some(rings) = rings_of(ctx, &h.polygon) else {
+            continue;
+        };
+        let (lon, lat) = ctx.frame.to_lonlat(super::buildings::centroid(&rings[0]));
+        if lon < extent[0] || lon > extent[2] || lat < extent[1] || lat > extent[3] {
+            continue;
+        }
+        let sid = h.id.trim_start_matches("osm:").to_string();
+        let name = h.name.clone().unwrap_or_else(|| format!("{historic} ({sid})"));
+        sites.push(Site {
+            id: format!("osm-{}", sid.replace('/', "-")),
+            name: h
+                .attributes
+                .get("name:en")
+                .cloned()
+                .unwrap_or_else(|| name.clone()),
+            name_vi: name,
+            historic,
+            zone: "I",
+            osm_id: Some(sid),
+            height_limit_m: None,
+            rings,
+        });
+    }
+}
+
+/// The largest part of a multipolygon as rings (outer counter-clockwise, holes clockwise),
+/// local metres; `None` when it has no part with an area of 1 m² or more.
+fn rings_of(ctx: &Ctx, mp: &geo_types::MultiPolygon<f64>) -> Option<Vec<Vec<P>>> {
+    use super::buildings::local_ring;
+    let p = mp.0.iter().max_by(|a, b| {
+        let ar = |p: &geo_types::Polygon<f64>| {
+            super::geom::signed_area(&local_ring(ctx, p.exterior(), true)).abs()
+        };
+        ar(a).total_cmp(&ar(b))
+    })?;
+    let outer = local_ring(ctx, p.exterior(), true);
+    if outer.len() < 3 || super::geom::signed_area(&outer).abs() < 1.0 {
+        return None;
+    }
+    let mut rings = vec![outer];
+    rings.extend(
+        p.interiors()
+            .iter()
+            .map(|h| local_ring(ctx, h, false))
+            .filter(|h| h.len() >= 3),
+    );
+    Some(rings)
 }

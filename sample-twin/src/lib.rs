@@ -20,12 +20,8 @@ pub mod water;
 
 use geom::{Axes, Frame, P};
 use output::{Collection, V};
-use rand_pcg::rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
 use twin_core::error::{Result, TwinError};
-
-/// Seed of the generator's random numbers (buildings).
-pub const SEED: u64 = 0x4875_6520_2024;
 
 /// The frames and outlines everything else is drawn in.
 #[derive(Clone, Debug)]
@@ -115,17 +111,32 @@ pub struct Counts {
     pub dem: (usize, usize),
 }
 
-/// Generate every file of the sample twin in memory.
-pub fn generate() -> Result<(Vec<SampleFile>, Counts)> {
+/// The OpenStreetMap extract the sample is derived from: `../shared/data/hue/hue.osm.pbf` next
+/// to the repository (ODbL 1.0, © OpenStreetMap contributors; see its `SOURCE.txt`).
+pub fn default_osm_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/hue/hue.osm.pbf")
+}
+
+/// SHA-256 of the extract the committed `data/hue` was generated from (`sha256sum`).
+pub const OSM_SHA256: &str = "94d04a1abe1f0a714e5152472fc6958aab6a0ed8ac1732223017aef1e38f4fb7";
+
+/// Read the extract (every tag kept, coordinates in WGS84).
+pub fn read_osm(path: &Path) -> Result<twin_core::model::Imported> {
+    let opts = twin_core::import::ImportOptions::new(twin_core::crs::Crs::wgs84());
+    twin_core::import::osm::import(path, &opts, &twin_core::NoProgress)
+}
+
+/// Generate every file of the sample twin in memory from the extract at `osm_path`.
+pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
+    let osm = read_osm(osm_path)?;
     let ctx = Ctx::new();
     let f = &ctx.frame;
     let water = water::build(&ctx);
-    let sites = heritage::build(&ctx);
-    let drawn = roads::draw(&ctx);
-    let links = roads::bridges(roads::planarize(drawn), &water);
-    roads::check(&links, &water, f)?;
-    let mut rng = buildings::Rnd(rand_pcg::Pcg64::seed_from_u64(SEED));
-    let blds = buildings::build(&ctx, &water, &sites, &links, &mut rng)?;
+    let mut sites = heritage::build(&ctx);
+    heritage::from_osm(&ctx, &mut sites, &osm, facts::EXTENT);
+    let links = roads::build(&ctx, &osm, facts::EXTENT);
+    roads::check(&links)?;
+    let blds = buildings::build(&ctx, &osm, &water, facts::EXTENT);
     let sens = sensors::build(f, &water, &links)?;
     let dem = terrain::build(&ctx, &water)?;
 
@@ -140,33 +151,27 @@ pub fn generate() -> Result<(Vec<SampleFile>, Counts)> {
     let mut c = Collection::new(f, "buildings");
     for (i, b) in blds.iter().enumerate() {
         let id = format!("b{:05}", i + 1);
-        let mut props = vec![("id", V::S(&id)), ("building", V::S(b.kind))];
-        if let Some(n) = b.name {
-            props.push(("name", V::S(n)));
-        }
-        let lv = b.levels.map(|l| l.to_string());
-        if let Some(l) = &lv {
-            props.push(("building:levels", V::S(l)));
-        }
-        let ht = b.height.map(output::deg);
-        if let Some(h) = &ht {
-            props.push(("height", V::S(h)));
-        }
-        c.feature(&props, &c.polygon(&[round_ring(f, &b.ring)]));
+        let mut props = vec![("id", V::S(&id)), ("osm_id", V::S(&b.osm_id))];
+        props.extend(b.tags.iter().map(|(k, v)| (*k, V::S(v))));
+        let rings: Vec<Vec<P>> = b.rings.iter().map(|r| round_ring(f, r)).collect();
+        c.feature(&props, &c.polygon(&rings));
     }
     let buildings_json = c.finish();
 
     let mut c = Collection::new(f, "heritage");
     for s in &sites {
         let mut props = vec![
-            ("id", V::S(s.id)),
-            ("name", V::S(s.name)),
-            ("name_vi", V::S(s.name_vi)),
-            ("historic", V::S(s.historic)),
+            ("id", V::S(&s.id)),
+            ("name", V::S(&s.name)),
+            ("name_vi", V::S(&s.name_vi)),
+            ("historic", V::S(&s.historic)),
             ("zone", V::S(s.zone)),
         ];
         if let Some(h) = s.height_limit_m {
             props.push(("height_limit_m", V::N1(h)));
+        }
+        if let Some(o) = &s.osm_id {
+            props.push(("osm_id", V::S(o)));
         }
         let rings: Vec<Vec<P>> = s.rings.iter().map(|r| round_ring(f, r)).collect();
         c.feature(&props, &c.polygon(&rings));
@@ -175,21 +180,26 @@ pub fn generate() -> Result<(Vec<SampleFile>, Counts)> {
 
     let mut c = Collection::new(f, "roads");
     for (i, l) in links.iter().enumerate() {
-        let id = format!("r{:04}", i + 1);
-        let r = &l.road;
-        let lanes = r.lanes.to_string();
-        let speed = r.maxspeed.to_string();
-        let mut props = vec![("id", V::S(&id)), ("highway", V::S(r.class))];
-        if let Some(n) = r.name {
-            props.push(("name", V::S(n)));
+        let id = format!("r{:05}", i + 1);
+        let mut props = vec![
+            ("id", V::S(&id)),
+            ("osm_id", V::S(&l.osm_id)),
+            ("highway", V::S(&l.class)),
+        ];
+        for (k, v) in [
+            ("name", &l.name),
+            ("lanes", &l.lanes),
+            ("maxspeed", &l.maxspeed),
+            ("oneway", &l.oneway),
+        ] {
+            if let Some(v) = v {
+                props.push((k, V::S(v)));
+            }
         }
-        props.push(("lanes", V::S(&lanes)));
-        props.push(("maxspeed", V::S(&speed)));
-        props.push(("oneway", V::S(if r.oneway { "yes" } else { "no" })));
-        if r.bridge {
+        if l.bridge {
             props.push(("bridge", V::S("yes")));
         }
-        c.feature(&props, &c.line(&r.pts));
+        c.feature(&props, &c.line_deg(&l.nodes));
     }
     let roads_json = c.finish();
 
@@ -276,9 +286,10 @@ fn round_ring(f: &Frame, ring: &[P]) -> Vec<P> {
     ring.iter().map(|&q| round_ll(f, q)).collect()
 }
 
-/// Generate the sample and write it into `dir` (created if needed).
-pub fn write_to(dir: &Path) -> Result<(Vec<PathBuf>, Counts)> {
-    let (files, counts) = generate()?;
+/// Generate the sample from the extract at `osm_path` and write it into `dir` (created if
+/// needed).
+pub fn write_to(dir: &Path, osm_path: &Path) -> Result<(Vec<PathBuf>, Counts)> {
+    let (files, counts) = generate(osm_path)?;
     std::fs::create_dir_all(dir).map_err(|e| TwinError::io(dir, e))?;
     let mut paths = Vec::new();
     for f in files {
@@ -439,7 +450,7 @@ Synthetic (made up, plausible only):
 cargo run -p sample-twin -- data/hue
 ```
 
-The output is byte-for-byte deterministic (fixed seed `{seed:#x}`, PCG64);
+The output is byte-for-byte deterministic ;
 `cargo test -p sample-twin --test hue_sample` regenerates it and compares it with these files.
 
 ## Licence
@@ -455,6 +466,6 @@ ODbL 1.0) and is not committed to this repository.
         s = c.sensors,
         nc = c.dem.0,
         nr = c.dem.1,
-        seed = SEED
+
     )
 }

@@ -83,6 +83,18 @@ impl<'a> Collection<'a> {
         )
     }
 
+    /// `LineString` geometry from integer 1e-7 degrees (lon, lat), written exactly.
+    pub fn line_deg(&self, pts: &[(i64, i64)]) -> String {
+        let r: Vec<String> = pts
+            .iter()
+            .map(|&(x, y)| format!("[{},{}]", deg(x as f64 * 1e-7), deg(y as f64 * 1e-7)))
+            .collect();
+        format!(
+            "{{\"type\":\"LineString\",\"coordinates\":[{}]}}",
+            r.join(",")
+        )
+    }
+
     /// Add a feature.
     pub fn feature(&mut self, props: &[(&str, V)], geometry: &str) {
         let p: Vec<String> = props

@@ -33,20 +33,21 @@ fn gauge(water: &Water, near: P, left: bool, inset: f64) -> P {
     s[i].0 + nrm * (s[i].1 - inset)
 }
 
-/// Junctions where a traffic camera watches: the two roads that meet there.
+/// Junctions where a traffic camera watches: the two roads (OSM names) that meet there. Real
+/// junctions of the extract; the cameras themselves are made up.
 const CAMERAS: [(&str, &str); 16] = [
     ("Lê Lợi", "Hùng Vương"),
-    ("Lê Lợi", "Cầu Phú Xuân"),
-    ("Hùng Vương", "Bà Triệu"),
-    ("Hùng Vương", "Hà Nội"),
+    ("Cầu Phú Xuân", "Lê Lợi"),
+    ("Bà Triệu", "Hùng Vương"),
+    ("Hà Nội", "Lê Lợi"),
     ("Lê Lợi", "Nguyễn Huệ"),
     ("Lê Duẩn", "Trần Hưng Đạo"),
-    ("Trần Hưng Đạo", "Cầu Trường Tiền"),
-    ("Đinh Tiên Hoàng", "Trần Hưng Đạo"),
-    ("Lê Duẩn", "Kim Long"),
+    ("Cầu Trường Tiền", "Trần Hưng Đạo"),
+    ("Trần Hưng Đạo", "Đinh Tiên Hoàng"),
+    ("Kim Long", "Lê Duẩn"),
     ("Lê Duẩn", "Nguyễn Trãi"),
-    ("Đinh Tiên Hoàng", "Mai Thúc Loan"),
-    ("Điện Biên Phủ", "Lê Ngô Cát"),
+    ("Mai Thúc Loan", "Đinh Tiên Hoàng"),
+    ("Lê Ngô Cát", "Điện Biên Phủ"),
     ("Bà Triệu", "Phạm Văn Đồng"),
     ("Nguyễn Sinh Cung", "Đập Đá"),
     ("Lê Duẩn", "Tăng Bạt Hổ"),
@@ -103,8 +104,9 @@ pub fn build(frame: &Frame, water: &Water, links: &[Link]) -> Result<Vec<Sensor>
         });
     }
     for (i, (a, b)) in CAMERAS.iter().enumerate() {
-        let at = junction(frame, links, a, b)
-            .ok_or_else(|| TwinError::invalid("sensors", format!("no junction of {a} and {b}")))?;
+        let at = junction(links, a, b).ok_or_else(|| {
+            TwinError::invalid("sensors", format!("no junction of {a} and {b} in the roads"))
+        })?;
         out.push(Sensor {
             id: format!("cam-{:02}", i + 1),
             kind: "traffic_camera",
@@ -117,23 +119,18 @@ pub fn build(frame: &Frame, water: &Water, links: &[Link]) -> Result<Vec<Sensor>
 }
 
 /// A vertex shared by a link named `a` and a link named `b` (the first in coordinate order).
-fn junction(frame: &Frame, links: &[Link], a: &str, b: &str) -> Option<P> {
-    let key = |q: P| {
-        let (lon, lat) = frame.to_lonlat(q);
-        ((lon * 1e7).round() as i64, (lat * 1e7).round() as i64)
-    };
-    let ends = |name: &str| -> std::collections::BTreeMap<(i64, i64), P> {
+fn junction(links: &[Link], a: &str, b: &str) -> Option<P> {
+    let nodes = |name: &str| -> std::collections::BTreeMap<(i64, i64), P> {
         links
             .iter()
-            .filter(|l| l.road.name == Some(name))
-            .flat_map(|l| [l.road.pts[0], l.road.pts[l.road.pts.len() - 1]])
-            .map(|q| (key(q), q))
+            .filter(|l| l.name.as_deref() == Some(name))
+            .flat_map(|l| l.nodes.iter().copied().zip(l.pts.iter().copied()))
             .collect()
     };
-    let eb = ends(b);
-    ends(a)
+    let nb = nodes(b);
+    nodes(a)
         .into_iter()
-        .find(|(k, _)| eb.contains_key(k))
+        .find(|(k, _)| nb.contains_key(k))
         .map(|(_, q)| q)
 }
 
