@@ -73,8 +73,15 @@ pub fn fbm(q: P, scale: f64, seed: u64) -> f64 {
 pub struct Land {
     hills: Vec<(P, f64, f64, f64)>,
     wall: Vec<P>,
+    imperial_city: Vec<P>,
     nam_giao: P,
 }
+
+/// How much higher the Imperial City's terrace stands than the rest of the citadel's fill,
+/// metres: calibrated so that the CPU solver's runs of `scenarios/examples/hue` flood the
+/// Imperial City about 1.5 m deep at the 5.05 m Kim Long stage of 27 October 2025 and leave it
+/// at most shallow at alarm 3 (3.5 m) (`scenarios/tests/hue_calibration.rs`).
+pub const IMPERIAL_CITY_TERRACE_M: f64 = 0.15;
 
 impl Land {
     /// The land model for the sample.
@@ -86,6 +93,7 @@ impl Land {
                 .map(|&(_, (lon, lat), h, s, k)| (f.to_local(lon, lat), h, s, k))
                 .collect(),
             wall: ctx.wall.clone(),
+            imperial_city: ctx.imperial_city.clone(),
             nam_giao: f.to_local(facts::NAM_GIAO.0, facts::NAM_GIAO.1),
         }
     }
@@ -138,6 +146,9 @@ impl Land {
         // The citadel: the enclosure filled about 0.6 m above the plain, the walls a ridge.
         if in_ring(q, &self.wall) {
             z += 0.6;
+        }
+        if in_ring(q, &self.imperial_city) {
+            z += IMPERIAL_CITY_TERRACE_M;
         }
         let dw = ring_dist(q, &self.wall);
         if dw < 60.0 {
