@@ -937,6 +937,8 @@ async function main() {
   setupSignIn();
   const info = await getJson("/api/layers");
   $("title").textContent = `huetwin · ${info.twin}`;
+  // The data's credit (twin.toml `attribution`, e.g. "© OpenStreetMap contributors", ODbL).
+  if (info.attribution) viewer.creditDisplay.addStaticCredit(new Cesium.Credit(info.attribution, true));
   $("layers").innerHTML = "";
   const labels = { buildings: "Buildings", heritage: "Heritage sites", terrain: "Terrain", pointclouds: "Point clouds" };
   for (const layer of info.layers.filter((l) => l.tileset)) {

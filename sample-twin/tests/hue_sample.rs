@@ -120,13 +120,19 @@ fn centroid(r: &[Pt]) -> Pt {
 #[test]
 fn regenerated_sample_is_byte_identical_to_the_committed_files() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let (paths, _) = sample_twin::write_to(tmp.path()).expect("generate");
+    let osm = sample_twin::default_osm_path();
+    assert!(
+        osm.is_file(),
+        "the OSM extract {} is needed to regenerate the sample",
+        osm.display()
+    );
+    let (paths, _) = sample_twin::write_to(tmp.path(), &osm).expect("generate");
     // (a twin folder also collects a store and caches: only the generated files are compared)
     let generated: BTreeSet<String> = paths
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(generated.len(), 9, "{generated:?}");
+    assert_eq!(generated.len(), 10, "{generated:?}");
     let mut total = 0;
     for name in &generated {
         let new = std::fs::read(tmp.path().join(name)).expect("generated file");
@@ -139,7 +145,7 @@ fn regenerated_sample_is_byte_identical_to_the_committed_files() {
             new.len()
         );
     }
-    assert!(total < 3_000_000, "data/hue is {total} bytes");
+    assert!(total < 5_000_000, "data/hue is {total} bytes");
 }
 
 #[test]
@@ -170,8 +176,16 @@ fn twin_toml_loads_and_names_every_source() {
     }
     let readme = std::fs::read_to_string(data_dir().join("README.md")).expect("README");
     assert!(
-        readme.contains("SYNTHETIC") && readme.contains("ODbL") && readme.contains("sample-twin")
+        readme.contains("SYNTHETIC")
+            && readme.contains("ODbL")
+            && readme.contains("© OpenStreetMap contributors")
+            && readme.contains("sample-twin")
     );
+    let licence = std::fs::read_to_string(data_dir().join("LICENSE-ODbL.md")).expect("licence");
+    assert!(
+        licence.contains("Open Database License") && licence.contains("© OpenStreetMap contributors")
+    );
+    assert!(cfg.attribution.as_deref().is_some_and(|a| a.contains("© OpenStreetMap contributors")));
 }
 
 #[test]

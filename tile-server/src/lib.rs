@@ -540,11 +540,14 @@ pub fn app(
     cfg: &ServerConfig,
 ) -> Result<Router, ApiError> {
     let tile_layers = source.layers();
-    let layers = Arc::new(api::layer_list(
-        &twin,
-        &tile_layers,
-        cfg.twin_dir.is_some(),
-    )?);
+    let mut layers = api::layer_list(&twin, &tile_layers, cfg.twin_dir.is_some())?;
+    layers.attribution = match cfg.twin_dir.as_deref() {
+        Some(dir) => twin_core::twin::TwinConfig::load(dir)
+            .map_err(|e| ApiError::internal(format!("twin.toml: {e}")))?
+            .attribution,
+        None => None,
+    };
+    let layers = Arc::new(layers);
     let started = std::time::Instant::now();
     let features = Arc::new(features::FeatureText::build(&twin)?);
     tracing::info!(

@@ -83,6 +83,10 @@ pub struct TwinConfig {
     /// Height rules for buildings without a measured height.
     #[serde(default)]
     pub heights: HeightRules,
+    /// The credit the data's licence asks for (e.g. `© OpenStreetMap contributors`), shown by
+    /// viewers beside the map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
     /// How many imports changed the twin: each import commits its features and this file
     /// (with the count raised) to the store in one transaction, then writes this file; a store
     /// whose count is higher holds the newer `twin.toml` ([`crate::TwinDir::open`] rolls
@@ -109,6 +113,7 @@ impl TwinConfig {
             crs: crs.definition().into(),
             geoid_offset_m: 0.0,
             heights: HeightRules::default(),
+            attribution: None,
             generation: 0,
             sources: Vec::new(),
             reports: ReportsConfig::default(),
