@@ -50,11 +50,7 @@ pub fn centroid(ring: &[P]) -> P {
 
 /// Open ring (first vertex not repeated), local metres, with the orientation asked for.
 pub fn local_ring(ctx: &Ctx, ls: &geo_types::LineString<f64>, ccw: bool) -> Vec<P> {
-    let mut r: Vec<P> = ls
-        .0
-        .iter()
-        .map(|c| ctx.frame.to_local(c.x, c.y))
-        .collect();
+    let mut r: Vec<P> = ls.0.iter().map(|c| ctx.frame.to_local(c.x, c.y)).collect();
     if r.len() > 1 && r.first() == r.last() {
         r.pop();
     }

@@ -328,7 +328,10 @@ pub fn from_osm(ctx: &Ctx, sites: &mut Vec<Site>, osm: &Imported, extent: [f64; 
             continue;
         }
         let sid = h.id.trim_start_matches("osm:").to_string();
-        let name = h.name.clone().unwrap_or_else(|| format!("{historic} ({sid})"));
+        let name = h
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{historic} ({sid})"));
         sites.push(Site {
             id: format!("osm-{}", sid.replace('/', "-")),
             name: h

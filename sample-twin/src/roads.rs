@@ -35,7 +35,10 @@ pub const CLASSES: [&str; 14] = [
 pub const MINOR_BOX: [f64; 4] = [107.555, 16.445, 107.605, 16.490];
 
 fn minor(class: &str) -> bool {
-    matches!(class, "unclassified" | "residential" | "living_street" | "road")
+    matches!(
+        class,
+        "unclassified" | "residential" | "living_street" | "road"
+    )
 }
 
 /// A road link between two junctions (or a junction and a dead end or the extent's edge).

@@ -105,7 +105,10 @@ pub fn build(frame: &Frame, water: &Water, links: &[Link]) -> Result<Vec<Sensor>
     }
     for (i, (a, b)) in CAMERAS.iter().enumerate() {
         let at = junction(links, a, b).ok_or_else(|| {
-            TwinError::invalid("sensors", format!("no junction of {a} and {b} in the roads"))
+            TwinError::invalid(
+                "sensors",
+                format!("no junction of {a} and {b} in the roads"),
+            )
         })?;
         out.push(Sensor {
             id: format!("cam-{:02}", i + 1),

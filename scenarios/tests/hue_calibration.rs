@@ -62,9 +62,14 @@ fn imperial_city_depths_at_5_05_m_and_at_alarm_3() {
         let sc = LoadedScenario::load(&root.join(format!("examples/hue/{name}.toml"))).unwrap();
         let out = tmp.path().join(name);
         let rep = run_loaded(&sc, &twin, &out, &cpu_solver, &NoProgress).unwrap();
-        assert!(rep.mass_balance.relative_error < 1e-6, "{name}: mass balance");
+        assert!(
+            rep.mass_balance.relative_error < 1e-6,
+            "{name}: mass balance"
+        );
         let (mean, median, n) = imperial_city_depth(&twin, &out);
-        eprintln!("{name}: Imperial City max depth mean {mean:.2} m, median {median:.2} m over {n} cells");
+        eprintln!(
+            "{name}: Imperial City max depth mean {mean:.2} m, median {median:.2} m over {n} cells"
+        );
         got.push((mean, median));
     }
     let (peak, alarm3) = (got[0], got[1]);
