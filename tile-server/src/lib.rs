@@ -542,9 +542,11 @@ pub fn app(
     let tile_layers = source.layers();
     let mut layers = api::layer_list(&twin, &tile_layers, cfg.twin_dir.is_some())?;
     layers.attribution = match cfg.twin_dir.as_deref() {
-        Some(dir) => twin_core::twin::TwinConfig::load(dir)
-            .map_err(|e| ApiError::internal(format!("twin.toml: {e}")))?
-            .attribution,
+        Some(dir) => {
+            twin_core::twin::TwinConfig::load(dir)
+                .map_err(|e| ApiError::internal(format!("twin.toml: {e}")))?
+                .attribution
+        }
         None => None,
     };
     let layers = Arc::new(layers);
