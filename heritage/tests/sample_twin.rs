@@ -216,6 +216,10 @@ fn existing_buildings_over_the_corridor_limit_are_listed() {
         .map(|b| (b.building.clone(), b.value))
         .collect();
     got.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    eprintln!(
+        "{} buildings over the royal axis corridor's 14 m limit: {got:?}",
+        got.len()
+    );
     assert_eq!(got, expected);
     assert!(!got.is_empty());
     for b in &found {
