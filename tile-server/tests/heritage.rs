@@ -279,3 +279,15 @@ async fn monument_exposure_over_http() {
     assert!(v["monuments"].as_array().unwrap().len() > 10);
     assert_eq!(v["monuments"][0]["rank"], 1);
 }
+
+/// The sample's OSM-derived layers carry their licence's credit: `twin.toml`'s `attribution`
+/// comes back in `/api/layers`, for the viewer to show.
+#[tokio::test]
+async fn layers_carry_the_twins_attribution() {
+    let (s, v) = get_json("/api/layers").await;
+    assert_eq!(s, 200, "{v}");
+    let cfg = twin_core::twin::TwinConfig::load(&fx().dir).unwrap();
+    let want = cfg.attribution.expect("data/hue names its attribution");
+    assert!(want.contains("© OpenStreetMap contributors"), "{want}");
+    assert_eq!(v["attribution"].as_str(), Some(want.as_str()), "{v}");
+}
