@@ -125,18 +125,20 @@ impl BasemapState {
     }
 }
 
-/// "© OpenStreetMap contributors" when the twin's data come from OpenStreetMap.
+/// The credit of the twin's data: `twin.toml`'s `attribution` when it names one, else "©
+/// OpenStreetMap contributors" when the data come from OpenStreetMap.
 pub fn attribution(dir: &std::path::Path) -> Option<String> {
-    let osm = twin_core::twin::TwinConfig::load(dir)
-        .ok()
-        .is_some_and(|c| {
-            c.sources.iter().any(|s| {
-                let p = s.path.to_string_lossy().to_ascii_lowercase();
-                p.ends_with(".osm.pbf") || p.ends_with(".osm") || p.ends_with(".osm.xml")
-            })
+    let cfg = twin_core::twin::TwinConfig::load(dir).ok();
+    if let Some(a) = cfg.as_ref().and_then(|c| c.attribution.clone()) {
+        return Some(a);
+    }
+    let osm = cfg.is_some_and(|c| {
+        c.sources.iter().any(|s| {
+            let p = s.path.to_string_lossy().to_ascii_lowercase();
+            p.ends_with(".osm.pbf") || p.ends_with(".osm") || p.ends_with(".osm.xml")
         })
-        || std::fs::read_to_string(dir.join("twin.toml"))
-            .is_ok_and(|t| t.to_ascii_lowercase().contains("openstreetmap"));
+    }) || std::fs::read_to_string(dir.join("twin.toml"))
+        .is_ok_and(|t| t.to_ascii_lowercase().contains("openstreetmap"));
     osm.then(|| "© OpenStreetMap contributors".to_string())
 }
 
@@ -241,9 +243,12 @@ mod tests {
         );
         std::fs::write(d.path().join("twin.toml"), toml("roads.geojson")).unwrap();
         assert_eq!(attribution(d.path()), None);
-        // The synthetic sample twin names no OSM source.
+        // The sample twin states its own (`attribution` in twin.toml), which wins.
         let hue = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/hue");
-        assert_eq!(attribution(&hue), None);
+        assert_eq!(
+            attribution(&hue).as_deref(),
+            Some("© OpenStreetMap contributors (ODbL 1.0)")
+        );
     }
 
     #[test]
