@@ -73,6 +73,12 @@ fn imperial_city_depths_at_5_05_m_and_at_alarm_3() {
         got.push((mean, median));
     }
     let (peak, alarm3) = (got[0], got[1]);
+    // data/hue/README.md states these figures: it must say what the runs give.
+    let readme = std::fs::read_to_string(root.join("../data/hue/README.md")).unwrap();
+    for (m, d) in [peak, alarm3] {
+        let stated = format!("mean {m:.2} m, median {d:.2} m");
+        assert!(readme.contains(&stated), "data/hue/README.md lacks \"{stated}\"");
+    }
     assert!(
         (peak.0 - 1.5).abs() <= 0.3 && (peak.1 - 1.5).abs() <= 0.3,
         "at 5.05 m the Imperial City should flood 1.5 ± 0.3 m deep: mean {:.2}, median {:.2}",
