@@ -449,7 +449,8 @@ fn roads_are_the_osm_streets_in_one_network_and_only_bridges_cross_the_river() {
     let feats = features(&r);
     // Every link is a piece of an OSM highway way of the same class, vertex for vertex.
     let src = shared_geojson("hue_highway.geojson");
-    let ways: BTreeMap<String, (&Value, BTreeSet<(i64, i64)>)> = features(&src)
+    type Way<'a> = (&'a Value, BTreeSet<(i64, i64)>);
+    let ways: BTreeMap<String, Way> = features(&src)
         .iter()
         .map(|f| {
             let l = line(f);

@@ -77,7 +77,10 @@ fn imperial_city_depths_at_5_05_m_and_at_alarm_3() {
     let readme = std::fs::read_to_string(root.join("../data/hue/README.md")).unwrap();
     for (m, d) in [peak, alarm3] {
         let stated = format!("mean {m:.2} m, median {d:.2} m");
-        assert!(readme.contains(&stated), "data/hue/README.md lacks \"{stated}\"");
+        assert!(
+            readme.contains(&stated),
+            "data/hue/README.md lacks \"{stated}\""
+        );
     }
     assert!(
         (peak.0 - 1.5).abs() <= 0.3 && (peak.1 - 1.5).abs() <= 0.3,
