@@ -1,5 +1,5 @@
 //! Traffic scenarios on Huế: the real OSM roads and buildings (`shared/data/hue/hue.osm.pbf`)
-//! and the synthetic sample twin (`data/hue`), baseline vs the Trường Tiền bridge closed.
+//! and the sample twin (`data/hue`, OpenStreetMap roads), baseline vs the Trường Tiền bridge closed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
