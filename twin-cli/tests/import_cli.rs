@@ -274,11 +274,11 @@ fn road_names_match_without_diacritics_and_suggest() {
     assert_eq!(closed(&exact), closed(&folded));
     let (ok, _, err) = run("Truong Tien");
     assert!(!ok);
+    // The best suggestion comes first (the others depend on the sample's OSM street names).
     assert!(
-        err.ends_with(
-            "s.toml: line 20: no drivable road named \"Truong Tien\"; did you mean \"Cầu Trường Tiền\" \
-             or \"Nguyễn Trường Tộ\"?\n"
-        ),
+        err.contains(
+            "s.toml: line 20: no drivable road named \"Truong Tien\"; did you mean \"Cầu Trường Tiền\""
+        ) && err.ends_with("?\n"),
         "{err}"
     );
 }
