@@ -60,7 +60,8 @@ pub const READS_WITH_BODY: &[(&str, &str)] = &[
 ];
 
 /// Routes public even on a private server: the viewer's page and files (so people can sign
-/// in) and the health check.
+/// in) and the health check; CesiumJS (`/cesium/...`), the viewer's modules (`/js/...`) and its
+/// npm libraries (`/lib/...`) too.
 pub const PUBLIC: &[&str] = &["/", "/viewer.js", "/viewer.css", "/healthz"];
 
 /// The role a request needs: `None` when it needs no token.
@@ -73,7 +74,10 @@ pub fn required_role(method: &Method, route: Option<&str>, private: bool) -> Opt
     {
         return Some(*role);
     }
-    let public = PUBLIC.contains(&route) || route.starts_with("/cesium");
+    let public = PUBLIC.contains(&route)
+        || route.starts_with("/cesium")
+        || route == "/js/{*path}"
+        || route == "/lib/{*path}";
     (private && !public && !route.is_empty()).then_some(Role::Viewer)
 }
 
