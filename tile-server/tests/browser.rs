@@ -822,7 +822,7 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
     assert_eq!(stored, 144);
 
     let out = dir.parent().unwrap().join("live-shots");
-    // Between the Kim Long gauge and the Citadel, from 5 km up: most sensors in view.
+    // East of the Kim Long gauge (clear of the left panel), from 5 km up: many sensors in view.
     let (r, ok, stdout) = node_script(
         "live.mjs",
         &[
@@ -833,7 +833,7 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
             "--datastream".into(),
             ds.to_string(),
             "--look".into(),
-            "107.572,16.462".into(),
+            "107.562,16.462".into(),
             "--after".into(),
             last.clone(),
         ],
@@ -853,6 +853,7 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
     let charts = &r["charts"];
     assert_eq!(charts["day"]["points"].as_u64(), Some(stored), "{charts:#}");
     assert_eq!(charts["day"]["xs"].as_u64(), Some(stored), "{charts:#}");
+    assert_eq!(charts["day"]["means"].as_u64(), Some(stored), "{charts:#}");
     assert_eq!(charts["day"]["observations"].as_u64(), Some(stored));
     assert_eq!(charts["week"]["points"], 24, "{charts:#}");
     assert_eq!(charts["week"]["observations"].as_u64(), Some(stored));

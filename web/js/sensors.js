@@ -178,7 +178,8 @@
 
   function drawChart(el, title, rows, unit) {
     const xs = rows.map((r) => Date.parse(r.start) / 1000);
-    const data = [xs, rows.map((r) => r.mean), rows.map((r) => r.min), rows.map((r) => r.max)];
+    // The mean drawn last, over the band of min and max.
+    const data = [xs, rows.map((r) => r.min), rows.map((r) => r.max), rows.map((r) => r.mean)];
     const opts = {
       title,
       width: 236,
@@ -188,9 +189,9 @@
       legend: { show: false },
       series: [
         {},
-        { label: "mean", stroke: "#1565c0", width: 2 },
         { label: "min", stroke: "#90caf9", width: 1 },
         { label: "max", stroke: "#ef6c00", width: 1 },
+        { label: "mean", stroke: "#1565c0", width: 2 },
       ],
     };
     return new uPlot(opts, data, el);

@@ -33,7 +33,7 @@ mkdirSync(outDir, { recursive: true });
 
 const W = 1000;
 const H = 700;
-const result = { errors: [], failedRequests: [], steps: [] };
+const result = { errors: [], failedRequests: [], failedTiles: [], steps: [] };
 const step = (s) => {
   result.steps.push(s);
   console.error(`live.mjs: ${s}`);
@@ -54,7 +54,7 @@ const observe = (minutes, value) =>
   post(`/v1.1/Datastreams(${ds})/Observations`, JSON.stringify({ phenomenonTime: new Date(after + minutes * 60_000).toISOString(), result: value }));
 
 // Each sensor's icon on screen: its projected position and whether the globe's canvas is the
-// element there (not a panel).
+// element at its centre and corners (not a panel).
 async function iconPositions(page) {
   return page.evaluate(() => {
     const h = window.huetwin;
@@ -63,8 +63,9 @@ async function iconPositions(page) {
       const w = Cesium.SceneTransforms.worldToWindowCoordinates(h.viewer.scene, Cesium.Cartesian3.fromDegrees(t.lon, t.lat, 3));
       if (!w) return { id: t.id, kind: t.kind, at: null };
       const at = [Math.round(w.x), Math.round(w.y)];
-      const el = document.elementFromPoint(at[0], at[1]);
-      return { id: t.id, kind: t.kind, at, onGlobe: el === canvas };
+      // The whole icon's window clear of the panels and the banner.
+      const onGlobe = [[0, 0], [-8, -8], [8, -8], [-8, 8], [8, 8]].every(([dx, dy]) => document.elementFromPoint(at[0] + dx, at[1] + dy) === canvas);
+      return { id: t.id, kind: t.kind, at, onGlobe };
     });
   });
 }
@@ -108,7 +109,7 @@ try {
     const out = {};
     for (const k of ["day", "week"]) {
       const p = c[k].plot;
-      out[k] = { points: c[k].points, observations: c[k].observations, xs: p.data[0].length, means: p.data[1].length, ink: ink(`chart-${k}`) };
+      out[k] = { points: c[k].points, observations: c[k].observations, xs: p.data[0].length, means: p.data[3].length, ink: ink(`chart-${k}`) };
     }
     return out;
   });
@@ -159,6 +160,7 @@ try {
   const px = await pixelsAt(page, shot, onScreen.map((p) => p.at), 6);
   result.icons = onScreen.map((p, i) => ({ ...p, pixels: px[i] }));
   result.thing = thing;
+  result.failedTiles = await page.evaluate(() => window.huetwin.failedTiles);
   step("screenshot");
 } catch (e) {
   result.failure = String(e && e.stack ? e.stack : e);
