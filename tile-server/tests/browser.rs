@@ -845,7 +845,12 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
     assert_eq!(r["layerToggle"], true);
     // The panel: the latest stored reading with its unit and time.
     let last_value = 1.5 + 1.8;
-    assert_eq!(r["info"]["latest"], format!("{last_value} m"), "{:#}", r["info"]);
+    assert_eq!(
+        r["info"]["latest"],
+        format!("{last_value} m"),
+        "{:#}",
+        r["info"]
+    );
     assert_eq!(r["info"]["at"], last, "{:#}", r["info"]);
     assert_eq!(r["info"]["alarm level"], "3.5 m");
     // The charts: one point per stored reading in the day (5-min intervals), every reading in
@@ -866,7 +871,10 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
     assert_eq!(r["latestAfterPost"]["value"], "3.05 m");
     assert_eq!(r["notReloaded"], true);
     assert!(
-        r["banner"].as_str().unwrap().contains("3.6 m ≥ alarm level 3.5 m"),
+        r["banner"]
+            .as_str()
+            .unwrap()
+            .contains("3.6 m ≥ alarm level 3.5 m"),
         "{}",
         r["banner"]
     );
@@ -915,7 +923,13 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| [p[0].as_i64().unwrap(), p[1].as_i64().unwrap(), p[2].as_i64().unwrap()])
+            .map(|p| {
+                [
+                    p[0].as_i64().unwrap(),
+                    p[1].as_i64().unwrap(),
+                    p[2].as_i64().unwrap(),
+                ]
+            })
             .collect();
         let near = |c: [i64; 3]| {
             px.iter()

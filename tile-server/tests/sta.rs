@@ -1031,27 +1031,46 @@ fn live_push_stream_carries_observations_alarms_nowcasts_and_reports() {
     rt.block_on(read_events(&mut sse, &mut buf, &mut seen, |s| {
         obs_of(s, 2.25).is_some() && obs_of(s, 2.75).is_some()
     }));
-    for (r, t) in [(2.25, "2025-10-27T00:00:00Z"), (2.75, "2025-10-27T00:30:00Z")] {
+    for (r, t) in [
+        (2.25, "2025-10-27T00:00:00Z"),
+        (2.75, "2025-10-27T00:30:00Z"),
+    ] {
         let o = obs_of(&seen, r).unwrap();
         assert_eq!(o["type"], "observation");
-        assert_eq!((o["datastream"].as_i64(), o["thing"].as_i64()), (Some(ds), Some(thing)));
+        assert_eq!(
+            (o["datastream"].as_i64(), o["thing"].as_i64()),
+            (Some(ds), Some(thing))
+        );
         assert_eq!(o["phenomenonTime"], t);
         // The id is the stored observation's.
-        let stored = http_json(&rt, &format!("http://{addr}/v1.1/Observations({})", o["id"]));
+        let stored = http_json(
+            &rt,
+            &format!("http://{addr}/v1.1/Observations({})", o["id"]),
+        );
         assert_eq!(stored["result"].as_f64(), Some(r));
     }
     // Over the alarm level: the alarm, then the nowcast run's start and its end.
     post("2025-10-27T01:00:00Z", 3.6);
     rt.block_on(read_events(&mut sse, &mut buf, &mut seen, |s| {
-        s.iter().any(|(n, v)| n == "nowcast" && v["state"] != "started")
+        s.iter()
+            .any(|(n, v)| n == "nowcast" && v["state"] != "started")
     }));
-    let alarm = seen.iter().find(|(n, _)| n == "alarm").expect("an alarm event").1.clone();
+    let alarm = seen
+        .iter()
+        .find(|(n, _)| n == "alarm")
+        .expect("an alarm event")
+        .1
+        .clone();
     assert_eq!(
         alarm,
         json!({"type": "alarm", "sensor": "sensor:gauge-kim-long", "datastream": ds, "alarm_m": 3.5,
             "alarm": true, "value": 3.6, "time": "2025-10-27T01:00:00Z"})
     );
-    let nowcasts: Vec<&Value> = seen.iter().filter(|(n, _)| n == "nowcast").map(|(_, v)| v).collect();
+    let nowcasts: Vec<&Value> = seen
+        .iter()
+        .filter(|(n, _)| n == "nowcast")
+        .map(|(_, v)| v)
+        .collect();
     assert_eq!(nowcasts.len(), 2, "{nowcasts:?}");
     assert_eq!(nowcasts[0]["state"], "started");
     assert_eq!(nowcasts[0]["run"], nowcasts[1]["run"]);
@@ -1081,7 +1100,10 @@ fn live_push_stream_carries_observations_alarms_nowcasts_and_reports() {
         assert_eq!(r.status().as_u16(), 201);
         serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
     });
-    let id = created[0]["service_request_id"].as_str().unwrap().to_string();
+    let id = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     rt.block_on(read_events(&mut sse, &mut buf, &mut seen, |s| {
         s.iter().any(|(n, _)| n == "report")
     }));

@@ -179,7 +179,13 @@ async fn bridge(live: Arc<Live>, cfg: MqttConfig) {
                         }
                     };
                     if !known.contains(&ds) {
-                        if live.store.get(EntitySet::Datastreams, ds).ok().flatten().is_some() {
+                        if live
+                            .store
+                            .get(EntitySet::Datastreams, ds)
+                            .ok()
+                            .flatten()
+                            .is_some()
+                        {
                             known.insert(ds);
                         } else {
                             tracing::info!("MQTT {}: no Datastream {ds}; dropped", p.topic);
@@ -280,7 +286,10 @@ fn submit(
         }
         Err(e) => match retry {
             Some(retry) if msgs.len() > 1 => {
-                tracing::info!("MQTT: a job of {} messages refused ({e}); one by one", msgs.len());
+                tracing::info!(
+                    "MQTT: a job of {} messages refused ({e}); one by one",
+                    msgs.len()
+                );
                 if let Err(back) = retry.send(msgs) {
                     for (_, p) in &back.0 {
                         ack(&c, p);
