@@ -119,6 +119,11 @@ impl Hub {
         let _ = self.tx.send(Arc::new(p));
     }
 
+    /// Whether any stream is open (producers skip the work of an event nobody reads).
+    pub fn has_streams(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
     /// A receiver of the events sent from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Push>> {
         self.tx.subscribe()

@@ -230,6 +230,9 @@ fn spawn_push(live: &Arc<Live>) -> Result<(), ApiError> {
             let Some(ds) = o.link("Datastream") else {
                 continue;
             };
+            if !hub.has_streams() {
+                continue;
+            }
             if things.len() > MAX_THING_CACHE {
                 things.clear();
             }

@@ -238,9 +238,18 @@ async fn batcher(
                 }
             }
             Some(failed) = retry_rx.recv() => {
-                let failed: Vec<(NewObservation, rumqttc::Publish)> = failed;
-                for one in failed {
-                    submit(&live, &client, vec![one], None);
+                let failed: Vec<rumqttc::Publish> = failed;
+                for p in failed {
+                    // Parsed once already; parsed again rather than kept (a copy of every
+                    // message) for this rare path.
+                    let obs = serde_json::from_slice(&p.payload).ok().and_then(|body| {
+                        twin_core::live::store::observation_body(&body, topic_datastream(&p.topic))
+                            .ok()
+                    });
+                    match obs {
+                        Some(o) => submit(&live, &client, vec![(o, p)], None),
+                        None => ack(&client, &p),
+                    }
                 }
                 continue;
             }
@@ -263,10 +272,10 @@ fn submit(
     live: &Live,
     client: &AsyncClient,
     msgs: Vec<(NewObservation, rumqttc::Publish)>,
-    retry: Option<tokio::sync::mpsc::UnboundedSender<Vec<(NewObservation, rumqttc::Publish)>>>,
+    retry: Option<tokio::sync::mpsc::UnboundedSender<Vec<rumqttc::Publish>>>,
 ) {
     let dup = msgs.first().is_some_and(|(_, p)| p.dup);
-    let obs: Vec<NewObservation> = msgs.iter().map(|(o, _)| o.clone()).collect();
+    let (obs, msgs): (Vec<NewObservation>, Vec<rumqttc::Publish>) = msgs.into_iter().unzip();
     let op = if dup {
         WriteOp::Redelivered(obs)
     } else {
@@ -280,7 +289,7 @@ fn submit(
                 let _ = events.send(Arc::new(o));
             }
             // After the commit: every message of the job is durable.
-            for (_, p) in &msgs {
+            for p in &msgs {
                 ack(&c, p);
             }
         }
@@ -291,13 +300,13 @@ fn submit(
                     msgs.len()
                 );
                 if let Err(back) = retry.send(msgs) {
-                    for (_, p) in &back.0 {
+                    for p in &back.0 {
                         ack(&c, p);
                     }
                 }
             }
             _ => {
-                for (_, p) in &msgs {
+                for p in &msgs {
                     tracing::info!("MQTT {}: {e}; dropped", p.topic);
                     ack(&c, p);
                 }
