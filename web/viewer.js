@@ -177,10 +177,25 @@ function showReport(r) {
   ]
     .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(String(v))}</td></tr>`)
     .join("");
+  // Signed in (a private server wants a token for the photo too): fetched with the token and
+  // shown, and opened full size, from a blob URL; otherwise straight from its URL.
+  const signed = !!token();
+  const url = signed ? "" : escapeHtml(r.media_url || "");
   const photo = r.media_url
-    ? `<a href="${escapeHtml(r.media_url)}" target="_blank" rel="noopener"><img class="report-photo" src="${escapeHtml(r.media_url)}" alt="photo of report ${escapeHtml(r.service_request_id)}"></a>`
+    ? `<a id="report-photo-link" href="${url || "#"}" target="_blank" rel="noopener"><img class="report-photo" id="report-photo" ${url ? `src="${url}"` : ""} alt="photo of report ${escapeHtml(r.service_request_id)}"></a>`
     : "";
   $("info").innerHTML = `<table>${rows}</table>${photo}`;
+  if (r.media_url && signed) {
+    fetch(r.media_url, { headers: authHeaders() })
+      .then((res) => (res.ok ? res.blob() : Promise.reject(new Error(`${res.status} ${r.media_url}`))))
+      .then((blob) => {
+        if (huetwin.selected !== r) return;
+        const blobUrl = URL.createObjectURL(blob);
+        $("report-photo").src = blobUrl;
+        $("report-photo-link").href = blobUrl;
+      })
+      .catch((e) => status(`photo: ${e.message}`));
+  }
 }
 
 // Citizen reports (GET /open311/v2/requests.json: the last 90 days) as points, clustered when

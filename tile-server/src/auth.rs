@@ -421,9 +421,17 @@ mod tests {
             "/viewer.js",
             "/healthz",
             "/cesium/{*__private__axum_nest_tail_param}",
+            "/js/{*path}",
+            "/lib/{*path}",
         ] {
             assert_eq!(required_role(&get, Some(public), true), None, "{public}");
         }
+        // The live push stream is a read: a viewer token on a private server.
+        assert_eq!(
+            required_role(&get, Some("/api/live/events"), true),
+            Some(Role::Viewer)
+        );
+        assert_eq!(required_role(&get, Some("/api/live/events"), false), None);
         // Unmatched paths reach the 404 fallback either way.
         assert_eq!(required_role(&get, None, true), None);
     }

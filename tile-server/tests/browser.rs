@@ -735,7 +735,8 @@ fn a_private_server_viewer_signs_in_and_runs_a_scenario() {
 /// readings every 10 minutes and three citizen reports seeded; a click on the gauge's icon
 /// shows its latest value and charts whose series hold exactly the stored readings; a new
 /// reading changes the shown value without a reload; a reading over 3.5 m shows the alarm banner
-/// and the nowcast run it starts; a report filed arrives in the reports layer; in the screenshot,
+/// and the nowcast run it starts; a report filed arrives in the reports layer; a click on a
+/// report with a photo shows it and a click on the thumbnail opens it; in the screenshot,
 /// each sensor icon's projected position has the icon's colours.
 #[test]
 fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
@@ -792,20 +793,35 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 201);
     });
-    // Three reports around the Citadel.
-    for (i, (lon, lat)) in [(107.585, 16.455), (107.600, 16.460), (107.575, 16.445)]
+    // Three reports, the first with a photo (64 x 48, a JPEG).
+    let photo_at = (107.566, 16.455);
+    for (i, (lon, lat)) in [photo_at, (107.600, 16.460), (107.575, 16.445)]
         .iter()
         .enumerate()
     {
         rt.block_on(async {
+            let mut form = reqwest::multipart::Form::new()
+                .text("service_code", "flooding")
+                .text("lat", lat.to_string())
+                .text("long", lon.to_string())
+                .text("description", format!("seeded report {i}"));
+            if i == 0 {
+                let rgb: Vec<u8> = (0..64 * 48)
+                    .flat_map(|k| [(k % 64 * 4) as u8, 90, 160])
+                    .collect();
+                let mut jpeg = Vec::new();
+                jpeg_encoder::Encoder::new(&mut jpeg, 85)
+                    .encode(&rgb, 64, 48, jpeg_encoder::ColorType::Rgb)
+                    .unwrap();
+                let part = reqwest::multipart::Part::bytes(jpeg)
+                    .file_name("flood.jpg")
+                    .mime_str("image/jpeg")
+                    .unwrap();
+                form = form.part("media", part);
+            }
             let r = reqwest::Client::new()
                 .post(format!("http://{addr}/open311/v2/requests.json"))
-                .form(&[
-                    ("service_code", "flooding".to_string()),
-                    ("lat", lat.to_string()),
-                    ("long", lon.to_string()),
-                    ("description", format!("seeded report {i}")),
-                ])
+                .multipart(form)
                 .send()
                 .await
                 .unwrap();
@@ -836,6 +852,8 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
             "107.562,16.462".into(),
             "--after".into(),
             last.clone(),
+            "--photo-report".into(),
+            format!("{},{}", photo_at.0, photo_at.1),
         ],
         Duration::from_secs(1500),
     );
@@ -891,6 +909,23 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
     assert_eq!(events["nowcast"], 2, "{events}");
     assert_eq!(events["report"], 1, "{events}");
     assert!(r["reportId"].is_string());
+    // The photo report: its thumbnail drawn (the photo's own size), and a click on it opens
+    // the full photo (the served JPEG, metadata removed) in a new page.
+    let photo = &r["photo"];
+    assert_eq!(
+        (photo["width"].as_u64(), photo["height"].as_u64()),
+        (Some(64), Some(48)),
+        "{photo}"
+    );
+    assert!(
+        photo["opened"]
+            .as_str()
+            .unwrap()
+            .contains("/open311/v2/media/"),
+        "{photo}"
+    );
+    assert_eq!(photo["openedStatus"], 200, "{photo}");
+    assert_eq!(photo["openedType"], "image/jpeg", "{photo}");
     // The icons in the screenshot: each unhidden icon's window holds its badge colour (the
     // alarmed gauge's red) and the white of its glyph.
     let icons: Vec<&Value> = r["icons"].as_array().unwrap().iter().collect();

@@ -286,8 +286,12 @@
         S.events.report++;
         h.addReport(JSON.parse(m.data).request);
       },
+      // Events skipped (this client fell behind): the latest values read again, once a burst
+      // is over.
       lagged: () => {
         S.events.lagged++;
+        clearTimeout(S.relatest);
+        S.relatest = setTimeout(() => loadLatest().catch((e) => console.error(e)), 2000);
       },
     };
     S.stream = h.lib.followEvents("/api/live/events", on, () => {
@@ -297,6 +301,27 @@
   }
 
   // --- the layer ----------------------------------------------------------------------------
+
+  // The latest value of each sensor, read a few at a time (at start, and after the stream
+  // skipped events: a value newer than the one shown is kept).
+  async function loadLatest() {
+    const ids = Object.keys(S.things);
+    for (let i = 0; i < ids.length; i += 8) {
+      await Promise.all(
+        ids.slice(i, i + 8).map(async (id) => {
+          const t = S.things[id];
+          if (!t.datastreams.length) return;
+          const l = await latestOf(t.datastreams[0]).catch(() => null);
+          const prev = S.latest[t.datastreams[0]];
+          if (l && (!prev || startOfTime(l.time) > startOfTime(prev.time))) {
+            S.latest[t.datastreams[0]] = l;
+            t.entity.label.text = fmtValue(l.result, t.unit);
+            updateShown(t.id);
+          }
+        })
+      );
+    }
+  }
 
   async function start(info) {
     let things;
@@ -367,21 +392,8 @@
         properties: { thing: id, kind },
       });
     }
-    // Latest values, a few at a time.
+    await loadLatest();
     const ids = Object.keys(S.things);
-    for (let i = 0; i < ids.length; i += 8) {
-      await Promise.all(
-        ids.slice(i, i + 8).map(async (id) => {
-          const t = S.things[id];
-          if (!t.datastreams.length) return;
-          const l = await latestOf(t.datastreams[0]).catch(() => null);
-          if (l && !S.latest[t.datastreams[0]]) {
-            S.latest[t.datastreams[0]] = l;
-            t.entity.label.text = fmtValue(l.result, t.unit);
-          }
-        })
-      );
-    }
     await h.viewer.dataSources.add(ds);
     h.dataSources.sensors = ds;
     h.lib.addToggle("sensors", `Sensors (${ids.length})`);

@@ -4,7 +4,7 @@
 // script prints as its last line.
 //
 //   node web/tests/live.mjs <base url> <out dir> --token EDITOR_TOKEN --datastream DS
-//     --look lon,lat --after ISO_TIME [--height M]
+//     --look lon,lat --after ISO_TIME [--height M] [--photo-report lon,lat]
 //
 // Steps: open the viewer and wait for the sensors layer; look down at --look and click the
 // sensor of Datastream DS (its icon's projected position): the info panel and the day and week
@@ -12,7 +12,9 @@
 // (--after + 10 min, 3.05) and wait for the shown latest value to change without a reload;
 // post one over the alarm level (--after + 20 min, 3.6) and wait for the alarm banner and the
 // nowcast run shown (huetwin.shown); file an Open311 report and wait for it in the reports
-// layer; then screenshot and read the pixels at each sensor icon's projected position.
+// layer; click the report with a photo at --photo-report (its thumbnail), then the thumbnail
+// (the full photo opens); then screenshot and read the pixels at each sensor icon's projected
+// position.
 import { launchChromium } from "./chromium.mjs";
 import { pixelsAt, settle, watch } from "./page.mjs";
 import { mkdirSync } from "node:fs";
@@ -147,6 +149,30 @@ try {
   result.reportId = created[0].service_request_id;
   await page.waitForFunction((id) => !!window.huetwin.reports.entities.getById(`report:${id}`), result.reportId, { timeout: 60_000 });
   step("report arrived");
+  // A report with a photo: a click shows its thumbnail; a click on that opens the full photo.
+  if (opt["photo-report"]) {
+    const [plon, plat] = opt["photo-report"].split(",").map(Number);
+    const at = await page.evaluate(([lon, lat]) => {
+      const w = Cesium.SceneTransforms.worldToWindowCoordinates(window.huetwin.viewer.scene, Cesium.Cartesian3.fromDegrees(lon, lat, 2));
+      return [Math.round(w.x), Math.round(w.y)];
+    }, [plon, plat]);
+    await page.mouse.click(at[0], at[1]);
+    await page.waitForFunction(() => {
+      const img = document.querySelector("#report-photo");
+      return img && img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 60_000 });
+    result.photo = await page.evaluate(() => {
+      const img = document.querySelector("#report-photo");
+      return { width: img.naturalWidth, height: img.naturalHeight };
+    });
+    const [popup] = await Promise.all([page.waitForEvent("popup"), page.click("#report-photo")]);
+    await popup.waitForLoadState();
+    result.photo.opened = popup.url();
+    result.photo.openedType = await popup.evaluate(() => document.contentType);
+    result.photo.openedStatus = await popup.evaluate(async (u) => (await fetch(u)).status, popup.url());
+    await popup.close();
+    step("report photo opened");
+  }
   result.notReloaded = await page.evaluate(() => window.__notReloaded === true);
   result.events = await page.evaluate(() => window.huetwin.sensors.events);
 
