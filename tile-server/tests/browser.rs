@@ -30,6 +30,7 @@ fn check_tools() -> Result<(), String> {
         ("Chromium", PathBuf::from(&chromium)),
         ("playwright-core", web.join("node_modules/playwright-core")),
         ("CesiumJS", web.join("vendor/cesium/Cesium.js")),
+        ("uPlot", web.join("vendor/lib/uplot/uPlot.iife.min.js")),
     ] {
         if !path.exists() {
             return Err(format!(
