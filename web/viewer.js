@@ -36,6 +36,11 @@ const huetwin = (window.huetwin = {
   // The run shown: { id, info, times }.
   shown: null,
   water: null,
+  // Modules (web/js/*.js): functions called with /api/layers once the globe is up; click
+  // handlers tried before the built-in ones (true: handled); entity layers by toggle name.
+  modules: [],
+  pickHandlers: [],
+  dataSources: {},
 });
 
 // Water depth classes (m) for buildings coloured by a run's max_flood_depth (-1: no data).
@@ -136,6 +141,7 @@ function applyColour(kind) {
 
 function showFeature(feature) {
   huetwin.selected = null;
+  for (const handle of huetwin.pickHandlers) if (handle(feature)) return;
   const report = feature && feature.id instanceof Cesium.Entity && feature.id.properties && feature.id.properties.report;
   if (report) {
     showReport(report.getValue());
@@ -171,10 +177,25 @@ function showReport(r) {
   ]
     .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(String(v))}</td></tr>`)
     .join("");
+  // Signed in (a private server wants a token for the photo too): fetched with the token and
+  // shown, and opened full size, from a blob URL; otherwise straight from its URL.
+  const signed = !!token();
+  const url = signed ? "" : escapeHtml(r.media_url || "");
   const photo = r.media_url
-    ? `<a href="${escapeHtml(r.media_url)}" target="_blank" rel="noopener"><img class="report-photo" src="${escapeHtml(r.media_url)}" alt="photo of report ${escapeHtml(r.service_request_id)}"></a>`
+    ? `<a id="report-photo-link" href="${url || "#"}" target="_blank" rel="noopener"><img class="report-photo" id="report-photo" ${url ? `src="${url}"` : ""} alt="photo of report ${escapeHtml(r.service_request_id)}"></a>`
     : "";
   $("info").innerHTML = `<table>${rows}</table>${photo}`;
+  if (r.media_url && signed) {
+    fetch(r.media_url, { headers: authHeaders() })
+      .then((res) => (res.ok ? res.blob() : Promise.reject(new Error(`${res.status} ${r.media_url}`))))
+      .then((blob) => {
+        if (huetwin.selected !== r) return;
+        const blobUrl = URL.createObjectURL(blob);
+        $("report-photo").src = blobUrl;
+        $("report-photo-link").href = blobUrl;
+      })
+      .catch((e) => status(`photo: ${e.message}`));
+  }
 }
 
 // Citizen reports (GET /open311/v2/requests.json: the last 90 days) as points, clustered when
@@ -192,23 +213,31 @@ async function loadReports(info) {
   ds.clustering.enabled = true;
   ds.clustering.pixelRange = 40;
   ds.clustering.minimumClusterSize = 2;
-  for (const r of reports) {
-    ds.entities.add({
-      id: `report:${r.service_request_id}`,
-      position: Cesium.Cartesian3.fromDegrees(r.long, r.lat, 2),
-      point: {
-        pixelSize: 11,
-        color: r.status === "closed" ? Cesium.Color.GRAY : Cesium.Color.ORANGE,
-        outlineColor: Cesium.Color.WHITE,
-        outlineWidth: 2,
-        disableDepthTestDistance: Number.POSITIVE_INFINITY,
-      },
-      properties: { report: r },
-    });
-  }
+  for (const r of reports) addReport(ds, r);
   await huetwin.viewer.dataSources.add(ds);
   huetwin.reports = ds;
+  // New reports from the live push stream (web/js/sensors.js).
+  huetwin.addReport = (r) => {
+    if (!ds.entities.getById(`report:${r.service_request_id}`)) addReport(ds, r);
+    huetwin.viewer.scene.requestRender();
+  };
   addToggle("reports", `Citizen reports (${reports.length})`);
+}
+
+// One report as a point (open orange, closed grey).
+function addReport(ds, r) {
+  ds.entities.add({
+    id: `report:${r.service_request_id}`,
+    position: Cesium.Cartesian3.fromDegrees(r.long, r.lat, 2),
+    point: {
+      pixelSize: 11,
+      color: r.status === "closed" ? Cesium.Color.GRAY : Cesium.Color.ORANGE,
+      outlineColor: Cesium.Color.WHITE,
+      outlineWidth: 2,
+      disableDepthTestDistance: Number.POSITIVE_INFINITY,
+    },
+    properties: { report: r },
+  });
 }
 
 function flyToCitadel(duration) {
@@ -287,7 +316,7 @@ function addToggle(name, label) {
   el.innerHTML = `<input type="checkbox" id="${id}" checked> ${escapeHtml(label)}`;
   $("layers").appendChild(el);
   $(id).addEventListener("change", (e) => {
-    const t = name === "water" ? huetwin.water : name === "reports" ? huetwin.reports : huetwin.tilesets[name];
+    const t = name === "water" ? huetwin.water : name === "reports" ? huetwin.reports : huetwin.dataSources[name] || huetwin.tilesets[name];
     if (t) t.show = e.target.checked;
   });
 }
@@ -875,6 +904,17 @@ async function showRun(id) {
   await loadCompareChoices().catch(() => {});
 }
 
+// A run started by the server (a nowcast at a gauge's alarm): followed in the run panel, then,
+// once done, chosen in the runs select and shown like any run (its depths).
+async function showRunLive(id, state) {
+  huetwin.liveRun = { id, state };
+  runStatus(`nowcast run ${id}: ${state}`);
+  if (state === "done") {
+    await loadRuns(id);
+    await showRun(id);
+  }
+}
+
 // Colours and depths of the loaded building/heritage features with a result (tests read it).
 huetwin.featureDepths = function () {
   const out = {};
@@ -964,6 +1004,9 @@ async function main() {
   });
   await loadScenarios();
   await loadReports(info);
+  huetwin.addReport = huetwin.addReport || (() => {});
+  huetwin.lib = { getJson, followEvents, escapeHtml, addToggle, showRunLive };
+  for (const start of huetwin.modules) await start(info).catch((e) => status(`module: ${e}`));
   viewer.screenSpaceEventHandler.setInputAction((click) => {
     showFeature(viewer.scene.pick(click.position));
   }, Cesium.ScreenSpaceEventType.LEFT_CLICK);

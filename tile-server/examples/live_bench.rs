@@ -60,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..Default::default()
             }),
             retention: None,
+            ..Default::default()
         },
         ..Default::default()
     };

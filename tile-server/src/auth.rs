@@ -60,7 +60,8 @@ pub const READS_WITH_BODY: &[(&str, &str)] = &[
 ];
 
 /// Routes public even on a private server: the viewer's page and files (so people can sign
-/// in) and the health check.
+/// in) and the health check; CesiumJS (`/cesium/...`), the viewer's modules (`/js/...`) and its
+/// npm libraries (`/lib/...`) too.
 pub const PUBLIC: &[&str] = &["/", "/viewer.js", "/viewer.css", "/healthz"];
 
 /// The role a request needs: `None` when it needs no token.
@@ -73,7 +74,10 @@ pub fn required_role(method: &Method, route: Option<&str>, private: bool) -> Opt
     {
         return Some(*role);
     }
-    let public = PUBLIC.contains(&route) || route.starts_with("/cesium");
+    let public = PUBLIC.contains(&route)
+        || route.starts_with("/cesium")
+        || route == "/js/{*path}"
+        || route == "/lib/{*path}";
     (private && !public && !route.is_empty()).then_some(Role::Viewer)
 }
 
@@ -417,9 +421,17 @@ mod tests {
             "/viewer.js",
             "/healthz",
             "/cesium/{*__private__axum_nest_tail_param}",
+            "/js/{*path}",
+            "/lib/{*path}",
         ] {
             assert_eq!(required_role(&get, Some(public), true), None, "{public}");
         }
+        // The live push stream is a read: a viewer token on a private server.
+        assert_eq!(
+            required_role(&get, Some("/api/live/events"), true),
+            Some(Role::Viewer)
+        );
+        assert_eq!(required_role(&get, Some("/api/live/events"), false), None);
         // Unmatched paths reach the 404 fallback either way.
         assert_eq!(required_role(&get, None, true), None);
     }

@@ -11,6 +11,7 @@
 //! | `/api/openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics ([`metrics`]) |
 //! | `/v1.1`, `/v1.1/<Set>...`, `/api/live/nowcast` | OGC SensorThings API 1.1, its MQTT bridge and nowcasts ([`sta`]) |
+//! | `/api/live/events` | the live push stream: observations, alarms, nowcasts, new reports ([`push`]) |
 //!
 //! Writes need a bearer token of a high enough role, reads too on a private server; a foreign
 //! `Host` is refused; write routes get CORS headers only for configured origins ([`auth`]).
@@ -44,6 +45,7 @@ pub mod heritage;
 pub mod metrics;
 pub mod ogc;
 pub mod open311;
+pub mod push;
 pub mod runs;
 pub mod source;
 pub mod sta;
@@ -294,9 +296,9 @@ pub struct AppState {
         sta::put_path,
         sta::delete_path,
         sta::nowcast_state,
-        sta::live_events,
+        push::events,
     ),
-    components(schemas(api::LayerList, api::LayerSummary, api::FeatureCollection, features::Link, ogc::Landing, ogc::Conformance, ogc::Collections, ogc::Collection, ogc::Extent, ogc::Spatial, error::ErrorBody, error::ErrorDetail,
+    components(schemas(push::Push, api::LayerList, api::LayerSummary, api::FeatureCollection, features::Link, ogc::Landing, ogc::Conformance, ogc::Collections, ogc::Collection, ogc::Extent, ogc::Spatial, error::ErrorBody, error::ErrorDetail,
         runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,
         runs::WaterIndex, runs::WaterTime)),
     tags(
@@ -562,11 +564,16 @@ pub fn app(
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let tile_version = source.version();
     let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
+    let hub = Arc::new(push::Hub::new(
+        push::CAPACITY,
+        cfg.live.push_streams.unwrap_or(push::MAX_STREAMS),
+    ));
     let live = sta::start(
         &cfg.live,
         cfg.twin_dir.as_deref(),
         &twin,
         if cfg.tls.is_some() { "https" } else { "http" },
+        hub.clone(),
     )?;
     let crs = twin.crs.clone();
     let twin_dir = cfg
@@ -655,10 +662,11 @@ pub fn app(
         .quality(CompressionLevel::Precise(4))
         .compress_when(SizeAbove::new(256).and(compressible));
 
-    let (open311, open311_body) = open311::routes(state.twin.clone(), cfg)?;
+    let (open311, open311_body) = open311::routes(state.twin.clone(), cfg, hub.clone())?;
     let router = Router::new()
         .merge(viewer::router(web))
         .merge(sta::routes(live.clone()))
+        .merge(push::routes(hub))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/api/openapi.json", get(openapi_doc))

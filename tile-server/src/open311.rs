@@ -63,6 +63,7 @@ pub struct Open311 {
     services: Vec<ServiceDef>,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     scheme: &'static str,
+    hub: Arc<crate::push::Hub>,
 }
 
 impl std::fmt::Debug for Open311 {
@@ -80,6 +81,7 @@ impl std::fmt::Debug for Open311 {
 pub fn routes<S: Clone + Send + Sync + 'static>(
     twin: Arc<Twin>,
     cfg: &ServerConfig,
+    hub: Arc<crate::push::Hub>,
 ) -> Result<(Router<S>, usize), ApiError> {
     let Some(dir) = &cfg.twin_dir else {
         return Ok((Router::new(), 0));
@@ -104,6 +106,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(
         limiter: RateLimiter::keyed(quota),
         config,
         scheme: if cfg.tls.is_some() { "https" } else { "http" },
+        hub,
     });
     let router = Router::new()
         .route("/open311/v2/services.json", get(services))
@@ -534,7 +537,7 @@ pub async fn post_request(
     }
     check_jurisdiction(&o, &fields)?;
     let o2 = o.clone();
-    let (id, heritage) = blocking(move || {
+    let (id, heritage, stored) = blocking(move || {
         let mut report = new_report(&o2, &fields)?;
         // Every field checked before a photo is written (no photo without its report).
         report.check()?;
@@ -553,9 +556,16 @@ pub async fn post_request(
             report.media_url = None;
         }
         let id = o2.store.insert(&report, reports::now())?;
-        Ok((id, report.heritage))
+        // Read back as stored: the live push stream gets the public view.
+        let stored = o2.store.get(id)?;
+        Ok((id, report.heritage, stored))
     })
     .await?;
+    if let Some(r) = stored {
+        if let Ok(request) = serde_json::to_value(public_view(&o, &host, &r)) {
+            o.hub.send(crate::push::Push::Report { request });
+        }
+    }
     let mut notice =
         "Thank you: your report is stored and will be reviewed by city staff.".to_string();
     if let Some(h) = heritage.first() {

@@ -261,7 +261,7 @@ impl Runs {
         }
     }
 
-    fn read(&self, id: &str) -> Result<RunInfo, ApiError> {
+    pub(crate) fn read(&self, id: &str) -> Result<RunInfo, ApiError> {
         RunStore::check_id(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let dir = self.store.root().join(id);
         if !dir.join("run.json").is_file() {

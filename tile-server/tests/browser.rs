@@ -30,6 +30,7 @@ fn check_tools() -> Result<(), String> {
         ("Chromium", PathBuf::from(&chromium)),
         ("playwright-core", web.join("node_modules/playwright-core")),
         ("CesiumJS", web.join("vendor/cesium/Cesium.js")),
+        ("uPlot", web.join("vendor/lib/uplot/uPlot.iife.min.js")),
     ] {
         if !path.exists() {
             return Err(format!(
@@ -47,8 +48,14 @@ fn check_tools() -> Result<(), String> {
 
 /// Run web/tests/browser.mjs with `args`: its result JSON, whether it exited 0, its stdout.
 fn node(args: &[String], limit: Duration) -> (Value, bool, String) {
+    node_script("browser.mjs", args, limit)
+}
+
+/// Run the script `web/tests/<script>` with `args`: its result JSON (the last line of its
+/// output), whether it exited 0, its stdout.
+fn node_script(script: &str, args: &[String], limit: Duration) -> (Value, bool, String) {
     let mut child = Command::new("node")
-        .arg(common::repo().join("web/tests/browser.mjs"))
+        .arg(common::repo().join("web/tests").join(script))
         .args(args)
         .current_dir(common::repo().join("web"))
         .stdout(Stdio::piped())
@@ -722,4 +729,251 @@ fn a_private_server_viewer_signs_in_and_runs_a_scenario() {
     assert_eq!(run["via"], "fetch", "{run:#}");
     assert!(!run["events"].as_array().unwrap().is_empty(), "{run:#}");
     assert_eq!(r["water"], true, "the water surface did not load");
+}
+
+/// The live city (issue 15) in the viewer, by `web/tests/live.mjs`: a copy of the sample twin
+/// with a `live.toml` binding the Kim Long gauge to the alarm-3 flood scenario, a day of gauge
+/// readings every 10 minutes and three citizen reports seeded; a click on the gauge's icon
+/// shows its latest value and charts whose series hold exactly the stored readings; a new
+/// reading changes the shown value without a reload; a reading over 3.5 m shows the alarm banner
+/// and the nowcast run it starts; a report filed arrives in the reports layer; a click on a
+/// report with a photo shows it and a click on the thumbnail opens it; in the screenshot,
+/// each sensor icon's projected position has the icon's colours.
+#[test]
+fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
+    if skip_or_check_tools() {
+        return;
+    }
+    let _browser = one_browser();
+    let (addr, dir, twin) = common::serve_sample_with_config(
+        "browser-live",
+        |d| {
+            std::fs::write(
+                d.join("live.toml"),
+                "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
+                 stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\n",
+            )
+            .unwrap();
+        },
+        |_| {},
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let editor = common::token(&dir, twin_core::tokens::Role::Editor);
+    let c = common::client_with(&editor);
+    let get = |url: String| -> Value {
+        rt.block_on(async {
+            let r = reqwest::get(&url).await.unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{url}");
+            serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+        })
+    };
+    let ds = get(format!(
+        "http://{addr}/v1.1/Datastreams?$filter=properties/twinId%20eq%20'sensor:gauge-kim-long'"
+    ))["value"][0]["@iot.id"]
+        .as_i64()
+        .unwrap();
+    // A day of stages every 10 min, 2025-10-26, rising from 1.5 m to under 3.4 m.
+    let day = twin_core::live::time::parse_instant("2025-10-26T00:00:00Z").unwrap();
+    let rows: Vec<Value> = (0..144)
+        .map(|i| {
+            serde_json::json!([
+                twin_core::live::time::format_instant(day + i * 600_000),
+                1.5 + 1.8 * (i as f64 / 143.0).powi(2)
+            ])
+        })
+        .collect();
+    let last = twin_core::live::time::format_instant(day + 143 * 600_000);
+    let body = serde_json::json!([{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}]);
+    rt.block_on(async {
+        let r = c
+            .post(format!("http://{addr}/v1.1/CreateObservations"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+    });
+    // Three reports, the first with a photo (64 x 48, a JPEG).
+    let photo_at = (107.566, 16.455);
+    for (i, (lon, lat)) in [photo_at, (107.600, 16.460), (107.575, 16.445)]
+        .iter()
+        .enumerate()
+    {
+        rt.block_on(async {
+            let mut form = reqwest::multipart::Form::new()
+                .text("service_code", "flooding")
+                .text("lat", lat.to_string())
+                .text("long", lon.to_string())
+                .text("description", format!("seeded report {i}"));
+            if i == 0 {
+                let rgb: Vec<u8> = (0..64 * 48)
+                    .flat_map(|k| [(k % 64 * 4) as u8, 90, 160])
+                    .collect();
+                let mut jpeg = Vec::new();
+                jpeg_encoder::Encoder::new(&mut jpeg, 85)
+                    .encode(&rgb, 64, 48, jpeg_encoder::ColorType::Rgb)
+                    .unwrap();
+                let part = reqwest::multipart::Part::bytes(jpeg)
+                    .file_name("flood.jpg")
+                    .mime_str("image/jpeg")
+                    .unwrap();
+                form = form.part("media", part);
+            }
+            let r = reqwest::Client::new()
+                .post(format!("http://{addr}/open311/v2/requests.json"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201);
+        });
+    }
+    // The readings of the chart's day (the 24 h up to the latest), counted by the API.
+    let from = twin_core::live::time::format_instant(day + 143 * 600_000 - 86_400_000 + 1);
+    let stored = get(format!(
+        "http://{addr}/v1.1/Datastreams({ds})/Observations?$count=true&$top=0&$filter=phenomenonTime%20ge%20{from}%20and%20phenomenonTime%20le%20{last}"
+    ))["@iot.count"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(stored, 144);
+
+    let out = dir.parent().unwrap().join("live-shots");
+    // East of the Kim Long gauge (clear of the left panel), from 5 km up: many sensors in view.
+    let (r, ok, stdout) = node_script(
+        "live.mjs",
+        &[
+            format!("http://{addr}/"),
+            out.display().to_string(),
+            "--token".into(),
+            editor,
+            "--datastream".into(),
+            ds.to_string(),
+            "--look".into(),
+            "107.562,16.462".into(),
+            "--after".into(),
+            last.clone(),
+            "--photo-report".into(),
+            format!("{},{}", photo_at.0, photo_at.1),
+        ],
+        Duration::from_secs(1500),
+    );
+    assert!(ok, "node failed: {stdout}");
+    check_clean(&r);
+    assert_eq!(r["things"].as_u64(), Some(twin.sensors.len() as u64));
+    assert_eq!(r["layerToggle"], true);
+    // The panel: the latest stored reading with its unit and time.
+    let last_value = 1.5 + 1.8;
+    assert_eq!(
+        r["info"]["latest"],
+        format!("{last_value} m"),
+        "{:#}",
+        r["info"]
+    );
+    assert_eq!(r["info"]["at"], last, "{:#}", r["info"]);
+    assert_eq!(r["info"]["alarm level"], "3.5 m");
+    // The charts: one point per stored reading in the day (5-min intervals), every reading in
+    // the week's hourly means, and ink on the canvases in the mean's colour.
+    let charts = &r["charts"];
+    assert_eq!(charts["day"]["points"].as_u64(), Some(stored), "{charts:#}");
+    assert_eq!(charts["day"]["xs"].as_u64(), Some(stored), "{charts:#}");
+    assert_eq!(charts["day"]["means"].as_u64(), Some(stored), "{charts:#}");
+    assert_eq!(charts["day"]["observations"].as_u64(), Some(stored));
+    assert_eq!(charts["week"]["points"], 24, "{charts:#}");
+    assert_eq!(charts["week"]["observations"].as_u64(), Some(stored));
+    for k in ["day", "week"] {
+        let ink = &charts[k]["ink"];
+        assert!(ink["blue"].as_u64().unwrap() > 100, "{k}: {ink}");
+        assert!(ink["drawn"].as_u64().unwrap() > 1000, "{k}: {ink}");
+    }
+    // Live, without a reload.
+    assert_eq!(r["latestAfterPost"]["value"], "3.05 m");
+    assert_eq!(r["notReloaded"], true);
+    assert!(
+        r["banner"]
+            .as_str()
+            .unwrap()
+            .contains("3.6 m ≥ alarm level 3.5 m"),
+        "{}",
+        r["banner"]
+    );
+    let run = r["nowcastRun"].as_str().unwrap();
+    let state = get(format!("http://{addr}/api/live/nowcast"));
+    assert_eq!(state["nowcast"][0]["run"], run);
+    assert_eq!(r["shownRun"]["id"], run);
+    assert_eq!(r["shownRun"]["select"], run);
+    assert!(r["shownRun"]["times"].as_u64().unwrap() >= 1);
+    assert_eq!(r["colour"], "depth");
+    let events = &r["events"];
+    assert!(events["observation"].as_u64().unwrap() >= 2, "{events}");
+    assert_eq!(events["alarm"], 1, "{events}");
+    assert_eq!(events["nowcast"], 2, "{events}");
+    assert_eq!(events["report"], 1, "{events}");
+    assert!(r["reportId"].is_string());
+    // The photo report: its thumbnail drawn (the photo's own size), and a click on it opens
+    // the full photo (the served JPEG, metadata removed) in a new page.
+    let photo = &r["photo"];
+    assert_eq!(
+        (photo["width"].as_u64(), photo["height"].as_u64()),
+        (Some(64), Some(48)),
+        "{photo}"
+    );
+    assert!(
+        photo["opened"]
+            .as_str()
+            .unwrap()
+            .contains("/open311/v2/media/"),
+        "{photo}"
+    );
+    assert_eq!(photo["openedStatus"], 200, "{photo}");
+    assert_eq!(photo["openedType"], "image/jpeg", "{photo}");
+    // The icons in the screenshot: each unhidden icon's window holds its badge colour (the
+    // alarmed gauge's red) and the white of its glyph.
+    let icons: Vec<&Value> = r["icons"].as_array().unwrap().iter().collect();
+    let at = |v: &Value| (v["at"][0].as_f64().unwrap(), v["at"][1].as_f64().unwrap());
+    let alone: Vec<&Value> = icons
+        .iter()
+        .filter(|a| {
+            let (x, y) = at(a);
+            icons.iter().all(|b| {
+                let (u, v) = at(b);
+                a["id"] == b["id"] || (x - u).hypot(y - v) > 40.0
+            })
+        })
+        .copied()
+        .collect();
+    assert!(alone.len() >= 3, "{icons:?}");
+    let thing = r["thing"].as_i64().unwrap();
+    for icon in &alone {
+        let badge: [i64; 3] = if icon["id"].as_i64() == Some(thing) {
+            [0xd3, 0x2f, 0x2f]
+        } else {
+            match icon["kind"].as_str().unwrap() {
+                "river_gauge" => [0x15, 0x65, 0xc0],
+                "rain_gauge" => [0x00, 0x89, 0x7b],
+                "traffic_camera" => [0x45, 0x5a, 0x64],
+                _ => [0x8e, 0x24, 0xaa],
+            }
+        };
+        let px: Vec<[i64; 3]> = icon["pixels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                [
+                    p[0].as_i64().unwrap(),
+                    p[1].as_i64().unwrap(),
+                    p[2].as_i64().unwrap(),
+                ]
+            })
+            .collect();
+        let near = |c: [i64; 3]| {
+            px.iter()
+                .filter(|p| (0..3).map(|i| (p[i] - c[i]).abs()).sum::<i64>() < 60)
+                .count()
+        };
+        assert!(near(badge) >= 10, "badge {badge:?} at {icon}");
+        assert!(near([255, 255, 255]) >= 5, "glyph at {icon}");
+    }
+    eprintln!("screenshot: {}", out.join("live.png").display());
 }

@@ -363,7 +363,7 @@ fn mqtt_ingest_and_publish_through_mosquitto() {
         .unwrap();
     let ev: Value = serde_json::from_str(data).unwrap();
     assert_eq!(
-        (ev["result"].as_f64(), ev["Datastream"]["@iot.id"].as_i64()),
+        (ev["result"].as_f64(), ev["datastream"].as_i64()),
         (Some(3.7), Some(ds))
     );
     let url = format!(
@@ -911,4 +911,208 @@ fn live_demo_script_replays_the_flood() {
     }
     let runs = http_json(&rt, &format!("http://{addr}/api/runs"));
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+}
+
+/// Read server-sent events from `r` until `want` holds for the events read (name, data JSON),
+/// or 300 s pass; the events read.
+async fn read_events(
+    r: &mut reqwest::Response,
+    buf: &mut String,
+    seen: &mut Vec<(String, Value)>,
+    want: impl Fn(&[(String, Value)]) -> bool,
+) {
+    let t0 = Instant::now();
+    while !want(seen) {
+        let left = Duration::from_secs(300).saturating_sub(t0.elapsed());
+        let chunk = tokio::time::timeout(left, r.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("events so far: {seen:?}"))
+            .unwrap()
+            .expect("the stream ended");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(i) = buf.find("\n\n") {
+            let block: String = buf.drain(..i + 2).collect();
+            let mut name = "message".to_string();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_string();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            if !data.is_empty() {
+                let v = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                seen.push((name, v));
+            }
+        }
+    }
+}
+
+/// The live push stream (`GET /api/live/events`): an observation posted over HTTP and one
+/// published over MQTT (mosquitto_pub) both arrive with their Datastream, Thing, time and
+/// result; a stage over the alarm level brings the alarm event and the nowcast run's start and
+/// end; a new Open311 report arrives with its public fields only; a second stream over the
+/// limit is refused with 503.
+#[test]
+fn live_push_stream_carries_observations_alarms_nowcasts_and_reports() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sta_push_broker");
+    let _ = std::fs::remove_dir_all(&root);
+    let broker = Broker::start(&root);
+    let port = broker.port;
+    let (addr, dir, _) = common::serve_sample_with_config(
+        "sta_push",
+        |d| {
+            std::fs::write(
+                d.join("live.toml"),
+                "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
+                 stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\n",
+            )
+            .unwrap();
+        },
+        |c| {
+            c.live = live_config(Some(port), "huetwin-push-test");
+            c.live.push_streams = Some(1);
+        },
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ds = datastream_of(&rt, addr, "sensor:gauge-kim-long");
+    let thing = http_json(&rt, &format!("http://{addr}/v1.1/Datastreams({ds})/Thing"))["@iot.id"]
+        .as_i64()
+        .unwrap();
+    wait_subscribed(&root, "huetwin-push-test");
+    let mut sse = rt.block_on(async {
+        let r = reqwest::get(format!("http://{addr}/api/live/events"))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        r
+    });
+    // One stream is the limit here: a second is refused while the first is open.
+    let second = rt.block_on(async {
+        reqwest::get(format!("http://{addr}/api/live/events"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(second, 503);
+    let editor = common::client_with(&common::token(&dir, Role::Editor));
+    let post = |t: &str, v: f64| {
+        let s = rt.block_on(async {
+            editor
+                .post(format!("http://{addr}/v1.1/Datastreams({ds})/Observations"))
+                .header("content-type", "application/json")
+                .body(json!({"phenomenonTime": t, "result": v}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+        assert_eq!(s, 201);
+    };
+    post("2025-10-27T00:00:00Z", 2.25);
+    let publ = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t"])
+        .arg(format!("v1.1/Datastreams({ds})/Observations"))
+        .arg("-m")
+        .arg(r#"{"phenomenonTime":"2025-10-27T00:30:00Z","result":2.75}"#)
+        .status()
+        .expect("mosquitto_pub");
+    assert!(publ.success());
+    let (mut buf, mut seen) = (String::new(), Vec::new());
+    let obs_of = |seen: &[(String, Value)], r: f64| {
+        seen.iter()
+            .find(|(n, v)| n == "observation" && v["result"].as_f64() == Some(r))
+            .map(|(_, v)| v.clone())
+    };
+    rt.block_on(read_events(&mut sse, &mut buf, &mut seen, |s| {
+        obs_of(s, 2.25).is_some() && obs_of(s, 2.75).is_some()
+    }));
+    for (r, t) in [
+        (2.25, "2025-10-27T00:00:00Z"),
+        (2.75, "2025-10-27T00:30:00Z"),
+    ] {
+        let o = obs_of(&seen, r).unwrap();
+        assert_eq!(o["type"], "observation");
+        assert_eq!(
+            (o["datastream"].as_i64(), o["thing"].as_i64()),
+            (Some(ds), Some(thing))
+        );
+        assert_eq!(o["phenomenonTime"], t);
+        // The id is the stored observation's.
+        let stored = http_json(
+            &rt,
+            &format!("http://{addr}/v1.1/Observations({})", o["id"]),
+        );
+        assert_eq!(stored["result"].as_f64(), Some(r));
+    }
+    // Over the alarm level: the alarm, then the nowcast run's start and its end.
+    post("2025-10-27T01:00:00Z", 3.6);
+    rt.block_on(read_events(&mut sse, &mut buf, &mut seen, |s| {
+        s.iter()
+            .any(|(n, v)| n == "nowcast" && v["state"] != "started")
+    }));
+    let alarm = seen
+        .iter()
+        .find(|(n, _)| n == "alarm")
+        .expect("an alarm event")
+        .1
+        .clone();
+    assert_eq!(
+        alarm,
+        json!({"type": "alarm", "sensor": "sensor:gauge-kim-long", "datastream": ds, "alarm_m": 3.5,
+            "alarm": true, "value": 3.6, "time": "2025-10-27T01:00:00Z"})
+    );
+    let nowcasts: Vec<&Value> = seen
+        .iter()
+        .filter(|(n, _)| n == "nowcast")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(nowcasts.len(), 2, "{nowcasts:?}");
+    assert_eq!(nowcasts[0]["state"], "started");
+    assert_eq!(nowcasts[0]["run"], nowcasts[1]["run"]);
+    let run = nowcasts[0]["run"].as_str().unwrap();
+    let info = http_json(&rt, &format!("http://{addr}/api/runs/{run}"));
+    assert_eq!(nowcasts[1]["state"], info["run"]["status"]);
+    assert_eq!(nowcasts[1]["state"], "done");
+    let state = http_json(&rt, &format!("http://{addr}/api/live/nowcast"));
+    assert_eq!(state["nowcast"][0]["run"], run);
+    // A citizen report: its public fields, never the reporter's contact data.
+    let fields = [
+        ("service_code", "flooding"),
+        ("lat", "16.4630"),
+        ("long", "107.5950"),
+        ("description", "Water over the road at Vinh Ninh"),
+        ("email", "reporter@example.org"),
+        ("phone", "+84 234 000 000"),
+        ("first_name", "Lan"),
+    ];
+    let created: Value = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("http://{addr}/open311/v2/requests.json"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    });
+    let id = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rt.block_on(read_events(&mut sse, &mut buf, &mut seen, |s| {
+        s.iter().any(|(n, _)| n == "report")
+    }));
+    let report = seen.iter().find(|(n, _)| n == "report").unwrap().1["request"].clone();
+    let public = http_json(&rt, &format!("http://{addr}/open311/v2/requests/{id}.json"));
+    assert_eq!(report, public[0]);
+    let text = report.to_string();
+    for secret in ["reporter@example.org", "+84 234", "Lan"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    drop(broker);
 }

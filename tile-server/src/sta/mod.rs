@@ -51,6 +51,9 @@ pub struct LiveConfig {
     pub mqtt: Option<mqtt::MqttConfig>,
     /// Observations older than this are deleted (checked hourly); none: kept.
     pub retention: Option<std::time::Duration>,
+    /// Live push streams (`GET /api/live/events`) served at once; none:
+    /// [`crate::push::MAX_STREAMS`].
+    pub push_streams: Option<usize>,
 }
 
 /// The state of the SensorThings routes.
@@ -63,6 +66,8 @@ pub struct Live {
     pub scheme: &'static str,
     /// The nowcast watcher, when `<twin>/live.toml` binds gauges ([`nowcast`]).
     pub nowcast: std::sync::OnceLock<Arc<nowcast::Nowcast>>,
+    /// The live push stream ([`crate::push`]): observations, alarms, nowcasts.
+    pub hub: Arc<crate::push::Hub>,
 }
 
 impl Live {
@@ -71,6 +76,7 @@ impl Live {
         path: &std::path::Path,
         twin: &Twin,
         scheme: &'static str,
+        hub: Arc<crate::push::Hub>,
     ) -> Result<Live, ApiError> {
         let store = Arc::new(LiveStore::open(path).map_err(ApiError::from)?);
         sync_sensors(&store, twin)?;
@@ -80,6 +86,7 @@ impl Live {
             events,
             scheme,
             nowcast: std::sync::OnceLock::new(),
+            hub,
         })
     }
 
@@ -128,7 +135,6 @@ pub fn routes<S: Clone + Send + Sync + 'static>(live: Option<Arc<Live>>) -> Rout
     Router::new()
         .route("/v1.1", get(root))
         .route("/api/live/nowcast", get(nowcast_state))
-        .route("/api/live/events", get(live_events))
         .route(
             "/v1.1/{*path}",
             get(get_path)
@@ -166,40 +172,6 @@ pub async fn nowcast_state(State(live): State<Option<Arc<Live>>>) -> Result<Resp
     Ok(json_response(StatusCode::OK, &json!({ "nowcast": states })))
 }
 
-/// `GET /api/live/events`: new observations as server-sent events (`observation`, the JSON
-/// published on MQTT), for maps and charts that update without reloading. A client that
-/// falls behind by more than the channel holds gets a `lagged` event with the count missed.
-#[utoipa::path(get, path = "/api/live/events", tag = "sensorthings",
-    responses((status = 200, description = "text/event-stream of `observation` events ({\"@iot.id\", phenomenonTime, result, ...})")))]
-pub async fn live_events(
-    State(live): State<Option<Arc<Live>>>,
-) -> Result<
-    axum::response::sse::Sse<
-        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
-    >,
-    ApiError,
-> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    let rx = live_of(&live)?.events.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        use tokio::sync::broadcast::error::RecvError;
-        let ev = match rx.recv().await {
-            Ok(o) => {
-                let mut v: Value =
-                    serde_json::from_slice(&mqtt::payload(&o)).unwrap_or(Value::Null);
-                if let Some(ds) = o.link("Datastream") {
-                    v["Datastream"] = json!({ "@iot.id": ds });
-                }
-                Event::default().event("observation").data(v.to_string())
-            }
-            Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(ev), rx))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
 /// Open the live store of a server (when it has one), start the MQTT bridge and retention.
 /// The bridge and retention run on threads of their own.
 pub fn start(
@@ -207,11 +179,13 @@ pub fn start(
     twin_dir: Option<&std::path::Path>,
     twin: &Twin,
     scheme: &'static str,
+    hub: Arc<crate::push::Hub>,
 ) -> Result<Option<Arc<Live>>, ApiError> {
     let Some(path) = cfg.store.clone().or_else(|| twin_dir.map(LiveStore::file)) else {
         return Ok(None);
     };
-    let live = Arc::new(Live::open(&path, twin, scheme)?);
+    let live = Arc::new(Live::open(&path, twin, scheme, hub)?);
+    spawn_push(&live)?;
     if let Some(m) = &cfg.mqtt {
         mqtt::spawn(live.clone(), m.clone())?;
     }
@@ -230,6 +204,60 @@ pub fn start(
             .map_err(|e| ApiError::internal(format!("retention thread: {e}")))?;
     }
     Ok(Some(live))
+}
+
+/// Datastreams whose Thing the push forwarder remembers at most (then it starts afresh).
+const MAX_THING_CACHE: usize = 100_000;
+
+/// Forward new observations (sent on [`Live::events`] after their commit) to the live push
+/// stream, with the Thing of their Datastream (looked up once per Datastream).
+fn spawn_push(live: &Arc<Live>) -> Result<(), ApiError> {
+    let mut rx = live.events.subscribe();
+    let store = live.store.clone();
+    let hub = live.hub.clone();
+    let mut things: HashMap<i64, Option<i64>> = HashMap::new();
+    std::thread::Builder::new()
+        .name("live-push".into())
+        .spawn(move || loop {
+            let o = match rx.blocking_recv() {
+                Ok(o) => o,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                    tracing::warn!("live push: {k} observations not forwarded (behind)");
+                    continue;
+                }
+                Err(_) => return,
+            };
+            let Some(ds) = o.link("Datastream") else {
+                continue;
+            };
+            if !hub.has_streams() {
+                continue;
+            }
+            if things.len() > MAX_THING_CACHE {
+                things.clear();
+            }
+            let thing = *things.entry(ds).or_insert_with(|| {
+                store
+                    .get(EntitySet::Datastreams, ds)
+                    .ok()
+                    .flatten()
+                    .and_then(|d| d.link("Thing"))
+            });
+            hub.send(crate::push::Push::Observation {
+                id: o.id,
+                datastream: ds,
+                thing,
+                phenomenon_time: o
+                    .props
+                    .get("phenomenonTime")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                result: o.props.get("result").cloned().unwrap_or(Value::Null),
+            });
+        })
+        .map_err(|e| ApiError::internal(format!("live push thread: {e}")))?;
+    Ok(())
 }
 
 /// Copy the twin's sensors in as Things (once per sensor id: those already there are left).

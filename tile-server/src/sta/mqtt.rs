@@ -1,7 +1,8 @@
 //! The SensorThings MQTT extension through a broker (mosquitto): the server subscribes to
 //! `v1.1/Datastreams(<id>)/Observations` (as `v1.1/+/Observations`) with a persistent session
 //! at QoS 1 and acknowledges a message (PUBACK) only after the group commit that stores it;
-//! it publishes each new observation, however it came in, on
+//! messages are stored several per write job ([`MAX_BATCH`]; what arrived while the last job was
+//! queued); it publishes each new observation, however it came in, on
 //! `v1.1/Datastreams(<id>)/Observations` and `v1.1/Observations`.
 //!
 //! The server hears its own publications back through its subscription: a payload with an
@@ -17,7 +18,11 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use twin_core::live::{Entity, WriteOp};
+use twin_core::live::store::NewObservation;
+use twin_core::live::{Entity, EntitySet, WriteOp};
+
+/// MQTT messages stored by one write job at most.
+pub const MAX_BATCH: usize = 2048;
 
 /// Where the broker is and who the server is to it.
 #[derive(Clone, Debug)]
@@ -126,6 +131,10 @@ async fn bridge(live: Arc<Live>, cfg: MqttConfig) {
             }
         });
     }
+    let (batch_tx, batch_rx) = tokio::sync::mpsc::channel(MAX_BATCH * 4);
+    tokio::spawn(batcher(live.clone(), client.clone(), batch_rx));
+    // Datastreams known to exist (a message for another is dropped before any batch).
+    let mut known: std::collections::HashSet<i64> = std::collections::HashSet::new();
     {
         loop {
             match eventloop.poll().await {
@@ -144,15 +153,6 @@ async fn bridge(live: Arc<Live>, cfg: MqttConfig) {
                     });
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let ack = |c: &AsyncClient, p: &rumqttc::Publish| {
-                        if p.qos != QoS::AtMostOnce {
-                            if let Err(e) = c.try_ack(p) {
-                                tracing::warn!(
-                                    "MQTT PUBACK not sent ({e}): the broker will deliver again"
-                                );
-                            }
-                        }
-                    };
                     let Some(ds) = topic_datastream(&p.topic) else {
                         ack(&client, &p);
                         continue;
@@ -178,29 +178,25 @@ async fn bridge(live: Arc<Live>, cfg: MqttConfig) {
                             continue;
                         }
                     };
-                    let dup = p.dup;
-                    let c = client.clone();
-                    let events = live.events.clone();
-                    let topic = p.topic.clone();
-                    let done: twin_core::live::store::Done = Box::new(move |r| {
-                        match r {
-                            Ok(out) => {
-                                for o in out.observations {
-                                    let _ = events.send(Arc::new(o));
-                                }
-                            }
-                            Err(e) => tracing::info!("MQTT {topic}: {e}; dropped"),
+                    if !known.contains(&ds) {
+                        if live
+                            .store
+                            .get(EntitySet::Datastreams, ds)
+                            .ok()
+                            .flatten()
+                            .is_some()
+                        {
+                            known.insert(ds);
+                        } else {
+                            tracing::info!("MQTT {}: no Datastream {ds}; dropped", p.topic);
+                            ack(&client, &p);
+                            continue;
                         }
-                        // After the commit: the observation is durable (or refused for good).
-                        ack(&c, &p);
-                    });
-                    // Blocks while the writer's queue is full: the broker then holds the rest.
-                    let op = if dup {
-                        WriteOp::Redelivered(vec![obs])
-                    } else {
-                        WriteOp::Observations(vec![obs])
-                    };
-                    live.store.submit(op, done);
+                    }
+                    // Blocks while the batcher is behind: the broker then holds the rest.
+                    if batch_tx.send((obs, p)).await.is_err() {
+                        return;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -210,4 +206,113 @@ async fn bridge(live: Arc<Live>, cfg: MqttConfig) {
             }
         }
     }
+}
+
+/// Acknowledge a message (QoS 1 and 2) once it is stored or refused for good.
+fn ack(c: &AsyncClient, p: &rumqttc::Publish) {
+    if p.qos != QoS::AtMostOnce {
+        if let Err(e) = c.try_ack(p) {
+            tracing::warn!("MQTT PUBACK not sent ({e}): the broker will deliver again");
+        }
+    }
+}
+
+/// Store the messages the bridge has read, several per write job: whatever arrived while the
+/// previous job was being queued (up to [`MAX_BATCH`]) goes in one job, split where the DUP
+/// flag changes (redelivered messages are checked against what is stored). Each message is
+/// acknowledged only after the group commit that holds its job. A job refused as a whole (a
+/// Datastream deleted meanwhile) is written again one message per job, so only the messages
+/// that cannot be stored are dropped.
+async fn batcher(
+    live: Arc<Live>,
+    client: AsyncClient,
+    mut rx: tokio::sync::mpsc::Receiver<(NewObservation, rumqttc::Publish)>,
+) {
+    let (retry_tx, mut retry_rx) = tokio::sync::mpsc::unbounded_channel();
+    loop {
+        let mut batch = Vec::new();
+        tokio::select! {
+            got = rx.recv_many(&mut batch, MAX_BATCH) => {
+                if got == 0 {
+                    return;
+                }
+            }
+            Some(failed) = retry_rx.recv() => {
+                let failed: Vec<rumqttc::Publish> = failed;
+                for p in failed {
+                    // Parsed once already; parsed again rather than kept (a copy of every
+                    // message) for this rare path.
+                    let obs = serde_json::from_slice(&p.payload).ok().and_then(|body| {
+                        twin_core::live::store::observation_body(&body, topic_datastream(&p.topic))
+                            .ok()
+                    });
+                    match obs {
+                        Some(o) => submit(&live, &client, vec![(o, p)], None),
+                        None => ack(&client, &p),
+                    }
+                }
+                continue;
+            }
+        }
+        // Runs of the same DUP flag, in arrival order.
+        while !batch.is_empty() {
+            let dup = batch[0].1.dup;
+            let n = batch.iter().take_while(|(_, p)| p.dup == dup).count();
+            let rest = batch.split_off(n);
+            submit(&live, &client, batch, Some(retry_tx.clone()));
+            batch = rest;
+        }
+    }
+}
+
+/// One write job of messages; acknowledged after its commit. Refused: sent back on `retry`
+/// (when given and there is more than one) to be written one by one, else acknowledged and
+/// dropped.
+fn submit(
+    live: &Live,
+    client: &AsyncClient,
+    msgs: Vec<(NewObservation, rumqttc::Publish)>,
+    retry: Option<tokio::sync::mpsc::UnboundedSender<Vec<rumqttc::Publish>>>,
+) {
+    let dup = msgs.first().is_some_and(|(_, p)| p.dup);
+    let (obs, msgs): (Vec<NewObservation>, Vec<rumqttc::Publish>) = msgs.into_iter().unzip();
+    let op = if dup {
+        WriteOp::Redelivered(obs)
+    } else {
+        WriteOp::Observations(obs)
+    };
+    let c = client.clone();
+    let events = live.events.clone();
+    let done: twin_core::live::store::Done = Box::new(move |r| match r {
+        Ok(out) => {
+            for o in out.observations {
+                let _ = events.send(Arc::new(o));
+            }
+            // After the commit: every message of the job is durable.
+            for p in &msgs {
+                ack(&c, p);
+            }
+        }
+        Err(e) => match retry {
+            Some(retry) if msgs.len() > 1 => {
+                tracing::info!(
+                    "MQTT: a job of {} messages refused ({e}); one by one",
+                    msgs.len()
+                );
+                if let Err(back) = retry.send(msgs) {
+                    for p in &back.0 {
+                        ack(&c, p);
+                    }
+                }
+            }
+            _ => {
+                for p in &msgs {
+                    tracing::info!("MQTT {}: {e}; dropped", p.topic);
+                    ack(&c, p);
+                }
+            }
+        },
+    });
+    // Blocks while the writer's queue is full: the broker then holds the rest.
+    live.store.submit(op, done);
 }

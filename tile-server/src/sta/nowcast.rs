@@ -21,6 +21,7 @@
 
 use super::Live;
 use crate::error::ApiError;
+use crate::push::Push;
 use crate::runs::Runs;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -262,7 +263,19 @@ pub fn spawn(
                     // An older reading arriving late: not the river's state now.
                     continue;
                 }
+                let was_alarm = w.latest.is_some_and(|(_, lv)| lv >= w.binding.alarm_m);
                 w.latest = Some((t.start, v));
+                let is_alarm = v >= w.binding.alarm_m;
+                if is_alarm != was_alarm {
+                    live.hub.send(Push::Alarm {
+                        sensor: w.binding.sensor.clone(),
+                        datastream: w.datastream,
+                        alarm_m: w.binding.alarm_m,
+                        alarm: is_alarm,
+                        value: v,
+                        time: format_instant(t.start),
+                    });
+                }
                 let mut error = None;
                 let mut run = None;
                 if v < w.binding.alarm_m {
@@ -276,6 +289,12 @@ pub fn spawn(
                                 w.binding.sensor,
                                 w.binding.alarm_m
                             );
+                            live.hub.send(Push::Nowcast {
+                                sensor: w.binding.sensor.clone(),
+                                run: id.clone(),
+                                state: "started".into(),
+                            });
+                            watch_end(&live, &runs, &w.binding.sensor, &id);
                             run = Some(id);
                         }
                         Err(e) => {
@@ -294,6 +313,43 @@ pub fn spawn(
         })
         .map_err(|e| ApiError::internal(format!("nowcast thread: {e}")))?;
     Ok(Some(now))
+}
+
+/// How often the end of a nowcast run is looked for.
+const END_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Send the run's end to the live push stream when it comes (a thread that reads the run's
+/// stored state; it stops at the end, or when the run can no longer be read).
+fn watch_end(live: &Arc<Live>, runs: &Arc<Runs>, sensor: &str, id: &str) {
+    let (hub, runs, sensor, run) = (
+        live.hub.clone(),
+        runs.clone(),
+        sensor.to_string(),
+        id.to_string(),
+    );
+    let spawned = std::thread::Builder::new()
+        .name("nowcast-end".into())
+        .spawn(move || loop {
+            std::thread::sleep(END_POLL);
+            match runs.read(&run) {
+                Ok(info) if info.status.is_final() => {
+                    hub.send(Push::Nowcast {
+                        sensor,
+                        run,
+                        state: info.status.to_string(),
+                    });
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("nowcast run {run}: {}", e.message);
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("nowcast run {id}: no thread to watch its end ({e})");
+    }
 }
 
 fn state_of(w: &Watch) -> NowcastState {

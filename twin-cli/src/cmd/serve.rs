@@ -152,6 +152,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
                 .transpose()?,
             retention: (a.retention_days > 0)
                 .then(|| std::time::Duration::from_secs(a.retention_days * 86_400)),
+            push_streams: None,
         },
         ..server::ServerConfig::default()
     };
