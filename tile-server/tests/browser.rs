@@ -47,8 +47,13 @@ fn check_tools() -> Result<(), String> {
 
 /// Run web/tests/browser.mjs with `args`: its result JSON, whether it exited 0, its stdout.
 fn node(args: &[String], limit: Duration) -> (Value, bool, String) {
+    node_script("browser.mjs", args, limit)
+}
+
+/// Run `web/tests/<script>` with `args`, as [`node`].
+fn node_script(script: &str, args: &[String], limit: Duration) -> (Value, bool, String) {
     let mut child = Command::new("node")
-        .arg(common::repo().join("web/tests/browser.mjs"))
+        .arg(common::repo().join("web/tests").join(script))
         .args(args)
         .current_dir(common::repo().join("web"))
         .stdout(Stdio::piped())
@@ -722,4 +727,102 @@ fn a_private_server_viewer_signs_in_and_runs_a_scenario() {
     assert_eq!(run["via"], "fetch", "{run:#}");
     assert!(!run["events"].as_array().unwrap().is_empty(), "{run:#}");
     assert_eq!(r["water"], true, "the water surface did not load");
+}
+
+/// The heritage panel (`web/js/heritage.js`, driven by `web/tests/heritage.mjs`) on the sample
+/// twin: the zones are draped (the screen pixel at the royal axis corridor's point blends the
+/// zone's colour in, as its alpha says); a 30 m proposal drawn by clicking its corners on the
+/// screen in the corridor is refused, the page naming the height rule and its numbers, the
+/// same as the API says for the footprint drawn; an 8 m one outside every zone is permitted;
+/// the sightlines are drawn red where blocked and green where clear.
+#[test]
+fn viewer_heritage_panel_draws_and_checks_proposals() {
+    if skip_or_check_tools() {
+        return;
+    }
+    let _browser = one_browser();
+    let (addr, dir, _twin) = common::serve_sample_with_scenarios("browser-heritage", |_| {});
+    let base = format!("http://{addr}");
+    let out = dir.join("heritage-shots");
+    // 60 % of the way from Phu Văn Lâu to Ngự Bình: on the royal axis corridor's centre line.
+    let (lon, lat) = (
+        107.5809 + (107.5961 - 107.5809) * 0.6,
+        16.4655 + (16.4418 - 16.4655) * 0.6,
+    );
+    let (r, ok, _) = node_script(
+        "heritage.mjs",
+        &[
+            base.clone(),
+            out.display().to_string(),
+            "--refused".into(),
+            format!("{lon},{lat},20,30"),
+            "--permitted".into(),
+            "107.6050,16.4620,12,8".into(),
+        ],
+        Duration::from_secs(900),
+    );
+    assert!(ok, "{r:#}");
+    assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{r:#}");
+    assert_eq!(r["failedRequests"].as_array().unwrap().len(), 0, "{r:#}");
+
+    // Zones draped: with alpha 0.55 the pixel is 0.55 · zone colour + 0.45 · the ground below.
+    let hex = r["zoneColour"].as_str().unwrap().trim_start_matches('#');
+    let zone: Vec<f64> = (0..3)
+        .map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).unwrap() as f64)
+        .collect();
+    let on: Vec<f64> = r["pixelWithZones"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let off: Vec<f64> = r["pixelWithoutZones"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    for k in 0..3 {
+        let expected = 0.55 * zone[k] + 0.45 * off[k];
+        assert!((on[k] - expected).abs() < 25.0, "channel {k}: {on:?} vs {expected} (zone {zone:?}, ground {off:?})");
+    }
+    assert!(on.iter().zip(&off).any(|(a, b)| (a - b).abs() > 20.0), "{on:?} {off:?}");
+
+    // The refused one: the page's verdict against the API's for the footprint drawn.
+    let page = &r["refused"];
+    let outcome = page["outcome"].as_str().unwrap();
+    assert!(outcome.starts_with("REFUSED"), "{outcome}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let api: Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{base}/api/heritage/check"))
+            .json(&page["proposal"])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(api["permitted"], false, "{api:#}");
+    let rows = page["rows"].as_array().unwrap();
+    let api_rules = api["rules"].as_array().unwrap();
+    assert_eq!(rows.len(), api_rules.len(), "{rows:?} vs {api:#}");
+    for (row, rule) in rows.iter().zip(api_rules) {
+        assert_eq!(row[1], rule["rule"], "{row:?}");
+        assert_eq!(row[0].as_str().unwrap().replace(' ', "_"), rule["outcome"].as_str().unwrap());
+        assert_eq!(row[5], rule["detail"], "{row:?}");
+    }
+    let height = rows
+        .iter()
+        .find(|row| row[1] == "height_limit" && row[0] == "fail")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!((height[3].as_str(), height[4].as_str()), (Some("30.00"), Some("14.00")));
+    assert!(height[5].as_str().unwrap().contains("over the limit of 14.0 m by 16.0 m"), "{height:?}");
+    // The drawn corners are where they were clicked (within a couple of pixels at 400 m).
+    let drawn = page["drawn"].as_array().unwrap();
+    assert_eq!(drawn.len(), 4, "{drawn:?}");
+    // Sightlines coloured by status.
+    for (line, colour) in page["lines"].as_array().unwrap().iter().zip(page["lineColours"].as_array().unwrap()) {
+        let want = if line["status"] == "clear" { "#00ff00" } else { "#ff0000" };
+        assert_eq!(colour, want, "{line}");
+    }
+
+    let page = &r["permitted"];
+    assert!(page["outcome"].as_str().unwrap().starts_with("PERMITTED"), "{page:#}");
+    assert_eq!(page["rows"].as_array().unwrap().len(), 0, "{page:#}");
+    for shot in ["zones.png", "refused.png", "permitted.png"] {
+        assert!(std::fs::metadata(out.join(shot)).unwrap().len() > 10_000, "{shot}");
+    }
+    eprintln!("heritage screenshots in {}", out.display());
 }
