@@ -389,7 +389,11 @@ fn sightlines_say_where_they_are_blocked() {
     assert!((d(c.from, at) + d(at, c.to) - d(c.from, c.to)).abs() < 1e-6);
     // On the tower's boundary (its near wall), below its top.
     let inside = p.footprint.contains(&geo_types::Point::new(at[0], at[1]))
-        || geo::Euclidean.distance(&p.footprint, &geo_types::Point::new(at[0], at[1])) < 1e-6;
+        || geo::Distance::distance(
+            &geo::Euclidean,
+            &geo_types::Geometry::MultiPolygon(p.footprint.clone()),
+            &geo_types::Geometry::Point(geo_types::Point::new(at[0], at[1])),
+        ) < 1e-6;
     assert!(inside, "{at:?}");
     assert!(at[2] < p.top_m() && at[2] > p.base_m, "{at:?}");
 }
