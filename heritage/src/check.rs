@@ -266,7 +266,12 @@ fn sightlines_bbox(twin: &Twin, rules: &Rules) -> Option<[f64; 4]> {
         f64::NEG_INFINITY,
     ];
     let mut grow = |x: f64, y: f64| {
-        bbox = [bbox[0].min(x), bbox[1].min(y), bbox[2].max(x), bbox[3].max(y)];
+        bbox = [
+            bbox[0].min(x),
+            bbox[1].min(y),
+            bbox[2].max(x),
+            bbox[3].max(y),
+        ];
     };
     for l in &rules.sightlines {
         grow(l.from[0], l.from[1]);
@@ -283,7 +288,8 @@ fn sightlines_bbox(twin: &Twin, rules: &Rules) -> Option<[f64; 4]> {
 /// sightline and monument (see [`crate::sight::twin_scene`]).
 pub fn sightline_scene(twin: &Twin, rules: &Rules) -> crate::sight::Scene {
     // A margin of one DEM cell and a bit around the sightlines' box.
-    let bbox = sightlines_bbox(twin, rules).map(|b| [b[0] - 50.0, b[1] - 50.0, b[2] + 50.0, b[3] + 50.0]);
+    let bbox =
+        sightlines_bbox(twin, rules).map(|b| [b[0] - 50.0, b[1] - 50.0, b[2] + 50.0, b[3] + 50.0]);
     crate::sight::twin_scene(twin, bbox, None)
 }
 

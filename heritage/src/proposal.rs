@@ -53,12 +53,14 @@ fn prop_number(
         Some(serde_json::Value::String(s)) => twin_core::heights::parse_length_m(s)
             .map(Some)
             .ok_or_else(|| {
-                HeritageError::parse(input,
+                HeritageError::parse(
+                    input,
                     format!("properties.{key}"),
                     format!("{s:?} is not a number of metres"),
                 )
             }),
-        Some(v) => Err(HeritageError::parse(input,
+        Some(v) => Err(HeritageError::parse(
+            input,
             format!("properties.{key}"),
             format!("{v} is not a number"),
         )),
@@ -72,9 +74,9 @@ fn ring(
     t: &Reprojector,
     count: &mut usize,
 ) -> Result<LineString<f64>> {
-    let pts = v.as_array().ok_or_else(|| {
-        HeritageError::parse(input, place, "a ring is an array of positions")
-    })?;
+    let pts = v
+        .as_array()
+        .ok_or_else(|| HeritageError::parse(input, place, "a ring is an array of positions"))?;
     let mut out = Vec::with_capacity(pts.len());
     for (k, p) in pts.iter().enumerate() {
         *count += 1;
@@ -102,7 +104,8 @@ fn ring(
         out.push(Coord { x, y });
     }
     if out.len() < 4 {
-        return Err(HeritageError::parse(input,
+        return Err(HeritageError::parse(
+            input,
             place,
             "a ring needs at least 4 positions",
         ));
@@ -246,8 +249,8 @@ impl Proposal {
                 format!("{height_m} m is not a building height"),
             ));
         }
-        let base_m = twin_core::ground::lowest_ground(&twin.terrain, &b.footprint)
-            .ok_or_else(|| {
+        let base_m =
+            twin_core::ground::lowest_ground(&twin.terrain, &b.footprint).ok_or_else(|| {
                 HeritageError::invalid(input, "its footprint is outside the twin's terrain")
             })?;
         let lod = b.solid.as_ref().map(|s| s.lod.clone()).unwrap_or_default();
@@ -277,18 +280,15 @@ impl Proposal {
             ));
         }
         let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            HeritageError::parse(
-                input,
-                format!("line {} column {}", e.line(), e.column()),
-                e,
-            )
+            HeritageError::parse(input, format!("line {} column {}", e.line(), e.column()), e)
         })?;
         let feature = match doc.get("type").and_then(|t| t.as_str()) {
             Some("Feature") => &doc,
             Some("FeatureCollection") => match doc.get("features").and_then(|f| f.as_array()) {
                 Some(f) if f.len() == 1 => &f[0],
                 Some(f) => {
-                    return Err(HeritageError::parse(input,
+                    return Err(HeritageError::parse(
+                        input,
                         "features",
                         format!("{} features: a proposal is one building", f.len()),
                     ))
@@ -296,7 +296,8 @@ impl Proposal {
                 None => return Err(HeritageError::parse(input, "features", "missing")),
             },
             other => {
-                return Err(HeritageError::parse(input,
+                return Err(HeritageError::parse(
+                    input,
                     "type",
                     format!("{other:?}: expected a GeoJSON Feature"),
                 ))
@@ -328,7 +329,8 @@ impl Proposal {
                     .as_array()
                     .filter(|a| !a.is_empty())
                     .ok_or_else(|| {
-                        HeritageError::parse(input,
+                        HeritageError::parse(
+                            input,
                             "geometry.coordinates",
                             "a MultiPolygon is a non-empty array of polygons",
                         )
@@ -347,7 +349,8 @@ impl Proposal {
                     .collect::<Result<_>>()?,
             ),
             other => {
-                return Err(HeritageError::parse(input,
+                return Err(HeritageError::parse(
+                    input,
                     "geometry.type",
                     format!("{other:?}: a footprint is a Polygon or MultiPolygon"),
                 ))

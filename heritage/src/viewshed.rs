@@ -126,7 +126,11 @@ impl Surface {
         let r1 = (or + k).min(self.nrows as f64 - 1.0) as usize;
         let ncols = c1 - c0 + 1;
         let z = (r0..=r1)
-            .flat_map(|r| self.z[r * self.ncols + c0..r * self.ncols + c0 + ncols].iter().copied())
+            .flat_map(|r| {
+                self.z[r * self.ncols + c0..r * self.ncols + c0 + ncols]
+                    .iter()
+                    .copied()
+            })
             .collect();
         Some(Surface {
             ncols,

@@ -233,7 +233,12 @@ pub fn monument_samples(solids: &[Solid]) -> (Vec<Sample>, Scene) {
     let mut samples = Vec::new();
     let mut tris = Vec::new();
     for (k, m) in solids.iter().enumerate() {
-        samples.extend(prism_samples(&m.footprint, m.base, m.top, DEFAULT_SPACING_M));
+        samples.extend(prism_samples(
+            &m.footprint,
+            m.base,
+            m.top,
+            DEFAULT_SPACING_M,
+        ));
         crate::sight::prism(&m.footprint, m.base, m.top, k as u32, &mut tris);
     }
     (samples, Scene::new(tris))
@@ -252,8 +257,18 @@ mod tests {
     }
 
     fn ground(out: &mut Vec<Tri>) {
-        out.push(Tri::of(9, [-1e4, -1e4, 0.0], [1e4, -1e4, 0.0], [1e4, 1e4, 0.0]));
-        out.push(Tri::of(9, [-1e4, -1e4, 0.0], [1e4, 1e4, 0.0], [-1e4, 1e4, 0.0]));
+        out.push(Tri::of(
+            9,
+            [-1e4, -1e4, 0.0],
+            [1e4, -1e4, 0.0],
+            [1e4, 1e4, 0.0],
+        ));
+        out.push(Tri::of(
+            9,
+            [-1e4, -1e4, 0.0],
+            [1e4, 1e4, 0.0],
+            [-1e4, 1e4, 0.0],
+        ));
     }
 
     /// A box hiding a known fraction of a wall, by similar triangles. The eye at (0, 0, 5); the
@@ -291,7 +306,11 @@ mod tests {
     #[test]
     fn samples_are_bounded() {
         let s = prism_samples(&boxed(0.0, 0.0, 2000.0, 2000.0), 0.0, 30.0, 1.0);
-        assert!(s.len() <= MAX_SAMPLES && s.len() > MAX_SAMPLES / 2, "{}", s.len());
+        assert!(
+            s.len() <= MAX_SAMPLES && s.len() > MAX_SAMPLES / 2,
+            "{}",
+            s.len()
+        );
         // Walls face outwards whichever way the outline turns.
         let cw = MultiPolygon(vec![
             polygon![(x: 0.0, y: 0.0), (x: 0.0, y: 10.0), (x: 10.0, y: 10.0), (x: 10.0, y: 0.0)],

@@ -359,7 +359,11 @@ fn a_tower_hides_part_of_the_gates_visible_surface() {
     assert!(l < t, "6 m hides {l} %, 60 m {t} %");
     assert!(tall.detail.contains("points seen of"), "{}", tall.detail);
     // The numbers in words agree with the value.
-    assert!(tall.detail.contains(&format!("{t:.1} %")), "{}", tall.detail);
+    assert!(
+        tall.detail.contains(&format!("{t:.1} %")),
+        "{}",
+        tall.detail
+    );
     // Outside every cone (east of the Ngự Bình – citadel lines): no row.
     let text = square(107.6050, 16.4620, 12.0, serde_json::json!({"height": 8}));
     let p = Proposal::from_geojson(&text, &s.twin, &s.rules).unwrap();
@@ -382,13 +386,14 @@ fn sightlines_say_where_they_are_blocked() {
     let text = square(lon, lat, 20.0, serde_json::json!({"height": 60}));
     let p = Proposal::from_geojson(&text, &s.twin, &s.rules).unwrap();
     let with = heritage::check::cast_sightlines(&s.twin, &s.rules, Some(&p));
-    let c = with
-        .iter()
-        .find(|c| c.site == "heritage:ngo-mon")
-        .unwrap();
-    let at = c.proposal_blocks_at.expect("the tower blocks the gate's line");
+    let c = with.iter().find(|c| c.site == "heritage:ngo-mon").unwrap();
+    let at = c
+        .proposal_blocks_at
+        .expect("the tower blocks the gate's line");
     // On the segment from the eye to the target.
-    let d = |a: [f64; 3], b: [f64; 3]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+    let d = |a: [f64; 3], b: [f64; 3]| {
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    };
     assert!((d(c.from, at) + d(at, c.to) - d(c.from, c.to)).abs() < 1e-6);
     // On the tower's boundary (its near wall), below its top.
     let inside = p.footprint.contains(&geo_types::Point::new(at[0], at[1]))
@@ -461,13 +466,19 @@ fn cityjson_proposals_are_checked_like_geojson() {
     assert!((v.area_m2 - 400.0).abs() < 1e-6, "{}", v.area_m2);
     // The same block as GeoJSON (its corners taken back to WGS84).
     let back = Reprojector::new(&s.twin.crs, &Crs::wgs84()).unwrap();
-    let ring: Vec<[f64; 2]> = [(-10.0, -10.0), (10.0, -10.0), (10.0, 10.0), (-10.0, 10.0), (-10.0, -10.0)]
-        .iter()
-        .map(|(dx, dy)| {
-            let (a, b) = back.apply(x + dx, y + dy).unwrap();
-            [a, b]
-        })
-        .collect();
+    let ring: Vec<[f64; 2]> = [
+        (-10.0, -10.0),
+        (10.0, -10.0),
+        (10.0, 10.0),
+        (-10.0, 10.0),
+        (-10.0, -10.0),
+    ]
+    .iter()
+    .map(|(dx, dy)| {
+        let (a, b) = back.apply(x + dx, y + dy).unwrap();
+        [a, b]
+    })
+    .collect();
     let gj = serde_json::json!({"type": "Feature", "properties": {"height": 30, "roof:shape": "flat"},
         "geometry": {"type": "Polygon", "coordinates": [ring]}});
     let g = check(
@@ -500,9 +511,16 @@ fn cityjson_proposals_are_checked_like_geojson() {
     let mm = |v: f64| (v * 1000.0).round() as i64;
     let mut vertices = Vec::new();
     for (dx, dy, z) in [
-        (-6.0, -5.0, 3.0), (6.0, -5.0, 3.0), (6.0, 5.0, 3.0), (-6.0, 5.0, 3.0),
-        (-6.0, -5.0, 11.0), (6.0, -5.0, 11.0), (6.0, 5.0, 11.0), (-6.0, 5.0, 11.0),
-        (-6.0, 0.0, 15.0), (6.0, 0.0, 15.0),
+        (-6.0, -5.0, 3.0),
+        (6.0, -5.0, 3.0),
+        (6.0, 5.0, 3.0),
+        (-6.0, 5.0, 3.0),
+        (-6.0, -5.0, 11.0),
+        (6.0, -5.0, 11.0),
+        (6.0, 5.0, 11.0),
+        (-6.0, 5.0, 11.0),
+        (-6.0, 0.0, 15.0),
+        (6.0, 0.0, 15.0),
     ] {
         vertices.push(serde_json::json!([mm(dx), mm(dy), mm(z)]));
     }
@@ -545,13 +563,19 @@ fn malformed_cityjson_proposals_name_the_file_and_the_place() {
     let mut d = good.clone();
     d["metadata"]["referenceSystem"] = "https://www.opengis.net/def/crs/EPSG/0/7415".into();
     let e = err(&d);
-    assert!(e.starts_with("bad.city.json: metadata.referenceSystem:"), "{e}");
+    assert!(
+        e.starts_with("bad.city.json: metadata.referenceSystem:"),
+        "{e}"
+    );
     assert!(e.contains("neither the twin's CRS"), "{e}");
     // No reference system at all.
     let mut d = good.clone();
     d["metadata"] = serde_json::json!({});
     let e = err(&d);
-    assert!(e.contains("bad.city.json: metadata.referenceSystem: missing"), "{e}");
+    assert!(
+        e.contains("bad.city.json: metadata.referenceSystem: missing"),
+        "{e}"
+    );
     // A vertex index past the list.
     let mut d = good.clone();
     d["CityObjects"]["p1"]["geometry"][0]["boundaries"][0][1][0][2] = 99.into();
@@ -562,7 +586,10 @@ fn malformed_cityjson_proposals_name_the_file_and_the_place() {
     let mut d = good.clone();
     d.as_object_mut().unwrap().remove("transform");
     let e = err(&d);
-    assert!(e.starts_with("bad.city.json: ") && e.contains("transform"), "{e}");
+    assert!(
+        e.starts_with("bad.city.json: ") && e.contains("transform"),
+        "{e}"
+    );
     // CityJSON 1.0.
     let mut d = good.clone();
     d["version"] = "1.0".into();
@@ -577,9 +604,14 @@ fn malformed_cityjson_proposals_name_the_file_and_the_place() {
     let e = err(&d);
     assert!(e.contains("CityObjects: 2 buildings"), "{e}");
     // Not JSON at all: the line and column.
-    let e = Proposal::read("{\"type\": \"CityJSON\",", "bad.city.json", &s.twin, &s.rules)
-        .unwrap_err()
-        .to_string();
+    let e = Proposal::read(
+        "{\"type\": \"CityJSON\",",
+        "bad.city.json",
+        &s.twin,
+        &s.rules,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.starts_with("bad.city.json: line 1 column"), "{e}");
     // In WGS84 it is accepted (x = lon, y = lat).
     let wgs = serde_json::json!({

@@ -19,9 +19,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::Json;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use heritage::{Breach, Rules, Verdict};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -168,7 +168,11 @@ pub struct ViewshedRequest {
 }
 
 fn to_project(twin: &twin_core::Twin, lon: f64, lat: f64) -> Result<(f64, f64), ApiError> {
-    if !(lon.is_finite() && lat.is_finite() && (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)) {
+    if !(lon.is_finite()
+        && lat.is_finite()
+        && (-180.0..=180.0).contains(&lon)
+        && (-90.0..=90.0).contains(&lat))
+    {
         return Err(ApiError::bad_request(format!(
             "({lon}, {lat}) is not a WGS84 lon/lat"
         )));
@@ -269,12 +273,9 @@ pub async fn viewshed(
             }
             ViewshedFormat::Geotiff => {
                 let bytes = vs::geotiff_bytes(&s, &seen, lost.as_deref(), twin.crs.epsg_code())?;
-                let count = |f: &dyn Fn(&Option<bool>) -> bool| seen.iter().filter(|c| f(c)).count();
-                let mut r = (
-                    [(header::CONTENT_TYPE, "image/tiff")],
-                    bytes,
-                )
-                    .into_response();
+                let count =
+                    |f: &dyn Fn(&Option<bool>) -> bool| seen.iter().filter(|c| f(c)).count();
+                let mut r = ([(header::CONTENT_TYPE, "image/tiff")], bytes).into_response();
                 let h = r.headers_mut();
                 h.insert("x-seen-cells", count(&|c| *c == Some(true)).into());
                 h.insert("x-judged-cells", count(&|c| c.is_some()).into());

@@ -770,13 +770,29 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
     let zone: Vec<f64> = (0..3)
         .map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).unwrap() as f64)
         .collect();
-    let on: Vec<f64> = r["pixelWithZones"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    let off: Vec<f64> = r["pixelWithoutZones"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let on: Vec<f64> = r["pixelWithZones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let off: Vec<f64> = r["pixelWithoutZones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     for k in 0..3 {
         let expected = 0.55 * zone[k] + 0.45 * off[k];
-        assert!((on[k] - expected).abs() < 25.0, "channel {k}: {on:?} vs {expected} (zone {zone:?}, ground {off:?})");
+        assert!(
+            (on[k] - expected).abs() < 25.0,
+            "channel {k}: {on:?} vs {expected} (zone {zone:?}, ground {off:?})"
+        );
     }
-    assert!(on.iter().zip(&off).any(|(a, b)| (a - b).abs() > 20.0), "{on:?} {off:?}");
+    assert!(
+        on.iter().zip(&off).any(|(a, b)| (a - b).abs() > 20.0),
+        "{on:?} {off:?}"
+    );
 
     // The refused one: the page's verdict against the API's for the footprint drawn.
     let page = &r["refused"];
@@ -800,29 +816,56 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
     assert_eq!(rows.len(), api_rules.len(), "{rows:?} vs {api:#}");
     for (row, rule) in rows.iter().zip(api_rules) {
         assert_eq!(row[1], rule["rule"], "{row:?}");
-        assert_eq!(row[0].as_str().unwrap().replace(' ', "_"), rule["outcome"].as_str().unwrap());
+        assert_eq!(
+            row[0].as_str().unwrap().replace(' ', "_"),
+            rule["outcome"].as_str().unwrap()
+        );
         assert_eq!(row[5], rule["detail"], "{row:?}");
     }
     let height = rows
         .iter()
         .find(|row| row[1] == "height_limit" && row[0] == "fail")
         .unwrap_or_else(|| panic!("{rows:?}"));
-    assert_eq!((height[3].as_str(), height[4].as_str()), (Some("30.00"), Some("14.00")));
-    assert!(height[5].as_str().unwrap().contains("over the limit of 14.0 m by 16.0 m"), "{height:?}");
+    assert_eq!(
+        (height[3].as_str(), height[4].as_str()),
+        (Some("30.00"), Some("14.00"))
+    );
+    assert!(
+        height[5]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 14.0 m by 16.0 m"),
+        "{height:?}"
+    );
     // The drawn corners are where they were clicked (within a couple of pixels at 400 m).
     let drawn = page["drawn"].as_array().unwrap();
     assert_eq!(drawn.len(), 4, "{drawn:?}");
     // Sightlines coloured by status.
-    for (line, colour) in page["lines"].as_array().unwrap().iter().zip(page["lineColours"].as_array().unwrap()) {
-        let want = if line["status"] == "clear" { "#00ff00" } else { "#ff0000" };
+    for (line, colour) in page["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(page["lineColours"].as_array().unwrap())
+    {
+        let want = if line["status"] == "clear" {
+            "#00ff00"
+        } else {
+            "#ff0000"
+        };
         assert_eq!(colour, want, "{line}");
     }
 
     let page = &r["permitted"];
-    assert!(page["outcome"].as_str().unwrap().starts_with("PERMITTED"), "{page:#}");
+    assert!(
+        page["outcome"].as_str().unwrap().starts_with("PERMITTED"),
+        "{page:#}"
+    );
     assert_eq!(page["rows"].as_array().unwrap().len(), 0, "{page:#}");
     for shot in ["zones.png", "refused.png", "permitted.png"] {
-        assert!(std::fs::metadata(out.join(shot)).unwrap().len() > 10_000, "{shot}");
+        assert!(
+            std::fs::metadata(out.join(shot)).unwrap().len() > 10_000,
+            "{shot}"
+        );
     }
     eprintln!("heritage screenshots in {}", out.display());
 }

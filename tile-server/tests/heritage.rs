@@ -335,9 +335,13 @@ async fn viewshed_over_http() {
     let seen = full.iter().filter(|c| **c == Some(true)).count();
     let judged = full.iter().filter(|c| c.is_some()).count();
     // The disc of 3 km in 30 m cells: about π·100² cells.
-    assert!((judged as f64 - std::f64::consts::PI * 1e4).abs() < 400.0, "{judged}");
+    assert!(
+        (judged as f64 - std::f64::consts::PI * 1e4).abs() < 400.0,
+        "{judged}"
+    );
 
-    let req = serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "height": 2.0, "radius": radius});
+    let req =
+        serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "height": 2.0, "radius": radius});
     let (s, h, body) = post_raw("/api/heritage/viewshed", req.to_string()).await;
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(h["content-type"], "image/tiff");
@@ -350,12 +354,19 @@ async fn viewshed_over_http() {
         .arg(&tif)
         .output()
         .expect("gdalinfo (gdal-bin) runs");
-    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
     let info: Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(info["size"], serde_json::json!([201, 201]));
     let mean = info["bands"][0]["mean"].as_f64().unwrap();
     assert!((mean - seen as f64 / judged as f64).abs() < 1e-6, "{mean}");
-    assert!(info["coordinateSystem"]["wkt"].as_str().unwrap().contains("32648"));
+    assert!(info["coordinateSystem"]["wkt"]
+        .as_str()
+        .unwrap()
+        .contains("32648"));
 
     let req = serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": radius, "format": "geojson"});
     let (s, v) = post_json("/api/heritage/viewshed", req.to_string()).await;
@@ -371,15 +382,22 @@ async fn viewshed_over_http() {
     // Every polygon within the radius (and a cell) of the summit, in degrees.
     for f in v["features"].as_array().unwrap() {
         for p in f["geometry"]["coordinates"][0].as_array().unwrap() {
-            let (dlon, dlat) = (p[0].as_f64().unwrap() - NGU_BINH.0, p[1].as_f64().unwrap() - NGU_BINH.1);
-            assert!((dlon * 106_700.0).hypot(dlat * 110_700.0) < radius + 100.0, "{p}");
+            let (dlon, dlat) = (
+                p[0].as_f64().unwrap() - NGU_BINH.0,
+                p[1].as_f64().unwrap() - NGU_BINH.1,
+            );
+            assert!(
+                (dlon * 106_700.0).hypot(dlat * 110_700.0) < radius + 100.0,
+                "{p}"
+            );
         }
     }
 
     // With a 60 m tower a kilometre down the axis.
     let (lon, lat) = lerp(NGU_BINH, NGO_MON, 0.3);
     let tower = square(lon, lat, 40.0, 60.0);
-    let p = heritage::Proposal::from_geojson(&tower.to_string(), &f.twin, &f.heritage_rules()).unwrap();
+    let p =
+        heritage::Proposal::from_geojson(&tower.to_string(), &f.twin, &f.heritage_rules()).unwrap();
     let (_, lost) = proposal_difference(&f.twin, &p, ox, oy, &o).unwrap();
     let n_lost = lost.iter().filter(|l| **l).count();
     assert!(n_lost > 10, "{n_lost}");
@@ -398,14 +416,29 @@ async fn viewshed_over_http() {
 
     // Bounded: radius over 10 km, a point off the terrain, a bad proposal.
     for (body, says) in [
-        (serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": 20000}), "at most 10000"),
-        (serde_json::json!({"lon": 106.0, "lat": 16.0, "radius": 500}), "outside the twin's terrain"),
-        (serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": 500, "proposal": {"type": "Feature"}}), "geometry"),
-        (serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1}), "radius"),
+        (
+            serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": 20000}),
+            "at most 10000",
+        ),
+        (
+            serde_json::json!({"lon": 106.0, "lat": 16.0, "radius": 500}),
+            "outside the twin's terrain",
+        ),
+        (
+            serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": 500, "proposal": {"type": "Feature"}}),
+            "geometry",
+        ),
+        (
+            serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1}),
+            "radius",
+        ),
     ] {
         let (s, v) = post_json("/api/heritage/viewshed", body.to_string()).await;
         assert_eq!(s, 400, "{body}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains(says), "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{v}"
+        );
     }
 }
 
@@ -436,7 +469,10 @@ async fn sightlines_over_http() {
         .iter()
         .find(|f| f["properties"]["site"] == "heritage:ngo-mon")
         .unwrap();
-    assert_eq!(gate["properties"]["status"], "blocked_by_proposal", "{gate}");
+    assert_eq!(
+        gate["properties"]["status"], "blocked_by_proposal",
+        "{gate}"
+    );
     let at = &gate["properties"]["proposal_blocks_at"];
     let (dlon, dlat) = (at[0].as_f64().unwrap() - lon, at[1].as_f64().unwrap() - lat);
     // On the tower's near wall: within its half-diagonal (14.2 m) of its centre.

@@ -199,7 +199,10 @@ fn check_reads_cityjson_proposals() {
     let o = twin(&["heritage", "check", ts, p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("30.0 m (CityJSON LoD1 geometry of hotel"), "{out}");
+    assert!(
+        out.contains("30.0 m (CityJSON LoD1 geometry of hotel"),
+        "{out}"
+    );
     assert!(out.contains("FAIL  height_limit    Royal axis sightline corridor: height 30.0 m over the limit of 14.0 m by 16.0 m"), "{out}");
     assert!(out.contains("verdict: REFUSED"), "{out}");
 

@@ -51,7 +51,8 @@ try {
       () => {
         const h = window.huetwin;
         h.viewer.scene.requestRender();
-        h._settle = h.settled() ? h._settle + 1 : 0;
+        // The draped polygons are built in workers: wait for them too.
+        h._settle = h.settled() && h.viewer.dataSourceDisplay.ready ? h._settle + 1 : 0;
         return h._settle >= 3;
       },
       null,
