@@ -765,34 +765,36 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
     assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{r:#}");
     assert_eq!(r["failedRequests"].as_array().unwrap().len(), 0, "{r:#}");
 
-    // Zones draped: with alpha 0.55 the pixel is 0.55 · zone colour + 0.45 · the ground below.
+    // Zones draped: the pixel at the corridor's point blends the zone's colour over the ground
+    // below: per channel the share of the zone's colour, (on − off) / (zone − off), is that of
+    // one or two layers of alpha 0.55 (the globe and the terrain tiles are both classified),
+    // 0.55 to 0.80, within 0.1.
     let hex = r["zoneColour"].as_str().unwrap().trim_start_matches('#');
     let zone: Vec<f64> = (0..3)
         .map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).unwrap() as f64)
         .collect();
-    let on: Vec<f64> = r["pixelWithZones"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let off: Vec<f64> = r["pixelWithoutZones"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let px = |key: &str| -> Vec<f64> {
+        r[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (on, off) = (px("pixelWithZones"), px("pixelWithoutZones"));
+    let mut judged = 0;
     for k in 0..3 {
-        let expected = 0.55 * zone[k] + 0.45 * off[k];
+        if (zone[k] - off[k]).abs() < 15.0 {
+            continue;
+        }
+        judged += 1;
+        let share = (on[k] - off[k]) / (zone[k] - off[k]);
         assert!(
-            (on[k] - expected).abs() < 25.0,
-            "channel {k}: {on:?} vs {expected} (zone {zone:?}, ground {off:?})"
+            (0.45..=0.9).contains(&share),
+            "channel {k}: {share} (zone {zone:?}, with {on:?}, without {off:?})"
         );
     }
-    assert!(
-        on.iter().zip(&off).any(|(a, b)| (a - b).abs() > 20.0),
-        "{on:?} {off:?}"
-    );
+    assert!(judged >= 2, "zone {zone:?} too close to the ground {off:?}");
 
     // The refused one: the page's verdict against the API's for the footprint drawn.
     let page = &r["refused"];
@@ -800,15 +802,14 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
     assert!(outcome.starts_with("REFUSED"), "{outcome}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let api: Value = rt.block_on(async {
-        reqwest::Client::new()
+        let r = reqwest::Client::new()
             .post(format!("{base}/api/heritage/check"))
-            .json(&page["proposal"])
+            .header("content-type", "application/json")
+            .body(page["proposal"].to_string())
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .unwrap();
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
     });
     assert_eq!(api["permitted"], false, "{api:#}");
     let rows = page["rows"].as_array().unwrap();

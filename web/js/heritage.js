@@ -268,7 +268,10 @@
         h.viewer.entities.add({
           id: `sightline:${f.id}`,
           polyline: {
-            positions: Cesium.Cartesian3.fromDegreesArrayHeights(f.geometry.coordinates.flat()),
+            // Draped on the ground (the track seen on the map); the line's heights are in
+            // the GeoJSON.
+            positions: Cesium.Cartesian3.fromDegreesArray(f.geometry.coordinates.flatMap((c) => [c[0], c[1]])),
+            clampToGround: true,
             width: 4,
             material: blocked ? Cesium.Color.RED : Cesium.Color.LIME,
           },

@@ -32,7 +32,8 @@ try {
   const page = await browser.newPage({ viewport: { width: W, height: H } });
   page.on("pageerror", (e) => result.errors.push(String(e)));
   page.on("console", (m) => {
-    if (m.type() === "error") result.errors.push(m.text());
+    // Chromium asks for /favicon.ico by itself (the server has none).
+    if (m.type() === "error" && !String(m.location().url).endsWith("/favicon.ico")) result.errors.push(m.text());
   });
   page.on("requestfailed", (r) => result.failedRequests.push(`${r.url()}: ${r.failure() && r.failure().errorText}`));
   page.on("response", (r) => {
