@@ -486,7 +486,9 @@ fn cityjson_proposals_are_checked_like_geojson() {
         &s.rules,
         &Proposal::read(&gj.to_string(), "proposal.geojson", &s.twin, &s.rules).unwrap(),
     );
-    let key = |v: &heritage::Verdict| -> Vec<(String, String, Outcome, Option<i64>, Option<i64>)> {
+    // Rule, site, outcome, value and limit to 0.1.
+    type Row = (String, String, Outcome, Option<i64>, Option<i64>);
+    let key = |v: &heritage::Verdict| -> Vec<Row> {
         v.rules
             .iter()
             .map(|r| {
