@@ -401,6 +401,8 @@ async function getJson(url, init) {
   if (!r.ok) throw new Error((body.error && body.error.message) || `${r.status} ${url}`);
   return body;
 }
+// For the panels in web/js/: JSON from the server with the signed-in token.
+huetwin.getJson = getJson;
 
 async function loadScenarios() {
   const sel = $("scenario");

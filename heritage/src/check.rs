@@ -254,47 +254,160 @@ pub fn check(twin: &Twin, rules: &Rules, p: &Proposal) -> Verdict {
     }
 }
 
-/// The sightlines whose ground track crosses the proposal's footprint: clear before and blocked
-/// with the proposal (fail), clear with it (pass), or already blocked by the terrain or existing
-/// buildings (pass, said so). Cast by [`crate::sight`] on a flat Earth: over the 4 km of the
-/// royal axis the curvature term is under 0.3 m.
-fn sightline_rows(twin: &Twin, rules: &Rules, p: &Proposal, out: &mut Vec<RuleResult>) {
-    use crate::sight::{prism, twin_scene, Scene};
-    let crossing: Vec<_> = rules
-        .sightlines
-        .iter()
-        .filter(|l| {
-            let line = geo_types::Line::new(
-                geo_types::coord! { x: l.from[0], y: l.from[1] },
-                geo_types::coord! { x: l.to[0], y: l.to[1] },
-            );
-            p.footprint.intersects(&line)
-        })
-        .collect();
-    if crossing.is_empty() {
-        return;
-    }
+/// The bounding box ([xmin, ymin, xmax, ymax], project CRS) of every protected sightline's
+/// two ends and monument outline; None when there is no sightline.
+fn sightlines_bbox(twin: &Twin, rules: &Rules) -> Option<[f64; 4]> {
+    use geo::BoundingRect;
+    let sites = twin.heritage.features();
     let mut bbox = [
         f64::INFINITY,
         f64::INFINITY,
         f64::NEG_INFINITY,
         f64::NEG_INFINITY,
     ];
-    for l in &crossing {
-        for q in [l.from, l.to] {
-            bbox = [
-                bbox[0].min(q[0]),
-                bbox[1].min(q[1]),
-                bbox[2].max(q[0]),
-                bbox[3].max(q[1]),
-            ];
+    let mut grow = |x: f64, y: f64| {
+        bbox = [
+            bbox[0].min(x),
+            bbox[1].min(y),
+            bbox[2].max(x),
+            bbox[3].max(y),
+        ];
+    };
+    for l in &rules.sightlines {
+        grow(l.from[0], l.from[1]);
+        grow(l.to[0], l.to[1]);
+        if let Some(r) = sites[l.site_index].polygon.bounding_rect() {
+            grow(r.min().x, r.min().y);
+            grow(r.max().x, r.max().y);
         }
     }
-    let scene = twin_scene(twin, Some(bbox), None);
+    bbox[0].is_finite().then_some(bbox)
+}
+
+/// The scene the protected sightlines are cast in: the buildings, the terrain around every
+/// sightline and monument (see [`crate::sight::twin_scene`]).
+pub fn sightline_scene(twin: &Twin, rules: &Rules) -> crate::sight::Scene {
+    // A margin of one DEM cell and a bit around the sightlines' box.
+    let bbox =
+        sightlines_bbox(twin, rules).map(|b| [b[0] - 50.0, b[1] - 50.0, b[2] + 50.0, b[3] + 50.0]);
+    crate::sight::twin_scene(twin, bbox, None)
+}
+
+/// The triangles of a proposal alone (solid 0).
+pub fn proposal_scene(p: &Proposal) -> crate::sight::Scene {
     let mut tris = Vec::new();
-    prism(&p.footprint, p.base_m, p.top_m(), 0, &mut tris);
-    let proposal = Scene::new(tris);
-    for l in crossing {
+    crate::sight::prism(&p.footprint, p.base_m, p.top_m(), 0, &mut tris);
+    crate::sight::Scene::new(tris)
+}
+
+/// One protected sightline cast with and without a proposal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SightlineCast {
+    /// The rule's id.
+    pub id: String,
+    /// The viewpoint's name.
+    pub from_name: Option<String>,
+    /// The monument's twin id.
+    pub site: String,
+    /// Its name.
+    pub site_name: Option<String>,
+    /// The eye (project CRS x, y, orthometric z).
+    pub from: [f64; 3],
+    /// The point aimed at.
+    pub to: [f64; 3],
+    /// Where the terrain or the existing buildings first block it, if they do.
+    pub blocked_at: Option<[f64; 3]>,
+    /// Where the proposal blocks it (when a proposal is given and it does).
+    pub proposal_blocks_at: Option<[f64; 3]>,
+}
+
+impl SightlineCast {
+    /// Whether it is blocked (today, or with the proposal).
+    pub fn blocked(&self) -> bool {
+        self.blocked_at.is_some() || self.proposal_blocks_at.is_some()
+    }
+}
+
+fn at(a: [f64; 3], b: [f64; 3], t: f64) -> [f64; 3] {
+    [
+        a[0] + t * (b[0] - a[0]),
+        a[1] + t * (b[1] - a[1]),
+        a[2] + t * (b[2] - a[2]),
+    ]
+}
+
+/// Every protected sightline cast against the terrain and the buildings, and against the
+/// proposal when given: clear, or where it is first blocked.
+pub fn cast_sightlines(twin: &Twin, rules: &Rules, p: Option<&Proposal>) -> Vec<SightlineCast> {
+    if rules.sightlines.is_empty() {
+        return Vec::new();
+    }
+    let scene = sightline_scene(twin, rules);
+    let proposal = p.map(proposal_scene);
+    rules
+        .sightlines
+        .iter()
+        .map(|l| SightlineCast {
+            id: l.id.clone(),
+            from_name: l.from_name.clone(),
+            site: l.site.clone(),
+            site_name: l.site_name.clone(),
+            from: l.from,
+            to: l.to,
+            blocked_at: scene.first_hit(l.from, l.to).map(|t| at(l.from, l.to, t)),
+            proposal_blocks_at: proposal
+                .as_ref()
+                .and_then(|s| s.first_hit(l.from, l.to))
+                .map(|t| at(l.from, l.to, t)),
+        })
+        .collect()
+}
+
+/// The sightlines whose ground track crosses the proposal's footprint: clear before and blocked
+/// with the proposal (fail), clear with it (pass), or already blocked by the terrain or existing
+/// buildings (pass, said so); and, for every sightline whose view cone (the viewpoint and its
+/// monument's outline) the proposal enters, the share of the monument's visible surface it
+/// hides ([`crate::visible`]) against the rule's largest share. Cast by [`crate::sight`] on a
+/// flat Earth: over the 4 km of the royal axis the curvature term is under 0.3 m.
+fn sightline_rows(twin: &Twin, rules: &Rules, p: &Proposal, out: &mut Vec<RuleResult>) {
+    use geo::ConvexHull;
+    let track = |l: &crate::rules::Sightline| {
+        geo_types::Line::new(
+            geo_types::coord! { x: l.from[0], y: l.from[1] },
+            geo_types::coord! { x: l.to[0], y: l.to[1] },
+        )
+    };
+    let solids: Vec<Vec<crate::visible::Solid>> = rules
+        .sightlines
+        .iter()
+        .map(|l| crate::visible::monument_solids(twin, l.site_index, l.monument_height_m))
+        .collect();
+    let in_cone: Vec<bool> = rules
+        .sightlines
+        .iter()
+        .zip(&solids)
+        .map(|(l, s)| {
+            let mut pts = vec![geo_types::Point::new(l.from[0], l.from[1])];
+            for solid in s {
+                for poly in &solid.footprint.0 {
+                    pts.extend(poly.exterior().points());
+                }
+            }
+            p.footprint
+                .intersects(&geo_types::MultiPoint(pts).convex_hull())
+        })
+        .collect();
+    let crossing: Vec<bool> = rules
+        .sightlines
+        .iter()
+        .map(|l| p.footprint.intersects(&track(l)))
+        .collect();
+    if !crossing.iter().chain(&in_cone).any(|&c| c) {
+        return;
+    }
+    let scene = sightline_scene(twin, rules);
+    let proposal = proposal_scene(p);
+    for (l, _) in rules.sightlines.iter().zip(&crossing).filter(|(_, c)| **c) {
         let before = scene.occluded(l.from, l.to);
         let by_proposal = proposal.occluded(l.from, l.to);
         let (outcome, what) = match (before, by_proposal) {
@@ -317,6 +430,36 @@ fn sightline_rows(twin: &Twin, rules: &Rules, p: &Proposal, out: &mut Vec<RuleRe
                 l.from[2],
                 l.site_name.as_deref().unwrap_or(&l.site),
                 l.to[2]
+            ),
+        });
+    }
+    for ((l, s), _) in rules
+        .sightlines
+        .iter()
+        .zip(&solids)
+        .zip(&in_cone)
+        .filter(|(_, c)| **c)
+    {
+        let (samples, own) = crate::visible::monument_samples(s);
+        let loss = crate::visible::area_lost(&[&scene, &own], &proposal, l.from, &samples);
+        let pct = 100.0 * loss.fraction();
+        let limit = l.max_visible_area_lost_pct;
+        let ok = pct <= limit;
+        out.push(RuleResult {
+            rule: "visible_area_lost",
+            under: format!("{} {}", l.id, l.site),
+            outcome: if ok { Outcome::Pass } else { Outcome::Fail },
+            value: Some(pct),
+            limit: Some(limit),
+            detail: format!(
+                "{} from {}: the proposal hides {:.1} % of its visible surface ({} of {} points seen of {} sampled), {} the limit of {limit:.1} %",
+                l.site_name.as_deref().unwrap_or(&l.site),
+                l.from_name.as_deref().unwrap_or("the viewpoint"),
+                pct,
+                loss.lost,
+                loss.visible,
+                loss.samples,
+                if ok { "within" } else { "over" },
             ),
         });
     }

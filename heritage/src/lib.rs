@@ -14,6 +14,7 @@ pub mod proposal;
 pub mod rules;
 pub mod sight;
 pub mod viewshed;
+pub mod visible;
 
 pub use check::{breaches, check, Breach, Outcome, RuleResult, Verdict, ZoneHit};
 pub use error::{HeritageError, Result};

@@ -183,6 +183,14 @@ pub struct SightlineRule {
     /// Height above the ground of the point aimed at on each site (m, default 10).
     #[serde(default)]
     pub target_height_m: Option<f64>,
+    /// Height of a monument that has no building of the twin inside its outline: its outline
+    /// is taken as a prism this high above its lowest ground (m, default `target_height_m`).
+    #[serde(default)]
+    pub monument_height_m: Option<f64>,
+    /// The largest share of a monument's visible surface, seen from the viewpoint, that a
+    /// proposal may hide (per cent, default 5).
+    #[serde(default)]
+    pub max_visible_area_lost_pct: Option<f64>,
 }
 
 fn storey() -> f64 {
@@ -291,6 +299,12 @@ pub struct Sightline {
     pub site_name: Option<String>,
     /// The point aimed at (x, y, orthometric z).
     pub to: [f64; 3],
+    /// The monument's index in the heritage layer.
+    pub site_index: usize,
+    /// Height of the monument's outline prism when the twin has no building inside it (m).
+    pub monument_height_m: f64,
+    /// The largest share of its visible surface a proposal may hide (per cent).
+    pub max_visible_area_lost_pct: f64,
 }
 
 /// The resolved rules of a twin.
@@ -448,12 +462,15 @@ impl Rules {
             let what = format!("rules: sightline {}", l.id);
             let eye = positive(l.from.eye_height_m, &what)?.unwrap_or(1.6);
             let up = positive(l.target_height_m, &what)?.unwrap_or(10.0);
+            let monument_height_m = positive(l.monument_height_m, &what)?.unwrap_or(up);
+            let max_visible_area_lost_pct =
+                positive(l.max_visible_area_lost_pct, &what)?.unwrap_or(5.0);
             let (x, y) = to_project.apply(l.from.lon, l.from.lat)?;
             let g = ground_at(twin, x, y).ok_or_else(|| {
                 HeritageError::invalid(&what, "the viewpoint is outside the twin's terrain")
             })?;
             for key in &l.to {
-                let (_, site) = find(key, &what)?;
+                let (site_index, site) = find(key, &what)?;
                 let c = geo::Centroid::centroid(&site.polygon).ok_or_else(|| {
                     HeritageError::invalid(&what, format!("site {key} has no area"))
                 })?;
@@ -470,6 +487,9 @@ impl Rules {
                     site: site.id.clone(),
                     site_name: site.name.clone(),
                     to: [c.x(), c.y(), gt + up],
+                    site_index,
+                    monument_height_m,
+                    max_visible_area_lost_pct,
                 });
             }
         }

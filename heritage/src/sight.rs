@@ -60,8 +60,8 @@ pub struct Tri {
 pub enum Meet {
     /// Not at all (or only at the segment's ends, or in the triangle's plane).
     No,
-    /// Through its interior.
-    Interior,
+    /// Through its interior, at this parameter along the segment.
+    Interior(f64),
     /// On its boundary, at this parameter along the segment.
     Boundary(f64),
 }
@@ -137,7 +137,7 @@ impl Tri {
             return Meet::No;
         }
         if u > EPS && v > EPS && u + v < 1.0 - EPS {
-            Meet::Interior
+            Meet::Interior(t)
         } else {
             Meet::Boundary(t)
         }
@@ -146,7 +146,7 @@ impl Tri {
     /// Whether the segment `o + t·d`, t in (0, 1), crosses the triangle's interior.
     #[inline]
     pub fn crosses(&self, o: [f64; 3], d: [f64; 3]) -> bool {
-        self.meet(o, d) == Meet::Interior
+        matches!(self.meet(o, d), Meet::Interior(_))
     }
 }
 
@@ -156,12 +156,40 @@ pub fn occluded_by(tris: &[Tri], a: [f64; 3], b: [f64; 3]) -> bool {
     let mut touches = Vec::new();
     for t in tris {
         match t.meet(a, d) {
-            Meet::Interior => return true,
+            Meet::Interior(_) => return true,
             Meet::Boundary(u) => touches.push((t.solid, u)),
             Meet::No => {}
         }
     }
     two_touches(&mut touches)
+}
+
+/// The brute-force answer of [`Scene::first_hit`] over a list of triangles.
+pub fn first_hit_by(tris: &[Tri], a: [f64; 3], b: [f64; 3]) -> Option<f64> {
+    let d = sub(b, a);
+    let mut first = f64::INFINITY;
+    let mut touches = Vec::new();
+    for t in tris {
+        match t.meet(a, d) {
+            Meet::Interior(u) => first = first.min(u),
+            Meet::Boundary(u) => touches.push((t.solid, u)),
+            Meet::No => {}
+        }
+    }
+    first_blocking(first, &mut touches)
+}
+
+/// The nearest of an interior crossing (`first`) and the first touch of a solid touched at two
+/// places; None when nothing blocks.
+fn first_blocking(first: f64, touches: &mut [(u32, f64)]) -> Option<f64> {
+    touches.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+    let mut best = first;
+    for w in touches.windows(2) {
+        if w[0].0 == w[1].0 && w[1].1 - w[0].1 > 1e-7 {
+            best = best.min(w[0].1);
+        }
+    }
+    best.is_finite().then_some(best)
 }
 
 /// Whether one solid is touched at two different places along the segment.
@@ -254,7 +282,7 @@ impl Scene {
                 let first = n.index as usize;
                 for t in &self.tris[first..first + n.count as usize] {
                     match t.meet(a, d) {
-                        Meet::Interior => return true,
+                        Meet::Interior(_) => return true,
                         Meet::Boundary(u) => touches.push((t.solid, u)),
                         Meet::No => {}
                     }
@@ -269,6 +297,46 @@ impl Scene {
             }
         }
         two_touches(&mut touches)
+    }
+
+    /// Where the segment from `a` to `b` is first blocked: the parameter t in (0, 1) of the
+    /// nearest crossing (see [`Scene::occluded`] on touching), None when it is clear. The point
+    /// is `a + t·(b − a)`.
+    pub fn first_hit(&self, a: [f64; 3], b: [f64; 3]) -> Option<f64> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let d = sub(b, a);
+        let inv = [1.0 / d[0], 1.0 / d[1], 1.0 / d[2]];
+        let mut stack = [0u32; 64];
+        let mut top = 1;
+        let mut first = f64::INFINITY;
+        let mut touches: Vec<(u32, f64)> = Vec::new();
+        while top > 0 {
+            top -= 1;
+            let ni = stack[top] as usize;
+            let n = &self.nodes[ni];
+            if !slab(n, a, inv) {
+                continue;
+            }
+            if n.count > 0 {
+                let start = n.index as usize;
+                for t in &self.tris[start..start + n.count as usize] {
+                    match t.meet(a, d) {
+                        Meet::Interior(u) => first = first.min(u),
+                        Meet::Boundary(u) => touches.push((t.solid, u)),
+                        Meet::No => {}
+                    }
+                }
+            } else if top + 2 <= stack.len() {
+                stack[top] = n.index;
+                stack[top + 1] = ni as u32 + 1;
+                top += 2;
+            } else {
+                return first_hit_by(&self.tris, a, b);
+            }
+        }
+        first_blocking(first, &mut touches)
     }
 }
 
@@ -346,12 +414,18 @@ pub fn prism(footprint: &MultiPolygon<f64>, base: f64, top: f64, solid: u32, out
         for r in &rings {
             for i in 0..r.len() {
                 let (a, b) = (r[i], r[(i + 1) % r.len()]);
-                out.push(Tri::new(
+                out.push(Tri::of(
+                    solid,
                     [a.0, a.1, base],
                     [b.0, b.1, base],
                     [b.0, b.1, top],
                 ));
-                out.push(Tri::new([a.0, a.1, base], [b.0, b.1, top], [a.0, a.1, top]));
+                out.push(Tri::of(
+                    solid,
+                    [a.0, a.1, base],
+                    [b.0, b.1, top],
+                    [a.0, a.1, top],
+                ));
             }
         }
         let flat: Vec<(f64, f64)> = rings.iter().flatten().copied().collect();
@@ -474,6 +548,11 @@ mod tests {
         ] {
             assert_eq!(s.occluded(eye, [x, 0.0, 0.0]), hidden, "ground at x = {x}");
         }
+        // Where it is blocked: the line to (45, 0, 0) falls to the roof (z 10) at x = 22.5,
+        // halfway; the clear line to (80, 0, 0) has no hit.
+        let t = s.first_hit(eye, [45.0, 0.0, 0.0]).unwrap();
+        assert!((t - 0.5).abs() < 1e-12, "{t}");
+        assert_eq!(s.first_hit(eye, [80.0, 0.0, 0.0]), None);
         // Off the axis the same law holds along each ray: y = 10 at x = 60 is the edge too.
         assert!(s.occluded(eye, [59.9, 10.0, 0.0]));
         assert!(!s.occluded(eye, [60.1, 10.0, 0.0]));
@@ -534,6 +613,9 @@ mod tests {
             let b = [rnd() * 900.0, rnd() * 900.0, rnd() * 40.0];
             let brute = occluded_by(&all, a, b);
             assert_eq!(s.occluded(a, b), brute, "{a:?} -> {b:?}");
+            let hit = s.first_hit(a, b);
+            assert_eq!(hit.is_some(), brute, "{a:?} -> {b:?}");
+            assert_eq!(hit, first_hit_by(&all, a, b));
             blocked += brute as usize;
         }
         assert!(blocked > 200 && blocked < 1900, "{blocked}");

@@ -110,6 +110,38 @@ impl Surface {
         }
     }
 
+    /// The part of the grid within `radius` m of (x, y) (whole cells: the square of cells
+    /// around the cell holding the point), for a viewshed bounded in distance. None when the
+    /// point is outside the grid.
+    pub fn window(&self, x: f64, y: f64, radius: f64) -> Option<Surface> {
+        let oc = ((x - self.xmin) / self.cell).floor();
+        let or = ((self.ymax - y) / self.cell).floor();
+        if !(oc >= 0.0 && or >= 0.0 && oc < self.ncols as f64 && or < self.nrows as f64) {
+            return None;
+        }
+        let k = (radius / self.cell).ceil().max(0.0);
+        let c0 = (oc - k).max(0.0) as usize;
+        let c1 = (oc + k).min(self.ncols as f64 - 1.0) as usize;
+        let r0 = (or - k).max(0.0) as usize;
+        let r1 = (or + k).min(self.nrows as f64 - 1.0) as usize;
+        let ncols = c1 - c0 + 1;
+        let z = (r0..=r1)
+            .flat_map(|r| {
+                self.z[r * self.ncols + c0..r * self.ncols + c0 + ncols]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        Some(Surface {
+            ncols,
+            nrows: r1 - r0 + 1,
+            xmin: self.xmin + c0 as f64 * self.cell,
+            ymax: self.ymax - r0 as f64 * self.cell,
+            cell: self.cell,
+            z,
+        })
+    }
+
     /// Centre of a cell.
     pub fn centre(&self, col: usize, row: usize) -> (f64, f64) {
         (
@@ -255,7 +287,17 @@ pub fn proposal_difference(
     y: f64,
     o: &ViewshedOptions,
 ) -> Result<(Vec<Option<bool>>, Vec<bool>)> {
-    let mut s = Surface::of_twin(twin)?;
+    difference_on(Surface::of_twin(twin)?, proposal, x, y, o)
+}
+
+/// [`proposal_difference`] on a given surface (a window of the twin's).
+pub fn difference_on(
+    mut s: Surface,
+    proposal: &crate::Proposal,
+    x: f64,
+    y: f64,
+    o: &ViewshedOptions,
+) -> Result<(Vec<Option<bool>>, Vec<bool>)> {
     let before = viewshed(&s, x, y, o)?;
     s.burn(&proposal.footprint, proposal.top_m());
     let after = viewshed(&s, x, y, o)?;
@@ -265,6 +307,126 @@ pub fn proposal_difference(
         .map(|(b, a)| *b == Some(true) && *a == Some(false))
         .collect();
     Ok((before, lost))
+}
+
+/// The most runs (row stretches of cells) a GeoJSON viewshed may hold.
+pub const MAX_GEOJSON_RUNS: usize = 100_000;
+
+/// Runs of consecutive cells in a row for which `keep` holds: (row, first column, last column).
+pub fn runs(s: &Surface, keep: impl Fn(usize) -> bool) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    for r in 0..s.nrows {
+        let mut start = None;
+        for c in 0..=s.ncols {
+            let k = c < s.ncols && keep(r * s.ncols + c);
+            match (k, start) {
+                (true, None) => start = Some(c),
+                (false, Some(c0)) => {
+                    out.push((r, c0, c - 1));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A viewshed as a GeoJSON FeatureCollection in WGS84 for a map to drape: one Polygon per run
+/// of seen cells in a row (`"state": "seen"`), and, given the cells a proposal hides, one per
+/// run of those (`"state": "lost"`); the counts and the cell size as foreign members.
+pub fn to_geojson(
+    s: &Surface,
+    seen: &[Option<bool>],
+    lost: Option<&[bool]>,
+    crs: &twin_core::Crs,
+) -> Result<serde_json::Value> {
+    use twin_core::crs::Reprojector;
+    let t = Reprojector::new(crs, &twin_core::Crs::wgs84())?;
+    let mut sets = vec![(
+        "seen",
+        runs(s, |i| seen[i] == Some(true) && !lost.is_some_and(|l| l[i])),
+    )];
+    if let Some(l) = lost {
+        sets.push(("lost", runs(s, |i| l[i])));
+    }
+    let total: usize = sets.iter().map(|(_, r)| r.len()).sum();
+    if total > MAX_GEOJSON_RUNS {
+        return Err(HeritageError::invalid(
+            "viewshed GeoJSON",
+            format!(
+                "{total} runs of cells, more than {MAX_GEOJSON_RUNS}: ask for a GeoTIFF or a smaller radius"
+            ),
+        ));
+    }
+    let mut features = Vec::with_capacity(total);
+    for (state, rs) in &sets {
+        for &(r, c0, c1) in rs {
+            let (x0, x1) = (
+                s.xmin + c0 as f64 * s.cell,
+                s.xmin + (c1 + 1) as f64 * s.cell,
+            );
+            let (y1, y0) = (s.ymax - r as f64 * s.cell, s.ymax - (r + 1) as f64 * s.cell);
+            let mut ring = Vec::with_capacity(5);
+            for (x, y) in [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)] {
+                let (lon, lat) = t.apply(x, y)?;
+                ring.push(serde_json::json!([
+                    (lon * 1e7).round() / 1e7,
+                    (lat * 1e7).round() / 1e7
+                ]));
+            }
+            features.push(serde_json::json!({
+                "type": "Feature",
+                "properties": {"state": state, "cells": c1 - c0 + 1},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }));
+        }
+    }
+    Ok(serde_json::json!({
+        "type": "FeatureCollection",
+        "cell_m": s.cell,
+        "seen_cells": seen.iter().filter(|c| **c == Some(true)).count(),
+        "judged_cells": seen.iter().filter(|c| c.is_some()).count(),
+        "lost_cells": lost.map(|l| l.iter().filter(|c| **c).count()),
+        "features": features,
+    }))
+}
+
+/// The viewshed (and, with a proposal, the cells it hides) as the bytes of a float32 GeoTIFF:
+/// band 1 seen (1 seen, 0 hidden, NaN no data or beyond the distance), band 2 (with a proposal)
+/// 1 where the proposal hides a cell seen today.
+pub fn geotiff_bytes(
+    s: &Surface,
+    v: &[Option<bool>],
+    lost: Option<&[bool]>,
+    epsg: Option<u32>,
+) -> Result<Vec<u8>> {
+    let grid = scenarios::flood::GridSpec {
+        nx: s.ncols,
+        ny: s.nrows,
+        dx: s.cell,
+        xmin: s.xmin,
+        ymax: s.ymax,
+        epsg,
+    };
+    let seen = band(v);
+    let lost: Option<Vec<f32>> = lost.map(|l| l.iter().map(|&x| x as u8 as f32).collect());
+    let mut bands: Vec<&[f32]> = vec![&seen];
+    if let Some(l) = &lost {
+        bands.push(l);
+    }
+    scenarios::flood::geotiff::geotiff_bytes(&grid, &bands)
+        .map_err(|e| HeritageError::invalid("viewshed GeoTIFF", e))
+}
+
+fn band(v: &[Option<bool>]) -> Vec<f32> {
+    v.iter()
+        .map(|c| match c {
+            Some(true) => 1.0,
+            Some(false) => 0.0,
+            None => f32::NAN,
+        })
+        .collect()
 }
 
 /// Write a viewshed as a float32 GeoTIFF in the grid's CRS (`epsg`): 1 seen, 0 hidden, NaN no
@@ -283,15 +445,7 @@ pub fn write_geotiff(
         ymax: s.ymax,
         epsg,
     };
-    let band: Vec<f32> = v
-        .iter()
-        .map(|c| match c {
-            Some(true) => 1.0,
-            Some(false) => 0.0,
-            None => f32::NAN,
-        })
-        .collect();
-    scenarios::flood::geotiff::write_geotiff(path, &grid, &[&band])
+    scenarios::flood::geotiff::write_geotiff(path, &grid, &[&band(v)])
         .map_err(|e| HeritageError::invalid(format!("viewshed GeoTIFF {}", path.display()), e))
 }
 

@@ -333,3 +333,307 @@ fn a_tower_hides_the_cells_behind_it_in_the_viewshed() {
     }
     eprintln!("viewshed from Ngự Bình: a 60 m tower hides {n_lost} cells seen today");
 }
+
+/// The monuments' visible area lost: a 60 m tower 20 m wide on the axis 80 % of the way from
+/// Ngự Bình to Ngọ Môn hides part (not all) of the gate's visible surface, over the rules' 5 %;
+/// a 40 m wide one hides more; a 6 m building at the same place hides less; a building outside
+/// every view cone gets no such row.
+#[test]
+fn a_tower_hides_part_of_the_gates_visible_surface() {
+    let s = sample();
+    let (lon, lat) = lerp(NGU_BINH, NGO_MON, 0.8);
+    let row = |side: f64, h: f64| {
+        let text = square(lon, lat, side, serde_json::json!({"height": h}));
+        let p = Proposal::from_geojson(&text, &s.twin, &s.rules).unwrap();
+        let v = check(&s.twin, &s.rules, &p);
+        v.rules
+            .into_iter()
+            .find(|r| r.rule == "visible_area_lost" && r.under.ends_with("heritage:ngo-mon"))
+            .unwrap_or_else(|| panic!("no visible_area_lost row for Ngọ Môn"))
+    };
+    let tall = row(20.0, 60.0);
+    let wide = row(40.0, 60.0);
+    let low = row(20.0, 6.0);
+    eprintln!("{}\n{}\n{}", tall.detail, wide.detail, low.detail);
+    let (t, w, l) = (tall.value.unwrap(), wide.value.unwrap(), low.value.unwrap());
+    assert_eq!(tall.limit, Some(5.0));
+    assert!(t > 5.0 && t < 100.0, "{t}");
+    assert!(w > t, "40 m wide hides {w} %, 20 m {t} %");
+    assert_eq!(tall.outcome, Outcome::Fail, "{tall:?}");
+    assert!(l < t, "6 m hides {l} %, 60 m {t} %");
+    assert!(tall.detail.contains("points seen of"), "{}", tall.detail);
+    // The numbers in words agree with the value.
+    assert!(
+        tall.detail.contains(&format!("{t:.1} %")),
+        "{}",
+        tall.detail
+    );
+    // Outside every cone (east of the Ngự Bình – citadel lines): no row.
+    let text = square(107.6050, 16.4620, 12.0, serde_json::json!({"height": 8}));
+    let p = Proposal::from_geojson(&text, &s.twin, &s.rules).unwrap();
+    assert!(!check(&s.twin, &s.rules, &p)
+        .rules
+        .iter()
+        .any(|r| r.rule == "visible_area_lost"));
+}
+
+/// The protected sightlines cast with and without a proposal: where a 60 m tower blocks the
+/// line to Ngọ Môn is on the line, inside the tower's footprint and below its top.
+#[test]
+fn sightlines_say_where_they_are_blocked() {
+    use geo::Contains;
+    let s = sample();
+    let today = heritage::check::cast_sightlines(&s.twin, &s.rules, None);
+    assert_eq!(today.len(), s.rules.sightlines.len());
+    assert!(today.iter().all(|c| c.proposal_blocks_at.is_none()));
+    let (lon, lat) = lerp(NGU_BINH, NGO_MON, 0.8);
+    let text = square(lon, lat, 20.0, serde_json::json!({"height": 60}));
+    let p = Proposal::from_geojson(&text, &s.twin, &s.rules).unwrap();
+    let with = heritage::check::cast_sightlines(&s.twin, &s.rules, Some(&p));
+    let c = with.iter().find(|c| c.site == "heritage:ngo-mon").unwrap();
+    let at = c
+        .proposal_blocks_at
+        .expect("the tower blocks the gate's line");
+    // On the segment from the eye to the target.
+    let d = |a: [f64; 3], b: [f64; 3]| {
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    };
+    assert!((d(c.from, at) + d(at, c.to) - d(c.from, c.to)).abs() < 1e-6);
+    // On the tower's boundary (its near wall), below its top.
+    let inside = p.footprint.contains(&geo_types::Point::new(at[0], at[1]))
+        || geo::Distance::distance(
+            &geo::Euclidean,
+            &geo_types::Geometry::MultiPolygon(p.footprint.clone()),
+            &geo_types::Geometry::Point(geo_types::Point::new(at[0], at[1])),
+        ) < 1e-6;
+    assert!(inside, "{at:?}");
+    assert!(at[2] < p.top_m() && at[2] > p.base_m, "{at:?}");
+}
+
+fn utm(lon: f64, lat: f64) -> (f64, f64) {
+    Reprojector::new(&Crs::wgs84(), &sample().twin.crs)
+        .unwrap()
+        .apply(lon, lat)
+        .unwrap()
+}
+
+/// A CityJSON document of one building written by hand: an LoD1 block `side` m square centred
+/// on (x, y) of EPSG:32648 (or the given reference system), from z0 to z1, vertices as integers
+/// in millimetres with a transform.
+fn cityjson_block(x: f64, y: f64, side: f64, z0: f64, z1: f64, rs: &str) -> serde_json::Value {
+    let h = side / 2.0;
+    let mm = |v: f64| (v * 1000.0).round() as i64;
+    let corners = [(-h, -h), (h, -h), (h, h), (-h, h)];
+    let mut vertices = Vec::new();
+    for z in [z0, z1] {
+        for (dx, dy) in corners {
+            vertices.push(serde_json::json!([mm(dx), mm(dy), mm(z)]));
+        }
+    }
+    serde_json::json!({
+        "type": "CityJSON", "version": "2.0",
+        "transform": {"scale": [0.001, 0.001, 0.001], "translate": [x, y, 0.0]},
+        "metadata": {"referenceSystem": rs},
+        "CityObjects": {"p1": {"type": "Building", "attributes": {"roofType": "flat"},
+            "geometry": [{"type": "Solid", "lod": "1", "boundaries": [[
+                [[0, 3, 2, 1]], [[4, 5, 6, 7]], [[0, 1, 5, 4]], [[1, 2, 6, 5]], [[2, 3, 7, 6]], [[3, 0, 4, 7]]
+            ]]}]}},
+        "vertices": vertices
+    })
+}
+
+const TWIN_RS: &str = "https://www.opengis.net/def/crs/EPSG/0/32648";
+
+/// A CityJSON proposal is read as the GeoJSON one: the same 30 m block in the royal axis
+/// corridor, written as an LoD1 solid, gets the same verdict, rule by rule; an LoD2 gabled
+/// building's height is its ridge above its ground surface.
+#[test]
+fn cityjson_proposals_are_checked_like_geojson() {
+    let s = sample();
+    let (lon, lat) = lerp(PHU_VAN_LAU, NGU_BINH, 0.6);
+    let (x, y) = utm(lon, lat);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("heritage-cityjson");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("block.city.json");
+    std::fs::write(
+        &file,
+        cityjson_block(x, y, 20.0, 5.0, 35.0, TWIN_RS).to_string(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let input = file.display().to_string();
+    let p = Proposal::read(&text, &input, &s.twin, &s.rules).unwrap();
+    assert!((p.height_m - 30.0).abs() < 1e-9, "{}", p.height_m);
+    assert!(p.height_from.contains("LoD1"), "{}", p.height_from);
+    assert_eq!(p.roof.as_deref(), Some("flat"));
+    let v = check(&s.twin, &s.rules, &p);
+    assert!((v.area_m2 - 400.0).abs() < 1e-6, "{}", v.area_m2);
+    // The same block as GeoJSON (its corners taken back to WGS84).
+    let back = Reprojector::new(&s.twin.crs, &Crs::wgs84()).unwrap();
+    let ring: Vec<[f64; 2]> = [
+        (-10.0, -10.0),
+        (10.0, -10.0),
+        (10.0, 10.0),
+        (-10.0, 10.0),
+        (-10.0, -10.0),
+    ]
+    .iter()
+    .map(|(dx, dy)| {
+        let (a, b) = back.apply(x + dx, y + dy).unwrap();
+        [a, b]
+    })
+    .collect();
+    let gj = serde_json::json!({"type": "Feature", "properties": {"height": 30, "roof:shape": "flat"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]}});
+    let g = check(
+        &s.twin,
+        &s.rules,
+        &Proposal::read(&gj.to_string(), "proposal.geojson", &s.twin, &s.rules).unwrap(),
+    );
+    // Rule, site, outcome, value and limit to 0.1.
+    type Row = (String, String, Outcome, Option<i64>, Option<i64>);
+    let key = |v: &heritage::Verdict| -> Vec<Row> {
+        v.rules
+            .iter()
+            .map(|r| {
+                (
+                    r.rule.to_string(),
+                    r.under.clone(),
+                    r.outcome,
+                    r.value.map(|x| (x * 10.0).round() as i64),
+                    r.limit.map(|x| (x * 10.0).round() as i64),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key(&v), key(&g));
+    assert!(!v.permitted);
+    let h = v.failures().find(|r| r.rule == "height_limit").unwrap();
+    assert_eq!((h.value, h.limit), (Some(30.0), Some(14.0)));
+
+    // LoD2, gabled: walls to 8 m, the ridge at 12 m, on a ground surface at 3 m; outside
+    // every zone (as the 8 m GeoJSON proposal).
+    let (x, y) = utm(107.6050, 16.4620);
+    let mm = |v: f64| (v * 1000.0).round() as i64;
+    let mut vertices = Vec::new();
+    for (dx, dy, z) in [
+        (-6.0, -5.0, 3.0),
+        (6.0, -5.0, 3.0),
+        (6.0, 5.0, 3.0),
+        (-6.0, 5.0, 3.0),
+        (-6.0, -5.0, 11.0),
+        (6.0, -5.0, 11.0),
+        (6.0, 5.0, 11.0),
+        (-6.0, 5.0, 11.0),
+        (-6.0, 0.0, 15.0),
+        (6.0, 0.0, 15.0),
+    ] {
+        vertices.push(serde_json::json!([mm(dx), mm(dy), mm(z)]));
+    }
+    let lod2 = serde_json::json!({
+        "type": "CityJSON", "version": "1.1",
+        "transform": {"scale": [0.001, 0.001, 0.001], "translate": [x, y, 0.0]},
+        "metadata": {"referenceSystem": TWIN_RS},
+        "CityObjects": {"house": {"type": "Building", "attributes": {"roofType": "gabled"},
+            "geometry": [{"type": "Solid", "lod": "2.2",
+                "boundaries": [[
+                    [[0, 3, 2, 1]],
+                    [[0, 1, 5, 4]], [[2, 3, 7, 6]],
+                    [[1, 2, 6, 9, 5]], [[3, 0, 4, 8, 7]],
+                    [[4, 5, 9, 8]], [[6, 7, 8, 9]]
+                ]],
+                "semantics": {"surfaces": [{"type": "GroundSurface"}, {"type": "WallSurface"}, {"type": "RoofSurface"}],
+                    "values": [[0, 1, 1, 1, 1, 2, 2]]}}]}},
+        "vertices": vertices
+    });
+    let p = Proposal::read(&lod2.to_string(), "house.city.json", &s.twin, &s.rules).unwrap();
+    assert!((p.height_m - 12.0).abs() < 1e-9, "{}", p.height_m);
+    assert!(p.height_from.contains("LoD2.2"), "{}", p.height_from);
+    assert!((geo::Area::unsigned_area(&p.footprint) - 120.0).abs() < 1e-6);
+    let v = check(&s.twin, &s.rules, &p);
+    assert!(v.permitted && v.zones.is_empty(), "{v:#?}");
+}
+
+/// Malformed CityJSON proposals are refused with the file and the place named.
+#[test]
+fn malformed_cityjson_proposals_name_the_file_and_the_place() {
+    let s = sample();
+    let (x, y) = utm(107.6050, 16.4620);
+    let good = cityjson_block(x, y, 10.0, 3.0, 11.0, TWIN_RS);
+    let err = |doc: &serde_json::Value| {
+        Proposal::read(&doc.to_string(), "bad.city.json", &s.twin, &s.rules)
+            .expect_err("refused")
+            .to_string()
+    };
+    // A CRS that is neither the twin's nor WGS84.
+    let mut d = good.clone();
+    d["metadata"]["referenceSystem"] = "https://www.opengis.net/def/crs/EPSG/0/7415".into();
+    let e = err(&d);
+    assert!(
+        e.starts_with("bad.city.json: metadata.referenceSystem:"),
+        "{e}"
+    );
+    assert!(e.contains("neither the twin's CRS"), "{e}");
+    // No reference system at all.
+    let mut d = good.clone();
+    d["metadata"] = serde_json::json!({});
+    let e = err(&d);
+    assert!(
+        e.contains("bad.city.json: metadata.referenceSystem: missing"),
+        "{e}"
+    );
+    // A vertex index past the list.
+    let mut d = good.clone();
+    d["CityObjects"]["p1"]["geometry"][0]["boundaries"][0][1][0][2] = 99.into();
+    let e = err(&d);
+    assert!(e.starts_with("bad.city.json: "), "{e}");
+    assert!(e.contains("p1") && e.contains("99"), "{e}");
+    // No transform.
+    let mut d = good.clone();
+    d.as_object_mut().unwrap().remove("transform");
+    let e = err(&d);
+    assert!(
+        e.starts_with("bad.city.json: ") && e.contains("transform"),
+        "{e}"
+    );
+    // CityJSON 1.0.
+    let mut d = good.clone();
+    d["version"] = "1.0".into();
+    assert_eq!(
+        err(&d),
+        "bad.city.json: version: Some(\"1.0\"): a proposal is CityJSON 1.1 or 2.0"
+    );
+    // Two buildings.
+    let mut d = good.clone();
+    let second = d["CityObjects"]["p1"].clone();
+    d["CityObjects"]["p2"] = second;
+    let e = err(&d);
+    assert!(e.contains("CityObjects: 2 buildings"), "{e}");
+    // Not JSON at all: the line and column.
+    let e = Proposal::read(
+        "{\"type\": \"CityJSON\",",
+        "bad.city.json",
+        &s.twin,
+        &s.rules,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("bad.city.json: line 1 column"), "{e}");
+    // In WGS84 it is accepted (x = lon, y = lat).
+    let wgs = serde_json::json!({
+        "type": "CityJSON", "version": "2.0",
+        "transform": {"scale": [1e-7, 1e-7, 0.001], "translate": [107.6050, 16.4620, 0.0]},
+        "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/4326"},
+        "CityObjects": {"p1": {"type": "Building",
+            "geometry": [{"type": "Solid", "lod": "1", "boundaries": [[
+                [[0, 3, 2, 1]], [[4, 5, 6, 7]], [[0, 1, 5, 4]], [[1, 2, 6, 5]], [[2, 3, 7, 6]], [[3, 0, 4, 7]]
+            ]]}]}},
+        "vertices": [[0, 0, 3000], [1000, 0, 3000], [1000, 1000, 3000], [0, 1000, 3000],
+                     [0, 0, 11000], [1000, 0, 11000], [1000, 1000, 11000], [0, 1000, 11000]]
+    });
+    let p = Proposal::read(&wgs.to_string(), "wgs.city.json", &s.twin, &s.rules).unwrap();
+    assert!((p.height_m - 8.0).abs() < 1e-9);
+    // 1e-4° square: about 10.7 m × 11.1 m.
+    let a = geo::Area::unsigned_area(&p.footprint);
+    assert!((a - 118.0).abs() < 3.0, "{a}");
+}

@@ -57,6 +57,8 @@ pub const OPEN_WRITES: &[(&str, &str)] = &[("POST", "/open311/v2/requests.json")
 pub const READS_WITH_BODY: &[(&str, &str)] = &[
     ("POST", "/api/layers/{layer}/intersects"),
     ("POST", "/api/heritage/check"),
+    ("POST", "/api/heritage/viewshed"),
+    ("POST", "/api/heritage/sightlines"),
 ];
 
 /// Routes public even on a private server: the viewer's page and files (so people can sign

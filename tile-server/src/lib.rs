@@ -260,6 +260,9 @@ pub struct AppState {
         heritage::check,
         heritage::breaches,
         heritage::exposure,
+        heritage::viewshed,
+        heritage::sightlines,
+        heritage::sightlines_with,
         ogc::landing,
         ogc::conformance,
         ogc::collections,
@@ -300,7 +303,7 @@ pub struct AppState {
     ),
     components(schemas(push::Push, api::LayerList, api::LayerSummary, api::FeatureCollection, features::Link, ogc::Landing, ogc::Conformance, ogc::Collections, ogc::Collection, ogc::Extent, ogc::Spatial, error::ErrorBody, error::ErrorDetail,
         runs::ScenarioList, runs::ScenarioEntry, runs::RunStarted, runs::RunList, runs::RunDetail, runs::Cancelling,
-        runs::WaterIndex, runs::WaterTime)),
+        runs::WaterIndex, runs::WaterTime, heritage::ViewshedRequest, heritage::ViewshedFormat, heritage::SightlinesRequest)),
     tags(
         (name = "features", description = "Vector layers as GeoJSON"),
         (name = "ogc", description = "OGC API - Features - Part 1 (core, GeoJSON): the vector layers as collections, for QGIS and GDAL"),
@@ -683,6 +686,11 @@ pub fn app(
         .route("/api/heritage/check", post(heritage::check))
         .route("/api/heritage/breaches", get(heritage::breaches))
         .route("/api/heritage/exposure", get(heritage::exposure))
+        .route("/api/heritage/viewshed", post(heritage::viewshed))
+        .route(
+            "/api/heritage/sightlines",
+            get(heritage::sightlines).post(heritage::sightlines_with),
+        )
         .route("/ogc", get(ogc::landing))
         .route("/ogc/conformance", get(ogc::conformance))
         .route("/ogc/collections", get(ogc::collections))

@@ -977,3 +977,145 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
     }
     eprintln!("screenshot: {}", out.join("live.png").display());
 }
+
+/// The heritage panel (`web/js/heritage.js`, driven by `web/tests/heritage.mjs`) on the sample
+/// twin: the zones are draped (the screen pixel at the royal axis corridor's point blends the
+/// zone's colour in, as its alpha says); a 30 m proposal drawn by clicking its corners on the
+/// screen in the corridor is refused, the page naming the height rule and its numbers, the
+/// same as the API says for the footprint drawn; an 8 m one outside every zone is permitted;
+/// the sightlines are drawn red where blocked and green where clear.
+#[test]
+fn viewer_heritage_panel_draws_and_checks_proposals() {
+    if skip_or_check_tools() {
+        return;
+    }
+    let _browser = one_browser();
+    let (addr, dir, _twin) = common::serve_sample_with_scenarios("browser-heritage", |_| {});
+    let base = format!("http://{addr}");
+    let out = dir.join("heritage-shots");
+    // 60 % of the way from Phu Văn Lâu to Ngự Bình: on the royal axis corridor's centre line.
+    let (lon, lat) = (
+        107.5809 + (107.5961 - 107.5809) * 0.6,
+        16.4655 + (16.4418 - 16.4655) * 0.6,
+    );
+    let (r, ok, _) = node_script(
+        "heritage.mjs",
+        &[
+            base.clone(),
+            out.display().to_string(),
+            "--refused".into(),
+            format!("{lon},{lat},20,30"),
+            "--permitted".into(),
+            "107.6050,16.4620,12,8".into(),
+        ],
+        Duration::from_secs(900),
+    );
+    assert!(ok, "{r:#}");
+    assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{r:#}");
+    assert_eq!(r["failedRequests"].as_array().unwrap().len(), 0, "{r:#}");
+
+    // Zones draped: the pixel at the corridor's point blends the zone's colour over the ground
+    // below: per channel the share of the zone's colour, (on − off) / (zone − off), is that of
+    // one or two layers of alpha 0.55 (the globe and the terrain tiles are both classified),
+    // 0.55 to 0.80, within 0.1.
+    let hex = r["zoneColour"].as_str().unwrap().trim_start_matches('#');
+    let zone: Vec<f64> = (0..3)
+        .map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).unwrap() as f64)
+        .collect();
+    let px = |key: &str| -> Vec<f64> {
+        r[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (on, off) = (px("pixelWithZones"), px("pixelWithoutZones"));
+    let mut judged = 0;
+    for k in 0..3 {
+        if (zone[k] - off[k]).abs() < 15.0 {
+            continue;
+        }
+        judged += 1;
+        let share = (on[k] - off[k]) / (zone[k] - off[k]);
+        assert!(
+            (0.45..=0.9).contains(&share),
+            "channel {k}: {share} (zone {zone:?}, with {on:?}, without {off:?})"
+        );
+    }
+    assert!(judged >= 2, "zone {zone:?} too close to the ground {off:?}");
+
+    // The refused one: the page's verdict against the API's for the footprint drawn.
+    let page = &r["refused"];
+    let outcome = page["outcome"].as_str().unwrap();
+    assert!(outcome.starts_with("REFUSED"), "{outcome}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let api: Value = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/api/heritage/check"))
+            .header("content-type", "application/json")
+            .body(page["proposal"].to_string())
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    });
+    assert_eq!(api["permitted"], false, "{api:#}");
+    let rows = page["rows"].as_array().unwrap();
+    let api_rules = api["rules"].as_array().unwrap();
+    assert_eq!(rows.len(), api_rules.len(), "{rows:?} vs {api:#}");
+    for (row, rule) in rows.iter().zip(api_rules) {
+        assert_eq!(row[1], rule["rule"], "{row:?}");
+        assert_eq!(
+            row[0].as_str().unwrap().replace(' ', "_"),
+            rule["outcome"].as_str().unwrap()
+        );
+        assert_eq!(row[5], rule["detail"], "{row:?}");
+    }
+    let height = rows
+        .iter()
+        .find(|row| row[1] == "height_limit" && row[0] == "fail")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(
+        (height[3].as_str(), height[4].as_str()),
+        (Some("30.00"), Some("14.00"))
+    );
+    assert!(
+        height[5]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 14.0 m by 16.0 m"),
+        "{height:?}"
+    );
+    // The drawn corners are where they were clicked (within a couple of pixels at 400 m).
+    let drawn = page["drawn"].as_array().unwrap();
+    assert_eq!(drawn.len(), 4, "{drawn:?}");
+    // Sightlines coloured by status.
+    for (line, colour) in page["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(page["lineColours"].as_array().unwrap())
+    {
+        let want = if line["status"] == "clear" {
+            "#00ff00"
+        } else {
+            "#ff0000"
+        };
+        assert_eq!(colour, want, "{line}");
+    }
+
+    let page = &r["permitted"];
+    assert!(
+        page["outcome"].as_str().unwrap().starts_with("PERMITTED"),
+        "{page:#}"
+    );
+    assert_eq!(page["rows"].as_array().unwrap().len(), 0, "{page:#}");
+    for shot in ["zones.png", "refused.png", "permitted.png"] {
+        assert!(
+            std::fs::metadata(out.join(shot)).unwrap().len() > 10_000,
+            "{shot}"
+        );
+    }
+    eprintln!("heritage screenshots in {}", out.display());
+}

@@ -27,6 +27,13 @@ fn fx() -> &'static Fx {
     })
 }
 
+impl Fx {
+    /// The rules the server resolved (the same file, resolved again).
+    fn heritage_rules(&self) -> heritage::Rules {
+        heritage::Rules::load(&self.dir, &self.twin).unwrap()
+    }
+}
+
 async fn get_json(path: &str) -> (u16, Value) {
     let r = reqwest::get(format!("{}{path}", fx().base)).await.unwrap();
     let s = r.status().as_u16();
@@ -290,4 +297,211 @@ async fn layers_carry_the_twins_attribution() {
     let want = cfg.attribution.expect("data/hue names its attribution");
     assert!(want.contains("© OpenStreetMap contributors"), "{want}");
     assert_eq!(v["attribution"].as_str(), Some(want.as_str()), "{v}");
+}
+
+const NGU_BINH: (f64, f64) = (107.5961, 16.4418);
+const NGO_MON: (f64, f64) = (107.5792, 16.4677);
+
+fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {
+    (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
+}
+
+/// A square footprint `side` m wide centred on (lon, lat), `height` m high.
+fn square(lon: f64, lat: f64, side: f64, height: f64) -> Value {
+    let (dx, dy) = (side / 2.0 / 106_700.0, side / 2.0 / 110_700.0);
+    serde_json::json!({"type": "Feature", "properties": {"height": height},
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [lon - dx, lat - dy], [lon + dx, lat - dy], [lon + dx, lat + dy], [lon - dx, lat + dy], [lon - dx, lat - dy]]]}})
+}
+
+async fn post_raw(path: &str, body: String) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", fx().base))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (s, h) = (r.status().as_u16(), r.headers().clone());
+    (s, h, r.bytes().await.unwrap().to_vec())
+}
+
+/// `POST /api/heritage/viewshed` from Ngự Bình's summit within 3 km: the same cells as the
+/// engine's viewshed over the twin's whole grid (the window changes nothing), as GeoTIFF (read
+/// back by gdalinfo) and as GeoJSON whose runs add up to the seen cells; with a 60 m tower down
+/// the axis, the cells it hides as the engine counts them; bounds refused with 400.
+#[tokio::test]
+async fn viewshed_over_http() {
+    use heritage::viewshed::{proposal_difference, viewshed, Surface, ViewshedOptions};
+    let f = fx();
+    let radius = 3000.0;
+    let (ox, oy) = twin_core::crs::Reprojector::new(&twin_core::Crs::wgs84(), &f.twin.crs)
+        .unwrap()
+        .apply(NGU_BINH.0, NGU_BINH.1)
+        .unwrap();
+    let o = ViewshedOptions {
+        max_distance: Some(radius),
+        ..ViewshedOptions::default()
+    };
+    let full = viewshed(&Surface::of_twin(&f.twin).unwrap(), ox, oy, &o).unwrap();
+    let seen = full.iter().filter(|c| **c == Some(true)).count();
+    let judged = full.iter().filter(|c| c.is_some()).count();
+    // The disc of 3 km in 30 m cells: about π·100² cells.
+    assert!(
+        (judged as f64 - std::f64::consts::PI * 1e4).abs() < 400.0,
+        "{judged}"
+    );
+
+    let req =
+        serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "height": 2.0, "radius": radius});
+    let (s, h, body) = post_raw("/api/heritage/viewshed", req.to_string()).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(h["content-type"], "image/tiff");
+    assert_eq!(h["x-seen-cells"].to_str().unwrap(), seen.to_string());
+    assert_eq!(h["x-judged-cells"].to_str().unwrap(), judged.to_string());
+    let tif = f.dir.join("viewshed-http.tif");
+    std::fs::write(&tif, &body).unwrap();
+    let info = std::process::Command::new("gdalinfo")
+        .args(["-stats", "-json"])
+        .arg(&tif)
+        .output()
+        .expect("gdalinfo (gdal-bin) runs");
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["size"], serde_json::json!([201, 201]));
+    // GDAL's statistics over the band (NaN is no data): the mean is the share seen.
+    let mean: f64 = info["bands"][0]["metadata"][""]["STATISTICS_MEAN"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((mean - seen as f64 / judged as f64).abs() < 1e-9, "{mean}");
+    assert!(info["coordinateSystem"]["wkt"]
+        .as_str()
+        .unwrap()
+        .contains("32648"));
+
+    let req = serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": radius, "format": "geojson"});
+    let (s, v) = post_json("/api/heritage/viewshed", req.to_string()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["seen_cells"].as_u64(), Some(seen as u64));
+    let cells: u64 = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["cells"].as_u64().unwrap())
+        .sum();
+    assert_eq!(cells, seen as u64);
+    // Every polygon within the radius (and a cell) of the summit, in degrees.
+    for f in v["features"].as_array().unwrap() {
+        for p in f["geometry"]["coordinates"][0].as_array().unwrap() {
+            let (dlon, dlat) = (
+                p[0].as_f64().unwrap() - NGU_BINH.0,
+                p[1].as_f64().unwrap() - NGU_BINH.1,
+            );
+            assert!(
+                (dlon * 106_700.0).hypot(dlat * 110_700.0) < radius + 100.0,
+                "{p}"
+            );
+        }
+    }
+
+    // With a 60 m tower a kilometre down the axis.
+    let (lon, lat) = lerp(NGU_BINH, NGO_MON, 0.3);
+    let tower = square(lon, lat, 40.0, 60.0);
+    let p =
+        heritage::Proposal::from_geojson(&tower.to_string(), &f.twin, &f.heritage_rules()).unwrap();
+    let (_, lost) = proposal_difference(&f.twin, &p, ox, oy, &o).unwrap();
+    let n_lost = lost.iter().filter(|l| **l).count();
+    assert!(n_lost > 10, "{n_lost}");
+    let req = serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": radius, "format": "geojson", "proposal": tower});
+    let (s, v) = post_json("/api/heritage/viewshed", req.to_string()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["lost_cells"].as_u64(), Some(n_lost as u64));
+    let lost_runs: u64 = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["properties"]["state"] == "lost")
+        .map(|f| f["properties"]["cells"].as_u64().unwrap())
+        .sum();
+    assert_eq!(lost_runs, n_lost as u64);
+
+    // Bounded: radius over 10 km, a point off the terrain, a bad proposal.
+    for (body, says) in [
+        (
+            serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": 20000}),
+            "at most 10000",
+        ),
+        (
+            serde_json::json!({"lon": 106.0, "lat": 16.0, "radius": 500}),
+            "outside the twin's terrain",
+        ),
+        (
+            serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1, "radius": 500, "proposal": {"type": "Feature"}}),
+            "geometry",
+        ),
+        (
+            serde_json::json!({"lon": NGU_BINH.0, "lat": NGU_BINH.1}),
+            "radius",
+        ),
+    ] {
+        let (s, v) = post_json("/api/heritage/viewshed", body.to_string()).await;
+        assert_eq!(s, 400, "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{v}"
+        );
+    }
+}
+
+/// `GET`/`POST /api/heritage/sightlines`: one line per viewpoint and monument, the status the
+/// engine gives; with a 60 m tower on the axis the line to Ngọ Môn is blocked by it, where
+/// the line meets the tower.
+#[tokio::test]
+async fn sightlines_over_http() {
+    let f = fx();
+    let rules = f.heritage_rules();
+    let (s, v) = get_json("/api/heritage/sightlines").await;
+    assert_eq!(s, 200, "{v}");
+    let feats = v["features"].as_array().unwrap();
+    assert_eq!(feats.len(), rules.sightlines.len());
+    let casts = heritage::check::cast_sightlines(&f.twin, &rules, None);
+    for (ft, c) in feats.iter().zip(&casts) {
+        assert_eq!(ft["properties"]["site"], c.site.as_str());
+        assert_eq!(ft["properties"]["blocked"], c.blocked_at.is_some());
+        assert_eq!(ft["geometry"]["type"], "LineString");
+    }
+    let (lon, lat) = lerp(NGU_BINH, NGO_MON, 0.8);
+    let body = serde_json::json!({"proposal": square(lon, lat, 20.0, 60.0)});
+    let (s, v) = post_json("/api/heritage/sightlines", body.to_string()).await;
+    assert_eq!(s, 200, "{v}");
+    let gate = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["site"] == "heritage:ngo-mon")
+        .unwrap();
+    assert_eq!(
+        gate["properties"]["status"], "blocked_by_proposal",
+        "{gate}"
+    );
+    let at = &gate["properties"]["proposal_blocks_at"];
+    let (dlon, dlat) = (at[0].as_f64().unwrap() - lon, at[1].as_f64().unwrap() - lat);
+    // On the tower's near wall: within its half-diagonal (14.2 m) of its centre.
+    assert!((dlon * 106_700.0).hypot(dlat * 110_700.0) < 14.5, "{at}");
+    // An empty body is the same as GET.
+    let (s, v2) = post_json("/api/heritage/sightlines", String::new()).await;
+    assert_eq!(s, 200);
+    let (_, v1) = get_json("/api/heritage/sightlines").await;
+    assert_eq!(v1, v2);
+    // The OpenAPI document names the routes.
+    let (_, doc) = get_json("/api/openapi.json").await;
+    assert!(doc["paths"]["/api/heritage/viewshed"]["post"].is_object());
+    assert!(doc["paths"]["/api/heritage/sightlines"]["post"].is_object());
+    assert!(doc["components"]["schemas"]["ViewshedRequest"]["properties"]["radius"].is_object());
 }

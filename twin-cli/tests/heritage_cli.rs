@@ -165,3 +165,55 @@ fn check_and_breaches_on_the_sample_twin() {
         text(&o)
     );
 }
+
+/// `twin heritage check` reads a CityJSON proposal (here in WGS84: an LoD1 block 30 m high,
+/// about 21 × 22 m, in the royal axis corridor) as it reads GeoJSON; a CityJSON file in a CRS
+/// that is neither the twin's nor WGS84 is refused naming the file and the member.
+#[test]
+fn check_reads_cityjson_proposals() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("hue");
+    copy_sample_twin(&t);
+    let ts = t.to_str().unwrap();
+    let (lon, lat) = (
+        107.5809 + (107.5961 - 107.5809) * 0.6,
+        16.4655 + (16.4418 - 16.4655) * 0.6,
+    );
+    let (h, z0, z1) = (1000, 4000, 34000); // 1e-4° half side; z in mm
+    let block = |rs: &str| {
+        serde_json::json!({
+            "type": "CityJSON", "version": "2.0",
+            "transform": {"scale": [1e-7, 1e-7, 0.001], "translate": [lon, lat, 0.0]},
+            "metadata": {"referenceSystem": rs},
+            "CityObjects": {"hotel": {"type": "Building", "attributes": {"roofType": "hipped"},
+                "geometry": [{"type": "Solid", "lod": "1", "boundaries": [[
+                    [[0, 3, 2, 1]], [[4, 5, 6, 7]], [[0, 1, 5, 4]], [[1, 2, 6, 5]], [[2, 3, 7, 6]], [[3, 0, 4, 7]]
+                ]]}]}},
+            "vertices": [[-h, -h, z0], [h, -h, z0], [h, h, z0], [-h, h, z0],
+                         [-h, -h, z1], [h, -h, z1], [h, h, z1], [-h, h, z1]]
+        })
+        .to_string()
+    };
+    let p = dir.path().join("hotel.city.json");
+    std::fs::write(&p, block("https://www.opengis.net/def/crs/EPSG/0/4326")).unwrap();
+    let o = twin(&["heritage", "check", ts, p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("30.0 m (CityJSON LoD1 geometry of hotel"),
+        "{out}"
+    );
+    assert!(out.contains("FAIL  height_limit    Royal axis sightline corridor: height 30.0 m over the limit of 14.0 m by 16.0 m"), "{out}");
+    assert!(out.contains("verdict: REFUSED"), "{out}");
+
+    let bad = dir.path().join("rd.city.json");
+    std::fs::write(&bad, block("https://www.opengis.net/def/crs/EPSG/0/7415")).unwrap();
+    let o = twin(&["heritage", "check", ts, bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("{}: metadata.referenceSystem:", bad.display()))
+            && out.contains("neither the twin's CRS"),
+        "{out}"
+    );
+}

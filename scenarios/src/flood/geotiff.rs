@@ -18,17 +18,44 @@ const RASTER_PIXEL_IS_AREA: u16 = 1;
 /// Write `bands` (each `grid.cells()` values, row-major from the north row) as a float32
 /// GeoTIFF in the grid's CRS. NaN marks nodata.
 pub fn write_geotiff(path: &Path, grid: &GridSpec, bands: &[&[f32]]) -> Result<()> {
+    check_bands(&path.display().to_string(), grid, bands)?;
+    let file = std::fs::File::create(path).map_err(|e| ScenarioError::io(path, e))?;
+    encode_geotiff(
+        BufWriter::new(file),
+        &path.display().to_string(),
+        grid,
+        bands,
+    )
+}
+
+/// The bytes of the GeoTIFF [`write_geotiff`] writes (for a server's response).
+pub fn geotiff_bytes(grid: &GridSpec, bands: &[&[f32]]) -> Result<Vec<u8>> {
+    check_bands("in memory", grid, bands)?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    encode_geotiff(&mut out, "in memory", grid, bands)?;
+    Ok(out.into_inner())
+}
+
+fn check_bands(what: &str, grid: &GridSpec, bands: &[&[f32]]) -> Result<()> {
     let n = grid.cells();
     if bands.is_empty() || bands.iter().any(|b| b.len() != n) {
         return Err(ScenarioError::invalid(
-            format!("raster {}", path.display()),
+            format!("raster {what}"),
             format!("bands must each hold {n} values"),
         ));
     }
-    let fail =
-        |e: tiff::TiffError| ScenarioError::invalid(format!("GeoTIFF {}", path.display()), e);
-    let file = std::fs::File::create(path).map_err(|e| ScenarioError::io(path, e))?;
-    let mut enc = TiffEncoder::new(BufWriter::new(file)).map_err(fail)?;
+    Ok(())
+}
+
+fn encode_geotiff<W: std::io::Write + std::io::Seek>(
+    w: W,
+    what: &str,
+    grid: &GridSpec,
+    bands: &[&[f32]],
+) -> Result<()> {
+    let n = grid.cells();
+    let fail = |e: tiff::TiffError| ScenarioError::invalid(format!("GeoTIFF {what}"), e);
+    let mut enc = TiffEncoder::new(w).map_err(fail)?;
     let mut img = enc
         .new_image::<Gray32Float>(grid.nx as u32, grid.ny as u32)
         .map_err(fail)?;

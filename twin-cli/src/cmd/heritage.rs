@@ -13,12 +13,14 @@ use twin_core::TwinDir;
 #[derive(clap::Subcommand)]
 pub enum HeritageCmd {
     /// Judge a proposed building (a GeoJSON Feature in WGS84 with `height` in metres or
-    /// `storeys`, optionally `roof:shape`) against the zones' rules and the protected views:
-    /// one row per rule with its numbers. Exits with status 2 when the proposal is refused.
+    /// `storeys`, optionally `roof:shape`; or a CityJSON 1.1/2.0 document of one building,
+    /// LoD1/LoD2, in the twin's CRS or WGS84) against the zones' rules, the protected views and
+    /// sightlines and the monuments' visible area: one row per rule with its numbers. Exits
+    /// with status 2 when the proposal is refused.
     Check {
         /// The twin folder (its heritage layer and heritage_rules.toml).
         twin: PathBuf,
-        /// The proposal (GeoJSON).
+        /// The proposal (GeoJSON or CityJSON).
         proposal: PathBuf,
         /// Print the verdict as JSON.
         #[arg(long)]
@@ -90,8 +92,7 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             let rules = Rules::load(&twin, &t)?;
             let text = std::fs::read_to_string(&proposal)
                 .with_context(|| format!("reading {}", proposal.display()))?;
-            let p = Proposal::from_geojson(&text, &t, &rules)
-                .with_context(|| proposal.display().to_string())?;
+            let p = Proposal::read(&text, &proposal.display().to_string(), &t, &rules)?;
             let v = heritage::check(&t, &rules, &p);
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -137,8 +138,7 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
                     let rules = Rules::load(&twin, &t)?;
                     let text = std::fs::read_to_string(p)
                         .with_context(|| format!("reading {}", p.display()))?;
-                    let prop = Proposal::from_geojson(&text, &t, &rules)
-                        .with_context(|| p.display().to_string())?;
+                    let prop = Proposal::read(&text, &p.display().to_string(), &t, &rules)?;
                     let (v, lost) = proposal_difference(&t, &prop, x, y, &o)?;
                     (v, Some(lost))
                 }

@@ -58,8 +58,20 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
 /// A whole `.city.json` document: read it into memory and parse it at once.
 fn import_document(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Imported> {
     let text = std::fs::read_to_string(path).map_err(|e| TwinError::io(path, e))?;
+    import_text(path, &text, opts, progress)
+}
+
+/// A CityJSON document already in memory (an upload), read as [`import`] reads a file;
+/// `name` stands for the file in errors.
+pub fn import_text(
+    name: &Path,
+    text: &str,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<Imported> {
+    let path = name;
     progress.start("reading CityJSON", text.len() as u64);
-    let doc: CityJSON = parse_json(path, &text, None)?;
+    let doc: CityJSON = parse_json(path, text, None)?;
     progress.inc(text.len() as u64);
     progress.finish();
 

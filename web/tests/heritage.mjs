@@ -1,0 +1,175 @@
+// The viewer's heritage panel (web/js/heritage.js) in Debian's Chromium (headless,
+// SwiftShader WebGL), driven by tile-server/tests/browser.rs, which starts the server and
+// asserts on the JSON this script prints as its last line.
+//
+//   node web/tests/heritage.mjs <base url> <out dir> --refused lon,lat,side,height --permitted lon,lat,side,height
+//
+// Steps: open the viewer and wait for the panel's zones; look straight down at the refused
+// proposal's centre and read the screen pixel there with the zones shown and hidden (the zone's
+// colour blends in where shown); draw the refused proposal by clicking its four corners on the
+// screen (a double-click on the last closes it) with its height typed in, press Check, read the
+// verdict from the page; the same for the permitted one; screenshots of each.
+import { launchChromium } from "./chromium.mjs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, outDir, ...rest] = process.argv.slice(2);
+const cases = {};
+for (let i = 0; i < rest.length; i++) {
+  if (rest[i] === "--refused" || rest[i] === "--permitted") cases[rest[i].slice(2)] = rest[++i].split(",").map(Number);
+}
+if (!base || !outDir || !cases.refused || !cases.permitted) {
+  console.error("usage: heritage.mjs <base url> <out dir> --refused lon,lat,side,height --permitted lon,lat,side,height");
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+const W = 800;
+const H = 600;
+const result = { errors: [], failedRequests: [] };
+
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage({ viewport: { width: W, height: H } });
+  page.on("pageerror", (e) => result.errors.push(String(e)));
+  page.on("console", (m) => {
+    // Chromium asks for /favicon.ico by itself (the server has none).
+    if (m.type() === "error" && !String(m.location().url).endsWith("/favicon.ico")) result.errors.push(m.text());
+  });
+  page.on("requestfailed", (r) => result.failedRequests.push(`${r.url()}: ${r.failure() && r.failure().errorText}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) result.failedRequests.push(`${r.url()}: ${r.status()}`);
+  });
+  await page.goto(base + "/", { waitUntil: "load" });
+  await page.waitForFunction(() => window.huetwin && (window.huetwin.error || (window.huetwin.heritage && (window.huetwin.heritage.ready || window.huetwin.heritage.error))), null, { timeout: 180_000 });
+  const err = await page.evaluate(() => window.huetwin.error || window.huetwin.heritage.error);
+  if (err) throw new Error(err);
+
+  async function settle() {
+    await page.evaluate(() => {
+      window.huetwin._settle = 0;
+    });
+    await page.waitForFunction(
+      () => {
+        const h = window.huetwin;
+        h.viewer.scene.requestRender();
+        // The draped polygons are built in workers: wait for them too.
+        h._settle = h.settled() && h.viewer.dataSourceDisplay.ready ? h._settle + 1 : 0;
+        return h._settle >= 3;
+      },
+      null,
+      { timeout: 180_000, polling: 300 }
+    );
+    await page.waitForTimeout(300);
+  }
+
+  // The pixel (RGB) of the canvas at CSS coordinates (x, y).
+  async function pixel(x, y) {
+    return page.evaluate(
+      ([x, y]) => {
+        const v = window.huetwin.viewer;
+        v.render();
+        const c = v.scene.canvas;
+        const gl = v.scene.context._gl;
+        const sx = Math.round((x * c.width) / c.clientWidth);
+        const sy = c.height - 1 - Math.round((y * c.height) / c.clientHeight);
+        const out = new Uint8Array(4);
+        gl.readPixels(sx, sy, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
+        return [out[0], out[1], out[2]];
+      },
+      [x, y]
+    );
+  }
+
+  // Screen position (CSS pixels, page) of a lon/lat on the ground.
+  async function screenOf(lon, lat) {
+    return page.evaluate(([lon, lat]) => {
+      const v = window.huetwin.viewer;
+      const w = Cesium.SceneTransforms.worldToWindowCoordinates(v.scene, Cesium.Cartesian3.fromDegrees(lon, lat, 0));
+      const r = v.scene.canvas.getBoundingClientRect();
+      return [w.x + r.left, w.y + r.top];
+    }, [lon, lat]);
+  }
+
+  // Zones: the refused proposal's centre lies in the royal axis corridor.
+  const [clon, clat] = cases.refused;
+  await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 400), [clon, clat]);
+  await settle();
+  const centre = await screenOf(clon, clat);
+  const rect = await page.evaluate(() => {
+    const r = window.huetwin.viewer.scene.canvas.getBoundingClientRect();
+    return [r.left, r.top];
+  });
+  const cx = centre[0] - rect[0];
+  const cy = centre[1] - rect[1];
+  const zoneId = await page.evaluate(() => {
+    const h = window.huetwin;
+    const e = h.heritage.zoneSource.entities.values.find((e) => e.properties.id && e.properties.id.getValue() === "heritage:royal-axis") ||
+      h.heritage.zoneSource.entities.values.find((e) => String(e.id).includes("royal-axis"));
+    return e ? e.id : null;
+  });
+  result.zoneColour = await page.evaluate((id) => window.huetwin.heritage.zones[id], zoneId);
+  result.zoneId = zoneId;
+  result.pixelWithZones = await pixel(cx, cy);
+  await page.click("#heritage-zones");
+  await settle();
+  result.pixelWithoutZones = await pixel(cx, cy);
+  await page.screenshot({ path: join(outDir, "no-zones.png") });
+  await page.click("#heritage-zones");
+  await settle();
+  await page.screenshot({ path: join(outDir, "zones.png") });
+
+  // Draw a square proposal by clicking its corners, then check it.
+  async function drawAndCheck(name, [lon, lat, side, height]) {
+    await page.click("#heritage-clear");
+    await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 400), [lon, lat]);
+    await settle();
+    await page.fill("#heritage-height", String(height));
+    await page.click("#heritage-draw");
+    const dx = side / 2 / 106_700;
+    const dy = side / 2 / 110_700;
+    const corners = [
+      [lon - dx, lat - dy],
+      [lon + dx, lat - dy],
+      [lon + dx, lat + dy],
+      [lon - dx, lat + dy],
+    ];
+    for (let k = 0; k < corners.length; k++) {
+      const [x, y] = await screenOf(...corners[k]);
+      if (k < corners.length - 1) {
+        await page.mouse.click(x, y);
+        await page.waitForTimeout(400); // not a double-click
+      } else {
+        await page.mouse.dblclick(x, y);
+      }
+    }
+    await page.waitForFunction(() => window.huetwin.heritage.proposal !== null, null, { timeout: 20_000 });
+    await page.click("#heritage-check");
+    await page.waitForFunction(() => window.huetwin.heritage.sightlines !== null, null, { timeout: 120_000 });
+    await page.evaluate(() => window.huetwin.lookDown(window.huetwin.heritage.drawn[0][0], window.huetwin.heritage.drawn[0][1], 2500));
+    await settle();
+    await page.screenshot({ path: join(outDir, `${name}.png`) });
+    return page.evaluate(() => {
+      const s = window.huetwin.heritage;
+      return {
+        proposal: s.proposal,
+        drawn: s.drawn,
+        outcome: document.getElementById("heritage-outcome").textContent.replace(/\s+/g, " ").trim(),
+        rows: [...document.querySelectorAll("#heritage-rules tbody tr")].map((tr) => [...tr.children].map((td) => td.textContent.trim())),
+        lines: s.sightlines.features.map((f) => ({ id: f.id, status: f.properties.status })),
+        lineColours: s.sightlines.features.map((f) => {
+          const e = window.huetwin.viewer.entities.getById(`sightline:${f.id}`);
+          return e ? e.polyline.material.color.getValue().toCssHexString() : null;
+        }),
+      };
+    });
+  }
+  result.refused = await drawAndCheck("refused", cases.refused);
+  result.permitted = await drawAndCheck("permitted", cases.permitted);
+} catch (e) {
+  result.errors.push(String(e && e.stack ? e.stack : e));
+} finally {
+  await browser.close();
+}
+writeFileSync(join(outDir, "result.json"), JSON.stringify(result, null, 1));
+console.log(JSON.stringify(result));
+process.exit(result.errors.length ? 1 : 0);
