@@ -145,7 +145,10 @@ pub fn parse(token: &str) -> Option<(&str, &str)> {
 /// Where the tokens are.
 enum Backend {
     Sqlite(Connection),
-    Pg(std::sync::Mutex<postgres::Client>, crate::store::pg::PgConfig),
+    Pg(
+        std::sync::Mutex<postgres::Client>,
+        crate::store::pg::PgConfig,
+    ),
 }
 
 /// The tokens of one store (file or database).

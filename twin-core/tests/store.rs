@@ -156,7 +156,10 @@ fn reload_on(b: &Backend) {
     // A folder opened afresh finds the same store through twin.toml.
     let again = TwinDir::open(dir.path()).unwrap();
     assert_eq!(again.store, t.store, "{}", b.name());
-    assert_eq!(again.load().unwrap().buildings.len(), imported.buildings.len());
+    assert_eq!(
+        again.load().unwrap().buildings.len(),
+        imported.buildings.len()
+    );
 }
 
 #[test]
@@ -214,13 +217,20 @@ fn failed_import_on(b: &Backend) {
     let after = t.store.open(&t.crs).unwrap().counts().unwrap();
     assert_eq!(before, after, "{}", b.name());
     let n = t.load().unwrap().buildings.len();
-    assert!(n > 1000 && after.contains(&(LayerKind::Buildings, n)), "{after:?}");
+    assert!(
+        n > 1000 && after.contains(&(LayerKind::Buildings, n)),
+        "{after:?}"
+    );
     assert_eq!(
         toml_before,
         std::fs::read_to_string(dir.path().join("twin.toml")).unwrap()
     );
     // A store in another CRS is refused rather than mixed.
-    let e = t.store.open(&Crs::epsg(32649).unwrap()).unwrap_err().to_string();
+    let e = t
+        .store
+        .open(&Crs::epsg(32649).unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("EPSG:32648") && e.contains("EPSG:32649"), "{e}");
     if let Backend::GeoPackage = b {
         // The GeoPackage type itself says the same.
@@ -376,7 +386,12 @@ fn bbox_queries_match_the_in_memory_index() {
         let e = twin.buildings.extent().unwrap();
         let (w, h) = (e[2] - e[0], e[3] - e[1]);
         let mut nonempty = 0;
-        for (fx, fy, size) in [(0.5, 0.5, 0.05), (0.3, 0.6, 0.1), (0.7, 0.2, 0.02), (0.0, 0.0, 1.0)] {
+        for (fx, fy, size) in [
+            (0.5, 0.5, 0.05),
+            (0.3, 0.6, 0.1),
+            (0.7, 0.2, 0.02),
+            (0.0, 0.0, 1.0),
+        ] {
             let bbox = [
                 e[0] + fx * w,
                 e[1] + fy * h,
@@ -407,7 +422,9 @@ fn bbox_queries_match_the_in_memory_index() {
             }
         }
         assert!(nonempty >= 6, "{}: too few boxes hit anything", b.name());
-        assert!(store.ids_in_bbox(LayerKind::Terrain, [0.0, 0.0, 1.0, 1.0]).is_err());
+        assert!(store
+            .ids_in_bbox(LayerKind::Terrain, [0.0, 0.0, 1.0, 1.0])
+            .is_err());
         assert!(store
             .ids_in_bbox(LayerKind::Buildings, [f64::NAN, 0.0, 1.0, 1.0])
             .is_err());
@@ -426,7 +443,10 @@ fn ogrinfo_lists_the_postgis_layers() {
     let twin = t.load().unwrap();
     let conn = format!("PG:host=127.0.0.1 port={port} user=postgres dbname={name}");
     let list = ogrinfo(&["-ro", &conn]);
-    assert!(list.contains("using driver `PostgreSQL' successful"), "{list}");
+    assert!(
+        list.contains("using driver `PostgreSQL' successful"),
+        "{list}"
+    );
     for (layer, ty) in [
         ("buildings", "(Multi Polygon)"),
         ("heritage", "(Multi Polygon)"),
@@ -449,7 +469,10 @@ fn ogrinfo_lists_the_postgis_layers() {
             s.contains(&format!("Feature Count: {n}")),
             "{layer}: {n} expected in\n{s}"
         );
-        assert!(s.contains("UTM zone 48N") && s.contains("32648"), "{layer}:\n{s}");
+        assert!(
+            s.contains("UTM zone 48N") && s.contains("32648"),
+            "{layer}:\n{s}"
+        );
         if let Some(e) = e {
             let line = s.lines().find(|l| l.starts_with("Extent:")).unwrap();
             let nums: Vec<f64> = line
@@ -488,7 +511,10 @@ fn ogrinfo_lists_the_postgis_layers() {
         .iter()
         .map(|b| b.footprint.unsigned_area())
         .sum();
-    assert!((gdal_area - ours).abs() / ours < 1e-9, "{gdal_area} vs {ours}");
+    assert!(
+        (gdal_area - ours).abs() / ours < 1e-9,
+        "{gdal_area} vs {ours}"
+    );
 }
 
 /// Bad stores: a wrong URL, a refused connection, a database without PostGIS; the errors
@@ -499,7 +525,11 @@ fn bad_postgres_stores_are_refused_plainly() {
     use twin_core::store::StoreLocation;
     let crs = Crs::epsg(32648).unwrap();
     let here = std::path::Path::new(".");
-    for bad in ["postgres://", "postgres://:pw@/db", "postgresql://u:pw@h:notaport/db"] {
+    for bad in [
+        "postgres://",
+        "postgres://:pw@/db",
+        "postgresql://u:pw@h:notaport/db",
+    ] {
         let e = StoreLocation::parse(bad, here).unwrap_err().to_string();
         assert!(!e.contains("pw@"), "{e}");
         assert!(e.contains("store URL"), "{e}");
@@ -507,7 +537,10 @@ fn bad_postgres_stores_are_refused_plainly() {
     let e = StoreLocation::parse("mysql://u:secret@h/db", here)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("mysql://u:***@h/db") && !e.contains("secret"), "{e}");
+    assert!(
+        e.contains("mysql://u:***@h/db") && !e.contains("secret"),
+        "{e}"
+    );
     // A closed port on this machine: refused, quickly.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -531,19 +564,26 @@ fn bad_postgres_stores_are_refused_plainly() {
     let Some(db) = TestDb::new() else { return };
     let mut admin = db.admin().connect().unwrap();
     let plain = format!("{}_plain", db.name());
+    // (One statement per call: CREATE DATABASE cannot run inside a transaction block.)
     admin
-        .batch_execute(&format!(
-            "CREATE ROLE {plain} LOGIN PASSWORD 'pw1234'; CREATE DATABASE {plain} OWNER {plain}"
-        ))
+        .batch_execute(&format!("CREATE ROLE {plain} LOGIN PASSWORD 'pw1234'"))
         .unwrap();
-    let cfg = PgConfig::parse(&format!("postgres://{plain}:pw1234@127.0.0.1:{}/{plain}", db.port())).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {plain} OWNER {plain}"))
+        .unwrap();
+    let cfg = PgConfig::parse(&format!(
+        "postgres://{plain}:pw1234@127.0.0.1:{}/{plain}",
+        db.port()
+    ))
+    .unwrap();
     let e = StoreLocation::Postgres(cfg.clone())
         .open(&crs)
         .unwrap_err()
         .to_string();
     admin
-        .batch_execute(&format!("DROP DATABASE {plain} WITH (FORCE); DROP ROLE {plain}"))
+        .batch_execute(&format!("DROP DATABASE {plain} WITH (FORCE)"))
         .unwrap();
+    admin.batch_execute(&format!("DROP ROLE {plain}")).unwrap();
     assert!(
         e.contains("PostGIS")
             && e.contains(&format!("{plain}:***@127.0.0.1"))
@@ -560,7 +600,10 @@ fn tokens_in_postgres_are_shared() {
     use twin_core::tokens::{Role, Tokens};
     let Some(db) = TestDb::new() else { return };
     let loc = StoreLocation::Postgres(db.config.clone());
-    let (a, b) = (Tokens::open_store(&loc).unwrap(), Tokens::open_store(&loc).unwrap());
+    let (a, b) = (
+        Tokens::open_store(&loc).unwrap(),
+        Tokens::open_store(&loc).unwrap(),
+    );
     let t1 = a.create(Role::Planner, "replica a").unwrap();
     let t2 = b.create(Role::Admin, "replica b").unwrap();
     assert_eq!(b.verify(&t1.token).unwrap().unwrap().role, Role::Planner);

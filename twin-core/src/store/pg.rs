@@ -422,11 +422,11 @@ impl PgStore {
                 }
                 tx.batch_execute(
                     "CREATE TABLE IF NOT EXISTS terrain (id bigserial PRIMARY KEY, name text NOT NULL,
-                       ncols integer NOT NULL, nrows integer NOT NULL, xmin double precision NOT NULL,
-                       ymax double precision NOT NULL, cell_x double precision NOT NULL,
+                       ncols integer NOT NULL, nrows integer NOT NULL, x_min double precision NOT NULL,
+                       y_max double precision NOT NULL, cell_x double precision NOT NULL,
                        cell_y double precision NOT NULL, nodata_is_nan boolean NOT NULL DEFAULT true,
                        elevation bytea NOT NULL);
-                     COMMENT ON TABLE terrain IS 'DEM grids in the project CRS: row-major float32 little-endian from the north row, NaN = nodata';
+                     COMMENT ON TABLE terrain IS 'DEM grids in the project CRS (x_min, y_max: the north-west corner; xmin is a PostgreSQL system column): row-major float32 little-endian from the north row, NaN = nodata';
                      CREATE TABLE IF NOT EXISTS pointclouds (id bigserial PRIMARY KEY, name text NOT NULL,
                        source_crs text NOT NULL, point_count bigint NOT NULL);
                      CREATE TABLE IF NOT EXISTS pointcloud_chunks (id bigserial PRIMARY KEY,
@@ -553,7 +553,7 @@ impl PgStore {
                     .err(format!("terrain {}: too many cells", d.name)));
             };
             tx.execute(
-                "INSERT INTO terrain (name, ncols, nrows, xmin, ymax, cell_x, cell_y, elevation)
+                "INSERT INTO terrain (name, ncols, nrows, x_min, y_max, cell_x, cell_y, elevation)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &d.name, &ncols, &nrows, &d.xmin, &d.ymax, &d.cell_x, &d.cell_y, &blob,
@@ -861,7 +861,7 @@ impl TwinStore for PgStore {
         twin.water = Layer::new(v)?;
 
         for r in c
-            .query("SELECT name, ncols, nrows, xmin, ymax, cell_x, cell_y, elevation FROM terrain ORDER BY id", &[])
+            .query("SELECT name, ncols, nrows, x_min, y_max, cell_x, cell_y, elevation FROM terrain ORDER BY id", &[])
             .map_err(&e)?
         {
             let name: String = r.get(0);
