@@ -146,7 +146,7 @@ pub fn parse(token: &str) -> Option<(&str, &str)> {
 enum Backend {
     Sqlite(Connection),
     Pg(
-        std::sync::Mutex<postgres::Client>,
+        Box<std::sync::Mutex<postgres::Client>>,
         crate::store::pg::PgConfig,
     ),
 }
@@ -255,7 +255,7 @@ impl Tokens {
             ))
             .map_err(|e| config.err(format!("tokens: {}", pg::pg_message(&e))))?;
         Ok(Tokens {
-            backend: Backend::Pg(std::sync::Mutex::new(client), config.clone()),
+            backend: Backend::Pg(Box::new(std::sync::Mutex::new(client)), config.clone()),
             path: PathBuf::from(config.to_string()),
         })
     }

@@ -45,7 +45,7 @@ const CUSTOM_SRID: i32 = 910_000;
 #[derive(Clone)]
 pub struct PgConfig {
     url: String,
-    config: postgres::Config,
+    config: std::sync::Arc<postgres::Config>,
 }
 
 impl PartialEq for PgConfig {
@@ -132,7 +132,7 @@ impl PgConfig {
         config.application_name("huetwin");
         Ok(PgConfig {
             url: url.to_string(),
-            config,
+            config: std::sync::Arc::new(config),
         })
     }
 
