@@ -180,6 +180,31 @@ impl PgConfig {
         PgConfig::parse(&url)
     }
 
+    /// Make a database on this server (this config must be allowed to: a superuser for
+    /// PostGIS), with PostGIS when `postgis`; returns the config for it. `name` is
+    /// lower-case letters, digits and `_`.
+    pub fn create_database(&self, name: &str, postgis: bool) -> Result<PgConfig> {
+        check_db_name(name)?;
+        let mut c = self.connect()?;
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .map_err(|e| self.err(format!("CREATE DATABASE {name}: {}", pg_message(&e))))?;
+        let cfg = self.with_dbname(name)?;
+        if postgis {
+            cfg.connect()?
+                .batch_execute("CREATE EXTENSION postgis")
+                .map_err(|e| cfg.err(format!("CREATE EXTENSION postgis: {}", pg_message(&e))))?;
+        }
+        Ok(cfg)
+    }
+
+    /// Drop a database on this server, closing its connections (`WITH (FORCE)`).
+    pub fn drop_database(&self, name: &str) -> Result<()> {
+        check_db_name(name)?;
+        self.connect()?
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .map_err(|e| self.err(format!("DROP DATABASE {name}: {}", pg_message(&e))))
+    }
+
     /// The error for this server: names the URL without its password.
     pub fn err(&self, message: impl std::fmt::Display) -> TwinError {
         TwinError::Store {
@@ -193,6 +218,22 @@ impl PgConfig {
         self.config
             .connect(NoTls)
             .map_err(|e| self.err(format!("cannot connect: {}", pg_message(&e))))
+    }
+}
+
+fn check_db_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(TwinError::invalid(
+            "database name",
+            format!("{name:?}: lower-case letters, digits and _ only, at most 63"),
+        ))
     }
 }
 

@@ -48,14 +48,9 @@ impl TestDb {
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         );
-        let mut c = admin.connect().expect("the test cluster");
-        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let config = admin.with_dbname(&name).unwrap();
-        config
-            .connect()
-            .unwrap()
-            .batch_execute("CREATE EXTENSION postgis")
-            .unwrap();
+        let config = admin
+            .create_database(&name, true)
+            .expect("the test cluster");
         Some(TestDb {
             config,
             admin,
