@@ -256,7 +256,10 @@ impl TwinDir {
         let imp = import_file(&path, &self.options(&source)?, progress)?;
         let _lock = self.lock_writer()?;
         // Another writer may have changed the twin while this one parsed.
-        if self.dir.join("twin.toml").exists() {
+        // (A GeoPackage committed by an import stopped before writing twin.toml counts too:
+        // opening rolls forward to it.)
+        let gpkg_exists = matches!(&self.store, StoreLocation::GeoPackage(p) if p.exists());
+        if self.dir.join("twin.toml").exists() || gpkg_exists {
             *self = TwinDir::open_at(&self.dir, Some(self.store.clone()))?;
         }
         let mut config = self.config.clone();
