@@ -8,8 +8,10 @@ use twin_core::store::pg::PgConfig;
 use twin_core::store::StoreLocation;
 use twin_core::tokens::{Role, Tokens};
 
-#[tokio::test]
-async fn two_replicas_share_the_store_and_its_tokens() {
+/// A plain test: the store's client is synchronous (it may not block inside a runtime); the
+/// HTTP requests run on a runtime of their own below.
+#[test]
+fn two_replicas_share_the_store_and_its_tokens() {
     let Ok(url) = std::env::var("HUETWIN_TEST_PG") else {
         eprintln!("HUETWIN_TEST_PG is not set: the PostgreSQL replicas are not tested here");
         return;
@@ -46,18 +48,21 @@ async fn two_replicas_share_the_store_and_its_tokens() {
 
     let tokens = Tokens::open_store(&StoreLocation::Postgres(db.clone())).unwrap();
     let viewer = tokens.create(Role::Viewer, "replica test").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = |c: &reqwest::Client, url: &str| {
+        rt.block_on(async { c.get(url).send().await.unwrap().status().as_u16() })
+    };
     let anon = reqwest::Client::new();
     let c = common::client_with(&viewer.token);
     for addr in [a, b] {
         let url = format!("http://{addr}/api/layers");
-        assert_eq!(anon.get(&url).send().await.unwrap().status(), 401);
-        let r = c.get(&url).send().await.unwrap();
-        assert_eq!(r.status(), 200, "{addr}");
+        assert_eq!(status(&anon, &url), 401, "{addr}");
+        assert_eq!(status(&c, &url), 200, "{addr}");
     }
     tokens.revoke(&viewer.info.id).unwrap();
     for addr in [a, b] {
         let url = format!("http://{addr}/api/layers");
-        assert_eq!(c.get(&url).send().await.unwrap().status(), 401, "{addr}");
+        assert_eq!(status(&c, &url), 401, "{addr}");
     }
     drop(tokens);
     let _ = admin.drop_database(&name);
