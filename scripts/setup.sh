@@ -14,7 +14,10 @@ if [[ "${1:-}" == "--test" ]]; then
   # python3-venv: scripts/bench_traffic.sh pip-installs AequilibraE 1.7.2 into a venv.
   # mosquitto, mosquitto-clients: the SensorThings MQTT tests start a broker on a free loopback
   # port (tile-server/tests/sta.rs) and publish with mosquitto_pub.
-  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv mosquitto mosquitto-clients)
+  # postgresql, postgresql-15-postgis-3: the store tests and bench_store.sh run on a throwaway
+  # PostGIS cluster too (scripts/pg.sh; docs/adr/0028).
+  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv mosquitto mosquitto-clients
+    postgresql postgresql-15-postgis-3)
 fi
 
 # shellcheck source=apt.sh

@@ -17,6 +17,12 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --exclude viewer --all-targets -- -D warnings
 echo "== cargo test"
+# The store tests run on PostgreSQL/PostGIS too when HUETWIN_TEST_PG names a cluster: a
+# throwaway one for this run (stopped on exit; docs/adr/0028).
+# shellcheck source=pg.sh
+source scripts/pg.sh
+pg_start
+export HUETWIN_TEST_PG=$PG_URL
 cargo test --workspace --exclude viewer --all-targets
 cargo test --workspace --exclude viewer --doc
 # The bevy viewer is not a default member (a long build: docs/adr/0020); CI builds and tests it

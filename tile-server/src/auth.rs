@@ -97,6 +97,8 @@ pub struct Caller(pub TokenInfo);
 pub struct Security {
     /// The store file holding the tokens (`<twin>/twin.gpkg`); none: no token is valid.
     store: Option<PathBuf>,
+    /// The PostgreSQL database holding the tokens instead (shared by every replica).
+    db: Option<twin_core::store::pg::PgConfig>,
     /// Reads need a viewer token too.
     private: bool,
     /// Host names accepted beyond `localhost` and IP addresses, lower case, without port.
@@ -130,6 +132,7 @@ impl Security {
             .collect::<Result<_, _>>()?;
         Ok(Security {
             store,
+            db: None,
             private,
             hosts: hosts
                 .iter()
@@ -141,6 +144,41 @@ impl Security {
             verified: Mutex::new(HashMap::new()),
             hashing: tokio::sync::Semaphore::new(4),
         })
+    }
+
+    /// Read the tokens from a PostgreSQL database (the twin's store) rather than a file.
+    pub fn with_token_db(mut self, db: Option<twin_core::store::pg::PgConfig>) -> Security {
+        if db.is_some() {
+            self.db = db;
+        }
+        self
+    }
+
+    /// A token's row from the database; the connection is made again after an error.
+    fn db_record(
+        &self,
+        db: &twin_core::store::pg::PgConfig,
+        id: &str,
+    ) -> Result<Option<twin_core::tokens::TokenRecord>, ApiError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| ApiError::internal("token store lock poisoned"))?;
+        let tokens = match conn.take() {
+            Some(t) => conn.insert(t),
+            None => conn.insert((
+                Tokens::open_store(&twin_core::store::StoreLocation::Postgres(db.clone()))?,
+                None,
+                0,
+            )),
+        };
+        match tokens.0.record(id) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                *conn = None;
+                Err(e.into())
+            }
+        }
     }
 
     /// Whether a `Host` value (with or without port) names this server.
@@ -157,13 +195,15 @@ impl Security {
 
     /// The token's info when it is valid now (blocking: SQLite, maybe Argon2id).
     fn check(&self, token: &str) -> Result<Option<TokenInfo>, ApiError> {
-        let Some(store) = &self.store else {
-            return Ok(None);
-        };
         let Some((id, _)) = twin_core::tokens::parse(token) else {
             return Ok(None);
         };
-        let record = {
+        let record = if let Some(db) = &self.db {
+            self.db_record(db, id)?
+        } else {
+            let Some(store) = &self.store else {
+                return Ok(None);
+            };
             let mut conn = self
                 .conn
                 .lock()

@@ -108,6 +108,9 @@ pub struct ServerConfig {
     /// The store file holding the API tokens (`<twin>/twin.gpkg`, [`twin_core::tokens`]);
     /// none: no token is valid, so every write is refused.
     pub tokens: Option<PathBuf>,
+    /// The PostgreSQL database holding the API tokens, when the twin's store is there (then
+    /// [`ServerConfig::tokens`] is unused and every replica reads the same tokens).
+    pub token_db: Option<twin_core::store::pg::PgConfig>,
     /// Reads need a viewer token too (all but the viewer's page and files and `/healthz`).
     pub private: bool,
     /// Host names the server answers for beyond `localhost` and IP addresses (DNS
@@ -205,6 +208,7 @@ impl Default for ServerConfig {
             max_queued_runs: 16,
             run_time_limit: Some(std::time::Duration::from_secs(2 * 3600)),
             tokens: None,
+            token_db: None,
             private: false,
             allowed_hosts: Vec::new(),
             cors_origins: Vec::new(),
@@ -630,12 +634,15 @@ pub fn app(
         viewer::WebFiles::new(cfg.web.clone())
             .map_err(|e| ApiError::internal(format!("the viewer's files: {e}")))?,
     );
-    let security = Arc::new(auth::Security::new(
-        cfg.tokens.clone(),
-        cfg.private,
-        &cfg.allowed_hosts,
-        &cfg.cors_origins,
-    )?);
+    let security = Arc::new(
+        auth::Security::new(
+            cfg.tokens.clone(),
+            cfg.private,
+            &cfg.allowed_hosts,
+            &cfg.cors_origins,
+        )?
+        .with_token_db(cfg.token_db.clone()),
+    );
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([

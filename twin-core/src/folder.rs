@@ -15,7 +15,7 @@ use crate::import::{import_file, ImportOptions};
 use crate::layer::LayerKind;
 use crate::model::Imported;
 use crate::progress::{NoProgress, Progress};
-use crate::store::{Store, StoreMeta};
+use crate::store::{Store, StoreLocation, StoreMeta};
 use crate::twin::{sync_dir, SourceConfig, Twin, TwinConfig};
 use std::path::{Path, PathBuf};
 
@@ -48,6 +48,9 @@ pub struct TwinDir {
     pub config: TwinConfig,
     /// The project CRS from the config.
     pub crs: Crs,
+    /// Its store: `twin.gpkg` in the folder unless `twin.toml` or `--store` names another
+    /// ([`TwinDir::with_store`]).
+    pub store: StoreLocation,
 }
 
 /// What one import did.
@@ -79,35 +82,51 @@ impl TwinDir {
     /// the last import when that import was stopped before writing the file (see the module
     /// docs).
     pub fn open(dir: &Path) -> Result<TwinDir> {
+        TwinDir::open_at(dir, None)
+    }
+
+    /// [`TwinDir::open`] with the store given (a `--store` value: a `postgres://` URL or a
+    /// GeoPackage path) rather than the one `twin.toml` names. An import then records it in
+    /// `twin.toml` (a URL without its password).
+    pub fn with_store(dir: &Path, store: &str) -> Result<TwinDir> {
+        TwinDir::open_at(dir, Some(StoreLocation::parse(store, dir)?))
+    }
+
+    fn open_at(dir: &Path, store: Option<StoreLocation>) -> Result<TwinDir> {
         let file = dir.join("twin.toml");
-        let store = dir.join(STORE_FILE);
+        let on_disk = file.exists().then(|| TwinConfig::load(dir)).transpose()?;
+        let location = match (&store, on_disk.as_ref().and_then(|c| c.store.as_deref())) {
+            (Some(s), _) => s.clone(),
+            (None, Some(s)) => StoreLocation::parse(s, dir)?,
+            (None, None) => StoreLocation::GeoPackage(dir.join(STORE_FILE)),
+        };
         // A store that cannot be read is reported when the twin is loaded; here it only means
         // there is nothing newer to roll forward to.
-        let committed = if store.is_file() {
-            committed_config(&store).unwrap_or_else(|e| {
-                tracing::warn!("{}: {e}", store.display());
-                None
-            })
-        } else {
+        let committed = committed_config(&location).unwrap_or_else(|e| {
+            tracing::warn!("{location}: {e}");
             None
-        };
-        let config = match (file.exists(), committed) {
-            (true, Some((gen, cfg))) => {
-                let on_disk = TwinConfig::load(dir)?;
+        });
+        let mut config = match (on_disk, committed) {
+            (Some(on_disk), Some((gen, cfg))) => {
                 if gen > on_disk.generation {
                     cfg
                 } else {
                     on_disk
                 }
             }
-            (false, Some((_, cfg))) => cfg,
-            (_, None) => TwinConfig::load(dir)?,
+            (None, Some((_, cfg))) => cfg,
+            (Some(on_disk), None) => on_disk,
+            (None, None) => TwinConfig::load(dir)?,
         };
+        if let Some(s) = &store {
+            config.store = store_setting(s, dir);
+        }
         let crs = Crs::parse(&config.crs)?;
         Ok(TwinDir {
             dir: dir.to_path_buf(),
             config,
             crs,
+            store: location,
         })
     }
 
@@ -155,12 +174,32 @@ impl TwinDir {
             dir: dir.to_path_buf(),
             config,
             crs,
+            store: StoreLocation::GeoPackage(dir.join(STORE_FILE)),
         })
     }
 
-    /// The store's path.
+    /// [`TwinDir::create`] with its store elsewhere (a `--store` value: a `postgres://` URL or
+    /// a GeoPackage path), recorded in `twin.toml` by the first import.
+    pub fn create_with_store(dir: &Path, name: &str, crs: Crs, store: &str) -> Result<TwinDir> {
+        let mut t = TwinDir::create(dir, name, crs)?;
+        t.set_store(StoreLocation::parse(store, dir)?);
+        Ok(t)
+    }
+
+    /// Use another store from now on (recorded in `twin.toml` by the next import; a URL
+    /// without its password).
+    pub fn set_store(&mut self, store: StoreLocation) {
+        self.config.store = store_setting(&store, &self.dir);
+        self.store = store;
+    }
+
+    /// The GeoPackage store's path (`twin.gpkg` in the folder, or the file `--store` named);
+    /// for a PostgreSQL store, where a GeoPackage would be (see [`TwinDir::store`]).
     pub fn store_path(&self) -> PathBuf {
-        self.dir.join(STORE_FILE)
+        match &self.store {
+            StoreLocation::GeoPackage(p) => p.clone(),
+            StoreLocation::Postgres(_) => self.dir.join(STORE_FILE),
+        }
     }
 
     /// Copy the folder's files (`twin.toml` and the sources beside it; not its store, nor
@@ -178,7 +217,12 @@ impl TwinDir {
                 std::fs::copy(&p, &dest).map_err(|e| TwinError::io(&dest, e))?;
             }
         }
-        TwinDir::open(to)
+        // The copy builds a store of its own in its folder, never into this twin's database.
+        let mut copy = TwinDir::open_at(to, Some(StoreLocation::GeoPackage(to.join(STORE_FILE))))?;
+        if copy.config.store.take().is_some() {
+            copy.config.save(to)?;
+        }
+        Ok(copy)
     }
 
     /// A source's path, resolved against the folder.
@@ -212,8 +256,11 @@ impl TwinDir {
         let imp = import_file(&path, &self.options(&source)?, progress)?;
         let _lock = self.lock_writer()?;
         // Another writer may have changed the twin while this one parsed.
-        if self.dir.join("twin.toml").exists() || self.store_path().exists() {
-            *self = TwinDir::open(&self.dir)?;
+        // (A GeoPackage committed by an import stopped before writing twin.toml counts too:
+        // opening rolls forward to it.)
+        let gpkg_exists = matches!(&self.store, StoreLocation::GeoPackage(p) if p.exists());
+        if self.dir.join("twin.toml").exists() || gpkg_exists {
+            *self = TwinDir::open_at(&self.dir, Some(self.store.clone()))?;
         }
         let mut config = self.config.clone();
         config.generation += 1;
@@ -224,7 +271,7 @@ impl TwinDir {
             generation: config.generation,
             config_toml: config.to_toml()?,
         };
-        let mut store = Store::open_or_create(&self.store_path(), &self.crs)?;
+        let mut store = self.store.open(&self.crs)?;
         crash_point("before-store-commit");
         store.write_with(&imp, Some(&meta))?;
         drop(store);
@@ -239,7 +286,25 @@ impl TwinDir {
     /// succeeded. Waits for another writer of the folder first.
     pub fn build(&self, progress: &dyn Progress) -> Result<Vec<ImportReport>> {
         let _lock = self.lock_writer()?;
-        let me = TwinDir::open(&self.dir)?;
+        let me = TwinDir::open_at(&self.dir, Some(self.store.clone()))?;
+        if let StoreLocation::Postgres(_) = &me.store {
+            // PostgreSQL: every source parsed first, then one transaction replaces the twin
+            // (readers see the old one until it commits); the tokens table is left as it is.
+            let meta = StoreMeta {
+                generation: me.config.generation,
+                config_toml: me.config.to_toml()?,
+            };
+            let mut imps = Vec::new();
+            let mut reports = Vec::new();
+            for s in &me.config.sources {
+                let path = me.source_path(s);
+                let imp = import_file(&path, &me.options(s)?, progress)?;
+                reports.push(ImportReport::new(&path, &imp));
+                imps.push(imp);
+            }
+            me.store.open(&me.crs)?.replace(&imps, &meta)?;
+            return Ok(reports);
+        }
         let tmp = me.dir.join(".twin.gpkg.building");
         for stale in [
             tmp.clone(),
@@ -302,9 +367,11 @@ impl TwinDir {
     /// # Ok::<(), twin_core::TwinError>(())
     /// ```
     pub fn load(&self) -> Result<Twin> {
-        let p = self.store_path();
-        if p.exists() {
-            return Store::open_or_create(&p, &self.crs)?.load(&self.config.name, self.crs.clone());
+        if self.store.exists() {
+            return self
+                .store
+                .open(&self.crs)?
+                .load(&self.config.name, self.crs.clone());
         }
         let mut twin = Twin::new(&self.config.name, self.crs.clone())?;
         for s in &self.config.sources {
@@ -315,20 +382,40 @@ impl TwinDir {
     }
 }
 
+/// What `twin.toml` keeps of a store: nothing for the folder's own `twin.gpkg`, a URL without
+/// its password, or another GeoPackage's path.
+fn store_setting(store: &StoreLocation, dir: &Path) -> Option<String> {
+    match store {
+        StoreLocation::Postgres(c) => Some(c.url_without_password()),
+        StoreLocation::GeoPackage(p) => {
+            (p != &dir.join(STORE_FILE)).then(|| p.display().to_string())
+        }
+    }
+}
+
 /// The generation and `twin.toml` the store committed with its last import, if any.
-fn committed_config(store: &Path) -> Result<Option<(u64, TwinConfig)>> {
-    let conn = rusqlite::Connection::open_with_flags(
-        store,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| TwinError::Store {
-        path: store.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let Some(meta) = Store::meta_of(&conn, store)? else {
+fn committed_config(store: &StoreLocation) -> Result<Option<(u64, TwinConfig)>> {
+    let meta = match store {
+        StoreLocation::GeoPackage(p) if p.is_file() => {
+            let conn = rusqlite::Connection::open_with_flags(
+                p,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| TwinError::Store {
+                path: p.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            Store::meta_of(&conn, p)?
+        }
+        StoreLocation::GeoPackage(_) => None,
+        StoreLocation::Postgres(c) => crate::store::pg::read_meta(c)?,
+    };
+    let Some(meta) = meta else {
         return Ok(None);
     };
-    let cfg = TwinConfig::parse(&store.join("huetwin_meta/twin.toml"), &meta.config_toml)?;
+    let place = std::path::PathBuf::from(format!("{store}/huetwin_meta/twin.toml"));
+    let cfg = TwinConfig::parse(&place, &meta.config_toml)?;
     Ok(Some((meta.generation, cfg)))
 }
 

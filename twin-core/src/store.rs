@@ -4,6 +4,12 @@
 //!
 //! Every write is one SQLite transaction with `synchronous=FULL`: it is on disk before it is
 //! acknowledged, and a failed import leaves nothing behind.
+//!
+//! The rest of the workspace uses a store through [`TwinStore`], which the GeoPackage
+//! ([`Store`], the default) and PostgreSQL/PostGIS ([`pg::PgStore`], `--store postgres://…`)
+//! both implement; [`StoreLocation`] names one and opens it (docs/adr/0028).
+
+pub mod pg;
 
 use crate::crs::Crs;
 use crate::error::{Result, TwinError};
@@ -20,6 +26,107 @@ use geo_traits::to_geo::ToGeoGeometry;
 use geo_types::{Geometry, MultiPolygon};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
+
+/// The store interface: what an import, a build, `twin serve` and the tests do with a twin's
+/// store, whichever backend holds it. Every write is one transaction: all of it or none of it.
+pub trait TwinStore: Send + std::fmt::Debug {
+    /// The store for people: the GeoPackage's path or the URL without its password.
+    fn describe(&self) -> String;
+    /// Write everything an import produced, in one transaction.
+    fn write(&mut self, imp: &Imported) -> Result<()> {
+        self.write_with(imp, None)
+    }
+    /// [`TwinStore::write`], committing `meta` in the same transaction.
+    fn write_with(&mut self, imp: &Imported, meta: Option<&StoreMeta>) -> Result<()>;
+    /// Replace everything with `imps` and commit `meta`, in one transaction (a rebuild).
+    fn replace(&mut self, imps: &[Imported], meta: &StoreMeta) -> Result<()>;
+    /// The `twin.toml` and generation the last import committed, if any.
+    fn meta(&self) -> Result<Option<StoreMeta>>;
+    /// Delete every feature, grid and point, in one transaction.
+    fn clear(&mut self) -> Result<()>;
+    /// Rows per layer (feature tables, terrain grids, point clouds).
+    fn counts(&self) -> Result<Vec<(LayerKind, usize)>>;
+    /// Ids of a vector layer's features whose geometry intersects `bbox`
+    /// (`[minx, miny, maxx, maxy]` in the twin's CRS), in import order.
+    fn ids_in_bbox(&self, kind: LayerKind, bbox: [f64; 4]) -> Result<Vec<String>>;
+    /// Load the whole twin into memory and build its indexes.
+    fn load(&self, name: &str, crs: Crs) -> Result<Twin>;
+}
+
+/// Where a twin's store is: a GeoPackage file (the default, `<twin>/twin.gpkg`) or a
+/// PostgreSQL database with PostGIS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A GeoPackage file.
+    GeoPackage(PathBuf),
+    /// A PostgreSQL/PostGIS database.
+    Postgres(pg::PgConfig),
+}
+
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::GeoPackage(p) => write!(f, "{}", p.display()),
+            StoreLocation::Postgres(c) => write!(f, "{c}"),
+        }
+    }
+}
+
+impl StoreLocation {
+    /// A `--store` value: a `postgres://` URL, else a GeoPackage path (relative paths are
+    /// resolved against `base`, the twin folder).
+    pub fn parse(s: &str, base: &Path) -> Result<StoreLocation> {
+        if pg::is_url(s.trim()) {
+            return Ok(StoreLocation::Postgres(pg::PgConfig::parse(s)?));
+        }
+        if s.contains("://") {
+            return Err(TwinError::invalid(
+                format!("store {}", pg::redact(s)),
+                "a store is a GeoPackage path or a postgres:// URL",
+            ));
+        }
+        let p = Path::new(s.trim());
+        Ok(StoreLocation::GeoPackage(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }))
+    }
+
+    /// Open the store, creating it when missing; an existing store must be in `crs`.
+    pub fn open(&self, crs: &Crs) -> Result<Box<dyn TwinStore>> {
+        Ok(match self {
+            StoreLocation::GeoPackage(p) => Box::new(Store::open_or_create(p, crs)?),
+            StoreLocation::Postgres(c) => Box::new(pg::PgStore::open_or_create(c, crs)?),
+        })
+    }
+
+    /// Whether the store holds a twin already: the file exists, or the database has its
+    /// tables (an unreachable database counts as existing, so that opening it reports why).
+    pub fn exists(&self) -> bool {
+        match self {
+            StoreLocation::GeoPackage(p) => p.exists(),
+            StoreLocation::Postgres(c) => c.connect().map_or(true, |mut cl| {
+                cl.query_one("SELECT to_regclass('huetwin_meta') IS NOT NULL", &[])
+                    .map_or(true, |r| r.get::<_, bool>(0))
+            }),
+        }
+    }
+}
+
+/// Refuse a bbox query on a layer without geometries or with a box that is not finite.
+fn check_bbox_kind(kind: LayerKind, bbox: [f64; 4]) -> Result<()> {
+    if matches!(kind, LayerKind::Terrain | LayerKind::Pointclouds) {
+        return Err(TwinError::invalid(
+            "bbox query",
+            format!("{} is not a vector layer", kind.name()),
+        ));
+    }
+    if !bbox.iter().all(|v| v.is_finite()) || bbox[0] > bbox[2] || bbox[1] > bbox[3] {
+        return Err(TwinError::invalid("bbox", format!("{bbox:?}")));
+    }
+    Ok(())
+}
 
 /// GeoPackage `application_id` ("GPKG").
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -306,13 +413,7 @@ impl Store {
         })?;
         update_extents(&tx).map_err(sql_err(&path))?;
         if let Some(m) = meta {
-            tx.execute_batch(META_TABLE).map_err(sql_err(&path))?;
-            tx.execute(
-                "INSERT INTO huetwin_meta (key, value) VALUES ('twin.toml', ?1), ('generation', ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                rusqlite::params![m.config_toml, m.generation.to_string()],
-            )
-            .map_err(sql_err(&path))?;
+            put_meta(&tx, m).map_err(sql_err(&path))?;
         }
         tx.commit().map_err(sql_err(&path))
     }
@@ -361,14 +462,7 @@ impl Store {
     pub fn clear(&mut self) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(sql_err(&path))?;
-        for (t, _, _) in FEATURE_TABLES {
-            tx.execute(&format!("DELETE FROM {t}"), [])
-                .map_err(sql_err(&path))?;
-        }
-        tx.execute_batch(
-            "DELETE FROM terrain; DELETE FROM pointcloud_chunks; DELETE FROM pointclouds;",
-        )
-        .map_err(sql_err(&path))?;
+        delete_all(&tx).map_err(sql_err(&path))?;
         update_extents(&tx).map_err(sql_err(&path))?;
         tx.commit().map_err(sql_err(&path))
     }
@@ -653,6 +747,104 @@ impl Store {
         }
         Ok(twin)
     }
+}
+
+impl TwinStore for Store {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn write_with(&mut self, imp: &Imported, meta: Option<&StoreMeta>) -> Result<()> {
+        Store::write_with(self, imp, meta)
+    }
+
+    fn replace(&mut self, imps: &[Imported], meta: &StoreMeta) -> Result<()> {
+        let path = self.path.clone();
+        let srs = self.srs_id;
+        let tx = self.conn.transaction().map_err(sql_err(&path))?;
+        delete_all(&tx).map_err(sql_err(&path))?;
+        for imp in imps {
+            write_all(&tx, imp, srs).map_err(|e| match e {
+                TwinError::Store { .. } => e,
+                other => TwinError::Store {
+                    path: path.clone(),
+                    message: other.to_string(),
+                },
+            })?;
+        }
+        update_extents(&tx).map_err(sql_err(&path))?;
+        put_meta(&tx, meta).map_err(sql_err(&path))?;
+        tx.commit().map_err(sql_err(&path))
+    }
+
+    fn meta(&self) -> Result<Option<StoreMeta>> {
+        Store::meta(self)
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        Store::clear(self)
+    }
+
+    fn counts(&self) -> Result<Vec<(LayerKind, usize)>> {
+        Store::counts(self)
+    }
+
+    fn ids_in_bbox(&self, kind: LayerKind, bbox: [f64; 4]) -> Result<Vec<String>> {
+        use geo::Intersects;
+        check_bbox_kind(kind, bbox)?;
+        let e = sql_err(&self.path);
+        // No R-tree in this GeoPackage: the envelopes in the blob headers filter, then the
+        // geometries themselves.
+        let rect = geo_types::Rect::new((bbox[0], bbox[1]), (bbox[2], bbox[3]));
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id, geom FROM {} ORDER BY fid",
+                kind.name()
+            ))
+            .map_err(&e)?;
+        let mut rows = st.query([]).map_err(&e)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(&e)? {
+            let b = r
+                .get_ref(1)
+                .map_err(&e)?
+                .as_blob()
+                .map_err(|x| e(x.into()))?;
+            if b.len() >= 40 && (b[3] >> 1) & 0b111 != 0 {
+                let f = |i: usize| f64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+                let (x0, x1, y0, y1) = (f(8), f(16), f(24), f(32));
+                if x0 > bbox[2] || x1 < bbox[0] || y0 > bbox[3] || y1 < bbox[1] {
+                    continue;
+                }
+            }
+            if decode_geometry(b)?.intersects(&rect) {
+                out.push(r.get(0).map_err(&e)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn load(&self, name: &str, crs: Crs) -> Result<Twin> {
+        Store::load(self, name, crs)
+    }
+}
+
+fn delete_all(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    for (t, _, _) in FEATURE_TABLES {
+        tx.execute(&format!("DELETE FROM {t}"), [])?;
+    }
+    tx.execute_batch("DELETE FROM terrain; DELETE FROM pointcloud_chunks; DELETE FROM pointclouds;")
+}
+
+fn put_meta(tx: &Transaction<'_>, m: &StoreMeta) -> rusqlite::Result<()> {
+    tx.execute_batch(META_TABLE)?;
+    tx.execute(
+        "INSERT INTO huetwin_meta (key, value) VALUES ('twin.toml', ?1), ('generation', ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        rusqlite::params![m.config_toml, m.generation.to_string()],
+    )?;
+    Ok(())
 }
 
 fn pack_point(p: &LidarPoint, out: &mut Vec<u8>) {

@@ -1,5 +1,7 @@
 //! API tokens and their roles, kept in the twin's store file (`twin.gpkg`, table
-//! `huetwin_tokens`; not a GeoPackage layer, so GDAL and QGIS leave it alone).
+//! `huetwin_tokens`; not a GeoPackage layer, so GDAL and QGIS leave it alone), or in the
+//! twin's PostgreSQL database when the store is there ([`Tokens::open_store`]): then every
+//! server replica reads the same tokens and keeps none of its own.
 //!
 //! A token is `ht_<id>_<secret>`: `id` is 12 hex digits, not secret, that finds the token's
 //! row; `secret` is 32 random bytes in hex. Only an Argon2id hash of the whole token (with a
@@ -140,9 +142,18 @@ pub fn parse(token: &str) -> Option<(&str, &str)> {
     (hex(id, ID_HEX) && hex(secret, SECRET_BYTES * 2)).then_some((id, secret))
 }
 
-/// The tokens of one store file.
+/// Where the tokens are.
+enum Backend {
+    Sqlite(Connection),
+    Pg(
+        Box<std::sync::Mutex<postgres::Client>>,
+        crate::store::pg::PgConfig,
+    ),
+}
+
+/// The tokens of one store (file or database).
 pub struct Tokens {
-    conn: Connection,
+    backend: Backend,
     path: PathBuf,
 }
 
@@ -217,12 +228,63 @@ impl Tokens {
         ))
         .map_err(sql_err(store))?;
         Ok(Tokens {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: store.to_path_buf(),
         })
     }
 
-    /// The store file.
+    /// Open the tokens of a twin's store: [`Tokens::open`] for a GeoPackage, the
+    /// `huetwin_tokens` table of the database (made when missing) for PostgreSQL.
+    pub fn open_store(store: &crate::store::StoreLocation) -> Result<Tokens> {
+        use crate::store::{pg, StoreLocation};
+        let config = match store {
+            StoreLocation::GeoPackage(p) => return Tokens::open(p),
+            StoreLocation::Postgres(c) => c,
+        };
+        let mut client = config.connect()?;
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {TABLE} (
+                     id text PRIMARY KEY,
+                     name text NOT NULL,
+                     role text NOT NULL,
+                     hash text NOT NULL,
+                     created bigint NOT NULL,
+                     revoked bigint,
+                     seq bigserial)"
+            ))
+            .map_err(|e| config.err(format!("tokens: {}", pg::pg_message(&e))))?;
+        Ok(Tokens {
+            backend: Backend::Pg(Box::new(std::sync::Mutex::new(client)), config.clone()),
+            path: PathBuf::from(config.to_string()),
+        })
+    }
+
+    fn pg_err(&self) -> impl Fn(postgres::Error) -> TwinError + '_ {
+        move |e| TwinError::Store {
+            path: self.path.clone(),
+            message: format!("tokens: {}", crate::store::pg::pg_message(&e)),
+        }
+    }
+
+    fn pg(&self) -> Result<Option<std::sync::MutexGuard<'_, postgres::Client>>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Pg(c, cfg) => c
+                .lock()
+                .map(Some)
+                .map_err(|_| cfg.err("tokens: connection lock poisoned")),
+        }
+    }
+
+    fn sqlite(&self) -> Result<&Connection> {
+        match &self.backend {
+            Backend::Sqlite(c) => Ok(c),
+            Backend::Pg(_, cfg) => Err(cfg.err("tokens: not a SQLite store")),
+        }
+    }
+
+    /// The store file (for PostgreSQL: its URL without the password).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -249,30 +311,60 @@ impl Tokens {
             created: now(),
             revoked: None,
         };
-        self.conn
-            .execute(
-                &format!("INSERT INTO {TABLE} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, NULL)"),
-                params![
-                    info.id,
-                    info.name,
-                    role.as_str(),
-                    hash,
-                    i64::try_from(info.created).unwrap_or(i64::MAX)
-                ],
+        let created = i64::try_from(info.created).unwrap_or(i64::MAX);
+        if let Some(mut c) = self.pg()? {
+            c.execute(
+                &format!("INSERT INTO {TABLE} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL)"),
+                &[&info.id, &info.name, &role.as_str(), &hash, &created],
             )
-            .map_err(sql_err(&self.path))?;
+            .map_err(self.pg_err())?;
+        } else {
+            self.sqlite()?
+                .execute(
+                    &format!("INSERT INTO {TABLE} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, NULL)"),
+                    params![info.id, info.name, role.as_str(), hash, created],
+                )
+                .map_err(sql_err(&self.path))?;
+        }
         Ok(NewToken { token, info })
     }
 
-    fn records(&self, filter: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<TokenRecord>> {
-        let sql = format!("SELECT {COLUMNS} FROM {TABLE} {filter} ORDER BY created, rowid");
-        let mut stmt = self.conn.prepare(&sql).map_err(sql_err(&self.path))?;
-        let rows = stmt
-            .query_map(p, row_to_record)
-            .map_err(sql_err(&self.path))?;
+    /// Every row, or the one with `id`, oldest first.
+    fn records(&self, id: Option<&str>) -> Result<Vec<TokenRecord>> {
+        let mut raw: Vec<(TokenRecord, String)> = Vec::new();
+        if let Some(mut c) = self.pg()? {
+            let sql = format!("SELECT {COLUMNS} FROM {TABLE} WHERE $1::text IS NULL OR id = $1 ORDER BY created, seq");
+            for r in c.query(&sql, &[&id]).map_err(self.pg_err())? {
+                let (created, revoked): (i64, Option<i64>) = (r.get(4), r.get(5));
+                raw.push((
+                    TokenRecord {
+                        info: TokenInfo {
+                            id: r.get(0),
+                            name: r.get(1),
+                            role: Role::Viewer,
+                            created: u64::try_from(created).unwrap_or(0),
+                            revoked: revoked.map(|t| u64::try_from(t).unwrap_or(0)),
+                        },
+                        hash: r.get(3),
+                    },
+                    r.get(2),
+                ));
+            }
+        } else {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM {TABLE} WHERE ?1 IS NULL OR id = ?1 ORDER BY created, rowid"
+            );
+            let conn = self.sqlite()?;
+            let mut stmt = conn.prepare(&sql).map_err(sql_err(&self.path))?;
+            let rows = stmt
+                .query_map(params![id], row_to_record)
+                .map_err(sql_err(&self.path))?;
+            for row in rows {
+                raw.push(row.map_err(sql_err(&self.path))?);
+            }
+        }
         let mut out = Vec::new();
-        for row in rows {
-            let (mut rec, role) = row.map_err(sql_err(&self.path))?;
+        for (mut rec, role) in raw {
             rec.info.role = role.parse().map_err(|_| TwinError::Store {
                 path: self.path.clone(),
                 message: format!("token {}: unknown role {role:?}", rec.info.id),
@@ -284,12 +376,12 @@ impl Tokens {
 
     /// Every token, revoked ones too, oldest first.
     pub fn list(&self) -> Result<Vec<TokenInfo>> {
-        Ok(self.records("", &[])?.into_iter().map(|r| r.info).collect())
+        Ok(self.records(None)?.into_iter().map(|r| r.info).collect())
     }
 
     /// The stored row of a token id, if there is one.
     pub fn record(&self, id: &str) -> Result<Option<TokenRecord>> {
-        Ok(self.records("WHERE id = ?1", &[&id])?.into_iter().next())
+        Ok(self.records(Some(id))?.into_iter().next())
     }
 
     /// Revoke a token by id: refused from now on. Errors when there is no such token; a
@@ -299,12 +391,21 @@ impl Tokens {
         let id = id
             .strip_prefix(PREFIX)
             .map_or(id, |r| r.split('_').next().unwrap_or(r));
-        self.conn
-            .execute(
-                &format!("UPDATE {TABLE} SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL"),
-                params![id, i64::try_from(now()).unwrap_or(i64::MAX)],
+        let at = i64::try_from(now()).unwrap_or(i64::MAX);
+        if let Some(mut c) = self.pg()? {
+            c.execute(
+                &format!("UPDATE {TABLE} SET revoked = $2 WHERE id = $1 AND revoked IS NULL"),
+                &[&id, &at],
             )
-            .map_err(sql_err(&self.path))?;
+            .map_err(self.pg_err())?;
+        } else {
+            self.sqlite()?
+                .execute(
+                    &format!("UPDATE {TABLE} SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL"),
+                    params![id, at],
+                )
+                .map_err(sql_err(&self.path))?;
+        }
         self.record(id)?
             .map(|r| r.info)
             .ok_or_else(|| TwinError::invalid("token id", format!("no token {id:?}")))
@@ -324,28 +425,34 @@ impl Tokens {
 
     /// Every stored row, to carry the tokens over to a rebuilt store ([`Tokens::restore`]).
     pub fn records_all(&self) -> Result<Vec<TokenRecord>> {
-        self.records("", &[])
+        self.records(None)
     }
 
     /// Put rows read by [`Tokens::records_all`] back (e.g. into a store that `twin build` made
     /// afresh); rows whose id is here already are left as they are.
     pub fn restore(&self, records: &[TokenRecord]) -> Result<()> {
+        let mut pg = self.pg()?;
         for r in records {
-            self.conn
-                .execute(
+            let created = i64::try_from(r.info.created).unwrap_or(i64::MAX);
+            let revoked = r.info.revoked.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+            if let Some(c) = pg.as_mut() {
+                c.execute(
                     &format!(
-                        "INSERT OR IGNORE INTO {TABLE} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                        "INSERT INTO {TABLE} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING"
                     ),
-                    params![
-                        r.info.id,
-                        r.info.name,
-                        r.info.role.as_str(),
-                        r.hash,
-                        i64::try_from(r.info.created).unwrap_or(i64::MAX),
-                        r.info.revoked.map(|t| i64::try_from(t).unwrap_or(i64::MAX))
-                    ],
+                    &[&r.info.id, &r.info.name, &r.info.role.as_str(), &r.hash, &created, &revoked],
                 )
-                .map_err(sql_err(&self.path))?;
+                .map_err(self.pg_err())?;
+            } else {
+                self.sqlite()?
+                    .execute(
+                        &format!(
+                            "INSERT OR IGNORE INTO {TABLE} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                        ),
+                        params![r.info.id, r.info.name, r.info.role.as_str(), r.hash, created, revoked],
+                    )
+                    .map_err(sql_err(&self.path))?;
+            }
         }
         Ok(())
     }

@@ -93,6 +93,10 @@ pub struct TwinConfig {
     /// forward to it). 0 (left out) for a twin no import has changed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub generation: u64,
+    /// Where the store is when it is not `twin.gpkg` in the folder: a `postgres://` URL
+    /// (kept without its password; `PGPASSWORD` gives it) or a GeoPackage path (docs/adr/0028).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// Sources, imported in order by `twin build`.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
@@ -115,6 +119,7 @@ impl TwinConfig {
             heights: HeightRules::default(),
             attribution: None,
             generation: 0,
+            store: None,
             sources: Vec::new(),
             reports: ReportsConfig::default(),
         }

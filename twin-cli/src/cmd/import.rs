@@ -27,6 +27,11 @@ pub struct ImportArgs {
     /// Project CRS for a new twin.
     #[arg(long, default_value = "EPSG:32648")]
     crs: String,
+    /// The store: a GeoPackage path or a PostgreSQL/PostGIS database (`postgres://user@host:port/db`;
+    /// the password from PGPASSWORD); recorded in twin.toml (without the password). Default: the
+    /// one twin.toml names, else <twin>/twin.gpkg.
+    #[arg(long)]
+    store: Option<String>,
 }
 
 /// Arguments of `twin build`.
@@ -41,7 +46,21 @@ pub fn import(a: ImportArgs) -> Result<()> {
     // A twin exists once it has a twin.toml, or a store whose first import committed (and was
     // stopped before writing twin.toml: opening rolls forward to it).
     let mut dir = if a.into.join("twin.toml").exists() || a.into.join(STORE_FILE).exists() {
-        TwinDir::open(&a.into)?
+        match &a.store {
+            Some(s) => TwinDir::with_store(&a.into, s)?,
+            None => TwinDir::open(&a.into)?,
+        }
+    } else if let Some(s) = &a.store {
+        let name = a
+            .into
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "twin".into());
+        // A folder without twin.toml whose database holds a twin rolls forward to it.
+        match TwinDir::with_store(&a.into, s) {
+            Ok(d) => d,
+            Err(_) => TwinDir::create_with_store(&a.into, &name, Crs::parse(&a.crs)?, s)?,
+        }
     } else {
         let name = a
             .into

@@ -48,14 +48,14 @@ fn info(dir: &TwinDir, twin: &Twin, json: bool) -> Result<()> {
         }
         let v = serde_json::json!({
             "name": twin.name, "crs": twin.crs.definition(), "crs_name": twin.crs.name(),
-            "store": dir.store_path(), "extent": twin.extent(), "extent_wgs84": wgs(twin.extent())?, "layers": out,
+            "store": dir.store.to_string(), "extent": twin.extent(), "extent_wgs84": wgs(twin.extent())?, "layers": out,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("twin: {}  ({})", twin.name, dir.dir.display());
     println!("project CRS: {}", twin.crs);
-    println!("store: {}", dir.store_path().display());
+    println!("store: {}", dir.store);
     println!(
         "{:<12} {:>9} {:>10}  {:<47} extent (WGS84 lon/lat)",
         "layer", "count", "points", "extent (project CRS, m)"

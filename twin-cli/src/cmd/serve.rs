@@ -82,6 +82,11 @@ pub struct ServeArgs {
     /// Delete observations older than this many days (checked hourly); 0: keep them all.
     #[arg(long, default_value_t = 0)]
     retention_days: u64,
+    /// The store to serve: a GeoPackage path or a PostgreSQL/PostGIS database
+    /// (`postgres://user@host:port/db`, password from PGPASSWORD), whose tokens every replica
+    /// then shares. Default: the one twin.toml names, else <twin>/twin.gpkg.
+    #[arg(long)]
+    store: Option<String>,
 }
 
 /// Serves until Ctrl-C.
@@ -91,8 +96,15 @@ pub fn run(a: ServeArgs) -> Result<()> {
     let run_time_limit =
         (a.run_time_limit_s > 0).then(|| std::time::Duration::from_secs(a.run_time_limit_s));
     let (twin, addr, mut scenarios, gpu) = (&a.twin, a.addr, a.scenarios.clone(), a.gpu);
-    let dir = TwinDir::open(twin)?;
+    let dir = match &a.store {
+        Some(s) => TwinDir::with_store(twin, s)?,
+        None => TwinDir::open(twin)?,
+    };
     let t = Arc::new(dir.load()?);
+    let (tokens, token_db) = match &dir.store {
+        twin_core::store::StoreLocation::GeoPackage(p) => (Some(p.clone()), None),
+        twin_core::store::StoreLocation::Postgres(c) => (None, Some(c.clone())),
+    };
     if scenarios.is_empty() && dir.dir.join("scenarios").is_dir() {
         scenarios.push(dir.dir.join("scenarios"));
     }
@@ -112,7 +124,8 @@ pub fn run(a: ServeArgs) -> Result<()> {
         tile_opts: opts.clone(),
         max_queued_runs: a.max_queued_runs,
         run_time_limit,
-        tokens: Some(dir.store_path()),
+        tokens,
+        token_db,
         private: a.private,
         allowed_hosts: a.allowed_hosts.clone(),
         cors_origins: a.cors_origins.clone(),
@@ -156,7 +169,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         },
         ..server::ServerConfig::default()
     };
-    if !dir.store_path().exists() {
+    if !dir.store.exists() {
         eprintln!(
             "note: {} has no store yet, so no token exists and every write is refused \
              (twin build {}, then twin token create)",

@@ -46,7 +46,7 @@ pub enum TokenCmd {
 fn tokens(twin: &std::path::Path) -> Result<(Tokens, twin_core::folder::WriterLock)> {
     let dir = TwinDir::open(twin)?;
     let lock = dir.lock_writer()?;
-    Ok((Tokens::open(&dir.store_path())?, lock))
+    Ok((Tokens::open_store(&dir.store)?, lock))
 }
 
 fn time(secs: u64) -> String {
