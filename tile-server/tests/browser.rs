@@ -174,7 +174,11 @@ fn load_pick_and_toggle(name: &str, implicit: bool) -> Value {
     };
     let source =
         GeneratedTiles::plan(twin.clone(), &opts, &server::source::twin_fingerprint(&td)).unwrap();
-    let app = server::app(twin.clone(), Arc::new(source), &ServerConfig::default()).unwrap();
+    let cfg = ServerConfig {
+        basemap: Some(Arc::new(renderer::basemap::Drawer::new())),
+        ..ServerConfig::default()
+    };
+    let app = server::app(twin.clone(), Arc::new(source), &cfg).unwrap();
     let addr = common::start(app);
 
     let out = root.join("shots");
