@@ -299,6 +299,9 @@ pub struct Tileset {
     /// Per point cloud: its name and what its colouring needs.
     cloud_stats: Vec<(String, points::CloudStats)>,
     terrain_rgba: [f64; 4],
+    /// Water depth (m) on the terrain's grid: terrain tiles then carry it per vertex
+    /// (`_DEPTH_M`) and are coloured by depth class (`COLOR_0`); set by [`water::WaterTiles`].
+    water_depth: Option<std::sync::Arc<twin_core::model::Dem>>,
     /// Quantize and compress content ([`TilesetOptions::compact`]).
     compact: bool,
     /// The implicit tree's addressing, for an implicit tileset ([`TilesetOptions::implicit`]).
@@ -434,6 +437,7 @@ impl Tileset {
             crs: twin.crs.definition().to_string(),
             cloud_stats,
             terrain_rgba: opts.terrain_rgba,
+            water_depth: None,
             compact: opts.compact,
             implicit: None,
         })
@@ -620,6 +624,7 @@ impl Tileset {
                     *stride,
                     &placer,
                     self.terrain_rgba,
+                    self.water_depth.as_deref(),
                     self.compact,
                     GENERATOR,
                 )
@@ -843,6 +848,7 @@ fn implicit_plan(twin: &Twin, layer: LayerKind, opts: &TilesetOptions) -> Result
         crs: twin.crs.definition().to_string(),
         cloud_stats: Vec::new(),
         terrain_rgba: opts.terrain_rgba,
+        water_depth: None,
         compact: opts.compact,
         implicit: Some(implicit::Implicit { stats, at }),
     })
