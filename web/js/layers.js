@@ -10,16 +10,16 @@
   const huetwin = window.huetwin;
 
   // Roads by OSM highway class: [classes, colour, width px, legend label], first match wins.
+  // Drawn as vector lines: the classes down to tertiary (a city has tens of thousands of minor
+  // streets and paths, which the basemap under them already draws, and which would cost a
+  // software-rendered browser minutes as ground lines).
   const ROAD_CLASSES = [
     [["motorway", "trunk", "motorway_link", "trunk_link"], "#d94f3d", 6, "motorway, trunk"],
     [["primary", "primary_link"], "#f08c2e", 5, "primary"],
     [["secondary", "secondary_link"], "#e8c228", 4, "secondary"],
     [["tertiary", "tertiary_link"], "#fff4c2", 3, "tertiary"],
-    [["residential", "unclassified", "living_street", "road"], "#f4f4f4", 2, "residential, other streets"],
-    [["service"], "#cfcfcf", 1.5, "service"],
-    [["footway", "path", "cycleway", "steps", "pedestrian", "track", "bridleway"], "#a3927c", 1.5, "paths"],
   ];
-  const OTHER_ROAD = [[], "#e0e0e0", 2, "other"];
+  const OTHER_ROAD = [[], null, 0, "minor streets and paths (on the basemap)"];
   const WATER_FILL = "#5b9bd5";
   const WATERWAY_WIDTH = { river: 6, canal: 4, stream: 2.5, ditch: 2, drain: 2 };
 
@@ -54,7 +54,6 @@
     return new Cesium.GroundPolylinePrimitive({
       geometryInstances: instances,
       appearance: new Cesium.PolylineColorAppearance(),
-      asynchronous: false,
     });
   }
 
@@ -88,6 +87,10 @@
     const counts = {};
     for (const f of feats) {
       const [, colour, width, label] = roadClass(f.properties);
+      if (!colour) {
+        counts[label] = (counts[label] || 0) + 1;
+        continue;
+      }
       let drawn = false;
       for (const line of lines(f.geometry)) {
         if (line.length < 2) continue;
@@ -101,7 +104,7 @@
     huetwin.vectorLayers.roads = { primitive: prim, counts, features: feats.length, userShow: true };
     const rows = ROAD_CLASSES.concat([OTHER_ROAD])
       .filter(([, , , label]) => counts[label])
-      .map(([, c, , label]) => [c, `${label} (${counts[label]})`]);
+      .map(([, c, , label]) => [c || "transparent", `${label} (${counts[label]})`]);
     addLayerToggle("roads", `Roads by class (${feats.length})`, legendHtml("Roads (OSM class)", rows), (on) => {
       huetwin.vectorLayers.roads.userShow = on;
       prim.show = on && !huetwin.traffic;
@@ -144,7 +147,6 @@
           new Cesium.GroundPrimitive({
             geometryInstances: fills,
             appearance: new Cesium.PerInstanceColorAppearance({ flat: true, translucent: true }),
-            asynchronous: false,
           })
         )
       );
@@ -176,6 +178,13 @@
   };
 
   huetwin.vectorLayers = {};
+  // Settled also waits for the vector layers' primitives (built in web workers).
+  const tilesSettled = huetwin.settled;
+  huetwin.settled = function () {
+    const v = huetwin.vectorLayers;
+    const prims = (v.roads ? [v.roads.primitive] : []).concat(v.water ? v.water.primitives : []);
+    return tilesSettled() && prims.every((p) => !p.show || p.ready);
+  };
   huetwin.loadVectorLayers = async function (info) {
     const has = (name) => info.layers.some((l) => l.name === name && l.count > 0);
     if (has("water")) await loadWater().catch((e) => console.warn("water layer:", e));
