@@ -178,17 +178,23 @@
   };
 
   huetwin.vectorLayers = {};
-  // Settled also waits for the vector layers' primitives (built in web workers).
+  // Settled also waits for the vector layers' primitives (built in web workers), for at most
+  // 60 s after they were added (huetwin.vectorLayersReady says whether they all came).
   const tilesSettled = huetwin.settled;
-  huetwin.settled = function () {
+  huetwin.vectorLayersReady = function () {
     const v = huetwin.vectorLayers;
     const prims = (v.roads ? [v.roads.primitive] : []).concat(v.water ? v.water.primitives : []);
-    return tilesSettled() && prims.every((p) => !p.show || p.ready);
+    return prims.every((p) => !p.show || p.ready);
+  };
+  huetwin.settled = function () {
+    const waited = huetwin.vectorLayersAddedAt && Date.now() - huetwin.vectorLayersAddedAt > 60000;
+    return tilesSettled() && (waited || huetwin.vectorLayersReady());
   };
   huetwin.loadVectorLayers = async function (info) {
     const has = (name) => info.layers.some((l) => l.name === name && l.count > 0);
     if (has("water")) await loadWater().catch((e) => console.warn("water layer:", e));
     if (has("roads")) await loadRoads().catch((e) => console.warn("roads layer:", e));
+    huetwin.vectorLayersAddedAt = Date.now();
     huetwin.viewer.scene.requestRender();
   };
 

@@ -246,6 +246,7 @@ try {
       roads: v.roads ? { counts: v.roads.counts, features: v.roads.features } : null,
       water: v.water ? { areas: v.water.areas, lines: v.water.lines, features: v.water.features } : null,
       terrainDraped: !!window.huetwin.terrainDraped,
+      ready: window.huetwin.vectorLayersReady ? window.huetwin.vectorLayersReady() : null,
       legends: [...document.querySelectorAll(".layer-legend")].map((e) => e.textContent),
     };
   });
