@@ -315,7 +315,8 @@ fn opening_points(twin: &twin_core::Twin, (cx, cy): (f64, f64)) -> Vec<Place> {
         })
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .expect("a main road in view");
-    // The class colours of web/js/layers.js: primary #f08c2e, secondary #e8c228.
+    // The basemap's main road fills (renderer::basemap::style::road: primary, secondary) or
+    // the class colours of web/js/layers.js (primary #f08c2e, secondary #e8c228).
     let main_road: fn([u8; 3]) -> bool = |p| {
         let near = |c: [u8; 3]| {
             (0..3)
@@ -323,7 +324,10 @@ fn opening_points(twin: &twin_core::Twin, (cx, cy): (f64, f64)) -> Vec<Place> {
                 .sum::<i32>()
                 < 90
         };
-        near([0xf0, 0x8c, 0x2e]) || near([0xe8, 0xc2, 0x28])
+        near([252, 214, 164])
+            || near([247, 250, 191])
+            || near([0xf0, 0x8c, 0x2e])
+            || near([0xe8, 0xc2, 0x28])
     };
     out.push(("road", (road.1.x(), road.1.y()), main_road));
     let citadel = twin

@@ -65,10 +65,13 @@
     );
   }
 
+  // Off by default: the basemap draped on the ground already shows the roads and the water,
+  // and thousands of ground lines slow a software-rendered browser to minutes a frame
+  // (measured in the browser test on SwiftShader); a check builds and shows them.
   function addLayerToggle(name, label, legend, onChange) {
     const id = `layer-${name}`;
     const el = document.createElement("label");
-    el.innerHTML = `<input type="checkbox" id="${id}" checked> ${label}`;
+    el.innerHTML = `<input type="checkbox" id="${id}"> ${label}`;
     document.getElementById("layers").appendChild(el);
     if (legend) {
       const lg = document.createElement("div");
@@ -100,14 +103,15 @@
       if (drawn) counts[label] = (counts[label] || 0) + 1;
     }
     if (!instances.length) return;
-    const prim = huetwin.viewer.scene.primitives.add(linePrimitive(instances));
-    huetwin.vectorLayers.roads = { primitive: prim, counts, features: feats.length, userShow: true };
+    const layer = { primitive: null, counts, features: feats.length, userShow: false };
+    huetwin.vectorLayers.roads = layer;
     const rows = ROAD_CLASSES.concat([OTHER_ROAD])
       .filter(([, , , label]) => counts[label])
       .map(([, c, , label]) => [c || "transparent", `${label} (${counts[label]})`]);
     addLayerToggle("roads", `Roads by class (${feats.length})`, legendHtml("Roads (OSM class)", rows), (on) => {
-      huetwin.vectorLayers.roads.userShow = on;
-      prim.show = on && !huetwin.traffic;
+      layer.userShow = on;
+      if (on && !layer.primitive) layer.primitive = huetwin.viewer.scene.primitives.add(linePrimitive(instances));
+      if (layer.primitive) layer.primitive.show = on && !huetwin.traffic;
       huetwin.viewer.scene.requestRender();
     });
   }
@@ -141,24 +145,27 @@
       }
     }
     const prims = [];
-    if (fills.length) {
-      prims.push(
-        huetwin.viewer.scene.primitives.add(
-          new Cesium.GroundPrimitive({
-            geometryInstances: fills,
-            appearance: new Cesium.PerInstanceColorAppearance({ flat: true, translucent: true }),
-          })
-        )
-      );
-    }
-    if (ways.length) prims.push(huetwin.viewer.scene.primitives.add(linePrimitive(ways)));
-    if (!prims.length) return;
+    const build = () => {
+      if (fills.length) {
+        prims.push(
+          huetwin.viewer.scene.primitives.add(
+            new Cesium.GroundPrimitive({
+              geometryInstances: fills,
+              appearance: new Cesium.PerInstanceColorAppearance({ flat: true, translucent: true }),
+            })
+          )
+        );
+      }
+      if (ways.length) prims.push(huetwin.viewer.scene.primitives.add(linePrimitive(ways)));
+    };
+    if (!fills.length && !ways.length) return;
     huetwin.vectorLayers.water = { primitives: prims, areas, lines: lineCount, features: feats.length };
     addLayerToggle(
       "twin-water",
       `Water (${feats.length})`,
       legendHtml("Water", [[WATER_FILL, `rivers, lakes (${areas})`], [WATER_FILL, `waterways (${lineCount})`]]),
       (on) => {
+        if (on && !prims.length) build();
         for (const p of prims) p.show = on;
         huetwin.viewer.scene.requestRender();
       }
@@ -183,7 +190,7 @@
   const tilesSettled = huetwin.settled;
   huetwin.vectorLayersReady = function () {
     const v = huetwin.vectorLayers;
-    const prims = (v.roads ? [v.roads.primitive] : []).concat(v.water ? v.water.primitives : []);
+    const prims = (v.roads && v.roads.primitive ? [v.roads.primitive] : []).concat(v.water ? v.water.primitives : []);
     return prims.every((p) => !p.show || p.ready);
   };
   huetwin.settled = function () {
@@ -201,6 +208,6 @@
   // A traffic run draws its own roads (by v/c): the class colours step aside meanwhile.
   window.addEventListener("huetwin:traffic", () => {
     const r = huetwin.vectorLayers.roads;
-    if (r) r.primitive.show = r.userShow && !huetwin.traffic;
+    if (r && r.primitive) r.primitive.show = r.userShow && !huetwin.traffic;
   });
 })();
