@@ -264,8 +264,8 @@ fn load_pick_and_toggle(name: &str, implicit: bool) -> Value {
 }
 
 /// Known places of the opening view, chosen from the twin itself: a point well inside the river
-/// (40 m or more from its banks), the middle of the longest main road (primary or secondary)
-/// in view, and a point inside the Citadel's heritage site (the largest site whose interior
+/// (40 m or more from its banks), the middle of the main road (primary or secondary) nearest
+/// the view's centre, and a point inside the Citadel's heritage site (the largest site whose interior
 /// point lies within 1.5 km of the Citadel's centre), with the colour test each must pass.
 type Place = (&'static str, (f64, f64), fn([u8; 3]) -> bool);
 
@@ -273,7 +273,7 @@ fn opening_points(twin: &twin_core::Twin, (cx, cy): (f64, f64)) -> Vec<Place> {
     use geo::{Contains, Distance};
     // The opening camera looks north at the Citadel from 2.3 km south: what lies between
     // 1.5 km south of the centre and 0.3 km north of it, 1.5 km either side, is in view.
-    let in_view = |x: f64, y: f64| (x - cx).abs() < 1500.0 && (-1500.0..300.0).contains(&(y - cy));
+    let in_view = |x: f64, y: f64| (x - cx).abs() < 800.0 && (-1300.0..300.0).contains(&(y - cy));
     let mut out: Vec<Place> = Vec::new();
     let mut best: Option<(f64, (f64, f64))> = None;
     for w in twin.water.features() {
@@ -311,9 +311,9 @@ fn opening_points(twin: &twin_core::Twin, (cx, cy): (f64, f64)) -> Vec<Place> {
         .filter(|r| r.class == "primary" || r.class == "secondary")
         .filter_map(|r| {
             let m = Euclidean.point_at_ratio_from_start(&r.line, 0.5)?;
-            in_view(m.x(), m.y()).then_some((Euclidean.length(&r.line), m, r.class.clone()))
+            in_view(m.x(), m.y()).then_some(((m.x() - cx).hypot(m.y() - (cy - 600.0)), m))
         })
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
         .expect("a main road in view");
     // The basemap's main road fills (renderer::basemap::style::road: primary, secondary) or
     // the class colours of web/js/layers.js (primary #f08c2e, secondary #e8c228).
@@ -393,6 +393,11 @@ fn check_opening_view(r: &Value, twin: &twin_core::Twin, points: &[Place]) {
                 [c[0], c[1], c[2]]
             })
             .collect();
+        // Right of the panel (250 px wide), which covers the map's left edge.
+        assert!(
+            s["at"][0].as_u64().unwrap() > 270,
+            "{name} under the panel: {s}"
+        );
         assert!(px.iter().any(|p| test(*p)), "{name} at {}: {px:?}", s["at"]);
     }
 }
@@ -575,6 +580,12 @@ fn viewer_compares_two_flood_runs_and_plays_the_water() {
         r["framesShown"]
     );
     assert!(r["sliderAfterPlay"].as_u64().unwrap() >= 1);
+    // The sample twin's terrain wears the basemap.
+    assert_eq!(
+        r["vectorLayers"]["terrainDraped"], true,
+        "{}",
+        r["vectorLayers"]
+    );
     // The water by depth: the legend lists the server's classes, and the water on screen
     // changes across the animation steps (more water-blue pixels at the end than at the start,
     // deep-blue ones among them).
