@@ -514,6 +514,11 @@ fn the_opening_view_carries_the_whole_citys_mass_in_blocks() {
     let blocks_json: Vec<String> = g.strings(0, "block");
     assert_eq!(blocks_json.len(), bt.count);
     assert!(blocks_json.iter().all(|b| b.starts_with("b0/0/0#")));
+    // A run's results leave block tiles as they are (they have no results columns).
+    let mut bytes = std::fs::read(h.out.join(format!("buildings/{}.glb", bt.id))).unwrap();
+    let before_patch = bytes.clone();
+    assert_eq!(results::patch_results(&mut bytes, |_| None).unwrap(), 0);
+    assert_eq!(bytes, before_patch);
     let heights = g.floats(0, "mean_height");
     let tallest = h
         .twin
