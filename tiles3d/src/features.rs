@@ -549,7 +549,7 @@ pub(crate) fn blocks_glb(
                 ),
             ),
             (
-                "mean_height",
+                "height",
                 Column::F32(rows.iter().map(|r| r.1.mean_height as f32).collect()),
             ),
         ],

@@ -273,7 +273,7 @@ pub fn schema() -> Schema {
                     vec![
                         ("block", P::string("the block's id: its tile's id, '#' and its grid cell")),
                         ("building_count", P::scalar(ComponentType::Uint16, "buildings merged into the block")),
-                        ("mean_height", P::float("footprint-area-weighted mean height of the buildings, metres")),
+                        ("height", P::float("footprint-area-weighted mean height of the buildings, metres (named as the building class's, so height styles colour blocks too)")),
                     ],
                 ),
             ),

@@ -519,7 +519,7 @@ fn the_opening_view_carries_the_whole_citys_mass_in_blocks() {
     let before_patch = bytes.clone();
     assert_eq!(results::patch_results(&mut bytes, |_| None).unwrap(), 0);
     assert_eq!(bytes, before_patch);
-    let heights = g.floats(0, "mean_height");
+    let heights = g.floats(0, "height");
     let tallest = h
         .twin
         .buildings
