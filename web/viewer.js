@@ -280,7 +280,8 @@ const GLOBE_COLOUR = "#dfe3dc";
 async function baseLayer(params) {
   const url = params.get("imagery");
   if (url) {
-    return new Cesium.ImageryLayer(new Cesium.UrlTemplateImageryProvider({ url }));
+    huetwin.basemapProvider = new Cesium.UrlTemplateImageryProvider({ url });
+    return new Cesium.ImageryLayer(huetwin.basemapProvider);
   }
   let tj = null;
   try {
@@ -291,8 +292,8 @@ async function baseLayer(params) {
   if (!tj || !Array.isArray(tj.bounds)) return false;
   const [w, s, e, n] = tj.bounds;
   huetwin.basemap = tj;
-  return new Cesium.ImageryLayer(
-    new Cesium.UrlTemplateImageryProvider({
+  // Kept for the terrain tileset too (web/js/layers.js drapes it there).
+  huetwin.basemapProvider = new Cesium.UrlTemplateImageryProvider({
       url: new Cesium.Resource({ url: tj.tiles[0], headers: authHeaders() }),
       rectangle: Cesium.Rectangle.fromDegrees(w, s, e, n),
       minimumLevel: tj.minzoom,
@@ -300,8 +301,8 @@ async function baseLayer(params) {
       tileWidth: 256,
       tileHeight: 256,
       credit: tj.attribution ? new Cesium.Credit(tj.attribution, true) : undefined,
-    })
-  );
+  });
+  return new Cesium.ImageryLayer(huetwin.basemapProvider);
 }
 
 async function terrain(params) {
@@ -331,7 +332,10 @@ async function loadTileset(name, url) {
     huetwin.failedTiles.push({ url: e.url, message: String(e.message) });
     status(`tile failed: ${e.url}`);
   });
-  if (name === "terrain") ts.style = new Cesium.Cesium3DTileStyle({ color: "color('#9fb58a')" });
+  if (name === "terrain") {
+    if (huetwin.dressTerrain) huetwin.dressTerrain(ts);
+    else ts.style = new Cesium.Cesium3DTileStyle({ color: "color('#9fb58a')" });
+  }
   const old = huetwin.tilesets[name];
   viewer.scene.primitives.add(ts);
   huetwin.tilesets[name] = ts;
@@ -658,6 +662,7 @@ function roadStates(csv) {
 }
 
 // Every feature of a layer through OGC API Features, page by page.
+huetwin.allFeatures = allFeatures;
 async function allFeatures(layer) {
   let url = `/ogc/collections/${layer}/items?limit=10000`;
   const out = [];
@@ -679,6 +684,7 @@ async function showTraffic(runId) {
   }
   huetwin.trafficStats = null;
   $("traffic-legend").innerHTML = "";
+  window.dispatchEvent(new CustomEvent("huetwin:traffic", { detail: { runId } }));
   if (!runId) return;
   const r = await fetch(`/api/runs/${encodeURIComponent(runId)}/files/links.csv`, { headers: authHeaders() });
   if (!r.ok) throw new Error(`${r.status} links.csv of run ${runId}`);
@@ -711,6 +717,7 @@ async function showTraffic(runId) {
     );
   }
   huetwin.trafficStats = { roads: Object.keys(byRoad).length, counts, byRoad };
+  window.dispatchEvent(new CustomEvent("huetwin:traffic", { detail: { runId } }));
   $("traffic-legend").innerHTML =
     "<div>Roads of the run</div>" +
     VC_CLASSES.filter(([, , label]) => label !== "no v/c" || counts[label])
@@ -862,6 +869,7 @@ async function showRun(id) {
   const clearFlood = async () => {
     for (const l of layers) await loadTileset(l, huetwin.layerUrls[l]);
     await showWater(null);
+    $("water-legend").innerHTML = "";
     $("time").disabled = true;
     applyColour($("colour").value === "depth" ? "none" : $("colour").value);
   };
@@ -893,6 +901,11 @@ async function showRun(id) {
     slider.value = slider.max;
     slider.disabled = times.length === 0;
     $("play").disabled = times.length < 2;
+    // The water's colours by depth class, as the server's water tiles carry them.
+    $("water-legend").innerHTML = (r.water_depth_classes || []).length
+      ? "<div>Water depth</div>" +
+        r.water_depth_classes.map((c) => `<div><span style="background:${escapeHtml(c.colour)}"></span>${escapeHtml(c.label)}</div>`).join("")
+      : "";
     await showWater(id, times[times.length - 1]);
   } else if (r.run.model === "traffic") {
     // A traffic run: the last flood's depths and water go, the roads come by v/c class.
@@ -989,6 +1002,8 @@ async function main() {
     addToggle(layer.name, `${labels[layer.name] || layer.name} (${layer.count})`);
   }
   if (!Object.keys(huetwin.tilesets).length) $("layers").innerHTML = "<em>no 3D Tiles layers</em>";
+  // Roads and water as map layers (web/js/layers.js).
+  if (huetwin.loadVectorLayers) await huetwin.loadVectorLayers(info);
 
   $("colour").addEventListener("change", (e) => applyColour(e.target.value));
   applyColour($("colour").value);

@@ -446,3 +446,75 @@ fn results_and_cameras_load_or_fail_clearly() {
         "{lon} {lat}"
     );
 }
+
+/// The longest run of the legend's ink colour (28, 28, 32) in one row of the picture's
+/// bottom-right quarter: the scale bar's length in pixels (its end ticks lie within it).
+fn longest_ink_run(img: &Image) -> usize {
+    let mut best = 0;
+    for y in img.height / 2..img.height {
+        let mut run = 0;
+        for x in img.width / 2..img.width {
+            if img.pixel(x, y)[..3] == [28, 28, 32] {
+                run += 1;
+                best = best.max(run);
+            } else {
+                run = 0;
+            }
+        }
+    }
+    best
+}
+
+/// A perspective picture carries a scale bar for the ground at the image centre: with no
+/// terrain the focus is at height 0, at depth D = z / sin(pitch) along the centre ray, so one
+/// pixel spans D · 2 tan(fov / 2) / height metres there; the bar is the largest 1-2-5 length up
+/// to a fifth of the picture's width, drawn within 2 px of that length over that scale. A
+/// near-horizontal view (5°) gets no bar.
+#[test]
+fn perspective_pictures_carry_a_scale_at_the_image_centre() {
+    let f = fx();
+    let mut scene = Scene::from_twin(&f.twin).unwrap();
+    scene.terrain = None;
+    scene.layers = only(&["legend"]);
+    let e = scene.extent;
+    let (cx, cy) = ((e[0] + e[2]) / 2.0, (e[1] + e[3]) / 2.0);
+    for (z, pitch, fov, w, h) in [
+        (800.0, 60.0, 50.0, 480u32, 300u32),
+        (2500.0, 35.0, 40.0, 640, 400),
+    ] {
+        let cam = Camera::Perspective {
+            eye: [cx, cy, z],
+            heading_deg: 30.0,
+            pitch_deg: pitch,
+            fov_deg: fov,
+        };
+        let img = renderer().render(&scene, &cam, w, h).unwrap();
+        let depth = z / f64::to_radians(pitch).sin();
+        let mpp = depth * 2.0 * (f64::to_radians(fov) / 2.0).tan() / f64::from(h);
+        let target = f64::from(w) * mpp / 5.0;
+        let mut len = 1.0;
+        for k in 0..15 {
+            for m in [1.0, 2.0, 5.0] {
+                let l = m * 10f64.powi(k);
+                if l <= target {
+                    len = l;
+                }
+            }
+        }
+        let expected = len / mpp;
+        let run = longest_ink_run(&img) as f64;
+        eprintln!("persp z {z} pitch {pitch} fov {fov} {w}x{h}: {len} m = {expected:.1} px expected, {run} px drawn");
+        assert!(
+            (run - expected).abs() <= 2.0,
+            "{run} px against {expected:.1} px for {len} m"
+        );
+    }
+    let flat = Camera::Perspective {
+        eye: [cx, cy, 50.0],
+        heading_deg: 30.0,
+        pitch_deg: 5.0,
+        fov_deg: 50.0,
+    };
+    let img = renderer().render(&scene, &flat, 480, 300).unwrap();
+    assert!(longest_ink_run(&img) < 10, "{} px", longest_ink_run(&img));
+}

@@ -1,12 +1,15 @@
 //! The twin's own basemap over HTTP: `GET /basemap/{z}/{x}/{y}.png` (`{y}@2x.png` for
 //! 512-pixel tiles) and `GET /basemap/tilejson.json` (TileJSON 3.0.0: template, zooms,
-//! bounds, attribution), drawn by [`renderer::basemap`].
+//! bounds, attribution), drawn by the [`BasemapDrawer`] handed in through
+//! [`super::ServerConfig::basemap`] (`twin serve` hands in `renderer::basemap::Drawer`; the
+//! server itself has no GPU code, ADR 0006). Without a drawer, or when the drawer has no
+//! adapter, tiles answer 503.
 //!
 //! Tiles go through the same [`TileCache`] as the 3D Tiles (memory LRU, then
 //! `<twin>/cache/tiles/<basemap version>/basemap/...`, strong ETags, 304 on `If-None-Match`,
 //! `Cache-Control`), in a cache instance of their own whose producers are bounded to
 //! [`MAX_RENDERS`] at once, so a burst of cold tiles cannot exhaust memory. One GPU device
-//! serves every render; it is opened on the first tile, not at start. Tiles that do not touch
+//! serves every render; the drawer opens it on the first tile, not at start. Tiles that do not touch
 //! the twin's extent answer 204 No Content without rendering.
 
 use super::body::respond;
@@ -17,8 +20,8 @@ use super::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use renderer::basemap::{Basemap, Options, TileId, MAX_ZOOM, MIN_ZOOM};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use twin_core::xyz::{BasemapDrawer, TileId, MAX_ZOOM, MIN_ZOOM};
 use twin_core::Twin;
 
 /// Cold basemap tiles rendered at once.
@@ -27,41 +30,37 @@ pub const MAX_RENDERS: usize = 2;
 /// Changes whenever the drawing changes (with the twin's fingerprint, it keys the disk cache).
 const STYLE_VERSION: &str = "basemap-1";
 
-/// The basemap renderer behind the cache: the twin and one shared GPU device, opened lazily.
+/// The basemap drawer behind the cache, with the twin it draws.
 pub struct BasemapSource {
     twin: Arc<Twin>,
-    renderer: OnceLock<Result<Arc<Basemap>, String>>,
+    drawer: Option<Arc<dyn BasemapDrawer>>,
     version: String,
 }
 
 impl BasemapSource {
-    /// A source for `twin`; `fingerprint` identifies the twin's data (see
-    /// [`super::source::twin_fingerprint`]).
-    pub fn new(twin: Arc<Twin>, fingerprint: &str) -> BasemapSource {
+    /// A source for `twin` drawn by `drawer` (none: every tile answers 503); `fingerprint`
+    /// identifies the twin's data (see [`super::source::twin_fingerprint`]).
+    pub fn new(
+        twin: Arc<Twin>,
+        drawer: Option<Arc<dyn BasemapDrawer>>,
+        fingerprint: &str,
+    ) -> BasemapSource {
         let h = blake3::hash(format!("{STYLE_VERSION}\n{fingerprint}").as_bytes());
         BasemapSource {
             twin,
-            renderer: OnceLock::new(),
+            drawer,
             version: format!("basemap-{}", &h.to_hex()[..16]),
         }
     }
 
-    fn renderer(&self) -> Result<Arc<Basemap>, ApiError> {
-        self.renderer
-            .get_or_init(|| match Basemap::new() {
-                Ok(b) => {
-                    tracing::info!("basemap tiles drawn on {}", b.adapter());
-                    Ok(Arc::new(b))
-                }
-                Err(e) => Err(e.to_string()),
-            })
-            .clone()
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("basemap tiles need a GPU adapter: {e}"),
-                )
-            })
+    fn drawer(&self) -> Result<&dyn BasemapDrawer, ApiError> {
+        let unavailable = |m: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m);
+        let d = self.drawer.as_deref().ok_or_else(|| {
+            unavailable("this server was started without a basemap drawer".to_string())
+        })?;
+        d.ready()
+            .map_err(|e| unavailable(format!("basemap tiles need a GPU adapter: {e}")))?;
+        Ok(d)
     }
 }
 
@@ -79,12 +78,8 @@ impl TileSource for BasemapSource {
             return Ok(None);
         };
         let tile = TileId::new(z, x, y).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let opts = Options {
-            tile_size: 256 * u32::from(scale),
-            ..Options::default()
-        };
-        self.renderer()?
-            .render_png(&self.twin, tile, &opts)
+        self.drawer()?
+            .draw_png(&self.twin, tile, 256 * u32::from(scale))
             .map(Some)
             .map_err(|e| ApiError::internal(format!("basemap tile {z}/{x}/{y}: {e}")))
     }
@@ -101,12 +96,13 @@ pub struct BasemapState {
 }
 
 impl BasemapState {
-    /// The basemap of `twin` with `memory_bytes` of tiles in memory and files under
+    /// The basemap of `twin`, drawn by `drawer`, with `memory_bytes` of tiles in memory and files under
     /// `disk_root`; `None` when the twin is empty. `twin_dir` (when known) decides the
     /// attribution: "© OpenStreetMap contributors" when a source is an OSM file or the twin's
     /// `twin.toml` names OpenStreetMap (a twin derived from OSM says so there).
     pub fn new(
         twin: Arc<Twin>,
+        drawer: Option<Arc<dyn BasemapDrawer>>,
         fingerprint: &str,
         memory_bytes: u64,
         disk_root: Option<&std::path::Path>,
@@ -116,7 +112,7 @@ impl BasemapState {
             return Ok(None);
         };
         let bounds = twin.extent_wgs84(e)?;
-        let source = Arc::new(BasemapSource::new(twin, fingerprint));
+        let source = Arc::new(BasemapSource::new(twin, drawer, fingerprint));
         Ok(Some(BasemapState {
             cache: TileCache::new(source, memory_bytes, disk_root).with_producers(MAX_RENDERS),
             bounds,
@@ -172,7 +168,7 @@ fn parse_row(file: &str) -> Option<(u32, u8)> {
         (status = 204, description = "the tile does not touch the twin"),
         (status = 304, description = "not modified"),
         (status = 400, description = "zoom, column or row out of range, or not a number", body = super::error::ErrorBody),
-        (status = 503, description = "no GPU adapter to draw with", body = super::error::ErrorBody)))]
+        (status = 503, description = "no basemap drawer, or no GPU adapter to draw with", body = super::error::ErrorBody)))]
 pub async fn get_tile(
     State(state): State<Arc<AppState>>,
     Path((z, x, file)): Path<(String, String, String)>,

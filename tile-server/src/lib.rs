@@ -98,6 +98,10 @@ pub struct ServerConfig {
     /// The flood solver of runs, handed in by the caller (the CPU reference solver by default;
     /// `twin serve --gpu` passes `renderer::flood::gpu_solver`).
     pub flood_solver: scenarios::jobs::SolverChoice,
+    /// The drawer of the basemap tiles (`/basemap/...`), handed in by the caller as the flood
+    /// solver is (`twin serve` passes `renderer::basemap::Drawer`); none: basemap tiles
+    /// answer 503 and the server needs no GPU (ADR 0006, ADR 0022).
+    pub basemap: Option<Arc<dyn twin_core::xyz::BasemapDrawer>>,
     /// Tile options (water-surface tilesets of runs).
     pub tile_opts: tiles3d::TilesetOptions,
     /// Scenario runs that may wait beside the one running (16 by default); more get 429.
@@ -204,6 +208,7 @@ impl Default for ServerConfig {
             twin_dir: None,
             scenario_dirs: Vec::new(),
             flood_solver: scenarios::jobs::SolverChoice::cpu(),
+            basemap: None,
             tile_opts: tiles3d::TilesetOptions::default(),
             max_queued_runs: 16,
             run_time_limit: Some(std::time::Duration::from_secs(2 * 3600)),
@@ -590,6 +595,7 @@ pub fn app(
     let generation = twin_dir.as_ref().map(|d| d.config.generation);
     let basemap = basemap::BasemapState::new(
         twin.clone(),
+        cfg.basemap.clone(),
         &twin_dir
             .as_ref()
             .map_or_else(|| tile_version.clone(), source::twin_fingerprint),

@@ -181,6 +181,10 @@ pub struct RunDetail {
     pub compare: Option<scenarios::jobs::Compare>,
     /// Output times with a depth raster (s).
     pub water_times_s: Vec<u64>,
+    /// The depth classes the water tiles are coloured by (least depth in metres, sRGB colour,
+    /// label; deepest first), for a legend; empty when the run has no water.
+    #[schema(value_type = Vec<Object>)]
+    pub water_depth_classes: Vec<tiles3d::water::DepthClass>,
 }
 
 /// `DELETE /api/runs/{id}`.
@@ -208,6 +212,10 @@ pub struct WaterIndex {
     pub run: String,
     /// The output times.
     pub times: Vec<WaterTime>,
+    /// The depth classes the water tiles are coloured by (each vertex's `COLOR_0`; its depth
+    /// is `_DEPTH_M`), deepest first.
+    #[schema(value_type = Vec<Object>)]
+    pub depth_classes: Vec<tiles3d::water::DepthClass>,
 }
 
 /// The `{id}` path parameter of the runs routes.
@@ -702,11 +710,17 @@ pub async fn get_run(
             (None, None)
         };
         let water_times_s: Vec<u64> = r.depth_files(&id).into_iter().map(|(t, _)| t).collect();
+        let water_depth_classes = if water_times_s.is_empty() {
+            Vec::new()
+        } else {
+            tiles3d::water::DEPTH_CLASSES.to_vec()
+        };
         Ok(Json(RunDetail {
             run: info,
             impacts,
             compare,
             water_times_s,
+            water_depth_classes,
         }))
     })
     .await?
@@ -926,7 +940,11 @@ pub async fn water_index(
             tileset: format!("/api/runs/{id}/water/{t}/tileset.json"),
         })
         .collect();
-    Ok(Json(WaterIndex { run: id, times }))
+    Ok(Json(WaterIndex {
+        run: id,
+        times,
+        depth_classes: tiles3d::water::DEPTH_CLASSES.to_vec(),
+    }))
 }
 
 /// `GET /api/runs/<id>/water/<time>/<path>`: the water-surface tileset of one output time.

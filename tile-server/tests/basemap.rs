@@ -6,9 +6,9 @@
 
 mod common;
 
-use renderer::basemap::TileId;
 use renderer::render::Image;
 use reqwest::{header, StatusCode};
+use twin_core::xyz::TileId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basemap_tiles_over_http() {

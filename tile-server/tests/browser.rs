@@ -181,20 +181,27 @@ fn load_pick_and_toggle(name: &str, implicit: bool) -> Value {
     };
     let source =
         GeneratedTiles::plan(twin.clone(), &opts, &server::source::twin_fingerprint(&td)).unwrap();
-    let app = server::app(twin.clone(), Arc::new(source), &ServerConfig::default()).unwrap();
+    let cfg = ServerConfig {
+        basemap: Some(Arc::new(renderer::basemap::Drawer::new())),
+        ..ServerConfig::default()
+    };
+    let app = server::app(twin.clone(), Arc::new(source), &cfg).unwrap();
     let addr = common::start(app);
 
     let out = root.join("shots");
     let click = format!("{lon},{lat}");
-    let (r, ok, stdout) = node(
-        &[
-            format!("http://{addr}/"),
-            out.display().to_string(),
-            "--click".into(),
-            click,
-        ],
-        Duration::from_secs(420),
-    );
+    let points = opening_points(&twin, (cx, cy));
+    let mut args = vec![
+        format!("http://{addr}/"),
+        out.display().to_string(),
+        "--click".into(),
+        click,
+    ];
+    for (name, (x, y), _) in &points {
+        let (lo, la) = to_wgs.apply(*x, *y).unwrap();
+        args.extend(["--opening".to_string(), format!("{name},{lo},{la}")]);
+    }
+    let (r, ok, stdout) = node(&args, Duration::from_secs(420));
     assert!(ok, "node failed: {stdout}");
     check_clean(&r);
     assert!(
@@ -236,6 +243,7 @@ fn load_pick_and_toggle(name: &str, implicit: bool) -> Value {
         .sum();
     assert!(spread > 5.0, "a flat picture: {c}");
     assert!(out.join("citadel.png").is_file());
+    check_opening_view(&r, &twin, &points);
 
     // The click shows the building's id and height (rounded to 0.1 m by the panel).
     assert_eq!(
@@ -260,6 +268,145 @@ fn load_pick_and_toggle(name: &str, implicit: bool) -> Value {
     assert!(t["centreChanged"].as_f64().unwrap() > 0.2, "{t}");
     assert!(out.join("building.png").is_file() && out.join("buildings-hidden.png").is_file());
     r
+}
+
+/// Known places of the opening view, chosen from the twin itself: a point well inside the river
+/// (40 m or more from its banks), the middle of the main road (primary or secondary) nearest
+/// the view's centre, and a point inside the Citadel's heritage site (the largest site whose interior
+/// point lies within 1.5 km of the Citadel's centre), with the colour test each must pass.
+type Place = (&'static str, (f64, f64), fn([u8; 3]) -> bool);
+
+fn opening_points(twin: &twin_core::Twin, (cx, cy): (f64, f64)) -> Vec<Place> {
+    use geo::{Contains, Distance};
+    // The opening camera looks north at the Citadel from 2.3 km south: what lies between
+    // 1.5 km south of the centre and 0.3 km north of it, 1.5 km either side, is in view.
+    let in_view = |x: f64, y: f64| (x - cx).abs() < 800.0 && (-1300.0..300.0).contains(&(y - cy));
+    let mut out: Vec<Place> = Vec::new();
+    let mut best: Option<(f64, (f64, f64))> = None;
+    for w in twin.water.features() {
+        let polys: Vec<geo_types::Polygon<f64>> = match &w.geometry {
+            geo_types::Geometry::Polygon(p) => vec![p.clone()],
+            geo_types::Geometry::MultiPolygon(m) => m.0.clone(),
+            _ => Vec::new(),
+        };
+        for p in &polys {
+            for i in -75..=75 {
+                for j in -75..=15 {
+                    let (x, y) = (cx + f64::from(i) * 20.0, cy + f64::from(j) * 20.0);
+                    let pt = geo_types::Point::new(x, y);
+                    if !in_view(x, y) || !p.contains(&pt) {
+                        continue;
+                    }
+                    let bank = std::iter::once(p.exterior())
+                        .chain(p.interiors())
+                        .map(|r| Euclidean.distance(&pt, r))
+                        .fold(f64::INFINITY, f64::min);
+                    let d = (x - cx).hypot(y - (cy - 400.0));
+                    if bank >= 40.0 && best.is_none_or(|(b, _)| d < b) {
+                        best = Some((d, (x, y)));
+                    }
+                }
+            }
+        }
+    }
+    let blue: fn([u8; 3]) -> bool = |p| p[2] > p[0] + 25 && p[2] >= p[1];
+    out.push(("river", best.expect("a river point in view").1, blue));
+    let road = twin
+        .roads
+        .features()
+        .iter()
+        .filter(|r| r.class == "primary" || r.class == "secondary")
+        .filter_map(|r| {
+            let m = Euclidean.point_at_ratio_from_start(&r.line, 0.5)?;
+            in_view(m.x(), m.y()).then_some(((m.x() - cx).hypot(m.y() - (cy - 600.0)), m))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .expect("a main road in view");
+    // The basemap's main road fills (renderer::basemap::style::road: primary, secondary) or
+    // the class colours of web/js/layers.js (primary #f08c2e, secondary #e8c228).
+    let main_road: fn([u8; 3]) -> bool = |p| {
+        let near = |c: [u8; 3]| {
+            (0..3)
+                .map(|k| (i32::from(p[k]) - i32::from(c[k])).abs())
+                .sum::<i32>()
+                < 90
+        };
+        near([252, 214, 164])
+            || near([247, 250, 191])
+            || near([0xf0, 0x8c, 0x2e])
+            || near([0xe8, 0xc2, 0x28])
+    };
+    out.push(("road", (road.1.x(), road.1.y()), main_road));
+    let citadel = twin
+        .heritage
+        .features()
+        .iter()
+        .filter_map(|h| {
+            let p = h.polygon.interior_point()?;
+            ((p.x() - cx).hypot(p.y() - cy) < 1500.0 && in_view(p.x(), p.y()))
+                .then_some((h.polygon.unsigned_area(), p))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .expect("the Citadel's heritage site in view");
+    // Heritage: the volumes' orange (#ffb000, translucent) or the basemap's heritage tint.
+    let heritage: fn([u8; 3]) -> bool = |p| i32::from(p[0]) > i32::from(p[2]) + 30;
+    out.push(("citadel", (citadel.1.x(), citadel.1.y()), heritage));
+    out
+}
+
+/// The opening view shows the river, a main road and the Citadel where they are (a pixel of a
+/// 7 x 7 window at each projected place passes its colour test), with roads and water as
+/// layers whose counts are the twin's.
+fn check_opening_view(r: &Value, twin: &twin_core::Twin, points: &[Place]) {
+    let v = &r["vectorLayers"];
+    assert_eq!(
+        v["roads"]["features"].as_u64(),
+        Some(twin.roads.features().len() as u64),
+        "{v}"
+    );
+    assert_eq!(
+        v["water"]["features"].as_u64(),
+        Some(twin.water.features().len() as u64),
+        "{v}"
+    );
+    // Every road is counted in a class; the main classes are drawn as lines.
+    let counts = v["roads"]["counts"].as_object().unwrap();
+    let all: u64 = counts.values().map(|c| c.as_u64().unwrap()).sum();
+    assert_eq!(all, twin.roads.features().len() as u64, "{v}");
+    let main = twin
+        .roads
+        .features()
+        .iter()
+        .filter(|r| r.class.starts_with("primary") || r.class.starts_with("secondary"))
+        .count() as u64;
+    let drawn_main = ["primary", "secondary"]
+        .iter()
+        .map(|k| counts.get(*k).and_then(Value::as_u64).unwrap_or(0))
+        .sum::<u64>();
+    assert_eq!(drawn_main, main, "{v}");
+    for (name, _, test) in points {
+        let s = &r["opening"][*name];
+        let px: Vec<[u8; 3]> = s["pixels"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is off screen: {s}"))
+            .iter()
+            .map(|p| {
+                let c: Vec<u8> = p
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_u64().unwrap() as u8)
+                    .collect();
+                [c[0], c[1], c[2]]
+            })
+            .collect();
+        // Right of the panel (250 px wide), which covers the map's left edge.
+        assert!(
+            s["at"][0].as_u64().unwrap() > 270,
+            "{name} under the panel: {s}"
+        );
+        assert!(px.iter().any(|p| test(*p)), "{name} at {}: {px:?}", s["at"]);
+    }
 }
 
 /// Issue 17: a traffic run on the map. The viewer runs the Trường Tiền closure, drops the
@@ -440,6 +587,30 @@ fn viewer_compares_two_flood_runs_and_plays_the_water() {
         r["framesShown"]
     );
     assert!(r["sliderAfterPlay"].as_u64().unwrap() >= 1);
+    // The sample twin's terrain wears the basemap.
+    assert_eq!(
+        r["vectorLayers"]["terrainDraped"], true,
+        "{}",
+        r["vectorLayers"]
+    );
+    // The water by depth: the legend lists the server's classes, and the water on screen
+    // changes across the animation steps (more water-blue pixels at the end than at the start,
+    // deep-blue ones among them).
+    let legend: Vec<&str> = r["waterLegend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut want = vec!["Water depth"];
+    want.extend(tiles3d::water::DEPTH_CLASSES.iter().map(|c| c.label));
+    assert_eq!(legend, want);
+    let steps = r["waterSteps"].as_array().unwrap();
+    assert!(steps.len() >= 3, "{steps:?}");
+    let share = |s: &Value| s["blue"].as_f64().unwrap();
+    let (first, last) = (&steps[0], &steps[steps.len() - 1]);
+    assert!(share(last) > share(first) + 0.02, "{steps:?}");
+    assert!(last["darkBlue"].as_f64().unwrap() > 0.001, "{steps:?}");
     let options: Vec<&str> = r["compareOptions"]
         .as_array()
         .unwrap()

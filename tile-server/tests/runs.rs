@@ -306,9 +306,67 @@ async fn runs_over_http() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let glb = Glb::parse(&r.bytes().await.unwrap());
+    let bytes = r.bytes().await.unwrap();
+    let glb = Glb::parse(&bytes);
     let m = &glb.json["materials"][0];
     assert_eq!(m["alphaMode"], "BLEND", "{m}");
+    // Each vertex carries its water depth (_DEPTH_M), a value of the run's own depth raster at
+    // that time, and the colour of its depth class (COLOR_0, linear), as the legend lists.
+    let raster = tiles3d::water::read_raster(
+        &scenarios::output::RunDir::new(dir.join("runs").join(&id))
+            .snapshots()
+            .into_iter()
+            .find(|(t, _)| *t == 21600)
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let wet: std::collections::HashSet<u32> = raster
+        .values
+        .iter()
+        .flatten()
+        .filter(|h| **h >= tiles3d::water::MIN_DEPTH_M)
+        .map(|h| h.to_bits())
+        .collect();
+    let (_, detail) = send(c.get(format!("{base}/api/runs/{id}"))).await;
+    let classes = detail["water_depth_classes"].as_array().unwrap();
+    assert_eq!(
+        classes.len(),
+        tiles3d::water::DEPTH_CLASSES.len(),
+        "{classes:?}"
+    );
+    assert_eq!(
+        classes[0]["colour"],
+        tiles3d::water::DEPTH_CLASSES[0].colour
+    );
+    let prim = &glb.primitives()[0];
+    let depths = glb.accessor(prim["attributes"]["_DEPTH_M"].as_u64().unwrap() as usize);
+    let colours = glb.accessor(prim["attributes"]["COLOR_0"].as_u64().unwrap() as usize);
+    assert_eq!(depths.len(), glb.positions(prim).len());
+    assert_eq!(colours.len(), depths.len());
+    let mut seen = std::collections::HashSet::new();
+    for (d, c) in depths.iter().zip(&colours) {
+        let h = d[0] as f32;
+        assert!(
+            wet.contains(&h.to_bits()),
+            "vertex depth {h} m is not a wet cell's depth"
+        );
+        let class = tiles3d::water::depth_class(h).unwrap();
+        let want = class.rgba8_linear();
+        // COLOR_0 is normalised UNSIGNED_BYTE: the accessor reads 0..1.
+        for k in 0..3 {
+            assert!(
+                (c[k] * 255.0 - f64::from(want[k])).abs() < 0.5,
+                "{h} m: {c:?} vs {want:?}"
+            );
+        }
+        seen.insert(class.label);
+    }
+    assert!(seen.len() >= 2, "one depth class only: {seen:?}");
+    let glb_dir = dir.join("water_glb");
+    std::fs::create_dir_all(&glb_dir).unwrap();
+    std::fs::write(glb_dir.join("water.glb"), &bytes).unwrap();
+    assert_eq!(testkit::assert_valid_gltf(&glb_dir), 1);
     assert_eq!(
         c.get(format!("{base}/api/runs/{id}/water/999/tileset.json"))
             .send()

@@ -10,7 +10,7 @@ use super::schema::{self, Column};
 use super::tree::Item;
 use crate::bounds::Bounds;
 use crate::error::Result;
-use geo::{Area, BoundingRect, InteriorPoint};
+use geo::{Area, BoundingRect, ConvexHull, InteriorPoint};
 use geo_types::{MultiPolygon, Point};
 use gltf_json::mesh::{Mode, Semantic};
 use twin_core::model::{Building, HeritageSite};
@@ -387,6 +387,20 @@ pub(crate) fn vector_glb(
             ("building", t)
         }
     };
+    write_features(b, [pos, nor, fid, ind], mat, n, label, table, generator)
+}
+
+/// Finish a vector tile's glb: the property table under the schema, one primitive of
+/// `[positions, normals, feature ids, indices]` with `EXT_mesh_features` pointing at it.
+fn write_features(
+    mut b: Builder,
+    [pos, nor, fid, ind]: [gltf_json::Index<gltf_json::Accessor>; 4],
+    mat: gltf_json::Index<gltf_json::Material>,
+    n: usize,
+    label: &str,
+    table: super::metadata::PropertyTable,
+    generator: &str,
+) -> Result<Vec<u8>> {
     b.root_extension(
         EXT_STRUCTURAL_METADATA,
         &StructuralMetadata {
@@ -420,4 +434,125 @@ pub(crate) fn vector_glb(
     )?;
     b.mesh(p);
     b.finish(generator)
+}
+
+/// A merged block standing for a group of buildings in a parent tile (docs/adr/0026, "city
+/// mass"): the convex hull of their footprints, extruded from their lowest base to their
+/// area-weighted mean height.
+#[derive(Clone, Debug)]
+pub struct Block {
+    /// The hull of the buildings' footprints (project CRS).
+    pub hull: geo_types::Polygon<f64>,
+    /// Orthometric height of the block's base: the lowest base of its buildings, metres.
+    pub base: f64,
+    /// Area-weighted mean height of its buildings above their bases, metres.
+    pub mean_height: f64,
+    /// Number of buildings merged.
+    pub count: usize,
+    /// Sum of the buildings' footprint areas, square metres.
+    pub footprint_area: f64,
+}
+
+/// The block of buildings `idxs`; None when none has a footprint with an area.
+pub fn block_of(twin: &Twin, idxs: &[u32]) -> Option<Block> {
+    let mut polys = Vec::new();
+    let (mut area, mut weighted, mut base, mut count) = (0.0, 0.0, f64::INFINITY, 0);
+    for &i in idxs {
+        let Some(b) = twin.buildings.get(i as usize) else {
+            continue;
+        };
+        let a = b.footprint.unsigned_area();
+        if !(a.is_finite() && a > 0.0 && b.height.is_finite()) {
+            continue;
+        }
+        area += a;
+        weighted += a * b.height.max(0.0);
+        base = base.min(building_base(twin, b));
+        count += 1;
+        polys.extend(b.footprint.0.iter().cloned());
+    }
+    if count == 0 || !base.is_finite() {
+        return None;
+    }
+    let hull = MultiPolygon(polys).convex_hull();
+    (hull.unsigned_area() > 0.0).then(|| Block {
+        hull,
+        base,
+        mean_height: weighted / area,
+        count,
+        footprint_area: area,
+    })
+}
+
+/// The glb of a block tile: one feature per block of class `block` (block id, building count,
+/// mean height).
+pub(crate) fn blocks_glb(
+    twin: &Twin,
+    tile_id: &str,
+    groups: &[Vec<u32>],
+    placer: &Placer<'_>,
+    compact: bool,
+    generator: &str,
+) -> Result<Vec<u8>> {
+    let mut mesh = Mesh::default();
+    let mut rows: Vec<(String, Block)> = Vec::new();
+    for (k, g) in groups.iter().enumerate() {
+        let Some(bl) = block_of(twin, g) else {
+            continue;
+        };
+        let before = mesh.indices.len();
+        let fid = rows.len() as f32;
+        extrude(
+            &mut mesh,
+            placer,
+            &bl.hull,
+            bl.base,
+            bl.base + bl.mean_height,
+            fid,
+        )?;
+        if mesh.indices.len() > before {
+            rows.push((format!("{tile_id}#{k}"), bl));
+        }
+    }
+    let mut b = Builder::compact(compact);
+    if mesh.is_empty() {
+        return b.finish(generator);
+    }
+    glb::reorder_mesh(
+        &mut mesh.indices,
+        &mut mesh.positions,
+        &mut mesh.normals,
+        Some(&mut mesh.feature_ids),
+    );
+    let pos = b.positions(&mesh.positions)?;
+    let nor = b.normals(&mesh.normals)?;
+    let fid = b.feature_ids(&mesh.feature_ids)?;
+    let ind = b.indices(&mesh.indices, mesh.positions.len())?;
+    let mat = b.material([0.80, 0.78, 0.74, 1.0], false);
+    let n = rows.len();
+    let table = schema::property_table(
+        &mut b,
+        "blocks",
+        schema::CLASS_BLOCK,
+        n,
+        vec![
+            (
+                "block",
+                Column::Str(rows.iter().map(|r| r.0.clone()).collect()),
+            ),
+            (
+                "building_count",
+                Column::U16(
+                    rows.iter()
+                        .map(|r| r.1.count.min(u16::MAX as usize) as u16)
+                        .collect(),
+                ),
+            ),
+            (
+                "height",
+                Column::F32(rows.iter().map(|r| r.1.mean_height as f32).collect()),
+            ),
+        ],
+    );
+    write_features(b, [pos, nor, fid, ind], mat, n, "block", table, generator)
 }

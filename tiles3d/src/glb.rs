@@ -45,12 +45,13 @@ pub(crate) struct Builder {
 /// Reorder a triangle mesh as gltfpack does before meshopt's codecs (which then find more
 /// similar neighbours): triangles for the post-transform vertex cache, then vertices in the
 /// order the triangles first use them. Unused vertices are dropped. The same mesh in the same
-/// order is written plain or compact.
+/// order is written plain or compact. `per_vertex` (feature ids, water depths) follows the
+/// vertices.
 pub(crate) fn reorder_mesh(
     indices: &mut Vec<u32>,
     positions: &mut Vec<[f32; 3]>,
     normals: &mut Vec<[f32; 3]>,
-    feature_ids: Option<&mut Vec<f32>>,
+    per_vertex: Option<&mut Vec<f32>>,
 ) {
     let n = positions.len();
     if indices.is_empty() || n == 0 {
@@ -67,7 +68,7 @@ pub(crate) fn reorder_mesh(
     *indices = meshopt::remap_index_buffer(Some(&cached), n, &remap);
     *positions = meshopt::remap_vertex_buffer(positions, used, &remap);
     *normals = meshopt::remap_vertex_buffer(normals, used, &remap);
-    if let Some(f) = feature_ids {
+    if let Some(f) = per_vertex {
         *f = meshopt::remap_vertex_buffer(f, used, &remap);
     }
 }
@@ -354,6 +355,16 @@ impl Builder {
                 .collect();
             let v = self.attribute_view(&raw, data.len(), 4)?;
             return Ok(self.accessor(v, data.len(), ComponentType::U16, Type::Scalar, false, None));
+        }
+        let raw: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let v = self.attribute_view(&raw, data.len(), 4)?;
+        Ok(self.accessor(v, data.len(), ComponentType::F32, Type::Scalar, false, None))
+    }
+
+    /// A SCALAR float vertex attribute (compressed when compact).
+    pub(crate) fn scalar_attribute(&mut self, data: &[f32]) -> Result<Index<Accessor>> {
+        if !self.compact {
+            return Ok(self.scalar_f32(data));
         }
         let raw: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
         let v = self.attribute_view(&raw, data.len(), 4)?;

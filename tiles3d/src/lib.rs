@@ -64,7 +64,9 @@ mod terrain;
 mod tree;
 
 pub use error::{Error, Result};
-pub use features::{building_base, heritage_height_limit, heritage_of, HERITAGE_DEFAULT_HEIGHT_M};
+pub use features::{
+    block_of, building_base, heritage_height_limit, heritage_of, Block, HERITAGE_DEFAULT_HEIGHT_M,
+};
 pub use implicit::ImplicitStats;
 pub use points::PointColour;
 
@@ -230,6 +232,8 @@ pub(crate) enum Content {
     None,
     /// Feature indices of the vector layer.
     Features(Vec<u32>),
+    /// Groups of building indices, each drawn as one merged block ([`features::Block`]).
+    Blocks(Vec<Vec<u32>>),
     /// A block of a DEM's vertices (cell centres), every `stride`-th, plus the last.
     Terrain {
         dem: usize,
@@ -267,6 +271,21 @@ pub struct Tile {
 }
 
 impl Tile {
+    /// The features (building or heritage indices of the twin) its content draws: its own,
+    /// or those merged into its blocks for a block tile (`b<level>/<x>/<y>`).
+    pub fn features(&self) -> Vec<u32> {
+        match &self.content {
+            Content::Features(idx) => idx.clone(),
+            Content::Blocks(groups) => groups.iter().flatten().copied().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether its content is merged blocks standing for its descendants.
+    pub fn is_blocks(&self) -> bool {
+        matches!(self.content, Content::Blocks(_))
+    }
+
     /// The content URI relative to the layer's tileset.json, when the tile has content.
     pub fn content_uri(&self) -> Option<String> {
         match self.content {
@@ -299,6 +318,9 @@ pub struct Tileset {
     /// Per point cloud: its name and what its colouring needs.
     cloud_stats: Vec<(String, points::CloudStats)>,
     terrain_rgba: [f64; 4],
+    /// Water depth (m) on the terrain's grid: terrain tiles then carry it per vertex
+    /// (`_DEPTH_M`) and are coloured by depth class (`COLOR_0`); set by [`water::WaterTiles`].
+    water_depth: Option<std::sync::Arc<twin_core::model::Dem>>,
     /// Quantize and compress content ([`TilesetOptions::compact`]).
     compact: bool,
     /// The implicit tree's addressing, for an implicit tileset ([`TilesetOptions::implicit`]).
@@ -434,6 +456,7 @@ impl Tileset {
             crs: twin.crs.definition().to_string(),
             cloud_stats,
             terrain_rgba: opts.terrain_rgba,
+            water_depth: None,
             compact: opts.compact,
             implicit: None,
         })
@@ -603,6 +626,9 @@ impl Tileset {
             Content::Features(idx) => {
                 features::vector_glb(twin, self.layer, idx, &placer, self.compact, GENERATOR)
             }
+            Content::Blocks(groups) => {
+                features::blocks_glb(twin, id, groups, &placer, self.compact, GENERATOR)
+            }
             Content::Terrain {
                 dem,
                 c0,
@@ -620,6 +646,7 @@ impl Tileset {
                     *stride,
                     &placer,
                     self.terrain_rgba,
+                    self.water_depth.as_deref(),
                     self.compact,
                     GENERATOR,
                 )
@@ -715,7 +742,8 @@ fn features_plan(
     } = feature_set(twin, layer, opts)?;
     let side = (ext[2] - ext[0]).max(ext[3] - ext[1]).max(1.0) * (1.0 + 1e-9);
     let root = tree::build(items, (ext[0], ext[1], side), &tree_limits(opts));
-    let node = to_plan(root, &boxes, proj, &geoid)?;
+    let blocks = (layer == LayerKind::Buildings).then_some(twin);
+    let node = to_plan(root, &boxes, proj, &geoid, blocks)?;
     Ok((node, geoid, max_size))
 }
 
@@ -843,16 +871,23 @@ fn implicit_plan(twin: &Twin, layer: LayerKind, opts: &TilesetOptions) -> Result
         crs: twin.crs.definition().to_string(),
         cloud_stats: Vec::new(),
         terrain_rgba: opts.terrain_rgba,
+        water_depth: None,
         compact: opts.compact,
         implicit: Some(implicit::Implicit { stats, at }),
     })
 }
 
+/// A planned tree node, from the quadtree. With `blocks` (the buildings layer), a node with
+/// descendants gets one more tile between it and its children: `b<level>/<x>/<y>`, its
+/// descendants merged into blocks ([`features::blocks_glb`]), refined by REPLACE, so the
+/// opening view shows the whole city's mass and the blocks go when the real buildings load
+/// (docs/adr/0026, "city mass").
 fn to_plan(
     n: tree::Node,
     boxes: &[Option<features::FeatureBox>],
     proj: &Projector,
     geoid: &GeoidLattice,
+    blocks: Option<&Twin>,
 ) -> Result<PlanNode> {
     let mut b = Bounds::EMPTY;
     let (mut nmin, mut nmax) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -874,10 +909,16 @@ fn to_plan(
     };
     let mut children = Vec::with_capacity(n.children.len());
     for c in n.children {
-        children.push(to_plan(c, boxes, proj, geoid)?);
+        children.push(to_plan(c, boxes, proj, geoid, blocks)?);
+    }
+    let id = format!("{}/{}/{}", n.level, n.x, n.y);
+    if let Some(twin) = blocks.filter(|_| !children.is_empty()) {
+        children = vec![blocks_plan(
+            twin, &id, n.blocks, n.error, geoid, proj, children,
+        )?];
     }
     Ok(PlanNode {
-        id: format!("{}/{}/{}", n.level, n.x, n.y),
+        id,
         count: n.content.len(),
         content: if n.content.is_empty() {
             Content::None
@@ -887,6 +928,68 @@ fn to_plan(
         content_region,
         error: n.error,
         refine: Refine::Add,
+        children,
+    })
+}
+
+/// The block tile over a node's `children`: its groups that make a block, its region, refined
+/// by REPLACE. Its geometric error is half its parent's (at least its children's): the
+/// blocks show while the parent has refined and the buildings below are still too small.
+fn blocks_plan(
+    twin: &Twin,
+    id: &str,
+    groups: Vec<Vec<u32>>,
+    parent_error: f64,
+    geoid: &GeoidLattice,
+    proj: &Projector,
+    children: Vec<PlanNode>,
+) -> Result<PlanNode> {
+    let mut b = Bounds::EMPTY;
+    let (mut nmin, mut nmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut kept = Vec::with_capacity(groups.len());
+    let mut count = 0;
+    for g in groups {
+        let Some(bl) = features::block_of(twin, &g) else {
+            // Keep the group's place (its id is its position) but draw nothing.
+            kept.push(Vec::new());
+            continue;
+        };
+        let Some(r) = geo::BoundingRect::bounding_rect(&bl.hull) else {
+            kept.push(Vec::new());
+            continue;
+        };
+        let rect = [r.min().x, r.min().y, r.max().x, r.max().y];
+        b.add_rect(rect);
+        b.add_z(bl.base);
+        b.add_z(bl.base + bl.mean_height);
+        let (a, c) = geoid.range(rect);
+        nmin = nmin.min(a);
+        nmax = nmax.max(c);
+        count += 1;
+        kept.push(g);
+    }
+    let child_error = children.iter().map(|c| c.error).fold(0.0, f64::max);
+    let error = (parent_error / 2.0).max(child_error);
+    if count == 0 {
+        // Nothing to merge: a grouping tile that refines at once.
+        return Ok(PlanNode {
+            id: format!("b{id}"),
+            content: Content::None,
+            content_region: None,
+            count: 0,
+            error,
+            refine: Refine::Replace,
+            children,
+        });
+    }
+    let (r, (zmin, zmax)) = (b.rect, b.z);
+    Ok(PlanNode {
+        id: format!("b{id}"),
+        content: Content::Blocks(kept),
+        content_region: Some(Region::from_rect(proj, r, zmin + nmin, zmax + nmax)?),
+        count,
+        error,
+        refine: Refine::Replace,
         children,
     })
 }
@@ -975,7 +1078,12 @@ pub fn export_tileset(
         layer: ts.layer,
         tiles: ts.tiles.len(),
         contents: with_content.len(),
-        features: ts.tiles.iter().map(|t| t.count).sum(),
+        features: ts
+            .tiles
+            .iter()
+            .filter(|t| !t.is_blocks())
+            .map(|t| t.count)
+            .sum(),
         bytes: bytes.into_inner(),
         subtrees: subtrees.len(),
         tileset: path,

@@ -88,11 +88,20 @@ pub fn feature_ids(glb: &[u8]) -> Result<Vec<String>> {
 
 /// Rewrite the results table of a building or heritage glb in place: `results(feature id)` gives
 /// each feature's values. Returns how many features got a value. Geometry and the feature
-/// table are not touched; the file keeps its size.
+/// table are not touched; the file keeps its size. A block tile (class `block`, docs/adr/0026)
+/// has no results: it is left as it is and 0 returned.
 pub fn patch_results(
     glb: &mut [u8],
     results: impl Fn(&str) -> Option<FeatureResults>,
 ) -> Result<usize> {
+    {
+        let (doc, _) = split(glb)?;
+        if doc["extensions"]["EXT_structural_metadata"]["propertyTables"][0]["class"]
+            == crate::schema::CLASS_BLOCK
+        {
+            return Ok(0);
+        }
+    }
     let ids = feature_ids(glb)?;
     let (doc, bin) = split(glb)?;
     let tables = doc["extensions"]["EXT_structural_metadata"]["propertyTables"]

@@ -15,6 +15,8 @@ use serde::Serialize;
 pub const SCHEMA_ID: &str = "huetwin";
 /// Class of buildings.
 pub const CLASS_BUILDING: &str = "building";
+/// Class of the merged blocks that stand for a parent tile's descendants (docs/adr/0026).
+pub const CLASS_BLOCK: &str = "block";
 /// Class of heritage sites.
 pub const CLASS_HERITAGE: &str = "heritage";
 /// The scenario result properties of buildings and heritage sites.
@@ -261,6 +263,17 @@ pub fn schema() -> Schema {
                         ),
                         ("max_flood_depth", P::result("maximum water depth at the site over a scenario run, metres (no data: no run)")),
                         ("flood_duration", P::result("time the water stays above the wet depth at the site, hours (no data: no run)")),
+                    ],
+                ),
+            ),
+            (
+                CLASS_BLOCK,
+                class(
+                    "Block of buildings",
+                    vec![
+                        ("block", P::string("the block's id: its tile's id, '#' and its grid cell")),
+                        ("building_count", P::scalar(ComponentType::Uint16, "buildings merged into the block")),
+                        ("height", P::float("footprint-area-weighted mean height of the buildings, metres (named as the building class's, so height styles colour blocks too)")),
                     ],
                 ),
             ),

@@ -184,13 +184,17 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
 /// The colour of the ground.
 pub const GROUND_RGBA: [f64; 4] = [0.56, 0.62, 0.45, 1.0];
 
-/// The glb of one terrain block, in colour `rgba`.
+/// The glb of one terrain block, in colour `rgba`. With `depth` (a water depth grid on the
+/// same grid as `d`), each vertex also carries its depth (`_DEPTH_M`, metres) and a colour by
+/// depth class ([`crate::water::depth_class`], `COLOR_0`) that multiplies `rgba`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn glb(
     d: &Dem,
     block: [usize; 4],
     stride: usize,
     placer: &Placer<'_>,
     rgba: [f64; 4],
+    depth: Option<&Dem>,
     compact: bool,
     generator: &str,
 ) -> Result<Vec<u8>> {
@@ -200,8 +204,12 @@ pub(crate) fn glb(
     let (nc, nr) = (cols.len(), rows.len());
     // Local positions of valid vertices.
     let mut local: Vec<Option<[f64; 3]>> = Vec::with_capacity(nc * nr);
+    let mut depths: Vec<f32> = Vec::new();
     for &r in &rows {
         for &c in &cols {
+            if let Some(g) = depth {
+                depths.push(g.get(c, r).unwrap_or(0.0).max(0.0));
+            }
             local.push(match d.get(c, r) {
                 Some(z) => {
                     let (x, y) = d.cell_centre(c, r);
@@ -258,10 +266,14 @@ pub(crate) fn glb(
     let mut positions = Vec::new();
     let mut normals = Vec::new();
     let mut indices = Vec::with_capacity(tris.len() * 3);
+    let mut vertex_depths = Vec::new();
     for t in &tris {
         for &k in t {
             if remap[k] == u32::MAX {
                 remap[k] = positions.len() as u32;
+                if let Some(&h) = depths.get(k) {
+                    vertex_depths.push(h);
+                }
                 let p = local[k].unwrap_or_default();
                 positions.push(super::geodesy::enu_to_gltf(p));
                 let a = acc[k];
@@ -276,15 +288,30 @@ pub(crate) fn glb(
             indices.push(remap[k]);
         }
     }
-    glb::reorder_mesh(&mut indices, &mut positions, &mut normals, None);
+    let with_depth = depth.is_some();
+    glb::reorder_mesh(
+        &mut indices,
+        &mut positions,
+        &mut normals,
+        with_depth.then_some(&mut vertex_depths),
+    );
     let pos = builder.positions(&positions)?;
     let nor = builder.normals(&normals)?;
     let ind = builder.indices(&indices, positions.len())?;
     let mat = builder.material(rgba, rgba[3] < 1.0);
-    let mut p = glb::primitive(
-        Mode::Triangles,
-        [(Semantic::Positions, pos), (Semantic::Normals, nor)],
-    );
+    let mut attributes = vec![(Semantic::Positions, pos), (Semantic::Normals, nor)];
+    if with_depth {
+        let colours: Vec<u8> = vertex_depths
+            .iter()
+            .flat_map(|&h| crate::water::depth_class(h).map_or([255; 4], |c| c.rgba8_linear()))
+            .collect();
+        attributes.push((Semantic::Colors(0), builder.strided_u8s(&colours, 4, true)?));
+        attributes.push((
+            glb::custom("DEPTH_M"),
+            builder.scalar_attribute(&vertex_depths)?,
+        ));
+    }
+    let mut p = glb::primitive(Mode::Triangles, attributes);
     p.indices = Some(ind);
     p.material = Some(mat);
     builder.mesh(p);

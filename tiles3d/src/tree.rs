@@ -33,6 +33,10 @@ pub(crate) struct Node {
     pub content: Vec<u32>,
     /// Size of the largest feature in the descendants (0 for a leaf).
     pub error: f64,
+    /// The features left to the descendants, grouped by cell of a [`block_grid`]² grid over
+    /// this node's cell (empty for a leaf): each group is drawn as one merged block until the
+    /// descendants load (docs/adr/0026, "city mass").
+    pub blocks: Vec<Vec<u32>>,
     pub children: Vec<Node>,
 }
 
@@ -57,6 +61,7 @@ fn split(
             y,
             content: items.iter().map(|i| i.idx).collect(),
             error: 0.0,
+            blocks: Vec::new(),
             children: Vec::new(),
         };
     }
@@ -77,6 +82,7 @@ fn split(
     let error = rest.iter().map(|i| i.size as f64).fold(0.0, f64::max);
     let (x0, y0, s) = cell;
     let h = s / 2.0;
+    let blocks = group_blocks(&rest, cell, block_grid(l));
     let mut quads: [Vec<Item>; 4] = Default::default();
     for it in rest {
         let qx = usize::from(it.x >= x0 + h);
@@ -100,8 +106,40 @@ fn split(
         y,
         content,
         error,
+        blocks,
         children,
     }
+}
+
+/// Cells per side of the grid whose cells group a node's descendants into blocks: as many
+/// blocks as a leaf may hold features (at most 32 × 32, at least 2 × 2).
+pub(crate) fn block_grid(l: &Limits) -> u32 {
+    ((l.max_features as f64).sqrt().floor() as u32).clamp(2, 32)
+}
+
+/// Group items by the `grid`² cell of `cell` holding their representative point; groups in
+/// cell order (row by row), indices ascending.
+fn group_blocks(items: &[Item], cell: (f64, f64, f64), grid: u32) -> Vec<Vec<u32>> {
+    let (x0, y0, s) = cell;
+    let g = grid as f64;
+    let at = |v: f64, o: f64| (((v - o) / s * g).floor().clamp(0.0, g - 1.0)) as u32;
+    let mut keyed: Vec<(u32, u32)> = items
+        .iter()
+        .map(|it| (at(it.y, y0) * grid + at(it.x, x0), it.idx))
+        .collect();
+    keyed.sort_unstable();
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut last = None;
+    for (k, idx) in keyed {
+        if last != Some(k) {
+            out.push(Vec::new());
+            last = Some(k);
+        }
+        if let Some(g) = out.last_mut() {
+            g.push(idx);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -112,9 +150,24 @@ mod tests {
         n.content.len() + n.children.iter().map(count).sum::<usize>()
     }
 
+    fn all(n: &Node) -> Vec<u32> {
+        let mut v = n.content.clone();
+        v.extend(n.children.iter().flat_map(all));
+        v
+    }
+
     fn check(n: &Node, l: &Limits) {
         if n.children.is_empty() {
             assert_eq!(n.error, 0.0);
+            assert!(n.blocks.is_empty());
+        } else {
+            // The blocks hold exactly the descendants' features.
+            let mut below: Vec<u32> = n.children.iter().flat_map(all).collect();
+            let mut grouped: Vec<u32> = n.blocks.iter().flatten().copied().collect();
+            below.sort_unstable();
+            grouped.sort_unstable();
+            assert_eq!(below, grouped);
+            assert!(n.blocks.len() <= (block_grid(l) * block_grid(l)) as usize);
         }
         for c in &n.children {
             assert!(c.error <= n.error);

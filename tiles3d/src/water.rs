@@ -1,6 +1,9 @@
 //! Water-surface tilesets of a flood run: the depth raster of one output time laid on the
 //! ground raster of the same run (`ground.tif`, the flood grid's ground with levees), cells
-//! deeper than a threshold kept, meshed and tiled like terrain in a translucent blue.
+//! deeper than a threshold kept, meshed and tiled like terrain, translucent. Every vertex
+//! carries its water depth (`_DEPTH_M`, metres, float) and the colour of its depth class
+//! (`COLOR_0`, [`DEPTH_CLASSES`]), so any glTF viewer shows the water by depth and a viewer
+//! with custom shaders can use the depth itself.
 //!
 //! The flood rasters are in the twin's project CRS (the flood grid is a resampled DEM), so the
 //! surface is a [`Dem`] of the water level that the terrain tiler handles as it is: a quadtree
@@ -16,8 +19,81 @@ use twin_core::LayerKind;
 use twin_core::NoProgress;
 use twin_core::{Crs, Twin};
 
-/// Colour of water surfaces (linear RGBA, blended).
-pub const WATER_RGBA: [f64; 4] = [0.10, 0.38, 0.85, 0.62];
+/// Colour of water surfaces (linear RGBA, blended): white, so that the vertex colours of the
+/// depth classes show as they are, at this opacity.
+pub const WATER_RGBA: [f64; 4] = [1.0, 1.0, 1.0, 0.72];
+
+/// One class of water depth on the water surfaces.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct DepthClass {
+    /// Least depth of the class (m); the class runs to the next one's.
+    pub min_m: f32,
+    /// Colour, sRGB hex (`#rrggbb`), as a legend shows it.
+    pub colour: &'static str,
+    /// The class as a legend writes it.
+    pub label: &'static str,
+}
+
+impl DepthClass {
+    /// The colour as linear RGBA bytes (glTF vertex colours are linear).
+    pub fn rgba8_linear(&self) -> [u8; 4] {
+        let h = self.colour.trim_start_matches('#');
+        let byte =
+            |i: usize| u8::from_str_radix(h.get(i..i + 2).unwrap_or("ff"), 16).unwrap_or(255);
+        let lin = |b: u8| {
+            let c = f64::from(b) / 255.0;
+            let l = if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            };
+            (l * 255.0).round() as u8
+        };
+        [lin(byte(0)), lin(byte(2)), lin(byte(4)), 255]
+    }
+}
+
+/// The depth classes of water surfaces, deepest first (m): 0.05–0.3, 0.3–0.5, 0.5–1, 1–2, ≥ 2.
+/// The lower bound of the shallowest is [`MIN_DEPTH_M`]; shallower cells are not drawn.
+pub const DEPTH_CLASSES: [DepthClass; 5] = [
+    DepthClass {
+        min_m: 2.0,
+        colour: "#08306b",
+        label: "≥ 2 m",
+    },
+    DepthClass {
+        min_m: 1.0,
+        colour: "#08519c",
+        label: "1–2 m",
+    },
+    DepthClass {
+        min_m: 0.5,
+        colour: "#3182bd",
+        label: "0.5–1 m",
+    },
+    DepthClass {
+        min_m: 0.3,
+        colour: "#6baed6",
+        label: "0.3–0.5 m",
+    },
+    DepthClass {
+        min_m: MIN_DEPTH_M,
+        colour: "#c6dbef",
+        label: "0.05–0.3 m",
+    },
+];
+
+/// The class of a depth (m), `None` below [`MIN_DEPTH_M`].
+///
+/// ```
+/// use tiles3d::water::depth_class;
+/// assert_eq!(depth_class(0.4).unwrap().label, "0.3–0.5 m");
+/// assert_eq!(depth_class(2.0).unwrap().label, "≥ 2 m");
+/// assert!(depth_class(0.01).is_none());
+/// ```
+pub fn depth_class(depth_m: f32) -> Option<&'static DepthClass> {
+    DEPTH_CLASSES.iter().find(|c| depth_m >= c.min_m)
+}
 
 /// Depth below which a cell counts as dry on a water surface (m).
 pub const MIN_DEPTH_M: f32 = 0.05;
@@ -113,7 +189,9 @@ impl WaterTiles {
             ..opts.clone()
         };
         let set = if wet {
-            Some(Tileset::plan(&twin, LayerKind::Terrain, &opts)?)
+            let mut set = Tileset::plan(&twin, LayerKind::Terrain, &opts)?;
+            set.water_depth = Some(std::sync::Arc::new(depth.clone()));
+            Some(set)
         } else {
             None
         };

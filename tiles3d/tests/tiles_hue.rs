@@ -95,7 +95,11 @@ fn hue_tiles_pass_the_gltf_validator_and_the_structure_checks() {
         b.features.values().all(|&n| n == 1),
         "each building in one tile"
     );
-    assert_eq!(b.refines, BTreeSet::from(["ADD".to_string()]));
+    // ADD between a tile and its block tile; the blocks are REPLACEd by the buildings.
+    assert_eq!(
+        b.refines,
+        BTreeSet::from(["ADD".to_string(), "REPLACE".to_string()])
+    );
     assert!(b.depth >= 3, "a real tree: depth {}", b.depth);
     // Heritage: every site of the twin once.
     let hw = walk_tileset(&h.out.join("heritage/tileset.json"));
@@ -412,5 +416,127 @@ fn compact_tiles_decode_to_the_plain_export_within_a_quantization_step() {
             compact_bytes * 3 <= plain_bytes,
             "{compact_bytes} vs {plain_bytes}"
         );
+    }
+}
+
+/// Footprint area (m²) of the twin's buildings `idx`.
+fn footprint_area(twin: &Twin, idx: &[u32]) -> f64 {
+    use geo::Area;
+    idx.iter()
+        .filter_map(|&i| twin.buildings.get(i as usize))
+        .map(|b| b.footprint.unsigned_area())
+        .sum()
+}
+
+/// The opening view shows the whole city's mass (docs/adr/0026, "city mass"): the root's
+/// block tile merges every building below the root into blocks, so the share of the city's
+/// footprint area drawn by the root and its first level rises from the largest buildings only
+/// (the quadtree's level 1, as before the blocks) to all of it. Each block tile stands for
+/// exactly its descendants, refines by REPLACE with an error below its parent's, and its glb
+/// carries one `block` feature per block with a mean height within the buildings' heights; the official
+/// 3d-tiles-validator (when built) finds no error.
+#[test]
+fn the_opening_view_carries_the_whole_citys_mass_in_blocks() {
+    let h = hue();
+    let ts = Tileset::plan(&h.twin, LayerKind::Buildings, &h.opts).unwrap();
+    let total = footprint_area(
+        &h.twin,
+        &(0..h.twin.buildings.len() as u32).collect::<Vec<_>>(),
+    );
+    let root = ts.root();
+    let root_area = footprint_area(&h.twin, &root.features());
+    assert!(!root.is_blocks());
+    assert_eq!(
+        root.children.len(),
+        1,
+        "the root's one child is its block tile"
+    );
+    let bt = &ts.tiles()[root.children[0]];
+    assert!(bt.is_blocks(), "{}", bt.id);
+    assert_eq!(bt.refine, tiles::Refine::Replace);
+    assert!(bt.geometric_error < root.geometric_error);
+    // Before: the root and the quadtree's level 1 (the block tile's children).
+    let level1: Vec<u32> = bt
+        .children
+        .iter()
+        .flat_map(|&c| ts.tiles()[c].features())
+        .collect();
+    let before = (root_area + footprint_area(&h.twin, &level1)) / total;
+    let after = (root_area + footprint_area(&h.twin, &bt.features())) / total;
+    eprintln!(
+        "opening view: share of the city's footprint area {:.1} % before (root + level 1), {:.1} % with the root's blocks; {} blocks for {} buildings",
+        before * 100.0,
+        after * 100.0,
+        bt.count,
+        bt.features().len()
+    );
+    assert!(after > before, "{after} <= {before}");
+    assert!((after - 1.0).abs() < 1e-9, "{after}");
+    // Every block tile stands for exactly the features of its descendants.
+    fn below(ts: &Tileset, i: usize, out: &mut Vec<u32>) {
+        for &c in &ts.tiles()[i].children {
+            out.extend(
+                ts.tiles()[c]
+                    .features()
+                    .iter()
+                    .filter(|_| !ts.tiles()[c].is_blocks()),
+            );
+            below(ts, c, out);
+        }
+    }
+    let mut blocks = 0;
+    for (i, t) in ts.tiles().iter().enumerate() {
+        if !t.is_blocks() {
+            continue;
+        }
+        blocks += 1;
+        let mut want = Vec::new();
+        below(&ts, i, &mut want);
+        want.sort_unstable();
+        let mut got = t.features();
+        got.sort_unstable();
+        assert_eq!(got, want, "{}", t.id);
+        let parent = &ts.tiles()[t.parent.unwrap()];
+        assert!(t.geometric_error <= parent.geometric_error, "{}", t.id);
+        assert!(
+            t.count <= h.opts.max_features,
+            "{}: {} blocks",
+            t.id,
+            t.count
+        );
+    }
+    assert!(blocks >= 2, "{blocks} block tiles");
+    // The exported block tile: one `block` feature per block, building counts adding up.
+    let g = Glb::read(&h.out.join(format!("buildings/{}.glb", bt.id)));
+    let tables = g.property_tables();
+    assert_eq!(tables[0]["class"], "block");
+    assert_eq!(tables[0]["count"].as_u64().unwrap() as usize, bt.count);
+    let blocks_json: Vec<String> = g.strings(0, "block");
+    assert_eq!(blocks_json.len(), bt.count);
+    assert!(blocks_json.iter().all(|b| b.starts_with("b0/0/0#")));
+    // A run's results leave block tiles as they are (they have no results columns).
+    let mut bytes = std::fs::read(h.out.join(format!("buildings/{}.glb", bt.id))).unwrap();
+    let before_patch = bytes.clone();
+    assert_eq!(results::patch_results(&mut bytes, |_| None).unwrap(), 0);
+    assert_eq!(bytes, before_patch);
+    let heights = g.floats(0, "height");
+    let tallest = h
+        .twin
+        .buildings
+        .features()
+        .iter()
+        .map(|b| b.height)
+        .fold(0.0, f64::max);
+    assert!(
+        heights
+            .iter()
+            .all(|&m| m > 0.0 && f64::from(m) <= tallest + 1e-3),
+        "{heights:?}"
+    );
+    if let Some(v) = tiles_validator() {
+        let r = validate_tileset(&v, &h.out.join("buildings/tileset.json"));
+        assert_eq!(r["numErrors"], 0, "{r:#}");
+    } else {
+        eprintln!("3d-tiles-validator not built: skipped");
     }
 }

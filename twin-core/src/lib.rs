@@ -25,6 +25,7 @@ pub mod rings;
 pub mod store;
 pub mod tokens;
 pub mod twin;
+pub mod xyz;
 
 pub use crs::{Crs, Transform};
 pub use error::{Result, TwinError};

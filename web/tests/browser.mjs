@@ -5,6 +5,7 @@
 //   node web/tests/browser.mjs <base url> <out dir> [--click lon,lat] [--scenario file.toml --look lon,lat [--token T]]
 //     [--private --token T]  (a private server: check the viewer is refused, sign in, reload)
 //     [--probe lon,lat ...]  (after a run: the screen pixels around each point)
+//     [--opening name,lon,lat ...]  (the opening view: the screen pixels around each named point)
 //     [--show RUN --compare-to RUN [--look lon,lat]]  (show a stored flood run, play its water,
 //       compare it with another run building by building)
 //
@@ -30,6 +31,7 @@ let look = null;
 let signInToken = null;
 let privateServer = false;
 const probes = [];
+const opening = [];
 let showId = null;
 let compareTo = null;
 for (let i = 0; i < rest.length; i++) {
@@ -39,6 +41,10 @@ for (let i = 0; i < rest.length; i++) {
   else if (rest[i] === "--token") signInToken = rest[++i];
   else if (rest[i] === "--private") privateServer = true;
   else if (rest[i] === "--probe") probes.push(rest[++i].split(",").map(Number));
+  else if (rest[i] === "--opening") {
+    const [name, lon, lat] = rest[++i].split(",");
+    opening.push([name, Number(lon), Number(lat)]);
+  }
   else if (rest[i] === "--show") showId = rest[++i];
   else if (rest[i] === "--compare-to") compareTo = rest[++i];
 }
@@ -131,6 +137,56 @@ async function pixelStats(page, pngA, pngB) {
   );
 }
 
+// Where WGS84 points (on the ellipsoid) fall on screen, and the pixels of a 7 x 7 window of a
+// screenshot around each (null when off screen).
+async function sampleAt(page, png, points) {
+  const at = await page.evaluate((pts) => pts.map(([lon, lat]) => {
+    const w = Cesium.SceneTransforms.worldToWindowCoordinates(window.huetwin.viewer.scene, Cesium.Cartesian3.fromDegrees(lon, lat, 0));
+    return w ? [Math.round(w.x), Math.round(w.y)] : null;
+  }), points);
+  return page.evaluate(async ([b64, at]) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement("canvas");
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    return at.map((p) => {
+      if (!p || p[0] < 3 || p[1] < 3 || p[0] > img.width - 4 || p[1] > img.height - 4) return { at: p, pixels: null };
+      const d = ctx.getImageData(p[0] - 3, p[1] - 3, 7, 7).data;
+      const px = [];
+      for (let i = 0; i < d.length; i += 4) px.push([d[i], d[i + 1], d[i + 2]]);
+      return { at: p, pixels: px };
+    });
+  }, [png.toString("base64"), at]);
+}
+
+// Share of a screenshot's pixels that are water-blue (blue over red by 25 and over green).
+async function blueShare(page, png) {
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement("canvas");
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, img.width, img.height).data;
+    let blue = 0, dark = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 2] > d[i] + 25 && d[i + 2] >= d[i + 1]) {
+        blue++;
+        if (d[i + 2] < 150) dark++;
+      }
+    }
+    const n = d.length / 4;
+    return { blue: blue / n, darkBlue: dark / n };
+  }, png.toString("base64"));
+}
+
 try {
   const page = await browser.newPage({ viewport: { width: W, height: H } });
   page.on("pageerror", (e) => result.errors.push(`pageerror: ${e.message}`));
@@ -184,6 +240,20 @@ try {
   await settle(page, "citadel");
   const citadel = await page.screenshot({ path: join(outDir, "citadel.png") });
   result.citadel = await pixelStats(page, citadel, null);
+  result.vectorLayers = await page.evaluate(() => {
+    const v = window.huetwin.vectorLayers || {};
+    return {
+      roads: v.roads ? { counts: v.roads.counts, features: v.roads.features } : null,
+      water: v.water ? { areas: v.water.areas, lines: v.water.lines, features: v.water.features } : null,
+      terrainDraped: !!window.huetwin.terrainDraped,
+      ready: window.huetwin.vectorLayersReady ? window.huetwin.vectorLayersReady() : null,
+      legends: [...document.querySelectorAll(".layer-legend")].map((e) => e.textContent),
+    };
+  });
+  if (opening.length) {
+    const s = await sampleAt(page, citadel, opening.map(([, lon, lat]) => [lon, lat]));
+    result.opening = Object.fromEntries(opening.map(([name], i) => [name, s[i]]));
+  }
 
   if (click) {
     const [lon, lat] = click;
@@ -292,6 +362,26 @@ try {
     await page.selectOption("#runs", showId);
     await page.waitForFunction((id) => window.huetwin.shown && window.huetwin.shown.id === id, showId, { timeout: 120_000 });
     result.times = await page.evaluate(() => window.huetwin.shown.times);
+    result.waterLegend = await page.evaluate(() => [...document.querySelectorAll("#water-legend div")].map((e) => e.textContent));
+    // The water by depth through the animation steps: each output time on the slider, looked
+    // at from above, screenshot and its share of water-blue pixels.
+    if (look) {
+      await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 5000), look);
+      result.waterSteps = [];
+      const n = result.times.length;
+      for (const k of [...new Set([0, Math.floor(n / 3), Math.floor((2 * n) / 3), n - 1])]) {
+        await page.evaluate((k) => {
+          const el = document.querySelector("#time");
+          el.value = k;
+          el.dispatchEvent(new Event("input"));
+        }, k);
+        const t = result.times[k];
+        await page.waitForFunction((t) => document.querySelector("#time-label").textContent === `${(t / 3600).toFixed(1)} h`, t, { timeout: 60_000 });
+        await settle(page, `water${k}`);
+        const shot = await page.screenshot({ path: join(outDir, `water-step-${k}.png`) });
+        result.waterSteps.push({ step: k, time_s: t, ...(await blueShare(page, shot)) });
+      }
+    }
     // Play steps the water through the output times; pause stops it.
     result.playEnabled = await page.evaluate(() => !document.querySelector("#play").disabled);
     await page.click("#play");

@@ -24,7 +24,6 @@
 
 mod draw;
 mod labels;
-pub mod mercator;
 pub mod style;
 
 use crate::error::{RenderError, Result};
@@ -42,63 +41,7 @@ use twin_core::model::Dem;
 use twin_core::rings::{clean_ring, triangulate};
 use twin_core::Twin;
 
-/// Lowest zoom rendered.
-pub const MIN_ZOOM: u8 = 10;
-/// Highest zoom rendered.
-pub const MAX_ZOOM: u8 = 19;
-
-/// One tile of the XYZ scheme (x to the east, y to the south, from the north-west corner).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TileId {
-    /// Zoom, [`MIN_ZOOM`]..=[`MAX_ZOOM`].
-    pub z: u8,
-    /// Column, below 2^z.
-    pub x: u32,
-    /// Row, below 2^z.
-    pub y: u32,
-}
-
-impl TileId {
-    /// A checked tile id.
-    pub fn new(z: u8, x: u32, y: u32) -> Result<TileId> {
-        if !(MIN_ZOOM..=MAX_ZOOM).contains(&z) {
-            return Err(RenderError::invalid(
-                "basemap tile",
-                format!("{z}/{x}/{y}: zoom must be in {MIN_ZOOM}..={MAX_ZOOM}"),
-            ));
-        }
-        let n = 1u32 << z;
-        if x >= n || y >= n {
-            return Err(RenderError::invalid(
-                "basemap tile",
-                format!("{z}/{x}/{y}: x and y must be below 2^{z} = {n}"),
-            ));
-        }
-        Ok(TileId { z, x, y })
-    }
-
-    /// WGS84 bounds (lon_min, lat_min, lon_max, lat_max).
-    pub fn bounds(&self) -> [f64; 4] {
-        let (w, n) = mercator::lon_lat(f64::from(self.x), f64::from(self.y), self.z, 1);
-        let (e, s) = mercator::lon_lat(f64::from(self.x + 1), f64::from(self.y + 1), self.z, 1);
-        [w, s, e, n]
-    }
-
-    /// The tiles of zoom `z` that cover a WGS84 box (lon_min, lat_min, lon_max, lat_max).
-    pub fn covering(bbox: [f64; 4], z: u8) -> Vec<TileId> {
-        let (x0, y0) = mercator::world_pixel(bbox[0], bbox[3], z, 1);
-        let (x1, y1) = mercator::world_pixel(bbox[2], bbox[1], z, 1);
-        let max = (1u32 << z) - 1;
-        let c = |v: f64| (v.floor().max(0.0) as u32).min(max);
-        let mut out = Vec::new();
-        for y in c(y0)..=c(y1) {
-            for x in c(x0)..=c(x1) {
-                out.push(TileId { z, x, y });
-            }
-        }
-        out
-    }
-}
+pub use twin_core::xyz::{mercator, TileId, MAX_ZOOM, MIN_ZOOM};
 
 /// Which layers a tile draws (all by default; tests switch some off).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -599,6 +542,58 @@ impl Basemap {
     /// Draw one tile as PNG bytes.
     pub fn render_png(&self, twin: &Twin, tile: TileId, opts: &Options) -> Result<Vec<u8>> {
         self.render(twin, tile, opts)?.to_png()
+    }
+}
+
+/// The basemap drawer the server takes ([`twin_core::xyz::BasemapDrawer`]): a [`Basemap`]
+/// opened on the best adapter on the first tile (not before), shared by every tile after.
+#[derive(Default)]
+pub struct Drawer {
+    basemap: std::sync::OnceLock<std::result::Result<std::sync::Arc<Basemap>, String>>,
+}
+
+impl std::fmt::Debug for Drawer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("renderer::basemap::Drawer")
+    }
+}
+
+impl Drawer {
+    /// A drawer whose device is not open yet.
+    pub fn new() -> Drawer {
+        Drawer::default()
+    }
+
+    fn basemap(&self) -> twin_core::Result<std::sync::Arc<Basemap>> {
+        self.basemap
+            .get_or_init(|| match Basemap::new() {
+                Ok(b) => {
+                    tracing::info!("basemap tiles drawn on {}", b.adapter());
+                    Ok(std::sync::Arc::new(b))
+                }
+                Err(e) => Err(e.to_string()),
+            })
+            .clone()
+            .map_err(|e| twin_core::TwinError::invalid("GPU adapter for basemap tiles", e))
+    }
+}
+
+impl twin_core::xyz::BasemapDrawer for Drawer {
+    fn ready(&self) -> twin_core::Result<String> {
+        Ok(self.basemap()?.adapter())
+    }
+
+    fn draw_png(&self, twin: &Twin, tile: TileId, tile_size: u32) -> twin_core::Result<Vec<u8>> {
+        let opts = Options {
+            tile_size,
+            ..Options::default()
+        };
+        self.basemap()?.render_png(twin, tile, &opts).map_err(|e| {
+            twin_core::TwinError::invalid(
+                format!("basemap tile {}/{}/{}", tile.z, tile.x, tile.y),
+                e,
+            )
+        })
     }
 }
 

@@ -380,7 +380,11 @@ impl Renderer {
             }
         }
         if l.legend {
-            legend::draw(&mut img, scene, map.as_ref());
+            let centre = match map {
+                None => super::centre_scale(scene, camera, height),
+                Some(_) => None,
+            };
+            legend::draw(&mut img, scene, map.as_ref(), centre);
         }
         Ok(img)
     }

@@ -86,8 +86,10 @@ fn building_ramp(d: f64) -> [u8; 3] {
     colour::building_colour(Some(d.max(colour::WET_THRESHOLD_M)), 0.0)
 }
 
-/// Draw the legend panel (bottom left) and, on maps, the scale bar and north arrow.
-pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>) {
+/// Draw the legend panel (bottom left); on maps the scale bar and north arrow; on perspective
+/// views with a scale at the image centre (`centre_mpp`, ground metres per pixel there,
+/// [`super::centre_scale`]) a scale bar for it, captioned "scale at image centre".
+pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>, centre_mpp: Option<f64>) {
     let s: i64 = if img.height >= 700 { 2 } else { 1 };
     let (u, pad, margin) = (8 * s, 6 * s, 8 * s);
     let lh = text::line_height(style(s, true)).ceil() as i64 + s;
@@ -183,33 +185,55 @@ pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>) {
         y += item_h(it);
     }
     if let Some(v) = map {
-        scale_bar(img, v, s);
+        scale_bar(img, v.metres_per_pixel, None, s);
         north_arrow(img, s);
+    } else if let Some(mpp) = centre_mpp {
+        scale_bar(img, mpp, Some("scale at image centre"), s);
     }
 }
 
-/// A scale bar of a round length about a fifth of the picture wide, bottom right.
-fn scale_bar(img: &mut Image, v: &MapView, s: i64) {
-    let (w, h) = (i64::from(img.width), i64::from(img.height));
-    let target = f64::from(img.width) * v.metres_per_pixel / 5.0;
-    let len = [
+/// The scale bar's round length (metres): the largest 1-2-5 step up to a fifth of the
+/// picture's width at `metres_per_pixel`.
+pub fn scale_bar_length_m(width: u32, metres_per_pixel: f64) -> f64 {
+    let target = f64::from(width) * metres_per_pixel / 5.0;
+    [
         1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
         20000.0, 50000.0, 100000.0,
     ]
     .into_iter()
     .rfind(|&l| l <= target)
-    .unwrap_or(1.0);
-    let bar = (len / v.metres_per_pixel).round() as i64;
+    .unwrap_or(1.0)
+}
+
+/// A scale bar of a round length about a fifth of the picture wide, bottom right, with an
+/// optional caption under it.
+fn scale_bar(img: &mut Image, metres_per_pixel: f64, caption: Option<&str>, s: i64) {
+    let (w, h) = (i64::from(img.width), i64::from(img.height));
+    let len = scale_bar_length_m(img.width, metres_per_pixel);
+    let bar = (len / metres_per_pixel).round() as i64;
     let label = if len >= 1000.0 {
         format!("{} km", len / 1000.0)
     } else {
         format!("{len} m")
     };
     let margin = 8 * s;
-    let box_w = bar.max(text_width(&label, s)) + 12 * s;
-    let box_h = 8 * s + 4 * s + 4 * s + 10 * s;
+    let cap_w = caption.map_or(0, |c| text_width(c, s));
+    let cap_h = if caption.is_some() { 12 * s } else { 0 };
+    let box_w = bar.max(text_width(&label, s)).max(cap_w) + 12 * s;
+    let box_h = 8 * s + 4 * s + 4 * s + 10 * s + cap_h;
     let (bx, by) = (w - margin - box_w, h - margin - box_h);
     rect(img, bx, by, box_w, box_h, PAPER, PAPER_ALPHA);
+    if let Some(c) = caption {
+        draw_text(
+            img,
+            bx + (box_w - cap_w) / 2,
+            by + box_h - cap_h - 2 * s,
+            c,
+            s,
+            INK,
+            false,
+        );
+    }
     let x0 = bx + (box_w - bar) / 2;
     let lw = text_width(&label, s);
     draw_text(img, bx + (box_w - lw) / 2, by + s, &label, s, INK, false);

@@ -17,6 +17,7 @@ pub mod mesh;
 pub mod text;
 
 pub use draw::Renderer;
+pub use legend::scale_bar_length_m;
 
 use crate::error::{RenderError, Result};
 use geo::InteriorPoint;
@@ -543,6 +544,46 @@ impl Camera {
             fov_deg,
         }
     }
+}
+
+/// Least pitch (degrees below the horizon) at which a perspective picture gets a scale bar:
+/// flatter views change scale too fast across the picture for one bar to mean much.
+pub const CENTRE_SCALE_MIN_PITCH_DEG: f64 = 15.0;
+
+/// Ground metres per pixel at the centre of a perspective picture `height` pixels high, across
+/// the picture (along its horizontal axis, which lies in the ground), or None for a map camera,
+/// a pitch under [`CENTRE_SCALE_MIN_PITCH_DEG`] or a focus not below the eye.
+///
+/// The focus is where the centre ray meets the ground: the scene's terrain there (found by
+/// a few fixed-point steps from the height 0), else the height 0. A ground segment through it
+/// along the picture's horizontal axis is perpendicular to the ray and at its depth `D`, so it
+/// projects without foreshortening: `D · 2 tan(fov/2) / height` metres per pixel.
+pub fn centre_scale(scene: &Scene, camera: &Camera, height: u32) -> Option<f64> {
+    let Camera::Perspective {
+        eye,
+        heading_deg,
+        pitch_deg,
+        fov_deg,
+    } = *camera
+    else {
+        return None;
+    };
+    if pitch_deg < CENTRE_SCALE_MIN_PITCH_DEG || height == 0 {
+        return None;
+    }
+    let (h, p) = (heading_deg.to_radians(), pitch_deg.to_radians());
+    let mut ground = 0.0;
+    for _ in 0..8 {
+        let along = (eye[2] - ground) / p.tan();
+        let (x, y) = (eye[0] + along * h.sin(), eye[1] + along * h.cos());
+        match scene.terrain.as_ref().and_then(|d| d.sample(x, y)) {
+            Some(z) if z.is_finite() => ground = z,
+            _ => break,
+        }
+    }
+    let depth = (eye[2] - ground) / p.sin();
+    (depth.is_finite() && depth > 0.0)
+        .then(|| depth * 2.0 * (fov_deg.to_radians() / 2.0).tan() / f64::from(height))
 }
 
 /// The ground box an orthographic map shows in a picture of a given size.

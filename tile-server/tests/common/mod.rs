@@ -86,6 +86,7 @@ pub fn serve_dir(
         scenario_dirs: vec![repo().join("scenarios/examples/hue")],
         tile_opts: opts,
         tokens: Some(td.store_path()),
+        basemap: Some(Arc::new(renderer::basemap::Drawer::new())),
         ..ServerConfig::default()
     };
     configure(&mut cfg);

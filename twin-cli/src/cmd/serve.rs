@@ -121,6 +121,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         twin_dir: Some(dir.dir.clone()),
         scenario_dirs: scenarios,
         flood_solver: flood_solver(gpu),
+        basemap: Some(Arc::new(renderer::basemap::Drawer::new())),
         tile_opts: opts.clone(),
         max_queued_runs: a.max_queued_runs,
         run_time_limit,

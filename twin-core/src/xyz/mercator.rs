@@ -10,7 +10,7 @@ pub const MAX_LAT: f64 = 85.051_128_779_806_59;
 /// `zoom` with tiles of `tile_size` pixels.
 ///
 /// ```
-/// use renderer::basemap::mercator::world_pixel;
+/// use twin_core::xyz::mercator::world_pixel;
 /// let (x, y) = world_pixel(0.0, 0.0, 0, 256);
 /// assert!((x - 128.0).abs() < 1e-9 && (y - 128.0).abs() < 1e-9);
 /// ```
