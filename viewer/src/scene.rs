@@ -233,7 +233,7 @@ pub fn to_bevy_mesh(m: &LayerMesh) -> Mesh {
 }
 
 /// Möller–Trumbore: the distance along `d` from `o` to triangle (a, b, c), both sides.
-fn ray_triangle(o: [f64; 3], d: [f64; 3], a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> Option<f64> {
+pub(crate) fn ray_triangle(o: [f64; 3], d: [f64; 3], a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> Option<f64> {
     let sub = |p: [f64; 3], q: [f64; 3]| [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
     let cross = |p: [f64; 3], q: [f64; 3]| {
         [
@@ -265,7 +265,7 @@ fn ray_triangle(o: [f64; 3], d: [f64; 3], a: [f64; 3], b: [f64; 3], c: [f64; 3])
 }
 
 /// Slab test: whether the ray enters the box before `tmax`.
-fn ray_box(o: [f64; 3], d: [f64; 3], lo: [f64; 3], hi: [f64; 3], tmax: f64) -> bool {
+pub(crate) fn ray_box(o: [f64; 3], d: [f64; 3], lo: [f64; 3], hi: [f64; 3], tmax: f64) -> bool {
     let (mut t0, mut t1) = (0.0f64, tmax);
     for k in 0..3 {
         if d[k].abs() < 1e-15 {
@@ -558,6 +558,24 @@ impl ViewerScene {
         let b = self.scene.buildings.get(k)?;
         let (x, y) = self.scene.building_inside_point(&b.id)?;
         Some([x, y, b.top])
+    }
+}
+
+impl crate::presets::Place for ViewerScene {
+    fn crs(&self) -> &Crs {
+        &self.scene.crs
+    }
+    fn extent(&self) -> [f64; 4] {
+        self.scene.extent
+    }
+    fn origin(&self) -> [f64; 2] {
+        self.frame.origin
+    }
+    fn ground(&self, x: f64, y: f64) -> f64 {
+        ViewerScene::ground(self, x, y)
+    }
+    fn title(&self) -> String {
+        self.scene.title.clone()
     }
 }
 
