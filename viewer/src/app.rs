@@ -777,7 +777,9 @@ pub fn orbit(t: &mut Transform, focus: Vec3, yaw: f32, pitch: f32) {
     let mut o = yaw_q * (pitch_q * offset);
     // Between 2° and 89° above the focus.
     let horiz = Vec2::new(o.x, o.z).length().max(1e-3);
-    let elev = o.y.atan2(horiz).clamp(2f32.to_radians(), 89f32.to_radians());
+    let elev =
+        o.y.atan2(horiz)
+            .clamp(2f32.to_radians(), 89f32.to_radians());
     let dir = Vec2::new(o.x, o.z) / horiz;
     o = Vec3::new(dir.x * elev.cos(), elev.sin(), dir.y * elev.cos()) * r;
     t.translation = focus + o;
@@ -848,7 +850,9 @@ fn controls(
 ) {
     let place = &*place.0;
     let twin = twin.as_ref().map(|t| &*t.0);
-    let n = twin.and_then(|s| s.flood.as_ref()).map_or(0, |r| r.times.len());
+    let n = twin
+        .and_then(|s| s.flood.as_ref())
+        .map_or(0, |r| r.times.len());
     let mut view = None;
     if keys.just_pressed(KeyCode::Digit1) {
         view = Some(Preset::City);
@@ -902,17 +906,14 @@ fn controls(
                 t.look_at(f, Vec3::Y);
             }
         }
-        println!(
-            "camera: {}",
-            if orbit_state.on { "orbit" } else { "fly" }
-        );
+        println!("camera: {}", if orbit_state.on { "orbit" } else { "fly" });
     }
     if orbit_state.on {
         let shift = keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight);
         let d = motion.delta;
         for (_, _, mut t, _) in &mut cams {
-            let pan = mouse.pressed(MouseButton::Middle)
-                || (shift && mouse.pressed(MouseButton::Left));
+            let pan =
+                mouse.pressed(MouseButton::Middle) || (shift && mouse.pressed(MouseButton::Left));
             if pan && d != Vec2::ZERO {
                 let dist = (t.translation - orbit_state.focus).length();
                 let k = dist * 0.0015;
@@ -1050,7 +1051,10 @@ mod tests {
         // Never below the focus' horizon.
         orbit(&mut t, focus, 0.0, 3.0);
         assert!(t.translation.y > focus.y);
-        let ray = Ray3d::new(Vec3::new(0.0, 100.0, 0.0), Dir3::new(Vec3::new(1.0, -1.0, 0.0)).unwrap());
+        let ray = Ray3d::new(
+            Vec3::new(0.0, 100.0, 0.0),
+            Dir3::new(Vec3::new(1.0, -1.0, 0.0)).unwrap(),
+        );
         let p = ray_plane(ray, 0.0).unwrap();
         assert!((p - Vec3::new(100.0, 0.0, 0.0)).length() < 1e-3);
     }

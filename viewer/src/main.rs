@@ -91,7 +91,12 @@ fn main() -> Result<()> {
             memory_budget: a.memory_mib.clamp(16, 1 << 16) << 20,
             ..StreamOptions::default()
         };
-        Source::Stream(StreamScene::open(&a.twin, a.token.clone(), &a.layers, opts)?)
+        Source::Stream(StreamScene::open(
+            &a.twin,
+            a.token.clone(),
+            &a.layers,
+            opts,
+        )?)
     } else {
         let twin = PathBuf::from(&a.twin);
         let mut scene = ViewerScene::open(&twin)?;

@@ -233,7 +233,13 @@ pub fn to_bevy_mesh(m: &LayerMesh) -> Mesh {
 }
 
 /// Möller–Trumbore: the distance along `d` from `o` to triangle (a, b, c), both sides.
-pub(crate) fn ray_triangle(o: [f64; 3], d: [f64; 3], a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> Option<f64> {
+pub(crate) fn ray_triangle(
+    o: [f64; 3],
+    d: [f64; 3],
+    a: [f64; 3],
+    b: [f64; 3],
+    c: [f64; 3],
+) -> Option<f64> {
     let sub = |p: [f64; 3], q: [f64; 3]| [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
     let cross = |p: [f64; 3], q: [f64; 3]| {
         [

@@ -161,7 +161,11 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
     eprintln!(
         "opened {} layers ({} tiles) in {:.2} s",
         stream.layers.len(),
-        stream.layers.iter().map(|l| l.tree.nodes.len()).sum::<usize>(),
+        stream
+            .layers
+            .iter()
+            .map(|l| l.tree.nodes.len())
+            .sum::<usize>(),
         t0.elapsed().as_secs_f64()
     );
     assert_eq!(stream.layers.len(), 2);
@@ -218,7 +222,11 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
         .min_by_key(|&(x, y)| (x - cx).pow(2) + (y - cy).pow(2))
         .expect("a building pixel");
     let ray = hs.ray(px as u32, py as u32).unwrap();
-    let picked = hs.streamer().unwrap().pick(ray).expect("the ray hits a tile");
+    let picked = hs
+        .streamer()
+        .unwrap()
+        .pick(ray)
+        .expect("the ray hits a tile");
     assert_eq!(picked.layer, "buildings");
     assert_eq!(picked.class.as_deref(), Some("building"));
     let id = picked.properties["id"].as_str().unwrap().to_string();
@@ -231,10 +239,7 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
     assert_eq!(twin.buildings[k].id, id);
     assert!((picked.distance - dist).abs() < 0.5);
     // Its attributes are the server's.
-    let f = api(
-        &format!("{url}/api/layers/buildings/features/{id}"),
-        &token,
-    );
+    let f = api(&format!("{url}/api/layers/buildings/features/{id}"), &token);
     let props = &f["properties"];
     for key in ["id", "name", "use", "source_id", "height_source", "levels"] {
         let want = &props[key];
@@ -243,7 +248,10 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
     }
     let h_api = props["height"].as_f64().unwrap();
     let h_tile = picked.properties["height"].as_f64().unwrap();
-    assert!((h_api - h_tile).abs() <= 1e-6 * h_api.max(1.0), "{h_api} vs {h_tile}");
+    assert!(
+        (h_api - h_tile).abs() <= 1e-6 * h_api.max(1.0),
+        "{h_api} vs {h_tile}"
+    );
     // Its streamed vertices sit on the twin's footprint and roof.
     let st = hs.streamer().unwrap();
     let tile = st
@@ -287,7 +295,12 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
             "{id}: footprint box {got:?} vs {want:?}"
         );
     }
-    assert!((hi[2] - b.top).abs() < 0.1, "{id}: roof {} vs {}", hi[2], b.top);
+    assert!(
+        (hi[2] - b.top).abs() < 0.1,
+        "{id}: roof {} vs {}",
+        hi[2],
+        b.top
+    );
     drop(hs);
     drop(ht);
 
@@ -323,7 +336,11 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
     hh.set_view(top);
     hh.capture().unwrap();
     let ray = hh.ray(W / 2, H / 2).unwrap();
-    let p = hh.streamer().unwrap().pick(ray).expect("the heritage site is hit");
+    let p = hh
+        .streamer()
+        .unwrap()
+        .pick(ray)
+        .expect("the heritage site is hit");
     assert_eq!(p.layer, "heritage");
     let hid = p.properties["id"].as_str().unwrap().to_string();
     let f = api(&format!("{url}/api/layers/heritage/features/{hid}"), &token);

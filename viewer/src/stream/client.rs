@@ -35,7 +35,9 @@ fn split_url(url: &str) -> Option<(String, String)> {
     if auth.is_empty() || auth.contains('@') {
         return None;
     }
-    let auth = if auth.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    let auth = if auth
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
         && !auth.ends_with(']')
     {
         auth.to_string()
@@ -56,7 +58,10 @@ impl Client {
                 "expected http://host[:port] (plain HTTP; the viewer has no TLS stack)",
             ));
         }
-        if token.as_deref().is_some_and(|t| t.chars().any(|c| c.is_control())) {
+        if token
+            .as_deref()
+            .is_some_and(|t| t.chars().any(|c| c.is_control()))
+        {
             return Err(ViewerError::invalid("--token", "control characters"));
         }
         Ok(Client { base, token })
@@ -106,7 +111,8 @@ impl Client {
             req.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
         req.push_str("\r\n");
-        s.write_all(req.as_bytes()).map_err(|e| err(e.to_string()))?;
+        s.write_all(req.as_bytes())
+            .map_err(|e| err(e.to_string()))?;
         let mut r = BufReader::new(s);
         let mut header_bytes = 0usize;
         let mut line = String::new();

@@ -426,12 +426,27 @@ fn node_matrix(n: &gltf_json::Node) -> [f64; 16] {
     }
     let t = n.translation.unwrap_or([0.0; 3]).map(f64::from);
     let s = n.scale.unwrap_or([1.0; 3]).map(f64::from);
-    let [x, y, z, w] = n.rotation.map_or([0.0, 0.0, 0.0, 1.0], |q| q.0).map(f64::from);
+    let [x, y, z, w] = n
+        .rotation
+        .map_or([0.0, 0.0, 0.0, 1.0], |q| q.0)
+        .map(f64::from);
     // Rotation matrix of the unit quaternion, columns scaled.
     let r = [
-        [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + z * w), 2.0 * (x * z - y * w)],
-        [2.0 * (x * y - z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + x * w)],
-        [2.0 * (x * z + y * w), 2.0 * (y * z - x * w), 1.0 - 2.0 * (x * x + y * y)],
+        [
+            1.0 - 2.0 * (y * y + z * z),
+            2.0 * (x * y + z * w),
+            2.0 * (x * z - y * w),
+        ],
+        [
+            2.0 * (x * y - z * w),
+            1.0 - 2.0 * (x * x + z * z),
+            2.0 * (y * z + x * w),
+        ],
+        [
+            2.0 * (x * z + y * w),
+            2.0 * (y * z - x * w),
+            1.0 - 2.0 * (x * x + y * y),
+        ],
     ];
     [
         r[0][0] * s[0],
@@ -562,8 +577,7 @@ pub fn decode(glb: &[u8]) -> Result<Content> {
                     table = Some(t as usize);
                 }
             }
-            let (colour, blend) = match p.material.and_then(|m| doc.root.materials.get(m.value()))
-            {
+            let (colour, blend) = match p.material.and_then(|m| doc.root.materials.get(m.value())) {
                 Some(mat) => (
                     mat.pbr_metallic_roughness.base_color_factor.0,
                     mat.alpha_mode == Checked::Valid(gltf_json::material::AlphaMode::Blend),

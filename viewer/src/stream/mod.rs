@@ -377,15 +377,12 @@ impl StreamScene {
             });
         }
         // The terrain's coarsest tile, for the presets' ground heights.
-        let ground = out
-            .iter()
-            .position(|l| l.name == "terrain")
-            .and_then(|li| {
-                let n = out[li].tree.nodes.first()?;
-                let url = n.content.clone()?;
-                let c = client.get(&url).and_then(|b| content::decode(&b));
-                c.and_then(|c| place(c, &n.world, &mapper, li, 0)).ok()
-            });
+        let ground = out.iter().position(|l| l.name == "terrain").and_then(|li| {
+            let n = out[li].tree.nodes.first()?;
+            let url = n.content.clone()?;
+            let c = client.get(&url).and_then(|b| content::decode(&b));
+            c.and_then(|c| place(c, &n.world, &mapper, li, 0)).ok()
+        });
         Ok(StreamScene {
             client,
             georef,

@@ -161,12 +161,7 @@ pub fn feature_colour(p: &Map<String, Value>, by: ColourBy) -> [u8; 3] {
     }
 }
 
-fn colours(
-    layer: &str,
-    tile: &LoadedTile,
-    p: &LocalPrimitive,
-    by: ColourBy,
-) -> Vec<[f32; 4]> {
+fn colours(layer: &str, tile: &LoadedTile, p: &LocalPrimitive, by: ColourBy) -> Vec<[f32; 4]> {
     let building = tile.class.as_deref() == Some("building");
     let lin = |c: [u8; 3]| Color::srgb_u8(c[0], c[1], c[2]).to_linear().to_f32_array();
     if layer == "terrain" {
@@ -232,10 +227,7 @@ pub fn stream_tiles(
     state: Res<crate::app::ViewState>,
     mats: Option<Res<StreamMaterials>>,
     mut meshes: ResMut<Assets<Mesh>>,
-    cams: Query<
-        (&Camera, &GlobalTransform, &Projection, &Frustum),
-        With<crate::app::ViewerCamera>,
-    >,
+    cams: Query<(&Camera, &GlobalTransform, &Projection, &Frustum), With<crate::app::ViewerCamera>>,
 ) {
     let (Some(mut st), Some(mats)) = (streamer, mats) else {
         return;

@@ -188,7 +188,10 @@ mod tests {
         let none = |_: usize| false;
         let mut s = select(&t, &eye([100.0, 50.0, 500.0]), 16.0, &none);
         s.want.sort_by(|a, b| a.0.total_cmp(&b.0));
-        assert_eq!(s.want.iter().map(|w| w.1).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            s.want.iter().map(|w| w.1).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
         assert!(s.draw.is_empty());
     }
 

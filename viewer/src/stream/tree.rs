@@ -149,9 +149,9 @@ impl Mapper {
             let mut c = Vec::with_capacity(8);
             for s in 0..8 {
                 let f = |bit: usize| if s & (1 << bit) != 0 { 1.0 } else { -1.0 };
-                c.push([0, 1, 2].map(|k| {
-                    b[k] + f(0) * b[3 + k] + f(1) * b[6 + k] + f(2) * b[9 + k]
-                }));
+                c.push(
+                    [0, 1, 2].map(|k| b[k] + f(0) * b[3 + k] + f(1) * b[6 + k] + f(2) * b[9 + k]),
+                );
             }
             c
         } else if let Some(s) = nums("sphere").filter(|s| s.len() == 4) {
@@ -207,7 +207,11 @@ fn matrix(v: Option<&Value>) -> Option<[f64; 16]> {
 
 /// The root region of a tileset.json (radians, metres), when its root has one.
 pub fn root_region(ts: &Value) -> Option<[f64; 6]> {
-    let r = ts.get("root")?.get("boundingVolume")?.get("region")?.as_array()?;
+    let r = ts
+        .get("root")?
+        .get("boundingVolume")?
+        .get("region")?
+        .as_array()?;
     if r.len() != 6 {
         return None;
     }
@@ -535,7 +539,12 @@ impl Builder<'_> {
                     continue;
                 };
                 let (dx, dy) = demorton(m);
-                queue.push((l0 + levels, (x0 << levels) + dx, (y0 << levels) + dy, Some(p)));
+                queue.push((
+                    l0 + levels,
+                    (x0 << levels) + dx,
+                    (y0 << levels) + dy,
+                    Some(p),
+                ));
             }
         }
         Ok(())
