@@ -427,6 +427,7 @@ pub struct Headless {
     shots: Arc<Mutex<Vec<Image>>>,
     size: (u32, u32),
     frames: u32,
+    started: bool,
 }
 
 impl Headless {
@@ -502,6 +503,7 @@ impl Headless {
             shots: Arc::new(Mutex::new(Vec::new())),
             size: (width, height),
             frames: 0,
+            started: false,
         })
     }
 
@@ -588,6 +590,11 @@ impl Headless {
     /// Hide a layer (`terrain`, `buildings`, `roads`, `heritage`, `water`), or show it again:
     /// a twin folder's layer entity, or a streamed layer (neither drawn nor loaded).
     pub fn show_layer(&mut self, name: &str, show: bool) {
+        if !self.started {
+            // The layers are spawned by the first frame's startup systems.
+            self.app.update();
+            self.started = true;
+        }
         let w = self.app.world_mut();
         let mut q = w.query::<(&Name, &mut Visibility)>();
         for (n, mut v) in q.iter_mut(w) {

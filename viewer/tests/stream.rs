@@ -231,7 +231,14 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
     assert_eq!(picked.class.as_deref(), Some("building"));
     let id = picked.properties["id"].as_str().unwrap().to_string();
     let twin = ViewerScene::open(&dir).unwrap();
-    let (k, dist) = twin.pick(ray).expect("the twin folder's scene is hit too");
+    // The same ray in the folder scene's frame (its floating origin is the twin's centre, the
+    // stream's the tilesets' centre).
+    let (so, to) = (hs.streamer().unwrap().scene.origin(), twin.origin());
+    let shift = bevy::math::Vec3::new((so[0] - to[0]) as f32, 0.0, -(so[1] - to[1]) as f32);
+    let twin_ray = bevy::math::Ray3d::new(ray.origin + shift, ray.direction);
+    let (k, dist) = twin
+        .pick(twin_ray)
+        .expect("the twin folder's scene is hit too");
     eprintln!(
         "pixel ({px}, {py}): streamed {id} at {:.2} m, twin folder {} at {dist:.2} m",
         picked.distance, twin.buildings[k].id
