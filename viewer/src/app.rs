@@ -44,9 +44,9 @@ pub struct PlaceRes(pub Arc<dyn Place + Send + Sync>);
 /// What the viewer shows: a twin folder's scene, or a server's 3D Tiles streamed.
 pub enum Source {
     /// A twin folder read through twin-core.
-    Twin(ViewerScene),
+    Twin(Box<ViewerScene>),
     /// A server's tilesets.
-    Stream(StreamScene),
+    Stream(Box<StreamScene>),
 }
 
 /// The most seconds a headless picture waits for streamed tiles.
@@ -348,8 +348,8 @@ enum Shared {
 impl Shared {
     fn new(source: Source) -> Shared {
         match source {
-            Source::Twin(s) => Shared::Twin(Arc::new(s)),
-            Source::Stream(s) => Shared::Stream(Arc::new(s)),
+            Source::Twin(s) => Shared::Twin(Arc::new(*s)),
+            Source::Stream(s) => Shared::Stream(Arc::new(*s)),
         }
     }
 
@@ -434,7 +434,7 @@ impl Headless {
     /// Build the app for a twin folder's scene and its offscreen target of `width` ×
     /// `height` pixels.
     pub fn new(scene: ViewerScene, o: &ViewOptions, width: u32, height: u32) -> Result<Headless> {
-        Headless::open(Source::Twin(scene), o, width, height)
+        Headless::open(Source::Twin(Box::new(scene)), o, width, height)
     }
 
     /// [`Headless::new`] for a server's tiles streamed.
@@ -444,7 +444,7 @@ impl Headless {
         width: u32,
         height: u32,
     ) -> Result<Headless> {
-        Headless::open(Source::Stream(scene), o, width, height)
+        Headless::open(Source::Stream(Box::new(scene)), o, width, height)
     }
 
     /// Build the app for a source and its offscreen target of `width` × `height` pixels.

@@ -91,12 +91,12 @@ fn main() -> Result<()> {
             memory_budget: a.memory_mib.clamp(16, 1 << 16) << 20,
             ..StreamOptions::default()
         };
-        Source::Stream(StreamScene::open(
+        Source::Stream(Box::new(StreamScene::open(
             &a.twin,
             a.token.clone(),
             &a.layers,
             opts,
-        )?)
+        )?))
     } else {
         let twin = PathBuf::from(&a.twin);
         let mut scene = ViewerScene::open(&twin)?;
@@ -109,7 +109,7 @@ fn main() -> Result<()> {
         if a.colour_by == ColourBy::Flood && scene.flood.is_none() {
             bail!("--colour-by flood needs a flood run (--flood)");
         }
-        Source::Twin(scene)
+        Source::Twin(Box::new(scene))
     };
     let o = ViewOptions {
         colour_by: a.colour_by,
@@ -153,7 +153,7 @@ fn main() -> Result<()> {
         let Source::Twin(scene) = source else {
             bail!("--frames needs a twin folder");
         };
-        let files = viewer::write_frames(scene, &o, w, h, dir)?;
+        let files = viewer::write_frames(*scene, &o, w, h, dir)?;
         println!("wrote {} frames to {}", files.len(), dir.display());
         return Ok(());
     }

@@ -6,6 +6,9 @@
 
 use super::tree::{Refine, Tree};
 
+/// A box of the local frame: min and max corners.
+pub type Aabb = ([f64; 3], [f64; 3]);
+
 /// The camera as the traversal sees it (local frame, z up).
 pub struct Eye<'a> {
     /// Position.
@@ -15,7 +18,7 @@ pub struct Eye<'a> {
     /// Vertical field of view, radians.
     pub fov_y: f64,
     /// Whether a box (local frame, min and max) can be seen.
-    pub visible: &'a dyn Fn(&([f64; 3], [f64; 3])) -> bool,
+    pub visible: &'a dyn Fn(&Aabb) -> bool,
 }
 
 /// What a traversal found for one tree.
@@ -28,13 +31,15 @@ pub struct Selection {
 }
 
 /// Distance (m) from a point to a box, 0 inside.
-pub fn distance_to_box(p: [f64; 3], b: &([f64; 3], [f64; 3])) -> f64 {
-    let mut d2 = 0.0;
-    for k in 0..3 {
-        let e = (b.0[k] - p[k]).max(0.0).max(p[k] - b.1[k]);
-        d2 += e * e;
-    }
-    d2.sqrt()
+pub fn distance_to_box(p: [f64; 3], b: &Aabb) -> f64 {
+    p.iter()
+        .zip(b.0.iter().zip(&b.1))
+        .map(|(&v, (&lo, &hi))| {
+            let e = (lo - v).max(0.0).max(v - hi);
+            e * e
+        })
+        .sum::<f64>()
+        .sqrt()
 }
 
 impl Eye<'_> {
