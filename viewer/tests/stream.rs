@@ -13,7 +13,11 @@
 //!   twin-folder scene picks on the same ray, its streamed attributes equal the server's
 //!   `/api/layers/buildings/features/<id>` answer, and its streamed vertices sit on the twin's
 //!   footprint and roof (the ECEF → project CRS frame) within centimetres;
-//! - a heritage site picked from above: its streamed attributes equal the `/api` answer.
+//! - a heritage site picked from above: its streamed attributes equal the `/api` answer;
+//! - an implicit tileset (`--implicit`, `.subtree` files) with plain content (`--plain`) gives
+//!   the same building pixels (IoU at least [`MIN_IOU`]), and with a one-byte memory budget
+//!   the REPLACE root is unloaded once its children draw and, after turning to the royal axis,
+//!   only the tiles the new view keeps stay loaded.
 //!
 //! Needs the `twin` binary built beside this test (`cargo build -p twin-cli`, as
 //! `scripts/test.sh` does first); the server runs in its own process because linking the
@@ -60,6 +64,32 @@ fn twin_bin() -> PathBuf {
     bin
 }
 
+/// `twin serve DIR ARGS` on a free loopback port: the server and its URL, once it answers.
+fn start(dir: &Path, args: &[&str]) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(twin_bin())
+        .args(["serve", dir.to_str().unwrap(), "--addr", &addr])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let url = format!("http://{addr}");
+    let c = Client::new(&url, None).unwrap();
+    let t0 = std::time::Instant::now();
+    while c.get(&format!("{url}/healthz")).is_err() {
+        assert!(t0.elapsed().as_secs() < 300, "twin serve did not start");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    (server, url)
+}
+
 /// A copy of data/hue with its store built, served privately by `twin serve` on a free
 /// loopback port: the server, its URL, the folder and a viewer token.
 fn serve() -> (Server, String, PathBuf, String) {
@@ -81,26 +111,7 @@ fn serve() -> (Server, String, PathBuf, String) {
         .create(twin_core::tokens::Role::Viewer, "viewer test")
         .unwrap()
         .token;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(twin_bin())
-        .args(["serve", dir.to_str().unwrap(), "--addr", &addr, "--private"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let url = format!("http://{addr}");
-    let c = Client::new(&url, None).unwrap();
-    let t0 = std::time::Instant::now();
-    while c.get(&format!("{url}/healthz")).is_err() {
-        assert!(t0.elapsed().as_secs() < 300, "twin serve did not start");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let (server, url) = start(&dir, &["--private"]);
     (server, url, dir, token)
 }
 
@@ -213,6 +224,7 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
         "coverage {cs} streamed vs {cf} from the folder"
     );
     assert!(iou >= MIN_IOU, "IoU {iou}");
+    let folder_mask = mf.clone();
 
     // 3. Pick the building under the pixel nearest the centre that both pictures cover.
     let (cx, cy) = (W as i64 / 2, H as i64 / 2);
@@ -358,4 +370,56 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
             "{hid}: {key}"
         );
     }
+
+    drop(hh);
+
+    // 5. The same Citadel from an implicit tileset (quadtree and .subtree files, `--implicit`)
+    // with uncompressed content (`--plain`), a decoded-bytes budget of one byte: the same
+    // building pixels, and only the tiles the view keeps stay loaded.
+    let (_implicit, iurl) = start(&dir, &["--implicit", "--plain"]);
+    let ts = Client::new(&iurl, None)
+        .unwrap()
+        .get_json(&format!("{iurl}/tiles/buildings/tileset.json"))
+        .unwrap();
+    assert!(ts["root"].get("implicitTiling").is_some(), "not implicit");
+    let stream = StreamScene::open(
+        &iurl,
+        None,
+        &["buildings".to_string()],
+        StreamOptions {
+            max_sse: 2.0,
+            memory_budget: 1,
+            ..StreamOptions::default()
+        },
+    )
+    .unwrap();
+    let nodes = stream.layers[0].tree.nodes.len();
+    assert!(nodes > 1, "the subtrees gave {nodes} tiles");
+    let mut hi = gpu(Headless::stream(stream, &options(Preset::Citadel), W, H));
+    let pic = hi.capture().unwrap();
+    save("citadel_implicit", &pic);
+    let mi = mask(&pic);
+    let inter = mi
+        .iter()
+        .zip(&folder_mask)
+        .filter(|(a, b)| **a && **b)
+        .count() as f64;
+    let union = mi
+        .iter()
+        .zip(&folder_mask)
+        .filter(|(a, b)| **a || **b)
+        .count() as f64;
+    let iou_i = inter / union.max(1.0);
+    let before = hi.streamer().unwrap().counts;
+    eprintln!("implicit: {nodes} tiles, IoU {iou_i:.4} with the folder render, {before:?}");
+    assert!(iou_i >= MIN_IOU, "implicit IoU {iou_i}");
+    hi.set_view(View::preset(Preset::RoyalAxis, &twin).unwrap());
+    hi.capture().unwrap();
+    let after = hi.streamer().unwrap().counts;
+    eprintln!("after turning to the royal axis: {after:?}");
+    // The root, replaced by its children, was unloaded at once under the budget; after the
+    // turn only the tiles the new view keeps are loaded.
+    assert!(before.unloaded > 0, "{before:?}");
+    assert!(before.resident <= before.kept, "{before:?}");
+    assert!(after.resident <= after.kept, "{after:?}");
 }

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// Frames a tile may go undrawn before it may be unloaded by distance.
+/// Frames a tile may go unvisited before it may be unloaded by distance.
 pub const UNLOAD_AFTER_FRAMES: u64 = 60;
 
 /// The state of one tile.
@@ -66,6 +66,10 @@ pub struct StreamCounts {
     pub failed: usize,
     /// Tiles drawn in the last frame.
     pub drawn: usize,
+    /// Tiles the last frame's traversal visited with their content loaded (kept loaded).
+    pub kept: usize,
+    /// Tiles loaded now.
+    pub resident: usize,
 }
 
 /// Marks a mesh of a streamed tile.
@@ -314,6 +318,7 @@ pub fn stream_tiles(
     };
     let mut drawn = HashSet::new();
     let mut wants: Vec<(f64, usize, usize)> = Vec::new();
+    let mut keep: Vec<(usize, usize)> = Vec::new();
     for (l, layer) in st.scene.layers.iter().enumerate() {
         if st.hidden.contains(&l) {
             continue;
@@ -322,6 +327,7 @@ pub fn stream_tiles(
         let loaded = |i: usize| matches!(slots[i], Slot::Loaded { .. } | Slot::Failed);
         let s = select(&layer.tree, &eye, st.scene.options.max_sse, &loaded);
         drawn.extend(s.draw.iter().map(|&n| (l, n)));
+        keep.extend(s.keep.iter().map(|&n| (l, n)));
         wants.extend(s.want.iter().map(|&(p, n)| (p, l, n)));
     }
     // 3. Show what is drawn now, hide what was drawn before.
@@ -339,12 +345,13 @@ pub fn stream_tiles(
             }
         }
     }
-    for &(l, n) in &drawn {
+    for &(l, n) in drawn.iter().chain(&keep) {
         if let Slot::Loaded { last_used, .. } = &mut st.slots[l][n] {
             *last_used = frame;
         }
     }
     st.counts.drawn = drawn.len();
+    st.counts.kept = keep.len();
     st.drawn = drawn;
     // 4. Ask for what is wanted, nearest and coarsest first.
     wants.retain(|&(_, l, n)| matches!(st.slots[l][n], Slot::Empty));
@@ -404,6 +411,7 @@ pub fn stream_tiles(
             }
         }
     }
+    st.counts.resident = st.counts.loaded - st.counts.unloaded;
 }
 
 /// Recolour streamed buildings when the colour mode changes (Update).

@@ -28,6 +28,9 @@ pub struct Selection {
     pub draw: Vec<usize>,
     /// Tiles whose content is wanted and not loaded: (priority, node), lower first.
     pub want: Vec<(f64, usize)>,
+    /// Tiles visited whose content is loaded, drawn or not (a REPLACE parent standing in, or
+    /// children waiting for a sibling): none of them may be unloaded.
+    pub keep: Vec<usize>,
 }
 
 /// Distance (m) from a point to a box, 0 inside.
@@ -82,6 +85,9 @@ fn visit(
     let refine = eye.sse(n.geometric_error, d) > max_sse && !n.children.is_empty();
     if has && !ready {
         s.want.push((priority, i));
+    }
+    if has && ready {
+        s.keep.push(i);
     }
     if !refine {
         if has && ready {
