@@ -195,6 +195,8 @@ mod tests {
         assert_eq!(s.draw, vec![0]);
         assert_eq!(s.want.len(), 1);
         assert_eq!(s.want[0].1, 2);
+        // The loaded child waiting for its sibling is kept loaded with the parent.
+        assert_eq!(s.keep, vec![0, 1]);
         // Nothing loaded: the root is wanted first (lower priority value).
         let none = |_: usize| false;
         let mut s = select(&t, &eye([100.0, 50.0, 500.0]), 16.0, &none);
