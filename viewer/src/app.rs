@@ -967,15 +967,24 @@ fn controls(
         let cursor = windows.iter().next().and_then(|w| w.cursor_position());
         if let (Some(c), Some((cam, gt, _, _))) = (cursor, cams.iter().next()) {
             if let Ok(ray) = cam.viewport_to_world(gt, c) {
+                let own = |a: Vec<(&'static str, String)>| {
+                    a.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                };
                 let attrs: Option<Vec<(String, String)>> = if let Some(s) = twin {
-                    state.picked = s.pick(ray).map(|(k, _)| k);
-                    state.picked.map(|k| {
-                        s.buildings[k]
-                            .attributes()
-                            .into_iter()
-                            .map(|(k, v)| (k.to_string(), v))
-                            .collect()
-                    })
+                    let b = s.pick(ray);
+                    let h = s.pick_heritage(ray);
+                    state.picked = b.map(|(k, _)| k);
+                    match (b, h) {
+                        // A heritage area in front of the building (or no building).
+                        (_, Some((k, dh))) if b.is_none_or(|(_, db)| dh < db) => {
+                            state.picked = None;
+                            let mut a = vec![("layer".to_string(), "heritage".to_string())];
+                            a.extend(own(s.heritage[k].attributes()));
+                            Some(a)
+                        }
+                        (Some((k, _)), _) => Some(own(s.buildings[k].attributes())),
+                        _ => None,
+                    }
                 } else {
                     streamer
                         .as_ref()

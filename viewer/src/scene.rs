@@ -158,6 +158,18 @@ pub struct HeritageArea {
     pub polygons: Vec<Polygon<f64>>,
 }
 
+impl HeritageArea {
+    /// The attributes as (name, value) pairs, in display order.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+        vec![
+            ("id", self.id.clone()),
+            ("name", opt(&self.name)),
+            ("zone", opt(&self.zone)),
+        ]
+    }
+}
+
 /// A flood run loaded for the viewer.
 #[derive(Clone, Debug)]
 pub struct FloodRun {
@@ -469,41 +481,46 @@ impl ViewerScene {
     pub fn heritage_mesh(&self) -> LayerMesh {
         let mut m = LayerMesh::new();
         for h in &self.heritage {
-            let c = zone_colour(h.zone.as_deref());
-            for p in &h.polygons {
-                let Some(outer) = twin_core::rings::clean_ring(p.exterior()) else {
-                    continue;
-                };
-                let mut rings = vec![outer];
-                rings.extend(
-                    p.interiors()
-                        .iter()
-                        .filter_map(twin_core::rings::clean_ring),
-                );
-                let first = m.vertices.len() as u32;
-                for &(x, y) in rings.iter().flatten() {
-                    let z = self.ground(x, y) + HERITAGE_LIFT_M;
-                    m.zmin = m.zmin.min(z);
-                    m.zmax = m.zmax.max(z);
-                    m.vertices.push(rmesh::Vertex {
-                        pos: [
-                            (x - self.frame.origin[0]) as f32,
-                            (y - self.frame.origin[1]) as f32,
-                            z as f32,
-                        ],
-                        normal: [0.0; 3],
-                        color: [c[0], c[1], c[2], HERITAGE_ALPHA],
-                    });
-                }
-                m.indices.extend(
-                    twin_core::rings::triangulate(&rings)
-                        .iter()
-                        .flatten()
-                        .map(|&i| first + i as u32),
-                );
-            }
+            self.push_heritage_area(&mut m, h);
         }
         m
+    }
+
+    /// Add one heritage site's area to a mesh.
+    fn push_heritage_area(&self, m: &mut LayerMesh, h: &HeritageArea) {
+        let c = zone_colour(h.zone.as_deref());
+        for p in &h.polygons {
+            let Some(outer) = twin_core::rings::clean_ring(p.exterior()) else {
+                continue;
+            };
+            let mut rings = vec![outer];
+            rings.extend(
+                p.interiors()
+                    .iter()
+                    .filter_map(twin_core::rings::clean_ring),
+            );
+            let first = m.vertices.len() as u32;
+            for &(x, y) in rings.iter().flatten() {
+                let z = self.ground(x, y) + HERITAGE_LIFT_M;
+                m.zmin = m.zmin.min(z);
+                m.zmax = m.zmax.max(z);
+                m.vertices.push(rmesh::Vertex {
+                    pos: [
+                        (x - self.frame.origin[0]) as f32,
+                        (y - self.frame.origin[1]) as f32,
+                        z as f32,
+                    ],
+                    normal: [0.0; 3],
+                    color: [c[0], c[1], c[2], HERITAGE_ALPHA],
+                });
+            }
+            m.indices.extend(
+                twin_core::rings::triangulate(&rings)
+                    .iter()
+                    .flatten()
+                    .map(|&i| first + i as u32),
+            );
+        }
     }
 
     /// The water surface of the flood run at output time `time_s` (the nearest snapshot at or
@@ -544,6 +561,27 @@ impl ViewerScene {
                 continue;
             }
             for tri in self.building_mesh.indices[ir.clone()].chunks_exact(3) {
+                if let Some(t) = ray_triangle(o, d, at(tri[0]), at(tri[1]), at(tri[2])) {
+                    if best.is_none_or(|b| t < b.1) {
+                        best = Some((k, t));
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// The heritage site a ray (bevy frame) meets first on its translucent area over the
+    /// terrain, with the distance.
+    pub fn pick_heritage(&self, ray: Ray3d) -> Option<(usize, f64)> {
+        let o = from_bevy(ray.origin);
+        let d = from_bevy(*ray.direction);
+        let mut best: Option<(usize, f64)> = None;
+        for (k, h) in self.heritage.iter().enumerate() {
+            let mut m = LayerMesh::new();
+            self.push_heritage_area(&mut m, h);
+            let at = |i: u32| m.vertices[i as usize].pos.map(f64::from);
+            for tri in m.indices.chunks_exact(3) {
                 if let Some(t) = ray_triangle(o, d, at(tri[0]), at(tri[1]), at(tri[2])) {
                     if best.is_none_or(|b| t < b.1) {
                         best = Some((k, t));

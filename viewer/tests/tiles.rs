@@ -116,4 +116,62 @@ fn compact_tiles_decode_to_the_twins_features_in_place() {
     assert!(tiles > 1);
     // Buildings without usable geometry are left out of the tiles by tiles3d.
     assert!(seen.len() * 100 >= twin.buildings.len() * 99);
+
+    // Heritage sites are picked in a twin folder's scene too: a ray straight down through a
+    // point inside a site's outline meets that site's area (or one drawn over it).
+    let scene = viewer::scene::ViewerScene::from_twin(&twin).unwrap();
+    let mut picked = 0;
+    for (k, h) in scene.heritage.iter().enumerate() {
+        // A point inside the outline: the centroid of its first triangle.
+        let Some(ring) = twin_core::rings::clean_ring(h.polygons[0].exterior()) else {
+            continue;
+        };
+        let tris = twin_core::rings::triangulate(&[ring.clone()]);
+        let Some(t0) = tris.first() else { continue };
+        let p = (
+            t0.iter().map(|&i| ring[i].0).sum::<f64>() / 3.0,
+            t0.iter().map(|&i| ring[i].1).sum::<f64>() / 3.0,
+        );
+        let z = scene.ground(p.0, p.1) + 500.0;
+        let o = scene.to_local([p.0, p.1, z]);
+        let ray = bevy::math::Ray3d::new(o, bevy::math::Dir3::NEG_Y);
+        let (hit, t) = scene
+            .pick_heritage(ray)
+            .expect("a heritage area under the point");
+        // The area is drawn through its outlines' vertices, lifted over the ground there.
+        let lift = viewer::scene::HERITAGE_LIFT_M;
+        let (lo, hi) = scene.heritage[hit]
+            .polygons
+            .iter()
+            .flat_map(|q| std::iter::once(q.exterior()).chain(q.interiors()))
+            .flat_map(|r| r.coords())
+            .map(|c| scene.ground(c.x, c.y) + lift)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+        let at = z - t;
+        assert!(
+            at >= lo - 1e-3 && at <= hi + 1e-3,
+            "site {k}: hit at {at}, outline between {lo} and {hi}"
+        );
+        let inside = scene.heritage[hit].polygons.iter().any(|q| {
+            // Even-odd crossings of the exterior ring.
+            let r: Vec<_> = q.exterior().coords().collect();
+            let mut c = false;
+            for w in r.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                if (a.y > p.1) != (b.y > p.1) && p.0 < a.x + (p.1 - a.y) * (b.x - a.x) / (b.y - a.y)
+                {
+                    c = !c;
+                }
+            }
+            c
+        });
+        assert!(
+            inside,
+            "site {k}: picked {hit}, whose outline misses the point"
+        );
+        picked += 1;
+    }
+    assert!(picked > 0);
 }
