@@ -126,7 +126,7 @@ fn compact_tiles_decode_to_the_twins_features_in_place() {
         let Some(ring) = twin_core::rings::clean_ring(h.polygons[0].exterior()) else {
             continue;
         };
-        let tris = twin_core::rings::triangulate(&[ring.clone()]);
+        let tris = twin_core::rings::triangulate(std::slice::from_ref(&ring));
         let Some(t0) = tris.first() else { continue };
         let p = (
             t0.iter().map(|&i| ring[i].0).sum::<f64>() / 3.0,
