@@ -751,7 +751,7 @@ pub fn screenshot(
 pub const KEYS: &str = "fly: WASD/QE + right mouse drag, shift faster | O orbit camera: left \
 drag orbits about the ground point in the middle of the view, middle drag (or shift + left \
 drag) pans, wheel zooms | 1 city, 2 citadel, 3 royal axis | C colour mode | space play/pause, \
-left/right step the run's time | left click: pick a building or heritage site";
+left/right step the run's time, T + left drag scrubs it across the window | left click: pick a building or heritage site";
 
 /// The orbit camera: on (the fly camera off) or off, and the point it turns about.
 #[derive(Resource, Clone, Copy, Debug, Default)]
@@ -951,6 +951,21 @@ fn controls(
         if keys.just_pressed(KeyCode::ArrowLeft) {
             state.time_index = Some(i.saturating_sub(1));
         }
+        // Scrubbing: T held, the cursor's place across the window picks the output time.
+        if keys.pressed(KeyCode::KeyT) && mouse.pressed(MouseButton::Left) {
+            if let Some((x, w)) = windows
+                .iter()
+                .next()
+                .and_then(|w| Some((w.cursor_position()?.x, w.width())))
+            {
+                let f = (x / w.max(1.0)).clamp(0.0, 1.0);
+                let k = ((f * (n - 1) as f32).round() as usize).min(n - 1);
+                if state.time_index != Some(k) {
+                    state.time_index = Some(k);
+                    state.playing = false;
+                }
+            }
+        }
         if state.playing {
             *timer += time.delta_secs();
             if *timer >= PLAY_STEP_S {
@@ -959,8 +974,9 @@ fn controls(
             }
         }
     }
-    // A click (not the end of an orbit drag) picks.
+    // A click (not a pan in orbit mode, not scrubbing) picks.
     let click = mouse.just_pressed(MouseButton::Left)
+        && !keys.pressed(KeyCode::KeyT)
         && !(orbit_state.on
             && (keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight)));
     if click {
