@@ -100,6 +100,8 @@ pub struct ViewOptions {
     pub preset: Preset,
     /// Output time (s) of the flood run to show; None: the first one (or none without a run).
     pub time_s: Option<f64>,
+    /// Headless pictures show the on-screen panel ([`crate::panel`]); a window always does.
+    pub panel: bool,
 }
 
 /// The index of the output time at or just before `t` (the first one when `t` is None).
@@ -493,6 +495,9 @@ impl Headless {
         }
         let image = Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
         let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+        if o.panel {
+            crate::panel::add_panel(&mut app, Some(target.clone()), (width, height));
+        }
         app.world_mut().spawn((
             camera_bundle(origin, &state.view),
             RenderTarget::Image(target.clone().into()),
@@ -690,6 +695,26 @@ impl Headless {
         Ok(out)
     }
 
+    /// Pick what the ray through pixel (x, y) hits, as a click in the window does: the picked
+    /// feature's attributes become the view state's (and the panel's); None: nothing hit.
+    pub fn pick(&mut self, x: u32, y: u32) -> Option<Vec<(String, String)>> {
+        let ray = self.ray(x, y)?;
+        let w = self.app.world_mut();
+        let twin = w.get_resource::<TwinScene>().map(|t| t.0.clone());
+        let picked = pick_ray(twin.as_deref(), w.get_resource::<Streamer>(), ray);
+        let mut state = w.resource_mut::<ViewState>();
+        apply_pick(&mut state, picked.clone());
+        picked.map(|(_, a)| a)
+    }
+
+    /// What the panel shows in the last picture drawn (None without `--panel`).
+    pub fn panel_content(&self) -> Option<crate::panel::PanelContent> {
+        self.app
+            .world()
+            .get_resource::<crate::panel::Panel>()
+            .and_then(|p| p.content.clone())
+    }
+
     /// The ray (bevy frame) through the centre of pixel (x, y) of the picture, as the
     /// camera last drew it.
     pub fn ray(&mut self, x: u32, y: u32) -> Option<Ray3d> {
@@ -751,7 +776,9 @@ pub fn screenshot(
 pub const KEYS: &str = "fly: WASD/QE + right mouse drag, shift faster | O orbit camera: left \
 drag orbits about the ground point in the middle of the view, middle drag (or shift + left \
 drag) pans, wheel zooms | 1 city, 2 citadel, 3 royal axis | C colour mode | space play/pause, \
-left/right step the run's time, T + left drag scrubs it across the window | left click: pick a building or heritage site";
+left/right step the run's time, T + left drag scrubs it across the window | the panel (top \
+left): click or drag the slider, the play/pause and colour buttons | left click elsewhere: pick \
+a building or heritage site";
 
 /// The orbit camera: on (the fly camera off) or off, and the point it turns about.
 #[derive(Resource, Clone, Copy, Debug, Default)]
@@ -831,6 +858,50 @@ pub fn picked_attributes(p: &crate::stream::Picked) -> Vec<(String, String)> {
     out
 }
 
+/// What a ray picks: a twin folder's building or heritage site (the nearer), or a streamed
+/// feature; the building's index (twin folder) and the attributes in display order.
+pub fn pick_ray(
+    twin: Option<&ViewerScene>,
+    streamer: Option<&Streamer>,
+    ray: Ray3d,
+) -> Option<(Option<usize>, Vec<(String, String)>)> {
+    let own = |a: Vec<(&'static str, String)>| -> Vec<(String, String)> {
+        a.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    };
+    if let Some(s) = twin {
+        let b = s.pick(ray);
+        let h = s.pick_heritage(ray);
+        match (b, h) {
+            // A heritage area in front of the building (or no building).
+            (_, Some((k, dh))) if b.is_none_or(|(_, db)| dh < db) => {
+                let mut a = vec![("layer".to_string(), "heritage".to_string())];
+                a.extend(own(s.heritage[k].attributes()));
+                Some((None, a))
+            }
+            (Some((k, _)), _) => Some((Some(k), own(s.buildings[k].attributes()))),
+            _ => None,
+        }
+    } else {
+        streamer
+            .and_then(|st| st.pick(ray))
+            .map(|p| (None, picked_attributes(&p)))
+    }
+}
+
+/// Put a pick's result into the view state (nothing picked clears it).
+fn apply_pick(state: &mut ViewState, picked: Option<(Option<usize>, Vec<(String, String)>)>) {
+    match picked {
+        Some((b, a)) => {
+            state.picked = b;
+            state.picked_attributes = a;
+        }
+        None => {
+            state.picked = None;
+            state.picked_attributes.clear();
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn controls(
     keys: Res<ButtonInput<KeyCode>>,
@@ -854,7 +925,10 @@ fn controls(
         With<ViewerCamera>,
     >,
     mut windows: Query<&mut Window>,
+    panel: Option<Res<crate::panel::Panel>>,
 ) {
+    // A press that went down on the panel is the panel's (no pick, no camera turn).
+    let on_panel = panel.is_some_and(|p| p.captured);
     let place = &*place.0;
     let twin = twin.as_ref().map(|t| &*t.0);
     let n = twin
@@ -929,7 +1003,7 @@ fn controls(
                 let mv = -right * d.x * k + fwd * d.y * k;
                 t.translation += mv;
                 orbit_state.focus += mv;
-            } else if mouse.pressed(MouseButton::Left) && d != Vec2::ZERO {
+            } else if mouse.pressed(MouseButton::Left) && d != Vec2::ZERO && !on_panel {
                 orbit(&mut t, orbit_state.focus, -d.x * 0.005, -d.y * 0.005);
             }
             if wheel.delta.y != 0.0 {
@@ -976,6 +1050,7 @@ fn controls(
     }
     // A click (not a pan in orbit mode, not scrubbing) picks.
     let click = mouse.just_pressed(MouseButton::Left)
+        && !on_panel
         && !keys.pressed(KeyCode::KeyT)
         && !(orbit_state.on
             && (keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight)));
@@ -983,41 +1058,16 @@ fn controls(
         let cursor = windows.iter().next().and_then(|w| w.cursor_position());
         if let (Some(c), Some((cam, gt, _, _))) = (cursor, cams.iter().next()) {
             if let Ok(ray) = cam.viewport_to_world(gt, c) {
-                let own = |a: Vec<(&'static str, String)>| {
-                    a.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-                };
-                let attrs: Option<Vec<(String, String)>> = if let Some(s) = twin {
-                    let b = s.pick(ray);
-                    let h = s.pick_heritage(ray);
-                    state.picked = b.map(|(k, _)| k);
-                    match (b, h) {
-                        // A heritage area in front of the building (or no building).
-                        (_, Some((k, dh))) if b.is_none_or(|(_, db)| dh < db) => {
-                            state.picked = None;
-                            let mut a = vec![("layer".to_string(), "heritage".to_string())];
-                            a.extend(own(s.heritage[k].attributes()));
-                            Some(a)
-                        }
-                        (Some((k, _)), _) => Some(own(s.buildings[k].attributes())),
-                        _ => None,
-                    }
-                } else {
-                    streamer
-                        .as_ref()
-                        .and_then(|st| st.pick(ray))
-                        .map(|p| picked_attributes(&p))
-                };
+                let picked = pick_ray(twin, streamer.as_deref(), ray);
+                let attrs = picked.as_ref().map(|(_, a)| a.clone());
+                apply_pick(&mut state, picked);
                 match attrs {
                     Some(a) => {
                         let line: Vec<String> = a.iter().map(|(k, v)| format!("{k}={v}")).collect();
                         info!("picked: {}", line.join(", "));
                         println!("picked: {}", line.join(", "));
-                        state.picked_attributes = a;
                     }
-                    None => {
-                        println!("picked: nothing");
-                        state.picked_attributes.clear();
-                    }
+                    None => println!("picked: nothing"),
                 }
             }
         }
@@ -1047,6 +1097,7 @@ pub fn run_window(source: Source, o: &ViewOptions) -> Result<()> {
     .add_plugins(FreeCameraPlugin)
     .init_resource::<Orbit>();
     insert_common(&mut app, &shared, state.clone());
+    crate::panel::add_panel(&mut app, None, (1600, 1000));
     let view = state.view;
     let origin = shared.place().origin();
     app.add_systems(Startup, move |mut commands: Commands| {
@@ -1060,7 +1111,7 @@ pub fn run_window(source: Source, o: &ViewOptions) -> Result<()> {
             },
         ));
     })
-    .add_systems(Update, controls);
+    .add_systems(Update, (crate::panel::panel_clicks, controls).chain());
     println!("{KEYS}");
     app.run();
     Ok(())

@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod error;
+pub mod panel;
 pub mod presets;
 pub mod scene;
 pub mod stream;

@@ -1,6 +1,6 @@
 //! `twin-viewer <twin folder | http://server> [--token T] [--layers L,..] [--max-sse PX]
 //! [--flood RUN] [--traffic RUN] [--colour-by ...] [--preset ...]
-//! [--screenshot out.png | --frames DIR] [--size WxH]`: the desktop viewer, or its headless
+//! [--screenshot out.png | --frames DIR] [--panel] [--size WxH]`: the desktop viewer, or its headless
 //! export. See the crate README.
 
 use anyhow::{bail, Context, Result};
@@ -54,6 +54,10 @@ struct Args {
     /// Time this many headless frames (each read back) at --size and print the frame times.
     #[arg(long, conflicts_with_all = ["screenshot", "frames"])]
     bench: Option<usize>,
+    /// Headless pictures show the on-screen panel (title, colour mode, the run's time and
+    /// slider, no pick yet); a window always shows it.
+    #[arg(long)]
+    panel: bool,
     /// Size of the headless pictures, WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720")]
     size: String,
@@ -115,6 +119,7 @@ fn main() -> Result<()> {
         colour_by: a.colour_by,
         preset: a.preset,
         time_s: a.time,
+        panel: a.panel,
     };
     let (w, h) = size(&a.size)?;
     if let Some(out) = &a.screenshot {

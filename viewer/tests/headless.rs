@@ -194,6 +194,7 @@ fn headless(s: ViewerScene, preset: Preset, colour_by: ColourBy, time_s: Option<
         colour_by,
         preset,
         time_s,
+        panel: false,
     };
     match Headless::new(s, &o, W, H) {
         Ok(h) => {
@@ -346,6 +347,7 @@ fn pictures_picking_and_frames_on_the_gpu() {
         colour_by: ColourBy::Flood,
         preset: Preset::Citadel,
         time_s: None,
+        panel: false,
     };
     let files = viewer::write_frames(scene(), &o, 160, 90, &dir).unwrap();
     let times = scene().flood.unwrap().times;

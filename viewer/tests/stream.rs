@@ -142,6 +142,7 @@ fn options(preset: Preset) -> ViewOptions {
         colour_by: ColourBy::Height,
         preset,
         time_s: None,
+        panel: false,
     }
 }
 
