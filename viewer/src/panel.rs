@@ -533,14 +533,16 @@ fn update_panel(
     if panel.content.as_ref() != Some(&content) {
         let pic = draw(&content);
         let (w, h) = (pic.width as f32, pic.height as f32);
-        if let Err(e) = images.insert(&panel.image, to_bevy_image(&pic)) {
-            error!("panel texture: {e}");
+        // A new image each time, and the material pointed at it: replacing the pixels behind
+        // the same handle can leave the material's bind group on the old texture.
+        let old = std::mem::replace(&mut panel.image, images.add(to_bevy_image(&pic)));
+        if let Some(mut m) = mats.get_mut(&panel.material) {
+            m.base_color_texture = Some(panel.image.clone());
         }
+        images.remove(&old);
         if let Err(e) = meshes.insert(&panel.mesh, Mesh::from(Rectangle::new(w, h))) {
             error!("panel quad: {e}");
         }
-        // Touch the material so that its bind group picks up the new texture.
-        let _ = mats.get_mut(&panel.material);
         panel.content = Some(content);
         panel.redraws += 1;
     }
