@@ -858,13 +858,16 @@ pub fn picked_attributes(p: &crate::stream::Picked) -> Vec<(String, String)> {
     out
 }
 
+/// A pick's result: the building's index (twin folder) and the attributes in display order.
+pub type Picked = (Option<usize>, Vec<(String, String)>);
+
 /// What a ray picks: a twin folder's building or heritage site (the nearer), or a streamed
 /// feature; the building's index (twin folder) and the attributes in display order.
 pub fn pick_ray(
     twin: Option<&ViewerScene>,
     streamer: Option<&Streamer>,
     ray: Ray3d,
-) -> Option<(Option<usize>, Vec<(String, String)>)> {
+) -> Option<Picked> {
     let own = |a: Vec<(&'static str, String)>| -> Vec<(String, String)> {
         a.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     };
@@ -889,7 +892,7 @@ pub fn pick_ray(
 }
 
 /// Put a pick's result into the view state (nothing picked clears it).
-fn apply_pick(state: &mut ViewState, picked: Option<(Option<usize>, Vec<(String, String)>)>) {
+fn apply_pick(state: &mut ViewState, picked: Option<Picked>) {
     match picked {
         Some((b, a)) => {
             state.picked = b;

@@ -609,7 +609,7 @@ mod tests {
         PanelContent {
             title: "Huế".into(),
             colour: "Height".into(),
-            time: (n > 0).then(|| RunTime {
+            time: (n > 0).then_some(RunTime {
                 t_s: 600.0 * i as f64,
                 index: i,
                 count: n,

@@ -404,7 +404,10 @@ fn check_panel() {
     assert_eq!(t.index, times.len() - 1);
     let cpu = panel::draw(&c);
     let l = panel::layout(&c);
-    assert!(cpu.height + panel::MARGIN <= H, "the panel fits the picture");
+    assert!(
+        cpu.height + panel::MARGIN <= H,
+        "the panel fits the picture"
+    );
     assert_eq!((cpu.width, cpu.height), l.size);
     assert_eq!(l.rows, c.attributes.len().min(panel::MAX_ROWS + 1));
     std::fs::write(
