@@ -30,4 +30,6 @@ cargo test --workspace --exclude viewer --doc
 echo "== viewer: cargo clippy -p viewer"
 cargo clippy -p viewer --all-targets -- -D warnings
 echo "== viewer: cargo test -p viewer"
+# tests/stream.rs streams from the real server run as `target/debug/twin serve` (docs/adr/0027)
+cargo build -p twin-cli
 cargo test -p viewer

@@ -3,8 +3,10 @@
 //! window (fly camera, presets, colour modes, run playback, picking).
 
 use crate::error::{Result, ViewerError};
-use crate::presets::{Preset, View};
+use crate::presets::{Place, Preset, View};
 use crate::scene::{to_bevy_mesh, ColourBy, ViewerScene};
+use crate::stream::systems::{recolour_streamed, stream_tiles, StreamMaterials, Streamer};
+use crate::stream::StreamScene;
 use bevy::app::PluginsState;
 use bevy::camera::RenderTarget;
 use bevy::core_pipeline::tonemapping::Tonemapping;
@@ -31,9 +33,24 @@ pub const MAX_HEADLESS_FRAMES: u32 = 2_000;
 /// Seconds between two output times when a run plays.
 pub const PLAY_STEP_S: f32 = 0.6;
 
-/// The scene, shared by the systems.
+/// The scene of a twin folder, shared by the systems (absent when streaming).
 #[derive(Resource, Clone)]
 pub struct TwinScene(pub Arc<ViewerScene>);
+
+/// What the presets and the camera need of the scene, twin folder or stream.
+#[derive(Resource, Clone)]
+pub struct PlaceRes(pub Arc<dyn Place + Send + Sync>);
+
+/// What the viewer shows: a twin folder's scene, or a server's 3D Tiles streamed.
+pub enum Source {
+    /// A twin folder read through twin-core.
+    Twin(Box<ViewerScene>),
+    /// A server's tilesets.
+    Stream(Box<StreamScene>),
+}
+
+/// The most seconds a headless picture waits for streamed tiles.
+pub const MAX_STREAM_WAIT_S: f64 = 600.0;
 
 /// What is shown: colour mode, the run's time step, playing or not.
 #[derive(Resource, Clone, Debug)]
@@ -46,8 +63,10 @@ pub struct ViewState {
     pub playing: bool,
     /// The view the camera was last put at.
     pub view: View,
-    /// The building picked last.
+    /// The building picked last (twin folder).
     pub picked: Option<usize>,
+    /// The attributes of the feature picked last (either source), in display order.
+    pub picked_attributes: Vec<(String, String)>,
 }
 
 /// Marks the buildings entity.
@@ -67,6 +86,8 @@ struct WaterCache(HashMap<usize, Option<Handle<Mesh>>>);
 /// The materials of the layers.
 #[derive(Resource)]
 struct Materials {
+    solid: Handle<StandardMaterial>,
+    translucent: Handle<StandardMaterial>,
     water: Handle<StandardMaterial>,
 }
 
@@ -79,6 +100,8 @@ pub struct ViewOptions {
     pub preset: Preset,
     /// Output time (s) of the flood run to show; None: the first one (or none without a run).
     pub time_s: Option<f64>,
+    /// Headless pictures show the on-screen panel ([`crate::panel`]); a window always does.
+    pub panel: bool,
 }
 
 /// The index of the output time at or just before `t` (the first one when `t` is None).
@@ -135,18 +158,45 @@ fn material(
     })
 }
 
-/// Spawn the layers, the sun and the sky light (a startup system).
-fn spawn_world(
-    mut commands: Commands,
-    scene: Res<TwinScene>,
-    state: Res<ViewState>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut mats: ResMut<Assets<StandardMaterial>>,
-) {
-    let s = &scene.0;
+/// Make the materials (a startup system, before [`spawn_world`]).
+fn make_materials(mut commands: Commands, mut mats: ResMut<Assets<StandardMaterial>>) {
     let solid = material(&mut mats, false, false);
     let translucent = material(&mut mats, true, true);
     let water = material(&mut mats, true, false);
+    commands.insert_resource(StreamMaterials {
+        solid: solid.clone(),
+        translucent: translucent.clone(),
+    });
+    commands.insert_resource(Materials {
+        solid,
+        translucent,
+        water,
+    });
+}
+
+/// Spawn the sun and, for a twin folder, its layers (a startup system).
+fn spawn_world(
+    mut commands: Commands,
+    place: Res<PlaceRes>,
+    scene: Option<Res<TwinScene>>,
+    state: Res<ViewState>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mats: Res<Materials>,
+) {
+    if let Some(scene) = &scene {
+        spawn_twin_layers(&mut commands, &scene.0, &state, &mut meshes, &mats);
+    }
+    spawn_sun(&mut commands, place.0.extent());
+}
+
+fn spawn_twin_layers(
+    commands: &mut Commands,
+    s: &ViewerScene,
+    state: &ViewState,
+    meshes: &mut Assets<Mesh>,
+    mats: &Materials,
+) {
+    let (solid, translucent) = (mats.solid.clone(), mats.translucent.clone());
     let terrain = s.terrain_mesh();
     if !terrain.is_empty() {
         commands.spawn((
@@ -177,11 +227,13 @@ fn spawn_world(
             Name::new("heritage"),
         ));
     }
-    commands.insert_resource(Materials { water });
-    // The sun of the renderer's pictures (azimuth 315°, elevation 50°), with shadows.
+}
+
+/// The sun of the renderer's pictures (azimuth 315°, elevation 50°), with shadows over an
+/// extent.
+fn spawn_sun(commands: &mut Commands, e: [f64; 4]) {
     let sun = colour::sun();
     let towards = Vec3::new(sun[0] as f32, sun[2] as f32, -sun[1] as f32);
-    let e = s.scene.extent;
     let size = ((e[2] - e[0]).max(e[3] - e[1]) as f32).max(100.0);
     commands.spawn((
         DirectionalLight {
@@ -201,8 +253,8 @@ fn spawn_world(
     ));
 }
 
-/// The camera for a view, rendering to `target` when given.
-fn camera_bundle(s: &ViewerScene, view: &View) -> impl Bundle {
+/// The camera for a view in a scene with floating origin `origin`.
+fn camera_bundle(origin: [f64; 2], view: &View) -> impl Bundle {
     (
         Camera3d::default(),
         Projection::Perspective(PerspectiveProjection {
@@ -212,7 +264,7 @@ fn camera_bundle(s: &ViewerScene, view: &View) -> impl Bundle {
             ..default()
         }),
         Tonemapping::None,
-        view.transform(s),
+        view.transform(origin),
         ViewerCamera,
     )
 }
@@ -220,14 +272,16 @@ fn camera_bundle(s: &ViewerScene, view: &View) -> impl Bundle {
 /// Keep the water entity on the mesh of the current output time.
 fn update_water(
     mut commands: Commands,
-    scene: Res<TwinScene>,
+    scene: Option<Res<TwinScene>>,
     state: Res<ViewState>,
     mut cache: ResMut<WaterCache>,
     mut meshes: ResMut<Assets<Mesh>>,
     mats: Option<Res<Materials>>,
     water: Query<Entity, With<WaterLayer>>,
 ) {
-    let Some(mats) = mats else { return };
+    let (Some(mats), Some(scene)) = (mats, scene) else {
+        return;
+    };
     if !state.is_changed() && !water.is_empty() {
         return;
     }
@@ -264,12 +318,13 @@ fn update_water(
 
 /// Recolour the buildings when the colour mode changes.
 fn update_building_colours(
-    scene: Res<TwinScene>,
+    scene: Option<Res<TwinScene>>,
     state: Res<ViewState>,
     mut meshes: ResMut<Assets<Mesh>>,
     q: Query<&Mesh3d, With<BuildingsLayer>>,
     mut last: Local<Option<ColourBy>>,
 ) {
+    let Some(scene) = scene else { return };
     if *last == Some(state.colour_by) {
         return;
     }
@@ -285,8 +340,46 @@ fn update_building_colours(
     }
 }
 
-fn insert_common(app: &mut App, scene: Arc<ViewerScene>, state: ViewState) {
-    app.insert_resource(TwinScene(scene))
+/// The scene of a source, shared.
+#[derive(Clone)]
+enum Shared {
+    Twin(Arc<ViewerScene>),
+    Stream(Arc<StreamScene>),
+}
+
+impl Shared {
+    fn new(source: Source) -> Shared {
+        match source {
+            Source::Twin(s) => Shared::Twin(Arc::new(*s)),
+            Source::Stream(s) => Shared::Stream(Arc::new(*s)),
+        }
+    }
+
+    fn place(&self) -> Arc<dyn Place + Send + Sync> {
+        match self {
+            Shared::Twin(s) => s.clone(),
+            Shared::Stream(s) => s.clone(),
+        }
+    }
+
+    fn twin(&self) -> Option<&ViewerScene> {
+        match self {
+            Shared::Twin(s) => Some(s),
+            Shared::Stream(_) => None,
+        }
+    }
+}
+
+fn insert_common(app: &mut App, shared: &Shared, state: ViewState) {
+    match shared {
+        Shared::Twin(s) => {
+            app.insert_resource(TwinScene(s.clone()));
+        }
+        Shared::Stream(s) => {
+            app.insert_resource(Streamer::new(s.clone()));
+        }
+    }
+    app.insert_resource(PlaceRes(shared.place()))
         .insert_resource(state)
         .insert_resource(ClearColor(Color::srgb_u8(SKY[0], SKY[1], SKY[2])))
         .insert_resource(GlobalAmbientLight {
@@ -296,17 +389,36 @@ fn insert_common(app: &mut App, scene: Arc<ViewerScene>, state: ViewState) {
         })
         .insert_resource(DirectionalLightShadowMap { size: 2048 })
         .init_resource::<WaterCache>()
-        .add_systems(Startup, spawn_world)
-        .add_systems(Update, (update_water, update_building_colours));
+        .add_systems(Startup, (make_materials, spawn_world).chain())
+        .add_systems(
+            Update,
+            (
+                update_water,
+                update_building_colours,
+                stream_tiles,
+                recolour_streamed,
+            ),
+        );
 }
 
-fn initial_state(scene: &ViewerScene, o: &ViewOptions) -> Result<ViewState> {
+fn initial_state(shared: &Shared, o: &ViewOptions) -> Result<ViewState> {
+    let time_index = match shared.twin() {
+        Some(s) => time_index(s, o.time_s)?,
+        None if o.time_s.is_some() => {
+            return Err(ViewerError::invalid(
+                "--time",
+                "needs a flood run, which streaming does not load",
+            ))
+        }
+        None => None,
+    };
     Ok(ViewState {
         colour_by: o.colour_by,
-        time_index: time_index(scene, o.time_s)?,
+        time_index,
         playing: false,
-        view: View::preset(o.preset, scene)?,
+        view: View::preset(o.preset, &*shared.place())?,
         picked: None,
+        picked_attributes: Vec::new(),
     })
 }
 
@@ -317,19 +429,37 @@ pub struct Headless {
     shots: Arc<Mutex<Vec<Image>>>,
     size: (u32, u32),
     frames: u32,
+    started: bool,
 }
 
 impl Headless {
-    /// Build the app and its offscreen target of `width` × `height` pixels.
+    /// Build the app for a twin folder's scene and its offscreen target of `width` ×
+    /// `height` pixels.
     pub fn new(scene: ViewerScene, o: &ViewOptions, width: u32, height: u32) -> Result<Headless> {
+        Headless::open(Source::Twin(Box::new(scene)), o, width, height)
+    }
+
+    /// [`Headless::new`] for a server's tiles streamed.
+    pub fn stream(
+        scene: StreamScene,
+        o: &ViewOptions,
+        width: u32,
+        height: u32,
+    ) -> Result<Headless> {
+        Headless::open(Source::Stream(Box::new(scene)), o, width, height)
+    }
+
+    /// Build the app for a source and its offscreen target of `width` × `height` pixels.
+    pub fn open(source: Source, o: &ViewOptions, width: u32, height: u32) -> Result<Headless> {
         if !(16..=8192).contains(&width) || !(16..=8192).contains(&height) {
             return Err(ViewerError::invalid(
                 "--size",
                 format!("{width}x{height}: each side must be in 16..=8192 pixels"),
             ));
         }
-        let state = initial_state(&scene, o)?;
-        let scene = Arc::new(scene);
+        let shared = Shared::new(source);
+        let state = initial_state(&shared, o)?;
+        let origin = shared.place().origin();
         let mut app = App::new();
         app.add_plugins(
             DefaultPlugins
@@ -350,7 +480,7 @@ impl Headless {
                 .disable::<bevy::app::TerminalCtrlCHandlerPlugin>()
                 .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>(),
         );
-        insert_common(&mut app, scene.clone(), state.clone());
+        insert_common(&mut app, &shared, state.clone());
         while app.plugins_state() == PluginsState::Adding {
             bevy::tasks::tick_global_task_pools_on_main_thread();
         }
@@ -365,8 +495,11 @@ impl Headless {
         }
         let image = Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
         let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+        if o.panel {
+            crate::panel::add_panel(&mut app, Some(target.clone()), (width, height));
+        }
         app.world_mut().spawn((
-            camera_bundle(&scene, &state.view),
+            camera_bundle(origin, &state.view),
             RenderTarget::Image(target.clone().into()),
         ));
         Ok(Headless {
@@ -375,6 +508,7 @@ impl Headless {
             shots: Arc::new(Mutex::new(Vec::new())),
             size: (width, height),
             frames: 0,
+            started: false,
         })
     }
 
@@ -404,11 +538,11 @@ impl Headless {
 
     /// Put the camera at a view.
     pub fn set_view(&mut self, v: View) {
-        let scene = self.app.world().resource::<TwinScene>().0.clone();
+        let origin = self.app.world().resource::<PlaceRes>().0.origin();
         let w = self.app.world_mut();
         let mut q = w.query_filtered::<(&mut Transform, &mut Projection), With<ViewerCamera>>();
         for (mut t, mut p) in q.iter_mut(w) {
-            *t = v.transform(&scene);
+            *t = v.transform(origin);
             if let Projection::Perspective(pp) = &mut *p {
                 pp.fov = (v.fov_deg as f32).to_radians();
             }
@@ -434,8 +568,69 @@ impl Headless {
         Ok(())
     }
 
-    /// Draw frames until every pipeline is compiled, then one more, and read the picture back.
+    /// When streaming: draw frames until every tile the view wants is loaded (and no load is
+    /// in flight), at most [`MAX_STREAM_WAIT_S`]; returns the frames drawn.
+    pub fn settle_stream(&mut self) -> Result<u32> {
+        let t0 = std::time::Instant::now();
+        let mut n = 0;
+        loop {
+            let idle = match self.app.world().get_resource::<Streamer>() {
+                None => return Ok(n),
+                Some(s) => s.is_idle(),
+            };
+            if idle {
+                return Ok(n);
+            }
+            if t0.elapsed().as_secs_f64() > MAX_STREAM_WAIT_S {
+                return Err(ViewerError::Render(format!(
+                    "streamed tiles still loading after {MAX_STREAM_WAIT_S} s"
+                )));
+            }
+            self.app.update();
+            n += 1;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Hide a layer (`terrain`, `buildings`, `roads`, `heritage`, `water`), or show it again:
+    /// a twin folder's layer entity, or a streamed layer (neither drawn nor loaded).
+    pub fn show_layer(&mut self, name: &str, show: bool) {
+        if !self.started {
+            // The layers are spawned by the first frame's startup systems.
+            self.app.update();
+            self.started = true;
+        }
+        let w = self.app.world_mut();
+        let mut q = w.query::<(&Name, &mut Visibility)>();
+        for (n, mut v) in q.iter_mut(w) {
+            if n.as_str() == name {
+                *v = if show {
+                    Visibility::Inherited
+                } else {
+                    Visibility::Hidden
+                };
+            }
+        }
+        if let Some(mut st) = w.get_resource_mut::<Streamer>() {
+            if let Some(l) = st.scene.layer_index(name) {
+                if show {
+                    st.hidden.remove(&l);
+                } else {
+                    st.hidden.insert(l);
+                }
+            }
+        }
+    }
+
+    /// The streaming state, when streaming.
+    pub fn streamer(&self) -> Option<&Streamer> {
+        self.app.world().get_resource::<Streamer>()
+    }
+
+    /// Draw frames until every pipeline is compiled (and, streaming, every wanted tile is
+    /// loaded), then one more, and read the picture back.
     pub fn capture(&mut self) -> Result<Picture> {
+        self.settle_stream()?;
         self.frames = 0;
         // Pipelines compile in the background on the first frames; the picture is taken once
         // none has been waiting for two frames in a row.
@@ -500,6 +695,26 @@ impl Headless {
         Ok(out)
     }
 
+    /// Pick what the ray through pixel (x, y) hits, as a click in the window does: the picked
+    /// feature's attributes become the view state's (and the panel's); None: nothing hit.
+    pub fn pick(&mut self, x: u32, y: u32) -> Option<Vec<(String, String)>> {
+        let ray = self.ray(x, y)?;
+        let w = self.app.world_mut();
+        let twin = w.get_resource::<TwinScene>().map(|t| t.0.clone());
+        let picked = pick_ray(twin.as_deref(), w.get_resource::<Streamer>(), ray);
+        let mut state = w.resource_mut::<ViewState>();
+        apply_pick(&mut state, picked.clone());
+        picked.map(|(_, a)| a)
+    }
+
+    /// What the panel shows in the last picture drawn (None without `--panel`).
+    pub fn panel_content(&self) -> Option<crate::panel::PanelContent> {
+        self.app
+            .world()
+            .get_resource::<crate::panel::Panel>()
+            .and_then(|p| p.content.clone())
+    }
+
     /// The ray (bevy frame) through the centre of pixel (x, y) of the picture, as the
     /// camera last drew it.
     pub fn ray(&mut self, x: u32, y: u32) -> Option<Ray3d> {
@@ -543,14 +758,14 @@ fn to_picture(img: &Image) -> Result<Picture> {
     })
 }
 
-/// Render one picture of a scene headless.
+/// Render one picture of a source headless; returns it and the adapter's name.
 pub fn screenshot(
-    scene: ViewerScene,
+    source: Source,
     o: &ViewOptions,
     width: u32,
     height: u32,
 ) -> Result<(Picture, String)> {
-    let mut h = Headless::new(scene, o, width, height)?;
+    let mut h = Headless::open(source, o, width, height)?;
     let adapter = h.adapter();
     Ok((h.capture()?, adapter))
 }
@@ -558,16 +773,60 @@ pub fn screenshot(
 // ---- the interactive window ---------------------------------------------------------------
 
 /// Keys of the window, printed at start.
-pub const KEYS: &str = "fly: WASD/QE + right mouse drag, shift faster | 1 city, 2 citadel, \
-3 royal axis | C colour mode | space play/pause, left/right step the run's time | left click: \
-pick a building";
+pub const KEYS: &str = "fly: WASD/QE + right mouse drag, shift faster | O orbit camera: left \
+drag orbits about the ground point in the middle of the view, middle drag (or shift + left \
+drag) pans, wheel zooms | 1 city, 2 citadel, 3 royal axis | C colour mode | space play/pause, \
+left/right step the run's time, T + left drag scrubs it across the window | the panel (top \
+left): click or drag the slider, the play/pause and colour buttons | left click elsewhere: pick \
+a building or heritage site";
 
-fn window_title(scene: &ViewerScene, state: &ViewState) -> String {
+/// The orbit camera: on (the fly camera off) or off, and the point it turns about.
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct Orbit {
+    /// The orbit camera is active.
+    pub on: bool,
+    /// The point orbited (bevy frame).
+    pub focus: Vec3,
+}
+
+/// Where a ray (bevy frame) meets the horizontal plane at height `h` (bevy y); None when it
+/// runs parallel to it or away from it.
+pub fn ray_plane(ray: Ray3d, h: f32) -> Option<Vec3> {
+    let dy = ray.direction.y;
+    if dy.abs() < 1e-6 {
+        return None;
+    }
+    let t = (h - ray.origin.y) / dy;
+    (t > 0.0).then(|| ray.origin + *ray.direction * t)
+}
+
+/// Turn a camera transform about `focus` by `yaw` (about the vertical) and `pitch` (about the
+/// camera's right axis) radians, keeping it above the horizon of the focus and looking at it.
+pub fn orbit(t: &mut Transform, focus: Vec3, yaw: f32, pitch: f32) {
+    let offset = t.translation - focus;
+    let r = offset.length().max(1.0);
+    let yaw_q = Quat::from_rotation_y(yaw);
+    let right = t.rotation * Vec3::X;
+    let pitch_q = Quat::from_axis_angle(right, pitch);
+    let mut o = yaw_q * (pitch_q * offset);
+    // Between 2° and 89° above the focus.
+    let horiz = Vec2::new(o.x, o.z).length().max(1e-3);
+    let elev =
+        o.y.atan2(horiz)
+            .clamp(2f32.to_radians(), 89f32.to_radians());
+    let dir = Vec2::new(o.x, o.z) / horiz;
+    o = Vec3::new(dir.x * elev.cos(), elev.sin(), dir.y * elev.cos()) * r;
+    t.translation = focus + o;
+    t.look_at(focus, Vec3::Y);
+}
+
+fn window_title(place: &dyn Place, twin: Option<&ViewerScene>, state: &ViewState) -> String {
     let mut t = format!(
         "twin-viewer — {} — colour: {:?}",
-        scene.scene.title, state.colour_by
+        place.title(),
+        state.colour_by
     );
-    if let (Some(run), Some(i)) = (&scene.flood, state.time_index) {
+    if let (Some(run), Some(i)) = (twin.and_then(|s| s.flood.as_ref()), state.time_index) {
         t.push_str(&format!(
             " — t = {} s ({}/{}) {}",
             run.times[i],
@@ -576,26 +835,108 @@ fn window_title(scene: &ViewerScene, state: &ViewState) -> String {
             if state.playing { "▶" } else { "⏸" }
         ));
     }
-    if let Some(k) = state.picked {
-        let b = &scene.buildings[k];
-        t.push_str(&format!(" — picked {}", b.id));
+    if let Some((_, id)) = state.picked_attributes.iter().find(|(k, _)| k == "id") {
+        t.push_str(&format!(" — picked {id}"));
     }
     t
+}
+
+/// The attributes of a streamed feature in display order (strings unquoted).
+pub fn picked_attributes(p: &crate::stream::Picked) -> Vec<(String, String)> {
+    let mut out = vec![("layer".to_string(), p.layer.clone())];
+    for (k, v) in &p.properties {
+        let s = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() => format!("{f:.2}"),
+                _ => n.to_string(),
+            },
+            other => other.to_string(),
+        };
+        out.push((k.clone(), s));
+    }
+    out
+}
+
+/// A pick's result: the building's index (twin folder) and the attributes in display order.
+pub type Picked = (Option<usize>, Vec<(String, String)>);
+
+/// What a ray picks: a twin folder's building or heritage site (the nearer), or a streamed
+/// feature; the building's index (twin folder) and the attributes in display order.
+pub fn pick_ray(
+    twin: Option<&ViewerScene>,
+    streamer: Option<&Streamer>,
+    ray: Ray3d,
+) -> Option<Picked> {
+    let own = |a: Vec<(&'static str, String)>| -> Vec<(String, String)> {
+        a.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    };
+    if let Some(s) = twin {
+        let b = s.pick(ray);
+        let h = s.pick_heritage(ray);
+        match (b, h) {
+            // A heritage area in front of the building (or no building).
+            (_, Some((k, dh))) if b.is_none_or(|(_, db)| dh < db) => {
+                let mut a = vec![("layer".to_string(), "heritage".to_string())];
+                a.extend(own(s.heritage[k].attributes()));
+                Some((None, a))
+            }
+            (Some((k, _)), _) => Some((Some(k), own(s.buildings[k].attributes()))),
+            _ => None,
+        }
+    } else {
+        streamer
+            .and_then(|st| st.pick(ray))
+            .map(|p| (None, picked_attributes(&p)))
+    }
+}
+
+/// Put a pick's result into the view state (nothing picked clears it).
+fn apply_pick(state: &mut ViewState, picked: Option<Picked>) {
+    match picked {
+        Some((b, a)) => {
+            state.picked = b;
+            state.picked_attributes = a;
+        }
+        None => {
+            state.picked = None;
+            state.picked_attributes.clear();
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn controls(
     keys: Res<ButtonInput<KeyCode>>,
     mouse: Res<ButtonInput<MouseButton>>,
+    motion: Res<bevy::input::mouse::AccumulatedMouseMotion>,
+    wheel: Res<bevy::input::mouse::AccumulatedMouseScroll>,
     time: Res<Time>,
-    scene: Res<TwinScene>,
+    place: Res<PlaceRes>,
+    twin: Option<Res<TwinScene>>,
+    streamer: Option<Res<Streamer>>,
     mut state: ResMut<ViewState>,
+    mut orbit_state: ResMut<Orbit>,
     mut timer: Local<f32>,
-    mut cams: Query<(&Camera, &GlobalTransform, &mut Transform), With<ViewerCamera>>,
+    mut cams: Query<
+        (
+            &Camera,
+            &GlobalTransform,
+            &mut Transform,
+            Option<&mut bevy::camera_controller::free_camera::FreeCameraState>,
+        ),
+        With<ViewerCamera>,
+    >,
     mut windows: Query<&mut Window>,
+    panel: Option<Res<crate::panel::Panel>>,
 ) {
-    let s = &scene.0;
-    let n = s.flood.as_ref().map_or(0, |r| r.times.len());
+    // A press that went down on the panel is the panel's (no pick, no camera turn).
+    let on_panel = panel.is_some_and(|p| p.captured);
+    let place = &*place.0;
+    let twin = twin.as_ref().map(|t| &*t.0);
+    let n = twin
+        .and_then(|s| s.flood.as_ref())
+        .map_or(0, |r| r.times.len());
     let mut view = None;
     if keys.just_pressed(KeyCode::Digit1) {
         view = Some(Preset::City);
@@ -607,10 +948,15 @@ fn controls(
         view = Some(Preset::RoyalAxis);
     }
     if let Some(p) = view {
-        match View::preset(p, s) {
+        match View::preset(p, place) {
             Ok(v) => {
-                for (_, _, mut t) in &mut cams {
-                    *t = v.transform(s);
+                for (_, _, mut t, fc) in &mut cams {
+                    *t = v.transform(place.origin());
+                    if let Some(mut fc) = fc {
+                        let (yaw, pitch, _) = t.rotation.to_euler(EulerRot::YXZ);
+                        fc.yaw = yaw;
+                        fc.pitch = pitch;
+                    }
                 }
                 state.view = v;
             }
@@ -619,6 +965,57 @@ fn controls(
     }
     if keys.just_pressed(KeyCode::KeyC) {
         state.colour_by = state.colour_by.next();
+    }
+    // The orbit camera: O toggles it; it turns about the ground point in the view's middle.
+    if keys.just_pressed(KeyCode::KeyO) {
+        orbit_state.on = !orbit_state.on;
+        for (cam, gt, mut t, fc) in &mut cams {
+            if orbit_state.on {
+                let centre = cam.logical_viewport_size().map(|s| s / 2.0);
+                let ray = centre.and_then(|c| cam.viewport_to_world(gt, c).ok());
+                let p = place.origin();
+                let ground = place.ground(p[0], p[1]) as f32;
+                orbit_state.focus = ray
+                    .and_then(|r| ray_plane(r, ground))
+                    .unwrap_or(t.translation + t.rotation * Vec3::NEG_Z * 1_000.0);
+            }
+            if let Some(mut fc) = fc {
+                fc.enabled = !orbit_state.on;
+                let (yaw, pitch, _) = t.rotation.to_euler(EulerRot::YXZ);
+                fc.yaw = yaw;
+                fc.pitch = pitch;
+            }
+            if orbit_state.on {
+                let f = orbit_state.focus;
+                t.look_at(f, Vec3::Y);
+            }
+        }
+        println!("camera: {}", if orbit_state.on { "orbit" } else { "fly" });
+    }
+    if orbit_state.on {
+        let shift = keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight);
+        let d = motion.delta;
+        for (_, _, mut t, _) in &mut cams {
+            let pan =
+                mouse.pressed(MouseButton::Middle) || (shift && mouse.pressed(MouseButton::Left));
+            if pan && d != Vec2::ZERO {
+                let dist = (t.translation - orbit_state.focus).length();
+                let k = dist * 0.0015;
+                let right = t.rotation * Vec3::X;
+                let fwd = Vec3::new(right.z, 0.0, -right.x).normalize_or_zero();
+                let mv = -right * d.x * k + fwd * d.y * k;
+                t.translation += mv;
+                orbit_state.focus += mv;
+            } else if mouse.pressed(MouseButton::Left) && d != Vec2::ZERO && !on_panel {
+                orbit(&mut t, orbit_state.focus, -d.x * 0.005, -d.y * 0.005);
+            }
+            if wheel.delta.y != 0.0 {
+                let off = t.translation - orbit_state.focus;
+                let f = (1.0 - 0.1 * wheel.delta.y.clamp(-5.0, 5.0)).clamp(0.3, 3.0);
+                let len = (off.length() * f).clamp(20.0, 200_000.0);
+                t.translation = orbit_state.focus + off.normalize_or_zero() * len;
+            }
+        }
     }
     if n > 0 {
         if keys.just_pressed(KeyCode::Space) {
@@ -631,6 +1028,21 @@ fn controls(
         if keys.just_pressed(KeyCode::ArrowLeft) {
             state.time_index = Some(i.saturating_sub(1));
         }
+        // Scrubbing: T held, the cursor's place across the window picks the output time.
+        if keys.pressed(KeyCode::KeyT) && mouse.pressed(MouseButton::Left) {
+            if let Some((x, w)) = windows
+                .iter()
+                .next()
+                .and_then(|w| Some((w.cursor_position()?.x, w.width())))
+            {
+                let f = (x / w.max(1.0)).clamp(0.0, 1.0);
+                let k = ((f * (n - 1) as f32).round() as usize).min(n - 1);
+                if state.time_index != Some(k) {
+                    state.time_index = Some(k);
+                    state.playing = false;
+                }
+            }
+        }
         if state.playing {
             *timer += time.delta_secs();
             if *timer >= PLAY_STEP_S {
@@ -639,16 +1051,22 @@ fn controls(
             }
         }
     }
-    if mouse.just_pressed(MouseButton::Left) {
+    // A click (not a pan in orbit mode, not scrubbing) picks.
+    let click = mouse.just_pressed(MouseButton::Left)
+        && !on_panel
+        && !keys.pressed(KeyCode::KeyT)
+        && !(orbit_state.on
+            && (keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight)));
+    if click {
         let cursor = windows.iter().next().and_then(|w| w.cursor_position());
-        if let (Some(c), Some((cam, gt, _))) = (cursor, cams.iter().next()) {
+        if let (Some(c), Some((cam, gt, _, _))) = (cursor, cams.iter().next()) {
             if let Ok(ray) = cam.viewport_to_world(gt, c) {
-                state.picked = s.pick(ray).map(|(k, _)| k);
-                match state.picked {
-                    Some(k) => {
-                        let attrs = s.buildings[k].attributes();
-                        let line: Vec<String> =
-                            attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let picked = pick_ray(twin, streamer.as_deref(), ray);
+                let attrs = picked.as_ref().map(|(_, a)| a.clone());
+                apply_pick(&mut state, picked);
+                match attrs {
+                    Some(a) => {
+                        let line: Vec<String> = a.iter().map(|(k, v)| format!("{k}={v}")).collect();
                         info!("picked: {}", line.join(", "));
                         println!("picked: {}", line.join(", "));
                     }
@@ -659,17 +1077,17 @@ fn controls(
     }
     if state.is_changed() {
         for mut w in &mut windows {
-            w.title = window_title(s, &state);
+            w.title = window_title(place, twin, &state);
         }
     }
 }
 
-/// Open the interactive window on a scene (returns when it is closed).
-pub fn run_window(scene: ViewerScene, o: &ViewOptions) -> Result<()> {
+/// Open the interactive window on a source (returns when it is closed).
+pub fn run_window(source: Source, o: &ViewOptions) -> Result<()> {
     use bevy::camera_controller::free_camera::{FreeCamera, FreeCameraPlugin};
-    let state = initial_state(&scene, o)?;
-    let scene = Arc::new(scene);
-    let title = window_title(&scene, &state);
+    let shared = Shared::new(source);
+    let state = initial_state(&shared, o)?;
+    let title = window_title(&*shared.place(), shared.twin(), &state);
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
@@ -679,13 +1097,15 @@ pub fn run_window(scene: ViewerScene, o: &ViewOptions) -> Result<()> {
         }),
         ..default()
     }))
-    .add_plugins(FreeCameraPlugin);
-    insert_common(&mut app, scene.clone(), state.clone());
+    .add_plugins(FreeCameraPlugin)
+    .init_resource::<Orbit>();
+    insert_common(&mut app, &shared, state.clone());
+    crate::panel::add_panel(&mut app, None, (1600, 1000));
     let view = state.view;
-    let sc = scene.clone();
+    let origin = shared.place().origin();
     app.add_systems(Startup, move |mut commands: Commands| {
         commands.spawn((
-            camera_bundle(&sc, &view),
+            camera_bundle(origin, &view),
             FreeCamera {
                 mouse_key_cursor_grab: MouseButton::Right,
                 walk_speed: 150.0,
@@ -694,8 +1114,34 @@ pub fn run_window(scene: ViewerScene, o: &ViewOptions) -> Result<()> {
             },
         ));
     })
-    .add_systems(Update, controls);
+    .add_systems(Update, (crate::panel::panel_clicks, controls).chain());
     println!("{KEYS}");
     app.run();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_orbit_keeps_its_distance_and_looks_at_the_focus() {
+        let focus = Vec3::new(100.0, 0.0, -50.0);
+        let mut t = Transform::from_xyz(100.0, 500.0, 950.0).looking_at(focus, Vec3::Y);
+        let r0 = (t.translation - focus).length();
+        orbit(&mut t, focus, 0.7, 0.2);
+        assert!(((t.translation - focus).length() - r0).abs() < 1e-2 * r0);
+        let fwd = t.rotation * Vec3::NEG_Z;
+        let to = (focus - t.translation).normalize();
+        assert!(fwd.dot(to) > 0.9999);
+        // Never below the focus' horizon.
+        orbit(&mut t, focus, 0.0, 3.0);
+        assert!(t.translation.y > focus.y);
+        let ray = Ray3d::new(
+            Vec3::new(0.0, 100.0, 0.0),
+            Dir3::new(Vec3::new(1.0, -1.0, 0.0)).unwrap(),
+        );
+        let p = ray_plane(ray, 0.0).unwrap();
+        assert!((p - Vec3::new(100.0, 0.0, 0.0)).length() < 1e-3);
+    }
 }

@@ -43,6 +43,14 @@ pub enum ViewerError {
         #[source]
         source: std::io::Error,
     },
+    /// Talking to a server: the request failed, or its answer is not what was asked for.
+    #[error("{url}: {message}")]
+    Http {
+        /// The URL asked for.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The GPU side: no adapter, or the frame never came back.
     #[error("rendering: {0}")]
     Render(String),

@@ -7,12 +7,16 @@
 //! - [`scene`]: what is drawn, built on the CPU from the twin through `twin-core` and the
 //!   `renderer` crate's layer meshes (the floating origin, colours, picking);
 //! - [`presets`]: the named views;
+//! - [`stream`]: a server's 3D Tiles streamed (its own traversal, glTF content with feature
+//!   ids and properties);
 //! - [`app`]: the bevy app, headless ([`app::Headless`]) or in a window ([`app::run_window`]).
 
 pub mod app;
 pub mod error;
+pub mod panel;
 pub mod presets;
 pub mod scene;
+pub mod stream;
 
 pub use error::{Result, ViewerError};
 

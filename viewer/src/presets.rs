@@ -2,7 +2,6 @@
 //! the perspective cameras of the renderer crate turned into bevy transforms.
 
 use crate::error::{Result, ViewerError};
-use crate::scene::ViewerScene;
 use bevy::math::Vec3;
 use bevy::transform::components::Transform;
 use renderer::render::Camera;
@@ -26,6 +25,21 @@ pub enum Preset {
     Citadel,
     /// The royal axis from the summit of Ngự Bình towards Ngọ Môn.
     RoyalAxis,
+}
+
+/// What a preset needs of a scene: the project CRS, the extent, the floating origin and the
+/// ground. A twin folder's scene and a server's stream both are one.
+pub trait Place {
+    /// The project CRS.
+    fn crs(&self) -> &Crs;
+    /// The extent (project CRS: xmin, ymin, xmax, ymax).
+    fn extent(&self) -> [f64; 4];
+    /// The floating origin (project CRS x, y).
+    fn origin(&self) -> [f64; 2];
+    /// The ground height (m, orthometric) at a point of the project CRS.
+    fn ground(&self, x: f64, y: f64) -> f64;
+    /// A title (the twin's name or the server's URL).
+    fn title(&self) -> String;
 }
 
 /// A perspective view: eye in the project CRS, heading and pitch, vertical field of view.
@@ -68,10 +82,10 @@ impl View {
     }
 
     /// The preset's view of a scene.
-    pub fn preset(p: Preset, s: &ViewerScene) -> Result<View> {
+    pub fn preset(p: Preset, s: &dyn Place) -> Result<View> {
         match p {
             Preset::City => {
-                let e = s.scene.extent;
+                let e = s.extent();
                 let (cx, cy) = ((e[0] + e[2]) / 2.0, (e[1] + e[3]) / 2.0);
                 let size = (e[2] - e[0]).max(e[3] - e[1]);
                 let c = Camera::looking_at(
@@ -111,9 +125,14 @@ impl View {
         [h.sin() * p.cos(), h.cos() * p.cos(), -p.sin()]
     }
 
-    /// The camera's bevy transform in the scene's local frame.
-    pub fn transform(&self, s: &ViewerScene) -> Transform {
-        let eye = s.to_local(self.eye);
+    /// The camera's bevy transform in the local frame of a scene whose floating origin is
+    /// `origin`.
+    pub fn transform(&self, origin: [f64; 2]) -> Transform {
+        let eye = Vec3::new(
+            (self.eye[0] - origin[0]) as f32,
+            self.eye[2] as f32,
+            -(self.eye[1] - origin[1]) as f32,
+        );
         let d = self.direction();
         let dir = Vec3::new(d[0] as f32, d[2] as f32, -d[1] as f32);
         Transform::from_translation(eye).looking_to(dir, Vec3::Y)

@@ -158,6 +158,18 @@ pub struct HeritageArea {
     pub polygons: Vec<Polygon<f64>>,
 }
 
+impl HeritageArea {
+    /// The attributes as (name, value) pairs, in display order.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+        vec![
+            ("id", self.id.clone()),
+            ("name", opt(&self.name)),
+            ("zone", opt(&self.zone)),
+        ]
+    }
+}
+
 /// A flood run loaded for the viewer.
 #[derive(Clone, Debug)]
 pub struct FloodRun {
@@ -233,7 +245,13 @@ pub fn to_bevy_mesh(m: &LayerMesh) -> Mesh {
 }
 
 /// Möller–Trumbore: the distance along `d` from `o` to triangle (a, b, c), both sides.
-fn ray_triangle(o: [f64; 3], d: [f64; 3], a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> Option<f64> {
+pub(crate) fn ray_triangle(
+    o: [f64; 3],
+    d: [f64; 3],
+    a: [f64; 3],
+    b: [f64; 3],
+    c: [f64; 3],
+) -> Option<f64> {
     let sub = |p: [f64; 3], q: [f64; 3]| [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
     let cross = |p: [f64; 3], q: [f64; 3]| {
         [
@@ -265,7 +283,7 @@ fn ray_triangle(o: [f64; 3], d: [f64; 3], a: [f64; 3], b: [f64; 3], c: [f64; 3])
 }
 
 /// Slab test: whether the ray enters the box before `tmax`.
-fn ray_box(o: [f64; 3], d: [f64; 3], lo: [f64; 3], hi: [f64; 3], tmax: f64) -> bool {
+pub(crate) fn ray_box(o: [f64; 3], d: [f64; 3], lo: [f64; 3], hi: [f64; 3], tmax: f64) -> bool {
     let (mut t0, mut t1) = (0.0f64, tmax);
     for k in 0..3 {
         if d[k].abs() < 1e-15 {
@@ -463,41 +481,46 @@ impl ViewerScene {
     pub fn heritage_mesh(&self) -> LayerMesh {
         let mut m = LayerMesh::new();
         for h in &self.heritage {
-            let c = zone_colour(h.zone.as_deref());
-            for p in &h.polygons {
-                let Some(outer) = twin_core::rings::clean_ring(p.exterior()) else {
-                    continue;
-                };
-                let mut rings = vec![outer];
-                rings.extend(
-                    p.interiors()
-                        .iter()
-                        .filter_map(twin_core::rings::clean_ring),
-                );
-                let first = m.vertices.len() as u32;
-                for &(x, y) in rings.iter().flatten() {
-                    let z = self.ground(x, y) + HERITAGE_LIFT_M;
-                    m.zmin = m.zmin.min(z);
-                    m.zmax = m.zmax.max(z);
-                    m.vertices.push(rmesh::Vertex {
-                        pos: [
-                            (x - self.frame.origin[0]) as f32,
-                            (y - self.frame.origin[1]) as f32,
-                            z as f32,
-                        ],
-                        normal: [0.0; 3],
-                        color: [c[0], c[1], c[2], HERITAGE_ALPHA],
-                    });
-                }
-                m.indices.extend(
-                    twin_core::rings::triangulate(&rings)
-                        .iter()
-                        .flatten()
-                        .map(|&i| first + i as u32),
-                );
-            }
+            self.push_heritage_area(&mut m, h);
         }
         m
+    }
+
+    /// Add one heritage site's area to a mesh.
+    fn push_heritage_area(&self, m: &mut LayerMesh, h: &HeritageArea) {
+        let c = zone_colour(h.zone.as_deref());
+        for p in &h.polygons {
+            let Some(outer) = twin_core::rings::clean_ring(p.exterior()) else {
+                continue;
+            };
+            let mut rings = vec![outer];
+            rings.extend(
+                p.interiors()
+                    .iter()
+                    .filter_map(twin_core::rings::clean_ring),
+            );
+            let first = m.vertices.len() as u32;
+            for &(x, y) in rings.iter().flatten() {
+                let z = self.ground(x, y) + HERITAGE_LIFT_M;
+                m.zmin = m.zmin.min(z);
+                m.zmax = m.zmax.max(z);
+                m.vertices.push(rmesh::Vertex {
+                    pos: [
+                        (x - self.frame.origin[0]) as f32,
+                        (y - self.frame.origin[1]) as f32,
+                        z as f32,
+                    ],
+                    normal: [0.0; 3],
+                    color: [c[0], c[1], c[2], HERITAGE_ALPHA],
+                });
+            }
+            m.indices.extend(
+                twin_core::rings::triangulate(&rings)
+                    .iter()
+                    .flatten()
+                    .map(|&i| first + i as u32),
+            );
+        }
     }
 
     /// The water surface of the flood run at output time `time_s` (the nearest snapshot at or
@@ -548,6 +571,27 @@ impl ViewerScene {
         best
     }
 
+    /// The heritage site a ray (bevy frame) meets first on its translucent area over the
+    /// terrain, with the distance.
+    pub fn pick_heritage(&self, ray: Ray3d) -> Option<(usize, f64)> {
+        let o = from_bevy(ray.origin);
+        let d = from_bevy(*ray.direction);
+        let mut best: Option<(usize, f64)> = None;
+        for (k, h) in self.heritage.iter().enumerate() {
+            let mut m = LayerMesh::new();
+            self.push_heritage_area(&mut m, h);
+            let at = |i: u32| m.vertices[i as usize].pos.map(f64::from);
+            for tri in m.indices.chunks_exact(3) {
+                if let Some(t) = ray_triangle(o, d, at(tri[0]), at(tri[1]), at(tri[2])) {
+                    if best.is_none_or(|b| t < b.1) {
+                        best = Some((k, t));
+                    }
+                }
+            }
+        }
+        best
+    }
+
     /// Index of the building with this id.
     pub fn building_index(&self, id: &str) -> Option<usize> {
         self.buildings.iter().position(|b| b.id == id)
@@ -558,6 +602,24 @@ impl ViewerScene {
         let b = self.scene.buildings.get(k)?;
         let (x, y) = self.scene.building_inside_point(&b.id)?;
         Some([x, y, b.top])
+    }
+}
+
+impl crate::presets::Place for ViewerScene {
+    fn crs(&self) -> &Crs {
+        &self.scene.crs
+    }
+    fn extent(&self) -> [f64; 4] {
+        self.scene.extent
+    }
+    fn origin(&self) -> [f64; 2] {
+        self.frame.origin
+    }
+    fn ground(&self, x: f64, y: f64) -> f64 {
+        ViewerScene::ground(self, x, y)
+    }
+    fn title(&self) -> String {
+        self.scene.title.clone()
     }
 }
 

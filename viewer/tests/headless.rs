@@ -212,6 +212,7 @@ fn headless(s: ViewerScene, preset: Preset, colour_by: ColourBy, time_s: Option<
         colour_by,
         preset,
         time_s,
+        panel: false,
     };
     match Headless::new(s, &o, W, H) {
         Ok(h) => {
@@ -364,6 +365,7 @@ fn pictures_picking_and_frames_on_the_gpu() {
         colour_by: ColourBy::Flood,
         preset: Preset::Citadel,
         time_s: None,
+        panel: false,
     };
     let files = viewer::write_frames(scene(), &o, 160, 90, &dir).unwrap();
     let times = scene().flood.unwrap().times;
@@ -375,5 +377,136 @@ fn pictures_picking_and_frames_on_the_gpu() {
     assert!(
         first.differing_pixels(&last, 24).unwrap() > 0,
         "the water did not change"
+    );
+
+    // 5. The on-screen panel.
+    check_panel();
+}
+
+/// The panel: a building picked through the picture's centre, the flood at 1800 s; the panel's
+/// region of the picture is the panel drawn on the CPU (not the scene), the panel holds the
+/// picked building's attributes row by row, and another pick changes only the table.
+fn check_panel() {
+    use viewer::panel::{self, PanelContent};
+    let s = scene();
+    let o = ViewOptions {
+        colour_by: ColourBy::Flood,
+        preset: Preset::Citadel,
+        time_s: Some(1800.0),
+        panel: true,
+    };
+    let mut h = Headless::new(scene(), &o, W, H).expect("a GPU adapter");
+    let pick_named = |h: &mut Headless, name: &str| -> (PanelContent, Image) {
+        let k = named(&s, name);
+        let cam = Camera::looking_at(s.roof_point(k).unwrap(), 30.0, 120.0, 160.0, 30.0);
+        h.set_view(View::from_camera(&cam).unwrap());
+        h.capture().unwrap();
+        let a = h
+            .pick(W / 2, H / 2)
+            .expect("the centre ray hits a building");
+        let want: Vec<(String, String)> = s.buildings[k]
+            .attributes()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(a, want, "{name}");
+        let pic = h.capture().unwrap();
+        let c = h.panel_content().expect("the panel is on");
+        assert_eq!(c.attributes, want, "the panel shows the picked attributes");
+        (c, pic)
+    };
+    let (c, pic) = pick_named(&mut h, "Chợ Đông Ba");
+    let times = scene().flood.unwrap().times;
+    let t = c.time.clone().expect("the run's time");
+    assert_eq!((t.count, times[t.index]), (times.len(), 1800.0));
+    assert_eq!(t.index, times.len() - 1);
+    let cpu = panel::draw(&c);
+    let l = panel::layout(&c);
+    assert!(
+        cpu.height + panel::MARGIN <= H,
+        "the panel fits the picture"
+    );
+    assert_eq!((cpu.width, cpu.height), l.size);
+    assert_eq!(l.rows, c.attributes.len().min(panel::MAX_ROWS + 1));
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer_panel.png"),
+        pic.to_png().unwrap(),
+    )
+    .unwrap();
+    // The picture's panel region against the CPU panel.
+    let m = panel::MARGIN;
+    let region = |pic: &Image| {
+        let mut rgba = Vec::new();
+        for y in m..m + cpu.height {
+            for x in m..m + cpu.width {
+                rgba.extend_from_slice(&pic.pixel(x, y));
+            }
+        }
+        Image {
+            width: cpu.width,
+            height: cpu.height,
+            rgba,
+        }
+    };
+    let shown = region(&pic);
+    let area = (cpu.width * cpu.height) as usize;
+    let off = shown.differing_pixels(&cpu, 24).unwrap();
+    eprintln!(
+        "panel {}x{}: {off} of {area} pixels differ from the CPU panel",
+        cpu.width, cpu.height
+    );
+    assert!(off * 100 <= area, "{off} of {area} panel pixels differ");
+    // Mostly the panel's background (the scene is sky, terrain and roofs there).
+    let bg = shown
+        .rgba
+        .chunks_exact(4)
+        .filter(|p| (0..3).all(|k| p[k].abs_diff(panel::BACKGROUND[k]) <= 6))
+        .count();
+    assert!(bg * 2 > area, "only {bg} of {area} background pixels");
+    // The knob sits at the slider's right end (the last output time), in the picture.
+    let sl = l.slider.unwrap();
+    let kx = panel::knob_x(sl, t.index, t.count).round() as u32;
+    let kp = pic.pixel(m + kx, m + (sl.y + sl.h / 2.0) as u32);
+    assert!(
+        (0..3).all(|k| kp[k].abs_diff(panel::KNOB[k]) <= 6),
+        "knob pixel {kp:?}"
+    );
+    // The table: each attribute's row ink changes when only that value changes, nowhere else.
+    let row_of = |y: u32| ((y as f32 - l.table_top) / l.row_height).floor();
+    for r in [0usize, c.attributes.len() - 1] {
+        let mut other = c.clone();
+        other.attributes[r].1.push_str(" X");
+        let d = panel::draw(&other);
+        let rows: std::collections::BTreeSet<i64> = (0..cpu.height)
+            .filter(|&y| (0..cpu.width).any(|x| d.pixel(x, y) != cpu.pixel(x, y)))
+            .map(|y| row_of(y) as i64)
+            .collect();
+        // Glyphs may reach a pixel into the next row's box; the changed rows start at r.
+        assert_eq!(rows.first(), Some(&(r as i64)), "row {r}: {rows:?}");
+        assert!(
+            rows.iter().all(|&k| k == r as i64 || k == r as i64 + 1),
+            "{rows:?}"
+        );
+    }
+    // Another building: the title, buttons and slider stay, the table changes.
+    let (c2, pic2) = pick_named(&mut h, "Khách sạn Sài Gòn Morin");
+    assert_ne!(c2.attributes, c.attributes);
+    let shown2 = region(&pic2);
+    let top = l.table_top as u32;
+    let changed_above = (0..top.min(shown2.height))
+        .flat_map(|y| (0..cpu.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| shown.pixel(x, y) != shown2.pixel(x, y))
+        .count();
+    let changed_table = (top..cpu.height.min(shown2.height))
+        .flat_map(|y| (0..cpu.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| shown.pixel(x, y) != shown2.pixel(x, y))
+        .count();
+    assert!(
+        changed_above * 200 < area,
+        "{changed_above} pixels changed above the table"
+    );
+    assert!(
+        changed_table > 200,
+        "only {changed_table} table pixels changed"
     );
 }
