@@ -10,11 +10,12 @@ set -euo pipefail
 # libclang-dev: proj-sys 0.23 generates its bindings with bindgen at build time.
 need=(pkg-config libproj-dev proj-data libsqlite3-dev sqlite3 libclang-dev)
 if [[ "${1:-}" == "--test" ]]; then
+  # poppler-utils: the heritage report test reads the printed PDF with pdfinfo and pdftotext.
   # openssl: the TLS test makes its self-signed certificate with it.
   # python3-venv: scripts/bench_traffic.sh pip-installs AequilibraE 1.7.2 into a venv.
   # mosquitto, mosquitto-clients: the SensorThings MQTT tests start a broker on a free loopback
   # port (tile-server/tests/sta.rs) and publish with mosquitto_pub.
-  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv mosquitto mosquitto-clients)
+  need+=(gdal-bin mesa-vulkan-drivers chromium poppler-utils openssl python3-venv mosquitto mosquitto-clients)
 fi
 
 # shellcheck source=apt.sh

@@ -96,8 +96,14 @@ pub fn map_svg(twin: &Twin, rules: &Rules, verdict: &Verdict, casts: &[Sightline
     let sites = twin.heritage.features();
     for z in &rules.zones {
         let site = &sites[z.index];
-        let Some(r) = site.polygon.bounding_rect() else { continue };
-        if r.max().x < f.min().x || r.min().x > f.max().x || r.max().y < f.min().y || r.min().y > f.max().y {
+        let Some(r) = site.polygon.bounding_rect() else {
+            continue;
+        };
+        if r.max().x < f.min().x
+            || r.min().x > f.max().x
+            || r.max().y < f.min().y
+            || r.min().y > f.max().y
+        {
             continue;
         }
         let (fill, stroke) = match z.kind {
@@ -161,11 +167,15 @@ pub fn report_html(twin: &Twin, rules: &Rules, verdict: &Verdict) -> String {
     let casts = cast_sightlines(twin, rules, Some(&verdict.proposal));
     let p = &verdict.proposal;
     let name = p.name.as_deref().unwrap_or("(unnamed proposal)");
-    let word = if verdict.permitted { "PERMITTED" } else { "REFUSED" };
+    let word = if verdict.permitted {
+        "PERMITTED"
+    } else {
+        "REFUSED"
+    };
     let mut o = String::new();
     let _ = write!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Heritage permit report: {n}</title>\n<style>\nbody{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #999;padding:3px 6px;font-size:12px;text-align:left;vertical-align:top}}td.n{{text-align:right}}.fail{{color:#b00;font-weight:bold}}.pass{{color:#070}}.verdict{{font-size:1.6em;font-weight:bold}}.REFUSED{{color:#b00}}.PERMITTED{{color:#070}}svg{{border:1px solid #999;max-width:100%;height:auto}}@media print{{body{{margin:0}}}}\n</style></head><body>\n<h1>Heritage permit report</h1>\n<p>Twin <b>{t}</b> (CRS {crs}). Proposal <b class=\"proposal-name\">{n}</b>.</p>\n<p class=\"verdict {word}\">Verdict: {word}</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Heritage permit report: {n}</title>\n<style>\nbody{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #999;padding:3px 6px;font-size:12px;text-align:left;vertical-align:top}}td.n{{text-align:right}}.fail{{color:#b00;font-weight:bold}}.pass{{color:#070}}.verdict{{font-size:1.6em;font-weight:bold}}.REFUSED{{color:#b00}}.PERMITTED{{color:#070}}svg{{border:1px solid #999;width:100%;height:auto}}@media print{{body{{margin:0}}}}\n</style></head><body>\n<h1>Heritage permit report</h1>\n<p>Twin <b>{t}</b> (CRS {crs}). Proposal <b class=\"proposal-name\">{n}</b>.</p>\n<p class=\"verdict {word}\">Verdict: {word}</p>\n",
         n = esc(name),
         t = esc(&twin.name),
         crs = twin.crs.epsg_code().map(|c| format!("EPSG:{c}")).unwrap_or_else(|| "custom".into()),
@@ -238,7 +248,10 @@ pub fn report_html(twin: &Twin, rules: &Rules, verdict: &Verdict) -> String {
     let cited: Vec<_> = rules
         .views
         .iter()
-        .filter(|v| verdict.rules.iter().any(|r| r.under.contains(&v.rule.id)) || verdict.zones.iter().any(|z| z.site == v.rule.corridor))
+        .filter(|v| {
+            verdict.rules.iter().any(|r| r.under.contains(&v.rule.id))
+                || verdict.zones.iter().any(|z| z.site == v.rule.corridor)
+        })
         .collect();
     if !cited.is_empty() {
         o.push_str("<table class=\"views\"><tr><th>protected view</th><th>corridor</th><th>assessment point</th><th>landmark</th><th>threshold plane</th></tr>\n");

@@ -310,9 +310,14 @@ fn find_chromium(given: Option<PathBuf>) -> Option<PathBuf> {
 const PRINT_TIMEOUT_S: u64 = 120;
 
 /// Prints `html` to `pdf` with headless Chromium, in a throwaway profile, bounded in time.
-fn print_pdf(chromium: &std::path::Path, html: &std::path::Path, pdf: &std::path::Path) -> Result<()> {
+fn print_pdf(
+    chromium: &std::path::Path,
+    html: &std::path::Path,
+    pdf: &std::path::Path,
+) -> Result<()> {
     let profile = tempfile::tempdir().context("creating a Chromium profile folder")?;
-    let html = std::fs::canonicalize(html).with_context(|| format!("resolving {}", html.display()))?;
+    let html =
+        std::fs::canonicalize(html).with_context(|| format!("resolving {}", html.display()))?;
     let mut child = std::process::Command::new(chromium)
         .arg("--headless")
         .arg("--no-sandbox")
@@ -329,14 +334,22 @@ fn print_pdf(chromium: &std::path::Path, html: &std::path::Path, pdf: &std::path
     loop {
         if let Some(status) = child.try_wait()? {
             if !status.success() || !pdf.is_file() {
-                anyhow::bail!("{} failed to print {} ({status})", chromium.display(), html.display());
+                anyhow::bail!(
+                    "{} failed to print {} ({status})",
+                    chromium.display(),
+                    html.display()
+                );
             }
             return Ok(());
         }
         if start.elapsed().as_secs() > PRINT_TIMEOUT_S {
             let _ = child.kill();
             let _ = child.wait();
-            anyhow::bail!("{} took over {PRINT_TIMEOUT_S} s to print {}", chromium.display(), html.display());
+            anyhow::bail!(
+                "{} took over {PRINT_TIMEOUT_S} s to print {}",
+                chromium.display(),
+                html.display()
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
