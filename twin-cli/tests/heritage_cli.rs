@@ -311,6 +311,26 @@ fn report_html_and_pdf_for_the_royal_axis_proposal() {
             && html.contains("class=\"building\"")
     );
 
+    // The proposal (20 m square) at the centre of the 900 px map, whose frame is the proposal's
+    // box plus 300 m each side: 900 / 620 px per metre, so its corners lie 14.5 px off centre.
+    let d = html
+        .split("class=\"proposal\" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let xy: Vec<f64> = d
+        .split(|c| c == 'M' || c == 'L' || c == 'Z' || c == ',')
+        .filter(|c| !c.is_empty())
+        .map(|c| c.parse().unwrap())
+        .collect();
+    assert_eq!(xy.len(), 10, "{d}");
+    for c in xy {
+        let off = (c - 450.0).abs();
+        assert!((off - 14.5).abs() < 0.6, "{d}");
+    }
+
     let pdf = out.join("report.pdf");
     let said = text(&o);
     assert!(
