@@ -321,7 +321,7 @@ fn report_html_and_pdf_for_the_royal_axis_proposal() {
         .next()
         .unwrap();
     let xy: Vec<f64> = d
-        .split(|c| c == 'M' || c == 'L' || c == 'Z' || c == ',')
+        .split(['M', 'L', 'Z', ','])
         .filter(|c| !c.is_empty())
         .map(|c| c.parse().unwrap())
         .collect();
