@@ -10,14 +10,15 @@ set -euo pipefail
 # libclang-dev: proj-sys 0.23 generates its bindings with bindgen at build time.
 need=(pkg-config libproj-dev proj-data libsqlite3-dev sqlite3 libclang-dev)
 if [[ "${1:-}" == "--test" ]]; then
+  # poppler-utils: the heritage report test reads the printed PDF with pdfinfo and pdftotext.
   # openssl: the TLS test makes its self-signed certificate with it.
   # python3-venv: scripts/bench_traffic.sh pip-installs AequilibraE 1.7.2 into a venv.
   # mosquitto, mosquitto-clients: the SensorThings MQTT tests start a broker on a free loopback
   # port (tile-server/tests/sta.rs) and publish with mosquitto_pub.
   # postgresql, postgresql-15-postgis-3: the store tests and bench_store.sh run on a throwaway
   # PostGIS cluster too (scripts/pg.sh; docs/adr/0028).
-  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv mosquitto mosquitto-clients
-    postgresql postgresql-15-postgis-3)
+  need+=(gdal-bin mesa-vulkan-drivers chromium poppler-utils openssl python3-venv mosquitto
+    mosquitto-clients postgresql postgresql-15-postgis-3)
 fi
 
 # shellcheck source=apt.sh

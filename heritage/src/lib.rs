@@ -11,6 +11,7 @@ pub mod error;
 pub mod exposure;
 pub mod plane;
 pub mod proposal;
+pub mod report;
 pub mod rules;
 pub mod sight;
 pub mod viewshed;

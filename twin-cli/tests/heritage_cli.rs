@@ -217,3 +217,154 @@ fn check_reads_cityjson_proposals() {
         "{out}"
     );
 }
+
+/// `twin heritage report` on the royal-axis 30 m proposal: the HTML names every rule row of the
+/// verdict with its numbers (against `check --json`), the PDF printed by Chromium says REFUSED
+/// and the height rule's numbers, and has at least one page (poppler's pdfinfo/pdftotext).
+#[test]
+fn report_html_and_pdf_for_the_royal_axis_proposal() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("hue");
+    copy_sample_twin(&t);
+    let ts = t.to_str().unwrap();
+    let (lon, lat) = (
+        107.5809 + (107.5961 - 107.5809) * 0.6,
+        16.4655 + (16.4418 - 16.4655) * 0.6,
+    );
+    let p30 = dir.path().join("p30.geojson");
+    std::fs::write(
+        &p30,
+        square(
+            lon,
+            lat,
+            serde_json::json!({"height": 30, "roof:shape": "hipped", "name": "Axis <tower> & co"}),
+        ),
+    )
+    .unwrap();
+    let o = twin(&["heritage", "check", ts, p30.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let out = dir.path().join("report");
+    let o = twin(&[
+        "heritage",
+        "report",
+        ts,
+        p30.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // The name, escaped; self-contained: no outside resources.
+    assert!(html.contains("Axis &lt;tower&gt; &amp; co"), "{html}");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    assert!(html.contains("Verdict: REFUSED"));
+    // One row per rule of the verdict, in order, each with its outcome, value, limit, detail.
+    let rows: Vec<&str> = html
+        .split("<tr class=\"rule\">")
+        .skip(1)
+        .map(|r| r.split("</tr>").next().unwrap())
+        .collect();
+    let rules = v["rules"].as_array().unwrap();
+    assert_eq!(rows.len(), rules.len(), "{html}");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    };
+    let num = |x: &serde_json::Value| x.as_f64().map(|x| format!("{x:.2}")).unwrap_or("–".into());
+    for (row, r) in rows.iter().zip(rules) {
+        let cells: Vec<String> = row
+            .split("</td>")
+            .filter_map(|c| c.rsplit('>').next())
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect();
+        let word = match r["outcome"].as_str().unwrap() {
+            "fail" => "FAIL",
+            "pass" => "pass",
+            _ => "n/a",
+        };
+        assert_eq!(
+            cells,
+            vec![
+                esc(r["rule"].as_str().unwrap()),
+                esc(r["under"].as_str().unwrap()),
+                word.to_string(),
+                num(&r["value"]),
+                num(&r["limit"]),
+                esc(r["detail"].as_str().unwrap()),
+            ],
+            "{row}"
+        );
+    }
+    let height = rows.iter().find(|r| r.contains(">height_limit<")).unwrap();
+    assert!(height.contains(">FAIL<") && height.contains(">30.00<") && height.contains(">14.00<"));
+    // The rules cited: the corridor's limit and setback, the view's points and plane.
+    assert!(html.contains("heritage:royal-axis") && html.contains("14.00 m"));
+    assert!(html.contains("<tr class=\"view\">") && html.contains("cc 0.85714"));
+    // The map: the proposal and the buildings around it.
+    assert!(
+        html.contains("<svg")
+            && html.contains("class=\"proposal\"")
+            && html.contains("class=\"building\"")
+    );
+
+    // The proposal (20 m square) at the centre of the 900 px map, whose frame is the proposal's
+    // box plus 300 m each side: 900 / 620 px per metre, so its corners lie 14.5 px off centre.
+    let d = html
+        .split("class=\"proposal\" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let xy: Vec<f64> = d
+        .split(['M', 'L', 'Z', ','])
+        .filter(|c| !c.is_empty())
+        .map(|c| c.parse().unwrap())
+        .collect();
+    assert_eq!(xy.len(), 10, "{d}");
+    for c in xy {
+        let off = (c - 450.0).abs();
+        assert!((off - 14.5).abs() < 0.6, "{d}");
+    }
+
+    let pdf = out.join("report.pdf");
+    let said = text(&o);
+    assert!(
+        pdf.is_file(),
+        "no PDF (is Chromium installed? scripts/setup.sh --test): {said}"
+    );
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .expect("pdfinfo (poppler-utils; scripts/setup.sh --test)");
+    let info = String::from_utf8_lossy(&info.stdout).to_string();
+    let pages: u32 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pages >= 1, "{info}");
+    let t = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let t = String::from_utf8_lossy(&t.stdout).to_string();
+    assert!(t.contains("REFUSED"), "{t}");
+    assert!(
+        t.contains("height_limit") && t.contains("30.00") && t.contains("14.00"),
+        "{t}"
+    );
+    // The detail wraps across lines in the table cell: compare with whitespace folded.
+    let folded = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        folded.contains("height 30.0 m over the limit of 14.0 m by 16.0 m"),
+        "{t}"
+    );
+}

@@ -1,4 +1,4 @@
-//! `twin heritage check <twin> <proposal>`, `twin heritage viewshed <twin> --lon --lat --out`,
+//! `twin heritage check <twin> <proposal>`, `twin heritage report <twin> <proposal> --out DIR`, `twin heritage viewshed <twin> --lon --lat --out`,
 //! `twin heritage exposure <twin>` and `twin heritage breaches <twin>`: a proposed building judged against the twin's protection
 //! zones, protected views and sightlines (the `heritage` crate), a viewshed as GeoTIFF (with the
 //! cells a proposal hides), monument flood exposure across the stored runs, and the existing
@@ -25,6 +25,23 @@ pub enum HeritageCmd {
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The permit report of a proposal: `report.html` (self-contained: the proposal, the
+    /// verdict per rule with its numbers, the rules cited, an SVG map) and `report.pdf` printed
+    /// from it by headless Chromium (skipped, with a message, when no Chromium is found).
+    /// Exits with status 2 when the proposal is refused, as `check` does.
+    Report {
+        /// The twin folder.
+        twin: PathBuf,
+        /// The proposal (GeoJSON or CityJSON).
+        proposal: PathBuf,
+        /// The folder to write report.html and report.pdf into (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// The Chromium to print with (default: $CHROMIUM, else /usr/bin/chromium, else
+        /// `chromium` on the PATH, as the browser tests find it).
+        #[arg(long)]
+        chromium: Option<PathBuf>,
     },
     /// The viewshed from a point (WGS84 lon/lat, height above the ground) over the twin's DEM
     /// with its buildings, as a GeoTIFF (1 seen, 0 hidden, NaN no data or beyond the maximum
@@ -99,6 +116,40 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             } else {
                 print!("{}", verdict_table(&v));
             }
+            if !v.permitted {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        HeritageCmd::Report {
+            twin,
+            proposal,
+            out,
+            chromium,
+        } => {
+            let dir = TwinDir::open(&twin)?;
+            let t = dir.load()?;
+            let rules = Rules::load(&twin, &t)?;
+            let text = std::fs::read_to_string(&proposal)
+                .with_context(|| format!("reading {}", proposal.display()))?;
+            let p = Proposal::read(&text, &proposal.display().to_string(), &t, &rules)?;
+            let v = heritage::check(&t, &rules, &p);
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let html = out.join("report.html");
+            std::fs::write(&html, heritage::report::report_html(&t, &rules, &v))
+                .with_context(|| format!("writing {}", html.display()))?;
+            println!("written {}", html.display());
+            match find_chromium(chromium) {
+                Some(c) => {
+                    let pdf = out.join("report.pdf");
+                    print_pdf(&c, &html, &pdf)?;
+                    println!("written {} (printed by {})", pdf.display(), c.display());
+                }
+                None => println!(
+                    "PDF skipped: no Chromium found (give --chromium PATH or set CHROMIUM)"
+                ),
+            }
+            print!("{}", verdict_table(&v));
             if !v.permitted {
                 std::process::exit(2);
             }
@@ -233,6 +284,74 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             println!("{} breaches", rows.len());
             Ok(())
         }
+    }
+}
+
+/// The Chromium to print with: the one given, else $CHROMIUM, else /usr/bin/chromium, else
+/// `chromium` or `chromium-browser` on the PATH (the browser tests' lookup).
+fn find_chromium(given: Option<PathBuf>) -> Option<PathBuf> {
+    if given.is_some() {
+        return given;
+    }
+    if let Some(c) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(c));
+    }
+    let usr = PathBuf::from("/usr/bin/chromium");
+    if usr.is_file() {
+        return Some(usr);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// The most seconds headless Chromium may take to print the report.
+const PRINT_TIMEOUT_S: u64 = 120;
+
+/// Prints `html` to `pdf` with headless Chromium, in a throwaway profile, bounded in time.
+fn print_pdf(
+    chromium: &std::path::Path,
+    html: &std::path::Path,
+    pdf: &std::path::Path,
+) -> Result<()> {
+    let profile = tempfile::tempdir().context("creating a Chromium profile folder")?;
+    let html =
+        std::fs::canonicalize(html).with_context(|| format!("resolving {}", html.display()))?;
+    let mut child = std::process::Command::new(chromium)
+        .arg("--headless")
+        .arg("--no-sandbox")
+        .arg("--disable-gpu")
+        .arg("--no-pdf-header-footer")
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", chromium.display()))?;
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() || !pdf.is_file() {
+                anyhow::bail!(
+                    "{} failed to print {} ({status})",
+                    chromium.display(),
+                    html.display()
+                );
+            }
+            return Ok(());
+        }
+        if start.elapsed().as_secs() > PRINT_TIMEOUT_S {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!(
+                "{} took over {PRINT_TIMEOUT_S} s to print {}",
+                chromium.display(),
+                html.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 
