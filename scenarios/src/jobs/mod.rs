@@ -2,7 +2,9 @@
 //! `baseline` keys ([`ScenarioFile`]), runs stored under the twin ([`RunStore`]:
 //! `<twin>/runs/<run id>/` with `run.json`, the inputs, the results, `impacts.json` and
 //! `compare.json`), and the [`Job`] that runs one with progress and cancellation, its baseline
-//! first when that has no stored run with the same inputs.
+//! first when that has no stored run with the same inputs. Beyond one machine, runs wait in a
+//! PostgreSQL queue ([`queue`]) for `twin worker` processes ([`worker`]), their results in
+//! object storage ([`crate::objects`]).
 //!
 //! ```no_run
 //! use scenarios::jobs::{Job, JobOptions, RunStore};
@@ -20,8 +22,10 @@
 
 pub mod file;
 pub mod job;
+pub mod queue;
 pub mod results;
 pub mod store;
+pub mod worker;
 
 pub use file::{Model, ScenarioFile};
 pub use job::{
@@ -29,4 +33,6 @@ pub use job::{
     SharedSolverFactory, SolverChoice,
 };
 pub use results::{Compare, CompareBody, Impacts};
+pub use queue::{Listener, Queue, QueueEvent};
 pub use store::{RunInfo, RunLock, RunStore, Status};
+pub use worker::{run_worker, WorkerOptions};
