@@ -225,6 +225,17 @@ impl Queue {
         row.map(|r| parse_info(r.get(0), id)).transpose()
     }
 
+    /// The scenario text and file name of run `id` (for a rerun); None: no such run.
+    pub fn scenario(&self, id: &str) -> Result<Option<(String, String)>> {
+        let row = self.with(&format!("reading run {id}"), |c| {
+            c.query_opt(
+                "SELECT scenario, scenario_name FROM huetwin_runs WHERE id = $1",
+                &[&id],
+            )
+        })?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
     /// Every run, oldest first.
     pub fn list(&self) -> Result<Vec<RunInfo>> {
         let rows = self.with("listing runs", |c| {
