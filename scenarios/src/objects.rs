@@ -269,7 +269,9 @@ impl Objects {
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| ScenarioError::io(parent, e))?;
             }
-            let tmp = to.with_extension(format!("part{}", std::process::id()));
+            static PART: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = PART.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = to.with_extension(format!("part{}-{n}", std::process::id()));
             std::fs::write(&tmp, &bytes).map_err(|e| ScenarioError::io(&tmp, e))?;
             std::fs::rename(&tmp, &to).map_err(|e| ScenarioError::io(&to, e))?;
         }

@@ -20,6 +20,10 @@
 //! each on its own thread, stopped and failed past [`RunLimits::time_limit`]. The files a
 //! scenario names are read only from the scenario folders and the twin
 //! ([`scenarios::files`]).
+//!
+//! With a run queue (`twin serve --queue`, [`crate::runs_queue`]) the same routes queue runs in
+//! PostgreSQL for `twin worker`s, read runs back from there, stream their progress from
+//! LISTEN/NOTIFY and serve their results from object storage: any replica answers for any run.
 
 use super::body::{respond, CacheTier, CachedFile};
 use super::error::{ApiError, ErrorBody};

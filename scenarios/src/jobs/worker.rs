@@ -110,6 +110,7 @@ fn run_claim(
 ) -> Result<bool> {
     let id = claim.info.id.clone();
     let attempt = claim.attempt;
+    let claim_info = claim.info.clone();
     let cancel = Arc::new(AtomicBool::new(false));
     let ended = Arc::new(AtomicBool::new(false));
     // Heartbeats on a session of their own, so a long progress write never delays them.
@@ -213,5 +214,18 @@ fn run_claim(
     })();
     ended.store(true, Ordering::Relaxed);
     let _ = beat.join();
-    result
+    match result {
+        Ok(finished) => Ok(finished),
+        // Failed before its end was recorded (its folder, the upload): end it here, so it
+        // does not wait for the orphan sweep; machine errors get another attempt.
+        Err(e) => {
+            let mut info = claim_info;
+            info.status = Status::Failed;
+            info.phase = "failed".into();
+            info.error = Some(e.to_string());
+            info.finished = Some(super::store::rfc3339(std::time::SystemTime::now()));
+            queue.finish(&info, attempt, retryable(&e))?;
+            Err(e)
+        }
+    }
 }
