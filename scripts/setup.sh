@@ -14,7 +14,10 @@ if [[ "${1:-}" == "--test" ]]; then
   # python3-venv: scripts/bench_traffic.sh pip-installs AequilibraE 1.7.2 into a venv.
   # mosquitto, mosquitto-clients: the SensorThings MQTT tests start a broker on a free loopback
   # port (tile-server/tests/sta.rs) and publish with mosquitto_pub.
-  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv mosquitto mosquitto-clients)
+  # postgresql-15, postgresql-15-postgis-3: the run-queue and scale-out tests start a throwaway
+  # cluster (scripts/pg.sh).
+  need+=(gdal-bin mesa-vulkan-drivers chromium openssl python3-venv mosquitto mosquitto-clients
+    postgresql postgresql-15-postgis-3)
 fi
 
 # shellcheck source=apt.sh
@@ -26,6 +29,8 @@ if [[ "${1:-}" == "--test" ]]; then
   npm ci --prefix "$(dirname "$0")/../tools" --no-audit --no-fund --loglevel=error
   # frost_sta_client and paho-mqtt for the SensorThings tests, in target/live-venv
   "$(dirname "$0")/live_venv.sh" >/dev/null
+  # moto's S3-compatible server for the object-storage and scale-out tests, in target/s3-venv
+  "$(dirname "$0")/s3_venv.sh" >/dev/null
 fi
 
 # The web viewer's CesiumJS (npm cesium, and playwright-core for its browser test, pinned in
