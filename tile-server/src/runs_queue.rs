@@ -25,6 +25,19 @@ pub struct Remote {
     /// The local copy of done runs' results (`<twin>/cache/runs`), rebuilt from object storage
     /// whenever missing.
     cache_dir: PathBuf,
+    /// A runtime of its own (one worker thread, always driven) for the copies made from
+    /// synchronous code: object storage's HTTP connections are shared with the server's
+    /// runtime, so each runtime that holds some must keep running.
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // Dropped on the server's runtime, a runtime may not wait for its threads.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// Runs `f` on a thread of its own, outside any async runtime: the synchronous PostgreSQL
@@ -84,7 +97,14 @@ impl Remote {
                 std::thread::sleep(Duration::from_secs(1));
             })
             .map_err(|e| scenarios::ScenarioError::io("run-queue-listen thread", e))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("objects-copy")
+            .enable_all()
+            .build()
+            .map_err(|e| scenarios::ScenarioError::io("objects-copy runtime", e))?;
         Ok(Remote {
+            rt: Some(rt),
             queue,
             objects,
             events,
@@ -129,11 +149,13 @@ impl Remote {
             return Ok(dir);
         }
         let prefix = Remote::prefix(info);
-        let objects = self.objects.clone();
         let d = dir.clone();
-        off_runtime(move || -> scenarios::Result<()> {
-            let b = objects.blocking()?;
-            b.get_dir(&prefix, &d)?;
+        off_runtime(|| -> scenarios::Result<()> {
+            let rt = self.rt.as_ref().ok_or_else(|| scenarios::ScenarioError::Invalid {
+                what: "the object-storage runtime".into(),
+                message: "shut down".into(),
+            })?;
+            rt.block_on(self.objects.get_dir(&prefix, &d))?;
             std::fs::write(d.join(".complete"), b"")
                 .map_err(|e| scenarios::ScenarioError::io(d.join(".complete"), e))
         })??;
