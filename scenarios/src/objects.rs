@@ -63,6 +63,9 @@ fn query_pairs(q: &str) -> Vec<(String, String)> {
 impl Objects {
     /// Opens the store at `url` (see the module's documentation).
     pub fn open(url: &str) -> Result<Objects> {
+        // HTTPS endpoints: rustls with ring (reqwest is built without a provider of its own);
+        // a provider already installed by the process is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let err = |m: String| ScenarioError::Objects {
             store: url.split('?').next().unwrap_or(url).to_string(),
             key: String::new(),
