@@ -64,7 +64,9 @@ impl Objects {
     /// Opens the store at `url` (see the module's documentation).
     pub fn open(url: &str) -> Result<Objects> {
         // HTTPS endpoints: rustls with ring (reqwest is built without a provider of its own);
-        // a provider already installed by the process is kept.
+        // a provider already installed by the process is kept. Deprecated in 0.23.48 for
+        // lacking post-quantum key exchange, which the aws-lc-rs provider (cmake) would bring.
+        #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
         let err = |m: String| ScenarioError::Objects {
             store: url.split('?').next().unwrap_or(url).to_string(),

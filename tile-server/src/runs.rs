@@ -32,10 +32,10 @@ use super::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, StreamExt};
 use quick_cache::sync::Cache;
 use scenarios::files::AllowedRoots;
 use scenarios::jobs::{
@@ -1018,7 +1018,7 @@ pub async fn cancel_run(
 pub async fn run_events(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Sse<EventStream>, ApiError> {
+) -> Result<Sse<KeepAliveStream<EventStream>>, ApiError> {
     let r = runs(&state)?.clone();
     if let Some(q) = &r.remote {
         // Subscribed before the run is read: no event falls between.
@@ -1084,7 +1084,7 @@ fn queued_events(
     r: Arc<Runs>,
     info: RunInfo,
     rx: tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>,
-) -> Sse<EventStream> {
+) -> Sse<KeepAliveStream<EventStream>> {
     enum S {
         First(RunInfo, tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>),
         Live(tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>),

@@ -538,7 +538,8 @@ impl Listener {
         };
         let mut notes = Vec::new();
         let mut n = self.client.notifications();
-        if let Some(first) = n.timeout_iter(timeout).next().map_err(broke)? {
+        let first = n.timeout_iter(timeout).next().map_err(broke)?;
+        if let Some(first) = first {
             notes.push(first);
             let mut pending = n.iter();
             while notes.len() < 1024 {
