@@ -91,11 +91,9 @@ impl Objects {
                     "region" => region = v,
                     "allow_http" => b = b.with_allow_http(v == "true"),
                     "virtual_hosted" => b = b.with_virtual_hosted_style_request(v == "true"),
-                    other => {
-                        return Err(err(format!(
-                            "unknown option {other:?} (endpoint, region, allow_http, virtual_hosted)"
-                        )))
-                    }
+                    other => return Err(err(format!(
+                        "unknown option {other:?} (endpoint, region, allow_http, virtual_hosted)"
+                    ))),
                 }
             }
             let store = b
@@ -241,7 +239,9 @@ impl Objects {
                     continue;
                 }
                 let key = format!("{pre}/{name}");
-                let ft = e.file_type().map_err(|er| ScenarioError::io(e.path(), er))?;
+                let ft = e
+                    .file_type()
+                    .map_err(|er| ScenarioError::io(e.path(), er))?;
                 if ft.is_dir() {
                     stack.push((e.path(), key));
                 } else if ft.is_file() {
@@ -351,7 +351,8 @@ mod tests {
         let o = Objects::open(tmp.path().join("objs").to_str().unwrap()).unwrap();
         let b = o.blocking().unwrap();
         b.put("runs/r1/a1/impacts.json", b"{}".to_vec()).unwrap();
-        b.put("runs/r1/a1/sub/x.csv", b"a,b\n1,2\n".to_vec()).unwrap();
+        b.put("runs/r1/a1/sub/x.csv", b"a,b\n1,2\n".to_vec())
+            .unwrap();
         b.put("runs/r2/a1/y.csv", b"y".to_vec()).unwrap();
         assert_eq!(b.get("runs/r1/a1/impacts.json").unwrap().unwrap(), b"{}");
         assert_eq!(b.get("runs/r1/a1/none.json").unwrap(), None);

@@ -76,13 +76,25 @@ fn queue_claims_fences_requeues() {
     let mut listen = Listener::connect(&pg.url).unwrap();
     let mut ids = Vec::new();
     for k in 0..6 {
-        ids.push(a.submit(info(&format!("r{k}")), "text", "r.toml", 2).unwrap().id);
+        ids.push(
+            a.submit(info(&format!("r{k}")), "text", "r.toml", 2)
+                .unwrap()
+                .id,
+        );
     }
     assert_eq!(a.queued_count().unwrap(), 6);
     // Claims from two sessions on two threads at once: six distinct runs, oldest first.
     let (ca, cb) = std::thread::scope(|s| {
-        let ha = s.spawn(|| (0..3).map(|_| a.claim().unwrap().unwrap()).collect::<Vec<_>>());
-        let hb = s.spawn(|| (0..3).map(|_| b.claim().unwrap().unwrap()).collect::<Vec<_>>());
+        let ha = s.spawn(|| {
+            (0..3)
+                .map(|_| a.claim().unwrap().unwrap())
+                .collect::<Vec<_>>()
+        });
+        let hb = s.spawn(|| {
+            (0..3)
+                .map(|_| b.claim().unwrap().unwrap())
+                .collect::<Vec<_>>()
+        });
         (ha.join().unwrap(), hb.join().unwrap())
     });
     let mut got: Vec<String> = ca.iter().chain(&cb).map(|c| c.info.id.clone()).collect();
@@ -117,7 +129,10 @@ fn queue_claims_fences_requeues() {
     assert_eq!(requeued, vec![(c.info.id.clone(), Status::Queued)]);
     let mut done = c.info.clone();
     done.status = Status::Done;
-    assert!(!a.finish(&done, 1, false).unwrap(), "a stale attempt cannot finish");
+    assert!(
+        !a.finish(&done, 1, false).unwrap(),
+        "a stale attempt cannot finish"
+    );
     let c2 = b.claim().unwrap().unwrap();
     assert_eq!((c2.info.id.clone(), c2.attempt), (c.info.id.clone(), 2));
     assert!(!a.heartbeat(&c.info.id, 1).unwrap().owned);
@@ -185,7 +200,11 @@ fn objects_on_moto_s3() {
     let out = Command::new(repo().join("scripts/s3_venv.sh"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bin = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let port = (21000..32000u16)
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
@@ -233,7 +252,8 @@ fn objects_on_moto_s3() {
     let b = o.blocking().unwrap();
     let tif: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     b.put("runs/r1/a1/depth.tif", tif.clone()).unwrap();
-    b.put("runs/r1/a1/impacts.json", b"{\"a\":1}".to_vec()).unwrap();
+    b.put("runs/r1/a1/impacts.json", b"{\"a\":1}".to_vec())
+        .unwrap();
     b.put("runs/r1/a2/impacts.json", b"{}".to_vec()).unwrap();
     assert_eq!(b.get("runs/r1/a1/depth.tif").unwrap().unwrap(), tif);
     assert_eq!(b.get("runs/r1/a1/none").unwrap(), None);
@@ -246,8 +266,12 @@ fn objects_on_moto_s3() {
         ]
     );
     // Replacing is whole.
-    b.put("runs/r1/a1/impacts.json", b"{\"a\":2}".to_vec()).unwrap();
-    assert_eq!(b.get("runs/r1/a1/impacts.json").unwrap().unwrap(), b"{\"a\":2}");
+    b.put("runs/r1/a1/impacts.json", b"{\"a\":2}".to_vec())
+        .unwrap();
+    assert_eq!(
+        b.get("runs/r1/a1/impacts.json").unwrap().unwrap(),
+        b"{\"a\":2}"
+    );
     let tmp = tempfile::tempdir().unwrap();
     assert_eq!(b.get_dir("runs/r1/a1", tmp.path()).unwrap(), 2);
     assert_eq!(std::fs::read(tmp.path().join("depth.tif")).unwrap(), tif);
@@ -255,12 +279,18 @@ fn objects_on_moto_s3() {
     assert_eq!(b.delete_prefix("runs/r1/a1").unwrap(), 2);
     assert_eq!(b.list("runs").unwrap(), vec!["runs/r1/a2/impacts.json"]);
     // The prefix holds: the bucket's own keys start with it.
-    let o2 = Objects::open(&format!("s3://runs-test?endpoint=http://{addr}&allow_http=true"))
-        .unwrap()
-        .blocking()
-        .unwrap();
+    let o2 = Objects::open(&format!(
+        "s3://runs-test?endpoint=http://{addr}&allow_http=true"
+    ))
+    .unwrap()
+    .blocking()
+    .unwrap();
     assert_eq!(
         o2.list("pre").unwrap(),
-        vec!["pre/copy/depth.tif", "pre/copy/impacts.json", "pre/runs/r1/a2/impacts.json"]
+        vec![
+            "pre/copy/depth.tif",
+            "pre/copy/impacts.json",
+            "pre/runs/r1/a2/impacts.json"
+        ]
     );
 }

@@ -27,6 +27,7 @@
 
 use super::body::{respond, CacheTier, CachedFile};
 use super::error::{ApiError, ErrorBody};
+use super::runs_queue::Remote;
 use super::source::TilePath;
 use super::AppState;
 use axum::body::Bytes;
@@ -38,13 +39,12 @@ use axum::Json;
 use futures_util::stream::{self, StreamExt};
 use quick_cache::sync::Cache;
 use scenarios::files::AllowedRoots;
+use scenarios::jobs::results::{compare_dirs, read_json};
 use scenarios::jobs::{
     read_compare, read_impacts, Job, JobOptions, JobProgress, RunInfo, RunStore, ScenarioFile,
     SolverChoice, Status,
 };
-use scenarios::jobs::results::{compare_dirs, read_json};
 use scenarios::output::{FeatureTable, Raster, RunDir};
-use super::runs_queue::Remote;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -291,7 +291,10 @@ impl Runs {
 
     /// Queues scenario `file` (its text, `name` its file name) for the workers.
     fn submit(&self, file: &ScenarioFile, name: &str) -> Result<RunInfo, ApiError> {
-        let q = self.remote.as_ref().ok_or_else(|| ApiError::internal("no run queue"))?;
+        let q = self
+            .remote
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("no run queue"))?;
         let max_queued = self.limits.max_queued as u64;
         let (info, text, name, attempts) = (
             RunInfo::queued(
@@ -1086,7 +1089,10 @@ fn queued_events(
     rx: tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>,
 ) -> Sse<KeepAliveStream<EventStream>> {
     enum S {
-        First(RunInfo, tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>),
+        First(
+            RunInfo,
+            tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>,
+        ),
         Live(tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>),
         End,
         Done,

@@ -151,10 +151,13 @@ impl Remote {
         let prefix = Remote::prefix(info);
         let d = dir.clone();
         off_runtime(|| -> scenarios::Result<()> {
-            let rt = self.rt.as_ref().ok_or_else(|| scenarios::ScenarioError::Invalid {
-                what: "the object-storage runtime".into(),
-                message: "shut down".into(),
-            })?;
+            let rt = self
+                .rt
+                .as_ref()
+                .ok_or_else(|| scenarios::ScenarioError::Invalid {
+                    what: "the object-storage runtime".into(),
+                    message: "shut down".into(),
+                })?;
             rt.block_on(self.objects.get_dir(&prefix, &d))?;
             std::fs::write(d.join(".complete"), b"")
                 .map_err(|e| scenarios::ScenarioError::io(d.join(".complete"), e))

@@ -71,7 +71,10 @@ impl Drop for Pg {
 
 /// A free loopback port below 32768 (outgoing connections draw from above).
 fn free_port() -> u16 {
-    for p in (20000..32000u16).step_by(7).skip((std::process::id() % 1000) as usize) {
+    for p in (20000..32000u16)
+        .step_by(7)
+        .skip((std::process::id() % 1000) as usize)
+    {
         if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
             return p;
         }
@@ -80,7 +83,13 @@ fn free_port() -> u16 {
 }
 
 /// One HTTP/1.1 request over a fresh connection: status and body.
-fn http(addr: &str, method: &str, path: &str, headers: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
     let mut t = TcpStream::connect(addr).ok()?;
     t.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
     let req = format!(
@@ -95,7 +104,10 @@ fn http(addr: &str, method: &str, path: &str, headers: &str, body: &[u8]) -> Opt
     let head = String::from_utf8_lossy(&out[..split]).to_string();
     let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
     let mut body = out[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     Some((status, body))
@@ -117,7 +129,10 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 fn wait_http(addr: &str, path: &str, what: &str) {
     let t = Instant::now();
     while http(addr, "GET", path, "", b"").is_none_or(|(s, _)| s >= 500) {
-        assert!(t.elapsed() < Duration::from_secs(180), "{what} did not start");
+        assert!(
+            t.elapsed() < Duration::from_secs(180),
+            "{what} did not start"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -179,7 +194,8 @@ fn flood(stage: f64, duration_s: u32) -> String {
     )
 }
 
-const TRAFFIC: &str = "model = \"traffic\"\nbaseline = \"none\"\nname = \"bridge closed\"\ntop_links = 5\n\
+const TRAFFIC: &str =
+    "model = \"traffic\"\nbaseline = \"none\"\nname = \"bridge closed\"\ntop_links = 5\n\
 [demand]\nkind = \"gravity\"\ncell_size_m = 500.0\nbeta = 0.1\ntotal_trips = 5000.0\n\
 storey_height_m = 3.2\nconstraint = \"doubly\"\n[assign]\ntarget_gap = 1e-4\nmax_iterations = 100\n\
 [[edit]]\ntype = \"close\"\nnames = [\"Cầu Trường Tiền\"]\n";
@@ -398,7 +414,11 @@ fn two_replicas_two_workers_one_killed() {
         let r = &by_id[id];
         assert_eq!(r.status, Status::Done, "{id}: {:?}", r.error);
         if *id == killed.id {
-            assert_eq!(r.attempt, Some(2), "the killed run's second attempt finished it");
+            assert_eq!(
+                r.attempt,
+                Some(2),
+                "the killed run's second attempt finished it"
+            );
             assert_eq!(r.worker.as_deref(), Some("w2"));
         } else {
             assert!(r.attempt.is_some());
@@ -491,7 +511,10 @@ fn two_replicas_two_workers_one_killed() {
                     json_untimed += 1;
                 }
             } else {
-                assert!(a == b, "{id} ({name}) {rel}: differs from one machine's run");
+                assert!(
+                    a == b,
+                    "{id} ({name}) {rel}: differs from one machine's run"
+                );
             }
             compared += 1;
         }
@@ -505,7 +528,13 @@ fn two_replicas_two_workers_one_killed() {
         )
         .unwrap();
         assert_eq!(st, 200);
-        assert_eq!(body, objects.get(&format!("{prefix}impacts.json")).unwrap().unwrap());
+        assert_eq!(
+            body,
+            objects
+                .get(&format!("{prefix}impacts.json"))
+                .unwrap()
+                .unwrap()
+        );
         let (st, body) = http(&replicas[1], "GET", &format!("/api/runs/{id}"), "", b"").unwrap();
         assert_eq!(st, 200);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

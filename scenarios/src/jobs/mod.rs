@@ -32,7 +32,7 @@ pub use job::{
     compare_runs, read_compare, read_impacts, Job, JobHandle, JobOptions, JobProgress, ProgressFn,
     SharedSolverFactory, SolverChoice,
 };
-pub use results::{Compare, CompareBody, Impacts};
 pub use queue::{Listener, Queue, QueueEvent};
+pub use results::{Compare, CompareBody, Impacts};
 pub use store::{RunInfo, RunLock, RunStore, Status};
 pub use worker::{run_worker, WorkerOptions};

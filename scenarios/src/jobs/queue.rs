@@ -444,7 +444,9 @@ impl Queue {
         let n = self.with(&format!("run {id}: finishing"), |c| {
             let mut tx = c.transaction()?;
             let row = tx.query_opt(
-                &format!("SELECT attempts < max_attempts FROM huetwin_runs WHERE {FENCE} FOR UPDATE"),
+                &format!(
+                    "SELECT attempts < max_attempts FROM huetwin_runs WHERE {FENCE} FOR UPDATE"
+                ),
                 &[&id, &a, &self.name],
             )?;
             let Some(row) = row else {
@@ -468,7 +470,13 @@ impl Queue {
                        worker = CASE WHEN $4 = 'queued' THEN NULL ELSE worker END
                      WHERE {FENCE}"
                 ),
-                &[&id, &a, &self.name, &info.status.to_string(), &to_json(&info)],
+                &[
+                    &id,
+                    &a,
+                    &self.name,
+                    &info.status.to_string(),
+                    &to_json(&info),
+                ],
             )?;
             if n == 1 {
                 notify(&mut tx, &event_of(&info))?;
@@ -493,7 +501,10 @@ pub fn event_of(info: &RunInfo) -> QueueEvent {
 }
 
 /// `pg_notify` of `ev` on [`CHANNEL`] (delivered when the transaction commits).
-fn notify(tx: &mut postgres::Transaction, ev: &QueueEvent) -> std::result::Result<(), postgres::Error> {
+fn notify(
+    tx: &mut postgres::Transaction,
+    ev: &QueueEvent,
+) -> std::result::Result<(), postgres::Error> {
     let mut ev = ev.clone();
     // NOTIFY payloads stop at 8000 bytes.
     if ev.message.len() > 2000 {
