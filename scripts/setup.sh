@@ -30,6 +30,8 @@ if [[ "${1:-}" == "--test" ]]; then
   npm ci --prefix "$(dirname "$0")/../tools" --no-audit --no-fund --loglevel=error
   # frost_sta_client and paho-mqtt for the SensorThings tests, in target/live-venv
   "$(dirname "$0")/live_venv.sh" >/dev/null
+  # moto's S3-compatible server for the object-storage and scale-out tests, in target/s3-venv
+  "$(dirname "$0")/s3_venv.sh" >/dev/null
 fi
 
 # The web viewer's CesiumJS (npm cesium, and playwright-core for its browser test, pinned in

@@ -49,6 +49,26 @@ pub enum ScenarioError {
     /// The run was cancelled by its caller.
     #[error("cancelled")]
     Cancelled,
+    /// Object storage (a local folder or an S3-compatible service) refused or failed.
+    #[error("object storage {store}: {key}: {message}")]
+    Objects {
+        /// The store (its URL, without secrets).
+        store: String,
+        /// The object key or prefix.
+        key: String,
+        /// What happened.
+        message: String,
+    },
+    /// The PostgreSQL run queue failed (connection, SQL).
+    #[error("run queue {queue}: {what}: {message}")]
+    Queue {
+        /// The queue (host:port/database, without password).
+        queue: String,
+        /// What was being done ("claiming a run", "run 2026...: heartbeat").
+        what: String,
+        /// What happened.
+        message: String,
+    },
     /// The run went on longer than the wall-clock limit it was given and was stopped.
     #[error("stopped: the run took longer than its time limit of {limit_s} s of wall-clock time")]
     TimedOut {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod files;
 pub mod flood;
 pub mod jobs;
+pub mod objects;
 pub mod output;
 pub mod traffic;
 

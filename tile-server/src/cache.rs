@@ -1,5 +1,6 @@
 //! The tile cache: an LRU in memory (bounded by bytes, [`quick_cache`]), then files on disk
-//! under the twin folder (`<twin>/cache/tiles/<source version>/<path>`), then the
+//! under the twin folder (`<twin>/cache/tiles/<source version>/<path>`) or object storage
+//! (`tiles/<source version>/<path>`, [`TileCache::with_objects`]), then the
 //! [`TileSource`]. Concurrent requests for the same missing file wait for one producer.
 
 use super::body::{CacheTier, CachedFile};
@@ -23,10 +24,14 @@ impl Weighter<String, Arc<CachedFile>> for ByBytes {
 pub struct TileCache {
     memory: Cache<String, Arc<CachedFile>, ByBytes>,
     disk: Option<PathBuf>,
+    /// Object storage in place of the disk (`tiles/<version>/<path>`), shared by replicas.
+    objects: Option<(scenarios::objects::Objects, String)>,
     source: Arc<dyn TileSource>,
     /// Bounds the tiles produced at once (one per core), so a burst of cold requests cannot
     /// start hundreds of generators.
     producers: tokio::sync::Semaphore,
+    /// The source version, made safe for paths.
+    version: String,
 }
 
 impl TileCache {
@@ -50,7 +55,9 @@ impl TileCache {
             .collect();
         TileCache {
             memory: Cache::with_weighter(4096, memory_bytes.max(1), ByBytes),
-            disk: disk_root.map(|d| d.join(version)),
+            disk: disk_root.map(|d| d.join(&version)),
+            objects: None,
+            version,
             source,
             producers: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -69,6 +76,15 @@ impl TileCache {
         self.disk.as_deref()
     }
 
+    /// Tiles kept in object storage (`tiles/<source version>/<path>`) instead of on disk:
+    /// replicas share what any of them produced.
+    pub fn with_objects(mut self, objects: scenarios::objects::Objects) -> TileCache {
+        let prefix = format!("tiles/{}", self.version);
+        self.objects = Some((objects, prefix));
+        self.disk = None;
+        self
+    }
+
     /// Bytes held in memory.
     pub fn memory_bytes(&self) -> u64 {
         self.memory.weight()
@@ -85,6 +101,17 @@ impl TileCache {
             Err(g) => g,
         };
         let ct = path.content_type();
+        if let Some((o, prefix)) = &self.objects {
+            match o.get(&format!("{prefix}/{key}")).await {
+                Ok(Some(bytes)) => {
+                    let f = Arc::new(CachedFile::new(bytes, ct));
+                    let _ = guard.insert(f.clone());
+                    return Ok((Some(f), CacheTier::Disk));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("tile cache: {e}"),
+            }
+        }
         if let Some(dir) = &self.disk {
             let file = dir.join(&key);
             if let Ok(bytes) = tokio::fs::read(&file).await {
@@ -106,6 +133,15 @@ impl TileCache {
         let Some(bytes) = produced else {
             return Ok((None, CacheTier::Produced));
         };
+        if let Some((o, prefix)) = &self.objects {
+            let (o, k, bytes) = (o.clone(), format!("{prefix}/{key}"), bytes.clone());
+            // Stored in the background; a failed write only costs a later regeneration.
+            tokio::spawn(async move {
+                if let Err(e) = o.put(&k, bytes).await {
+                    tracing::warn!("tile cache: {e}");
+                }
+            });
+        }
         if let Some(dir) = &self.disk {
             let file = dir.join(&key);
             let bytes = bytes.clone();

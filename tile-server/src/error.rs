@@ -120,6 +120,10 @@ impl From<scenarios::ScenarioError> for ApiError {
             scenarios::ScenarioError::Cancelled => {
                 ApiError::new(StatusCode::CONFLICT, e.to_string())
             }
+            // The run queue or object storage unreachable: try again later.
+            scenarios::ScenarioError::Queue { .. } | scenarios::ScenarioError::Objects { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
             // Stored results that cannot be read, an engine that failed: the server's side.
             other => ApiError::internal(other.to_string()),
         }

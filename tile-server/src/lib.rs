@@ -47,6 +47,7 @@ pub mod ogc;
 pub mod open311;
 pub mod push;
 pub mod runs;
+pub mod runs_queue;
 pub mod source;
 pub mod sta;
 pub mod tiles;
@@ -128,6 +129,16 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// The SensorThings API's store, MQTT bridge and retention ([`sta`]).
     pub live: sta::LiveConfig,
+    /// Object storage for tiles and run results (`--objects`: a folder, `file://` or
+    /// `s3://bucket?endpoint=...`, [`scenarios::objects`]); none: tiles on local disk
+    /// (`disk_cache`), run results in the twin's run folders.
+    pub objects: Option<String>,
+    /// The PostgreSQL run queue (`--queue postgres://...`, [`scenarios::jobs::queue`]): runs
+    /// are queued there for `twin worker`s, and results read from `objects` (a folder under
+    /// the twin when none is given); none: runs go on this server's threads.
+    pub run_queue: Option<String>,
+    /// Attempts a queued run gets (a worker dying mid-run costs one).
+    pub run_attempts: u32,
 }
 
 /// The PEM files of TLS: the certificate chain (leaf first) and its private key (PKCS#8,
@@ -220,6 +231,9 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             tls: None,
             live: sta::LiveConfig::default(),
+            objects: None,
+            run_queue: None,
+            run_attempts: 3,
         }
     }
 }
@@ -575,7 +589,35 @@ pub fn app(
         .to_pretty_json()
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     let tile_version = source.version();
-    let cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
+    let objects = cfg
+        .objects
+        .as_deref()
+        .map(scenarios::objects::Objects::open)
+        .transpose()
+        .map_err(|e| ApiError::internal(format!("--objects: {e}")))?;
+    let mut cache = TileCache::new(source, cfg.cache_memory_bytes, cfg.disk_cache.as_deref());
+    if let Some(o) = &objects {
+        cache = cache.with_objects(o.clone());
+    }
+    let remote = match (&cfg.run_queue, &cfg.twin_dir) {
+        (Some(url), Some(dir)) => {
+            let o = match &objects {
+                Some(o) => o.clone(),
+                None => scenarios::objects::Objects::local(&dir.join("objects"))
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            };
+            Some(
+                runs_queue::Remote::connect(
+                    url,
+                    o,
+                    cfg.run_attempts,
+                    dir.join("cache").join("runs"),
+                )
+                .map_err(|e| ApiError::internal(format!("--queue: {e}")))?,
+            )
+        }
+        _ => None,
+    };
     let hub = Arc::new(push::Hub::new(
         push::CAPACITY,
         cfg.live.push_streams.unwrap_or(push::MAX_STREAMS),
@@ -617,7 +659,7 @@ pub fn app(
         metrics: metrics::Metrics::new(),
         openapi,
         runs: cfg.twin_dir.as_ref().map(|dir| {
-            Arc::new(runs::Runs::new(
+            let runs = runs::Runs::new(
                 crs.clone(),
                 dir.clone(),
                 cfg.scenario_dirs.clone(),
@@ -627,7 +669,11 @@ pub fn app(
                     max_queued: cfg.max_queued_runs,
                     time_limit: cfg.run_time_limit,
                 },
-            ))
+            );
+            Arc::new(match remote {
+                Some(q) => runs.with_remote(q),
+                None => runs,
+            })
         }),
     });
     sta::start_nowcast(

@@ -20,20 +20,26 @@
 //! each on its own thread, stopped and failed past [`RunLimits::time_limit`]. The files a
 //! scenario names are read only from the scenario folders and the twin
 //! ([`scenarios::files`]).
+//!
+//! With a run queue (`twin serve --queue`, [`crate::runs_queue`]) the same routes queue runs in
+//! PostgreSQL for `twin worker`s, read runs back from there, stream their progress from
+//! LISTEN/NOTIFY and serve their results from object storage: any replica answers for any run.
 
 use super::body::{respond, CacheTier, CachedFile};
 use super::error::{ApiError, ErrorBody};
+use super::runs_queue::Remote;
 use super::source::TilePath;
 use super::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, StreamExt};
 use quick_cache::sync::Cache;
 use scenarios::files::AllowedRoots;
+use scenarios::jobs::results::{compare_dirs, read_json};
 use scenarios::jobs::{
     read_compare, read_impacts, Job, JobOptions, JobProgress, RunInfo, RunStore, ScenarioFile,
     SolverChoice, Status,
@@ -115,6 +121,9 @@ pub struct Runs {
     water: Cache<String, Arc<WaterTiles>>,
     tile_opts: TilesetOptions,
     crs: twin_core::Crs,
+    /// Runs queued in PostgreSQL and run by workers, results in object storage
+    /// (`twin serve --queue`); None: runs go on this server's own threads.
+    remote: Option<Remote>,
 }
 
 /// A scenario file the server can run (`GET /api/scenarios`).
@@ -266,11 +275,68 @@ impl Runs {
             water: Cache::new(16),
             tile_opts,
             crs,
+            remote: None,
         }
+    }
+
+    /// These runs queued in PostgreSQL and run by `twin worker`s ([`Remote`]).
+    pub fn with_remote(mut self, remote: Remote) -> Runs {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// The run's result folder on this machine: its own run folder, or (queued runs) the
+    /// local copy of its results in object storage.
+    fn run_dir(&self, id: &str) -> Result<PathBuf, ApiError> {
+        match &self.remote {
+            None => {
+                RunStore::check_id(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                Ok(self.store.root().join(id))
+            }
+            Some(q) => q.local_dir(&self.read(id)?),
+        }
+    }
+
+    /// Queues scenario `file` (its text, `name` its file name) for the workers.
+    fn submit(&self, file: &ScenarioFile, name: &str) -> Result<RunInfo, ApiError> {
+        let q = self
+            .remote
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("no run queue"))?;
+        let max_queued = self.limits.max_queued as u64;
+        let (info, text, name, attempts) = (
+            RunInfo::queued(
+                &file.name,
+                file.model,
+                &file.path.display().to_string(),
+                &file.hash,
+            ),
+            file.text.clone(),
+            name.to_string(),
+            q.max_attempts,
+        );
+        q.with(move |queue| {
+            let n = queue.queued_count()?;
+            if n > max_queued {
+                return Ok(Err(n));
+            }
+            queue.submit(info, &text, &name, attempts).map(Ok)
+        })?
+        .map_err(|n| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{n} runs wait in the queue, the most this server takes ({max_queued}): try again when one has ended"
+                ),
+            )
+        })
     }
 
     pub(crate) fn read(&self, id: &str) -> Result<RunInfo, ApiError> {
         RunStore::check_id(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if let Some(q) = &self.remote {
+            return q.read(id);
+        }
         let dir = self.store.root().join(id);
         if !dir.join("run.json").is_file() {
             return Err(ApiError::not_found(format!("no run {id:?}")));
@@ -427,6 +493,12 @@ impl Runs {
         base: &std::path::Path,
         origin: &str,
     ) -> Result<RunInfo, ApiError> {
+        if self.remote.is_some() {
+            let path = base.join(format!("{origin}.toml"));
+            let file = ScenarioFile::parse_in(&path, text.to_string(), &self.roots)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            return self.submit(&file, &format!("{origin}.toml"));
+        }
         let slot = self.reserve()?;
         let job = Job::from_text(&self.twin_dir, text, base, origin, &self.roots)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -456,7 +528,7 @@ impl Runs {
             return Ok(r);
         }
         self.read_done(id)?;
-        let run = RunDir::new(self.store.root().join(id));
+        let run = RunDir::new(self.run_dir(id)?);
         let mut map = HashMap::new();
         for table in [FeatureTable::Buildings, FeatureTable::Heritage] {
             if !run.has_features(table) {
@@ -488,7 +560,9 @@ impl Runs {
 
     /// The depth rasters of a run by output time (s).
     fn depth_files(&self, id: &str) -> Vec<(u64, PathBuf)> {
-        RunDir::new(self.store.root().join(id)).snapshots()
+        self.run_dir(id)
+            .map(|d| RunDir::new(d).snapshots())
+            .unwrap_or_default()
     }
 
     fn water_tiles(&self, id: &str, time: u64) -> Result<Arc<WaterTiles>, ApiError> {
@@ -508,7 +582,7 @@ impl Runs {
                     .join(", ")
             )));
         };
-        let run = RunDir::new(self.store.root().join(id));
+        let run = RunDir::new(self.run_dir(id)?);
         let ground = run.read_raster(&run.raster_path(Raster::Ground))?;
         let w = Arc::new(
             WaterTiles::plan(
@@ -633,6 +707,9 @@ pub async fn post_run(
         .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?
         .to_string();
     let twin = state.twin.clone();
+    if r.remote.is_some() {
+        return post_queued(r, &ct, text).await;
+    }
     let slot = r.reserve()?;
     let job = if ct.starts_with("application/json") {
         let req: PostRun =
@@ -674,6 +751,55 @@ pub async fn post_run(
         .into_response())
 }
 
+/// `POST /api/runs` on a server whose runs are queued: the scenario checked here, queued for
+/// the workers.
+async fn post_queued(r: Arc<Runs>, ct: &str, text: String) -> Result<Response, ApiError> {
+    let json = ct.starts_with("application/json");
+    if !json && !ct.starts_with("application/toml") && !ct.starts_with("text/plain") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send application/json ({\"scenario\": \"<file>\"}) or application/toml",
+        ));
+    }
+    let r2 = r.clone();
+    let info = tokio::task::spawn_blocking(move || -> Result<RunInfo, ApiError> {
+        let (file, name) = if json {
+            let req: PostRun = serde_json::from_str(&text)
+                .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+            let path = r2.find_scenario(&req.scenario)?;
+            let name = path
+                .file_name()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default();
+            (ScenarioFile::load_in(&path, &r2.roots), name)
+        } else {
+            let base = r2
+                .scenario_dirs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| r2.twin_dir.clone());
+            (
+                ScenarioFile::parse_in(&base.join("posted.toml"), text, &r2.roots),
+                "posted.toml".to_string(),
+            )
+        };
+        let file = file.map_err(|e| ApiError::bad_request(e.to_string()))?;
+        r2.submit(&file, &name)
+    })
+    .await??;
+    let id = info.id.clone();
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/runs/{id}"))],
+        Json(RunStarted {
+            run: info,
+            events: format!("/api/runs/{id}/events"),
+            solver: None,
+        }),
+    )
+        .into_response())
+}
+
 /// `GET /api/runs`: every stored run, newest first (none on a server that runs no scenarios).
 #[utoipa::path(get, path = "/api/runs", tag = "runs",
     responses((status = 200, description = "the stored runs", body = RunList)))]
@@ -681,7 +807,10 @@ pub async fn list_runs(State(state): State<Arc<AppState>>) -> Result<Json<RunLis
     let Some(r) = state.runs.clone() else {
         return Ok(Json(RunList { runs: Vec::new() }));
     };
-    let mut runs = tokio::task::spawn_blocking(move || r.store.list()).await??;
+    let mut runs = match &r.remote {
+        Some(q) => q.with(|queue| queue.list())?,
+        None => tokio::task::spawn_blocking(move || r.store.list()).await??,
+    };
     runs.sort_by(|a, b| b.id.cmp(&a.id));
     Ok(Json(RunList { runs }))
 }
@@ -701,7 +830,16 @@ pub async fn get_run(
     let r = runs(&state)?.clone();
     tokio::task::spawn_blocking(move || {
         let info = r.read(&id)?;
-        let (impacts, compare) = if info.status == Status::Done {
+        let (impacts, compare) = if info.status != Status::Done {
+            (None, None)
+        } else if r.remote.is_some() {
+            let dir = r.run_dir(&id)?;
+            let c = dir.join("compare.json");
+            (
+                read_json(&dir.join("impacts.json")).ok(),
+                c.exists().then(|| read_json(&c).ok()).flatten(),
+            )
+        } else if info.status == Status::Done {
             (
                 read_impacts(&r.store, &id).ok(),
                 read_compare(&r.store, &id).ok().flatten(),
@@ -739,6 +877,35 @@ pub async fn rerun(
 ) -> Result<Response, ApiError> {
     let r = runs(&state)?.clone();
     r.read(&id)?;
+    if let Some(q) = &r.remote {
+        let old = id.clone();
+        let (text, name) = q
+            .with(move |queue| queue.scenario(&old))?
+            .ok_or_else(|| ApiError::not_found(format!("no run {id:?}")))?;
+        let r2 = r.clone();
+        let info = tokio::task::spawn_blocking(move || -> Result<RunInfo, ApiError> {
+            let base = r2
+                .scenario_dirs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| r2.twin_dir.clone());
+            let file = ScenarioFile::parse_in(&base.join(&name), text, &r2.roots)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            r2.submit(&file, &name)
+        })
+        .await??;
+        let new = info.id.clone();
+        return Ok((
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, format!("/api/runs/{new}"))],
+            Json(RunStarted {
+                run: info,
+                events: format!("/api/runs/{new}/events"),
+                solver: None,
+            }),
+        )
+            .into_response());
+    }
     let slot = r.reserve()?;
     let twin_dir = r.twin_dir.clone();
     let job = tokio::task::spawn_blocking(move || Job::rerun(&twin_dir, &id))
@@ -773,6 +940,28 @@ pub async fn compare(
     let r = runs(&state)?.clone();
     r.read(&a)?;
     r.read(&b)?;
+    if r.remote.is_some() {
+        return tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            let (ia, ib) = (r.read_done(&a)?, r.read_done(&b)?);
+            if ia.model != ib.model {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "a {} run cannot be compared with a {} run",
+                        ia.model, ib.model
+                    ),
+                ));
+            }
+            let body = compare_dirs(ia.model, &r.run_dir(&a)?, &r.run_dir(&b)?)
+                .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+            Ok(Json(scenarios::jobs::Compare {
+                run: b,
+                baseline_run: Some(a),
+                body,
+            }))
+        })
+        .await?;
+    }
     let c = tokio::task::spawn_blocking(move || scenarios::jobs::compare_runs(&r.store, &a, &b))
         .await?
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
@@ -792,6 +981,27 @@ pub async fn cancel_run(
 ) -> Result<Response, ApiError> {
     let r = runs(&state)?;
     let info = r.read(&id)?;
+    if let Some(q) = &r.remote {
+        if info.status.is_final() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "run {id} is {}; only queued or running runs can be cancelled",
+                    info.status
+                ),
+            ));
+        }
+        let id2 = id.clone();
+        q.with(move |queue| queue.cancel(&id2))?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(Cancelling {
+                run: id,
+                cancelling: true,
+            }),
+        )
+            .into_response());
+    }
     let active = r.active.lock().unwrap_or_else(|e| e.into_inner());
     match active.get(&id) {
         Some(a) => {
@@ -825,8 +1035,14 @@ pub async fn cancel_run(
 pub async fn run_events(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<KeepAliveStream<EventStream>>, ApiError> {
     let r = runs(&state)?.clone();
+    if let Some(q) = &r.remote {
+        // Subscribed before the run is read: no event falls between.
+        let rx = q.events.subscribe();
+        let info = r.read(&id)?;
+        return Ok(queued_events(r, info, rx));
+    }
     // 404 for an unknown run, 400 for a malformed id.
     r.read(&id)?;
     let rx = r
@@ -866,8 +1082,101 @@ pub async fn run_events(
         }
     })
     // Safe to poll again after its end (the keep-alive timer may).
-    .fuse();
+    .fuse()
+    .boxed();
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
+}
+
+/// The event stream of a run's progress.
+pub type EventStream = futures_util::stream::BoxStream<'static, Result<Event, Infallible>>;
+
+fn progress_event(ev: &RunEvent) -> Result<Event, Infallible> {
+    let data = serde_json::to_string(ev).unwrap_or_default();
+    Ok(Event::default().event("progress").data(data))
+}
+
+/// The events of a queued run, from the queue's notifications (any worker, any replica):
+/// where it stands now, then its progress, then its end.
+fn queued_events(
+    r: Arc<Runs>,
+    info: RunInfo,
+    rx: tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>,
+) -> Sse<KeepAliveStream<EventStream>> {
+    enum S {
+        First(
+            RunInfo,
+            tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>,
+        ),
+        Live(tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>),
+        End,
+        Done,
+    }
+    let id = info.id.clone();
+    let start = if info.status.is_final() {
+        S::End
+    } else {
+        S::First(info, rx)
+    };
+    let to_run_event = |e: scenarios::jobs::QueueEvent| RunEvent {
+        run_id: e.run_id,
+        status: e.status,
+        reporting: e.reporting,
+        phase: e.phase,
+        fraction: e.fraction,
+        message: e.message,
+    };
+    let events = stream::unfold(start, move |s| {
+        let (r, id) = (r.clone(), id.clone());
+        async move {
+            match s {
+                S::First(info, rx) => {
+                    let ev = to_run_event(super::runs_queue::event_of(&info));
+                    Some((progress_event(&ev), S::Live(rx)))
+                }
+                S::Live(mut rx) => loop {
+                    match rx.recv().await {
+                        Ok(e) if e.run_id == id => {
+                            if e.status.is_final() {
+                                return Some((queued_end(&r, &id).await, S::Done));
+                            }
+                            return Some((progress_event(&to_run_event(e)), S::Live(rx)));
+                        }
+                        Ok(_) => continue,
+                        // Fell behind: where it stands now.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            let r2 = r.clone();
+                            let id2 = id.clone();
+                            match tokio::task::spawn_blocking(move || r2.read(&id2)).await {
+                                Ok(Ok(info)) if info.status.is_final() => {
+                                    return Some((queued_end(&r, &id).await, S::Done))
+                                }
+                                _ => continue,
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            return Some((queued_end(&r, &id).await, S::Done))
+                        }
+                    }
+                },
+                S::End => Some((queued_end(&r, &id).await, S::Done)),
+                S::Done => None,
+            }
+        }
+    })
+    .fuse()
+    .boxed();
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+}
+
+async fn queued_end(r: &Arc<Runs>, id: &str) -> Result<Event, Infallible> {
+    let (r, id) = (r.clone(), id.to_string());
+    tokio::task::spawn_blocking(move || end_event(&r, &id))
+        .await
+        .unwrap_or_else(|e| {
+            Ok(Event::default()
+                .event("end")
+                .data(json!({"error": e.to_string()}).to_string()))
+        })
 }
 
 fn end_event(r: &Runs, id: &str) -> Result<Event, Infallible> {
@@ -912,10 +1221,27 @@ pub async fn run_file(
             "file {name:?}: a plain file name ending in .csv, .json, .tif, .png or .toml"
         )));
     };
-    let path = r.store.root().join(&id).join(&name);
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| ApiError::not_found(format!("run {id} has no file {name:?}")))?;
+    let bytes = match &r.remote {
+        Some(q) => {
+            let info = r.read(&id)?;
+            if info.status != Status::Done {
+                return Err(ApiError::not_found(format!(
+                    "run {id} is {}: its files are in object storage once done",
+                    info.status
+                )));
+            }
+            q.objects
+                .get(&format!("{}/{name}", Remote::prefix(&info)))
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("run {id} has no file {name:?}")))?
+        }
+        None => {
+            let path = r.store.root().join(&id).join(&name);
+            tokio::fs::read(&path)
+                .await
+                .map_err(|_| ApiError::not_found(format!("run {id} has no file {name:?}")))?
+        }
+    };
     let file = CachedFile::new(bytes, ct);
     Ok(respond(&file, &headers, CacheTier::Disk))
 }

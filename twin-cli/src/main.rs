@@ -53,6 +53,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd::heritage::HeritageCmd,
     },
+    /// Run scenario runs from a PostgreSQL queue (what `twin serve --queue` queues), results
+    /// to object storage.
+    Worker(cmd::worker::WorkerArgs),
     /// API tokens of the twin's server, with roles: create (printed once), list, revoke.
     Token {
         #[command(subcommand)]
@@ -112,6 +115,7 @@ fn run() -> Result<()> {
         Cmd::Tiles { cmd } => cmd::tiles::run(cmd),
         Cmd::Heritage { cmd } => cmd::heritage::run(cmd),
         Cmd::Token { cmd } => cmd::token::run(cmd),
+        Cmd::Worker(a) => cmd::worker::run(a),
     }
 }
 

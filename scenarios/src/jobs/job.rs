@@ -334,6 +334,26 @@ impl Job {
         }
     }
 
+    /// A job for a run made by the queue ([`super::queue`]): `info` carries its id, name and
+    /// creation time; its folder under `<twin_dir>/runs` is made afresh (an earlier
+    /// attempt's partial outputs on this machine removed) with the inputs copied.
+    pub fn create_with_info(twin_dir: &Path, file: ScenarioFile, info: RunInfo) -> Result<Job> {
+        let store = RunStore::for_twin(twin_dir);
+        let (info, lock) = store.create_locked_with_id(info)?;
+        let dir = store.dir(&info.id)?;
+        let mut job = Job {
+            store,
+            file,
+            info,
+            lock,
+        };
+        let (top, inputs) = store_inputs(&dir, &job.file)?;
+        job.info.input_file = top;
+        job.info.inputs = inputs;
+        job.store.write(&job.info)?;
+        Ok(job)
+    }
+
     /// [`Job::create`] from a scenario file; the files it names may come from its own folder
     /// and the twin folder (the command line's rule).
     pub fn from_path(twin_dir: &Path, path: &Path) -> Result<Job> {

@@ -2,7 +2,9 @@
 //! `baseline` keys ([`ScenarioFile`]), runs stored under the twin ([`RunStore`]:
 //! `<twin>/runs/<run id>/` with `run.json`, the inputs, the results, `impacts.json` and
 //! `compare.json`), and the [`Job`] that runs one with progress and cancellation, its baseline
-//! first when that has no stored run with the same inputs.
+//! first when that has no stored run with the same inputs. Beyond one machine, runs wait in a
+//! PostgreSQL queue ([`queue`]) for `twin worker` processes ([`worker`]), their results in
+//! object storage ([`crate::objects`]).
 //!
 //! ```no_run
 //! use scenarios::jobs::{Job, JobOptions, RunStore};
@@ -20,13 +22,17 @@
 
 pub mod file;
 pub mod job;
+pub mod queue;
 pub mod results;
 pub mod store;
+pub mod worker;
 
 pub use file::{Model, ScenarioFile};
 pub use job::{
     compare_runs, read_compare, read_impacts, Job, JobHandle, JobOptions, JobProgress, ProgressFn,
     SharedSolverFactory, SolverChoice,
 };
+pub use queue::{Listener, Queue, QueueEvent};
 pub use results::{Compare, CompareBody, Impacts};
 pub use store::{RunInfo, RunLock, RunStore, Status};
+pub use worker::{run_worker, WorkerOptions};

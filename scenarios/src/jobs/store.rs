@@ -104,6 +104,13 @@ pub struct RunInfo {
     /// on `.lock` in the run folder, [`RunLock`]).
     #[serde(default)]
     pub owner_pid: Option<u32>,
+    /// Queued runs ([`super::queue`]): which attempt this is (1 for the first), and so the
+    /// object-storage folder of its results (`runs/<id>/a<attempt>/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// Queued runs: the worker that runs (or ran) it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 impl RunInfo {
@@ -130,6 +137,8 @@ impl RunInfo {
             error: None,
             inputs: Vec::new(),
             owner_pid: None,
+            attempt: None,
+            worker: None,
         }
     }
 }
@@ -247,19 +256,7 @@ impl RunStore {
     pub fn create_locked(&self, mut info: RunInfo) -> Result<(RunInfo, RunLock)> {
         std::fs::create_dir_all(&self.root).map_err(|e| ScenarioError::io(&self.root, e))?;
         for _ in 0..100 {
-            let now = next_millisecond();
-            let stamp = rfc3339(now).replace(['-', ':'], "").replace('.', "");
-            let nanos = now
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let salt = format!(
-                "{}:{nanos}:{}:{}",
-                info.input_hash,
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
-            let id = format!("{stamp}-{}", &sha256_hex(salt.as_bytes())[..8]);
+            let (id, created) = RunStore::new_id(&info.input_hash);
             let dir = self.root.join(&id);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
@@ -267,7 +264,7 @@ impl RunStore {
                         continue;
                     };
                     info.id = id;
-                    info.created = rfc3339(now);
+                    info.created = created;
                     info.status = Status::Queued;
                     info.owner_pid = Some(std::process::id());
                     self.write(&info)?;
@@ -281,6 +278,56 @@ impl RunStore {
             "run id",
             "no free id after 100 tries",
         ))
+    }
+
+    /// Makes the folder of a run whose id was given elsewhere (a run from the queue,
+    /// [`super::queue`]) and writes its `run.json` (status queued), holding its lock. A folder
+    /// left by an earlier attempt of the same run on this machine is removed first: a
+    /// requeued run's partial outputs never mix with the new attempt's.
+    pub fn create_locked_with_id(&self, mut info: RunInfo) -> Result<(RunInfo, RunLock)> {
+        std::fs::create_dir_all(&self.root).map_err(|e| ScenarioError::io(&self.root, e))?;
+        let dir = self.dir(&info.id)?;
+        if dir.exists() {
+            let Some(_old) = try_lock(&dir)? else {
+                return Err(ScenarioError::invalid(
+                    format!("run {}", info.id),
+                    "its folder is held by a running job of this machine",
+                ));
+            };
+            std::fs::remove_dir_all(&dir).map_err(|e| ScenarioError::io(&dir, e))?;
+        }
+        std::fs::create_dir(&dir).map_err(|e| ScenarioError::io(&dir, e))?;
+        let Some(lock) = try_lock(&dir)? else {
+            return Err(ScenarioError::invalid(
+                format!("run {}", info.id),
+                "its folder is held by another process",
+            ));
+        };
+        info.status = Status::Queued;
+        info.owner_pid = Some(std::process::id());
+        self.write(&info)?;
+        Ok((info, lock))
+    }
+
+    /// A new run id (the time to the millisecond and a short hash of `input_hash`, the clock
+    /// and a counter), as [`RunStore::create`] gives, with its creation time; for runs made
+    /// elsewhere than in a run folder (the queue).
+    pub fn new_id(input_hash: &str) -> (String, String) {
+        let now = next_millisecond();
+        let stamp = rfc3339(now).replace(['-', ':'], "").replace('.', "");
+        let nanos = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let salt = format!(
+            "{input_hash}:{nanos}:{}:{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        (
+            format!("{stamp}-{}", &sha256_hex(salt.as_bytes())[..8]),
+            rfc3339(now),
+        )
     }
 
     /// Writes `run.json` of `info.id` atomically (temporary file, flush, rename).

@@ -12,6 +12,7 @@ pub mod serve;
 pub mod tiles;
 pub mod token;
 pub mod traffic;
+pub mod worker;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};

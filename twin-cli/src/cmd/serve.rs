@@ -2,7 +2,7 @@
 //! [--run-time-limit-s S] [--private] [--allowed-host H]... [--cors-origin O]...
 //! [--header-timeout S] [--body-timeout S] [--max-connections N] [--tls-cert PEM --tls-key PEM]
 //! [--plain] [--point-colour C] [--web-dir DIR] [--mqtt HOST:PORT] [--mqtt-client-id ID]
-//! [--max-body-bytes N] [--retention-days D]`:
+//! [--max-body-bytes N] [--retention-days D] [--queue URL] [--objects URL] [--run-attempts N]`:
 //! the HTTP server (`tile-server`) over a twin, with the flood solver chosen here. Writes need a
 //! token made by `twin token create` (kept in the twin's store).
 
@@ -87,6 +87,18 @@ pub struct ServeArgs {
     /// then shares. Default: the one twin.toml names, else <twin>/twin.gpkg.
     #[arg(long)]
     store: Option<String>,
+    /// Queue scenario runs in PostgreSQL (postgres://user@host:port/db) for `twin worker`s
+    /// instead of running them here; any replica then answers for any run.
+    #[arg(long)]
+    queue: Option<String>,
+    /// Object storage for tiles and run results: a folder, file:///path or
+    /// s3://bucket?endpoint=http://host:port (AWS_* credentials; AWS_ALLOW_HTTP=true for plain
+    /// HTTP). Default: tiles under <twin>/cache, results under <twin>/objects with --queue.
+    #[arg(long)]
+    objects: Option<String>,
+    /// Attempts a queued run gets (a worker dying mid-run costs one).
+    #[arg(long, default_value_t = 3)]
+    run_attempts: u32,
 }
 
 /// Serves until Ctrl-C.
@@ -168,6 +180,9 @@ pub fn run(a: ServeArgs) -> Result<()> {
                 .then(|| std::time::Duration::from_secs(a.retention_days * 86_400)),
             push_streams: None,
         },
+        objects: a.objects.clone(),
+        run_queue: a.queue.clone(),
+        run_attempts: a.run_attempts.max(1),
         ..server::ServerConfig::default()
     };
     if !dir.store.exists() {
