@@ -91,9 +91,11 @@ impl Objects {
                     "region" => region = v,
                     "allow_http" => b = b.with_allow_http(v == "true"),
                     "virtual_hosted" => b = b.with_virtual_hosted_style_request(v == "true"),
-                    other => return Err(err(format!(
+                    other => {
+                        return Err(err(format!(
                         "unknown option {other:?} (endpoint, region, allow_http, virtual_hosted)"
-                    ))),
+                    )))
+                    }
                 }
             }
             let store = b

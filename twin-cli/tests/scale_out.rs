@@ -568,7 +568,13 @@ fn untimed(bytes: &[u8]) -> serde_json::Value {
     fn strip(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
-                for k in ["run", "solver_wall_s", "cell_updates_per_s", "output_dir", "seconds"] {
+                for k in [
+                    "run",
+                    "solver_wall_s",
+                    "cell_updates_per_s",
+                    "output_dir",
+                    "seconds",
+                ] {
                     m.remove(k);
                 }
                 m.values_mut().for_each(strip);
