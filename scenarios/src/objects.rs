@@ -60,14 +60,21 @@ fn query_pairs(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Installs rustls' ring crypto provider for the process, once; a provider already installed
+/// is kept. reqwest is built without a provider of its own (its `rustls-no-provider` feature,
+/// which cargo unifies for the whole build), so any `reqwest::Client` in the process (object
+/// storage over HTTPS here, the server's tests and examples) needs one installed first.
+/// Deprecated in rustls 0.23.48 for lacking post-quantum key exchange, which the aws-lc-rs
+/// provider (a cmake build) would bring.
+pub fn install_tls_provider() {
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Objects {
     /// Opens the store at `url` (see the module's documentation).
     pub fn open(url: &str) -> Result<Objects> {
-        // HTTPS endpoints: rustls with ring (reqwest is built without a provider of its own);
-        // a provider already installed by the process is kept. Deprecated in 0.23.48 for
-        // lacking post-quantum key exchange, which the aws-lc-rs provider (cmake) would bring.
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let err = |m: String| ScenarioError::Objects {
             store: url.split('?').next().unwrap_or(url).to_string(),
             key: String::new(),

@@ -24,6 +24,7 @@ use twin_core::{Crs, Twin};
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 async fn get(url: &str) -> Res<Vec<u8>> {
+    scenarios::objects::install_tls_provider();
     let r = reqwest::get(url).await?;
     if !r.status().is_success() {
         return Err(format!("{url}: {}", r.status()).into());

@@ -72,6 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (addr, serving) = rt.block_on(tile_server::bind(app, "127.0.0.1:0".parse()?))?;
     rt.spawn(serving);
     let store = LiveStore::open(&store_path)?;
+    scenarios::objects::install_tls_provider();
     let c = reqwest::Client::new();
     let base = format!("http://{addr}/v1.1");
     // One Thing with ten Datastreams.

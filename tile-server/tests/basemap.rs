@@ -17,7 +17,7 @@ async fn basemap_tiles_over_http() {
         |_| {},
         |cfg| cfg.disk_cache = cfg.twin_dir.as_ref().map(|d| d.join("cache").join("tiles")),
     );
-    let c = reqwest::Client::new();
+    let c = common::http();
     let url = |p: &str| format!("http://{addr}{p}");
 
     let r = c.get(url("/basemap/tilejson.json")).send().await.unwrap();

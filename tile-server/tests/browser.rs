@@ -933,7 +933,7 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
     let c = common::client_with(&editor);
     let get = |url: String| -> Value {
         rt.block_on(async {
-            let r = reqwest::get(&url).await.unwrap();
+            let r = common::http_get(&url).await.unwrap();
             assert_eq!(r.status().as_u16(), 200, "{url}");
             serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
         })
@@ -991,7 +991,7 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
                     .unwrap();
                 form = form.part("media", part);
             }
-            let r = reqwest::Client::new()
+            let r = common::http()
                 .post(format!("http://{addr}/open311/v2/requests.json"))
                 .multipart(form)
                 .send()
@@ -1222,7 +1222,7 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
     assert!(outcome.starts_with("REFUSED"), "{outcome}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let api: Value = rt.block_on(async {
-        let r = reqwest::Client::new()
+        let r = common::http()
             .post(format!("{base}/api/heritage/check"))
             .header("content-type", "application/json")
             .body(page["proposal"].to_string())

@@ -35,7 +35,9 @@ impl Fx {
 }
 
 async fn get_json(path: &str) -> (u16, Value) {
-    let r = reqwest::get(format!("{}{path}", fx().base)).await.unwrap();
+    let r = common::http_get(format!("{}{path}", fx().base))
+        .await
+        .unwrap();
     let s = r.status().as_u16();
     (
         s,
@@ -44,7 +46,7 @@ async fn get_json(path: &str) -> (u16, Value) {
 }
 
 async fn post_json(path: &str, body: String) -> (u16, Value) {
-    let r = reqwest::Client::new()
+    let r = common::http()
         .post(format!("{}{path}", fx().base))
         .header("content-type", "application/json")
         .body(body)
@@ -315,7 +317,7 @@ fn square(lon: f64, lat: f64, side: f64, height: f64) -> Value {
 }
 
 async fn post_raw(path: &str, body: String) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-    let r = reqwest::Client::new()
+    let r = common::http()
         .post(format!("{}{path}", fx().base))
         .header("content-type", "application/json")
         .body(body)

@@ -31,7 +31,7 @@ fn base() -> String {
 }
 
 async fn get(path: &str) -> (u16, String, Value) {
-    let r = reqwest::get(format!("{}{path}", base())).await.unwrap();
+    let r = common::http_get(format!("{}{path}", base())).await.unwrap();
     let status = r.status().as_u16();
     let ct = r
         .headers()
@@ -380,7 +380,7 @@ async fn private_server_needs_a_token_on_the_ogc_routes() {
         "/ogc/collections/buildings/items",
     ] {
         let url = format!("http://{addr}{path}");
-        let r = reqwest::get(&url).await.unwrap();
+        let r = common::http_get(&url).await.unwrap();
         assert_eq!(r.status().as_u16(), 401, "{path}");
         let r = common::client_with(&token).get(&url).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{path}");

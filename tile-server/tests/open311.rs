@@ -154,7 +154,7 @@ fn assert_no_contact(text: &str) {
 #[tokio::test]
 async fn shapes_services_and_no_contact_data_in_public() {
     let (base, dir) = serve("open311-shapes", "");
-    let c = reqwest::Client::new();
+    let c = common::http();
     let (s, _, v) = send(c.get(format!("{base}/open311/v2/services.json"))).await;
     assert_eq!(s, 200, "{v}");
     assert_shape("services", &v);
@@ -313,7 +313,7 @@ fn scan_data(jpeg: &[u8]) -> &[u8] {
 #[tokio::test]
 async fn photo_comes_back_without_exif() {
     let (base, dir) = serve("open311-photo", "");
-    let c = reqwest::Client::new();
+    let c = common::http();
     let photo = jpeg_with_gps();
     // The photo carries a GPS position, as a phone's would.
     let exif = exif::Reader::new()
@@ -408,7 +408,7 @@ async fn bad_input_is_named_and_the_server_keeps_serving() {
         "open311-bad",
         "max_photo_bytes = 100000\nper_minute = 600\nburst = 100",
     );
-    let c = reqwest::Client::new();
+    let c = common::http();
     let url = format!("{base}/open311/v2/requests.json");
     let with = |k: &str, v: &str| {
         let mut f = form("flooding", OUTSIDE[2], "x");
@@ -534,7 +534,7 @@ async fn bad_input_is_named_and_the_server_keeps_serving() {
 #[tokio::test]
 async fn moderation_needs_an_editor() {
     let (base, dir) = serve("open311-moderation", "");
-    let c = reqwest::Client::new();
+    let c = common::http();
     let id = post(&c, &base, &form("road-damage", OUTSIDE[0], "pothole")).await;
     let url = format!("{base}/open311/v2/requests/{id}.json");
     let body = r#"{"status": "closed", "status_notes": "Repaired on 28 October"}"#;
@@ -620,7 +620,7 @@ async fn moderation_needs_an_editor() {
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
     let (base, _) = serve("open311-rate", "per_minute = 2\nburst = 3");
-    let c = reqwest::Client::new();
+    let c = common::http();
     for at in &OUTSIDE[..3] {
         post(&c, &base, &form("rubbish", *at, "bags")).await;
     }
@@ -643,7 +643,7 @@ async fn rate_limit_answers_429_with_retry_after() {
 #[tokio::test]
 async fn report_in_the_citadel_is_flagged_for_heritage_staff() {
     let (base, dir) = serve("open311-heritage", "");
-    let c = reqwest::Client::new();
+    let c = common::http();
     let inside = post(
         &c,
         &base,
@@ -676,7 +676,7 @@ async fn report_in_the_citadel_is_flagged_for_heritage_staff() {
 #[tokio::test]
 async fn filters_return_exactly_the_expected_reports() {
     let (base, dir) = serve("open311-filters", "per_minute = 600\nburst = 100");
-    let c = reqwest::Client::new();
+    let c = common::http();
     let a = post(&c, &base, &form("flooding", OUTSIDE[0], "a")).await;
     let b = post(&c, &base, &form("rubbish", OUTSIDE[1], "b")).await;
     // Times are whole seconds: the next reports are filed in a later second.
@@ -813,7 +813,7 @@ async fn acknowledged_reports_survive_kill_9() {
     for (t, at) in OUTSIDE.into_iter().enumerate() {
         let (base, acked) = (base.clone(), acked.clone());
         tasks.push(tokio::spawn(async move {
-            let c = reqwest::Client::new();
+            let c = common::http();
             for i in 0.. {
                 let fields = form("flooding", at, &format!("client {t} report {i}"));
                 let r = c

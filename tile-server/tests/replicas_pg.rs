@@ -52,7 +52,7 @@ fn two_replicas_share_the_store_and_its_tokens() {
     let status = |c: &reqwest::Client, url: &str| {
         rt.block_on(async { c.get(url).send().await.unwrap().status().as_u16() })
     };
-    let anon = reqwest::Client::new();
+    let anon = common::http();
     let c = common::client_with(&viewer.token);
     for addr in [a, b] {
         let url = format!("http://{addr}/api/layers");

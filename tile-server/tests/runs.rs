@@ -27,7 +27,7 @@ async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
 
 /// Read a server-sent event stream to its end: (event, data) pairs.
 async fn events(base: &str, id: &str) -> Vec<(String, Value)> {
-    let mut r = reqwest::get(format!("{base}/api/runs/{id}/events"))
+    let mut r = common::http_get(format!("{base}/api/runs/{id}/events"))
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
@@ -214,7 +214,7 @@ async fn runs_over_http() {
     assert_eq!(loc, format!("/api/runs/{id}"));
     // The server keeps answering while the run goes, and says which generation of the twin
     // it serves (the sample's twin.toml records no import: 0).
-    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let health = common::http_get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     let health: Value = serde_json::from_slice(&health.bytes().await.unwrap()).unwrap();
     assert_eq!(health["generation"], 0, "{health}");
@@ -492,7 +492,7 @@ async fn runs_over_http() {
     let (s, v) = send(c.delete(format!("{base}/api/runs/{id}"))).await;
     assert_eq!(s, 409, "{v}");
     assert_eq!(
-        reqwest::get(format!("{base}/healthz"))
+        common::http_get(format!("{base}/healthz"))
             .await
             .unwrap()
             .status(),

@@ -27,7 +27,7 @@ fn serve_default(name: &str) -> SocketAddr {
 #[tokio::test]
 async fn writes_need_a_token() {
     let base = format!("http://{}", serve_default("security-writes"));
-    let c = reqwest::Client::new();
+    let c = common::http();
     for req in [
         c.post(format!("{base}/api/runs"))
             .header(header::CONTENT_TYPE, "application/json")
@@ -54,7 +54,7 @@ async fn writes_need_a_token() {
 #[tokio::test]
 async fn write_routes_get_cors_only_for_configured_origins() {
     let base = format!("http://{}", serve_default("security-cors"));
-    let c = reqwest::Client::new();
+    let c = common::http();
     let evil = "http://evil.example";
     let (_, h, _) = send(
         c.post(format!("{base}/api/runs"))
@@ -90,7 +90,7 @@ async fn write_routes_get_cors_only_for_configured_origins() {
 #[tokio::test]
 async fn a_foreign_host_is_refused() {
     let addr = serve_default("security-host");
-    let c = reqwest::Client::new();
+    let c = common::http();
     let url = format!("http://{addr}/api/layers");
     let (s, _, v) = send(c.get(&url).header(header::HOST, "evil.example")).await;
     assert_eq!(s, 421, "{v}");
@@ -219,7 +219,7 @@ async fn a_private_server_needs_a_token_to_read() {
     let (addr, dir, _) =
         common::serve_sample_with_config("security-private", |_| {}, |c| c.private = true);
     let base = format!("http://{addr}");
-    let anon = reqwest::Client::new();
+    let anon = common::http();
     for path in [
         "/api/layers",
         "/tiles/tileset.json",
@@ -264,7 +264,7 @@ async fn configured_origins_and_hosts() {
         },
     );
     let base = format!("http://{addr}");
-    let c = reqwest::Client::new();
+    let c = common::http();
     let (s, h, _) = send(
         c.request(reqwest::Method::OPTIONS, format!("{base}/api/runs"))
             .header(header::ORIGIN, "https://maps.hue.example")
@@ -456,7 +456,7 @@ async fn serves_https_with_a_certificate() {
     assert!(text.contains("\"status\":\"ok\""), "{text}");
 
     // Plain HTTP on the TLS port: no HTTP answer.
-    let plain = reqwest::get(format!("http://{addr}/healthz")).await;
+    let plain = common::http_get(format!("http://{addr}/healthz")).await;
     assert!(plain.is_err(), "{plain:?}");
 
     // A key that does not parse: an error before anything is served.

@@ -80,7 +80,7 @@ fn fx() -> &'static Fixture {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().build().unwrap()
+    common::http_builder().build().unwrap()
 }
 
 async fn get(path: &str) -> reqwest::Response {

@@ -131,7 +131,7 @@ fn frost_client_creates_posts_and_filters() {
 
     // The sensors layer: every sensor is a Thing with its Location and a Datastream.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let c = reqwest::Client::new();
+    let c = common::http();
     let get = |url: String| {
         let c = c.clone();
         rt.block_on(async move {
@@ -240,7 +240,7 @@ fn wait_subscribed(broker_dir: &Path, client_id: &str) {
 
 fn http_json(rt: &tokio::runtime::Runtime, url: &str) -> Value {
     rt.block_on(async {
-        let r = reqwest::get(url).await.unwrap();
+        let r = common::http_get(url).await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{url}");
         serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
     })
@@ -325,7 +325,7 @@ fn mqtt_ingest_and_publish_through_mosquitto() {
     assert!(publ.wait().unwrap().success());
     // And one over HTTP: also published on MQTT, and sent to server-sent-event clients.
     let sse = rt.block_on(async {
-        let r = reqwest::get(format!("http://{addr}/api/live/events"))
+        let r = common::http_get(format!("http://{addr}/api/live/events"))
             .await
             .unwrap();
         assert_eq!(r.headers()["content-type"], "text/event-stream");
@@ -724,7 +724,7 @@ fn series_aggregates_and_range_queries() {
         "from=2025-10-27T00:00:00Z&to=2025-10-28T00:00:00Z&interval=0.1",
     ] {
         let s = rt.block_on(async {
-            reqwest::get(format!("http://{addr}/v1.1/Datastreams({ds})/Series?{q}"))
+            common::http_get(format!("http://{addr}/v1.1/Datastreams({ds})/Series?{q}"))
                 .await
                 .unwrap()
                 .status()
@@ -833,7 +833,7 @@ fn alarm_starts_one_nowcast_equal_to_a_manual_run() {
     wait_done(&manual_id);
     let file = |id: &str| {
         rt.block_on(async {
-            let r = reqwest::get(format!("http://{addr}/api/runs/{id}/files/max_depth.tif"))
+            let r = common::http_get(format!("http://{addr}/api/runs/{id}/files/max_depth.tif"))
                 .await
                 .unwrap();
             assert_eq!(r.status().as_u16(), 200);
@@ -982,7 +982,7 @@ fn live_push_stream_carries_observations_alarms_nowcasts_and_reports() {
         .unwrap();
     wait_subscribed(&root, "huetwin-push-test");
     let mut sse = rt.block_on(async {
-        let r = reqwest::get(format!("http://{addr}/api/live/events"))
+        let r = common::http_get(format!("http://{addr}/api/live/events"))
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
@@ -991,7 +991,7 @@ fn live_push_stream_carries_observations_alarms_nowcasts_and_reports() {
     });
     // One stream is the limit here: a second is refused while the first is open.
     let second = rt.block_on(async {
-        reqwest::get(format!("http://{addr}/api/live/events"))
+        common::http_get(format!("http://{addr}/api/live/events"))
             .await
             .unwrap()
             .status()
@@ -1091,7 +1091,7 @@ fn live_push_stream_carries_observations_alarms_nowcasts_and_reports() {
         ("first_name", "Lan"),
     ];
     let created: Value = rt.block_on(async {
-        let r = reqwest::Client::new()
+        let r = common::http()
             .post(format!("http://{addr}/open311/v2/requests.json"))
             .form(&fields)
             .send()

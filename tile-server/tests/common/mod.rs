@@ -114,8 +114,22 @@ pub fn client_with(token: &str) -> reqwest::Client {
         reqwest::header::AUTHORIZATION,
         format!("Bearer {token}").parse().unwrap(),
     );
+    http_builder().default_headers(h).build().unwrap()
+}
+
+/// An HTTP client for the tests, after installing the TLS provider reqwest needs in this build
+/// (`scenarios::objects::install_tls_provider`).
+pub fn http() -> reqwest::Client {
+    http_builder().build().expect("an HTTP client")
+}
+
+/// [`http`]'s builder, to set timeouts or redirects.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    scenarios::objects::install_tls_provider();
     reqwest::Client::builder()
-        .default_headers(h)
-        .build()
-        .unwrap()
+}
+
+/// `GET url` with a client from [`http`] (in place of `reqwest::get`).
+pub async fn http_get<U: reqwest::IntoUrl>(url: U) -> reqwest::Result<reqwest::Response> {
+    http().get(url).send().await
 }
