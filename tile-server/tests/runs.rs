@@ -57,11 +57,15 @@ async fn events(base: &str, id: &str) -> Vec<(String, Value)> {
     out
 }
 
-/// The result column of a building glb's feature table: feature id → max_flood_depth.
+/// The result column of a building glb's feature table: feature id → max_flood_depth. Empty
+/// for a block tile (class `block`: the merged blocks of the opening view carry no results).
 fn tile_depths(glb: &Glb) -> HashMap<String, f32> {
     let tables = glb.json["extensions"]["EXT_structural_metadata"]["propertyTables"]
         .as_array()
         .unwrap();
+    if tables[0]["class"] == "block" {
+        return HashMap::new();
+    }
     let column = |class: &str, prop: &str| -> Vec<u8> {
         let t = tables.iter().find(|t| t["class"] == class).unwrap();
         let view =

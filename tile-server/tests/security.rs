@@ -178,7 +178,12 @@ async fn roles_decide_who_may_write() {
     };
     for bad in [
         "ht_nope".to_string(),
-        format!("{}0", &planner[..planner.len() - 1]),
+        // the planner's token with its last hex digit changed (to another digit, always)
+        format!(
+            "{}{}",
+            &planner[..planner.len() - 1],
+            if planner.ends_with('0') { '1' } else { '0' }
+        ),
         "Basic".to_string(),
     ] {
         let (s, h, v) = send(post(&common::client_with(&bad))).await;

@@ -300,9 +300,9 @@ fn pictures_picking_and_frames_on_the_gpu() {
     // 2. Picking: a ray through the centre of a picture looking at a building's roof picks it.
     let s = scene();
     for name in [
-        "Bệnh viện Trung ương Huế",
-        "Chợ Đông Ba",
-        "Khách sạn Sài Gòn Morin",
+        "Khách sạn Indochine Palace",
+        "Chợ An Cựu",
+        "Silk Path Grand Hue Hotel",
     ] {
         let k = named(&s, name);
         let id = s.buildings[k].id.as_str();
@@ -415,7 +415,7 @@ fn check_panel() {
         assert_eq!(c.attributes, want, "the panel shows the picked attributes");
         (c, pic)
     };
-    let (c, pic) = pick_named(&mut h, "Chợ Đông Ba");
+    let (c, pic) = pick_named(&mut h, "Chợ An Cựu");
     let times = scene().flood.unwrap().times;
     let t = c.time.clone().expect("the run's time");
     assert_eq!((t.count, times[t.index]), (times.len(), 1800.0));
@@ -489,7 +489,7 @@ fn check_panel() {
         );
     }
     // Another building: the title, buttons and slider stay, the table changes.
-    let (c2, pic2) = pick_named(&mut h, "Khách sạn Sài Gòn Morin");
+    let (c2, pic2) = pick_named(&mut h, "Midtown Hue Hotel");
     assert_ne!(c2.attributes, c.attributes);
     let shown2 = region(&pic2);
     let top = l.table_top as u32;
