@@ -1104,7 +1104,7 @@ fn queued_events(
 ) -> Sse<KeepAliveStream<EventStream>> {
     enum S {
         First(
-            RunInfo,
+            Box<RunInfo>,
             tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>,
         ),
         Live(tokio::sync::broadcast::Receiver<scenarios::jobs::QueueEvent>),
@@ -1115,7 +1115,7 @@ fn queued_events(
     let start = if info.status.is_final() {
         S::End
     } else {
-        S::First(info, rx)
+        S::First(Box::new(info), rx)
     };
     let to_run_event = |e: scenarios::jobs::QueueEvent| RunEvent {
         run_id: e.run_id,
