@@ -39,7 +39,7 @@ enum Cmd {
         cmd: cmd::scenario::ScenarioCmd,
     },
     /// Serve a twin over HTTP: the web viewer, 3D Tiles generated on demand, the JSON API.
-    Serve(cmd::serve::ServeArgs),
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Draw the twin with a flood and/or traffic result to a PNG (headless wgpu).
     Render(cmd::render::RenderArgs),
     /// OGC 3D Tiles 1.1 from the twin.
@@ -110,7 +110,7 @@ fn run() -> Result<()> {
         Cmd::Flood(a) => cmd::flood::run(a),
         Cmd::Traffic(a) => cmd::traffic::run(a),
         Cmd::Scenario { cmd } => cmd::scenario::scenario(cmd),
-        Cmd::Serve(a) => cmd::serve::run(a),
+        Cmd::Serve(a) => cmd::serve::run(*a),
         Cmd::Render(a) => cmd::render::render(&a),
         Cmd::Tiles { cmd } => cmd::tiles::run(cmd),
         Cmd::Heritage { cmd } => cmd::heritage::run(cmd),

@@ -261,10 +261,9 @@ fn two_replicas_two_workers_one_killed() {
     {
         let mut l = Listener::connect(&pg.url).unwrap();
         let notes = notes.clone();
-        std::thread::spawn(move || loop {
-            match l.next_events(Duration::from_millis(200)) {
-                Ok(evs) => notes.lock().unwrap().extend(evs),
-                Err(_) => break,
+        std::thread::spawn(move || {
+            while let Ok(evs) = l.next_events(Duration::from_millis(200)) {
+                notes.lock().unwrap().extend(evs);
             }
         });
     }
