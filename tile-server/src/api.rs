@@ -321,6 +321,10 @@ pub struct LayerList {
     /// The citizen reports' Open311 endpoint (`/open311/v2/`), when the server takes reports
     /// (it does when it serves a twin folder); the viewer shows the reports layer only then.
     pub reports: Option<String>,
+    /// The SensorThings API's root (`/v1.1`), when the server keeps live data (a twin folder or
+    /// a live store); the viewer shows the sensors layer only then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensors: Option<String>,
     /// The data's credit from `twin.toml`'s `attribution` (e.g. `© OpenStreetMap
     /// contributors`), when the server serves a twin folder that names one; the viewer shows it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -359,6 +363,7 @@ pub fn layer_list(
         tileset: (!tile_layers.is_empty()).then(|| "/tiles/tileset.json".to_string()),
         layers,
         reports: reports.then(|| "/open311/v2/".to_string()),
+        sensors: None,
         attribution: None,
     })
 }

@@ -577,7 +577,6 @@ pub fn app(
         }
         None => None,
     };
-    let layers = Arc::new(layers);
     let started = std::time::Instant::now();
     let features = Arc::new(features::FeatureText::build(&twin)?);
     tracing::info!(
@@ -629,6 +628,8 @@ pub fn app(
         if cfg.tls.is_some() { "https" } else { "http" },
         hub.clone(),
     )?;
+    layers.sensors = live.as_ref().map(|_| "/v1.1".to_string());
+    let layers = Arc::new(layers);
     let crs = twin.crs.clone();
     let twin_dir = cfg
         .twin_dir

@@ -324,6 +324,7 @@
   }
 
   async function start(info) {
+    if (!info.sensors) return; // no SensorThings API on this server (/api/layers says so)
     let things;
     try {
       things = await loadThings();
