@@ -62,23 +62,30 @@ fn node_script(script: &str, args: &[String], limit: Duration) -> (Value, bool, 
         .stderr(Stdio::inherit())
         .spawn()
         .expect("node");
+    // Drain stdout while the script runs: its result line (over 100 kB for a traffic run on the
+    // OSM twin) fills the 64 kB pipe, and a script blocked on a full pipe never exits.
+    let mut pipe = child.stdout.take().expect("node's stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut pipe, &mut buf).map(|_| buf)
+    });
     let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
         if start.elapsed() > limit {
             let _ = child.kill();
             panic!("the browser test ran over {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    };
+    let stdout =
+        String::from_utf8_lossy(&reader.join().unwrap().expect("node's stdout")).to_string();
     let last = stdout.lines().last().unwrap_or_default();
     let r: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     eprintln!("browser result: {r:#}");
-    (r, output.status.success(), stdout)
+    (r, status.success(), stdout)
 }
 
 /// No page error, failed tile or failed request (nothing left the loopback server).
