@@ -4,62 +4,8 @@
 use scenarios::jobs::queue::{Queue, QueueEvent};
 use scenarios::jobs::{Listener, Model, RunInfo, Status};
 use scenarios::objects::Objects;
-use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Pg {
-    dir: String,
-    url: String,
-}
-
-impl Pg {
-    fn start() -> Pg {
-        let out = Command::new("bash")
-            .current_dir(repo())
-            .args([
-                "-c",
-                "source scripts/pg.sh && PG_KEEP=1 pg_start && echo \"$PGDIR $PG_URL\"",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pg_start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let (dir, url) = line.rsplit_once(' ').unwrap();
-        Pg {
-            dir: dir.trim().into(),
-            url: url.into(),
-        }
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .current_dir(repo())
-            .env("PGDIR", &self.dir)
-            .args(["-c", "source scripts/pg.sh && pg_stop"])
-            .status();
-    }
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use testkit::services::{Moto, Pg};
 
 fn info(name: &str) -> RunInfo {
     RunInfo::queued(name, Model::Flood, &format!("{name}.toml"), "hash")
@@ -197,44 +143,8 @@ fn queue_claims_fences_requeues() {
 /// put/get/list/put_dir/get_dir/delete against moto's S3 server, as against a folder.
 #[test]
 fn objects_on_moto_s3() {
-    let out = Command::new(repo().join("scripts/s3_venv.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bin = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let port = (21000..32000u16)
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .unwrap();
-    let _moto = Proc(
-        Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let addr = format!("127.0.0.1:{port}");
-    let put_bucket = || -> Option<String> {
-        let mut t = std::net::TcpStream::connect(&addr).ok()?;
-        t.write_all(b"PUT /runs-test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .ok()?;
-        let mut s = String::new();
-        t.read_to_string(&mut s).ok()?;
-        Some(s)
-    };
-    let t = Instant::now();
-    loop {
-        if let Some(s) = put_bucket() {
-            assert!(s.starts_with("HTTP/1.1 200"), "{s}");
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "moto did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let moto = Moto::start("runs-test");
+    let addr = &moto.addr;
     for (k, v) in [
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),

@@ -7,6 +7,8 @@
 //! lon/lat/height with PROJ, the paths of the repository and the shared data, small twins, and
 //! a runner for the project's binaries.
 
+pub mod services;
+
 use geo_types::{LineString, MultiPolygon, Polygon};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

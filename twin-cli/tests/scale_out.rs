@@ -15,72 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A child process killed (SIGKILL) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The throwaway PostgreSQL cluster of scripts/pg.sh, stopped when dropped.
-struct Pg {
-    dir: String,
-    url: String,
-}
-
-impl Pg {
-    fn start() -> Pg {
-        let out = Command::new("bash")
-            .current_dir(common::repo())
-            .args([
-                "-c",
-                "source scripts/pg.sh && PG_KEEP=1 pg_start && echo \"$PGDIR $PG_URL\"",
-            ])
-            .output()
-            .expect("bash");
-        assert!(
-            out.status.success(),
-            "scripts/pg.sh pg_start: {}",
-            common::text(&out)
-        );
-        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let (dir, url) = line.rsplit_once(' ').expect("PGDIR PG_URL");
-        Pg {
-            dir: dir.trim().to_string(),
-            url: url.to_string(),
-        }
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .current_dir(common::repo())
-            .env("PGDIR", &self.dir)
-            .args(["-c", "source scripts/pg.sh && pg_stop"])
-            .status();
-    }
-}
-
-/// A free loopback port below 32768 (outgoing connections draw from above).
-fn free_port() -> u16 {
-    for p in (20000..32000u16)
-        .step_by(7)
-        .skip((std::process::id() % 1000) as usize)
-    {
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port");
-}
+use testkit::services::{free_port, Moto, Pg, Proc};
 
 /// One HTTP/1.1 request over a fresh connection: status and body.
 fn http(
@@ -205,24 +143,8 @@ fn two_replicas_two_workers_one_killed() {
     let tmp = tempfile::tempdir().unwrap();
     let pg = Pg::start();
     // moto's S3 server, in memory, plain HTTP, path-style.
-    let moto = Command::new(common::repo().join("scripts/s3_venv.sh"))
-        .output()
-        .unwrap();
-    assert!(moto.status.success(), "s3_venv.sh: {}", common::text(&moto));
-    let moto_bin = String::from_utf8_lossy(&moto.stdout).trim().to_string();
-    let s3_port = free_port();
-    let _moto = Proc(
-        Command::new(&moto_bin)
-            .args(["-H", "127.0.0.1", "-p", &s3_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let s3 = format!("127.0.0.1:{s3_port}");
-    wait_http(&s3, "/", "moto_server");
-    let (st, _) = http(&s3, "PUT", "/huetwin", "", b"").unwrap();
-    assert_eq!(st, 200, "creating the bucket");
+    let moto = Moto::start("huetwin");
+    let s3 = &moto.addr;
     let objects_url = format!("s3://huetwin?endpoint=http://{s3}");
     let aws = [
         ("AWS_ACCESS_KEY_ID", "test"),
