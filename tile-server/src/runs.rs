@@ -168,6 +168,33 @@ pub struct RunStarted {
     pub solver: Option<&'static str>,
 }
 
+/// 202 Accepted for a new run: its `Location`, and [`RunStarted`] with its events stream.
+fn accepted(info: RunInfo, solver: Option<&'static str>) -> Response {
+    let id = info.id.clone();
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/runs/{id}"))],
+        Json(RunStarted {
+            run: info,
+            events: format!("/api/runs/{id}/events"),
+            solver,
+        }),
+    )
+        .into_response()
+}
+
+/// 202 Accepted for a cancellation asked of run `id`.
+fn cancelling(id: String) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(Cancelling {
+            run: id,
+            cancelling: true,
+        }),
+    )
+        .into_response()
+}
+
 /// `GET /api/runs`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunList {
@@ -738,17 +765,7 @@ pub async fn post_run(
     .await?
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let info = r.start(job, twin, slot);
-    let id = info.id.clone();
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, format!("/api/runs/{id}"))],
-        Json(RunStarted {
-            run: info,
-            events: format!("/api/runs/{id}/events"),
-            solver: Some(r.solver.name),
-        }),
-    )
-        .into_response())
+    Ok(accepted(info, Some(r.solver.name)))
 }
 
 /// `POST /api/runs` on a server whose runs are queued: the scenario checked here, queued for
@@ -787,17 +804,7 @@ async fn post_queued(r: Arc<Runs>, ct: &str, text: String) -> Result<Response, A
         r2.submit(&file, &name)
     })
     .await??;
-    let id = info.id.clone();
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, format!("/api/runs/{id}"))],
-        Json(RunStarted {
-            run: info,
-            events: format!("/api/runs/{id}/events"),
-            solver: None,
-        }),
-    )
-        .into_response())
+    Ok(accepted(info, None))
 }
 
 /// `GET /api/runs`: every stored run, newest first (none on a server that runs no scenarios).
@@ -894,17 +901,7 @@ pub async fn rerun(
             r2.submit(&file, &name)
         })
         .await??;
-        let new = info.id.clone();
-        return Ok((
-            StatusCode::ACCEPTED,
-            [(header::LOCATION, format!("/api/runs/{new}"))],
-            Json(RunStarted {
-                run: info,
-                events: format!("/api/runs/{new}/events"),
-                solver: None,
-            }),
-        )
-            .into_response());
+        return Ok(accepted(info, None));
     }
     let slot = r.reserve()?;
     let twin_dir = r.twin_dir.clone();
@@ -912,17 +909,7 @@ pub async fn rerun(
         .await?
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let info = r.start(job, state.twin.clone(), slot);
-    let new = info.id.clone();
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, format!("/api/runs/{new}"))],
-        Json(RunStarted {
-            run: info,
-            events: format!("/api/runs/{new}/events"),
-            solver: None,
-        }),
-    )
-        .into_response())
+    Ok(accepted(info, None))
 }
 
 /// `GET /api/runs/<a>/compare/<b>`: run `b` against run `a` (two done runs of one model), from
@@ -993,27 +980,13 @@ pub async fn cancel_run(
         }
         let id2 = id.clone();
         q.with(move |queue| queue.cancel(&id2))?;
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(Cancelling {
-                run: id,
-                cancelling: true,
-            }),
-        )
-            .into_response());
+        return Ok(cancelling(id));
     }
     let active = r.active.lock().unwrap_or_else(|e| e.into_inner());
     match active.get(&id) {
         Some(a) => {
             a.cancel.store(true, Ordering::Relaxed);
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(Cancelling {
-                    run: id,
-                    cancelling: true,
-                }),
-            )
-                .into_response())
+            Ok(cancelling(id))
         }
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
