@@ -17,6 +17,7 @@
 // viewer shows the run) look down at --look, wait for the tiles and report every loaded
 // building's and monument's depth and colour, with a screenshot.
 import { launchChromium } from "./chromium.mjs";
+import { sampleAt, settle as settleView, watch } from "./page.mjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -57,34 +58,7 @@ const result = { errors: [], failedTiles: [], failedRequests: [], tileResponses:
 const browser = await launchChromium();
 
 async function settle(page, what, timeout = 180_000) {
-  const t0 = Date.now();
-  // Count frames from now on: a settle right after a change (a layer hidden) must see the change
-  // drawn, not the frame from before it (a flag left over from the previous settle let one return
-  // at once and screenshot the old frame, in a loaded CI run).
-  await page.evaluate(() => {
-    const h = window.huetwin;
-    h._settledOnce = false;
-    h._frames = 0;
-    if (!h._frameCounter) {
-      h._frameCounter = () => h._frames++;
-      h.viewer.scene.postRender.addEventListener(h._frameCounter);
-    }
-  });
-  // Two consecutive settled checks a render apart, so a tile request started by the last frame
-  // counts, and at least two frames drawn since the start.
-  await page.waitForFunction(
-    () => {
-      const h = window.huetwin;
-      h.viewer.scene.requestRender();
-      const ok = h.settled() && h._frames >= 2;
-      const prev = h._settledOnce;
-      h._settledOnce = ok;
-      return ok && prev;
-    },
-    null,
-    { timeout, polling: 500 }
-  );
-  result[`${what}_settle_ms`] = Date.now() - t0;
+  result[`${what}_settle_ms`] = await settleView(page, timeout);
 }
 
 // Pixel statistics of PNG screenshots, decoded by the page itself (no image library needed).
@@ -137,32 +111,6 @@ async function pixelStats(page, pngA, pngB) {
   );
 }
 
-// Where WGS84 points (on the ellipsoid) fall on screen, and the pixels of a 7 x 7 window of a
-// screenshot around each (null when off screen).
-async function sampleAt(page, png, points) {
-  const at = await page.evaluate((pts) => pts.map(([lon, lat]) => {
-    const w = Cesium.SceneTransforms.worldToWindowCoordinates(window.huetwin.viewer.scene, Cesium.Cartesian3.fromDegrees(lon, lat, 0));
-    return w ? [Math.round(w.x), Math.round(w.y)] : null;
-  }), points);
-  return page.evaluate(async ([b64, at]) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = document.createElement("canvas");
-    c.width = img.width;
-    c.height = img.height;
-    const ctx = c.getContext("2d");
-    ctx.drawImage(img, 0, 0);
-    return at.map((p) => {
-      if (!p || p[0] < 3 || p[1] < 3 || p[0] > img.width - 4 || p[1] > img.height - 4) return { at: p, pixels: null };
-      const d = ctx.getImageData(p[0] - 3, p[1] - 3, 7, 7).data;
-      const px = [];
-      for (let i = 0; i < d.length; i += 4) px.push([d[i], d[i + 1], d[i + 2]]);
-      return { at: p, pixels: px };
-    });
-  }, [png.toString("base64"), at]);
-}
-
 // Share of a screenshot's pixels that are water-blue (blue over red by 25 and over green).
 async function blueShare(page, png) {
   return page.evaluate(async (b64) => {
@@ -189,30 +137,13 @@ async function blueShare(page, png) {
 
 try {
   const page = await browser.newPage({ viewport: { width: W, height: H } });
-  page.on("pageerror", (e) => result.errors.push(`pageerror: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error") result.errors.push(`console: ${m.text()}`);
-  });
-  page.on("requestfailed", (r) => {
-    // The viewer closes a run's event stream itself once the run has ended.
-    if (r.url().endsWith("/events") && r.failure()?.errorText === "net::ERR_ABORTED") return;
-    result.failedRequests.push({ url: r.url(), error: r.failure()?.errorText });
-  });
-  page.on("response", (r) => {
+  await watch(page, base, result, (r) => {
     if (r.url().includes("/tiles/")) result.tileResponses++;
     // The twin's own basemap is the default imagery; Cesium's Natural Earth II is never fetched.
     if (/\/basemap\/\d+\/\d+\/\d+\.png/.test(r.url()) && r.status() === 200) result.basemapTiles++;
     if (r.url().includes("NaturalEarthII")) result.naturalEarth++;
     // Implicit tilesets: subtree files (binary availability) before their tiles.
     if (r.url().includes("/tiles/") && new URL(r.url()).pathname.endsWith(".subtree")) result.subtreeResponses++;
-    if (r.status() >= 400) result.failedRequests.push({ url: r.url(), status: r.status() });
-  });
-  // Nothing may leave the loopback server.
-  await page.route("**/*", (route) => {
-    const u = new URL(route.request().url());
-    if (u.origin === new URL(base).origin || u.protocol === "data:" || u.protocol === "blob:") return route.continue();
-    result.failedRequests.push({ url: u.href, blocked: true });
-    return route.abort();
   });
 
   await page.goto(base, { waitUntil: "load" });
@@ -331,30 +262,7 @@ try {
     // A traffic run: its roads by class, and the colour on screen where --probe points fall.
     result.traffic = await page.evaluate(() => window.huetwin.trafficStats);
     result.trafficLegend = await page.evaluate(() => document.querySelector("#traffic-legend").textContent);
-    if (probes.length) {
-      const at = await page.evaluate((pts) => pts.map(([lon, lat]) => {
-        const w = Cesium.SceneTransforms.worldToWindowCoordinates(window.huetwin.viewer.scene, Cesium.Cartesian3.fromDegrees(lon, lat, 0));
-        return w ? [Math.round(w.x), Math.round(w.y)] : null;
-      }), probes);
-      result.probes = await page.evaluate(async ([b64, at]) => {
-        const img = new Image();
-        img.src = `data:image/png;base64,${b64}`;
-        await img.decode();
-        const c = document.createElement("canvas");
-        c.width = img.width;
-        c.height = img.height;
-        const ctx = c.getContext("2d");
-        ctx.drawImage(img, 0, 0);
-        return at.map((p) => {
-          if (!p) return null;
-          // The pixels of a 7 x 7 window around the point (a road is a few pixels wide).
-          const d = ctx.getImageData(p[0] - 3, p[1] - 3, 7, 7).data;
-          const px = [];
-          for (let i = 0; i < d.length; i += 4) px.push([d[i], d[i + 1], d[i + 2]]);
-          return { at: p, pixels: px };
-        });
-      }, [runShot.toString("base64"), at]);
-    }
+    if (probes.length) result.probes = await sampleAt(page, runShot, probes);
     result.depths = await page.evaluate(() => window.huetwin.featureDepths());
     result.depthPalette = await page.evaluate(() => [-1, 0, 0.1, 0.4, 0.7, 2].map((d) => [d, window.huetwin.depthColour(d)]));
   }

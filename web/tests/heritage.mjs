@@ -10,6 +10,7 @@
 // screen (a double-click on the last closes it) with its height typed in, press Check, read the
 // verdict from the page; the same for the permitted one; screenshots of each.
 import { launchChromium } from "./chromium.mjs";
+import { watch } from "./page.mjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -30,15 +31,7 @@ const result = { errors: [], failedRequests: [] };
 const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: W, height: H } });
-  page.on("pageerror", (e) => result.errors.push(String(e)));
-  page.on("console", (m) => {
-    // Chromium asks for /favicon.ico by itself (the server has none).
-    if (m.type() === "error" && !String(m.location().url).endsWith("/favicon.ico")) result.errors.push(m.text());
-  });
-  page.on("requestfailed", (r) => result.failedRequests.push(`${r.url()}: ${r.failure() && r.failure().errorText}`));
-  page.on("response", (r) => {
-    if (r.status() >= 400) result.failedRequests.push(`${r.url()}: ${r.status()}`);
-  });
+  await watch(page, base, result);
   await page.goto(base + "/", { waitUntil: "load" });
   await page.waitForFunction(() => window.huetwin && (window.huetwin.error || (window.huetwin.heritage && (window.huetwin.heritage.ready || window.huetwin.heritage.error))), null, { timeout: 180_000 });
   const err = await page.evaluate(() => window.huetwin.error || window.huetwin.heritage.error);

@@ -4,7 +4,11 @@
 
 // Record page errors, console errors, failed requests and responses >= 400 in `result`
 // (`errors`, `failedRequests`), and refuse every request that would leave the server at `base`.
-export async function watch(page, base, result) {
+// `onResponse`, when given, sees every response too (to count tiles, say). Actions without a
+// timeout of their own (screenshots, clicks) get 120 s: a SwiftShader screenshot on a loaded
+// 2-core machine took over Playwright's default 30 s.
+export async function watch(page, base, result, onResponse = null) {
+  page.setDefaultTimeout(120_000);
   page.on("pageerror", (e) => result.errors.push(`pageerror: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error") result.errors.push(`console: ${m.text()}`);
@@ -15,6 +19,7 @@ export async function watch(page, base, result) {
     result.failedRequests.push({ url: r.url(), error: r.failure()?.errorText });
   });
   page.on("response", (r) => {
+    if (onResponse) onResponse(r);
     if (r.status() >= 400) result.failedRequests.push({ url: r.url(), status: r.status() });
   });
   await page.route("**/*", (route) => {
@@ -25,8 +30,12 @@ export async function watch(page, base, result) {
   });
 }
 
-// Wait until the viewer has settled twice in a row, with at least two frames drawn since.
+// Wait until the viewer has settled twice in a row, with at least two frames drawn since; the
+// milliseconds it took. Frames are counted from the call on: a settle right after a change (a
+// layer hidden) must see the change drawn, not the frame from before it (a flag left over from
+// the previous settle let one return at once and screenshot the old frame, in a loaded CI run).
 export async function settle(page, timeout = 180_000) {
+  const t0 = Date.now();
   await page.evaluate(() => {
     const h = window.huetwin;
     h._settledOnce = false;
@@ -48,9 +57,11 @@ export async function settle(page, timeout = 180_000) {
     null,
     { timeout, polling: 500 }
   );
+  return Date.now() - t0;
 }
 
-// The RGB pixels of a (2r+1)² window around each screen point of a PNG screenshot.
+// The RGB pixels of a (2r+1)² window around each screen point of a PNG screenshot (null for a
+// point that is null or whose window leaves the image).
 export async function pixelsAt(page, png, points, r = 2) {
   return page.evaluate(
     async ([b64, pts, r]) => {
@@ -63,6 +74,7 @@ export async function pixelsAt(page, png, points, r = 2) {
       const ctx = c.getContext("2d");
       ctx.drawImage(img, 0, 0);
       return pts.map((p) => {
+        if (!p || p[0] < r || p[1] < r || p[0] >= img.width - r || p[1] >= img.height - r) return null;
         const d = ctx.getImageData(p[0] - r, p[1] - r, 2 * r + 1, 2 * r + 1).data;
         const px = [];
         for (let i = 0; i < d.length; i += 4) px.push([d[i], d[i + 1], d[i + 2]]);
@@ -71,4 +83,15 @@ export async function pixelsAt(page, png, points, r = 2) {
     },
     [png.toString("base64"), points, r]
   );
+}
+
+// Where WGS84 points (on the ellipsoid) fall on screen, and the pixels of a 7 x 7 window of a
+// screenshot around each: `{at, pixels}`, `at` and `pixels` null when off screen.
+export async function sampleAt(page, png, points) {
+  const at = await page.evaluate((pts) => pts.map(([lon, lat]) => {
+    const w = Cesium.SceneTransforms.worldToWindowCoordinates(window.huetwin.viewer.scene, Cesium.Cartesian3.fromDegrees(lon, lat, 0));
+    return w ? [Math.round(w.x), Math.round(w.y)] : null;
+  }), points);
+  const px = await pixelsAt(page, png, at, 3);
+  return at.map((p, i) => ({ at: p, pixels: px[i] }));
 }
