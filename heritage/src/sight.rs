@@ -194,10 +194,7 @@ fn first_blocking(first: f64, touches: &mut [(u32, f64)]) -> Option<f64> {
 
 /// Whether one solid is touched at two different places along the segment.
 fn two_touches(touches: &mut [(u32, f64)]) -> bool {
-    touches.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
-    touches
-        .windows(2)
-        .any(|w| w[0].0 == w[1].0 && w[1].1 - w[0].1 > 1e-7)
+    first_blocking(f64::INFINITY, touches).is_some()
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -263,14 +260,61 @@ impl Scene {
 
     /// Whether anything lies strictly between `a` and `b` (see the module docs on touching).
     pub fn occluded(&self, a: [f64; 3], b: [f64; 3]) -> bool {
+        let mut touches: Vec<(u32, f64)> = Vec::new();
+        let walked = self.walk(a, b, |solid, m| match m {
+            Meet::Interior(_) => true,
+            Meet::Boundary(u) => {
+                touches.push((solid, u));
+                false
+            }
+            Meet::No => false,
+        });
+        match walked {
+            Some(true) => true,
+            Some(false) => two_touches(&mut touches),
+            // Deeper than the stack (only for degenerate trees): brute force.
+            None => occluded_by(&self.tris, a, b),
+        }
+    }
+
+    /// Where the segment from `a` to `b` is first blocked: the parameter t in (0, 1) of the
+    /// nearest crossing (see [`Scene::occluded`] on touching), None when it is clear. The point
+    /// is `a + t·(b − a)`.
+    pub fn first_hit(&self, a: [f64; 3], b: [f64; 3]) -> Option<f64> {
+        let mut first = f64::INFINITY;
+        let mut touches: Vec<(u32, f64)> = Vec::new();
+        let walked = self.walk(a, b, |solid, m| {
+            match m {
+                Meet::Interior(u) => first = first.min(u),
+                Meet::Boundary(u) => touches.push((solid, u)),
+                Meet::No => {}
+            }
+            false
+        });
+        match walked {
+            Some(_) => first_blocking(first, &mut touches),
+            None => first_hit_by(&self.tris, a, b),
+        }
+    }
+
+    /// Every triangle in the leaves whose boxes the segment from `a` to `b` passes through, as
+    /// `visit(solid, how the segment meets it)`, until `visit` returns true: Some(whether it
+    /// did), or None when the tree is deeper than the traversal stack (only degenerate trees;
+    /// the caller then brute-forces).
+    #[inline]
+    fn walk(
+        &self,
+        a: [f64; 3],
+        b: [f64; 3],
+        mut visit: impl FnMut(u32, Meet) -> bool,
+    ) -> Option<bool> {
         if self.nodes.is_empty() {
-            return false;
+            return Some(false);
         }
         let d = sub(b, a);
         let inv = [1.0 / d[0], 1.0 / d[1], 1.0 / d[2]];
         let mut stack = [0u32; 64];
         let mut top = 1;
-        let mut touches: Vec<(u32, f64)> = Vec::new();
         while top > 0 {
             top -= 1;
             let ni = stack[top] as usize;
@@ -281,10 +325,8 @@ impl Scene {
             if n.count > 0 {
                 let first = n.index as usize;
                 for t in &self.tris[first..first + n.count as usize] {
-                    match t.meet(a, d) {
-                        Meet::Interior(_) => return true,
-                        Meet::Boundary(u) => touches.push((t.solid, u)),
-                        Meet::No => {}
+                    if visit(t.solid, t.meet(a, d)) {
+                        return Some(true);
                     }
                 }
             } else if top + 2 <= stack.len() {
@@ -292,51 +334,10 @@ impl Scene {
                 stack[top + 1] = ni as u32 + 1;
                 top += 2;
             } else {
-                // Deeper than the stack (only for degenerate trees): brute force.
-                return occluded_by(&self.tris, a, b);
+                return None;
             }
         }
-        two_touches(&mut touches)
-    }
-
-    /// Where the segment from `a` to `b` is first blocked: the parameter t in (0, 1) of the
-    /// nearest crossing (see [`Scene::occluded`] on touching), None when it is clear. The point
-    /// is `a + t·(b − a)`.
-    pub fn first_hit(&self, a: [f64; 3], b: [f64; 3]) -> Option<f64> {
-        if self.nodes.is_empty() {
-            return None;
-        }
-        let d = sub(b, a);
-        let inv = [1.0 / d[0], 1.0 / d[1], 1.0 / d[2]];
-        let mut stack = [0u32; 64];
-        let mut top = 1;
-        let mut first = f64::INFINITY;
-        let mut touches: Vec<(u32, f64)> = Vec::new();
-        while top > 0 {
-            top -= 1;
-            let ni = stack[top] as usize;
-            let n = &self.nodes[ni];
-            if !slab(n, a, inv) {
-                continue;
-            }
-            if n.count > 0 {
-                let start = n.index as usize;
-                for t in &self.tris[start..start + n.count as usize] {
-                    match t.meet(a, d) {
-                        Meet::Interior(u) => first = first.min(u),
-                        Meet::Boundary(u) => touches.push((t.solid, u)),
-                        Meet::No => {}
-                    }
-                }
-            } else if top + 2 <= stack.len() {
-                stack[top] = n.index;
-                stack[top + 1] = ni as u32 + 1;
-                top += 2;
-            } else {
-                return first_hit_by(&self.tris, a, b);
-            }
-        }
-        first_blocking(first, &mut touches)
+        Some(false)
     }
 }
 

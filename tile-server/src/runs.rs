@@ -39,6 +39,7 @@ use axum::Json;
 use futures_util::stream::{self, StreamExt};
 use quick_cache::sync::Cache;
 use scenarios::files::AllowedRoots;
+use scenarios::jobs::queue::event_of;
 use scenarios::jobs::results::{compare_dirs, read_json};
 use scenarios::jobs::{
     read_compare, read_impacts, Job, JobOptions, JobProgress, RunInfo, RunStore, ScenarioFile,
@@ -59,22 +60,9 @@ use tiles3d::TilesetOptions;
 use tokio::sync::watch;
 use utoipa::ToSchema;
 
-/// What the progress stream of a run carries.
-#[derive(Clone, Debug, Serialize)]
-pub struct RunEvent {
-    /// The run.
-    pub run_id: String,
-    /// `queued`, `running`, `done`, `failed` or `cancelled`.
-    pub status: Status,
-    /// The run reporting (the baseline reports under its own id).
-    pub reporting: String,
-    /// Phase.
-    pub phase: String,
-    /// 0..1 over the whole job.
-    pub fraction: f64,
-    /// A line for people.
-    pub message: String,
-}
+/// What the progress stream of a run carries: the same event on one machine as the queue's
+/// notifications carry between machines.
+pub type RunEvent = scenarios::jobs::QueueEvent;
 
 struct Active {
     cancel: Arc<AtomicBool>,
@@ -472,14 +460,8 @@ impl Runs {
             let outcome = job.run(&twin, &opts);
             drop(guard);
             let end = match (&outcome, me.store.read(&id)) {
-                (_, Ok(info)) => RunEvent {
-                    run_id: id.clone(),
-                    status: info.status,
-                    reporting: id.clone(),
-                    phase: info.phase.clone(),
-                    fraction: info.progress,
-                    message: info.error.clone().unwrap_or(info.message.clone()),
-                },
+                (_, Ok(info)) => event_of(&info),
+                (Ok(info), Err(_)) => event_of(info),
                 (Err(e), Err(_)) => RunEvent {
                     run_id: id.clone(),
                     status: Status::Failed,
@@ -487,14 +469,6 @@ impl Runs {
                     phase: "failed".into(),
                     fraction: 0.0,
                     message: e.to_string(),
-                },
-                (Ok(info), Err(_)) => RunEvent {
-                    run_id: id.clone(),
-                    status: info.status,
-                    reporting: id.clone(),
-                    phase: info.phase.clone(),
-                    fraction: info.progress,
-                    message: info.message.clone(),
                 },
             };
             if let Err(e) = &outcome {
@@ -1090,20 +1064,12 @@ fn queued_events(
     } else {
         S::First(Box::new(info), rx)
     };
-    let to_run_event = |e: scenarios::jobs::QueueEvent| RunEvent {
-        run_id: e.run_id,
-        status: e.status,
-        reporting: e.reporting,
-        phase: e.phase,
-        fraction: e.fraction,
-        message: e.message,
-    };
     let events = stream::unfold(start, move |s| {
         let (r, id) = (r.clone(), id.clone());
         async move {
             match s {
                 S::First(info, rx) => {
-                    let ev = to_run_event(super::runs_queue::event_of(&info));
+                    let ev = event_of(&info);
                     Some((progress_event(&ev), S::Live(rx)))
                 }
                 S::Live(mut rx) => loop {
@@ -1112,7 +1078,7 @@ fn queued_events(
                             if e.status.is_final() {
                                 return Some((queued_end(&r, &id).await, S::Done));
                             }
-                            return Some((progress_event(&to_run_event(e)), S::Live(rx)));
+                            return Some((progress_event(&e), S::Live(rx)));
                         }
                         Ok(_) => continue,
                         // Fell behind: where it stands now.

@@ -165,8 +165,3 @@ impl Remote {
         Ok(dir)
     }
 }
-
-/// The progress event of a run as it stands.
-pub fn event_of(info: &RunInfo) -> QueueEvent {
-    scenarios::jobs::queue::event_of(info)
-}

@@ -240,16 +240,7 @@ pub(crate) fn vector_glb(
     if mesh.is_empty() {
         return b.finish(generator);
     }
-    glb::reorder_mesh(
-        &mut mesh.indices,
-        &mut mesh.positions,
-        &mut mesh.normals,
-        Some(&mut mesh.feature_ids),
-    );
-    let pos = b.positions(&mesh.positions)?;
-    let nor = b.normals(&mesh.normals)?;
-    let fid = b.feature_ids(&mesh.feature_ids)?;
-    let ind = b.indices(&mesh.indices, mesh.positions.len())?;
+    let [pos, nor, fid, ind] = mesh_accessors(&mut b, &mut mesh)?;
     let (colour, double_sided) = match layer {
         LayerKind::Heritage => ([0.86, 0.52, 0.18, 0.45], true),
         _ => ([0.88, 0.86, 0.82, 1.0], false),
@@ -392,6 +383,26 @@ pub(crate) fn vector_glb(
 
 /// Finish a vector tile's glb: the property table under the schema, one primitive of
 /// `[positions, normals, feature ids, indices]` with `EXT_mesh_features` pointing at it.
+/// A feature mesh reordered for the vertex cache and written into `b`: the accessors of its
+/// positions, normals, feature ids and indices.
+fn mesh_accessors(
+    b: &mut Builder,
+    mesh: &mut Mesh,
+) -> Result<[gltf_json::Index<gltf_json::Accessor>; 4]> {
+    glb::reorder_mesh(
+        &mut mesh.indices,
+        &mut mesh.positions,
+        &mut mesh.normals,
+        Some(&mut mesh.feature_ids),
+    );
+    Ok([
+        b.positions(&mesh.positions)?,
+        b.normals(&mesh.normals)?,
+        b.feature_ids(&mesh.feature_ids)?,
+        b.indices(&mesh.indices, mesh.positions.len())?,
+    ])
+}
+
 fn write_features(
     mut b: Builder,
     [pos, nor, fid, ind]: [gltf_json::Index<gltf_json::Accessor>; 4],
@@ -518,16 +529,7 @@ pub(crate) fn blocks_glb(
     if mesh.is_empty() {
         return b.finish(generator);
     }
-    glb::reorder_mesh(
-        &mut mesh.indices,
-        &mut mesh.positions,
-        &mut mesh.normals,
-        Some(&mut mesh.feature_ids),
-    );
-    let pos = b.positions(&mesh.positions)?;
-    let nor = b.normals(&mesh.normals)?;
-    let fid = b.feature_ids(&mesh.feature_ids)?;
-    let ind = b.indices(&mesh.indices, mesh.positions.len())?;
+    let [pos, nor, fid, ind] = mesh_accessors(&mut b, &mut mesh)?;
     let mat = b.material([0.80, 0.78, 0.74, 1.0], false);
     let n = rows.len();
     let table = schema::property_table(

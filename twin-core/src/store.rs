@@ -401,16 +401,32 @@ impl Store {
     /// generation) in the same transaction: the features and the source list they belong to
     /// change together or not at all.
     pub fn write_with(&mut self, imp: &Imported, meta: Option<&StoreMeta>) -> Result<()> {
+        self.write_tx(false, std::slice::from_ref(imp), meta)
+    }
+
+    /// One transaction: every feature deleted first when `replace`, then `imps` written, the
+    /// layer extents updated and `meta` stored.
+    fn write_tx(
+        &mut self,
+        replace: bool,
+        imps: &[Imported],
+        meta: Option<&StoreMeta>,
+    ) -> Result<()> {
         let path = self.path.clone();
         let srs = self.srs_id;
         let tx = self.conn.transaction().map_err(sql_err(&path))?;
-        write_all(&tx, imp, srs).map_err(|e| match e {
-            TwinError::Store { .. } => e,
-            other => TwinError::Store {
-                path: path.clone(),
-                message: other.to_string(),
-            },
-        })?;
+        if replace {
+            delete_all(&tx).map_err(sql_err(&path))?;
+        }
+        for imp in imps {
+            write_all(&tx, imp, srs).map_err(|e| match e {
+                TwinError::Store { .. } => e,
+                other => TwinError::Store {
+                    path: path.clone(),
+                    message: other.to_string(),
+                },
+            })?;
+        }
         update_extents(&tx).map_err(sql_err(&path))?;
         if let Some(m) = meta {
             put_meta(&tx, m).map_err(sql_err(&path))?;
@@ -759,22 +775,7 @@ impl TwinStore for Store {
     }
 
     fn replace(&mut self, imps: &[Imported], meta: &StoreMeta) -> Result<()> {
-        let path = self.path.clone();
-        let srs = self.srs_id;
-        let tx = self.conn.transaction().map_err(sql_err(&path))?;
-        delete_all(&tx).map_err(sql_err(&path))?;
-        for imp in imps {
-            write_all(&tx, imp, srs).map_err(|e| match e {
-                TwinError::Store { .. } => e,
-                other => TwinError::Store {
-                    path: path.clone(),
-                    message: other.to_string(),
-                },
-            })?;
-        }
-        update_extents(&tx).map_err(sql_err(&path))?;
-        put_meta(&tx, meta).map_err(sql_err(&path))?;
-        tx.commit().map_err(sql_err(&path))
+        self.write_tx(true, imps, Some(meta))
     }
 
     fn meta(&self) -> Result<Option<StoreMeta>> {

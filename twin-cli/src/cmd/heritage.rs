@@ -6,8 +6,8 @@
 
 use anyhow::{Context, Result};
 use heritage::{Outcome, Proposal, Rules, Verdict};
-use std::path::PathBuf;
-use twin_core::TwinDir;
+use std::path::{Path, PathBuf};
+use twin_core::{Twin, TwinDir};
 
 /// `twin heritage` subcommands.
 #[derive(clap::Subcommand)]
@@ -96,6 +96,17 @@ pub enum HeritageCmd {
     },
 }
 
+/// The twin at `twin`, its rules, and the verdict on the proposal file `proposal`.
+fn check_proposal(twin: &Path, proposal: &Path) -> Result<(Twin, Rules, Verdict)> {
+    let t = TwinDir::open(twin)?.load()?;
+    let rules = Rules::load(twin, &t)?;
+    let text = std::fs::read_to_string(proposal)
+        .with_context(|| format!("reading {}", proposal.display()))?;
+    let p = Proposal::read(&text, &proposal.display().to_string(), &t, &rules)?;
+    let v = heritage::check(&t, &rules, &p);
+    Ok((t, rules, v))
+}
+
 /// Runs a `twin heritage` subcommand.
 pub fn run(cmd: HeritageCmd) -> Result<()> {
     match cmd {
@@ -104,13 +115,7 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             proposal,
             json,
         } => {
-            let dir = TwinDir::open(&twin)?;
-            let t = dir.load()?;
-            let rules = Rules::load(&twin, &t)?;
-            let text = std::fs::read_to_string(&proposal)
-                .with_context(|| format!("reading {}", proposal.display()))?;
-            let p = Proposal::read(&text, &proposal.display().to_string(), &t, &rules)?;
-            let v = heritage::check(&t, &rules, &p);
+            let (_, _, v) = check_proposal(&twin, &proposal)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -127,13 +132,7 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             out,
             chromium,
         } => {
-            let dir = TwinDir::open(&twin)?;
-            let t = dir.load()?;
-            let rules = Rules::load(&twin, &t)?;
-            let text = std::fs::read_to_string(&proposal)
-                .with_context(|| format!("reading {}", proposal.display()))?;
-            let p = Proposal::read(&text, &proposal.display().to_string(), &t, &rules)?;
-            let v = heritage::check(&t, &rules, &p);
+            let (t, rules, v) = check_proposal(&twin, &proposal)?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let html = out.join("report.html");
             std::fs::write(&html, heritage::report::report_html(&t, &rules, &v))
