@@ -160,8 +160,11 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
     let (_server, url, dir, token) = serve();
     let layers = vec!["buildings".to_string(), "heritage".to_string()];
     let opts = StreamOptions {
-        // Refine to the leaves wherever a tile covers more than a couple of pixels.
-        max_sse: 2.0,
+        // Refine to the leaves everywhere: the folder draws every building, and the buildings
+        // tileset's block tiles (the city's mass, docs/adr/0026) stand in for far buildings
+        // until their error is under the limit (at 2 px they covered 0.9 % more of the
+        // Citadel view of the OSM twin, IoU 0.92).
+        max_sse: 0.0,
         ..StreamOptions::default()
     };
 
@@ -418,9 +421,13 @@ fn streams_the_servers_tiles_like_the_twin_folder_and_picks_from_them() {
     hi.capture().unwrap();
     let after = hi.streamer().unwrap().counts;
     eprintln!("after turning to the royal axis: {after:?}");
-    // The root, replaced by its children, was unloaded at once under the budget; after the
-    // turn only the tiles the new view keeps are loaded.
-    assert!(before.unloaded > 0, "{before:?}");
+    // Under the budget only the tiles a view keeps stay loaded: the turn leaves some of the
+    // Citadel's tiles behind, and they are unloaded at once. (The OSM twin's implicit tileset
+    // refines by ADD, so the Citadel view itself replaces no tile.)
+    assert!(
+        after.unloaded > before.unloaded,
+        "{before:?} then {after:?}"
+    );
     assert!(before.resident <= before.kept, "{before:?}");
     assert!(after.resident <= after.kept, "{after:?}");
 }
