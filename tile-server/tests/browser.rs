@@ -1161,7 +1161,8 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
 /// zone's colour in, as its alpha says); a 30 m proposal drawn by clicking its corners on the
 /// screen in the corridor is refused, the page naming the height rule and its numbers, the
 /// same as the API says for the footprint drawn; an 8 m one outside every zone is permitted;
-/// the sightlines are drawn red where blocked and green where clear.
+/// the sightlines are drawn red where blocked and green where clear, and show on screen in
+/// those colours.
 #[test]
 fn viewer_heritage_panel_draws_and_checks_proposals() {
     if skip_or_check_tools() {
@@ -1185,6 +1186,8 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
             format!("{lon},{lat},20,30"),
             "--permitted".into(),
             "107.6050,16.4620,12,8".into(),
+            "--viewshed".into(),
+            "107.5961,16.4418".into(),
         ],
         Duration::from_secs(900),
     );
@@ -1282,6 +1285,29 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
         };
         assert_eq!(colour, want, "{line}");
     }
+    // ... and on screen in that colour: of the points along each line that fall on the globe
+    // (the view centred on the proposal, which lies on the royal axis), at least 80 % change
+    // when the lines are hidden, and 90 % of those towards the line's colour.
+    let seen = page["sightlinesOnScreen"].as_array().unwrap();
+    assert!(!seen.is_empty(), "{page:#}");
+    let mut judged = 0;
+    for l in seen {
+        let n = l["onScreen"].as_u64().unwrap();
+        if n < 5 {
+            continue;
+        }
+        judged += 1;
+        let (changed, in_colour) = (
+            l["changed"].as_u64().unwrap(),
+            l["inColour"].as_u64().unwrap(),
+        );
+        assert!(changed * 10 >= n * 8, "sightline not drawn: {l}");
+        assert!(
+            in_colour * 10 >= changed * 9,
+            "sightline not in its colour: {l}"
+        );
+    }
+    assert!(judged >= 1, "no sightline on screen: {seen:?}");
 
     let page = &r["permitted"];
     assert!(
@@ -1289,7 +1315,56 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
         "{page:#}"
     );
     assert_eq!(page["rows"].as_array().unwrap().len(), 0, "{page:#}");
-    for shot in ["zones.png", "refused.png", "permitted.png"] {
+
+    // The viewshed from Ngự Bình's summit, made through the panel: the counts the page shows
+    // are the API's for the same point (the clicked one), height, radius and proposal; the
+    // overlay changes the screen, mostly towards green (seen) and red (hidden by the proposal).
+    let vs = &r["viewshed"];
+    let st = &vs["state"];
+    let at = st["at"].as_array().unwrap();
+    let (vlon, vlat) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+    assert!(
+        (vlon - 107.5961).abs() < 2e-4 && (vlat - 16.4418).abs() < 2e-4,
+        "clicked at {at:?}"
+    );
+    let api: Value = rt.block_on(async {
+        let r = common::http()
+            .post(format!("{base}/api/heritage/viewshed"))
+            .header("content-type", "application/json")
+            .body(
+                serde_json::json!({
+                    "lon": vlon, "lat": vlat, "height": 2, "radius": 2000, "format": "geojson",
+                    "proposal": vs["proposal"],
+                })
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    });
+    assert_eq!(st["seen"], api["seen_cells"], "{vs:#}");
+    assert_eq!(st["judged"], api["judged_cells"], "{vs:#}");
+    assert_eq!(st["lost"], api["lost_cells"], "{vs:#}");
+    let seen = api["seen_cells"].as_u64().unwrap();
+    assert!(seen > 100, "{api}");
+    let (n, changed) = (
+        vs["points"].as_u64().unwrap(),
+        vs["changed"].as_u64().unwrap(),
+    );
+    let tinted = vs["greener"].as_u64().unwrap() + vs["redder"].as_u64().unwrap();
+    assert!(
+        n >= 500 && changed * 50 >= n,
+        "overlay not on screen: {vs:#}"
+    );
+    assert!(tinted * 10 >= changed * 8, "overlay not green/red: {vs:#}");
+    eprintln!(
+        "viewshed: {seen} of {} cells seen; {changed} of {n} screen points changed, {tinted} tinted",
+        api["judged_cells"]
+    );
+
+    for shot in ["zones.png", "refused.png", "permitted.png", "viewshed.png"] {
         assert!(
             std::fs::metadata(out.join(shot)).unwrap().len() > 10_000,
             "{shot}"

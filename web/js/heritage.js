@@ -305,7 +305,8 @@
       (fc.lost_cells === null || fc.lost_cells === undefined ? "" : `, ${fc.lost_cells} hidden by the proposal`));
     h.viewer.scene.requestRender();
   }
-  h.heritage.viewshed = showViewshed;
+  // (Not `viewshed`: that is the state's last result, set above and cleared by clearResults.)
+  h.heritage.showViewshed = showViewshed;
 
   async function start() {
     // viewer.js builds the globe first.
