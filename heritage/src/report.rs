@@ -4,7 +4,8 @@
 //! roofs; protected views with their assessment point, landmark and threshold plane) and a map:
 //! an inline SVG drawn from the twin's buildings, heritage zones, the protected sightlines and
 //! the proposal (highlighted), top-down in the twin's project CRS. The PDF is printed from this
-//! page by the caller (`twin heritage report`, through headless Chromium).
+//! page by the caller (`twin heritage report`, through headless Chromium). Also the monument
+//! flood exposure report ([`exposure_html`], `twin heritage exposure --out`).
 
 use crate::check::{cast_sightlines, Outcome, SightlineCast, Verdict};
 use crate::rules::{Rules, ZoneKind};
@@ -18,6 +19,9 @@ pub const MAX_MAP_BUILDINGS: usize = 20_000;
 pub const MAP_MARGIN_M: f64 = 300.0;
 /// The map's width in SVG units (px).
 const MAP_W: f64 = 900.0;
+
+/// The reports' inline style sheet (screen and print).
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #999;padding:3px 6px;font-size:12px;text-align:left;vertical-align:top}td.n{text-align:right}.fail{color:#b00;font-weight:bold}.pass{color:#070}.verdict{font-size:1.6em;font-weight:bold}.REFUSED{color:#b00}.PERMITTED{color:#070}svg{border:1px solid #999;width:100%;height:auto}@media print{body{margin:0}h2{break-before:auto}}";
 
 /// Escapes text for HTML element content and attribute values.
 fn esc(s: &str) -> String {
@@ -175,8 +179,9 @@ pub fn report_html(twin: &Twin, rules: &Rules, verdict: &Verdict) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Heritage permit report: {n}</title>\n<style>\nbody{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #999;padding:3px 6px;font-size:12px;text-align:left;vertical-align:top}}td.n{{text-align:right}}.fail{{color:#b00;font-weight:bold}}.pass{{color:#070}}.verdict{{font-size:1.6em;font-weight:bold}}.REFUSED{{color:#b00}}.PERMITTED{{color:#070}}svg{{border:1px solid #999;width:100%;height:auto}}@media print{{body{{margin:0}}}}\n</style></head><body>\n<h1>Heritage permit report</h1>\n<p>Twin <b>{t}</b> (CRS {crs}). Proposal <b class=\"proposal-name\">{n}</b>.</p>\n<p class=\"verdict {word}\">Verdict: {word}</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Heritage permit report: {n}</title>\n<style>\n{style}\n</style></head><body>\n<h1>Heritage permit report</h1>\n<p>Twin <b>{t}</b> (CRS {crs}). Proposal <b class=\"proposal-name\">{n}</b>.</p>\n<p class=\"verdict {word}\">Verdict: {word}</p>\n",
         n = esc(name),
+        style = STYLE,
         t = esc(&twin.name),
         crs = twin.crs.epsg_code().map(|c| format!("EPSG:{c}")).unwrap_or_else(|| "custom".into()),
     );
@@ -287,5 +292,124 @@ pub fn report_html(twin: &Twin, rules: &Rules, verdict: &Verdict) -> String {
     o.push_str("<h2>Map</h2>\n<p>Top-down, drawn from the twin's data (SVG): heritage zones (core red, buffer orange, view corridors violet), buildings grey, the proposal solid red; protected sightlines green when clear, thick red where the proposal blocks them, grey dashed where already blocked.</p>\n");
     o.push_str(&map_svg(twin, rules, verdict, &casts));
     o.push_str("\n</body></html>\n");
+    o
+}
+
+/// The monuments drawn in the exposure report's ranking chart (the most exposed first).
+pub const CHART_MONUMENTS: usize = 25;
+
+/// The monument flood exposure report of a twin (`twin_name`) as one self-contained HTML page:
+/// how depths are read, the runs, a bar chart of the most exposed monuments (largest depth over
+/// all runs), the ranking table, then one section per run (scenario) with its monuments, the
+/// wettest first: largest depth, hours wet, hours above the hazard depth, first wet time.
+pub fn exposure_html(twin_name: &str, t: &crate::exposure::ExposureTable) -> String {
+    let h = |v: f64| format!("{v:.1}");
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Monument flood exposure: {t}</title>\n<style>\n{STYLE}\n</style></head><body>\n<h1>Monument flood exposure</h1>\n<p>Twin <b>{t}</b>: {m} monuments across {r} finished flood runs.</p>\n<p>Depths are read on each monument's own ground: the cells of the run's depth grid inside the monument's polygon, the twin's water bodies (moats, river, lakes) inside it left out. Hours wet: the longest time one of those cells stayed wet; hours above hazard: the same above the run's hazard depth; first wet: hours from the run's start. A dash: the run's grid does not reach the monument, or it stayed dry.</p>\n",
+        t = esc(twin_name),
+        m = t.monuments.len(),
+        r = t.runs.len(),
+    );
+    o.push_str(
+        "<h2>Runs</h2>\n<table class=\"runs\"><tr><th>#</th><th>scenario</th><th>run</th></tr>\n",
+    );
+    for (k, r) in t.runs.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "<tr class=\"run\"><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            k + 1,
+            esc(&r.name),
+            esc(&r.id)
+        );
+    }
+    o.push_str("</table>\n");
+    // The chart: a bar per monument, length by its largest depth over all runs.
+    let shown: Vec<&crate::exposure::MonumentRow> = t
+        .monuments
+        .iter()
+        .filter(|m| m.worst_depth_m > 0.0)
+        .take(CHART_MONUMENTS)
+        .collect();
+    if !shown.is_empty() {
+        let top = shown[0].worst_depth_m.max(1e-9);
+        let (label_w, bar_w, row_h) = (300.0, 520.0, 20.0);
+        let height = row_h * shown.len() as f64 + 30.0;
+        let _ = write!(
+            o,
+            "<h2>The most exposed monuments</h2>\n<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 900 {height:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        );
+        for (i, m) in shown.iter().enumerate() {
+            let y = 10.0 + row_h * i as f64;
+            let w = bar_w * m.worst_depth_m / top;
+            let _ = writeln!(
+                o,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect class=\"bar\" x=\"{label_w:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"#2166ac\"/><text x=\"{:.1}\" y=\"{:.1}\">{:.2} m</text>",
+                label_w - 6.0,
+                y + 13.0,
+                esc(m.name.as_deref().unwrap_or(&m.site)),
+                y + 2.0,
+                row_h - 4.0,
+                label_w + w + 4.0,
+                y + 13.0,
+                m.worst_depth_m
+            );
+        }
+        let _ = writeln!(
+            o,
+            "<text x=\"{label_w:.1}\" y=\"{:.1}\" fill=\"#555\">largest depth over all runs (m); {} of {} monuments wet</text></svg>",
+            height - 6.0,
+            t.monuments.iter().filter(|m| m.worst_depth_m > 0.0).count(),
+            t.monuments.len()
+        );
+    }
+    o.push_str("<h2>Ranking</h2>\n<table class=\"ranking\"><tr><th>rank</th><th>monument</th><th>site</th><th>zone</th><th>largest depth m</th></tr>\n");
+    for m in &t.monuments {
+        let _ = writeln!(
+            o,
+            "<tr class=\"monument\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.2}</td></tr>",
+            m.rank,
+            esc(m.name.as_deref().unwrap_or("")),
+            esc(&m.site),
+            esc(m.zone.as_deref().unwrap_or("–")),
+            m.worst_depth_m
+        );
+    }
+    o.push_str("</table>\n");
+    for (k, r) in t.runs.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "<h2>Run {}: {}</h2>\n<p>Run <code>{}</code>.</p>\n<table class=\"per-run\" data-run=\"{}\"><tr><th>monument</th><th>site</th><th>largest depth m</th><th>hours wet</th><th>hours above hazard</th><th>first wet h</th></tr>",
+            k + 1,
+            esc(&r.name),
+            esc(&r.id),
+            esc(&r.id)
+        );
+        let mut rows: Vec<(&crate::exposure::MonumentRow, &crate::exposure::Exposure)> = t
+            .monuments
+            .iter()
+            .filter_map(|m| m.runs.get(k).and_then(|e| e.as_ref()).map(|e| (m, e)))
+            .collect();
+        rows.sort_by(|a, b| {
+            b.1.max_depth_m
+                .total_cmp(&a.1.max_depth_m)
+                .then(a.0.site.cmp(&b.0.site))
+        });
+        for (m, e) in rows {
+            let _ = writeln!(
+                o,
+                "<tr class=\"exposure\"><td>{}</td><td>{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(m.name.as_deref().unwrap_or("")),
+                esc(&m.site),
+                e.max_depth_m,
+                h(e.hours_wet),
+                h(e.hours_above_hazard),
+                e.first_wet_h.map(h).unwrap_or_else(|| "–".into())
+            );
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str("</body></html>\n");
     o
 }

@@ -154,6 +154,77 @@ fn check_and_breaches_on_the_sample_twin() {
     let o = twin(&["heritage", "exposure", ts]);
     assert!(text(&o).contains("Hue Citadel walls"), "{}", text(&o));
 
+    // The exposure report: its ranking and its run's table hold the JSON's numbers, row by row;
+    // the PDF printed from it names the most exposed monument.
+    let rep = dir.path().join("exposure");
+    let o = twin(&[
+        "heritage",
+        "exposure",
+        ts,
+        "--json",
+        "--out",
+        rep.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(again, v, "--out changes nothing of the table");
+    let html = std::fs::read_to_string(rep.join("exposure.html")).unwrap();
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    let cells = |row: &str| -> Vec<String> {
+        row.split("</td>")
+            .filter_map(|c| c.rsplit('>').next())
+            .filter(|c| !c.is_empty() && !c.contains('<'))
+            .map(String::from)
+            .collect()
+    };
+    let ranking: Vec<Vec<String>> = html
+        .split("<tr class=\"monument\">")
+        .skip(1)
+        .map(|r| cells(r.split("</tr>").next().unwrap()))
+        .collect();
+    assert_eq!(ranking.len(), m.len());
+    for (row, j) in ranking.iter().zip(m) {
+        assert_eq!(row[0], j["rank"].to_string(), "{row:?}");
+        assert!(
+            row.contains(&j["site"].as_str().unwrap().to_string()),
+            "{row:?}"
+        );
+        assert_eq!(
+            row.last().unwrap(),
+            &format!("{:.2}", j["worst_depth_m"].as_f64().unwrap()),
+            "{row:?}"
+        );
+    }
+    let per_run: Vec<Vec<String>> = html
+        .split("<tr class=\"exposure\">")
+        .skip(1)
+        .map(|r| cells(r.split("</tr>").next().unwrap()))
+        .collect();
+    let in_run = m.iter().filter(|j| !j["runs"][0].is_null()).count();
+    assert_eq!(per_run.len(), in_run);
+    // The run's table starts with its wettest monument, the ranking's first with one run.
+    let first = &m[0]["runs"][0];
+    assert!(per_run[0].contains(&m[0]["site"].as_str().unwrap().to_string()));
+    assert!(per_run[0].contains(&format!("{:.2}", first["max_depth_m"].as_f64().unwrap())));
+    assert!(per_run[0].contains(&format!("{:.1}", first["hours_wet"].as_f64().unwrap())));
+    assert!(html.contains("<svg class=\"chart\"") && html.contains("class=\"bar\""));
+    let pdf = rep.join("exposure.pdf");
+    assert!(pdf.is_file(), "no PDF: {}", text(&o));
+    let t = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let t = String::from_utf8_lossy(&t.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(t.contains("Monument flood exposure"), "{t}");
+    let top = m[0]["name"]
+        .as_str()
+        .unwrap_or(m[0]["site"].as_str().unwrap());
+    assert!(t.contains(top), "{top} not in {t}");
+
     // A proposal with no height is refused plainly.
     let bad = dir.path().join("bad.geojson");
     std::fs::write(&bad, square(lon, lat, serde_json::json!({}))).unwrap();

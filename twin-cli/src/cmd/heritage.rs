@@ -84,6 +84,13 @@ pub enum HeritageCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the report into this folder: `exposure.html` (self-contained: the
+        /// ranking chart and table, a section per run) and `exposure.pdf` printed from it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The Chromium to print with (as for `report`).
+        #[arg(long)]
+        chromium: Option<PathBuf>,
     },
     /// The existing buildings over the height limits of the buffer zones and view corridors,
     /// or above the protected views' threshold planes.
@@ -133,21 +140,12 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             chromium,
         } => {
             let (t, rules, v) = check_proposal(&twin, &proposal)?;
-            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-            let html = out.join("report.html");
-            std::fs::write(&html, heritage::report::report_html(&t, &rules, &v))
-                .with_context(|| format!("writing {}", html.display()))?;
-            println!("written {}", html.display());
-            match find_chromium(chromium) {
-                Some(c) => {
-                    let pdf = out.join("report.pdf");
-                    print_pdf(&c, &html, &pdf)?;
-                    println!("written {} (printed by {})", pdf.display(), c.display());
-                }
-                None => println!(
-                    "PDF skipped: no Chromium found (give --chromium PATH or set CHROMIUM)"
-                ),
-            }
+            write_report(
+                &out,
+                "report",
+                &heritage::report::report_html(&t, &rules, &v),
+                chromium,
+            )?;
             print!("{}", verdict_table(&v));
             if !v.permitted {
                 std::process::exit(2);
@@ -218,8 +216,22 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             }
             Ok(())
         }
-        HeritageCmd::Exposure { twin, json } => {
+        HeritageCmd::Exposure {
+            twin,
+            json,
+            out,
+            chromium,
+        } => {
             let t = heritage::exposure::exposure_table(&twin)?;
+            if let Some(out) = out {
+                let name = TwinDir::open(&twin)?.config.name.clone();
+                write_report(
+                    &out,
+                    "exposure",
+                    &heritage::report::exposure_html(&name, &t),
+                    chromium,
+                )?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
                 return Ok(());
@@ -284,6 +296,24 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Writes `<out>/<name>.html` and, where a Chromium is found, `<out>/<name>.pdf` printed
+/// from it; says which on stderr (stdout keeps the table or the JSON).
+fn write_report(out: &Path, name: &str, html_text: &str, chromium: Option<PathBuf>) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let html = out.join(format!("{name}.html"));
+    std::fs::write(&html, html_text).with_context(|| format!("writing {}", html.display()))?;
+    eprintln!("written {}", html.display());
+    match find_chromium(chromium) {
+        Some(c) => {
+            let pdf = out.join(format!("{name}.pdf"));
+            print_pdf(&c, &html, &pdf)?;
+            eprintln!("written {} (printed by {})", pdf.display(), c.display());
+        }
+        None => eprintln!("PDF skipped: no Chromium found (give --chromium PATH or set CHROMIUM)"),
+    }
+    Ok(())
 }
 
 /// The Chromium to print with: the one given, else $CHROMIUM, else /usr/bin/chromium, else
