@@ -307,7 +307,7 @@ pub fn exposure_html(twin_name: &str, t: &crate::exposure::ExposureTable) -> Str
     let mut o = String::new();
     let _ = write!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Monument flood exposure: {t}</title>\n<style>\n{STYLE}\n</style></head><body>\n<h1>Monument flood exposure</h1>\n<p>Twin <b>{t}</b>: {m} monuments across {r} finished flood runs.</p>\n<p>Depths are read on each monument's own ground: the cells of the run's depth grid inside the monument's polygon, the twin's water bodies (moats, river, lakes) inside it left out. Hours wet: the longest time one of those cells stayed wet; hours above hazard: the same above the run's hazard depth; first wet: hours from the run's start. A dash: the run's grid does not reach the monument, or it stayed dry.</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Monument flood exposure: {t}</title>\n<style>\n{STYLE}\n</style></head><body>\n<h1>Monument flood exposure</h1>\n<p>Twin <b>{t}</b>: {m} monuments across {r} finished flood runs.</p>\n<p>Depths are read on each monument's own ground: the cells of the run's depth grid inside the monument's polygon, the twin's water bodies (moats, river, lakes) inside it left out. Hours wet: the longest time one of those cells stayed wet; hours above hazard: the same above the run's hazard depth; first wet: hours from the run's start, a dash when it stayed dry. A run's table leaves out the monuments its grid does not reach.</p>\n",
         t = esc(twin_name),
         m = t.monuments.len(),
         r = t.runs.len(),
