@@ -54,7 +54,7 @@ fn compact_tiles_decode_to_the_twins_features_in_place() {
         .map(|b| (b.id.as_str(), b))
         .collect();
     let mut seen = std::collections::HashSet::new();
-    let mut tiles = 0;
+    let (mut tiles, mut blocks) = (0, 0);
     for t in ts.tiles() {
         if t.content_uri().is_none() {
             continue;
@@ -62,7 +62,10 @@ fn compact_tiles_decode_to_the_twins_features_in_place() {
         let bytes = ts.tile_content(&twin, &t.id).unwrap();
         let c = decode(&bytes).unwrap();
         tiles += 1;
-        assert_eq!(c.class.as_deref(), Some("building"), "tile {}", t.id);
+        // Block tiles (the city's mass, docs/adr/0026) merge their descendants' buildings:
+        // class `block`, one feature per block with its building count and mean height.
+        let class = if t.is_blocks() { "block" } else { "building" };
+        assert_eq!(c.class.as_deref(), Some(class), "tile {}", t.id);
         let box_ = mapper
             .region_box(&[
                 t.region.west,
@@ -95,6 +98,14 @@ fn compact_tiles_decode_to_the_twins_features_in_place() {
                 }
             }
         }
+        if t.is_blocks() {
+            blocks += 1;
+            for f in &c.features {
+                assert!(f["building_count"].as_u64().unwrap() >= 1, "{f:?}");
+                assert!(f["height"].as_f64().unwrap().is_finite(), "{f:?}");
+            }
+            continue;
+        }
         for f in &c.features {
             let id = f["id"].as_str().unwrap();
             let b = by_id[id];
@@ -109,11 +120,11 @@ fn compact_tiles_decode_to_the_twins_features_in_place() {
         }
     }
     eprintln!(
-        "{tiles} tiles, {} of {} buildings",
+        "{tiles} tiles ({blocks} of blocks), {} of {} buildings",
         seen.len(),
         twin.buildings.len()
     );
-    assert!(tiles > 1);
+    assert!(tiles > 1 && blocks >= 1);
     // Buildings without usable geometry are left out of the tiles by tiles3d.
     assert!(seen.len() * 100 >= twin.buildings.len() * 99);
 
