@@ -60,8 +60,9 @@ pub fn outcome_word(o: Outcome) -> &'static str {
     }
 }
 
-/// The map's frame: the proposal's box plus a margin, square, at least 600 m across.
-fn frame(verdict: &Verdict) -> Rect<f64> {
+/// The map's frame: the proposal's box plus a margin, square, at least 600 m across (the SVG
+/// map's, and the one rendered pictures of the proposal should show).
+pub fn frame(verdict: &Verdict) -> Rect<f64> {
     let fp = verdict
         .proposal
         .footprint
@@ -166,9 +167,29 @@ pub fn map_svg(twin: &Twin, rules: &Rules, verdict: &Verdict, casts: &[Sightline
     o
 }
 
-/// The permit report of `verdict` as one self-contained HTML page (inline CSS and SVG).
-pub fn report_html(twin: &Twin, rules: &Rules, verdict: &Verdict) -> String {
-    let casts = cast_sightlines(twin, rules, Some(&verdict.proposal));
+/// A picture for a report: a PNG and its caption.
+#[derive(Clone, Debug)]
+pub struct Picture {
+    /// What it shows.
+    pub caption: String,
+    /// The PNG file's bytes (embedded in the page as a data URI).
+    pub png: Vec<u8>,
+}
+
+/// The protected sightlines cast with the proposal of `verdict`, as the report draws them.
+pub fn report_casts(twin: &Twin, rules: &Rules, verdict: &Verdict) -> Vec<SightlineCast> {
+    cast_sightlines(twin, rules, Some(&verdict.proposal))
+}
+
+/// The permit report of `verdict` as one self-contained HTML page (inline CSS, SVG and the
+/// `pictures` as data URIs). `casts` are the sightlines with the proposal ([`report_casts`]).
+pub fn report_html(
+    twin: &Twin,
+    rules: &Rules,
+    verdict: &Verdict,
+    casts: &[SightlineCast],
+    pictures: &[Picture],
+) -> String {
     let p = &verdict.proposal;
     let name = p.name.as_deref().unwrap_or("(unnamed proposal)");
     let word = if verdict.permitted {
@@ -290,7 +311,19 @@ pub fn report_html(twin: &Twin, rules: &Rules, verdict: &Verdict) -> String {
         o.push_str("</table>\n");
     }
     o.push_str("<h2>Map</h2>\n<p>Top-down, drawn from the twin's data (SVG): heritage zones (core red, buffer orange, view corridors violet), buildings grey, the proposal solid red; protected sightlines green when clear, thick red where the proposal blocks them, grey dashed where already blocked.</p>\n");
-    o.push_str(&map_svg(twin, rules, verdict, &casts));
+    o.push_str(&map_svg(twin, rules, verdict, casts));
+    if !pictures.is_empty() {
+        o.push_str("\n<h2>Pictures</h2>\n");
+    }
+    for p in pictures {
+        use base64::Engine;
+        let _ = writeln!(
+            o,
+            "<figure class=\"picture\"><img alt=\"{c}\" style=\"width:100%\" src=\"data:image/png;base64,{}\"><figcaption>{c}</figcaption></figure>",
+            base64::engine::general_purpose::STANDARD.encode(&p.png),
+            c = esc(&p.caption)
+        );
+    }
     o.push_str("\n</body></html>\n");
     o
 }

@@ -402,6 +402,85 @@ fn report_html_and_pdf_for_the_royal_axis_proposal() {
         assert!((off - 14.5).abs() < 0.6, "{d}");
     }
 
+    // The rendered pictures (wgpu): a map of the SVG map's frame, 900 px square, so on the SVG's
+    // pixel grid, then a perspective view. On the map the proposal is red at the centre (its
+    // 20 m square is 29 px across), and each sightline's pixels are in its colour along the
+    // SVG's line.
+    let pngs: Vec<Vec<u8>> = html
+        .split("src=\"data:image/png;base64,")
+        .skip(1)
+        .map(|r| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(r.split('"').next().unwrap())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(pngs.len(), 2, "map and perspective pictures");
+    let map = renderer::render::Image::from_png(&pngs[0]).unwrap();
+    let view = renderer::render::Image::from_png(&pngs[1]).unwrap();
+    assert_eq!(
+        (map.width, map.height, view.width, view.height),
+        (900, 900, 900, 600)
+    );
+    let near =
+        |p: [u8; 4], c: [i32; 3]| (0..3).map(|k| (i32::from(p[k]) - c[k]).abs()).sum::<i32>() <= 45;
+    let red = (440..460u32)
+        .flat_map(|y| (440..460u32).map(move |x| (x, y)))
+        .filter(|&(x, y)| {
+            let p = map.pixel(x, y);
+            p[0] > 150 && p[1] < 70 && p[2] < 70
+        })
+        .count();
+    assert!(red >= 300, "{red} of 400 centre pixels red");
+    let mut judged = 0;
+    for l in html.split("<line class=\"sightline\" ").skip(1) {
+        let attr = |k: &str| -> String {
+            l.split(&format!("{k}=\""))
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let [x1, y1, x2, y2] = ["x1", "y1", "x2", "y2"].map(|k| attr(k).parse::<f64>().unwrap());
+        let hex = attr("stroke");
+        let c: Vec<i32> = (0..3)
+            .map(|k| i32::from_str_radix(&hex[1 + 2 * k..3 + 2 * k], 16).unwrap())
+            .collect();
+        let (mut n, mut hit) = (0, 0);
+        for k in 0..=200 {
+            let t = f64::from(k) / 200.0;
+            let (x, y) = (x1 + t * (x2 - x1), y1 + t * (y2 - y1));
+            // Inside the picture, clear of the legend's corners and of the proposal.
+            if !(100.0..800.0).contains(&x)
+                || !(100.0..800.0).contains(&y)
+                || (x - 450.0).hypot(y - 450.0) < 30.0
+            {
+                continue;
+            }
+            n += 1;
+            let (px, py) = (x.round() as u32, y.round() as u32);
+            if (py - 2..=py + 2)
+                .any(|yy| (px - 2..=px + 2).any(|xx| near(map.pixel(xx, yy), [c[0], c[1], c[2]])))
+            {
+                hit += 1;
+            }
+        }
+        if n >= 10 {
+            judged += 1;
+            assert!(
+                hit * 10 >= n * 8,
+                "sightline {hex}: {hit} of {n} points in its colour"
+            );
+        }
+    }
+    assert!(judged >= 1, "no sightline crosses the map");
+    for (name, png) in [("map.png", &pngs[0]), ("view.png", &pngs[1])] {
+        std::fs::write(out.join(name), png).unwrap();
+    }
+
     let pdf = out.join("report.pdf");
     let said = text(&o);
     assert!(

@@ -255,11 +255,14 @@ impl Renderer {
         } else {
             empty()
         };
-        let roads = if l.roads {
+        let mut roads = if l.roads {
             mesh::roads(scene, f, road_min_width, road_lift, 30.0)
         } else {
-            empty()
+            mesh::Mesh::new()
         };
+        // Marked lines (sightlines) with the roads: over the terrain on a map, depth-tested in
+        // perspective.
+        mesh::mark_lines(&mut roads, scene, f, 1.5 * road_min_width);
         let water = match (&scene.flood, l.water) {
             // The map draws each wet cell exactly (its area is what the map shows); the
             // perspective view a continuous surface over the same cells.

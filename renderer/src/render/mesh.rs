@@ -192,16 +192,59 @@ pub fn extrude(m: &mut Mesh, f: Frame, poly: &Polygon<f64>, base: f64, top: f64,
     );
 }
 
-/// The scene's buildings, coloured by their flood depth.
+/// The scene's buildings, coloured by their flood depth, then its marked buildings in their
+/// own colours.
 pub fn buildings(scene: &Scene, f: Frame) -> Mesh {
     let mut m = Mesh::new();
-    for b in &scene.buildings {
-        let c = rgba(scene.building_colour(&b.id));
+    let marked = scene.marks.buildings.iter().map(|(b, c)| (b, *c));
+    for (b, c) in scene
+        .buildings
+        .iter()
+        .map(|b| (b, scene.building_colour(&b.id)))
+        .chain(marked)
+    {
         for p in &b.footprint.0 {
-            extrude(&mut m, f, p, b.base, b.top, c);
+            extrude(&mut m, f, p, b.base, b.top, rgba(c));
         }
     }
     m
+}
+
+/// The scene's marked lines into `m`: each as a flat and an upright ribbon along it, at least
+/// `min_width` m wide.
+pub fn mark_lines(m: &mut Mesh, scene: &Scene, f: Frame, min_width: f64) {
+    for l in &scene.marks.lines {
+        let (a, b) = (l.from, l.to);
+        let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+        if !(len.is_finite() && len > 1e-6 && a[2].is_finite() && b[2].is_finite()) {
+            continue;
+        }
+        let w = l.width_m.max(min_width) / 2.0;
+        let (nx, ny) = (-(b[1] - a[1]) / len * w, (b[0] - a[0]) / len * w);
+        let c = rgba(l.colour);
+        m.quad(
+            f,
+            [
+                [a[0] + nx, a[1] + ny, a[2]],
+                [a[0] - nx, a[1] - ny, a[2]],
+                [b[0] - nx, b[1] - ny, b[2]],
+                [b[0] + nx, b[1] + ny, b[2]],
+            ],
+            [0.0; 3],
+            c,
+        );
+        m.quad(
+            f,
+            [
+                [a[0], a[1], a[2] + w],
+                [a[0], a[1], a[2] - w],
+                [b[0], b[1], b[2] - w],
+                [b[0], b[1], b[2] + w],
+            ],
+            [0.0; 3],
+            c,
+        );
+    }
 }
 
 /// Road width (m) by OSM class.

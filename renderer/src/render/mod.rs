@@ -112,6 +112,30 @@ pub struct TrafficLayer {
     pub closed: std::collections::HashSet<String>,
 }
 
+/// A straight line marked on a picture (a protected sightline, say): drawn as two crossed
+/// ribbons, one flat and one upright, so that it shows from above and from the side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkLine {
+    /// One end: x, y (project CRS) and height (m, the twin's heights).
+    pub from: [f64; 3],
+    /// The other end.
+    pub to: [f64; 3],
+    /// Its colour.
+    pub colour: [u8; 3],
+    /// Its width (m); on a map at least a few pixels whatever this says.
+    pub width_m: f64,
+}
+
+/// What a picture marks over the twin: buildings in a colour of their own (a proposed
+/// building) and lines (sightlines). None by default.
+#[derive(Clone, Debug, Default)]
+pub struct Marks {
+    /// Buildings drawn after the twin's, each in its colour.
+    pub buildings: Vec<(BuildingShape, [u8; 3])>,
+    /// Lines drawn over the roads.
+    pub lines: Vec<MarkLine>,
+}
+
 /// Everything a picture shows.
 #[derive(Clone, Debug)]
 pub struct Scene {
@@ -133,6 +157,8 @@ pub struct Scene {
     pub layers: Layers,
     /// The project CRS.
     pub crs: Crs,
+    /// Buildings and lines marked over the twin (none by default).
+    pub marks: Marks,
 }
 
 impl Scene {
@@ -254,6 +280,7 @@ impl Scene {
             traffic: None,
             layers: Layers::default(),
             crs: twin.crs.clone(),
+            marks: Marks::default(),
         })
     }
 
@@ -758,6 +785,7 @@ mod tests {
             traffic: None,
             layers: Layers::default(),
             crs: Crs::epsg(32648).unwrap(),
+            marks: Marks::default(),
         }
     }
 

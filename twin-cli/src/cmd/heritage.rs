@@ -5,6 +5,8 @@
 //! buildings that break the rules.
 
 use anyhow::{Context, Result};
+use heritage::check::SightlineCast;
+use heritage::report::Picture;
 use heritage::{Outcome, Proposal, Rules, Verdict};
 use std::path::{Path, PathBuf};
 use twin_core::{Twin, TwinDir};
@@ -27,9 +29,11 @@ pub enum HeritageCmd {
         json: bool,
     },
     /// The permit report of a proposal: `report.html` (self-contained: the proposal, the
-    /// verdict per rule with its numbers, the rules cited, an SVG map) and `report.pdf` printed
-    /// from it by headless Chromium (skipped, with a message, when no Chromium is found).
-    /// Exits with status 2 when the proposal is refused, as `check` does.
+    /// verdict per rule with its numbers, the rules cited, an SVG map, and a map and a
+    /// perspective picture from the wgpu renderer with the proposal in red and the sightlines
+    /// by status) and `report.pdf` printed from it by headless Chromium (skipped, with a
+    /// message, when no Chromium is found). Exits with status 2 when the proposal is refused,
+    /// as `check` does.
     Report {
         /// The twin folder.
         twin: PathBuf,
@@ -38,6 +42,9 @@ pub enum HeritageCmd {
         /// The folder to write report.html and report.pdf into (created).
         #[arg(long)]
         out: PathBuf,
+        /// Leave out the rendered pictures (no GPU adapter needed).
+        #[arg(long)]
+        no_pictures: bool,
         /// The Chromium to print with (default: $CHROMIUM, else /usr/bin/chromium, else
         /// `chromium` on the PATH, as the browser tests find it).
         #[arg(long)]
@@ -137,13 +144,21 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             twin,
             proposal,
             out,
+            no_pictures,
             chromium,
         } => {
             let (t, rules, v) = check_proposal(&twin, &proposal)?;
+            let casts = heritage::report::report_casts(&t, &rules, &v);
+            let pictures = if no_pictures {
+                Vec::new()
+            } else {
+                report_pictures(&t, &v, &casts)
+                    .context("rendering the report's pictures (--no-pictures leaves them out)")?
+            };
             write_report(
                 &out,
                 "report",
-                &heritage::report::report_html(&t, &rules, &v),
+                &heritage::report::report_html(&t, &rules, &v, &casts, &pictures),
                 chromium,
             )?;
             print!("{}", verdict_table(&v));
@@ -296,6 +311,73 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The proposal's red in the report's rendered pictures (as on its SVG map).
+pub const PROPOSAL_RGB: [u8; 3] = [224, 0, 0];
+
+/// The colour of a sightline in the rendered pictures, by status (as on the SVG map): red
+/// where the proposal blocks it, grey where it is blocked already, green when clear.
+fn sightline_rgb(c: &SightlineCast) -> [u8; 3] {
+    if c.proposal_blocks_at.is_some() {
+        [221, 0, 0]
+    } else if c.blocked_at.is_some() {
+        [119, 119, 119]
+    } else {
+        [26, 143, 58]
+    }
+}
+
+/// The permit report's pictures from the wgpu renderer: a map of the SVG map's frame and a
+/// perspective view of the proposal, 700 m off and 350 m up, looking along the first protected
+/// sightline (from the north when there is none); the proposal in [`PROPOSAL_RGB`], the
+/// sightlines by status.
+fn report_pictures(t: &Twin, v: &Verdict, casts: &[SightlineCast]) -> Result<Vec<Picture>> {
+    use renderer::render::{BuildingShape, Camera, MarkLine, Renderer, Scene};
+    let mut scene = Scene::from_twin(t)?;
+    let p = &v.proposal;
+    scene.title = format!("Proposal: {}", p.name.as_deref().unwrap_or("unnamed"));
+    scene.marks.buildings.push((
+        BuildingShape {
+            id: "proposal".into(),
+            footprint: p.footprint.clone(),
+            base: p.base_m,
+            top: v.top_m,
+        },
+        PROPOSAL_RGB,
+    ));
+    scene.marks.lines = casts
+        .iter()
+        .map(|c| MarkLine {
+            from: c.from,
+            to: c.to,
+            colour: sightline_rgb(c),
+            width_m: 3.0,
+        })
+        .collect();
+    let f = heritage::report::frame(v);
+    let r = Renderer::new()?;
+    let map = Camera::Map {
+        bbox: Some([f.min().x, f.min().y, f.max().x, f.max().y]),
+    };
+    let c = f.center();
+    let heading = casts
+        .first()
+        .map(|s| (c.x - s.from[0]).atan2(c.y - s.from[1]).to_degrees())
+        .unwrap_or(180.0);
+    let persp = Camera::looking_at([c.x, c.y, p.base_m], heading, 700.0, 350.0, 50.0);
+    let mut out = Vec::new();
+    for (camera, (w, h), caption) in [
+        (map, (900, 900), "Map (wgpu renderer), the SVG map's frame: the proposal in red, the protected sightlines green when clear, red where the proposal blocks them, grey where already blocked."),
+        (persp, (900, 600), "Perspective (wgpu renderer) towards the proposal along the first protected sightline."),
+    ] {
+        let png = r.render(&scene, &camera, w, h)?.to_png()?;
+        out.push(Picture {
+            caption: caption.into(),
+            png,
+        });
+    }
+    Ok(out)
 }
 
 /// Writes `<out>/<name>.html` and, where a Chromium is found, `<out>/<name>.pdf` printed
