@@ -1197,8 +1197,10 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
 
     // Zones draped: the pixel at the corridor's point blends the zone's colour over the ground
     // below: per channel the share of the zone's colour, (on − off) / (zone − off), is that of
-    // one or two layers of alpha 0.55 (the globe and the terrain tiles are both classified),
-    // 0.55 to 0.80, within 0.1.
+    // one to three layers of alpha 0.55, 0.55 to 0.91, within 0.1: the globe, the terrain
+    // tiles and, while it is loaded, a block tile of the buildings (the city's mass, which
+    // REPLACE refinement swaps for the buildings) are each classified. One run read 0.909 on a
+    // channel: three layers.
     let hex = r["zoneColour"].as_str().unwrap().trim_start_matches('#');
     let zone: Vec<f64> = (0..3)
         .map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).unwrap() as f64)
@@ -1220,7 +1222,7 @@ fn viewer_heritage_panel_draws_and_checks_proposals() {
         judged += 1;
         let share = (on[k] - off[k]) / (zone[k] - off[k]);
         assert!(
-            (0.45..=0.9).contains(&share),
+            (0.45..=1.0).contains(&share),
             "channel {k}: {share} (zone {zone:?}, with {on:?}, without {off:?})"
         );
     }
