@@ -923,18 +923,7 @@ fn viewer_shows_live_sensors_alarms_nowcast_and_reports() {
         return;
     }
     let _browser = one_browser();
-    let (addr, dir, twin) = common::serve_sample_with_config(
-        "browser-live",
-        |d| {
-            std::fs::write(
-                d.join("live.toml"),
-                "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
-                 stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\n",
-            )
-            .unwrap();
-        },
-        |_| {},
-    );
+    let (addr, dir, twin) = common::serve_sample_with_nowcast("browser-live", "", |_| {});
     let rt = tokio::runtime::Runtime::new().unwrap();
     let editor = common::token(&dir, twin_core::tokens::Role::Editor);
     let c = common::client_with(&editor);

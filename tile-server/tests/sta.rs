@@ -738,18 +738,8 @@ fn series_aggregates_and_range_queries() {
 /// depths equal a run of the same series posted by hand.
 #[test]
 fn alarm_starts_one_nowcast_equal_to_a_manual_run() {
-    let (addr, dir, _) = common::serve_sample_with_config(
-        "sta_nowcast",
-        |d| {
-            std::fs::write(
-                d.join("live.toml"),
-                "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
-                 stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\nhistory_s = 10800\n",
-            )
-            .unwrap();
-        },
-        |_| {},
-    );
+    let (addr, dir, _) =
+        common::serve_sample_with_nowcast("sta_nowcast", "history_s = 10800\n", |_| {});
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ds = datastream_of(&rt, addr, "sensor:gauge-kim-long");
     let editor = common::client_with(&common::token(&dir, Role::Editor));
@@ -862,18 +852,7 @@ fn alarm_starts_one_nowcast_equal_to_a_manual_run() {
 /// nowcast.
 #[test]
 fn live_demo_script_replays_the_flood() {
-    let (addr, dir, twin) = common::serve_sample_with_config(
-        "sta_demo",
-        |d| {
-            std::fs::write(
-                d.join("live.toml"),
-                "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
-                 stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\n",
-            )
-            .unwrap();
-        },
-        |_| {},
-    );
+    let (addr, dir, twin) = common::serve_sample_with_nowcast("sta_demo", "", |_| {});
     let token = common::token(&dir, Role::Editor);
     let out = Command::new(common::repo().join("scripts/live-demo.sh"))
         .arg(format!("http://{addr}"))
@@ -960,21 +939,10 @@ fn live_push_stream_carries_observations_alarms_nowcasts_and_reports() {
     let _ = std::fs::remove_dir_all(&root);
     let broker = Broker::start(&root);
     let port = broker.port;
-    let (addr, dir, _) = common::serve_sample_with_config(
-        "sta_push",
-        |d| {
-            std::fs::write(
-                d.join("live.toml"),
-                "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
-                 stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\n",
-            )
-            .unwrap();
-        },
-        |c| {
-            c.live = live_config(Some(port), "huetwin-push-test");
-            c.live.push_streams = Some(1);
-        },
-    );
+    let (addr, dir, _) = common::serve_sample_with_nowcast("sta_push", "", |c| {
+        c.live = live_config(Some(port), "huetwin-push-test");
+        c.live.push_streams = Some(1);
+    });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ds = datastream_of(&rt, addr, "sensor:gauge-kim-long");
     let thing = http_json(&rt, &format!("http://{addr}/v1.1/Datastreams({ds})/Thing"))["@iot.id"]

@@ -47,6 +47,35 @@ pub fn serve_sample_with_scenarios(
     serve_sample_with_config(name, prepare, |_| {})
 }
 
+/// [`serve_sample_with_config`] with a `live.toml` binding the Kim Long gauge to
+/// `flood_alarm3.toml`'s river stage at alarm 3 (3.5 m), `extra` appended to its nowcast
+/// (`history_s = …`, say).
+#[allow(dead_code)]
+pub fn serve_sample_with_nowcast(
+    name: &str,
+    extra: &str,
+    configure: impl FnOnce(&mut tile_server::ServerConfig),
+) -> (
+    std::net::SocketAddr,
+    PathBuf,
+    std::sync::Arc<twin_core::Twin>,
+) {
+    serve_sample_with_config(
+        name,
+        |d| {
+            std::fs::write(
+                d.join("live.toml"),
+                format!(
+                    "[[nowcast]]\nsensor = \"sensor:gauge-kim-long\"\nscenario = \"flood_alarm3.toml\"\n\
+                     stage = \"Perfume River (Kim Long gauge)\"\nalarm_m = 3.5\n{extra}"
+                ),
+            )
+            .unwrap();
+        },
+        configure,
+    )
+}
+
 /// [`serve_sample_with_scenarios`] with the server's configuration changed by `configure`.
 pub fn serve_sample_with_config(
     name: &str,
