@@ -18,27 +18,30 @@ fn square_of(lon: f64, lat: f64, side: f64, props: serde_json::Value) -> String 
     .to_string()
 }
 
+/// 60 % of the way from Phu Văn Lâu to Ngự Bình (WGS84), in the royal axis corridor.
+const AXIS_POINT: (f64, f64) = (
+    107.5809 + (107.5961 - 107.5809) * 0.6,
+    16.4655 + (16.4418 - 16.4655) * 0.6,
+);
+
+/// `<dir>/p30.geojson`: a 20 m square at [`AXIS_POINT`] with `props`.
+fn axis_proposal(dir: &std::path::Path, props: serde_json::Value) -> std::path::PathBuf {
+    let p = dir.join("p30.geojson");
+    std::fs::write(&p, square(AXIS_POINT.0, AXIS_POINT.1, props)).unwrap();
+    p
+}
+
 #[test]
 fn check_and_breaches_on_the_sample_twin() {
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("hue");
     copy_sample_twin(&t);
     let ts = t.to_str().unwrap();
-    // 60 % of the way from Phu Văn Lâu to Ngự Bình, in the royal axis corridor.
-    let (lon, lat) = (
-        107.5809 + (107.5961 - 107.5809) * 0.6,
-        16.4655 + (16.4418 - 16.4655) * 0.6,
+    let (lon, lat) = AXIS_POINT;
+    let p30 = axis_proposal(
+        dir.path(),
+        serde_json::json!({"height": 30, "roof:shape": "hipped"}),
     );
-    let p30 = dir.path().join("p30.geojson");
-    std::fs::write(
-        &p30,
-        square(
-            lon,
-            lat,
-            serde_json::json!({"height": 30, "roof:shape": "hipped"}),
-        ),
-    )
-    .unwrap();
     let o = twin(&["heritage", "check", ts, p30.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let out = text(&o);
@@ -246,10 +249,7 @@ fn check_reads_cityjson_proposals() {
     let t = dir.path().join("hue");
     copy_sample_twin(&t);
     let ts = t.to_str().unwrap();
-    let (lon, lat) = (
-        107.5809 + (107.5961 - 107.5809) * 0.6,
-        16.4655 + (16.4418 - 16.4655) * 0.6,
-    );
+    let (lon, lat) = AXIS_POINT;
     let (h, z0, z1) = (1000, 4000, 34000); // 1e-4° half side; z in mm
     let block = |rs: &str| {
         serde_json::json!({
@@ -290,28 +290,19 @@ fn check_reads_cityjson_proposals() {
 }
 
 /// `twin heritage report` on the royal-axis 30 m proposal: the HTML names every rule row of the
-/// verdict with its numbers (against `check --json`), the PDF printed by Chromium says REFUSED
-/// and the height rule's numbers, and has at least one page (poppler's pdfinfo/pdftotext).
+/// verdict with its numbers (against `check --json`), its wgpu map shows the proposal and the
+/// sightlines where the SVG map has them, the PDF printed by Chromium says REFUSED and the
+/// height rule's numbers, and has at least one page (poppler's pdfinfo/pdftotext).
 #[test]
 fn report_html_and_pdf_for_the_royal_axis_proposal() {
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("hue");
     copy_sample_twin(&t);
     let ts = t.to_str().unwrap();
-    let (lon, lat) = (
-        107.5809 + (107.5961 - 107.5809) * 0.6,
-        16.4655 + (16.4418 - 16.4655) * 0.6,
+    let p30 = axis_proposal(
+        dir.path(),
+        serde_json::json!({"height": 30, "roof:shape": "hipped", "name": "Axis <tower> & co"}),
     );
-    let p30 = dir.path().join("p30.geojson");
-    std::fs::write(
-        &p30,
-        square(
-            lon,
-            lat,
-            serde_json::json!({"height": 30, "roof:shape": "hipped", "name": "Axis <tower> & co"}),
-        ),
-    )
-    .unwrap();
     let o = twin(&["heritage", "check", ts, p30.to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let out = dir.path().join("report");
