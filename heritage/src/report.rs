@@ -60,6 +60,21 @@ pub fn outcome_word(o: Outcome) -> &'static str {
     }
 }
 
+/// The proposal's colour on the reports' maps and pictures.
+pub const PROPOSAL_RGB: [u8; 3] = [224, 0, 0];
+
+/// A sightline's colour on the reports' maps and pictures, by status: red where the proposal
+/// blocks it, grey where it is blocked already, green when clear.
+pub fn sightline_rgb(c: &SightlineCast) -> [u8; 3] {
+    if c.proposal_blocks_at.is_some() {
+        [221, 0, 0]
+    } else if c.blocked_at.is_some() {
+        [119, 119, 119]
+    } else {
+        [26, 143, 58]
+    }
+}
+
 /// The map's frame: the proposal's box plus a margin, square, at least 600 m across (the SVG
 /// map's, and the one rendered pictures of the proposal should show).
 pub fn frame(verdict: &Verdict) -> Rect<f64> {
@@ -138,12 +153,14 @@ pub fn map_svg(twin: &Twin, rules: &Rules, verdict: &Verdict, casts: &[Sightline
         let p = |q: [f64; 3]| ((q[0] - f.min().x) * s, (f.max().y - q[1]) * s);
         let (x0, y0) = p(c.from);
         let (x1, y1) = p(c.to);
+        let [r, g, b] = sightline_rgb(c);
+        let colour = format!("stroke=\"#{r:02x}{g:02x}{b:02x}\"");
         let style = if c.proposal_blocks_at.is_some() {
-            "stroke=\"#d00\" stroke-width=\"2.5\""
+            format!("{colour} stroke-width=\"2.5\"")
         } else if c.blocked_at.is_some() {
-            "stroke=\"#777\" stroke-width=\"1\" stroke-dasharray=\"6 4\""
+            format!("{colour} stroke-width=\"1\" stroke-dasharray=\"6 4\"")
         } else {
-            "stroke=\"#1a8f3a\" stroke-width=\"1.5\""
+            format!("{colour} stroke-width=\"1.5\"")
         };
         let _ = writeln!(
             o,
@@ -153,8 +170,11 @@ pub fn map_svg(twin: &Twin, rules: &Rules, verdict: &Verdict, casts: &[Sightline
     }
     let _ = writeln!(
         o,
-        "<path class=\"proposal\" d=\"{}\" fill=\"#e00000\" stroke=\"#000\" stroke-width=\"2\"/>",
-        path_of(&verdict.proposal.footprint, &f, s)
+        "<path class=\"proposal\" d=\"{}\" fill=\"#{:02x}{:02x}{:02x}\" stroke=\"#000\" stroke-width=\"2\"/>",
+        path_of(&verdict.proposal.footprint, &f, s),
+        PROPOSAL_RGB[0],
+        PROPOSAL_RGB[1],
+        PROPOSAL_RGB[2]
     );
     // A scale bar of 100 m.
     let bar = 100.0 * s;

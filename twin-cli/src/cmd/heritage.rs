@@ -313,25 +313,10 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
     }
 }
 
-/// The proposal's red in the report's rendered pictures (as on its SVG map).
-pub const PROPOSAL_RGB: [u8; 3] = [224, 0, 0];
-
-/// The colour of a sightline in the rendered pictures, by status (as on the SVG map): red
-/// where the proposal blocks it, grey where it is blocked already, green when clear.
-fn sightline_rgb(c: &SightlineCast) -> [u8; 3] {
-    if c.proposal_blocks_at.is_some() {
-        [221, 0, 0]
-    } else if c.blocked_at.is_some() {
-        [119, 119, 119]
-    } else {
-        [26, 143, 58]
-    }
-}
-
 /// The permit report's pictures from the wgpu renderer: a map of the SVG map's frame and a
 /// perspective view of the proposal, 700 m off and 350 m up, looking along the first protected
-/// sightline (from the north when there is none); the proposal in [`PROPOSAL_RGB`], the
-/// sightlines by status.
+/// sightline (from the north when there is none); the proposal and the sightlines in the
+/// SVG map's colours ([`heritage::report::PROPOSAL_RGB`], [`heritage::report::sightline_rgb`]).
 fn report_pictures(t: &Twin, v: &Verdict, casts: &[SightlineCast]) -> Result<Vec<Picture>> {
     use renderer::render::{BuildingShape, Camera, MarkLine, Renderer, Scene};
     let mut scene = Scene::from_twin(t)?;
@@ -344,14 +329,14 @@ fn report_pictures(t: &Twin, v: &Verdict, casts: &[SightlineCast]) -> Result<Vec
             base: p.base_m,
             top: v.top_m,
         },
-        PROPOSAL_RGB,
+        heritage::report::PROPOSAL_RGB,
     ));
     scene.marks.lines = casts
         .iter()
         .map(|c| MarkLine {
             from: c.from,
             to: c.to,
-            colour: sightline_rgb(c),
+            colour: heritage::report::sightline_rgb(c),
             width_m: 3.0,
         })
         .collect();
