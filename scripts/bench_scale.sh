@@ -40,7 +40,9 @@ cleanup() {
   pg_stop
 }
 trap cleanup EXIT
-pg_start
+# PG_KEEP: pg.sh would set its own EXIT trap (pg_stop), replacing cleanup, and the replicas
+# and moto outlived the bench; cleanup stops the cluster too.
+PG_KEEP=1 pg_start
 free_port() { python3 -c '
 import random, socket
 for _ in range(200):
