@@ -7,7 +7,7 @@
 //! page by the caller (`twin heritage report`, through headless Chromium). Also the monument
 //! flood exposure report ([`exposure_html`], `twin heritage exposure --out`).
 
-use crate::check::{cast_sightlines, Outcome, SightlineCast, Verdict};
+use crate::check::{Outcome, SightlineCast, Verdict};
 use crate::rules::{Rules, ZoneKind};
 use geo::{BoundingRect, Coord, MultiPolygon, Rect};
 use std::fmt::Write;
@@ -196,13 +196,9 @@ pub struct Picture {
     pub png: Vec<u8>,
 }
 
-/// The protected sightlines cast with the proposal of `verdict`, as the report draws them.
-pub fn report_casts(twin: &Twin, rules: &Rules, verdict: &Verdict) -> Vec<SightlineCast> {
-    cast_sightlines(twin, rules, Some(&verdict.proposal))
-}
-
 /// The permit report of `verdict` as one self-contained HTML page (inline CSS, SVG and the
-/// `pictures` as data URIs). `casts` are the sightlines with the proposal ([`report_casts`]).
+/// `pictures` as data URIs). `casts` are the sightlines cast with the proposal
+/// ([`crate::check::cast_sightlines`]).
 pub fn report_html(
     twin: &Twin,
     rules: &Rules,

@@ -40,23 +40,8 @@ try {
   const err = await page.evaluate(() => window.huetwin.error || window.huetwin.heritage.error);
   if (err) throw new Error(err);
 
-  async function settle() {
-    await page.evaluate(() => {
-      window.huetwin._settle = 0;
-    });
-    await page.waitForFunction(
-      () => {
-        const h = window.huetwin;
-        h.viewer.scene.requestRender();
-        // The draped polygons are built in workers: wait for them too.
-        h._settle = h.settled() && h.viewer.dataSourceDisplay.ready ? h._settle + 1 : 0;
-        return h._settle >= 3;
-      },
-      null,
-      { timeout: 180_000, polling: 300 }
-    );
-    await page.waitForTimeout(300);
-  }
+  // Settled, with the draped zones, proposal and lines built.
+  const settle = () => settleView(page, 180_000, true);
 
   // The pixel (RGB) of the canvas at CSS coordinates (x, y).
   async function pixel(x, y) {
@@ -143,7 +128,6 @@ try {
     await page.waitForFunction(() => window.huetwin.heritage.sightlines !== null, null, { timeout: 120_000 });
     await page.evaluate(() => window.huetwin.lookDown(window.huetwin.heritage.drawn[0][0], window.huetwin.heritage.drawn[0][1], 2500));
     await settle();
-    await settleView(page);
     const shot = await page.screenshot({ path: join(outDir, `${name}.png`) });
     const sightlinesOnScreen = await linesOnScreen(shot);
     const verdict = await page.evaluate(() => {
@@ -189,10 +173,10 @@ try {
         window.huetwin.viewer.scene.requestRender();
       }, on);
     await show(false);
-    await settleView(page);
+    await settle();
     const bare = await page.screenshot();
     await show(true);
-    await settleView(page);
+    await settle();
     const a = await sampleAt(page, shot, pts);
     const b = await sampleAt(page, bare, pts);
     const onCanvas = await page.evaluate((at) => at.map((p) => !!p && document.elementFromPoint(p[0], p[1])?.tagName === "CANVAS"), a.map((s) => s.at));
@@ -225,7 +209,6 @@ try {
     const [vlon, vlat] = cases.viewshed;
     await page.evaluate(([lon, lat]) => window.huetwin.lookDown(lon, lat, 5000), [vlon, vlat]);
     await settle();
-    await settleView(page);
     const grid = [];
     for (let j = 0; j < 30; j++) for (let i = 0; i < 40; i++) grid.push([Math.round(((i + 0.5) * W) / 40), Math.round(((j + 0.5) * H) / 30)]);
     const onCanvas = await page.evaluate((pts) => pts.map(([x, y]) => document.elementFromPoint(x, y)?.tagName === "CANVAS"), grid);
@@ -235,7 +218,6 @@ try {
     await page.mouse.click(x, y);
     await page.waitForFunction(() => window.huetwin.heritage.viewshed !== null, null, { timeout: 120_000 });
     await settle();
-    await settleView(page);
     const after = await pixelsAt(page, await page.screenshot({ path: join(outDir, "viewshed.png") }), grid, 0);
     let n = 0, changed = 0, greener = 0, redder = 0;
     grid.forEach((_, k) => {

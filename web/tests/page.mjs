@@ -34,7 +34,10 @@ export async function watch(page, base, result, onResponse = null) {
 // milliseconds it took. Frames are counted from the call on: a settle right after a change (a
 // layer hidden) must see the change drawn, not the frame from before it (a flag left over from
 // the previous settle let one return at once and screenshot the old frame, in a loaded CI run).
-export async function settle(page, timeout = 180_000) {
+// With `dataSources`, the entities' geometry must be built too (draped polygons and lines are
+// built in workers, after the frames that asked for them: the heritage panel's sightlines were
+// missing from a screenshot taken without this and without the frame count).
+export async function settle(page, timeout = 180_000, dataSources = false) {
   const t0 = Date.now();
   await page.evaluate(() => {
     const h = window.huetwin;
@@ -46,15 +49,15 @@ export async function settle(page, timeout = 180_000) {
     }
   });
   await page.waitForFunction(
-    () => {
+    (dataSources) => {
       const h = window.huetwin;
       h.viewer.scene.requestRender();
-      const ok = h.settled() && h._frames >= 2;
+      const ok = h.settled() && h._frames >= 2 && (!dataSources || h.viewer.dataSourceDisplay.ready);
       const prev = h._settledOnce;
       h._settledOnce = ok;
       return ok && prev;
     },
-    null,
+    dataSources,
     { timeout, polling: 500 }
   );
   return Date.now() - t0;

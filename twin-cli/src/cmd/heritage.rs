@@ -148,7 +148,7 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             chromium,
         } => {
             let (t, rules, v) = check_proposal(&twin, &proposal)?;
-            let casts = heritage::report::report_casts(&t, &rules, &v);
+            let casts = heritage::check::cast_sightlines(&t, &rules, Some(&v.proposal));
             let pictures = if no_pictures {
                 Vec::new()
             } else {
