@@ -47,6 +47,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cmd::tiles::TilesCmd,
     },
+    /// The twin's own basemap (raster XYZ tiles drawn with wgpu, as `twin serve` serves them
+    /// under /basemap): export to a folder or an MBTiles file.
+    Basemap {
+        #[command(subcommand)]
+        cmd: cmd::basemap::BasemapCmd,
+    },
     /// Heritage conservation: check a proposed building against the protection zones and
     /// protected views; list the existing buildings that break them.
     Heritage {
@@ -113,6 +119,7 @@ fn run() -> Result<()> {
         Cmd::Serve(a) => cmd::serve::run(*a),
         Cmd::Render(a) => cmd::render::render(&a),
         Cmd::Tiles { cmd } => cmd::tiles::run(cmd),
+        Cmd::Basemap { cmd } => cmd::basemap::run(cmd),
         Cmd::Heritage { cmd } => cmd::heritage::run(cmd),
         Cmd::Token { cmd } => cmd::token::run(cmd),
         Cmd::Worker(a) => cmd::worker::run(a),

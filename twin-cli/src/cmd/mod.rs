@@ -1,6 +1,7 @@
 //! The `twin` subcommands, one file each, and what they share: the progress bar behind
 //! twin-core's [`Progress`] trait, number lists from the command line, the flood solver choice.
 
+pub mod basemap;
 pub mod flood;
 pub mod heritage;
 pub mod import;
