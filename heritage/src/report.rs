@@ -194,6 +194,21 @@ pub struct Picture {
     pub caption: String,
     /// The PNG file's bytes (embedded in the page as a data URI).
     pub png: Vec<u8>,
+    /// For a top-down map, the area it shows: xmin, ymin, xmax, ymax in the twin's project CRS
+    /// (the picture's edges; written into the page as the figure's `data-frame`).
+    pub frame: Option<[f64; 4]>,
+}
+
+/// The figure's `data-frame` attribute of a map picture (empty for other pictures).
+fn frame_attr(p: &Picture) -> String {
+    p.frame
+        .map(|f| {
+            format!(
+                " data-frame=\"{:.3} {:.3} {:.3} {:.3}\"",
+                f[0], f[1], f[2], f[3]
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// The permit report of `verdict` as one self-contained HTML page (inline CSS, SVG and the
@@ -335,7 +350,8 @@ pub fn report_html(
         use base64::Engine;
         let _ = writeln!(
             o,
-            "<figure class=\"picture\"><img alt=\"{c}\" style=\"width:100%\" src=\"data:image/png;base64,{}\"><figcaption>{c}</figcaption></figure>",
+            "<figure class=\"picture\"{}><img alt=\"{c}\" style=\"width:100%\" src=\"data:image/png;base64,{}\"><figcaption>{c}</figcaption></figure>",
+            frame_attr(p),
             base64::engine::general_purpose::STANDARD.encode(&p.png),
             c = esc(&p.caption)
         );
@@ -349,14 +365,21 @@ pub const CHART_MONUMENTS: usize = 25;
 
 /// The monument flood exposure report of a twin (`twin_name`) as one self-contained HTML page:
 /// how depths are read, the runs, a bar chart of the most exposed monuments (largest depth over
-/// all runs), the ranking table, then one section per run (scenario) with its monuments, the
-/// wettest first: largest depth, hours wet, hours above the hazard depth, first wet time.
-pub fn exposure_html(twin_name: &str, t: &crate::exposure::ExposureTable) -> String {
+/// all runs), the ranking table, then one section per run (scenario) with its picture (from
+/// `pictures`, by the run's index in [`crate::exposure::ExposureTable::runs`]; none where it is
+/// `None` or missing) and its monuments, the wettest first: largest depth, hours wet, hours
+/// above the hazard depth, first wet time, and where the floor level is known the depth and
+/// hours above the floor.
+pub fn exposure_html(
+    twin_name: &str,
+    t: &crate::exposure::ExposureTable,
+    pictures: &[Option<Picture>],
+) -> String {
     let h = |v: f64| format!("{v:.1}");
     let mut o = String::new();
     let _ = write!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Monument flood exposure: {t}</title>\n<style>\n{STYLE}\n</style></head><body>\n<h1>Monument flood exposure</h1>\n<p>Twin <b>{t}</b>: {m} monuments across {r} finished flood runs.</p>\n<p>Depths are read on each monument's own ground: the cells of the run's depth grid inside the monument's polygon, the twin's water bodies (moats, river, lakes) inside it left out. Hours wet: the longest time one of those cells stayed wet; hours above hazard: the same above the run's hazard depth; first wet: hours from the run's start, a dash when it stayed dry. A run's table leaves out the monuments its grid does not reach.</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Monument flood exposure: {t}</title>\n<style>\n{STYLE}\n</style></head><body>\n<h1>Monument flood exposure</h1>\n<p>Twin <b>{t}</b>: {m} monuments across {r} finished flood runs.</p>\n<p>Depths are read on each monument's own ground: the cells of the run's depth grid inside the monument's polygon, the twin's water bodies (moats, river, lakes) inside it left out. Hours wet: the longest time one of those cells stayed wet; hours above hazard: the same above the run's hazard depth; first wet: hours from the run's start, a dash when it stayed dry. A run's table leaves out the monuments its grid does not reach.</p>\n<p>Floor: the height of a monument's floor or plinth above its ground where the heritage layer gives one (<code>floor_m</code>); above floor: the largest depth less the floor (0 when the water stayed below it); hours above floor: the longest time one of its cells stayed deeper than the floor, read from the run's depth snapshots (one per output time, the depth taken as linear between two), so a peak between two outputs can be missed; a dash where the floor is not known or the run kept no snapshots.</p>\n",
         t = esc(twin_name),
         m = t.monuments.len(),
         r = t.runs.len(),
@@ -413,15 +436,16 @@ pub fn exposure_html(twin_name: &str, t: &crate::exposure::ExposureTable) -> Str
             t.monuments.len()
         );
     }
-    o.push_str("<h2>Ranking</h2>\n<table class=\"ranking\"><tr><th>rank</th><th>monument</th><th>site</th><th>zone</th><th>largest depth m</th></tr>\n");
+    o.push_str("<h2>Ranking</h2>\n<table class=\"ranking\"><tr><th>rank</th><th>monument</th><th>site</th><th>zone</th><th>floor m</th><th>largest depth m</th></tr>\n");
     for m in &t.monuments {
         let _ = writeln!(
             o,
-            "<tr class=\"monument\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.2}</td></tr>",
+            "<tr class=\"monument\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td></tr>",
             m.rank,
             esc(m.name.as_deref().unwrap_or("")),
             esc(&m.site),
             esc(m.zone.as_deref().unwrap_or("–")),
+            num(m.floor_m),
             m.worst_depth_m
         );
     }
@@ -429,10 +453,25 @@ pub fn exposure_html(twin_name: &str, t: &crate::exposure::ExposureTable) -> Str
     for (k, r) in t.runs.iter().enumerate() {
         let _ = writeln!(
             o,
-            "<h2>Run {}: {}</h2>\n<p>Run <code>{}</code>.</p>\n<table class=\"per-run\" data-run=\"{}\"><tr><th>monument</th><th>site</th><th>largest depth m</th><th>hours wet</th><th>hours above hazard</th><th>first wet h</th></tr>",
+            "<h2>Run {}: {}</h2>\n<p>Run <code>{}</code>.</p>",
             k + 1,
             esc(&r.name),
             esc(&r.id),
+        );
+        if let Some(Some(p)) = pictures.get(k) {
+            use base64::Engine;
+            let _ = writeln!(
+                o,
+                "<figure class=\"picture run-map\" data-run=\"{}\"{}><img alt=\"{c}\" style=\"width:100%\" src=\"data:image/png;base64,{}\"><figcaption>{c}</figcaption></figure>",
+                esc(&r.id),
+                frame_attr(p),
+                base64::engine::general_purpose::STANDARD.encode(&p.png),
+                c = esc(&p.caption)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "<table class=\"per-run\" data-run=\"{}\"><tr><th>monument</th><th>site</th><th>largest depth m</th><th>hours wet</th><th>hours above hazard</th><th>first wet h</th><th>floor m</th><th>above floor m</th><th>hours above floor</th></tr>",
             esc(&r.id)
         );
         let mut rows: Vec<(&crate::exposure::MonumentRow, &crate::exposure::Exposure)> = t
@@ -448,13 +487,16 @@ pub fn exposure_html(twin_name: &str, t: &crate::exposure::ExposureTable) -> Str
         for (m, e) in rows {
             let _ = writeln!(
                 o,
-                "<tr class=\"exposure\"><td>{}</td><td>{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr class=\"exposure\"><td>{}</td><td>{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(m.name.as_deref().unwrap_or("")),
                 esc(&m.site),
                 e.max_depth_m,
                 h(e.hours_wet),
                 h(e.hours_above_hazard),
-                e.first_wet_h.map(h).unwrap_or_else(|| "–".into())
+                e.first_wet_h.map(h).unwrap_or_else(|| "–".into()),
+                num(m.floor_m),
+                num(e.above_floor_m),
+                e.hours_above_floor.map(h).unwrap_or_else(|| "–".into())
             );
         }
         o.push_str("</table>\n");

@@ -2,6 +2,10 @@
 //! levee scenario (alarm 3 and October 2025 as baselines, then the levee), the table against
 //! each run's `heritage.csv` parsed here with the csv crate, the ranking, and the Citadel walls
 //! read on their own ground: below the largest depth anywhere in their polygon (the moat).
+//! The sample's illustrative floor levels (`floor_m`): the depth above the floor is the depth
+//! less the floor, the cells the hours above the floor are read on are those of the run's own
+//! row (their largest depth in `max_depth.tif` is the row's), and the hours stay within the
+//! hours wet.
 
 use geo::Contains;
 use heritage::exposure::exposure_table;
@@ -20,7 +24,7 @@ fn monument_exposure_across_the_stored_runs() {
         .unwrap()
         .run(&twin, &JobOptions::default())
         .unwrap();
-    let t = exposure_table(&dir).unwrap();
+    let t = exposure_table(&twin, &dir).unwrap();
     assert_eq!(t.runs.len(), 3, "{:?}", t.runs);
     let store = RunStore::for_twin(&dir);
     // Every cell of the table is its run's heritage.csv row.
@@ -110,4 +114,101 @@ fn monument_exposure_across_the_stored_runs() {
         t.monuments.iter().take(5).map(|m| format!("{} {:.2} m", m.site, m.worst_depth_m)).collect::<Vec<_>>().join(", ")
     );
     assert!(own < in_polygon, "{own} vs {in_polygon}");
+
+    // Floor levels: typed in the twin, carried into the table.
+    let floored: Vec<&twin_core::model::HeritageSite> = twin
+        .heritage
+        .features()
+        .iter()
+        .filter(|h| h.floor_m.is_some())
+        .collect();
+    assert!(floored.len() >= 3, "the sample gives three floor levels");
+    let mut report = Vec::new();
+    for (k, run) in t.runs.iter().enumerate() {
+        let rd = RunDir::new(store.dir(&run.id).unwrap());
+        let max = rd.read_raster(&rd.raster_path(Raster::MaxDepth)).unwrap();
+        let first = rd.read_raster(&rd.raster_path(Raster::FirstWet)).unwrap();
+        let grid = scenarios::flood::model::GridSpec {
+            nx: max.ncols,
+            ny: max.nrows,
+            dx: max.cell_x,
+            xmin: max.xmin,
+            ymax: max.ymax,
+            epsg: None,
+        };
+        let blocked: Vec<bool> = max
+            .values
+            .iter()
+            .map(|v| !v.is_some_and(f32::is_finite))
+            .collect();
+        let at_start: Vec<bool> = first.values.iter().map(|v| *v == Some(0.0)).collect();
+        let ground = scenarios::flood::impacts::ground_mask_on(&twin, &grid);
+        let interval_h = {
+            let s = rd.snapshots();
+            (s[1].0 - s[0].0) as f64 / 3600.0
+        };
+        for site in &floored {
+            let floor = site.floor_m.unwrap();
+            let m = t.monuments.iter().find(|m| m.site == site.id).unwrap();
+            assert_eq!(m.floor_m, Some(floor));
+            let Some(e) = m.runs[k].as_ref() else {
+                continue;
+            };
+            let above = e.above_floor_m.unwrap();
+            assert!((above - (e.max_depth_m - floor).max(0.0)).abs() < 1e-12);
+            // The cells read for the hours are the row's: their largest depth is its depth.
+            let cells = scenarios::flood::impacts::own_ground_cells(
+                &grid,
+                &site.polygon,
+                &blocked,
+                &ground,
+                &at_start,
+            );
+            let deepest = cells
+                .iter()
+                .map(|&c| f64::from(max.values[c].unwrap()))
+                .fold(0.0, f64::max);
+            assert!(
+                (deepest - e.max_depth_m).abs() < 1e-5,
+                "{} in {}: {deepest} from the raster, {} in heritage.csv",
+                site.id,
+                run.name,
+                e.max_depth_m
+            );
+            let hours = e.hours_above_floor.expect("the runs keep snapshots");
+            if above == 0.0 {
+                assert_eq!(hours, 0.0, "{} in {}", site.id, run.name);
+            }
+            // Sampled at the outputs, linear between: within one output interval of the
+            // hours wet (the floor is above the wet depth).
+            assert!(
+                hours <= e.hours_wet + interval_h,
+                "{hours} vs {}",
+                e.hours_wet
+            );
+            report.push(format!(
+                "{} in {:?}: depth {:.2} m, floor {floor} m, above {above:.2} m for {hours:.2} h",
+                site.id, run.name, e.max_depth_m
+            ));
+        }
+    }
+    eprintln!("{}", report.join("\n"));
+    assert!(
+        t.monuments
+            .iter()
+            .flat_map(|m| m.runs.iter().flatten())
+            .any(|e| e.hours_above_floor.is_some_and(|h| h > 0.0)),
+        "some monument is flooded above its floor in some run"
+    );
+}
+
+/// The time above a level of a depth linear between two outputs.
+#[test]
+fn time_above_a_floor_between_two_outputs() {
+    use heritage::exposure::time_above;
+    assert_eq!(time_above(0.0, 2.0, 3600.0, 0.5), 2700.0);
+    assert_eq!(time_above(2.0, 0.0, 3600.0, 0.5), 2700.0);
+    assert_eq!(time_above(1.0, 2.0, 3600.0, 0.5), 3600.0);
+    assert_eq!(time_above(0.1, 0.4, 3600.0, 0.5), 0.0);
+    assert_eq!(time_above(0.5, 0.5, 3600.0, 0.5), 0.0);
 }

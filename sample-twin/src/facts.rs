@@ -65,6 +65,15 @@ pub const THAI_HOA: (f64, f64) = (107.5783, 16.4688);
 pub const KY_DAI: (f64, f64) = (107.5803, 16.4663);
 /// Phu Văn Lâu pavilion on the river bank in front of the Flag Tower.
 pub const PHU_VAN_LAU: (f64, f64) = (107.5809, 16.4655);
+
+/// Floor levels of three monuments above their ground (m): ILLUSTRATIVE, not surveyed; chosen
+/// to be of the order of a raised base, for the flood exposure's depth above the floor.
+/// Ngọ Môn: the floor of the passages through its stone platform.
+pub const NGO_MON_FLOOR_M: f64 = 1.0;
+/// Thái Hòa: the palace floor on its terrace.
+pub const THAI_HOA_FLOOR_M: f64 = 1.2;
+/// Phu Văn Lâu: the pavilion on its raised base.
+pub const PHU_VAN_LAU_FLOOR_M: f64 = 0.8;
 /// Chợ Đông Ba, the Dong Ba market.
 pub const DONG_BA_MARKET: (f64, f64) = (107.5890, 16.4729);
 /// Chùa Thiên Mụ (Thien Mu pagoda).

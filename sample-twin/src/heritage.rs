@@ -24,6 +24,10 @@ pub struct Site {
     pub osm_id: Option<String>,
     /// Height limit for new buildings in the zone, metres (zone II only).
     pub height_limit_m: Option<f64>,
+    /// Height of the monument's floor or plinth above its ground, metres, where the sample
+    /// gives one: ILLUSTRATIVE values (not surveyed), so that flood exposure has depths above a
+    /// floor to report.
+    pub floor_m: Option<f64>,
     /// Outer ring (counter-clockwise) then holes (clockwise), local metres.
     pub rings: Vec<Vec<P>>,
 }
@@ -44,6 +48,7 @@ fn site(
         zone,
         osm_id: None,
         height_limit_m: None,
+        floor_m: None,
         rings: vec![ccw(ring)],
     }
 }
@@ -126,24 +131,32 @@ pub fn build(ctx: &Ctx) -> Vec<Site> {
         (35.0, 29.0),
         (-13.0, 29.0),
     ];
-    out.push(site(
-        "ngo-mon",
-        "Meridian Gate",
-        "Ngọ Môn",
-        "city_gate",
-        "I",
-        ngo_mon.iter().map(|&(u, v)| a.at(u, v)).collect(),
-    ));
+    // Floor levels (illustrative, not surveyed): the gate's passages through its stone
+    // platform, the palace on its terrace, the pavilion on its raised base.
+    out.push(Site {
+        floor_m: Some(facts::NGO_MON_FLOOR_M),
+        ..site(
+            "ngo-mon",
+            "Meridian Gate",
+            "Ngọ Môn",
+            "city_gate",
+            "I",
+            ngo_mon.iter().map(|&(u, v)| a.at(u, v)).collect(),
+        )
+    });
     // Thái Hòa: 44 m across the axis by 30.5 m along it.
     let (tu, tv) = a.uv(ll(facts::THAI_HOA));
-    out.push(site(
-        "thai-hoa",
-        "Hall of Supreme Harmony",
-        "Điện Thái Hòa",
-        "building",
-        "I",
-        a.rect(tu - 15.25, tu + 15.25, tv - 22.0, tv + 22.0),
-    ));
+    out.push(Site {
+        floor_m: Some(facts::THAI_HOA_FLOOR_M),
+        ..site(
+            "thai-hoa",
+            "Hall of Supreme Harmony",
+            "Điện Thái Hòa",
+            "building",
+            "I",
+            a.rect(tu - 15.25, tu + 15.25, tv - 22.0, tv + 22.0),
+        )
+    });
     let (ku, kv) = a.uv(ll(facts::KY_DAI));
     out.push(site(
         "ky-dai",
@@ -154,14 +167,17 @@ pub fn build(ctx: &Ctx) -> Vec<Site> {
         a.rect(ku - 30.0, ku + 30.0, kv - 32.0, kv + 32.0),
     ));
     let (pu, pv) = a.uv(ll(facts::PHU_VAN_LAU));
-    out.push(site(
-        "phu-van-lau",
-        "Phu Van Lau pavilion",
-        "Phu Văn Lâu",
-        "building",
-        "I",
-        a.rect(pu - 8.0, pu + 8.0, pv - 9.0, pv + 9.0),
-    ));
+    out.push(Site {
+        floor_m: Some(facts::PHU_VAN_LAU_FLOOR_M),
+        ..site(
+            "phu-van-lau",
+            "Phu Van Lau pavilion",
+            "Phu Văn Lâu",
+            "building",
+            "I",
+            a.rect(pu - 8.0, pu + 8.0, pv - 9.0, pv + 9.0),
+        )
+    });
 
     // Gates: 24 m along the wall, 30 m through it, turned with the wall side they stand on.
     for g in gate_sites(ctx, &facts::GATES) {
@@ -344,6 +360,7 @@ pub fn from_osm(ctx: &Ctx, sites: &mut Vec<Site>, osm: &Imported, extent: [f64; 
             zone: "I",
             osm_id: Some(sid),
             height_limit_m: None,
+            floor_m: None,
             rings,
         });
     }

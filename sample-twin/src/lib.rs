@@ -176,6 +176,9 @@ pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
         if let Some(h) = s.height_limit_m {
             props.push(("height_limit_m", V::N1(h)));
         }
+        if let Some(f) = s.floor_m {
+            props.push(("floor_m", V::N1(f)));
+        }
         if let Some(o) = &s.osm_id {
             props.push(("osm_id", V::S(o)));
         }
@@ -446,7 +449,7 @@ viewer shows.
 | --- | --- |
 | `twin.toml` | the twin: project CRS EPSG:32648 (WGS 84 / UTM 48N), geoid offset, attribution, the sources below |
 | `buildings.geojson` | {b} building footprints (EPSG:4326) **from OSM**: every `building=*` way or multipolygon (largest part) whose centroid is in the extent (lon {e0}–{e2}, lat {e1}–{e3}) and not in the Perfume River outline, at least 4 m²; `osm_id` and the OSM tags `building`, `name`, `building:levels`, `height`, `min_height`, `roof:shape` as mapped (most have no height: the importer's defaults apply) |
-| `heritage.geojson` | {h} heritage sites (EPSG:4326) with `zone` ("I" core, "II" buffer) and `height_limit_m` on the zone II areas; sites with an `osm_id` have their **real OSM outline** (Ngọ Môn, Thái Hòa, Kỳ Đài, Phu Văn Lâu, the citadel gates, Lăng Tự Đức, and every other `historic=*`/`heritage=*` object in the extent: palaces, ruins, tombs, gates); the others are drawn by the generator (see below) |
+| `heritage.geojson` | {h} heritage sites (EPSG:4326) with `zone` ("I" core, "II" buffer), `height_limit_m` on the zone II areas and an illustrative `floor_m` (floor or plinth above the ground, m) on three monuments; sites with an `osm_id` have their **real OSM outline** (Ngọ Môn, Thái Hòa, Kỳ Đài, Phu Văn Lâu, the citadel gates, Lăng Tự Đức, and every other `historic=*`/`heritage=*` object in the extent: palaces, ruins, tombs, gates); the others are drawn by the generator (see below) |
 | `heritage_rules.toml` | the zones' rules (core: no new building; buffer: setback and roofs, illustrative) and the royal axis Ngự Bình → Ngọ Môn → Thái Hòa as a protected view (read by the `heritage` crate) |
 | `roads.geojson` | {r} road links (EPSG:4326) **from OSM**: `highway` motorway to tertiary (and their links) in the whole extent, plus named `unclassified`/`residential`/`living_street` streets inside lon 107.555–107.605, lat 16.445–16.490 (the citadel and the centre); cut at the extent, split at the nodes the ways share (links meet at shared vertices), the largest connected network kept; `osm_id`, `highway`, and `name`, `lanes`, `maxspeed`, `oneway`, `bridge` where OSM has them (the traffic model's class defaults fill the rest) |
 | `water.geojson` | {w} water features (EPSG:4326), **drawn by the generator**: the Perfume River as a polygon, the moats, canals and small rivers as lines, Tịnh Tâm lake |
@@ -478,6 +481,9 @@ Drawn by the generator (plausible only):
 - the outlines of the walls band, the Imperial City (600 × 620 m), the Forbidden Purple City,
   the tombs and hills the extract has no outline for;
 - the protection zones (I/II) and height limits: **illustrative**, not the legal values;
+- the floor levels (`floor_m`, the floor or plinth above the site's ground, for the flood
+  exposure's depth above the floor) of Ngọ Môn ({fl_nm} m), Thái Hòa ({fl_th} m) and Phu Văn
+  Lâu ({fl_pvl} m): **illustrative**, not surveyed;
 - the sensors' positions and ids (the cameras stand at real junctions);
 - **the DEM**: a low plain of 2–5 m with smooth noise, the citadel's fill 0.6 m above it and the
   Imperial City's terrace a further 0.15 m, river beds 3–6 m below sea level, hills to the south
@@ -521,6 +527,9 @@ Everything else here is the project's own synthetic data under its licence (Apac
         nc = c.dem.0,
         nr = c.dem.1,
         wet = c.roads_in_river,
+        fl_nm = facts::NGO_MON_FLOOR_M,
+        fl_th = facts::THAI_HOA_FLOOR_M,
+        fl_pvl = facts::PHU_VAN_LAU_FLOOR_M,
         e0 = facts::EXTENT[0],
         e1 = facts::EXTENT[1],
         e2 = facts::EXTENT[2],

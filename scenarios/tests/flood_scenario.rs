@@ -104,6 +104,7 @@ fn valley_twin() -> Twin {
         polygon: rect(X0 + 400.0, Y1 - 180.0, X0 + 440.0, Y1 - 150.0),
         zone: Some("I".into()),
         height_limit_m: None,
+        floor_m: None,
         attributes: Default::default(),
     }])
     .unwrap();

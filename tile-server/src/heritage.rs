@@ -92,11 +92,12 @@ pub async fn breaches(State(state): State<Arc<AppState>>) -> Result<Json<Vec<Bre
 }
 
 /// `GET /api/heritage/exposure`: monument × finished flood run (largest depth on the
-/// monument's own ground, hours wet, hours above the hazard depth, first wet time), the most
-/// exposed first; empty when the server knows no twin folder.
+/// monument's own ground, hours wet, hours above the hazard depth, first wet time; where the
+/// heritage layer gives the monument's floor level `floor_m`, the depth and the hours above
+/// it), the most exposed first; empty when the server knows no twin folder.
 #[utoipa::path(get, path = "/api/heritage/exposure", tag = "heritage",
     responses(
-        (status = 200, description = "`runs` (id, name) and `monuments` (rank, site, name, zone, runs: per run max_depth_m, hours_wet, hours_above_hazard, first_wet_h or null, worst_depth_m)", body = Object, content_type = "application/json")))]
+        (status = 200, description = "`runs` (id, name) and `monuments` (rank, site, name, zone, floor_m or null, runs: per run max_depth_m, hours_wet, hours_above_hazard, first_wet_h, above_floor_m, hours_above_floor (each null when unknown) or null, worst_depth_m)", body = Object, content_type = "application/json")))]
 pub async fn exposure(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<heritage::exposure::ExposureTable>, ApiError> {
@@ -107,8 +108,9 @@ pub async fn exposure(
         }));
     };
     let dir = runs.twin_dir().to_path_buf();
+    let twin = state.twin.clone();
     Ok(Json(
-        blocking(move || Ok(heritage::exposure::exposure_table(&dir)?)).await?,
+        blocking(move || Ok(heritage::exposure::exposure_table(&twin, &dir)?)).await?,
     ))
 }
 

@@ -282,7 +282,7 @@ async fn monument_exposure_over_http() {
     let (s, v) = get_json("/api/heritage/exposure").await;
     assert_eq!(s, 200, "{v}");
     let expected =
-        serde_json::to_value(heritage::exposure::exposure_table(&f.dir).unwrap()).unwrap();
+        serde_json::to_value(heritage::exposure::exposure_table(&f.twin, &f.dir).unwrap()).unwrap();
     assert_eq!(v, expected);
     assert_eq!(v["runs"].as_array().unwrap().len(), 1, "{v}");
     assert!(v["monuments"].as_array().unwrap().len() > 10);

@@ -35,11 +35,17 @@ pub struct DepthClass {
 }
 
 impl DepthClass {
-    /// The colour as linear RGBA bytes (glTF vertex colours are linear).
-    pub fn rgba8_linear(&self) -> [u8; 4] {
+    /// The colour as display (sRGB) bytes, as the legend's hex writes it.
+    pub fn srgb8(&self) -> [u8; 3] {
         let h = self.colour.trim_start_matches('#');
         let byte =
             |i: usize| u8::from_str_radix(h.get(i..i + 2).unwrap_or("ff"), 16).unwrap_or(255);
+        [byte(0), byte(2), byte(4)]
+    }
+
+    /// The colour as linear RGBA bytes (glTF vertex colours are linear).
+    pub fn rgba8_linear(&self) -> [u8; 4] {
+        let [r, g, b] = self.srgb8();
         let lin = |b: u8| {
             let c = f64::from(b) / 255.0;
             let l = if c <= 0.04045 {
@@ -49,7 +55,7 @@ impl DepthClass {
             };
             (l * 255.0).round() as u8
         };
-        [lin(byte(0)), lin(byte(2)), lin(byte(4)), 255]
+        [lin(r), lin(g), lin(b), 255]
     }
 }
 

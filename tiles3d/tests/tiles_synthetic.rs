@@ -240,6 +240,7 @@ fn syn() -> &'static Syn {
                 polygon: MultiPolygon(vec![zone]),
                 zone: Some("I".into()),
                 height_limit_m: Some(12.0),
+                floor_m: None,
                 attributes: Default::default(),
             }],
             dems: vec![dem()],

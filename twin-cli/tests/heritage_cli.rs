@@ -228,6 +228,67 @@ fn check_and_breaches_on_the_sample_twin() {
         .unwrap_or(m[0]["site"].as_str().unwrap());
     assert!(t.contains(top), "{top} not in {t}");
 
+    // Floor levels (the sample's illustrative `floor_m`): typed in the JSON, the depth above
+    // the floor the largest depth less the floor, shown in the text table and the report.
+    let pvl = m
+        .iter()
+        .find(|j| j["site"] == "heritage:phu-van-lau")
+        .expect("Phu Van Lau in the run");
+    let floor = pvl["floor_m"].as_f64().expect("a typed floor level");
+    let e = &pvl["runs"][0];
+    let depth = e["max_depth_m"].as_f64().unwrap();
+    let above = e["above_floor_m"].as_f64().unwrap();
+    assert_eq!(above, (depth - floor).max(0.0), "{pvl}");
+    let hours = e["hours_above_floor"]
+        .as_f64()
+        .expect("the run keeps snapshots");
+    assert!(
+        hours >= 0.0 && hours <= e["hours_wet"].as_f64().unwrap() + 1.0,
+        "{pvl}"
+    );
+    let walls = m
+        .iter()
+        .find(|j| j["site"] == "heritage:kinh-thanh-walls")
+        .unwrap();
+    assert!(walls["floor_m"].is_null() && walls["runs"][0]["above_floor_m"].is_null());
+    let o = twin(&["heritage", "exposure", ts]);
+    let line = text(&o)
+        .lines()
+        .find(|l| l.contains("Phu Van Lau pavilion"))
+        .map(String::from)
+        .unwrap();
+    assert!(
+        line.contains(&format!("{floor:.2}")) && line.contains(&format!("/{above:.2}/{hours:.1}")),
+        "{line}"
+    );
+    let row = per_run
+        .iter()
+        .find(|r| r.contains(&"heritage:phu-van-lau".to_string()))
+        .unwrap();
+    assert_eq!(
+        row[row.len() - 3..],
+        [
+            format!("{floor:.2}"),
+            format!("{above:.2}"),
+            format!("{hours:.1}")
+        ],
+        "{row:?}"
+    );
+    eprintln!(
+        "Phu Van Lau at alarm 3: {depth:.2} m deep, floor {floor} m, {above:.2} m above it for {hours:.2} h"
+    );
+
+    // The run's map from the wgpu renderer: the largest depth in the water tiles' depth
+    // classes. At the exposed monuments (the cells their depth is read on, from the run's own
+    // rasters) the centre pixel of a wet cell has its depth's class colour, unless a building,
+    // a road or an outline covers it; no dry cell shows a class colour.
+    exposure_map_pixels(
+        std::path::Path::new(ts),
+        &html,
+        v["runs"][0]["id"].as_str().unwrap(),
+        m,
+    );
+
     // A proposal with no height is refused plainly.
     let bad = dir.path().join("bad.geojson");
     std::fs::write(&bad, square(lon, lat, serde_json::json!({}))).unwrap();
@@ -238,6 +299,136 @@ fn check_and_breaches_on_the_sample_twin() {
         "{}",
         text(&o)
     );
+}
+
+/// Checks the exposure report's map of run `run` against the run's `max_depth.tif`: see the
+/// caller. `m` is the JSON table's monuments.
+fn exposure_map_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_json::Value]) {
+    use base64::Engine;
+    use scenarios::flood::impacts::{ground_mask_on, own_ground_cells};
+    use scenarios::output::{Raster, RunDir};
+    let fig = html
+        .split("<figure class=\"picture run-map\"")
+        .nth(1)
+        .expect("a map for the run");
+    assert!(fig.contains(&format!("data-run=\"{run}\"")), "{fig:.200}");
+    let frame: Vec<f64> = fig
+        .split("data-frame=\"")
+        .nth(1)
+        .and_then(|f| f.split('"').next())
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(
+            fig.split("base64,")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+    let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("exposure_map.png");
+    std::fs::write(&saved, &png).unwrap();
+    let img = renderer::render::Image::from_png(&png).unwrap();
+    let mpp = (frame[2] - frame[0]) / f64::from(img.width);
+    assert!(((frame[3] - frame[1]) / f64::from(img.height) - mpp).abs() < 1e-6);
+    let pixel = |x: f64, y: f64| -> Option<(u32, u32, [u8; 3])> {
+        let (px, py) = ((x - frame[0]) / mpp, (frame[3] - y) / mpp);
+        if px < 0.0 || py < 0.0 || px >= f64::from(img.width) || py >= f64::from(img.height) {
+            return None;
+        }
+        let (px, py) = (px as u32, py as u32);
+        let p = img.pixel(px, py);
+        Some((px, py, [p[0], p[1], p[2]]))
+    };
+    let near = |a: [u8; 3], b: [u8; 3]| (0..3).all(|k| a[k].abs_diff(b[k]) <= 2);
+    let classes: Vec<[u8; 3]> = tiles3d::water::DEPTH_CLASSES
+        .iter()
+        .map(|c| c.srgb8())
+        .collect();
+    let rd = RunDir::new(t.join("runs").join(run));
+    let max = rd.read_raster(&rd.raster_path(Raster::MaxDepth)).unwrap();
+    let first = rd.read_raster(&rd.raster_path(Raster::FirstWet)).unwrap();
+    let grid = scenarios::flood::model::GridSpec {
+        nx: max.ncols,
+        ny: max.nrows,
+        dx: max.cell_x,
+        xmin: max.xmin,
+        ymax: max.ymax,
+        epsg: None,
+    };
+    let depth = |c: usize| max.values[c].filter(|v| v.is_finite());
+    let centre = |c: usize| grid.centre(c % grid.nx, c / grid.nx);
+    let blocked: Vec<bool> = (0..grid.cells()).map(|c| depth(c).is_none()).collect();
+    let at_start: Vec<bool> = first.values.iter().map(|v| *v == Some(0.0)).collect();
+    let twin = twin_core::TwinDir::open(t).unwrap().load().unwrap();
+    let ground = ground_mask_on(&twin, &grid);
+    let (mut wet, mut coloured) = (0, 0);
+    let mut by_site = Vec::new();
+    for j in m {
+        let d = j["runs"][0]["max_depth_m"].as_f64().unwrap_or(0.0);
+        if d < renderer::render::colour::WET_THRESHOLD_M {
+            continue;
+        }
+        let site = twin
+            .heritage
+            .features()
+            .iter()
+            .find(|h| h.id == j["site"])
+            .unwrap();
+        let cells = own_ground_cells(&grid, &site.polygon, &blocked, &ground, &at_start);
+        let (mut w, mut c) = (0, 0);
+        for cell in cells {
+            let Some(d) = depth(cell) else { continue };
+            let Some(class) = tiles3d::water::depth_class(d) else {
+                continue;
+            };
+            let (x, y) = centre(cell);
+            let Some((_, _, p)) = pixel(x, y) else {
+                continue;
+            };
+            w += 1;
+            if near(p, class.srgb8()) {
+                c += 1;
+            }
+        }
+        wet += w;
+        coloured += c;
+        by_site.push(format!("{} {c}/{w}", j["site"]));
+    }
+    eprintln!(
+        "exposure map {}x{} px, {mpp:.2} m/px, frame {frame:?}: {coloured} of {wet} wet cells of the exposed monuments in their class colour ({}); saved {}",
+        img.width,
+        img.height,
+        by_site.join(", "),
+        saved.display()
+    );
+    assert!(wet > 20, "{wet}");
+    assert!(coloured * 10 >= wet * 6, "{coloured} of {wet}: {by_site:?}");
+    // No dry cell of the frame shows a class colour (the legend's swatches at the bottom left
+    // left out).
+    let (mut dry, mut bad) = (0, Vec::new());
+    for cell in 0..grid.cells() {
+        if depth(cell).is_some_and(|d| d >= tiles3d::water::MIN_DEPTH_M) {
+            continue;
+        }
+        let (x, y) = centre(cell);
+        let Some((px, py, p)) = pixel(x, y) else {
+            continue;
+        };
+        if px < img.width / 2 && py > img.height / 2 {
+            continue;
+        }
+        dry += 1;
+        if classes.iter().any(|c| near(p, *c)) {
+            bad.push((px, py, p));
+        }
+    }
+    assert!(dry > 100, "{dry}");
+    assert!(bad.is_empty(), "dry cells in a class colour: {bad:?}");
 }
 
 /// `twin heritage check` reads a CityJSON proposal (here in WGS84: an LoD1 block 30 m high,

@@ -91,6 +91,7 @@ impl Properties for HeritageSite {
             "name": self.name,
             "zone": self.zone,
             "height_limit_m": self.height_limit_m,
+            "floor_m": self.floor_m,
             "attributes": attrs(&self.attributes),
         }))
     }

@@ -111,7 +111,12 @@ pub struct HeritageSite {
     /// gives one (`height_limit_m`, `height_limit` or `max_height`; see
     /// [`HeritageSite::HEIGHT_LIMIT_KEYS`]). Typed as a number through store, API and tiles.
     pub height_limit_m: Option<f64>,
-    /// Other attributes (historic=*, heritage=*...), the height limit's key taken out.
+    /// Height of the monument's floor or plinth above its ground (m), when known (`floor_m`;
+    /// see [`HeritageSite::FLOOR_KEYS`]): flood exposure reports the depth above it. Typed as a
+    /// number through store and API.
+    pub floor_m: Option<f64>,
+    /// Other attributes (historic=*, heritage=*...), the height limit's and the floor level's
+    /// keys taken out.
     pub attributes: Attributes,
 }
 
@@ -126,6 +131,25 @@ impl HeritageSite {
     /// attributes.
     pub fn take_height_limit(attributes: &mut Attributes) -> Option<f64> {
         for k in Self::HEIGHT_LIMIT_KEYS {
+            if let Some(v) = attributes
+                .get(k)
+                .and_then(|v| crate::heights::parse_length_m(v))
+            {
+                attributes.remove(k);
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The source attributes read as the floor or plinth level above the ground (metres).
+    pub const FLOOR_KEYS: [&'static str; 1] = ["floor_m"];
+
+    /// Take the floor level out of source attributes: the first of
+    /// [`HeritageSite::FLOOR_KEYS`] that parses as a positive length (`"1.2"`,
+    /// `"1.2 m"`) is removed from `attributes` and returned; a key that does not parse stays.
+    pub fn take_floor(attributes: &mut Attributes) -> Option<f64> {
+        for k in Self::FLOOR_KEYS {
             if let Some(v) = attributes
                 .get(k)
                 .and_then(|v| crate::heights::parse_length_m(v))

@@ -145,7 +145,7 @@ const FEATURE_TABLES: [(&str, &str, &str); 5] = [
         "id TEXT NOT NULL UNIQUE, name TEXT, height REAL NOT NULL, base_height REAL NOT NULL, levels INTEGER, \
          usage TEXT, source_id TEXT NOT NULL, height_source TEXT NOT NULL, solid TEXT, attributes TEXT",
     ),
-    ("heritage", "MULTIPOLYGON", "id TEXT NOT NULL UNIQUE, name TEXT, zone TEXT, height_limit_m REAL, attributes TEXT"),
+    ("heritage", "MULTIPOLYGON", "id TEXT NOT NULL UNIQUE, name TEXT, zone TEXT, height_limit_m REAL, floor_m REAL, attributes TEXT"),
     ("sensors", "POINT", "id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, unit TEXT NOT NULL, name TEXT, attributes TEXT"),
     (
         "roads",
@@ -295,17 +295,10 @@ impl Store {
     }
 
     /// Bring a store written by an earlier version up to the current columns: the heritage
-    /// table's typed `height_limit_m` (REAL; the load falls back to the old string attribute).
+    /// table's typed `height_limit_m` and `floor_m` (REAL; the load falls back to the old string
+    /// attributes).
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.clone();
-        let has: bool = self
-            .conn
-            .query_row(
-                "SELECT count(*) > 0 FROM pragma_table_info('heritage') WHERE name = 'height_limit_m'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql_err(&path))?;
         let table: bool = self
             .conn
             .query_row(
@@ -314,10 +307,23 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(sql_err(&path))?;
-        if table && !has {
-            self.conn
-                .execute_batch("ALTER TABLE heritage ADD COLUMN height_limit_m REAL")
+        if !table {
+            return Ok(());
+        }
+        for column in ["height_limit_m", "floor_m"] {
+            let has: bool = self
+                .conn
+                .query_row(
+                    "SELECT count(*) > 0 FROM pragma_table_info('heritage') WHERE name = ?1",
+                    [column],
+                    |r| r.get(0),
+                )
                 .map_err(sql_err(&path))?;
+            if !has {
+                self.conn
+                    .execute_batch(&format!("ALTER TABLE heritage ADD COLUMN {column} REAL"))
+                    .map_err(sql_err(&path))?;
+            }
         }
         Ok(())
     }
@@ -559,7 +565,7 @@ impl Store {
 
         let mut st = c
             .prepare(
-                "SELECT geom, id, name, zone, height_limit_m, attributes FROM heritage ORDER BY fid",
+                "SELECT geom, id, name, zone, height_limit_m, floor_m, attributes FROM heritage ORDER BY fid",
             )
             .map_err(&e)?;
         let rows = st
@@ -570,22 +576,25 @@ impl Store {
                     r.get(2)?,
                     r.get(3)?,
                     r.get::<_, Option<f64>>(4)?,
-                    r.get(5)?,
+                    r.get::<_, Option<f64>>(5)?,
+                    r.get(6)?,
                 ))
             })
             .map_err(&e)?;
         let mut v = Vec::new();
         for row in rows {
-            let (g, id, name, zone, limit, a) = row.map_err(&e)?;
+            let (g, id, name, zone, limit, floor, a) = row.map_err(&e)?;
             let mut attributes = attrs(a);
-            // A store written before the typed column kept the limit as a string attribute.
+            // A store written before the typed columns kept the numbers as string attributes.
             let height_limit_m = limit.or_else(|| HeritageSite::take_height_limit(&mut attributes));
+            let floor_m = floor.or_else(|| HeritageSite::take_floor(&mut attributes));
             v.push(HeritageSite {
                 polygon: mp(geom(g)?)?,
                 id,
                 name,
                 zone,
                 height_limit_m,
+                floor_m,
                 attributes,
             });
         }
@@ -900,7 +909,7 @@ fn write_all(tx: &Transaction<'_>, imp: &Imported, srs: i32) -> Result<()> {
     }
     let mut st = tx
         .prepare_cached(
-            "INSERT INTO heritage (geom, id, name, zone, height_limit_m, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO heritage (geom, id, name, zone, height_limit_m, floor_m, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(s)?;
     for h in &imp.heritage {
@@ -910,6 +919,7 @@ fn write_all(tx: &Transaction<'_>, imp: &Imported, srs: i32) -> Result<()> {
             h.name,
             h.zone,
             h.height_limit_m,
+            h.floor_m,
             json(&h.attributes)
         ])
         .map_err(|e| TwinError::invalid(format!("heritage site {}", h.id), e))?;

@@ -302,9 +302,9 @@ fn terrain_and_points_on(b: &Backend) {
     );
 }
 
-/// Heritage height limits are a REAL column that GDAL sees as a number; a store written before
-/// the column (the limit a string among the attributes) gains it on open and still loads the
-/// limit as a number.
+/// Heritage height limits and floor levels are REAL columns that GDAL sees as numbers; a store
+/// written before the columns (the numbers strings among the attributes) gains them on open
+/// and still loads the numbers as numbers.
 #[test]
 fn heritage_height_limits_are_typed_and_old_stores_migrate() {
     let dir = tempfile::tempdir().unwrap();
@@ -334,24 +334,42 @@ fn heritage_height_limits_are_typed_and_old_stores_migrate() {
             h.attributes.get("height_limit_m").cloned(),
         )
     };
+    let floor = |t: &TwinDir, id: &str| {
+        let twin = t.load().unwrap();
+        let h = twin
+            .heritage
+            .features()
+            .iter()
+            .find(|h| h.id == id)
+            .unwrap()
+            .clone();
+        (h.floor_m, h.attributes.get("floor_m").cloned())
+    };
     assert_eq!(limit(&t, "heritage:royal-axis"), (Some(14.0), None));
     assert_eq!(limit(&t, "heritage:ngo-mon"), (None, None));
+    assert_eq!(floor(&t, "heritage:thai-hoa"), (Some(1.2), None));
+    assert_eq!(floor(&t, "heritage:royal-axis"), (None, None));
     let store = t.store_path();
     let info = ogrinfo(&["-so", store.to_str().unwrap(), "heritage"]);
     assert!(info.contains("height_limit_m: Real"), "{info}");
+    assert!(info.contains("floor_m: Real"), "{info}");
     // The store as an earlier version wrote it: no column, the limit a string attribute.
     {
         let c = rusqlite::Connection::open(&store).unwrap();
         c.execute_batch(
             "UPDATE heritage SET attributes = json_set(attributes, '$.height_limit_m', '14') WHERE id = 'heritage:royal-axis';
-             ALTER TABLE heritage DROP COLUMN height_limit_m;",
+             UPDATE heritage SET attributes = json_set(attributes, '$.floor_m', '1.2') WHERE id = 'heritage:thai-hoa';
+             ALTER TABLE heritage DROP COLUMN height_limit_m;
+             ALTER TABLE heritage DROP COLUMN floor_m;",
         )
         .unwrap();
     }
     let t = TwinDir::open(dir.path()).unwrap();
     assert_eq!(limit(&t, "heritage:royal-axis"), (Some(14.0), None));
+    assert_eq!(floor(&t, "heritage:thai-hoa"), (Some(1.2), None));
     let info = ogrinfo(&["-so", store.to_str().unwrap(), "heritage"]);
     assert!(info.contains("height_limit_m: Real"), "{info}");
+    assert!(info.contains("floor_m: Real"), "{info}");
 }
 
 /// The DEM grid through PostGIS (a database of its own, in the DEM's CRS).

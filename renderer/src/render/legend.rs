@@ -75,7 +75,7 @@ enum Item {
         colour: fn(f64) -> [u8; 3],
         dry: bool,
     },
-    Swatches(Vec<([u8; 3], &'static str)>),
+    Swatches(Vec<([u8; 3], String)>),
 }
 
 fn water_ramp(d: f64) -> [u8; 3] {
@@ -102,10 +102,21 @@ pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>, centre
                 None => "Water depth (m), largest".into(),
                 Some(t) => format!("Water depth (m) at {}", duration(t)),
             }));
-            items.push(Item::Ramp {
-                colour: water_ramp,
-                dry: false,
-            });
+            if f.classes.is_empty() {
+                items.push(Item::Ramp {
+                    colour: water_ramp,
+                    dry: false,
+                });
+            } else {
+                let mut classes: Vec<_> = f.classes.iter().collect();
+                classes.sort_by(|a, b| a.min_m.total_cmp(&b.min_m));
+                items.push(Item::Swatches(
+                    classes
+                        .iter()
+                        .map(|c| (c.colour, c.label.clone()))
+                        .collect(),
+                ));
+            }
         }
         if scene.layers.buildings {
             items.push(Item::Text("Buildings: largest depth (m)".into()));
@@ -117,12 +128,16 @@ pub(crate) fn draw(img: &mut Image, scene: &Scene, map: Option<&MapView>, centre
     }
     if scene.traffic.is_some() && scene.layers.roads {
         items.push(Item::Text("Roads: volume / capacity".into()));
-        items.push(Item::Swatches(vec![
-            (colour::ROAD_FREE, "<0.6"),
-            (colour::ROAD_BUSY, "0.6-0.9"),
-            (colour::ROAD_CONGESTED, ">0.9"),
-            (colour::ROAD_CLOSED, "closed"),
-        ]));
+        items.push(Item::Swatches(
+            [
+                (colour::ROAD_FREE, "<0.6"),
+                (colour::ROAD_BUSY, "0.6-0.9"),
+                (colour::ROAD_CONGESTED, ">0.9"),
+                (colour::ROAD_CLOSED, "closed"),
+            ]
+            .map(|(c, l)| (c, l.to_string()))
+            .into(),
+        ));
     }
     let dry_w = text_width("dry", s) + u + 4 * s;
     let content_w = items

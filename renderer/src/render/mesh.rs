@@ -320,7 +320,8 @@ pub fn roads(scene: &Scene, f: Frame, min_width: f64, lift: f64, piece: f64) -> 
 }
 
 /// The water surface: one flat quad per wet cell at ground + depth + `lift`, exactly the cell,
-/// coloured and made translucent by depth.
+/// coloured and made translucent by depth ([`FloodLayer::water_rgba`]: opaque by class when
+/// the layer has classes).
 pub fn water(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f64) -> Mesh {
     let mut m = Mesh::new();
     let d = &flood.depth;
@@ -336,7 +337,7 @@ pub fn water(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f64) -> 
                 f,
                 [[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]],
                 [0.0; 3],
-                colour::water_colour(depth),
+                flood.water_rgba(depth),
             );
         }
     }
@@ -381,7 +382,7 @@ pub fn water_smooth(flood: &FloodLayer, terrain: Option<&Dem>, f: Frame, lift: f
             if n > 0.0 {
                 let (x, y) = (d.xmin + i as f64 * d.cell_x, d.ymax - j as f64 * d.cell_y);
                 corner[j * (nc + 1) + i] =
-                    m.push(f, [x, y, z / n], [0.0; 3], colour::water_colour(h / n));
+                    m.push(f, [x, y, z / n], [0.0; 3], flood.water_rgba(h / n));
             }
         }
     }

@@ -98,6 +98,21 @@ pub struct FloodLayer {
     pub threshold: f64,
     /// Largest depth (m) per building id, from `buildings.csv`.
     pub building_depths: HashMap<String, f64>,
+    /// Depth classes to draw the water in (none by default: the translucent ramp of
+    /// [`colour::water_colour`]); when given, each wet cell is drawn opaque in the colour of
+    /// the deepest class it reaches, and the legend lists the classes.
+    pub classes: Vec<WaterClass>,
+}
+
+/// A class of water depth drawn in one opaque colour ([`FloodLayer::classes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaterClass {
+    /// Least depth of the class (m); the class runs to the next deeper one's.
+    pub min_m: f64,
+    /// Its colour (display sRGB), exactly as the picture shows it.
+    pub colour: [u8; 3],
+    /// The class as the legend writes it.
+    pub label: String,
 }
 
 /// A traffic result to draw: volume/capacity per road id.
@@ -382,6 +397,7 @@ impl FloodLayer {
             time_s,
             threshold: colour::WET_THRESHOLD_M,
             building_depths,
+            classes: Vec::new(),
         })
     }
 
@@ -389,6 +405,17 @@ impl FloodLayer {
     pub fn wet_depth(&self, col: usize, row: usize) -> Option<f64> {
         let d = self.depth.get(col, row)?;
         (d.is_finite() && f64::from(d) >= self.threshold).then_some(f64::from(d))
+    }
+
+    /// The colour and opacity water `depth` m deep is drawn in: its class's colour, opaque,
+    /// when [`FloodLayer::classes`] has one it reaches, else [`colour::water_colour`].
+    pub fn water_rgba(&self, depth: f64) -> [u8; 4] {
+        self.classes
+            .iter()
+            .filter(|c| depth >= c.min_m)
+            .max_by(|a, b| a.min_m.total_cmp(&b.min_m))
+            .map(|c| [c.colour[0], c.colour[1], c.colour[2], 255])
+            .unwrap_or_else(|| colour::water_colour(depth))
     }
 
     /// Ground height (m) under cell (`col`, `row`): the flood grid's own ground where it has
@@ -629,6 +656,16 @@ pub struct MapView {
 }
 
 impl MapView {
+    /// The ground box the picture shows, its edges: xmin, ymin, xmax, ymax (project CRS).
+    pub fn frame(&self) -> [f64; 4] {
+        [
+            self.xmin,
+            self.ymax - f64::from(self.height) * self.metres_per_pixel,
+            self.xmin + f64::from(self.width) * self.metres_per_pixel,
+            self.ymax,
+        ]
+    }
+
     /// The view of `bbox` (or the scene's [`Scene::focus`]) in a `width` × `height` picture:
     /// the box centred, widened in x or y to the picture's aspect ratio.
     pub fn new(scene: &Scene, bbox: Option<[f64; 4]>, width: u32, height: u32) -> MapView {
@@ -813,7 +850,26 @@ mod tests {
             time_s: None,
             threshold: 0.05,
             building_depths: HashMap::new(),
+            classes: Vec::new(),
         }
+    }
+
+    /// With depth classes, water takes the deepest class it reaches, opaque; below every
+    /// class (or with none) the translucent ramp.
+    #[test]
+    fn water_colours_by_class() {
+        let mut f = flood(&[]);
+        assert_eq!(f.water_rgba(0.7), colour::water_colour(0.7));
+        let class = |min_m: f64, c: u8| WaterClass {
+            min_m,
+            colour: [c, c, c],
+            label: format!("{min_m}"),
+        };
+        f.classes = vec![class(1.0, 10), class(0.3, 20)];
+        assert_eq!(f.water_rgba(0.7), [20, 20, 20, 255]);
+        assert_eq!(f.water_rgba(1.0), [10, 10, 10, 255]);
+        assert_eq!(f.water_rgba(5.0), [10, 10, 10, 255]);
+        assert_eq!(f.water_rgba(0.1), colour::water_colour(0.1));
     }
 
     /// Issue 17: the default map framed the whole 12 × 17 km terrain, the flood a small square.

@@ -10,11 +10,11 @@
 //! crosses) whose depth is not the site's flooding. A site with no such ground cell is read on
 //! all its cells. A road is sampled every half cell along its centreline.
 
-use super::model::FloodModel;
+use super::model::{FloodModel, GridSpec};
 use super::raster::{cells_near, geometry_cells, sample_line};
 use super::solver::FloodSummary;
 use crate::output::{FeatureRow, RoadRow};
-use geo_types::Geometry;
+use geo_types::{Geometry, MultiPolygon};
 use rayon::prelude::*;
 use serde::Serialize;
 use twin_core::Twin;
@@ -34,15 +34,26 @@ pub struct Impacts {
 /// body of the twin), only the ground cells no deeper than the wet depth at the start of the
 /// run, unless that leaves none.
 fn cells_read(model: &FloodModel, cells: Vec<usize>, ground: Option<&[bool]>) -> Vec<usize> {
-    let open: Vec<usize> = cells.into_iter().filter(|&c| !model.blocked[c]).collect();
+    let wet = model.params.wet_depth;
+    select_cells(cells, |c| model.blocked[c], ground, |c| model.h0[c] > wet)
+}
+
+/// [`cells_read`] on masks: the cells of `cells` not `blocked`; with `ground`, only those that
+/// are ground and not `wet_at_start`, unless that leaves none.
+fn select_cells(
+    cells: Vec<usize>,
+    blocked: impl Fn(usize) -> bool,
+    ground: Option<&[bool]>,
+    wet_at_start: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let open: Vec<usize> = cells.into_iter().filter(|&c| !blocked(c)).collect();
     let Some(ground) = ground else {
         return open;
     };
-    let wet = model.params.wet_depth;
     let dry: Vec<usize> = open
         .iter()
         .copied()
-        .filter(|&c| ground[c] && model.h0[c] <= wet)
+        .filter(|&c| ground[c] && !wet_at_start(c))
         .collect();
     if dry.is_empty() {
         open
@@ -51,12 +62,33 @@ fn cells_read(model: &FloodModel, cells: Vec<usize>, ground: Option<&[bool]>) ->
     }
 }
 
+/// The cells a heritage site's exposure is read on (the cells of its row in `heritage.csv`),
+/// from what a run's folder keeps: the open cells (not `blocked`: NaN in `max_depth.tif`)
+/// whose centres lie within one cell size of the site's `polygon`; of those, the `ground`
+/// cells ([`ground_mask_on`]) that were not `wet_at_start` (`first_wet_s.tif` is 0 exactly
+/// there), unless that leaves none.
+pub fn own_ground_cells(
+    g: &GridSpec,
+    polygon: &MultiPolygon<f64>,
+    blocked: &[bool],
+    ground: &[bool],
+    wet_at_start: &[bool],
+) -> Vec<usize> {
+    let cells = cells_near(g, &Geometry::MultiPolygon(polygon.clone()), g.dx);
+    select_cells(cells, |c| blocked[c], Some(ground), |c| wet_at_start[c])
+}
+
 /// The cells of the grid that are land: false on every cell of the twin's water features
 /// (inside a water polygon, or on a waterway's line).
 pub fn ground_mask(twin: &Twin, model: &FloodModel) -> Vec<bool> {
-    let mut ground = vec![true; model.grid.cells()];
+    ground_mask_on(twin, &model.grid)
+}
+
+/// [`ground_mask`] on a grid (a stored run's).
+pub fn ground_mask_on(twin: &Twin, grid: &GridSpec) -> Vec<bool> {
+    let mut ground = vec![true; grid.cells()];
     for w in twin.water.features() {
-        for c in geometry_cells(&model.grid, &w.geometry) {
+        for c in geometry_cells(grid, &w.geometry) {
             ground[c] = false;
         }
     }
@@ -200,6 +232,7 @@ mod tests {
             ]]),
             zone: Some("I".into()),
             height_limit_m: None,
+            floor_m: None,
             attributes: Default::default(),
         }
     }

@@ -84,7 +84,8 @@ pub enum HeritageCmd {
     },
     /// Monument flood exposure across the twin's finished flood runs: per monument and run the
     /// largest depth on its own ground, hours wet, hours above the run's hazard depth and the
-    /// first wet time, the most exposed first.
+    /// first wet time, and where the heritage layer gives its floor level (`floor_m`) the depth
+    /// and hours above the floor; the most exposed first.
     Exposure {
         /// The twin folder (its runs/).
         twin: PathBuf,
@@ -92,9 +93,13 @@ pub enum HeritageCmd {
         #[arg(long)]
         json: bool,
         /// Also write the report into this folder: `exposure.html` (self-contained: the
-        /// ranking chart and table, a section per run) and `exposure.pdf` printed from it.
+        /// ranking chart and table, a section per run with a map of its largest depth from the
+        /// wgpu renderer, the exposed monuments outlined) and `exposure.pdf` printed from it.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Leave out the rendered maps (no GPU adapter needed).
+        #[arg(long)]
+        no_pictures: bool,
         /// The Chromium to print with (as for `report`).
         #[arg(long)]
         chromium: Option<PathBuf>,
@@ -235,15 +240,24 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             twin,
             json,
             out,
+            no_pictures,
             chromium,
         } => {
-            let t = heritage::exposure::exposure_table(&twin)?;
+            let dir = TwinDir::open(&twin)?;
+            let tw = dir.load()?;
+            let t = heritage::exposure::exposure_table(&tw, &twin)?;
             if let Some(out) = out {
-                let name = TwinDir::open(&twin)?.config.name.clone();
+                let pictures = if no_pictures {
+                    Vec::new()
+                } else {
+                    exposure_pictures(&tw, &twin, &t).context(
+                        "rendering the exposure report's maps (--no-pictures leaves them out)",
+                    )?
+                };
                 write_report(
                     &out,
                     "exposure",
-                    &heritage::report::exposure_html(&name, &t),
+                    &heritage::report::exposure_html(&dir.config.name, &t, &pictures),
                     chromium,
                 )?;
             }
@@ -254,29 +268,43 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
             for (k, r) in t.runs.iter().enumerate() {
                 println!("run {}: {} ({})", k + 1, r.name, r.id);
             }
-            println!("{:>4} {:<28} {:>4}  per run: depth m / hours wet / hours above hazard / first wet h", "rank", "monument", "zone");
+            println!("{:>4} {:<28} {:>4} {:>7}  per run: depth m / hours wet / hours above hazard / first wet h [/ above floor m / hours above floor]", "rank", "monument", "zone", "floor m");
             for m in &t.monuments {
                 let cells: Vec<String> = m
                     .runs
                     .iter()
                     .map(|e| match e {
-                        Some(e) => format!(
-                            "{:.2}/{:.1}/{:.1}/{}",
-                            e.max_depth_m,
-                            e.hours_wet,
-                            e.hours_above_hazard,
-                            e.first_wet_h
-                                .map(|h| format!("{h:.1}"))
-                                .unwrap_or_else(|| "-".into())
-                        ),
+                        Some(e) => {
+                            let floor = match e.above_floor_m {
+                                Some(a) => format!(
+                                    "/{a:.2}/{}",
+                                    e.hours_above_floor
+                                        .map(|h| format!("{h:.1}"))
+                                        .unwrap_or_else(|| "-".into())
+                                ),
+                                None => String::new(),
+                            };
+                            format!(
+                                "{:.2}/{:.1}/{:.1}/{}{floor}",
+                                e.max_depth_m,
+                                e.hours_wet,
+                                e.hours_above_hazard,
+                                e.first_wet_h
+                                    .map(|h| format!("{h:.1}"))
+                                    .unwrap_or_else(|| "-".into())
+                            )
+                        }
                         None => "-".into(),
                     })
                     .collect();
                 println!(
-                    "{:>4} {:<28} {:>4}  {}",
+                    "{:>4} {:<28} {:>4} {:>7}  {}",
                     m.rank,
                     m.name.as_deref().unwrap_or(&m.site),
                     m.zone.as_deref().unwrap_or("-"),
+                    m.floor_m
+                        .map(|f| format!("{f:.2}"))
+                        .unwrap_or_else(|| "-".into()),
                     cells.join("  ")
                 );
             }
@@ -318,7 +346,7 @@ pub fn run(cmd: HeritageCmd) -> Result<()> {
 /// sightline (from the north when there is none); the proposal and the sightlines in the
 /// SVG map's colours ([`heritage::report::PROPOSAL_RGB`], [`heritage::report::sightline_rgb`]).
 fn report_pictures(t: &Twin, v: &Verdict, casts: &[SightlineCast]) -> Result<Vec<Picture>> {
-    use renderer::render::{BuildingShape, Camera, MarkLine, Renderer, Scene};
+    use renderer::render::{BuildingShape, Camera, MapView, MarkLine, Renderer, Scene};
     let mut scene = Scene::from_twin(t)?;
     let p = &v.proposal;
     scene.title = format!("Proposal: {}", p.name.as_deref().unwrap_or("unnamed"));
@@ -342,25 +370,137 @@ fn report_pictures(t: &Twin, v: &Verdict, casts: &[SightlineCast]) -> Result<Vec
         .collect();
     let f = heritage::report::frame(v);
     let r = Renderer::new()?;
-    let map = Camera::Map {
-        bbox: Some([f.min().x, f.min().y, f.max().x, f.max().y]),
-    };
+    let bbox = Some([f.min().x, f.min().y, f.max().x, f.max().y]);
+    let map = Camera::Map { bbox };
     let c = f.center();
     let heading = casts
         .first()
         .map(|s| (c.x - s.from[0]).atan2(c.y - s.from[1]).to_degrees())
         .unwrap_or(180.0);
     let persp = Camera::looking_at([c.x, c.y, p.base_m], heading, 700.0, 350.0, 50.0);
+    let frame = MapView::new(&scene, bbox, 900, 900).frame();
     let mut out = Vec::new();
-    for (camera, (w, h), caption) in [
-        (map, (900, 900), "Map (wgpu renderer), the SVG map's frame: the proposal in red, the protected sightlines green when clear, red where the proposal blocks them, grey where already blocked."),
-        (persp, (900, 600), "Perspective (wgpu renderer) towards the proposal along the first protected sightline."),
+    for (camera, (w, h), caption, frame) in [
+        (map, (900, 900), "Map (wgpu renderer), the SVG map's frame: the proposal in red, the protected sightlines green when clear, red where the proposal blocks them, grey where already blocked.", Some(frame)),
+        (persp, (900, 600), "Perspective (wgpu renderer) towards the proposal along the first protected sightline.", None),
     ] {
         let png = r.render(&scene, &camera, w, h)?.to_png()?;
         out.push(Picture {
             caption: caption.into(),
             png,
+            frame,
         });
+    }
+    Ok(out)
+}
+
+/// The depth classes of the water tiles ([`tiles3d::water::DEPTH_CLASSES`]) as the exposure
+/// maps draw them: opaque, in the legend's colours.
+pub fn exposure_water_classes() -> Vec<renderer::render::WaterClass> {
+    tiles3d::water::DEPTH_CLASSES
+        .iter()
+        .map(|c| renderer::render::WaterClass {
+            min_m: f64::from(c.min_m),
+            colour: c.srgb8(),
+            label: c.label.to_string(),
+        })
+        .collect()
+}
+
+/// The margin around the exposed monuments on an exposure map (m), at least.
+const EXPOSURE_MAP_MARGIN_M: f64 = 250.0;
+
+/// The exposure report's maps from the wgpu renderer, one per run of `table` (in its order):
+/// top-down, the run's largest depth in the water tiles' depth classes
+/// ([`exposure_water_classes`]), framed on the monuments it wets (deeper than the picture's
+/// wet threshold) with a margin, each outlined in the buildings' depth colours by its largest
+/// depth on its own ground; the run's wetted area when it wets none.
+fn exposure_pictures(
+    t: &Twin,
+    twin_dir: &Path,
+    table: &heritage::exposure::ExposureTable,
+) -> Result<Vec<Option<Picture>>> {
+    use renderer::render::{colour, Camera, FloodLayer, MapView, MarkLine, Renderer, Scene};
+    let store = scenarios::jobs::RunStore::for_twin(twin_dir);
+    let base = Scene::from_twin(t)?;
+    let r = Renderer::new()?;
+    let sites: std::collections::HashMap<&str, &twin_core::model::HeritageSite> = t
+        .heritage
+        .features()
+        .iter()
+        .map(|h| (h.id.as_str(), h))
+        .collect();
+    let mut out = Vec::new();
+    for (k, run) in table.runs.iter().enumerate() {
+        let mut flood = FloodLayer::load(&store.dir(&run.id)?, None)?;
+        flood.classes = exposure_water_classes();
+        let wet = flood.threshold;
+        let mut scene = base.clone().with_flood(flood);
+        scene.title = format!("{}: largest depth", run.name);
+        // xmin, ymin, xmax, ymax of the exposed monuments.
+        let mut bbox = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let mut exposed = 0;
+        for m in &table.monuments {
+            let (Some(Some(e)), Some(site)) = (m.runs.get(k), sites.get(m.site.as_str())) else {
+                continue;
+            };
+            if e.max_depth_m < wet {
+                continue;
+            }
+            exposed += 1;
+            for p in site.polygon.0.iter().flat_map(|p| &p.exterior().0) {
+                bbox = [
+                    bbox[0].min(p.x),
+                    bbox[1].min(p.y),
+                    bbox[2].max(p.x),
+                    bbox[3].max(p.y),
+                ];
+            }
+            let c = colour::building_colour(Some(e.max_depth_m), wet);
+            let z = |x: f64, y: f64| {
+                scene
+                    .terrain
+                    .as_ref()
+                    .and_then(|d| d.sample(x, y))
+                    .unwrap_or(0.0)
+                    + 1.0
+            };
+            for p in &site.polygon.0 {
+                for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                    for seg in ring.0.windows(2) {
+                        let (a, b) = (seg[0], seg[1]);
+                        scene.marks.lines.push(MarkLine {
+                            from: [a.x, a.y, z(a.x, a.y)],
+                            to: [b.x, b.y, z(b.x, b.y)],
+                            colour: c,
+                            width_m: 6.0,
+                        });
+                    }
+                }
+            }
+        }
+        let bbox = (bbox[0] <= bbox[2] && bbox[1] <= bbox[3]).then(|| {
+            let m = (0.15 * (bbox[2] - bbox[0]).max(bbox[3] - bbox[1])).max(EXPOSURE_MAP_MARGIN_M);
+            [bbox[0] - m, bbox[1] - m, bbox[2] + m, bbox[3] + m]
+        });
+        let (w, h) = (900, 800);
+        let frame = MapView::new(&scene, bbox, w, h).frame();
+        let png = r.render(&scene, &Camera::Map { bbox }, w, h)?.to_png()?;
+        let caption = if exposed > 0 {
+            format!("Map (wgpu renderer) of {}: the largest water depth by class (legend), framed on the {exposed} monuments it wets, each outlined in the buildings' depth colours by its largest depth on its own ground.", run.name)
+        } else {
+            format!("Map (wgpu renderer) of {}: the largest water depth by class (legend); it wets no monument.", run.name)
+        };
+        out.push(Some(Picture {
+            caption,
+            png,
+            frame: Some(frame),
+        }));
     }
     Ok(out)
 }

@@ -165,6 +165,7 @@ pub(crate) fn classify(
         if let Some(polygon) = polygon.filter(|m| !m.0.is_empty()) {
             let mut attributes = tags.clone();
             let height_limit_m = HeritageSite::take_height_limit(&mut attributes);
+            let floor_m = HeritageSite::take_floor(&mut attributes);
             out.heritage.push(HeritageSite {
                 id: t.id.clone(),
                 name: name.clone(),
@@ -173,6 +174,7 @@ pub(crate) fn classify(
                     .or(tag(tags, "heritage:zone"))
                     .map(str::to_string),
                 height_limit_m,
+                floor_m,
                 attributes,
             });
             taken += 1;

@@ -310,7 +310,7 @@ const TABLES: [(&str, &str, &str); 5] = [
         "id text NOT NULL UNIQUE, name text, height double precision NOT NULL, base_height double precision NOT NULL, \
          levels integer, usage text, source_id text NOT NULL, height_source text NOT NULL, solid text, attributes jsonb",
     ),
-    ("heritage", "MultiPolygon", "id text NOT NULL UNIQUE, name text, zone text, height_limit_m double precision, attributes jsonb"),
+    ("heritage", "MultiPolygon", "id text NOT NULL UNIQUE, name text, zone text, height_limit_m double precision, floor_m double precision, attributes jsonb"),
     ("sensors", "Point", "id text NOT NULL UNIQUE, kind text NOT NULL, unit text NOT NULL, name text, attributes jsonb"),
     (
         "roads",
@@ -327,7 +327,7 @@ const COPY_COLUMNS: [(&str, &str); 5] = [
         "buildings",
         "geom, id, name, height, base_height, levels, usage, source_id, height_source, solid, attributes",
     ),
-    ("heritage", "geom, id, name, zone, height_limit_m, attributes"),
+    ("heritage", "geom, id, name, zone, height_limit_m, floor_m, attributes"),
     ("sensors", "geom, id, kind, unit, name, attributes"),
     (
         "roads",
@@ -479,6 +479,9 @@ impl PgStore {
                 .map_err(e)?;
             }
         }
+        // A store made before the heritage table had its typed floor level.
+        tx.batch_execute("ALTER TABLE heritage ADD COLUMN IF NOT EXISTS floor_m double precision")
+            .map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(PgStore {
             client: Mutex::new(client),
@@ -544,6 +547,7 @@ impl PgStore {
                 Box::new(h.name.clone()),
                 Box::new(h.zone.clone()),
                 Box::new(h.height_limit_m),
+                Box::new(h.floor_m),
                 Box::new(attrs_json(&h.attributes)),
             ])
         })
@@ -828,7 +832,7 @@ impl TwinStore for PgStore {
 
         let mut v = Vec::new();
         for r in c
-            .query("SELECT ST_AsBinary(geom), id, name, zone, height_limit_m, attributes FROM heritage ORDER BY fid", &[])
+            .query("SELECT ST_AsBinary(geom), id, name, zone, height_limit_m, floor_m, attributes FROM heritage ORDER BY fid", &[])
             .map_err(&e)?
         {
             v.push(HeritageSite {
@@ -837,7 +841,8 @@ impl TwinStore for PgStore {
                 name: r.get(2),
                 zone: r.get(3),
                 height_limit_m: r.get(4),
-                attributes: attrs_of(r.get(5)),
+                floor_m: r.get(5),
+                attributes: attrs_of(r.get(6)),
             });
         }
         twin.heritage = Layer::new(v)?;
