@@ -288,6 +288,20 @@ fn check_and_breaches_on_the_sample_twin() {
         v["runs"][0]["id"].as_str().unwrap(),
         m,
     );
+    // --no-pictures: the same report without the maps.
+    let plain = dir.path().join("exposure-plain");
+    let o = twin(&[
+        "heritage",
+        "exposure",
+        ts,
+        "--no-pictures",
+        "--out",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let p = std::fs::read_to_string(plain.join("exposure.html")).unwrap();
+    assert!(!p.contains("<figure") && p.contains("<tr class=\"exposure\">"));
+    assert!(html.contains("<figure class=\"picture run-map\""));
 
     // A proposal with no height is refused plainly.
     let bad = dir.path().join("bad.geojson");
