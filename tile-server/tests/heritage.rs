@@ -94,6 +94,31 @@ async fn height_limits_are_numbers_in_the_api() {
         );
         assert!(f["properties"]["height_limit_m"].is_number());
     }
+    // The floor levels too (the sample's illustrative `floor_m`): numbers, not strings, and
+    // not left among the attributes.
+    let floors: Vec<(String, f64)> = src["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f["properties"]["id"].as_str()?.to_string(),
+                f["properties"]["floor_m"].as_f64()?,
+            ))
+        })
+        .collect();
+    assert!(floors.len() >= 3, "{floors:?}");
+    for (id, floor) in &floors {
+        let f = feats
+            .iter()
+            .find(|f| f["id"] == format!("heritage:{id}"))
+            .unwrap();
+        assert_eq!(f["properties"]["floor_m"].as_f64(), Some(*floor), "{f}");
+        assert!(
+            f["properties"]["attributes"].get("floor_m").is_none(),
+            "{f}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -287,6 +312,21 @@ async fn monument_exposure_over_http() {
     assert_eq!(v["runs"].as_array().unwrap().len(), 1, "{v}");
     assert!(v["monuments"].as_array().unwrap().len() > 10);
     assert_eq!(v["monuments"][0]["rank"], 1);
+    // A monument with a floor level: the depth and hours above it, typed.
+    let pvl = v["monuments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["site"] == "heritage:phu-van-lau")
+        .unwrap();
+    let (floor, e) = (pvl["floor_m"].as_f64().unwrap(), &pvl["runs"][0]);
+    let depth = e["max_depth_m"].as_f64().unwrap();
+    assert_eq!(
+        e["above_floor_m"].as_f64(),
+        Some((depth - floor).max(0.0)),
+        "{pvl}"
+    );
+    assert!(e["hours_above_floor"].is_number(), "{pvl}");
 }
 
 /// The sample's OSM-derived layers carry their licence's credit: `twin.toml`'s `attribution`
