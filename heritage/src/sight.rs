@@ -1,10 +1,12 @@
 //! Sightlines by ray casting against triangles (terrain, buildings, a proposal) in a bounding
 //! volume hierarchy.
 //!
-//! The BVH is this crate's own (about a hundred lines): a binary tree over triangle centroids,
-//! split at the median of the widest axis, leaves of at most [`LEAF`] triangles, stored flat in
-//! depth-first order so that a left child follows its parent, with f64 boxes and an any-hit
-//! segment query. The `bvh` crate would bring nalgebra and f32 geometry; a sightline only asks
+//! The BVH is this crate's own (a few hundred lines): a binary tree built by the surface area
+//! heuristic over binned triangle centroids, leaves of at most [`MAX_LEAF`] triangles (more
+//! only where their centroids coincide), stored flat in depth-first order so that a left child
+//! follows its parent, in 32-byte nodes whose f32 boxes (relative to the scene's centre) are
+//! rounded outwards, walked nearer child first with an any-hit early exit. The triangle tests
+//! stay in f64. The `bvh` crate would bring nalgebra and f32 geometry; a sightline only asks
 //! "is anything between these two points", which this answers with an early exit.
 //!
 //! Touching is not blocking. Each triangle belongs to a solid (a building's prism, the terrain,
@@ -35,9 +37,6 @@ use crate::proposal::Proposal;
 use geo_types::MultiPolygon;
 use twin_core::model::Dem;
 use twin_core::Twin;
-
-/// Triangles per leaf at most.
-pub const LEAF: usize = 4;
 
 /// Relative tolerance of the boundary of a triangle and of the segment's ends.
 const EPS: f64 = 1e-9;
@@ -118,7 +117,7 @@ impl Tri {
         let p = cross(d, self.e2);
         let det = dot(self.e1, p);
         // Parallel (or the segment in the triangle's plane): no crossing.
-        if det.abs() <= 1e-12 * (dot(self.e1, self.e1) * dot(p, p)).sqrt() {
+        if det * det <= 1e-24 * dot(self.e1, self.e1) * dot(p, p) {
             return Meet::No;
         }
         let inv = 1.0 / det;
@@ -197,21 +196,30 @@ fn two_touches(touches: &mut [(u32, f64)]) -> bool {
     first_blocking(f64::INFINITY, touches).is_some()
 }
 
+/// A node of the flattened tree: 32 bytes, two to a cache line. Its box is stored in f32
+/// relative to the scene's centre, rounded outwards, so that it always contains its triangles
+/// (a box test may say yes where the f64 box would say no, never the reverse).
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 struct Node {
-    min: [f64; 3],
-    max: [f64; 3],
+    min: [f32; 3],
     /// Leaf: first triangle; inner: the right child (the left one is the next node).
     index: u32,
-    /// Leaf: triangle count; inner: 0.
-    count: u32,
+    max: [f32; 3],
+    /// Leaf: triangle count; inner: [`INNER`].
+    meta: u32,
 }
+
+/// The flag of an inner node in [`Node::meta`].
+const INNER: u32 = 1 << 31;
 
 /// Triangles in a BVH, for segment queries.
 #[derive(Clone, Debug)]
 pub struct Scene {
     tris: Vec<Tri>,
     nodes: Vec<Node>,
+    /// The point the nodes' boxes are relative to.
+    centre: [f64; 3],
 }
 
 fn bounds(tris: &[Tri]) -> ([f64; 3], [f64; 3]) {
@@ -240,12 +248,22 @@ impl Scene {
             .into_iter()
             .filter(|t| (0..3).all(|k| t.vertex(k).iter().all(|v| v.is_finite())))
             .collect();
-        let mut nodes = Vec::with_capacity(2 * tris.len() / LEAF + 1);
+        let (lo, hi) = bounds(&tris);
+        let centre = if tris.is_empty() {
+            [0.0; 3]
+        } else {
+            [0, 1, 2].map(|a| ((lo[a] + hi[a]) / 2.0).round())
+        };
+        let mut nodes = Vec::with_capacity(2 * tris.len() / 2 + 1);
         if !tris.is_empty() {
             let n = tris.len();
-            build(&mut tris, 0, n, &mut nodes);
+            build(&mut tris, 0, n, centre, &mut nodes);
         }
-        Scene { tris, nodes }
+        Scene {
+            tris,
+            nodes,
+            centre,
+        }
     }
 
     /// Triangles in the scene.
@@ -300,7 +318,9 @@ impl Scene {
     /// Every triangle in the leaves whose boxes the segment from `a` to `b` passes through, as
     /// `visit(solid, how the segment meets it)`, until `visit` returns true: Some(whether it
     /// did), or None when the tree is deeper than the traversal stack (only degenerate trees;
-    /// the caller then brute-forces).
+    /// the caller then brute-forces). Both children's boxes are tested at their parent and the
+    /// one the segment enters first is walked first, so that a blocked segment usually stops at
+    /// its first leaves.
     #[inline]
     fn walk(
         &self,
@@ -312,71 +332,133 @@ impl Scene {
             return Some(false);
         }
         let d = sub(b, a);
-        let inv = [1.0 / d[0], 1.0 / d[1], 1.0 / d[2]];
-        let mut stack = [0u32; 64];
-        let mut top = 1;
-        while top > 0 {
-            top -= 1;
-            let ni = stack[top] as usize;
+        // A zero component gives an infinite inverse; see `slab` on the NaN it can make.
+        let inv = d.map(|x| 1.0 / x);
+        let o = sub(a, self.centre);
+        let tris = |n: &Node| &self.tris[n.index as usize..(n.index + n.meta) as usize];
+        if slab(&self.nodes[0], o, inv).is_none() {
+            return Some(false);
+        }
+        // Nodes whose boxes the segment meets, still to walk.
+        let mut stack = [0u32; 96];
+        let mut top = 0;
+        let mut ni = 0usize;
+        loop {
             let n = &self.nodes[ni];
-            if !slab(n, a, inv) {
-                continue;
-            }
-            if n.count > 0 {
-                let first = n.index as usize;
-                for t in &self.tris[first..first + n.count as usize] {
+            if n.meta & INNER == 0 {
+                for t in tris(n) {
                     if visit(t.solid, t.meet(a, d)) {
                         return Some(true);
                     }
                 }
-            } else if top + 2 <= stack.len() {
-                stack[top] = n.index;
-                stack[top + 1] = ni as u32 + 1;
-                top += 2;
             } else {
-                return None;
+                let (l, r) = (ni + 1, n.index as usize);
+                match (slab(&self.nodes[l], o, inv), slab(&self.nodes[r], o, inv)) {
+                    (Some(tl), Some(tr)) => {
+                        if top == stack.len() {
+                            return None;
+                        }
+                        // The nearer entry first; the other waits on the stack.
+                        let (near, far) = if tl <= tr { (l, r) } else { (r, l) };
+                        stack[top] = far as u32;
+                        top += 1;
+                        ni = near;
+                        continue;
+                    }
+                    (Some(_), None) => {
+                        ni = l;
+                        continue;
+                    }
+                    (None, Some(_)) => {
+                        ni = r;
+                        continue;
+                    }
+                    (None, None) => {}
+                }
             }
+            if top == 0 {
+                return Some(false);
+            }
+            top -= 1;
+            ni = stack[top] as usize;
         }
-        Some(false)
     }
 }
 
-/// Whether the segment from `o` (t in [0, 1], direction inverse `inv`) meets the box.
-#[inline]
-fn slab(n: &Node, o: [f64; 3], inv: [f64; 3]) -> bool {
-    let (mut t0, mut t1) = (0.0f64, 1.0f64);
-    for a in 0..3 {
-        let (mut lo, mut hi) = ((n.min[a] - o[a]) * inv[a], (n.max[a] - o[a]) * inv[a]);
-        if lo > hi {
-            std::mem::swap(&mut lo, &mut hi);
-        }
-        // NaN (a zero direction on a box face): keep the other axes' interval.
-        if lo.is_nan() || hi.is_nan() {
-            if o[a] < n.min[a] || o[a] > n.max[a] {
-                return false;
-            }
-            continue;
-        }
-        t0 = t0.max(lo);
-        t1 = t1.min(hi);
-        if t0 > t1 {
-            return false;
+/// Where the segment from `o` (relative to the scene's centre; t in [0, 1], direction inverse
+/// `inv`) enters the node's box, None when it misses it. A zero direction component with `o`
+/// exactly on a face of the box makes 0 · ∞ = NaN; boxes are padded by one f32 step beyond
+/// their triangles (see [`round_out`]), so such a segment meets none of their triangles, and
+/// whether the box is met does not matter.
+#[inline(always)]
+fn slab(n: &Node, o: [f64; 3], inv: [f64; 3]) -> Option<f64> {
+    // Plain comparisons (one instruction each, where f64::min also handles NaN): a NaN here can
+    // only make a box on whose padded face the segment lies be missed or met, both harmless.
+    #[inline(always)]
+    fn min(a: f64, b: f64) -> f64 {
+        if a < b {
+            a
+        } else {
+            b
         }
     }
-    true
+    #[inline(always)]
+    fn max(a: f64, b: f64) -> f64 {
+        if a > b {
+            a
+        } else {
+            b
+        }
+    }
+    let lo = |a: usize| (n.min[a] as f64 - o[a]) * inv[a];
+    let hi = |a: usize| (n.max[a] as f64 - o[a]) * inv[a];
+    let (x0, x1, y0, y1, z0, z1) = (lo(0), hi(0), lo(1), hi(1), lo(2), hi(2));
+    let t0 = max(max(max(min(x0, x1), min(y0, y1)), min(z0, z1)), 0.0);
+    let t1 = min(min(min(max(x0, x1), max(y0, y1)), max(z0, z1)), 1.0);
+    (t0 <= t1).then_some(t0)
 }
 
-fn build(tris: &mut [Tri], first: usize, n: usize, nodes: &mut Vec<Node>) {
+/// Bins per axis of the surface area heuristic.
+const BINS: usize = 16;
+/// Triangles a leaf may hold when no split is worth it; more are split regardless (unless
+/// their centroids coincide).
+pub const MAX_LEAF: usize = 8;
+/// The cost of visiting a node, against 1 for testing a triangle.
+const TRAVERSAL: f64 = 1.0;
+/// A triangle whose box has at least this share of its node's box's surface is "big" (see
+/// `build`).
+const BIG: f64 = 0.5;
+
+fn half_area(lo: [f64; 3], hi: [f64; 3]) -> f64 {
+    let d = [0, 1, 2].map(|a| (hi[a] - lo[a]).max(0.0));
+    d[0] * d[1] + d[1] * d[2] + d[2] * d[0]
+}
+
+/// An f32 strictly below (`down`) or above `v`: the nearest on that side, one step further.
+fn round_out(v: f64, down: bool) -> f32 {
+    let f = v as f32;
+    match (down, (f as f64).total_cmp(&v)) {
+        (true, std::cmp::Ordering::Greater) => f.next_down().next_down(),
+        (true, _) => f.next_down(),
+        (false, std::cmp::Ordering::Less) => f.next_up().next_up(),
+        (false, _) => f.next_up(),
+    }
+}
+
+/// Builds the subtree of `tris[first..first + n]` by the surface area heuristic over
+/// [`BINS`] centroid bins per axis, or the [`BIG`] triangles apart; a leaf when splitting costs more than testing its triangles
+/// (and it has at most [`MAX_LEAF`]) or when their centroids coincide.
+fn build(tris: &mut [Tri], first: usize, n: usize, centre: [f64; 3], nodes: &mut Vec<Node>) {
     let slice = &mut tris[first..first + n];
-    let (min, max) = bounds(slice);
+    let (lo, hi) = bounds(slice);
     let me = nodes.len();
     nodes.push(Node {
-        min,
-        max,
+        min: [0, 1, 2].map(|a| round_out(lo[a] - centre[a], true)),
         index: first as u32,
-        count: n as u32,
+        max: [0, 1, 2].map(|a| round_out(hi[a] - centre[a], false)),
+        meta: n as u32,
     });
-    if n <= LEAF {
+    if n <= 2 {
         return;
     }
     let (mut clo, mut chi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
@@ -386,18 +468,122 @@ fn build(tris: &mut [Tri], first: usize, n: usize, nodes: &mut Vec<Node>) {
             chi[a] = chi[a].max(centroid(t, a));
         }
     }
-    let axis = (0..3)
-        .max_by(|&x, &y| (chi[x] - clo[x]).total_cmp(&(chi[y] - clo[y])))
-        .unwrap_or(0);
-    if chi[axis] - clo[axis] <= 0.0 {
-        return; // all centroids at one point: one leaf
+    // The best split: (cost, axis, bins on the left).
+    let mut best: Option<(f64, usize, usize)> = None;
+    let parent = half_area(lo, hi).max(f64::MIN_POSITIVE);
+    for axis in 0..3 {
+        let extent = chi[axis] - clo[axis];
+        if extent <= 0.0 {
+            continue;
+        }
+        let scale = BINS as f64 / extent;
+        let bin = |t: &Tri| (((centroid(t, axis) - clo[axis]) * scale) as usize).min(BINS - 1);
+        let mut count = [0usize; BINS];
+        let mut blo = [[f64::INFINITY; 3]; BINS];
+        let mut bhi = [[f64::NEG_INFINITY; 3]; BINS];
+        for t in slice.iter() {
+            let b = bin(t);
+            count[b] += 1;
+            for k in 0..3 {
+                let v = t.vertex(k);
+                for c in 0..3 {
+                    blo[b][c] = blo[b][c].min(v[c]);
+                    bhi[b][c] = bhi[b][c].max(v[c]);
+                }
+            }
+        }
+        // Sweeps: the right side's area and count for each split.
+        let mut right = [(0.0, 0usize); BINS];
+        let (mut rlo, mut rhi, mut rn) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3], 0);
+        for b in (1..BINS).rev() {
+            for c in 0..3 {
+                rlo[c] = rlo[c].min(blo[b][c]);
+                rhi[c] = rhi[c].max(bhi[b][c]);
+            }
+            rn += count[b];
+            right[b] = (half_area(rlo, rhi), rn);
+        }
+        let (mut llo, mut lhi, mut ln) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3], 0);
+        for b in 0..BINS - 1 {
+            for c in 0..3 {
+                llo[c] = llo[c].min(blo[b][c]);
+                lhi[c] = lhi[c].max(bhi[b][c]);
+            }
+            ln += count[b];
+            let (ra, rn) = right[b + 1];
+            if ln == 0 || rn == 0 {
+                continue;
+            }
+            let cost = TRAVERSAL + (half_area(llo, lhi) * ln as f64 + ra * rn as f64) / parent;
+            if best.is_none_or(|(c, _, _)| cost < c) {
+                best = Some((cost, axis, b + 1));
+            }
+        }
     }
-    let mid = n / 2;
-    slice.select_nth_unstable_by(mid, |p, q| centroid(p, axis).total_cmp(&centroid(q, axis)));
-    nodes[me].count = 0;
-    build(tris, first, mid, nodes);
+    // One more candidate: the triangles nearly as large as the node (a ground plane of two
+    // triangles under a city) alone on one side, which no centroid split can do.
+    let big = |t: &Tri| {
+        let (l, h) = bounds(std::slice::from_ref(t));
+        half_area(l, h) >= BIG * parent
+    };
+    let n_big = slice.iter().filter(|t| big(t)).count();
+    if n_big > 0 && n_big < n {
+        let (mut blo, mut bhi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+        let (mut rlo, mut rhi) = (blo, bhi);
+        for t in slice.iter() {
+            let (l, h) = bounds(std::slice::from_ref(t));
+            let (bl, bh) = if big(t) {
+                (&mut blo, &mut bhi)
+            } else {
+                (&mut rlo, &mut rhi)
+            };
+            for c in 0..3 {
+                bl[c] = bl[c].min(l[c]);
+                bh[c] = bh[c].max(h[c]);
+            }
+        }
+        let cost = TRAVERSAL
+            + (half_area(blo, bhi) * n_big as f64 + half_area(rlo, rhi) * (n - n_big) as f64)
+                / parent;
+        if best.is_none_or(|(c, _, _)| cost < c) {
+            best = Some((cost, usize::MAX, 0));
+        }
+    }
+    let Some((cost, axis, left_bins)) = best else {
+        return; // all centroids at one point: one leaf
+    };
+    if cost >= n as f64 && n <= MAX_LEAF {
+        return;
+    }
+    let mut mid = 0;
+    if axis == usize::MAX {
+        for i in 0..n {
+            if big(&slice[i]) {
+                slice.swap(i, mid);
+                mid += 1;
+            }
+        }
+    } else {
+        let scale = BINS as f64 / (chi[axis] - clo[axis]);
+        for i in 0..n {
+            let b = (((centroid(&slice[i], axis) - clo[axis]) * scale) as usize).min(BINS - 1);
+            if b < left_bins {
+                slice.swap(i, mid);
+                mid += 1;
+            }
+        }
+        if mid == 0 || mid == n {
+            // Rounding put every centroid on one side: split at the median instead.
+            mid = n / 2;
+            slice.select_nth_unstable_by(mid, |p, q| {
+                centroid(p, axis).total_cmp(&centroid(q, axis))
+            });
+        }
+    }
+    nodes[me].meta = INNER;
+    build(tris, first, mid, centre, nodes);
     nodes[me].index = nodes.len() as u32;
-    build(tris, first + mid, n - mid, nodes);
+    build(tris, first + mid, n - mid, centre, nodes);
 }
 
 /// The triangles of a prism, solid `solid`: a footprint extruded from `base` to `top` (walls
@@ -606,6 +792,20 @@ mod tests {
             ]);
             prism(&fp, 0.0, h, tris.len() as u32, &mut tris);
         }
+        // Ground under it all: two triangles as large as the scene (the BVH's "big" split).
+        let g = 1e6;
+        tris.push(Tri::of(
+            g as u32,
+            [-100.0, -100.0, 0.0],
+            [1000.0, -100.0, 0.0],
+            [1000.0, 1000.0, 0.0],
+        ));
+        tris.push(Tri::of(
+            g as u32,
+            [-100.0, -100.0, 0.0],
+            [1000.0, 1000.0, 0.0],
+            [-100.0, 1000.0, 0.0],
+        ));
         let all = tris.clone();
         let s = Scene::new(tris);
         let mut blocked = 0;
