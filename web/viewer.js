@@ -292,16 +292,23 @@ async function baseLayer(params) {
   if (!tj || !Array.isArray(tj.bounds)) return false;
   const [w, s, e, n] = tj.bounds;
   huetwin.basemap = tj;
-  // Kept for the terrain tileset too (web/js/layers.js drapes it there).
-  huetwin.basemapProvider = new Cesium.UrlTemplateImageryProvider({
-      url: new Cesium.Resource({ url: tj.tiles[0], headers: authHeaders() }),
+  const provider = (template, size) =>
+    new Cesium.UrlTemplateImageryProvider({
+      url: new Cesium.Resource({ url: template, headers: authHeaders() }),
       rectangle: Cesium.Rectangle.fromDegrees(w, s, e, n),
       minimumLevel: tj.minzoom,
       maximumLevel: tj.maxzoom,
-      tileWidth: 256,
-      tileHeight: 256,
+      tileWidth: size,
+      tileHeight: size,
       credit: tj.attribution ? new Cesium.Credit(tj.attribution, true) : undefined,
-  });
+    });
+  // On the globe Cesium picks the level whose texels match the screen.
+  huetwin.basemapProvider = provider(tj.tiles[0], 256);
+  // Draped on the terrain tileset (web/js/layers.js), Cesium picks the level from each
+  // terrain tile's size, about one imagery tile per terrain tile, not from the screen: the
+  // 512-pixel (@2x) tiles give twice the texels at that level (the terrain tiles refine for
+  // them, tiles3d's terrain_drape_error), where 256-pixel ones blurred.
+  huetwin.drapeProvider = provider(tj.tiles[0].replace(/\.png$/, "@2x.png"), 512);
   return new Cesium.ImageryLayer(huetwin.basemapProvider);
 }
 

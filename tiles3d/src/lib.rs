@@ -145,6 +145,16 @@ pub struct TilesetOptions {
     pub point_grid: usize,
     /// Terrain cells a side in one terrain tile (at every level: coarser tiles skip cells).
     pub terrain_tile_cells: usize,
+    /// An inner terrain tile's geometric error is at least this share of its width (the larger
+    /// side, in metres), besides its vertical error: imagery draped on a 3D tileset gets a
+    /// fixed number of texels per tile (CesiumJS drapes about one imagery tile on each, 512
+    /// pixels for the viewer's `@2x` basemap, so texels of up to width / 256), and a tile of
+    /// nearly flat ground, whose vertical error is tiny, stayed coarse and its imagery blurred.
+    /// 1/16: such a tile refines before a texel covers more than a pixel at the viewer's
+    /// maximum screen-space error of 16. Above 0, full-resolution terrain tiles are also split
+    /// down to 32 cells a side, for the imagery's sake. 0: vertical error only, no split
+    /// (water surfaces).
+    pub terrain_drape_error: f64,
     /// Geoid grid through PROJ when available, or always the constant offset.
     pub geoid: GeoidChoice,
     /// The constant geoid undulation (twin.toml `geoid_offset_m`).
@@ -174,6 +184,7 @@ impl Default for TilesetOptions {
             max_points: 50_000,
             point_grid: 128,
             terrain_tile_cells: 64,
+            terrain_drape_error: 1.0 / 16.0,
             geoid: GeoidChoice::Auto,
             geoid_offset_m: 0.0,
             terrain_rgba: terrain::GROUND_RGBA,

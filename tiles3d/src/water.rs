@@ -192,6 +192,8 @@ impl WaterTiles {
         twin.terrain.push(surf);
         let opts = TilesetOptions {
             terrain_rgba: WATER_RGBA,
+            // Nothing is draped on water: its tiles refine by their vertical error only.
+            terrain_drape_error: 0.0,
             ..opts.clone()
         };
         let set = if wet {

@@ -175,7 +175,8 @@
   // The terrain tileset wears the twin's basemap (imagery draped on 3D Tiles), not a flat
   // colour; with no basemap it keeps a plain ground colour.
   huetwin.dressTerrain = function (ts) {
-    const provider = huetwin.basemapProvider;
+    // The @2x basemap where the viewer has it (sharper on terrain tiles, see baseLayer).
+    const provider = huetwin.drapeProvider || huetwin.basemapProvider;
     if (!provider || !ts.imageryLayers) {
       ts.style = new Cesium.Cesium3DTileStyle({ color: "color('#9fb58a')" });
       return;
