@@ -6,6 +6,9 @@
 //!
 //!   cargo run -p heritage --example bench_sightlines [-- <rays>]
 
+mod common;
+
+use common::cpu_s;
 use heritage::sight::{occluded_by, prism, Scene, Tri};
 use rayon::prelude::*;
 use std::path::Path;
@@ -13,18 +16,6 @@ use std::time::Instant;
 use twin_core::crs::Crs;
 use twin_core::twin::SourceConfig;
 use twin_core::{NoProgress, TwinDir};
-
-/// CPU seconds this process has used (all threads: user and system), from /proc/self/stat, so
-/// that the rates can be read on a machine shared with other work.
-fn cpu_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command's closing parenthesis; utime and stime are the 12th and
-    // 13th of them, in clock ticks (100 per second on Linux).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args()

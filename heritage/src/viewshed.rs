@@ -200,6 +200,7 @@ pub fn viewshed(s: &Surface, x: f64, y: f64, o: &ViewshedOptions) -> Result<Vec<
     let zo = ground + o.observer_height;
     let k = o.cc / (2.0 * EARTH_A);
     let max2 = o.max_distance.map(|m| (m / s.cell).powi(2));
+    let dense = Dense::of(s);
     let out = (0..s.nrows * s.ncols)
         .into_par_iter()
         .map(|i| {
@@ -210,7 +211,14 @@ pub fn viewshed(s: &Surface, x: f64, y: f64, o: &ViewshedOptions) -> Result<Vec<
             if max2.is_some_and(|m| d2 > m) {
                 return None;
             }
-            Some(seen(s, (oc, or), zo, (tc, tr), zt + o.target_height, k))
+            Some(seen(
+                &dense,
+                (oc, or),
+                zo,
+                (tc, tr),
+                zt + o.target_height,
+                k,
+            ))
         })
         .collect();
     Ok(out)
@@ -218,7 +226,7 @@ pub fn viewshed(s: &Surface, x: f64, y: f64, o: &ViewshedOptions) -> Result<Vec<
 
 /// Whether the target cell `t` (its point at `zt`) is seen from the observer's cell `o` (its
 /// eye at `zo`), with `k` = cc / 2a per m².
-fn seen(s: &Surface, o: (isize, isize), zo: f64, t: (isize, isize), zt: f64, k: f64) -> bool {
+fn seen(s: &Dense, o: (isize, isize), zo: f64, t: (isize, isize), zt: f64, k: f64) -> bool {
     let (dc, dr) = ((t.0 - o.0) as f64, (t.1 - o.1) as f64);
     let len2 = (dc * dc + dr * dr) * s.cell * s.cell;
     if len2 == 0.0 {
@@ -233,11 +241,12 @@ fn seen(s: &Surface, o: (isize, isize), zo: f64, t: (isize, isize), zt: f64, k: 
             None => false,
         }
     };
-    // Crossings of column-centre lines (between the end cells).
+    // Crossings of column-centre lines (between the end cells), from the target back: a hidden
+    // cell is most often hidden by the ground just before it.
     if dc != 0.0 {
-        let step = dc.signum() as isize;
-        let mut c = o.0 + step;
-        while c != t.0 {
+        let step = -dc.signum() as isize;
+        let mut c = t.0 + step;
+        while c != o.0 {
             let f = (c - o.0) as f64 / dc;
             let r = o.1 as f64 + f * dr;
             let r0 = r.floor();
@@ -250,9 +259,9 @@ fn seen(s: &Surface, o: (isize, isize), zo: f64, t: (isize, isize), zt: f64, k: 
         }
     }
     if dr != 0.0 {
-        let step = dr.signum() as isize;
-        let mut r = o.1 + step;
-        while r != t.1 {
+        let step = -dr.signum() as isize;
+        let mut r = t.1 + step;
+        while r != o.1 {
             let f = (r - o.1) as f64 / dr;
             let c = o.0 as f64 + f * dc;
             let c0 = c.floor();
@@ -265,6 +274,35 @@ fn seen(s: &Surface, o: (isize, isize), zo: f64, t: (isize, isize), zt: f64, k: 
         }
     }
     true
+}
+
+/// A surface's heights as plain f64, NaN for no data: half the memory of `Option<f64>`, which
+/// the line-of-sight walks read cell after cell.
+struct Dense {
+    ncols: usize,
+    nrows: usize,
+    cell: f64,
+    z: Vec<f64>,
+}
+
+impl Dense {
+    fn of(s: &Surface) -> Dense {
+        Dense {
+            ncols: s.ncols,
+            nrows: s.nrows,
+            cell: s.cell,
+            z: s.z.iter().map(|z| z.unwrap_or(f64::NAN)).collect(),
+        }
+    }
+
+    #[inline]
+    fn at(&self, col: isize, row: isize) -> Option<f64> {
+        if col < 0 || row < 0 || col as usize >= self.ncols || row as usize >= self.nrows {
+            return None;
+        }
+        let z = self.z[row as usize * self.ncols + col as usize];
+        (!z.is_nan()).then_some(z)
+    }
 }
 
 /// Linear interpolation between two cells (weight `w` on the second); a cell without data
