@@ -32,6 +32,25 @@ pub struct TileCache {
     producers: tokio::sync::Semaphore,
     /// The source version, made safe for paths.
     version: String,
+    /// Background writes (disk or object storage) not yet done, and a signal when one ends.
+    writes: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
+}
+
+/// Counts a background write as pending until dropped.
+struct Write(Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>);
+
+impl Write {
+    fn start(w: &Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>) -> Write {
+        w.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Write(w.clone())
+    }
+}
+
+impl Drop for Write {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0 .1.notify_waiters();
+    }
 }
 
 impl TileCache {
@@ -62,6 +81,20 @@ impl TileCache {
             producers: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
+            writes: Arc::default(),
+        }
+    }
+
+    /// Waits until every file produced so far is stored (the disk or object-storage writes
+    /// run in the background); a command that ends after producing, as `twin basemap export`
+    /// does, calls it so that no tile it drew is lost to the next run.
+    pub async fn flush(&self) {
+        loop {
+            let signal = self.writes.1.notified();
+            if self.writes.0.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            signal.await;
         }
     }
 
@@ -135,8 +168,10 @@ impl TileCache {
         };
         if let Some((o, prefix)) = &self.objects {
             let (o, k, bytes) = (o.clone(), format!("{prefix}/{key}"), bytes.clone());
+            let pending = Write::start(&self.writes);
             // Stored in the background; a failed write only costs a later regeneration.
             tokio::spawn(async move {
+                let _pending = pending;
                 if let Err(e) = o.put(&k, bytes).await {
                     tracing::warn!("tile cache: {e}");
                 }
@@ -145,8 +180,10 @@ impl TileCache {
         if let Some(dir) = &self.disk {
             let file = dir.join(&key);
             let bytes = bytes.clone();
+            let pending = Write::start(&self.writes);
             // Written in the background; a failed write only costs a later regeneration.
             tokio::task::spawn_blocking(move || {
+                let _pending = pending;
                 if let Err(e) = write_atomic(&file, &bytes) {
                     tracing::warn!("tile cache: cannot write {}: {e}", file.display());
                 }

@@ -313,7 +313,9 @@ fn export(a: &ExportArgs) -> Result<()> {
     let state = Arc::new(state);
     let counts = rt.block_on(fetch_all(state.clone(), tiles, a.scale, &sink, &progress))?;
     progress.finish();
-    // Waits for the cache's background writes of the tiles drawn now.
+    // The cache writes the tiles drawn now in the background: all of them are on disk for
+    // `twin serve` and the next export.
+    rt.block_on(state.cache.flush());
     drop(rt);
     let secs = start.elapsed().as_secs_f64();
 
