@@ -186,6 +186,9 @@ async fn intersects_takes_the_servers_own_multipolygons() {
     );
 }
 
+/// The heritage tiles' metadata: every site's `height_limit` and `floor_m` (FLOAT32, the
+/// twin's typed fields; no data -1 and [`tiles3d::schema::FLOOR_NO_DATA`]), the floor levels
+/// checked against the sample's source file read independently.
 #[tokio::test]
 async fn the_tiles_carry_every_height_limit() {
     let f = fx();
@@ -202,16 +205,58 @@ async fn the_tiles_carry_every_height_limit() {
     .unwrap();
     let walk = common::walk_tileset(&out.join("heritage/tileset.json"));
     let mut seen = std::collections::BTreeMap::new();
+    let mut floors = std::collections::BTreeMap::new();
     for g in &walk.glbs {
         let g = common::Glb::read(g);
-        for (id, l) in g
-            .strings(0, "id")
-            .into_iter()
-            .zip(g.floats(0, "height_limit"))
-        {
-            seen.insert(id, l);
+        let ids = g.strings(0, "id");
+        for (id, l) in ids.iter().zip(g.floats(0, "height_limit")) {
+            seen.insert(id.clone(), l);
+        }
+        for (id, fl) in ids.into_iter().zip(g.floats(0, "floor_m")) {
+            floors.insert(id, fl);
         }
     }
+    // The floor levels of the source file (the sample's three illustrative ones), read
+    // independently of the twin; every other site has none.
+    let src: Value = serde_json::from_slice(
+        &std::fs::read(common::repo().join("data/hue/heritage.geojson")).unwrap(),
+    )
+    .unwrap();
+    let given: std::collections::BTreeMap<String, f64> = src["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            Some((
+                format!("heritage:{}", f["properties"]["id"].as_str()?),
+                f["properties"]["floor_m"].as_f64()?,
+            ))
+        })
+        .collect();
+    assert!(
+        [
+            "heritage:ngo-mon",
+            "heritage:thai-hoa",
+            "heritage:phu-van-lau"
+        ]
+        .iter()
+        .all(|id| given.contains_key(*id)),
+        "{given:?}"
+    );
+    assert_eq!(floors.len(), f.twin.heritage.len());
+    for (id, got) in &floors {
+        match given.get(id) {
+            Some(fl) => assert_eq!(*got, *fl as f32, "{id}"),
+            None => assert_eq!(*got, tiles3d::schema::FLOOR_NO_DATA, "{id} (no data)"),
+        }
+    }
+    eprintln!(
+        "floor_m in the tiles: {:?}",
+        floors
+            .iter()
+            .filter(|(id, _)| given.contains_key(*id))
+            .collect::<Vec<_>>()
+    );
     let mut with_limit = 0;
     for h in f.twin.heritage.features() {
         let got = seen[&h.id];

@@ -119,6 +119,12 @@ pub fn heritage_height_limit(h: &HeritageSite) -> Option<f64> {
     h.height_limit_m.filter(|v| v.is_finite() && *v > 0.0)
 }
 
+/// A heritage site's floor or plinth level above its ground (metres), the twin's typed field
+/// ([`HeritageSite::floor_m`]); the `floor_m` metadata property.
+fn heritage_floor(h: &HeritageSite) -> Option<f64> {
+    h.floor_m.filter(|v| v.is_finite())
+}
+
 /// How high a heritage site's volume is drawn: its height limit, else its own `height`
 /// attribute, else [`HERITAGE_DEFAULT_HEIGHT_M`].
 fn heritage_extrusion(h: &HeritageSite) -> f64 {
@@ -285,6 +291,18 @@ pub(crate) fn vector_glb(
                         Column::F32(
                             hs.iter()
                                 .map(|h| heritage_height_limit(h).map(|v| v as f32).unwrap_or(-1.0))
+                                .collect(),
+                        ),
+                    ),
+                    (
+                        "floor_m",
+                        Column::F32(
+                            hs.iter()
+                                .map(|h| {
+                                    heritage_floor(h)
+                                        .map(|v| v as f32)
+                                        .unwrap_or(schema::FLOOR_NO_DATA)
+                                })
                                 .collect(),
                         ),
                     ),

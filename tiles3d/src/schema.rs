@@ -29,6 +29,9 @@ pub const CLASS_POINT_LAYER: &str = "point_cloud_layer";
 pub const RESULT_NO_DATA: f32 = -1.0;
 /// The no-data value of `levels`.
 pub const LEVELS_NO_DATA: u16 = u16::MAX;
+/// No data for the heritage class's `floor_m` (no floor level known): a floor can be at the
+/// ground (0) or, for a sunken court, below it, so not -1.
+pub const FLOOR_NO_DATA: f32 = -9999.0;
 
 /// A JSON object whose members keep the order they were given in (a schema's classes, a
 /// class's properties).
@@ -260,6 +263,11 @@ pub fn schema() -> Schema {
                             "height_limit",
                             P::scalar(ComponentType::Float32, "height limit in the zone, metres")
                                 .no_data(NoData::Float(-1.0)),
+                        ),
+                        (
+                            "floor_m",
+                            P::scalar(ComponentType::Float32, "floor or plinth level above the site's ground, metres (flood exposure reports the depth above it)")
+                                .no_data(NoData::Float(FLOOR_NO_DATA.into())),
                         ),
                         ("max_flood_depth", P::result("maximum water depth at the site over a scenario run, metres (no data: no run)")),
                         ("flood_duration", P::result("time the water stays above the wet depth at the site, hours (no data: no run)")),
