@@ -10,7 +10,8 @@ use super::schema::{self, Column};
 use super::tree::Item;
 use crate::bounds::Bounds;
 use crate::error::Result;
-use geo::{Area, BoundingRect, ConvexHull, InteriorPoint};
+use geo::concave_hull::ConcaveHullOptions;
+use geo::{Area, BoundingRect, ConcaveHull, ConvexHull, InteriorPoint};
 use geo_types::{MultiPolygon, Point};
 use gltf_json::mesh::{Mode, Semantic};
 use twin_core::model::{Building, HeritageSite};
@@ -466,11 +467,14 @@ fn write_features(
 }
 
 /// A merged block standing for a group of buildings in a parent tile (docs/adr/0026, "city
-/// mass"): the convex hull of their footprints, extruded from their lowest base to their
-/// area-weighted mean height.
+/// mass"): the concave hull of their footprints' corners (geo's port of concaveman, concavity
+/// [`BLOCK_CONCAVITY`], edges under [`BLOCK_MIN_EDGE_M`] left as they are), extruded from their
+/// lowest base to their area-weighted mean height. Where the buildings of a cell are sparse
+/// this follows them where their convex hull would span the empty ground between them.
 #[derive(Clone, Debug)]
 pub struct Block {
-    /// The hull of the buildings' footprints (project CRS).
+    /// The hull of the buildings' footprints (project CRS): concave, the convex hull where the
+    /// concave one would have no area.
     pub hull: geo_types::Polygon<f64>,
     /// Orthometric height of the block's base: the lowest base of its buildings, metres.
     pub base: f64,
@@ -481,6 +485,13 @@ pub struct Block {
     /// Sum of the buildings' footprint areas, square metres.
     pub footprint_area: f64,
 }
+
+/// How concave a block's hull is (concaveman's measure: lower is more concave; 2 follows the
+/// buildings closely, infinity is the convex hull).
+pub const BLOCK_CONCAVITY: f64 = 2.0;
+/// Hull edges shorter than this (metres) are not drilled into: a block follows its buildings'
+/// group, not each building's walls.
+pub const BLOCK_MIN_EDGE_M: f64 = 20.0;
 
 /// The block of buildings `idxs`; None when none has a footprint with an area.
 pub fn block_of(twin: &Twin, idxs: &[u32]) -> Option<Block> {
@@ -503,7 +514,16 @@ pub fn block_of(twin: &Twin, idxs: &[u32]) -> Option<Block> {
     if count == 0 || !base.is_finite() {
         return None;
     }
-    let hull = MultiPolygon(polys).convex_hull();
+    let corners = MultiPolygon(polys);
+    let concave = corners.concave_hull_with_options(ConcaveHullOptions {
+        concavity: BLOCK_CONCAVITY,
+        length_threshold: BLOCK_MIN_EDGE_M,
+    });
+    let hull = if concave.unsigned_area() > 0.0 {
+        concave
+    } else {
+        corners.convex_hull()
+    };
     (hull.unsigned_area() > 0.0).then(|| Block {
         hull,
         base,

@@ -65,7 +65,8 @@ mod tree;
 
 pub use error::{Error, Result};
 pub use features::{
-    block_of, building_base, heritage_height_limit, heritage_of, Block, HERITAGE_DEFAULT_HEIGHT_M,
+    block_of, building_base, heritage_height_limit, heritage_of, Block, BLOCK_CONCAVITY,
+    BLOCK_MIN_EDGE_M, HERITAGE_DEFAULT_HEIGHT_M,
 };
 pub use implicit::ImplicitStats;
 pub use points::PointColour;
@@ -288,6 +289,14 @@ impl Tile {
         match &self.content {
             Content::Features(idx) => idx.clone(),
             Content::Blocks(groups) => groups.iter().flatten().copied().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A block tile's groups of features, one per block (see [`block_of`]); none for others.
+    pub fn block_groups(&self) -> Vec<Vec<u32>> {
+        match &self.content {
+            Content::Blocks(groups) => groups.clone(),
             _ => Vec::new(),
         }
     }

@@ -2,6 +2,8 @@
 //! the citadel where WGS84 puts it, heights on the EGM96 geoid, tiles produced alone, results
 //! rewritten in place.
 
+use geo::{Area, BooleanOps, ConvexHull};
+use geo_types::MultiPolygon;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -472,6 +474,37 @@ fn the_opening_view_carries_the_whole_citys_mass_in_blocks() {
     );
     assert!(after > before, "{after} <= {before}");
     assert!((after - 1.0).abs() < 1e-9, "{after}");
+    // The blocks' hulls over the ground they stand for: against the buildings' own footprint
+    // area (the hulls overstate it) and against their convex hulls (which overstated it more in
+    // sparse cells); and the share of the footprint area inside its block's hull.
+    let (mut hull_area, mut convex_area, mut fp_area, mut inside) = (0.0, 0.0, 0.0, 0.0);
+    for g in bt.block_groups() {
+        let Some(bl) = tiles::block_of(&h.twin, &g) else {
+            continue;
+        };
+        hull_area += bl.hull.unsigned_area();
+        let mut corners = Vec::new();
+        for &i in &g {
+            let b = h.twin.buildings.get(i as usize).unwrap();
+            fp_area += b.footprint.unsigned_area();
+            inside += b.footprint.intersection(&bl.hull).unsigned_area();
+            corners.extend(b.footprint.0.iter().cloned());
+        }
+        convex_area += MultiPolygon(corners).convex_hull().unsigned_area();
+    }
+    eprintln!(
+        "root blocks: hulls {:.2} km² (convex hulls {:.2} km²) over {:.3} km² of footprints, {:.1} % of it inside its hull",
+        hull_area / 1e6,
+        convex_area / 1e6,
+        fp_area / 1e6,
+        100.0 * inside / fp_area
+    );
+    // Measured: 13.61 km² against 21.01 km² convex, 94.9 % inside (concavity 2, 20 m edges).
+    assert!(
+        hull_area < 0.7 * convex_area,
+        "{hull_area} vs {convex_area}"
+    );
+    assert!(inside > 0.93 * fp_area, "{inside} of {fp_area}");
     // Every block tile stands for exactly the features of its descendants.
     fn below(ts: &Tileset, i: usize, out: &mut Vec<u32>) {
         for &c in &ts.tiles()[i].children {
