@@ -63,6 +63,10 @@ pub fn outcome_word(o: Outcome) -> &'static str {
 /// The proposal's colour on the reports' maps and pictures.
 pub const PROPOSAL_RGB: [u8; 3] = [224, 0, 0];
 
+/// The colour the exposure report's perspective pictures outline their monument in: a
+/// magenta that no depth class, building, terrain or sky colour comes near.
+pub const EXPOSED_MONUMENT_RGB: [u8; 3] = [236, 0, 236];
+
 /// A sightline's colour on the reports' maps and pictures, by status: red where the proposal
 /// blocks it, grey where it is blocked already, green when clear.
 pub fn sightline_rgb(c: &SightlineCast) -> [u8; 3] {
@@ -365,15 +369,16 @@ pub const CHART_MONUMENTS: usize = 25;
 
 /// The monument flood exposure report of a twin (`twin_name`) as one self-contained HTML page:
 /// how depths are read, the runs, a bar chart of the most exposed monuments (largest depth over
-/// all runs), the ranking table, then one section per run (scenario) with its picture (from
-/// `pictures`, by the run's index in [`crate::exposure::ExposureTable::runs`]; none where it is
-/// `None` or missing) and its monuments, the wettest first: largest depth, hours wet, hours
-/// above the hazard depth, first wet time, and where the floor level is known the depth and
-/// hours above the floor.
+/// all runs), the ranking table, then one section per run (scenario) with its pictures (from
+/// `pictures`, by the run's index in [`crate::exposure::ExposureTable::runs`]; none where the
+/// list is empty or missing: a picture with a [`Picture::frame`] is a map, figure class
+/// `run-map`, one without a perspective view, `run-view`) and its monuments, the wettest
+/// first: largest depth, hours wet, hours above the hazard depth, first wet time, and where the
+/// floor level is known the depth and hours above the floor.
 pub fn exposure_html(
     twin_name: &str,
     t: &crate::exposure::ExposureTable,
-    pictures: &[Option<Picture>],
+    pictures: &[Vec<Picture>],
 ) -> String {
     let h = |v: f64| format!("{v:.1}");
     let mut o = String::new();
@@ -458,11 +463,12 @@ pub fn exposure_html(
             esc(&r.name),
             esc(&r.id),
         );
-        if let Some(Some(p)) = pictures.get(k) {
+        for p in pictures.get(k).into_iter().flatten() {
             use base64::Engine;
             let _ = writeln!(
                 o,
-                "<figure class=\"picture run-map\" data-run=\"{}\"{}><img alt=\"{c}\" style=\"width:100%\" src=\"data:image/png;base64,{}\"><figcaption>{c}</figcaption></figure>",
+                "<figure class=\"picture {}\" data-run=\"{}\"{}><img alt=\"{c}\" style=\"width:100%\" src=\"data:image/png;base64,{}\"><figcaption>{c}</figcaption></figure>",
+                if p.frame.is_some() { "run-map" } else { "run-view" },
                 esc(&r.id),
                 frame_attr(p),
                 base64::engine::general_purpose::STANDARD.encode(&p.png),

@@ -288,6 +288,14 @@ fn check_and_breaches_on_the_sample_twin() {
         v["runs"][0]["id"].as_str().unwrap(),
         m,
     );
+    // The run's perspective view of its most exposed monument: named with its numbers in the
+    // caption, its magenta outline about the picture's centre, the water in depth classes.
+    exposure_view_pixels(
+        std::path::Path::new(ts),
+        &html,
+        v["runs"][0]["id"].as_str().unwrap(),
+        m,
+    );
     // --no-pictures: the same report without the maps.
     let plain = dir.path().join("exposure-plain");
     let o = twin(&[
@@ -312,6 +320,133 @@ fn check_and_breaches_on_the_sample_twin() {
         text(&o).contains("neither `height` (m) nor `storeys` given"),
         "{}",
         text(&o)
+    );
+}
+
+/// Checks the exposure report's perspective view of run `run` (`m`: the JSON table's
+/// monuments). The monument it shows is found here from the table and the twin's heritage
+/// layer (of the monuments the run wets, the deepest with an OSM outline, else the deepest);
+/// the caption names it with its largest depth and its depth above the floor. The picture is
+/// 900 × 600; pixels of the outline's colour ([`heritage::report::EXPOSED_MONUMENT_RGB`]) are
+/// counted in the middle half of the picture (both ways) and must be most of those in the
+/// whole picture; pixels in a water depth class's colour, the legend's corner (bottom left)
+/// left out, must be a share of the rest, in at least two classes.
+fn exposure_view_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_json::Value]) {
+    use base64::Engine;
+    let fig = html
+        .split("<figure class=\"picture run-view\"")
+        .nth(1)
+        .expect("a perspective view for the run")
+        .split("</figure>")
+        .next()
+        .unwrap();
+    assert!(fig.contains(&format!("data-run=\"{run}\"")), "{fig:.200}");
+    assert!(!fig.contains("data-frame"), "{fig:.200}");
+    let caption = fig
+        .split("<figcaption>")
+        .nth(1)
+        .and_then(|c| c.split("</figcaption>").next())
+        .unwrap()
+        .replace("&#39;", "'");
+    // The monument the view should show, from the table and the heritage layer.
+    let twin = twin_core::TwinDir::open(t).unwrap().load().unwrap();
+    let osm = |site: &str| {
+        twin.heritage
+            .features()
+            .iter()
+            .find(|h| h.id == site)
+            .is_some_and(|h| h.attributes.contains_key("osm_id"))
+    };
+    let mut best: Option<(bool, f64, &serde_json::Value)> = None;
+    for j in m {
+        let Some(d) = j["runs"][0]["max_depth_m"].as_f64() else {
+            continue;
+        };
+        if d < renderer::render::colour::WET_THRESHOLD_M {
+            continue;
+        }
+        let key = (osm(j["site"].as_str().unwrap()), d);
+        if best.is_none_or(|(o, bd, _)| key > (o, bd)) {
+            best = Some((key.0, key.1, j));
+        }
+    }
+    let (with_osm, depth, j) = best.expect("the run wets a monument");
+    let name = j["name"].as_str().unwrap_or(j["site"].as_str().unwrap());
+    assert!(
+        with_osm,
+        "the sample's most exposed monuments have OSM outlines"
+    );
+    assert!(
+        caption.contains(&format!(": {name}, "))
+            && caption.contains(&format!("{depth:.2} m deep at most")),
+        "{caption}"
+    );
+    match (
+        j["floor_m"].as_f64(),
+        j["runs"][0]["above_floor_m"].as_f64(),
+    ) {
+        (Some(f), Some(a)) => assert!(
+            caption.contains(&format!("{a:.2} m above its floor ({f:.2} m")),
+            "{caption}"
+        ),
+        _ => assert!(caption.contains("floor level not known"), "{caption}"),
+    }
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(
+            fig.split("base64,")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+    let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("exposure_view.png");
+    std::fs::write(&saved, &png).unwrap();
+    let img = renderer::render::Image::from_png(&png).unwrap();
+    assert_eq!((img.width, img.height), (900, 600));
+    let near = |a: [u8; 4], b: [u8; 3]| (0..3).all(|k| a[k].abs_diff(b[k]) <= 2);
+    let classes: Vec<[u8; 3]> = tiles3d::water::DEPTH_CLASSES
+        .iter()
+        .map(|c| c.srgb8())
+        .collect();
+    let (w, h) = (img.width, img.height);
+    let (mut outline_centre, mut outline_all) = (0usize, 0usize);
+    let (mut counted, mut water) = (0usize, 0usize);
+    let mut per_class = vec![0usize; classes.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let p = img.pixel(x, y);
+            if near(p, heritage::report::EXPOSED_MONUMENT_RGB) {
+                outline_all += 1;
+                if (w / 4..3 * w / 4).contains(&x) && (h / 4..3 * h / 4).contains(&y) {
+                    outline_centre += 1;
+                }
+            }
+            if x < w / 2 && y > h / 2 {
+                continue;
+            }
+            counted += 1;
+            if let Some(k) = classes.iter().position(|c| near(p, *c)) {
+                water += 1;
+                per_class[k] += 1;
+            }
+        }
+    }
+    eprintln!(
+        "exposure view {w}x{h} px of {name} ({depth:.2} m): {outline_centre} of {outline_all} outline pixels in the middle half; {water} of {counted} pixels ({:.1} %) in a depth class colour, by class (deepest first) {per_class:?}; saved {}",
+        100.0 * water as f64 / counted as f64,
+        saved.display()
+    );
+    assert!(outline_centre >= 200, "{outline_centre}");
+    assert!(
+        outline_centre * 10 >= outline_all * 9,
+        "{outline_centre} of {outline_all}"
+    );
+    assert!(water * 20 >= counted, "{water} of {counted}");
+    assert!(
+        per_class.iter().filter(|n| **n > 0).count() >= 2,
+        "{per_class:?}"
     );
 }
 

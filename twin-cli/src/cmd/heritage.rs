@@ -410,16 +410,179 @@ pub fn exposure_water_classes() -> Vec<renderer::render::WaterClass> {
 /// The margin around the exposed monuments on an exposure map (m), at least.
 const EXPOSURE_MAP_MARGIN_M: f64 = 250.0;
 
-/// The exposure report's maps from the wgpu renderer, one per run of `table` (in its order):
-/// top-down, the run's largest depth in the water tiles' depth classes
+/// The exposure report's perspective views: looking this way (degrees clockwise from north:
+/// north-west, along the Citadel's royal axis as the renderer's `citadel` camera does).
+pub const EXPOSURE_VIEW_HEADING_DEG: f64 = 323.5;
+/// The perspective view's vertical field of view (degrees).
+pub const EXPOSURE_VIEW_FOV_DEG: f64 = 30.0;
+/// The perspective view's size (pixels).
+pub const EXPOSURE_VIEW_SIZE: (u32, u32) = (900, 600);
+
+/// Where a perspective view of a monument `size` m across (the larger side of its outline's
+/// box) stands: (distance, height) in m from the middle of the box, six times its size off
+/// within 300..=600 m, 0.45 of that up within 150..=250 m (a pitch of 23 to 27 degrees), so
+/// that a pavilion and a gate both fill a good part of the picture and the scale bar is drawn.
+pub fn exposure_view_eye(size: f64) -> (f64, f64) {
+    let d = (6.0 * size).clamp(300.0, 600.0);
+    (d, (0.45 * d).clamp(150.0, 250.0))
+}
+/// Ring segments of a site's outline, each from one corner to the next (every ring of every
+/// polygon).
+fn outline_segments(
+    site: &twin_core::model::HeritageSite,
+) -> impl Iterator<Item = (geo_types::Coord<f64>, geo_types::Coord<f64>)> + '_ {
+    site.polygon
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .flat_map(|ring| ring.0.windows(2).map(|s| (s[0], s[1])))
+}
+
+/// The monument a run's perspective view shows: of the monuments the run wets (at least
+/// `wet` m deep), the one with the largest depth among those with an OpenStreetMap outline
+/// (an `osm_id` attribute: a drawn building or gate, not a hand-drawn area), else the one with
+/// the largest depth; the first in the table's order on a tie. Its row, its exposure, its site.
+fn exposure_view_monument<'a>(
+    table: &'a heritage::exposure::ExposureTable,
+    k: usize,
+    sites: &std::collections::HashMap<&str, &'a twin_core::model::HeritageSite>,
+    wet: f64,
+) -> Option<(
+    &'a heritage::exposure::MonumentRow,
+    &'a heritage::exposure::Exposure,
+    &'a twin_core::model::HeritageSite,
+)> {
+    let mut best: Option<(bool, f64, _)> = None;
+    for m in &table.monuments {
+        let (Some(Some(e)), Some(site)) = (m.runs.get(k), sites.get(m.site.as_str())) else {
+            continue;
+        };
+        if e.max_depth_m < wet {
+            continue;
+        }
+        let osm = site.attributes.contains_key("osm_id");
+        let better = match &best {
+            None => true,
+            Some((o, d, _)) => (osm, e.max_depth_m) > (*o, *d),
+        };
+        if better {
+            best = Some((osm, e.max_depth_m, (m, e, *site)));
+        }
+    }
+    best.map(|b| b.2)
+}
+
+/// The perspective view of run `run`'s most exposed monument ([`exposure_view_monument`]) in
+/// `flooded` (the twin with the run's largest depth in depth classes): looking at the middle
+/// of its outline's box from [`exposure_view_eye`] (heading [`EXPOSURE_VIEW_HEADING_DEG`]),
+/// the outline drawn in [`heritage::report::EXPOSED_MONUMENT_RGB`] 1 m over the water on it
+/// and around it (its largest depth over its ground, or the highest water level of the flood
+/// cells about the corner), the renderer's legend and its scale bar at the picture's centre.
+fn exposure_view(
+    r: &renderer::render::Renderer,
+    flooded: &renderer::render::Scene,
+    run: &heritage::exposure::RunColumn,
+    (m, e, site): (
+        &heritage::exposure::MonumentRow,
+        &heritage::exposure::Exposure,
+        &twin_core::model::HeritageSite,
+    ),
+) -> Result<Picture> {
+    use renderer::render::{Camera, MarkLine};
+    let mut scene = flooded.clone();
+    let name = m.name.as_deref().unwrap_or(&m.site);
+    scene.title = format!("{}: largest depth, {name}", run.name);
+    let terrain = scene.terrain.as_ref();
+    let ground = |x: f64, y: f64| {
+        terrain
+            .and_then(|d| d.sample(x, y))
+            .filter(|z| z.is_finite())
+            .unwrap_or(0.0)
+    };
+    // The highest water level of the flood cell holding (x, y) and its eight neighbours.
+    let level = |x: f64, y: f64| -> Option<f64> {
+        let f = scene.flood.as_ref()?;
+        let d = &f.depth;
+        let (c, r) = (
+            ((x - d.xmin) / d.cell_x).floor() as i64,
+            ((d.ymax - y) / d.cell_y).floor() as i64,
+        );
+        let mut top: Option<f64> = None;
+        for (cc, rr) in (c - 1..=c + 1).flat_map(|cc| (r - 1..=r + 1).map(move |rr| (cc, rr))) {
+            if cc < 0 || rr < 0 || cc as usize >= d.ncols || rr as usize >= d.nrows {
+                continue;
+            }
+            let (cc, rr) = (cc as usize, rr as usize);
+            if let Some(h) = f.wet_depth(cc, rr) {
+                let l = f.ground_at(cc, rr, terrain) + h;
+                top = Some(top.map_or(l, |t: f64| t.max(l)));
+            }
+        }
+        top
+    };
+    let z = |x: f64, y: f64| {
+        let own = ground(x, y) + e.max_depth_m;
+        level(x, y).map_or(own, |l| l.max(own)) + 1.0
+    };
+    let lines: Vec<MarkLine> = outline_segments(site)
+        .map(|(a, b)| MarkLine {
+            from: [a.x, a.y, z(a.x, a.y)],
+            to: [b.x, b.y, z(b.x, b.y)],
+            colour: heritage::report::EXPOSED_MONUMENT_RGB,
+            width_m: 3.0,
+        })
+        .collect();
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for (a, _) in outline_segments(site) {
+        b = [b[0].min(a.x), b[1].min(a.y), b[2].max(a.x), b[3].max(a.y)];
+    }
+    let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+    let (distance, height) = exposure_view_eye((b[2] - b[0]).max(b[3] - b[1]));
+    let camera = Camera::looking_at(
+        [cx, cy, ground(cx, cy)],
+        EXPOSURE_VIEW_HEADING_DEG,
+        distance,
+        height,
+        EXPOSURE_VIEW_FOV_DEG,
+    );
+    scene.marks.lines.extend(lines);
+    let (w, h) = EXPOSURE_VIEW_SIZE;
+    let png = r.render(&scene, &camera, w, h)?.to_png()?;
+    let floor = match (m.floor_m, e.above_floor_m) {
+        (Some(f), Some(a)) => format!("{a:.2} m above its floor ({f:.2} m above its ground)"),
+        _ => "its floor level not known".into(),
+    };
+    let which = if site.attributes.contains_key("osm_id") {
+        "the monument with an OpenStreetMap outline that it wets deepest"
+    } else {
+        "the monument it wets deepest"
+    };
+    Ok(Picture {
+        caption: format!(
+            "Perspective (wgpu renderer) of {}: {name}, {which}, outlined in magenta: {:.2} m deep at most on its own ground, {floor}; the largest water depth by class (legend), seen from {distance:.0} m to the south-east and {height:.0} m up.",
+            run.name, e.max_depth_m
+        ),
+        png,
+        frame: None,
+    })
+}
+
+/// The exposure report's pictures from the wgpu renderer, per run of `table` (in its order):
+/// a map, top-down, the run's largest depth in the water tiles' depth classes
 /// ([`exposure_water_classes`]), framed on the monuments it wets (deeper than the picture's
 /// wet threshold) with a margin, each outlined in the buildings' depth colours by its largest
-/// depth on its own ground; the run's wetted area when it wets none.
+/// depth on its own ground (the run's wetted area when it wets none); then, when it wets a
+/// monument, a perspective view of the most exposed one ([`exposure_view`]).
 fn exposure_pictures(
     t: &Twin,
     twin_dir: &Path,
     table: &heritage::exposure::ExposureTable,
-) -> Result<Vec<Option<Picture>>> {
+) -> Result<Vec<Vec<Picture>>> {
     use renderer::render::{colour, Camera, FloodLayer, MapView, MarkLine, Renderer, Scene};
     let store = scenarios::jobs::RunStore::for_twin(twin_dir);
     let base = Scene::from_twin(t)?;
@@ -435,7 +598,8 @@ fn exposure_pictures(
         let mut flood = FloodLayer::load(&store.dir(&run.id)?, None)?;
         flood.classes = exposure_water_classes();
         let wet = flood.threshold;
-        let mut scene = base.clone().with_flood(flood);
+        let flooded = base.clone().with_flood(flood);
+        let mut scene = flooded.clone();
         scene.title = format!("{}: largest depth", run.name);
         // xmin, ymin, xmax, ymax of the exposed monuments.
         let mut bbox = [
@@ -470,18 +634,13 @@ fn exposure_pictures(
                     .unwrap_or(0.0)
                     + 1.0
             };
-            for p in &site.polygon.0 {
-                for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
-                    for seg in ring.0.windows(2) {
-                        let (a, b) = (seg[0], seg[1]);
-                        scene.marks.lines.push(MarkLine {
-                            from: [a.x, a.y, z(a.x, a.y)],
-                            to: [b.x, b.y, z(b.x, b.y)],
-                            colour: c,
-                            width_m: 6.0,
-                        });
-                    }
-                }
+            for (a, b) in outline_segments(site) {
+                scene.marks.lines.push(MarkLine {
+                    from: [a.x, a.y, z(a.x, a.y)],
+                    to: [b.x, b.y, z(b.x, b.y)],
+                    colour: c,
+                    width_m: 6.0,
+                });
             }
         }
         let bbox = (bbox[0] <= bbox[2] && bbox[1] <= bbox[3]).then(|| {
@@ -496,11 +655,15 @@ fn exposure_pictures(
         } else {
             format!("Map (wgpu renderer) of {}: the largest water depth by class (legend); it wets no monument.", run.name)
         };
-        out.push(Some(Picture {
+        let mut pictures = vec![Picture {
             caption,
             png,
             frame: Some(frame),
-        }));
+        }];
+        if let Some(view) = exposure_view_monument(table, k, &sites, wet) {
+            pictures.push(exposure_view(&r, &flooded, run, view)?);
+        }
+        out.push(pictures);
     }
     Ok(out)
 }
