@@ -155,6 +155,65 @@ pub fn exposure_table(twin: &Twin, twin_dir: &Path) -> Result<ExposureTable> {
     })
 }
 
+/// A stored flood run's grid, its largest depths, and what picks a monument's own ground
+/// cells on it ([`own_ground_cells`]: cells the run computed, not the twin's water bodies nor
+/// wet from the start).
+pub struct RunGround {
+    /// The run's grid.
+    pub grid: GridSpec,
+    /// Its largest depths (m), per cell, row-major from the north row.
+    pub max: twin_core::model::Dem,
+    blocked: Vec<bool>,
+    wet_at_start: Vec<bool>,
+    ground: Vec<bool>,
+}
+
+impl RunGround {
+    /// The run's grid and masks, read from its rasters and the twin's water bodies.
+    pub fn open(twin: &Twin, run: &RunDir) -> scenarios::Result<RunGround> {
+        let max = run.read_raster(&run.raster_path(Raster::MaxDepth))?;
+        let first = run.read_raster(&run.raster_path(Raster::FirstWet))?;
+        let grid = GridSpec {
+            nx: max.ncols,
+            ny: max.nrows,
+            dx: max.cell_x,
+            xmin: max.xmin,
+            ymax: max.ymax,
+            epsg: None,
+        };
+        let blocked = max
+            .values
+            .iter()
+            .map(|v| !v.is_some_and(f32::is_finite))
+            .collect();
+        let wet_at_start = first.values.iter().map(|v| *v == Some(0.0)).collect();
+        let ground = ground_mask_on(twin, &grid);
+        Ok(RunGround {
+            grid,
+            max,
+            blocked,
+            wet_at_start,
+            ground,
+        })
+    }
+
+    /// The own ground cells of a site's polygon (indices into the grid).
+    pub fn cells(&self, site: &geo_types::MultiPolygon<f64>) -> Vec<usize> {
+        own_ground_cells(
+            &self.grid,
+            site,
+            &self.blocked,
+            &self.ground,
+            &self.wet_at_start,
+        )
+    }
+
+    /// The largest depth of a cell (m), None where the run computed none.
+    pub fn depth(&self, cell: usize) -> Option<f32> {
+        self.max.values[cell].filter(|v| v.is_finite())
+    }
+}
+
 /// Time (s) a depth linear between `d0` and `d1` over `dt` seconds stays above `floor`.
 pub fn time_above(d0: f64, d1: f64, dt: f64, floor: f64) -> f64 {
     match (d0 > floor, d1 > floor) {
@@ -178,27 +237,9 @@ pub fn seconds_above_floors(
     if sites.is_empty() || snaps.len() < 2 {
         return Ok(out);
     }
-    let max = run.read_raster(&run.raster_path(Raster::MaxDepth))?;
-    let first = run.read_raster(&run.raster_path(Raster::FirstWet))?;
-    let grid = GridSpec {
-        nx: max.ncols,
-        ny: max.nrows,
-        dx: max.cell_x,
-        xmin: max.xmin,
-        ymax: max.ymax,
-        epsg: None,
-    };
-    let blocked: Vec<bool> = max
-        .values
-        .iter()
-        .map(|v| !v.is_some_and(f32::is_finite))
-        .collect();
-    let wet_at_start: Vec<bool> = first.values.iter().map(|v| *v == Some(0.0)).collect();
-    let ground = ground_mask_on(twin, &grid);
-    let cells: Vec<Vec<usize>> = sites
-        .iter()
-        .map(|(_, _, poly)| own_ground_cells(&grid, poly, &blocked, &ground, &wet_at_start))
-        .collect();
+    let rg = RunGround::open(twin, run)?;
+    let grid = &rg.grid;
+    let cells: Vec<Vec<usize>> = sites.iter().map(|(_, _, poly)| rg.cells(poly)).collect();
     let mut seconds: Vec<Vec<f64>> = cells.iter().map(|c| vec![0.0; c.len()]).collect();
     let mut prev: Option<(u64, twin_core::model::Dem)> = None;
     for (t, path) in snaps {

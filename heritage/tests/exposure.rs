@@ -126,23 +126,7 @@ fn monument_exposure_across_the_stored_runs() {
     let mut report = Vec::new();
     for (k, run) in t.runs.iter().enumerate() {
         let rd = RunDir::new(store.dir(&run.id).unwrap());
-        let max = rd.read_raster(&rd.raster_path(Raster::MaxDepth)).unwrap();
-        let first = rd.read_raster(&rd.raster_path(Raster::FirstWet)).unwrap();
-        let grid = scenarios::flood::model::GridSpec {
-            nx: max.ncols,
-            ny: max.nrows,
-            dx: max.cell_x,
-            xmin: max.xmin,
-            ymax: max.ymax,
-            epsg: None,
-        };
-        let blocked: Vec<bool> = max
-            .values
-            .iter()
-            .map(|v| !v.is_some_and(f32::is_finite))
-            .collect();
-        let at_start: Vec<bool> = first.values.iter().map(|v| *v == Some(0.0)).collect();
-        let ground = scenarios::flood::impacts::ground_mask_on(&twin, &grid);
+        let rg = heritage::exposure::RunGround::open(&twin, &rd).unwrap();
         let interval_h = {
             let s = rd.snapshots();
             (s[1].0 - s[0].0) as f64 / 3600.0
@@ -157,16 +141,10 @@ fn monument_exposure_across_the_stored_runs() {
             let above = e.above_floor_m.unwrap();
             assert!((above - (e.max_depth_m - floor).max(0.0)).abs() < 1e-12);
             // The cells read for the hours are the row's: their largest depth is its depth.
-            let cells = scenarios::flood::impacts::own_ground_cells(
-                &grid,
-                &site.polygon,
-                &blocked,
-                &ground,
-                &at_start,
-            );
+            let cells = rg.cells(&site.polygon);
             let deepest = cells
                 .iter()
-                .map(|&c| f64::from(max.values[c].unwrap()))
+                .map(|&c| f64::from(rg.depth(c).unwrap()))
                 .fold(0.0, f64::max);
             assert!(
                 (deepest - e.max_depth_m).abs() < 1e-5,

@@ -454,8 +454,7 @@ fn exposure_view_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_j
 /// caller. `m` is the JSON table's monuments.
 fn exposure_map_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_json::Value]) {
     use base64::Engine;
-    use scenarios::flood::impacts::{ground_mask_on, own_ground_cells};
-    use scenarios::output::{Raster, RunDir};
+    use scenarios::output::RunDir;
     let fig = html
         .split("<figure class=\"picture run-map\"")
         .nth(1)
@@ -499,22 +498,11 @@ fn exposure_map_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_js
         .map(|c| c.srgb8())
         .collect();
     let rd = RunDir::new(t.join("runs").join(run));
-    let max = rd.read_raster(&rd.raster_path(Raster::MaxDepth)).unwrap();
-    let first = rd.read_raster(&rd.raster_path(Raster::FirstWet)).unwrap();
-    let grid = scenarios::flood::model::GridSpec {
-        nx: max.ncols,
-        ny: max.nrows,
-        dx: max.cell_x,
-        xmin: max.xmin,
-        ymax: max.ymax,
-        epsg: None,
-    };
-    let depth = |c: usize| max.values[c].filter(|v| v.is_finite());
-    let centre = |c: usize| grid.centre(c % grid.nx, c / grid.nx);
-    let blocked: Vec<bool> = (0..grid.cells()).map(|c| depth(c).is_none()).collect();
-    let at_start: Vec<bool> = first.values.iter().map(|v| *v == Some(0.0)).collect();
     let twin = twin_core::TwinDir::open(t).unwrap().load().unwrap();
-    let ground = ground_mask_on(&twin, &grid);
+    let rg = heritage::exposure::RunGround::open(&twin, &rd).unwrap();
+    let grid = &rg.grid;
+    let depth = |c: usize| rg.depth(c);
+    let centre = |c: usize| grid.centre(c % grid.nx, c / grid.nx);
     let (mut wet, mut coloured) = (0, 0);
     let mut by_site = Vec::new();
     for j in m {
@@ -528,7 +516,7 @@ fn exposure_map_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_js
             .iter()
             .find(|h| h.id == j["site"])
             .unwrap();
-        let cells = own_ground_cells(&grid, &site.polygon, &blocked, &ground, &at_start);
+        let cells = rg.cells(&site.polygon);
         let (mut w, mut c) = (0, 0);
         for cell in cells {
             let Some(d) = depth(cell) else { continue };
