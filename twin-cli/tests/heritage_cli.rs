@@ -332,7 +332,6 @@ fn check_and_breaches_on_the_sample_twin() {
 /// whole picture; pixels in a water depth class's colour, the legend's corner (bottom left)
 /// left out, must be a share of the rest, in at least two classes.
 fn exposure_view_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_json::Value]) {
-    use base64::Engine;
     let fig = html
         .split("<figure class=\"picture run-view\"")
         .nth(1)
@@ -391,19 +390,7 @@ fn exposure_view_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_j
         ),
         _ => assert!(caption.contains("floor level not known"), "{caption}"),
     }
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(
-            fig.split("base64,")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap(),
-        )
-        .unwrap();
-    let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("exposure_view.png");
-    std::fs::write(&saved, &png).unwrap();
-    let img = renderer::render::Image::from_png(&png).unwrap();
+    let (img, saved) = figure_png(fig, "exposure_view.png");
     assert_eq!((img.width, img.height), (900, 600));
     let near = |a: [u8; 4], b: [u8; 3]| (0..3).all(|k| a[k].abs_diff(b[k]) <= 2);
     let classes: Vec<[u8; 3]> = tiles3d::water::DEPTH_CLASSES
@@ -450,10 +437,28 @@ fn exposure_view_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_j
     );
 }
 
+/// The PNG embedded (as a data URI) in an HTML figure, decoded; also saved under the test's
+/// temporary folder as `name` for a person to look at (the path is returned).
+fn figure_png(fig: &str, name: &str) -> (renderer::render::Image, std::path::PathBuf) {
+    use base64::Engine;
+    let data = fig
+        .split("base64,")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap();
+    let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&saved, &png).unwrap();
+    (renderer::render::Image::from_png(&png).unwrap(), saved)
+}
+
 /// Checks the exposure report's map of run `run` against the run's `max_depth.tif`: see the
 /// caller. `m` is the JSON table's monuments.
 fn exposure_map_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_json::Value]) {
-    use base64::Engine;
     use scenarios::output::RunDir;
     let fig = html
         .split("<figure class=\"picture run-map\"")
@@ -468,19 +473,7 @@ fn exposure_map_pixels(t: &std::path::Path, html: &str, run: &str, m: &[serde_js
         .split(' ')
         .map(|v| v.parse().unwrap())
         .collect();
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(
-            fig.split("base64,")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap(),
-        )
-        .unwrap();
-    let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("exposure_map.png");
-    std::fs::write(&saved, &png).unwrap();
-    let img = renderer::render::Image::from_png(&png).unwrap();
+    let (img, saved) = figure_png(fig, "exposure_map.png");
     let mpp = (frame[2] - frame[0]) / f64::from(img.width);
     assert!(((frame[3] - frame[1]) / f64::from(img.height) - mpp).abs() < 1e-6);
     let pixel = |x: f64, y: f64| -> Option<(u32, u32, [u8; 3])> {

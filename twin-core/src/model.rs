@@ -120,6 +120,21 @@ pub struct HeritageSite {
     pub attributes: Attributes,
 }
 
+/// The first of `keys` in `attributes` that parses as a length (`"11"`, `"11 m"`, `"36 ft"`),
+/// removed and returned; a key that does not parse stays.
+fn take_length(attributes: &mut Attributes, keys: &[&str]) -> Option<f64> {
+    for k in keys {
+        if let Some(v) = attributes
+            .get(*k)
+            .and_then(|v| crate::heights::parse_length_m(v))
+        {
+            attributes.remove(*k);
+            return Some(v);
+        }
+    }
+    None
+}
+
 impl HeritageSite {
     /// The source attributes read as a height limit (metres), first found first.
     pub const HEIGHT_LIMIT_KEYS: [&'static str; 3] =
@@ -130,16 +145,7 @@ impl HeritageSite {
     /// is removed from `attributes` and returned. A key that does not parse stays in the
     /// attributes.
     pub fn take_height_limit(attributes: &mut Attributes) -> Option<f64> {
-        for k in Self::HEIGHT_LIMIT_KEYS {
-            if let Some(v) = attributes
-                .get(k)
-                .and_then(|v| crate::heights::parse_length_m(v))
-            {
-                attributes.remove(k);
-                return Some(v);
-            }
-        }
-        None
+        take_length(attributes, &Self::HEIGHT_LIMIT_KEYS)
     }
 
     /// The source attributes read as the floor or plinth level above the ground (metres).
@@ -149,16 +155,7 @@ impl HeritageSite {
     /// [`HeritageSite::FLOOR_KEYS`] that parses as a positive length (`"1.2"`,
     /// `"1.2 m"`) is removed from `attributes` and returned; a key that does not parse stays.
     pub fn take_floor(attributes: &mut Attributes) -> Option<f64> {
-        for k in Self::FLOOR_KEYS {
-            if let Some(v) = attributes
-                .get(k)
-                .and_then(|v| crate::heights::parse_length_m(v))
-            {
-                attributes.remove(k);
-                return Some(v);
-            }
-        }
-        None
+        take_length(attributes, &Self::FLOOR_KEYS)
     }
 }
 
