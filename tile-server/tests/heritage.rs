@@ -70,17 +70,21 @@ async fn height_limits_are_numbers_in_the_api() {
         &std::fs::read(common::repo().join("data/hue/heritage.geojson")).unwrap(),
     )
     .unwrap();
-    let limited: Vec<(String, f64)> = src["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| {
-            Some((
-                f["properties"]["id"].as_str()?.to_string(),
-                f["properties"]["height_limit_m"].as_f64()?,
-            ))
-        })
-        .collect();
+    // (site id, value) of every source feature with a number under `key`.
+    let numbers = |key: &str| -> Vec<(String, f64)> {
+        src["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    f["properties"]["id"].as_str()?.to_string(),
+                    f["properties"][key].as_f64()?,
+                ))
+            })
+            .collect()
+    };
+    let limited = numbers("height_limit_m");
     assert!(!limited.is_empty());
     for (id, limit) in &limited {
         let f = feats
@@ -96,17 +100,7 @@ async fn height_limits_are_numbers_in_the_api() {
     }
     // The floor levels too (the sample's illustrative `floor_m`): numbers, not strings, and
     // not left among the attributes.
-    let floors: Vec<(String, f64)> = src["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| {
-            Some((
-                f["properties"]["id"].as_str()?.to_string(),
-                f["properties"]["floor_m"].as_f64()?,
-            ))
-        })
-        .collect();
+    let floors = numbers("floor_m");
     assert!(floors.len() >= 3, "{floors:?}");
     for (id, floor) in &floors {
         let f = feats
