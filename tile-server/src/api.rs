@@ -393,7 +393,7 @@ pub struct BboxQuery {
 
 /// `GET /api/layers/{layer}/features`: features intersecting a box, in load order, paged.
 #[utoipa::path(get, path = "/api/layers/{layer}/features", tag = "features",
-    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), BboxQuery),
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads, water or landuse"), BboxQuery),
     responses(
         (status = 200, description = "GeoJSON FeatureCollection", body = FeatureCollection, content_type = "application/geo+json"),
         (status = 400, description = "Bad bbox, limit or offset", body = ErrorBody),
@@ -428,7 +428,7 @@ pub async fn features_bbox(
 /// `GET /api/layers/{layer}/features/{id}`: one feature; the id keeps its slashes
 /// (`/api/layers/buildings/features/osm:way/123`).
 #[utoipa::path(get, path = "/api/layers/{layer}/features/{id}", tag = "features",
-    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"),
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads, water or landuse"),
            ("id" = String, Path, description = "feature id, slashes written as they are (osm:way/123)")),
     responses(
         (status = 200, description = "GeoJSON Feature", body = Object, content_type = "application/geo+json"),
@@ -455,7 +455,7 @@ pub struct NearestQuery {
 /// `GET /api/layers/{layer}/nearest`: the k features nearest to a point, nearest first, with
 /// `distance_m` (to the geometry, 0 inside a polygon, in the project CRS).
 #[utoipa::path(get, path = "/api/layers/{layer}/nearest", tag = "features",
-    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), NearestQuery),
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads, water or landuse"), NearestQuery),
     responses(
         (status = 200, description = "GeoJSON FeatureCollection, nearest first", body = FeatureCollection, content_type = "application/geo+json"),
         (status = 400, description = "Bad point or k", body = ErrorBody),
@@ -498,7 +498,7 @@ pub struct RadiusQuery {
 /// `GET /api/layers/{layer}/within`: features within a radius of a point, nearest first,
 /// with `distance_m`, paged.
 #[utoipa::path(get, path = "/api/layers/{layer}/within", tag = "features",
-    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), RadiusQuery),
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads, water or landuse"), RadiusQuery),
     responses(
         (status = 200, description = "GeoJSON FeatureCollection, nearest first", body = FeatureCollection, content_type = "application/geo+json"),
         (status = 400, description = "Bad point, radius or limit", body = ErrorBody),
@@ -606,7 +606,7 @@ pub struct PageQuery {
 /// `POST /api/layers/{layer}/intersects` with a GeoJSON Polygon or MultiPolygon (WGS84) as the body: the
 /// features intersecting it, in load order, paged.
 #[utoipa::path(post, path = "/api/layers/{layer}/intersects", tag = "features",
-    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads or water"), PageQuery),
+    params(("layer" = String, Path, description = "buildings, heritage, sensors, roads, water or landuse"), PageQuery),
     request_body(content = Object, description = "A GeoJSON Polygon or MultiPolygon geometry in WGS84 (at most 10 000 vertices; the body at most 64 KiB)", content_type = "application/json"),
     responses(
         (status = 200, description = "GeoJSON FeatureCollection", body = FeatureCollection, content_type = "application/geo+json"),

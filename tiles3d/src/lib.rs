@@ -434,7 +434,7 @@ impl Tileset {
                 let root = points::plan(twin, opts, &proj, &geoid)?;
                 (root, geoid, 0.0)
             }
-            LayerKind::Sensors | LayerKind::Roads | LayerKind::Water => {
+            LayerKind::Sensors | LayerKind::Roads | LayerKind::Water | LayerKind::LandUse => {
                 unreachable!("checked against TILE_LAYERS above")
             }
         };

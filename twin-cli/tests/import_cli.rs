@@ -211,7 +211,7 @@ fn cli_errors_say_each_thing_once_and_list_the_layers() {
     assert!(!ok, "{out}");
     assert_eq!(
         err,
-        "error: unknown layer \"roofs\" (layers: buildings, heritage, sensors, roads, water)\n"
+        "error: unknown layer \"roofs\" (layers: buildings, heritage, sensors, roads, water, landuse)\n"
     );
     let (ok, out, err) = import(&geo, &t, &["--layer", "heritage"]);
     assert!(ok, "{out}{err}");
@@ -225,7 +225,7 @@ fn cli_errors_say_each_thing_once_and_list_the_layers() {
     ]);
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: unknown layer \"roofs\" (layers: buildings, heritage, sensors, roads, water)\n"
+        "error: unknown layer \"roofs\" (layers: buildings, heritage, sensors, roads, water, landuse)\n"
     );
     // A missing scenario file: its reason once.
     for cmd in ["flood", "traffic"] {

@@ -27,7 +27,7 @@
 use crate::crs::Reprojector;
 use crate::error::Result;
 use crate::index::Feature;
-use crate::model::{Attributes, Building, HeritageSite, Road, Sensor, Water};
+use crate::model::{Attributes, Building, HeritageSite, LandUse, Road, Sensor, Water};
 use geo::orient::{Direction, Orient};
 use geo_types::Geometry;
 use serde_json::{json, Map, Value};
@@ -131,6 +131,19 @@ impl Properties for Road {
 }
 
 impl Properties for Water {
+    fn summary(&self) -> String {
+        self.kind.clone()
+    }
+    fn properties(&self) -> Map<String, Value> {
+        obj(json!({
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+        }))
+    }
+}
+
+impl Properties for LandUse {
     fn summary(&self) -> String {
         self.kind.clone()
     }

@@ -42,6 +42,9 @@ pub enum LayerKind {
     Roads,
     /// Waterways and water bodies.
     Water,
+    /// Land use and land cover areas (drawn by the basemap only).
+    #[serde(rename = "landuse")]
+    LandUse,
     /// Terrain (DEM).
     Terrain,
     /// Point clouds.
@@ -50,12 +53,13 @@ pub enum LayerKind {
 
 impl LayerKind {
     /// All layer kinds, in display order.
-    pub const ALL: [LayerKind; 7] = [
+    pub const ALL: [LayerKind; 8] = [
         LayerKind::Buildings,
         LayerKind::Heritage,
         LayerKind::Sensors,
         LayerKind::Roads,
         LayerKind::Water,
+        LayerKind::LandUse,
         LayerKind::Terrain,
         LayerKind::Pointclouds,
     ];
@@ -68,6 +72,7 @@ impl LayerKind {
             LayerKind::Sensors => "sensors",
             LayerKind::Roads => "roads",
             LayerKind::Water => "water",
+            LayerKind::LandUse => "landuse",
             LayerKind::Terrain => "terrain",
             LayerKind::Pointclouds => "pointclouds",
         }
@@ -79,12 +84,13 @@ impl LayerKind {
     }
 
     /// The vector layers: features with an id, a geometry and an R-tree ([`Twin::vector`]).
-    pub const VECTOR: [LayerKind; 5] = [
+    pub const VECTOR: [LayerKind; 6] = [
         LayerKind::Buildings,
         LayerKind::Heritage,
         LayerKind::Sensors,
         LayerKind::Roads,
         LayerKind::Water,
+        LayerKind::LandUse,
     ];
 
     /// True for a vector layer (not terrain or point clouds).
@@ -189,6 +195,7 @@ impl Twin {
             LayerKind::Sensors => &self.sensors,
             LayerKind::Roads => &self.roads,
             LayerKind::Water => &self.water,
+            LayerKind::LandUse => &self.landuse,
             LayerKind::Terrain | LayerKind::Pointclouds => return None,
         })
     }

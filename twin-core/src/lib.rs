@@ -1,7 +1,7 @@
 //! `twin-core`: the huetwin spatial model.
 //!
 //! A [`Twin`] holds a metric project CRS and typed layers (buildings, heritage sites, sensors,
-//! roads, water, terrain, point clouds), each vector layer with an R-tree ([`index::Layer`]).
+//! roads, water, land use, terrain, point clouds), each vector layer with an R-tree ([`index::Layer`]).
 //! Sources are read by the [`import`] modules and reprojected with PROJ ([`crs`]); the
 //! [`store`] keeps a twin in a GeoPackage that GDAL and QGIS open.
 

@@ -244,6 +244,21 @@ pub struct Water {
     pub geometry: Geometry<f64>,
 }
 
+/// A land use or land cover area (OSM `landuse=*`, parks, woods...), drawn under the other
+/// layers of the basemap.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LandUse {
+    /// Stable id.
+    pub id: String,
+    /// Class: the OSM value (`residential`, `park`, `forest`, `farmland`, `grass`,
+    /// `cemetery`, `wood`...; see [`crate::import::tags::landuse_kind`]).
+    pub kind: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Area in the project CRS.
+    pub polygon: MultiPolygon<f64>,
+}
+
 /// A north-up raster grid of elevations (DEM), in the project CRS.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dem {
@@ -395,6 +410,8 @@ pub struct Imported {
     pub roads: Vec<Road>,
     /// Water.
     pub water: Vec<Water>,
+    /// Land use areas.
+    pub landuse: Vec<LandUse>,
     /// DEMs (already resampled to the project CRS).
     pub dems: Vec<Dem>,
     /// Point clouds.
@@ -414,6 +431,7 @@ impl Imported {
             (LayerKind::Sensors, self.sensors.len()),
             (LayerKind::Roads, self.roads.len()),
             (LayerKind::Water, self.water.len()),
+            (LayerKind::LandUse, self.landuse.len()),
             (LayerKind::Terrain, self.dems.len()),
             (LayerKind::Pointclouds, self.pointclouds.len()),
         ]

@@ -16,8 +16,8 @@ use crate::error::{Result, TwinError};
 use crate::layer::LayerKind;
 use crate::model::Imported;
 use crate::model::{
-    Attributes, Building, Dem, HeightSource, HeritageSite, LidarPoint, Oneway, PointCloud, Road,
-    Sensor, Solid, Water,
+    Attributes, Building, Dem, HeightSource, HeritageSite, LandUse, LidarPoint, Oneway, PointCloud,
+    Road, Sensor, Solid, Water,
 };
 use crate::twin::Twin;
 use crate::Layer;
@@ -138,7 +138,7 @@ const POINT_CHUNK: usize = 65_536;
 const POINT_BYTES: usize = 24 + 2 + 1 + 1 + 6;
 
 /// The feature tables: name, geometry type, extra columns.
-const FEATURE_TABLES: [(&str, &str, &str); 5] = [
+const FEATURE_TABLES: [(&str, &str, &str); 6] = [
     (
         "buildings",
         "MULTIPOLYGON",
@@ -154,7 +154,22 @@ const FEATURE_TABLES: [(&str, &str, &str); 5] = [
          bridge INTEGER NOT NULL, attributes TEXT",
     ),
     ("water", "GEOMETRY", "id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, name TEXT"),
+    // Added after the first stores were written: `migrate` creates it in an older file.
+    ("landuse", "MULTIPOLYGON", "id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, name TEXT"),
 ];
+
+/// Create one of [`FEATURE_TABLES`] and register it in the GeoPackage's contents.
+fn create_feature_table(
+    tx: &rusqlite::Transaction<'_>,
+    (table, gtype, cols): (&str, &str, &str),
+    srs_id: i32,
+) -> rusqlite::Result<()> {
+    tx.execute_batch(&format!(
+        "CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {gtype}, {cols});
+         INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES ('{table}', 'features', '{table}', {srs_id});
+         INSERT INTO gpkg_geometry_columns VALUES ('{table}', 'geom', '{gtype}', {srs_id}, 0, 0);"
+    ))
+}
 
 /// A twin's GeoPackage.
 pub struct Store {
@@ -297,8 +312,37 @@ impl Store {
     /// Bring a store written by an earlier version up to the current columns: the heritage
     /// table's typed `height_limit_m` and `floor_m` (REAL; the load falls back to the old string
     /// attributes).
+    ///
+    /// Feature tables added since (`landuse`) are created empty, registered in
+    /// `gpkg_contents` and `gpkg_geometry_columns` in the store's CRS; nothing else changes.
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.clone();
+        let srs_id: Option<i32> = self
+            .conn
+            .query_row(
+                "SELECT srs_id FROM gpkg_geometry_columns WHERE table_name = 'buildings'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err(&path))?;
+        if let Some(srs_id) = srs_id {
+            for table in FEATURE_TABLES {
+                let has: bool = self
+                    .conn
+                    .query_row(
+                        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                        [table.0],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql_err(&path))?;
+                if !has {
+                    let tx = self.conn.transaction().map_err(sql_err(&path))?;
+                    create_feature_table(&tx, table, srs_id).map_err(sql_err(&path))?;
+                    tx.commit().map_err(sql_err(&path))?;
+                }
+            }
+        }
         let table: bool = self
             .conn
             .query_row(
@@ -370,13 +414,8 @@ impl Store {
             )
             .map_err(sql_err(&path))?;
         }
-        for (table, gtype, cols) in FEATURE_TABLES {
-            tx.execute_batch(&format!(
-                "CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {gtype}, {cols});
-                 INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES ('{table}', 'features', '{table}', {srs_id});
-                 INSERT INTO gpkg_geometry_columns VALUES ('{table}', 'geom', '{gtype}', {srs_id}, 0, 0);"
-            ))
-            .map_err(sql_err(&path))?;
+        for table in FEATURE_TABLES {
+            create_feature_table(&tx, table, srs_id).map_err(sql_err(&path))?;
         }
         tx.execute_batch(
             "CREATE TABLE terrain (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, ncols INTEGER NOT NULL,
@@ -691,6 +730,26 @@ impl Store {
         twin.water = Layer::new(v)?;
 
         let mut st = c
+            .prepare("SELECT geom, id, kind, name FROM landuse ORDER BY fid")
+            .map_err(&e)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(&e)?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (g, id, kind, name) = row.map_err(&e)?;
+            v.push(LandUse {
+                polygon: mp(geom(g)?)?,
+                id,
+                kind,
+                name,
+            });
+        }
+        twin.landuse = Layer::new(v)?;
+
+        let mut st = c
             .prepare("SELECT name, ncols, nrows, xmin, ymax, cell_x, cell_y, elevation FROM terrain ORDER BY id")
             .map_err(&e)?;
         let rows = st
@@ -964,6 +1023,18 @@ fn write_all(tx: &Transaction<'_>, imp: &Imported, srs: i32) -> Result<()> {
     for w in &imp.water {
         st.execute(params![g(w.geometry.clone())?, w.id, w.kind, w.name])
             .map_err(|e| TwinError::invalid(format!("water {}", w.id), e))?;
+    }
+    let mut st = tx
+        .prepare_cached("INSERT INTO landuse (geom, id, kind, name) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(s)?;
+    for l in &imp.landuse {
+        st.execute(params![
+            g(Geometry::MultiPolygon(l.polygon.clone()))?,
+            l.id,
+            l.kind,
+            l.name
+        ])
+        .map_err(|e| TwinError::invalid(format!("land use {}", l.id), e))?;
     }
     for d in &imp.dems {
         let mut blob = Vec::with_capacity(d.values.len() * 4);

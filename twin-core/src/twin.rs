@@ -6,7 +6,7 @@ use crate::heights::HeightRules;
 use crate::index::{Feature, Layer};
 use crate::layer::LayerKind;
 use crate::model::Imported;
-use crate::model::{Building, Dem, HeritageSite, PointCloud, Road, Sensor, Water};
+use crate::model::{Building, Dem, HeritageSite, LandUse, PointCloud, Road, Sensor, Water};
 use crate::reports::ReportsConfig;
 use geo_types::Geometry;
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,14 @@ impl Feature for Water {
     }
     fn geometry(&self) -> Geometry<f64> {
         self.geometry.clone()
+    }
+}
+impl Feature for LandUse {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn geometry(&self) -> Geometry<f64> {
+        Geometry::MultiPolygon(self.polygon.clone())
     }
 }
 
@@ -214,6 +222,8 @@ pub struct Twin {
     pub roads: Layer<Road>,
     /// Water.
     pub water: Layer<Water>,
+    /// Land use areas.
+    pub landuse: Layer<LandUse>,
     /// Terrain grids.
     pub terrain: Vec<Dem>,
     /// Point clouds.
@@ -298,6 +308,7 @@ impl Twin {
             sensors: Layer::default(),
             roads: Layer::default(),
             water: Layer::default(),
+            landuse: Layer::default(),
             terrain: Vec::new(),
             pointclouds: Vec::new(),
         })
@@ -312,11 +323,13 @@ impl Twin {
         self.sensors.check_new_ids(&imp.sensors)?;
         self.roads.check_new_ids(&imp.roads)?;
         self.water.check_new_ids(&imp.water)?;
+        self.landuse.check_new_ids(&imp.landuse)?;
         self.buildings.extend(imp.buildings)?;
         self.heritage.extend(imp.heritage)?;
         self.sensors.extend(imp.sensors)?;
         self.roads.extend(imp.roads)?;
         self.water.extend(imp.water)?;
+        self.landuse.extend(imp.landuse)?;
         self.terrain.extend(imp.dems);
         self.pointclouds.extend(imp.pointclouds);
         Ok(())
@@ -364,6 +377,12 @@ impl Twin {
                 count: self.water.len(),
                 points: None,
                 extent: self.water.extent(),
+            },
+            LayerInfo {
+                layer: "landuse",
+                count: self.landuse.len(),
+                points: None,
+                extent: self.landuse.extent(),
             },
             LayerInfo {
                 layer: "terrain",

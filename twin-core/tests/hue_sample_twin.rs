@@ -29,6 +29,12 @@ fn the_sample_twin_builds_with_the_counts_of_its_sources() {
     assert_eq!(twin.heritage.len(), features(&src, "heritage.geojson"));
     assert_eq!(twin.roads.len(), features(&src, "roads.geojson"));
     assert_eq!(twin.water.len(), features(&src, "water.geojson"));
+    assert_eq!(twin.landuse.len(), features(&src, "landuse.geojson"));
+    assert!(twin
+        .landuse
+        .features()
+        .iter()
+        .all(|l| !l.kind.is_empty() && l.kind != "landuse"));
     let csv_rows = std::fs::read_to_string(src.join("sensors.csv"))
         .unwrap()
         .lines()

@@ -137,3 +137,96 @@ fn truncated_pbf_is_a_clear_error() {
         .to_string();
     assert!(e.contains("junk.osm.pbf"), "{e}");
 }
+
+/// The land use areas per class in the extract, measured with GDAL's OSM driver (its
+/// `multipolygons` layer: closed ways that are areas and multipolygon relations), with the
+/// importer's rule written as SQL (`ogrinfo -dialect SQLite -sql @LANDUSE_SQL hue.osm.pbf`).
+const GDAL_LANDUSE: [(&str, usize); 26] = [
+    ("basin", 379),
+    ("cemetery", 89),
+    ("civic_admin", 1),
+    ("commercial", 10),
+    ("construction", 2),
+    ("education", 1),
+    ("farmland", 84),
+    ("forest", 70),
+    ("garden", 6),
+    ("grass", 135),
+    ("grassland", 9),
+    ("greenfield", 2),
+    ("industrial", 6),
+    ("meadow", 8),
+    ("military", 5),
+    ("park", 53),
+    ("pitch", 54),
+    ("plant_nursery", 1),
+    ("quarry", 4),
+    ("recreation_ground", 2),
+    ("religious", 6),
+    ("residential", 250),
+    ("retail", 4),
+    ("scrub", 9),
+    ("wetland", 5),
+    ("wood", 84),
+];
+
+/// The land use rule of `twin_core::import::tags` in GDAL's SQLite dialect: `landuse=*` (not
+/// `no`), else `leisure=park|garden|pitch`, else `natural=wood|scrub|grassland|wetland|heath`,
+/// never water (`natural=water`, `water=*`, `waterway=*`).
+const LANDUSE_SQL: &str = r#"SELECT k, count(*) AS n FROM (
+  SELECT CASE
+    WHEN COALESCE(landuse, '') NOT IN ('', 'no') THEN landuse
+    WHEN leisure IN ('park', 'garden', 'pitch') THEN leisure
+    WHEN "natural" IN ('wood', 'scrub', 'grassland', 'wetland', 'heath') THEN "natural"
+  END AS k
+  FROM multipolygons
+  WHERE COALESCE("natural", '') <> 'water'
+    AND COALESCE(other_tags, '') NOT LIKE '%"water"=>%'
+    AND COALESCE(other_tags, '') NOT LIKE '%"waterway"=>%'
+) WHERE k IS NOT NULL GROUP BY k ORDER BY k"#;
+
+#[test]
+fn hue_pbf_landuse_matches_gdal() {
+    use std::collections::BTreeMap;
+    let path = shared("hue/hue.osm.pbf");
+    let imp = import_file(&path, &opts("EPSG:32648"), &NO).unwrap();
+    let mut got = BTreeMap::<String, usize>::new();
+    for l in &imp.landuse {
+        *got.entry(l.kind.clone()).or_default() += 1;
+        assert!(!l.polygon.0.is_empty(), "{}", l.id);
+    }
+    let want: BTreeMap<String, usize> = GDAL_LANDUSE
+        .iter()
+        .map(|&(k, n)| (k.to_string(), n))
+        .collect();
+    for l in &imp.landuse {
+        if l.kind == "farmland" || l.kind == "residential" {
+            eprintln!("ID {}", l.id.trim_start_matches("osm:"));
+        }
+    }
+    assert_eq!(got, want, "notes: {:?}", imp.notes);
+    // No water in the land use layer, no land use in the water layer.
+    let water: HashSet<&str> = imp.water.iter().map(|w| w.id.as_str()).collect();
+    assert!(imp.landuse.iter().all(|l| !water.contains(l.id.as_str())));
+
+    // Where GDAL is installed, measure again rather than trust the table.
+    let Ok(out) = std::process::Command::new("ogrinfo")
+        .args(["-q", "-ro", "-dialect", "SQLite", "-sql", LANDUSE_SQL])
+        .arg(&path)
+        .output()
+    else {
+        eprintln!("ogrinfo not found: compared with the recorded GDAL counts only");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut measured = BTreeMap::new();
+    let mut kind = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(k) = line.strip_prefix("k (String) = ") {
+            kind = Some(k.to_string());
+        } else if let Some(n) = line.strip_prefix("n (Integer) = ") {
+            measured.insert(kind.take().unwrap(), n.parse::<usize>().unwrap());
+        }
+    }
+    assert_eq!(measured, want, "ogrinfo: {text}");
+}

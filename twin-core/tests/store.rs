@@ -55,16 +55,23 @@ fn gdal_lists_the_layers_types_crs_and_counts() {
         ("heritage", "(Multi Polygon)"),
         ("sensors", "(Point)"),
         ("roads", "(Line String)"),
+        ("landuse", "(Multi Polygon)"),
     ] {
         assert!(
             list.contains(&format!("{layer} {ty}")),
             "{layer} {ty} missing in:\n{list}"
         );
     }
+    assert!(
+        twin.landuse.len() > 1000,
+        "{} land use areas",
+        twin.landuse.len()
+    );
     for (layer, n) in [
         ("buildings", twin.buildings.len()),
         ("roads", twin.roads.len()),
         ("heritage", twin.heritage.len()),
+        ("landuse", twin.landuse.len()),
     ] {
         let s = ogrinfo(&["-ro", "-so", p, layer]);
         assert!(
@@ -79,6 +86,7 @@ fn gdal_lists_the_layers_types_crs_and_counts() {
         let e = match layer {
             "buildings" => twin.buildings.extent(),
             "roads" => twin.roads.extent(),
+            "landuse" => twin.landuse.extent(),
             _ => twin.heritage.extent(),
         }
         .unwrap();
@@ -152,6 +160,8 @@ fn reload_on(b: &Backend) {
     assert_eq!(imported.heritage, twin.heritage.features(), "{}", b.name());
     assert_eq!(imported.sensors, twin.sensors.features(), "{}", b.name());
     assert_eq!(imported.water, twin.water.features(), "{}", b.name());
+    assert!(!imported.landuse.is_empty());
+    assert_eq!(imported.landuse, twin.landuse.features(), "{}", b.name());
     assert_eq!(imported.roads.len(), twin.roads.len());
     // A folder opened afresh finds the same store through twin.toml.
     let again = TwinDir::open(dir.path()).unwrap();
@@ -372,6 +382,55 @@ fn heritage_height_limits_are_typed_and_old_stores_migrate() {
     assert!(info.contains("floor_m: Real"), "{info}");
 }
 
+/// A GeoPackage written before the land use layer (no `landuse` table) opens without loss,
+/// gains the table (registered for GDAL) and takes land use imports.
+#[test]
+fn old_stores_gain_the_landuse_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/hue");
+    let src = |file: &str, layer| SourceConfig {
+        path: data.join(file),
+        layer: Some(layer),
+        crs: Some("EPSG:4326".into()),
+        lod: None,
+    };
+    let mut t = TwinDir::create(dir.path(), "h", Crs::epsg(32648).unwrap()).unwrap();
+    t.import(src("roads.geojson", LayerKind::Roads), &NO)
+        .unwrap();
+    let roads = t.load().unwrap().roads.features().to_vec();
+    let store = t.store_path();
+    {
+        let c = rusqlite::Connection::open(&store).unwrap();
+        c.execute_batch(
+            "DROP TABLE landuse;
+             DELETE FROM gpkg_geometry_columns WHERE table_name = 'landuse';
+             DELETE FROM gpkg_contents WHERE table_name = 'landuse';",
+        )
+        .unwrap();
+    }
+    assert!(!ogrinfo(&["-ro", store.to_str().unwrap()]).contains("landuse"));
+    let mut t = TwinDir::open(dir.path()).unwrap();
+    let twin = t.load().unwrap();
+    assert_eq!(twin.roads.features(), roads.as_slice());
+    assert!(twin.landuse.is_empty());
+    assert!(ogrinfo(&["-ro", store.to_str().unwrap()]).contains("landuse (Multi Polygon)"));
+    t.import(src("landuse.geojson", LayerKind::LandUse), &NO)
+        .unwrap();
+    let twin = t.load().unwrap();
+    assert_eq!(twin.roads.features(), roads.as_slice());
+    let n = twin.landuse.len();
+    assert!(n > 500, "{n}");
+    let info = ogrinfo(&["-ro", "-so", store.to_str().unwrap(), "landuse"]);
+    assert!(info.contains(&format!("Feature Count: {n}")), "{info}");
+    let park = twin
+        .landuse
+        .features()
+        .iter()
+        .find(|l| l.kind == "park")
+        .expect("a park");
+    assert!(park.id.starts_with("landuse:l"), "{}", park.id);
+}
+
 /// The DEM grid through PostGIS (a database of its own, in the DEM's CRS).
 #[test]
 fn dem_round_trips_through_postgis() {
@@ -470,6 +529,7 @@ fn ogrinfo_lists_the_postgis_layers() {
         ("heritage", "(Multi Polygon)"),
         ("sensors", "(Point)"),
         ("roads", "(Line String)"),
+        ("landuse", "(Multi Polygon)"),
     ] {
         assert!(
             list.contains(&format!("{layer} {ty}")),
@@ -481,6 +541,7 @@ fn ogrinfo_lists_the_postgis_layers() {
         ("roads", twin.roads.len(), twin.roads.extent()),
         ("heritage", twin.heritage.len(), twin.heritage.extent()),
         ("water", twin.water.len(), twin.water.extent()),
+        ("landuse", twin.landuse.len(), twin.landuse.extent()),
     ] {
         let s = ogrinfo(&["-ro", "-so", &conn, layer]);
         assert!(

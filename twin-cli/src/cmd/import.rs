@@ -15,7 +15,7 @@ pub struct ImportArgs {
     /// The twin folder (created with --crs when it has no twin.toml yet).
     #[arg(long)]
     into: PathBuf,
-    /// The layer a GeoJSON source feeds (buildings, heritage, sensors, roads, water); guessed from tags otherwise.
+    /// The layer a GeoJSON source feeds (buildings, heritage, sensors, roads, water, landuse); guessed from tags otherwise.
     #[arg(long)]
     layer: Option<String>,
     /// The source's CRS when the file does not name one (e.g. EPSG:7415).

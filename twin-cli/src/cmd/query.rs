@@ -14,7 +14,7 @@ use twin_core::{LayerKind, TwinDir};
 pub struct QueryArgs {
     /// The twin folder.
     twin: PathBuf,
-    /// The layer (buildings, heritage, sensors, roads, water).
+    /// The layer (buildings, heritage, sensors, roads, water, landuse).
     #[arg(long, default_value = "buildings")]
     layer: String,
     /// min_lon,min_lat,max_lon,max_lat (a negative first number is taken as a value, not a flag)
@@ -48,7 +48,7 @@ pub fn run(a: QueryArgs) -> Result<()> {
         bail!(
             "layer {} has no feature index (use {})",
             kind.name(),
-            LayerKind::names(&LayerKind::VECTOR).replace(", water", " or water")
+            LayerKind::names(&LayerKind::VECTOR).replace(", landuse", " or landuse")
         );
     };
     let to_proj = Transform::new(&Crs::wgs84(), &twin.crs)?;

@@ -1,9 +1,12 @@
-//! OpenStreetMap PBF importer (the `osmpbf` crate): buildings, heritage sites, roads and water
-//! from ways and multipolygon relations, classified by [`super::tags`].
+//! OpenStreetMap PBF importer (the `osmpbf` crate): buildings, heritage sites, roads, water and
+//! land use from ways and multipolygon relations, classified by [`super::tags`].
 //!
 //! One streaming pass over the file: node coordinates are kept (projected) in a map, ways are
 //! turned into features as they arrive (PBF files list nodes, then ways, then relations), and
 //! the ways that relations need are kept until the relations arrive.
+//!
+//! A land use way that is an outer ring of a land use multipolygon of the same class is left
+//! out (the relation is that area), as GDAL's OSM driver does.
 
 use super::tags::{self, Tagged};
 use super::{ImportOptions, Imported, Progress};
@@ -37,7 +40,11 @@ fn tag_map<'a>(it: impl Iterator<Item = (&'a str, &'a str)>) -> Attributes {
 }
 
 fn interesting(t: &Attributes) -> bool {
-    tags::is_building(t) || tags::is_heritage(t) || tags::is_road(t) || tags::is_water(t)
+    tags::is_building(t)
+        || tags::is_heritage(t)
+        || tags::is_road(t)
+        || tags::is_water(t)
+        || tags::is_landuse(t)
 }
 
 /// A way kept for relation assembly: its node coordinates (project CRS).
@@ -122,7 +129,8 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                         let closed = coords.len() >= 4 && coords.first() == coords.last();
                         let area_tags = tags::is_building(&t)
                             || t.get("area").is_some_and(|v| v == "yes")
-                            || t.get("natural").is_some_and(|v| v == "water");
+                            || t.get("natural").is_some_and(|v| v == "water")
+                            || tags::is_landuse(&t);
                         let line = LineString(coords.clone());
                         let geometry = if closed
                             && (area_tags || (tags::is_heritage(&t) && !tags::is_road(&t)))
@@ -151,7 +159,11 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
                     let mp = t
                         .get("type")
                         .is_some_and(|v| v == "multipolygon" || v == "building");
-                    if mp && (tags::is_building(&t) || tags::is_heritage(&t) || tags::is_water(&t))
+                    if mp
+                        && (tags::is_building(&t)
+                            || tags::is_heritage(&t)
+                            || tags::is_water(&t)
+                            || tags::is_landuse(&t))
                     {
                         let members = r
                             .members()
@@ -189,6 +201,9 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
     drop(nodes);
 
     let mut incomplete = 0usize;
+    // Outer ways of land use multipolygons, with the relation's class: an outer way tagged with
+    // the same class is the same area, drawn once (as GDAL's OSM driver does).
+    let mut landuse_outers: HashSet<(String, String)> = HashSet::new();
     for rel in relations {
         let mut outers = Vec::new();
         let mut inners = Vec::new();
@@ -228,6 +243,7 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
             })
             .collect();
         let sid = format!("relation/{}", rel.id);
+        let landuse_before = out.landuse.len();
         tags::classify(
             Tagged {
                 id: format!("{prefix}:{sid}"),
@@ -239,6 +255,24 @@ pub fn import(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Res
             &opts.heights,
             &mut out,
         );
+        if let Some(area) = out.landuse.get(landuse_before) {
+            for (wid, inner) in &rel.members {
+                if !inner {
+                    landuse_outers.insert((format!("{prefix}:way/{wid}"), area.kind.clone()));
+                }
+            }
+        }
+    }
+    if !landuse_outers.is_empty() {
+        let before = out.landuse.len();
+        out.landuse
+            .retain(|l| !landuse_outers.contains(&(l.id.clone(), l.kind.clone())));
+        let dropped = before - out.landuse.len();
+        if dropped > 0 {
+            out.notes.push(format!(
+                "{dropped} land use ways left out: the outer ring of a multipolygon of the same class"
+            ));
+        }
     }
     if incomplete > 0 {
         out.notes.push(format!("{incomplete} multipolygon relations skipped: members missing from the extract or rings that do not close"));

@@ -7,13 +7,16 @@
 //! | heritage  | `historic=*` or `heritage=*` (not `no`); lines are buffered by 2 m       |
 //! | roads     | `highway=*` on a line                                                    |
 //! | water     | `waterway=*` on a line, or `natural=water` / `water=*` on a polygon       |
+//! | landuse   | on a polygon that is not water: `landuse=*`, `leisure=park\|garden\|pitch`, |
+//! |           | `natural=wood\|scrub\|grassland\|wetland\|heath` (kind: that value; a    |
+//! |           | source sent to the layer may give it as a `kind` property)               |
 //!
 //! A feature may feed several layers (a historic building is a building and a heritage site).
 //! A layer hint (GeoJSON sources configured for one layer) sends every feature to that layer.
 
 use super::{Imported, LayerKind};
 use crate::heights::{parse_length_m, HeightRules};
-use crate::model::{Attributes, Building, HeritageSite, Oneway, Road, Water};
+use crate::model::{Attributes, Building, HeritageSite, LandUse, Oneway, Road, Water};
 use geo::Buffer;
 use geo_types::{Geometry, LineString, MultiPolygon};
 
@@ -78,6 +81,30 @@ pub fn is_water(tags: &Attributes) -> bool {
     tag(tags, "waterway").is_some()
         || tag(tags, "natural") == Some("water")
         || tag(tags, "water").is_some()
+}
+
+/// The `leisure=*` values that make a land use area.
+pub const LANDUSE_LEISURE: [&str; 3] = ["park", "garden", "pitch"];
+
+/// The `natural=*` values that make a land use area (`natural=water` is water).
+pub const LANDUSE_NATURAL: [&str; 5] = ["wood", "scrub", "grassland", "wetland", "heath"];
+
+/// The land use class of the tags, `None` when they make no land use area: the value of
+/// `landuse=*` (not `no`), else of `leisure=*` when in [`LANDUSE_LEISURE`], else of
+/// `natural=*` when in [`LANDUSE_NATURAL`]. Water (see [`is_water`]) is never land use.
+pub fn landuse_kind(tags: &Attributes) -> Option<&str> {
+    if is_water(tags) {
+        return None;
+    }
+    tag(tags, "landuse")
+        .filter(|v| *v != "no")
+        .or_else(|| tag(tags, "leisure").filter(|v| LANDUSE_LEISURE.contains(v)))
+        .or_else(|| tag(tags, "natural").filter(|v| LANDUSE_NATURAL.contains(v)))
+}
+
+/// True when the tags make a land use area (on a polygon).
+pub fn is_landuse(tags: &Attributes) -> bool {
+    landuse_kind(tags).is_some()
 }
 
 fn areal(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
@@ -198,6 +225,22 @@ pub(crate) fn classify(
             taken += 1;
         }
     }
+    if want(LayerKind::LandUse, is_landuse(tags)) {
+        if let Some(polygon) = areal(&t.geometry).filter(|m| !m.0.is_empty()) {
+            out.landuse.push(LandUse {
+                id: t.id.clone(),
+                // A source sent to this layer (GeoJSON written by the sample generator or by
+                // the twin's export) may carry the class as `kind` instead of OSM tags.
+                kind: landuse_kind(tags)
+                    .or(tag(tags, "kind"))
+                    .unwrap_or("landuse")
+                    .to_string(),
+                name: name.clone(),
+                polygon,
+            });
+            taken += 1;
+        }
+    }
     if want(LayerKind::Water, is_water(tags)) && !matches!(t.geometry, Geometry::Point(_)) {
         out.water.push(Water {
             id: t.id.clone(),
@@ -251,6 +294,58 @@ mod tests {
         assert_eq!(out.buildings[0].levels, Some(2));
         assert!((out.buildings[0].height - 6.4).abs() < 1e-9);
         assert_eq!(out.heritage[0].name.as_deref(), Some("Thai Hoa"));
+    }
+
+    #[test]
+    fn landuse_rules() {
+        let square = || {
+            Geometry::Polygon(
+                polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 0.0)],
+            )
+        };
+        let line = || {
+            Geometry::LineString(LineString(vec![
+                coord! {x: 0.0, y: 0.0},
+                coord! {x: 5.0, y: 0.0},
+            ]))
+        };
+        type Case<'a> = (&'a [(&'a str, &'a str)], Geometry<f64>, Option<&'a str>);
+        let cases: [Case; 9] = [
+            (&[("landuse", "residential")], square(), Some("residential")),
+            (
+                &[("leisure", "park"), ("name", "Tao Dan")],
+                square(),
+                Some("park"),
+            ),
+            (&[("leisure", "stadium")], square(), None),
+            (&[("natural", "wood")], square(), Some("wood")),
+            (&[("natural", "water")], square(), None),
+            (
+                &[("landuse", "reservoir"), ("natural", "water")],
+                square(),
+                None,
+            ),
+            (&[("natural", "tree_row")], square(), None),
+            (&[("landuse", "no")], square(), None),
+            (&[("landuse", "forest")], line(), None),
+        ];
+        for (kv, g, want) in cases {
+            let t = tags(kv);
+            let mut out = Imported::default();
+            classify(
+                Tagged {
+                    id: "a".into(),
+                    source_id: "a".into(),
+                    tags: &t,
+                    geometry: g,
+                },
+                None,
+                &HeightRules::default(),
+                &mut out,
+            );
+            let got = out.landuse.first().map(|l| l.kind.as_str());
+            assert_eq!(got, want, "{kv:?}");
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::crs::Crs;
 use crate::error::{Result, TwinError};
 use crate::layer::LayerKind;
 use crate::model::{
-    Attributes, Building, Dem, HeightSource, HeritageSite, Imported, Oneway, PointCloud, Road,
-    Sensor, Solid, Water,
+    Attributes, Building, Dem, HeightSource, HeritageSite, Imported, LandUse, Oneway, PointCloud,
+    Road, Sensor, Solid, Water,
 };
 use crate::twin::Twin;
 use crate::Layer;
@@ -303,7 +303,7 @@ fn decode_wkb(b: &[u8]) -> Result<Geometry<f64>> {
 
 /// The feature tables: name, PostGIS geometry type, typed columns (as in the GeoPackage;
 /// attributes as `jsonb`).
-const TABLES: [(&str, &str, &str); 5] = [
+const TABLES: [(&str, &str, &str); 6] = [
     (
         "buildings",
         "MultiPolygon",
@@ -319,10 +319,11 @@ const TABLES: [(&str, &str, &str); 5] = [
          oneway text NOT NULL, bridge boolean NOT NULL, attributes jsonb",
     ),
     ("water", "Geometry", "id text NOT NULL UNIQUE, kind text NOT NULL, name text"),
+    ("landuse", "MultiPolygon", "id text NOT NULL UNIQUE, kind text NOT NULL, name text"),
 ];
 
 /// Columns written by [`copy_rows`] per table (after `geom`).
-const COPY_COLUMNS: [(&str, &str); 5] = [
+const COPY_COLUMNS: [(&str, &str); 6] = [
     (
         "buildings",
         "geom, id, name, height, base_height, levels, usage, source_id, height_source, solid, attributes",
@@ -334,6 +335,7 @@ const COPY_COLUMNS: [(&str, &str); 5] = [
         "geom, id, class, name, lanes, maxspeed_kmh, oneway, bridge, attributes",
     ),
     ("water", "geom, id, kind, name"),
+    ("landuse", "geom, id, kind, name"),
 ];
 
 /// A twin's PostGIS database.
@@ -482,6 +484,13 @@ impl PgStore {
         // A store made before the heritage table had its typed floor level.
         tx.batch_execute("ALTER TABLE heritage ADD COLUMN IF NOT EXISTS floor_m double precision")
             .map_err(e)?;
+        // A store made before the land use layer: its table, empty (idempotent otherwise).
+        let (t, gtype, cols) = TABLES[5];
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {t} (fid bigserial PRIMARY KEY, geom geometry({gtype}, {srid}), {cols});
+             CREATE INDEX IF NOT EXISTS {t}_geom_gist ON {t} USING gist (geom);"
+        ))
+        .map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(PgStore {
             client: Mutex::new(client),
@@ -583,6 +592,15 @@ impl PgStore {
                 Box::new(w.id.clone()),
                 Box::new(w.kind.clone()),
                 Box::new(w.name.clone()),
+            ])
+        })
+        .map_err(|x| self.write_err(x))?;
+        copy_rows(tx, 5, &imp.landuse, |l| {
+            Ok(vec![
+                Box::new(g(Geometry::MultiPolygon(l.polygon.clone()))?),
+                Box::new(l.id.clone()),
+                Box::new(l.kind.clone()),
+                Box::new(l.name.clone()),
             ])
         })
         .map_err(|x| self.write_err(x))?;
@@ -905,6 +923,23 @@ impl TwinStore for PgStore {
             });
         }
         twin.water = Layer::new(v)?;
+
+        let mut v = Vec::new();
+        for r in c
+            .query(
+                "SELECT ST_AsBinary(geom), id, kind, name FROM landuse ORDER BY fid",
+                &[],
+            )
+            .map_err(&e)?
+        {
+            v.push(LandUse {
+                polygon: mp(geom(&r)?)?,
+                id: r.get(1),
+                kind: r.get(2),
+                name: r.get(3),
+            });
+        }
+        twin.landuse = Layer::new(v)?;
 
         for r in c
             .query("SELECT name, ncols, nrows, x_min, y_max, cell_x, cell_y, elevation FROM terrain ORDER BY id", &[])
