@@ -16,6 +16,7 @@ pub mod buildings;
 pub mod facts;
 pub mod geom;
 pub mod heritage;
+pub mod landuse;
 pub mod output;
 pub mod roads;
 pub mod sensors;
@@ -109,6 +110,10 @@ pub struct Counts {
     pub roads: usize,
     /// Water features.
     pub water: usize,
+    /// Land use areas.
+    pub landuse: usize,
+    /// Land use areas per class, most first, then by class.
+    pub landuse_kinds: Vec<(String, usize)>,
     /// Sensors.
     pub sensors: usize,
     /// DEM columns and rows.
@@ -143,6 +148,7 @@ pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
     let links = roads::build(&ctx, &osm, facts::EXTENT);
     roads::check(&links)?;
     let blds = buildings::build(&ctx, &osm, &water, facts::EXTENT);
+    let areas = landuse::build(&ctx, &osm, facts::EXTENT);
     let sens = sensors::build(f, &water, &links)?;
     let dem = terrain::build(&ctx, &water)?;
 
@@ -150,6 +156,7 @@ pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
         buildings: blds.len(),
         heritage: sites.len(),
         roads: links.len(),
+        landuse: areas.len(),
         sensors: sens.len(),
         ..Default::default()
     };
@@ -247,6 +254,31 @@ pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
         );
     }
     let water_json = c.finish();
+
+    let mut c = Collection::new(f, "landuse");
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    for (i, a) in areas.iter().enumerate() {
+        let id = format!("l{:05}", i + 1);
+        let mut props = vec![
+            ("id", V::S(&id)),
+            ("osm_id", V::S(&a.osm_id)),
+            ("kind", V::S(&a.kind)),
+        ];
+        if let Some(n) = &a.name {
+            props.push(("name", V::S(n)));
+        }
+        let parts: Vec<Vec<Vec<P>>> = a
+            .parts
+            .iter()
+            .map(|rings| rings.iter().map(|r| round_ring(f, r)).collect())
+            .collect();
+        c.feature(&props, &c.multipolygon(&parts));
+        *kinds.entry(&a.kind).or_default() += 1;
+    }
+    let landuse_json = c.finish();
+    let mut kinds: Vec<(String, usize)> = kinds.into_iter().map(|(k, n)| (k.into(), n)).collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts.landuse_kinds = kinds;
     counts.water = 1 + water.lines.len() + water.lakes.len();
     counts.dem = (dem.ncols, dem.nrows);
     counts.roads_in_river = roads::river_report(&links, &water).1;
@@ -283,6 +315,10 @@ pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
         SampleFile {
             name: "water.geojson",
             bytes: water_json.into_bytes(),
+        },
+        SampleFile {
+            name: "landuse.geojson",
+            bytes: landuse_json.into_bytes(),
         },
         SampleFile {
             name: "sensors.csv",
@@ -382,6 +418,11 @@ layer = "water"
 crs = "EPSG:4326"
 
 [[source]]
+path = "landuse.geojson"
+layer = "landuse"
+crs = "EPSG:4326"
+
+[[source]]
 path = "roads.geojson"
 layer = "roads"
 crs = "EPSG:4326"
@@ -410,8 +451,8 @@ pub fn licence_note() -> String {
     format!(
         r#"# Licence of the data derived from OpenStreetMap
 
-`buildings.geojson`, `roads.geojson` and the outlines in `heritage.geojson` that carry an
-`osm_id` are derived from OpenStreetMap data, **© OpenStreetMap contributors**, available under
+`buildings.geojson`, `roads.geojson`, `landuse.geojson` and the outlines in `heritage.geojson`
+that carry an `osm_id` are derived from OpenStreetMap data, **© OpenStreetMap contributors**, available under
 the **Open Database License (ODbL) 1.0**: <https://opendatacommons.org/licenses/odbl/1-0/>
 (summary and credits: <https://www.openstreetmap.org/copyright>).
 
@@ -453,6 +494,7 @@ viewer shows.
 | `heritage_rules.toml` | the zones' rules (core: no new building; buffer: setback and roofs, illustrative) and the royal axis Ngự Bình → Ngọ Môn → Thái Hòa as a protected view (read by the `heritage` crate) |
 | `roads.geojson` | {r} road links (EPSG:4326) **from OSM**: `highway` motorway to tertiary (and their links) in the whole extent, plus named `unclassified`/`residential`/`living_street` streets inside lon 107.555–107.605, lat 16.445–16.490 (the citadel and the centre); cut at the extent, split at the nodes the ways share (links meet at shared vertices), the largest connected network kept; `osm_id`, `highway`, and `name`, `lanes`, `maxspeed`, `oneway`, `bridge` where OSM has them (the traffic model's class defaults fill the rest) |
 | `water.geojson` | {w} water features (EPSG:4326), **drawn by the generator**: the Perfume River as a polygon, the moats, canals and small rivers as lines, Tịnh Tâm lake |
+| `landuse.geojson` | {lu} land use areas (EPSG:4326) **from OSM**, drawn by the basemap only (the flood model does not read them): every `landuse=*`, `leisure=park`/`garden`/`pitch` and `natural=wood`/`scrub`/`grassland`/`wetland`/`heath` polygon or multipolygon that is not water, whose centroid (of its largest part) is in the extent, parts of at least 4 m²; `osm_id`, `kind` (the tag's value: {lu_kinds}) and `name` where OSM has one |
 | `dem.asc` | ESRI ASCII grid in EPSG:32648, 30 m cells, {nc} × {nr}: a **synthetic** terrain, not a survey, calibrated to two public flood facts (below) |
 | `sensors.csv` | {s} sensors (`id,kind,unit,lon,lat,name`), **synthetic**: 2 river gauges (Kim Long, Phú Xuân), 5 rain gauges, 16 traffic cameras at real junctions of the OSM streets |
 
@@ -461,6 +503,7 @@ viewer shows.
 From OpenStreetMap (real as mapped; extract of 2026-04-13, SHA-256 in `LICENSE-ODbL.md`):
 
 - the building footprints and their tags;
+- the land use areas (residential, parks, woods, farmland, cemeteries...) and their class;
 - the streets with their names and tags, the bridges (`Cầu Trường Tiền`, `Cầu Phú Xuân`,
   `Cầu Dã Viên`, `Cầu Nguyễn Hoàng`, ...) and their junctions;
 - the outlines of the monuments listed above (those with an `osm_id` in `heritage.geojson`).
@@ -515,14 +558,21 @@ these files.
 
 ## Licence
 
-The layers derived from OpenStreetMap (`buildings.geojson`, `roads.geojson`, the OSM outlines
-in `heritage.geojson`) are © OpenStreetMap contributors under the ODbL 1.0 (`LICENSE-ODbL.md`).
+The layers derived from OpenStreetMap (`buildings.geojson`, `roads.geojson`,
+`landuse.geojson`, the OSM outlines in `heritage.geojson`) are © OpenStreetMap contributors under the ODbL 1.0 (`LICENSE-ODbL.md`).
 Everything else here is the project's own synthetic data under its licence (Apache-2.0).
 "#,
         b = c.buildings,
         h = c.heritage,
         r = c.roads,
         w = c.water,
+        lu = c.landuse,
+        lu_kinds = c
+            .landuse_kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         s = c.sensors,
         nc = c.dem.0,
         nr = c.dem.1,

@@ -16,8 +16,14 @@ fn main() -> anyhow::Result<()> {
         println!("{:>10} bytes  {}", size, p.display());
     }
     println!(
-        "{} buildings, {} heritage sites, {} road links, {} water features, {} sensors, DEM {} x {}",
-        counts.buildings, counts.heritage, counts.roads, counts.water, counts.sensors, counts.dem.0, counts.dem.1
+        "{} buildings, {} heritage sites, {} road links, {} water features, {} land use areas, {} sensors, DEM {} x {}",
+        counts.buildings, counts.heritage, counts.roads, counts.water, counts.landuse, counts.sensors, counts.dem.0, counts.dem.1
     );
+    let kinds: Vec<String> = counts
+        .landuse_kinds
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!("land use: {}", kinds.join(", "));
     Ok(())
 }

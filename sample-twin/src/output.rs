@@ -74,6 +74,21 @@ impl<'a> Collection<'a> {
         format!("{{\"type\":\"Polygon\",\"coordinates\":[{}]}}", r.join(","))
     }
 
+    /// `MultiPolygon` geometry from parts, each rings (outer first).
+    pub fn multipolygon(&self, parts: &[Vec<Vec<P>>]) -> String {
+        let p: Vec<String> = parts
+            .iter()
+            .map(|rings| {
+                let r: Vec<String> = rings.iter().map(|x| self.ring(x)).collect();
+                format!("[{}]", r.join(","))
+            })
+            .collect();
+        format!(
+            "{{\"type\":\"MultiPolygon\",\"coordinates\":[{}]}}",
+            p.join(",")
+        )
+    }
+
     /// `LineString` geometry.
     pub fn line(&self, pts: &[P]) -> String {
         let r: Vec<String> = pts.iter().map(|&q| self.pos(q)).collect();

@@ -132,7 +132,7 @@ fn regenerated_sample_is_byte_identical_to_the_committed_files() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(generated.len(), 10, "{generated:?}");
+    assert_eq!(generated.len(), 11, "{generated:?}");
     let mut total = 0;
     for name in &generated {
         let new = std::fs::read(tmp.path().join(name)).expect("generated file");
@@ -161,6 +161,7 @@ fn twin_toml_loads_and_names_every_source() {
     let want: BTreeSet<String> = [
         "dem.asc",
         "water.geojson",
+        "landuse.geojson",
         "roads.geojson",
         "heritage.geojson",
         "buildings.geojson",
@@ -862,4 +863,65 @@ fn sensors_are_gauges_on_the_river_and_cameras_at_junctions() {
         metres(q, (107.5611, 16.4646)) < 1200.0,
         "Kim Long gauge is by Kim Long"
     );
+}
+
+#[test]
+fn landuse_is_osm_areas_in_the_extent_with_the_importer_classes() {
+    let l = read_json("landuse.geojson");
+    let fs = features(&l);
+    assert!(fs.len() > 500, "{} land use areas", fs.len());
+    let mut ids = BTreeSet::new();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for f in fs {
+        let p = &f["properties"];
+        assert!(ids.insert(p["id"].as_str().expect("id").to_string()));
+        let osm = p["osm_id"].as_str().expect("osm_id");
+        assert!(
+            osm.starts_with("way/") || osm.starts_with("relation/"),
+            "{osm}"
+        );
+        let kind = p["kind"].as_str().expect("kind");
+        assert_ne!(kind, "water");
+        *kinds.entry(kind.to_string()).or_default() += 1;
+        assert_eq!(f["geometry"]["type"], "MultiPolygon");
+        let parts = f["geometry"]["coordinates"].as_array().expect("parts");
+        let largest = parts
+            .iter()
+            .map(|p| ring(&p[0]))
+            .max_by(|x, y| area(x).abs().total_cmp(&area(y).abs()))
+            .expect("a part");
+        // The area centroid (in degrees: within metres of the generator's, taken in a local
+        // metric frame, hence the 1e-4° tolerance at the extent's edges).
+        let (mut cx, mut cy, mut a2) = (0.0, 0.0, 0.0);
+        for w in largest.windows(2) {
+            let c = w[0].0 * w[1].1 - w[1].0 * w[0].1;
+            a2 += c;
+            cx += (w[0].0 + w[1].0) * c;
+            cy += (w[0].1 + w[1].1) * c;
+        }
+        let (lon, lat) = (cx / (3.0 * a2), cy / (3.0 * a2));
+        let e = 1e-4;
+        assert!(
+            lon >= EXTENT[0] - e
+                && lon <= EXTENT[2] + e
+                && lat >= EXTENT[1] - e
+                && lat <= EXTENT[3] + e,
+            "{osm} at {lon}, {lat}"
+        );
+    }
+    // The classes the basemap draws are all there.
+    for k in [
+        "residential",
+        "park",
+        "forest",
+        "wood",
+        "farmland",
+        "grass",
+        "cemetery",
+    ] {
+        assert!(kinds.get(k).is_some_and(|&n| n > 0), "no {k}: {kinds:?}");
+    }
+    // The README states the count.
+    let readme = std::fs::read_to_string(data_dir().join("README.md")).expect("README");
+    assert!(readme.contains(&format!("{} land use areas", fs.len())));
 }
