@@ -2,9 +2,10 @@
 //! `@2x`) drawn with wgpu from the twin's layers.
 //!
 //! What a tile shows, bottom to top: a hillshade of the DEM (sun at azimuth 315°, altitude
-//! 45°, 2× vertical exaggeration, over a plain land colour), heritage sites as a tinted area
-//! with an outline (the twin has no land-use layer: [`twin_core::Twin`] holds none, so none is
-//! drawn), water bodies, waterways (width by kind), building footprints (from zoom 14),
+//! 45°, 2× vertical exaggeration, over a plain land colour), land use areas in a muted colour
+//! per class ([`style::landuse`]; larger areas first; opaque, so the hillshade shows only
+//! outside them), heritage
+//! sites as a tinted area with an outline, water bodies, waterways (width by kind), building footprints (from zoom 14),
 //! roads by OSM class (width on the ground with a least width on screen, casings, higher
 //! classes over lower ones), then labels (heritage and place names, water names, street names
 //! near their line) with a white halo in Noto Sans, which draws Vietnamese marks.
@@ -48,6 +49,8 @@ pub use twin_core::xyz::{mercator, TileId, MAX_ZOOM, MIN_ZOOM};
 pub struct Layers {
     /// Hillshade of the DEM.
     pub hillshade: bool,
+    /// Land use areas.
+    pub landuse: bool,
     /// Heritage sites.
     pub heritage: bool,
     /// Water bodies (polygons).
@@ -66,6 +69,7 @@ impl Default for Layers {
     fn default() -> Self {
         Layers {
             hillshade: true,
+            landuse: true,
             heritage: true,
             water: true,
             waterways: true,
@@ -376,6 +380,25 @@ impl Basemap {
         if l.hillshade {
             for dem in &twin.terrain {
                 hillshade(&mut c, &f, dem, q);
+            }
+        }
+        if l.landuse {
+            // Larger areas first: a park inside a residential area shows over it.
+            use geo::Area;
+            let mut areas: Vec<(f64, usize)> = twin
+                .landuse
+                .query_bbox(query)?
+                .into_iter()
+                .filter_map(|i| twin.landuse.get(i).map(|a| (a.polygon.unsigned_area(), i)))
+                .collect();
+            areas.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            for (_, i) in areas {
+                let Some(a) = twin.landuse.get(i) else {
+                    continue;
+                };
+                if let Some(colour) = style::landuse(&a.kind) {
+                    fill_multi(&mut c, &f, &a.polygon, opaque(colour));
+                }
             }
         }
         if l.heritage && z >= 12 {

@@ -2,6 +2,31 @@
 
 /// Land under the hillshade (flat ground is drawn in this colour).
 pub const LAND: [u8; 3] = [240, 236, 226];
+/// Land use areas: the fill of each class (the OSM value of `landuse`, `leisure` or
+/// `natural` in the twin's land use layer), muted so that roads, buildings and labels read over
+/// them; `None` for a class the basemap does not draw. The one table of land use colours.
+pub fn landuse(kind: &str) -> Option<[u8; 3]> {
+    Some(match kind {
+        "residential" => [226, 219, 208],
+        "park" | "garden" | "grass" | "pitch" | "recreation_ground" | "village_green" => {
+            [206, 232, 188]
+        }
+        "forest" | "wood" => [172, 206, 156],
+        "farmland" | "meadow" | "orchard" | "plant_nursery" | "greenfield" | "allotments" => {
+            [232, 238, 196]
+        }
+        "scrub" | "grassland" | "heath" => [214, 226, 182],
+        "wetland" => [200, 224, 214],
+        "cemetery" => [196, 212, 192],
+        "commercial" | "retail" => [236, 220, 228],
+        "industrial" | "construction" | "quarry" | "brownfield" | "railway" => [224, 218, 226],
+        "religious" | "education" | "civic_admin" | "institutional" => [234, 224, 206],
+        "military" => [242, 210, 206],
+        "basin" | "reservoir" | "salt_pond" | "aquaculture" => [184, 212, 232],
+        _ => return None,
+    })
+}
+
 /// Water bodies and waterways.
 pub const WATER: [u8; 3] = [142, 190, 226];
 /// Building footprints.
