@@ -479,7 +479,16 @@ async fn layer_counts_and_extents_match_gdal() {
             assert_eq!(count, 0, "{name} is not in the store but has features");
             continue;
         };
-        if !["buildings", "heritage", "roads", "water", "landuse", "sensors"].contains(&name) {
+        if ![
+            "buildings",
+            "heritage",
+            "roads",
+            "water",
+            "landuse",
+            "sensors",
+        ]
+        .contains(&name)
+        {
             continue;
         }
         assert_eq!(count, *n, "{name}: count");
