@@ -115,6 +115,9 @@ impl StoreLocation {
 }
 
 /// Refuse a bbox query on a layer without geometries or with a box that is not finite.
+/// A row of the water or land use table: geometry (GeoPackage blob), id, kind, name.
+type KindRow = (Vec<u8>, String, String, Option<String>);
+
 fn check_bbox_kind(kind: LayerKind, bbox: [f64; 4]) -> Result<()> {
     if matches!(kind, LayerKind::Terrain | LayerKind::Pointclouds) {
         return Err(TwinError::invalid(
@@ -709,17 +712,22 @@ impl Store {
         }
         twin.roads = Layer::new(v)?;
 
-        let mut st = c
-            .prepare("SELECT geom, id, kind, name FROM water ORDER BY fid")
-            .map_err(&e)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .map_err(&e)?;
+        // The water and land use tables: geometry, id, kind and name.
+        let kinds = |table: &str| -> Result<Vec<KindRow>> {
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT geom, id, kind, name FROM {table} ORDER BY fid"
+                ))
+                .map_err(&e)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(&e)?;
+            rows.map(|row| row.map_err(&e)).collect()
+        };
         let mut v = Vec::new();
-        for row in rows {
-            let (g, id, kind, name) = row.map_err(&e)?;
+        for (g, id, kind, name) in kinds("water")? {
             v.push(Water {
                 geometry: geom(g)?,
                 id,
@@ -728,18 +736,8 @@ impl Store {
             });
         }
         twin.water = Layer::new(v)?;
-
-        let mut st = c
-            .prepare("SELECT geom, id, kind, name FROM landuse ORDER BY fid")
-            .map_err(&e)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .map_err(&e)?;
         let mut v = Vec::new();
-        for row in rows {
-            let (g, id, kind, name) = row.map_err(&e)?;
+        for (g, id, kind, name) in kinds("landuse")? {
             v.push(LandUse {
                 polygon: mp(geom(g)?)?,
                 id,
