@@ -199,11 +199,6 @@ fn hue_pbf_landuse_matches_gdal() {
         .iter()
         .map(|&(k, n)| (k.to_string(), n))
         .collect();
-    for l in &imp.landuse {
-        if l.kind == "farmland" || l.kind == "residential" {
-            eprintln!("ID {}", l.id.trim_start_matches("osm:"));
-        }
-    }
     assert_eq!(got, want, "notes: {:?}", imp.notes);
     // No water in the land use layer, no land use in the water layer.
     let water: HashSet<&str> = imp.water.iter().map(|w| w.id.as_str()).collect();
