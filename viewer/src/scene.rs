@@ -434,11 +434,7 @@ impl ViewerScene {
 
     /// The terrain height (m) at a project-CRS point, 0 off the terrain.
     pub fn ground(&self, x: f64, y: f64) -> f64 {
-        self.scene
-            .terrain
-            .as_ref()
-            .and_then(|d| d.sample(x, y))
-            .unwrap_or(0.0)
+        self.scene.ground(x, y)
     }
 
     /// The colour of building `k` under `by`.

@@ -264,14 +264,7 @@ fn road_width(class: &str) -> f64 {
 /// so that the joints close.
 pub fn roads(scene: &Scene, f: Frame, min_width: f64, lift: f64, piece: f64) -> Mesh {
     let mut m = Mesh::new();
-    let ground = |x: f64, y: f64| {
-        scene
-            .terrain
-            .as_ref()
-            .and_then(|d| d.sample(x, y))
-            .unwrap_or(0.0)
-            + lift
-    };
+    let ground = |x: f64, y: f64| scene.ground(x, y) + lift;
     for r in &scene.roads {
         let c = rgba(match &scene.traffic {
             None => colour::ROAD_PLAIN,

@@ -177,6 +177,16 @@ pub struct Scene {
 }
 
 impl Scene {
+    /// The terrain height (m) at a project-CRS point: 0 off the terrain, or where it has no
+    /// finite height.
+    pub fn ground(&self, x: f64, y: f64) -> f64 {
+        self.terrain
+            .as_ref()
+            .and_then(|d| d.sample(x, y))
+            .filter(|z| z.is_finite())
+            .unwrap_or(0.0)
+    }
+
     /// The area a map shows by default: the cells a flood wetted and the roads a traffic run
     /// closed or loaded past [`colour::VC_YELLOW`], with a margin of a fifth of the box (at
     /// least 250 m) each side, inside the twin's extent; the whole extent when the scene has

@@ -492,13 +492,7 @@ fn exposure_view(
     let mut scene = flooded.clone();
     let name = m.name.as_deref().unwrap_or(&m.site);
     scene.title = format!("{}: largest depth, {name}", run.name);
-    let terrain = scene.terrain.as_ref();
-    let ground = |x: f64, y: f64| {
-        terrain
-            .and_then(|d| d.sample(x, y))
-            .filter(|z| z.is_finite())
-            .unwrap_or(0.0)
-    };
+    let ground = |x: f64, y: f64| flooded.ground(x, y);
     // The highest water level of the flood cell holding (x, y) and its eight neighbours.
     let level = |x: f64, y: f64| -> Option<f64> {
         let f = scene.flood.as_ref()?;
@@ -514,7 +508,7 @@ fn exposure_view(
             }
             let (cc, rr) = (cc as usize, rr as usize);
             if let Some(h) = f.wet_depth(cc, rr) {
-                let l = f.ground_at(cc, rr, terrain) + h;
+                let l = f.ground_at(cc, rr, flooded.terrain.as_ref()) + h;
                 top = Some(top.map_or(l, |t: f64| t.max(l)));
             }
         }
@@ -626,14 +620,7 @@ fn exposure_pictures(
                 ];
             }
             let c = colour::building_colour(Some(e.max_depth_m), wet);
-            let z = |x: f64, y: f64| {
-                scene
-                    .terrain
-                    .as_ref()
-                    .and_then(|d| d.sample(x, y))
-                    .unwrap_or(0.0)
-                    + 1.0
-            };
+            let z = |x: f64, y: f64| flooded.ground(x, y) + 1.0;
             for (a, b) in outline_segments(site) {
                 scene.marks.lines.push(MarkLine {
                     from: [a.x, a.y, z(a.x, a.y)],
