@@ -60,6 +60,19 @@ pub fn local_ring(ctx: &Ctx, ls: &geo_types::LineString<f64>, ccw: bool) -> Vec<
     r
 }
 
+/// A polygon's outer ring (`outer`, already local) followed by its holes in local metres,
+/// clockwise, those of fewer than 3 vertices left out.
+pub fn with_holes(ctx: &Ctx, outer: Vec<P>, poly: &geo_types::Polygon<f64>) -> Vec<Vec<P>> {
+    let mut rings = vec![outer];
+    rings.extend(
+        poly.interiors()
+            .iter()
+            .map(|h| local_ring(ctx, h, false))
+            .filter(|h| h.len() >= 3),
+    );
+    rings
+}
+
 /// The buildings of the extract inside `extent` (lon/lat, by the centroid of the outer ring),
 /// not in the Perfume River, with at least 3 distinct vertices and 4 m² of area. Multipolygon
 /// buildings keep their largest part. In the extract's order (ways, then relations).
@@ -86,13 +99,7 @@ pub fn build(ctx: &Ctx, osm: &Imported, water: &Water, extent: [f64; 4]) -> Vec<
         if water.river.contains(c) || water.lakes.iter().any(|l| in_ring(c, &l.ring)) {
             continue;
         }
-        let mut rings = vec![outer];
-        rings.extend(
-            poly.interiors()
-                .iter()
-                .map(|h| local_ring(ctx, h, false))
-                .filter(|h| h.len() >= 3),
-        );
+        let rings = with_holes(ctx, outer, poly);
         let tags = TAGS
             .iter()
             .filter_map(|&k| b.attributes.get(k).map(|v| (k, v.clone())))

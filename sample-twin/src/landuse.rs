@@ -3,7 +3,7 @@
 //! them ([`twin_core::import::tags::landuse_kind`]). They are drawn by the basemap only: the
 //! flood model and the DEM do not read them.
 
-use super::buildings::{centroid, local_ring};
+use super::buildings::{centroid, local_ring, with_holes};
 use super::geom::{signed_area, P};
 use super::Ctx;
 use twin_core::model::Imported;
@@ -36,14 +36,7 @@ pub fn build(ctx: &Ctx, osm: &Imported, extent: [f64; 4]) -> Vec<Area> {
                 if outer.len() < 3 || signed_area(&outer).abs() < 4.0 {
                     return None;
                 }
-                let mut rings = vec![outer];
-                rings.extend(
-                    poly.interiors()
-                        .iter()
-                        .map(|h| local_ring(ctx, h, false))
-                        .filter(|h| h.len() >= 3),
-                );
-                Some(rings)
+                Some(with_holes(ctx, outer, poly))
             })
             .collect();
         let Some(largest) = parts.iter().max_by(|a, b| {
