@@ -130,16 +130,21 @@ impl Properties for Road {
     }
 }
 
+/// The properties of a feature that is an id, a kind and a name (water, land use).
+fn kind_properties(id: &str, name: &Option<String>, kind: &str) -> Map<String, Value> {
+    obj(json!({
+        "id": id,
+        "name": name,
+        "kind": kind,
+    }))
+}
+
 impl Properties for Water {
     fn summary(&self) -> String {
         self.kind.clone()
     }
     fn properties(&self) -> Map<String, Value> {
-        obj(json!({
-            "id": self.id,
-            "name": self.name,
-            "kind": self.kind,
-        }))
+        kind_properties(&self.id, &self.name, &self.kind)
     }
 }
 
@@ -148,11 +153,7 @@ impl Properties for LandUse {
         self.kind.clone()
     }
     fn properties(&self) -> Map<String, Value> {
-        obj(json!({
-            "id": self.id,
-            "name": self.name,
-            "kind": self.kind,
-        }))
+        kind_properties(&self.id, &self.name, &self.kind)
     }
 }
 

@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use std::process::Command;
+use twin_core::model::HeritageSite;
 use twin_core::store::Store;
 use twin_core::twin::SourceConfig;
 use twin_core::LayerKind;
@@ -330,7 +331,8 @@ fn heritage_height_limits_are_typed_and_old_stores_migrate() {
         &NO,
     )
     .unwrap();
-    let limit = |t: &TwinDir, id: &str| {
+    // A stored site's typed number and what its attributes keep under the same key.
+    let number = |t: &TwinDir, id: &str, key: &str, field: fn(&HeritageSite) -> Option<f64>| {
         let twin = t.load().unwrap();
         let h = twin
             .heritage
@@ -339,22 +341,10 @@ fn heritage_height_limits_are_typed_and_old_stores_migrate() {
             .find(|h| h.id == id)
             .unwrap()
             .clone();
-        (
-            h.height_limit_m,
-            h.attributes.get("height_limit_m").cloned(),
-        )
+        (field(&h), h.attributes.get(key).cloned())
     };
-    let floor = |t: &TwinDir, id: &str| {
-        let twin = t.load().unwrap();
-        let h = twin
-            .heritage
-            .features()
-            .iter()
-            .find(|h| h.id == id)
-            .unwrap()
-            .clone();
-        (h.floor_m, h.attributes.get("floor_m").cloned())
-    };
+    let limit = |t: &TwinDir, id: &str| number(t, id, "height_limit_m", |h| h.height_limit_m);
+    let floor = |t: &TwinDir, id: &str| number(t, id, "floor_m", |h| h.floor_m);
     assert_eq!(limit(&t, "heritage:royal-axis"), (Some(14.0), None));
     assert_eq!(limit(&t, "heritage:ngo-mon"), (None, None));
     assert_eq!(floor(&t, "heritage:thai-hoa"), (Some(1.2), None));
