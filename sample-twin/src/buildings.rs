@@ -1,7 +1,8 @@
 //! Buildings: the footprints of the OpenStreetMap extract (ODbL, © OpenStreetMap contributors),
-//! inside the sample's extent and out of the Perfume River's outline, with their own tags.
+//! inside the sample's extent and out of the water (the Perfume River, the moats, lakes and
+//! canals), with their own tags.
 
-use super::geom::{in_ring, signed_area, P};
+use super::geom::{signed_area, P};
 use super::water::Water;
 use super::Ctx;
 use twin_core::model::Imported;
@@ -74,7 +75,7 @@ pub fn with_holes(ctx: &Ctx, outer: Vec<P>, poly: &geo_types::Polygon<f64>) -> V
 }
 
 /// The buildings of the extract inside `extent` (lon/lat, by the centroid of the outer ring),
-/// not in the Perfume River, with at least 3 distinct vertices and 4 m² of area. Multipolygon
+/// not in water (the Perfume River or another water area), with at least 3 distinct vertices and 4 m² of area. Multipolygon
 /// buildings keep their largest part. In the extract's order (ways, then relations).
 pub fn build(ctx: &Ctx, osm: &Imported, water: &Water, extent: [f64; 4]) -> Vec<Building> {
     let mut out = Vec::new();
@@ -96,7 +97,7 @@ pub fn build(ctx: &Ctx, osm: &Imported, water: &Water, extent: [f64; 4]) -> Vec<
         if lon < extent[0] || lon > extent[2] || lat < extent[1] || lat > extent[3] {
             continue;
         }
-        if water.river.contains(c) || water.lakes.iter().any(|l| in_ring(c, &l.ring)) {
+        if water.in_any(c) {
             continue;
         }
         let rings = with_holes(ctx, outer, poly);

@@ -253,100 +253,6 @@ pub fn seg_intersect(a: P, b: P, c: P, d: P) -> Option<(f64, f64)> {
         .then_some((t.clamp(0.0, 1.0), u.clamp(0.0, 1.0)))
 }
 
-/// True when two open rings overlap (SAT on convex rings: rectangles).
-pub fn convex_overlap(a: &[P], b: &[P], gap: f64) -> bool {
-    for ring in [a, b] {
-        let n = ring.len();
-        for i in 0..n {
-            let axis = (ring[(i + 1) % n] - ring[i]).left().unit();
-            let (amin, amax) = project(a, axis);
-            let (bmin, bmax) = project(b, axis);
-            if amax + gap <= bmin || bmax + gap <= amin {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn project(ring: &[P], axis: P) -> (f64, f64) {
-    ring.iter()
-        .map(|q| q.dot(axis))
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-            (lo.min(x), hi.max(x))
-        })
-}
-
-/// Centripetal-free (uniform) Catmull-Rom resampling of control points with a per-point value
-/// (e.g. a half-width) interpolated linearly; about one sample every `step` metres.
-pub fn spline(ctrl: &[(P, f64)], step: f64) -> Vec<(P, f64)> {
-    let n = ctrl.len();
-    let mut out = Vec::new();
-    for i in 0..n.saturating_sub(1) {
-        let p0 = ctrl[i.saturating_sub(1)].0;
-        let (p1, w1) = ctrl[i];
-        let (p2, w2) = ctrl[i + 1];
-        let p3 = ctrl[(i + 2).min(n - 1)].0;
-        let k = ((p1.dist(p2) / step).ceil() as usize).max(1);
-        for j in 0..k {
-            let t = j as f64 / k as f64;
-            let (t2, t3) = (t * t, t * t * t);
-            let c = |a: f64, b: f64, c: f64, d: f64| {
-                0.5 * (2.0 * b
-                    + (-a + c) * t
-                    + (2.0 * a - 5.0 * b + 4.0 * c - d) * t2
-                    + (-a + 3.0 * b - 3.0 * c + d) * t3)
-            };
-            out.push((
-                p(c(p0.x, p1.x, p2.x, p3.x), c(p0.y, p1.y, p2.y, p3.y)),
-                w1 + (w2 - w1) * t,
-            ));
-        }
-    }
-    if let Some(&last) = ctrl.last() {
-        out.push(last);
-    }
-    out
-}
-
-/// Left and right offsets of a sampled centreline by its per-sample half-width, each side with
-/// any small self-loops (inner side of tight bends) cut out.
-pub fn offsets(samples: &[(P, f64)]) -> (Vec<P>, Vec<P>) {
-    let n = samples.len();
-    let mut left = Vec::with_capacity(n);
-    let mut right = Vec::with_capacity(n);
-    for i in 0..n {
-        let a = samples[i.saturating_sub(1)].0;
-        let b = samples[(i + 1).min(n - 1)].0;
-        let nrm = (b - a).unit().left();
-        let (c, w) = samples[i];
-        left.push(c + nrm * w);
-        right.push(c - nrm * w);
-    }
-    (remove_loops(left), remove_loops(right))
-}
-
-/// Cut out the loops of a polyline where it crosses itself.
-pub fn remove_loops(line: Vec<P>) -> Vec<P> {
-    let mut pts = line;
-    'again: loop {
-        let n = pts.len();
-        for i in 0..n.saturating_sub(1) {
-            for j in (i + 2)..n.saturating_sub(1) {
-                if let Some((t, _)) = seg_intersect(pts[i], pts[i + 1], pts[j], pts[j + 1]) {
-                    let x = pts[i].lerp(pts[i + 1], t);
-                    let mut next = pts[..=i].to_vec();
-                    next.push(x);
-                    next.extend_from_slice(&pts[j + 1..]);
-                    pts = next;
-                    continue 'again;
-                }
-            }
-        }
-        return pts;
-    }
-}
-
 /// Offset a convex counter-clockwise ring outward by `d` (inward when negative), mitred.
 pub fn offset_ring(ring: &[P], d: f64) -> Vec<P> {
     let n = ring.len();
@@ -368,38 +274,6 @@ pub fn offset_ring(ring: &[P], d: f64) -> Vec<P> {
 /// Length of a polyline.
 pub fn length(line: &[P]) -> f64 {
     line.windows(2).map(|w| w[0].dist(w[1])).sum()
-}
-
-/// The point at distance `s` along a polyline (clamped), with the unit direction there.
-pub fn along(line: &[P], s: f64) -> (P, P) {
-    let mut acc = 0.0;
-    for w in line.windows(2) {
-        let l = w[0].dist(w[1]);
-        if acc + l >= s && l > 0.0 {
-            let t = (s - acc) / l;
-            return (w[0].lerp(w[1], t), (w[1] - w[0]).unit());
-        }
-        acc += l;
-    }
-    let n = line.len();
-    (line[n - 1], (line[n - 1] - line[n - 2]).unit())
-}
-
-/// Clip segment `a b` to a simple polygon (even-odd): the inside pieces, in order.
-pub fn clip_segment(a: P, b: P, ring: &[P]) -> Vec<(P, P)> {
-    let n = ring.len();
-    let mut ts = vec![0.0, 1.0];
-    for i in 0..n {
-        if let Some((t, _)) = seg_intersect(a, b, ring[i], ring[(i + 1) % n]) {
-            ts.push(t);
-        }
-    }
-    ts.sort_by(f64::total_cmp);
-    ts.dedup_by(|x, y| (*x - *y).abs() < 1e-9);
-    ts.windows(2)
-        .filter(|w| w[1] - w[0] > 1e-6 && in_ring(a.lerp(b, (w[0] + w[1]) / 2.0), ring))
-        .map(|w| (a.lerp(b, w[0]), a.lerp(b, w[1])))
-        .collect()
 }
 
 /// Smoothstep from 0 at `e0` to 1 at `e1`.

@@ -1,11 +1,10 @@
-//! The Huế sample twin (`data/hue`): buildings, roads and heritage outlines derived from the
-//! OpenStreetMap extract (© OpenStreetMap contributors, ODbL 1.0), a SYNTHETIC terrain, river
-//! outline, zones and sensors drawn by this code from public facts.
+//! The Huế sample twin (`data/hue`): buildings, roads, water, land use and heritage outlines
+//! derived from the OpenStreetMap extract (© OpenStreetMap contributors, ODbL 1.0), a SYNTHETIC
+//! terrain, zones and sensors drawn by this code from public facts.
 //!
-//! The extract is read with twin-core's OSM importer ([`read_osm`]); [`buildings`], [`roads`]
-//! and [`heritage::from_osm`] take what lies in the sample's extent. The positions of the
-//! monuments without an OSM outline and the course of the Perfume River are public facts (see
-//! [`facts`]); the DEM is a plausible surface calibrated to two public flood facts
+//! The extract is read with twin-core's OSM importer ([`read_osm`]); [`buildings`], [`roads`],
+//! [`water`], [`landuse`] and [`heritage::from_osm`] take what lies in the sample's extent. The
+//! positions of the monuments without an OSM outline are public facts (see [`facts`]); the DEM is a plausible surface calibrated to two public flood facts
 //! ([`terrain::IMPERIAL_CITY_TERRACE_M`]), not a survey. Everything is deterministic: the same
 //! extract gives the same bytes ([`generate`]), which the `hue_sample` test checks against the
 //! committed files.
@@ -110,6 +109,8 @@ pub struct Counts {
     pub roads: usize,
     /// Water features.
     pub water: usize,
+    /// Water areas (the Perfume River among them); the rest of [`Counts::water`] are lines.
+    pub water_areas: usize,
     /// Land use areas.
     pub landuse: usize,
     /// Land use areas per class, most first, then by class.
@@ -118,7 +119,7 @@ pub struct Counts {
     pub sensors: usize,
     /// DEM columns and rows.
     pub dem: (usize, usize),
-    /// Non-bridge road links with a vertex in the generator's Perfume River outline.
+    /// Non-bridge road links with a vertex in the Perfume River's outline.
     pub roads_in_river: usize,
 }
 
@@ -142,7 +143,7 @@ pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
     let osm = read_osm(osm_path)?;
     let ctx = Ctx::new();
     let f = &ctx.frame;
-    let water = water::build(&ctx);
+    let water = water::build(&ctx, &osm, facts::EXTENT)?;
     let mut sites = heritage::build(&ctx);
     heritage::from_osm(&ctx, &mut sites, &osm, facts::EXTENT);
     let links = roads::build(&ctx, &osm, facts::EXTENT);
@@ -220,38 +221,37 @@ pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
     let roads_json = c.finish();
 
     let mut c = Collection::new(f, "water");
-    c.feature(
-        &[
-            ("id", V::S("song-huong")),
+    for a in std::iter::once(&water.river).chain(&water.areas) {
+        let mut props = vec![
+            ("id", V::S(&a.id)),
+            ("osm_id", V::S(&a.osm_id)),
             ("natural", V::S("water")),
-            ("water", V::S("river")),
-            ("name", V::S("Sông Hương")),
-            ("name_en", V::S("Perfume River")),
-        ],
-        &c.polygon(std::slice::from_ref(&water.river.ring)),
-    );
-    for l in &water.lines {
-        let width = format!("{}", (l.half_width * 2.0).round());
-        c.feature(
-            &[
-                ("id", V::S(l.id)),
-                ("waterway", V::S(l.waterway)),
-                ("name", V::S(l.name)),
-                ("width", V::S(&width)),
-            ],
-            &c.line(&l.pts),
-        );
+        ];
+        if let Some(w) = &a.water {
+            props.push(("water", V::S(w)));
+        }
+        if let Some(n) = &a.name {
+            props.push(("name", V::S(n)));
+        }
+        if a.id == "song-huong" {
+            props.push(("name_en", V::S("Perfume River")));
+        }
+        let geometry = match a.parts.as_slice() {
+            [one] => c.polygon(one),
+            parts => c.multipolygon(parts),
+        };
+        c.feature(&props, &geometry);
     }
-    for lake in &water.lakes {
-        c.feature(
-            &[
-                ("id", V::S(lake.id)),
-                ("natural", V::S("water")),
-                ("water", V::S("lake")),
-                ("name", V::S(lake.name)),
-            ],
-            &c.polygon(&[round_ring(f, &lake.ring)]),
-        );
+    for l in &water.lines {
+        let mut props = vec![
+            ("id", V::S(&l.id)),
+            ("osm_id", V::S(&l.osm_id)),
+            ("waterway", V::S(&l.waterway)),
+        ];
+        if let Some(n) = &l.name {
+            props.push(("name", V::S(n)));
+        }
+        c.feature(&props, &c.line(&l.pts));
     }
     let water_json = c.finish();
 
@@ -279,7 +279,8 @@ pub fn generate(osm_path: &Path) -> Result<(Vec<SampleFile>, Counts)> {
     let mut kinds: Vec<(String, usize)> = kinds.into_iter().map(|(k, n)| (k.into(), n)).collect();
     kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     counts.landuse_kinds = kinds;
-    counts.water = 1 + water.lines.len() + water.lakes.len();
+    counts.water = 1 + water.areas.len() + water.lines.len();
+    counts.water_areas = 1 + water.areas.len();
     counts.dem = (dem.ncols, dem.nrows);
     counts.roads_in_river = roads::river_report(&links, &water).1;
 
@@ -399,8 +400,8 @@ target_height_m = 10.0
 pub fn twin_toml() -> String {
     format!(
         r#"# Huế sample twin generated by sample-twin/src/main.rs (see README.md): buildings, roads and
-# heritage outlines from OpenStreetMap (© OpenStreetMap contributors, ODbL 1.0, see
-# LICENSE-ODbL.md); terrain, river outline, zones and sensors SYNTHETIC.
+# heritage outlines, water and land use from OpenStreetMap (© OpenStreetMap contributors, ODbL
+# 1.0, see LICENSE-ODbL.md); terrain, zones and sensors SYNTHETIC.
 name = "Huế sample (OpenStreetMap, synthetic terrain)"
 crs = "EPSG:32648"
 attribution = "© OpenStreetMap contributors (ODbL 1.0)"
@@ -478,8 +479,8 @@ pub fn readme(c: &Counts) -> String {
 This folder is a small, self-contained digital twin of central Huế (Vietnam) for trying out and
 testing huetwin. It is generated by `sample-twin/src/main.rs` (the `sample-twin` crate) from
 the OpenStreetMap extract `../shared/data/hue/hue.osm.pbf` and a handful of public facts. The
-buildings, streets and many monument outlines are real (as mapped in OSM); the terrain, the
-river outline, the protection zones and the sensors are **SYNTHETIC**. It is not survey data
+buildings, streets, rivers, moats, lakes, land use and many monument outlines are real (as
+mapped in OSM); the terrain, the protection zones and the sensors are **SYNTHETIC**. It is not survey data
 and must not be used for real planning decisions.
 
 **Data © OpenStreetMap contributors, ODbL 1.0** (see `LICENSE-ODbL.md`): the layers derived
@@ -489,11 +490,11 @@ viewer shows.
 | file | content |
 | --- | --- |
 | `twin.toml` | the twin: project CRS EPSG:32648 (WGS 84 / UTM 48N), geoid offset, attribution, the sources below |
-| `buildings.geojson` | {b} building footprints (EPSG:4326) **from OSM**: every `building=*` way or multipolygon (largest part) whose centroid is in the extent (lon {e0}–{e2}, lat {e1}–{e3}) and not in the Perfume River outline, at least 4 m²; `osm_id` and the OSM tags `building`, `name`, `building:levels`, `height`, `min_height`, `roof:shape` as mapped (most have no height: the importer's defaults apply) |
+| `buildings.geojson` | {b} building footprints (EPSG:4326) **from OSM**: every `building=*` way or multipolygon (largest part) whose centroid is in the extent (lon {e0}–{e2}, lat {e1}–{e3}) and not in water (the Perfume River or another water area below), at least 4 m²; `osm_id` and the OSM tags `building`, `name`, `building:levels`, `height`, `min_height`, `roof:shape` as mapped (most have no height: the importer's defaults apply) |
 | `heritage.geojson` | {h} heritage sites (EPSG:4326) with `zone` ("I" core, "II" buffer), `height_limit_m` on the zone II areas and an illustrative `floor_m` (floor or plinth above the ground, m) on three monuments; sites with an `osm_id` have their **real OSM outline** (Ngọ Môn, Thái Hòa, Kỳ Đài, Phu Văn Lâu, the citadel gates, Lăng Tự Đức, and every other `historic=*`/`heritage=*` object in the extent: palaces, ruins, tombs, gates); the others are drawn by the generator (see below) |
 | `heritage_rules.toml` | the zones' rules (core: no new building; buffer: setback and roofs, illustrative) and the royal axis Ngự Bình → Ngọ Môn → Thái Hòa as a protected view (read by the `heritage` crate) |
 | `roads.geojson` | {r} road links (EPSG:4326) **from OSM**: `highway` motorway to tertiary (and their links) in the whole extent, plus named `unclassified`/`residential`/`living_street` streets inside lon 107.555–107.605, lat 16.445–16.490 (the citadel and the centre); cut at the extent, split at the nodes the ways share (links meet at shared vertices), the largest connected network kept; `osm_id`, `highway`, and `name`, `lanes`, `maxspeed`, `oneway`, `bridge` where OSM has them (the traffic model's class defaults fill the rest) |
-| `water.geojson` | {w} water features (EPSG:4326), **drawn by the generator**: the Perfume River as a polygon, the moats, canals and small rivers as lines, Tịnh Tâm lake |
+| `water.geojson` | {w} water features (EPSG:4326) **from OSM**: {wa} areas and {wl} waterways. `song-huong` is the Perfume River, one polygon: the union of the river areas (`water=river`) that OSM's `Sông Hương` waterway runs through (the reach above Kim Long with its two forks, the city reach, the reach below Bao Vinh), clipped to the extent, its islands (Cồn Hến, Dã Viên and smaller ones) as holes; then every other `natural=water` area whose centroid is in the extent, clipped to it (the citadel's moats, Ngự Hà, Tịnh Tâm and the Imperial City's lakes, the An Cựu, Như Ý, Đông Ba and Kẻ Vạn rivers, ponds, reservoirs), parts of at least {min_area} m², an unnamed one taking the name of a named waterway that runs through it; then the `river`, `canal`, `stream`, `ditch` and `drain` waterways cut at the extent, pieces of at least {min_line} m, those wholly inside the Perfume River left out; `osm_id` (`;`-separated for the river's merged areas), `water` and `waterway` as tagged, `name` |
 | `landuse.geojson` | {lu} land use areas (EPSG:4326) **from OSM**, drawn by the basemap only (the flood model does not read them): every `landuse=*`, `leisure=park`/`garden`/`pitch` and `natural=wood`/`scrub`/`grassland`/`wetland`/`heath` polygon or multipolygon that is not water, whose centroid (of its largest part) is in the extent, parts of at least 4 m²; `osm_id`, `kind` (the tag's value: {lu_kinds}) and `name` where OSM has one |
 | `dem.asc` | ESRI ASCII grid in EPSG:32648, 30 m cells, {nc} × {nr}: a **synthetic** terrain, not a survey, calibrated to two public flood facts (below) |
 | `sensors.csv` | {s} sensors (`id,kind,unit,lon,lat,name`), **synthetic**: 2 river gauges (Kim Long, Phú Xuân), 5 rain gauges, 16 traffic cameras at real junctions of the OSM streets |
@@ -506,21 +507,19 @@ From OpenStreetMap (real as mapped; extract of 2026-04-13, SHA-256 in `LICENSE-O
 - the land use areas (residential, parks, woods, farmland, cemeteries...) and their class;
 - the streets with their names and tags, the bridges (`Cầu Trường Tiền`, `Cầu Phú Xuân`,
   `Cầu Dã Viên`, `Cầu Nguyễn Hoàng`, ...) and their junctions;
-- the outlines of the monuments listed above (those with an `osm_id` in `heritage.geojson`).
+- the outlines of the monuments listed above (those with an `osm_id` in `heritage.geojson`);
+- the water: the Perfume River's outline and islands, the moats, canals, lakes and rivers, the
+  waterways (the river's outline agrees with the OSM streets: only {wet} non-bridge road links
+  have a vertex in it).
 
 From public facts (WGS84, rounded to about 10 m; `sample-twin/src/facts.rs`): the positions of
 the monuments the extract has no outline for (the Imperial City enclosure, the Forbidden Purple
 City, Thiên Mụ, the tombs of Minh Mạng, Khải Định and Gia Long, Nam Giao, Ngự Bình and its
 105 m height), the orientation of the citadel on the royal axis (bearing about 143.5°), the
-course of the Perfume River and the An Cựu, Như Ý and Đông Ba rivers, the geoid offset (EGM96).
+positions of the two river gauges on the bank, the geoid offset (EGM96).
 
 Drawn by the generator (plausible only):
 
-- **the Perfume River outline** and the canals' widths: the extract's river area is split over
-  several partial multipolygons, so the generator keeps its own outline (a spline through 45
-  public control points with stated widths, 200–400 m in the city); it agrees with the OSM
-  streets well enough that only {wet} non-bridge road links touch it (riverside streets in Gia
-  Hội and Vĩ Dạ) and buildings whose centre falls in it are left out;
 - the outlines of the walls band, the Imperial City (600 × 620 m), the Forbidden Purple City,
   the tombs and hills the extract has no outline for;
 - the protection zones (I/II) and height limits: **illustrative**, not the legal values;
@@ -529,19 +528,25 @@ Drawn by the generator (plausible only):
   Lâu ({fl_pvl} m): **illustrative**, not surveyed;
 - the sensors' positions and ids (the cameras stand at real junctions);
 - **the DEM**: a low plain of 2–5 m with smooth noise, the citadel's fill 0.6 m above it and the
-  Imperial City's terrace a further 0.15 m, river beds 3–6 m below sea level, hills to the south
-  and west (only Ngự Bình's height is a fact). No open DEM of Huế was at hand.
+  Imperial City's terrace a further {terrace} m, the citadel's wall a 5 m ridge open at its
+  nine gates ({gate} m either side of each: a flood enters through the gate passages), hills to
+  the south and west (only Ngự Bình's height is a fact), and the OSM water cut in: the Perfume
+  River's bed at {bed0} m at its banks, falling to {bed1} m {ramp} m out; the other rivers' and
+  canals' beds at {chan} m; channels along the `river` and `canal` waterways; lakes, ponds and
+  moats as a water surface {pond} m below the land around. Heights are metres above sea level.
+  No open DEM of Huế was at hand.
 
 ## Terrain calibration
 
 The DEM is shaped to two public facts about floods at the Kim Long gauge, checked by real runs
 of the CPU flood solver on `scenarios/examples/hue/` (`cargo test -p scenarios --test
-hue_calibration`; maximum depth over the Imperial City's open cells, 60 m grid):
+hue_calibration`; maximum depth over the Imperial City's open ground cells, neither buildings
+nor its lakes and moat, 60 m grid):
 
 | scenario | Kim Long stage | fact | tolerance | the sample gives |
 | --- | --- | --- | --- | --- |
-| `flood_oct2025.toml` | 5.05 m (peak of 27 October 2025), 250 mm of rain | the Imperial City floods about 1.5 m deep | mean and median 1.5 ± 0.3 m | mean 1.54 m, median 1.44 m |
-| `flood_alarm3.toml` | 3.5 m (alarm level 3), 100 mm of rain | the Imperial City is at most shallow | mean and median ≤ 0.3 m | mean 0.04 m, median 0.02 m |
+| `flood_oct2025.toml` | 5.05 m (peak of 27 October 2025), 250 mm of rain | the Imperial City floods about 1.5 m deep | mean and median 1.5 ± 0.3 m | mean 1.60 m, median 1.46 m |
+| `flood_alarm3.toml` | 3.5 m (alarm level 3), 100 mm of rain | the Imperial City is at most shallow | mean and median ≤ 0.3 m | mean 0.13 m, median 0.02 m |
 
 The depths are the model's on this synthetic terrain with the stage held on the whole river
 polygon; they reproduce the two facts, not a survey.
@@ -559,13 +564,25 @@ these files.
 ## Licence
 
 The layers derived from OpenStreetMap (`buildings.geojson`, `roads.geojson`,
-`landuse.geojson`, the OSM outlines in `heritage.geojson`) are © OpenStreetMap contributors under the ODbL 1.0 (`LICENSE-ODbL.md`).
+`water.geojson`, `landuse.geojson`, the OSM outlines in `heritage.geojson`) are © OpenStreetMap
+contributors under the ODbL 1.0 (`LICENSE-ODbL.md`).
 Everything else here is the project's own synthetic data under its licence (Apache-2.0).
 "#,
         b = c.buildings,
         h = c.heritage,
         r = c.roads,
         w = c.water,
+        wa = c.water_areas,
+        wl = c.water - c.water_areas,
+        min_area = water::MIN_AREA_M2,
+        min_line = water::MIN_LINE_M,
+        terrace = terrain::IMPERIAL_CITY_TERRACE_M,
+        gate = terrain::GATE_OPEN_M,
+        bed0 = terrain::RIVER_BED_M.0,
+        bed1 = terrain::RIVER_BED_M.1,
+        ramp = terrain::RIVER_BED_RAMP_M,
+        chan = terrain::CHANNEL_BED_M,
+        pond = terrain::POND_DROP_M,
         lu = c.landuse,
         lu_kinds = c
             .landuse_kinds

@@ -176,13 +176,13 @@ fn find(p: &mut [usize], x: usize) -> usize {
     x
 }
 
-/// Statistics of how the network meets the Perfume River's outline (the generator's, not
-/// OSM's): links that are bridges, and non-bridge links with a vertex inside the river.
+/// Statistics of how the network meets the Perfume River's outline (OSM's river areas):
+/// links that are bridges, and non-bridge links with a vertex inside the river.
 pub fn river_report(links: &[Link], water: &Water) -> (usize, usize) {
     let bridges = links.iter().filter(|l| l.bridge).count();
     let wet = links
         .iter()
-        .filter(|l| !l.bridge && l.pts.iter().any(|&q| water.river.contains(q)))
+        .filter(|l| !l.bridge && l.pts.iter().any(|&q| water.in_river(q)))
         .count();
     (bridges, wet)
 }

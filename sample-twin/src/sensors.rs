@@ -21,16 +21,15 @@ pub struct Sensor {
     pub name: String,
 }
 
-/// A point `inset` metres inside the river from its bank, on the side given by `left`
-/// (looking downstream), at the centreline sample nearest to `near`.
-fn gauge(water: &Water, near: P, left: bool, inset: f64) -> P {
-    let s = &water.river.samples;
-    let i = (0..s.len())
-        .min_by(|&a, &b| s[a].0.dist(near).total_cmp(&s[b].0.dist(near)))
-        .unwrap_or(0);
-    let dir = (s[(i + 1).min(s.len() - 1)].0 - s[i.saturating_sub(1)].0).unit();
-    let nrm = if left { dir.left() } else { dir.left() * -1.0 };
-    s[i].0 + nrm * (s[i].1 - inset)
+/// The point `inset` metres into the Perfume River from the point of its outline nearest to
+/// `near` (a public position on the bank).
+fn gauge(water: &Water, near: P, inset: f64) -> Result<P> {
+    water.bank_point(near, inset).ok_or_else(|| {
+        TwinError::invalid(
+            "sensors",
+            "no Perfume River bank within 2 km of a river gauge",
+        )
+    })
 }
 
 /// Junctions where a traffic camera watches: the two roads (OSM names) that meet there. Real
@@ -62,14 +61,14 @@ pub fn build(frame: &Frame, water: &Water, links: &[Link]) -> Result<Vec<Sensor>
             id: "gauge-kim-long".into(),
             kind: "river_gauge",
             unit: "m",
-            at: gauge(water, ll(107.5585, 16.4550), true, 8.0),
+            at: gauge(water, ll(107.5585, 16.4580), 8.0)?,
             name: "Kim Long river gauge (Perfume River)".into(),
         },
         Sensor {
             id: "gauge-phu-xuan".into(),
             kind: "river_gauge",
             unit: "m",
-            at: gauge(water, ll(107.5890, 16.4683), false, 8.0),
+            at: gauge(water, ll(107.5895, 16.4675), 8.0)?,
             name: "Huế (Phú Xuân) river gauge near Trường Tiền bridge".into(),
         },
     ];

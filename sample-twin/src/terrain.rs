@@ -3,7 +3,7 @@
 //! project CRS (EPSG:32648) through PROJ.
 
 use super::facts;
-use super::geom::{in_ring, polyline_dist, ring_dist, smoothstep, P};
+use super::geom::{in_ring, polyline_dist, ring_dist, seg_dist, smoothstep, P};
 use super::water::Water;
 use super::Ctx;
 use twin_core::crs::Transform;
@@ -73,6 +73,8 @@ pub fn fbm(q: P, scale: f64, seed: u64) -> f64 {
 pub struct Land {
     hills: Vec<(P, f64, f64, f64)>,
     wall: Vec<P>,
+    /// The citadel's gates (public positions) moved onto the wall line.
+    gates: Vec<P>,
     imperial_city: Vec<P>,
     nam_giao: P,
 }
@@ -82,6 +84,23 @@ pub struct Land {
 /// Imperial City about 1.5 m deep at the 5.05 m Kim Long stage of 27 October 2025 and leave it
 /// at most shallow at alarm 3 (3.5 m) (`scenarios/tests/hue_calibration.rs`).
 pub const IMPERIAL_CITY_TERRACE_M: f64 = 0.15;
+
+/// Half-width of a gate's opening in the wall ridge, metres (the ridge rises to its full height
+/// over the next 30 m): wide enough for the 60 m grid of the flood scenarios to see the opening.
+pub const GATE_OPEN_M: f64 = 30.0;
+
+/// The point of a closed ring nearest to `q`.
+fn nearest_on_ring(q: P, ring: &[P]) -> P {
+    let n = ring.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            let (d, t) = seg_dist(q, a, b);
+            (d, a.lerp(b, t))
+        })
+        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .map_or(q, |x| x.1)
+}
 
 impl Land {
     /// The land model for the sample.
@@ -93,6 +112,10 @@ impl Land {
                 .map(|&(_, (lon, lat), h, s, k)| (f.to_local(lon, lat), h, s, k))
                 .collect(),
             wall: ctx.wall.clone(),
+            gates: facts::GATES
+                .iter()
+                .map(|g| nearest_on_ring(f.to_local(g.3 .0, g.3 .1), &ctx.wall))
+                .collect(),
             imperial_city: ctx.imperial_city.clone(),
             nam_giao: f.to_local(facts::NAM_GIAO.0, facts::NAM_GIAO.1),
         }
@@ -152,7 +175,16 @@ impl Land {
         }
         let dw = ring_dist(q, &self.wall);
         if dw < 60.0 {
-            z += 5.0 * (-(dw / 14.0).powi(2)).exp();
+            // The wall is a 5 m ridge, open at the gates: a flood gets into the citadel through
+            // its gate passages, not over the wall.
+            let gate = self
+                .gates
+                .iter()
+                .map(|g| q.dist(*g))
+                .fold(f64::INFINITY, f64::min);
+            z += 5.0
+                * (-(dw / 14.0).powi(2)).exp()
+                * smoothstep(GATE_OPEN_M, GATE_OPEN_M + 30.0, gate);
         }
         // Nam Giao's terraces: a platform at 12 m fading out over 80 m.
         let d = (q - self.nam_giao).x.abs().max(0.0) - 132.0;
@@ -162,43 +194,52 @@ impl Land {
     }
 }
 
+/// Depth of the Perfume River's bed below sea level at its banks and in mid-stream, metres:
+/// the bed falls from the first to the second over [`RIVER_BED_RAMP_M`] from the bank.
+pub const RIVER_BED_M: (f64, f64) = (-3.0, -6.0);
+/// Distance from the bank over which the river's bed reaches its mid-stream depth, metres.
+pub const RIVER_BED_RAMP_M: f64 = 120.0;
+/// Bed of the other river and canal areas (An Cựu, Như Ý, Đông Ba...), m above sea level.
+pub const CHANNEL_BED_M: f64 = -1.5;
+/// How far a lake's, pond's or moat's surface lies below the land around it, metres.
+pub const POND_DROP_M: f64 = 0.5;
+
 /// The land with the water cut in. `in_river` says whether `q` is inside (or within 1 m of) the
 /// Perfume River's outline.
 pub fn elevation(land: &Land, water: &Water, q: P, in_river: bool) -> f64 {
     if in_river {
-        let (d, w) = water.river.centre_dist(q, 400.0).unwrap_or((1.0, 1.0));
-        return -6.0 + 3.0 * (d / w).min(1.0).powi(2);
+        let d = water.river_bank_dist(q, RIVER_BED_RAMP_M);
+        let (bank, mid) = RIVER_BED_M;
+        return bank + (mid - bank) * smoothstep(0.0, RIVER_BED_RAMP_M, d);
     }
-    let river_clear = || {
-        water
-            .river
-            .centre_dist(q, 750.0)
-            .map(|(d, w)| (d - w).max(0.0))
-            .unwrap_or(750.0)
-    };
+    let river_clear = || water.river_bank_dist(q, 750.0);
     let mut z = land.elevation(q, &river_clear);
-    let bank = water.river.edge_dist(q, 45.0);
+    let bank = water.river_bank_dist(q, 45.0);
     if bank < 45.0 {
         z = 0.8 + (z - 0.8) * smoothstep(0.0, 45.0, bank);
     }
-    for l in &water.lines {
-        let (lo, hi) = l.bbox;
-        let m = l.half_width + 20.0;
-        if q.x < lo.x - m || q.x > hi.x + m || q.y < lo.y - m || q.y > hi.y + m {
+    for l in water.lines_near(q, 30.0) {
+        let Some((half_width, bed)) = l.channel() else {
             continue;
-        }
+        };
+        let m = half_width + 20.0;
         let d = polyline_dist(q, &l.pts);
         if d < m {
-            z = z.min(l.bed + (z - l.bed) * smoothstep(l.half_width, m, d));
+            z = z.min(bed + (z - bed) * smoothstep(half_width, m, d));
         }
     }
-    for lake in &water.lakes {
-        if in_ring(q, &lake.ring) {
-            z = z.min(-1.0);
+    for a in water.areas_near(q, 15.0) {
+        let floor = if a.is_channel() {
+            CHANNEL_BED_M
         } else {
-            let d = ring_dist(q, &lake.ring);
+            z - POND_DROP_M
+        };
+        if a.contains(q) {
+            z = z.min(floor);
+        } else {
+            let d = a.edge_dist(q);
             if d < 15.0 {
-                z = z.min(-1.0 + (z + 1.0) * smoothstep(0.0, 15.0, d));
+                z = z.min(floor + (z - floor) * smoothstep(0.0, 15.0, d));
             }
         }
     }
@@ -235,14 +276,19 @@ pub fn build(ctx: &Ctx, water: &Water) -> Result<Grid> {
     let nrows = ((ymax - yll) / CELL_M).ceil() as usize;
     let ytop = yll + nrows as f64 * CELL_M;
 
-    // The river outline in UTM, for an exact scanline inside test per row.
-    let ring_utm: Vec<(f64, f64)> = water
+    // The river's rings in UTM, for an exact scanline inside test per row.
+    let rings_utm: Vec<Vec<(f64, f64)>> = water
         .river
-        .ring
+        .parts
         .iter()
-        .map(|&q| {
-            let (lon, lat) = ctx.frame.to_lonlat(q);
-            to_utm.apply(lon, lat)
+        .flatten()
+        .map(|ring| {
+            ring.iter()
+                .map(|&q| {
+                    let (lon, lat) = ctx.frame.to_lonlat(q);
+                    to_utm.apply(lon, lat)
+                })
+                .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<_>>()?;
     let land = Land::new(ctx);
@@ -250,11 +296,13 @@ pub fn build(ctx: &Ctx, water: &Water) -> Result<Grid> {
     for row in 0..nrows {
         let y = ytop - (row as f64 + 0.5) * CELL_M;
         let mut xs: Vec<f64> = Vec::new();
-        let n = ring_utm.len();
-        for i in 0..n {
-            let (a, b) = (ring_utm[i], ring_utm[(i + 1) % n]);
-            if (a.1 > y) != (b.1 > y) {
-                xs.push(a.0 + (y - a.1) / (b.1 - a.1) * (b.0 - a.0));
+        for ring in &rings_utm {
+            let n = ring.len();
+            for i in 0..n {
+                let (a, b) = (ring[i], ring[(i + 1) % n]);
+                if (a.1 > y) != (b.1 > y) {
+                    xs.push(a.0 + (y - a.1) / (b.1 - a.1) * (b.0 - a.0));
+                }
             }
         }
         xs.sort_by(f64::total_cmp);
@@ -263,7 +311,7 @@ pub fn build(ctx: &Ctx, water: &Water) -> Result<Grid> {
             let (lon, lat) = to_ll.apply(x, y)?;
             let q = ctx.frame.to_local(lon, lat);
             let inside = xs.iter().filter(|&&c| c < x).count() % 2 == 1
-                || water.river.edge_dist(q, 1.0) < 1.0;
+                || water.river_bank_dist(q, 1.0) < 1.0;
             let z = elevation(&land, water, q, inside);
             cm.push((z * 100.0).round() as i32);
         }

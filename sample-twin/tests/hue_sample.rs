@@ -72,6 +72,25 @@ fn in_polygon(p: Pt, rings: &[Vec<Pt>]) -> bool {
     inside(p, &rings[0]) && !rings[1..].iter().any(|h| inside(p, h))
 }
 
+/// Every water area of the water layer (Polygon and MultiPolygon parts), each as its rings.
+fn water_areas(w: &Value) -> Vec<Vec<Vec<Vec<Pt>>>> {
+    features(w)
+        .iter()
+        .filter_map(|f| {
+            let g = &f["geometry"];
+            let c = g["coordinates"].as_array()?;
+            let part = |p: &Value| -> Vec<Vec<Pt>> {
+                p.as_array().into_iter().flatten().map(ring).collect()
+            };
+            match g["type"].as_str()? {
+                "Polygon" => Some(vec![part(&g["coordinates"])]),
+                "MultiPolygon" => Some(c.iter().map(part).collect()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// Shoelace area (degrees², positive when counter-clockwise).
 fn area(r: &[Pt]) -> f64 {
     r.windows(2)
@@ -220,8 +239,9 @@ fn buildings_are_the_osm_footprints_in_the_extent_out_of_the_river() {
     let b = read_json("buildings.geojson");
     let w = read_json("water.geojson");
     let river = polygon(by_id(&w, "song-huong"));
+    let areas = water_areas(&w);
     // The independent count: OSM buildings (ogr2ogr's GeoJSON) whose outer ring's centroid is
-    // in the extent and not in the river, at least 4 m² (the README's rule).
+    // in the extent and not in water, at least 4 m² (the README's rule).
     let src = shared_geojson("hue_building.geojson");
     let mut expect: BTreeMap<String, Vec<Pt>> = BTreeMap::new();
     for f in features(&src) {
@@ -242,7 +262,8 @@ fn buildings_are_the_osm_footprints_in_the_extent_out_of_the_river() {
         let m2 = area(&outer).abs() * 111_320.0 * 110_574.0 * 16.47f64.to_radians().cos();
         if (EXTENT[0]..=EXTENT[2]).contains(&c.0)
             && (EXTENT[1]..=EXTENT[3]).contains(&c.1)
-            && !inside(c, &river[0])
+            && !in_polygon(c, &river)
+            && !areas.iter().any(|a| a.iter().any(|p| in_polygon(c, p)))
             && m2 >= 4.0
         {
             let id = f["properties"]["osm_id"].as_str().expect("osm_id");
@@ -285,7 +306,7 @@ fn buildings_are_the_osm_footprints_in_the_extent_out_of_the_river() {
             assert!(area(h) < 0.0, "{id}: holes clockwise");
         }
         assert!(
-            !inside(centroid(r), &river[0]),
+            !in_polygon(centroid(r), &river),
             "{id} is in the Perfume River"
         );
         // The footprint is the OSM one: same vertices (either orientation) as ogr2ogr's.
@@ -546,18 +567,17 @@ fn roads_are_the_osm_streets_in_one_network_and_only_bridges_cross_the_river() {
             }
         }
     }
-    // Only bridges enter the Perfume River (the generator's outline, not OSM's: a few riverside
-    // streets touch it, which the README states), and the river bridges do cross it.
+    // Only bridges enter the Perfume River (OSM's outline and OSM's streets agree), and the
+    // river bridges do cross it.
     let wet: Vec<&str> = lines
         .iter()
-        .filter(|(l, bridge, _)| !bridge && l.iter().any(|&q| inside(q, &river[0])))
+        .filter(|(l, bridge, _)| !bridge && l.iter().any(|&q| in_polygon(q, &river)))
         .map(|(_, _, n)| n.as_str())
         .collect();
-    eprintln!("non-bridge links in the river outline: {wet:?}");
-    assert!(wet.len() <= 6, "{wet:?} run into the river");
+    assert!(wet.is_empty(), "{wet:?} run into the river");
     let readme = std::fs::read_to_string(data_dir().join("README.md")).expect("README");
     assert!(readme.contains(&format!(
-        "only {} non-bridge road links touch it",
+        "only {} non-bridge road links\n  have a vertex in it",
         wet.len()
     )));
     for name in [
@@ -586,7 +606,7 @@ fn roads_are_the_osm_streets_in_one_network_and_only_bridges_cross_the_river() {
         assert!(lines.iter().any(|x| x.2 == name), "no {name}");
     }
     // Trường Tiền's middle is on the river (public position of the bridge).
-    assert!(inside((107.58885, 16.46895), &river[0]));
+    assert!(in_polygon((107.58885, 16.46895), &river));
 }
 
 #[test]
@@ -602,7 +622,7 @@ fn water_follows_the_perfume_river() {
         (107.5926, 16.4894),
     ] {
         assert!(
-            inside((lon, lat), &river[0]),
+            in_polygon((lon, lat), &river),
             "({lon}, {lat}) is on the river"
         );
     }
@@ -613,7 +633,7 @@ fn water_follows_the_perfume_river() {
         (107.5905, 16.4625),
         (107.5611, 16.4646),
     ] {
-        assert!(!inside((lon, lat), &river[0]), "({lon}, {lat}) is on land");
+        assert!(!in_polygon((lon, lat), &river), "({lon}, {lat}) is on land");
     }
     // 200–400 m wide in the city: the cross-section through the Trường Tiền bridge's ends.
     let a = (107.5875, 16.4702);
@@ -635,9 +655,57 @@ fn water_follows_the_perfume_river() {
         (200.0..=400.0).contains(&width),
         "river {width:.0} m wide at Trường Tiền"
     );
-    for id in ["ho-thanh-ha", "ngu-ha", "an-cuu"] {
-        let f = by_id(&w, id);
-        assert!(line(f).len() >= 2 && f["properties"]["waterway"].is_string());
+    // The outline is OSM's: every vertex of OSM's Sông Hương waterway (ogr2ogr's GeoJSON of the
+    // extract) inside the extent and 300 m clear of its edges lies in the river.
+    let src = shared_geojson("hue_water.geojson");
+    let mut on = 0;
+    for f in features(&src) {
+        if f["properties"]["name"] != "Sông Hương" {
+            continue;
+        }
+        for q in line(f) {
+            if (EXTENT[0] + 0.003..=EXTENT[2] - 0.003).contains(&q.0)
+                && (EXTENT[1] + 0.003..=EXTENT[3] - 0.003).contains(&q.1)
+            {
+                assert!(
+                    in_polygon(q, &river),
+                    "Sông Hương waterway at {q:?} is off the river"
+                );
+                on += 1;
+            }
+        }
+    }
+    assert!(on > 50, "{on} vertices of the Sông Hương waterway checked");
+    // The islands are holes, and the other water is OSM's, named as OSM names it.
+    assert!(river.len() >= 2, "the river's islands are holes");
+    let named = |n: &str| {
+        features(&w)
+            .iter()
+            .filter(|f| f["properties"]["name"] == n)
+            .count()
+    };
+    for n in [
+        "Sông An Cựu",
+        "Sông Như Ý",
+        "Sông Đông Ba",
+        "Ngự Hà",
+        "Hồ Tịnh Tâm",
+    ] {
+        assert!(named(n) >= 1, "no water named {n}");
+    }
+    for f in features(&w) {
+        let p = &f["properties"];
+        assert!(
+            p["osm_id"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("way/") || o.starts_with("relation/")),
+            "{p} has an OSM id"
+        );
+        match f["geometry"]["type"].as_str() {
+            Some("LineString") => assert!(p["waterway"].is_string() && line(f).len() >= 2, "{p}"),
+            Some("Polygon" | "MultiPolygon") => assert_eq!(p["natural"], "water", "{p}"),
+            t => panic!("{t:?} in the water layer"),
+        }
     }
 }
 
@@ -717,7 +785,7 @@ fn dem_has_a_plain_river_channels_and_ngu_binh() {
                 ytop - (row as f64 + 0.5) * cell,
             );
             let q = to_ll.apply(x, y).expect("unproject");
-            if inside(q, &river[0]) {
+            if in_polygon(q, &river) {
                 let v = z[row * nc + col];
                 assert!(
                     (-6.0..0.0).contains(&v),
@@ -828,11 +896,12 @@ fn sensors_are_gauges_on_the_river_and_cameras_at_junctions() {
         let unit = match f[1] {
             "river_gauge" => {
                 // on the river, within 20 m of its bank
-                let edge = river[0]
-                    .windows(2)
+                let edge = river
+                    .iter()
+                    .flat_map(|r| r.windows(2))
                     .map(|e| metres(q, e[0]).min(metres(q, e[1])))
                     .fold(f64::MAX, f64::min);
-                assert!(inside(q, &river[0]) && edge < 60.0, "{} at the bank", f[0]);
+                assert!(in_polygon(q, &river) && edge < 60.0, "{} at the bank", f[0]);
                 "m"
             }
             "rain_gauge" => "mm",

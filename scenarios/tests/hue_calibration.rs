@@ -9,7 +9,9 @@
 //!   Imperial City is at most shallow. Asserted: mean and median of the maximum depth ≤ 0.3 m.
 //!
 //! The Imperial City is the `hoang-thanh` heritage site of the twin; a cell counts when its
-//! centre is inside that outline and it is not a building burnt in as an obstacle.
+//! centre is inside that outline, it is not a building burnt in as an obstacle, and its centre
+//! is not in one of the twin's water areas (the Imperial City's lakes and moat, from
+//! OpenStreetMap: the fact is about its ground, not its ponds).
 
 use geo::Contains;
 use geo_types::Point;
@@ -18,7 +20,8 @@ use scenarios::output::{Raster, RunDir};
 use std::path::Path;
 use twin_core::{NoProgress, Twin};
 
-/// Mean and median of the maximum depth over the Imperial City's open cells, and their count.
+/// Mean and median of the maximum depth over the Imperial City's open ground cells (not
+/// buildings, not water), and their count.
 fn imperial_city_depth(twin: &Twin, run: &Path) -> (f64, f64, usize) {
     let site = twin
         .heritage
@@ -26,6 +29,16 @@ fn imperial_city_depth(twin: &Twin, run: &Path) -> (f64, f64, usize) {
         .iter()
         .find(|h| h.id.ends_with("hoang-thanh"))
         .expect("the Imperial City (hoang-thanh) in the heritage layer");
+    let water: Vec<geo_types::MultiPolygon<f64>> = twin
+        .water
+        .features()
+        .iter()
+        .filter_map(|w| match &w.geometry {
+            geo_types::Geometry::Polygon(p) => Some(p.clone().into()),
+            geo_types::Geometry::MultiPolygon(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
     let rd = RunDir::new(run);
     let depth = rd.read_raster(&rd.raster_path(Raster::MaxDepth)).unwrap();
     let mut d: Vec<f64> = Vec::new();
@@ -33,7 +46,8 @@ fn imperial_city_depth(twin: &Twin, run: &Path) -> (f64, f64, usize) {
         for col in 0..depth.ncols {
             let x = depth.xmin + (col as f64 + 0.5) * depth.cell_x;
             let y = depth.ymax - (row as f64 + 0.5) * depth.cell_y;
-            if site.polygon.contains(&Point::new(x, y)) {
+            let p = Point::new(x, y);
+            if site.polygon.contains(&p) && !water.iter().any(|w| w.contains(&p)) {
                 if let Some(v) = depth.get(col, row).filter(|v| v.is_finite()) {
                     d.push(v as f64);
                 }
