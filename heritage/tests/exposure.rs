@@ -1,7 +1,8 @@
 //! Monument flood exposure across stored runs on the sample twin: the three flood runs of the
 //! levee scenario (alarm 3 and October 2025 as baselines, then the levee), the table against
-//! each run's `heritage.csv` parsed here with the csv crate, the ranking, and the Citadel walls
-//! read on their own ground: below the largest depth anywhere in their polygon (the moat).
+//! each run's `heritage.csv` parsed here with the csv crate, the ranking, and every monument
+//! read on its own ground: where its polygon holds deeper water (a moat, a lake, the river),
+//! that water is a water body of the twin or wet from the start.
 //! The sample's illustrative floor levels (`floor_m`): the depth above the floor is the depth
 //! less the floor, the cells the hours above the floor are read on are those of the run's own
 //! row (their largest depth in `max_depth.tif` is the row's), and the hours stay within the
@@ -73,47 +74,68 @@ fn monument_exposure_across_the_stored_runs() {
         .monuments
         .windows(2)
         .all(|w| w[0].worst_depth_m >= w[1].worst_depth_m));
-    // The Citadel walls at alarm 3: on their own ground, below the deepest water in their
-    // polygon (the moat), read from the run's max-depth raster.
+    // Own ground leaves out the twin's water bodies and the cells wet from the start: at alarm 3
+    // some monuments' polygons hold water (a moat, a lake, a river bank under the stage)
+    // deeper than any of their own ground cells, and each such deepest cell is one of those.
     let alarm = t
         .runs
         .iter()
         .position(|r| r.name.contains("alarm 3"))
         .expect("alarm 3 run");
-    let walls = t
-        .monuments
-        .iter()
-        .find(|m| m.site == "heritage:kinh-thanh-walls")
-        .unwrap();
-    let own = walls.runs[alarm].as_ref().unwrap().max_depth_m;
     let rd = RunDir::new(store.dir(&t.runs[alarm].id).unwrap());
-    let max = rd.read_raster(&rd.raster_path(Raster::MaxDepth)).unwrap();
-    let poly = &twin
-        .heritage
-        .features()
-        .iter()
-        .find(|h| h.id == "heritage:kinh-thanh-walls")
-        .unwrap()
-        .polygon;
-    let mut in_polygon = 0.0f64;
-    for r in 0..max.nrows {
-        for c in 0..max.ncols {
-            let (x, y) = (
-                max.xmin + (c as f64 + 0.5) * max.cell_x,
-                max.ymax - (r as f64 + 0.5) * max.cell_y,
-            );
-            if let Some(d) = max.get(c, r) {
-                if poly.contains(&geo_types::Point::new(x, y)) && d.is_finite() {
-                    in_polygon = in_polygon.max(d as f64);
+    let rg = heritage::exposure::RunGround::open(&twin, &rd).unwrap();
+    let land = scenarios::flood::impacts::ground_mask_on(&twin, &rg.grid);
+    let first = rd.read_raster(&rd.raster_path(Raster::FirstWet)).unwrap();
+    let mut deeper = Vec::new();
+    for h in twin.heritage.features() {
+        // (a site outside the runs' grids has no row)
+        let Some(own) = t
+            .monuments
+            .iter()
+            .find(|m| m.site == h.id)
+            .and_then(|m| m.runs[alarm].as_ref())
+            .map(|e| e.max_depth_m)
+        else {
+            continue;
+        };
+        let own_cells = rg.cells(&h.polygon);
+        let own_max = own_cells
+            .iter()
+            .filter_map(|&c| rg.depth(c))
+            .fold(0.0f64, |a, d| a.max(d as f64));
+        assert!((own - own_max).abs() < 1e-5, "{}: {own} vs {own_max}", h.id);
+        let mut deepest: Option<(usize, f64)> = None;
+        for r in 0..rg.grid.ny {
+            for c in 0..rg.grid.nx {
+                let (x, y) = (
+                    rg.grid.xmin + (c as f64 + 0.5) * rg.grid.dx,
+                    rg.grid.ymax - (r as f64 + 0.5) * rg.grid.dx,
+                );
+                let cell = r * rg.grid.nx + c;
+                if let Some(d) = rg.depth(cell) {
+                    if h.polygon.contains(&geo_types::Point::new(x, y))
+                        && deepest.is_none_or(|(_, b)| d as f64 > b)
+                    {
+                        deepest = Some((cell, d as f64));
+                    }
                 }
             }
         }
+        if let Some((cell, d)) = deepest.filter(|&(_, d)| d > own + 1e-6) {
+            let wet_at_start = first.values[cell] == Some(0.0);
+            assert!(
+                !land[cell] || wet_at_start,
+                "{}: the deepest cell of its polygon ({d:.2} m) is dry land, deeper than its own ground ({own:.2} m)",
+                h.id
+            );
+            deeper.push(format!("{} {own:.2} m (polygon {d:.2} m)", h.id));
+        }
     }
-    eprintln!(
-        "Citadel walls at alarm 3: {own:.2} m on their own ground, {in_polygon:.2} m the deepest cell of their polygon; ranking: {}",
-        t.monuments.iter().take(5).map(|m| format!("{} {:.2} m", m.site, m.worst_depth_m)).collect::<Vec<_>>().join(", ")
+    eprintln!("alarm 3, own ground below the polygon's deepest water: {deeper:?}");
+    assert!(
+        !deeper.is_empty(),
+        "no monument holds water deeper than its own ground"
     );
-    assert!(own < in_polygon, "{own} vs {in_polygon}");
 
     // Floor levels: typed in the twin, carried into the table.
     let floored: Vec<&twin_core::model::HeritageSite> = twin

@@ -31,9 +31,14 @@ pub const MIN_AREA_M2: f64 = 20.0;
 pub const MIN_LINE_M: f64 = 30.0;
 /// The waterway kinds kept as lines.
 pub const LINE_KINDS: [&str; 5] = ["river", "canal", "stream", "ditch", "drain"];
-/// Water area kinds (OSM `water=*`, or `riverbank`) whose bed the DEM cuts as a channel; the
-/// others (lakes, ponds, moats, reservoirs) are water surfaces just below the land around.
+/// Water area kinds (OSM `water=*`, or `riverbank`) whose bed the DEM cuts as a channel when
+/// the area is at least [`MIN_CHANNEL_AREA_M2`]; the others (lakes, ponds, moats, reservoirs,
+/// and small areas tagged as rivers, such as the Imperial City's Ao Ngọc Dịch pond) are water
+/// surfaces just below the land around.
 pub const CHANNEL_KINDS: [&str; 4] = ["river", "riverbank", "canal", "stream"];
+/// The least area of a channel, m² (the An Cựu, Như Ý, Đông Ba and Kẻ Vạn rivers are
+/// 0.12–0.24 km² in the extent).
+pub const MIN_CHANNEL_AREA_M2: f64 = 20_000.0;
 
 /// A water area: one or more parts, each an outer ring (counter-clockwise) then holes
 /// (clockwise), local metres, vertices rounded to the output precision.
@@ -94,11 +99,22 @@ impl Area {
         best
     }
 
+    /// Area of the parts less their holes, m².
+    pub fn area_m2(&self) -> f64 {
+        self.parts
+            .iter()
+            .flatten()
+            .map(|r| signed_area(r))
+            .sum::<f64>()
+            .abs()
+    }
+
     /// True when this is a channel whose bed the DEM cuts (see [`CHANNEL_KINDS`]).
     pub fn is_channel(&self) -> bool {
         self.water
             .as_deref()
             .is_some_and(|w| CHANNEL_KINDS.contains(&w))
+            && self.area_m2() >= MIN_CHANNEL_AREA_M2
     }
 
     /// Every ring's edges, oriented so that the water lies on their left.
