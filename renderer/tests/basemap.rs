@@ -109,6 +109,64 @@ fn water_polygons() -> Vec<Vec<Vec<(f64, f64)>>> {
     out
 }
 
+// ---- The hillshade's law from the issue's statement (not the renderer's code) ----
+
+/// The light on DEM cell (c, r): the surface normal from central differences over one cell
+/// (2× vertical exaggeration), its cosine with the sun at azimuth 315°, altitude 45°, and the
+/// factor the colour of land and land use is scaled by there,
+/// clamp(0.55 + 0.45 · cos / sin 45°, 0.45, 1.1).
+#[derive(Clone, Copy, Debug)]
+struct Light {
+    factor: f64,
+    /// Rise over run, exaggerated.
+    slope: f64,
+    /// Where the slope faces, degrees clockwise from north.
+    aspect: f64,
+}
+
+fn cell_light(dem: &twin_core::model::Dem, c: usize, r: usize) -> Option<Light> {
+    let z = |c: usize, r: usize| dem.get(c, r).map(f64::from);
+    let (e, w) = (z(c + 1, r)?, z(c.checked_sub(1)?, r)?);
+    let (n, s) = (z(c, r.checked_sub(1)?)?, z(c, r + 1)?);
+    let dzdx = (e - w) / (2.0 * dem.cell_x) * 2.0;
+    let dzdy = (n - s) / (2.0 * dem.cell_y) * 2.0;
+    let (az, alt) = (315f64.to_radians(), 45f64.to_radians());
+    let sun = [az.sin() * alt.cos(), az.cos() * alt.cos(), alt.sin()];
+    let cos = ((-dzdx * sun[0] - dzdy * sun[1] + sun[2])
+        / (dzdx * dzdx + dzdy * dzdy + 1.0).sqrt())
+    .max(0.0);
+    Some(Light {
+        factor: (0.55 + 0.45 * cos / alt.sin()).clamp(0.45, 1.1),
+        slope: dzdx.hypot(dzdy),
+        aspect: (-dzdx).atan2(-dzdy).to_degrees().rem_euclid(360.0),
+    })
+}
+
+/// The light at a point of the project CRS from the four DEM cell centres around it: the least
+/// and greatest factor of the four, their bilinear blend at the point, and the light of the
+/// nearest cell.
+fn light_at(dem: &twin_core::model::Dem, x: f64, y: f64) -> Option<(f64, f64, f64, Light)> {
+    let fc = (x - dem.xmin) / dem.cell_x - 0.5;
+    let fr = (dem.ymax - y) / dem.cell_y - 0.5;
+    if fc < 0.0 || fr < 0.0 {
+        return None;
+    }
+    let (c, r) = (fc.floor() as usize, fr.floor() as usize);
+    let (tx, ty) = (fc - fc.floor(), fr - fr.floor());
+    let l = [
+        cell_light(dem, c, r)?,
+        cell_light(dem, c + 1, r)?,
+        cell_light(dem, c, r + 1)?,
+        cell_light(dem, c + 1, r + 1)?,
+    ];
+    let f = l.map(|l| l.factor);
+    let lo = f.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let blend = (f[0] * (1.0 - tx) + f[1] * tx) * (1.0 - ty) + (f[2] * (1.0 - tx) + f[3] * tx) * ty;
+    let nearest = l[usize::from(tx >= 0.5) + 2 * usize::from(ty >= 0.5)];
+    Some((lo, hi, blend, nearest))
+}
+
 fn is_water(p: [u8; 4]) -> bool {
     p[3] == 255
         && p[..3]
@@ -224,19 +282,22 @@ fn water_pixels_match_the_water_polygons() {
 /// Land use (issue 17): on zoom-15 tiles with every layer drawn, points well inside the park,
 /// forest and residential areas (on a 20 m grid, at least 4 pixels from the area's edge, from
 /// any other land use area, heritage site, road, building or water feature, measured here in
-/// the project CRS with `geo`) show their class colour (±6 per channel) in ≥ 95 % of the
-/// samples, for each group.
+/// the project CRS with `geo`) on flat ground (the hillshade's factor within 1 ± 0.01 at the
+/// four DEM cells around the point: slopes are shaded, see
+/// `landuse_is_shaded_by_the_hillshade`) show their class colour (±6 per channel) in ≥ 95 % of
+/// the samples, for each group; on level ground (the factor within half a colour level of 1)
+/// ≥ 95 % of the samples show it exactly.
 #[test]
 fn landuse_colours_fill_the_areas() {
+    const FLAT: f64 = 0.01;
+    const LEVEL: f64 = 0.5 / 255.0;
     use geo::{Contains, Distance, Euclidean};
     use geo_types::{Geometry, Point, Rect};
     let t = twin();
+    let dem = &t.terrain[0];
     let to = twin_core::crs::Transform::new(&t.crs, &twin_core::Crs::wgs84()).unwrap();
     let z = 15u8;
-    // Ground metres per pixel at Hue's latitude (256-pixel tiles).
-    let mpp = 2.0 * std::f64::consts::PI * 6_378_137.0 * 16.46f64.to_radians().cos()
-        / 256.0
-        / 2f64.powi(i32::from(z));
+    let mpp = metres_per_pixel(z);
     let edge = 4.0 * mpp;
     // Clearance from what is drawn over the land use: half the widest road (16 m) or a drawn
     // waterway (30 m) plus 4 pixels.
@@ -268,7 +329,10 @@ fn landuse_colours_fill_the_areas() {
         for k in kinds {
             assert_eq!(style::landuse(k), Some(colour), "{k} is drawn as {group}");
         }
-        let (mut hit, mut total) = (0usize, 0usize);
+        let (mut hit, mut total, mut sloped) = (0usize, 0usize, 0usize);
+        // Samples where the factor is within half a colour level of 1, and those of them in
+        // the class colour exactly.
+        let mut level = (0usize, 0usize);
         for (i, a) in t.landuse.features().iter().enumerate() {
             if !kinds.contains(&a.kind.as_str()) {
                 continue;
@@ -330,6 +394,14 @@ fn landuse_colours_fill_the_areas() {
                     if !ok {
                         continue;
                     }
+                    // Flat ground only: there the hillshade leaves the class colour as is.
+                    let Some((lo, hi, _, _)) = light_at(dem, p.x(), p.y()) else {
+                        continue;
+                    };
+                    if lo < 1.0 - FLAT || hi > 1.0 + FLAT {
+                        sloped += 1;
+                        continue;
+                    }
                     let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
                     let tile = TileId::covering([lon, lat, lon, lat], z)[0];
                     let img = tiles
@@ -344,6 +416,10 @@ fn landuse_colours_fill_the_areas() {
                             .all(|(&a, b)| (i32::from(a) - i32::from(b)).abs() <= 6);
                     total += 1;
                     hit += usize::from(same);
+                    if lo >= 1.0 - LEVEL && hi <= 1.0 + LEVEL {
+                        level.0 += 1;
+                        level.1 += usize::from(c[..3] == colour);
+                    }
                     if !saved && group == "park" && same {
                         save(
                             img,
@@ -357,13 +433,353 @@ fn landuse_colours_fill_the_areas() {
         }
         let share = hit as f64 / total.max(1) as f64;
         eprintln!(
-            "land use {group}: {hit} of {total} samples ({:.2} %) in {colour:?}",
-            share * 100.0
+            "land use {group}: {hit} of {total} samples on flat ground ({:.2} %) in {colour:?} \
+             ±6; {} of {} on level ground exactly; {sloped} samples on slopes left out",
+            share * 100.0,
+            level.1,
+            level.0
         );
         assert!(total >= 50, "{group}: only {total} samples");
         assert!(share >= 0.95, "{group}: {:.2} %", share * 100.0);
+        assert!(
+            level.0 >= 50,
+            "{group}: only {} samples on level ground",
+            level.0
+        );
+        assert!(
+            level.1 as f64 >= 0.95 * level.0 as f64,
+            "{group}: {} of {} samples on level ground in the class colour exactly",
+            level.1,
+            level.0
+        );
     }
     eprintln!("{} tiles drawn", tiles.len());
+}
+
+/// Ground metres per pixel of a 256-pixel tile at zoom `z` at Hue's latitude.
+fn metres_per_pixel(z: u8) -> f64 {
+    2.0 * std::f64::consts::PI * 6_378_137.0 * 16.46f64.to_radians().cos()
+        / 256.0
+        / 2f64.powi(i32::from(z))
+}
+
+/// The hillshade shows through land use. Samples on a 15 m grid inside the twin's land use
+/// areas of a drawn class, at least 4 pixels from the area's edge and from any other land use
+/// area, on steep ground (exaggerated slope ≥ 0.25) facing north-west (aspect 315° ± 45°,
+/// towards the sun) or south-east (135° ± 45°, away from it), where the factors of the four DEM
+/// cells around the sample agree within 0.03. The zoom-15 tile holding the most of both kinds
+/// is drawn with the hillshade and the land use only; each sample's pixel is the class colour
+/// times the factor the law predicts (blended bilinearly from the four cells; the GPU blends
+/// over the grid's triangles, which differs by at most the four factors' spread), per channel
+/// within that spread times the channel plus 2; north-west slopes are lighter than the class
+/// colour, south-east slopes darker.
+#[test]
+fn landuse_is_shaded_by_the_hillshade() {
+    use geo::{BoundingRect, Contains, Distance, Euclidean};
+    use geo_types::{Point, Rect};
+    let t = twin();
+    let dem = &t.terrain[0];
+    let to = twin_core::crs::Transform::new(&t.crs, &twin_core::Crs::wgs84()).unwrap();
+    let z = 15u8;
+    let edge = 4.0 * metres_per_pixel(z);
+    struct Sample {
+        lon: f64,
+        lat: f64,
+        colour: [u8; 3],
+        lo: f64,
+        hi: f64,
+        factor: f64,
+        sunny: bool,
+        kind: String,
+    }
+    let mut by_tile: std::collections::BTreeMap<(u32, u32), Vec<Sample>> = Default::default();
+    for (i, a) in t.landuse.features().iter().enumerate() {
+        let Some(colour) = style::landuse(&a.kind) else {
+            continue;
+        };
+        let Some(bb) = a.polygon.bounding_rect() else {
+            continue;
+        };
+        let step = 15.0;
+        let mut y = (bb.min().y / step).ceil() * step;
+        while y < bb.max().y {
+            let mut x = (bb.min().x / step).ceil() * step;
+            while x < bb.max().x {
+                let p = Point::new(x, y);
+                x += step;
+                let Some((lo, hi, factor, l)) = light_at(dem, p.x(), p.y()) else {
+                    continue;
+                };
+                let nw = (l.aspect - 315.0).abs() <= 45.0;
+                let se = (l.aspect - 135.0).abs() <= 45.0;
+                if l.slope < 0.25 || hi - lo > 0.03 || !(nw || se) {
+                    continue;
+                }
+                let r = Rect::new((p.x() - edge, p.y() - edge), (p.x() + edge, p.y() + edge));
+                let ok = a.polygon.contains(&p)
+                    && a.polygon.0.iter().all(|poly| {
+                        std::iter::once(poly.exterior())
+                            .chain(poly.interiors())
+                            .all(|r| Euclidean.distance(&p, r) > edge)
+                    })
+                    && t.landuse
+                        .query_bbox(r)
+                        .unwrap()
+                        .into_iter()
+                        .filter(|&j| j != i)
+                        .all(|j| Euclidean.distance(&p, &t.landuse.features()[j].polygon) > edge);
+                if !ok {
+                    continue;
+                }
+                let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
+                let tile = TileId::covering([lon, lat, lon, lat], z)[0];
+                by_tile.entry((tile.x, tile.y)).or_default().push(Sample {
+                    lon,
+                    lat,
+                    colour,
+                    lo,
+                    hi,
+                    factor,
+                    sunny: nw,
+                    kind: a.kind.clone(),
+                });
+            }
+            y += step;
+        }
+    }
+    let both = |v: &Vec<Sample>| {
+        let n = v.iter().filter(|s| s.sunny).count();
+        n.min(v.len() - n)
+    };
+    let ((tx, ty), samples) = by_tile
+        .iter()
+        .max_by_key(|(_, v)| both(v))
+        .expect("no land use on steep slopes");
+    let tile = TileId::new(z, *tx, *ty).unwrap();
+    eprintln!(
+        "{} tiles with samples; tile {tile:?}: {} samples, {} facing the sun",
+        by_tile.len(),
+        samples.len(),
+        samples.iter().filter(|s| s.sunny).count()
+    );
+    let opts = Options {
+        tile_size: 256,
+        layers: Layers {
+            hillshade: true,
+            landuse: true,
+            heritage: false,
+            water: false,
+            waterways: false,
+            buildings: false,
+            roads: false,
+            labels: false,
+        },
+    };
+    let img = basemap().render(t, tile, &opts).unwrap();
+    save(&img, &format!("basemap_shaded_landuse_{z}_{tx}_{ty}.png"));
+    // For the eye: the same tile with every layer.
+    let all = basemap().render(t, tile, &Options::default()).unwrap();
+    save(
+        &all,
+        &format!("basemap_shaded_landuse_all_{z}_{tx}_{ty}.png"),
+    );
+    // Per kind (sunny, away): samples, sum of the factors, worst error over the tolerance's
+    // spread part, largest error in colour levels.
+    let mut stats = [(0usize, 0f64, 0f64); 2];
+    let mut bad = Vec::new();
+    for s in samples {
+        let (px, py) = tile_pixel(s.lon, s.lat, tile, 256.0);
+        let c = img.pixel(px.floor() as u32, py.floor() as u32);
+        let st = &mut stats[usize::from(!s.sunny)];
+        st.0 += 1;
+        st.1 += s.factor;
+        let mut ok = c[3] == 255;
+        for (&got, &class) in c.iter().zip(&s.colour) {
+            let want = (f64::from(class) * s.factor).min(255.0);
+            let err = (f64::from(got) - want).abs();
+            st.2 = st.2.max(err);
+            ok &= err <= (s.hi - s.lo) * f64::from(class) + 2.0;
+            // Lighter towards the sun, darker away from it.
+            ok &= if s.sunny {
+                got > class || class == 255
+            } else {
+                got < class
+            };
+        }
+        if !ok {
+            bad.push(format!(
+                "{} facing {} at {:.5},{:.5}: {c:?} for {:?} × {:.3} ({:.3}..{:.3})",
+                s.kind,
+                if s.sunny { "the sun" } else { "away" },
+                s.lon,
+                s.lat,
+                s.colour,
+                s.factor,
+                s.lo,
+                s.hi
+            ));
+        }
+    }
+    let kinds: std::collections::BTreeSet<&str> = samples.iter().map(|s| s.kind.as_str()).collect();
+    for (name, st) in ["facing the sun", "facing away"].iter().zip(stats) {
+        eprintln!(
+            "tile {z}/{tx}/{ty} ({kinds:?}): {} samples {name}, mean factor {:.3}, largest \
+             error {:.1} colour levels",
+            st.0,
+            st.1 / st.0.max(1) as f64,
+            st.2
+        );
+        assert!(st.0 >= 10, "only {} samples {name}", st.0);
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {} samples off:\n{}",
+        bad.len(),
+        samples.len(),
+        bad.join("\n")
+    );
+}
+
+/// Named land use areas are labelled: for the twin's named areas of a drawn class (largest
+/// first), the tile holding the area's interior point is drawn with every layer, once as is and
+/// once with the area's name removed. At the first zoom (13–17) where the area's box is at
+/// least 2.5 times the label's (10-pixel Noto Sans) wide and high on screen, the two differ in
+/// one label's box centred near the interior point, inked in the land use label colour (ten
+/// pixels or more at least half way from the halo's white to it); at a
+/// zoom where the area's box is narrower than the label, they are the same picture. Labels of
+/// higher priority or a tile edge may keep some areas unlabelled: at least three must show.
+#[test]
+fn named_landuse_areas_are_labelled() {
+    use geo::{BoundingRect, InteriorPoint};
+    let t = twin();
+    let to = twin_core::crs::Transform::new(&t.crs, &twin_core::Crs::wgs84()).unwrap();
+    let font = text::Style {
+        bold: false,
+        px: 10.0,
+    };
+    let mut named: Vec<(usize, f64, f64)> = t
+        .landuse
+        .features()
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.name.is_some() && style::landuse(&a.kind).is_some())
+        .filter_map(|(i, a)| {
+            let b = a.polygon.bounding_rect()?;
+            Some((i, b.width(), b.height()))
+        })
+        .collect();
+    named.sort_by(|a, b| (b.1 * b.2).total_cmp(&(a.1 * a.2)));
+    let opts = Options::default();
+    let (mut shown, mut tried) = (Vec::new(), 0usize);
+    for (i, bw, bh) in named {
+        let a = &t.landuse.features()[i];
+        let name = a.name.as_deref().unwrap();
+        let (lw, lh) = (
+            f64::from(text::width(name, font)),
+            f64::from(text::line_height(font)),
+        );
+        let on_screen = |z: u8| (bw / metres_per_pixel(z), bh / metres_per_pixel(z));
+        let Some(big) = (13u8..=17).find(|&z| {
+            let (w, h) = on_screen(z);
+            w >= 2.5 * lw && h >= 2.5 * lh
+        }) else {
+            continue;
+        };
+        let small = (12u8..big).rev().find(|&z| on_screen(z).0 < lw);
+        let ip = a.polygon.interior_point().unwrap();
+        let (lon, lat) = to.apply(ip.x(), ip.y()).unwrap();
+        let mut plain = t.clone();
+        let mut areas = plain.landuse.features().to_vec();
+        areas[i].name = None;
+        plain.landuse = twin_core::Layer::new(areas).unwrap();
+        let diff = |z: u8| {
+            let tile = TileId::covering([lon, lat, lon, lat], z)[0];
+            let a = basemap().render(t, tile, &opts).unwrap();
+            let b = basemap().render(&plain, tile, &opts).unwrap();
+            let d: Vec<(u32, u32)> = (0..256u32)
+                .flat_map(|y| (0..256u32).map(move |x| (x, y)))
+                .filter(|&(x, y)| a.pixel(x, y) != b.pixel(x, y))
+                .collect();
+            (tile, a, d)
+        };
+        tried += 1;
+        let (tile, img, d) = diff(big);
+        let (px, py) = tile_pixel(lon, lat, tile, 256.0);
+        if d.is_empty() {
+            eprintln!(
+                "{name:?} ({}): no label at zoom {big} (interior point at {px:.0}, {py:.0}: a \
+                 tile edge or other labels keep it out)",
+                a.kind
+            );
+            continue;
+        }
+        let (x0, x1) = (
+            d.iter().map(|p| p.0).min().unwrap(),
+            d.iter().map(|p| p.0).max().unwrap(),
+        );
+        let (y0, y1) = (
+            d.iter().map(|p| p.1).min().unwrap(),
+            d.iter().map(|p| p.1).max().unwrap(),
+        );
+        // Ink: a pixel on the way from the halo's white to the label colour, at least half
+        // way (within 12 per channel of that line).
+        let ink = d
+            .iter()
+            .filter(|&&(x, y)| {
+                let p = img.pixel(x, y);
+                let a = (255.0 - f64::from(p[1])) / (255.0 - f64::from(style::LABEL_LANDUSE[1]));
+                a >= 0.5
+                    && p[..3].iter().zip(style::LABEL_LANDUSE).all(|(&c, l)| {
+                        (f64::from(c) - (255.0 - a * (255.0 - f64::from(l)))).abs() <= 12.0
+                    })
+            })
+            .count();
+        let (cx, cy) = (f64::from(x0 + x1) / 2.0, f64::from(y0 + y1) / 2.0);
+        eprintln!(
+            "{name:?} ({}, {:.0} × {:.0} m): label at zoom {big} over {x0}..{x1} × {y0}..{y1} \
+             (centre {:.1}, {:.1} px from the interior point), {ink} ink pixels; {}",
+            a.kind,
+            bw,
+            bh,
+            cx - px,
+            cy - py,
+            small.map_or("no zoom where it is too small".into(), |z| format!(
+                "zoom {z}: the area is {:.0} px wide for a {lw:.0} px label",
+                on_screen(z).0
+            ))
+        );
+        save(
+            &img,
+            &format!("basemap_landuse_label_{}_{}_{}.png", tile.z, tile.x, tile.y),
+        );
+        assert!(
+            f64::from(x1 - x0) <= lw * 1.2 + 12.0 && f64::from(y1 - y0) <= lh + 10.0,
+            "{name:?}: differences over {x0}..{x1} × {y0}..{y1}"
+        );
+        assert!(
+            (cx - px).abs() <= 4.0 && (cy - py).abs() <= 4.0,
+            "{name:?}: label centred at ({cx}, {cy}), interior point at ({px:.1}, {py:.1})"
+        );
+        assert!(ink >= 10, "{name:?}: {ink} pixels in the label colour");
+        if let Some(z) = small {
+            let (_, _, d) = diff(z);
+            assert!(
+                d.is_empty(),
+                "{name:?} labelled at zoom {z}: {} pixels",
+                d.len()
+            );
+        }
+        shown.push(name);
+        if shown.len() == 5 {
+            break;
+        }
+    }
+    eprintln!("{} of {tried} named areas labelled: {shown:?}", shown.len());
+    assert!(
+        shown.len() >= 3,
+        "{} of {tried} named areas labelled",
+        shown.len()
+    );
 }
 
 /// Every label of the twin is in the bundled font, and the river's label drawn on its tile

@@ -28,7 +28,7 @@ use twin_core::Twin;
 pub const MAX_RENDERS: usize = 2;
 
 /// Changes whenever the drawing changes (with the twin's fingerprint, it keys the disk cache).
-const STYLE_VERSION: &str = "basemap-2";
+const STYLE_VERSION: &str = "basemap-3";
 
 /// The basemap drawer behind the cache, with the twin it draws.
 pub struct BasemapSource {

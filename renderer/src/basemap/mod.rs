@@ -1,14 +1,18 @@
 //! The twin's own basemap: raster XYZ tiles (Web Mercator, EPSG:3857; 256 pixels, or 512 for
 //! `@2x`) drawn with wgpu from the twin's layers.
 //!
-//! What a tile shows, bottom to top: a hillshade of the DEM (sun at azimuth 315°, altitude
-//! 45°, 2× vertical exaggeration, over a plain land colour), land use areas in a muted colour
-//! per class ([`style::landuse`]; larger areas first; opaque, so the hillshade shows only
-//! outside them), heritage
-//! sites as a tinted area with an outline, water bodies, waterways (width by kind), building footprints (from zoom 14),
-//! roads by OSM class (width on the ground with a least width on screen, casings, higher
-//! classes over lower ones), then labels (heritage and place names, water names, street names
-//! near their line) with a white halo in Noto Sans, which draws Vietnamese marks.
+//! What a tile shows, bottom to top: land where the DEM is, in a plain land colour, then land
+//! use areas in a muted colour per class ([`style::landuse`]; larger areas first), both
+//! shaded by a hillshade of the DEM (sun at azimuth 315°, altitude 45°, 2× vertical
+//! exaggeration; the one law of [`style::hillshade_factor`], applied per pixel by the GPU, so
+//! flat ground keeps the colour exactly and a wood on a hill shows the hill), heritage sites as
+//! a tinted area with an outline, water bodies, waterways (width by kind), building footprints
+//! (from zoom 14), roads by OSM class (width on the ground with a least width on screen,
+//! casings, higher classes over lower ones), then labels with a white halo in Noto Sans, which
+//! draws Vietnamese marks: heritage and place names, water names, street names near their line,
+//! and last the names of land use areas (parks, cemeteries, woods...) at an interior point, in
+//! small (10-pixel) slanted dark green type, only where the area's box on the tile is at least
+//! 1.5 times the label's.
 //!
 //! **Placement**: every vertex goes from the project CRS to WGS84 through PROJ
 //! ([`twin_core::crs::Transform`]), then to the tile's pixels by the spherical Mercator
@@ -31,7 +35,7 @@ use crate::error::{RenderError, Result};
 use crate::gpu::Gpu;
 use crate::render::text::Style;
 use crate::render::Image;
-use draw::{Canvas, TilePainter, Vertex};
+use draw::{Canvas, ReliefVertex, TilePainter, Vertex};
 use geo::InteriorPoint;
 use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon, Rect};
 use labels::{Candidate, Place};
@@ -47,7 +51,7 @@ pub use twin_core::xyz::{mercator, TileId, MAX_ZOOM, MIN_ZOOM};
 /// Which layers a tile draws (all by default; tests switch some off).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layers {
-    /// Hillshade of the DEM.
+    /// Hillshade of the DEM (land, shaded; off, land is not drawn and land use not shaded).
     pub hillshade: bool,
     /// Land use areas.
     pub landuse: bool,
@@ -161,21 +165,29 @@ impl Frame {
     }
 }
 
+/// Clip-space position of a tile pixel.
+fn clip(size: u32, p: (f64, f64)) -> [f32; 2] {
+    let s = f64::from(size);
+    [(p.0 / s * 2.0 - 1.0) as f32, (1.0 - p.1 / s * 2.0) as f32]
+}
+
 impl Canvas {
-    fn push(&mut self, size: u32, p: (f64, f64), c: [u8; 4]) -> u32 {
-        let s = f64::from(size);
+    /// A vertex of colour `c`, shaded by the hillshade or not.
+    fn push(&mut self, size: u32, p: (f64, f64), c: [u8; 4], shaded: bool) -> u32 {
         self.vertices.push(Vertex {
-            pos: [(p.0 / s * 2.0 - 1.0) as f32, (1.0 - p.1 / s * 2.0) as f32],
+            pos: clip(size, p),
             color: c,
+            shaded: if shaded { 1.0 } else { 0.0 },
         });
         (self.vertices.len() - 1) as u32
     }
 
-    /// Fill a polygon given by its rings in tile pixels (outer first).
-    fn fill(&mut self, size: u32, rings: &[Vec<(f64, f64)>], c: [u8; 4]) {
+    /// Fill a polygon given by its rings in tile pixels (outer first), shaded by the hillshade
+    /// or not.
+    fn fill(&mut self, size: u32, rings: &[Vec<(f64, f64)>], c: [u8; 4], shaded: bool) {
         let first = self.vertices.len() as u32;
         for &p in rings.iter().flatten() {
-            self.push(size, p, c);
+            self.push(size, p, c, shaded);
         }
         self.indices.extend(
             triangulate(rings)
@@ -197,10 +209,10 @@ impl Canvas {
             let (ux, uy) = ((b.0 - a.0) / len * half, (b.1 - a.1) / len * half);
             let (nx, ny) = (-uy, ux);
             let (a, b) = ((a.0 - ux, a.1 - uy), (b.0 + ux, b.1 + uy));
-            let i = self.push(size, (a.0 + nx, a.1 + ny), c);
-            self.push(size, (a.0 - nx, a.1 - ny), c);
-            self.push(size, (b.0 - nx, b.1 - ny), c);
-            self.push(size, (b.0 + nx, b.1 + ny), c);
+            let i = self.push(size, (a.0 + nx, a.1 + ny), c, false);
+            self.push(size, (a.0 - nx, a.1 - ny), c, false);
+            self.push(size, (b.0 - nx, b.1 - ny), c, false);
+            self.push(size, (b.0 + nx, b.1 + ny), c, false);
             self.indices.extend([i, i + 1, i + 2, i, i + 2, i + 3]);
         }
     }
@@ -224,10 +236,10 @@ fn rings_px(f: &Frame, p: &Polygon<f64>) -> Option<Vec<Vec<(f64, f64)>>> {
         .collect()
 }
 
-fn fill_multi(c: &mut Canvas, f: &Frame, mp: &MultiPolygon<f64>, colour: [u8; 4]) {
+fn fill_multi(c: &mut Canvas, f: &Frame, mp: &MultiPolygon<f64>, colour: [u8; 4], shaded: bool) {
     for p in &mp.0 {
         if let Some(r) = rings_px(f, p) {
-            c.fill(f.size, &r, colour);
+            c.fill(f.size, &r, colour, shaded);
         }
     }
 }
@@ -243,7 +255,9 @@ fn outline_multi(c: &mut Canvas, f: &Frame, mp: &MultiPolygon<f64>, half: f64, c
 }
 
 /// The hillshade of `dem` over the project box `q`: a grid of vertices at cell centres (every
-/// n-th cell, about 1.5 pixels apart or more), each coloured by the light on the slope there.
+/// n-th cell, about 1.5 pixels apart or more), drawn twice: as land ([`style::LAND`], shaded)
+/// on the tile, and on the relief with the factor of the light on the slope there
+/// ([`style::hillshade_factor`]), which shades the land and the land use drawn over it.
 fn hillshade(c: &mut Canvas, f: &Frame, dem: &Dem, q: [f64; 4]) {
     if dem.ncols < 2 || dem.nrows < 2 {
         return;
@@ -277,7 +291,8 @@ fn hillshade(c: &mut Canvas, f: &Frame, dem: &Dem, q: [f64; 4]) {
         dem.get(a as usize, b as usize).map(f64::from)
     };
     let s = step as isize;
-    let mut ids: Vec<Option<u32>> = Vec::with_capacity(cols.len() * rows.len());
+    // Each grid vertex: its index on the tile and on the relief.
+    let mut ids: Vec<Option<(u32, u32)>> = Vec::with_capacity(cols.len() * rows.len());
     for &rr in &rows {
         for &cc in &cols {
             let Some(z) = at(cc, rr, 0, 0) else {
@@ -298,7 +313,12 @@ fn hillshade(c: &mut Canvas, f: &Frame, dem: &Dem, q: [f64; 4]) {
             let dzdy = (n - so) / (2.0 * step as f64 * dem.cell_y) * style::Z_FACTOR;
             let len = (dzdx * dzdx + dzdy * dzdy + 1.0).sqrt();
             let shade = ((-dzdx * sun[0] - dzdy * sun[1] + sun[2]) / len).max(0.0);
-            ids.push(Some(c.push(f.size, p, opaque(style::shaded_land(shade)))));
+            c.relief.push(ReliefVertex {
+                pos: clip(f.size, p),
+                factor: style::hillshade_factor(shade) as f32,
+            });
+            let land = c.push(f.size, p, opaque(style::LAND), true);
+            ids.push(Some((land, (c.relief.len() - 1) as u32)));
         }
     }
     let w = cols.len();
@@ -311,7 +331,8 @@ fn hillshade(c: &mut Canvas, f: &Frame, dem: &Dem, q: [f64; 4]) {
                 ids[(j + 1) * w + i],
             ];
             if let [Some(a), Some(b), Some(cc), Some(d)] = q {
-                c.indices.extend([a, b, cc, a, cc, d]);
+                c.indices.extend([a.0, b.0, cc.0, a.0, cc.0, d.0]);
+                c.relief_indices.extend([a.1, b.1, cc.1, a.1, cc.1, d.1]);
             }
         }
     }
@@ -396,8 +417,14 @@ impl Basemap {
                 let Some(a) = twin.landuse.get(i) else {
                     continue;
                 };
-                if let Some(colour) = style::landuse(&a.kind) {
-                    fill_multi(&mut c, &f, &a.polygon, opaque(colour));
+                let Some(colour) = style::landuse(&a.kind) else {
+                    continue;
+                };
+                fill_multi(&mut c, &f, &a.polygon, opaque(colour), true);
+                if let Some(name) = &a.name {
+                    if let Some(cand) = landuse_label(&f, &a.polygon, name, font(false, 10.0)) {
+                        cands.push(cand);
+                    }
                 }
             }
         }
@@ -406,7 +433,7 @@ impl Basemap {
                 let Some(h) = twin.heritage.get(i) else {
                     continue;
                 };
-                fill_multi(&mut c, &f, &h.polygon, style::HERITAGE_FILL);
+                fill_multi(&mut c, &f, &h.polygon, style::HERITAGE_FILL, false);
                 outline_multi(
                     &mut c,
                     &f,
@@ -423,6 +450,7 @@ impl Basemap {
                             weight: 0.0,
                             place: Place::Point(p),
                             style: font(true, 11.0),
+                            italic: false,
                             colour: style::LABEL_PLACE,
                         });
                     }
@@ -438,6 +466,7 @@ impl Basemap {
                 weight: 0.0,
                 place,
                 style: font(false, 11.0),
+                italic: false,
                 colour: style::LABEL_WATER,
             };
             match &w.geometry {
@@ -447,13 +476,14 @@ impl Basemap {
                         &f,
                         &MultiPolygon(vec![p.clone()]),
                         opaque(style::WATER),
+                        false,
                     );
                     if let Some(pt) = p.interior_point().and_then(|p| f.px(p.x(), p.y())) {
                         cands.push(label(Place::Point(pt)));
                     }
                 }
                 Geometry::MultiPolygon(mp) if l.water => {
-                    fill_multi(&mut c, &f, mp, opaque(style::WATER));
+                    fill_multi(&mut c, &f, mp, opaque(style::WATER), false);
                     if let Some(pt) = mp.interior_point().and_then(|p| f.px(p.x(), p.y())) {
                         cands.push(label(Place::Point(pt)));
                     }
@@ -482,7 +512,7 @@ impl Basemap {
                 let Some(bd) = twin.buildings.get(i) else {
                     continue;
                 };
-                fill_multi(&mut c, &f, &bd.footprint, opaque(style::BUILDING));
+                fill_multi(&mut c, &f, &bd.footprint, opaque(style::BUILDING), false);
                 if z >= 16 {
                     outline_multi(
                         &mut c,
@@ -504,6 +534,7 @@ impl Basemap {
                             weight: 0.0,
                             place: Place::Point(p),
                             style: font(false, 10.0),
+                            italic: false,
                             colour: style::LABEL_PLACE,
                         });
                     }
@@ -545,6 +576,7 @@ impl Basemap {
                         weight: len,
                         place: Place::Line(line),
                         style: font(false, if s.rank >= 5 { 11.0 } else { 10.0 }),
+                        italic: false,
                         colour: style::LABEL_STREET,
                     });
                 }
@@ -618,6 +650,35 @@ impl twin_core::xyz::BasemapDrawer for Drawer {
             )
         })
     }
+}
+
+/// The label of a named land use area: at its interior point, slanted, in
+/// [`style::LABEL_LANDUSE`], after every other label (larger areas first); `None` while the
+/// area's box on the tile is less than 1.5 times the label's box (width and height), so a name
+/// shows only on an area that holds it.
+fn landuse_label(
+    f: &Frame,
+    area: &MultiPolygon<f64>,
+    name: &str,
+    font: Style,
+) -> Option<Candidate> {
+    use geo::BoundingRect;
+    let b = area.bounding_rect()?;
+    let (w, h) = labels::extent(name, font, true);
+    let (bw, bh) = (b.width() / f.mpp, b.height() / f.mpp);
+    if bw < 1.5 * w || bh < 1.5 * h {
+        return None;
+    }
+    let p = area.interior_point()?;
+    Some(Candidate {
+        text: name.to_string(),
+        priority: 6,
+        weight: bw * bh,
+        place: Place::Point(f.px(p.x(), p.y())?),
+        style: font,
+        italic: true,
+        colour: style::LABEL_LANDUSE,
+    })
 }
 
 /// The project-CRS box of a WGS84 box (corners and edge midpoints).

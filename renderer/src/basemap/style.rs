@@ -1,10 +1,13 @@
 //! The basemap's look: colours, widths by class and the zooms from which each class shows.
 
-/// Land under the hillshade (flat ground is drawn in this colour).
+/// Land under the hillshade (flat ground is drawn in this colour, slopes shaded by
+/// [`hillshade_factor`]).
 pub const LAND: [u8; 3] = [240, 236, 226];
 /// Land use areas: the fill of each class (the OSM value of `landuse`, `leisure` or
 /// `natural` in the twin's land use layer), muted so that roads, buildings and labels read over
-/// them; `None` for a class the basemap does not draw. The one table of land use colours.
+/// them, and shaded by the hillshade as land is ([`hillshade_factor`]; flat ground shows this
+/// colour exactly); `None` for a class the basemap does not draw. The one table of land use
+/// colours.
 pub fn landuse(kind: &str) -> Option<[u8; 3]> {
     Some(match kind {
         "residential" => [226, 219, 208],
@@ -43,6 +46,8 @@ pub const LABEL_WATER: [u8; 3] = [34, 88, 160];
 pub const LABEL_STREET: [u8; 3] = [70, 70, 70];
 /// Place and heritage names.
 pub const LABEL_PLACE: [u8; 3] = [96, 56, 20];
+/// Names of land use areas (parks, cemeteries, woods...), drawn smaller and slanted.
+pub const LABEL_LANDUSE: [u8; 3] = [26, 86, 34];
 /// Halo behind every label.
 pub const HALO: [u8; 3] = [255, 255, 255];
 
@@ -108,11 +113,27 @@ pub fn waterway_width_m(kind: &str) -> f64 {
     }
 }
 
-/// Land colour shaded by the hillshade value `shade` (the cosine between the surface normal
-/// and the sun, 0..1): flat ground keeps [`LAND`], slopes facing the sun are lighter, slopes
-/// facing away darker.
-pub fn shaded_land(shade: f64) -> [u8; 3] {
+/// The hillshade's one shading law: the factor by which the colour of land and land use is
+/// multiplied under the hillshade value `shade` (the cosine between the surface normal and the
+/// sun, 0..1). Flat ground (`shade` = sin of the sun's altitude) gets exactly 1, so it keeps its
+/// colour ([`LAND`], or the class colour of [`landuse`]); slopes facing the sun get more (at
+/// most 1.1, lighter), slopes facing away less (at least 0.45, darker):
+/// `(0.55 + 0.45 · shade / flat)` clamped to 0.45..1.1.
+pub fn hillshade_factor(shade: f64) -> f64 {
     let flat = SUN_ALTITUDE_DEG.to_radians().sin();
-    let f = (0.55 + 0.45 * shade / flat).clamp(0.45, 1.1);
-    LAND.map(|c| (f64::from(c) * f).round().clamp(0.0, 255.0) as u8)
+    (0.55 + 0.45 * shade / flat).clamp(0.45, 1.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_ground_keeps_its_colour_and_slopes_are_clamped() {
+        let flat = SUN_ALTITUDE_DEG.to_radians().sin();
+        assert_eq!(hillshade_factor(flat), 1.0);
+        assert_eq!(hillshade_factor(1.0), 1.1);
+        assert_eq!(hillshade_factor(0.0), 0.55);
+        assert!(hillshade_factor(0.5) < 1.0 && hillshade_factor(0.9) > 1.0);
+    }
 }
