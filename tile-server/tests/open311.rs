@@ -408,7 +408,12 @@ async fn bad_input_is_named_and_the_server_keeps_serving() {
         "open311-bad",
         "max_photo_bytes = 100000\nper_minute = 600\nburst = 100",
     );
-    let c = common::http();
+    // No pooled connections: the server answers a refused upload (413) before reading it and
+    // closes that connection, which a pooled client could reuse for the next request.
+    let c = common::http_builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let url = format!("{base}/open311/v2/requests.json");
     let with = |k: &str, v: &str| {
         let mut f = form("flooding", OUTSIDE[2], "x");
