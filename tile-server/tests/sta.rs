@@ -158,7 +158,18 @@ fn frost_client_creates_posts_and_filters() {
         (c0[0].as_f64().unwrap() - lon).abs() < 1e-9
             && (c0[1].as_f64().unwrap() - lat).abs() < 1e-9
     );
-    assert!((lon - 107.5579385).abs() < 1e-6 && (lat - 16.4560368).abs() < 1e-6);
+    // where data/hue/sensors.csv puts the gauge (WGS84, 7 decimals)
+    let csv = std::fs::read_to_string(common::repo().join("data/hue/sensors.csv")).unwrap();
+    let row: Vec<f64> = csv
+        .lines()
+        .find(|l| l.starts_with("gauge-kim-long,"))
+        .unwrap()
+        .split(',')
+        .skip(3)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!((lon - row[0]).abs() < 1e-6 && (lat - row[1]).abs() < 1e-6);
     assert_eq!(t0["Datastreams"][0]["unitOfMeasurement"]["symbol"], "m");
     assert!(things["@iot.nextLink"]
         .as_str()

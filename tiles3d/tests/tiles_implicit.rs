@@ -132,7 +132,7 @@ fn sample_twin_buildings_and_heritage_in_both_forms() {
         return;
     };
     for compact in [true, false] {
-        // Small leaves so that the sample's buildings (6,194 from OSM) make a tree several
+        // Small leaves so that the sample's buildings (6,207 from OSM) make a tree several
         // levels deep.
         let o = TilesetOptions {
             compact,

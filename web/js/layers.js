@@ -124,6 +124,7 @@
     let areas = 0;
     let lineCount = 0;
     for (const f of feats) {
+      let isArea = false;
       for (const rings of polygons(f.geometry)) {
         if (!rings.length || rings[0].length < 4) continue;
         const ring = (r) => Cesium.Cartesian3.fromDegreesArray(r.flatMap((p) => [p[0], p[1]]));
@@ -135,8 +136,10 @@
             id: `water:${f.id}`,
           })
         );
-        areas++;
+        isArea = true;
       }
+      // features, not polygon parts: the legend's counts add up to the layer's
+      if (isArea) areas++;
       const kind = f.properties && (f.properties.waterway || f.properties.water || f.properties.kind);
       for (const line of lines(f.geometry)) {
         if (line.length < 2) continue;
