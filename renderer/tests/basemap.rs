@@ -291,7 +291,7 @@ fn water_pixels_match_the_water_polygons() {
 fn landuse_colours_fill_the_areas() {
     const FLAT: f64 = 0.01;
     const LEVEL: f64 = 0.5 / 255.0;
-    use geo::{Contains, Distance, Euclidean};
+    use geo::{Distance, Euclidean};
     use geo_types::{Geometry, Point, Rect};
     let t = twin();
     let dem = &t.terrain[0];
@@ -337,98 +337,79 @@ fn landuse_colours_fill_the_areas() {
             if !kinds.contains(&a.kind.as_str()) {
                 continue;
             }
-            use geo::BoundingRect;
-            let Some(bb) = a.polygon.bounding_rect() else {
-                continue;
-            };
-            let step = 20.0;
-            let mut y = (bb.min().y / step).ceil() * step;
-            while y < bb.max().y {
-                let mut x = (bb.min().x / step).ceil() * step;
-                while x < bb.max().x {
-                    let p = Point::new(x, y);
-                    x += step;
-                    let ok = a.polygon.contains(&p)
-                        && a.polygon.0.iter().all(|poly| {
-                            std::iter::once(poly.exterior())
-                                .chain(poly.interiors())
-                                .all(|r| Euclidean.distance(&p, r) > edge)
-                        })
-                        && !near(
-                            &t.landuse,
-                            &|j| Geometry::MultiPolygon(t.landuse.features()[j].polygon.clone()),
-                            p,
-                            edge,
-                            Some(i),
-                        )
-                        && !near(
-                            &t.heritage,
-                            &|j| Geometry::MultiPolygon(t.heritage.features()[j].polygon.clone()),
-                            p,
-                            edge,
-                            None,
-                        )
-                        && !near(
-                            &t.buildings,
-                            &|j| {
-                                Geometry::MultiPolygon(t.buildings.features()[j].footprint.clone())
-                            },
-                            p,
-                            edge,
-                            None,
-                        )
-                        && !near(
-                            &t.roads,
-                            &|j| Geometry::LineString(t.roads.features()[j].line.clone()),
-                            p,
-                            clear_road,
-                            None,
-                        )
-                        && !near(
-                            &t.water,
-                            &|j| t.water.features()[j].geometry.clone(),
-                            p,
-                            clear_water,
-                            None,
-                        );
-                    if !ok {
-                        continue;
-                    }
-                    // Flat ground only: there the hillshade leaves the class colour as is.
-                    let Some((lo, hi, _, _)) = light_at(dem, p.x(), p.y()) else {
-                        continue;
-                    };
-                    if lo < 1.0 - FLAT || hi > 1.0 + FLAT {
-                        sloped += 1;
-                        continue;
-                    }
-                    let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
-                    let tile = TileId::covering([lon, lat, lon, lat], z)[0];
-                    let img = tiles
-                        .entry((tile.x, tile.y))
-                        .or_insert_with(|| basemap().render(t, tile, &Options::default()).unwrap());
-                    let (px, py) = tile_pixel(lon, lat, tile, 256.0);
-                    let c = img.pixel(px.floor() as u32, py.floor() as u32);
-                    let same = c[3] == 255
-                        && c[..3]
-                            .iter()
-                            .zip(colour)
-                            .all(|(&a, b)| (i32::from(a) - i32::from(b)).abs() <= 6);
-                    total += 1;
-                    hit += usize::from(same);
-                    if lo >= 1.0 - LEVEL && hi <= 1.0 + LEVEL {
-                        level.0 += 1;
-                        level.1 += usize::from(c[..3] == colour);
-                    }
-                    if !saved && group == "park" && same {
-                        save(
-                            img,
-                            &format!("basemap_landuse_{}_{}_{}.png", z, tile.x, tile.y),
-                        );
-                        saved = true;
-                    }
+            for p in grid_points(&a.polygon, 20.0) {
+                let ok = well_inside(&a.polygon, p, edge)
+                    && !near(
+                        &t.landuse,
+                        &|j| Geometry::MultiPolygon(t.landuse.features()[j].polygon.clone()),
+                        p,
+                        edge,
+                        Some(i),
+                    )
+                    && !near(
+                        &t.heritage,
+                        &|j| Geometry::MultiPolygon(t.heritage.features()[j].polygon.clone()),
+                        p,
+                        edge,
+                        None,
+                    )
+                    && !near(
+                        &t.buildings,
+                        &|j| Geometry::MultiPolygon(t.buildings.features()[j].footprint.clone()),
+                        p,
+                        edge,
+                        None,
+                    )
+                    && !near(
+                        &t.roads,
+                        &|j| Geometry::LineString(t.roads.features()[j].line.clone()),
+                        p,
+                        clear_road,
+                        None,
+                    )
+                    && !near(
+                        &t.water,
+                        &|j| t.water.features()[j].geometry.clone(),
+                        p,
+                        clear_water,
+                        None,
+                    );
+                if !ok {
+                    continue;
                 }
-                y += step;
+                // Flat ground only: there the hillshade leaves the class colour as is.
+                let Some((lo, hi, _, _)) = light_at(dem, p.x(), p.y()) else {
+                    continue;
+                };
+                if lo < 1.0 - FLAT || hi > 1.0 + FLAT {
+                    sloped += 1;
+                    continue;
+                }
+                let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
+                let tile = TileId::covering([lon, lat, lon, lat], z)[0];
+                let img = tiles
+                    .entry((tile.x, tile.y))
+                    .or_insert_with(|| basemap().render(t, tile, &Options::default()).unwrap());
+                let (px, py) = tile_pixel(lon, lat, tile, 256.0);
+                let c = img.pixel(px.floor() as u32, py.floor() as u32);
+                let same = c[3] == 255
+                    && c[..3]
+                        .iter()
+                        .zip(colour)
+                        .all(|(&a, b)| (i32::from(a) - i32::from(b)).abs() <= 6);
+                total += 1;
+                hit += usize::from(same);
+                if lo >= 1.0 - LEVEL && hi <= 1.0 + LEVEL {
+                    level.0 += 1;
+                    level.1 += usize::from(c[..3] == colour);
+                }
+                if !saved && group == "park" && same {
+                    save(
+                        img,
+                        &format!("basemap_landuse_{}_{}_{}.png", z, tile.x, tile.y),
+                    );
+                    saved = true;
+                }
             }
         }
         let share = hit as f64 / total.max(1) as f64;
@@ -457,6 +438,36 @@ fn landuse_colours_fill_the_areas() {
 }
 
 /// Ground metres per pixel of a 256-pixel tile at zoom `z` at Hue's latitude.
+/// Points of a `step`-metre grid (aligned on multiples of `step`) over the box of `area`.
+fn grid_points(area: &geo_types::MultiPolygon<f64>, step: f64) -> Vec<geo_types::Point<f64>> {
+    use geo::BoundingRect;
+    let Some(bb) = area.bounding_rect() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut y = (bb.min().y / step).ceil() * step;
+    while y < bb.max().y {
+        let mut x = (bb.min().x / step).ceil() * step;
+        while x < bb.max().x {
+            out.push(geo_types::Point::new(x, y));
+            x += step;
+        }
+        y += step;
+    }
+    out
+}
+
+/// True when `p` is inside `area` and more than `edge` from every ring of it.
+fn well_inside(area: &geo_types::MultiPolygon<f64>, p: geo_types::Point<f64>, edge: f64) -> bool {
+    use geo::{Contains, Distance, Euclidean};
+    area.contains(&p)
+        && area.0.iter().all(|poly| {
+            std::iter::once(poly.exterior())
+                .chain(poly.interiors())
+                .all(|r| Euclidean.distance(&p, r) > edge)
+        })
+}
+
 fn metres_per_pixel(z: u8) -> f64 {
     2.0 * std::f64::consts::PI * 6_378_137.0 * 16.46f64.to_radians().cos()
         / 256.0
@@ -475,8 +486,8 @@ fn metres_per_pixel(z: u8) -> f64 {
 /// colour, south-east slopes darker.
 #[test]
 fn landuse_is_shaded_by_the_hillshade() {
-    use geo::{BoundingRect, Contains, Distance, Euclidean};
-    use geo_types::{Point, Rect};
+    use geo::{Distance, Euclidean};
+    use geo_types::Rect;
     let t = twin();
     let dem = &t.terrain[0];
     let to = twin_core::crs::Transform::new(&t.crs, &twin_core::Crs::wgs84()).unwrap();
@@ -497,54 +508,38 @@ fn landuse_is_shaded_by_the_hillshade() {
         let Some(colour) = style::landuse(&a.kind) else {
             continue;
         };
-        let Some(bb) = a.polygon.bounding_rect() else {
-            continue;
-        };
-        let step = 15.0;
-        let mut y = (bb.min().y / step).ceil() * step;
-        while y < bb.max().y {
-            let mut x = (bb.min().x / step).ceil() * step;
-            while x < bb.max().x {
-                let p = Point::new(x, y);
-                x += step;
-                let Some((lo, hi, factor, l)) = light_at(dem, p.x(), p.y()) else {
-                    continue;
-                };
-                let nw = (l.aspect - 315.0).abs() <= 45.0;
-                let se = (l.aspect - 135.0).abs() <= 45.0;
-                if l.slope < 0.25 || hi - lo > 0.03 || !(nw || se) {
-                    continue;
-                }
-                let r = Rect::new((p.x() - edge, p.y() - edge), (p.x() + edge, p.y() + edge));
-                let ok = a.polygon.contains(&p)
-                    && a.polygon.0.iter().all(|poly| {
-                        std::iter::once(poly.exterior())
-                            .chain(poly.interiors())
-                            .all(|r| Euclidean.distance(&p, r) > edge)
-                    })
-                    && t.landuse
-                        .query_bbox(r)
-                        .unwrap()
-                        .into_iter()
-                        .filter(|&j| j != i)
-                        .all(|j| Euclidean.distance(&p, &t.landuse.features()[j].polygon) > edge);
-                if !ok {
-                    continue;
-                }
-                let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
-                let tile = TileId::covering([lon, lat, lon, lat], z)[0];
-                by_tile.entry((tile.x, tile.y)).or_default().push(Sample {
-                    lon,
-                    lat,
-                    colour,
-                    lo,
-                    hi,
-                    factor,
-                    sunny: nw,
-                    kind: a.kind.clone(),
-                });
+        for p in grid_points(&a.polygon, 15.0) {
+            let Some((lo, hi, factor, l)) = light_at(dem, p.x(), p.y()) else {
+                continue;
+            };
+            let nw = (l.aspect - 315.0).abs() <= 45.0;
+            let se = (l.aspect - 135.0).abs() <= 45.0;
+            if l.slope < 0.25 || hi - lo > 0.03 || !(nw || se) {
+                continue;
             }
-            y += step;
+            let r = Rect::new((p.x() - edge, p.y() - edge), (p.x() + edge, p.y() + edge));
+            let ok = well_inside(&a.polygon, p, edge)
+                && t.landuse
+                    .query_bbox(r)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|&j| j != i)
+                    .all(|j| Euclidean.distance(&p, &t.landuse.features()[j].polygon) > edge);
+            if !ok {
+                continue;
+            }
+            let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
+            let tile = TileId::covering([lon, lat, lon, lat], z)[0];
+            by_tile.entry((tile.x, tile.y)).or_default().push(Sample {
+                lon,
+                lat,
+                colour,
+                lo,
+                hi,
+                factor,
+                sunny: nw,
+                kind: a.kind.clone(),
+            });
         }
     }
     let both = |v: &Vec<Sample>| {

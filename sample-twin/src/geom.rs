@@ -253,6 +253,15 @@ pub fn seg_intersect(a: P, b: P, c: P, d: P) -> Option<(f64, f64)> {
         .then_some((t.clamp(0.0, 1.0), u.clamp(0.0, 1.0)))
 }
 
+/// The part (outer ring first, then holes) whose outer ring encloses the most area.
+pub fn largest_part(parts: &[Vec<Vec<P>>]) -> Option<&Vec<Vec<P>>> {
+    parts.iter().max_by(|a, b| {
+        signed_area(&a[0])
+            .abs()
+            .total_cmp(&signed_area(&b[0]).abs())
+    })
+}
+
 /// Offset a convex counter-clockwise ring outward by `d` (inward when negative), mitred.
 pub fn offset_ring(ring: &[P], d: f64) -> Vec<P> {
     let n = ring.len();

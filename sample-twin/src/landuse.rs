@@ -4,7 +4,7 @@
 //! flood model and the DEM do not read them.
 
 use super::buildings::{centroid, local_ring, with_holes};
-use super::geom::{signed_area, P};
+use super::geom::{largest_part, signed_area, P};
 use super::Ctx;
 use twin_core::model::Imported;
 
@@ -39,11 +39,7 @@ pub fn build(ctx: &Ctx, osm: &Imported, extent: [f64; 4]) -> Vec<Area> {
                 Some(with_holes(ctx, outer, poly))
             })
             .collect();
-        let Some(largest) = parts.iter().max_by(|a, b| {
-            signed_area(&a[0])
-                .abs()
-                .total_cmp(&signed_area(&b[0]).abs())
-        }) else {
+        let Some(largest) = largest_part(&parts) else {
             continue;
         };
         let (lon, lat) = ctx.frame.to_lonlat(centroid(&largest[0]));

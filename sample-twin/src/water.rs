@@ -16,7 +16,7 @@
 //! shapes; the buildings whose centre lies in water are left out ([`super::buildings`]).
 
 use super::buildings::{centroid, local_ring, with_holes};
-use super::geom::{bbox, in_ring, seg_dist, signed_area, Grid, P};
+use super::geom::{bbox, in_ring, largest_part, seg_dist, signed_area, Grid, P};
 use super::{round_ll, Ctx};
 use geo::{BooleanOps, Contains};
 use geo_types::{Coord, Geometry, LineString, MultiLineString, MultiPolygon, Point, Polygon, Rect};
@@ -182,28 +182,12 @@ impl Water {
 
     /// The water areas (not the river) whose boxes come within `r` of `q`.
     pub fn areas_near(&self, q: P, r: f64) -> impl Iterator<Item = &Area> {
-        self.area_boxes
-            .near(q, r)
-            .into_iter()
-            .filter_map(move |&i| {
-                let a = &self.areas[i];
-                let (lo, hi) = a.bbox;
-                (q.x >= lo.x - r && q.y >= lo.y - r && q.x <= hi.x + r && q.y <= hi.y + r)
-                    .then_some(a)
-            })
+        near_boxes(&self.area_boxes, q, r, |i| self.areas[i].bbox).map(|i| &self.areas[i])
     }
 
     /// The waterways whose boxes come within `r` of `q`.
     pub fn lines_near(&self, q: P, r: f64) -> impl Iterator<Item = &WaterLine> {
-        self.line_boxes
-            .near(q, r)
-            .into_iter()
-            .filter_map(move |&i| {
-                let l = &self.lines[i];
-                let (lo, hi) = l.bbox;
-                (q.x >= lo.x - r && q.y >= lo.y - r && q.x <= hi.x + r && q.y <= hi.y + r)
-                    .then_some(l)
-            })
+        near_boxes(&self.line_boxes, q, r, |i| self.lines[i].bbox).map(|i| &self.lines[i])
     }
 
     /// The river outline's edge nearest to `q` within `r`: (a, b, distance, position along).
@@ -242,6 +226,19 @@ impl Water {
         // rings run with the water on their left
         Some(foot + (b - a).unit().left() * inset)
     }
+}
+
+/// The indices in `grid` whose boxes (`bbox` of an index) come within `r` of `q`.
+fn near_boxes<'a>(
+    grid: &'a Grid<usize>,
+    q: P,
+    r: f64,
+    bbox: impl Fn(usize) -> (P, P) + 'a,
+) -> impl Iterator<Item = usize> + 'a {
+    grid.near(q, r).into_iter().copied().filter(move |&i| {
+        let (lo, hi) = bbox(i);
+        q.x >= lo.x - r && q.y >= lo.y - r && q.x <= hi.x + r && q.y <= hi.y + r
+    })
 }
 
 /// A closed rectangle in lon/lat as a polygon.
@@ -394,11 +391,7 @@ pub fn build(ctx: &Ctx, osm: &Imported, extent: [f64; 4]) -> Result<Water> {
             continue;
         };
         let parts = local_parts(ctx, &mp.intersection(&clip));
-        let Some(largest) = parts.iter().max_by(|a, b| {
-            signed_area(&a[0])
-                .abs()
-                .total_cmp(&signed_area(&b[0]).abs())
-        }) else {
+        let Some(largest) = largest_part(&parts) else {
             continue;
         };
         if !in_extent(centroid(&largest[0])) {
