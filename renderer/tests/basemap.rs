@@ -468,6 +468,14 @@ fn well_inside(area: &geo_types::MultiPolygon<f64>, p: geo_types::Point<f64>, ed
         })
 }
 
+/// The pixels of two 256-pixel tiles that differ.
+fn differing(a: &Image, b: &Image) -> Vec<(u32, u32)> {
+    (0..256u32)
+        .flat_map(|y| (0..256u32).map(move |x| (x, y)))
+        .filter(|&(x, y)| a.pixel(x, y) != b.pixel(x, y))
+        .collect()
+}
+
 fn metres_per_pixel(z: u8) -> f64 {
     2.0 * std::f64::consts::PI * 6_378_137.0 * 16.46f64.to_radians().cos()
         / 256.0
@@ -691,10 +699,7 @@ fn named_landuse_areas_are_labelled() {
             let tile = TileId::covering([lon, lat, lon, lat], z)[0];
             let a = basemap().render(t, tile, &opts).unwrap();
             let b = basemap().render(&plain, tile, &opts).unwrap();
-            let d: Vec<(u32, u32)> = (0..256u32)
-                .flat_map(|y| (0..256u32).map(move |x| (x, y)))
-                .filter(|&(x, y)| a.pixel(x, y) != b.pixel(x, y))
-                .collect();
+            let d = differing(&a, &b);
             (tile, a, d)
         };
         tried += 1;
@@ -825,10 +830,7 @@ fn labels_draw_vietnamese_marks() {
         let tile = TileId::covering([lon, lat, lon, lat], z)[0];
         let a = basemap().render(t, tile, &opts).unwrap();
         let b = basemap().render(&plain, tile, &opts).unwrap();
-        let diff: Vec<(u32, u32)> = (0..256u32)
-            .flat_map(|y| (0..256u32).map(move |x| (x, y)))
-            .filter(|&(x, y)| a.pixel(x, y) != b.pixel(x, y))
-            .collect();
+        let diff = differing(&a, &b);
         eprintln!("zoom {z}: {} pixels differ", diff.len());
         if diff.is_empty() {
             continue; // the label did not fit on this tile
