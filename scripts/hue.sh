@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds huetwin, imports the Hue sample twin (data/hue: OpenStreetMap buildings and roads, ©
-# OpenStreetMap contributors, ODbL; synthetic terrain) into its GeoPackage store and
+# Builds huetwin, imports the Hue sample twin (data/hue: OpenStreetMap buildings, roads, water
+# and land use, © OpenStreetMap contributors, ODbL; synthetic terrain) into its GeoPackage store and
 # describes it, then serves it: the web viewer's address is printed (Ctrl-C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
