@@ -291,6 +291,17 @@ fn gate_sites(ctx: &Ctx, gates: &[Place]) -> Vec<Site> {
         .collect()
 }
 
+/// What an unnamed OSM heritage object is, for its name: the first of its `historic`,
+/// `man_made`, `building` and `amenity` values that says more than `yes`, underscores as
+/// spaces (`city gate`, `archaeological site`), else `historic site`.
+fn unnamed_kind(tags: &twin_core::model::Attributes) -> String {
+    ["historic", "man_made", "building", "amenity"]
+        .iter()
+        .filter_map(|k| tags.get(*k))
+        .find(|v| v.as_str() != "yes")
+        .map_or_else(|| "historic site".to_string(), |v| v.replace('_', " "))
+}
+
 /// Replace the drawn outlines by the extract's real ones where it has them, and add the
 /// extract's other heritage objects (`historic=*` or `heritage=*`) in `extent` as zone I sites.
 ///
@@ -347,7 +358,7 @@ pub fn from_osm(ctx: &Ctx, sites: &mut Vec<Site>, osm: &Imported, extent: [f64; 
         let name = h
             .name
             .clone()
-            .unwrap_or_else(|| format!("{historic} ({sid})"));
+            .unwrap_or_else(|| format!("{} ({sid})", unnamed_kind(&h.attributes)));
         sites.push(Site {
             id: format!("osm-{}", sid.replace('/', "-")),
             name: h
