@@ -3,12 +3,13 @@
 //!
 //! * **The Perfume River** (`song-huong`) is one polygon: the union of the extract's river
 //!   areas (`water=river`, `waterway=riverbank`) that OSM's `Sông Hương` waterway runs through,
-//!   clipped to the extent (which the DEM covers). The extract maps the river in
-//!   three closed areas (the reach above Kim Long with its two forks, the city reach, the reach
-//!   below Bao Vinh); their union keeps the islands (Cồn Hến, Dã Viên) as holes.
-//! * **Other water areas**, clipped to the extent (the moats, the citadel's lakes and canals, the An Cựu, Như Ý,
-//!   Đông Ba and Kẻ Vạn rivers, ponds and reservoirs) as OSM has them, parts of at least
-//!   [`MIN_AREA_M2`]; an unnamed area takes the name of a named waterway that runs through it.
+//!   clipped to the extent (which the DEM covers). The extract maps the river in three closed
+//!   areas (the reach above Kim Long with its two forks, the city reach, the reach below Bao
+//!   Vinh); their union keeps the islands (Cồn Hến, Dã Viên) as holes.
+//! * **Other water areas** as OSM has them, clipped to the extent (the moats, the citadel's
+//!   lakes and canals, the An Cựu, Như Ý, Đông Ba and Kẻ Vạn rivers, ponds and reservoirs),
+//!   parts of at least [`MIN_AREA_M2`]; an unnamed area takes the name of a named waterway that
+//!   runs through it.
 //! * **Waterways** (`river`, `canal`, `stream`, `ditch`, `drain` lines) clipped to the extent,
 //!   except those that run wholly inside the Perfume River (its centreline).
 //!
