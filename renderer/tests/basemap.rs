@@ -476,6 +476,18 @@ fn differing(a: &Image, b: &Image) -> Vec<(u32, u32)> {
         .collect()
 }
 
+/// The box (x0, x1, y0, y1) of a non-empty set of pixels.
+fn pixel_box(pixels: &[(u32, u32)]) -> (u32, u32, u32, u32) {
+    let xs = pixels.iter().map(|p| p.0);
+    let ys = pixels.iter().map(|p| p.1);
+    (
+        xs.clone().min().unwrap(),
+        xs.max().unwrap(),
+        ys.clone().min().unwrap(),
+        ys.max().unwrap(),
+    )
+}
+
 fn metres_per_pixel(z: u8) -> f64 {
     2.0 * std::f64::consts::PI * 6_378_137.0 * 16.46f64.to_radians().cos()
         / 256.0
@@ -713,14 +725,7 @@ fn named_landuse_areas_are_labelled() {
             );
             continue;
         }
-        let (x0, x1) = (
-            d.iter().map(|p| p.0).min().unwrap(),
-            d.iter().map(|p| p.0).max().unwrap(),
-        );
-        let (y0, y1) = (
-            d.iter().map(|p| p.1).min().unwrap(),
-            d.iter().map(|p| p.1).max().unwrap(),
-        );
+        let (x0, x1, y0, y1) = pixel_box(&d);
         // Ink: a pixel on the way from the halo's white to the label colour, at least half
         // way (within 12 per channel of that line).
         let ink = d
@@ -837,14 +842,7 @@ fn labels_draw_vietnamese_marks() {
         }
         save(&a, &format!("basemap_label_marked_{z}.png"));
         save(&b, &format!("basemap_label_plain_{z}.png"));
-        let (x0, x1) = (
-            diff.iter().map(|d| d.0).min().unwrap(),
-            diff.iter().map(|d| d.0).max().unwrap(),
-        );
-        let (y0, y1) = (
-            diff.iter().map(|d| d.1).min().unwrap(),
-            diff.iter().map(|d| d.1).max().unwrap(),
-        );
+        let (x0, x1, y0, y1) = pixel_box(&diff);
         // One label's box: about the text's size (11 px Noto Sans, a halo).
         assert!(
             x1 - x0 < 90 && y1 - y0 < 30,
