@@ -391,12 +391,5 @@ fn rings_of(ctx: &Ctx, mp: &geo_types::MultiPolygon<f64>) -> Option<Vec<Vec<P>>>
     if outer.len() < 3 || super::geom::signed_area(&outer).abs() < 1.0 {
         return None;
     }
-    let mut rings = vec![outer];
-    rings.extend(
-        p.interiors()
-            .iter()
-            .map(|h| local_ring(ctx, h, false))
-            .filter(|h| h.len() >= 3),
-    );
-    Some(rings)
+    Some(super::buildings::with_holes(ctx, outer, p))
 }
