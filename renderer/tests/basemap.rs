@@ -199,19 +199,7 @@ fn water_pixels_match_the_water_polygons() {
             bbox[3].max(*lat),
         ];
     }
-    let opts = Options {
-        tile_size: 256,
-        layers: Layers {
-            hillshade: true,
-            landuse: true,
-            heritage: false,
-            water: true,
-            waterways: false,
-            buildings: false,
-            roads: false,
-            labels: false,
-        },
-    };
+    let opts = ground_options(true);
     let mut tiles = TileId::covering(bbox, 13);
     // Zoom 15: every fifth tile over the river (those with both water and land are the test).
     tiles.extend(TileId::covering(bbox, 15).into_iter().step_by(5));
@@ -488,6 +476,24 @@ fn pixel_box(pixels: &[(u32, u32)]) -> (u32, u32, u32, u32) {
     )
 }
 
+/// 256-pixel tiles of the hillshade and land use, with the water bodies when `water`, and
+/// nothing else.
+fn ground_options(water: bool) -> Options {
+    Options {
+        tile_size: 256,
+        layers: Layers {
+            hillshade: true,
+            landuse: true,
+            heritage: false,
+            water,
+            waterways: false,
+            buildings: false,
+            roads: false,
+            labels: false,
+        },
+    }
+}
+
 fn metres_per_pixel(z: u8) -> f64 {
     2.0 * std::f64::consts::PI * 6_378_137.0 * 16.46f64.to_radians().cos()
         / 256.0
@@ -577,19 +583,7 @@ fn landuse_is_shaded_by_the_hillshade() {
         samples.len(),
         samples.iter().filter(|s| s.sunny).count()
     );
-    let opts = Options {
-        tile_size: 256,
-        layers: Layers {
-            hillshade: true,
-            landuse: true,
-            heritage: false,
-            water: false,
-            waterways: false,
-            buildings: false,
-            roads: false,
-            labels: false,
-        },
-    };
+    let opts = ground_options(false);
     let img = basemap().render(t, tile, &opts).unwrap();
     save(&img, &format!("basemap_shaded_landuse_{z}_{tx}_{ty}.png"));
     // For the eye: the same tile with every layer.
