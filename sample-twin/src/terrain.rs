@@ -229,7 +229,7 @@ pub fn elevation(land: &Land, water: &Water, q: P, in_river: bool) -> f64 {
         }
     }
     for a in water.areas_near(q, 15.0) {
-        let floor = if a.is_channel() {
+        let floor = if a.channel {
             CHANNEL_BED_M
         } else {
             z - POND_DROP_M

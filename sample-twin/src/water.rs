@@ -57,6 +57,9 @@ pub struct Area {
     pub parts: Vec<Vec<Vec<P>>>,
     /// Bounding box (min, max).
     pub bbox: (P, P),
+    /// True when this is a channel whose bed the DEM cuts: a [`CHANNEL_KINDS`] area of at
+    /// least [`MIN_CHANNEL_AREA_M2`].
+    pub channel: bool,
 }
 
 impl Area {
@@ -67,6 +70,14 @@ impl Area {
         parts: Vec<Vec<Vec<P>>>,
     ) -> Area {
         let all: Vec<P> = parts.iter().flat_map(|r| r[0].iter().copied()).collect();
+        let m2 = parts
+            .iter()
+            .flatten()
+            .map(|r| signed_area(r))
+            .sum::<f64>()
+            .abs();
+        let channel = water.as_deref().is_some_and(|w| CHANNEL_KINDS.contains(&w))
+            && m2 >= MIN_CHANNEL_AREA_M2;
         Area {
             id: String::new(),
             osm_id,
@@ -74,6 +85,7 @@ impl Area {
             name,
             bbox: bbox(&all),
             parts,
+            channel,
         }
     }
 
@@ -90,32 +102,9 @@ impl Area {
 
     /// Distance from `q` to the nearest ring edge (outline or hole), brute force.
     pub fn edge_dist(&self, q: P) -> f64 {
-        let mut best = f64::INFINITY;
-        for ring in self.parts.iter().flatten() {
-            let n = ring.len();
-            for i in 0..n {
-                best = best.min(seg_dist(q, ring[i], ring[(i + 1) % n]).0);
-            }
-        }
-        best
-    }
-
-    /// Area of the parts less their holes, m².
-    pub fn area_m2(&self) -> f64 {
-        self.parts
-            .iter()
-            .flatten()
-            .map(|r| signed_area(r))
-            .sum::<f64>()
-            .abs()
-    }
-
-    /// True when this is a channel whose bed the DEM cuts (see [`CHANNEL_KINDS`]).
-    pub fn is_channel(&self) -> bool {
-        self.water
-            .as_deref()
-            .is_some_and(|w| CHANNEL_KINDS.contains(&w))
-            && self.area_m2() >= MIN_CHANNEL_AREA_M2
+        self.edges()
+            .map(|(a, b)| seg_dist(q, a, b).0)
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Every ring's edges, oriented so that the water lies on their left.
