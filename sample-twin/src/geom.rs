@@ -237,6 +237,19 @@ pub fn ring_dist(q: P, ring: &[P]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// The point of a closed ring nearest to `q` (`q` itself for an empty ring).
+pub fn nearest_on_ring(q: P, ring: &[P]) -> P {
+    let n = ring.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            let (d, t) = seg_dist(q, a, b);
+            (d, a.lerp(b, t))
+        })
+        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .map_or(q, |x| x.1)
+}
+
 /// Proper or touching intersection of segments `a b` and `c d`: parameters (t on ab, s on cd).
 pub fn seg_intersect(a: P, b: P, c: P, d: P) -> Option<(f64, f64)> {
     let r = b - a;

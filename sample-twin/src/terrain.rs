@@ -3,7 +3,7 @@
 //! project CRS (EPSG:32648) through PROJ.
 
 use super::facts;
-use super::geom::{in_ring, polyline_dist, ring_dist, seg_dist, smoothstep, P};
+use super::geom::{in_ring, nearest_on_ring, polyline_dist, ring_dist, smoothstep, P};
 use super::water::Water;
 use super::Ctx;
 use twin_core::crs::Transform;
@@ -88,19 +88,6 @@ pub const IMPERIAL_CITY_TERRACE_M: f64 = 0.15;
 /// Half-width of a gate's opening in the wall ridge, metres (the ridge rises to its full height
 /// over the next 30 m): wide enough for the 60 m grid of the flood scenarios to see the opening.
 pub const GATE_OPEN_M: f64 = 30.0;
-
-/// The point of a closed ring nearest to `q`.
-fn nearest_on_ring(q: P, ring: &[P]) -> P {
-    let n = ring.len();
-    (0..n)
-        .map(|i| {
-            let (a, b) = (ring[i], ring[(i + 1) % n]);
-            let (d, t) = seg_dist(q, a, b);
-            (d, a.lerp(b, t))
-        })
-        .min_by(|x, y| x.0.total_cmp(&y.0))
-        .map_or(q, |x| x.1)
-}
 
 impl Land {
     /// The land model for the sample.
